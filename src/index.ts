@@ -1,0 +1,18 @@
+// The public surface of `kindling`: explicit named exports only.
+
+export { ErrorCode, KindlingError, isKindlingError, errorCodeOf, messageOf } from './common/errors.js';
+export type { KindlingErrorOptions } from './common/errors.js';
+export { toDisposable, DisposableStore } from './common/disposable.js';
+export type { Disposable } from './common/disposable.js';
+export { createConsoleLogger, silentLogger } from './common/logger.js';
+export type { Logger, LogLevel, LogFields } from './common/logger.js';
+export { deepEqual, deepFreeze } from './common/deep-freeze.js';
+
+export { parseEntryId, formatEntryId, resolveEntryRef, assertValidKind, isValidNamespace } from './entry/entry-id.js';
+export type { EntryId } from './entry/entry-id.js';
+export { createEntry, getEntrySource, setEntrySource, formatEntryLocation } from './entry/entry.js';
+export type { Entry, EntryMeta, EntrySource } from './entry/entry.js';
+
+export { compilePattern, matchKind, matchEventName } from './pattern/kind-pattern.js';
+export type { CompiledPattern, PatternDialect } from './pattern/kind-pattern.js';
+export { PatternSet } from './pattern/pattern-trie.js';
