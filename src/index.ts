@@ -16,3 +16,15 @@ export type { Entry, EntryMeta, EntrySource } from './entry/entry.js';
 export { compilePattern, matchKind, matchEventName } from './pattern/kind-pattern.js';
 export type { CompiledPattern, PatternDialect } from './pattern/kind-pattern.js';
 export { PatternSet } from './pattern/pattern-trie.js';
+
+export { HandlerRegistry } from './handlers/handler-registry.js';
+export type {
+  EntryListener,
+  EntryObserver,
+  TransactionListener,
+  ListenerContext,
+  ObserverContext,
+  ListenerOptions,
+  ListenerRegistration,
+  ObserverRegistration,
+} from './handlers/handler-registry.js';

@@ -1,0 +1,164 @@
+import type { Disposable } from '../common/disposable.js';
+import type { Entry } from '../entry/entry.js';
+import { PatternSet } from '../pattern/pattern-trie.js';
+
+/** What every listener call receives: the batch it belongs to and how to stop early. */
+export interface ListenerContext {
+  /** Unique id of the batch (the same across begin, operations, commit and discard). */
+  readonly transactionId: string;
+  /** True when the batch is a plan or validation that will be discarded whatever happens. */
+  readonly dryRun: boolean;
+  /** Aborted when the batch is abandoned (a refusal, a timeout) or the call overruns its time. */
+  readonly signal: AbortSignal;
+  /** True for the compensating calls that undo a listener's part of a refused batch. */
+  readonly compensating: boolean;
+  /** The registry revision the batch started from. */
+  readonly baseRevision: number;
+  /** An entry as the batch sees it so far: staged changes first, then the committed state. */
+  get(id: string): Entry | undefined;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Begin, commit and discard hooks of a transactional listener (seed: `TransactionListener`).
+ */
+export interface TransactionListener {
+  begin?(ctx: ListenerContext): MaybePromise<void>;
+  commit?(ctx: ListenerContext): MaybePromise<void>;
+  discard?(ctx: ListenerContext): MaybePromise<void>;
+}
+
+/**
+ * Handles entries of the kinds it is registered for (seed: `EntryListener`). Throwing or rejecting
+ * refuses the operation, and so the whole batch.
+ */
+export interface EntryListener<D = unknown> extends TransactionListener {
+  add(ctx: ListenerContext, entry: Entry<D>): MaybePromise<void>;
+  update(ctx: ListenerContext, entry: Entry<D>, previous: Entry<D>): MaybePromise<void>;
+  delete(ctx: ListenerContext, entry: Entry<D>): MaybePromise<void>;
+}
+
+/** What observer calls receive: the committed batch. */
+export interface ObserverContext {
+  readonly transactionId: string;
+  /** The revision the batch committed as. */
+  readonly revision: number;
+}
+
+/**
+ * Watches committed changes of the kinds it is registered for (logging, metrics, caches). Observers
+ * cannot refuse: they are called after commit, and their errors are reported, never propagated.
+ */
+export interface EntryObserver<D = unknown> {
+  add?(ctx: ObserverContext, entry: Entry<D>): MaybePromise<void>;
+  update?(ctx: ObserverContext, entry: Entry<D>, previous: Entry<D>): MaybePromise<void>;
+  delete?(ctx: ObserverContext, entry: Entry<D>): MaybePromise<void>;
+}
+
+/** Options of one listener registration. */
+export interface ListenerOptions {
+  /** A name for error messages; defaults to the listener's class name and pattern. */
+  readonly name?: string;
+  /** Time limit of each call, overriding the registry's default. */
+  readonly timeoutMs?: number;
+}
+
+/** A listener as registered: the object, its pattern and its options. */
+export interface ListenerRegistration {
+  readonly listener: EntryListener;
+  readonly pattern: string;
+  readonly name: string;
+  readonly timeoutMs: number | undefined;
+}
+
+/** An observer as registered. */
+export interface ObserverRegistration {
+  readonly observer: EntryObserver;
+  readonly pattern: string;
+  readonly name: string;
+}
+
+function describe(target: object, pattern: string, name: string | undefined): string {
+  if (name !== undefined) return name;
+  const ctor = (target as { constructor?: { name?: string } }).constructor?.name;
+  return ctor !== undefined && ctor !== 'Object' ? `${ctor}(${pattern})` : `listener(${pattern})`;
+}
+
+/**
+ * Maps kind patterns to listeners and observers. Lookups for a concrete kind are resolved once and
+ * cached until a registration changes.
+ *
+ * @example
+ * const handlers = new HandlerRegistry();
+ * const sub = handlers.registerListener('http.*', httpManager);
+ * handlers.registerObserver('function.*', metrics);
+ * sub.dispose();
+ */
+export class HandlerRegistry {
+  private readonly listeners = new PatternSet<ListenerRegistration>('kind');
+  private readonly observers = new PatternSet<ObserverRegistration>('kind');
+
+  /** Registers a listener for every kind `pattern` matches. Throws `INVALID` for a bad pattern. */
+  registerListener<D = unknown>(pattern: string, listener: EntryListener<D>, options: ListenerOptions = {}): Disposable {
+    const registration: ListenerRegistration = {
+      listener: listener as EntryListener,
+      pattern,
+      name: describe(listener, pattern, options.name),
+      timeoutMs: options.timeoutMs,
+    };
+    return this.listeners.add(pattern, registration);
+  }
+
+  /** Registers an observer for every kind `pattern` matches. Throws `INVALID` for a bad pattern. */
+  registerObserver<D = unknown>(pattern: string, observer: EntryObserver<D>, options: { name?: string } = {}): Disposable {
+    const registration: ObserverRegistration = {
+      observer: observer as EntryObserver,
+      pattern,
+      name: describe(observer, pattern, options.name),
+    };
+    return this.observers.add(pattern, registration);
+  }
+
+  /** The listeners for `kind`, in registration order. */
+  listenersFor(kind: string): readonly ListenerRegistration[] {
+    return this.listeners.match(kind);
+  }
+
+  /** The observers for `kind`, in registration order. */
+  observersFor(kind: string): readonly ObserverRegistration[] {
+    return this.observers.match(kind);
+  }
+
+  /** Every listener pattern, in registration order. */
+  listenerPatterns(): string[] {
+    return this.listeners.patterns();
+  }
+
+  /** The registered listener pattern closest to `kind` (for "did you mean" hints), if any. */
+  nearestListenerPattern(kind: string): string | undefined {
+    let best: string | undefined;
+    let bestDistance = Number.POSITIVE_INFINITY;
+    for (const pattern of new Set(this.listeners.patterns())) {
+      const distance = editDistance(pattern, kind);
+      if (distance < bestDistance) {
+        best = pattern;
+        bestDistance = distance;
+      }
+    }
+    return best !== undefined && bestDistance <= Math.max(3, Math.ceil(kind.length / 2)) ? best : undefined;
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
