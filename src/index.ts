@@ -28,3 +28,18 @@ export type {
   ListenerRegistration,
   ObserverRegistration,
 } from './handlers/handler-registry.js';
+
+export { Registry } from './registry/registry.js';
+export type {
+  RegistryOptions,
+  RegistryOp,
+  EntryInput,
+  ApplyOptions,
+  ApplyResult,
+  ApplyFault,
+  RegistryEventSink,
+  CommitListener,
+} from './registry/registry.js';
+export type { RegistryChange, HistoryRecord } from './registry/history.js';
+export type { DesyncedListener } from './registry/transaction.js';
+export { orderOperations } from './registry/ordering.js';

@@ -140,14 +140,34 @@ export class HandlerRegistry {
     let best: string | undefined;
     let bestDistance = Number.POSITIVE_INFINITY;
     for (const pattern of new Set(this.listeners.patterns())) {
-      const distance = editDistance(pattern, kind);
+      const distance = patternDistance(pattern, kind);
       if (distance < bestDistance) {
         best = pattern;
         bestDistance = distance;
       }
     }
-    return best !== undefined && bestDistance <= Math.max(3, Math.ceil(kind.length / 2)) ? best : undefined;
+    return bestDistance <= Math.max(2, Math.floor(kind.length / 3)) ? best : undefined;
   }
+}
+
+/** Segment-wise edit distance where a wildcard segment of the pattern costs nothing. */
+function patternDistance(pattern: string, kind: string): number {
+  const patternSegments = pattern.split('.');
+  const kindSegments = kind.split('.');
+  let distance = 0;
+  patternSegments.forEach((segment, i) => {
+    const other = kindSegments[i];
+    if (segment.includes('*') || segment.startsWith('(')) {
+      if (other === undefined && segment !== '**') distance += 2;
+    } else {
+      distance += editDistance(segment, other ?? '');
+    }
+  });
+  const wildTail = /\*$/.test(pattern);
+  if (!wildTail && kindSegments.length > patternSegments.length) {
+    distance += kindSegments.slice(patternSegments.length).join('.').length;
+  }
+  return distance;
 }
 
 function editDistance(a: string, b: string): number {

@@ -1,0 +1,163 @@
+import { KindlingError } from '../common/errors.js';
+import type { Entry } from '../entry/entry.js';
+
+/** One checked operation of a batch, with the entry it acts on. */
+export interface PlannedOp {
+  readonly op: 'create' | 'update' | 'delete';
+  readonly id: string;
+  /** The new entry for create/update; the stored entry for delete. */
+  readonly entry: Entry;
+  /** The stored entry an update or delete replaces. */
+  readonly previous: Entry | undefined;
+}
+
+function namespaceOf(id: string): string {
+  return id.slice(0, id.indexOf(':'));
+}
+
+function asList(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string');
+  return [];
+}
+
+/** The `meta.groups` of an entry as a list. */
+export function groupsOf(entry: Entry): string[] {
+  return asList(entry.meta['groups']);
+}
+
+/** The `meta.depends_on` references of an entry as a list. */
+export function dependsOnOf(entry: Entry): string[] {
+  return asList(entry.meta['depends_on']);
+}
+
+/** A min-heap of op indices keyed by id, so that ties always break the same way. */
+class IdHeap {
+  private readonly items: number[] = [];
+  constructor(private readonly ids: readonly string[]) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(index: number): void {
+    const items = this.items;
+    items.push(index);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.less(items[i] as number, items[parent] as number)) {
+        [items[i], items[parent]] = [items[parent] as number, items[i] as number];
+        i = parent;
+      } else break;
+    }
+  }
+
+  pop(): number {
+    const items = this.items;
+    const top = items[0] as number;
+    const last = items.pop() as number;
+    if (items.length > 0) {
+      items[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < items.length && this.less(items[l] as number, items[m] as number)) m = l;
+        if (r < items.length && this.less(items[r] as number, items[m] as number)) m = r;
+        if (m === i) break;
+        [items[i], items[m]] = [items[m] as number, items[i] as number];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  private less(a: number, b: number): boolean {
+    return (this.ids[a] as string) < (this.ids[b] as string);
+  }
+}
+
+/**
+ * Orders a batch deterministically: a dependency (`meta.depends_on`: `name`, `ns:name`,
+ * `ns:<namespace>`, `group:<g>`) is created or updated before its dependants and deleted after
+ * them; ties break by id, so input order never changes the outcome. Dependencies outside the batch
+ * impose no order. Throws `INVALID` with `details.cycle` when the batch's dependencies form a cycle.
+ */
+export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
+  const ids = ops.map((op) => op.id);
+  const byId = new Map<string, number>();
+  const byNamespace = new Map<string, number[]>();
+  const byGroup = new Map<string, number[]>();
+  ops.forEach((op, i) => {
+    byId.set(op.id, i);
+    const ns = namespaceOf(op.id);
+    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), i]);
+    for (const group of groupsOf(op.entry)) byGroup.set(group, [...(byGroup.get(group) ?? []), i]);
+  });
+
+  const successors: number[][] = ops.map(() => []);
+  const indegree = new Array<number>(ops.length).fill(0);
+  const dependencies: number[][] = ops.map(() => []);
+  ops.forEach((op, i) => {
+    const targets = new Set<number>();
+    for (const ref of dependsOnOf(op.entry)) {
+      let found: readonly number[] | undefined;
+      if (ref.startsWith('group:')) found = byGroup.get(ref.slice('group:'.length));
+      else if (ref.startsWith('ns:')) found = byNamespace.get(ref.slice('ns:'.length));
+      else {
+        const index = byId.get(ref.includes(':') ? ref : `${namespaceOf(op.id)}:${ref}`);
+        found = index === undefined ? undefined : [index];
+      }
+      for (const target of found ?? []) if (target !== i) targets.add(target);
+    }
+    for (const dep of targets) {
+      dependencies[i]?.push(dep);
+      // Deletes run dependants first; creates and updates run dependencies first.
+      const [from, to] = op.op === 'delete' ? [i, dep] : [dep, i];
+      successors[from]?.push(to);
+      indegree[to] = (indegree[to] as number) + 1;
+    }
+  });
+
+  const ready = new IdHeap(ids);
+  indegree.forEach((degree, i) => {
+    if (degree === 0) ready.push(i);
+  });
+  const ordered: PlannedOp[] = [];
+  while (ready.size > 0) {
+    const i = ready.pop();
+    ordered.push(ops[i] as PlannedOp);
+    for (const next of successors[i] as number[]) {
+      indegree[next] = (indegree[next] as number) - 1;
+      if (indegree[next] === 0) ready.push(next);
+    }
+  }
+  if (ordered.length < ops.length) {
+    const cycle = findCycle(indegree, successors, ids);
+    throw new KindlingError('INVALID', `dependency cycle in batch: ${cycle.join(' → ')}`, { details: { cycle } });
+  }
+  return ordered;
+}
+
+function findCycle(indegree: readonly number[], successors: readonly number[][], ids: readonly string[]): string[] {
+  const byId = (a: number, b: number): number => ((ids[a] as string) < (ids[b] as string) ? -1 : 1);
+  const stuck = indegree.flatMap((degree, i) => (degree > 0 ? [i] : [])).sort(byId);
+  const predecessors = new Map<number, number[]>(stuck.map((i) => [i, []]));
+  for (const from of stuck) {
+    for (const to of successors[from] as number[]) predecessors.get(to)?.push(from);
+  }
+  // Every node left with a positive in-degree has a predecessor that is also left, so walking
+  // predecessors (for a create: "depends on") from any of them must come back to a node seen before.
+  const path: number[] = [];
+  const seenAt = new Map<number, number>();
+  let node = stuck[0] as number;
+  while (!seenAt.has(node)) {
+    seenAt.set(node, path.length);
+    path.push(node);
+    node = (predecessors.get(node) as number[]).sort(byId)[0] as number;
+  }
+  const loop = path.slice(seenAt.get(node)).map((i) => ids[i] as string);
+  return [...loop, loop[0] as string];
+}

@@ -1,0 +1,445 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import { toDisposable, type Disposable } from '../common/disposable.js';
+import { KindlingError, messageOf, type ErrorCode } from '../common/errors.js';
+import { createConsoleLogger, type Logger } from '../common/logger.js';
+import { createEntry, formatEntryLocation, type Entry, type EntryMeta } from '../entry/entry.js';
+import type { HandlerRegistry, ObserverContext } from '../handlers/handler-registry.js';
+import { PatternSet } from '../pattern/pattern-trie.js';
+import { History, stateBefore, type HistoryRecord, type RegistryChange } from './history.js';
+import { orderOperations, type PlannedOp } from './ordering.js';
+import { Transaction, type DesyncedListener } from './transaction.js';
+import { RegistryWatch } from './registry-watch.js';
+
+/** Where the registry announces committed changes and faults (the event bus's Wippy face fits). */
+export interface RegistryEventSink {
+  send(system: string, kind: string, path: string, data?: unknown): unknown;
+}
+
+/** An entry as a caller gives it to {@link Registry.apply}. */
+export interface EntryInput {
+  readonly id: string;
+  readonly kind: string;
+  readonly meta?: EntryMeta | Record<string, unknown>;
+  readonly data?: unknown;
+}
+
+/** One operation of a batch. */
+export type RegistryOp =
+  | { readonly op: 'create' | 'update'; readonly entry: EntryInput }
+  | { readonly op: 'delete'; readonly entry: { readonly id: string } };
+
+/** Options of one {@link Registry.apply}. */
+export interface ApplyOptions {
+  /** Run checks and listeners, then discard: a plan or a validation. */
+  readonly dryRun?: boolean;
+  /** Refuse with CONFLICT unless the registry is at exactly this revision. */
+  readonly expectRevision?: number;
+  /** Who applied the batch, recorded in history. */
+  readonly source?: string;
+}
+
+/** Something that went wrong after the point of no return: reported, the batch stays committed. */
+export interface ApplyFault {
+  readonly phase: 'commit' | 'observer';
+  readonly name: string;
+  readonly entryId: string | undefined;
+  readonly error: unknown;
+}
+
+/** The outcome of an {@link Registry.apply}. */
+export interface ApplyResult {
+  /** The new revision (for a dry run or an empty batch, the unchanged one). */
+  readonly revision: number;
+  readonly transactionId: string;
+  /** The changes in the order they were applied (for a dry run, the order they would be). */
+  readonly changes: readonly RegistryChange[];
+  readonly faults: readonly ApplyFault[];
+  readonly dryRun: boolean;
+}
+
+/** Options of a {@link Registry}. */
+export interface RegistryOptions {
+  readonly handlers: HandlerRegistry;
+  /** Kind patterns accepted without a listener (`registry.entry` always is). */
+  readonly acceptKinds?: readonly string[];
+  /** Time limit of each listener and observer call, in ms (default 30 000). */
+  readonly listenerTimeoutMs?: number;
+  /** How many committed batches history keeps (default 1 000). */
+  readonly historyLimit?: number;
+  /** Where committed changes and faults are announced. */
+  readonly events?: RegistryEventSink;
+  readonly logger?: Logger;
+}
+
+interface CheckProblem {
+  readonly index: number;
+  readonly entryId: string | undefined;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+/** A listener for committed batches (see {@link Registry.onDidCommit}). */
+export type CommitListener = (record: HistoryRecord) => void;
+
+/**
+ * The registry of entries: applies batches atomically through the listeners of the handler
+ * registry, keeps revisions and history, and notifies observers, watchers and the event bus after
+ * each commit (DESIGN.md §4).
+ *
+ * @example
+ * const handlers = new HandlerRegistry();
+ * handlers.registerListener('http.*', httpManager);
+ * const registry = new Registry({ handlers });
+ * const { revision } = await registry.apply([
+ *   { op: 'create', entry: { id: 'app:server', kind: 'http.service', data: { addr: ':8080' } } },
+ * ]);
+ */
+export class Registry {
+  readonly handlers: HandlerRegistry;
+  private readonly accepted = new PatternSet<true>('kind');
+  private readonly timeoutMs: number;
+  private readonly history: History;
+  private readonly events: RegistryEventSink | undefined;
+  private readonly logger: Logger;
+  private readonly state = new Map<string, Entry>();
+  private snapshot: readonly Entry[] | undefined;
+  private head = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly scope = new AsyncLocalStorage<string>();
+  private readonly commitListeners = new Set<CommitListener>();
+  private readonly idPrefix = randomBytes(4).toString('hex');
+  private counter = 0;
+
+  constructor(options: RegistryOptions) {
+    this.handlers = options.handlers;
+    this.timeoutMs = options.listenerTimeoutMs ?? 30_000;
+    this.history = new History(options.historyLimit ?? 1000);
+    this.events = options.events;
+    this.logger = options.logger ?? createConsoleLogger('warn', 'kindling:registry');
+    for (const pattern of ['registry.entry', ...(options.acceptKinds ?? [])]) this.accepted.add(pattern, true);
+  }
+
+  /** The revision of the committed state (0 before the first batch). */
+  get revision(): number {
+    return this.head;
+  }
+
+  /** The committed entry with this id. */
+  get(id: string): Entry | undefined {
+    return this.state.get(id);
+  }
+
+  /** Whether an entry with this id is committed. */
+  has(id: string): boolean {
+    return this.state.has(id);
+  }
+
+  /** Every committed entry, sorted by id (a frozen snapshot, shared until the next commit). */
+  entries(): readonly Entry[] {
+    this.snapshot ??= Object.freeze([...this.state.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+    return this.snapshot;
+  }
+
+  /** The retained committed batches, oldest first. */
+  historyRecords(): readonly HistoryRecord[] {
+    return this.history.list();
+  }
+
+  /** Calls `listener` after every commit, with the batch's history record. */
+  onDidCommit(listener: CommitListener): Disposable {
+    this.commitListeners.add(listener);
+    return toDisposable(() => this.commitListeners.delete(listener));
+  }
+
+  /**
+   * Applies a batch all-or-nothing. Applies are serialized; one started from inside a listener or
+   * observer of this registry fails at once instead of waiting for itself.
+   *
+   * @example
+   * await registry.apply([{ op: 'delete', entry: { id: 'app:old' } }], { expectRevision: 7 });
+   */
+  apply(ops: readonly RegistryOp[], options: ApplyOptions = {}): Promise<ApplyResult> {
+    const outer = this.scope.getStore();
+    if (outer !== undefined) {
+      return Promise.reject(
+        new KindlingError(
+          'INVALID',
+          `registry.apply was called from inside a listener or observer of transaction ${outer}; it would wait for itself. Apply after the current batch has returned.`,
+          { details: { transactionId: outer } },
+        ),
+      );
+    }
+    const run = (): Promise<ApplyResult> => this.runApply(ops, options);
+    const result = this.tail.then(run, run);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * Returns the registry to the state it had at `revision` by applying the inverse of the later
+   * batches as one new batch (history stays linear). Throws `GONE` when those batches are no longer
+   * retained.
+   */
+  async rollbackTo(revision: number, options: Omit<ApplyOptions, 'source'> = {}): Promise<ApplyResult> {
+    if (!Number.isInteger(revision) || revision < 0 || revision > this.head) {
+      throw new KindlingError('INVALID', `cannot roll back to revision ${revision}: the registry is at ${this.head}`, {
+        details: { revision, head: this.head },
+      });
+    }
+    const target = new Map<string, Entry | undefined>();
+    const records = this.history.after(revision, this.head);
+    for (let r = records.length - 1; r >= 0; r--) {
+      const changes = (records[r] as HistoryRecord).changes;
+      for (let c = changes.length - 1; c >= 0; c--) {
+        const change = changes[c] as RegistryChange;
+        target.set(change.entry.id, stateBefore(change));
+      }
+    }
+    const ops: RegistryOp[] = [];
+    for (const [id, wanted] of target) {
+      const current = this.state.get(id);
+      if (wanted === undefined && current !== undefined) ops.push({ op: 'delete', entry: { id } });
+      else if (wanted !== undefined && current === undefined) ops.push({ op: 'create', entry: wanted });
+      else if (wanted !== undefined && current !== undefined && wanted !== current) ops.push({ op: 'update', entry: wanted });
+    }
+    return this.apply(ops, { ...options, source: `rollback to ${revision}` });
+  }
+
+  /**
+   * An async iterator of committed changes after `fromRevision` (default: from now on). Throws
+   * `GONE` when that revision is older than the retained history; the iterator fails with `GONE`
+   * if its reader falls more than `maxBuffered` changes behind.
+   *
+   * @example
+   * for await (const change of registry.watch({ fromRevision: 0 })) console.log(change.op, change.entry.id);
+   */
+  watch(options: { fromRevision?: number; maxBuffered?: number; signal?: AbortSignal } = {}): AsyncIterableIterator<RegistryChange> {
+    const from = options.fromRevision ?? this.head;
+    const replay = this.history.after(from, this.head).flatMap((record) => record.changes);
+    return new RegistryWatch(replay, (listener) => this.onDidCommit(listener), options.maxBuffered ?? 100_000, options.signal);
+  }
+
+  private nextTransactionId(): string {
+    return `${this.idPrefix}-${++this.counter}`;
+  }
+
+  private async runApply(ops: readonly RegistryOp[], options: ApplyOptions): Promise<ApplyResult> {
+    const transactionId = this.nextTransactionId();
+    const dryRun = options.dryRun === true;
+    const planned = orderOperations(this.check(ops, options));
+    if (planned.length === 0) {
+      return { revision: this.head, transactionId, changes: [], faults: [], dryRun };
+    }
+    const transaction = new Transaction(
+      { handlers: this.handlers, defaultTimeoutMs: this.timeoutMs, scope: this.scope, committed: (id) => this.state.get(id) },
+      transactionId,
+      planned,
+      dryRun,
+      this.head,
+    );
+    await transaction.run();
+    if (dryRun) {
+      const desynced = await transaction.discardAll();
+      this.reportDesynced(transactionId, desynced);
+      return { revision: this.head, transactionId, changes: this.toChanges(planned, this.head + 1), faults: [], dryRun };
+    }
+    return this.commit(transaction, planned, options.source);
+  }
+
+  private async commit(transaction: Transaction, planned: readonly PlannedOp[], source: string | undefined): Promise<ApplyResult> {
+    // Point of no return: the swap below is synchronous, so no reader sees half of it.
+    const revision = this.head + 1;
+    for (const op of planned) {
+      if (op.op === 'delete') this.state.delete(op.id);
+      else this.state.set(op.id, op.entry);
+    }
+    this.head = revision;
+    this.snapshot = undefined;
+    const changes = this.toChanges(planned, revision);
+    const record: HistoryRecord = { revision, transactionId: transaction.id, time: new Date().toISOString(), source, changes };
+    this.history.add(record);
+
+    const faults: ApplyFault[] = [];
+    for (const { listener, error } of await transaction.commit()) {
+      faults.push({ phase: 'commit', name: listener, entryId: undefined, error });
+      this.report('commit_error', '', `commit of ${listener} failed after revision ${revision} was committed`, { listener, error, revision });
+    }
+    await this.notifyObservers(record, faults);
+    for (const listener of this.commitListeners) {
+      try {
+        listener(record);
+      } catch (error) {
+        this.logger.error('a commit listener threw', { error, revision });
+      }
+    }
+    if (this.events !== undefined) {
+      for (const change of changes) {
+        const payload = { entry: change.entry, previous: change.previous, revision, transactionId: transaction.id };
+        this.send('registry', `entry.${change.op}`, change.entry.id, payload);
+      }
+    }
+    return { revision, transactionId: transaction.id, changes, faults, dryRun: false };
+  }
+
+  private async notifyObservers(record: HistoryRecord, faults: ApplyFault[]): Promise<void> {
+    const ctx: ObserverContext = { transactionId: record.transactionId, revision: record.revision };
+    for (const change of record.changes) {
+      for (const { observer, name } of this.handlers.observersFor(change.entry.kind)) {
+        const method = change.op === 'create' ? observer.add : change.op === 'update' ? observer.update : observer.delete;
+        if (typeof method !== 'function') continue;
+        try {
+          await this.withTimeout(
+            this.scope.run(record.transactionId, () => method.call(observer, ctx, change.entry, change.previous as Entry)),
+            `observer ${name} on ${change.op} of ${change.entry.id}`,
+          );
+        } catch (error) {
+          faults.push({ phase: 'observer', name, entryId: change.entry.id, error });
+          this.report('observer_error', change.entry.id, `observer ${name} failed on ${change.op} of ${change.entry.id}`, {
+            observer: name,
+            op: change.op,
+            error,
+            revision: record.revision,
+          });
+        }
+      }
+    }
+  }
+
+  private async withTimeout(value: unknown, what: string): Promise<void> {
+    if (typeof (value as { then?: unknown } | undefined)?.then !== 'function') return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        value,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new KindlingError('TIMEOUT', `${what} did not finish within ${this.timeoutMs} ms`)), this.timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private report(kind: string, path: string, message: string, data: Record<string, unknown>): void {
+    this.logger.error(`${message}: ${messageOf(data['error'])}`, { ...data, error: messageOf(data['error']) });
+    this.send('$registry', kind, path === '' ? '-' : path, { ...data, message });
+  }
+
+  private send(system: string, kind: string, path: string, data: unknown): void {
+    try {
+      this.events?.send(system, kind, path, data);
+    } catch (error) {
+      this.logger.error(`could not publish ${system} ${kind} for ${path}`, { error: messageOf(error) });
+    }
+  }
+
+  private reportDesynced(transactionId: string, desynced: readonly DesyncedListener[]): void {
+    for (const d of desynced) {
+      this.report('desynced', d.entryId ?? '-', `${d.listener} failed to ${d.phase} after dry run ${transactionId}`, { ...d });
+    }
+  }
+
+  private toChanges(planned: readonly PlannedOp[], revision: number): RegistryChange[] {
+    return planned.map((op) =>
+      op.op === 'update'
+        ? { op: op.op, revision, entry: op.entry, previous: op.previous as Entry }
+        : { op: op.op, revision, entry: op.entry },
+    );
+  }
+
+  /** DESIGN.md §4 step 1: every problem of the batch at once; nothing is called when one is found. */
+  private check(ops: readonly RegistryOp[], options: ApplyOptions): PlannedOp[] {
+    const problems: CheckProblem[] = [];
+    if (options.expectRevision !== undefined && options.expectRevision !== this.head) {
+      throw new KindlingError('CONFLICT', `expected revision ${options.expectRevision}, but the registry is at ${this.head}; plan again`, {
+        details: { expectRevision: options.expectRevision, revision: this.head },
+      });
+    }
+    const planned: PlannedOp[] = [];
+    const seen = new Map<string, number>();
+    ops.forEach((operation, index) => {
+      const problem = (code: ErrorCode, entryId: string | undefined, message: string): void => {
+        problems.push({ index, entryId, code, message });
+      };
+      const id = (operation as { entry?: { id?: unknown } } | undefined)?.entry?.id;
+      if (typeof id !== 'string') {
+        problem('INVALID', undefined, `operation ${index} has no entry id`);
+        return;
+      }
+      const first = seen.get(id);
+      if (first !== undefined) {
+        problem('INVALID', id, `entry ${id} appears twice in the batch (operations ${first} and ${index})`);
+        return;
+      }
+      seen.set(id, index);
+      const current = this.state.get(id);
+      switch (operation.op) {
+        case 'create':
+        case 'update': {
+          let entry: Entry;
+          try {
+            entry = createEntry(operation.entry);
+          } catch (error) {
+            problem('INVALID', id, messageOf(error));
+            return;
+          }
+          if (operation.op === 'create' && current !== undefined) {
+            problem('CONFLICT', id, `entry ${id} already exists (create it once, or update it)`);
+            return;
+          }
+          if (operation.op === 'update') {
+            if (current === undefined) {
+              problem('NOT_FOUND', id, `entry ${id} does not exist, so it cannot be updated`);
+              return;
+            }
+            if (current.kind !== entry.kind) {
+              problem('INVALID', id, `entry ${id} cannot change kind from ${current.kind} to ${entry.kind} (delete it and create it anew)`);
+              return;
+            }
+          }
+          const kindProblem = this.checkKind(entry);
+          if (kindProblem !== undefined) {
+            problem('INVALID', id, kindProblem);
+            return;
+          }
+          planned.push({ op: operation.op, id, entry, previous: current });
+          return;
+        }
+        case 'delete':
+          if (current === undefined) {
+            problem('NOT_FOUND', id, `entry ${id} does not exist, so it cannot be deleted`);
+            return;
+          }
+          planned.push({ op: 'delete', id, entry: current, previous: current });
+          return;
+        default:
+          problem('INVALID', id, `operation ${index} has an unknown op ${JSON.stringify((operation as { op?: unknown }).op)} (create, update or delete)`);
+      }
+    });
+    if (problems.length > 0) throw checkError(problems, ops);
+    return planned;
+  }
+
+  private checkKind(entry: Entry): string | undefined {
+    if (this.handlers.listenersFor(entry.kind).length > 0 || this.accepted.match(entry.kind).length > 0) return undefined;
+    const nearest = this.handlers.nearestListenerPattern(entry.kind);
+    const hint = nearest === undefined ? '' : ` Did you mean "${nearest}"?`;
+    return `no listener handles kind "${entry.kind}" of entry ${entry.id}.${hint} Register a listener for it, or list the kind in acceptKinds.`;
+  }
+}
+
+function checkError(problems: readonly CheckProblem[], ops: readonly RegistryOp[]): KindlingError {
+  const codes = new Set(problems.map((p) => p.code));
+  const code: ErrorCode = codes.size === 1 ? (problems[0] as CheckProblem).code : 'INVALID';
+  const lines = problems.map((p) => {
+    const entry = (ops[p.index] as { entry?: object } | undefined)?.entry;
+    const at = entry === undefined ? undefined : formatEntryLocation(entry);
+    return `${at === undefined ? '' : `${at}: `}${p.message}`;
+  });
+  const message =
+    problems.length === 1 ? (lines[0] as string) : `batch refused with ${problems.length} problems:\n  - ${lines.join('\n  - ')}`;
+  return new KindlingError(code, message, {
+    details: { errors: problems, entryId: problems.length === 1 ? problems[0]?.entryId : undefined },
+  });
+}

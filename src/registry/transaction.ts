@@ -1,0 +1,286 @@
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import { errorCodeOf, KindlingError, messageOf } from '../common/errors.js';
+import type { Entry } from '../entry/entry.js';
+import type {
+  EntryListener,
+  HandlerRegistry,
+  ListenerContext,
+  ListenerRegistration,
+} from '../handlers/handler-registry.js';
+import type { PlannedOp } from './ordering.js';
+
+/** A listener that may be out of step with the registry after a failed compensation or discard. */
+export interface DesyncedListener {
+  readonly listener: string;
+  readonly entryId: string | undefined;
+  readonly phase: 'compensate' | 'discard';
+  readonly error: unknown;
+}
+
+interface AppliedCall {
+  readonly registration: ListenerRegistration;
+  readonly op: PlannedOp;
+}
+
+interface PendingOp {
+  readonly op: PlannedOp;
+  readonly listeners: readonly ListenerRegistration[];
+  next: number;
+  lastError: unknown;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+/** What a transaction needs from the registry that runs it. */
+export interface TransactionHost {
+  readonly handlers: HandlerRegistry;
+  readonly defaultTimeoutMs: number;
+  /** Marks calls made from inside a listener, so that a nested apply fails fast. */
+  readonly scope: AsyncLocalStorage<string>;
+  /** The committed entry with this id. */
+  committed(id: string): Entry | undefined;
+}
+
+/**
+ * Runs the listener side of one batch (DESIGN.md §4 steps 3–5): begin on every participant, the
+ * operations in order under per-call timeouts, NOT_FOUND retries, and on failure compensation plus
+ * discard. The registry owns checks, ordering and the state swap.
+ */
+export class Transaction {
+  private readonly controller = new AbortController();
+  private readonly staged = new Map<string, Entry | undefined>();
+  private readonly applied: AppliedCall[] = [];
+  /** One registration per listener object: a listener under two patterns begins once. */
+  private readonly participants: ListenerRegistration[] = [];
+  private readonly began: ListenerRegistration[] = [];
+  readonly context: ListenerContext;
+
+  constructor(
+    private readonly host: TransactionHost,
+    readonly id: string,
+    private readonly ops: readonly PlannedOp[],
+    dryRun: boolean,
+    baseRevision: number,
+  ) {
+    const seen = new Set<EntryListener>();
+    for (const op of ops) {
+      for (const registration of host.handlers.listenersFor(op.entry.kind)) {
+        if (!seen.has(registration.listener)) {
+          seen.add(registration.listener);
+          this.participants.push(registration);
+        }
+      }
+    }
+    this.context = this.makeContext(this.controller.signal, false, dryRun, baseRevision);
+  }
+
+  /** Begin and every operation; on any failure the batch is undone and the error is thrown. */
+  async run(): Promise<void> {
+    try {
+      await this.begin();
+      await this.operate();
+    } catch (error) {
+      const desynced = await this.undo();
+      throw withDesynced(error, desynced);
+    }
+  }
+
+  /** Undoes everything a successful {@link run} did (used for dry runs). */
+  async discardAll(): Promise<DesyncedListener[]> {
+    return this.undo();
+  }
+
+  /** Calls `commit` on every participant that began; returns the failures (the batch stays committed). */
+  async commit(): Promise<{ listener: string; error: unknown }[]> {
+    const faults: { listener: string; error: unknown }[] = [];
+    for (const { listener, name, timeoutMs } of this.began) {
+      if (typeof listener.commit !== 'function') continue;
+      try {
+        await this.call(listener.commit.bind(listener), timeoutMs ?? this.host.defaultTimeoutMs, () => `commit of ${name}`);
+      } catch (error) {
+        faults.push({ listener: name, error });
+      }
+    }
+    return faults;
+  }
+
+  private async begin(): Promise<void> {
+    for (const registration of this.participants) {
+      const { listener, name, timeoutMs } = registration;
+      if (typeof listener.begin === 'function') {
+        try {
+          await this.call(listener.begin.bind(listener), timeoutMs ?? this.host.defaultTimeoutMs, () => `begin of ${name}`);
+        } catch (error) {
+          throw refusal(error, undefined, name, 'begin');
+        }
+      }
+      this.began.push(registration);
+    }
+  }
+
+  private async operate(): Promise<void> {
+    let pending: PendingOp[] = this.ops.map((op) => ({
+      op,
+      listeners: this.host.handlers.listenersFor(op.entry.kind),
+      next: 0,
+      lastError: undefined,
+    }));
+    while (pending.length > 0) {
+      const deferred: PendingOp[] = [];
+      let progress = false;
+      for (const item of pending) {
+        if (await this.advance(item)) {
+          progress = true;
+          this.staged.set(item.op.id, item.op.op === 'delete' ? undefined : item.op.entry);
+        } else {
+          if (item.next > 0) progress = true;
+          deferred.push(item);
+        }
+      }
+      if (deferred.length > 0 && !progress) {
+        const stuck = deferred.map((item) => ({ entryId: item.op.id, listener: item.listeners[item.next]?.name, message: messageOf(item.lastError) }));
+        throw new KindlingError(
+          'UNRESOLVED',
+          `${stuck.length} operation(s) kept failing with NOT_FOUND: ${stuck.map((s) => `${s.entryId} (${s.listener}: ${s.message})`).join('; ')}`,
+          { details: { unresolved: stuck } },
+        );
+      }
+      pending = deferred;
+    }
+  }
+
+  /** Runs the remaining listeners of one op; false when one refused with NOT_FOUND (retry later). */
+  private async advance(item: PendingOp): Promise<boolean> {
+    const { op } = item;
+    while (item.next < item.listeners.length) {
+      const registration = item.listeners[item.next] as ListenerRegistration;
+      try {
+        const pending = this.invoke(registration, op, this.context, false);
+        if (pending !== undefined) await pending;
+      } catch (error) {
+        if (errorCodeOf(error) === 'NOT_FOUND' && !this.controller.signal.aborted) {
+          item.lastError = error;
+          return false;
+        }
+        throw refusal(error, op.id, registration.name, op.op);
+      }
+      this.applied.push({ registration, op });
+      item.next++;
+    }
+    return true;
+  }
+
+  /** Calls the listener method for `op` (or its inverse); returns a promise only for async listeners. */
+  private invoke(registration: ListenerRegistration, op: PlannedOp, ctx: ListenerContext, inverse: boolean): Promise<void> | undefined {
+    const listener = registration.listener;
+    const run = (): unknown => {
+      if (!inverse) {
+        if (op.op === 'create') return listener.add(ctx, op.entry);
+        if (op.op === 'update') return listener.update(ctx, op.entry, op.previous as Entry);
+        return listener.delete(ctx, op.entry);
+      }
+      if (op.op === 'create') return listener.delete(ctx, op.entry);
+      if (op.op === 'update') return listener.update(ctx, op.previous as Entry, op.entry);
+      return listener.add(ctx, op.entry);
+    };
+    const result = this.host.scope.run(this.id, run);
+    if (!isThenable(result)) return undefined;
+    const method = inverse ? { create: 'delete', update: 'update', delete: 'add' }[op.op] : { create: 'add', update: 'update', delete: 'delete' }[op.op];
+    return this.race(result, registration.timeoutMs ?? this.host.defaultTimeoutMs, () => `${method} of entry ${op.id} by ${registration.name}`);
+  }
+
+  private call(fn: (ctx: ListenerContext) => unknown, timeoutMs: number, what: () => string, ctx = this.context): Promise<void> | undefined {
+    const result = this.host.scope.run(this.id, () => fn(ctx));
+    return isThenable(result) ? this.race(result, timeoutMs, what) : undefined;
+  }
+
+  private race(result: PromiseLike<unknown>, timeoutMs: number, what: () => string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new KindlingError('TIMEOUT', `${what()} did not finish within ${timeoutMs} ms`, {
+          details: { timeoutMs },
+          retryable: true,
+        });
+        // Reject before aborting: a listener that settles on abort must not win the race.
+        reject(error);
+        this.controller.abort(error);
+      }, timeoutMs);
+    });
+    return Promise.race([Promise.resolve(result), timeout]).then(
+      () => clearTimeout(timer),
+      (error: unknown) => {
+        clearTimeout(timer);
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * Compensates, newest first, every call made to a listener that cannot discard, then discards
+   * every participant that began. Failures are collected, never swallowed.
+   */
+  private async undo(): Promise<DesyncedListener[]> {
+    if (!this.controller.signal.aborted) this.controller.abort(new KindlingError('ABORTED', `transaction ${this.id} was discarded`));
+    const desynced: DesyncedListener[] = [];
+    const undoContext = this.makeContext(new AbortController().signal, true, this.context.dryRun, this.context.baseRevision);
+    for (let i = this.applied.length - 1; i >= 0; i--) {
+      const { registration, op } = this.applied[i] as AppliedCall;
+      if (typeof registration.listener.discard === 'function') continue;
+      try {
+        const pending = this.invoke(registration, op, undoContext, true);
+        if (pending !== undefined) await pending;
+      } catch (error) {
+        desynced.push({ listener: registration.name, entryId: op.id, phase: 'compensate', error });
+      }
+    }
+    for (let i = this.began.length - 1; i >= 0; i--) {
+      const { listener, name, timeoutMs } = this.began[i] as ListenerRegistration;
+      if (typeof listener.discard !== 'function') continue;
+      try {
+        const pending = this.call(listener.discard.bind(listener), timeoutMs ?? this.host.defaultTimeoutMs, () => `discard of ${name}`, undoContext);
+        if (pending !== undefined) await pending;
+      } catch (error) {
+        desynced.push({ listener: name, entryId: undefined, phase: 'discard', error });
+      }
+    }
+    return desynced;
+  }
+
+  private makeContext(signal: AbortSignal, compensating: boolean, dryRun: boolean, baseRevision: number): ListenerContext {
+    const staged = this.staged;
+    const host = this.host;
+    return {
+      transactionId: this.id,
+      dryRun,
+      signal,
+      compensating,
+      baseRevision,
+      get: (id: string) => (staged.has(id) ? staged.get(id) : host.committed(id)),
+    };
+  }
+}
+
+function refusal(error: unknown, entryId: string | undefined, listener: string, op: string): KindlingError {
+  const timedOut = error instanceof KindlingError && error.code === 'TIMEOUT';
+  const code = timedOut ? 'TIMEOUT' : 'REJECTED';
+  const subject = entryId === undefined ? `${op} of ${listener}` : `${op} of entry ${entryId} by ${listener}`;
+  const message = timedOut ? (error as KindlingError).message : `${subject} was refused: ${messageOf(error)}`;
+  return new KindlingError(code, message, {
+    cause: error,
+    details: { entryId, listener, op },
+    retryable: timedOut,
+  });
+}
+
+function withDesynced(error: unknown, desynced: DesyncedListener[]): unknown {
+  if (desynced.length === 0 || !(error instanceof KindlingError)) return error;
+  const names = desynced.map((d) => `${d.listener} (${d.phase}${d.entryId === undefined ? '' : ` of ${d.entryId}`}: ${messageOf(d.error)})`);
+  return new KindlingError(error.code, `${error.message}; undoing it failed, these listeners may be out of step: ${names.join('; ')}`, {
+    cause: error.cause,
+    details: { ...error.details, desynced },
+    retryable: false,
+  });
+}
