@@ -1,4 +1,4 @@
-import { deepFreeze, FORBIDDEN_KEYS } from '../common/deep-freeze.js';
+import { FORBIDDEN_KEYS } from '../common/deep-freeze.js';
 import { KindlingError } from '../common/errors.js';
 import { assertValidKind, parseEntryId } from './entry-id.js';
 
@@ -49,27 +49,36 @@ export function formatEntryLocation(entry: object, path?: readonly (string | num
   return `${source.file}:${at?.line ?? source.line}:${at?.column ?? source.column}`;
 }
 
-function checkKeys(value: unknown, where: string, depth: number): void {
-  if (typeof value !== 'object' || value === null) return;
-  if (depth > 64) throw new KindlingError('INVALID', `${where} is nested more than 64 levels deep`);
+const MAX_DEPTH = 64;
+
+/**
+ * Copies a JSON-like value into a deep-frozen copy in one pass, refusing `__proto__`-style keys and
+ * nesting deeper than {@link MAX_DEPTH}. `path` is the way down, kept for the error message only.
+ */
+function frozenCopy(value: unknown, path: (string | number)[]): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (path.length > MAX_DEPTH) throw new KindlingError('INVALID', `${formatPath(path)} is nested more than ${MAX_DEPTH} levels deep`);
   if (Array.isArray(value)) {
-    value.forEach((item, i) => checkKeys(item, `${where}[${i}]`, depth + 1));
-    return;
-  }
-  for (const key of Object.keys(value)) {
-    if (FORBIDDEN_KEYS.has(key)) {
-      throw new KindlingError('INVALID', `${where} has a forbidden key "${key}"`);
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      out[i] = frozenCopy(value[i], path);
+      path.pop();
     }
-    checkKeys((value as Record<string, unknown>)[key], `${where}.${key}`, depth + 1);
+    return Object.freeze(out);
   }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    path.push(key);
+    if (FORBIDDEN_KEYS.has(key)) throw new KindlingError('INVALID', `${formatPath(path)} is a forbidden key`);
+    out[key] = frozenCopy((value as Record<string, unknown>)[key], path);
+    path.pop();
+  }
+  return Object.freeze(out);
 }
 
-function copyJson(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map(copyJson);
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = copyJson(item);
-  return out;
+function formatPath(path: readonly (string | number)[]): string {
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
 }
 
 /**
@@ -95,21 +104,20 @@ export function createEntry<D = unknown>(input: {
       details: { entryId: input.id },
     });
   }
+  let entry: Entry<D>;
   try {
-    checkKeys(meta, 'meta', 0);
-    checkKeys(input.data, 'data', 0);
+    entry = {
+      id: input.id,
+      kind: input.kind,
+      meta: frozenCopy(meta, ['meta']) as EntryMeta,
+      data: frozenCopy(input.data, ['data']) as D,
+    };
   } catch (error) {
     throw new KindlingError('INVALID', `entry ${input.id}: ${(error as Error).message}`, {
       details: { entryId: input.id },
     });
   }
-  const entry = {
-    id: input.id,
-    kind: input.kind,
-    meta: copyJson(meta) as EntryMeta,
-    data: copyJson(input.data) as D,
-  };
   setEntrySource(entry, getEntrySource(input));
   CANONICAL.add(entry);
-  return deepFreeze(entry);
+  return Object.freeze(entry);
 }

@@ -90,11 +90,15 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
   const byId = new Map<string, number>();
   const byNamespace = new Map<string, number[]>();
   const byGroup = new Map<string, number[]>();
+  const addTo = (index: Map<string, number[]>, key: string, i: number): void => {
+    const list = index.get(key);
+    if (list === undefined) index.set(key, [i]);
+    else list.push(i);
+  };
   ops.forEach((op, i) => {
     byId.set(op.id, i);
-    const ns = namespaceOf(op.id);
-    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), i]);
-    for (const group of groupsOf(op.entry)) byGroup.set(group, [...(byGroup.get(group) ?? []), i]);
+    addTo(byNamespace, namespaceOf(op.id), i);
+    for (const group of groupsOf(op.entry)) addTo(byGroup, group, i);
   });
 
   const successors: number[][] = ops.map(() => []);

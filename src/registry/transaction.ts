@@ -131,7 +131,8 @@ export class Transaction {
       const deferred: PendingOp[] = [];
       let progress = false;
       for (const item of pending) {
-        if (await this.advance(item)) {
+        const outcome = this.advance(item);
+        if (outcome === true || (outcome !== false && (await outcome))) {
           progress = true;
           this.staged.set(item.op.id, item.op.op === 'delete' ? undefined : item.op.entry);
         } else {
@@ -151,25 +152,45 @@ export class Transaction {
     }
   }
 
-  /** Runs the remaining listeners of one op; false when one refused with NOT_FOUND (retry later). */
-  private async advance(item: PendingOp): Promise<boolean> {
-    const { op } = item;
+  /**
+   * Runs the remaining listeners of one op; false when one refused with NOT_FOUND (retry later).
+   * Synchronous listeners are called without allocating a promise; the first async one switches
+   * to a promise for the rest.
+   */
+  private advance(item: PendingOp): boolean | Promise<boolean> {
     while (item.next < item.listeners.length) {
       const registration = item.listeners[item.next] as ListenerRegistration;
+      let pending: Promise<void> | undefined;
       try {
-        const pending = this.invoke(registration, op, this.context, false);
-        if (pending !== undefined) await pending;
+        pending = this.invoke(registration, item.op, this.context, false);
       } catch (error) {
-        if (errorCodeOf(error) === 'NOT_FOUND' && !this.controller.signal.aborted) {
-          item.lastError = error;
-          return false;
-        }
-        throw refusal(error, op.id, registration.name, op.op);
+        return this.refused(item, registration, error);
       }
-      this.applied.push({ registration, op });
-      item.next++;
+      if (pending !== undefined) {
+        return pending.then(
+          () => {
+            this.accepted(item, registration);
+            return this.advance(item);
+          },
+          (error: unknown) => this.refused(item, registration, error),
+        );
+      }
+      this.accepted(item, registration);
     }
     return true;
+  }
+
+  private accepted(item: PendingOp, registration: ListenerRegistration): void {
+    this.applied.push({ registration, op: item.op });
+    item.next++;
+  }
+
+  private refused(item: PendingOp, registration: ListenerRegistration, error: unknown): false {
+    if (errorCodeOf(error) === 'NOT_FOUND' && !this.controller.signal.aborted) {
+      item.lastError = error;
+      return false;
+    }
+    throw refusal(error, item.op.id, registration.name, item.op.op);
   }
 
   /** Calls the listener method for `op` (or its inverse); returns a promise only for async listeners. */
