@@ -10,6 +10,8 @@ import { History, stateBefore, type HistoryRecord, type RegistryChange } from '.
 import { orderOperations, type PlannedOp } from './ordering.js';
 import { Transaction, type DesyncedListener } from './transaction.js';
 import { RegistryWatch } from './registry-watch.js';
+import type { RegistryJournal } from './journal.js';
+import { deepEqual } from '../common/deep-freeze.js';
 
 /** Where the registry announces committed changes and faults (the event bus's Wippy face fits). */
 export interface RegistryEventSink {
@@ -37,6 +39,11 @@ export interface ApplyOptions {
   readonly expectRevision?: number;
   /** Who applied the batch, recorded in history. */
   readonly source?: string;
+  /**
+   * Whether the batch goes to the journal (default true). Loading a baseline that is itself on
+   * disk, or replaying the journal, passes false.
+   */
+  readonly durable?: boolean;
 }
 
 /** Something that went wrong after the point of no return: reported, the batch stays committed. */
@@ -69,6 +76,8 @@ export interface RegistryOptions {
   readonly historyLimit?: number;
   /** Where committed changes and faults are announced. */
   readonly events?: RegistryEventSink;
+  /** A write-ahead journal: each batch is made durable before it becomes visible. */
+  readonly journal?: RegistryJournal;
   readonly logger?: Logger;
 }
 
@@ -101,6 +110,7 @@ export class Registry {
   private readonly timeoutMs: number;
   private readonly history: History;
   private readonly events: RegistryEventSink | undefined;
+  private readonly journal: RegistryJournal | undefined;
   private readonly logger: Logger;
   private readonly state = new Map<string, Entry>();
   private snapshot: readonly Entry[] | undefined;
@@ -116,6 +126,7 @@ export class Registry {
     this.timeoutMs = options.listenerTimeoutMs ?? 30_000;
     this.history = new History(options.historyLimit ?? 1000);
     this.events = options.events;
+    this.journal = options.journal;
     this.logger = options.logger ?? createConsoleLogger('warn', 'kindling:registry');
     for (const pattern of ['registry.entry', ...(options.acceptKinds ?? [])]) this.accepted.add(pattern, true);
   }
@@ -196,14 +207,26 @@ export class Registry {
         target.set(change.entry.id, stateBefore(change));
       }
     }
+    return this.apply(this.opsToReach(target), { ...options, source: `rollback to ${revision}` });
+  }
+
+  /**
+   * The operations that take the committed state to `target` for the ids it names (an entry, or
+   * undefined for "absent"); ids it does not name are left alone. Equal entries need no operation.
+   */
+  opsToReach(target: ReadonlyMap<string, Entry | undefined>): RegistryOp[] {
     const ops: RegistryOp[] = [];
     for (const [id, wanted] of target) {
       const current = this.state.get(id);
-      if (wanted === undefined && current !== undefined) ops.push({ op: 'delete', entry: { id } });
-      else if (wanted !== undefined && current === undefined) ops.push({ op: 'create', entry: wanted });
-      else if (wanted !== undefined && current !== undefined && wanted !== current) ops.push({ op: 'update', entry: wanted });
+      if (wanted === undefined) {
+        if (current !== undefined) ops.push({ op: 'delete', entry: { id } });
+      } else if (current === undefined) {
+        ops.push({ op: 'create', entry: wanted });
+      } else if (wanted !== current && !(wanted.kind === current.kind && deepEqual(wanted.meta, current.meta) && deepEqual(wanted.data, current.data))) {
+        ops.push({ op: 'update', entry: wanted });
+      }
     }
-    return this.apply(ops, { ...options, source: `rollback to ${revision}` });
+    return ops;
   }
 
   /**
@@ -244,20 +267,30 @@ export class Registry {
       this.reportDesynced(transactionId, desynced);
       return { revision: this.head, transactionId, changes: this.toChanges(planned, this.head + 1), faults: [], dryRun };
     }
-    return this.commit(transaction, planned, options.source);
+    const revision = this.head + 1;
+    const changes = this.toChanges(planned, revision);
+    const record: HistoryRecord = { revision, transactionId, time: new Date().toISOString(), source: options.source, changes };
+    if (this.journal !== undefined && options.durable !== false) {
+      try {
+        this.journal.append(record);
+      } catch (error) {
+        const desynced = await transaction.discardAll();
+        this.reportDesynced(transactionId, desynced);
+        throw error;
+      }
+    }
+    return this.commit(transaction, planned, record);
   }
 
-  private async commit(transaction: Transaction, planned: readonly PlannedOp[], source: string | undefined): Promise<ApplyResult> {
+  private async commit(transaction: Transaction, planned: readonly PlannedOp[], record: HistoryRecord): Promise<ApplyResult> {
     // Point of no return: the swap below is synchronous, so no reader sees half of it.
-    const revision = this.head + 1;
+    const { revision, changes } = record;
     for (const op of planned) {
       if (op.op === 'delete') this.state.delete(op.id);
       else this.state.set(op.id, op.entry);
     }
     this.head = revision;
     this.snapshot = undefined;
-    const changes = this.toChanges(planned, revision);
-    const record: HistoryRecord = { revision, transactionId: transaction.id, time: new Date().toISOString(), source, changes };
     this.history.add(record);
 
     const faults: ApplyFault[] = [];
@@ -336,7 +369,7 @@ export class Registry {
 
   private reportDesynced(transactionId: string, desynced: readonly DesyncedListener[]): void {
     for (const d of desynced) {
-      this.report('desynced', d.entryId ?? '-', `${d.listener} failed to ${d.phase} after dry run ${transactionId}`, { ...d });
+      this.report('desynced', d.entryId ?? '-', `${d.listener} failed to ${d.phase} while undoing ${transactionId}`, { ...d });
     }
   }
 
