@@ -15,19 +15,22 @@ function namespaceOf(id: string): string {
   return id.slice(0, id.indexOf(':'));
 }
 
-function asList(value: unknown): string[] {
+const NONE: readonly string[] = Object.freeze([]);
+const NO_INDICES: readonly number[] = Object.freeze([]);
+
+function asList(value: unknown): readonly string[] {
   if (typeof value === 'string') return [value];
-  if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string');
-  return [];
+  if (!Array.isArray(value) || value.length === 0) return NONE;
+  return value.every((item) => typeof item === 'string') ? (value as string[]) : value.filter((item): item is string => typeof item === 'string');
 }
 
 /** The `meta.groups` of an entry as a list. */
-export function groupsOf(entry: Entry): string[] {
+export function groupsOf(entry: Entry): readonly string[] {
   return asList(entry.meta['groups']);
 }
 
 /** The `meta.depends_on` references of an entry as a list. */
-export function dependsOnOf(entry: Entry): string[] {
+export function dependsOnOf(entry: Entry): readonly string[] {
   return asList(entry.meta['depends_on']);
 }
 
@@ -101,12 +104,14 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
     for (const group of groupsOf(op.entry)) addTo(byGroup, group, i);
   });
 
-  const successors: number[][] = ops.map(() => []);
+  // Most entries have no dependencies: adjacency lists are made only where needed.
+  const successors: (number[] | undefined)[] = new Array(ops.length);
   const indegree = new Array<number>(ops.length).fill(0);
-  const dependencies: number[][] = ops.map(() => []);
   ops.forEach((op, i) => {
+    const refs = dependsOnOf(op.entry);
+    if (refs.length === 0) return;
     const targets = new Set<number>();
-    for (const ref of dependsOnOf(op.entry)) {
+    for (const ref of refs) {
       let found: readonly number[] | undefined;
       if (ref.startsWith('group:')) found = byGroup.get(ref.slice('group:'.length));
       else if (ref.startsWith('ns:')) found = byNamespace.get(ref.slice('ns:'.length));
@@ -117,10 +122,10 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
       for (const target of found ?? []) if (target !== i) targets.add(target);
     }
     for (const dep of targets) {
-      dependencies[i]?.push(dep);
       // Deletes run dependants first; creates and updates run dependencies first.
-      const [from, to] = op.op === 'delete' ? [i, dep] : [dep, i];
-      successors[from]?.push(to);
+      const from = op.op === 'delete' ? i : dep;
+      const to = op.op === 'delete' ? dep : i;
+      (successors[from] ??= []).push(to);
       indegree[to] = (indegree[to] as number) + 1;
     }
   });
@@ -133,7 +138,7 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
   while (ready.size > 0) {
     const i = ready.pop();
     ordered.push(ops[i] as PlannedOp);
-    for (const next of successors[i] as number[]) {
+    for (const next of successors[i] ?? NO_INDICES) {
       indegree[next] = (indegree[next] as number) - 1;
       if (indegree[next] === 0) ready.push(next);
     }
@@ -145,12 +150,12 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
   return ordered;
 }
 
-function findCycle(indegree: readonly number[], successors: readonly number[][], ids: readonly string[]): string[] {
+function findCycle(indegree: readonly number[], successors: readonly (number[] | undefined)[], ids: readonly string[]): string[] {
   const byId = (a: number, b: number): number => ((ids[a] as string) < (ids[b] as string) ? -1 : 1);
   const stuck = indegree.flatMap((degree, i) => (degree > 0 ? [i] : [])).sort(byId);
   const predecessors = new Map<number, number[]>(stuck.map((i) => [i, []]));
   for (const from of stuck) {
-    for (const to of successors[from] as number[]) predecessors.get(to)?.push(from);
+    for (const to of successors[from] ?? NO_INDICES) predecessors.get(to)?.push(from);
   }
   // Every node left with a positive in-degree has a predecessor that is also left, so walking
   // predecessors (for a create: "depends on") from any of them must come back to a node seen before.

@@ -17,11 +17,6 @@ export interface DesyncedListener {
   readonly error: unknown;
 }
 
-interface AppliedCall {
-  readonly registration: ListenerRegistration;
-  readonly op: PlannedOp;
-}
-
 interface PendingOp {
   readonly op: PlannedOp;
   readonly listeners: readonly ListenerRegistration[];
@@ -51,7 +46,9 @@ export interface TransactionHost {
 export class Transaction {
   private readonly controller = new AbortController();
   private readonly staged = new Map<string, Entry | undefined>();
-  private readonly applied: AppliedCall[] = [];
+  /** The calls made so far, as two parallel lists (one pair per call, kept for compensation). */
+  private readonly appliedBy: ListenerRegistration[] = [];
+  private readonly appliedOps: PlannedOp[] = [];
   /** One registration per listener object: a listener under two patterns begins once. */
   private readonly participants: ListenerRegistration[] = [];
   private readonly began: ListenerRegistration[] = [];
@@ -181,7 +178,8 @@ export class Transaction {
   }
 
   private accepted(item: PendingOp, registration: ListenerRegistration): void {
-    this.applied.push({ registration, op: item.op });
+    this.appliedBy.push(registration);
+    this.appliedOps.push(item.op);
     item.next++;
   }
 
@@ -247,8 +245,9 @@ export class Transaction {
     if (!this.controller.signal.aborted) this.controller.abort(new KindlingError('ABORTED', `transaction ${this.id} was discarded`));
     const desynced: DesyncedListener[] = [];
     const undoContext = this.makeContext(new AbortController().signal, true, this.context.dryRun, this.context.baseRevision);
-    for (let i = this.applied.length - 1; i >= 0; i--) {
-      const { registration, op } = this.applied[i] as AppliedCall;
+    for (let i = this.appliedBy.length - 1; i >= 0; i--) {
+      const registration = this.appliedBy[i] as ListenerRegistration;
+      const op = this.appliedOps[i] as PlannedOp;
       if (typeof registration.listener.discard === 'function') continue;
       try {
         const pending = this.invoke(registration, op, undoContext, true);

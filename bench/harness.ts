@@ -1,0 +1,102 @@
+// The measuring side of `npm run bench`: every case is a script that measures, then reports one
+// JSON document on stdout for the runner (bench/run.ts) to tabulate.
+
+/** One line of a case's table: our figure beside a peer's, and how they compare. */
+export interface BenchRow {
+  /** What was measured (`publish, 10 subscribers`). */
+  readonly name: string;
+  /** Who: `kindling` or the peer's name. */
+  readonly subject: string;
+  /** The median figure. */
+  readonly value: number;
+  readonly unit: string;
+  /** Whether more is better (ops/s) or less is better (ms, bytes). */
+  readonly better: 'higher' | 'lower';
+  /** For peers: our value relative to theirs, >1 meaning we are better. Filled by {@link compare}. */
+  readonly ratio?: number;
+  /** The target, stated as text (`≥ 0.9× EventEmitter`), and whether this run met it. */
+  readonly target?: string;
+  readonly met?: boolean;
+}
+
+/** What one case prints. */
+export interface BenchReport {
+  readonly case: string;
+  readonly rows: readonly BenchRow[];
+  readonly notes?: readonly string[];
+}
+
+export interface MeasureOptions {
+  /** Calls per sample (default: calibrated so a sample takes ~50 ms). */
+  readonly iterations?: number;
+  readonly samples?: number;
+  readonly warmupSamples?: number;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Median operations per second of a synchronous `fn`, over several samples after a warm-up. */
+export function opsPerSecond(fn: () => void, options: MeasureOptions = {}): number {
+  let iterations = options.iterations;
+  if (iterations === undefined) {
+    iterations = 1;
+    for (;;) {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < iterations; i++) fn();
+      const ns = Number(process.hrtime.bigint() - start);
+      if (ns > 20e6 || iterations > 1e8) {
+        iterations = Math.max(1, Math.round((iterations * 50e6) / Math.max(ns, 1)));
+        break;
+      }
+      iterations *= 4;
+    }
+  }
+  const rates: number[] = [];
+  const total = (options.warmupSamples ?? 2) + (options.samples ?? 7);
+  for (let s = 0; s < total; s++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) fn();
+    const ns = Number(process.hrtime.bigint() - start);
+    if (s >= (options.warmupSamples ?? 2)) rates.push((iterations * 1e9) / ns);
+  }
+  return median(rates);
+}
+
+/** Median wall time in ms of an async `fn` over several runs after a warm-up. */
+export async function medianMs(fn: () => Promise<unknown> | unknown, options: { samples?: number; warmupSamples?: number } = {}): Promise<number> {
+  const times: number[] = [];
+  const total = (options.warmupSamples ?? 1) + (options.samples ?? 5);
+  for (let s = 0; s < total; s++) {
+    const start = process.hrtime.bigint();
+    await fn();
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    if (s >= (options.warmupSamples ?? 1)) times.push(ms);
+  }
+  return median(times);
+}
+
+/** Fills `ratio` of each peer row against the `kindling` row of the same name. */
+export function compare(rows: readonly BenchRow[]): BenchRow[] {
+  return rows.map((row) => {
+    if (row.subject === 'kindling') return row;
+    const ours = rows.find((r) => r.name === row.name && r.subject === 'kindling');
+    if (ours === undefined) return row;
+    const ratio = row.better === 'higher' ? ours.value / row.value : row.value / ours.value;
+    return { ...row, ratio };
+  });
+}
+
+/** Prints the report for the runner (one JSON document on the last line of stdout). */
+export function report(result: BenchReport): void {
+  process.stdout.write(`\n@@bench ${JSON.stringify(result)}\n`);
+}
+
+/** Keeps a value alive so the engine cannot drop the work that made it. */
+export let sink: unknown;
+export function consume(value: unknown): void {
+  sink = value;
+}
