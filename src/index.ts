@@ -45,3 +45,13 @@ export type { DesyncedListener } from './registry/transaction.js';
 export { orderOperations } from './registry/ordering.js';
 export { FileJournal, foldJournal } from './registry/journal.js';
 export type { RegistryJournal, JournalRecord, JournalReadResult } from './registry/journal.js';
+
+export { decodeEntryConfig } from './config/decode-entry-config.js';
+export type {
+  ConfigClass,
+  ConfigProblem,
+  ConfigValidationResult,
+  DecodeEntryConfigOptions,
+} from './config/decode-entry-config.js';
+export { ConfigError } from './config/config-error.js';
+export type { ConfigErrorInit, ConfigIssue } from './config/config-error.js';
