@@ -1,5 +1,13 @@
 import { KindlingError } from 'kindling';
+import type { ConfigClass, EntrySource } from 'kindling';
 import type { BootContext } from './context.js';
+
+/** What a component's `config` hook learns besides the raw value. */
+export interface ComponentConfigInfo {
+  readonly component: string;
+  /** Where the config was written (a boot manifest), when it came from a file. */
+  readonly source: EntrySource | undefined;
+}
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -13,7 +21,13 @@ export interface ComponentOptions<C = unknown> {
    * Turns the raw config from the manifest into what `load`, `start` and `stop` receive; throw to
    * refuse it. Without it they receive the raw value (`undefined` when the manifest gave none).
    */
-  readonly config?: (raw: unknown, ctx: BootContext) => C;
+  readonly config?: (raw: unknown, ctx: BootContext, info: ComponentConfigInfo) => C;
+  /**
+   * A config class (class-validator decorators, field initialisers as defaults): the manifest's
+   * config is decoded into a frozen instance with the rules of entry config (DESIGN.md §5), and
+   * problems point at the manifest's file:line:col. A missing config decodes as `{}`.
+   */
+  readonly configClass?: ConfigClass<C & object>;
   /** Time limit of `start`; the loader's default otherwise. */
   readonly startTimeoutMs?: number;
   /** Time limit of `stop`; the loader's default otherwise. */
@@ -68,7 +82,10 @@ export function defineComponent<C = unknown>(options: ComponentOptions<C>): Comp
   if (typeof options.load !== 'function') {
     throw new KindlingError('INVALID', `component ${name}: load must be a function`);
   }
-  for (const hook of ['start', 'stop', 'config'] as const) {
+  if (options.config !== undefined && options.configClass !== undefined) {
+    throw new KindlingError('INVALID', `component ${name}: give either config or configClass, not both`);
+  }
+  for (const hook of ['start', 'stop', 'config', 'configClass'] as const) {
     if (options[hook] !== undefined && typeof options[hook] !== 'function') {
       throw new KindlingError('INVALID', `component ${name}: ${hook} must be a function`);
     }

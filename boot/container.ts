@@ -118,11 +118,56 @@ function nameOf(instance: object): string {
 }
 
 /**
+ * Which files other than registry YAML each entry was built from (a function's module, a
+ * template...). Components record them; `kindling run --watch` re-applies the entries that use a
+ * file when that file changes.
+ */
+export interface EntryFiles {
+  /** Records the files `entryId` uses now (replacing what was recorded before). */
+  set(entryId: string, files: readonly string[]): void;
+  /** Forgets `entryId`. */
+  delete(entryId: string): void;
+  /** The ids of the entries that use `file` (an absolute path), sorted. */
+  entriesUsing(file: string): string[];
+}
+/** Token of the boot's {@link EntryFiles}. */
+export const EntryFiles: unique symbol = Symbol.for('kindling.EntryFiles');
+
+class EntryFileIndex implements EntryFiles {
+  private readonly filesOf = new Map<string, readonly string[]>();
+  private readonly users = new Map<string, Set<string>>();
+
+  set(entryId: string, files: readonly string[]): void {
+    this.delete(entryId);
+    this.filesOf.set(entryId, [...files]);
+    for (const file of files) {
+      let ids = this.users.get(file);
+      if (ids === undefined) this.users.set(file, (ids = new Set()));
+      ids.add(entryId);
+    }
+  }
+
+  delete(entryId: string): void {
+    for (const file of this.filesOf.get(entryId) ?? []) {
+      const ids = this.users.get(file);
+      ids?.delete(entryId);
+      if (ids?.size === 0) this.users.delete(file);
+    }
+    this.filesOf.delete(entryId);
+  }
+
+  entriesUsing(file: string): string[] {
+    return [...(this.users.get(file) ?? [])].sort();
+  }
+}
+
+/**
  * The container of a boot: singletons by default (a service is one object per boot), with the
- * logger bound under {@link Logger}.
+ * logger bound under {@link Logger} and an {@link EntryFiles} index.
  */
 export function createBootContainer(logger: Logger): Container {
   const container = new Container({ defaultScope: 'Singleton' });
   container.bind<Logger>(Logger).toConstantValue(logger);
+  container.bind<EntryFiles>(EntryFiles).toConstantValue(new EntryFileIndex());
   return container;
 }

@@ -12,6 +12,7 @@ export { BootLoader, planLevels } from './loader.js';
 export type { BootLoaderOptions, BootState, ShutdownReport, SignalOptions, SignalSource, StopFailure } from './loader.js';
 export {
   Logger,
+  EntryFiles,
   EntryListenerContribution,
   EntryObserverContribution,
   entryListener,
@@ -19,3 +20,19 @@ export {
   collectHandlers,
   createBootContainer,
 } from './container.js';
+export { decodeComponentConfig } from './component-config.js';
+export type { ComponentConfigInfo } from './component.js';
+export type { RegisterOptions } from './loader.js';
+export {
+  RegistryName,
+  EventsName,
+  HttpName,
+  FunctionName,
+  HandlerRegistryKey,
+  RegistryKey,
+  RegistryEventsKey,
+  getHandlerRegistry,
+  getRegistry,
+} from './well-known.js';
+export { MANIFEST_FILE, ManifestError, loadBootManifest, parseBootManifest, resolveManifestComponents } from './manifest.js';
+export type { BootManifest, ManifestComponent, ManifestProblem, ResolvedComponent } from './manifest.js';

@@ -1,10 +1,11 @@
 import { Container } from 'inversify';
 import { KindlingError, isKindlingError, messageOf, silentLogger, toDisposable } from 'kindling';
-import type { Disposable, ErrorCode, Logger } from 'kindling';
+import type { Disposable, EntrySource, ErrorCode, Logger } from 'kindling';
 import { BootError } from './boot-error.js';
 import type { MissingDependency } from './boot-error.js';
 import { BootEventName } from './boot-events.js';
 import type { BootEvent } from './boot-events.js';
+import { decodeComponentConfig } from './component-config.js';
 import { defineComponent, isComponent } from './component.js';
 import type { Component, ComponentOptions } from './component.js';
 import { createBootContainer } from './container.js';
@@ -55,9 +56,16 @@ export interface SignalOptions {
   readonly exit?: (code: number) => void;
 }
 
+/** Options of one {@link BootLoader.register}. */
+export interface RegisterOptions {
+  /** Where the component's config was written, for error messages. */
+  readonly source?: EntrySource;
+}
+
 interface Slot {
   readonly component: Component;
   readonly rawConfig: unknown;
+  readonly source: EntrySource | undefined;
   config: unknown;
   loaded: boolean;
 }
@@ -129,7 +137,7 @@ export class BootLoader {
    * when a component of the same name is registered. The returned disposable unregisters it (only
    * before `load`).
    */
-  register<C>(component: Component<C> | ComponentOptions<C>, config?: unknown): Disposable {
+  register<C>(component: Component<C> | ComponentOptions<C>, config?: unknown, options: RegisterOptions = {}): Disposable {
     const defined = (isComponent(component) ? component : defineComponent(component)) as Component;
     if (this.stateValue !== 'idle') {
       throw new BootError('INVALID', `cannot register component ${defined.name}: the boot has already begun`, {
@@ -143,7 +151,7 @@ export class BootLoader {
         phase: 'register',
       });
     }
-    const slot: Slot = { component: defined, rawConfig: config, config: undefined, loaded: false };
+    const slot: Slot = { component: defined, rawConfig: config, source: options.source, config: undefined, loaded: false };
     this.slots.set(defined.name, slot);
     return toDisposable(() => {
       if (this.stateValue === 'idle' && this.slots.get(defined.name) === slot) this.slots.delete(defined.name);
@@ -275,7 +283,14 @@ export class BootLoader {
       }
       const began = performance.now();
       try {
-        slot.config = slot.component.config === undefined ? slot.rawConfig : slot.component.config(slot.rawConfig, this.current);
+        const { config, configClass } = slot.component;
+        const info = { component: name, source: slot.source };
+        slot.config =
+          configClass !== undefined
+            ? decodeComponentConfig(configClass, slot.rawConfig, info)
+            : config === undefined
+              ? slot.rawConfig
+              : config(slot.rawConfig, this.current, info);
         const next = await slot.component.load(this.current, slot.config);
         if (next !== undefined) {
           if (!(next instanceof BootContext) || !next.sharesEnvironmentWith(this.baseContext)) {

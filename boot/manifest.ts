@@ -1,0 +1,353 @@
+import { stat, readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Document } from 'yaml';
+import { KindlingError, messageOf } from 'kindling';
+import type { EntrySource, LogLevel } from 'kindling';
+import { defineComponent, isComponent } from './component.js';
+import type { Component } from './component.js';
+
+/** The file a directory given to `kindling run` must contain. */
+export const MANIFEST_FILE = 'kindling.yaml';
+
+/** One problem of a boot manifest, at its position. */
+export interface ManifestProblem {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+}
+
+/**
+ * A boot manifest that cannot be used: every problem found, each at its file:line:col. Code
+ * `INVALID`.
+ */
+export class ManifestError extends KindlingError {
+  readonly problems: readonly ManifestProblem[];
+
+  constructor(problems: readonly ManifestProblem[], options: { cause?: unknown } = {}) {
+    const lines = problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`);
+    const message = problems.length === 1 ? (lines[0] as string) : `boot manifest has ${problems.length} problems:\n  ${lines.join('\n  ')}`;
+    super('INVALID', message, { cause: options.cause, details: { problems } });
+    this.problems = problems;
+  }
+}
+
+/** One component named by a manifest. */
+export interface ManifestComponent {
+  /** The component's name (for a module, the one given in the manifest, if any). */
+  readonly name: string | undefined;
+  /** The absolute path of the module that exports the component, for app components. */
+  readonly module: string | undefined;
+  /** The raw config (undefined when the manifest gave none). */
+  readonly config: unknown;
+  /** Where the item was written; `locate(['data', ...])` finds a path under its config. */
+  readonly source: EntrySource;
+}
+
+/**
+ * A parsed boot manifest.
+ *
+ * @example
+ * # kindling.yaml
+ * name: hello
+ * log: info
+ * components:
+ *   - events
+ *   - registry
+ *   - function
+ *   - http
+ *   - module: ./changelog.js
+ *     config: { prefix: "[change]" }
+ * registry:
+ *   - ./registry
+ */
+export interface BootManifest {
+  /** Absolute path of the manifest file. */
+  readonly file: string;
+  /** Its directory: relative paths resolve against it. */
+  readonly dir: string;
+  readonly name: string | undefined;
+  readonly log: LogLevel | undefined;
+  readonly components: readonly ManifestComponent[];
+  /** Absolute paths of the registry sources (YAML files or directories). */
+  readonly registry: readonly string[];
+}
+
+const TOP_LEVEL = new Set(['name', 'log', 'components', 'registry']);
+const ITEM_KEYS = new Set(['name', 'module', 'config']);
+const LEVELS = new Set(['debug', 'info', 'warn', 'error', 'silent']);
+const MAX_MANIFEST_BYTES = 1_048_576;
+
+type Path = readonly (string | number)[];
+
+/**
+ * Reads a boot manifest from a file, or from `kindling.yaml` in a directory. Throws a
+ * {@link ManifestError} listing every problem with file:line:col, or `NOT_FOUND`.
+ */
+export async function loadBootManifest(target: string): Promise<BootManifest> {
+  const absolute = resolve(target);
+  let file = absolute;
+  try {
+    if ((await stat(absolute)).isDirectory()) file = resolve(absolute, MANIFEST_FILE);
+  } catch {
+    throw new KindlingError('NOT_FOUND', `${target} does not exist (give an app directory with a ${MANIFEST_FILE}, or a manifest file)`, {
+      details: { path: absolute },
+    });
+  }
+  let text: string;
+  try {
+    const info = await stat(file);
+    if (info.size > MAX_MANIFEST_BYTES) throw new ManifestError([{ file, line: 1, column: 1, message: `the manifest is larger than ${MAX_MANIFEST_BYTES} bytes` }]);
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if (error instanceof ManifestError) throw error;
+    throw new KindlingError('NOT_FOUND', `no boot manifest at ${file} (${messageOf(error)})`, { cause: error, details: { path: file } });
+  }
+  const manifest = parseBootManifest(text, file);
+  const problems: ManifestProblem[] = [];
+  for (const [index, source] of manifest.registry.entries()) {
+    try {
+      await stat(source);
+    } catch {
+      problems.push({ file, ...manifestPosition(text, ['registry', index]), message: `registry source ${source} does not exist` });
+    }
+  }
+  if (problems.length > 0) throw new ManifestError(problems);
+  return manifest;
+}
+
+/** Parses the text of a boot manifest written in `file`; throws a {@link ManifestError}. */
+export function parseBootManifest(text: string, file: string): BootManifest {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const problems: ManifestProblem[] = [];
+  for (const error of [...doc.errors, ...doc.warnings]) {
+    const at = lineCounter.linePos(error.pos[0]);
+    problems.push({ file, line: at.line, column: at.col, message: error.message.split('\n')[0] ?? error.message });
+  }
+  if (problems.length > 0) throw new ManifestError(problems);
+
+  const locate = (path: Path): { line: number; column: number } => positionOf(doc, lineCounter, path);
+  const problem = (path: Path, message: string): void => {
+    problems.push({ file, ...locate(path), message });
+  };
+  const keyProblem = (path: Path, message: string): void => {
+    problems.push({ file, ...keyPositionOf(doc, lineCounter, path), message });
+  };
+  const dir = dirname(file);
+  const root = doc.contents;
+  if (!isMap(root)) {
+    problem([], 'a boot manifest is a mapping with "components" (and optionally "name", "log", "registry")');
+    throw new ManifestError(problems);
+  }
+  for (const pair of root.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+    if (!TOP_LEVEL.has(key)) keyProblem([key], `unknown key "${key}" (expected ${[...TOP_LEVEL].join(', ')})`);
+  }
+  const value = doc.toJS({ maxAliasCount: 50 }) as Record<string, unknown>;
+
+  const name = value['name'];
+  if (name !== undefined && (typeof name !== 'string' || name.length === 0)) problem(['name'], 'name must be a non-empty string');
+  const log = value['log'];
+  if (log !== undefined && (typeof log !== 'string' || !LEVELS.has(log))) problem(['log'], `log must be one of ${[...LEVELS].join(', ')}`);
+
+  const components: ManifestComponent[] = [];
+  const rawComponents = value['components'];
+  if (!Array.isArray(rawComponents) || rawComponents.length === 0) {
+    problem(rawComponents === undefined ? [] : ['components'], 'components must be a non-empty list of component names or { name?, module?, config? } items');
+  } else {
+    const seen = new Map<string, number>();
+    rawComponents.forEach((item: unknown, index) => {
+      const at: Path = ['components', index];
+      const position = locate(at);
+      const source: EntrySource = {
+        file,
+        ...position,
+        locate: (path) => (path[0] === 'data' ? locate([...at, 'config', ...path.slice(1)]) : locate([...at, ...path])),
+      };
+      let parsed: ManifestComponent | undefined;
+      if (typeof item === 'string' && item.length > 0) {
+        parsed = isModulePath(item)
+          ? { name: undefined, module: resolve(dir, item), config: undefined, source }
+          : { name: item, module: undefined, config: undefined, source };
+      } else if (typeof item === 'object' && item !== null && !Array.isArray(item)) {
+        const fields = item as Record<string, unknown>;
+        const unknown = Object.keys(fields).filter((key) => !ITEM_KEYS.has(key));
+        for (const key of unknown) keyProblem([...at, key], `unknown key "${key}" in a component item (expected name, module, config)`);
+        const itemName = fields['name'];
+        const module = fields['module'];
+        if (itemName !== undefined && (typeof itemName !== 'string' || itemName.length === 0)) problem([...at, 'name'], 'name must be a non-empty string');
+        else if (module !== undefined && (typeof module !== 'string' || !isModulePath(module))) problem([...at, 'module'], 'module must be a path that starts with "./", "../" or "/"');
+        else if (itemName === undefined && module === undefined) problem(at, 'a component item needs a name (a built-in component) or a module (a path to an ES module)');
+        else if (unknown.length === 0) {
+          parsed = {
+            name: itemName as string | undefined,
+            module: module === undefined ? undefined : resolve(dir, module as string),
+            config: fields['config'] ?? undefined,
+            source,
+          };
+        }
+      } else {
+        problem(at, 'a component item is a name ("http"), a module path ("./my-component.js") or { name?, module?, config? }');
+      }
+      if (parsed === undefined) return;
+      if (parsed.name !== undefined) {
+        const first = seen.get(parsed.name);
+        if (first !== undefined) {
+          problem(at, `component "${parsed.name}" is listed twice (first at components[${first}])`);
+          return;
+        }
+        seen.set(parsed.name, index);
+      }
+      components.push(parsed);
+    });
+  }
+
+  const registry: string[] = [];
+  const rawRegistry = value['registry'];
+  if (rawRegistry !== undefined) {
+    if (!Array.isArray(rawRegistry)) {
+      problem(['registry'], 'registry must be a list of YAML files or directories, relative to the manifest');
+    } else {
+      rawRegistry.forEach((source: unknown, index) => {
+        if (typeof source !== 'string' || source.length === 0) problem(['registry', index], 'a registry source is a path to a YAML file or directory');
+        else registry.push(isAbsolute(source) ? source : resolve(dir, source));
+      });
+    }
+  }
+  if (problems.length > 0) throw new ManifestError(problems);
+  return Object.freeze({
+    file,
+    dir,
+    name: name as string | undefined,
+    log: log as LogLevel | undefined,
+    components: Object.freeze(components),
+    registry: Object.freeze(registry),
+  });
+}
+
+/** A component of the manifest, ready to register, with its config and where it was written. */
+export interface ResolvedComponent {
+  readonly component: Component;
+  readonly config: unknown;
+  readonly source: EntrySource;
+}
+
+/**
+ * Finds each component of `manifest`: a built-in by name, or the default (or `component`) export
+ * of a module. Throws a {@link ManifestError} listing every component that cannot be found.
+ */
+export async function resolveManifestComponents(
+  manifest: BootManifest,
+  builtins: Readonly<Record<string, Component>>,
+): Promise<ResolvedComponent[]> {
+  const problems: ManifestProblem[] = [];
+  const resolved: ResolvedComponent[] = [];
+  const problem = (item: ManifestComponent, message: string, path: Path = []): void => {
+    const at = path.length === 0 ? item.source : (item.source.locate?.(path) ?? item.source);
+    problems.push({ file: manifest.file, line: at.line, column: at.column, message });
+  };
+  for (const item of manifest.components) {
+    if (item.module === undefined) {
+      const builtin = item.name === undefined ? undefined : builtins[item.name];
+      if (builtin === undefined) {
+        const names = Object.keys(builtins);
+        const hint = nearest(item.name ?? '', names);
+        problem(
+          item,
+          `unknown component "${item.name ?? ''}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; built-in components: ${names.join(', ')}. An app component is a module path such as "./my-component.js"`,
+        );
+      } else {
+        resolved.push({ component: builtin, config: item.config, source: item.source });
+      }
+      continue;
+    }
+    let namespace: Record<string, unknown>;
+    try {
+      namespace = (await import(/* @vite-ignore */ pathToFileURL(item.module).href)) as Record<string, unknown>;
+    } catch (error) {
+      problem(item, `cannot import component module ${item.module}: ${messageOf(error)}`, ['module']);
+      continue;
+    }
+    const exported = namespace['default'] ?? namespace['component'];
+    let component: Component;
+    try {
+      if (exported === undefined) throw new Error('it has no default export and no export named "component"');
+      component = isComponent(exported) ? exported : (defineComponent(exported as Component) as Component);
+    } catch (error) {
+      problem(item, `module ${item.module} does not export a component: ${messageOf(error)}`, ['module']);
+      continue;
+    }
+    if (item.name !== undefined && item.name !== component.name) {
+      problem(item, `module ${item.module} exports component "${component.name}", not "${item.name}"`, ['name']);
+      continue;
+    }
+    resolved.push({ component, config: item.config, source: item.source });
+  }
+  if (problems.length > 0) throw new ManifestError(problems);
+  return resolved;
+}
+
+function isModulePath(value: string): boolean {
+  return value.startsWith('./') || value.startsWith('../') || value.startsWith('/');
+}
+
+function positionOf(doc: Document.Parsed, lineCounter: LineCounter, path: Path): { line: number; column: number } {
+  // Walk down as far as the path exists: a missing key is reported where its parent is.
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node: unknown = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    if (isNode(node) && node.range !== undefined && node.range !== null) {
+      const at = lineCounter.linePos(node.range[0]);
+      return { line: at.line, column: at.col };
+    }
+  }
+  return { line: 1, column: 1 };
+}
+
+/** The position of the key of the pair at `path` (where an unknown key is reported). */
+function keyPositionOf(doc: Document.Parsed, lineCounter: LineCounter, path: Path): { line: number; column: number } {
+  const parent: unknown = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+  const last = path[path.length - 1];
+  if (isMap(parent)) {
+    for (const pair of parent.items) {
+      if (isScalar(pair.key) && pair.key.value === last && pair.key.range !== undefined && pair.key.range !== null) {
+        const at = lineCounter.linePos(pair.key.range[0]);
+        return { line: at.line, column: at.col };
+      }
+    }
+  }
+  return positionOf(doc, lineCounter, path);
+}
+
+function manifestPosition(text: string, path: Path): { line: number; column: number } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  return positionOf(doc, lineCounter, path);
+}
+
+function nearest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = levenshtein(word, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return bestDistance <= 2 ? best : undefined;
+}
+
+function levenshtein(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}

@@ -1,0 +1,40 @@
+import type { HandlerRegistry, Registry, RegistryEventSink } from 'kindling';
+import type { BootContext } from './context.js';
+import { createContextKey } from './context.js';
+
+/** Name of the built-in registry component; depend on it to use the (handler) registry. */
+export const RegistryName = 'registry';
+/** Name of the built-in events component. */
+export const EventsName = 'events';
+/** Name of the built-in http component. */
+export const HttpName = 'http';
+/** Name of the built-in function component. */
+export const FunctionName = 'function';
+
+/** Where the registry component puts the handler registry. */
+export const HandlerRegistryKey = createContextKey<HandlerRegistry>('handler registry');
+/** Where the registry component puts the registry. */
+export const RegistryKey = createContextKey<Registry>('registry');
+/** Where the events component puts the sink the registry announces its changes to. */
+export const RegistryEventsKey = createContextKey<RegistryEventSink>('registry event sink');
+
+const NEEDS_REGISTRY = `load the "${RegistryName}" component first: add it to dependsOn`;
+
+/**
+ * The handler registry of this boot (seed: `bootpkg.GetHandlerRegistry(ctx)`). Throws `NOT_FOUND`
+ * when the registry component has not loaded yet.
+ *
+ * @example
+ * load: (ctx) => {
+ *   getHandlerRegistry(ctx).registerListener('myservice.*', manager);
+ *   return ctx;
+ * },
+ */
+export function getHandlerRegistry(ctx: BootContext): HandlerRegistry {
+  return ctx.require(HandlerRegistryKey, NEEDS_REGISTRY);
+}
+
+/** The registry of this boot. Throws `NOT_FOUND` when the registry component has not loaded yet. */
+export function getRegistry(ctx: BootContext): Registry {
+  return ctx.require(RegistryKey, NEEDS_REGISTRY);
+}

@@ -1,0 +1,14 @@
+import { IsNotEmpty, IsString, Matches } from 'class-validator';
+
+/** Data of a `function.js` entry: an ES module file and the export to call. */
+export class FunctionJsConfig {
+  /** The module file, relative to the YAML file that declares the entry. */
+  @IsString()
+  @IsNotEmpty()
+  file!: string;
+
+  /** The export to call (default `default`). */
+  @IsString()
+  @Matches(/^[A-Za-z_$][\w$]*$/, { message: 'export must be the name of an export, such as "handler" or "default"' })
+  export = 'default';
+}

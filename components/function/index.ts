@@ -1,0 +1,43 @@
+import 'reflect-metadata';
+import { DisposableStore } from 'kindling';
+import { EntryFiles, FunctionName, RegistryName, defineComponent, getHandlerRegistry } from 'kindling/boot';
+import { FunctionManager } from './function-manager.js';
+import { Functions } from './functions.js';
+
+export { FunctionJsConfig } from './function-js-config.js';
+export { Functions } from './functions.js';
+export type { FunctionContext, LoadedFunction } from './functions.js';
+
+/** The kind of entries the function component loads. */
+export const FunctionJsKind = 'function.js';
+
+const Registrations: unique symbol = Symbol('kindling.function.registrations');
+
+/**
+ * The `function` component: loads `function.js` entries (an ES module file relative to its YAML
+ * file, and an export name) and binds {@link Functions} in the container to call them.
+ *
+ * @example
+ * # registry YAML
+ * entries:
+ *   - name: hello
+ *     kind: function.js
+ *     file: ./functions/hello.js
+ *     export: hello
+ */
+export const functionComponent = defineComponent({
+  name: FunctionName,
+  dependsOn: [RegistryName],
+  load: (ctx) => {
+    const files = ctx.container.isBound(EntryFiles) ? ctx.container.get<EntryFiles>(EntryFiles) : undefined;
+    const manager = new FunctionManager(ctx.logger, ctx.baseDir, files);
+    const registrations = new DisposableStore();
+    registrations.add(getHandlerRegistry(ctx).registerListener(FunctionJsKind, manager, { name: 'function' }));
+    ctx.container.bind<Functions>(Functions).toConstantValue(manager);
+    ctx.container.bind(Registrations).toConstantValue(registrations);
+    return ctx;
+  },
+  stop: (ctx) => {
+    ctx.container.get<DisposableStore>(Registrations).dispose();
+  },
+});

@@ -1,0 +1,101 @@
+import { Transform } from 'class-transformer';
+import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min } from 'class-validator';
+import type { ConfigValidationResult } from 'kindling';
+
+/** The HTTP methods an `http.endpoint` may declare. */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+/** One of {@link HTTP_METHODS}. */
+export type HttpMethodName = (typeof HTTP_METHODS)[number];
+
+/** The host a service listens on when its address names none. */
+export const DEFAULT_HOST = '127.0.0.1';
+
+const ADDRESS = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]*)):(\d{1,5})$/;
+
+/** A listen address split into host and port. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Parses `host:port`, `:port` (host 127.0.0.1) or `[v6]:port`. Port 0 picks a free port. Throws
+ * an `Error` saying what is expected.
+ */
+export function parseListenAddress(addr: string): ListenAddress {
+  const match = ADDRESS.exec(addr);
+  const port = Number(match?.[3]);
+  if (match === null || !Number.isInteger(port) || port > 65_535) {
+    throw new Error(`"${addr}" is not a listen address: write "host:port" or ":port", such as "127.0.0.1:8080" (port 0 picks a free one)`);
+  }
+  const host = match[1] ?? (match[2] === undefined || match[2] === '' ? DEFAULT_HOST : match[2]);
+  return { host, port };
+}
+
+/** `http://host:port` for a host and port (brackets around IPv6 hosts). */
+export function formatUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Data of an `http.service` entry: one listening server. */
+export class HttpServiceConfig {
+  /** Where to listen: `host:port` or `:port` (host 127.0.0.1); port 0 picks a free port. */
+  @IsString()
+  addr = ':0';
+
+  /** Largest request body accepted, in bytes (default 1 MiB); larger ones get 413. */
+  @IsInt()
+  @Min(0)
+  bodyLimit = 1_048_576;
+
+  validate(): ConfigValidationResult {
+    try {
+      parseListenAddress(this.addr);
+    } catch (error) {
+      return { path: 'addr', message: (error as Error).message };
+    }
+    return undefined;
+  }
+}
+
+/** Data of an `http.router` entry: a group of endpoints under a path prefix of one service. */
+export class HttpRouterConfig {
+  /** The `http.service` entry (`name` in the same namespace, or `namespace:name`). */
+  @IsString()
+  @IsNotEmpty()
+  server!: string;
+
+  /** Path prefix of every endpoint of the router (`/api`); empty for none. */
+  @IsString()
+  @Matches(/^(\/[^\s?#]*)?$/, { message: 'prefix must be empty or a path that starts with "/" (such as "/api")' })
+  prefix = '';
+}
+
+/** Data of an `http.endpoint` entry: one route that calls one function. */
+export class HttpEndpointConfig {
+  /** The `http.router` entry (`name` in the same namespace, or `namespace:name`). */
+  @IsString()
+  @IsNotEmpty()
+  router!: string;
+
+  /** The HTTP method (any case). */
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toUpperCase() : value))
+  @IsIn(HTTP_METHODS, { message: `method must be one of ${HTTP_METHODS.join(', ')}` })
+  method: HttpMethodName = 'GET';
+
+  /** The path under the router's prefix; `:name` segments become `params.name`, a final `*` matches the rest. */
+  @IsString()
+  @Matches(/^\/[^\s?#]*$/, { message: 'path must start with "/" and have no spaces, "?" or "#"' })
+  path!: string;
+
+  /** The function entry called for each request (`name` in the same namespace, or `namespace:name`). */
+  @IsString()
+  @IsNotEmpty()
+  func!: string;
+
+  /** Limit for the function's answer, in ms (default 30 000); past it the request gets 504. */
+  @IsInt()
+  @Min(1)
+  @Max(3_600_000)
+  timeoutMs = 30_000;
+}

@@ -1,0 +1,57 @@
+import 'reflect-metadata';
+import { IsInt, Min } from 'class-validator';
+import { DisposableStore } from 'kindling';
+import { FunctionName, HttpName, RegistryName, defineComponent, getHandlerRegistry } from 'kindling/boot';
+import { Functions } from '../function/index.js';
+import { HttpManager } from './http-manager.js';
+import { HttpServers } from './http-types.js';
+
+export { HttpServiceConfig, HttpRouterConfig, HttpEndpointConfig, HTTP_METHODS, DEFAULT_HOST, parseListenAddress, formatUrl } from './http-config.js';
+export type { HttpMethodName, ListenAddress } from './http-config.js';
+export { HttpServers } from './http-types.js';
+export type { HttpRequest, HttpResponse, HttpHandler, HttpServerAddress } from './http-types.js';
+
+/** Config of the `http` component in a boot manifest. */
+export class HttpComponentConfig {
+  /** How long stop (and a moved or deleted service) waits for in-flight requests, in ms. */
+  @IsInt()
+  @Min(0)
+  shutdownGraceMs = 2_000;
+}
+
+const Manager: unique symbol = Symbol('kindling.http.manager');
+
+/**
+ * The `http` component: serves the `http.service` (a listening server, default host 127.0.0.1),
+ * `http.router` (a server and a path prefix) and `http.endpoint` (a router, a method, a path and the
+ * function to call) kinds, with find-my-way routing tables swapped atomically at commit. Binds
+ * {@link HttpServers} (the listening addresses) in the container.
+ *
+ * @example
+ * entries:
+ *   - { name: server, kind: http.service, addr: "127.0.0.1:8080" }
+ *   - { name: api, kind: http.router, server: server, prefix: /api }
+ *   - { name: hello, kind: http.endpoint, router: api, method: GET, path: /hello/:name, func: hello }
+ */
+export const httpComponent = defineComponent({
+  name: HttpName,
+  dependsOn: [RegistryName, FunctionName],
+  configClass: HttpComponentConfig,
+  load: (ctx, config) => {
+    const functions = ctx.container.get<Functions>(Functions);
+    const manager = new HttpManager({ logger: ctx.logger, functions, shutdownGraceMs: config.shutdownGraceMs });
+    const registrations = new DisposableStore();
+    const handlers = getHandlerRegistry(ctx);
+    registrations.add(handlers.registerListener('http.*', manager, { name: 'http' }));
+    // Refuses deleting a function an endpoint still calls.
+    registrations.add(handlers.registerListener('function.*', manager, { name: 'http (function references)' }));
+    ctx.container.bind<HttpServers>(HttpServers).toConstantValue(manager);
+    ctx.container.bind(Manager).toConstantValue({ manager, registrations });
+    return ctx;
+  },
+  stop: async (ctx) => {
+    const { manager, registrations } = ctx.container.get<{ manager: HttpManager; registrations: DisposableStore }>(Manager);
+    registrations.dispose();
+    await manager.stop();
+  },
+});
