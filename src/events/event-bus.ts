@@ -1,0 +1,241 @@
+import { hostname } from 'node:os';
+import type { Disposable } from '../common/disposable.js';
+import { KindlingError, messageOf } from '../common/errors.js';
+import { createConsoleLogger, type Logger } from '../common/logger.js';
+import type { OverflowPolicy } from './event-channel.js';
+import type { EmitGroups, EmitOptions } from './event-context.js';
+import { EventCore, type EventBusStats } from './event-core.js';
+import { EventBroker, type ResilientPublishOptions } from './event-broker.js';
+import type { EventPermissionPolicy } from './event-permissions.js';
+import { GrafanaBus } from './grafana-bus.js';
+import { ServiceEvents, type Service, type ServiceSchema } from './service-events.js';
+import { LocalTransport, type Transport } from './transport.js';
+import { WippyEvents } from './wippy-events.js';
+
+/** Options of {@link DefaultEventBus}. */
+export interface EventBusOptions {
+  /** This node's id (default `${hostname}-${pid}`, as Moleculer). */
+  readonly nodeID?: string;
+  /** Where faults are logged besides `$broker.error` (default: warnings and errors to stderr). */
+  readonly logger?: Logger;
+  /** The Wippy permission policy of `bus.events` (default: everything allowed). */
+  readonly permissions?: EventPermissionPolicy;
+  /** The buffer of each buffered subscription, in events (default 1 024). */
+  readonly bufferSize?: number;
+  /** What a full buffer does (default `drop-oldest`; see {@link OverflowPolicy}). */
+  readonly overflow?: OverflowPolicy;
+  /** The way to other nodes (default: {@link LocalTransport}, this process only). */
+  readonly transport?: Transport;
+  /** Retry settings of `broker.resilientPublish`. */
+  readonly resilient?: ResilientPublishOptions;
+}
+
+/** Where a bus is in its life: events flow in `created` and `started`; `stopped` is final. */
+export type EventBusState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
+
+/** A listener of {@link EventBus.on}: the payload and the name it was published under. */
+export type BusListener = (payload: unknown, eventName: string) => unknown;
+
+/**
+ * The event bus (DESIGN.md §8): one core — one envelope, one pattern trie with a lookup cache, one
+ * delivery loop — and four faces over it.
+ * - Moleculer (seed 004), at the top level: `createService`, `emit`, `broadcast`, `broadcastLocal`,
+ *   `start` / `stop` (`$broker.started` / `$broker.stopped`), and `on` for a bare listener.
+ * - Wippy (seed 002): `events.send` / `events.subscribe`; `send` is also on the top level, so the
+ *   bus itself is the registry's event sink.
+ * - Grafana (seed 000): `grafana.publish` / `dispatch`.
+ * - Go event broker (seed 001): `broker.publish` / `resilientPublish` / `consume` / `subscribe`.
+ *
+ * Every event is named `${system}.${kind}` on the core: a Wippy `send('registry', 'entry.create',
+ * id)` is the Moleculer event `registry.entry.create`; a Moleculer `emit('user.created')` is system
+ * `user`, kind `created` for a Wippy subscriber; Grafana events are `grafana.<Class>`; broker events
+ * `broker.<type>`. Bind it in inversify under the {@link EventBus} token.
+ *
+ * @example
+ * const bus = new DefaultEventBus({ nodeID: 'node-1' });
+ * bus.createService({ name: 'mail', events: { 'user.created'(ctx) { welcome(ctx.params) } } });
+ * await bus.start();
+ * bus.emit('user.created', { id: 'taylor' });
+ */
+export interface EventBus {
+  readonly nodeID: string;
+  readonly state: EventBusState;
+  /** The Wippy face. */
+  readonly events: WippyEvents;
+  /** The Grafana face. */
+  readonly grafana: GrafanaBus;
+  /** The Go event-broker face. */
+  readonly broker: EventBroker;
+  /** Wippy `send` (the registry's sink): see {@link WippyEvents.send}. */
+  send(system: string, kind: string, path: string, data?: unknown): Promise<void>;
+  /** Calls `listener` for every event whose name matches the event-dialect `pattern`; dispose to stop. */
+  on(pattern: string, listener: BusListener): Disposable;
+  /** Moleculer `emit`: balanced, one handler per group (the groups may be limited). Synchronous. */
+  emit(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void;
+  /** Moleculer `broadcast`: every handler on every node. */
+  broadcast(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void;
+  /** Moleculer `broadcastLocal`: every handler on this node. */
+  broadcastLocal(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void;
+  /** Registers a Moleculer-style service; throws `INVALID` for a bad declaration. */
+  createService(schema: ServiceSchema): Service;
+  /** Removes a service (its `stopped` hook runs when it was started). */
+  destroyService(service: Service): Promise<void>;
+  /** The services, in creation order. */
+  services(): readonly Service[];
+  /** Connects the transport, starts the services, then broadcasts `$broker.started`. */
+  start(): Promise<void>;
+  /** Stops the services, broadcasts `$broker.stopped`, closes every subscription; final. */
+  stop(): Promise<void>;
+  stats(): EventBusStats;
+}
+
+/** The inversify token of the {@link EventBus} service. */
+export const EventBus: unique symbol = Symbol.for('kindling.EventBus');
+
+/**
+ * The event bus: the one implementation of {@link EventBus}, in-process by default and spanning nodes
+ * through a remote {@link Transport}. Events flow from construction (no `start` needed to publish);
+ * `stop` is final.
+ *
+ * @example
+ * const bus = new DefaultEventBus({ nodeID: 'api-1', bufferSize: 256, overflow: 'drop-oldest' });
+ * const registry = new Registry({ handlers, events: bus });
+ * const sub = bus.events.subscribe('registry');
+ */
+export class DefaultEventBus implements EventBus, AsyncDisposable {
+  readonly nodeID: string;
+  readonly events: WippyEvents;
+  readonly grafana: GrafanaBus;
+  readonly broker: EventBroker;
+  private readonly core: EventCore;
+  private readonly moleculer: ServiceEvents;
+  private readonly transport: Transport;
+  private currentState: EventBusState = 'created';
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: EventBusOptions = {}) {
+    const bufferSize = options.bufferSize ?? 1024;
+    if (!Number.isInteger(bufferSize) || bufferSize < 1) {
+      throw new KindlingError('INVALID', `bufferSize must be a positive integer, got ${String(bufferSize)}`, { details: { bufferSize } });
+    }
+    const overflow = options.overflow ?? 'drop-oldest';
+    if (!['drop-oldest', 'drop-newest', 'error'].includes(overflow)) {
+      throw new KindlingError('INVALID', `overflow must be drop-oldest, drop-newest or error, got ${String(overflow)}`, {
+        details: { overflow },
+      });
+    }
+    this.nodeID = options.nodeID ?? `${hostname().toLowerCase()}-${process.pid}`;
+    this.transport = options.transport ?? new LocalTransport();
+    this.core = new EventCore({
+      nodeID: this.nodeID,
+      logger: options.logger ?? createConsoleLogger('warn', 'kindling:events'),
+      transport: this.transport,
+      bufferSize,
+      overflow,
+    });
+    this.events = new WippyEvents(this.core, options.permissions);
+    this.grafana = new GrafanaBus(this.core);
+    this.broker = new EventBroker(this.core, options.resilient);
+    this.moleculer = new ServiceEvents(this.core, this);
+  }
+
+  get state(): EventBusState {
+    return this.currentState;
+  }
+
+  send(system: string, kind: string, path: string, data?: unknown): Promise<void> {
+    return this.events.send(system, kind, path, data);
+  }
+
+  on(pattern: string, listener: BusListener): Disposable {
+    return this.core.subscribe({ pattern, needsEnvelope: false, label: `on("${pattern}")`, deliver: listener });
+  }
+
+  emit(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void {
+    this.moleculer.emit(name, payload, options);
+  }
+
+  broadcast(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void {
+    this.moleculer.broadcast(name, payload, options);
+  }
+
+  broadcastLocal(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void {
+    this.moleculer.broadcastLocal(name, payload, options);
+  }
+
+  createService(schema: ServiceSchema): Service {
+    return this.moleculer.createService(schema);
+  }
+
+  destroyService(service: Service): Promise<void> {
+    return this.moleculer.destroyService(service);
+  }
+
+  services(): readonly Service[] {
+    return this.moleculer.list();
+  }
+
+  start(): Promise<void> {
+    if (this.starting !== undefined) return this.starting;
+    if (this.currentState !== 'created') {
+      return Promise.reject(new KindlingError('UNAVAILABLE', `the event bus of node ${this.nodeID} is ${this.currentState}; it cannot start again`));
+    }
+    this.starting = this.doStart();
+    return this.starting;
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop(true);
+    return this.stopping;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  stats(): EventBusStats {
+    return this.core.stats();
+  }
+
+  private async doStart(): Promise<void> {
+    this.currentState = 'starting';
+    try {
+      await this.transport.connect(this.nodeID, this.core);
+      await this.moleculer.startAll();
+    } catch (error) {
+      // Stop what did start; `stop()` itself would wait for this very start.
+      this.stopping ??= this.doStop(false);
+      await this.stopping;
+      throw error;
+    }
+    if (this.currentState !== 'starting') return;
+    this.currentState = 'started';
+    this.core.internal('$broker.started', undefined);
+  }
+
+  private async doStop(afterStart: boolean): Promise<void> {
+    if (afterStart && this.starting !== undefined) await this.starting.catch(() => undefined);
+    this.currentState = 'stopping';
+    await this.moleculer.stopAll();
+    this.core.internal('$broker.stopped', undefined);
+    this.broker.close();
+    this.core.close();
+    try {
+      await this.transport.disconnect();
+    } catch (error) {
+      this.core.logger.error(`the transport of node ${this.nodeID} failed to disconnect: ${messageOf(error)}`);
+    }
+    this.currentState = 'stopped';
+  }
+}
+
+/**
+ * Makes an event bus; the same as `new DefaultEventBus(options)`, typed as the {@link EventBus} service.
+ *
+ * @example
+ * container.bind<EventBus>(EventBus).toConstantValue(createEventBus({ nodeID: 'api-1' }));
+ */
+export function createEventBus(options: EventBusOptions = {}): EventBus {
+  return new DefaultEventBus(options);
+}

@@ -1,0 +1,64 @@
+import type { EventEnvelope } from './event-envelope.js';
+
+/** What a transport knows about another node (Moleculer's `$node.*` payload `node`). */
+export interface NodeInfo {
+  readonly id: string;
+  readonly [field: string]: unknown;
+}
+
+/** The bus side of a transport: where envelopes and node news from other nodes come in. */
+export interface TransportReceiver {
+  /**
+   * Delivers an envelope to this node's subscribers according to its `eventType` and `groups`
+   * (`emit` balanced among this node's subscribers, `broadcast` to all of them). Never re-sent.
+   */
+  deliver(envelope: EventEnvelope): void;
+  /** Another node joined (`$node.connected`). */
+  nodeConnected(node: NodeInfo, reconnected: boolean): void;
+  /** Another node announced a change (`$node.updated`). */
+  nodeUpdated(node: NodeInfo): void;
+  /** Another node left (`$node.disconnected`). */
+  nodeDisconnected(node: NodeInfo, unexpected: boolean): void;
+}
+
+/**
+ * The seam between the bus and the network. The core always delivers `broadcast` and
+ * `broadcastLocal` to local subscribers itself; with a `remote` transport it also hands `broadcast`
+ * envelopes to {@link Transport.send} for the other nodes, and hands `emit` envelopes **only** to the
+ * transport, which balances them across nodes (NATS queue groups) and gives this node its share back
+ * through {@link TransportReceiver.deliver}. The default {@link LocalTransport} is not remote: the
+ * core then delivers everything in-process and never builds an envelope it does not need.
+ *
+ * @example
+ * const bus = new DefaultEventBus({ transport: new LocalTransport() }); // the default
+ */
+export interface Transport {
+  /** Whether other nodes exist behind this transport. */
+  readonly remote: boolean;
+  connect(nodeID: string, receiver: TransportReceiver): Promise<void>;
+  /** Hands an envelope to other nodes; resolves when the transport accepted it. */
+  send(envelope: EventEnvelope): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/**
+ * The in-process transport: no other nodes, nothing to send. The default of every bus.
+ *
+ * @example
+ * new DefaultEventBus({ transport: new LocalTransport() });
+ */
+export class LocalTransport implements Transport {
+  readonly remote = false;
+
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  send(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  disconnect(): Promise<void> {
+    return Promise.resolve();
+  }
+}
