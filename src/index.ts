@@ -55,3 +55,42 @@ export type {
 } from './config/decode-entry-config.js';
 export { ConfigError } from './config/config-error.js';
 export type { ConfigErrorInit, ConfigIssue } from './config/config-error.js';
+
+// Event bus (DESIGN.md §8): one core, four faces.
+export { EventBus, DefaultEventBus, createEventBus } from './events/event-bus.js';
+export type { EventBusOptions, EventBusState, BusListener } from './events/event-bus.js';
+export type { EventBusStats } from './events/event-core.js';
+export { eventNameOf, splitEventName } from './events/event-envelope.js';
+export type { EventEnvelope, EventTrace, DeliveryMode } from './events/event-envelope.js';
+export { EventChannel } from './events/event-channel.js';
+export type { OverflowPolicy, ReceiveResult, ChannelOverflow } from './events/event-channel.js';
+export { EventSubscription } from './events/event-subscription.js';
+export type { BufferOptions } from './events/event-subscription.js';
+export { LocalTransport } from './events/transport.js';
+export type { Transport, TransportReceiver, NodeInfo } from './events/transport.js';
+export { allowEvents, allowAllEvents } from './events/event-permissions.js';
+export type { EventAction, EventPermissionPolicy, EventPermissionRule } from './events/event-permissions.js';
+export { WippyEvents } from './events/wippy-events.js';
+export type { WippyEvent, WippySubscription } from './events/wippy-events.js';
+export { EventContext } from './events/event-context.js';
+export type { EmitGroups, EmitOptions } from './events/event-context.js';
+export { Service } from './events/service-events.js';
+export type { ServiceSchema, ServiceEventHandler, ServiceEventDefinition } from './events/service-events.js';
+export type {
+  ParamsSchema,
+  ParamsClass,
+  ParamsIssue,
+  ShorthandSchema,
+  ShorthandRule,
+  StandardSchemaV1,
+} from './events/params-validation.js';
+export { GrafanaBus, Query, GRAFANA_SYSTEM } from './events/grafana-bus.js';
+export type { MessageClass, HandlerResult, MessageHandler, GrafanaEventListener } from './events/grafana-bus.js';
+export { EventBroker, makeEvent, decodeEvent, isValidEventType, BROKER_SYSTEM } from './events/event-broker.js';
+export type {
+  BrokerEvent,
+  BrokerHandler,
+  EventConsumer,
+  ConsumeOptions,
+  ResilientPublishOptions,
+} from './events/event-broker.js';
