@@ -220,7 +220,7 @@ describe('DefaultEventBus', () => {
       const bus = newBus();
       const sub = bus.events.subscribe('a');
       bus.on('b', vi.fn());
-      bus.createService({ name: 's', events: { c: vi.fn() } });
+      bus.createService({ name: 's', events: { c: () => undefined } });
       const pending = sub.receive();
       await bus.stop();
       await expect(pending).resolves.toEqual({ value: undefined, ok: false });
@@ -248,7 +248,7 @@ describe('DefaultEventBus', () => {
       const baseline = bus.stats();
       const subs = [bus.events.subscribe('a'), bus.events.subscribe('b.*', 'x'), bus.broker.consume('q', 'user-created')];
       const listener = bus.on('c.**', vi.fn());
-      const service = bus.createService({ name: 'svc', events: { 'd.*': vi.fn() } });
+      const service = bus.createService({ name: 'svc', events: { 'd.*': () => undefined } });
       for (const sub of subs) sub.close();
       listener.dispose();
       await bus.destroyService(service);

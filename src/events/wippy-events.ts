@@ -75,7 +75,9 @@ export class WippyEvents {
         });
       }
       const name = eventNameOf(system, kind);
-      const outcome = this.core.publish({ name, system, kind, path, data, eventType: 'emit' });
+      // Built eagerly: the path has no other carrier than the envelope.
+      const init = { name, system, kind, path, data, eventType: 'emit' } as const;
+      const outcome = this.core.publish(init, this.core.makeEnvelope(init));
       if (outcome === undefined) return RESOLVED;
       if (outcome.refused !== undefined) throw this.core.refusal(name, outcome.refused);
       if (outcome.remote === undefined) return RESOLVED;
