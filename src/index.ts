@@ -56,6 +56,16 @@ export type {
 export { ConfigError } from './config/config-error.js';
 export type { ConfigErrorInit, ConfigIssue } from './config/config-error.js';
 
+export {
+  loadRegistryYaml,
+  parseRegistryYaml,
+  RegistryYamlError,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_ALIAS_NODES,
+} from './yaml/registry-yaml.js';
+export type { LoadedRegistry, RegistryYamlProblem, RegistryYamlOptions } from './yaml/registry-yaml.js';
+
 // Event bus (DESIGN.md §8): one core, four faces.
 export { EventBus, DefaultEventBus, createEventBus } from './events/event-bus.js';
 export type { EventBusOptions, EventBusState, BusListener } from './events/event-bus.js';

@@ -1,0 +1,694 @@
+import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
+import { KindlingError, messageOf } from '../common/errors.js';
+import { assertValidKind, isValidNamespace, parseEntryId, resolveEntryRef } from '../entry/entry-id.js';
+import { createEntry, setEntrySource, type Entry, type EntrySource } from '../entry/entry.js';
+import type { YamlPath, YamlPathTarget, YamlPosition } from './source-map.js';
+import { YamlGuard } from './yaml-guard.js';
+import {
+  readYamlDetailed,
+  readYamlFast,
+  RefusedTag,
+  refusedTagMessage,
+  toReadError,
+  type DetailedRead,
+  type YamlReadError,
+  type YamlReadLimits,
+} from './yaml-reader.js';
+
+/** What {@link loadRegistryYaml} returns: every entry of every file, and the files read. */
+export interface LoadedRegistry {
+  /** Entries ordered by file path, then by their order in the file. */
+  readonly entries: readonly Entry[];
+  /** The files read, sorted; a directory contributes every `.yaml` / `.yml` file under it. */
+  readonly files: readonly string[];
+}
+
+/** One problem of a registry file, with the 1-based line and column it concerns. */
+export interface RegistryYamlProblem {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+  /** The id of the entry concerned, when it is known. */
+  readonly entryId?: string;
+}
+
+/** Limits of {@link loadRegistryYaml} and {@link parseRegistryYaml}; the defaults suit any real registry. */
+export interface RegistryYamlOptions {
+  /** Largest file accepted, in bytes. Default 16 MiB. */
+  readonly maxFileBytes?: number;
+  /** Deepest nesting of maps and lists in a document (its root collection is level 1). Default 64. */
+  readonly maxDepth?: number;
+  /**
+   * Most nodes that aliases and merge keys (and the file-level meta copied into each entry) may add to
+   * one file, counted with repetition. Default 1,000,000.
+   */
+  readonly maxAliasNodes?: number;
+}
+
+/** The default of {@link RegistryYamlOptions.maxFileBytes}: 16 MiB. */
+export const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
+/** The default of {@link RegistryYamlOptions.maxDepth}. */
+export const DEFAULT_MAX_DEPTH = 64;
+/** The default of {@link RegistryYamlOptions.maxAliasNodes}. */
+export const DEFAULT_MAX_ALIAS_NODES = 1_000_000;
+
+/**
+ * Every problem of a registry load at once (code `INVALID`); the message lists each as
+ * `file:line:col: message`.
+ */
+export class RegistryYamlError extends KindlingError {
+  readonly problems: RegistryYamlProblem[];
+
+  constructor(problems: readonly RegistryYamlProblem[]) {
+    super('INVALID', formatProblems(problems), { details: { problems } });
+    this.problems = [...problems];
+  }
+}
+
+function formatProblems(problems: readonly RegistryYamlProblem[]): string {
+  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+  const lines = problems.map((p) => `  ${p.file}:${p.line}:${p.column}: ${p.message}`);
+  return `invalid registry YAML (${count}):\n${lines.join('\n')}`;
+}
+
+/**
+ * Reads one registry file's text (every document of it) into entries, or throws a
+ * {@link RegistryYamlError} listing every problem of the text.
+ *
+ * @example
+ * const entries = parseRegistryYaml('namespace: app\nentries:\n  - { name: hello, kind: function.js }\n', 'app.yaml');
+ */
+export function parseRegistryYaml(text: string, file: string, options: RegistryYamlOptions = {}): Entry[] {
+  const limits = limitsOf(options);
+  const problems: RegistryYamlProblem[] = [];
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > limits.maxFileBytes) {
+    throw new RegistryYamlError([tooLarge(file, size, limits.maxFileBytes)]);
+  }
+  const entries = parseRegistryFile(text, file, limits, new Map(), problems);
+  if (problems.length > 0) throw new RegistryYamlError(problems);
+  return entries;
+}
+
+/**
+ * Loads registry YAML from files and directories (recursively, `.yaml` and `.yml`, in sorted order) and
+ * returns every entry; when anything is wrong, throws one {@link RegistryYamlError} that lists every
+ * problem of every file with `file:line:col`. A file named explicitly is read whatever its extension.
+ *
+ * @example
+ * const { entries, files } = await loadRegistryYaml(['registry/', 'extra/tools.yml']);
+ * await registry.apply(entries.map((entry) => ({ op: 'create', entry })));
+ */
+export async function loadRegistryYaml(
+  paths: string | readonly string[],
+  options: RegistryYamlOptions = {},
+): Promise<LoadedRegistry> {
+  const limits = limitsOf(options);
+  const problems: RegistryYamlProblem[] = [];
+  const files = await collectFiles(typeof paths === 'string' ? [paths] : paths, problems);
+  const texts = await readAll(files, limits.maxFileBytes, problems);
+  const declared = new Map<string, Declared>();
+  const entries: Entry[] = [];
+  files.forEach((file, i) => {
+    const text = texts[i];
+    if (text === undefined) return;
+    for (const entry of parseRegistryFile(text, file, limits, declared, problems)) entries.push(entry);
+  });
+  if (problems.length > 0) {
+    // By file, keeping each file's own order (by position).
+    const order = new Map([...new Set(problems.map((p) => p.file))].sort(compare).map((file, i) => [file, i]));
+    problems.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0));
+    throw new RegistryYamlError(problems);
+  }
+  return { entries, files };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files and directories
+
+async function collectFiles(paths: readonly string[], problems: RegistryYamlProblem[]): Promise<string[]> {
+  const found = new Map<string, string>();
+  const visited = new Set<string>();
+  const add = (file: string): void => {
+    const key = resolve(file);
+    if (!found.has(key)) found.set(key, file);
+  };
+  const walk = async (dir: string): Promise<void> => {
+    let children;
+    try {
+      const real = await realpath(dir);
+      if (visited.has(real)) return; // a symbolic link back up the tree
+      visited.add(real);
+      children = (await readdir(dir, { withFileTypes: true })).sort((a, b) => compare(a.name, b.name));
+    } catch (error) {
+      problems.push(fileProblem(dir, describeFsError(error)));
+      return;
+    }
+    for (const child of children) {
+      const path = join(dir, child.name);
+      let isDirectory = child.isDirectory();
+      let isFile = child.isFile();
+      if (child.isSymbolicLink()) {
+        const target = await stat(path).catch(() => undefined);
+        isDirectory = target?.isDirectory() ?? false;
+        isFile = target?.isFile() ?? false;
+      }
+      if (isDirectory) await walk(path);
+      else if (isFile && YAML_EXTENSIONS.has(extname(child.name).toLowerCase())) add(path);
+    }
+  };
+  for (const path of paths) {
+    try {
+      const info = await stat(path);
+      if (info.isDirectory()) await walk(path);
+      else add(path);
+    } catch (error) {
+      problems.push(fileProblem(path, describeFsError(error)));
+    }
+  }
+  return [...found.values()].sort(compare);
+}
+
+const YAML_EXTENSIONS = new Set(['.yaml', '.yml']);
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+async function readAll(
+  files: readonly string[],
+  maxBytes: number,
+  problems: RegistryYamlProblem[],
+): Promise<(string | undefined)[]> {
+  const texts: (string | undefined)[] = new Array<string | undefined>(files.length);
+  const failures: (RegistryYamlProblem | undefined)[] = new Array<RegistryYamlProblem | undefined>(files.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const i = next;
+      next += 1;
+      const file = files[i] as string;
+      try {
+        texts[i] = await readCapped(file, maxBytes);
+      } catch (error) {
+        failures[i] = error instanceof FileTooLarge ? tooLarge(file, error.size, maxBytes) : fileProblem(file, describeFsError(error));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, files.length) }, worker));
+  for (const failure of failures) if (failure !== undefined) problems.push(failure);
+  return texts;
+}
+
+class FileTooLarge extends Error {
+  constructor(readonly size: number) {
+    super('file too large');
+  }
+}
+
+/** Reads a file, refusing it from its size before reading (and again after, should it have grown). */
+async function readCapped(file: string, maxBytes: number): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const info = await handle.stat();
+    if (info.size > maxBytes) throw new FileTooLarge(info.size);
+    const buffer = Buffer.allocUnsafe(Math.min(info.size, maxBytes) + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxBytes) throw new FileTooLarge(length);
+      if (length === buffer.length) break;
+    }
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+function describeFsError(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ENOENT') return 'no such file or directory';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  return `cannot read: ${messageOf(error)}`;
+}
+
+function fileProblem(file: string, message: string): RegistryYamlProblem {
+  return { file, line: 1, column: 1, message };
+}
+
+function tooLarge(file: string, size: number, maxBytes: number): RegistryYamlProblem {
+  return fileProblem(file, `file is ${size} bytes, more than the limit of ${maxBytes} (maxFileBytes)`);
+}
+
+function limitsOf(options: RegistryYamlOptions): Required<RegistryYamlOptions> {
+  const positive = (value: number | undefined, fallback: number, name: string): number => {
+    if (value === undefined) return fallback;
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new KindlingError('INVALID', `${name} must be a positive integer, got ${String(value)}`);
+    }
+    return value;
+  };
+  return {
+    maxFileBytes: positive(options.maxFileBytes, DEFAULT_MAX_FILE_BYTES, 'maxFileBytes'),
+    maxDepth: positive(options.maxDepth, DEFAULT_MAX_DEPTH, 'maxDepth'),
+    maxAliasNodes: positive(options.maxAliasNodes, DEFAULT_MAX_ALIAS_NODES, 'maxAliasNodes'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One file
+
+/** Where an id was first declared, to point at both declarations of a duplicate. */
+interface Declared {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** A problem found in a document, before it has a position. */
+interface PathProblem {
+  readonly document: number;
+  readonly path: YamlPath;
+  readonly target: YamlPathTarget;
+  readonly message: string;
+  readonly entryId?: string;
+}
+
+/** An entry that passed every check of its document, waiting for its position and createEntry. */
+interface Draft {
+  readonly document: number;
+  readonly index: number;
+  readonly id: string;
+  readonly kind: string;
+  readonly meta: Record<string, unknown>;
+  readonly data: unknown;
+}
+
+/** An entry whose id is known, checked for duplicates whatever else is wrong with it. */
+interface Declaration {
+  readonly document: number;
+  readonly index: number;
+  readonly id: string;
+}
+
+interface Analysis {
+  readonly declarations: Declaration[];
+  readonly drafts: Draft[];
+  readonly problems: PathProblem[];
+}
+
+/**
+ * An anchor property (`&name`) can only follow a line start, white space, `[`, `{`, `,` or `:`; a
+ * text without one cannot share values between nodes, which lets the guard skip its bookkeeping.
+ */
+const ANCHOR = /(?:^|[\s[{,:])&[^\s[\]{},]/;
+
+/**
+ * Parses one file's text into entries, appending its problems (already positioned) to `problems`.
+ * The fast read is tried first; only a file with problems is read again with positions for every node.
+ */
+function parseRegistryFile(
+  rawText: string,
+  file: string,
+  limits: YamlReadLimits,
+  declared: Map<string, Declared>,
+  problems: RegistryYamlProblem[],
+): Entry[] {
+  // js-yaml drops a byte order mark before parsing; dropping it here keeps offsets aligned.
+  const text = rawText.charCodeAt(0) === 0xfeff ? rawText.slice(1) : rawText;
+  const origin = new FileOrigin(file, text, limits);
+  const sharing = ANCHOR.test(text);
+  let fastError: YamlReadError | undefined;
+  let positions: ((entry: Declaration) => YamlPosition) | undefined;
+  let analysis: Analysis | undefined;
+  try {
+    const fast = readYamlFast(text, limits);
+    analysis = analyse(fast.documents, limits, sharing);
+    if (analysis.problems.length === 0) {
+      const starts = fast.documents.map((document) => {
+        const list = entriesOf(document);
+        const found = list === undefined ? undefined : fast.itemStarts.get(list);
+        return found !== undefined && found.length === list?.length ? found : undefined;
+      });
+      if (analysis.declarations.every((entry) => starts[entry.document] !== undefined)) {
+        positions = (entry) => starts[entry.document]?.[entry.index] as YamlPosition;
+      }
+    }
+  } catch (thrown) {
+    fastError = toReadError(thrown, limits);
+  }
+
+  const fileProblems: RegistryYamlProblem[] = [];
+  if (positions === undefined || analysis === undefined) {
+    // The slow path: read again recording every node's position, and find every problem with it.
+    const detailed = origin.detailed();
+    const sourceMap = detailed.sourceMap;
+    analysis = analyse(detailed.documents, limits, sharing);
+    fileProblems.push(...positionedProblems(file, detailed, analysis, fastError));
+    positions = (entry) => sourceMap.locate(entry.document, ['entries', entry.index]) ?? { line: 1, column: 1 };
+  }
+
+  const duplicates = new Set<string>();
+  for (const entry of analysis.declarations) {
+    const at = positions(entry);
+    const first = declared.get(entry.id);
+    if (first !== undefined) {
+      duplicates.add(`${entry.document}:${entry.index}`);
+      fileProblems.push({
+        file,
+        ...at,
+        entryId: entry.id,
+        message: `duplicate entry id "${entry.id}" (first declared at ${first.file}:${first.line}:${first.column})`,
+      });
+    } else {
+      declared.set(entry.id, { file, ...at });
+    }
+  }
+
+  const entries: Entry[] = [];
+  for (const draft of analysis.drafts) {
+    if (duplicates.has(`${draft.document}:${draft.index}`)) continue;
+    const at = positions(draft);
+    const source = entrySource(origin, draft.document, draft.index, at);
+    try {
+      entries.push(
+        createEntry(setEntrySource({ id: draft.id, kind: draft.kind, meta: draft.meta, data: draft.data }, source)),
+      );
+    } catch (error) {
+      fileProblems.push({ file, ...at, entryId: draft.id, message: messageOf(error) });
+    }
+  }
+  fileProblems.sort((a, b) => a.line - b.line || a.column - b.column);
+  // The same refusal can be found twice (a tag by the guard and by the source map): report it once.
+  const reported = new Set<string>();
+  for (const problem of fileProblems) {
+    const key = `${problem.line}:${problem.column}:${problem.message}`;
+    if (reported.has(key)) continue;
+    reported.add(key);
+    problems.push(problem);
+  }
+  return entries;
+}
+
+/** Every problem of a file read in detail, with its position. */
+function positionedProblems(
+  file: string,
+  detailed: DetailedRead,
+  analysis: Analysis,
+  fastError: YamlReadError | undefined,
+): RegistryYamlProblem[] {
+  const { sourceMap, error } = detailed;
+  const out: RegistryYamlProblem[] = [];
+  for (const problem of analysis.problems) {
+    const at = sourceMap.locate(problem.document, problem.path, problem.target) ?? { line: 1, column: 1 };
+    out.push(withEntryId({ file, line: at.line, column: at.column, message: problem.message }, problem.entryId));
+  }
+  for (const { key, first, second } of sourceMap.duplicateKeys()) {
+    out.push({ file, ...second, message: `duplicate key "${key}" (first at line ${first.line}, column ${first.column})` });
+  }
+  // Also a tagged value that a later duplicate key replaced, which the guard never saw.
+  for (const { value, position } of sourceMap.findValues((v): v is RefusedTag => v instanceof RefusedTag)) {
+    out.push({ file, ...position, message: refusedTagMessage(value) });
+  }
+  if (error !== undefined) out.push({ file, ...error.position, message: error.message });
+  // Both reads run the same parser with the same limits; should the detailed one accept what the fast
+  // one refused, the refusal still stands.
+  if (out.length === 0 && fastError !== undefined) {
+    out.push({ file, ...fastError.position, message: fastError.message });
+  }
+  return out;
+}
+
+function withEntryId(problem: RegistryYamlProblem, entryId: string | undefined): RegistryYamlProblem {
+  return entryId === undefined ? problem : { ...problem, entryId };
+}
+
+function entriesOf(document: unknown): unknown[] | undefined {
+  if (!isPlainObject(document)) return undefined;
+  const list = document['entries'];
+  return Array.isArray(list) ? list : undefined;
+}
+
+/**
+ * A file's text, kept so that positions can be computed when first asked for: the detailed read runs at
+ * most once per file, whether for its problems or for the `locate` of its entries.
+ */
+class FileOrigin {
+  private read: DetailedRead | undefined;
+
+  constructor(
+    readonly file: string,
+    private readonly text: string,
+    private readonly limits: YamlReadLimits,
+  ) {}
+
+  detailed(): DetailedRead {
+    this.read ??= readYamlDetailed(this.text, this.limits);
+    return this.read;
+  }
+
+  /**
+   * Maps a path under an entry to the node that holds it in the file: `data` paths to the `data:`
+   * mapping or, for inline fields, to the entry's own keys; `meta` paths to the entry's meta or, for a
+   * key it inherits, to the file-level meta; `id`/`name` and `kind` to those fields.
+   */
+  locateInEntry(document: number, index: number, path: readonly (string | number)[]): YamlPosition | undefined {
+    const map = this.detailed().sourceMap;
+    const entry = ['entries', index] as const;
+    const has = (at: YamlPath): boolean => map.has(document, at);
+    const [head, ...rest] = path;
+    let target: YamlPath;
+    switch (head) {
+      case 'data':
+        target = has([...entry, 'data']) ? [...entry, 'data', ...rest] : [...entry, ...rest];
+        break;
+      case 'meta': {
+        const key = rest[0];
+        if (key !== undefined && has([...entry, 'meta', key])) target = [...entry, 'meta', ...rest];
+        else if (key !== undefined && has(['meta', key])) target = ['meta', ...rest];
+        else target = has([...entry, 'meta']) ? [...entry, 'meta'] : entry;
+        break;
+      }
+      case 'id':
+      case 'name':
+        target = [...entry, 'name'];
+        break;
+      case 'kind':
+        target = [...entry, 'kind'];
+        break;
+      default:
+        target = entry;
+    }
+    return map.locate(document, target);
+  }
+}
+
+/** Where an entry was declared; `locate` is computed on first use (see {@link FileOrigin}). */
+function entrySource(origin: FileOrigin, document: number, index: number, at: YamlPosition): EntrySource {
+  return {
+    file: origin.file,
+    line: at.line,
+    column: at.column,
+    locate: (path) => {
+      const found = origin.locateInEntry(document, index, path);
+      return found === undefined ? undefined : { line: found.line, column: found.column };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The format
+
+const TOP_LEVEL_KEYS = new Set(['namespace', 'meta', 'entries']);
+const ENTRY_KEYS = new Set(['name', 'kind', 'meta', 'data']);
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** Checks every document of a file against the registry format and drafts the entries of the good ones. */
+function analyse(documents: readonly unknown[], limits: YamlReadLimits, sharing: boolean): Analysis {
+  const guard = new YamlGuard(limits, sharing);
+  const analysis: Analysis = { declarations: [], drafts: [], problems: [] };
+  documents.forEach((document, index) => {
+    const guarded = guard.inspect(document);
+    for (const problem of guarded) analysis.problems.push({ document: index, ...problem });
+    analyseDocument(document, index, guarded.length === 0 ? guard : undefined, analysis);
+  });
+  return analysis;
+}
+
+function analyseDocument(
+  document: unknown,
+  index: number,
+  guard: YamlGuard | undefined,
+  { declarations, drafts, problems }: Analysis,
+): void {
+  const problem = (path: YamlPath, message: string, target: YamlPathTarget = 'value', entryId?: string): void => {
+    problems.push(entryId === undefined ? { document: index, path, target, message } : { document: index, path, target, message, entryId });
+  };
+  // A document with nothing in it (an empty file, `---` alone, only comments) declares nothing.
+  if (document === null || document === undefined) return;
+  if (!isPlainObject(document)) {
+    problem([], `a registry document must be a mapping with namespace and entries, got ${describe(document)}`);
+    return;
+  }
+  const keys = Object.keys(document);
+  if (keys.length === 0) return;
+  for (const key of keys) {
+    if (!TOP_LEVEL_KEYS.has(key) && !key.startsWith('x-')) {
+      problem([key], `unknown key "${key}" (a registry document has namespace, meta and entries; x-* keys are free)`, 'key');
+    }
+  }
+
+  const namespaceValue = document['namespace'];
+  let namespace: string | undefined;
+  if (namespaceValue === undefined) {
+    problem([], 'namespace is required (dotted words such as "app.http")');
+  } else if (typeof namespaceValue !== 'string' || !isValidNamespace(namespaceValue)) {
+    problem(['namespace'], `namespace must be dotted words such as "app.http", got ${describe(namespaceValue)}`);
+  } else {
+    namespace = namespaceValue;
+  }
+
+  let fileMeta: Record<string, unknown> = {};
+  const metaValue = document['meta'];
+  if (isPlainObject(metaValue)) fileMeta = metaValue;
+  else if (metaValue !== undefined && metaValue !== null) {
+    problem(['meta'], `meta must be a mapping, got ${describe(metaValue)}`);
+  }
+
+  const list = document['entries'];
+  if (list === undefined || list === null) return;
+  if (!Array.isArray(list)) {
+    problem(['entries'], `entries must be a list, got ${describe(list)}`);
+    return;
+  }
+  if (guard !== undefined && Object.keys(fileMeta).length > 0) {
+    const copies = guard.chargeCopies(fileMeta, list.length - 1, ['meta']);
+    if (copies !== undefined) {
+      problems.push({ document: index, ...copies });
+      guard = undefined;
+    }
+  }
+
+  list.forEach((item: unknown, i) => {
+    const at: YamlPath = ['entries', i];
+    if (!isPlainObject(item)) {
+      problem(at, `an entry must be a mapping with name and kind, got ${describe(item)}`);
+      return;
+    }
+    const failures = problems.length;
+    const name = checkName(item, at, problem);
+    let id: string | undefined;
+    if (name !== undefined && namespace !== undefined) {
+      try {
+        parseEntryId(`${namespace}:${name}`);
+        id = `${namespace}:${name}`;
+        declarations.push({ document: index, index: i, id });
+      } catch (error) {
+        problem([...at, 'name'], messageOf(error));
+      }
+    }
+    const label = id === undefined ? `entry ${i + 1}` : `entry ${id}`;
+
+    const kind = item['kind'];
+    if (kind === undefined) {
+      problem(at, `${label} has no kind`, 'value', id);
+    } else {
+      try {
+        assertValidKind(kind, id);
+      } catch (error) {
+        problem([...at, 'kind'], messageOf(error), 'value', id);
+      }
+    }
+
+    const ownMetaValue = item['meta'];
+    let ownMeta: Record<string, unknown> = {};
+    if (isPlainObject(ownMetaValue)) ownMeta = ownMetaValue;
+    else if (ownMetaValue !== undefined && ownMetaValue !== null) {
+      problem([...at, 'meta'], `meta of ${label} must be a mapping, got ${describe(ownMetaValue)}`, 'value', id);
+    }
+
+    const inline = Object.keys(item).filter((key) => !ENTRY_KEYS.has(key));
+    const hasData = Object.prototype.hasOwnProperty.call(item, 'data');
+    if (hasData && inline.length > 0) {
+      problem(
+        [...at, inline[0] as string],
+        `${label} has both data and inline fields (${inline.join(', ')}); move them under data`,
+        'key',
+        id,
+      );
+    }
+
+    // Entry keys win over the file's meta; references take the file's namespace.
+    const meta = { ...fileMeta, ...ownMeta };
+    if (Object.prototype.hasOwnProperty.call(meta, 'depends_on') && namespace !== undefined) {
+      const where: YamlPath = Object.prototype.hasOwnProperty.call(ownMeta, 'depends_on')
+        ? [...at, 'meta', 'depends_on']
+        : ['meta', 'depends_on'];
+      const resolved = resolveDependsOn(meta['depends_on'], namespace, where, label, problem, id);
+      if (resolved !== undefined) meta['depends_on'] = resolved;
+    }
+
+    if (problems.length > failures || guard === undefined || id === undefined || typeof kind !== 'string') return;
+    const data = hasData ? item['data'] : inline.length > 0 ? Object.fromEntries(inline.map((key) => [key, item[key]])) : undefined;
+    drafts.push({ document: index, index: i, id, kind, meta, data });
+  });
+}
+
+type Report = (path: YamlPath, message: string, target?: YamlPathTarget, entryId?: string) => void;
+
+function checkName(item: Record<string, unknown>, at: YamlPath, problem: Report): string | undefined {
+  const name = item['name'];
+  if (name === undefined) {
+    problem(at, 'entry has no name');
+    return undefined;
+  }
+  if (typeof name !== 'string') {
+    const hint = typeof name === 'number' || typeof name === 'boolean' ? ` (quote it: "${String(name)}")` : '';
+    problem([...at, 'name'], `name must be a string, got ${describe(name)}${hint}`);
+    return undefined;
+  }
+  if (name.length === 0) {
+    problem([...at, 'name'], 'name must not be empty');
+    return undefined;
+  }
+  if (name.includes(':')) {
+    problem([...at, 'name'], `name "${name}" must not contain ":" (the namespace comes from the file)`);
+    return undefined;
+  }
+  return name;
+}
+
+function resolveDependsOn(
+  value: unknown,
+  namespace: string,
+  where: YamlPath,
+  label: string,
+  problem: Report,
+  id: string | undefined,
+): string | string[] | undefined {
+  if (typeof value === 'string') return resolveEntryRef(value, namespace);
+  if (!Array.isArray(value)) {
+    problem(where, `meta.depends_on of ${label} must be a name or a list of names, got ${describe(value)}`, 'value', id);
+    return undefined;
+  }
+  const out: string[] = [];
+  value.forEach((ref: unknown, i) => {
+    if (typeof ref === 'string' && ref.length > 0) out.push(resolveEntryRef(ref, namespace));
+    else problem([...where, i], `meta.depends_on of ${label} must list names, got ${describe(ref)}`, 'value', id);
+  });
+  return out.length === value.length ? out : undefined;
+}

@@ -1,0 +1,173 @@
+import { CORE_SCHEMA, loadAll, Type, YAMLException, type LoadOptions, type State } from 'js-yaml';
+import { contentPosition, YamlSourceMap, type ParserState, type YamlPosition } from './source-map.js';
+
+/** The limits every YAML read runs under. */
+export interface YamlReadLimits {
+  /** Deepest nesting of maps and lists (a document's root collection is level 1). */
+  readonly maxDepth: number;
+  /** Most nodes that aliases, merge keys and copies may add to a file. */
+  readonly maxAliasNodes: number;
+}
+
+/** Load options js-yaml 4.3 understands but its type declarations do not list yet. */
+interface LimitedLoadOptions extends LoadOptions {
+  readonly maxDepth?: number;
+  readonly maxTotalMergeKeys?: number;
+}
+
+/** A node carrying a tag other than the plain YAML ones; composed in place so every one is reported. */
+export class RefusedTag {
+  constructor(readonly tag: string) {}
+}
+
+const MERGE = new Type('tag:yaml.org,2002:merge', { kind: 'scalar', resolve: (data: unknown) => data === '<<' });
+
+/** Plain YAML only: maps, lists, strings, numbers, booleans, null and `<<` merge keys. */
+const STRICT_SCHEMA = CORE_SCHEMA.extend({ implicit: [MERGE] });
+
+/** The same, but an unknown tag becomes a {@link RefusedTag} instead of stopping the parse. */
+const REPORTING_SCHEMA = STRICT_SCHEMA.extend(
+  (['scalar', 'sequence', 'mapping'] as const).map(
+    (kind) =>
+      new Type('', {
+        kind,
+        multi: true,
+        resolve: () => true,
+        construct: (_data: unknown, tag?: string) => new RefusedTag(tag ?? ''),
+      }),
+  ),
+);
+
+/** Why a {@link RefusedTag} is refused; one message wherever it is found. */
+export function refusedTagMessage(tag: RefusedTag): string {
+  return `tag ${displayTag(tag.tag)} is not allowed (plain YAML only: maps, lists, strings, numbers, booleans, null)`;
+}
+
+/** Shows a resolved tag the way it was written: `tag:yaml.org,2002:js/function` → `!!js/function`. */
+export function displayTag(tag: string): string {
+  return tag.startsWith('tag:yaml.org,2002:') ? `!!${tag.slice('tag:yaml.org,2002:'.length)}` : tag;
+}
+
+/** A parse that stopped: what js-yaml said, rewritten for people, and where. */
+export interface YamlReadError {
+  readonly message: string;
+  readonly position: YamlPosition;
+}
+
+/** The result of the fast read: document values, and where each `entries` list's items start. */
+export interface FastRead {
+  readonly documents: unknown[];
+  /** Item positions of every list composed directly under a document's root, keyed by the list. */
+  readonly itemStarts: Map<unknown[], YamlPosition[]>;
+}
+
+/**
+ * Reads a YAML text at full speed: refuses anything unusual by throwing (unknown tags, duplicate keys,
+ * syntax errors, limits) and records only the start of items of lists that sit directly under a
+ * document's root (the `entries` list), which is what every entry's position needs.
+ */
+export function readYamlFast(text: string, limits: YamlReadLimits): FastRead {
+  const itemStarts = new Map<unknown[], YamlPosition[]>();
+  let starts: number[] | undefined;
+  let items: unknown[] | undefined;
+  const listener = (event: 'open' | 'close', state: State): void => {
+    const depth = (state as ParserState).depth;
+    if (depth === 3) {
+      if (event === 'open') starts?.push(state.position, state.line, state.lineStart);
+      else items?.push(state.result);
+    } else if (depth === 2) {
+      if (event === 'open') {
+        starts = [];
+        items = [];
+      } else if (starts !== undefined && items !== undefined) {
+        // Only when each recorded child is an item of the list (js-yaml may wrap a flow list written on
+        // its own line in one more node, whose single child is the list itself).
+        const list: unknown = state.result;
+        if (Array.isArray(list) && items.length === list.length && items.every((item, i) => item === list[i])) {
+          if (list.length > 0 && !itemStarts.has(list)) itemStarts.set(list, toPositions(text, starts));
+        }
+        starts = undefined;
+        items = undefined;
+      }
+    }
+  };
+  const documents = loadAll(text, null, options(STRICT_SCHEMA, limits, listener, false));
+  return { documents, itemStarts };
+}
+
+function toPositions(text: string, raw: readonly number[]): YamlPosition[] {
+  const out: YamlPosition[] = [];
+  for (let i = 0; i < raw.length; i += 3) {
+    out.push(contentPosition(text, raw[i] as number, raw[i + 1] as number, raw[i + 2] as number));
+  }
+  return out;
+}
+
+/** The result of the detailed read: every document composed before any error, and their positions. */
+export interface DetailedRead {
+  readonly documents: unknown[];
+  readonly sourceMap: YamlSourceMap;
+  readonly error: YamlReadError | undefined;
+}
+
+/**
+ * Reads a YAML text recording the position of every node, letting duplicate keys through (the source
+ * map reports them all) and turning unknown tags into {@link RefusedTag}s, so that one pass finds every
+ * problem of the file. Slower than {@link readYamlFast}; used when a file has problems and for
+ * `locate`.
+ */
+export function readYamlDetailed(text: string, limits: YamlReadLimits): DetailedRead {
+  const sourceMap = new YamlSourceMap(text);
+  try {
+    const documents = loadAll(text, null, options(REPORTING_SCHEMA, limits, sourceMap.listener, true));
+    return { documents, sourceMap, error: undefined };
+  } catch (thrown) {
+    // js-yaml returns no document when any fails; the source map still holds those composed before.
+    return { documents: sourceMap.documentValues(), sourceMap, error: toReadError(thrown, limits) };
+  }
+}
+
+function options(
+  schema: LoadOptions['schema'],
+  limits: YamlReadLimits,
+  listener: (event: 'open' | 'close', state: State) => void,
+  json: boolean,
+): LimitedLoadOptions {
+  return {
+    schema,
+    json,
+    listener,
+    // js-yaml counts keys and the scalar at the bottom as levels too; the exact limit on collections is
+    // checked on the composed value, this one only stops a hostile text early.
+    maxDepth: limits.maxDepth + 2,
+    maxTotalMergeKeys: limits.maxAliasNodes,
+  };
+}
+
+/** Turns what a js-yaml read threw into a message and a 1-based position; rethrows anything else. */
+export function toReadError(thrown: unknown, limits: YamlReadLimits): YamlReadError {
+  if (thrown instanceof RangeError) {
+    // Only reachable with a js-yaml that ignores maxDepth: the stack ran out on deep nesting.
+    return { message: `the YAML is nested more than ${limits.maxDepth} levels deep`, position: { line: 1, column: 1 } };
+  }
+  if (!(thrown instanceof YAMLException)) throw thrown;
+  const reason = thrown.reason;
+  const position = { line: (thrown.mark?.line ?? 0) + 1, column: (thrown.mark?.column ?? 0) + 1 };
+  return { message: describeReason(reason, limits), position };
+}
+
+function describeReason(reason: string, limits: YamlReadLimits): string {
+  if (reason.startsWith('nesting exceeded maxDepth')) {
+    return `the YAML is nested more than ${limits.maxDepth} levels deep`;
+  }
+  if (reason.startsWith('merge keys exceeded maxTotalMergeKeys')) {
+    return `merge keys (<<) copy more than ${limits.maxAliasNodes} keys in this file`;
+  }
+  if (reason === 'abnormal merge sequence size') {
+    return 'a merge key (<<) lists more than 100 mappings';
+  }
+  if (reason === 'duplicated mapping key') return 'duplicate key';
+  const tag = /^unknown tag !<(.*)>$/.exec(reason);
+  if (tag !== null) return `tag ${displayTag(tag[1] ?? '')} is not allowed (plain YAML only)`;
+  return `invalid YAML: ${reason}`;
+}
