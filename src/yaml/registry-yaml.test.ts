@@ -505,6 +505,12 @@ describe('parseRegistryYaml', () => {
       ]);
     });
 
+    it('counts lines the same with CRLF line breaks', () => {
+      const text = yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', '    port: 1').replace(/\n/g, '\r\n');
+      const source = getEntrySource(parse(text)[0] as Entry);
+      expect([source?.line, source?.column, source?.locate?.(['data', 'port'])]).toEqual([3, 5, { line: 5, column: 11 }]);
+    });
+
     it('records the same entry positions whether or not the file has problems', () => {
       const lines = ['namespace: app', 'entries:', '  - name: a', '    kind: x.y', '  - { name: b, kind: x.y }', '  -', '    name: c', '    kind: x.y'];
       const good = parse(yaml(...lines)).map((e) => getEntrySource(e));
@@ -726,6 +732,11 @@ describe('loadRegistryYaml', () => {
     await symlink(dir, join(dir, 'sub', 'loop'));
     const loaded = await loadRegistryYaml(dir);
     expect([loaded.files, ids(loaded.entries)]).toEqual([[join(dir, 'sub', 'a.yaml')], ['app:hello']]);
+  });
+
+  it('lists an empty file among the files read, with no entries', async () => {
+    await writeFile(join(dir, 'empty.yaml'), '');
+    expect(await loadRegistryYaml(dir)).toEqual({ entries: [], files: [join(dir, 'empty.yaml')] });
   });
 
   it('returns no entries for an empty directory', async () => {

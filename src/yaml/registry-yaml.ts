@@ -214,14 +214,19 @@ async function readCapped(file: string, maxBytes: number): Promise<string> {
   try {
     const info = await handle.stat();
     if (info.size > maxBytes) throw new FileTooLarge(info.size);
-    const buffer = Buffer.allocUnsafe(Math.min(info.size, maxBytes) + 1);
+    // One byte more than allowed, so that a file that grew past the limit since stat is caught too.
+    let buffer = Buffer.allocUnsafe(Math.min(info.size, maxBytes) + 1);
     let length = 0;
     for (;;) {
+      if (length === buffer.length) {
+        if (length > maxBytes) throw new FileTooLarge(length);
+        const larger = Buffer.allocUnsafe(Math.min(buffer.length * 2, maxBytes + 1));
+        buffer.copy(larger, 0, 0, length);
+        buffer = larger;
+      }
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;
-      if (length > maxBytes) throw new FileTooLarge(length);
-      if (length === buffer.length) break;
     }
     return buffer.toString('utf8', 0, length);
   } finally {
@@ -506,6 +511,13 @@ function entrySource(origin: FileOrigin, document: number, index: number, at: Ya
 const TOP_LEVEL_KEYS = new Set(['namespace', 'meta', 'entries']);
 const ENTRY_KEYS = new Set(['name', 'kind', 'meta', 'data']);
 
+/** The meta of an entry or file that has none; never handed out to be changed. */
+const EMPTY: Record<string, unknown> = Object.freeze({});
+
+function hasOwn(value: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(value, key);
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -562,9 +574,9 @@ function analyseDocument(
     namespace = namespaceValue;
   }
 
-  let fileMeta: Record<string, unknown> = {};
+  let fileMeta: Record<string, unknown> = EMPTY;
   const metaValue = document['meta'];
-  if (isPlainObject(metaValue)) fileMeta = metaValue;
+  if (isPlainObject(metaValue) && Object.keys(metaValue).length > 0) fileMeta = metaValue;
   else if (metaValue !== undefined && metaValue !== null) {
     problem(['meta'], `meta must be a mapping, got ${describe(metaValue)}`);
   }
@@ -575,7 +587,7 @@ function analyseDocument(
     problem(['entries'], `entries must be a list, got ${describe(list)}`);
     return;
   }
-  if (guard !== undefined && Object.keys(fileMeta).length > 0) {
+  if (guard !== undefined && fileMeta !== EMPTY) {
     const copies = guard.chargeCopies(fileMeta, list.length - 1, ['meta']);
     if (copies !== undefined) {
       problems.push({ document: index, ...copies });
@@ -601,11 +613,11 @@ function analyseDocument(
         problem([...at, 'name'], messageOf(error));
       }
     }
-    const label = id === undefined ? `entry ${i + 1}` : `entry ${id}`;
+    const label = (): string => (id === undefined ? `entry ${i + 1}` : `entry ${id}`);
 
     const kind = item['kind'];
     if (kind === undefined) {
-      problem(at, `${label} has no kind`, 'value', id);
+      problem(at, `${label()} has no kind`, 'value', id);
     } else {
       try {
         assertValidKind(kind, id);
@@ -615,31 +627,31 @@ function analyseDocument(
     }
 
     const ownMetaValue = item['meta'];
-    let ownMeta: Record<string, unknown> = {};
+    let ownMeta: Record<string, unknown> = EMPTY;
     if (isPlainObject(ownMetaValue)) ownMeta = ownMetaValue;
     else if (ownMetaValue !== undefined && ownMetaValue !== null) {
-      problem([...at, 'meta'], `meta of ${label} must be a mapping, got ${describe(ownMetaValue)}`, 'value', id);
+      problem([...at, 'meta'], `meta of ${label()} must be a mapping, got ${describe(ownMetaValue)}`, 'value', id);
     }
 
-    const inline = Object.keys(item).filter((key) => !ENTRY_KEYS.has(key));
-    const hasData = Object.prototype.hasOwnProperty.call(item, 'data');
+    const inline: string[] = [];
+    for (const key in item) if (hasOwn(item, key) && !ENTRY_KEYS.has(key)) inline.push(key);
+    const hasData = hasOwn(item, 'data');
     if (hasData && inline.length > 0) {
       problem(
         [...at, inline[0] as string],
-        `${label} has both data and inline fields (${inline.join(', ')}); move them under data`,
+        `${label()} has both data and inline fields (${inline.join(', ')}); move them under data`,
         'key',
         id,
       );
     }
 
-    // Entry keys win over the file's meta; references take the file's namespace.
-    const meta = { ...fileMeta, ...ownMeta };
-    if (Object.prototype.hasOwnProperty.call(meta, 'depends_on') && namespace !== undefined) {
-      const where: YamlPath = Object.prototype.hasOwnProperty.call(ownMeta, 'depends_on')
-        ? [...at, 'meta', 'depends_on']
-        : ['meta', 'depends_on'];
+    // Entry keys win over the file's meta; references take the file's namespace. The values read are
+    // never changed in place (an alias may share them): createEntry copies them.
+    let meta = fileMeta === EMPTY ? ownMeta : ownMeta === EMPTY ? fileMeta : { ...fileMeta, ...ownMeta };
+    if (hasOwn(meta, 'depends_on') && namespace !== undefined) {
+      const where: YamlPath = hasOwn(ownMeta, 'depends_on') ? [...at, 'meta', 'depends_on'] : ['meta', 'depends_on'];
       const resolved = resolveDependsOn(meta['depends_on'], namespace, where, label, problem, id);
-      if (resolved !== undefined) meta['depends_on'] = resolved;
+      if (resolved !== undefined) meta = { ...meta, depends_on: resolved };
     }
 
     if (problems.length > failures || guard === undefined || id === undefined || typeof kind !== 'string') return;
@@ -676,19 +688,19 @@ function resolveDependsOn(
   value: unknown,
   namespace: string,
   where: YamlPath,
-  label: string,
+  label: () => string,
   problem: Report,
   id: string | undefined,
 ): string | string[] | undefined {
   if (typeof value === 'string') return resolveEntryRef(value, namespace);
   if (!Array.isArray(value)) {
-    problem(where, `meta.depends_on of ${label} must be a name or a list of names, got ${describe(value)}`, 'value', id);
+    problem(where, `meta.depends_on of ${label()} must be a name or a list of names, got ${describe(value)}`, 'value', id);
     return undefined;
   }
   const out: string[] = [];
   value.forEach((ref: unknown, i) => {
     if (typeof ref === 'string' && ref.length > 0) out.push(resolveEntryRef(ref, namespace));
-    else problem([...where, i], `meta.depends_on of ${label} must list names, got ${describe(ref)}`, 'value', id);
+    else problem([...where, i], `meta.depends_on of ${label()} must list names, got ${describe(ref)}`, 'value', id);
   });
   return out.length === value.length ? out : undefined;
 }
