@@ -62,6 +62,15 @@ describe('DefaultEventBus', () => {
       expect(listener).toHaveBeenCalledTimes(1);
     });
 
+    it('reaches a listener added after events of that name were already published (cached plans are dropped)', () => {
+      const bus = newBus();
+      bus.emit('x', 1);
+      const late = vi.fn();
+      bus.on('x', late);
+      bus.emit('x', 2);
+      expect(late.mock.calls.map((call) => call[0])).toEqual([2]);
+    });
+
     it('refuses an empty pattern with INVALID', () => {
       const bus = newBus();
       expect(() => bus.on('', vi.fn())).toThrow(expect.objectContaining({ code: 'INVALID' }));

@@ -152,16 +152,20 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
     return this.core.subscribe({ pattern, needsEnvelope: false, label: `on("${pattern}")`, deliver: listener });
   }
 
+  // The hot path goes straight to the core; options need the Moleculer face's envelope fields.
   emit(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void {
-    this.moleculer.emit(name, payload, options);
+    if (options === undefined) this.core.emit(name, payload);
+    else this.moleculer.emit(name, payload, options);
   }
 
   broadcast(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void {
-    this.moleculer.broadcast(name, payload, options);
+    if (options === undefined) this.core.broadcast(name, payload);
+    else this.moleculer.broadcast(name, payload, options);
   }
 
   broadcastLocal(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void {
-    this.moleculer.broadcastLocal(name, payload, options);
+    if (options === undefined) this.core.broadcastLocal(name, payload);
+    else this.moleculer.broadcastLocal(name, payload, options);
   }
 
   createService(schema: ServiceSchema): Service {

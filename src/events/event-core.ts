@@ -135,6 +135,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   private reporting = 0;
   private droppedCount = 0;
   private handlerErrorCount = 0;
+  private lastName: string | undefined;
+  private lastPlan: Plan | undefined;
 
   constructor(options: EventCoreOptions) {
     this.nodeID = options.nodeID;
@@ -167,14 +169,14 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     const registration = this.trie.add(spec.pattern, subscriber); // throws INVALID before any change
     if (newSlot) this.slots.set(slotKey, slot);
     slot.members.push(subscriber);
-    this.plans.clear();
+    this.invalidate();
     const release = toDisposable(() => {
       registration.dispose();
       this.subscribers.delete(subscriber);
       const at = slot.members.indexOf(subscriber);
       if (at >= 0) slot.members.splice(at, 1);
       if (slot.members.length === 0 && this.slots.get(slotKey) === slot) this.slots.delete(slotKey);
-      this.plans.clear();
+      this.invalidate();
     });
     this.subscribers.set(subscriber, release);
     return release;
@@ -227,21 +229,21 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
 
   /** Balanced delivery by name, the hot path of Moleculer's `emit`. Throws `UNAVAILABLE` on refusal. */
   emit(name: string, data: unknown): void {
-    const plan = this.plans.get(name) ?? this.plan(name);
+    const plan = this.planOf(name);
     if (plan.fastEmit) this.loop(plan.subscribers, name, data);
     else this.settle(this.publish({ name, data, eventType: 'emit' }), name);
   }
 
   /** Delivery to every subscriber on every node. Throws `UNAVAILABLE` on refusal. */
   broadcast(name: string, data: unknown): void {
-    const plan = this.plans.get(name) ?? this.plan(name);
+    const plan = this.planOf(name);
     if (plan.fastBroadcast) this.loop(plan.subscribers, name, data);
     else this.settle(this.publish({ name, data, eventType: 'broadcast' }), name);
   }
 
   /** Delivery to every subscriber of this node. Throws `UNAVAILABLE` on refusal. */
   broadcastLocal(name: string, data: unknown): void {
-    const plan = this.plans.get(name) ?? this.plan(name);
+    const plan = this.planOf(name);
     if (plan.fastLocal) this.loop(plan.subscribers, name, data);
     else this.settle(this.publish({ name, data, eventType: 'broadcastLocal' }), name);
   }
@@ -254,7 +256,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   publish(init: EnvelopeInit, prebuilt?: EventEnvelope): PublishOutcome | undefined {
     if (!this.open) throw this.closedError(`publish "${init.name}"`);
     const name = init.name;
-    const plan = this.plans.get(name) ?? this.plan(name);
+    const plan = this.planOf(name);
     const toRemote = this.remote && init.eventType !== 'broadcastLocal';
     let envelope = prebuilt;
     if (envelope === undefined && (plan.needsEnvelope || toRemote)) envelope = this.makeEnvelope(init);
@@ -376,7 +378,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   /** @internal {@link TransportReceiver}: an envelope from another node. */
   deliver(envelope: EventEnvelope): void {
     if (!this.open) return;
-    const plan = this.plans.get(envelope.name) ?? this.plan(envelope.name);
+    const plan = this.planOf(envelope.name);
     const refused = this.deliverLocal(plan, envelope.name, envelope.data, envelope.eventType, envelope.groups, envelope);
     if (refused !== undefined) this.report('refused', this.refusal(envelope.name, refused), { event: envelope.name }, 'warn');
   }
@@ -422,7 +424,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     this.open = false;
     for (const subscription of [...this.channels]) subscription.close();
     for (const release of [...this.subscribers.values()]) release.dispose();
-    this.plans.clear();
+    this.invalidate();
   }
 
   // ---------------------------------------------------------------- delivery
@@ -507,8 +509,26 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     this.report('handler', error, { event: name, subscriber: subscriber.label });
   }
 
+  /** The plan of a name: the last one asked for, else the cache, else built from the trie. */
+  private planOf(name: string): Plan {
+    // A one-entry cache in front of the map: a burst of one event name skips the hash lookup.
+    if (name === this.lastName) return this.lastPlan as Plan;
+    const plan = this.plans.get(name) ?? this.plan(name);
+    this.lastName = name;
+    this.lastPlan = plan;
+    return plan;
+  }
+
+  /** Forgets every plan: a subscription changed or the core closed. */
+  private invalidate(): void {
+    this.plans.clear();
+    this.lastName = undefined;
+    this.lastPlan = undefined;
+  }
+
   private plan(name: string): Plan {
-    const subscribers = this.open ? this.trie.match(name) : NO_SUBSCRIBERS;
+    // A plain copy: the trie hands out frozen arrays, which V8 iterates several times slower.
+    const subscribers = this.open ? [...this.trie.match(name)] : NO_SUBSCRIBERS;
     const slots: Slot[] = [];
     let balanced = false;
     let needsEnvelope = false;
