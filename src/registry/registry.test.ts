@@ -407,6 +407,20 @@ describe('Registry', () => {
         expect(log).toEqual(['app:z-router', 'app:a-endpoint']);
       });
 
+      it('fails with UNRESOLVED when a later listener of an op keeps refusing NOT_FOUND (regression: endless loop)', async () => {
+        const { handlers, registry } = setup();
+        handlers.registerListener('http.*', new Recorder('first'));
+        handlers.registerListener('http.*', {
+          add: () => {
+            throw new KindlingError('NOT_FOUND', 'never there');
+          },
+          update: () => undefined,
+          delete: () => undefined,
+        });
+        const error = await refusal(registry.apply([create('app:a')]));
+        expect(error.code).toBe('UNRESOLVED');
+      });
+
       it('fails with UNRESOLVED and the list when no progress is possible', async () => {
         const { handlers, registry } = setup();
         handlers.registerListener('http.*', {

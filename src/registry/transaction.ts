@@ -128,12 +128,14 @@ export class Transaction {
       const deferred: PendingOp[] = [];
       let progress = false;
       for (const item of pending) {
+        const before = item.next;
         const outcome = this.advance(item);
         if (outcome === true || (outcome !== false && (await outcome))) {
           progress = true;
           this.staged.set(item.op.id, item.op.op === 'delete' ? undefined : item.op.entry);
         } else {
-          if (item.next > 0) progress = true;
+          // Progress means a listener accepted in this pass; earlier passes do not count.
+          if (item.next > before) progress = true;
           deferred.push(item);
         }
       }
