@@ -120,7 +120,7 @@ export class FunctionManager implements EntryListener, Functions {
     }
     const fn = namespace[config.export];
     if (typeof fn !== 'function') {
-      const exports = Object.keys(namespace).filter((key) => typeof namespace[key] === 'function');
+      const exports = Object.keys(namespace).filter((key) => typeof namespace[key] === 'function').sort();
       const found = fn === undefined ? 'has no export' : `exports a ${typeof fn}, not a function, as`;
       throw new KindlingError(
         'INVALID',

@@ -1,0 +1,247 @@
+import { watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { basename, dirname, relative, resolve, sep } from 'node:path';
+import { createConsoleLogger, deepEqual, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
+import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
+import type { Component } from './component.js';
+import { EntryFiles } from './container.js';
+import { BootLoader } from './loader.js';
+import type { ShutdownReport } from './loader.js';
+import { loadBootManifest, resolveManifestComponents } from './manifest.js';
+import type { BootManifest } from './manifest.js';
+import { getRegistry } from './well-known.js';
+
+/** Options of {@link Application.load}. */
+export interface ApplicationOptions {
+  /** The components a manifest may name without a module path. */
+  readonly builtins: Readonly<Record<string, Component>>;
+  /** The logger; by default a console logger at the manifest's `log` level (info). */
+  readonly logger?: Logger;
+  /** Default time limit of each component's start, in ms. */
+  readonly startTimeoutMs?: number;
+}
+
+/** What one {@link Application.reload} did. */
+export type ReloadOutcome =
+  | {
+      readonly status: 'applied';
+      readonly revision: number;
+      /** `+id`, `~id`, `-id` for each created, updated and deleted entry. */
+      readonly changes: readonly string[];
+      readonly result: ApplyResult;
+    }
+  | { readonly status: 'unchanged'; readonly revision: number }
+  | {
+      readonly status: 'refused';
+      readonly revision: number;
+      readonly error: unknown;
+      /** The refusal, with file:line:col where known. */
+      readonly message: string;
+    };
+
+/** Options of {@link Application.watch}. */
+export interface WatchOptions {
+  /** Quiet time after the last file event before reloading, in ms (editors write in bursts). */
+  readonly debounceMs?: number;
+}
+
+const SOURCE = 'kindling run';
+
+/**
+ * An application assembled from a boot manifest: its components booted in order, then the
+ * registry sources applied as one batch. `reload` (and `watch`) re-reads the sources and applies
+ * the difference as one batch; a refused batch leaves the previous version running.
+ *
+ * @example
+ * const app = await Application.load('examples/hello', { builtins: builtinComponents });
+ * await app.start();
+ * const stop = app.watch();
+ * app.onDidReload((outcome) => console.log(outcome.status));
+ */
+export class Application {
+  /** The entries of the sources as last applied, by id. */
+  private applied = new Map<string, Entry>();
+  private readonly reloadListeners = new Set<(outcome: ReloadOutcome) => void>();
+  private reloading: Promise<ReloadOutcome> = Promise.resolve({ status: 'unchanged', revision: 0 });
+
+  private constructor(
+    readonly manifest: BootManifest,
+    readonly boot: BootLoader,
+    readonly logger: Logger,
+  ) {}
+
+  /**
+   * Reads the manifest (an app directory or a manifest file), finds its components and registers
+   * them. Throws a `ManifestError` (file:line:col) for a bad manifest.
+   */
+  static async load(target: string, options: ApplicationOptions): Promise<Application> {
+    const manifest = await loadBootManifest(target);
+    const logger = options.logger ?? createConsoleLogger(manifest.log ?? 'info', manifest.name ?? 'kindling');
+    const boot = new BootLoader({
+      logger,
+      baseDir: manifest.dir,
+      ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+    });
+    for (const { component, config, source } of await resolveManifestComponents(manifest, options.builtins)) {
+      boot.register(component, config, { source });
+    }
+    return new Application(manifest, boot, logger);
+  }
+
+  /** The registry (available once the boot has loaded). */
+  get registry(): Registry {
+    return getRegistry(this.boot.context);
+  }
+
+  /**
+   * Boots every component, then applies the registry sources as one batch. When that batch is
+   * refused, shuts down and throws the refusal.
+   */
+  async start(): Promise<ReloadOutcome> {
+    await this.boot.start();
+    const outcome = await this.reload();
+    if (outcome.status === 'refused') {
+      await this.boot.shutdown('the registry sources were refused');
+      throw outcome.error;
+    }
+    return outcome;
+  }
+
+  /**
+   * Re-reads the registry sources and applies the difference to what they last applied (creates,
+   * updates, deletes) as one batch; entries that use one of `changedFiles` (see `EntryFiles`) are
+   * updated even when their YAML did not change. Never throws: a refusal is an outcome.
+   */
+  reload(changedFiles: readonly string[] = []): Promise<ReloadOutcome> {
+    const run = (): Promise<ReloadOutcome> => this.runReload(changedFiles);
+    this.reloading = this.reloading.then(run, run);
+    return this.reloading;
+  }
+
+  /** Calls `listener` after every reload with what it did. */
+  onDidReload(listener: (outcome: ReloadOutcome) => void): Disposable {
+    this.reloadListeners.add(listener);
+    return toDisposable(() => this.reloadListeners.delete(listener));
+  }
+
+  /**
+   * Watches the app directory and the registry sources; each burst of changes to a registry YAML
+   * file or to a file an entry uses (a function module) becomes one {@link reload}. Dispose to stop.
+   */
+  watch(options: WatchOptions = {}): Disposable {
+    const debounceMs = options.debounceMs ?? 80;
+    const roots = [...new Set([this.manifest.dir, ...this.manifest.registry.map((source) => (source.endsWith('.yaml') || source.endsWith('.yml') ? dirname(source) : source))])]
+      .sort()
+      .filter((root, index, all) => !all.slice(0, index).some((outer) => root.startsWith(outer + sep)));
+    const pending = new Set<string>();
+    let timer: NodeJS.Timeout | undefined;
+    const flush = (): void => {
+      timer = undefined;
+      const files = [...pending];
+      pending.clear();
+      if (files.includes(this.manifest.file)) {
+        this.logger.warn(`${relative(process.cwd(), this.manifest.file)} changed: restart to apply changes to the boot manifest`);
+      }
+      const relevant = files.filter((file) => file !== this.manifest.file);
+      if (relevant.length > 0) void this.reload(relevant);
+    };
+    const watchers: FSWatcher[] = roots.map((root) =>
+      watch(root, { recursive: true }, (_event, name) => {
+        if (name === null) return;
+        const file = resolve(root, name.toString());
+        if (ignored(file)) return;
+        pending.add(file);
+        clearTimeout(timer);
+        timer = setTimeout(flush, debounceMs);
+      }),
+    );
+    for (const watcher of watchers) watcher.on('error', (error) => this.logger.error(`file watcher failed: ${messageOf(error)}`, { error }));
+    this.logger.info(`watching ${roots.map((root) => relative(process.cwd(), root) || '.').join(', ')} for changes`);
+    return toDisposable(() => {
+      clearTimeout(timer);
+      for (const watcher of watchers) watcher.close();
+    });
+  }
+
+  /** Stops every component, in reverse order. */
+  shutdown(reason?: string): Promise<ShutdownReport> {
+    return this.boot.shutdown(reason);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown('dispose');
+  }
+
+  private async runReload(changedFiles: readonly string[]): Promise<ReloadOutcome> {
+    const registry = this.registry;
+    let outcome: ReloadOutcome;
+    try {
+      const { entries } = await loadRegistryYaml(this.manifest.registry);
+      const files = this.boot.context.container.isBound(EntryFiles) ? this.boot.context.container.get<EntryFiles>(EntryFiles) : undefined;
+      const touched = new Set(changedFiles.flatMap((file) => files?.entriesUsing(file) ?? []));
+      const next = new Map(entries.map((entry) => [entry.id, entry]));
+      const ops: RegistryOp[] = [];
+      const changes: string[] = [];
+      for (const entry of entries) {
+        const before = this.applied.get(entry.id);
+        if (before === undefined) {
+          ops.push({ op: 'create', entry });
+          changes.push(`+${entry.id}`);
+        } else if (!sameEntry(before, entry) || touched.has(entry.id)) {
+          ops.push({ op: 'update', entry });
+          changes.push(`~${entry.id}`);
+        }
+      }
+      for (const id of this.applied.keys()) {
+        if (!next.has(id)) {
+          ops.push({ op: 'delete', entry: { id } });
+          changes.push(`-${id}`);
+        }
+      }
+      if (ops.length === 0) {
+        outcome = { status: 'unchanged', revision: registry.revision };
+      } else {
+        const result = await registry.apply(ops, { source: SOURCE });
+        this.applied = next;
+        outcome = { status: 'applied', revision: result.revision, changes, result };
+      }
+    } catch (error) {
+      outcome = { status: 'refused', revision: registry.revision, error, message: messageOf(error) };
+    }
+    this.report(outcome);
+    return outcome;
+  }
+
+  private report(outcome: ReloadOutcome): void {
+    if (outcome.status === 'applied') {
+      this.logger.info(`applied revision ${outcome.revision}: ${outcome.changes.join(' ')}`);
+    } else if (outcome.status === 'refused') {
+      this.logger.error(`change refused, still serving revision ${outcome.revision}:\n${outcome.message}`);
+    } else {
+      this.logger.debug('no change to apply');
+    }
+    for (const listener of [...this.reloadListeners]) {
+      try {
+        listener(outcome);
+      } catch (error) {
+        this.logger.error(`a reload listener threw: ${messageOf(error)}`, { error });
+      }
+    }
+  }
+}
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  return a.kind === b.kind && deepEqual(a.meta, b.meta) && deepEqual(a.data, b.data);
+}
+
+function ignored(file: string): boolean {
+  const name = basename(file);
+  return (
+    file.split(sep).some((part) => part === 'node_modules' || (part.startsWith('.') && part.length > 1)) ||
+    name.endsWith('~') ||
+    name.endsWith('.swp') ||
+    name.endsWith('.swx') ||
+    name.endsWith('.tmp') ||
+    name.startsWith('#')
+  );
+}

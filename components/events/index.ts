@@ -1,0 +1,81 @@
+import 'reflect-metadata';
+import { IsIn, IsInt, IsOptional, IsString, Min } from 'class-validator';
+import { DefaultEventBus, EventBus, messageOf } from 'kindling';
+import type { Disposable, EventBusOptions } from 'kindling';
+import { EventsName, RegistryEventsKey, createContextKey, defineComponent } from 'kindling/boot';
+import type { BootContext, BootEvent } from 'kindling/boot';
+
+/** Config of the `events` component in a boot manifest. */
+export class EventsComponentConfig {
+  /** This node's id (default `${hostname}-${pid}`). */
+  @IsOptional()
+  @IsString()
+  nodeID?: string;
+
+  /** The buffer of each buffered subscription, in events (default 1 024). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  bufferSize?: number;
+
+  /** What a full buffer does (default drop-oldest). */
+  @IsOptional()
+  @IsIn(['drop-oldest', 'drop-newest', 'error'])
+  overflow?: 'drop-oldest' | 'drop-newest' | 'error';
+}
+
+/** Where the events component puts the bus. */
+export const EventBusKey = createContextKey<EventBus>('event bus');
+
+/** The event bus of this boot. Throws `NOT_FOUND` when the events component has not loaded. */
+export function getEventBus(ctx: BootContext): EventBus {
+  return ctx.require(EventBusKey, `load the "${EventsName}" component first: add it to dependsOn`);
+}
+
+const Forwarding: unique symbol = Symbol('kindling.events.boot-forwarding');
+
+/**
+ * The `events` component: creates the in-process event bus (DESIGN.md §8), binds it under the
+ * `EventBus` token, hands it to the registry as its sink (so `registry.entry.*` events flow), and
+ * re-publishes the loader's `$boot.*` events on it with `broadcastLocal`.
+ *
+ * @example
+ * # kindling.yaml
+ * components:
+ *   - name: events
+ *     config: { nodeID: api-1 }
+ */
+export const eventsComponent = defineComponent({
+  name: EventsName,
+  configClass: EventsComponentConfig,
+  load: (ctx, config) => {
+    const options: EventBusOptions = {
+      logger: ctx.logger,
+      ...(config.nodeID === undefined ? {} : { nodeID: config.nodeID }),
+      ...(config.bufferSize === undefined ? {} : { bufferSize: config.bufferSize }),
+      ...(config.overflow === undefined ? {} : { overflow: config.overflow }),
+    };
+    const bus = new DefaultEventBus(options);
+    ctx.container.bind<EventBus>(EventBus).toConstantValue(bus);
+    const forwarding = ctx.onBootEvent((event) => forward(ctx, bus, event));
+    ctx.container.bind<Disposable>(Forwarding).toConstantValue(forwarding);
+    return ctx.with(EventBusKey, bus).with(RegistryEventsKey, bus);
+  },
+  start: async (ctx) => {
+    await ctx.container.get<EventBus>(EventBus).start();
+  },
+  stop: async (ctx) => {
+    ctx.container.get<Disposable>(Forwarding).dispose();
+    await ctx.container.get<EventBus>(EventBus).stop();
+  },
+});
+
+function forward(ctx: BootContext, bus: EventBus, event: BootEvent): void {
+  if (bus.state === 'stopping' || bus.state === 'stopped') return;
+  const { name, error, ...rest } = event;
+  try {
+    bus.broadcastLocal(name, error === undefined ? rest : { ...rest, error: messageOf(error) });
+  } catch (caught) {
+    ctx.logger.warn(`could not publish ${name} on the event bus: ${messageOf(caught)}`);
+  }
+}

@@ -1,0 +1,92 @@
+import { writeFile } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { bootTestApp } from 'kindling/testing';
+import type { TestApp } from 'kindling/testing';
+import { EntryFiles } from 'kindling/boot';
+import { Functions } from './index.js';
+
+describe('function component', () => {
+  let app: TestApp;
+  beforeEach(async () => {
+    app = await bootTestApp({ components: ['function'] });
+    await app.write('functions/greet.js', 'export const greet = (input) => `hello ${input.name}`;\nexport default () => "default";\n');
+  });
+  afterEach(async () => {
+    await app.shutdown();
+  });
+
+  const functions = (): Functions => app.get<Functions>(Functions);
+
+  describe('function.js', () => {
+    it('loads an export of a module file relative to the YAML file and makes it callable at commit', async () => {
+      await app.expectAccepted('entries:\n  - { name: greet, kind: function.js, file: ./functions/greet.js, export: greet }\n');
+      expect(await functions().call('test:greet', { name: 'Ada' })).toBe('hello Ada');
+    });
+
+    it('calls the default export when no export is named', async () => {
+      await app.expectAccepted('entries:\n  - { name: fallback, kind: function.js, file: ./functions/greet.js }\n');
+      expect(await functions().call('test:fallback', {})).toBe('default');
+    });
+
+    it('resolves the file against the directory of the YAML file that declares it', async () => {
+      await app.write('nested/impl.js', 'export const run = () => "nested";\n');
+      await app.expectAccepted('entries:\n  - { name: nested, kind: function.js, file: ./impl.js, export: run }\n', { file: 'nested/app.yaml' });
+      expect(await functions().call('test:nested', {})).toBe('nested');
+    });
+
+    it('refuses a module file that does not exist, at the file:line:col of its file field', async () => {
+      const error = await app.expectRefused('entries:\n  - name: lost\n    kind: function.js\n    file: ./nowhere.js\n', { code: 'REJECTED', message: 'does not exist' });
+      expect(String((error.cause as Error).message)).toMatch(/snippet-\d+\.yaml:5:11: function test:lost: module file \.\/nowhere\.js does not exist/);
+    });
+
+    it('refuses an export that the module does not have, listing the ones it has', async () => {
+      await app.expectRefused('entries:\n  - { name: typo, kind: function.js, file: ./functions/greet.js, export: gret }\n', /has no export "gret" \(its function exports: default, greet\)/);
+    });
+
+    it('refuses an export that is not a function', async () => {
+      await app.write('functions/value.js', 'export const value = 42;\n');
+      await app.expectRefused('entries:\n  - { name: value, kind: function.js, file: ./functions/value.js, export: value }\n', /exports a number, not a function, as "value"/);
+    });
+
+    it('refuses a module that fails to load, with the error', async () => {
+      await app.write('functions/broken.js', 'export const broken = (;\n');
+      await app.expectRefused('entries:\n  - { name: broken, kind: function.js, file: ./functions/broken.js, export: broken }\n', /module \.\/functions\/broken\.js failed to load/);
+    });
+
+    it('refuses data without a file, with the config issue', async () => {
+      await app.expectRefused('entries:\n  - { name: nofile, kind: function.js, export: x }\n', { code: 'REJECTED', message: 'data.file' });
+    });
+
+    it('keeps the committed version when an update is refused', async () => {
+      await app.expectAccepted('entries:\n  - { name: greet, kind: function.js, file: ./functions/greet.js, export: greet }\n');
+      await app.expectRefused('entries:\n  - { name: greet, kind: function.js, file: ./functions/greet.js, export: missing }\n');
+      expect(await functions().call('test:greet', { name: 'still' })).toBe('hello still');
+    });
+
+    it('does not expose a function of a dry run', async () => {
+      await app.apply('entries:\n  - { name: greet, kind: function.js, file: ./functions/greet.js, export: greet }\n', { dryRun: true });
+      expect(functions().get('test:greet')).toBeUndefined();
+    });
+
+    it('reloads the module when an update follows a change of the file', async () => {
+      const yaml = 'entries:\n  - { name: greet, kind: function.js, file: ./functions/greet.js, export: greet }\n';
+      await app.expectAccepted(yaml);
+      await writeFile(`${app.dir}/functions/greet.js`, 'export const greet = (input) => `hi ${input.name}`;\n');
+      await app.expectAccepted(yaml);
+      expect(await functions().call('test:greet', { name: 'Ada' })).toBe('hi Ada');
+    });
+
+    it('records the module file of each function for the watcher', async () => {
+      await app.expectAccepted('entries:\n  - { name: greet, kind: function.js, file: ./functions/greet.js, export: greet }\n');
+      expect(app.get<EntryFiles>(EntryFiles).entriesUsing(`${app.dir}/functions/greet.js`)).toEqual(['test:greet']);
+      await app.remove('test:greet');
+      expect(app.get<EntryFiles>(EntryFiles).entriesUsing(`${app.dir}/functions/greet.js`)).toEqual([]);
+    });
+
+    it('stops calling a deleted function', async () => {
+      await app.expectAccepted('entries:\n  - { name: greet, kind: function.js, file: ./functions/greet.js, export: greet }\n');
+      await app.remove('test:greet');
+      await expect(functions().call('test:greet', {})).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    });
+  });
+});
