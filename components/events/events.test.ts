@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { EventBus } from 'kindling';
+import { RegistryName } from 'kindling/boot';
+import { bootTestApp } from 'kindling/testing';
+import { getEventBus } from './index.js';
+
+describe('events component', () => {
+  it('binds the bus in the container under the EventBus token', async () => {
+    await using app = await bootTestApp();
+    expect(app.get<EventBus>(EventBus).state).toBe('started');
+  });
+
+  it('carries the registry changes as registry.entry.* events', async () => {
+    await using app = await bootTestApp({ acceptKinds: ['app.note'] });
+    const names: string[] = [];
+    app.get<EventBus>(EventBus).on('registry.entry.*', (_payload, name) => void names.push(name));
+    await app.apply('entries:\n  - { name: n, kind: app.note, data: { text: hi } }\n');
+    await app.remove('test:n');
+    expect(names).toEqual(['registry.entry.create', 'registry.entry.delete']);
+  });
+
+  it('re-publishes the $boot events of the loader on the bus', async () => {
+    const names: string[] = [];
+    await using _app = await bootTestApp({
+      components: [
+        {
+          name: 'spy',
+          dependsOn: [RegistryName],
+          load: (ctx) => {
+            getEventBus(ctx).on('$boot.**', (_payload, name) => void names.push(name));
+          },
+        },
+      ],
+    });
+    expect(names).toEqual(expect.arrayContaining(['$boot.component_started', '$boot.started']));
+  });
+
+  it('stops the bus when it stops', async () => {
+    const app = await bootTestApp();
+    const bus = app.get<EventBus>(EventBus);
+    await app.shutdown();
+    expect(bus.state).toBe('stopped');
+  });
+});
