@@ -1,47 +1,18 @@
 // Registry YAML throughput: a 10,000-entry registry (~4.5 MB) read by loadRegistryYaml, against the
 // plain parsers on the same text. Prints the median MB/s of each and the ratios.
 //
-// It imports `kindling`: type-checked against src/ (tsconfig paths), resolved at run time through the
-// package's own `exports`, i.e. the compiled build in dist/. So: `npm run build`, compile this file to
-// somewhere inside the package (e.g. `npx tsc -p tsconfig.json --outDir dist-bench`), run it with node.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadRegistryYaml, parseRegistryYaml } from 'kindling';
+import { report, type BenchRow } from '../harness.js';
+import { registryText } from '../registry-fixture.js';
 
 const ENTRIES = 10_000;
 const WARMUP = 2;
 const SAMPLES = 11;
-
-/** A realistic registry: file meta, and per entry meta with depends_on/groups and nested data. */
-function registryText(count: number): string {
-  const lines = ['namespace: app.bench', 'meta:', '  owner: platform', 'entries:'];
-  for (let i = 0; i < count; i += 1) {
-    const name = `service-${String(i).padStart(5, '0')}`;
-    lines.push(
-      `  - name: ${name}`,
-      '    kind: http.service',
-      '    meta:',
-      `      description: Service ${i} of the benchmark registry`,
-      `      depends_on: [db-${i % 10}, cache, "other.ns:shared"]`,
-      `      groups: [web, group-${i % 7}]`,
-      '    data:',
-      '      host: 0.0.0.0',
-      `      port: ${8000 + (i % 1000)}`,
-      '      routes:',
-      `        - path: /api/v1/items/${i}`,
-      '          method: GET',
-      `          handler: app.api:list-${i}`,
-      `        - path: /api/v1/items/${i}/{id}`,
-      '          method: POST',
-      '          timeout_ms: 2500',
-      `      limits: { rps: ${100 + i}, burst: 20 }`,
-    );
-  }
-  return `${lines.join('\n')}\n`;
-}
 
 interface Candidate {
   readonly name: string;
@@ -83,7 +54,6 @@ async function main(): Promise<void> {
   try {
     const loaded = await loadRegistryYaml(file);
     if (loaded.entries.length !== ENTRIES) throw new Error(`expected ${ENTRIES} entries, got ${loaded.entries.length}`);
-    console.log(`registry: ${ENTRIES} entries, ${megabytes.toFixed(2)} MB, node ${process.version}`);
 
     const results = [
       ...(await measure(
@@ -106,20 +76,21 @@ async function main(): Promise<void> {
       )),
     ];
     const ours = results[0] as Result;
-    for (const result of results) {
-      const ratio = result.mbPerSecond / ours.mbPerSecond;
-      console.log(
-        `${result.name.padEnd(46)} ${result.medianMs.toFixed(1).padStart(8)} ms ${result.mbPerSecond
-          .toFixed(1)
-          .padStart(7)} MB/s  ×${ratio.toFixed(2)} of loadRegistryYaml`,
-      );
-    }
     const target = 15;
-    console.log(
-      ours.mbPerSecond >= target
-        ? `ok: loadRegistryYaml ≥ ${target} MB/s`
-        : `SLOW: loadRegistryYaml below ${target} MB/s`,
-    );
+    const rows: BenchRow[] = results.map((result) => ({
+      name: `parse ${megabytes.toFixed(1)} MB, ${ENTRIES} entries`,
+      subject: result === ours ? 'kindling' : result.name,
+      value: result.mbPerSecond,
+      unit: 'MB/s',
+      better: 'higher',
+      ...(result === ours ? {} : { ratio: ours.mbPerSecond / result.mbPerSecond }),
+      ...(result === ours ? { target: `≥ ${target} MB/s`, met: ours.mbPerSecond >= target } : {}),
+    }));
+    report({
+      case: 'Registry YAML parse (loadRegistryYaml keeps positions for errors)',
+      rows,
+      notes: [`kindling = ${ours.name}`, 'candidates timed round-robin so machine load affects them alike'],
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
