@@ -1,5 +1,5 @@
 import { KindlingError } from '../common/errors.js';
-import type { Entry } from '../entry/entry.js';
+import { formatEntryLocation, type Entry } from '../entry/entry.js';
 
 /** One checked operation of a batch, with the entry it acts on. */
 export interface PlannedOp {
@@ -145,7 +145,14 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
   }
   if (ordered.length < ops.length) {
     const cycle = findCycle(indegree, successors, ids);
-    throw new KindlingError('INVALID', `dependency cycle in batch: ${cycle.join(' → ')}`, { details: { cycle } });
+    const where = cycle
+      .slice(0, -1)
+      .flatMap((id) => {
+        const at = formatEntryLocation((ops[byId.get(id) as number] as PlannedOp).entry);
+        return at === undefined ? [] : [`${id} at ${at}`];
+      });
+    const suffix = where.length === 0 ? '' : ` (${where.join(', ')})`;
+    throw new KindlingError('INVALID', `dependency cycle in batch: ${cycle.join(' → ')}${suffix}`, { details: { cycle } });
   }
   return ordered;
 }
