@@ -99,7 +99,9 @@ export class Application {
    */
   async start(): Promise<ReloadOutcome> {
     await this.boot.start();
-    const outcome = await this.reload();
+    const run = (): Promise<ReloadOutcome> => this.runReload([], true);
+    this.reloading = this.reloading.then(run, run);
+    const outcome = await this.reloading;
     if (outcome.status === 'refused') {
       await this.boot.shutdown('the registry sources were refused');
       throw outcome.error;
@@ -172,7 +174,7 @@ export class Application {
     await this.shutdown('dispose');
   }
 
-  private async runReload(changedFiles: readonly string[]): Promise<ReloadOutcome> {
+  private async runReload(changedFiles: readonly string[], initial = false): Promise<ReloadOutcome> {
     const registry = this.registry;
     let outcome: ReloadOutcome;
     try {
@@ -208,14 +210,16 @@ export class Application {
     } catch (error) {
       outcome = { status: 'refused', revision: registry.revision, error, message: messageOf(error) };
     }
-    this.report(outcome);
+    this.report(outcome, initial);
     return outcome;
   }
 
-  private report(outcome: ReloadOutcome): void {
+  private report(outcome: ReloadOutcome, initial: boolean): void {
     if (outcome.status === 'applied') {
-      this.logger.info(`applied revision ${outcome.revision}: ${outcome.changes.join(' ')}`);
+      this.logger.info(initial ? `applied revision ${outcome.revision}: ${outcome.changes.length} entries` : `applied revision ${outcome.revision}: ${outcome.changes.join(' ')}`);
     } else if (outcome.status === 'refused') {
+      // A refused first batch is thrown by start(): whoever started the app reports it.
+      if (initial) return;
       this.logger.error(`change refused, still serving revision ${outcome.revision}:\n${outcome.message}`);
     } else {
       this.logger.debug('no change to apply');

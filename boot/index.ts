@@ -36,3 +36,5 @@ export {
 } from './well-known.js';
 export { MANIFEST_FILE, ManifestError, loadBootManifest, parseBootManifest, resolveManifestComponents } from './manifest.js';
 export type { BootManifest, ManifestComponent, ManifestProblem, ResolvedComponent } from './manifest.js';
+export { Application } from './application.js';
+export type { ApplicationOptions, ReloadOutcome, WatchOptions } from './application.js';

@@ -1,0 +1,169 @@
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LogFields, Logger } from 'kindling';
+import type { Application, ReloadOutcome } from 'kindling/boot';
+import { main } from '../boot/cli.js';
+
+const root = resolve(import.meta.dirname, '..');
+const example = join(root, 'examples/hello');
+
+/** Copies the example to a temp dir, listening on a free port instead of 8080. */
+async function copyExample(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'kindling-hello-'));
+  await cp(example, dir, { recursive: true });
+  const http = join(dir, 'registry/http.yaml');
+  await writeFile(http, (await readFile(http, 'utf8')).replace('"127.0.0.1:8080"', '"127.0.0.1:0"'));
+  return dir;
+}
+
+function memoryLogger(lines: string[]): Logger {
+  const write = (level: string) => (message: string, _fields?: LogFields) => void lines.push(`${level} ${message}`);
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+describe('examples/hello under `kindling run --watch` (in process)', () => {
+  let dir: string;
+  let app: Application;
+  let base: string;
+  let exited: Promise<number>;
+  const stop = new AbortController();
+  const stdout: string[] = [];
+  const logs: string[] = [];
+  const waiting: { accepts: (outcome: ReloadOutcome) => boolean; resolve: (outcome: ReloadOutcome) => void }[] = [];
+
+  /**
+   * Writes a file of the app and resolves with the watcher's next outcome: by default the next one
+   * that applied or refused something (a write may reach the watcher as more than one event).
+   */
+  async function edit(path: string, change: (text: string) => string, accepts = (outcome: ReloadOutcome) => outcome.status !== 'unchanged'): Promise<ReloadOutcome> {
+    const file = join(dir, path);
+    const outcome = new Promise<ReloadOutcome>((resolve) => waiting.push({ accepts, resolve }));
+    await writeFile(file, change(await readFile(file, 'utf8')));
+    return outcome;
+  }
+
+  beforeAll(async () => {
+    dir = await copyExample();
+    const ready = new Promise<Application>((resolve, reject) => {
+      exited = main(['run', dir, '--watch'], {
+        stdout: (text) => void stdout.push(text),
+        stderr: (text) => reject(new Error(text)),
+        logger: memoryLogger(logs),
+        handleSignals: false,
+        signal: stop.signal,
+        onReady: resolve,
+        onReload: (outcome) => {
+          if (waiting[0]?.accepts(outcome) === true) waiting.shift()?.resolve(outcome);
+        },
+      });
+      exited.then((code) => reject(new Error(`kindling run exited early with ${code}`)), reject);
+    });
+    app = await ready;
+    base = stdout.join('').match(/http:\/\/127\.0\.0\.1:\d+/)?.[0] ?? '';
+  });
+
+  afterAll(async () => {
+    stop.abort();
+    expect(await exited).toBe(0);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints where it listens', () => {
+    expect(stdout.join('')).toMatch(/^hello is running \(registry revision 1, 8 entries\)\n {2}hello:server {2}http:\/\/127\.0\.0\.1:\d+\n/);
+  });
+
+  it('serves GET / over real HTTP', async () => {
+    const response = await fetch(`${base}/`);
+    expect(await response.json()).toEqual({ app: 'hello', try: ['GET /hello/:name', 'POST /echo'] });
+  });
+
+  it('serves GET /hello/:name with the name from the path', async () => {
+    expect(await (await fetch(`${base}/hello/Ada?shout=1`)).json()).toEqual({ message: 'HELLO, ADA!' });
+  });
+
+  it('serves POST /echo with the JSON body it was sent', async () => {
+    const response = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
+    expect(await response.json()).toEqual({ received: { n: 1 }, type: 'application/json' });
+  });
+
+  it('logs each committed change through the example observer', () => {
+    expect(logs).toContain('info [registry] revision 1: + http.endpoint hello:get-hello');
+  });
+
+  it('applies a good YAML edit as one batch and serves it', async () => {
+    const outcome = await edit('registry/http.yaml', (text) => text.replace('path: /hello/:name', 'path: /greet/:name'));
+    expect(outcome).toMatchObject({ status: 'applied', changes: ['~hello:get-hello'] });
+    expect((await fetch(`${base}/greet/Bo`)).status).toBe(200);
+    expect((await fetch(`${base}/hello/Bo`)).status).toBe(404);
+  });
+
+  it('reloads an edited function file and serves the new version', async () => {
+    const outcome = await edit('functions/greet.js', (text) => text.replace('`Hello, ${request.params.name}!`', '`Howdy, ${request.params.name}!`'));
+    expect(outcome).toMatchObject({ status: 'applied', changes: ['~hello:greet'] });
+    expect(await (await fetch(`${base}/greet/Cy`)).json()).toEqual({ message: 'Howdy, Cy!' });
+  });
+
+  it('refuses a YAML edit that is not valid, printing file:line:col, and keeps serving the previous version', async () => {
+    const revision = app.registry.revision;
+    const outcome = await edit('registry/http.yaml', (text) => text.replace('method: POST', 'method: [POST'));
+    expect(outcome.status).toBe('refused');
+    expect(logs.at(-1)).toMatch(new RegExp(`^error change refused, still serving revision ${revision}:\\n[^]*${join(dir, 'registry/http.yaml')}:\\d+:\\d+: `));
+    expect(app.registry.revision).toBe(revision);
+    expect((await fetch(`${base}/echo`, { method: 'POST', body: 'still here' })).status).toBe(200);
+    // Undo the edit: the file is back to what was applied, so there is nothing to change.
+    expect(await edit('registry/http.yaml', (text) => text.replace('method: [POST', 'method: POST'), (outcome) => outcome.status === 'unchanged')).toMatchObject({ revision: app.registry.revision });
+  });
+
+  it('refuses a function edit that drops the export, printing file:line:col, and keeps serving the previous version', async () => {
+    const outcome = await edit('functions/echo.js', (text) => text.replace('export function echo', 'export function echoed'));
+    expect(outcome.status).toBe('refused');
+    expect(outcome.status === 'refused' && outcome.message).toMatch(new RegExp(`${join(dir, 'registry/functions.yaml')}:\\d+:\\d+: function hello:echo: module \\.\\./functions/echo\\.js has no export "echo"`));
+    const response = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":2}' });
+    expect(await response.json()).toEqual({ received: { n: 2 }, type: 'application/json' });
+  });
+});
+
+describe('`kindling run` as a subprocess (the `npm start` path)', () => {
+  let dir: string;
+  let child: ChildProcessWithoutNullStreams | undefined;
+
+  beforeAll(() => {
+    // Build what `npm start` runs. Errors elsewhere in the tree must not hide a broken CLI: only
+    // the emitted files matter here (typechecking is its own step).
+    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
+  }, 120_000);
+
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('boots the example, prints its URL, serves it and stops on SIGINT with exit code 0', async () => {
+    dir = await copyExample();
+    // The copy lives outside the package: let its `import 'kindling/boot'` find it.
+    await mkdir(join(dir, 'node_modules'));
+    await symlink(root, join(dir, 'node_modules/kindling'), 'dir');
+    child = spawn(process.execPath, [join(root, 'dist/boot/cli.js'), 'run', dir], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      child?.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        const found = /http:\/\/127\.0\.0\.1:\d+/.exec(stdout);
+        if (found !== null) resolve(found[0]);
+      });
+      child?.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr}`)));
+    });
+    expect(await (await fetch(`${url}/hello/World`)).json()).toEqual({ message: 'Hello, World!' });
+    const exit = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exit).toBe(0);
+    expect(stderr).toContain('received SIGINT: shutting down');
+    expect(stderr).toMatch(/stopped 5 component\(s\)/);
+  });
+});
