@@ -39,7 +39,7 @@ describe('examples/hello under `kindling run --watch` (in process)', () => {
    * Writes a file of the app and resolves with the watcher's next outcome: by default the next one
    * that applied or refused something (a write may reach the watcher as more than one event).
    */
-  async function edit(path: string, change: (text: string) => string, accepts = (outcome: ReloadOutcome) => outcome.status !== 'unchanged'): Promise<ReloadOutcome> {
+  async function edit(path: string, change: (text: string) => string, accepts: (outcome: ReloadOutcome) => boolean = (outcome) => outcome.status !== 'unchanged'): Promise<ReloadOutcome> {
     const file = join(dir, path);
     const outcome = new Promise<ReloadOutcome>((resolve) => waiting.push({ accepts, resolve }));
     await writeFile(file, change(await readFile(file, 'utf8')));
