@@ -3,6 +3,7 @@ import type { FSWatcher } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { createConsoleLogger, deepEqual, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
 import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
+import { loadBuiltinComponents } from './builtins.js';
 import type { Component } from './component.js';
 import { EntryFiles } from './container.js';
 import { BootLoader } from './loader.js';
@@ -13,8 +14,8 @@ import { getRegistry } from './well-known.js';
 
 /** Options of {@link Application.load}. */
 export interface ApplicationOptions {
-  /** The components a manifest may name without a module path. */
-  readonly builtins: Readonly<Record<string, Component>>;
+  /** The components a manifest may name without a module path (default: the built-ins). */
+  readonly builtins?: Readonly<Record<string, Component>>;
   /** The logger; by default a console logger at the manifest's `log` level (info). */
   readonly logger?: Logger;
   /** Default time limit of each component's start, in ms. */
@@ -53,7 +54,7 @@ const SOURCE = 'kindling run';
  * the difference as one batch; a refused batch leaves the previous version running.
  *
  * @example
- * const app = await Application.load('examples/hello', { builtins: builtinComponents });
+ * const app = await Application.load('examples/hello');
  * await app.start();
  * const stop = app.watch();
  * app.onDidReload((outcome) => console.log(outcome.status));
@@ -74,7 +75,7 @@ export class Application {
    * Reads the manifest (an app directory or a manifest file), finds its components and registers
    * them. Throws a `ManifestError` (file:line:col) for a bad manifest.
    */
-  static async load(target: string, options: ApplicationOptions): Promise<Application> {
+  static async load(target: string, options: ApplicationOptions = {}): Promise<Application> {
     const manifest = await loadBootManifest(target);
     const logger = options.logger ?? createConsoleLogger(manifest.log ?? 'info', manifest.name ?? 'kindling');
     const boot = new BootLoader({
@@ -82,7 +83,8 @@ export class Application {
       baseDir: manifest.dir,
       ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     });
-    for (const { component, config, source } of await resolveManifestComponents(manifest, options.builtins)) {
+    const builtins = options.builtins ?? (await loadBuiltinComponents());
+    for (const { component, config, source } of await resolveManifestComponents(manifest, builtins)) {
       boot.register(component, config, { source });
     }
     return new Application(manifest, boot, logger);

@@ -38,3 +38,5 @@ export { MANIFEST_FILE, ManifestError, loadBootManifest, parseBootManifest, reso
 export type { BootManifest, ManifestComponent, ManifestProblem, ResolvedComponent } from './manifest.js';
 export { Application } from './application.js';
 export type { ApplicationOptions, ReloadOutcome, WatchOptions } from './application.js';
+export { loadBuiltinComponents } from './builtins.js';
+export type { BuiltinComponents } from './builtins.js';

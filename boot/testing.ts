@@ -203,11 +203,12 @@ export async function bootTestApp(options: TestAppOptions = {}): Promise<TestApp
     ...(options.acceptKinds === undefined ? {} : { acceptKinds: [...options.acceptKinds] }),
     ...(options.listenerTimeoutMs === undefined ? {} : { listenerTimeoutMs: options.listenerTimeoutMs }),
   };
-  boot.register(builtinComponents[EventsName] as Component, config[EventsName]);
-  boot.register(builtinComponents[RegistryName] as Component, registryConfig);
+  const builtins: Readonly<Record<string, Component | undefined>> = builtinComponents;
+  boot.register(builtinComponents.events, config[EventsName]);
+  boot.register(builtinComponents.registry, registryConfig);
   const names: string[] = [];
   for (const item of options.components ?? []) {
-    const component = typeof item === 'string' ? builtinComponents[item] : item;
+    const component = typeof item === 'string' ? builtins[item] : item;
     if (component === undefined) {
       throw new KindlingError('NOT_FOUND', `no built-in component "${String(item)}" (built-ins: ${Object.keys(builtinComponents).join(', ')})`);
     }

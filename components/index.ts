@@ -1,6 +1,6 @@
 // The built-in components a boot manifest can name.
 
-import type { Component } from 'kindling/boot';
+import type { BuiltinComponents, Component } from 'kindling/boot';
 import { eventsComponent } from './events/index.js';
 import { functionComponent } from './function/index.js';
 import { httpComponent } from './http/index.js';
@@ -25,9 +25,9 @@ export {
 export type { HttpMethodName, ListenAddress, HttpRequest, HttpResponse, HttpHandler, HttpServerAddress } from './http/index.js';
 
 /** The built-in components by the name a manifest uses. */
-export const builtinComponents: Readonly<Record<string, Component>> = Object.freeze({
-  [eventsComponent.name]: eventsComponent as Component,
-  [registryComponent.name]: registryComponent as Component,
-  [functionComponent.name]: functionComponent as Component,
-  [httpComponent.name]: httpComponent as Component,
+export const builtinComponents: BuiltinComponents = Object.freeze({
+  events: eventsComponent as Component,
+  registry: registryComponent as Component,
+  function: functionComponent as Component,
+  http: httpComponent as Component,
 });
