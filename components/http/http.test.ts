@@ -273,7 +273,14 @@ describe('HttpServiceConfig', () => {
 
   it('reads an address without a host as 127.0.0.1', () => {
     expect(parseListenAddress(':8080')).toEqual({ host: '127.0.0.1', port: 8080 });
+  });
+
+  it('reads an IPv6 host in brackets', () => {
     expect(parseListenAddress('[::1]:0')).toEqual({ host: '::1', port: 0 });
+  });
+
+  it('refuses a port above 65535', () => {
+    expect(() => parseListenAddress('127.0.0.1:70000')).toThrow('is not a listen address');
   });
 
   it('refuses an unknown key with its position', () => {
