@@ -11,11 +11,9 @@ import { compileParamsValidator, type ParamsCheck, type ParamsSchema, type Param
  * A Moleculer-style event handler, called with the service as `this`. Moleculer's rule decides the
  * signature: a handler whose first parameter is named `ctx` or `context` (or declared with
  * `context: true`) receives an {@link EventContext}; any other receives the legacy
- * `(payload, sender, eventName, ctx)`.
+ * `(payload, sender, eventName, ctx)`. The first parameter is `any` so that both
+ * `(ctx: EventContext<User>)` and `(payload: User)` fit without a cast.
  */
-// The payload type is the handler's to declare; `any` lets `(ctx: EventContext<User>)` and
-// `(payload: User)` both fit without a cast.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ServiceEventHandler = (this: Service, payloadOrContext: any, sender: string, eventName: string, ctx: EventContext) => unknown;
 
 /** The long form of an event declaration. */
