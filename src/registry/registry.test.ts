@@ -275,6 +275,24 @@ describe('Registry', () => {
         expect(error.message).toContain('may be out of step');
       });
 
+      it('reports a discard that throws as desynced and keeps the refusal as the cause', async () => {
+        const { handlers, registry } = setup();
+        const tx = new TxRecorder('tx');
+        tx.discard = () => {
+          throw new Error('discard broke');
+        };
+        const plain = new Recorder('plain');
+        plain.refuse = () => new Error('refused');
+        handlers.registerListener('http.*', tx);
+        handlers.registerListener('http.*', plain);
+        const error = await refusal(registry.apply([create('app:a')]));
+        expect(error.code).toBe('REJECTED');
+        expect((error.cause as Error).message).toBe('refused');
+        expect(error.details['desynced']).toMatchObject([{ listener: 'TxRecorder(http.*)', phase: 'discard' }]);
+        expect(error.message).toContain('discard broke');
+        expect(registry.revision).toBe(0);
+      });
+
       it('never calls observers for a discarded batch', async () => {
         const { handlers, registry } = setup();
         const http = new Recorder('http');
