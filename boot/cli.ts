@@ -123,8 +123,10 @@ async function run(
     }),
   );
   options.onReady?.(app);
+  let signals: { dispose(): void } | undefined;
   const code = await new Promise<number>((resolve) => {
-    if (options.handleSignals !== false) cleanup.push(app.boot.handleSignals({ exit: resolve }));
+    // Kept until the end (not disposed when shutdown begins): a second signal must still exit at once.
+    if (options.handleSignals !== false) signals = app.boot.handleSignals({ exit: resolve });
     if (options.signal !== undefined) {
       const stop = (): void => {
         app.shutdown('aborted').then(
@@ -137,6 +139,7 @@ async function run(
     }
   });
   for (const item of cleanup.splice(0)) item.dispose();
+  signals?.dispose();
   return code;
 }
 
