@@ -425,6 +425,23 @@ describe('Registry', () => {
         expect(log).toEqual(['app:z-router', 'app:a-endpoint']);
       });
 
+      it('reports changes in the order they completed, retries included', async () => {
+        const { handlers, registry } = setup();
+        const seen: string[] = [];
+        handlers.registerListener('http.*', {
+          add: (ctx, e) => {
+            const router = (e.data as { router?: string }).router;
+            if (router !== undefined && ctx.get(router) === undefined) throw new KindlingError('NOT_FOUND', 'later');
+          },
+          update: () => undefined,
+          delete: () => undefined,
+        });
+        handlers.registerObserver('http.*', { add: (_ctx, e) => void seen.push(e.id) });
+        const result = await registry.apply([create('app:a-endpoint', 'http.endpoint', {}, { router: 'app:z-router' }), create('app:z-router', 'http.router')]);
+        expect(result.changes.map((c) => c.entry.id)).toEqual(['app:z-router', 'app:a-endpoint']);
+        expect(seen).toEqual(['app:z-router', 'app:a-endpoint']);
+      });
+
       it('fails with UNRESOLVED when a later listener of an op keeps refusing NOT_FOUND (regression: endless loop)', async () => {
         const { handlers, registry } = setup();
         handlers.registerListener('http.*', new Recorder('first'));

@@ -262,13 +262,15 @@ export class Registry {
       this.head,
     );
     await transaction.run();
+    // Changes are reported in the order the listeners completed them, retries included.
+    const applied = transaction.completed;
     if (dryRun) {
       const desynced = await transaction.discardAll();
       this.reportDesynced(transactionId, desynced);
-      return { revision: this.head, transactionId, changes: this.toChanges(planned, this.head + 1), faults: [], dryRun };
+      return { revision: this.head, transactionId, changes: this.toChanges(applied, this.head + 1), faults: [], dryRun };
     }
     const revision = this.head + 1;
-    const changes = this.toChanges(planned, revision);
+    const changes = this.toChanges(applied, revision);
     const record: HistoryRecord = { revision, transactionId, time: new Date().toISOString(), source: options.source, changes };
     if (this.journal !== undefined && options.durable !== false) {
       try {
@@ -279,7 +281,7 @@ export class Registry {
         throw error;
       }
     }
-    return this.commit(transaction, planned, record);
+    return this.commit(transaction, applied, record);
   }
 
   private async commit(transaction: Transaction, planned: readonly PlannedOp[], record: HistoryRecord): Promise<ApplyResult> {

@@ -46,6 +46,8 @@ export interface TransactionHost {
 export class Transaction {
   private readonly controller = new AbortController();
   private readonly staged = new Map<string, Entry | undefined>();
+  /** The ops in the order their listeners finished them (after NOT_FOUND retries). */
+  readonly completed: PlannedOp[] = [];
   /** The calls made so far, as two parallel lists (one pair per call, kept for compensation). */
   private readonly appliedBy: ListenerRegistration[] = [];
   private readonly appliedOps: PlannedOp[] = [];
@@ -133,6 +135,7 @@ export class Transaction {
         if (outcome === true || (outcome !== false && (await outcome))) {
           progress = true;
           this.staged.set(item.op.id, item.op.op === 'delete' ? undefined : item.op.entry);
+          this.completed.push(item.op);
         } else {
           // Progress means a listener accepted in this pass; earlier passes do not count.
           if (item.next > before) progress = true;
