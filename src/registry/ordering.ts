@@ -1,5 +1,6 @@
 import { KindlingError } from '../common/errors.js';
 import { formatEntryLocation, type Entry } from '../entry/entry.js';
+import type { ListenerRegistration } from '../handlers/handler-registry.js';
 
 /** One checked operation of a batch, with the entry it acts on. */
 export interface PlannedOp {
@@ -9,6 +10,8 @@ export interface PlannedOp {
   readonly entry: Entry;
   /** The stored entry an update or delete replaces. */
   readonly previous: Entry | undefined;
+  /** The listeners of the entry's kind, resolved once when the batch is checked. */
+  readonly listeners: readonly ListenerRegistration[];
 }
 
 function namespaceOf(id: string): string {
@@ -110,16 +113,19 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
   ops.forEach((op, i) => {
     const refs = dependsOnOf(op.entry);
     if (refs.length === 0) return;
-    const targets = new Set<number>();
+    // Few targets per entry: a list with indexOf beats a Set here.
+    const targets: number[] = [];
+    const add = (target: number): void => {
+      if (target !== i && !targets.includes(target)) targets.push(target);
+    };
+    let namespace: string | undefined;
     for (const ref of refs) {
-      let found: readonly number[] | undefined;
-      if (ref.startsWith('group:')) found = byGroup.get(ref.slice('group:'.length));
-      else if (ref.startsWith('ns:')) found = byNamespace.get(ref.slice('ns:'.length));
+      if (ref.startsWith('group:')) byGroup.get(ref.slice(6))?.forEach(add);
+      else if (ref.startsWith('ns:')) byNamespace.get(ref.slice(3))?.forEach(add);
       else {
-        const index = byId.get(ref.includes(':') ? ref : `${namespaceOf(op.id)}:${ref}`);
-        found = index === undefined ? undefined : [index];
+        const index = byId.get(ref.includes(':') ? ref : `${(namespace ??= namespaceOf(op.id))}:${ref}`);
+        if (index !== undefined) add(index);
       }
-      for (const target of found ?? []) if (target !== i) targets.add(target);
     }
     for (const dep of targets) {
       // Deletes run dependants first; creates and updates run dependencies first.

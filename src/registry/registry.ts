@@ -255,7 +255,7 @@ export class Registry {
       return { revision: this.head, transactionId, changes: [], faults: [], dryRun };
     }
     const transaction = new Transaction(
-      { handlers: this.handlers, defaultTimeoutMs: this.timeoutMs, scope: this.scope, committed: (id) => this.state.get(id) },
+      { defaultTimeoutMs: this.timeoutMs, scope: this.scope, committed: (id) => this.state.get(id) },
       transactionId,
       planned,
       dryRun,
@@ -433,12 +433,13 @@ export class Registry {
               return;
             }
           }
-          const kindProblem = this.checkKind(entry);
+          const listeners = this.handlers.listenersFor(entry.kind);
+          const kindProblem = listeners.length > 0 ? undefined : this.checkKind(entry);
           if (kindProblem !== undefined) {
             problem('INVALID', id, kindProblem);
             return;
           }
-          planned.push({ op: operation.op, id, entry, previous: current });
+          planned.push({ op: operation.op, id, entry, previous: current, listeners });
           return;
         }
         case 'delete':
@@ -446,7 +447,7 @@ export class Registry {
             problem('NOT_FOUND', id, `entry ${id} does not exist, so it cannot be deleted`);
             return;
           }
-          planned.push({ op: 'delete', id, entry: current, previous: current });
+          planned.push({ op: 'delete', id, entry: current, previous: current, listeners: this.handlers.listenersFor(current.kind) });
           return;
         default:
           problem('INVALID', id, `operation ${index} has an unknown op ${JSON.stringify((operation as { op?: unknown }).op)} (create, update or delete)`);
@@ -457,7 +458,7 @@ export class Registry {
   }
 
   private checkKind(entry: Entry): string | undefined {
-    if (this.handlers.listenersFor(entry.kind).length > 0 || this.accepted.match(entry.kind).length > 0) return undefined;
+    if (this.accepted.match(entry.kind).length > 0) return undefined;
     const nearest = this.handlers.nearestListenerPattern(entry.kind);
     const hint = nearest === undefined ? '' : ` Did you mean "${nearest}"?`;
     return `no listener handles kind "${entry.kind}" of entry ${entry.id}.${hint} Register a listener for it, or list the kind in acceptKinds.`;

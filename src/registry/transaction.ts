@@ -1,12 +1,7 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { errorCodeOf, KindlingError, messageOf } from '../common/errors.js';
 import type { Entry } from '../entry/entry.js';
-import type {
-  EntryListener,
-  HandlerRegistry,
-  ListenerContext,
-  ListenerRegistration,
-} from '../handlers/handler-registry.js';
+import type { EntryListener, ListenerContext, ListenerRegistration } from '../handlers/handler-registry.js';
 import type { PlannedOp } from './ordering.js';
 
 /** A listener that may be out of step with the registry after a failed compensation or discard. */
@@ -30,7 +25,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /** What a transaction needs from the registry that runs it. */
 export interface TransactionHost {
-  readonly handlers: HandlerRegistry;
   readonly defaultTimeoutMs: number;
   /** Marks calls made from inside a listener, so that a nested apply fails fast. */
   readonly scope: AsyncLocalStorage<string>;
@@ -65,7 +59,7 @@ export class Transaction {
   ) {
     const seen = new Set<EntryListener>();
     for (const op of ops) {
-      for (const registration of host.handlers.listenersFor(op.entry.kind)) {
+      for (const registration of op.listeners) {
         if (!seen.has(registration.listener)) {
           seen.add(registration.listener);
           this.participants.push(registration);
@@ -122,7 +116,7 @@ export class Transaction {
   private async operate(): Promise<void> {
     let pending: PendingOp[] = this.ops.map((op) => ({
       op,
-      listeners: this.host.handlers.listenersFor(op.entry.kind),
+      listeners: op.listeners,
       next: 0,
       lastError: undefined,
     }));

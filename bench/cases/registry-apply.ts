@@ -1,0 +1,126 @@
+// Registry apply of 10,000 entries from ~4.5 MB of YAML: 50 kinds, 50 kind patterns, 10 decorated
+// config classes, 4 listeners per entry (one decodes its config, as a real component does), the
+// event bus receiving entry.* events. Split into parse / decode / framework / publish, cold and warm.
+import 'reflect-metadata';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
+import { createEventBus, decodeEntryConfig, HandlerRegistry, loadRegistryYaml, Registry, type Entry, type EntryListener } from 'kindling';
+import { consume, report } from '../harness.js';
+import { registryText } from '../registry-fixture.js';
+
+const ENTRIES = 10_000;
+const KINDS = 50;
+const CLASSES = 10;
+
+function configClass(index: number): new () => object {
+  class Route {
+    @IsString() path = '/';
+    @IsIn(['GET', 'POST']) method = 'GET';
+    @IsString() @IsOptional() handler?: string;
+    @IsInt() @IsOptional() timeout_ms?: number;
+  }
+  class Limits {
+    @IsInt() @Min(1) rps = 100;
+    @IsInt() @Min(0) burst = 0;
+  }
+  class ServiceConfig {
+    @IsString() @IsOptional() id?: string;
+    @IsOptional() meta?: Record<string, unknown>;
+    @IsString() host = '127.0.0.1';
+    @IsInt() @Min(1) @Max(65535) port = 8080;
+    @ValidateNested({ each: true }) @Type(() => Route) routes: Route[] = [];
+    @ValidateNested() @Type(() => Limits) limits = new Limits();
+  }
+  Object.defineProperty(ServiceConfig, 'name', { value: `ServiceConfig${index}` });
+  return ServiceConfig;
+}
+const classes = Array.from({ length: CLASSES }, (_, i) => configClass(i));
+const classOf = (kind: string): new () => object => classes[Number(/^kind(\d+)\./.exec(kind)?.[1] ?? 0) % CLASSES] as new () => object;
+
+const noop: EntryListener = { add: () => undefined, update: () => undefined, delete: () => undefined };
+const decoding: EntryListener = {
+  add: (_ctx, entry) => void consume(decodeEntryConfig(classOf(entry.kind), entry)),
+  update: (_ctx, entry) => void consume(decodeEntryConfig(classOf(entry.kind), entry)),
+  delete: () => undefined,
+};
+
+function registry(options: { decode: boolean; bus: boolean }): Registry {
+  const handlers = new HandlerRegistry();
+  for (let i = 0; i < KINDS; i++) handlers.registerListener(`kind${i}.*`, options.decode ? decoding : noop);
+  for (let i = 0; i < 3; i++) handlers.registerListener('**', { ...noop });
+  if (!options.bus) return new Registry({ handlers });
+  const bus = createEventBus();
+  let received = 0;
+  bus.on('registry.**', () => void received++);
+  return new Registry({ handlers, events: { send: (system, kind, path, data) => bus.send(system, kind, path, data) } });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'kindling-bench-apply-'));
+const file = join(dir, 'registry.yaml');
+const text = registryText(ENTRIES, KINDS);
+writeFileSync(file, text);
+const megabytes = Buffer.byteLength(text) / (1024 * 1024);
+
+const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
+const creates = (entries: readonly Entry[]) => entries.map((entry) => ({ op: 'create' as const, entry }));
+
+interface Round {
+  parse: number;
+  decode: number;
+  framework: number;
+  publish: number;
+  whole: number;
+}
+
+async function round(): Promise<Round> {
+  let t = process.hrtime.bigint();
+  const { entries } = await loadRegistryYaml(file);
+  const parse = ms(t);
+  t = process.hrtime.bigint();
+  for (const entry of entries) consume(decodeEntryConfig(classOf(entry.kind), entry));
+  const decode = ms(t);
+  t = process.hrtime.bigint();
+  await registry({ decode: false, bus: false }).apply(creates(entries));
+  const framework = ms(t);
+  // Publishing alone: what the registry sends after a commit, one entry.create per entry.
+  const bus = createEventBus();
+  bus.on('registry.**', (payload) => void consume(payload));
+  t = process.hrtime.bigint();
+  for (const entry of entries) void bus.send('registry', 'entry.create', entry.id, { entry, revision: 1, transactionId: 'bench' });
+  const publish = ms(t);
+  await bus.stop();
+  // The whole thing, as `kindling run` does it: read the YAML, then one apply that decodes and publishes.
+  t = process.hrtime.bigint();
+  const loaded = await loadRegistryYaml(file);
+  await registry({ decode: true, bus: true }).apply(creates(loaded.entries));
+  const whole = ms(t);
+  return { parse, decode, framework, publish, whole };
+}
+
+const rounds: Round[] = [];
+for (let i = 0; i < 8; i++) rounds.push(await round());
+rmSync(dir, { recursive: true, force: true });
+const cold = rounds[0] as Round;
+const warm = rounds.slice(2);
+const med = (pick: (r: Round) => number): number => {
+  const values = warm.map(pick).sort((a, b) => a - b);
+  return values[values.length >> 1] as number;
+};
+const perEntry = (med((r) => r.framework) * 1000) / ENTRIES;
+report({
+  case: `Registry apply: ${ENTRIES} entries, ${megabytes.toFixed(1)} MB YAML, ${KINDS} kinds, ${CLASSES} config classes, 4 listeners each`,
+  rows: [
+    { name: 'parse (loadRegistryYaml)', subject: 'kindling', value: med((r) => r.parse), unit: 'ms', better: 'lower' },
+    { name: 'parse throughput', subject: 'kindling', value: megabytes / (med((r) => r.parse) / 1000), unit: 'MB/s', better: 'higher', target: '≥ 15 MB/s', met: megabytes / (med((r) => r.parse) / 1000) >= 15 },
+    { name: 'decode (decodeEntryConfig × 10,000)', subject: 'kindling', value: med((r) => r.decode), unit: 'ms', better: 'lower' },
+    { name: 'framework (apply, no-op listeners)', subject: 'kindling', value: med((r) => r.framework), unit: 'ms', better: 'lower' },
+    { name: 'framework per entry', subject: 'kindling', value: perEntry, unit: 'µs', better: 'lower', target: '≤ 3 µs', met: perEntry <= 3 },
+    { name: 'publish (entry.create on the bus)', subject: 'kindling', value: med((r) => r.publish), unit: 'ms', better: 'lower' },
+    { name: 'whole apply incl. parse, warm', subject: 'kindling', value: med((r) => r.whole), unit: 'ms', better: 'lower', target: '≤ 700 ms', met: med((r) => r.whole) <= 700 },
+    { name: 'whole apply incl. parse, cold', subject: 'kindling', value: cold.whole, unit: 'ms', better: 'lower' },
+  ],
+  notes: ['cold = first round in a fresh process; warm = median of rounds 3–8', 'decode runs inside the whole apply through one listener per entry, as components do'],
+});
