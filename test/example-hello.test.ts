@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogFields, Logger } from 'kindling';
 import type { Application, ReloadOutcome } from 'kindling/boot';
 import { main } from '../boot/cli.js';
+import { fetchOnce } from './http-client.js';
 
 const root = resolve(import.meta.dirname, '..');
 const example = join(root, 'examples/hello');
@@ -77,16 +78,16 @@ describe('examples/hello under `kindling run --watch` (in process)', () => {
   });
 
   it('serves GET / over real HTTP', async () => {
-    const response = await fetch(`${base}/`);
+    const response = await fetchOnce(`${base}/`);
     expect(await response.json()).toEqual({ app: 'hello', try: ['GET /hello/:name', 'POST /echo'] });
   });
 
   it('serves GET /hello/:name with the name from the path', async () => {
-    expect(await (await fetch(`${base}/hello/Ada?shout=1`)).json()).toEqual({ message: 'HELLO, ADA!' });
+    expect(await (await fetchOnce(`${base}/hello/Ada?shout=1`)).json()).toEqual({ message: 'HELLO, ADA!' });
   });
 
   it('serves POST /echo with the JSON body it was sent', async () => {
-    const response = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
+    const response = await fetchOnce(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
     expect(await response.json()).toEqual({ received: { n: 1 }, type: 'application/json' });
   });
 
@@ -97,14 +98,14 @@ describe('examples/hello under `kindling run --watch` (in process)', () => {
   it('applies a good YAML edit as one batch and serves it', async () => {
     const outcome = await edit('registry/http.yaml', (text) => text.replace('path: /hello/:name', 'path: /greet/:name'));
     expect(outcome).toMatchObject({ status: 'applied', changes: ['~hello:get-hello'] });
-    expect((await fetch(`${base}/greet/Bo`)).status).toBe(200);
-    expect((await fetch(`${base}/hello/Bo`)).status).toBe(404);
+    expect((await fetchOnce(`${base}/greet/Bo`)).status).toBe(200);
+    expect((await fetchOnce(`${base}/hello/Bo`)).status).toBe(404);
   });
 
   it('reloads an edited function file and serves the new version', async () => {
     const outcome = await edit('functions/greet.js', (text) => text.replace('`Hello, ${request.params.name}!`', '`Howdy, ${request.params.name}!`'));
     expect(outcome).toMatchObject({ status: 'applied', changes: ['~hello:greet'] });
-    expect(await (await fetch(`${base}/greet/Cy`)).json()).toEqual({ message: 'Howdy, Cy!' });
+    expect(await (await fetchOnce(`${base}/greet/Cy`)).json()).toEqual({ message: 'Howdy, Cy!' });
   });
 
   it('refuses a YAML edit that is not valid, printing file:line:col, and keeps serving the previous version', async () => {
@@ -113,7 +114,7 @@ describe('examples/hello under `kindling run --watch` (in process)', () => {
     expect(outcome.status).toBe('refused');
     expect(logs.at(-1)).toMatch(new RegExp(`^error change refused, still serving revision ${revision}:\\n[^]*${join(dir, 'registry/http.yaml')}:\\d+:\\d+: `));
     expect(app.registry.revision).toBe(revision);
-    expect((await fetch(`${base}/echo`, { method: 'POST', body: 'still here' })).status).toBe(200);
+    expect((await fetchOnce(`${base}/echo`, { method: 'POST', body: 'still here' })).status).toBe(200);
     // Undo the edit: the file is back to what was applied, so there is nothing to change.
     expect(await edit('registry/http.yaml', (text) => text.replace('method: [POST', 'method: POST'), (outcome) => outcome.status === 'unchanged')).toMatchObject({ revision: app.registry.revision });
   });
@@ -122,7 +123,7 @@ describe('examples/hello under `kindling run --watch` (in process)', () => {
     const outcome = await edit('functions/echo.js', (text) => text.replace('export function echo', 'export function echoed'));
     expect(outcome.status).toBe('refused');
     expect(outcome.status === 'refused' && outcome.message).toMatch(new RegExp(`${join(dir, 'registry/functions.yaml')}:\\d+:\\d+: function hello:echo: module \\.\\./functions/echo\\.js has no export "echo"`));
-    const response = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":2}' });
+    const response = await fetchOnce(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":2}' });
     expect(await response.json()).toEqual({ received: { n: 2 }, type: 'application/json' });
   });
 });
@@ -159,7 +160,7 @@ describe('`kindling run` as a subprocess (the `npm start` path)', () => {
       });
       child?.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr}`)));
     });
-    expect(await (await fetch(`${url}/hello/World`)).json()).toEqual({ message: 'Hello, World!' });
+    expect(await (await fetchOnce(`${url}/hello/World`)).json()).toEqual({ message: 'Hello, World!' });
     const exit = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
     expect(await exit).toBe(0);

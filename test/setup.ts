@@ -1,1 +1,4 @@
 import 'reflect-metadata';
+import { installLeakCheck } from './leak-check.js';
+
+installLeakCheck();
