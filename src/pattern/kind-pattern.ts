@@ -17,6 +17,8 @@ export interface CompiledPattern {
   readonly exact: boolean;
   /** The leading segments that have no wildcard; every matching name starts with them. */
   readonly prefix: readonly string[];
+  /** The last segment when it has no wildcard (and is not also the first); every matching name ends with it. */
+  readonly suffix: string | undefined;
   test(name: string): boolean;
 }
 
@@ -108,16 +110,18 @@ export function compilePattern(pattern: string, dialect: PatternDialect): Compil
     prefix.push(segment);
   }
   const exact = prefix.length === segments.length;
+  const last = segments[segments.length - 1] as string;
+  const suffix = segments.length > 1 && isLiteralSegment(last, dialect) ? last : undefined;
   if (exact) {
-    return { source: pattern, dialect, exact, prefix, test: (name) => name === pattern };
+    return { source: pattern, dialect, exact, prefix, suffix, test: (name) => name === pattern };
   }
   if (dialect === 'kind') {
     const regex = new RegExp(`^${compileKindSegments(pattern, segments)}$`);
     // Kind bodies start every segment with "\.", so that "**" can stand for zero segments.
-    return { source: pattern, dialect, exact, prefix, test: (name) => regex.test(`.${name}`) };
+    return { source: pattern, dialect, exact, prefix, suffix, test: (name) => regex.test(`.${name}`) };
   }
   const regex = new RegExp(`^${compileEventBody(pattern)}$`);
-  return { source: pattern, dialect, exact, prefix, test: (name) => regex.test(name) };
+  return { source: pattern, dialect, exact, prefix, suffix, test: (name) => regex.test(name) };
 }
 
 const compiledCache: Record<PatternDialect, Map<string, CompiledPattern>> = { kind: new Map(), event: new Map() };

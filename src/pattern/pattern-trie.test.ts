@@ -37,6 +37,19 @@ describe('PatternSet', () => {
     });
   });
 
+  it('finds patterns that start with a wildcard through their last segment, and forgets them', () => {
+    const set = new PatternSet<string>('event');
+    const sub = set.add('**.created', 'any created');
+    set.add('*.user.created', 'two deep');
+    set.add('**', 'all');
+    expect(set.match('order.created')).toEqual(['any created', 'all']);
+    expect(set.match('a.user.created')).toEqual(['any created', 'two deep', 'all']);
+    expect(set.match('order.deleted')).toEqual(['all']);
+    sub.dispose();
+    expect(set.match('order.created')).toEqual(['all']);
+    expect(set.patterns()).toEqual(['*.user.created', '**']);
+  });
+
   describe('.patterns', () => {
     it('lists sources in registration order', () => {
       const set = new PatternSet<number>('kind');
