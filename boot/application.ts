@@ -1,16 +1,19 @@
-import { watch } from 'node:fs';
+import { realpathSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { createConsoleLogger, deepEqual, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
 import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
+import { BootEventName } from './boot-events.js';
 import { loadBuiltinComponents } from './builtins.js';
 import type { Component } from './component.js';
 import { EntryFiles } from './container.js';
+import { DurableState } from './durable-state.js';
 import { BootLoader } from './loader.js';
 import type { ShutdownReport } from './loader.js';
 import { loadBootManifest, resolveManifestComponents } from './manifest.js';
 import type { BootManifest } from './manifest.js';
-import { getRegistry } from './well-known.js';
+import { statePaths } from './state-dir.js';
+import { RegistryJournal, getRegistry } from './well-known.js';
 
 /** Options of {@link Application.load}. */
 export interface ApplicationOptions {
@@ -20,6 +23,14 @@ export interface ApplicationOptions {
   readonly logger?: Logger;
   /** Default time limit of each component's start, in ms. */
   readonly startTimeoutMs?: number;
+  /**
+   * The app's state directory (relative to the working directory), or `true` for the default
+   * `<app dir>/.kindling`. With one, `start` claims it (refusing when an app already runs with
+   * it), journals every committed batch after the YAML baseline, replays the journal over the
+   * baseline, and serves `kindling plan | apply | history | rollback` on its admin socket. None by
+   * default.
+   */
+  readonly stateDir?: string | true;
 }
 
 /** What one {@link Application.reload} did. */
@@ -46,7 +57,20 @@ export interface WatchOptions {
   readonly debounceMs?: number;
 }
 
-const SOURCE = 'kindling run';
+/**
+ * The source label of an app's registry YAML (`yaml:<app dir>`, the directory's real path): the
+ * baseline, `--watch` reloads and `kindling apply` all apply under it, so `--prune` knows which
+ * entries the YAML applied.
+ */
+export function yamlSourceOf(manifest: BootManifest): string {
+  let dir = manifest.dir;
+  try {
+    dir = realpathSync(dir);
+  } catch {
+    // A directory that vanished keeps the path it was given.
+  }
+  return `yaml:${dir}`;
+}
 
 /**
  * An application assembled from a boot manifest: its components booted in order, then the
@@ -64,12 +88,18 @@ export class Application {
   private applied = new Map<string, Entry>();
   private readonly reloadListeners = new Set<(outcome: ReloadOutcome) => void>();
   private reloading: Promise<ReloadOutcome> = Promise.resolve({ status: 'unchanged', revision: 0 });
+  private durable: DurableState | undefined;
+  /** The source label of this app's registry YAML (see {@link yamlSourceOf}). */
+  readonly source: string;
 
   private constructor(
     readonly manifest: BootManifest,
     readonly boot: BootLoader,
     readonly logger: Logger,
-  ) {}
+    private readonly stateDir: string | true | undefined,
+  ) {
+    this.source = yamlSourceOf(manifest);
+  }
 
   /**
    * Reads the manifest (an app directory or a manifest file), finds its components and registers
@@ -87,7 +117,7 @@ export class Application {
     for (const { component, config, source } of await resolveManifestComponents(manifest, builtins)) {
       boot.register(component, config, { source });
     }
-    return new Application(manifest, boot, logger);
+    return new Application(manifest, boot, logger, options.stateDir);
   }
 
   /** The registry (available once the boot has loaded). */
@@ -95,18 +125,41 @@ export class Application {
     return getRegistry(this.boot.context);
   }
 
+  /** The state directory's journal and admin endpoint, once `start` opened them. */
+  get state(): DurableState | undefined {
+    return this.durable;
+  }
+
   /**
-   * Boots every component, then applies the registry sources as one batch. When that batch is
-   * refused, shuts down and throws the refusal.
+   * Boots every component, then applies the registry sources as one batch (the baseline, not
+   * journaled). With a state directory: claims it first, journals every later batch, and replays
+   * the journal over the baseline as one more batch. When a batch is refused, shuts down and
+   * throws the refusal.
    */
   async start(): Promise<ReloadOutcome> {
-    await this.boot.start();
+    if (this.stateDir !== undefined) await this.openState(this.stateDir);
+    try {
+      await this.boot.start();
+    } catch (error) {
+      await this.durable?.close();
+      throw error;
+    }
+    this.durable?.track(this.registry);
     const run = (): Promise<ReloadOutcome> => this.runReload([], true);
     this.reloading = this.reloading.then(run, run);
     const outcome = await this.reloading;
     if (outcome.status === 'refused') {
-      await this.boot.shutdown('the registry sources were refused');
+      await this.shutdown('the registry sources were refused');
       throw outcome.error;
+    }
+    if (this.durable !== undefined) {
+      try {
+        await this.durable.replay(this.registry);
+      } catch (error) {
+        await this.shutdown('the registry journal could not be replayed');
+        throw error;
+      }
+      this.durable.ready();
     }
     return outcome;
   }
@@ -167,13 +220,28 @@ export class Application {
     });
   }
 
-  /** Stops every component, in reverse order. */
-  shutdown(reason?: string): Promise<ShutdownReport> {
-    return this.boot.shutdown(reason);
+  /** Stops every component, in reverse order, and closes the state directory's admin socket and journal. */
+  async shutdown(reason?: string): Promise<ShutdownReport> {
+    const report = await this.boot.shutdown(reason);
+    await this.durable?.close();
+    return report;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown('dispose');
+  }
+
+  private async openState(stateDir: string | true): Promise<void> {
+    const paths = statePaths(this.manifest.dir, stateDir === true ? undefined : stateDir);
+    const durable = await DurableState.open({ paths, name: this.manifest.name ?? basename(this.manifest.dir), appDir: this.manifest.dir, logger: this.logger });
+    this.durable = durable;
+    this.boot.context.container.bind(RegistryJournal).toConstantValue(durable.journal);
+    // However shutdown begins (a signal, a failed boot), stop taking commands at once and close the
+    // journal once every component has stopped.
+    this.boot.onBootEvent((event) => {
+      if (event.name === BootEventName.stopping) void durable.stopping();
+      else if (event.name === BootEventName.stopped) void durable.close();
+    });
   }
 
   private async runReload(changedFiles: readonly string[], initial = false): Promise<ReloadOutcome> {
@@ -186,26 +254,32 @@ export class Application {
       const next = new Map(entries.map((entry) => [entry.id, entry]));
       const ops: RegistryOp[] = [];
       const changes: string[] = [];
+      // What changed in the YAML since it was last applied, stated against what the registry holds
+      // now: `kindling apply` or the journal may already have made (or undone) some of it.
       for (const entry of entries) {
         const before = this.applied.get(entry.id);
-        if (before === undefined) {
+        if (before !== undefined && sameEntry(before, entry) && !touched.has(entry.id)) continue;
+        const current = registry.get(entry.id);
+        if (current === undefined) {
           ops.push({ op: 'create', entry });
           changes.push(`+${entry.id}`);
-        } else if (!sameEntry(before, entry) || touched.has(entry.id)) {
+        } else if (!sameEntry(current, entry) || touched.has(entry.id)) {
           ops.push({ op: 'update', entry });
           changes.push(`~${entry.id}`);
         }
       }
       for (const id of this.applied.keys()) {
-        if (!next.has(id)) {
+        if (!next.has(id) && registry.has(id)) {
           ops.push({ op: 'delete', entry: { id } });
           changes.push(`-${id}`);
         }
       }
       if (ops.length === 0) {
+        this.applied = next;
         outcome = { status: 'unchanged', revision: registry.revision };
       } else {
-        const result = await registry.apply(ops, { source: SOURCE });
+        // The baseline is on disk already (the YAML itself): only later batches go to the journal.
+        const result = await registry.apply(ops, { source: this.source, ...(initial ? { durable: false } : {}) });
         this.applied = next;
         outcome = { status: 'applied', revision: result.revision, changes, result };
       }

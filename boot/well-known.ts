@@ -1,4 +1,4 @@
-import type { HandlerRegistry, Registry, RegistryEventSink } from 'kindling';
+import type { HandlerRegistry, Registry, RegistryEventSink, RegistryJournal as RegistryJournalContract } from 'kindling';
 import type { BootContext } from './context.js';
 import { createContextKey } from './context.js';
 
@@ -17,6 +17,14 @@ export const HandlerRegistryKey = createContextKey<HandlerRegistry>('handler reg
 export const RegistryKey = createContextKey<Registry>('registry');
 /** Where the events component puts the sink the registry announces its changes to. */
 export const RegistryEventsKey = createContextKey<RegistryEventSink>('registry event sink');
+
+/**
+ * Where the registry component finds the journal to write each committed batch to (bound in the
+ * container by `kindling run` when the app has a state directory; none by default).
+ */
+export type RegistryJournal = RegistryJournalContract;
+/** The container token of {@link RegistryJournal}. */
+export const RegistryJournal: unique symbol = Symbol.for('kindling.RegistryJournal');
 
 const NEEDS_REGISTRY = `load the "${RegistryName}" component first: add it to dependsOn`;
 

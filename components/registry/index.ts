@@ -6,6 +6,7 @@ import {
   EventsName,
   HandlerRegistryKey,
   RegistryEventsKey,
+  RegistryJournal,
   RegistryKey,
   RegistryName,
   collectHandlers,
@@ -40,7 +41,8 @@ const Registrations: unique symbol = Symbol('kindling.registry.registrations');
  * container (tokens `HandlerRegistry` and `Registry`), puts them on the context
  * (`getHandlerRegistry(ctx)`, `getRegistry(ctx)`), announces committed changes on the event bus, and
  * at start registers every listener and observer bound in the container under
- * `EntryListenerContribution` / `EntryObserverContribution`.
+ * `EntryListenerContribution` / `EntryObserverContribution`. When the container binds a
+ * `RegistryJournal` (kindling run with a state directory), every committed batch is written to it.
  *
  * @example
  * # kindling.yaml
@@ -56,11 +58,13 @@ export const registryComponent = defineComponent({
   load: (ctx, config) => {
     const handlers = new HandlerRegistry();
     const events = ctx.get(RegistryEventsKey);
+    const journal = ctx.container.isBound(RegistryJournal) ? ctx.container.get<RegistryJournal>(RegistryJournal) : undefined;
     const options: RegistryOptions = {
       handlers,
       acceptKinds: config.acceptKinds,
       logger: ctx.logger,
       ...(events === undefined ? {} : { events }),
+      ...(journal === undefined ? {} : { journal }),
       ...(config.listenerTimeoutMs === undefined ? {} : { listenerTimeoutMs: config.listenerTimeoutMs }),
       ...(config.historyLimit === undefined ? {} : { historyLimit: config.historyLimit }),
     };

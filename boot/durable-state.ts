@@ -1,0 +1,306 @@
+import { FileJournal, KindlingError, foldJournal, messageOf, toDisposable } from 'kindling';
+import type { ApplyResult, Disposable, Entry, HistoryRecord, JournalRecord, Logger, Registry, RegistryJournal } from 'kindling';
+import { fromWireEntry, fromWireOps, toWireChanges, toWireEntry, positionOf } from './admin-protocol.js';
+import type { AdminApplyResult, AdminJournalInfo, AdminPhase, AdminStatus } from './admin-protocol.js';
+import { AdminServer } from './admin-server.js';
+import type { AdminHandlers } from './admin-server.js';
+import type { StatePaths } from './state-dir.js';
+
+/** The source label of the batch that replays the journal at start. */
+export const JOURNAL_REPLAY_SOURCE = 'journal replay';
+
+/** One committed batch as {@link EntryOwners} takes it in. */
+interface OwnedChange {
+  readonly op: string;
+  readonly entry: { readonly id: string };
+}
+
+/**
+ * Which source last created or updated each entry (DESIGN.md §7: each source records the ids it
+ * owns, so `--prune` removes only entries that this source once applied). A rollback gives each
+ * entry it restores back to the owner it had at the revision rolled back to.
+ */
+export class EntryOwners {
+  private readonly owners = new Map<string, string>();
+  /** Per revision, the owner of each id it changed before the change: how a rollback finds them. */
+  private readonly undo: { readonly revision: number; readonly before: ReadonlyMap<string, string | undefined> }[] = [];
+
+  constructor(private readonly keep = 1_000) {}
+
+  /** Takes in one committed batch: a create or update gives the entry to `source`, a delete frees it. */
+  record(revision: number, source: string | undefined, changes: readonly OwnedChange[]): void {
+    const rollback = /^rollback to (\d+)$/.exec(source ?? '');
+    const target = rollback === null ? undefined : Number(rollback[1]);
+    const next = new Map<string, string | undefined>();
+    for (const change of changes) {
+      const id = change.entry.id;
+      next.set(id, change.op === 'delete' ? undefined : target === undefined ? source : this.ownerAt(target, id));
+    }
+    this.set(revision, next);
+  }
+
+  /** Sets owners directly (undefined: no owner) as the change of `revision`. */
+  set(revision: number, owners: ReadonlyMap<string, string | undefined>): void {
+    const before = new Map<string, string | undefined>();
+    for (const [id, owner] of owners) {
+      before.set(id, this.owners.get(id));
+      if (owner === undefined) this.owners.delete(id);
+      else this.owners.set(id, owner);
+    }
+    this.undo.push({ revision, before });
+    if (this.undo.length > this.keep) this.undo.splice(0, this.undo.length - this.keep);
+  }
+
+  /** The source that owns `id`, if any. */
+  ownerOf(id: string): string | undefined {
+    return this.owners.get(id);
+  }
+
+  /** Every id and its owner. */
+  toJSON(): Record<string, string> {
+    return Object.fromEntries(this.owners);
+  }
+
+  /** The owner `id` had once `revision` was committed (as far as retained changes tell). */
+  private ownerAt(revision: number, id: string): string | undefined {
+    let owner = this.owners.get(id);
+    for (let i = this.undo.length - 1; i >= 0; i--) {
+      const step = this.undo[i] as (typeof this.undo)[number];
+      if (step.revision <= revision) break;
+      if (step.before.has(id)) owner = step.before.get(id);
+    }
+    return owner;
+  }
+}
+
+/**
+ * The journal as the registry writes it, each entry with where it was declared (`at`: file, line,
+ * column), so that after a restart an entry's relative paths resolve against its own YAML file and
+ * its refusals still point at it.
+ */
+class PositionedJournal implements RegistryJournal {
+  constructor(private readonly file: FileJournal) {}
+
+  append(record: HistoryRecord): void {
+    this.file.append({
+      ...record,
+      changes: record.changes.map((change) => {
+        const at = positionOf(change.entry);
+        return at === undefined ? change : { ...change, entry: { ...change.entry, at } as Entry };
+      }),
+    });
+  }
+}
+
+/** Options of {@link DurableState.open}. */
+export interface DurableStateOptions {
+  readonly paths: StatePaths;
+  readonly name: string;
+  readonly appDir: string;
+  readonly logger: Logger;
+}
+
+/**
+ * A running app's state directory: the registry journal (every committed batch made durable
+ * before the apply returns, replayed over the YAML baseline at the next start), the owner of each
+ * entry, and the admin endpoint that `kindling plan | apply | history | rollback` talk to.
+ *
+ * @example
+ * const state = await DurableState.open({ paths, name, appDir, logger }); // refuses if the app already runs
+ * // bind state.journal for the registry, boot, then:
+ * state.track(registry);
+ * await registry.apply(baseline, { durable: false, source });
+ * await state.replay(registry);
+ * state.ready();
+ */
+export class DurableState {
+  readonly owners = new EntryOwners();
+  private server: AdminServer | undefined;
+  private file: FileJournal | undefined;
+  private records: readonly JournalRecord[] = [];
+  private tornTail = false;
+  private phase: AdminPhase = 'starting';
+  private registry: Registry | undefined;
+  private replaying = false;
+  private readonly startedAt = new Date().toISOString();
+
+  private constructor(private readonly options: DurableStateOptions) {}
+
+  /**
+   * Claims the state directory (throws `CONFLICT` when an app already runs with it), starts the
+   * admin endpoint (answering "starting" until {@link ready}) and opens the journal.
+   */
+  static async open(options: DurableStateOptions): Promise<DurableState> {
+    const state = new DurableState(options);
+    state.server = await AdminServer.listen(options.paths, state.handlers(), options.logger);
+    try {
+      const opened = FileJournal.open(options.paths.journal);
+      state.file = opened.journal;
+      state.records = opened.records;
+      state.tornTail = opened.tornTail;
+    } catch (error) {
+      await state.server.close();
+      throw error;
+    }
+    if (state.tornTail) options.logger.warn(`the last record of ${options.paths.journal} was cut short (a crash while writing it); it was dropped`);
+    return state;
+  }
+
+  /** The state directory, its journal and its admin socket. */
+  get paths(): StatePaths {
+    return this.options.paths;
+  }
+
+  /** What the registry writes each committed batch to. */
+  get journal(): RegistryJournal {
+    if (this.file === undefined) throw new KindlingError('UNAVAILABLE', 'the registry journal is not open');
+    return new PositionedJournal(this.file);
+  }
+
+  /** What the journal held at start. */
+  get journalInfo(): AdminJournalInfo {
+    return { path: this.options.paths.journal, replayedBatches: this.records.length, tornTail: this.tornTail };
+  }
+
+  /** Follows the owners of entries through every commit of `registry` (the replay aside). */
+  track(registry: Registry): Disposable {
+    this.registry = registry;
+    const subscription = registry.onDidCommit((record) => {
+      if (!this.replaying) this.owners.record(record.revision, record.source, record.changes);
+    });
+    return toDisposable(() => subscription.dispose());
+  }
+
+  /**
+   * Applies the journal over what the registry holds (the YAML baseline) as one batch that is not
+   * journaled again: the journal's last word on each entry it touched wins. Throws when that batch
+   * is refused, saying how to start from the YAML alone.
+   */
+  async replay(registry: Registry): Promise<ApplyResult | undefined> {
+    const net = foldJournal(this.records);
+    const target = new Map<string, Entry | undefined>();
+    for (const [id, entry] of net) target.set(id, entry === undefined ? undefined : (fromWireEntry(entry) as Entry));
+    const ops = registry.opsToReach(target);
+    let result: ApplyResult | undefined;
+    if (ops.length > 0) {
+      this.replaying = true;
+      try {
+        result = await registry.apply(ops, { durable: false, source: JOURNAL_REPLAY_SOURCE });
+      } catch (error) {
+        throw new KindlingError(
+          error instanceof KindlingError ? error.code : 'INVALID',
+          `the registry journal ${this.options.paths.journal} (${this.records.length} batches) could not be replayed over the registry YAML: ${messageOf(error)}\nFix the cause, or move the journal aside to start from the YAML alone.`,
+          { cause: error, details: { journal: this.options.paths.journal } },
+        );
+      } finally {
+        this.replaying = false;
+      }
+    }
+    // The replay batch belongs to the sources that journaled each change, in journal order.
+    const owners = new Map<string, string | undefined>();
+    for (const record of this.records) {
+      for (const change of record.changes) owners.set(change.entry.id, change.op === 'delete' ? undefined : record.source);
+    }
+    this.owners.set(registry.revision, owners);
+    if (this.records.length > 0) {
+      const torn = this.tornTail ? ', torn tail dropped' : '';
+      this.options.logger.info(`replayed ${this.records.length} batch${this.records.length === 1 ? '' : 'es'} from ${this.options.paths.journal} (${ops.length} change${ops.length === 1 ? '' : 's'} over the YAML${torn})`);
+    }
+    return result;
+  }
+
+  /** The admin endpoint serves every command from now on. */
+  ready(): void {
+    if (this.phase === 'starting') this.phase = 'ready';
+  }
+
+  /** Stops serving commands: the app is shutting down. */
+  stopping(): Promise<void> {
+    this.phase = 'stopping';
+    return this.server?.close() ?? Promise.resolve();
+  }
+
+  /** Closes the admin endpoint and the journal. Idempotent. */
+  async close(): Promise<void> {
+    await this.stopping();
+    this.file?.close();
+  }
+
+  private requireReady(): Registry {
+    if (this.phase === 'stopping') throw new KindlingError('UNAVAILABLE', `${this.options.name} is shutting down`, { retryable: true });
+    if (this.phase === 'starting' || this.registry === undefined) {
+      throw new KindlingError('UNAVAILABLE', `${this.options.name} is starting; try again once it is running`, { retryable: true });
+    }
+    return this.registry;
+  }
+
+  private handlers(): AdminHandlers {
+    return {
+      status: (): AdminStatus => ({
+        pid: process.pid,
+        name: this.options.name,
+        appDir: this.options.appDir,
+        stateDir: this.options.paths.dir,
+        phase: this.phase,
+        startedAt: this.startedAt,
+        revision: this.registry?.revision ?? 0,
+        entries: this.registry?.entries().length ?? 0,
+        journal: this.journalInfo,
+      }),
+      entries: () => {
+        const registry = this.requireReady();
+        return { revision: registry.revision, entries: registry.entries().map(toWireEntry), owners: this.owners.toJSON() };
+      },
+      history: () => {
+        const registry = this.requireReady();
+        return {
+          revision: registry.revision,
+          records: registry.historyRecords().map((record) => ({
+            revision: record.revision,
+            transactionId: record.transactionId,
+            time: record.time,
+            ...(record.source === undefined ? {} : { source: record.source }),
+            changes: toWireChanges(record.changes),
+          })),
+          journal: this.journalInfo,
+        };
+      },
+      apply: async (body) => {
+        const registry = this.requireReady();
+        const ops = fromWireOps(body['ops']);
+        const source = body['source'] === undefined ? 'kindling apply' : body['source'];
+        if (typeof source !== 'string' || source.length === 0) throw new KindlingError('INVALID', 'source must be a non-empty string');
+        const result = await registry.apply(ops, { ...applyFlags(body), source });
+        return toResult(result);
+      },
+      rollback: async (body) => {
+        const registry = this.requireReady();
+        const revision = body['revision'];
+        if (typeof revision !== 'number' || !Number.isInteger(revision)) throw new KindlingError('INVALID', 'revision must be an integer');
+        return toResult(await registry.rollbackTo(revision, applyFlags(body)));
+      },
+    };
+  }
+}
+
+function applyFlags(body: Record<string, unknown>): { dryRun: boolean; expectRevision?: number } {
+  const expect = body['expectRevision'];
+  if (expect !== undefined && (typeof expect !== 'number' || !Number.isInteger(expect) || expect < 0)) {
+    throw new KindlingError('INVALID', 'expectRevision must be a revision number (an integer, 0 or more)');
+  }
+  return { dryRun: body['dryRun'] === true, ...(expect === undefined ? {} : { expectRevision: expect }) };
+}
+
+function toResult(result: ApplyResult): AdminApplyResult {
+  return {
+    revision: result.revision,
+    dryRun: result.dryRun,
+    changes: toWireChanges(result.changes),
+    faults: result.faults.map((fault) => ({
+      phase: fault.phase,
+      name: fault.name,
+      ...(fault.entryId === undefined ? {} : { entryId: fault.entryId }),
+      message: messageOf(fault.error),
+    })),
+  };
+}
