@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `kindling` command line: `kindling run <app dir or manifest> [--watch]`.
+// The `kindling` command line: `kindling run <app> [--watch]`, and `validate | plan | apply |
+// history | rollback` to check and change a running app through its admin socket.
 
 import { realpathSync } from 'node:fs';
 import { relative } from 'node:path';
@@ -11,6 +12,10 @@ import { HttpServers, builtinComponents } from '../components/index.js';
 import { Application } from './application.js';
 import type { ReloadOutcome } from './application.js';
 import { BootEventName } from './boot-events.js';
+import { applyCommand, historyCommand, planCommand, rollbackCommand, validateCommand } from './cli-commands.js';
+import type { CommandIO } from './cli-commands.js';
+import { colourFor, createStyle } from './cli-output.js';
+import type { ProgressMode } from './cli-output.js';
 import type { Component } from './component.js';
 
 /** Options of {@link main}, for tests and for embedding the CLI. */
@@ -31,6 +36,19 @@ export interface CliOptions {
   readonly onReload?: (outcome: ReloadOutcome) => void;
   /** The components a manifest can name (default: the built-ins). */
   readonly builtins?: Readonly<Record<string, Component>>;
+  /** Whether to colour stdout (default: when it is a terminal and NO_COLOR is unset). */
+  readonly color?: boolean;
+  /** How to show the progress of large batches on stderr (default: one updating line on a terminal, plain lines otherwise). */
+  readonly progress?: ProgressMode;
+}
+
+/** Flags of `kindling run`. */
+interface RunFlags {
+  readonly watch?: boolean;
+  readonly logLevel?: LogLevel;
+  readonly stateDir?: string;
+  /** False with --no-state. */
+  readonly state?: boolean;
 }
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -47,22 +65,94 @@ export async function main(argv: readonly string[], options: CliOptions = {}): P
   const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text));
   const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
   let exitCode = 0;
+  const io: CommandIO = {
+    stdout,
+    stderr,
+    style: createStyle(options.color ?? (options.stdout === undefined && colourFor(process.stdout))),
+    errStyle: createStyle(options.color ?? (options.stderr === undefined && colourFor(process.stderr))),
+    progress: options.progress ?? (options.stderr === undefined && process.stderr.isTTY === true ? 'tty' : 'plain'),
+    builtins: options.builtins ?? builtinComponents,
+    logger: options.logger,
+  };
   const program = new Command('kindling')
-    .description('Run applications assembled from a boot manifest and registry YAML.')
+    .description('Run applications assembled from a boot manifest and registry YAML, and check and change them while they run.')
     .exitOverride()
     .configureOutput({ writeOut: stdout, writeErr: stderr })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 ok; plan: 1 when there are changes; 2 for an error (a refusal, no running app, bad usage).
+An app's state directory (default <app>/.kindling, or --state-dir) holds its journal and its admin socket.`,
+    );
+  const logLevel = (value: string): LogLevel => {
+    if (!LEVELS.includes(value as LogLevel)) throw new InvalidArgumentError(`expected one of ${LEVELS.join(', ')}`);
+    return value as LogLevel;
+  };
+  const revisionNumber = (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a revision number (0, 1, 2, ...)');
+    return Number(value);
+  };
+  const APP = 'an app directory with a kindling.yaml, or a manifest file';
+  const STATE_DIR = 'the state directory of the app (default: <app dir>/.kindling)';
   program
     .command('run')
-    .description('boot the app of a manifest (kindling.yaml) and apply its registry sources')
-    .argument('<app>', 'an app directory with a kindling.yaml, or a manifest file')
+    .description('boot the app of a manifest (kindling.yaml), apply its registry sources and serve until Ctrl-C')
+    .argument('<app>', APP)
     .option('-w, --watch', 'apply edits to the registry YAML and function files as they happen')
-    .option('--log-level <level>', `one of ${LEVELS.join(', ')} (default: the manifest's, or info)`, (value: string) => {
-      if (!LEVELS.includes(value as LogLevel)) throw new InvalidArgumentError(`expected one of ${LEVELS.join(', ')}`);
-      return value as LogLevel;
-    })
-    .action(async (target: string, flags: { watch?: boolean; logLevel?: LogLevel }) => {
+    .option('--log-level <level>', `one of ${LEVELS.join(', ')} (default: the manifest's, or info)`, logLevel)
+    .option('--state-dir <dir>', `where the journal of applied changes and the admin socket live (default: <app dir>/.kindling)`)
+    .option('--no-state', 'run without a state directory: no journal, no admin socket (plan, apply, history and rollback cannot reach the app)')
+    .action(async (target: string, flags: RunFlags) => {
       exitCode = await run(target, flags, options, stdout, stderr);
+    });
+  program
+    .command('validate')
+    .description('load the registry YAML and dry-run every entry through the app\'s listeners (through the running app, or a local boot that starts nothing); exit 0 or 2')
+    .argument('<app>', APP)
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, flags: { stateDir?: string }) => {
+      exitCode = await validateCommand(target, flags, io);
+    });
+  program
+    .command('plan')
+    .description('show what apply would change in the running app (+ create, ~ update with the changed fields, - delete), dry-run through its listeners; exit 0 no change, 1 changes, 2 error')
+    .argument('<app>', APP)
+    .option('--prune', 'also plan to delete the entries this YAML applied before and no longer declares')
+    .option('--json', 'print the plan as JSON')
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, flags: { stateDir?: string; prune?: boolean; json?: boolean }) => {
+      exitCode = await planCommand(target, flags, io);
+    });
+  program
+    .command('apply')
+    .description('apply the registry YAML to the running app as one atomic batch; exit 0 or 2')
+    .argument('<app>', APP)
+    .option('--prune', 'also delete the entries this YAML applied before and no longer declares (never entries of other sources)')
+    .option('--expect-revision <n>', 'refuse unless the app is at exactly this revision (the one a reviewed plan was made against)', revisionNumber)
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, flags: { stateDir?: string; prune?: boolean; expectRevision?: number }) => {
+      exitCode = await applyCommand(target, flags, io);
+    });
+  program
+    .command('history')
+    .description('list the batches the running app committed since it started (with the journal replayed at start); exit 0 or 2')
+    .argument('<app>', APP)
+    .option('--json', 'print the history as JSON')
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, flags: { stateDir?: string; json?: boolean }) => {
+      exitCode = await historyCommand(target, flags, io);
+    });
+  program
+    .command('rollback')
+    .description('return the running app\'s registry to the state it had at <revision>, as one new batch; exit 0 or 2')
+    .argument('<app>', APP)
+    .argument('<revision>', 'the revision to return to (see kindling history)', revisionNumber)
+    .option('--dry-run', 'check the rollback through the listeners without changing anything')
+    .option('--expect-revision <n>', 'refuse unless the app is at exactly this revision', revisionNumber)
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, revision: number, flags: { stateDir?: string; dryRun?: boolean; expectRevision?: number }) => {
+      exitCode = await rollbackCommand(target, revision, flags, io);
     });
   try {
     await program.parseAsync([...argv], { from: 'user' });
@@ -79,7 +169,7 @@ export async function main(argv: readonly string[], options: CliOptions = {}): P
 
 async function run(
   target: string,
-  flags: { watch?: boolean; logLevel?: LogLevel },
+  flags: RunFlags,
   options: CliOptions,
   stdout: (text: string) => void,
   stderr: (text: string) => void,
@@ -88,6 +178,7 @@ async function run(
   try {
     app = await Application.load(target, {
       builtins: options.builtins ?? builtinComponents,
+      ...(flags.state === false ? {} : { stateDir: flags.stateDir ?? true }),
       ...(options.logger !== undefined ? { logger: options.logger } : flags.logLevel !== undefined ? { logger: createConsoleLogger(flags.logLevel, 'kindling') } : {}),
     });
   } catch (error) {
@@ -95,18 +186,23 @@ async function run(
     return 1;
   }
   const name = app.manifest.name ?? relative(process.cwd(), app.manifest.dir);
-  let outcome: ReloadOutcome;
   try {
-    outcome = await app.start();
+    await app.start();
   } catch (error) {
     stderr(`kindling: ${name} did not start: ${messageOf(error)}\n`);
     await app.shutdown('failed to start');
     return 1;
   }
-  const lines = [`${name} is running (registry revision ${outcome.revision}, ${app.registry.entries().length} entries)`];
+  const replayed = app.state?.journalInfo.replayedBatches ?? 0;
+  const journal = replayed === 0 ? '' : `; ${replayed} journaled batch${replayed === 1 ? '' : 'es'} replayed`;
+  const lines = [`${name} is running (registry revision ${app.registry.revision}, ${app.registry.entries().length} entries${journal})`];
   const container = app.boot.context.container;
   if (container.isBound(HttpServers)) {
     for (const address of container.get<HttpServers>(HttpServers).addresses()) lines.push(`  ${address.id}  ${address.url}`);
+  }
+  if (app.state !== undefined) {
+    const socket = relative(process.cwd(), app.state.paths.socket);
+    lines.push(`  admin  ${socket.startsWith('..') ? app.state.paths.socket : socket}  (kindling plan | apply | history | rollback ${target}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`})`);
   }
   const cleanup: { dispose(): void }[] = [];
   if (flags.watch === true) {
@@ -140,6 +236,9 @@ async function run(
   });
   for (const item of cleanup.splice(0)) item.dispose();
   signals?.dispose();
+  // Shutdown has run; this also waits for the admin socket and the journal to close (not after a
+  // second signal, which means "exit now").
+  if (code !== 130) await app.shutdown();
   return code;
 }
 

@@ -31,12 +31,36 @@ export {
   HandlerRegistryKey,
   RegistryKey,
   RegistryEventsKey,
+  RegistryJournal,
   getHandlerRegistry,
   getRegistry,
 } from './well-known.js';
 export { MANIFEST_FILE, ManifestError, loadBootManifest, parseBootManifest, resolveManifestComponents } from './manifest.js';
 export type { BootManifest, ManifestComponent, ManifestProblem, ResolvedComponent } from './manifest.js';
-export { Application } from './application.js';
+export { Application, yamlSourceOf } from './application.js';
 export type { ApplicationOptions, ReloadOutcome, WatchOptions } from './application.js';
 export { loadBuiltinComponents } from './builtins.js';
 export type { BuiltinComponents } from './builtins.js';
+export { AdminClient } from './admin-client.js';
+export type { SocketProbe } from './admin-client.js';
+export type {
+  AdminApplyRequest,
+  AdminApplyResult,
+  AdminEntries,
+  AdminHistory,
+  AdminJournalInfo,
+  AdminPhase,
+  AdminRollbackRequest,
+  AdminStatus,
+  WireChange,
+  WireEntry,
+  WireError,
+  WireHistoryRecord,
+  WireOp,
+  WirePosition,
+} from './admin-protocol.js';
+export { DurableState, EntryOwners } from './durable-state.js';
+export { planRegistry, changedPaths } from './plan.js';
+export type { ComparableEntry, PlanInput, PlannedChange, RegistryPlan } from './plan.js';
+export { statePaths, MAX_SOCKET_PATH_BYTES, STATE_DIR_NAME } from './state-dir.js';
+export type { StatePaths } from './state-dir.js';
