@@ -186,17 +186,7 @@ export class BootLoader {
     const began = performance.now();
     this.logger.info(`loading ${this.slots.size} component(s): ${levels.map((level) => `[${level.join(', ')}]`).join(' → ')}`);
     this.order = levels.flat().map((name) => this.slots.get(name) as Slot);
-    const run = this.runLoad();
-    this.inFlight = run;
-    try {
-      await run;
-    } finally {
-      this.inFlight = undefined;
-    }
-    const durationMs = performance.now() - began;
-    this.stateValue = 'loaded';
-    this.logger.info(`loaded ${this.order.length} component(s) in ${formatMs(durationMs)}`);
-    this.emit({ name: BootEventName.loaded, durationMs });
+    await this.runPhase(this.runLoad(), began, 'loaded', BootEventName.loaded);
     return this.current;
   }
 
@@ -214,8 +204,16 @@ export class BootLoader {
       throw new BootError('INVALID', `cannot start: the boot loader is ${this.stateValue}`);
     }
     this.stateValue = 'starting';
-    const began = performance.now();
-    const run = this.runStart();
+    await this.runPhase(this.runStart(), performance.now(), 'started', BootEventName.started);
+  }
+
+  /** Awaits a load or start run (visible to shutdown as in flight), then records, logs and announces it. */
+  private async runPhase(
+    run: Promise<void>,
+    began: number,
+    state: 'loaded' | 'started',
+    event: typeof BootEventName.loaded | typeof BootEventName.started,
+  ): Promise<void> {
     this.inFlight = run;
     try {
       await run;
@@ -223,9 +221,9 @@ export class BootLoader {
       this.inFlight = undefined;
     }
     const durationMs = performance.now() - began;
-    this.stateValue = 'started';
-    this.logger.info(`started ${this.order.length} component(s) in ${formatMs(durationMs)}`);
-    this.emit({ name: BootEventName.started, durationMs });
+    this.stateValue = state;
+    this.logger.info(`${state} ${this.order.length} component(s) in ${formatMs(durationMs)}`);
+    this.emit({ name: event, durationMs });
   }
 
   /**

@@ -1,18 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { silentLogger } from '../common/logger.js';
 import { decodeEvent, isValidEventType, makeEvent, type BrokerEvent } from './event-broker.js';
-import { DefaultEventBus, type EventBusOptions } from './event-bus.js';
+import type { DefaultEventBus } from './event-bus.js';
+import { trackedBuses } from './test-buses.js';
 
-const buses: DefaultEventBus[] = [];
+const newBus = trackedBuses();
 
-function newBus(options: EventBusOptions = {}): DefaultEventBus {
-  const bus = new DefaultEventBus({ nodeID: 'node-1', logger: silentLogger, ...options });
-  buses.push(bus);
-  return bus;
-}
-
-afterEach(async () => {
-  for (const bus of buses.splice(0)) await bus.stop();
+afterEach(() => {
   vi.useRealTimers();
 });
 

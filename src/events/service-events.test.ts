@@ -1,23 +1,13 @@
 import 'reflect-metadata';
 import { IsEmail, IsString } from 'class-validator';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { silentLogger } from '../common/logger.js';
-import { DefaultEventBus, type EventBusOptions } from './event-bus.js';
+import { describe, expect, it, vi } from 'vitest';
+import type { DefaultEventBus } from './event-bus.js';
+import { trackedBuses } from './test-buses.js';
 import type { EventContext } from './event-context.js';
 import type { StandardSchemaV1 } from './params-validation.js';
 import type { Service } from './service-events.js';
 
-const buses: DefaultEventBus[] = [];
-
-function newBus(options: EventBusOptions = {}): DefaultEventBus {
-  const bus = new DefaultEventBus({ nodeID: 'node-1', logger: silentLogger, ...options });
-  buses.push(bus);
-  return bus;
-}
-
-afterEach(async () => {
-  for (const bus of buses.splice(0)) await bus.stop();
-});
+const newBus = trackedBuses();
 
 function brokerErrors(bus: DefaultEventBus): Record<string, unknown>[] {
   const errors: Record<string, unknown>[] = [];

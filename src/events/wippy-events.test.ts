@@ -1,20 +1,11 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { silentLogger, type Logger } from '../common/logger.js';
-import { DefaultEventBus, type EventBusOptions } from './event-bus.js';
+import type { DefaultEventBus } from './event-bus.js';
+import { trackedBuses } from './test-buses.js';
 import { allowEvents } from './event-permissions.js';
 import type { WippyEvent } from './wippy-events.js';
 
-const buses: DefaultEventBus[] = [];
-
-function newBus(options: EventBusOptions = {}): DefaultEventBus {
-  const bus = new DefaultEventBus({ nodeID: 'node-1', logger: silentLogger, ...options });
-  buses.push(bus);
-  return bus;
-}
-
-afterEach(async () => {
-  for (const bus of buses.splice(0)) await bus.stop();
-});
+const newBus = trackedBuses();
 
 function pick(event: WippyEvent | undefined): unknown {
   return event === undefined ? undefined : { system: event.system, kind: event.kind, path: event.path, data: event.data };
