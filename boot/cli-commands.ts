@@ -421,7 +421,7 @@ function printHistory(io: CommandIO, status: AdminStatus, history: AdminHistory)
 
 function displaySource(source: string | undefined, history: AdminHistory): string {
   if (source === undefined) return '-';
-  if (source.startsWith('yaml:')) return `yaml:${relative(process.cwd(), source.slice(5)) || '.'}`;
+  if (source.startsWith('yaml:')) return `yaml:${relativePosition(source.slice(5)) || '.'}`;
   if (source === 'journal replay') return `journal replay (${history.journal.replayedBatches} ${plural(history.journal.replayedBatches, 'batch', 'batches')})`;
   return source;
 }

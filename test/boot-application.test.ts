@@ -125,7 +125,7 @@ describe('kindling (CLI)', () => {
   it('runs an app until its signal aborts, then exits 0', async () => {
     const stop = new AbortController();
     let out = '';
-    const code = await main(['run', fixture], {
+    const code = await main(['run', fixture, '--no-state'], {
       stdout: (text) => void (out += text),
       handleSignals: false,
       logger: silentLogger,

@@ -1,0 +1,349 @@
+// `kindling plan | apply | history | rollback | validate`, driven in process through main(), against
+// an app started in this process with a state directory (its admin socket is the one the CLI
+// reaches). The subprocess tests (cli-subprocess.test.ts) do the same across processes.
+import { appendFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from 'kindling';
+import type { LogFields, Logger } from 'kindling';
+import { AdminClient, Application, statePaths } from 'kindling/boot';
+import { builtinComponents } from '../components/index.js';
+import { main } from '../boot/cli.js';
+
+const fixture = join(import.meta.dirname, 'fixtures', 'cli', 'app');
+
+async function cli(argv: readonly string[], options: { progress?: 'plain' | 'off' } = {}): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { stdout: (text) => void (out += text), stderr: (text) => void (err += text), logger: silentLogger, handleSignals: false, ...options });
+  return { code, out, err };
+}
+
+function memoryLogger(lines: string[]): Logger {
+  const write = (level: string) => (message: string, _fields?: LogFields) => void lines.push(`${level} ${message}`);
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+const NOTES = `namespace: app
+entries:
+  - name: first
+    kind: app.note
+    text: one
+  - name: second
+    kind: app.note
+    text: two
+`;
+
+describe('kindling commands against a running app (in process)', () => {
+  let dir: string;
+  let state: string;
+  let app: Application | undefined;
+  let extra: string;
+
+  const start = async (logger: Logger = silentLogger): Promise<Application> => {
+    app = await Application.load(dir, { builtins: builtinComponents, logger, stateDir: state });
+    await app.start();
+    return app;
+  };
+  const stop = async (): Promise<void> => {
+    await app?.shutdown();
+    app = undefined;
+  };
+  const running = (): Application => app as Application;
+  const ids = (): string[] => running().registry.entries().map((entry) => entry.id);
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kindling-cmd-'));
+    state = await mkdtemp(join(tmpdir(), 'ks-'));
+    await cp(fixture, dir, { recursive: true });
+    extra = join(dir, 'registry', 'extra.yaml');
+    await writeFile(extra, NOTES);
+  });
+  afterEach(async () => {
+    await stop();
+    await rm(dir, { recursive: true, force: true });
+    await rm(state, { recursive: true, force: true });
+  });
+
+  describe('plan', () => {
+    it('exits 0 and says so when the YAML matches the running app', async () => {
+      await start();
+      const { code, out } = await cli(['plan', dir, '--state-dir', state]);
+      expect(code).toBe(0);
+      expect(out).toMatch(/^no changes: the running app \(pid \d+, revision 1\) matches the registry YAML of cli-fixture\n$/);
+    });
+
+    it('exits 1 and lists a create with where it is declared', async () => {
+      await start();
+      await appendFile(extra, '  - name: third\n    kind: app.note\n    text: three\n');
+      const { code, out } = await cli(['plan', dir, '--state-dir', state]);
+      expect(code).toBe(1);
+      expect(out).toContain(`  + app:third  app.note  ${join(dir, 'registry/extra.yaml')}:9:5`.replace(`${process.cwd()}/`, ''));
+      expect(out).toContain('1 to create, 0 to update, 0 to delete');
+    });
+
+    it('lists an update with the paths of the changed fields', async () => {
+      await start();
+      await writeFile(extra, NOTES.replace('text: two', 'text: deux\n    meta:\n      groups: [fr]'));
+      const { code, out } = await cli(['plan', dir, '--state-dir', state]);
+      expect(code).toBe(1);
+      expect(out).toContain('  ~ app:second  app.note  meta.groups, data.text');
+    });
+
+    it('lists no delete without --prune, and says what --prune would delete', async () => {
+      await start();
+      await writeFile(extra, NOTES.split('  - name: second')[0] as string);
+      const { code, out } = await cli(['plan', dir, '--state-dir', state]);
+      expect(code).toBe(0);
+      expect(out).toContain('1 entry this YAML applied before is no longer declared and kept (app:second); --prune deletes it');
+    });
+
+    it('with --prune, lists a delete for each entry this YAML applied and no longer declares, and none for other sources', async () => {
+      await start();
+      await new AdminClient(statePaths(dir, state)).apply({ ops: [{ op: 'create', entry: { id: 'app:other', kind: 'app.note', meta: {}, data: {} } }], source: 'ci' });
+      await writeFile(extra, NOTES.split('  - name: second')[0] as string);
+      const { code, out } = await cli(['plan', dir, '--state-dir', state, '--prune']);
+      expect(code).toBe(1);
+      expect(out).toContain('  - app:second  app.note');
+      expect(out).not.toContain('app:other');
+    });
+
+    it('prints a machine-readable plan with --json', async () => {
+      await start();
+      await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
+      const { code, out } = await cli(['plan', dir, '--state-dir', state, '--json']);
+      expect(code).toBe(1);
+      expect(JSON.parse(out)).toMatchObject({
+        app: 'cli-fixture',
+        against: { running: true, revision: 1 },
+        changes: [{ op: 'update', id: 'app:second', kind: 'app.note', paths: ['data.text'] }],
+        unpruned: [],
+        valid: true,
+        problems: [],
+      });
+    });
+
+    it('exits 2 with the position when the dry run through the app is refused, and changes nothing', async () => {
+      await start();
+      await appendFile(extra, '  - name: fn\n    kind: function.js\n    file: ../functions/hello.js\n    export: nope\n');
+      const { code, out, err } = await cli(['plan', dir, '--state-dir', state]);
+      expect(code).toBe(2);
+      expect(out).toContain('+ app:fn');
+      // The function component points at the entry's `file` (found again in the YAML by the app).
+      expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:11:11: function app:fn: module ../functions/hello.js has no export "nope"`);
+      expect(running().registry.revision).toBe(1);
+    });
+
+    it('plans against an empty registry when no app is running', async () => {
+      const { code, out } = await cli(['plan', dir, '--state-dir', state]);
+      expect(code).toBe(1);
+      expect(out).toContain(`against an empty registry (no app is running at ${state})`);
+      expect(out).toContain('3 to create, 0 to update, 0 to delete');
+    });
+  });
+
+  describe('apply', () => {
+    it('applies the changes as one batch: the revision moves by one', async () => {
+      await start();
+      await writeFile(extra, `${NOTES.replace('text: two', 'text: deux')}  - name: third\n    kind: app.note\n`);
+      const { code, out } = await cli(['apply', dir, '--state-dir', state]);
+      expect(code).toBe(0);
+      expect(out).toContain('applied revision 2: 1 created, 1 updated, 0 deleted');
+      expect(running().registry.revision).toBe(2);
+      expect(running().registry.historyRecords().at(-1)?.changes.map((change) => `${change.op} ${change.entry.id}`).sort()).toEqual(['create app:third', 'update app:second']);
+    });
+
+    it('exits 0 without a new revision when there is nothing to change', async () => {
+      await start();
+      const { code, out } = await cli(['apply', dir, '--state-dir', state]);
+      expect(code).toBe(0);
+      expect(out).toBe('no changes: the running app (revision 1) already matches the registry YAML\n');
+      expect(running().registry.revision).toBe(1);
+    });
+
+    it('refuses with --expect-revision when the app is at another revision, and changes nothing', async () => {
+      await start();
+      await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
+      const { code, err } = await cli(['apply', dir, '--state-dir', state, '--expect-revision', '7']);
+      expect(code).toBe(2);
+      expect(err).toBe('error: expected revision 7, but the registry is at 1; plan again\n');
+      expect(running().registry.get('app:second')?.data).toEqual({ text: 'two' });
+    });
+
+    it('applies with --expect-revision at the current revision', async () => {
+      await start();
+      await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
+      expect((await cli(['apply', dir, '--state-dir', state, '--expect-revision', '1'])).code).toBe(0);
+      expect(running().registry.get('app:second')?.data).toEqual({ text: 'deux' });
+    });
+
+    it('with --prune, deletes only the entries this YAML applied and no longer declares', async () => {
+      await start();
+      await new AdminClient(statePaths(dir, state)).apply({ ops: [{ op: 'create', entry: { id: 'app:other', kind: 'app.note', meta: {}, data: {} } }], source: 'ci' });
+      await writeFile(extra, NOTES.split('  - name: second')[0] as string);
+      const { code, out } = await cli(['apply', dir, '--state-dir', state, '--prune']);
+      expect(code).toBe(0);
+      expect(out).toContain('0 created, 0 updated, 1 deleted');
+      expect(ids()).toEqual(['app:first', 'app:other', 'base:welcome']);
+    });
+
+    it('deletes nothing without --prune', async () => {
+      await start();
+      await writeFile(extra, NOTES.split('  - name: second')[0] as string);
+      expect((await cli(['apply', dir, '--state-dir', state])).code).toBe(0);
+      expect(ids()).toContain('app:second');
+    });
+
+    it('exits 2 with the position of a refused entry, leaving the revision', async () => {
+      await start();
+      await appendFile(extra, '  - name: fn\n    kind: function.js\n    file: ../functions/missing.js\n    export: hello\n');
+      const { code, err } = await cli(['apply', dir, '--state-dir', state]);
+      expect(code).toBe(2);
+      expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:11:11: function app:fn: module file ../functions/missing.js does not exist`);
+      expect(running().registry.revision).toBe(1);
+    });
+
+    it('exits 2 with the problems of a bad YAML, each at its position', async () => {
+      await start();
+      await writeFile(extra, 'namespace: app\nentries:\n  - name: a\n  - name: b\n    kind: app.note\n    data: {}\n    text: both\n');
+      const { code, err } = await cli(['apply', dir, '--state-dir', state]);
+      expect(code).toBe(2);
+      expect(err).toContain('error: invalid registry YAML (2 problems):\n');
+      expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:3:5: entry app:a has no kind`);
+      expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:7:5: entry app:b has both data and inline fields (text)`);
+    });
+
+    it('exits 2 and says how to start the app when none is running', async () => {
+      const { code, err } = await cli(['apply', dir, '--state-dir', state]);
+      expect(code).toBe(2);
+      expect(err).toBe(`error: no running app at ${state}; start it with \`kindling run ${dir}\` (or give the --state-dir it runs with)\n`);
+    });
+
+    it('shows the progress of a large batch', async () => {
+      await start();
+      const many = Array.from({ length: 1_200 }, (_, i) => `  - { name: n${i}, kind: app.note, text: "${i}" }`).join('\n');
+      await writeFile(join(dir, 'registry', 'many.yaml'), `namespace: many\nentries:\n${many}\n`);
+      const { code, err } = await cli(['apply', dir, '--state-dir', state], { progress: 'plain' });
+      expect(code).toBe(0);
+      expect(err).toMatch(/^loading the registry YAML \(1 source\)\nloaded 1,203 entries from 3 files\nplanning 1,203 entries\napplying 1,200 changes\napplied 1,200 changes in [\d.]+ m?s\n$/);
+    });
+  });
+
+  describe('history', () => {
+    it('lists the batches of this run with their source and changes', async () => {
+      await start();
+      await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
+      await cli(['apply', dir, '--state-dir', state]);
+      const { code, out } = await cli(['history', dir, '--state-dir', state]);
+      expect(code).toBe(0);
+      const lines = out.split('\n');
+      expect(lines[0]).toMatch(/^history of cli-fixture \(pid \d+, revision 2; this run's batches, oldest first\)$/);
+      expect(lines[2]).toMatch(/^ {4}1 {2}\S+Z {2}yaml:\S+ +\+app:first \+app:second \+base:welcome$/);
+      expect(lines[3]).toMatch(/^ {4}2 {2}\S+Z {2}yaml:\S+ +~app:second$/);
+    });
+
+    it('prints JSON with --json', async () => {
+      await start();
+      const { code, out } = await cli(['history', dir, '--state-dir', state, '--json']);
+      expect(code).toBe(0);
+      expect(JSON.parse(out)).toMatchObject({ revision: 1, records: [{ revision: 1, changes: [{ op: 'create', id: 'app:first' }, {}, { id: 'base:welcome' }] }] });
+    });
+  });
+
+  describe('rollback', () => {
+    it('returns the registry to an earlier revision as a new batch', async () => {
+      await start();
+      await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
+      await cli(['apply', dir, '--state-dir', state]);
+      const { code, out } = await cli(['rollback', dir, '1', '--state-dir', state]);
+      expect(code).toBe(0);
+      expect(out).toContain('rolled back to revision 1 as revision 3: 0 created, 1 updated, 0 deleted');
+      expect(running().registry.get('app:second')?.data).toEqual({ text: 'two' });
+    });
+
+    it('changes nothing with --dry-run', async () => {
+      await start();
+      await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
+      await cli(['apply', dir, '--state-dir', state]);
+      const { code, out } = await cli(['rollback', dir, '1', '--state-dir', state, '--dry-run']);
+      expect(code).toBe(0);
+      expect(out).toContain('(dry run, nothing changed)');
+      expect(running().registry.revision).toBe(2);
+    });
+
+    it('exits 2 for a revision the app has not reached', async () => {
+      await start();
+      const { code, err } = await cli(['rollback', dir, '9', '--state-dir', state]);
+      expect(code).toBe(2);
+      expect(err).toBe('error: cannot roll back to revision 9: the registry is at 1\n');
+    });
+
+    it('refuses a revision that is not a number, as a usage error', async () => {
+      const { code, err } = await cli(['rollback', dir, 'latest', '--state-dir', state]);
+      expect(code).toBe(2);
+      expect(err).toContain('expected a revision number');
+    });
+  });
+
+  describe('validate', () => {
+    it('checks the changed entries through the running app', async () => {
+      await start();
+      await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
+      const { code, out } = await cli(['validate', dir, '--state-dir', state]);
+      expect(code).toBe(0);
+      expect(out).toMatch(/^valid: 3 entries in 2 files, checked through the running app \(pid \d+, revision 1\)\n$/);
+    });
+  });
+
+  describe('durable history', () => {
+    it('keeps a change applied through the CLI across a restart, over the YAML', async () => {
+      await start();
+      await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
+      expect((await cli(['apply', dir, '--state-dir', state])).code).toBe(0);
+      await stop();
+      await writeFile(extra, NOTES);
+      const logs: string[] = [];
+      await start(memoryLogger(logs));
+      expect(running().registry.get('app:second')?.data).toEqual({ text: 'deux' });
+      expect(logs).toContainEqual(expect.stringMatching(/^info replayed 1 batch from .*journal\.log \(1 change over the YAML\)$/));
+    });
+
+    it('keeps every committed batch and drops a torn last record', async () => {
+      await start();
+      await writeFile(extra, `${NOTES}  - { name: third, kind: app.note }\n`);
+      await cli(['apply', dir, '--state-dir', state]);
+      await writeFile(extra, `${NOTES}  - { name: third, kind: app.note }\n  - { name: fourth, kind: app.note }\n`);
+      await cli(['apply', dir, '--state-dir', state]);
+      await stop();
+      await appendFile(join(state, 'journal.log'), '0badc0de\t{"v":1,"revision":4,"chan');
+      await writeFile(extra, NOTES);
+      const logs: string[] = [];
+      await start(memoryLogger(logs));
+      expect(ids()).toEqual(['app:first', 'app:fourth', 'app:second', 'app:third', 'base:welcome']);
+      expect(logs).toContainEqual(expect.stringMatching(/^info replayed 2 batches from .* \(2 changes over the YAML, torn tail dropped\)$/));
+    });
+
+    it('remembers after a restart which entries the YAML applied, so --prune can delete them', async () => {
+      await start();
+      await writeFile(extra, `${NOTES}  - { name: third, kind: app.note }\n`);
+      await cli(['apply', dir, '--state-dir', state]);
+      await stop();
+      await writeFile(extra, NOTES);
+      await start();
+      expect(ids()).toContain('app:third');
+      const { code, out } = await cli(['apply', dir, '--state-dir', state, '--prune']);
+      expect(code).toBe(0);
+      expect(out).toContain('  - app:third  app.note\n');
+      expect(ids()).not.toContain('app:third');
+    });
+
+    it('refuses a second app on the same state directory, naming the pid of the first', async () => {
+      await start();
+      const second = await Application.load(dir, { builtins: builtinComponents, logger: silentLogger, stateDir: state });
+      await expect(second.start()).rejects.toThrow(`an app (pid ${process.pid}) is already running with the state directory ${state}`);
+      expect(await readFile(join(dir, 'registry', 'extra.yaml'), 'utf8')).toBe(NOTES);
+      expect((await cli(['plan', dir, '--state-dir', state])).code).toBe(0);
+    });
+  });
+});
