@@ -104,3 +104,23 @@ export type {
   ConsumeOptions,
   ResilientPublishOptions,
 } from './events/event-broker.js';
+
+// Many machines: the event bus over NATS (DESIGN.md §9).
+export { NatsTransport } from './transport/nats/nats-transport.js';
+export type { NatsTransportOptions } from './transport/nats/nats-transport.js';
+export { JetStreamChannels, unavailableChannels } from './transport/nats/durable-channels.js';
+export type {
+  Channels,
+  ChannelsOptions,
+  ChannelSendOptions,
+  ChannelMessage,
+  ChannelSubscribeOptions,
+  ChannelSubscription,
+  DeadLetter,
+} from './transport/nats/durable-channels.js';
+export { NodePresence } from './transport/nats/presence.js';
+export type { PresenceOptions } from './transport/nats/presence.js';
+export { encodeToken, nameToSubject, patternToSubject, queueName } from './transport/nats/subjects.js';
+export type { SubjectPattern } from './transport/nats/subjects.js';
+export { encodeEnvelope, decodeEnvelope, WIRE_VERSION } from './transport/nats/wire-format.js';
+export type { TransportSlot } from './events/transport.js';

@@ -9,7 +9,9 @@ import { EventBroker, type ResilientPublishOptions } from './event-broker.js';
 import type { EventPermissionPolicy } from './event-permissions.js';
 import { GrafanaBus } from './grafana-bus.js';
 import { ServiceEvents, type Service, type ServiceSchema } from './service-events.js';
-import { LocalTransport, type Transport } from './transport.js';
+import { LocalTransport, type NodeInfo, type Transport } from './transport.js';
+import { unavailableChannels, type Channels } from '../transport/nats/durable-channels.js';
+import { NatsTransport, type NatsTransportOptions } from '../transport/nats/nats-transport.js';
 import { WippyEvents } from './wippy-events.js';
 
 /** Options of {@link DefaultEventBus}. */
@@ -26,6 +28,8 @@ export interface EventBusOptions {
   readonly overflow?: OverflowPolicy;
   /** The way to other nodes (default: {@link LocalTransport}, this process only). */
   readonly transport?: Transport;
+  /** Spans nodes over NATS: the same as `transport: new NatsTransport(nats)` (ignored when `transport` is given). */
+  readonly nats?: NatsTransportOptions;
   /** Retry settings of `broker.resilientPublish`. */
   readonly resilient?: ResilientPublishOptions;
 }
@@ -66,6 +70,13 @@ export interface EventBus {
   readonly grafana: GrafanaBus;
   /** The Go event-broker face. */
   readonly broker: EventBroker;
+  /**
+   * Durable channels (at-least-once, consumer groups, retries, dead letters) on NATS JetStream; without
+   * a NATS transport every call refuses with `UNAVAILABLE`.
+   */
+  readonly channels: Channels;
+  /** The other nodes this node knows (NATS presence); empty in-process. */
+  nodes(): readonly NodeInfo[];
   /** Wippy `send` (the registry's sink): see {@link WippyEvents.send}. */
   send(system: string, kind: string, path: string, data?: unknown): Promise<void>;
   /** Calls `listener` for every event whose name matches the event-dialect `pattern`; dispose to stop. */
@@ -126,7 +137,9 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
       });
     }
     this.nodeID = options.nodeID ?? `${hostname().toLowerCase()}-${process.pid}`;
-    this.transport = options.transport ?? new LocalTransport();
+    this.transport =
+      options.transport ??
+      (options.nats === undefined ? new LocalTransport() : new NatsTransport({ ...(options.logger === undefined ? {} : { logger: options.logger }), ...options.nats }));
     this.core = new EventCore({
       nodeID: this.nodeID,
       logger: options.logger ?? createConsoleLogger('warn', 'kindling:events'),
@@ -142,6 +155,14 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
 
   get state(): EventBusState {
     return this.currentState;
+  }
+
+  get channels(): Channels {
+    return (this.transport instanceof NatsTransport && this.currentState !== 'stopped' ? this.transport.openChannels : undefined) ?? unavailableChannels;
+  }
+
+  nodes(): readonly NodeInfo[] {
+    return this.transport.nodes?.() ?? [];
   }
 
   send(system: string, kind: string, path: string, data?: unknown): Promise<void> {

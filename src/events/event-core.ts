@@ -33,6 +33,7 @@ export interface SubscriberSpec {
 export interface Slot {
   readonly key: string;
   readonly group: string;
+  readonly pattern: string;
   readonly members: Subscriber[];
   next: number;
 }
@@ -172,18 +173,23 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     const slotKey = `${group}\u0000${spec.pattern}`;
     let slot = this.slots.get(slotKey);
     const newSlot = slot === undefined;
-    slot ??= { key: slotKey, group, members: [], next: 0 };
+    slot ??= { key: slotKey, group, pattern: spec.pattern, members: [], next: 0 };
     const subscriber = new Subscriber(id, spec.pattern, group, spec.needsEnvelope, spec.label, spec.deliver, slot);
     const registration = this.trie.add(spec.pattern, subscriber); // throws INVALID before any change
     if (newSlot) this.slots.set(slotKey, slot);
     slot.members.push(subscriber);
     this.invalidate();
+    // Only a remote transport needs to know the slots (to join NATS queue groups).
+    if (newSlot && this.remote) this.transport.slotAdded?.({ key: slotKey, group, pattern: spec.pattern, shared: spec.group !== undefined });
     const release = toDisposable(() => {
       registration.dispose();
       this.subscribers.delete(subscriber);
       const at = slot.members.indexOf(subscriber);
       if (at >= 0) slot.members.splice(at, 1);
-      if (slot.members.length === 0 && this.slots.get(slotKey) === slot) this.slots.delete(slotKey);
+      if (slot.members.length === 0 && this.slots.get(slotKey) === slot) {
+        this.slots.delete(slotKey);
+        if (this.remote) this.transport.slotRemoved?.(slotKey);
+      }
       this.invalidate();
     });
     this.subscribers.set(subscriber, release);
@@ -307,7 +313,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     if (env === undefined && slot.members.some((member) => member.needsEnvelope)) {
       env = this.makeEnvelope({ name, data, eventType: 'emit' });
     }
-    return this.deliverToSlot(slot, name, data, env) === undefined;
+    return this.offerToSlot(slot, name, data, env) === undefined;
   }
 
   /** Builds an envelope stamped with this node, a fresh id and the current time. */
@@ -405,6 +411,17 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     if (refused !== undefined) this.report('refused', this.refusal(envelope.name, refused), { event: envelope.name }, 'warn');
   }
 
+  /** @internal {@link TransportReceiver}: an `emit` routed by the network to one slot of this node. */
+  deliverToSlot(envelope: EventEnvelope, slotKey: string): void {
+    if (!this.open) return;
+    const slot = this.slots.get(slotKey);
+    if (slot === undefined) return;
+    const groups = envelope.groups;
+    if (groups !== undefined && !groups.includes(slot.group)) return;
+    const refusedBy = this.offerToSlot(slot, envelope.name, envelope.data, envelope);
+    if (refusedBy !== undefined) this.report('refused', this.refusal(envelope.name, [refusedBy]), { event: envelope.name }, 'warn');
+  }
+
   /** @internal {@link TransportReceiver}. */
   nodeConnected(node: NodeInfo, reconnected: boolean): void {
     this.internal('$node.connected', { node, reconnected });
@@ -479,7 +496,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     if (mode === 'emit' && plan.balanced) {
       for (const slot of plan.slots) {
         if (groups !== undefined && !groups.includes(slot.group)) continue;
-        const refusedBy = this.deliverToSlot(slot, name, data, envelope);
+        const refusedBy = this.offerToSlot(slot, name, data, envelope);
         if (refusedBy !== undefined) (refused ??= []).push(refusedBy);
       }
       return refused;
@@ -494,7 +511,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   }
 
   /** Round robin within a slot; a member whose buffer refuses passes the event to the next one. */
-  private deliverToSlot(slot: Slot, name: string, data: unknown, envelope: EventEnvelope | undefined): Subscriber | undefined {
+  private offerToSlot(slot: Slot, name: string, data: unknown, envelope: EventEnvelope | undefined): Subscriber | undefined {
     const members = slot.members;
     const count = members.length;
     if (count === 0) return undefined;

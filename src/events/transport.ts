@@ -13,12 +13,31 @@ export interface TransportReceiver {
    * (`emit` balanced among this node's subscribers, `broadcast` to all of them). Never re-sent.
    */
   deliver(envelope: EventEnvelope): void;
+  /**
+   * Delivers an `emit` envelope that the network routed to this node's member of one balancing
+   * slot (a NATS queue group): only that slot gets it, limited by the envelope's `groups`.
+   */
+  deliverToSlot(envelope: EventEnvelope, slotKey: string): void;
   /** Another node joined (`$node.connected`). */
   nodeConnected(node: NodeInfo, reconnected: boolean): void;
   /** Another node announced a change (`$node.updated`). */
   nodeUpdated(node: NodeInfo): void;
   /** Another node left (`$node.disconnected`). */
   nodeDisconnected(node: NodeInfo, unexpected: boolean): void;
+  /** Broadcasts an internal `$` event on this node (`$transporter.connected`, ...). */
+  internal(name: string, data: unknown): void;
+}
+
+/**
+ * A balancing slot of this node as a remote transport sees it: the subscribers that share a group and
+ * a pattern. `shared` is false for a subscriber without a group (a group of its own), which a
+ * transport subscribes plainly rather than in a queue group.
+ */
+export interface TransportSlot {
+  readonly key: string;
+  readonly group: string;
+  readonly pattern: string;
+  readonly shared: boolean;
 }
 
 /**
@@ -39,6 +58,12 @@ export interface Transport {
   /** Hands an envelope to other nodes; resolves when the transport accepted it. */
   send(envelope: EventEnvelope): Promise<void>;
   disconnect(): Promise<void>;
+  /** A remote transport learns each slot of this node (called only when `remote`; may come before `connect`). */
+  slotAdded?(slot: TransportSlot): void;
+  /** The slot of this key has no member any more. */
+  slotRemoved?(key: string): void;
+  /** The other nodes this transport knows about (presence), when it tracks them. */
+  nodes?(): readonly NodeInfo[];
 }
 
 /**

@@ -1,0 +1,418 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  headers as natsHeaders,
+  nanos,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type MsgHdrs,
+  type NatsConnection,
+} from 'nats';
+import { KindlingError, messageOf } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { encodeToken, safeName } from './subjects.js';
+
+/** Stream settings of the durable channels. */
+export interface ChannelsOptions {
+  /** Keyed messages are spread over this many ordered lanes per channel (default 4). */
+  readonly partitions?: number;
+  /** How long a channel keeps a message, in ms (default 0: until the stream limits). */
+  readonly channelMaxAgeMs?: number;
+  /** The window in which a repeated message id is dropped as a duplicate, in ms (default 120 000). */
+  readonly duplicateWindowMs?: number;
+}
+
+/** Options of {@link Channels.send}. */
+export interface ChannelSendOptions {
+  /** Messages with the same key are handled in order, one at a time per group. */
+  readonly key?: string;
+  /** The deduplication id: a publisher retrying with the same id stores the message once. */
+  readonly id?: string;
+}
+
+/** One message as a channel handler sees it. */
+export interface ChannelMessage<T = unknown> {
+  readonly channel: string;
+  readonly data: T;
+  /** The message id (given to `send`, or generated). */
+  readonly id: string;
+  readonly key: string | undefined;
+  /** Which delivery this is, from 1. */
+  readonly attempt: number;
+  /** The node that sent it. */
+  readonly source: string;
+}
+
+/** Options of {@link Channels.subscribe}. */
+export interface ChannelSubscribeOptions<T = unknown> {
+  /** The consumer group: each message is handled by one member of each group, durably. */
+  readonly group: string;
+  /** Handles one message; a throw or rejection is a failure (retried, then dead-lettered). */
+  readonly handler: (message: ChannelMessage<T>) => unknown;
+  /** How many unkeyed messages this member handles at once (default 16). */
+  readonly maxInFlight?: number;
+  /** Retries after the first failure before the message is dead-lettered (default 3). */
+  readonly maxRetries?: number;
+  /** The first retry delay in ms, doubled at each attempt up to 60 s, or a function of the attempt (default 1 000). */
+  readonly backoffMs?: number | ((attempt: number) => number);
+  /** How long a handler may take before the message is given to another member, in ms (default 30 000). */
+  readonly ackWaitMs?: number;
+}
+
+/** A running channel subscription. */
+export interface ChannelSubscription {
+  /** Stops taking messages and waits for the ones in hand; the group's position stays in JetStream. */
+  close(): Promise<void>;
+}
+
+/** A message of a dead-letter stream. */
+export interface DeadLetter {
+  readonly channel: string;
+  readonly group: string | undefined;
+  readonly error: string;
+  readonly attempts: number;
+  readonly id: string | undefined;
+  /** The original message body (the wire JSON). */
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * Durable channels (Moleculer's `moleculer-channels`): at-least-once messages that wait for their
+ * consumers, with consumer groups, retries with backoff and a dead-letter stream.
+ *
+ * @example
+ * await bus.channels.subscribe('orders', { group: 'billing', handler: (m) => bill(m.data) });
+ * await bus.channels.send('orders', { id: 7 }, { key: 'customer-3' });
+ */
+export interface Channels {
+  /** Stores a message in the channel; resolves once JetStream has it. */
+  send(channel: string, payload: unknown, options?: ChannelSendOptions): Promise<void>;
+  /** Starts handling the channel's messages as a member of `options.group`. */
+  subscribe<T = unknown>(channel: string, options: ChannelSubscribeOptions<T>): Promise<ChannelSubscription>;
+}
+
+/** What the bus offers without a NATS transport: every call refuses with `UNAVAILABLE` naming the fix. */
+export const unavailableChannels: Channels = {
+  send: () => Promise.reject(noChannels()),
+  subscribe: () => Promise.reject(noChannels()),
+};
+
+function noChannels(): KindlingError {
+  return new KindlingError(
+    'UNAVAILABLE',
+    'durable channels need NATS with JetStream: configure a NATS URL (KINDLING_NATS_URL, the events component config nats.url, or createEventBus({ nats: { url } }))',
+  );
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** FNV-1a: a stable hash for key partitions. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+interface Lane {
+  readonly messages: ConsumerMessages;
+  readonly done: Promise<void>;
+}
+
+/**
+ * {@link Channels} on JetStream. One stream `<PREFIX>_CHANNELS` holds every channel
+ * (`<prefix>.chan.<channel>.<lane>`), one `<PREFIX>_DLQ` the dead letters (`<prefix>.dlq.<channel>`).
+ * Each (channel, group) has durable pull consumers with explicit acks and `max_deliver = maxRetries + 1`:
+ * one for unkeyed messages (lane `_`, handled `maxInFlight` at a time per member) and one per key
+ * partition (lanes `p0`…, `max_ack_pending` 1, so one message of a partition at a time across the
+ * whole group: per-key order). Success acks; failure naks with the backoff delay; the last failure
+ * publishes the message to the dead-letter stream with its error in headers, then terms it.
+ */
+export class JetStreamChannels implements Channels {
+  readonly stream: string;
+  readonly dlqStream: string;
+  private readonly partitions: number;
+  private readonly subscriptions = new Set<JetStreamChannelSubscription>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly js: JetStreamClient,
+    private readonly prefix: string,
+    private readonly nodeID: string,
+    private readonly logger: Logger,
+    private readonly options: ChannelsOptions = {},
+  ) {
+    const base = safeName(prefix).toUpperCase();
+    this.stream = `${base}_CHANNELS`;
+    this.dlqStream = `${base}_DLQ`;
+    this.partitions = Math.max(1, options.partitions ?? 4);
+  }
+
+  /** @internal Creates the channel and dead-letter streams unless they exist. */
+  async ensureStreams(): Promise<void> {
+    const duplicateWindow = nanos(this.options.duplicateWindowMs ?? 120_000);
+    await this.ensure(this.stream, `${this.prefix}.chan.>`, { duplicate_window: duplicateWindow, max_age: nanos(this.options.channelMaxAgeMs ?? 0) });
+    await this.ensure(this.dlqStream, `${this.prefix}.dlq.>`, {});
+  }
+
+  /** The subject of a channel lane. */
+  subject(channel: string, lane: string): string {
+    return `${this.prefix}.chan.${encodeToken(channel)}.${lane}`;
+  }
+
+  /** The subject of a channel's dead letters. */
+  dlqSubject(channel: string): string {
+    return `${this.prefix}.dlq.${encodeToken(channel)}`;
+  }
+
+  async send(channel: string, payload: unknown, options: ChannelSendOptions = {}): Promise<void> {
+    checkChannel(channel);
+    const key = options.key;
+    const lane = key === undefined ? '_' : `p${hash(key) % this.partitions}`;
+    const id = options.id ?? randomUUID();
+    let body: Uint8Array;
+    try {
+      body = encoder.encode(JSON.stringify({ v: 1, data: payload, key, source: this.nodeID, time: Date.now() }));
+    } catch (error) {
+      throw new KindlingError('INVALID', `the message for channel ${channel} cannot be encoded: ${messageOf(error)}`, { cause: error });
+    }
+    try {
+      await this.js.publish(this.subject(channel, lane), body, { msgID: id });
+    } catch (error) {
+      throw new KindlingError('UNAVAILABLE', `JetStream did not store the message for channel ${channel}: ${messageOf(error)}`, {
+        cause: error,
+        retryable: true,
+        details: { channel, id },
+      });
+    }
+  }
+
+  async subscribe<T = unknown>(channel: string, options: ChannelSubscribeOptions<T>): Promise<ChannelSubscription> {
+    checkChannel(channel);
+    if (typeof options.group !== 'string' || options.group === '') {
+      throw new KindlingError('INVALID', `a subscription to channel ${channel} needs a group`, { details: { channel } });
+    }
+    const maxRetries = options.maxRetries ?? 3;
+    const maxInFlight = options.maxInFlight ?? 16;
+    const ackWait = nanos(options.ackWaitMs ?? 30_000);
+    const lanes = ['_', ...Array.from({ length: this.partitions }, (_, i) => `p${i}`)];
+    const consumers: string[] = [];
+    for (const lane of lanes) {
+      const durable = safeName(`${channel}__${options.group}__${lane}`);
+      const config = {
+        durable_name: durable,
+        filter_subject: this.subject(channel, lane),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        // One delivery more than the handler gets: a message whose acks timed out is dead-lettered on it.
+        max_deliver: maxRetries + 2,
+        ack_wait: ackWait,
+        max_ack_pending: lane === '_' ? Math.max(maxInFlight * 64, 1000) : 1,
+      };
+      try {
+        await this.jsm.consumers.add(this.stream, config);
+      } catch (error) {
+        // An existing durable with other settings: take the new settings where JetStream allows it.
+        try {
+          await this.jsm.consumers.update(this.stream, durable, { max_deliver: config.max_deliver, ack_wait: ackWait, max_ack_pending: config.max_ack_pending });
+        } catch {
+          throw new KindlingError('UNAVAILABLE', `cannot create the consumer of group ${options.group} on channel ${channel}: ${messageOf(error)}`, {
+            cause: error,
+          });
+        }
+      }
+      consumers.push(durable);
+    }
+    const subscription = new JetStreamChannelSubscription(this, channel, options as ChannelSubscribeOptions, maxRetries, maxInFlight);
+    await subscription.start(this.js, this.stream, consumers, lanes);
+    this.subscriptions.add(subscription);
+    subscription.onClose = () => this.subscriptions.delete(subscription);
+    return subscription;
+  }
+
+  /** Reads up to `max` dead letters of a channel (for tools and tests), oldest first. */
+  async deadLetters(channel: string, max = 100): Promise<DeadLetter[]> {
+    const out: DeadLetter[] = [];
+    const info = await this.jsm.streams.info(this.dlqStream).catch(() => undefined);
+    if (info === undefined) return out;
+    const subject = this.dlqSubject(channel);
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < max; seq++) {
+      const msg = await this.jsm.streams.getMessage(this.dlqStream, { seq }).catch(() => undefined);
+      if (msg === undefined || msg.subject !== subject) continue;
+      const headers: Record<string, string> = {};
+      for (const [k, v] of msg.header ?? []) headers[k] = v.join(',');
+      out.push({
+        channel,
+        group: headers['Kindling-Group'],
+        error: headers['Kindling-Error'] ?? '',
+        attempts: Number(headers['Kindling-Attempts'] ?? 0),
+        id: headers['Kindling-Id'],
+        body: new TextDecoder().decode(msg.data),
+        headers,
+      });
+    }
+    return out;
+  }
+
+  /** @internal Publishes a dead letter: the original body, the error and where it came from in headers. */
+  async deadLetter(channel: string, group: string, msg: JsMsg, error: string): Promise<void> {
+    const h: MsgHdrs = natsHeaders();
+    h.set('Kindling-Error', error.slice(0, 4000).replace(/[\r\n]+/g, ' '));
+    h.set('Kindling-Channel', channel);
+    h.set('Kindling-Group', group);
+    h.set('Kindling-Attempts', String(msg.info.redeliveryCount));
+    h.set('Kindling-Original-Subject', msg.subject);
+    h.set('Kindling-Original-Sequence', String(msg.seq));
+    const id = msg.headers?.get('Nats-Msg-Id');
+    if (id !== undefined && id !== '') h.set('Kindling-Id', id);
+    await this.js.publish(this.dlqSubject(channel), msg.data, { headers: h });
+  }
+
+  /** @internal The connection came back; the consume loops resume by themselves. */
+  reconnected(): void {
+    this.logger.debug('durable channels: NATS reconnected');
+  }
+
+  /** @internal Stops every subscription of this node. */
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+  }
+
+  /** @internal */
+  get log(): Logger {
+    return this.logger;
+  }
+
+  private async ensure(name: string, subject: string, extra: Record<string, unknown>): Promise<void> {
+    try {
+      await this.jsm.streams.info(name);
+      return;
+    } catch {
+      // not there yet
+    }
+    try {
+      await this.jsm.streams.add({ name, subjects: [subject], storage: StorageType.File, ...extra });
+    } catch (error) {
+      // Another node may have created it meanwhile.
+      await this.jsm.streams.info(name).catch(() => {
+        throw new KindlingError('UNAVAILABLE', `cannot create the JetStream stream ${name}: ${messageOf(error)}`, { cause: error });
+      });
+    }
+    void this.nc;
+  }
+}
+
+function checkChannel(channel: string): void {
+  if (typeof channel !== 'string' || channel === '') throw new KindlingError('INVALID', 'a channel name must be a non-empty string');
+}
+
+/** One member of a channel group on this node. */
+class JetStreamChannelSubscription implements ChannelSubscription {
+  onClose: (() => void) | undefined;
+  private lanes: Lane[] = [];
+  private closing: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly owner: JetStreamChannels,
+    private readonly channel: string,
+    private readonly options: ChannelSubscribeOptions,
+    private readonly maxRetries: number,
+    private readonly maxInFlight: number,
+  ) {}
+
+  async start(js: JetStreamClient, stream: string, consumers: readonly string[], lanes: readonly string[]): Promise<void> {
+    for (let i = 0; i < consumers.length; i++) {
+      const consumer = await js.consumers.get(stream, consumers[i] as string);
+      const ordered = lanes[i] !== '_';
+      const messages = await consumer.consume({ max_messages: ordered ? 1 : this.maxInFlight });
+      this.lanes.push({ messages, done: this.run(messages, ordered) });
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const lane of this.lanes) lane.messages.stop();
+      await Promise.all(this.lanes.map((lane) => lane.done));
+      await Promise.all([...this.inFlight]);
+      this.onClose?.();
+    })();
+    return this.closing;
+  }
+
+  private async run(messages: ConsumerMessages, ordered: boolean): Promise<void> {
+    try {
+      for await (const msg of messages) {
+        if (ordered) {
+          await this.handle(msg);
+          continue;
+        }
+        const task = this.handle(msg).finally(() => this.inFlight.delete(task));
+        this.inFlight.add(task);
+        while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+      }
+    } catch (error) {
+      if (this.closing === undefined) this.owner.log.error(`channel ${this.channel} (${this.options.group}) stopped consuming: ${messageOf(error)}`);
+    }
+  }
+
+  private async handle(msg: JsMsg): Promise<void> {
+    const attempt = msg.info.redeliveryCount;
+    if (attempt > this.maxRetries + 1) {
+      await this.fail(msg, `no acknowledgement after ${attempt - 1} deliveries (the handler timed out or its node died)`, true);
+      return;
+    }
+    let message: ChannelMessage;
+    try {
+      const raw = JSON.parse(decoder.decode(msg.data)) as { v?: unknown; data?: unknown; key?: unknown; source?: unknown };
+      if (raw.v !== 1) throw new Error(`format version ${JSON.stringify(raw.v)} is not supported`);
+      message = {
+        channel: this.channel,
+        data: raw.data,
+        id: msg.headers?.get('Nats-Msg-Id') ?? '',
+        key: typeof raw.key === 'string' ? raw.key : undefined,
+        attempt,
+        source: typeof raw.source === 'string' ? raw.source : '',
+      };
+    } catch (error) {
+      await this.fail(msg, `undecodable message: ${messageOf(error)}`, true);
+      return;
+    }
+    try {
+      await this.options.handler(message);
+    } catch (error) {
+      await this.fail(msg, messageOf(error), attempt >= this.maxRetries + 1);
+      return;
+    }
+    msg.ack();
+  }
+
+  private async fail(msg: JsMsg, error: string, last: boolean): Promise<void> {
+    if (!last) {
+      msg.nak(this.delay(msg.info.redeliveryCount));
+      return;
+    }
+    try {
+      await this.owner.deadLetter(this.channel, this.options.group, msg, error);
+      msg.term();
+    } catch (dlqError) {
+      // Not terminated: JetStream redelivers it after ack_wait, and the dead letter is tried again.
+      this.owner.log.error(`channel ${this.channel}: could not dead-letter a message (${messageOf(dlqError)}); it stays pending`);
+    }
+  }
+
+  private delay(attempt: number): number {
+    const backoff = this.options.backoffMs ?? 1000;
+    if (typeof backoff === 'function') return Math.max(0, backoff(attempt));
+    return Math.min(backoff * 2 ** (attempt - 1), 60_000);
+  }
+}

@@ -1,0 +1,335 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { connect, Events, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection, type Subscription } from 'nats';
+import { KindlingError, messageOf } from '../../common/errors.js';
+import { createConsoleLogger, type Logger } from '../../common/logger.js';
+import type { EventEnvelope } from '../../events/event-envelope.js';
+import type { NodeInfo, Transport, TransportReceiver, TransportSlot } from '../../events/transport.js';
+import { matchEventName } from '../../pattern/kind-pattern.js';
+import { JetStreamChannels, type ChannelsOptions } from './durable-channels.js';
+import { NodePresence, type PresenceOptions } from './presence.js';
+import { nameToSubject, patternToSubject, queueName } from './subjects.js';
+import { decodeEnvelope, encodeEnvelope } from './wire-format.js';
+
+/** Options of {@link NatsTransport}. */
+export interface NatsTransportOptions extends PresenceOptions, ChannelsOptions {
+  /** The NATS server(s): `nats://127.0.0.1:4222`, or several for a cluster. */
+  readonly url: string | readonly string[];
+  /**
+   * The first subject token(s) of everything this bus sends (default `kindling`): buses with
+   * different prefixes on one NATS server do not see each other.
+   */
+  readonly prefix?: string;
+  /** Where the transport logs (default: warnings and errors to stderr). */
+  readonly logger?: Logger;
+  /** How long the first connection may take, in ms (default 5 000). */
+  readonly connectTimeoutMs?: number;
+  /** The wait between reconnect attempts, in ms (default 500); attempts never stop. */
+  readonly reconnectTimeWaitMs?: number;
+  /** Extra fields of this node's {@link NodeInfo} (others see them in `$node.*`). */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+interface SlotSubscription {
+  readonly slot: TransportSlot;
+  sub: Subscription | undefined;
+}
+
+/** The subject cache is bounded: beyond this many distinct names it starts over. */
+const SUBJECT_CACHE_LIMIT = 16_384;
+
+/**
+ * The event bus over NATS (DESIGN.md §9): set it as the bus's transport and the same API spans
+ * every node on the server. `emit` is published on `<prefix>.emit.<name>` where each balancing slot
+ * (group, pattern) of each node is a member of one NATS queue group, so exactly one member per group
+ * handles it; a subscriber without a group subscribes plainly. `broadcast` goes to
+ * `<prefix>.bcast.<name>`, which every node receives once and routes through its own pattern trie;
+ * `broadcastLocal` never leaves the node. Presence travels on `<prefix>.node.*`, durable channels on
+ * JetStream (`<prefix>.chan.*`, dead letters `<prefix>.dlq.*`).
+ *
+ * @example
+ * const bus = createEventBus({ nodeID: 'api-1', transport: new NatsTransport({ url: 'nats://127.0.0.1:4222' }) });
+ * await bus.start(); // UNAVAILABLE naming the URL when NATS cannot be reached
+ */
+export class NatsTransport implements Transport {
+  readonly remote = true;
+  readonly url: string;
+  readonly prefix: string;
+  private readonly options: NatsTransportOptions;
+  private readonly logger: Logger;
+  private readonly slots = new Map<string, SlotSubscription>();
+  private readonly warned = new Set<string>();
+  private emitSubjects: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
+  private bcastSubjects: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
+  private cached = 0;
+  private nc: NatsConnection | undefined;
+  private receiver: TransportReceiver | undefined;
+  private nodeID = '';
+  private presence: NodePresence | undefined;
+  private js: JetStreamClient | undefined;
+  private channelStore: JetStreamChannels | undefined;
+  private connected = false;
+  private confirming: Promise<void> | undefined;
+  private statusLoop: Promise<void> | undefined;
+  private statusStop: (() => void) | undefined;
+
+  constructor(options: NatsTransportOptions) {
+    this.options = options;
+    this.url = typeof options.url === 'string' ? options.url : options.url.join(',');
+    this.prefix = options.prefix ?? 'kindling';
+    this.logger = options.logger ?? createConsoleLogger('warn', 'kindling:nats');
+  }
+
+  /** Durable channels on JetStream; available once connected. Throws `UNAVAILABLE` before. */
+  get channels(): JetStreamChannels {
+    if (this.channelStore === undefined) {
+      throw new KindlingError('UNAVAILABLE', `durable channels need a connected NATS transport (${this.url}) with JetStream enabled`);
+    }
+    return this.channelStore;
+  }
+
+  /** Durable channels when connected with JetStream, else `undefined`. */
+  get openChannels(): JetStreamChannels | undefined {
+    return this.channelStore;
+  }
+
+  /** The NATS connection (for tests and tools); `undefined` before connect. */
+  get connection(): NatsConnection | undefined {
+    return this.nc;
+  }
+
+  async connect(nodeID: string, receiver: TransportReceiver): Promise<void> {
+    this.nodeID = nodeID;
+    this.receiver = receiver;
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: typeof this.options.url === 'string' ? this.options.url : [...this.options.url],
+        name: nodeID,
+        reconnect: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: this.options.reconnectTimeWaitMs ?? 500,
+        timeout: this.options.connectTimeoutMs ?? 5000,
+      });
+    } catch (error) {
+      throw new KindlingError('UNAVAILABLE', `cannot connect to NATS at ${this.url}: ${messageOf(error)}; is nats-server running there?`, {
+        cause: error,
+        retryable: true,
+        details: { url: this.url },
+      });
+    }
+    this.nc = nc;
+    this.connected = true;
+    this.statusLoop = this.watchStatus(nc);
+    nc.subscribe(`${this.prefix}.bcast.>`, {
+      callback: (error, msg) => {
+        if (error !== null) return;
+        const envelope = this.decode(msg.data, msg.subject);
+        if (envelope !== undefined && envelope.source !== this.nodeID) receiver.deliver(envelope);
+      },
+    });
+    for (const entry of this.slots.values()) this.subscribeSlot(entry);
+    const info: NodeInfo = {
+      id: nodeID,
+      hostname: hostname(),
+      pid: process.pid,
+      instanceID: randomUUID(),
+      startedAt: Date.now(),
+      ...(this.options.metadata === undefined ? {} : { metadata: this.options.metadata }),
+    };
+    // Subscriptions first, so that a node that hears our hello can already reach us.
+    await nc.flush();
+    await this.startChannels(nc);
+    this.presence = new NodePresence(nc, `${this.prefix}.node`, info, receiver, this.logger, this.options);
+    this.presence.start();
+    await nc.flush();
+    receiver.internal('$transporter.connected', { url: this.url, reconnected: false });
+  }
+
+  send(envelope: EventEnvelope): Promise<void> {
+    const nc = this.nc;
+    if (nc === undefined || !this.connected || this.presence?.isSettled === false) {
+      return Promise.reject(this.unavailable(nc === undefined ? 'the transport is not connected' : 'NATS is reconnecting'));
+    }
+    const subject = envelope.eventType === 'emit' ? this.emitSubject(envelope.name) : this.bcastSubject(envelope.name);
+    try {
+      nc.publish(subject, encodeEnvelope(envelope));
+    } catch (error) {
+      return Promise.reject(error instanceof KindlingError ? error : this.unavailable(messageOf(error), error));
+    }
+    return this.confirm();
+  }
+
+  slotAdded(slot: TransportSlot): void {
+    const entry: SlotSubscription = { slot, sub: undefined };
+    this.slots.set(slot.key, entry);
+    if (this.nc !== undefined) this.subscribeSlot(entry);
+  }
+
+  slotRemoved(key: string): void {
+    const entry = this.slots.get(key);
+    if (entry === undefined) return;
+    this.slots.delete(key);
+    entry.sub?.unsubscribe();
+  }
+
+  nodes(): readonly NodeInfo[] {
+    return this.presence?.nodes() ?? [];
+  }
+
+  /** Announces changed fields of this node's description to the others (`$node.updated`). */
+  updateNodeInfo(fields: Readonly<Record<string, unknown>>): void {
+    this.presence?.update(fields);
+  }
+
+  /** Resolves once outgoing events flow again after a reconnect (every known node spoke again). */
+  settled(): Promise<void> {
+    return this.presence?.settled() ?? Promise.resolve();
+  }
+
+  async disconnect(): Promise<void> {
+    const nc = this.nc;
+    if (nc === undefined) return;
+    this.nc = undefined;
+    await this.channelStore?.close();
+    this.presence?.stop(!nc.isClosed());
+    this.presence = undefined;
+    for (const entry of this.slots.values()) entry.sub = undefined;
+    try {
+      if (!nc.isClosed()) await nc.drain();
+    } catch (error) {
+      this.logger.warn(`draining the NATS connection to ${this.url} failed: ${messageOf(error)}`);
+      await nc.close().catch(() => undefined);
+    }
+    // The status iterator does not end by itself when the connection closes.
+    this.statusStop?.();
+    await this.statusLoop;
+    this.connected = false;
+  }
+
+  /** @internal Dead-letters an undecodable message with its reason (when JetStream is there). */
+  deadLetter(subject: string, data: Uint8Array, reason: string): void {
+    this.logger.warn(`an undecodable message on ${subject} went to the dead-letter stream: ${reason}`);
+    this.receiver?.internal('$transporter.undecodable', { subject, reason });
+    const js = this.js;
+    if (js === undefined) return;
+    const h = natsHeaders();
+    h.set('Kindling-Error', reason);
+    h.set('Kindling-Subject', subject);
+    js.publish(`${this.prefix}.dlq.~events`, data, { headers: h }).catch((error: unknown) => {
+      this.logger.error(`could not dead-letter an undecodable message from ${subject}: ${messageOf(error)}`);
+    });
+  }
+
+  private decode(data: Uint8Array, subject: string): EventEnvelope | undefined {
+    try {
+      return decodeEnvelope(data);
+    } catch (error) {
+      this.deadLetter(subject, data, messageOf(error));
+      return undefined;
+    }
+  }
+
+  private async startChannels(nc: NatsConnection): Promise<void> {
+    let jsm: JetStreamManager;
+    try {
+      jsm = await nc.jetstreamManager();
+    } catch (error) {
+      this.logger.warn(`JetStream is not available at ${this.url} (${messageOf(error)}); durable channels and the dead-letter stream are off`);
+      return;
+    }
+    this.js = nc.jetstream();
+    this.channelStore = new JetStreamChannels(nc, jsm, this.js, this.prefix, this.nodeID, this.logger, this.options);
+    await this.channelStore.ensureStreams();
+  }
+
+  private subscribeSlot(entry: SlotSubscription): void {
+    const nc = this.nc;
+    const receiver = this.receiver;
+    if (nc === undefined || receiver === undefined) return;
+    const { key, group, pattern, shared } = entry.slot;
+    const { subject, exact } = patternToSubject(`${this.prefix}.emit`, pattern);
+    if (!exact && !this.warned.has(pattern)) {
+      this.warned.add(pattern);
+      this.logger.warn(`pattern "${pattern}" cannot be expressed as a NATS subject; subscribed to ${subject} and filtered on this node`);
+    }
+    entry.sub = nc.subscribe(subject, {
+      ...(shared ? { queue: queueName(group, pattern) } : {}),
+      callback: (error, msg) => {
+        if (error !== null) return;
+        const envelope = this.decode(msg.data, msg.subject);
+        if (envelope === undefined) return;
+        if (!exact && !matchEventName(pattern, envelope.name)) return;
+        receiver.deliverToSlot(envelope, key);
+      },
+    });
+  }
+
+  private emitSubject(name: string): string {
+    let subject = this.emitSubjects[name];
+    if (subject === undefined) {
+      subject = nameToSubject(`${this.prefix}.emit`, name);
+      this.remember();
+      this.emitSubjects[name] = subject;
+    }
+    return subject;
+  }
+
+  private bcastSubject(name: string): string {
+    let subject = this.bcastSubjects[name];
+    if (subject === undefined) {
+      subject = nameToSubject(`${this.prefix}.bcast`, name);
+      this.remember();
+      this.bcastSubjects[name] = subject;
+    }
+    return subject;
+  }
+
+  private remember(): void {
+    if (++this.cached < SUBJECT_CACHE_LIMIT) return;
+    this.cached = 0;
+    this.emitSubjects = Object.create(null) as Record<string, string | undefined>;
+    this.bcastSubjects = Object.create(null) as Record<string, string | undefined>;
+  }
+
+  /**
+   * One server round trip (PING/PONG) shared by every send of the same turn: it resolves once the
+   * server has processed them, and rejects when the connection drops first, so that
+   * `resilientPublish` retries what NATS may not have taken.
+   */
+  private confirm(): Promise<void> {
+    this.confirming ??= Promise.resolve().then(() => {
+      this.confirming = undefined;
+      const nc = this.nc;
+      if (nc === undefined || !this.connected) throw this.unavailable('NATS disconnected before confirming');
+      return nc.flush().catch((error: unknown) => {
+        throw this.unavailable(`NATS did not confirm: ${messageOf(error)}`, error);
+      });
+    });
+    return this.confirming;
+  }
+
+  private unavailable(reason: string, cause?: unknown): KindlingError {
+    return new KindlingError('UNAVAILABLE', `NATS at ${this.url}: ${reason}`, {
+      retryable: true,
+      details: { url: this.url },
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    const statuses = nc.status();
+    this.statusStop = () => (statuses as unknown as { stop(): void }).stop();
+    for await (const status of statuses) {
+      if (status.type === Events.Disconnect) {
+        this.connected = false;
+        this.receiver?.internal('$transporter.disconnected', { url: this.url, unexpected: true });
+      } else if (status.type === Events.Reconnect) {
+        this.connected = true;
+        this.presence?.reconnected();
+        this.channelStore?.reconnected();
+        this.receiver?.internal('$transporter.connected', { url: this.url, reconnected: true });
+      }
+    }
+  }
+}
