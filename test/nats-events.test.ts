@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventBus, type EventBus } from 'kindling';
-import { ChildNode, NATS_URL, skipNats, uniquePrefix } from './fixtures/nats/harness.js';
+import { ChildNode, NATS_URL, skipNats, uniquePrefix, untilAny } from './fixtures/nats/harness.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -39,6 +39,8 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
   });
 
   const handled = (event: string, tag: number) => (l: Record<string, unknown>) => l['event'] === event && (l['params'] as { n?: number } | null)?.n === tag;
+  /** Waits until `check` holds, re-checked whenever any child writes a line. */
+  const untilAll = (check: () => boolean, what: string): Promise<void> => untilAny(nodes, check, what);
   const all = (test: (l: Record<string, unknown>) => boolean) => nodes.flatMap((n) => n.lines.filter(test));
 
   it('emit: each event is handled by exactly one member of each group across nodes', async () => {
@@ -47,11 +49,7 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
     for (let n = 0; n < count; n++) publisher.emit('user.created', { n: 1000 });
     // n3 (payments) gets every event; the users group's share is split over n1 and n2.
     await (nodes[2] as ChildNode).waitForCount((l) => l['event'] === 'user.created' && l['group'] === 'payments', 2 * count, 'payments events');
-    await Promise.all([0, 1].map(() => undefined));
-    const usersLines = (): Record<string, unknown>[] => all((l) => l['event'] === 'user.created' && l['group'] === 'users');
-    await (nodes[0] as ChildNode).until(() => usersLines().length >= 2 * count, 'users events', 10_000).catch(async () => {
-      await (nodes[1] as ChildNode).until(() => usersLines().length >= 2 * count, 'users events', 10_000);
-    });
+    await untilAll(() => all((l) => l['event'] === 'user.created' && l['group'] === 'users').length >= 2 * count, 'users events');
     for (let n = 0; n < count; n++) {
       expect(all((l) => handled('user.created', n)(l) && l['group'] === 'users')).toHaveLength(1);
       expect(all((l) => handled('user.created', n)(l) && l['group'] === 'payments')).toHaveLength(1);
@@ -59,5 +57,127 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
     // Balanced: both users members took part.
     expect((nodes[0] as ChildNode).lines.some((l) => l['group'] === 'users')).toBe(true);
     expect((nodes[1] as ChildNode).lines.some((l) => l['group'] === 'users')).toBe(true);
+  });
+
+  it('emit with groups: only the named groups receive', async () => {
+    publisher.emit('user.created', { n: 2000 }, { groups: ['payments'] });
+    await (nodes[2] as ChildNode).waitFor(handled('user.created', 2000), 'the payments event');
+    publisher.emit('user.created', { n: 2001 }, { groups: ['users'] });
+    await untilAll(() => all(handled('user.created', 2001)).length >= 1, 'the users event');
+    expect(all(handled('user.created', 2000)).map((l) => l['group'])).toEqual(['payments']);
+    expect(all(handled('user.created', 2001)).map((l) => l['group'])).toEqual(['users']);
+  });
+
+  it('broadcast: every node gets it, once', async () => {
+    publisher.broadcast('config.changed', { n: 3000 });
+    await Promise.all(nodes.map((n) => n.waitFor(handled('config.changed', 3000), 'the broadcast')));
+    for (const node of nodes) expect(node.lines.filter(handled('config.changed', 3000))).toHaveLength(1);
+  });
+
+  it('broadcastLocal never leaves the node', async () => {
+    const seen: unknown[] = [];
+    const sub = publisher.on('local.only', (payload) => seen.push(payload));
+    publisher.broadcastLocal('local.only', { n: 4000 });
+    // A broadcast sent after it reaches the children; the local one, had it left, would be ahead of it.
+    publisher.broadcast('config.changed', { n: 4001 });
+    await Promise.all(nodes.map((n) => n.waitFor(handled('config.changed', 4001), 'the marker broadcast')));
+    sub.dispose();
+    expect(seen).toEqual([{ n: 4000 }]);
+    expect(all(handled('local.only', 4000))).toHaveLength(0);
+  });
+
+  it('wildcards across nodes: order.* in group audit, one handler per event', async () => {
+    publisher.emit('order.created', { n: 5000 });
+    publisher.emit('order.paid', { n: 5001 });
+    await untilAll(() => all((l) => l['pattern'] === 'order.*').length >= 2, 'the order events');
+    expect(all(handled('order.created', 5000))).toHaveLength(1);
+    expect(all(handled('order.paid', 5001))).toHaveLength(1);
+  });
+
+  it('a partial-segment wildcard falls back to filtering on the node', async () => {
+    publisher.emit('user.crashed', { n: 6000 });
+    publisher.emit('user.deleted', { n: 6001 });
+    publisher.emit('user.created', { n: 6002 });
+    // partial-users (n1/n2) and partial-payments (n3) each take user.crashed and user.created once.
+    await untilAll(() => all((l) => String(l['group']).startsWith('partial-') && (l['params'] as { n: number }).n === 6002).length >= 2, 'the partial matches');
+    expect(all((l) => l['group'] === 'partial-users' && (l['params'] as { n: number }).n === 6000)).toHaveLength(1);
+    expect(all((l) => l['group'] === 'partial-payments' && (l['params'] as { n: number }).n === 6000)).toHaveLength(1);
+    expect(all((l) => (l['params'] as { n: number } | null)?.n === 6001)).toHaveLength(0);
+  });
+
+  it('the sender node travels with the event (ctx.nodeID)', async () => {
+    publisher.emit('user.created', { n: 7000 }, { groups: ['payments'] });
+    const line = await (nodes[2] as ChildNode).waitFor(handled('user.created', 7000), 'the event');
+    expect(line['from']).toBe('pub');
+  });
+
+  it('presence: the publisher knows the three nodes', () => {
+    expect(publisher.nodes().map((n) => n.id).sort()).toEqual(['n1', 'n2', 'n3']);
+  });
+});
+
+describe.skipIf(skipNats)('NatsTransport presence and the broker face across processes', () => {
+  const prefix = uniquePrefix();
+
+  it('announces $node.connected, then $node.disconnected graceful and unexpected', async () => {
+    const watcher = createEventBus({ nodeID: 'watcher', nats: { url: NATS_URL, prefix, heartbeatMs: 100, nodeTimeoutMs: 600 }, logger: quiet });
+    const seen: [string, string, unknown][] = [];
+    let wake: () => void = () => undefined;
+    watcher.on('$node.*', (payload, name) => {
+      const p = payload as { node: { id: string }; unexpected?: boolean };
+      seen.push([name, p.node.id, p.unexpected]);
+      wake();
+    });
+    const until = (check: () => boolean, what: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(seen)}`)), 10_000);
+        wake = () => {
+          if (check()) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        wake();
+      });
+    await watcher.start();
+    const a = new ChildNode({ url: NATS_URL, prefix, nodeID: 'a', heartbeatMs: 100, nodeTimeoutMs: 600 });
+    const b = new ChildNode({ url: NATS_URL, prefix, nodeID: 'b', heartbeatMs: 100, nodeTimeoutMs: 600 });
+    try {
+      await until(() => seen.filter((s) => s[0] === '$node.connected').length === 2, 'two nodes to connect');
+      expect(watcher.nodes().map((n) => n.id).sort()).toEqual(['a', 'b']);
+      await a.stop();
+      await until(() => seen.some((s) => s[0] === '$node.disconnected' && s[1] === 'a'), 'a to leave');
+      await b.kill();
+      await until(() => seen.some((s) => s[0] === '$node.disconnected' && s[1] === 'b'), 'b to be missed');
+      expect(seen.filter((s) => s[0] === '$node.disconnected')).toEqual([
+        ['$node.disconnected', 'a', false],
+        ['$node.disconnected', 'b', true],
+      ]);
+      expect(watcher.nodes()).toEqual([]);
+    } finally {
+      await a.kill();
+      await b.kill();
+      await watcher.stop();
+    }
+  });
+
+  it('broker consume: one queue name = competing consumers across nodes', async () => {
+    const consumers = [
+      new ChildNode({ url: NATS_URL, prefix, nodeID: 'c1', consumers: [{ queue: 'mailer', type: 'user-created' }] }),
+      new ChildNode({ url: NATS_URL, prefix, nodeID: 'c2', consumers: [{ queue: 'mailer', type: 'user-created' }] }),
+    ];
+    const bus = createEventBus({ nodeID: 'producer', nats: { url: NATS_URL, prefix }, logger: quiet });
+    try {
+      await Promise.all(consumers.map((c) => c.ready()));
+      await bus.start();
+      const { makeEvent } = await import('kindling');
+      for (let n = 0; n < 20; n++) await bus.broker.publish(makeEvent(`u${n}`, 'user-created', { n }));
+      await untilAny(consumers, () => consumers.flatMap((x) => x.lines.filter((l) => 'consumed' in l)).length >= 20, 'consumed events');
+      const got = consumers.flatMap((c) => c.lines.filter((l) => 'consumed' in l).map((l) => (l['body'] as { n: number }).n));
+      expect(got.sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    } finally {
+      await bus.stop();
+      await Promise.all(consumers.map((c) => c.stop()));
+    }
   });
 });
