@@ -2,31 +2,32 @@
 // trie and lookup cache the event bus uses) on a cache miss and on a hit, beside the linear scans
 // other buses do per event: a loop over 1,000 compiled RegExps, Moleculer's own `match()` over the
 // 1,000 patterns (what its emit does), and picomatch matchers (dots mapped to slashes, names
-// converted beforehand so the conversion is not timed). Prints ns per resolution and ratios.
+// converted beforehand so the conversion is not timed). Reports ns per resolution.
 //
 // Misses use a fresh name every time (a pool of 300,000 names, far more than the 16,384 names the
 // cache keeps, so a name has always been evicted before it comes round again); the cost of filling
-// and clearing the cache is part of the figure. Time is CPU time (process.cpuUsage).
-//
-// Build and run (the script imports the compiled package from dist/):
-//   npm run build
-//   echo '{"extends":"'$PWD'/bench/tsconfig.json","compilerOptions":{"typeRoots":["'$PWD'/node_modules/@types"]},"include":["'$PWD'/bench/events-*.ts"]}' > /tmp/events-bench.json
-//   npx tsc -p /tmp/events-bench.json && node dist-bench/events-patterns.js
+// and clearing the cache is part of the figure. Time is CPU time (process.cpuUsage); every subject
+// runs in this one process, interleaved over ROUNDS rounds; the figure is the median over rounds of
+// tinybench's median sample.
 import moleculer from 'moleculer';
 import picomatch from 'picomatch';
 import { Bench } from 'tinybench';
-import { PatternSet, compilePattern } from '../dist/src/index.js';
+import { PatternSet, compilePattern } from 'kindling';
+import { compare, report, type BenchRow } from '../harness.js';
 
 const PATTERNS = 1000;
 const POOL = 300_000;
 const ROUNDS = Number(process.env['ROUNDS'] ?? 5);
 const TIME_MS = Number(process.env['TIME_MS'] ?? 300);
+const WARMUP_MS = 100;
 const TARGET_CALL_MS = 2;
+const AGREEMENT_SAMPLE = 3000;
 
 /**
  * 1,000 patterns: `leading` of them start with a wildcard (`*.nsN`, `**.nsN.done`, which a prefix
- * trie must test on every miss), the others have a literal first segment (`nsN.*`, `nsN.**`,
- * `nsN.*.changed`, `nsN.item?.updated`, `nsN.user.created`, `nsN.order*`, `$nsN.**`).
+ * trie must test on every miss unless it indexes them otherwise), the others have a literal first
+ * segment (`nsN.*`, `nsN.**`, `nsN.*.changed`, `nsN.item?.updated`, `nsN.user.created`, `nsN.order*`,
+ * `$nsN.**`).
  */
 function patterns(leading: number): string[] {
   const literal = [
@@ -76,12 +77,14 @@ function toRegExp(pattern: string): RegExp {
 }
 
 interface Subject {
-  readonly name: string;
+  /** The row's name and subject in the report. */
+  readonly row: string;
+  readonly subject: string;
   /** Resolves `count` names; returns how many matches it found (so nothing is optimised away). */
   readonly run: (count: number) => number;
 }
 
-/** The mix the scans are timed on; the trie is timed on every mix. */
+/** The shares of leading-wildcard patterns the trie is timed on; the scans and the hit use MAIN_MIX. */
 const MIXES = [0, 10, 100, 200] as const;
 const MAIN_MIX = 10;
 const list = patterns(MAIN_MIX);
@@ -104,11 +107,15 @@ const matchers = list.map((p) => picomatch(p.replaceAll('.', '/')));
 const moleculerMatch = moleculer.Utils.match;
 const hot = ['ns7.item3.updated', 'ns21.x5.changed', 'zz1.user.created', 'ns42.order7'];
 
+const missRow = (leading: number): string => `cache miss, ${PATTERNS.toLocaleString('en')} patterns, ${leading} leading wildcards`;
+const HIT_ROW = `cache hit, ${PATTERNS.toLocaleString('en')} patterns`;
+
 const subjects: Subject[] = [
   ...MIXES.map((leading): Subject => {
     const mixSet = leading === MAIN_MIX ? set : patternSet(leading);
     return {
-      name: `kindling PatternSet, miss, ${leading} leading wildcards`,
+      row: missRow(leading),
+      subject: 'kindling',
       run: (count) => {
         let found = 0;
         for (let i = 0; i < count; i++) found += mixSet.match(pool[next()] as string).length;
@@ -117,7 +124,8 @@ const subjects: Subject[] = [
     };
   }),
   {
-    name: 'kindling PatternSet, hit',
+    row: HIT_ROW,
+    subject: 'kindling',
     run: (count) => {
       let found = 0;
       for (let i = 0; i < count; i++) found += set.match(hot[i & 3] as string).length;
@@ -125,7 +133,8 @@ const subjects: Subject[] = [
     },
   },
   {
-    name: 'RegExp loop',
+    row: missRow(MAIN_MIX),
+    subject: 'RegExp loop',
     run: (count) => {
       let found = 0;
       for (let i = 0; i < count; i++) {
@@ -136,7 +145,8 @@ const subjects: Subject[] = [
     },
   },
   {
-    name: 'Moleculer match() loop',
+    row: missRow(MAIN_MIX),
+    subject: 'Moleculer match() loop',
     run: (count) => {
       let found = 0;
       for (let i = 0; i < count; i++) {
@@ -147,7 +157,8 @@ const subjects: Subject[] = [
     },
   },
   {
-    name: 'picomatch loop',
+    row: missRow(MAIN_MIX),
+    subject: 'picomatch loop',
     run: (count) => {
       let found = 0;
       for (let i = 0; i < count; i++) {
@@ -158,8 +169,9 @@ const subjects: Subject[] = [
     },
   },
 ];
+const key = (subject: Subject): string => `${subject.row} / ${subject.subject}`;
 
-/** The three scans and the trie must agree before their speed means anything. */
+/** The scans and the trie must agree before their speed means anything. */
 function checkAgreement(sample: number): void {
   for (let j = 0; j < sample; j++) {
     const name = pool[j] as string;
@@ -182,14 +194,15 @@ function calibrate(subject: Subject): number {
 }
 
 async function main(): Promise<void> {
-  checkAgreement(3000);
-  const batches = new Map(subjects.map((s) => [s.name, calibrate(s)]));
+  const started = process.hrtime.bigint();
+  checkAgreement(AGREEMENT_SAMPLE);
+  const batches = new Map(subjects.map((s) => [key(s), calibrate(s)]));
   const samples = new Map<string, number[]>();
   for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: TIME_MS, warmupTime: 100, throws: true, now: cpuNow });
+    const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, throws: true, now: cpuNow });
     for (const subject of subjects) {
-      const batch = batches.get(subject.name) as number;
-      bench.add(subject.name, () => void subject.run(batch));
+      const batch = batches.get(key(subject)) as number;
+      bench.add(key(subject), () => void subject.run(batch));
     }
     await bench.run();
     for (const task of bench.tasks) {
@@ -200,29 +213,28 @@ async function main(): Promise<void> {
     }
   }
   const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-  const ns = new Map([...samples].map(([name, values]) => [name, median(values)]));
-  const miss = ns.get(`kindling PatternSet, miss, ${MAIN_MIX} leading wildcards`) as number;
-  console.log(`\nResolving an event name against ${PATTERNS} patterns, ns per name (CPU time, median of ${ROUNDS} rounds)`);
-  console.log(`The scans and the hit use the mix with ${MAIN_MIX} leading-wildcard patterns.`);
-  console.log(`node ${process.version}; trie and the three scans agree on 3,000 sample names\n`);
-  const rows = subjects.map((s) => {
-    const value = ns.get(s.name) as number;
-    const ratio = s.name.startsWith('kindling') ? '' : `${(value / miss).toFixed(0)}× a kindling miss (${MAIN_MIX} leading)`;
-    return [s.name, value.toFixed(0), ratio];
+  const rows: BenchRow[] = subjects.map((s) => {
+    const value = median(samples.get(key(s)) as number[]);
+    const row: BenchRow = { name: s.row, subject: s.subject, value, unit: 'ns', better: 'lower' };
+    if (s.subject !== 'kindling') return row;
+    const limit = s.row === HIT_ROW ? 20 : 1000;
+    return { ...row, target: s.row === HIT_ROW ? '≤ 20 ns' : '≤ 1 µs', met: value <= limit };
   });
-  const header = ['resolver', 'ns/name', ''];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const row of rows) console.log(line(row));
-  console.log('');
-  for (const leading of MIXES) {
-    const value = ns.get(`kindling PatternSet, miss, ${leading} leading wildcards`) as number;
-    console.log(
-      `Cache miss against ${PATTERNS} patterns, ${leading} starting with a wildcard: ${value.toFixed(0)} ns (target ≤ 1000 ns: ${value <= 1000 ? 'met' : 'MISSED'})`,
-    );
-  }
+  // Shown in mix order, the scans right under the miss they are compared with, the hit last.
+  const display = [...MIXES.map(missRow), HIT_ROW];
+  rows.sort((a, b) => display.indexOf(a.name) - display.indexOf(b.name));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  report({
+    case: `Event bus: pattern resolution against ${PATTERNS.toLocaleString('en')} patterns (ns per name)`,
+    rows: compare(rows),
+    notes: [
+      `misses: a fresh name each time from a pool of ${POOL.toLocaleString('en')} (the cache keeps 16,384), so cache fill and reset are included; hit: 4 names in rotation`,
+      `the scans (RegExp, Moleculer match(), picomatch) and the hit use the mix with ${MAIN_MIX} leading-wildcard patterns; "leading wildcards" = patterns like *.nsN and **.nsN.done`,
+      `PatternSet, RegExp loop and compilePattern agree on ${AGREEMENT_SAMPLE.toLocaleString('en')} sample names`,
+      `time = process CPU time; median of ${ROUNDS} rounds × ${TIME_MS} ms (+${WARMUP_MS} ms warm-up) of tinybench's median sample; each timed call ≈ ${TARGET_CALL_MS} ms of CPU`,
+      `case took ${seconds.toFixed(0)} s`,
+    ],
+  });
 }
 
 await main();

@@ -1,21 +1,21 @@
 // Synchronous publish throughput of the event bus beside Node's EventEmitter, mitt, EventEmitter2
 // (wildcards on) and Moleculer's local emit (logger off), at 1, 10 and 100 subscribers of the
-// published name, without and with 1,000 unrelated wildcard subscriptions registered.
+// published name, without and with 1,000 unrelated wildcard subscriptions registered ("+1k").
 //
 // Method: every subscriber runs the same one-line handler; each timed call publishes a batch of
 // events calibrated to about 2 ms, so that the timer's own cost does not flatten the differences.
 // Time is the process's CPU time (process.cpuUsage), not wall time, so that other work on the machine
 // does not leak into the figures (GC and JIT threads do count). Each configuration runs in a fresh
-// process (so one configuration's JIT state cannot favour or penalise another), with the peers and
-// `kindling emit` side by side in that process, interleaved over ROUNDS rounds; the figure is the
-// median over rounds of tinybench's median sample. The kindling service and context variants share
-// the bus's code, so they run in their own process. A last table publishes to 8 names in rotation,
-// to show that the figures do not depend on publishing one name over and over.
+// child process of this script (so one configuration's JIT state cannot favour or penalise another),
+// with the peers and `bus.on` listeners side by side in that process, interleaved over ROUNDS rounds;
+// the figure is the median over rounds of tinybench's median sample. The kindling service and context
+// faces share the bus's code, so they run in their own process. A last configuration publishes to 8
+// names in rotation, to show that the figures do not depend on publishing one name over and over.
 //
-// Build and run (the script imports the compiled package from dist/):
-//   npm run build
-//   echo '{"extends":"'$PWD'/bench/tsconfig.json","compilerOptions":{"typeRoots":["'$PWD'/node_modules/@types"]},"include":["'$PWD'/bench/events-*.ts"]}' > /tmp/events-bench.json
-//   npx tsc -p /tmp/events-bench.json && node dist-bench/events-publish.js
+// ROUNDS is 3 (the standalone script used 5; ROUNDS=5 in the environment restores it) to keep the
+// case near a minute and a half of wall time on a 2-core machine: 15 child processes in all.
+//
+// The parent (run by bench/run.ts) only spawns the children and reports their figures.
 import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,8 @@ import eventemitter2 from 'eventemitter2';
 import mittModule from 'mitt';
 import moleculer from 'moleculer';
 import { Bench } from 'tinybench';
-import { DefaultEventBus, silentLogger } from '../dist/src/index.js';
+import { DefaultEventBus, silentLogger } from 'kindling';
+import { compare, report, type BenchRow } from '../harness.js';
 
 const { EventEmitter2 } = eventemitter2;
 // mitt's types describe a CommonJS module under NodeNext, while Node loads its ESM build.
@@ -34,8 +35,9 @@ const ROTATING = Array.from({ length: 8 }, (_, i) => `bench.event${i}`);
 const PAYLOAD = { id: 1, user: 'taylor' };
 /** CPU time of one timed call, in ms (the batch of events per call is calibrated to it). */
 const TARGET_CALL_MS = 2;
-const ROUNDS = Number(process.env['ROUNDS'] ?? 5);
+const ROUNDS = Number(process.env['ROUNDS'] ?? 3);
 const TIME_MS = Number(process.env['TIME_MS'] ?? 200);
+const WARMUP_MS = 100;
 const SUBSCRIBERS = [1, 10, 100] as const;
 const UNRELATED = 1000;
 
@@ -113,28 +115,38 @@ function calibrate(subject: Subject): number {
 
 type Factory = (config: Config) => Promise<Subject>;
 
+// Subject names as the report shows them: `kindling` rows are the bus.on listeners; the service and
+// context faces are separate kindling rows.
+const EE = 'EventEmitter';
+const MITT = 'mitt';
+const EE2 = 'EventEmitter2 (wildcard)';
+const MOLECULER = 'Moleculer emit';
+const KINDLING = 'kindling';
+const SERVICES = 'kindling (services)';
+const CTX = 'kindling (ctx handlers)';
+
 const factories: Record<string, Factory> = {
-  EventEmitter: async ({ subscribers, unrelated, names }) => {
+  [EE]: async ({ subscribers, unrelated, names }) => {
     const ee = new EventEmitter();
     ee.setMaxListeners(0);
     // EventEmitter has no wildcards: its 1,000 unrelated subscriptions are exact names.
     if (unrelated) for (let i = 0; i < UNRELATED; i++) ee.on(`ns${i}.event`, noop);
     for (const name of names) for (let i = 0; i < subscribers; i++) ee.on(name, handler);
-    return { name: 'EventEmitter', run: publisher(names, (name) => ee.emit(name, PAYLOAD)) };
+    return { name: EE, run: publisher(names, (name) => ee.emit(name, PAYLOAD)) };
   },
-  mitt: async ({ subscribers, unrelated, names }) => {
+  [MITT]: async ({ subscribers, unrelated, names }) => {
     const emitter = mitt<Record<string, unknown>>();
     if (unrelated) for (let i = 0; i < UNRELATED; i++) emitter.on(`ns${i}.event`, noop);
     for (const name of names) for (let i = 0; i < subscribers; i++) emitter.on(name, handler);
-    return { name: 'mitt', run: publisher(names, (name) => emitter.emit(name, PAYLOAD)) };
+    return { name: MITT, run: publisher(names, (name) => emitter.emit(name, PAYLOAD)) };
   },
-  'EventEmitter2 (wildcard)': async ({ subscribers, unrelated, names }) => {
+  [EE2]: async ({ subscribers, unrelated, names }) => {
     const ee2 = new EventEmitter2({ wildcard: true, delimiter: '.', maxListeners: 0 });
     if (unrelated) for (const pattern of unrelatedPatterns()) ee2.on(pattern, noop);
     for (const name of names) for (let i = 0; i < subscribers; i++) ee2.on(name, handler);
-    return { name: 'EventEmitter2 (wildcard)', run: publisher(names, (name) => ee2.emit(name, PAYLOAD)) };
+    return { name: EE2, run: publisher(names, (name) => ee2.emit(name, PAYLOAD)) };
   },
-  'Moleculer emit': async ({ subscribers, unrelated, names }) => {
+  [MOLECULER]: async ({ subscribers, unrelated, names }) => {
     const broker = new moleculer.ServiceBroker({ logger: false, nodeID: 'bench', metrics: false, tracing: false });
     for (let i = 0; i < subscribers; i++) {
       broker.createService({ name: `svc${i}`, events: Object.fromEntries(names.map((name) => [name, handler])) });
@@ -142,33 +154,33 @@ const factories: Record<string, Factory> = {
     if (unrelated) broker.createService({ name: 'unrelated', events: Object.fromEntries(unrelatedPatterns().map((p) => [p, noop])) });
     await broker.start();
     // Moleculer calls local handlers synchronously inside emit; its returned promise is dropped.
-    return { name: 'Moleculer emit', run: publisher(names, (name) => void broker.emit(name, PAYLOAD)), close: () => broker.stop() };
+    return { name: MOLECULER, run: publisher(names, (name) => void broker.emit(name, PAYLOAD)), close: () => broker.stop() };
   },
-  'kindling emit': async ({ subscribers, unrelated, names }) => {
+  [KINDLING]: async ({ subscribers, unrelated, names }) => {
     const bus = new DefaultEventBus({ nodeID: 'bench', logger: silentLogger });
     if (unrelated) for (const pattern of unrelatedPatterns()) bus.on(pattern, noop);
     for (const name of names) for (let i = 0; i < subscribers; i++) bus.on(name, handler);
-    return { name: 'kindling emit', run: publisher(names, (name) => bus.emit(name, PAYLOAD)), close: () => bus.stop() };
+    return { name: KINDLING, run: publisher(names, (name) => bus.emit(name, PAYLOAD)), close: () => bus.stop() };
   },
-  'kindling emit (services)': async ({ subscribers, unrelated, names }) => {
+  [SERVICES]: async ({ subscribers, unrelated, names }) => {
     const bus = new DefaultEventBus({ nodeID: 'bench', logger: silentLogger });
     if (unrelated) bus.createService({ name: 'unrelated', events: Object.fromEntries(unrelatedPatterns().map((p) => [p, noop])) });
     for (let i = 0; i < subscribers; i++) bus.createService({ name: `svc${i}`, events: Object.fromEntries(names.map((name) => [name, handler])) });
-    return { name: 'kindling emit (services)', run: publisher(names, (name) => bus.emit(name, PAYLOAD)), close: () => bus.stop() };
+    return { name: SERVICES, run: publisher(names, (name) => bus.emit(name, PAYLOAD)), close: () => bus.stop() };
   },
-  'kindling emit (ctx handlers)': async ({ subscribers, unrelated, names }) => {
+  [CTX]: async ({ subscribers, unrelated, names }) => {
     const bus = new DefaultEventBus({ nodeID: 'bench', logger: silentLogger });
     if (unrelated) bus.createService({ name: 'unrelated', events: Object.fromEntries(unrelatedPatterns().map((p) => [p, noop])) });
     const ctxHandler = { context: true, handler: (ctx: { params: unknown }) => handler(ctx.params) };
     for (let i = 0; i < subscribers; i++) bus.createService({ name: `svc${i}`, events: Object.fromEntries(names.map((name) => [name, ctxHandler])) });
-    return { name: 'kindling emit (ctx handlers)', run: publisher(names, (name) => bus.emit(name, PAYLOAD)), close: () => bus.stop() };
+    return { name: CTX, run: publisher(names, (name) => bus.emit(name, PAYLOAD)), close: () => bus.stop() };
   },
 };
 
 const GROUPS: Record<string, readonly string[]> = {
-  side: ['EventEmitter', 'mitt', 'EventEmitter2 (wildcard)', 'Moleculer emit', 'kindling emit'],
-  faces: ['kindling emit (services)', 'kindling emit (ctx handlers)'],
-  rotating: ['EventEmitter', 'kindling emit'],
+  side: [EE, MITT, EE2, MOLECULER, KINDLING],
+  faces: [SERVICES, CTX],
+  rotating: [EE, KINDLING],
 };
 
 /** Child mode: measure one group in one configuration, print `{ subject: events/s }` as JSON. */
@@ -178,7 +190,7 @@ async function child(group: string, config: Config): Promise<void> {
   const batches = new Map(built.map((subject) => [subject.name, calibrate(subject)]));
   const samples = new Map<string, number[]>();
   for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: TIME_MS, warmupTime: 100, throws: true, now: cpuNow });
+    const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, throws: true, now: cpuNow });
     for (const subject of built) {
       const batch = batches.get(subject.name) as number;
       bench.add(subject.name, () => subject.run(batch));
@@ -205,69 +217,78 @@ function measure(group: string, config: Config): Record<string, number> {
   return JSON.parse(output) as Record<string, number>;
 }
 
-function millions(value: number | undefined): string {
-  return value === undefined ? '-' : `${(value / 1e6).toFixed(2)}`;
-}
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const row of rows) console.log(line(row));
-}
-
-function verdict(ratio: number, target: number): string {
-  return `${ratio.toFixed(2)}× (target ≥ ${target}×: ${ratio >= target ? 'met' : 'MISSED'})`;
-}
+const subs = (n: number): string => `${n} subscriber${n === 1 ? '' : 's'}`;
 
 async function main(): Promise<void> {
-  const results = new Map<string, Record<string, number>>();
+  const started = process.hrtime.bigint();
+  const plain = new Map<number, Record<string, number>>();
+  const loaded = new Map<number, Record<string, number>>();
   for (const unrelated of [false, true]) {
     for (const subscribers of SUBSCRIBERS) {
       const config: Config = { subscribers, unrelated, names: [NAME] };
-      results.set(`${subscribers}/${unrelated}`, { ...measure('side', config), ...measure('faces', config) });
+      (unrelated ? loaded : plain).set(subscribers, { ...measure('side', config), ...measure('faces', config) });
     }
   }
   const rotating = new Map<number, Record<string, number>>();
   for (const subscribers of SUBSCRIBERS) rotating.set(subscribers, measure('rotating', { subscribers, unrelated: true, names: ROTATING }));
 
-  console.log(
-    `\nSynchronous publish, millions of events per CPU-second (median of ${ROUNDS} rounds × ${TIME_MS} ms; each timed call ≈ ${TARGET_CALL_MS} ms of CPU)`,
-  );
-  console.log(`node ${process.version}, ${process.platform}/${process.arch}; "+1k" = with 1,000 unrelated wildcard subscriptions\n`);
-  const subjects = [...GROUPS['side'] as string[], ...GROUPS['faces'] as string[]];
-  table(
-    ['subject', ...SUBSCRIBERS.flatMap((s) => [`${s} sub`, `${s} sub +1k`])],
-    subjects.map((name) => [name, ...SUBSCRIBERS.flatMap((s) => [millions(results.get(`${s}/false`)?.[name]), millions(results.get(`${s}/true`)?.[name])])]),
-  );
-
-  console.log('\n8 names in rotation, +1k, millions of events per CPU-second\n');
-  table(
-    ['subject', ...SUBSCRIBERS.map((s) => `${s} sub`)],
-    (GROUPS['rotating'] as string[]).map((name) => [name, ...SUBSCRIBERS.map((s) => millions(rotating.get(s)?.[name]))]),
-  );
-
-  console.log('\nRatios of `kindling emit` (bus.on listeners):');
+  const rows: BenchRow[] = [];
+  const notes: string[] = [];
+  const row = (name: string, subject: string, value: number, target?: { text: string; ratio: number; min: number }): void => {
+    const base: BenchRow = { name, subject, value, unit: 'events/s', better: 'higher' };
+    rows.push(target === undefined ? base : { ...base, target: target.text, met: target.ratio >= target.min });
+  };
   for (const s of SUBSCRIBERS) {
-    const plain = results.get(`${s}/false`) as Record<string, number>;
-    const loaded = results.get(`${s}/true`) as Record<string, number>;
-    const rot = rotating.get(s) as Record<string, number>;
-    const ours = plain['kindling emit'] as number;
-    const oursLoaded = loaded['kindling emit'] as number;
-    console.log(`  ${s} subscriber(s):`);
-    console.log(`    vs EventEmitter                 ${verdict(ours / (plain['EventEmitter'] as number), 0.9)}`);
-    console.log(`    vs EventEmitter, +1k            ${verdict(oursLoaded / (loaded['EventEmitter'] as number), 0.9)}`);
-    console.log(`    vs EventEmitter, 8 names, +1k   ${verdict((rot['kindling emit'] as number) / (rot['EventEmitter'] as number), 0.9)}`);
-    console.log(`    vs mitt                         ${(ours / (plain['mitt'] as number)).toFixed(2)}×`);
-    console.log(`    +1k unrelated vs without        ${verdict(oursLoaded / ours, 0.9)}`);
-    console.log(`    vs EventEmitter2, +1k           ${verdict(oursLoaded / (loaded['EventEmitter2 (wildcard)'] as number), 10)}`);
-    console.log(`    vs Moleculer emit, +1k          ${verdict(oursLoaded / (loaded['Moleculer emit'] as number), 100)}`);
-    console.log(
-      `    services / ctx handlers vs Moleculer, +1k: ${((loaded['kindling emit (services)'] as number) / (loaded['Moleculer emit'] as number)).toFixed(0)}× / ` +
-        `${((loaded['kindling emit (ctx handlers)'] as number) / (loaded['Moleculer emit'] as number)).toFixed(0)}×`,
+    const p = plain.get(s) as Record<string, number>;
+    const l = loaded.get(s) as Record<string, number>;
+    const r = rotating.get(s) as Record<string, number>;
+    const ours = p[KINDLING] as number;
+    const oursLoaded = l[KINDLING] as number;
+    const oursRotating = r[KINDLING] as number;
+
+    const name = `publish, ${subs(s)}`;
+    row(name, KINDLING, ours);
+    row(name, EE, p[EE] as number, { text: '≥ 0.9×', ratio: ours / (p[EE] as number), min: 0.9 });
+    row(name, MITT, p[MITT] as number);
+    row(name, EE2, p[EE2] as number);
+    row(name, MOLECULER, p[MOLECULER] as number);
+
+    const nameLoaded = `publish, ${subs(s)} +1k`;
+    row(nameLoaded, KINDLING, oursLoaded);
+    row(nameLoaded, EE, l[EE] as number, { text: '≥ 0.9×', ratio: oursLoaded / (l[EE] as number), min: 0.9 });
+    row(nameLoaded, MITT, l[MITT] as number);
+    row(nameLoaded, EE2, l[EE2] as number, { text: '≥ 10×', ratio: oursLoaded / (l[EE2] as number), min: 10 });
+    row(nameLoaded, MOLECULER, l[MOLECULER] as number, { text: '≥ 100×', ratio: oursLoaded / (l[MOLECULER] as number), min: 100 });
+
+    const nameRotating = `publish, ${subs(s)} +1k, 8 names`;
+    row(nameRotating, KINDLING, oursRotating);
+    row(nameRotating, EE, r[EE] as number, { text: '≥ 0.9×', ratio: oursRotating / (r[EE] as number), min: 0.9 });
+
+    // What the 1,000 unrelated wildcard subscriptions cost kindling: 1 − (+1k / without), in %.
+    const cost = (1 - oursLoaded / ours) * 100;
+    rows.push({ name: `+1k subscriptions cost, ${subs(s)}`, subject: KINDLING, value: cost, unit: '%', better: 'lower', target: '< 10%', met: cost < 10 });
+
+    row(`publish, ${subs(s)}, services face`, KINDLING, p[SERVICES] as number);
+    row(`publish, ${subs(s)} +1k, services face`, KINDLING, l[SERVICES] as number);
+    row(`publish, ${subs(s)}, ctx handlers`, KINDLING, p[CTX] as number);
+    row(`publish, ${subs(s)} +1k, ctx handlers`, KINDLING, l[CTX] as number);
+    notes.push(
+      `${subs(s)} +1k: services face ${((l[SERVICES] as number) / (l[MOLECULER] as number)).toFixed(0)}×, ctx handlers ` +
+        `${((l[CTX] as number) / (l[MOLECULER] as number)).toFixed(0)}× Moleculer emit`,
     );
   }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  report({
+    case: 'Event bus: synchronous publish (events per CPU-second)',
+    rows: compare(rows),
+    notes: [
+      'kindling = bus.on listeners; "+1k" = with 1,000 unrelated wildcard subscriptions (EventEmitter and mitt: 1,000 unrelated exact names); "8 names" = 8 names published in rotation',
+      `time = process CPU time; each configuration in its own process; median of ${ROUNDS} rounds (5 before it joined the runner; ROUNDS=5 restores it) × ${TIME_MS} ms (+${WARMUP_MS} ms warm-up) of tinybench's median sample; each timed call ≈ ${TARGET_CALL_MS} ms of CPU`,
+      'services face and ctx handlers: kindling createService() events, measured in their own process per configuration',
+      ...notes,
+      `case took ${seconds.toFixed(0)} s`,
+    ],
+  });
 }
 
 if (process.argv[2] === '--child') await child(process.argv[3] as string, JSON.parse(process.argv[4] as string) as Config);
