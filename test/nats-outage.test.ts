@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createEventBus, makeEvent } from 'kindling';
+import { ChildNode, reachable } from './fixtures/nats/harness.js';
+
+const NATS_SERVER = process.env['KINDLING_NATS_SERVER'] ?? '/usr/sbin/nats-server';
+const haveServer = existsSync(NATS_SERVER);
+if (!haveServer) {
+  if (process.env['CI'] === 'true') throw new Error(`nats-server is not at ${NATS_SERVER}; install it or set KINDLING_NATS_SERVER`);
+  console.warn(`skipping the NATS outage test: no nats-server at ${NATS_SERVER}`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Our own nats-server on a port of its own: the shared one on 4222 is never touched. */
+async function startServer(port: number, store: string): Promise<{ process: ChildProcess; exited: Promise<unknown> }> {
+  const child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  for (let i = 0; i < 100 && !(await reachable(`nats://127.0.0.1:${port}`)); i++) {
+    // Bounded wait for the server to listen: it has no readiness signal but the port.
+    await new Promise<void>((resolve) => setTimeout(resolve, 50));
+  }
+  return { process: child, exited };
+}
+
+describe.skipIf(!haveServer)('resilientPublish through a NATS outage', () => {
+  it('loses nothing when nats-server is killed and restarted during a stream of events', async () => {
+    const port = await freePort();
+    const url = `nats://127.0.0.1:${port}`;
+    const store = mkdtempSync(join(tmpdir(), 'kindling-nats-'));
+    let server = await startServer(port, store);
+    const timing = { heartbeatMs: 100, nodeTimeoutMs: 3000, reconnectTimeWaitMs: 50 };
+    const consumer = new ChildNode({ url, prefix: 'kindling', nodeID: 'consumer', ...timing, consumers: [{ queue: 'q', type: 'tick-sent' }] });
+    const bus = createEventBus({
+      nodeID: 'publisher',
+      nats: { url, ...timing },
+      resilient: { bufferSize: 10_000, initialDelayMs: 20, maxDelayMs: 200 },
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    let outages = 0;
+    bus.on('$transporter.disconnected', () => outages++);
+    const total = 300;
+    const received = (): Set<number> => new Set(consumer.lines.filter((l) => 'consumed' in l).map((l) => (l['body'] as { n: number }).n));
+    try {
+      await consumer.ready();
+      await bus.start();
+      await new Promise<void>((resolve) => {
+        const off = bus.on('$node.connected', () => {
+          off.dispose();
+          resolve();
+        });
+        if (bus.nodes().length > 0) {
+          off.dispose();
+          resolve();
+        }
+      });
+      for (let n = 0; n < total; n++) {
+        expect(bus.broker.resilientPublish(makeEvent(`a${n}`, 'tick-sent', { n }))).toBeUndefined();
+        if (n === 100) {
+          server.process.kill('SIGKILL');
+          await server.exited;
+        }
+        if (n === 200) server = await startServer(port, store);
+        // Let the client see its socket close before more events go out.
+        if (n % 10 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      await bus.broker.flush();
+      await consumer.until(() => received().size === total, `all ${total} events at the consumer`, 20_000);
+      expect(received().size).toBe(total);
+      expect(outages).toBeGreaterThanOrEqual(1);
+    } finally {
+      await bus.stop();
+      await consumer.stop();
+      server.process.kill('SIGTERM');
+      await server.exited;
+      rmSync(store, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
