@@ -1,12 +1,32 @@
 import 'reflect-metadata';
-import { IsIn, IsInt, IsOptional, IsString, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
 import { DefaultEventBus, EventBus, messageOf } from 'kindling';
 import type { Disposable, EventBusOptions } from 'kindling';
 import { EventsName, RegistryEventsKey, createContextKey, defineComponent } from 'kindling/boot';
 import type { BootContext, BootEvent } from 'kindling/boot';
 
+/** The NATS part of the `events` config: with a URL, the bus spans every node on that server. */
+export class EventsNatsConfig {
+  /** The NATS server, e.g. `nats://127.0.0.1:4222` (`KINDLING_NATS_URL` when omitted). */
+  @IsOptional()
+  @IsString()
+  url?: string;
+
+  /** The subject prefix (default `kindling`). */
+  @IsOptional()
+  @IsString()
+  prefix?: string;
+}
+
 /** Config of the `events` component in a boot manifest. */
 export class EventsComponentConfig {
+  /** Spans nodes over NATS (DESIGN.md §9); `KINDLING_NATS_URL` does the same without config. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => EventsNatsConfig)
+  nats?: EventsNatsConfig;
+
   /** This node's id (default `${hostname}-${pid}`). */
   @IsOptional()
   @IsString()
@@ -49,12 +69,16 @@ export const eventsComponent = defineComponent({
   name: EventsName,
   configClass: EventsComponentConfig,
   load: (ctx, config) => {
-    const options: EventBusOptions = {
+    let options: EventBusOptions = {
       logger: ctx.logger,
       ...(config.nodeID === undefined ? {} : { nodeID: config.nodeID }),
       ...(config.bufferSize === undefined ? {} : { bufferSize: config.bufferSize }),
       ...(config.overflow === undefined ? {} : { overflow: config.overflow }),
     };
+    const natsURL = config.nats?.url ?? process.env['KINDLING_NATS_URL'];
+    if (natsURL !== undefined && natsURL !== '') {
+      options = { ...options, nats: { url: natsURL, ...(config.nats?.prefix === undefined ? {} : { prefix: config.nats.prefix }) } };
+    }
     const bus = new DefaultEventBus(options);
     ctx.container.bind<EventBus>(EventBus).toConstantValue(bus);
     const forwarding = ctx.onBootEvent((event) => forward(ctx, bus, event));
