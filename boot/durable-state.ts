@@ -189,7 +189,7 @@ export class DurableState {
       } catch (error) {
         throw new KindlingError(
           error instanceof KindlingError ? error.code : 'INVALID',
-          `the registry journal ${this.options.paths.journal} (${this.records.length} batches) could not be replayed over the registry YAML: ${messageOf(error)}\nFix the cause, or move the journal aside to start from the YAML alone.`,
+          `the registry journal ${this.options.paths.journal} (${this.records.length} batch${this.records.length === 1 ? '' : 'es'}) could not be replayed over the registry YAML: ${messageOf(error)}\nFix the cause, or move the journal aside to start from the YAML alone.`,
           { cause: error, details: { journal: this.options.paths.journal } },
         );
       } finally {

@@ -13,7 +13,7 @@ import { main } from '../boot/cli.js';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'cli', 'app');
 
-async function cli(argv: readonly string[], options: { progress?: 'plain' | 'off' } = {}): Promise<{ code: number; out: string; err: string }> {
+async function cli(argv: readonly string[], options: { progress?: 'plain' | 'off'; color?: boolean } = {}): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const code = await main(argv, { stdout: (text) => void (out += text), stderr: (text) => void (err += text), logger: silentLogger, handleSignals: false, ...options });
@@ -34,6 +34,14 @@ entries:
     kind: app.note
     text: two
 `;
+
+describe('kindling --help', () => {
+  it.each(['run', 'validate', 'plan', 'apply', 'history', 'rollback'])('prints the usage of %s and exits 0', async (command) => {
+    const { code, out } = await cli([command, '--help']);
+    expect(code).toBe(0);
+    expect(out).toMatch(new RegExp(`^Usage: kindling ${command} \\[options\\] <app>`));
+  });
+});
 
 describe('kindling commands against a running app (in process)', () => {
   let dir: string;
@@ -107,6 +115,13 @@ describe('kindling commands against a running app (in process)', () => {
       expect(code).toBe(1);
       expect(out).toContain('  - app:second  app.note');
       expect(out).not.toContain('app:other');
+    });
+
+    it('colours the signs of the changes on a terminal', async () => {
+      await start();
+      await appendFile(extra, '  - name: third\n    kind: app.note\n');
+      const { out } = await cli(['plan', dir, '--state-dir', state], { color: true });
+      expect(out).toContain('\x1b[32m+ app:third\x1b[39m');
     });
 
     it('prints a machine-readable plan with --json', async () => {
@@ -336,6 +351,30 @@ describe('kindling commands against a running app (in process)', () => {
       expect(code).toBe(0);
       expect(out).toContain('  - app:third  app.note\n');
       expect(ids()).not.toContain('app:third');
+    });
+
+    it('journals a reload (kindling run --watch) like any other batch', async () => {
+      await start();
+      await writeFile(extra, NOTES.replace('text: two', 'text: watched'));
+      expect(await running().reload()).toMatchObject({ status: 'applied', changes: ['~app:second'] });
+      await stop();
+      await writeFile(extra, NOTES);
+      await start();
+      expect(running().registry.get('app:second')?.data).toEqual({ text: 'watched' });
+    });
+
+    it('refuses to start when the journal no longer applies over the YAML, saying how to start from the YAML alone', async () => {
+      await start();
+      await appendFile(extra, '  - name: fn\n    kind: function.js\n    file: ../functions/hello.js\n    export: hello\n');
+      expect((await cli(['apply', dir, '--state-dir', state])).code).toBe(0);
+      await stop();
+      await writeFile(extra, NOTES);
+      await rm(join(dir, 'functions/hello.js'));
+      const error = await start().catch((caught: unknown) => caught);
+      app = undefined;
+      expect(String(error)).toMatch(
+        new RegExp(`the registry journal ${join(state, 'journal.log')} \\(1 batch\\) could not be replayed over the registry YAML: .*module file \\.\\./functions/hello\\.js does not exist[^]*\\nFix the cause, or move the journal aside to start from the YAML alone\\.$`),
+      );
     });
 
     it('refuses a second app on the same state directory, naming the pid of the first', async () => {
