@@ -8,7 +8,8 @@ import { cpus } from 'node:os';
 import type { BenchReport, BenchRow } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
+// Compiled to dist-bench/run.js: the repository is one level up.
+const root = join(here, '..');
 const only = process.argv.slice(2);
 const cases = readdirSync(join(here, 'cases'))
   .filter((file) => file.endsWith('.js'))

@@ -46,12 +46,16 @@ function patterns(leading: number): string[] {
   );
 }
 
-/** Names that hit the patterns of one namespace, and names no pattern matches, interleaved. */
+/**
+ * Names that hit the patterns of one namespace, names no pattern matches, and names ending in
+ * `.done` (every `**.nsN.done` pattern shares that last segment, so these test all of them: the
+ * costly case for an index by last segment), interleaved.
+ */
 function names(count: number): string[] {
   const out: string[] = [];
   for (let j = 0; out.length < count; j++) {
     const ns = (j * 7919) % PATTERNS;
-    out.push(`ns${ns}.item${j % 10}.updated`, `ns${ns}.x${j}.changed`, `zz${j}.user.created`);
+    out.push(`ns${ns}.item${j % 10}.updated`, `ns${ns}.x${j}.changed`, `zz${j}.user.created`, `zz${j}.ns${ns}.done`);
   }
   return out.slice(0, count);
 }

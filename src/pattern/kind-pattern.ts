@@ -17,8 +17,11 @@ export interface CompiledPattern {
   readonly exact: boolean;
   /** The leading segments that have no wildcard; every matching name starts with them. */
   readonly prefix: readonly string[];
-  /** The last segment when it has no wildcard (and is not also the first); every matching name ends with it. */
-  readonly suffix: string | undefined;
+  /**
+   * The trailing segments that have no wildcard, last first, when the pattern does not start with
+   * one (empty otherwise); every matching name ends with them.
+   */
+  readonly suffix: readonly string[];
   test(name: string): boolean;
 }
 
@@ -110,8 +113,10 @@ export function compilePattern(pattern: string, dialect: PatternDialect): Compil
     prefix.push(segment);
   }
   const exact = prefix.length === segments.length;
-  const last = segments[segments.length - 1] as string;
-  const suffix = segments.length > 1 && isLiteralSegment(last, dialect) ? last : undefined;
+  const suffix: string[] = [];
+  if (prefix.length === 0) {
+    for (let i = segments.length - 1; i > 0 && isLiteralSegment(segments[i] as string, dialect); i--) suffix.push(segments[i] as string);
+  }
   if (exact) {
     return { source: pattern, dialect, exact, prefix, suffix, test: (name) => name === pattern };
   }

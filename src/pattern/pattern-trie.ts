@@ -38,10 +38,10 @@ const EMPTY: readonly never[] = Object.freeze([]);
 export class PatternSet<T> {
   private readonly root: TrieNode<T> = newNode();
   /**
-   * Patterns that start with a wildcard but end with a literal segment, by that segment: a name can
-   * only match them when it ends with it, so a lookup tests just the ones under its last segment.
+   * Patterns that start with a wildcard but end with literal segments sit in a second trie keyed
+   * by those segments from the last one back: a name can only match them when it ends with them.
    */
-  private readonly bySuffix = new Map<string, Registration<T>[]>();
+  private readonly suffixRoot: TrieNode<T> = newNode();
   /** Answers by name: a null-prototype dictionary, which V8 reads faster than a Map for string keys. */
   private cache: Record<string, readonly T[] | undefined> = Object.create(null) as Record<string, readonly T[] | undefined>;
   private cached = 0;
@@ -59,22 +59,17 @@ export class PatternSet<T> {
   add(pattern: string, value: T): Disposable {
     const compiled = compilePattern(pattern, this.dialect);
     const registration: Registration<T> = { seq: this.seq++, pattern: compiled, value };
-    let list: Registration<T>[];
-    if (compiled.prefix.length === 0 && compiled.suffix !== undefined) {
-      list = this.bySuffix.get(compiled.suffix) ?? [];
-      this.bySuffix.set(compiled.suffix, list);
-    } else {
-      let node = this.root;
-      for (const segment of compiled.prefix) {
-        let child = node.children.get(segment);
-        if (child === undefined) {
-          child = newNode();
-          node.children.set(segment, child);
-        }
-        node = child;
+    const bySuffix = compiled.suffix.length > 0;
+    let node = bySuffix ? this.suffixRoot : this.root;
+    for (const segment of bySuffix ? compiled.suffix : compiled.prefix) {
+      let child = node.children.get(segment);
+      if (child === undefined) {
+        child = newNode();
+        node.children.set(segment, child);
       }
-      list = compiled.exact ? node.exact : node.wild;
+      node = child;
     }
+    const list = compiled.exact ? node.exact : node.wild;
     list.push(registration);
     this.count++;
     this.forget();
@@ -113,7 +108,7 @@ export class PatternSet<T> {
       node.children.forEach(visit);
     };
     visit(this.root);
-    for (const list of this.bySuffix.values()) all.push(...list);
+    visit(this.suffixRoot);
     return all.sort((a, b) => a.seq - b.seq).map((r) => r.pattern.source);
   }
 
@@ -131,9 +126,12 @@ export class PatternSet<T> {
       }
       node = node.children.get(segments[depth] as string);
     }
-    const bySuffix = this.bySuffix.get(segments[segments.length - 1] as string);
-    if (bySuffix !== undefined) {
-      for (const registration of bySuffix) if (registration.pattern.test(name)) hits.push(registration);
+    let tail: TrieNode<T> | undefined = this.suffixRoot.children.get(segments[segments.length - 1] as string);
+    for (let back = segments.length - 2; tail !== undefined; back--) {
+      for (const registration of tail.wild) {
+        if (registration.pattern.test(name)) hits.push(registration);
+      }
+      tail = back < 0 ? undefined : tail.children.get(segments[back] as string);
     }
     if (hits.length === 0) return EMPTY;
     if (hits.length > 1) hits.sort((a, b) => a.seq - b.seq);
