@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
-import { KindlingError, messageOf } from 'kindling';
+import { findInvalidUtf8, KindlingError, messageOf } from 'kindling';
 import type { EntrySource, LogLevel } from 'kindling';
 import { defineComponent, isComponent } from './component.js';
 import type { Component } from './component.js';
@@ -100,7 +100,10 @@ export async function loadBootManifest(target: string): Promise<BootManifest> {
   try {
     const info = await stat(file);
     if (info.size > MAX_MANIFEST_BYTES) throw new ManifestError([{ file, line: 1, column: 1, message: `the manifest is larger than ${MAX_MANIFEST_BYTES} bytes` }]);
-    text = await readFile(file, 'utf8');
+    const bytes = await readFile(file);
+    const bad = findInvalidUtf8(bytes);
+    if (bad !== undefined) throw new ManifestError([{ file, line: bad.line, column: bad.column, message: 'the manifest is not valid UTF-8 here' }]);
+    text = bytes.toString('utf8');
   } catch (error) {
     if (error instanceof ManifestError) throw error;
     throw new KindlingError('NOT_FOUND', `no boot manifest at ${file} (${messageOf(error)})`, { cause: error, details: { path: file } });
@@ -121,11 +124,16 @@ export async function loadBootManifest(target: string): Promise<BootManifest> {
 /** Parses the text of a boot manifest written in `file`; throws a {@link ManifestError}. */
 export function parseBootManifest(text: string, file: string): BootManifest {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const doc = parseManifestDocument(text, file, lineCounter);
   const problems: ManifestProblem[] = [];
+  const reported = new Set<string>();
   for (const error of [...doc.errors, ...doc.warnings]) {
+    const message = error.message.split('\n')[0] ?? error.message;
+    // Input nested thousands deep makes the parser repeat one error at every level: say it once.
+    if (reported.has(message)) continue;
+    reported.add(message);
     const at = lineCounter.linePos(error.pos[0]);
-    problems.push({ file, line: at.line, column: at.col, message: error.message.split('\n')[0] ?? error.message });
+    problems.push({ file, line: at.line, column: at.col, message });
   }
   if (problems.length > 0) throw new ManifestError(problems);
 
@@ -146,7 +154,17 @@ export function parseBootManifest(text: string, file: string): BootManifest {
     const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
     if (!TOP_LEVEL.has(key)) keyProblem([key], `unknown key "${key}" (expected ${[...TOP_LEVEL].join(', ')})`);
   }
-  const value = doc.toJS({ maxAliasCount: 50 }) as Record<string, unknown>;
+  let value: Record<string, unknown>;
+  try {
+    value = doc.toJS({ maxAliasCount: 50 }) as Record<string, unknown>;
+  } catch (error) {
+    throw new ManifestError([{ file, line: 1, column: 1, message: `aliases expand this manifest too much (an alias bomb?): ${messageOf(error)}` }], { cause: error });
+  }
+  const deep = firstTooDeep(value, MAX_MANIFEST_DEPTH);
+  if (deep !== undefined) {
+    problem(deep, `the manifest is nested more than ${MAX_MANIFEST_DEPTH} levels deep`);
+    throw new ManifestError(problems);
+  }
 
   const name = value['name'];
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) problem(['name'], 'name must be a non-empty string');
@@ -350,4 +368,27 @@ function levenshtein(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length] as number;
+}
+
+/** How deeply a manifest may nest (the same bound as registry YAML). */
+const MAX_MANIFEST_DEPTH = 64;
+
+/** The path of the first value nested deeper than `limit`, if any. */
+function firstTooDeep(value: unknown, limit: number, path: Path = []): Path | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (path.length >= limit) return path;
+  const entries: [string | number, unknown][] = Array.isArray(value) ? value.map((item, i) => [i, item]) : Object.entries(value);
+  for (const [key, item] of entries) {
+    const found = firstTooDeep(item, limit, [...path, key]);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function parseManifestDocument(text: string, file: string, lineCounter: LineCounter) {
+  try {
+    return parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  } catch (error) {
+    throw new ManifestError([{ file, line: 1, column: 1, message: `the manifest cannot be parsed: ${messageOf(error)}` }], { cause: error });
+  }
 }

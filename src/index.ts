@@ -7,6 +7,8 @@ export type { Disposable } from './common/disposable.js';
 export { createConsoleLogger, silentLogger } from './common/logger.js';
 export type { Logger, LogLevel, LogFields } from './common/logger.js';
 export { deepEqual, deepFreeze } from './common/deep-freeze.js';
+export { findInvalidUtf8 } from './common/utf8.js';
+export type { Utf8Position } from './common/utf8.js';
 
 export { parseEntryId, formatEntryId, resolveEntryRef, assertValidKind, isValidNamespace } from './entry/entry-id.js';
 export type { EntryId } from './entry/entry-id.js';
@@ -76,7 +78,7 @@ export { EventChannel } from './events/event-channel.js';
 export type { OverflowPolicy, ReceiveResult, ChannelOverflow } from './events/event-channel.js';
 export { EventSubscription } from './events/event-subscription.js';
 export type { BufferOptions } from './events/event-subscription.js';
-export { LocalTransport } from './events/transport.js';
+export { LocalTransport, SENT } from './events/transport.js';
 export type { Transport, TransportReceiver, NodeInfo } from './events/transport.js';
 export { allowEvents, allowAllEvents } from './events/event-permissions.js';
 export type { EventAction, EventPermissionPolicy, EventPermissionRule } from './events/event-permissions.js';

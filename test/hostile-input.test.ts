@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HandlerRegistry, KindlingError, loadRegistryYaml, Registry, RegistryYamlError } from 'kindling';
+import { BootLoader, loadBootManifest, loadBuiltinComponents, ManifestError, resolveManifestComponents } from 'kindling/boot';
 
 interface Expectation {
   readonly phase: 'load' | 'apply';
@@ -63,6 +64,51 @@ describe('hostile registry input', () => {
       }
       expect(registry.entries()).toBe(before.entries);
       expect(registry.revision).toBe(before.revision);
+    },
+    BOUND_MS,
+  );
+});
+
+describe('hostile boot manifests', () => {
+  const manifestDir = join(dir, 'manifests');
+  const manifestExpected = JSON.parse(readFileSync(join(manifestDir, 'expected.json'), 'utf8')) as Record<string, Expectation & { phase: 'manifest' | 'boot' }>;
+  const manifests = readdirSync(manifestDir).filter((file) => file.endsWith('.yaml')).sort();
+
+  it('has an expectation for each manifest', () => {
+    expect(manifests.length).toBeGreaterThanOrEqual(15);
+    expect(Object.keys(manifestExpected).sort()).toEqual(manifests);
+  });
+
+  it.each(manifests)(
+    'refuses %s with its code and position, starting nothing',
+    async (file) => {
+      const want = manifestExpected[file] as Expectation & { phase: 'manifest' | 'boot' };
+      const builtins = await loadBuiltinComponents();
+      let error: unknown;
+      const boot = new BootLoader();
+      try {
+        const manifest = await loadBootManifest(join(manifestDir, file));
+        const resolved = await resolveManifestComponents(manifest, builtins);
+        expect(want.phase, 'the manifest parsed, so booting it must fail').toBe('boot');
+        for (const component of resolved) boot.register(component.component, component.config, { source: component.source });
+        await boot.load();
+      } catch (caught) {
+        error = caught;
+      } finally {
+        await boot.shutdown();
+      }
+      expect(error).toBeInstanceOf(KindlingError);
+      const refusal = error as KindlingError;
+      expect(refusal.code).toBe(want.code);
+      if (want.phase === 'manifest') {
+        expect(refusal).toBeInstanceOf(ManifestError);
+        const first = (refusal as ManifestError).problems[0];
+        expect(first).toMatchObject({ line: want.line, column: want.column });
+        expect(first?.message).toContain(want.message);
+      } else {
+        expect(refusal.message).toContain(`${file}:${want.line}:${want.column}`);
+        expect(refusal.message).toContain(want.message);
+      }
     },
     BOUND_MS,
   );

@@ -1,4 +1,5 @@
 import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { findInvalidUtf8, type Utf8Position } from '../common/utf8.js';
 import { extname, join, resolve } from 'node:path';
 import { KindlingError, messageOf } from '../common/errors.js';
 import { assertValidKind, isValidNamespace, parseEntryId, resolveEntryRef } from '../entry/entry-id.js';
@@ -197,7 +198,7 @@ async function readAll(
           error instanceof FileTooLarge
             ? tooLarge(file, error.size, maxBytes)
             : error instanceof InvalidUtf8
-              ? { file, line: error.line, column: error.column, message: 'the file is not valid UTF-8 here (registry YAML must be UTF-8)' }
+              ? { file, line: error.at.line, column: error.at.column, message: 'the file is not valid UTF-8 here (registry YAML must be UTF-8)' }
               : fileProblem(file, describeFsError(error));
       }
     }
@@ -205,6 +206,12 @@ async function readAll(
   await Promise.all(Array.from({ length: Math.min(8, files.length) }, worker));
   for (const failure of failures) if (failure !== undefined) problems.push(failure);
   return texts;
+}
+
+class InvalidUtf8 extends Error {
+  constructor(readonly at: Utf8Position) {
+    super('invalid UTF-8');
+  }
 }
 
 class FileTooLarge extends Error {
@@ -233,61 +240,14 @@ async function readCapped(file: string, maxBytes: number): Promise<string> {
       if (bytesRead === 0) break;
       length += bytesRead;
     }
-    const bad = firstInvalidUtf8(buffer, length);
-    if (bad !== undefined) throw new InvalidUtf8(buffer.subarray(0, bad));
+    const bad = findInvalidUtf8(buffer.subarray(0, length));
+    if (bad !== undefined) throw new InvalidUtf8(bad);
     return buffer.toString('utf8', 0, length);
   } finally {
     await handle.close();
   }
 }
 
-/** A file whose bytes are not UTF-8; `before` holds the valid bytes up to the first bad one. */
-class InvalidUtf8 extends Error {
-  readonly line: number;
-  readonly column: number;
-  constructor(before: Buffer) {
-    super('invalid UTF-8');
-    const text = before.toString('utf8');
-    const lastNewline = text.lastIndexOf('\n');
-    this.line = text.split('\n').length;
-    this.column = text.length - lastNewline;
-  }
-}
-
-/**
- * The offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong forms,
- * no surrogates, nothing above U+10FFFF), or undefined when all of it is. Decoding would silently
- * turn such bytes into U+FFFD, changing names and data without a word.
- */
-function firstInvalidUtf8(bytes: Uint8Array, length: number): number | undefined {
-  let i = 0;
-  while (i < length) {
-    const b = bytes[i] as number;
-    if (b < 0x80) {
-      i++;
-      continue;
-    }
-    let need: number;
-    let min: number;
-    let max = 0xbf;
-    if (b >= 0xc2 && b <= 0xdf) [need, min] = [1, 0x80];
-    else if (b === 0xe0) [need, min] = [2, 0xa0];
-    else if (b === 0xed) [need, min, max] = [2, 0x80, 0x9f];
-    else if (b >= 0xe1 && b <= 0xef) [need, min] = [2, 0x80];
-    else if (b === 0xf0) [need, min] = [3, 0x90];
-    else if (b === 0xf4) [need, min, max] = [3, 0x80, 0x8f];
-    else if (b >= 0xf1 && b <= 0xf3) [need, min] = [3, 0x80];
-    else return i;
-    for (let k = 1; k <= need; k++) {
-      const c = bytes[i + k];
-      const lo = k === 1 ? min : 0x80;
-      const hi = k === 1 ? max : 0xbf;
-      if (i + k >= length || c === undefined || c < lo || c > hi) return i;
-    }
-    i += need + 1;
-  }
-  return undefined;
-}
 
 function describeFsError(error: unknown): string {
   const code = (error as { code?: unknown }).code;
