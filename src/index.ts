@@ -78,7 +78,7 @@ export { EventChannel } from './events/event-channel.js';
 export type { OverflowPolicy, ReceiveResult, ChannelOverflow } from './events/event-channel.js';
 export { EventSubscription } from './events/event-subscription.js';
 export type { BufferOptions } from './events/event-subscription.js';
-export { LocalTransport } from './events/transport.js';
+export { LocalTransport, SENT } from './events/transport.js';
 export type { Transport, TransportReceiver, NodeInfo } from './events/transport.js';
 export { allowEvents, allowAllEvents } from './events/event-permissions.js';
 export type { EventAction, EventPermissionPolicy, EventPermissionRule } from './events/event-permissions.js';

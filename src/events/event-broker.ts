@@ -320,7 +320,8 @@ export class EventBroker {
     if (pending.targets === undefined) {
       let outcome;
       try {
-        outcome = this.core.publish(this.init(pending.event, pending.name));
+        // Confirmed: the remote hand-off settles only once the network took the event.
+        outcome = this.core.publish(this.init(pending.event, pending.name), undefined, true);
       } catch (error) {
         this.giveUp(pending, error);
         return true;

@@ -5,7 +5,7 @@ import { PatternSet } from '../pattern/pattern-trie.js';
 import type { ChannelOverflow, OverflowPolicy } from './event-channel.js';
 import { EMPTY_META, splitEventName, type DeliveryMode, type EnvelopeInit, type EventEnvelope } from './event-envelope.js';
 import { EventSubscription, type BufferOptions, type SubscriptionOwner } from './event-subscription.js';
-import type { NodeInfo, Transport, TransportReceiver } from './transport.js';
+import { SENT, type NodeInfo, type Transport, type TransportReceiver } from './transport.js';
 
 /** @internal Returned by a buffered subscriber whose full buffer refuses the event (policy `error`). */
 export const REFUSED: unique symbol = Symbol('kindling.events.refused');
@@ -279,9 +279,12 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   /**
    * The general publish: builds the envelope when a subscriber or the transport needs it, delivers
    * locally and hands off remotely as {@link Transport} describes. Returns what is left to settle, or
-   * `undefined` when everything was accepted. Throws `UNAVAILABLE` once closed.
+   * `undefined` when everything was accepted. `confirm` asks the transport to settle the hand-off
+   * only once the network took it (`resilientPublish`); otherwise a remote send is fire-and-forget
+   * and a synchronous acceptance ({@link SENT}) leaves nothing to settle. Throws `UNAVAILABLE` once
+   * closed.
    */
-  publish(init: EnvelopeInit, prebuilt?: EventEnvelope): PublishOutcome | undefined {
+  publish(init: EnvelopeInit, prebuilt?: EventEnvelope, confirm = false): PublishOutcome | undefined {
     if (!this.open) throw this.closedError(`publish "${init.name}"`);
     const name = init.name;
     const plan = this.plans[name] ?? this.plan(name);
@@ -290,9 +293,10 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     if (envelope === undefined && (plan.needsEnvelope || toRemote)) envelope = this.makeEnvelope(init);
     let remote: Promise<void> | undefined;
     if (toRemote) {
-      remote = this.transport.send(envelope as EventEnvelope);
+      remote = this.transport.send(envelope as EventEnvelope, confirm);
+      if (remote === SENT && !confirm) remote = undefined;
       // A remote transport balances `emit` across nodes itself and hands this node its share back.
-      if (init.eventType === 'emit') return { refused: undefined, remote, envelope };
+      if (init.eventType === 'emit') return remote === undefined ? undefined : { refused: undefined, remote, envelope };
     }
     const refused = this.deliverLocal(plan, name, init.data, init.eventType, init.groups, envelope);
     return refused === undefined && remote === undefined ? undefined : { refused, remote, envelope };

@@ -6,6 +6,12 @@ export interface NodeInfo {
   readonly [field: string]: unknown;
 }
 
+/**
+ * The answer of {@link Transport.send} for an envelope the transport accepted synchronously (an
+ * already settled promise: the core skips the bookkeeping of a pending hand-off for it).
+ */
+export const SENT: Promise<void> = Promise.resolve();
+
 /** The bus side of a transport: where envelopes and node news from other nodes come in. */
 export interface TransportReceiver {
   /**
@@ -55,8 +61,13 @@ export interface Transport {
   /** Whether other nodes exist behind this transport. */
   readonly remote: boolean;
   connect(nodeID: string, receiver: TransportReceiver): Promise<void>;
-  /** Hands an envelope to other nodes; resolves when the transport accepted it. */
-  send(envelope: EventEnvelope): Promise<void>;
+  /**
+   * Hands an envelope to other nodes. Without `confirm` it may resolve as soon as the transport has
+   * buffered it (a plain `emit`/`broadcast` is fire-and-forget; return {@link SENT} then, which the
+   * core recognises and attaches nothing to); with `confirm` it resolves only once the network has
+   * taken it and rejects when it may not have (what `resilientPublish` retries on).
+   */
+  send(envelope: EventEnvelope, confirm?: boolean): Promise<void>;
   disconnect(): Promise<void>;
   /** A remote transport learns each slot of this node (called only when `remote`; may come before `connect`). */
   slotAdded?(slot: TransportSlot): void;
@@ -80,7 +91,7 @@ export class LocalTransport implements Transport {
   }
 
   send(): Promise<void> {
-    return Promise.resolve();
+    return SENT;
   }
 
   disconnect(): Promise<void> {

@@ -4,7 +4,7 @@ import { connect, Events, headers as natsHeaders, type JetStreamClient, type Jet
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { createConsoleLogger, type Logger } from '../../common/logger.js';
 import type { EventEnvelope } from '../../events/event-envelope.js';
-import type { NodeInfo, Transport, TransportReceiver, TransportSlot } from '../../events/transport.js';
+import { SENT, type NodeInfo, type Transport, type TransportReceiver, type TransportSlot } from '../../events/transport.js';
 import { matchEventName } from '../../pattern/kind-pattern.js';
 import { JetStreamChannels, type ChannelsOptions } from './durable-channels.js';
 import { NodePresence, type PresenceOptions } from './presence.js';
@@ -146,7 +146,14 @@ export class NatsTransport implements Transport {
     receiver.internal('$transporter.connected', { url: this.url, reconnected: false });
   }
 
-  send(envelope: EventEnvelope): Promise<void> {
+  /**
+   * Publishes an envelope. A plain send resolves at once ({@link SENT}): nats.js buffers the message
+   * and writes it with the turn's others, as fire-and-forget as Moleculer's emit; it rejects
+   * (`UNAVAILABLE`, retryable) while the connection is down or settling after a reconnect. With
+   * `confirm` (`resilientPublish`) it resolves only after a server round trip (one PING/PONG shared
+   * by every confirmed send of the same turn) and rejects when the connection dropped first.
+   */
+  send(envelope: EventEnvelope, confirm = false): Promise<void> {
     const nc = this.nc;
     if (nc === undefined || !this.connected || this.presence?.isSettled === false) {
       return Promise.reject(this.unavailable(nc === undefined ? 'the transport is not connected' : 'NATS is reconnecting'));
@@ -157,7 +164,7 @@ export class NatsTransport implements Transport {
     } catch (error) {
       return Promise.reject(error instanceof KindlingError ? error : this.unavailable(messageOf(error), error));
     }
-    return this.confirm();
+    return confirm ? this.confirm() : SENT;
   }
 
   slotAdded(slot: TransportSlot): void {
