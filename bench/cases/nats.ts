@@ -1,21 +1,36 @@
-// The bus over NATS, node to node (two connections, as two nodes would have): 128-byte events,
-// throughput and one-way latency, beside the raw `nats` client doing the same publish/subscribe and
-// beside Moleculer's events over its NATS transporter; durable channels beside raw JetStream.
-// Without a reachable NATS it reports a note and no rows.
+// The bus over NATS, node to node: two processes, as two nodes would be. This script is the
+// receiving node; it spawns itself as the publishing node (argument `publisher`) and drives it over
+// stdin/stdout. The same 128-byte payload for kindling, the raw `nats` client (publish/subscribe in
+// a queue group, JSON both ends) and Moleculer's events over its NATS transporter: throughput (the
+// median of several bursts, timed on the receiver from the burst command to the last arrival) and
+// one-way latency with one event in flight (the publisher stamps the event with the system-wide
+// monotonic clock, the receiver subtracts). Durable channels beside raw JetStream run in this
+// process. Without a reachable NATS it reports a note and no rows.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
 import { AckPolicy, connect, type NatsConnection } from 'nats';
-import { createEventBus, type EventBus, type JetStreamChannels } from 'kindling';
+import { createEventBus, type JetStreamChannels } from 'kindling';
 import { compare, report, type BenchRow } from '../harness.js';
 
 const URL_ = process.env['KINDLING_NATS_URL'] ?? 'nats://127.0.0.1:4222';
-const EVENTS = 100_000;
-const LATENCY_SAMPLES = 2_000;
+const WARMUP = 20_000;
+const BURST = 50_000;
+const SAMPLES = 5;
+const LATENCY_SAMPLES = 1_000;
 const DURABLE = 10_000;
+const BURST_TIMEOUT_MS = 30_000;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const payload = { s: 'x'.repeat(120) }; // 128 bytes of JSON
-const raw = new TextEncoder().encode(JSON.stringify(payload));
+/** Every event of every subject: `{ i, t, s }`, 128 bytes of JSON in a burst (a latency probe carries a µs timestamp: ~140). */
+const FILL = 'x'.repeat(107);
+const event = (i: number, t: number): { i: number; t: number; s: string } => ({ i, t, s: FILL });
+/** Microseconds on the system-wide monotonic clock (the same in both processes). */
+const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+type Subject = 'kindling' | 'nats' | 'moleculer';
+type Sample = { i: number; t: number };
 
 function reachable(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url);
@@ -32,124 +47,136 @@ function reachable(url: string): Promise<boolean> {
 }
 
 const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
+const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 0.5);
 
-interface Pair {
-  /** Publishes event `i` (must not block for long). */
-  send(i: number): void;
-  /** Resolves with the receive time of event `i` once it arrived (latency mode). */
-  onReceive(cb: (i: number) => void): void;
-  /** Lets the publisher's buffers drain. */
-  yield(): Promise<void>;
-  close(): Promise<void>;
+interface MolBroker {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  emit(name: string, payload: unknown): unknown;
+  createService(schema: object): unknown;
+  waitForServices(names: string[]): Promise<void>;
 }
 
-async function measure(pair: Pair): Promise<{ rate: number; p50: number; p99: number }> {
-  // Throughput: publish EVENTS, time until the receiver has them all.
-  let received = 0;
-  let latencyTarget = -1;
-  let latencyDone: (() => void) | undefined;
-  pair.onReceive((i) => {
-    received++;
-    if (i === latencyTarget) latencyDone?.();
-  });
-  const allIn = (target: number): Promise<void> =>
-    new Promise((resolve) => {
-      const check = (): void => (received >= target ? resolve() : void setImmediate(check));
-      check();
-    });
-  // warm-up
-  for (let i = 0; i < 5_000; i++) pair.send(-1);
-  await allIn(5_000);
-  received = 0;
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < EVENTS; i++) {
-    pair.send(-1);
-    if (i % 1000 === 999) await pair.yield();
-  }
-  await allIn(EVENTS);
-  const rate = EVENTS / (Number(process.hrtime.bigint() - start) / 1e9);
-  // Latency: one event at a time, one way.
-  const samples: number[] = [];
-  for (let i = 0; i < LATENCY_SAMPLES; i++) {
-    latencyTarget = i;
-    const arrived = new Promise<void>((resolve) => (latencyDone = resolve));
-    const t = process.hrtime.bigint();
-    pair.send(i);
-    await arrived;
-    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
-  }
-  samples.sort((a, b) => a - b);
-  return { rate, p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
-}
-
-async function kindlingPair(prefix: string): Promise<Pair> {
-  const a = createEventBus({ nodeID: 'bench-a', nats: { url: URL_, prefix }, logger: quiet });
-  const b = createEventBus({ nodeID: 'bench-b', nats: { url: URL_, prefix }, logger: quiet });
-  let cb: (i: number) => void = () => undefined;
-  b.createService({ name: 'sink', events: { 'bench.event': (ctx) => cb((ctx.params as { i: number }).i) } });
-  await b.start();
-  await a.start();
-  return {
-    send: (i) => a.emit('bench.event', { i, ...payload }),
-    onReceive: (f) => (cb = f),
-    yield: () => new Promise((resolve) => setImmediate(resolve)),
-    close: async () => {
-      await a.stop();
-      await b.stop();
-    },
-  };
-}
-
-async function rawPair(prefix: string): Promise<Pair> {
-  const a = await connect({ servers: URL_ });
-  const b = await connect({ servers: URL_ });
-  let cb: (i: number) => void = () => undefined;
-  const enc = new TextEncoder();
-  const dec = new TextDecoder();
-  b.subscribe(`${prefix}.raw`, { queue: 'sink', callback: (_e, m) => cb((JSON.parse(dec.decode(m.data)) as { i: number }).i) });
-  await b.flush();
-  return {
-    send: (i) => a.publish(`${prefix}.raw`, enc.encode(JSON.stringify({ i, ...payload }))),
-    onReceive: (f) => (cb = f),
-    yield: () => new Promise((resolve) => setImmediate(resolve)),
-    close: async () => {
-      await a.drain();
-      await b.drain();
-    },
-  };
-}
-
-async function moleculerPair(prefix: string): Promise<Pair | undefined> {
-  let moleculer: { ServiceBroker: new (options: object) => MolBroker };
+function loadMoleculer(): { ServiceBroker: new (options: object) => MolBroker } | undefined {
   try {
-    moleculer = createRequire(import.meta.url)('moleculer') as typeof moleculer;
+    return createRequire(import.meta.url)('moleculer') as { ServiceBroker: new (options: object) => MolBroker };
   } catch {
     return undefined;
   }
-  interface MolBroker {
-    start(): Promise<void>;
-    stop(): Promise<void>;
-    emit(name: string, payload: unknown): unknown;
-    createService(schema: object): unknown;
-    waitForServices(names: string[]): Promise<void>;
+}
+
+const molOptions = (prefix: string, nodeID: string): object => ({ transporter: URL_, logger: false, namespace: prefix.replace(/\./g, '-'), heartbeatInterval: 5, nodeID });
+
+// ---------------------------------------------------------------- the publishing node (child)
+
+async function publisher(subject: Subject, prefix: string): Promise<void> {
+  const out = (line: object): void => void process.stdout.write(`${JSON.stringify(line)}\n`);
+  let send: (i: number, t: number) => void;
+  let close: () => Promise<void>;
+  if (subject === 'kindling') {
+    const bus = createEventBus({ nodeID: 'bench-pub', nats: { url: URL_, prefix }, logger: quiet });
+    await bus.start();
+    send = (i, t) => bus.emit('bench.event', event(i, t));
+    close = () => bus.stop();
+  } else if (subject === 'nats') {
+    const nc = await connect({ servers: URL_ });
+    const enc = new TextEncoder();
+    send = (i, t) => nc.publish(`${prefix}.raw`, enc.encode(JSON.stringify(event(i, t))));
+    close = () => nc.drain();
+  } else {
+    const broker = new (loadMoleculer() as { ServiceBroker: new (options: object) => MolBroker }).ServiceBroker(molOptions(prefix, 'mol-pub'));
+    await broker.start();
+    await broker.waitForServices(['sink']);
+    send = (i, t) => void broker.emit('bench.event', event(i, t));
+    close = () => broker.stop();
   }
-  const common = { transporter: URL_, logger: false, namespace: prefix.replace(/\./g, '-'), heartbeatInterval: 5 };
-  const a = new moleculer.ServiceBroker({ ...common, nodeID: 'mol-a' });
-  const b = new moleculer.ServiceBroker({ ...common, nodeID: 'mol-b' });
-  let cb: (i: number) => void = () => undefined;
-  b.createService({ name: 'sink', events: { 'bench.event'(ctx: { params: { i: number } }) { cb(ctx.params.i); } } });
-  await b.start();
-  await a.start();
-  await a.waitForServices(['sink']);
-  return {
-    send: (i) => void a.emit('bench.event', { i, ...payload }),
-    onReceive: (f) => (cb = f),
-    yield: () => new Promise((resolve) => setImmediate(resolve)),
-    close: async () => {
-      await a.stop();
-      await b.stop();
-    },
-  };
+  out({ ready: true });
+  for await (const text of createInterface({ input: process.stdin })) {
+    const cmd = JSON.parse(text) as { burst?: number; ping?: number; stop?: true };
+    if (cmd.burst !== undefined) {
+      for (let i = 0; i < cmd.burst; i++) {
+        send(-1, 0);
+        if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } else if (cmd.ping !== undefined) {
+      send(cmd.ping, nowUs());
+    } else if (cmd.stop === true) {
+      await close();
+      out({ stopped: true });
+      break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the receiving node (this process)
+
+interface Receiver {
+  close(): Promise<void>;
+}
+
+async function receiver(subject: Subject, prefix: string, onEvent: (e: Sample) => void): Promise<Receiver> {
+  if (subject === 'kindling') {
+    const bus = createEventBus({ nodeID: 'bench-sub', nats: { url: URL_, prefix }, logger: quiet });
+    bus.createService({ name: 'sink', events: { 'bench.event': (ctx) => onEvent(ctx.params as Sample) } });
+    await bus.start();
+    return { close: () => bus.stop() };
+  }
+  if (subject === 'nats') {
+    const nc = await connect({ servers: URL_ });
+    const dec = new TextDecoder();
+    nc.subscribe(`${prefix}.raw`, { queue: 'sink', callback: (_e, m) => onEvent(JSON.parse(dec.decode(m.data)) as Sample) });
+    await nc.flush();
+    return { close: () => nc.drain() };
+  }
+  const broker = new (loadMoleculer() as { ServiceBroker: new (options: object) => MolBroker }).ServiceBroker(molOptions(prefix, 'mol-sub'));
+  broker.createService({ name: 'sink', events: { 'bench.event'(ctx: { params: Sample }) { onEvent(ctx.params); } } });
+  await broker.start();
+  return { close: () => broker.stop() };
+}
+
+async function measure(subject: Subject, prefix: string): Promise<{ rate: number; p50: number; p99: number }> {
+  let received = 0;
+  let waiting: { target: number; resolve: () => void } | undefined;
+  let latency: ((e: Sample) => void) | undefined;
+  const rx = await receiver(subject, prefix, (e) => {
+    if (e.i >= 0) latency?.(e);
+    else if (++received === waiting?.target) waiting.resolve();
+  });
+  const child = spawn(process.execPath, [process.argv[1] as string, 'publisher', subject, prefix], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const command = (cmd: object): void => void child.stdin.write(`${JSON.stringify(cmd)}\n`);
+  try {
+    await lines.next(); // ready
+    const burst = async (n: number): Promise<number> => {
+      received = 0;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const all = new Promise<void>((resolve, reject) => {
+        waiting = { target: n, resolve };
+        timer = setTimeout(() => reject(new Error(`${subject}: only ${received} of ${n} events arrived within ${BURST_TIMEOUT_MS} ms`)), BURST_TIMEOUT_MS);
+      });
+      const start = process.hrtime.bigint();
+      command({ burst: n });
+      await all.finally(() => clearTimeout(timer));
+      return n / (Number(process.hrtime.bigint() - start) / 1e9);
+    };
+    await burst(WARMUP);
+    const rates: number[] = [];
+    for (let s = 0; s < SAMPLES; s++) rates.push(await burst(BURST));
+    const samples: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const arrived = new Promise<Sample>((resolve) => (latency = (e) => e.i === i && resolve(e)));
+      command({ ping: i });
+      const e = await arrived;
+      samples.push((nowUs() - e.t) / 1000);
+    }
+    samples.sort((a, b) => a - b);
+    return { rate: median(rates), p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
+  } finally {
+    command({ stop: true });
+    child.stdin.end();
+    await new Promise((resolve) => child.once('exit', resolve));
+    await rx.close();
+  }
 }
 
 async function durableKindling(prefix: string): Promise<number> {
@@ -162,7 +189,7 @@ async function durableKindling(prefix: string): Promise<number> {
   const all = new Promise<void>((resolve) => (done = resolve));
   const start = process.hrtime.bigint();
   const sub = await b.channels.subscribe('bench', { group: 'g', maxInFlight: 256, handler: () => void (++got === DURABLE && done()) });
-  for (let i = 0; i < DURABLE; i += 500) await Promise.all(Array.from({ length: 500 }, (_, j) => a.channels.send('bench', { i: i + j, ...payload })));
+  for (let i = 0; i < DURABLE; i += 500) await Promise.all(Array.from({ length: 500 }, (_, j) => a.channels.send('bench', event(i + j, 0))));
   await all;
   const rate = DURABLE / (Number(process.hrtime.bigint() - start) / 1e9);
   await sub.close();
@@ -198,7 +225,7 @@ async function durableRaw(prefix: string): Promise<number> {
     }
   })();
   for (let i = 0; i < DURABLE; i += 500) {
-    await Promise.all(Array.from({ length: 500 }, (_, j) => js.publish(`${prefix}.rawjs.bench`, enc.encode(JSON.stringify({ i: i + j, ...payload })), { msgID: `${i + j}` })));
+    await Promise.all(Array.from({ length: 500 }, (_, j) => js.publish(`${prefix}.rawjs.bench`, enc.encode(JSON.stringify(event(i + j, 0))), { msgID: `${i + j}` })));
   }
   await consumed;
   const rate = DURABLE / (Number(process.hrtime.bigint() - start) / 1e9);
@@ -210,6 +237,10 @@ async function durableRaw(prefix: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'publisher') {
+    await publisher(process.argv[3] as Subject, process.argv[4] as string);
+    return;
+  }
   if (!(await reachable(URL_))) {
     report({ case: 'nats', rows: [], notes: [`skipped: NATS is not reachable at ${URL_}`] });
     return;
@@ -222,23 +253,17 @@ async function main(): Promise<void> {
     rows.push({ name: `${name}: p50 latency`, subject, value: Number(r.p50.toFixed(3)), unit: 'ms', better: 'lower' });
     rows.push({ name: `${name}: p99 latency`, subject, value: Number(r.p99.toFixed(3)), unit: 'ms', better: 'lower' });
   };
-  const notes: string[] = ['two connections in one process; latency is one way, one event in flight'];
-  let pair = await kindlingPair(prefix);
-  add('kindling', await measure(pair));
-  await pair.close();
-  pair = await rawPair(prefix);
-  const rawResult = await measure(pair);
-  await pair.close();
-  add('nats (raw)', rawResult, '≥ 0.8× raw nats');
-  const mol = await moleculerPair(prefix);
-  if (mol === undefined) notes.push('moleculer is not installed: no Moleculer rows');
-  else {
-    add('moleculer', await measure(mol), '≥ 3× moleculer');
-    await mol.close();
-  }
+  const notes: string[] = [
+    `two processes (publisher → receiver), same payload for every subject; events/s: median of ${SAMPLES} bursts of ${BURST / 1000}k; latency: one way, one event in flight, ${LATENCY_SAMPLES} samples`,
+  ];
+  add('kindling', await measure('kindling', prefix));
+  add('nats (raw)', await measure('nats', prefix), '≥ 0.8× raw nats');
+  if (loadMoleculer() === undefined) notes.push('moleculer is not installed: no Moleculer rows');
+  else add('moleculer', await measure('moleculer', prefix), '≥ 3× moleculer');
   const durName = 'durable channel send+consume, 128 B';
   rows.push({ name: durName, subject: 'kindling', value: Math.round(await durableKindling(prefix)), unit: 'msgs/s', better: 'higher' });
   rows.push({ name: durName, subject: 'jetstream (raw)', value: Math.round(await durableRaw(prefix)), unit: 'msgs/s', better: 'higher' });
+  notes.push('durable channels: both sides in this process, 500 sends in flight');
   const compared = compare(rows).map((row) => {
     if (row.ratio === undefined || row.target === undefined) return row;
     const need = row.subject === 'nats (raw)' ? 0.8 : 3;
