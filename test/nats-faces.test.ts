@@ -1,0 +1,151 @@
+// The bus over NATS, two nodes in this process (two connections): the Wippy face, a trailing `**`
+// mapped to NATS `>`, `$node.updated`, and an undecodable message on a kindling subject.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from 'nats';
+import { createEventBus, NatsTransport, type EventBus, type JetStreamChannels, type WippyEvent } from 'kindling';
+import { NATS_URL, skipNats, uniquePrefix } from './fixtures/nats/harness.js';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Resolves once `check` holds (polled every 10 ms); fails after `ms` naming `what`. */
+async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, undecodable messages', () => {
+  const prefix = uniquePrefix();
+  const warnings: string[] = [];
+  const logger = { ...quiet, warn: (message: string) => void warnings.push(message) };
+  const transportB = new NatsTransport({ url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000, logger });
+  let a: EventBus;
+  let b: EventBus;
+  let raw: NatsConnection;
+  const onB: { name: string; params: unknown; from: string }[] = [];
+  const onA: { name: string; payload: unknown }[] = [];
+
+  beforeAll(async () => {
+    a = createEventBus({ nodeID: 'face-a', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: quiet });
+    b = createEventBus({ nodeID: 'face-b', transport: transportB, logger });
+    b.createService({
+      name: 'audit',
+      events: {
+        'audit.**': (ctx) => void onB.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }),
+        'dlq.probe': (ctx) => void onB.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }),
+      },
+    });
+    a.on('$node.updated', (payload) => void onA.push({ name: '$node.updated', payload }));
+    a.on('$node.connected', (payload) => void onA.push({ name: '$node.connected', payload }));
+    await b.start();
+    await a.start();
+    raw = await connect({ servers: NATS_URL });
+    await until(() => a.nodes().some((n) => n.id === 'face-b') && b.nodes().some((n) => n.id === 'face-a'), 'the nodes to see each other');
+  });
+
+  afterAll(async () => {
+    const store = a?.channels as JetStreamChannels | undefined;
+    if (raw !== undefined && store !== undefined) {
+      const jsm = await raw.jetstreamManager();
+      await jsm.streams.delete(store.stream).catch(() => undefined);
+      await jsm.streams.delete(store.dlqStream).catch(() => undefined);
+    }
+    await raw?.close();
+    await a?.stop();
+    await b?.stop();
+  });
+
+  it('Wippy send on one node reaches a Wippy subscription on the other, path and dotted system intact', async () => {
+    const sub = b.events.subscribe('orders.*', 'order.created');
+    try {
+      // The subscription's NATS subject is on the server once a round trip of b's connection is done.
+      await transportB.connection?.flush();
+      await a.events.send('orders.eu', 'order.created', '/orders/123', { total: 99.5 });
+      await a.events.send('orders.eu', 'order.cancelled', '/orders/124', { total: 1 });
+      await a.events.send('orders.us', 'order.created', '/orders/125', { total: 7 });
+      const received: WippyEvent[] = [];
+      for (let i = 0; i < 2; i++) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const next = await Promise.race([
+          sub.channel().receive(),
+          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no Wippy event within 5 s')), 5_000))),
+        ]).finally(() => clearTimeout(timer));
+        expect(next.ok).toBe(true);
+        received.push(next.value as WippyEvent);
+      }
+      expect(received.map((e) => [e.system, e.kind, e.path, e.data, e.source])).toEqual([
+        ['orders.eu', 'order.created', '/orders/123', { total: 99.5 }, 'face-a'],
+        ['orders.us', 'order.created', '/orders/125', { total: 7 }, 'face-a'],
+      ]);
+      expect(received[0]?.name).toBe('orders.eu.order.created');
+    } finally {
+      sub.close();
+    }
+  });
+
+  it('a trailing ** is the NATS > wildcard: any depth arrives, nothing is filtered locally, no fallback warning', async () => {
+    a.emit('audit.user', { n: 1 });
+    a.emit('audit.user.created.v2', { n: 2 });
+    a.emit('auditx.user', { n: 3 });
+    a.emit('audit', { n: 4 }); // `audit.**` needs at least one more segment, as NATS `audit.>` does
+    a.emit('audit.order.paid', { n: 5 });
+    await until(() => onB.some((e) => (e.params as { n: number }).n === 5), 'the audit events on b');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(onB.filter((e) => e.name.startsWith('audit')).map((e) => [e.name, (e.params as { n: number }).n, e.from])).toEqual([
+      ['audit.user', 1, 'face-a'],
+      ['audit.user.created.v2', 2, 'face-a'],
+      ['audit.order.paid', 5, 'face-a'],
+    ]);
+    expect(warnings.filter((w) => w.includes('audit.**'))).toEqual([]);
+  });
+
+  it('updateNodeInfo on one node is $node.updated with the new fields on the other', async () => {
+    transportB.updateNodeInfo({ metadata: { role: 'auditor' }, version: 2 });
+    await until(() => onA.some((e) => e.name === '$node.updated'), '$node.updated on a');
+    const update = onA.find((e) => e.name === '$node.updated')?.payload as { node: Record<string, unknown> };
+    expect(update.node).toMatchObject({ id: 'face-b', metadata: { role: 'auditor' }, version: 2 });
+    expect(a.nodes().find((n) => n.id === 'face-b')).toMatchObject({ metadata: { role: 'auditor' }, version: 2 });
+  });
+
+  it('an undecodable message on a kindling subject goes to the dead-letter stream with its reason; the node carries on', async () => {
+    const undecodable: { subject: string; reason: string }[] = [];
+    const listener = b.on('$transporter.undecodable', (payload) => void undecodable.push(payload as { subject: string; reason: string }));
+    const before = warnings.length;
+    const subject = `${prefix}.emit.dlq.probe`;
+    raw.publish(subject, new TextEncoder().encode('{"this is": not json'));
+    raw.publish(subject, new TextEncoder().encode('[99,0,"id","dlq.probe","x",1,0]'));
+    await raw.flush();
+    await until(() => undecodable.length >= 2, 'two $transporter.undecodable reports');
+    expect(undecodable.map((u) => u.subject)).toEqual([subject, subject]);
+    expect(undecodable[0]?.reason).toMatch(/not UTF-8 JSON/);
+    expect(undecodable[1]?.reason).toMatch(/format version 99 is not supported/);
+    expect(warnings.slice(before).filter((w) => w.includes('dead-letter'))).toHaveLength(2);
+    listener.dispose();
+
+    // Stored on <PREFIX>_DLQ under <prefix>.dlq.~events, the reason and the subject in headers.
+    const jsm = await raw.jetstreamManager();
+    const dlqStream = (b.channels as JetStreamChannels).dlqStream;
+    let stored: { data: Uint8Array; header: { get(key: string): string } }[] = [];
+    for (let attempt = 0; attempt < 50 && stored.length < 2; attempt++) {
+      const info = await jsm.streams.info(dlqStream);
+      stored = [];
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+        const m = await jsm.streams.getMessage(dlqStream, { seq }).catch(() => undefined);
+        if (m !== undefined && m.subject === `${prefix}.dlq.~events`) stored.push(m);
+      }
+      if (stored.length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(stored).toHaveLength(2);
+    expect(new TextDecoder().decode(stored[0]?.data)).toBe('{"this is": not json');
+    expect(stored[0]?.header.get('Kindling-Error')).toMatch(/not UTF-8 JSON/);
+    expect(stored[0]?.header.get('Kindling-Subject')).toBe(subject);
+    expect(stored[1]?.header.get('Kindling-Error')).toMatch(/format version 99/);
+
+    // The node still works: a good event on the same subject is handled.
+    a.emit('dlq.probe', { n: 42 });
+    await until(() => onB.some((e) => e.name === 'dlq.probe'), 'the good event after the bad ones');
+    expect(onB.filter((e) => e.name === 'dlq.probe')).toEqual([{ name: 'dlq.probe', params: { n: 42 }, from: 'face-a' }]);
+  });
+});
