@@ -29,6 +29,14 @@ export class EntryOwners {
 
   /** Takes in one committed batch: a create or update gives the entry to `source`, a delete frees it. */
   record(revision: number, source: string | undefined, changes: readonly OwnedChange[]): void {
+    this.set(revision, this.ownersAfter(source, changes));
+  }
+
+  /**
+   * The owner of each entry of a batch once it commits (undefined: none): `source`, or for a
+   * rollback the owner the entry had at the revision rolled back to.
+   */
+  ownersAfter(source: string | undefined, changes: readonly OwnedChange[]): Map<string, string | undefined> {
     const rollback = /^rollback to (\d+)$/.exec(source ?? '');
     const target = rollback === null ? undefined : Number(rollback[1]);
     const next = new Map<string, string | undefined>();
@@ -36,7 +44,7 @@ export class EntryOwners {
       const id = change.entry.id;
       next.set(id, change.op === 'delete' ? undefined : target === undefined ? source : this.ownerAt(target, id));
     }
-    this.set(revision, next);
+    return next;
   }
 
   /** Sets owners directly (undefined: no owner) as the change of `revision`. */
@@ -75,18 +83,25 @@ export class EntryOwners {
 
 /**
  * The journal as the registry writes it, each entry with where it was declared (`at`: file, line,
- * column), so that after a restart an entry's relative paths resolve against its own YAML file and
- * its refusals still point at it.
+ * column) and the source that owns it once the batch commits (`owner`), so that after a restart an
+ * entry's relative paths resolve against its own YAML file, its refusals still point at it, and
+ * `--prune` knows whose it is even when a rollback restored it. (FileJournal stores each change's
+ * entry as JSON, so these ride inside it; the registry reads only id, kind, meta and data.)
  */
 class PositionedJournal implements RegistryJournal {
-  constructor(private readonly file: FileJournal) {}
+  constructor(
+    private readonly file: FileJournal,
+    private readonly owners: EntryOwners,
+  ) {}
 
   append(record: HistoryRecord): void {
+    const owners = this.owners.ownersAfter(record.source, record.changes);
     this.file.append({
       ...record,
       changes: record.changes.map((change) => {
         const at = positionOf(change.entry);
-        return at === undefined ? change : { ...change, entry: { ...change.entry, at } as Entry };
+        const owner = owners.get(change.entry.id);
+        return { ...change, entry: { ...change.entry, ...(at === undefined ? {} : { at }), ...(owner === undefined ? {} : { owner }) } as Entry };
       }),
     });
   }
@@ -154,7 +169,7 @@ export class DurableState {
   /** What the registry writes each committed batch to. */
   get journal(): RegistryJournal {
     if (this.file === undefined) throw new KindlingError('UNAVAILABLE', 'the registry journal is not open');
-    return new PositionedJournal(this.file);
+    return new PositionedJournal(this.file, this.owners);
   }
 
   /** What the journal held at start. */
@@ -196,10 +211,13 @@ export class DurableState {
         this.replaying = false;
       }
     }
-    // The replay batch belongs to the sources that journaled each change, in journal order.
+    // The replay batch gives each entry the owner journaled with its last change (records written
+    // before owners were journaled: the source of their batch).
     const owners = new Map<string, string | undefined>();
     for (const record of this.records) {
-      for (const change of record.changes) owners.set(change.entry.id, change.op === 'delete' ? undefined : record.source);
+      for (const change of record.changes) {
+        owners.set(change.entry.id, change.op === 'delete' ? undefined : ((change.entry as { owner?: string }).owner ?? record.source));
+      }
     }
     this.owners.set(registry.revision, owners);
     if (this.records.length > 0) {

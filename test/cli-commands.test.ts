@@ -353,6 +353,20 @@ describe('kindling commands against a running app (in process)', () => {
       expect(ids()).not.toContain('app:third');
     });
 
+    it('keeps, after a restart, the owner a rollback gave back to an entry', async () => {
+      await start();
+      await writeFile(extra, `${NOTES}  - { name: third, kind: app.note }\n`);
+      await cli(['apply', dir, '--state-dir', state]);
+      await writeFile(extra, NOTES);
+      await cli(['apply', dir, '--state-dir', state, '--prune']);
+      expect((await cli(['rollback', dir, '2', '--state-dir', state])).code).toBe(0);
+      await stop();
+      await start();
+      const { code, out } = await cli(['plan', dir, '--state-dir', state, '--prune']);
+      expect(code).toBe(1);
+      expect(out).toContain('  - app:third  app.note\n');
+    });
+
     it('journals a reload (kindling run --watch) like any other batch', async () => {
       await start();
       await writeFile(extra, NOTES.replace('text: two', 'text: watched'));
