@@ -153,9 +153,11 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
         against.running ? `the running app (pid ${against.pid}, revision ${against.revision})` : `an empty registry (no app is running at ${target.client.paths.dir})`;
       printPlan(io, target, plan, subject);
       if (!valid) printProblems(io, report, 'the dry run was refused');
-      else if (plan.changes.length > 0) {
-        const command = `kindling apply ${arg}${flags.prune === true ? ' --prune' : ''}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`}${against.running ? ` --expect-revision ${against.revision}` : ''}`;
+      else if (plan.changes.length > 0 && against.running) {
+        const command = `kindling apply ${arg}${flags.prune === true ? ' --prune' : ''}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`} --expect-revision ${against.revision}`;
         io.stdout(`${io.style.dim(`the dry run through the app's listeners passed; \`${command}\` applies it as one batch`)}\n`);
+      } else if (plan.changes.length > 0) {
+        io.stdout(`${io.style.dim(`the dry run through the app's listeners passed (in a local boot that started nothing); \`kindling run ${arg}\` starts the app with it`)}\n`);
       }
     }
     if (!valid) return ExitCode.error;

@@ -155,6 +155,7 @@ describe('kindling commands against a running app (in process)', () => {
       expect(code).toBe(1);
       expect(out).toContain(`against an empty registry (no app is running at ${state})`);
       expect(out).toContain('3 to create, 0 to update, 0 to delete');
+      expect(out).toContain(`(in a local boot that started nothing); \`kindling run ${dir}\` starts the app with it`);
     });
   });
 
