@@ -90,12 +90,14 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
     a.emit('audit.user.created.v2', { n: 2 });
     a.emit('auditx.user', { n: 3 });
     a.emit('audit', { n: 4 }); // `audit.**` needs at least one more segment, as NATS `audit.>` does
+    a.emit('audit.a b..é~', { n: 6 }); // escaped tokens: the name travels in the message, not read from the subject
     a.emit('audit.order.paid', { n: 5 });
     await until(() => onB.some((e) => (e.params as { n: number }).n === 5), 'the audit events on b');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(onB.filter((e) => e.name.startsWith('audit')).map((e) => [e.name, (e.params as { n: number }).n, e.from])).toEqual([
       ['audit.user', 1, 'face-a'],
       ['audit.user.created.v2', 2, 'face-a'],
+      ['audit.a b..é~', 6, 'face-a'],
       ['audit.order.paid', 5, 'face-a'],
     ]);
     expect(warnings.filter((w) => w.includes('audit.**'))).toEqual([]);
@@ -115,11 +117,11 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
     const before = warnings.length;
     const subject = `${prefix}.emit.dlq.probe`;
     raw.publish(subject, new TextEncoder().encode('{"this is": not json'));
-    raw.publish(subject, new TextEncoder().encode('[99,0,"id","dlq.probe","x",1,0]'));
+    raw.publish(subject, new TextEncoder().encode('99 e 1 1 x\n{}'));
     await raw.flush();
     await until(() => undecodable.length >= 2, 'two $transporter.undecodable reports');
     expect(undecodable.map((u) => u.subject)).toEqual([subject, subject]);
-    expect(undecodable[0]?.reason).toMatch(/not UTF-8 JSON/);
+    expect(undecodable[0]?.reason).toMatch(/the message is not JSON/);
     expect(undecodable[1]?.reason).toMatch(/format version 99 is not supported/);
     expect(warnings.slice(before).filter((w) => w.includes('dead-letter'))).toHaveLength(2);
     listener.dispose();
@@ -139,7 +141,7 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
     }
     expect(stored).toHaveLength(2);
     expect(new TextDecoder().decode(stored[0]?.data)).toBe('{"this is": not json');
-    expect(stored[0]?.header.get('Kindling-Error')).toMatch(/not UTF-8 JSON/);
+    expect(stored[0]?.header.get('Kindling-Error')).toMatch(/the message is not JSON/);
     expect(stored[0]?.header.get('Kindling-Subject')).toBe(subject);
     expect(stored[1]?.header.get('Kindling-Error')).toMatch(/format version 99/);
 

@@ -1,4 +1,4 @@
-// The wire envelope (no server needed): version 2 round trips, defaults elided, version 1 still read,
+// The wire envelope (no server needed): version 2 (header line + JSON payload) round trips, defaults elided, version 1 still read,
 // undecodable input refused with a reason.
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, encodeEnvelope, WIRE_VERSION, type EventEnvelope } from 'kindling';
@@ -20,10 +20,30 @@ const base: EventEnvelope = {
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
 describe('wire envelope', () => {
-  it('writes version 2 as a compact array: only the payload beside id, name, source and time', () => {
+  it('writes version 2 as a header line (mode, sequence, time, source) and the payload JSON', () => {
     expect(WIRE_VERSION).toBe(2);
-    expect(text(encodeEnvelope(base))).toBe('[2,0,"n1-7","user.created","n1",1700000000000,0,{"id":1,"name":"taylor"}]');
+    expect(text(encodeEnvelope(base))).toBe('2 e+ 7 1700000000000 n1\n{"n":"user.created"}\n{"id":1,"name":"taylor"}');
     expect(decodeEnvelope(encodeEnvelope(base))).toEqual(base);
+    // The name left to the subject (the transport does that for unescaped names).
+    expect(text(encodeEnvelope(base, true))).toBe('2 e 7 1700000000000 n1\n{"id":1,"name":"taylor"}');
+    expect(decodeEnvelope(encodeEnvelope(base, true), 'user.created')).toEqual(base);
+    expect(() => decodeEnvelope(encodeEnvelope(base, true))).toThrow(/the name is neither in the message nor in its subject/);
+  });
+
+  it('sends an id that is not `${source}-${sequence}`, an odd source or time in the extras', () => {
+    for (const id of ['n1-07', 'x-7', 'n1-', 'n1-1234567890123456', 'n1-7a', 'a b']) {
+      const envelope: EventEnvelope = { ...base, id, trace: { ...base.trace, requestID: id } };
+      expect(text(encodeEnvelope(envelope, true))).toContain(`"i":${JSON.stringify(id)}`);
+      expect(decodeEnvelope(encodeEnvelope(envelope, true), 'user.created')).toEqual(envelope);
+    }
+    for (const source of ['node with spaces', 'line\nbreak', '']) {
+      const envelope: EventEnvelope = { ...base, source, id: `${source}-3`, trace: { ...base.trace, requestID: `${source}-3` } };
+      expect(decodeEnvelope(encodeEnvelope(envelope, true), 'user.created')).toEqual(envelope);
+    }
+    for (const time of [1.5, -1, Number.MAX_SAFE_INTEGER]) {
+      const envelope: EventEnvelope = { ...base, time };
+      expect(decodeEnvelope(encodeEnvelope(envelope, true), 'user.created')).toEqual(envelope);
+    }
   });
 
   it('round trips every optional field', () => {
@@ -64,15 +84,23 @@ describe('wire envelope', () => {
       }
       return undefined;
     };
-    expect(bad('nope')).toMatchObject({ code: 'INVALID', message: expect.stringMatching(/not UTF-8 JSON/) });
-    expect(bad(new Uint8Array([0x5b, 0xff, 0x5d]))).toMatchObject({ code: 'INVALID', message: expect.stringMatching(/not UTF-8 JSON/) });
-    expect(bad('[3,0,"i","n","s",1,0]')).toMatchObject({ message: expect.stringMatching(/format version 3 is not supported/) });
-    expect(bad('[2,7,"i","n","s",1,0]')).toMatchObject({ message: expect.stringMatching(/delivery mode 7/) });
-    expect(bad('[2,0,1,"n","s",1,0]')).toMatchObject({ message: expect.stringMatching(/field id/) });
-    expect(bad('[2,0,"i","n","s",1,{"g":[1]}]')).toMatchObject({ message: expect.stringMatching(/groups/) });
-    expect(bad('[2,0,"i","n","s",1,"x"]')).toMatchObject({ message: expect.stringMatching(/extras/) });
-    expect(bad('"text"')).toMatchObject({ message: expect.stringMatching(/not a JSON array or object/) });
+    expect(bad('nope')).toMatchObject({ code: 'INVALID', message: expect.stringMatching(/not a kindling event envelope/) });
+    expect(bad(new Uint8Array([0x32, 0x20, 0xff]))).toMatchObject({ code: 'INVALID', message: expect.stringMatching(/not UTF-8/) });
+    expect(bad('{"v": nope')).toMatchObject({ message: expect.stringMatching(/the message is not JSON/) });
+    expect(bad('3 e 1 1 s\n{}')).toMatchObject({ message: expect.stringMatching(/format version 3 is not supported/) });
+    expect(bad('2 x 1 1 s\n{}')).toMatchObject({ message: expect.stringMatching(/delivery mode "x"/) });
+    expect(bad('2 e 1 1 s')).toMatchObject({ message: expect.stringMatching(/no header line/) });
+    expect(bad('2 e 1 s\n{}')).toMatchObject({ message: expect.stringMatching(/header line is not/) });
+    expect(bad('2 e x1 1 s\n{}')).toMatchObject({ message: expect.stringMatching(/id "x1"/) });
+    expect(bad('2 e 1 soon s\n{}')).toMatchObject({ message: expect.stringMatching(/time "soon"/) });
+    expect(bad('2 e 1 1 s\n{bad')).toMatchObject({ message: expect.stringMatching(/the data is not JSON/) });
+    expect(bad('2 e+ 1 1 s\n{"n":"a"}')).toMatchObject({ message: expect.stringMatching(/extras line is missing/) });
+    expect(bad('2 e+ 1 1 s\n[1]\n{}')).toMatchObject({ message: expect.stringMatching(/extras line is not a JSON object/) });
+    expect(bad('2 e+ 1 1 s\n{"n":"a","g":[1]}\n{}')).toMatchObject({ message: expect.stringMatching(/groups/) });
+    expect(bad('2 e+ 1 1 s\n{"n":"a","m":[]}\n{}')).toMatchObject({ message: expect.stringMatching(/meta/) });
+    expect(bad('2 e+ - 1 s\n{"n":"a"}\n{}')).toMatchObject({ message: expect.stringMatching(/field id/) });
     expect(bad('{"v":1}')).toMatchObject({ message: expect.stringMatching(/eventType/) });
+    expect(bad('{"v":3}')).toMatchObject({ message: expect.stringMatching(/format version 3/) });
   });
 
   it('refuses data JSON cannot encode with INVALID', () => {

@@ -2,7 +2,8 @@
 // receiving node; it spawns itself as the publishing node (argument `publisher`) and drives it over
 // stdin/stdout. The same 128-byte payload for kindling, the raw `nats` client (publish/subscribe in
 // a queue group, JSON both ends) and Moleculer's events over its NATS transporter: throughput (the
-// median of several bursts, timed on the receiver from the burst command to the last arrival) and
+// median of several bursts, timed on the receiver from the burst command to the last arrival; the
+// subjects' bursts interleaved, so that other load on the machine hits all of them alike) and
 // one-way latency with one event in flight (the publisher stamps the event with the system-wide
 // monotonic clock, the receiver subtracts). Durable channels beside raw JetStream run in this
 // process. Without a reachable NATS it reports a note and no rows.
@@ -17,8 +18,8 @@ import { compare, report, type BenchRow } from '../harness.js';
 
 const URL_ = process.env['KINDLING_NATS_URL'] ?? 'nats://127.0.0.1:4222';
 const WARMUP = 20_000;
-const BURST = 50_000;
-const SAMPLES = 5;
+const BURST = 30_000;
+const SAMPLES = 7;
 const LATENCY_SAMPLES = 1_000;
 const DURABLE = 10_000;
 const BURST_TIMEOUT_MS = 30_000;
@@ -134,7 +135,16 @@ async function receiver(subject: Subject, prefix: string, onEvent: (e: Sample) =
   return { close: () => broker.stop() };
 }
 
-async function measure(subject: Subject, prefix: string): Promise<{ rate: number; p50: number; p99: number }> {
+interface Pair {
+  /** Times one burst of `n` events: from the command to the last arrival; events/s. */
+  burst(n: number): Promise<number>;
+  /** One-way latencies in ms of `count` events, one in flight. */
+  latencies(count: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+/** A receiver here and its publisher in a child process. */
+async function pair(subject: Subject, prefix: string): Promise<Pair> {
   let received = 0;
   let waiting: { target: number; resolve: () => void } | undefined;
   let latency: ((e: Sample) => void) | undefined;
@@ -143,11 +153,12 @@ async function measure(subject: Subject, prefix: string): Promise<{ rate: number
     else if (++received === waiting?.target) waiting.resolve();
   });
   const child = spawn(process.execPath, [process.argv[1] as string, 'publisher', subject, prefix], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const command = (cmd: object): void => void child.stdin.write(`${JSON.stringify(cmd)}\n`);
-  try {
-    await lines.next(); // ready
-    const burst = async (n: number): Promise<number> => {
+  await lines.next(); // ready
+  return {
+    async burst(n) {
       received = 0;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const all = new Promise<void>((resolve, reject) => {
@@ -158,24 +169,47 @@ async function measure(subject: Subject, prefix: string): Promise<{ rate: number
       command({ burst: n });
       await all.finally(() => clearTimeout(timer));
       return n / (Number(process.hrtime.bigint() - start) / 1e9);
-    };
-    await burst(WARMUP);
-    const rates: number[] = [];
-    for (let s = 0; s < SAMPLES; s++) rates.push(await burst(BURST));
-    const samples: number[] = [];
-    for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      const arrived = new Promise<Sample>((resolve) => (latency = (e) => e.i === i && resolve(e)));
-      command({ ping: i });
-      const e = await arrived;
-      samples.push((nowUs() - e.t) / 1000);
+    },
+    async latencies(count) {
+      const samples: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const arrived = new Promise<Sample>((resolve) => (latency = (e) => e.i === i && resolve(e)));
+        command({ ping: i });
+        const e = await arrived;
+        samples.push((nowUs() - e.t) / 1000);
+      }
+      return samples;
+    },
+    async close() {
+      command({ stop: true });
+      child.stdin.end();
+      await exited;
+      await rx.close();
+    },
+  };
+}
+
+/**
+ * Every subject's pair is up at once and the bursts are interleaved (a round is one burst of each),
+ * so that a load change on the machine hits every subject alike; the medians are compared.
+ */
+async function measureAll(subjects: readonly Subject[], prefix: string): Promise<Map<Subject, { rate: number; p50: number; p99: number }>> {
+  const pairs = new Map<Subject, Pair>();
+  try {
+    for (const subject of subjects) pairs.set(subject, await pair(subject, `${prefix}.${subject}`));
+    const rates = new Map<Subject, number[]>(subjects.map((s) => [s, []]));
+    for (const p of pairs.values()) await p.burst(WARMUP);
+    for (let round = 0; round < SAMPLES; round++) {
+      for (const [subject, p] of pairs) rates.get(subject)?.push(await p.burst(BURST));
     }
-    samples.sort((a, b) => a - b);
-    return { rate: median(rates), p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
+    const results = new Map<Subject, { rate: number; p50: number; p99: number }>();
+    for (const [subject, p] of pairs) {
+      const samples = (await p.latencies(LATENCY_SAMPLES)).sort((a, b) => a - b);
+      results.set(subject, { rate: median(rates.get(subject) ?? []), p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) });
+    }
+    return results;
   } finally {
-    command({ stop: true });
-    child.stdin.end();
-    await new Promise((resolve) => child.once('exit', resolve));
-    await rx.close();
+    for (const p of pairs.values()) await p.close();
   }
 }
 
@@ -254,12 +288,15 @@ async function main(): Promise<void> {
     rows.push({ name: `${name}: p99 latency`, subject, value: Number(r.p99.toFixed(3)), unit: 'ms', better: 'lower' });
   };
   const notes: string[] = [
-    `two processes (publisher → receiver), same payload for every subject; events/s: median of ${SAMPLES} bursts of ${BURST / 1000}k; latency: one way, one event in flight, ${LATENCY_SAMPLES} samples`,
+    `two processes (publisher → receiver), same payload for every subject; events/s: median of ${SAMPLES} bursts of ${BURST / 1000}k, interleaved across subjects; latency: one way, one event in flight, ${LATENCY_SAMPLES} samples`,
   ];
-  add('kindling', await measure('kindling', prefix));
-  add('nats (raw)', await measure('nats', prefix), '≥ 0.8× raw nats');
-  if (loadMoleculer() === undefined) notes.push('moleculer is not installed: no Moleculer rows');
-  else add('moleculer', await measure('moleculer', prefix), '≥ 3× moleculer');
+  const molecular = loadMoleculer() !== undefined;
+  if (!molecular) notes.push('moleculer is not installed: no Moleculer rows');
+  const results = await measureAll(molecular ? ['kindling', 'nats', 'moleculer'] : ['kindling', 'nats'], prefix);
+  add('kindling', results.get('kindling') as { rate: number; p50: number; p99: number });
+  add('nats (raw)', results.get('nats') as { rate: number; p50: number; p99: number }, '≥ 0.8× raw nats');
+  const mol = results.get('moleculer');
+  if (mol !== undefined) add('moleculer', mol, '≥ 3× moleculer');
   const durName = 'durable channel send+consume, 128 B';
   rows.push({ name: durName, subject: 'kindling', value: Math.round(await durableKindling(prefix)), unit: 'msgs/s', better: 'higher' });
   rows.push({ name: durName, subject: 'jetstream (raw)', value: Math.round(await durableRaw(prefix)), unit: 'msgs/s', better: 'higher' });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { connect, Events, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection, type Subscription } from 'nats';
+import { connect, Events, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { createConsoleLogger, type Logger } from '../../common/logger.js';
 import type { EventEnvelope } from '../../events/event-envelope.js';
@@ -62,6 +62,9 @@ export class NatsTransport implements Transport {
   private emitSubjects: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
   private bcastSubjects: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
   private cached = 0;
+  /** `<prefix>.emit.` and `<prefix>.bcast.`: what precedes an event name in a subject. */
+  private readonly emitBase: string;
+  private readonly bcastBase: string;
   private nc: NatsConnection | undefined;
   private receiver: TransportReceiver | undefined;
   private nodeID = '';
@@ -77,6 +80,8 @@ export class NatsTransport implements Transport {
     this.options = options;
     this.url = typeof options.url === 'string' ? options.url : options.url.join(',');
     this.prefix = options.prefix ?? 'kindling';
+    this.emitBase = `${this.prefix}.emit.`;
+    this.bcastBase = `${this.prefix}.bcast.`;
     this.logger = options.logger ?? createConsoleLogger('warn', 'kindling:nats');
   }
 
@@ -124,7 +129,7 @@ export class NatsTransport implements Transport {
     nc.subscribe(`${this.prefix}.bcast.>`, {
       callback: (error, msg) => {
         if (error !== null) return;
-        const envelope = this.decode(msg.data, msg.subject);
+        const envelope = this.decode(msg, this.bcastBase, undefined);
         if (envelope !== undefined && envelope.source !== this.nodeID) receiver.deliver(envelope);
       },
     });
@@ -158,9 +163,13 @@ export class NatsTransport implements Transport {
     if (nc === undefined || !this.connected || this.presence?.isSettled === false) {
       return Promise.reject(this.unavailable(nc === undefined ? 'the transport is not connected' : 'NATS is reconnecting'));
     }
-    const subject = envelope.eventType === 'emit' ? this.emitSubject(envelope.name) : this.bcastSubject(envelope.name);
+    const emit = envelope.eventType === 'emit';
+    const name = envelope.name;
+    const subject = emit ? this.emitSubject(name) : this.bcastSubject(name);
+    // An unescaped name is the subject's tail: the receiver reads it from there.
+    const nameInSubject = subject.length === (emit ? this.emitBase.length : this.bcastBase.length) + name.length;
     try {
-      nc.publish(subject, encodeEnvelope(envelope));
+      nc.publish(subject, encodeEnvelope(envelope, nameInSubject));
     } catch (error) {
       return Promise.reject(error instanceof KindlingError ? error : this.unavailable(messageOf(error), error));
     }
@@ -228,14 +237,20 @@ export class NatsTransport implements Transport {
     });
   }
 
-  private decode(data: Uint8Array, subject: string): EventEnvelope | undefined {
+  /**
+   * Decodes a message; an undecodable one is dead-lettered and `undefined` returned. `name` is the
+   * event name the subject carries when the subscription's subject is a literal name (no need to
+   * read the subject then); otherwise it is read from the subject after `base`.
+   */
+  private decode(msg: Msg, base: string, name: string | undefined): EventEnvelope | undefined {
     try {
-      return decodeEnvelope(data);
+      return decodeEnvelope(msg.data, name ?? msg.subject.slice(base.length));
     } catch (error) {
-      this.deadLetter(subject, data, messageOf(error));
+      this.deadLetter(msg.subject, msg.data, messageOf(error));
       return undefined;
     }
   }
+
 
   private async startChannels(nc: NatsConnection): Promise<void> {
     let jsm: JetStreamManager;
@@ -256,6 +271,8 @@ export class NatsTransport implements Transport {
     if (nc === undefined || receiver === undefined) return;
     const { key, group, pattern, shared } = entry.slot;
     const { subject, exact } = patternToSubject(`${this.prefix}.emit`, pattern);
+    // A pattern without wildcards is the one name its subject carries.
+    const literal = exact && !/[*?]/.test(pattern) ? pattern : undefined;
     if (!exact && !this.warned.has(pattern)) {
       this.warned.add(pattern);
       this.logger.warn(`pattern "${pattern}" cannot be expressed as a NATS subject; subscribed to ${subject} and filtered on this node`);
@@ -264,7 +281,7 @@ export class NatsTransport implements Transport {
       ...(shared ? { queue: queueName(group, pattern) } : {}),
       callback: (error, msg) => {
         if (error !== null) return;
-        const envelope = this.decode(msg.data, msg.subject);
+        const envelope = this.decode(msg, this.emitBase, literal);
         if (envelope === undefined) return;
         if (!exact && !matchEventName(pattern, envelope.name)) return;
         receiver.deliverToSlot(envelope, key);

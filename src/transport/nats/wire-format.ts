@@ -6,13 +6,21 @@ export const WIRE_VERSION = 2;
 /** The first, object-shaped version; read for nodes not yet upgraded, never written. */
 const LEGACY_VERSION = 1;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const MODES: readonly DeliveryMode[] = ['emit', 'broadcast', 'broadcastLocal'];
-const MODE_CODES: Readonly<Record<DeliveryMode, number>> = { emit: 0, broadcast: 1, broadcastLocal: 2 };
+const MODE_HEADS: Readonly<Record<DeliveryMode, string>> = { emit: '2 e ', broadcast: '2 b ', broadcastLocal: '2 l ' };
+const MODE_HEADS_EXTRAS: Readonly<Record<DeliveryMode, string>> = { emit: '2 e+ ', broadcast: '2 b+ ', broadcastLocal: '2 l+ ' };
 
 /** The optional fields of a version-2 envelope, present only when they differ from their default. */
 interface Extras {
+  /** id, when it is not `${source}-${sequence}` */
+  i?: string;
+  /** source, when it has a line break */
+  o?: string;
+  /** time, when it is not a non-negative integer */
+  t?: number;
+  /** name, when the subject does not carry it as it is */
+  n?: string;
   /** path (default `''`) */
   p?: string;
   /** meta (default `{}`) */
@@ -35,6 +43,24 @@ function hasKeys(value: object): boolean {
   return false;
 }
 
+/**
+ * The sequence number of an id the bus made (`${source}-${sequence}`), sent as a bare number; `-1`
+ * when the id has another form (then it is sent as text).
+ */
+function sequenceOf(id: string, source: string): number {
+  const start = source.length + 1;
+  const length = id.length - start;
+  if (length < 1 || length > 15 || id.charCodeAt(source.length) !== 45 || !id.startsWith(source)) return -1;
+  if (id.charCodeAt(start) === 48) return -1; // a leading zero would not survive the round trip
+  let value = 0;
+  for (let i = start; i < id.length; i++) {
+    const digit = id.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
 /** Whether `system`/`kind` are what {@link splitEventName} gives for `name` (then they are not sent). */
 function derived(name: string, system: string, kind: string): boolean {
   if (system.includes('.')) return false;
@@ -42,8 +68,9 @@ function derived(name: string, system: string, kind: string): boolean {
   return name.length === system.length + 1 + kind.length && name.startsWith(system) && name.charCodeAt(system.length) === 46 && name.endsWith(kind);
 }
 
-function extrasOf(envelope: EventEnvelope): Extras | undefined {
+function extrasOf(envelope: EventEnvelope, nameInSubject: boolean): Extras | undefined {
   let extras: Extras | undefined;
+  if (!nameInSubject) (extras ??= {}).n = envelope.name;
   if (envelope.path !== '') (extras ??= {}).p = envelope.path;
   const meta = envelope.meta;
   if (meta !== EMPTY_META && hasKeys(meta)) (extras ??= {}).m = meta as Record<string, unknown>;
@@ -61,43 +88,63 @@ function extrasOf(envelope: EventEnvelope): Extras | undefined {
 }
 
 /**
- * Encodes an envelope for the wire, once, as one compact JSON array (version 2):
- * `[2, mode, id, name, source, time, extras, data]` — mode `0` emit, `1` broadcast, `2`
- * broadcastLocal; `extras` is `0` or an object with only the fields that differ from their default
- * (`p` path, `m` meta, `r` requestID, `q` parentID, `c` caller, `g` groups, `s`/`k` system and kind
- * when they are not the name split at its first dot); `data` is last and absent when `undefined`.
- * Data travels as JSON: a `Date` becomes its ISO text (a broker event's `timestamp` is revived).
- * Throws `INVALID` for data JSON cannot encode (a cycle, a BigInt).
+ * Encodes an envelope for the wire, once (version 2): a header line, an optional extras line, then
+ * the data as JSON, so that the receiver parses as JSON only the payload (and the extras when there
+ * are any):
+ *
+ * ```
+ * 2 <mode>[+] <id> <time> <source>\n[<extras JSON>\n]<data JSON>
+ * ```
+ *
+ * `mode` is `e` emit, `b` broadcast, `l` broadcastLocal, followed by `+` when an extras line follows;
+ * `id` is the bare sequence number of an id `${source}-${n}` (as the bus makes them), or `-` with
+ * the id in the extras; `source` is the rest of the line (in the extras, and empty here, when it has
+ * a line break). The extras object carries only what differs from its default: `i` id, `o` source,
+ * `n` name, `p` path, `m` meta, `r` requestID, `q` parentID, `c` caller, `g` groups, `s`/`k` system
+ * and kind when they are not the name split at its first dot. The data is absent when `undefined`.
+ * The name is left out when `nameInSubject` says the subject carries it unescaped after the
+ * `<prefix>.emit.` / `<prefix>.bcast.` base (the receiver reads it from there). Data travels as JSON
+ * (no line breaks): a `Date` becomes its ISO text (a broker event's `timestamp` is revived). Throws
+ * `INVALID` for data JSON cannot encode (a cycle, a BigInt).
  *
  * @example
  * nc.publish(subject, encodeEnvelope(envelope));
  */
-export function encodeEnvelope(envelope: EventEnvelope): Uint8Array {
+export function encodeEnvelope(envelope: EventEnvelope, nameInSubject = false): Uint8Array {
   let text: string;
   try {
-    const extras = extrasOf(envelope);
+    let extras = extrasOf(envelope, nameInSubject);
     const data = JSON.stringify(envelope.data) as string | undefined;
+    let source = envelope.source;
+    const sequence = sequenceOf(envelope.id, source);
+    if (sequence < 0) (extras ??= {}).i = envelope.id;
+    let time = envelope.time;
+    if (!Number.isSafeInteger(time) || time < 0) {
+      (extras ??= {}).t = time;
+      time = 0;
+    }
+    if (source.includes('\n') || source.includes('\r')) {
+      (extras ??= {}).o = source;
+      source = '';
+    }
     text =
-      '[2,' +
-      MODE_CODES[envelope.eventType] +
-      ',' +
-      JSON.stringify(envelope.id) +
-      ',' +
-      JSON.stringify(envelope.name) +
-      ',' +
-      JSON.stringify(envelope.source) +
-      ',' +
-      envelope.time +
-      ',' +
-      (extras === undefined ? '0' : JSON.stringify(extras)) +
-      (data === undefined ? ']' : ',' + data + ']');
+      (extras === undefined ? MODE_HEADS[envelope.eventType] : MODE_HEADS_EXTRAS[envelope.eventType]) +
+      (sequence < 0 ? '-' : String(sequence)) +
+      ' ' +
+      time +
+      ' ' +
+      source +
+      '\n' +
+      (extras === undefined ? '' : JSON.stringify(extras) + '\n') +
+      (data ?? '');
   } catch (error) {
     throw new KindlingError('INVALID', `event ${envelope.name} cannot be encoded for the wire: ${(error as Error).message}`, {
       cause: error,
       details: { event: envelope.name },
     });
   }
-  return encoder.encode(text);
+  // Buffer.from takes a slice of Node's pool: several times cheaper than TextEncoder for small texts.
+  return Buffer.from(text, 'utf8');
 }
 
 function fail(reason: string): never {
@@ -134,28 +181,81 @@ function revive(system: string, data: unknown): unknown {
   return data;
 }
 
-function decodeCompact(r: unknown[]): EventEnvelope {
-  if (r[0] !== WIRE_VERSION) fail(`format version ${JSON.stringify(r[0])} is not supported (this node reads ${WIRE_VERSION} and ${LEGACY_VERSION})`);
-  const eventType = MODES[r[1] as number];
-  if (eventType === undefined) fail(`delivery mode ${JSON.stringify(r[1])} is unknown`);
-  const id = r[2];
-  const name = r[3];
-  const source = r[4];
-  const time = r[5];
-  if (typeof id !== 'string') fail('field id must be a string');
-  if (typeof name !== 'string') fail('field name must be a string');
-  if (typeof source !== 'string') fail('field source must be a string');
-  if (typeof time !== 'number') fail('field time must be a number');
-  const x = r[6];
-  if (x === 0) {
-    const [system, kind] = splitName(name);
+/** A non-negative decimal integer of `text[start, end)`, or -1. */
+function decimal(text: string, start: number, end: number): number {
+  if (end <= start || end - start > 16) return -1;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+function parseJSON(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    fail(`the ${what} is not JSON (${(error as Error).message})`);
+  }
+}
+
+/** What the previous message of this process had: most messages repeat it. */
+const last = { source: '', idPrefix: '-', name: '', system: '', kind: '' };
+
+function decodeText(text: string, subjectName: string | undefined): EventEnvelope {
+  // "2 <mode>[+] <id> <time> <source>\n"
+  const lineEnd = text.indexOf('\n');
+  if (lineEnd < 0) fail('no header line');
+  const s1 = text.indexOf(' ', 2);
+  const s2 = s1 < 0 ? -1 : text.indexOf(' ', s1 + 1);
+  const s3 = s2 < 0 ? -1 : text.indexOf(' ', s2 + 1);
+  if (s3 < 0 || s3 > lineEnd) fail('the header line is not "2 <mode> <id> <time> <source>"');
+  const mode = text.charCodeAt(2);
+  const eventType: DeliveryMode | undefined = mode === 101 ? 'emit' : mode === 98 ? 'broadcast' : mode === 108 ? 'broadcastLocal' : undefined; // e b l
+  const withExtras = s1 === 4 && text.charCodeAt(3) === 43; // '+'
+  if (eventType === undefined || (s1 !== 3 && !withExtras)) fail(`delivery mode ${JSON.stringify(text.slice(2, s1))} is unknown`);
+  const sequence = decimal(text, s1 + 1, s2);
+  if (sequence < 0 && !(s2 === s1 + 2 && text.charCodeAt(s1 + 1) === 45)) fail(`id ${JSON.stringify(text.slice(s1 + 1, s2))} is neither a sequence number nor "-"`);
+  const time = decimal(text, s2 + 1, s3);
+  if (time < 0) fail(`time ${JSON.stringify(text.slice(s2 + 1, s3))} is not a number`);
+  // Messages come in runs from one node about one name: the last source and split name are reused.
+  let source: string;
+  if (lineEnd - s3 - 1 === last.source.length && text.startsWith(last.source, s3 + 1)) source = last.source;
+  else {
+    source = text.slice(s3 + 1, lineEnd);
+    last.source = source;
+    last.idPrefix = `${source}-`;
+  }
+  let dataStart = lineEnd + 1;
+  let e: Record<string, unknown> | undefined;
+  if (withExtras) {
+    const extrasEnd = text.indexOf('\n', dataStart);
+    if (extrasEnd < 0) fail('the extras line is missing');
+    const x = parseJSON(text.slice(dataStart, extrasEnd), 'extras line');
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) fail('the extras line is not a JSON object');
+    e = x as Record<string, unknown>;
+    dataStart = extrasEnd + 1;
+  }
+  const data = dataStart < text.length ? parseJSON(text.slice(dataStart), 'data') : undefined;
+  if (e === undefined) {
+    if (subjectName === undefined) fail('the name is neither in the message nor in its subject');
+    if (sequence < 0) fail('field id is missing');
+    const id = last.idPrefix + text.slice(s1 + 1, s2);
+    if (subjectName !== last.name) {
+      last.name = subjectName;
+      [last.system, last.kind] = splitName(subjectName);
+    }
+    const system = last.system;
+    const kind = last.kind;
     return {
       id,
-      name,
+      name: subjectName,
       system,
       kind,
       path: '',
-      data: revive(system, r[7]),
+      data: revive(system, data),
       meta: EMPTY_META,
       time,
       trace: { requestID: id, parentID: undefined, caller: undefined },
@@ -164,8 +264,10 @@ function decodeCompact(r: unknown[]): EventEnvelope {
       groups: undefined,
     };
   }
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) fail('the extras field must be 0 or an object');
-  const e = x as Record<string, unknown>;
+  source = optionalStr(e['o'], 'source') ?? source;
+  const id = sequence < 0 ? str(e['i'], 'id') : `${source}-${text.slice(s1 + 1, s2)}`;
+  const name = optionalStr(e['n'], 'name') ?? subjectName;
+  if (name === undefined) fail('the name is neither in the message nor in its subject');
   let system = optionalStr(e['s'], 'system');
   let kind = optionalStr(e['k'], 'kind');
   if (system === undefined || kind === undefined) [system, kind] = splitName(name);
@@ -177,9 +279,9 @@ function decodeCompact(r: unknown[]): EventEnvelope {
     system,
     kind,
     path: optionalStr(e['p'], 'path') ?? '',
-    data: revive(system, r[7]),
+    data: revive(system, data),
     meta: (meta as Record<string, unknown> | undefined) ?? EMPTY_META,
-    time,
+    time: typeof e['t'] === 'number' ? e['t'] : time,
     trace: { requestID: optionalStr(e['r'], 'requestID') ?? id, parentID: optionalStr(e['q'], 'parentID'), caller: optionalStr(e['c'], 'caller') },
     source,
     eventType,
@@ -218,22 +320,32 @@ function decodeLegacy(r: Record<string, unknown>): EventEnvelope {
 }
 
 /**
- * Decodes a wire envelope: version 2 (the compact array {@link encodeEnvelope} writes) or version 1
- * (the object earlier nodes wrote). Throws `INVALID` naming the reason (not UTF-8, not JSON, an
- * unknown version or mode, a field of the wrong type); the transport sends such a message to the
- * dead-letter stream. Only the fields the bus routes on are checked; `data` is the sender's business.
+ * Decodes a wire envelope: version 2 (the header line {@link encodeEnvelope} writes) or version 1
+ * (the JSON object earlier nodes wrote). `subjectName` is the name as the message's subject carries
+ * it (the subject after `<prefix>.emit.` / `<prefix>.bcast.`), used when the message leaves the name
+ * out. Throws `INVALID` naming the reason (not UTF-8, an unknown format or version, a malformed
+ * header, data or extras that are not JSON, a field of the wrong type, no name); the transport sends
+ * such a message to the dead-letter stream. Only the fields the bus routes on are checked; `data` is
+ * the sender's business.
  *
  * @example
- * const envelope = decodeEnvelope(msg.data);
+ * const envelope = decodeEnvelope(msg.data, msg.subject.slice(`${prefix}.emit.`.length));
  */
-export function decodeEnvelope(bytes: Uint8Array): EventEnvelope {
-  let raw: unknown;
+export function decodeEnvelope(bytes: Uint8Array, subjectName?: string): EventEnvelope {
+  let text: string;
   try {
-    raw = JSON.parse(decoder.decode(bytes));
+    text = decoder.decode(bytes);
   } catch (error) {
-    fail(`not UTF-8 JSON (${(error as Error).message})`);
+    fail(`not UTF-8 (${(error as Error).message})`);
   }
-  if (Array.isArray(raw)) return decodeCompact(raw);
-  if (typeof raw !== 'object' || raw === null) fail('not a JSON array or object');
-  return decodeLegacy(raw as Record<string, unknown>);
+  if (text.charCodeAt(0) === 50 && text.charCodeAt(1) === 32) return decodeText(text, subjectName); // "2 "
+  if (text.charCodeAt(0) === 123) {
+    // "{": version 1
+    const raw = parseJSON(text, 'message');
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('not a JSON object');
+    return decodeLegacy(raw as Record<string, unknown>);
+  }
+  const version = /^(\d+) /.exec(text.slice(0, 12));
+  if (version !== null) fail(`format version ${version[1]} is not supported (this node reads ${WIRE_VERSION} and ${LEGACY_VERSION})`);
+  fail('not a kindling event envelope (neither "2 <mode> ..." nor a version-1 JSON object)');
 }
