@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { HandlerRegistry, KindlingError, loadRegistryYaml, Registry, RegistryYamlError } from 'kindling';
 import { BootLoader, loadBootManifest, loadBuiltinComponents, ManifestError, resolveManifestComponents } from 'kindling/boot';
 
-interface Expectation {
-  readonly phase: 'load' | 'apply';
+interface Expectation<Phase extends string = 'load' | 'apply'> {
+  readonly phase: Phase;
   readonly code: string;
   readonly line: number;
   readonly column: number;
@@ -71,7 +71,7 @@ describe('hostile registry input', () => {
 
 describe('hostile boot manifests', () => {
   const manifestDir = join(dir, 'manifests');
-  const manifestExpected = JSON.parse(readFileSync(join(manifestDir, 'expected.json'), 'utf8')) as Record<string, Expectation & { phase: 'manifest' | 'boot' }>;
+  const manifestExpected = JSON.parse(readFileSync(join(manifestDir, 'expected.json'), 'utf8')) as Record<string, Expectation<'manifest' | 'boot'>>;
   const manifests = readdirSync(manifestDir).filter((file) => file.endsWith('.yaml')).sort();
 
   it('has an expectation for each manifest', () => {
@@ -82,7 +82,7 @@ describe('hostile boot manifests', () => {
   it.each(manifests)(
     'refuses %s with its code and position, starting nothing',
     async (file) => {
-      const want = manifestExpected[file] as Expectation & { phase: 'manifest' | 'boot' };
+      const want = manifestExpected[file] as Expectation<'manifest' | 'boot'>;
       const builtins = await loadBuiltinComponents();
       let error: unknown;
       const boot = new BootLoader();
