@@ -2,7 +2,7 @@
 // mapped to NATS `>`, `$node.updated`, and an undecodable message on a kindling subject.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
-import { createEventBus, NatsTransport, type EventBus, type JetStreamChannels, type WippyEvent } from 'kindling';
+import { createEventBus, NatsTransport, SENT, type EventBus, type JetStreamChannels, type WippyEvent } from 'kindling';
 import { NATS_URL, skipNats, uniquePrefix } from './fixtures/nats/harness.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -149,5 +149,39 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
     a.emit('dlq.probe', { n: 42 });
     await until(() => onB.some((e) => e.name === 'dlq.probe'), 'the good event after the bad ones');
     expect(onB.filter((e) => e.name === 'dlq.probe')).toEqual([{ name: 'dlq.probe', params: { n: 42 }, from: 'face-a' }]);
+  });
+});
+
+describe.skipIf(skipNats)('NatsTransport: plain sends are fire-and-forget, confirmed sends wait for the server', () => {
+  it('a plain send settles at once, a confirmed one after the server answered; both refuse once the connection is gone', async () => {
+    const prefix = uniquePrefix();
+    const transport = new NatsTransport({ url: NATS_URL, prefix, logger: quiet });
+    const bus = createEventBus({ nodeID: 'fire', transport, logger: quiet });
+    const errors: { type: string; error: unknown }[] = [];
+    bus.on('$broker.error', (payload) => void errors.push(payload as { type: string; error: unknown }));
+    await bus.start();
+    try {
+      const envelope = {
+        id: 'fire-1', name: 'x.y', system: 'x', kind: 'y', path: '', data: 1, meta: {}, time: Date.now(),
+        trace: { requestID: 'fire-1', parentID: undefined, caller: undefined }, source: 'fire', eventType: 'emit' as const, groups: undefined,
+      };
+      expect(transport.send(envelope)).toBe(SENT);
+      let confirmed = false;
+      const confirming = transport.send(envelope, true).then(() => (confirmed = true));
+      expect(confirming).not.toBe(SENT);
+      await Promise.resolve();
+      expect(confirmed).toBe(false); // still waiting for the PONG
+      await confirming;
+      expect(confirmed).toBe(true);
+
+      await transport.connection?.close();
+      await expect(transport.send(envelope)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      await expect(transport.send(envelope, true)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      // A plain emit's refusal is reported, never thrown.
+      expect(() => bus.emit('x.y', 2)).not.toThrow();
+      await until(() => errors.some((e) => e.type === 'transport'), 'the transport failure report');
+    } finally {
+      await bus.stop();
+    }
   });
 });
