@@ -94,6 +94,10 @@ class PositionedJournal implements RegistryJournal {
     private readonly owners: EntryOwners,
   ) {}
 
+  get lastRevision(): number {
+    return this.file.lastRevision;
+  }
+
   append(record: HistoryRecord): void {
     const owners = this.owners.ownersAfter(record.source, record.changes);
     this.file.append({

@@ -245,10 +245,11 @@ describe('a change applied through the CLI (subprocesses)', () => {
     expect(await app.stop('SIGINT')).toBe(0);
 
     app = await RunningApp.start(dir, state);
-    expect(app.output.out).toMatch(/^hello is running \(registry revision 2, 8 entries; 1 journaled batch replayed\)$/m);
+    // The journal ended at revision 2: the baseline becomes 3 and the replay 4 (revisions never repeat).
+    expect(app.output.out).toMatch(/^hello is running \(registry revision 4, 8 entries; 1 journaled batch replayed\)$/m);
     expect(await (await fetchOnce(`${app.url}/hi/Ada`)).json()).toEqual({ message: 'Hello, Ada!' });
     const history = await kindling(['history', dir, '--state-dir', state]);
-    expect(history.out).toMatch(/^ +2 {2}\S+Z {2}journal replay \(1 batch\) +~hello:get-hello$/m);
+    expect(history.out).toMatch(/^ +4 {2}\S+Z {2}journal replay \(1 batch\) +~hello:get-hello$/m);
     expect(await app.stop('SIGINT')).toBe(0);
     app = undefined;
   });

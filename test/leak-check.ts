@@ -35,12 +35,14 @@ export function installLeakCheck(): void {
   });
   afterEach(async () => {
     let leaked: string[] = [];
-    // A handle may need a few more turns of the loop to be released after its close() resolved.
-    for (let attempt = 0; attempt < 10; attempt++) {
+    // A handle may need a few more turns of the loop to be released after its close() resolved,
+    // and the test runner's own short timers (progress reports) come and go: only what stays for
+    // half a second counts as left open.
+    for (let attempt = 0; attempt < 20; attempt++) {
       await quiesce();
       leaked = leakedSince(before);
       if (leaked.length === 0) return;
-      await new Promise<void>((resolve) => setTimeout(resolve, 10).unref());
+      await new Promise<void>((resolve) => setTimeout(resolve, 25).unref());
     }
     expect.fail(`the test left resources open: ${leaked.join(', ')} (close servers, sockets, timers and child processes before it ends)`);
   });

@@ -64,7 +64,7 @@ export const registryComponent = defineComponent({
       acceptKinds: config.acceptKinds,
       logger: ctx.logger,
       ...(events === undefined ? {} : { events }),
-      ...(journal === undefined ? {} : { journal }),
+      ...(journal === undefined ? {} : { journal, initialRevision: journal.lastRevision ?? 0 }),
       ...(config.listenerTimeoutMs === undefined ? {} : { listenerTimeoutMs: config.listenerTimeoutMs }),
       ...(config.historyLimit === undefined ? {} : { historyLimit: config.historyLimit }),
     };

@@ -30,6 +30,7 @@ describe('FileJournal', () => {
     first.journal.close();
     const second = FileJournal.open(path);
     expect(second.records.map((r) => r.revision)).toEqual([1, 2]);
+    expect(second.journal.lastRevision).toBe(2);
     expect(second.tornTail).toBe(false);
     expect([...foldJournal(second.records)].map(([id, e]) => [id, e?.id])).toEqual([
       ['app:a', undefined],

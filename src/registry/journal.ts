@@ -9,6 +9,11 @@ import type { HistoryRecord } from './history.js';
 export interface RegistryJournal {
   /** Makes `record` durable; a throw refuses the batch. */
   append(record: HistoryRecord): void;
+  /**
+   * The revision of the last batch the journal held when it was opened: a registry replaying it
+   * starts counting from there (`initialRevision`), so revisions never repeat across restarts.
+   */
+  readonly lastRevision?: number;
 }
 
 /** One batch as the journal stores it. */
@@ -45,6 +50,7 @@ export class FileJournal implements RegistryJournal {
   private constructor(
     readonly path: string,
     fd: number,
+    readonly lastRevision: number,
   ) {
     this.fd = fd;
   }
@@ -59,7 +65,7 @@ export class FileJournal implements RegistryJournal {
       fsyncSync(fd);
     }
     closeSync(fd);
-    const journal = new FileJournal(path, openSync(path, 'a', 0o600));
+    const journal = new FileJournal(path, openSync(path, 'a', 0o600), read.records.at(-1)?.revision ?? 0);
     return { journal, records: read.records, tornTail: read.tornTail };
   }
 

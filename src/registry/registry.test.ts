@@ -585,6 +585,23 @@ describe('Registry', () => {
     });
   });
 
+  describe('initialRevision', () => {
+    it('starts counting from it, and treats earlier revisions as gone', async () => {
+      const handlers = new HandlerRegistry();
+      const registry = new Registry({ handlers, acceptKinds: ['x.*'], initialRevision: 41 });
+      expect(registry.revision).toBe(41);
+      expect((await registry.apply([create('app:a', 'x.y')])).revision).toBe(42);
+      expect(() => registry.watch({ fromRevision: 40 })).toThrow(expect.objectContaining({ code: 'GONE' }));
+      await expect(registry.rollbackTo(40)).rejects.toMatchObject({ code: 'GONE' });
+      await registry.rollbackTo(41);
+      expect(registry.entries()).toEqual([]);
+    });
+
+    it('refuses a negative initialRevision', () => {
+      expect(() => new Registry({ handlers: new HandlerRegistry(), initialRevision: -1 })).toThrow(/initialRevision/);
+    });
+  });
+
   describe('.rollbackTo', () => {
     it('applies the inverse of later batches as a new revision', async () => {
       const { handlers, registry } = setup();

@@ -78,6 +78,11 @@ export interface RegistryOptions {
   readonly events?: RegistryEventSink;
   /** A write-ahead journal: each batch is made durable before it becomes visible. */
   readonly journal?: RegistryJournal;
+  /**
+   * The revision the registry starts at (default 0), e.g. the journal's last revision, so that
+   * revisions keep growing across restarts. Earlier revisions are not in history: `GONE`.
+   */
+  readonly initialRevision?: number;
   readonly logger?: Logger;
 }
 
@@ -127,6 +132,11 @@ export class Registry {
     this.history = new History(options.historyLimit ?? 1000);
     this.events = options.events;
     this.journal = options.journal;
+    const initial = options.initialRevision ?? 0;
+    if (!Number.isSafeInteger(initial) || initial < 0) {
+      throw new KindlingError('INVALID', `initialRevision must be a non-negative integer, got ${initial}`);
+    }
+    this.head = initial;
     this.logger = options.logger ?? createConsoleLogger('warn', 'kindling:registry');
     for (const pattern of ['registry.entry', ...(options.acceptKinds ?? [])]) this.accepted.add(pattern, true);
   }
