@@ -310,7 +310,7 @@ export class Registry {
       faults.push({ phase: 'commit', name: listener, entryId: undefined, error });
       this.report('commit_error', '', `commit of ${listener} failed after revision ${revision} was committed`, { listener, error, revision });
     }
-    await this.notifyObservers(record, faults);
+    await this.scope.run(record.transactionId, () => this.notifyObservers(record, faults));
     for (const listener of this.commitListeners) {
       try {
         listener(record);
@@ -335,7 +335,7 @@ export class Registry {
         if (typeof method !== 'function') continue;
         try {
           await this.withTimeout(
-            this.scope.run(record.transactionId, () => method.call(observer, ctx, change.entry, change.previous as Entry)),
+            method.call(observer, ctx, change.entry, change.previous as Entry),
             `observer ${name} on ${change.op} of ${change.entry.id}`,
           );
         } catch (error) {

@@ -26,7 +26,10 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** What a transaction needs from the registry that runs it. */
 export interface TransactionHost {
   readonly defaultTimeoutMs: number;
-  /** Marks calls made from inside a listener, so that a nested apply fails fast. */
+  /**
+   * Marks calls made from inside a listener, so that a nested apply fails fast. Each phase
+   * (run, commit, discard) enters it once; every listener call inside inherits it.
+   */
   readonly scope: AsyncLocalStorage<string>;
   /** The committed entry with this id. */
   committed(id: string): Entry | undefined;
@@ -70,23 +73,29 @@ export class Transaction {
   }
 
   /** Begin and every operation; on any failure the batch is undone and the error is thrown. */
-  async run(): Promise<void> {
-    try {
-      await this.begin();
-      await this.operate();
-    } catch (error) {
-      const desynced = await this.undo();
-      throw withDesynced(error, desynced);
-    }
+  run(): Promise<void> {
+    return this.host.scope.run(this.id, async () => {
+      try {
+        await this.begin();
+        await this.operate();
+      } catch (error) {
+        const desynced = await this.undo();
+        throw withDesynced(error, desynced);
+      }
+    });
   }
 
   /** Undoes everything a successful {@link run} did (used for dry runs). */
-  async discardAll(): Promise<DesyncedListener[]> {
-    return this.undo();
+  discardAll(): Promise<DesyncedListener[]> {
+    return this.host.scope.run(this.id, () => this.undo());
   }
 
   /** Calls `commit` on every participant that began; returns the failures (the batch stays committed). */
-  async commit(): Promise<{ listener: string; error: unknown }[]> {
+  commit(): Promise<{ listener: string; error: unknown }[]> {
+    return this.host.scope.run(this.id, () => this.commitAll());
+  }
+
+  private async commitAll(): Promise<{ listener: string; error: unknown }[]> {
     const faults: { listener: string; error: unknown }[] = [];
     for (const { listener, name, timeoutMs } of this.began) {
       if (typeof listener.commit !== 'function') continue;
@@ -203,14 +212,14 @@ export class Transaction {
       if (op.op === 'update') return listener.update(ctx, op.previous as Entry, op.entry);
       return listener.add(ctx, op.entry);
     };
-    const result = this.host.scope.run(this.id, run);
+    const result = run();
     if (!isThenable(result)) return undefined;
     const method = inverse ? { create: 'delete', update: 'update', delete: 'add' }[op.op] : { create: 'add', update: 'update', delete: 'delete' }[op.op];
     return this.race(result, registration.timeoutMs ?? this.host.defaultTimeoutMs, () => `${method} of entry ${op.id} by ${registration.name}`);
   }
 
   private call(fn: (ctx: ListenerContext) => unknown, timeoutMs: number, what: () => string, ctx = this.context): Promise<void> | undefined {
-    const result = this.host.scope.run(this.id, () => fn(ctx));
+    const result = fn(ctx);
     return isThenable(result) ? this.race(result, timeoutMs, what) : undefined;
   }
 
