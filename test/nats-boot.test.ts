@@ -10,17 +10,9 @@ import { Application } from 'kindling/boot';
 import { bootTestApp } from 'kindling/testing';
 import { builtinComponents } from '../components/index.js';
 import { getEventBus } from '../components/events/index.js';
-import { NATS_URL, skipNats, uniquePrefix } from './fixtures/nats/harness.js';
+import { NATS_URL, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe.skipIf(skipNats)('events component over NATS', () => {
   const prefix = uniquePrefix();
@@ -28,7 +20,7 @@ describe.skipIf(skipNats)('events component over NATS', () => {
   const received: { name: string; params: unknown; from: string }[] = [];
 
   beforeAll(async () => {
-    peer = createEventBus({ nodeID: 'boot-peer', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: quiet });
+    peer = createEventBus({ nodeID: 'boot-peer', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: silentLogger });
     peer.createService({ name: 'sink', events: { 'booted.*': (ctx) => void received.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }) } });
     await peer.start();
   });

@@ -2,24 +2,15 @@
 // mapped to NATS `>`, `$node.updated`, and an undecodable message on a kindling subject.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
-import { createEventBus, NatsTransport, SENT, type EventBus, type JetStreamChannels, type WippyEvent } from 'kindling';
-import { NATS_URL, skipNats, uniquePrefix } from './fixtures/nats/harness.js';
+import { createEventBus, NatsTransport, SENT, silentLogger, type EventBus, type JetStreamChannels, type WippyEvent } from 'kindling';
+import { NATS_URL, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** Resolves once `check` holds (polled every 10 ms); fails after `ms` naming `what`. */
-async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, undecodable messages', () => {
   const prefix = uniquePrefix();
   const warnings: string[] = [];
-  const logger = { ...quiet, warn: (message: string) => void warnings.push(message) };
+  const logger = { ...silentLogger, warn: (message: string) => void warnings.push(message) };
   const transportB = new NatsTransport({ url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000, logger });
   let a: EventBus;
   let b: EventBus;
@@ -28,7 +19,7 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
   const onA: { name: string; payload: unknown }[] = [];
 
   beforeAll(async () => {
-    a = createEventBus({ nodeID: 'face-a', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: quiet });
+    a = createEventBus({ nodeID: 'face-a', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: silentLogger });
     b = createEventBus({ nodeID: 'face-b', transport: transportB, logger });
     b.createService({
       name: 'audit',
@@ -155,8 +146,8 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
 describe.skipIf(skipNats)('NatsTransport: plain sends are fire-and-forget, confirmed sends wait for the server', () => {
   it('a plain send settles at once, a confirmed one after the server answered; both refuse once the connection is gone', async () => {
     const prefix = uniquePrefix();
-    const transport = new NatsTransport({ url: NATS_URL, prefix, logger: quiet });
-    const bus = createEventBus({ nodeID: 'fire', transport, logger: quiet });
+    const transport = new NatsTransport({ url: NATS_URL, prefix, logger: silentLogger });
+    const bus = createEventBus({ nodeID: 'fire', transport, logger: silentLogger });
     const errors: { type: string; error: unknown }[] = [];
     bus.on('$broker.error', (payload) => void errors.push(payload as { type: string; error: unknown }));
     await bus.start();
