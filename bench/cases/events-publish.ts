@@ -23,6 +23,10 @@ import eventemitter2 from 'eventemitter2';
 import mittModule from 'mitt';
 import moleculer from 'moleculer';
 import { Bench } from 'tinybench';
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { CqrsModule, EventBus as NestEventBus, EventsHandler } from '@nestjs/cqrs';
 import { DefaultEventBus, silentLogger } from 'kindling';
 import { compare, report, type BenchRow } from '../harness.js';
 
@@ -121,6 +125,7 @@ const EE = 'EventEmitter';
 const MITT = 'mitt';
 const EE2 = 'EventEmitter2 (wildcard)';
 const MOLECULER = 'Moleculer emit';
+const NEST = '@nestjs/cqrs EventBus';
 const KINDLING = 'kindling';
 const SERVICES = 'kindling (services)';
 const CTX = 'kindling (ctx handlers)';
@@ -156,6 +161,38 @@ const factories: Record<string, Factory> = {
     // Moleculer calls local handlers synchronously inside emit; its returned promise is dropped.
     return { name: MOLECULER, run: publisher(names, (name) => void broker.emit(name, PAYLOAD)), close: () => broker.stop() };
   },
+  [NEST]: async ({ subscribers, unrelated, names }) => {
+    // As Nest's docs have it: CqrsModule in an application context, one @EventsHandler class per
+    // subscriber, one event class per name. Nest has no wildcards: the 1,000 unrelated
+    // subscriptions are handlers of 1,000 other event classes.
+    const eventClass = (name: string): new (payload: unknown) => { payload: unknown } => {
+      const Event = class {
+        constructor(readonly payload: unknown) {}
+      };
+      Object.defineProperty(Event, 'name', { value: `Event_${name.replace(/\W/g, '_')}` });
+      return Event;
+    };
+    const handlerClass = (Event: new (payload: unknown) => unknown, handle: (payload: unknown) => void): new () => unknown => {
+      const Handler = class {
+        handle(event: { payload: unknown }): void {
+          handle(event.payload);
+        }
+      };
+      EventsHandler(Event)(Handler);
+      return Handler;
+    };
+    const events = new Map(names.map((name) => [name, eventClass(name)]));
+    const providers: (new () => unknown)[] = [];
+    for (const Event of events.values()) for (let i = 0; i < subscribers; i++) providers.push(handlerClass(Event, handler));
+    if (unrelated) for (let i = 0; i < UNRELATED; i++) providers.push(handlerClass(eventClass(`ns${i}.event`), noop));
+    class BenchModule {}
+    Module({ imports: [CqrsModule.forRoot()], providers })(BenchModule);
+    const app = await NestFactory.createApplicationContext(BenchModule, { logger: false });
+    await app.init();
+    const bus = app.get(NestEventBus);
+    const instances = new Map([...events].map(([name, Event]) => [name, new Event(PAYLOAD)]));
+    return { name: NEST, run: publisher(names, (name) => void bus.publish(instances.get(name) as object)), close: () => app.close() };
+  },
   [KINDLING]: async ({ subscribers, unrelated, names }) => {
     const bus = new DefaultEventBus({ nodeID: 'bench', logger: silentLogger });
     if (unrelated) for (const pattern of unrelatedPatterns()) bus.on(pattern, noop);
@@ -178,7 +215,7 @@ const factories: Record<string, Factory> = {
 };
 
 const GROUPS: Record<string, readonly string[]> = {
-  side: [EE, MITT, EE2, MOLECULER, KINDLING],
+  side: [EE, MITT, EE2, MOLECULER, NEST, KINDLING],
   faces: [SERVICES, CTX],
   rotating: [EE, KINDLING],
 };
@@ -252,6 +289,7 @@ async function main(): Promise<void> {
     row(name, MITT, p[MITT] as number);
     row(name, EE2, p[EE2] as number);
     row(name, MOLECULER, p[MOLECULER] as number);
+    row(name, NEST, p[NEST] as number);
 
     const nameLoaded = `publish, ${subs(s)} +1k`;
     row(nameLoaded, KINDLING, oursLoaded);
@@ -259,6 +297,7 @@ async function main(): Promise<void> {
     row(nameLoaded, MITT, l[MITT] as number);
     row(nameLoaded, EE2, l[EE2] as number, { text: '≥ 10×', ratio: oursLoaded / (l[EE2] as number), min: 10 });
     row(nameLoaded, MOLECULER, l[MOLECULER] as number, { text: '≥ 100×', ratio: oursLoaded / (l[MOLECULER] as number), min: 100 });
+    row(nameLoaded, NEST, l[NEST] as number);
 
     const nameRotating = `publish, ${subs(s)} +1k, 8 names`;
     row(nameRotating, KINDLING, oursRotating);
