@@ -1,7 +1,7 @@
 // `npm run bench`: runs every case in bench/cases in its own process, one after another, prints a
 // table with our figures beside the peers' and the ratios, and writes bench/results/*.json.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
@@ -69,6 +69,14 @@ console.log(`\n${results.length} case(s) run, ${missed.length} target(s) missed$
 for (const m of missed) console.log(paint(31, `  missed: ${m}`));
 
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-const document = { time: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, results, failures };
-writeFileSync(join(root, 'bench', 'results', 'latest.json'), `${JSON.stringify(document, null, 2)}\n`);
+const latest = join(root, 'bench', 'results', 'latest.json');
+// A run of some cases (a filter was given) updates those cases in the latest results and keeps the rest.
+let kept: (BenchReport & { time?: string | undefined })[] = [];
+if (only.length > 0 && existsSync(latest)) {
+  const previous = JSON.parse(readFileSync(latest, 'utf8')) as { results?: (BenchReport & { time?: string })[]; time?: string };
+  kept = (previous.results ?? []).filter((old) => !results.some((fresh) => fresh.case === old.case)).map((old) => ({ time: previous.time, ...old }));
+}
+const now = new Date().toISOString();
+const document = { time: now, node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, results: [...kept, ...results.map((r) => ({ time: now, ...r }))], failures };
+writeFileSync(latest, `${JSON.stringify(document, null, 2)}\n`);
 if (failures.length > 0) process.exitCode = 1;
