@@ -10,6 +10,7 @@ import { History, stateBefore, type HistoryRecord, type RegistryChange } from '.
 import { orderOperations, type PlannedOp } from './ordering.js';
 import { Transaction, type DesyncedListener } from './transaction.js';
 import { RegistryWatch } from './registry-watch.js';
+import { isThenable, withinTimeLimit } from './time-limit.js';
 import type { RegistryJournal } from './journal.js';
 import { deepEqual } from '../common/deep-freeze.js';
 
@@ -334,10 +335,8 @@ export class Registry {
         const method = change.op === 'create' ? observer.add : change.op === 'update' ? observer.update : observer.delete;
         if (typeof method !== 'function') continue;
         try {
-          await this.withTimeout(
-            method.call(observer, ctx, change.entry, change.previous as Entry),
-            `observer ${name} on ${change.op} of ${change.entry.id}`,
-          );
+          const pending: unknown = method.call(observer, ctx, change.entry, change.previous as Entry);
+          if (isThenable(pending)) await withinTimeLimit(pending, this.timeoutMs, () => `observer ${name} on ${change.op} of ${change.entry.id}`);
         } catch (error) {
           faults.push({ phase: 'observer', name, entryId: change.entry.id, error });
           this.report('observer_error', change.entry.id, `observer ${name} failed on ${change.op} of ${change.entry.id}`, {
@@ -348,21 +347,6 @@ export class Registry {
           });
         }
       }
-    }
-  }
-
-  private async withTimeout(value: unknown, what: string): Promise<void> {
-    if (typeof (value as { then?: unknown } | undefined)?.then !== 'function') return;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        value,
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new KindlingError('TIMEOUT', `${what} did not finish within ${this.timeoutMs} ms`)), this.timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -3,6 +3,7 @@ import { errorCodeOf, KindlingError, messageOf } from '../common/errors.js';
 import type { Entry } from '../entry/entry.js';
 import type { EntryListener, ListenerContext, ListenerRegistration } from '../handlers/handler-registry.js';
 import type { PlannedOp } from './ordering.js';
+import { isThenable, withinTimeLimit } from './time-limit.js';
 
 /** A listener that may be out of step with the registry after a failed compensation or discard. */
 export interface DesyncedListener {
@@ -17,10 +18,6 @@ interface PendingOp {
   readonly listeners: readonly ListenerRegistration[];
   next: number;
   lastError: unknown;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
 /** What a transaction needs from the registry that runs it. */
@@ -224,25 +221,8 @@ export class Transaction {
   }
 
   private race(result: PromiseLike<unknown>, timeoutMs: number, what: () => string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new KindlingError('TIMEOUT', `${what()} did not finish within ${timeoutMs} ms`, {
-          details: { timeoutMs },
-          retryable: true,
-        });
-        // Reject before aborting: a listener that settles on abort must not win the race.
-        reject(error);
-        this.controller.abort(error);
-      }, timeoutMs);
-    });
-    return Promise.race([Promise.resolve(result), timeout]).then(
-      () => clearTimeout(timer),
-      (error: unknown) => {
-        clearTimeout(timer);
-        throw error;
-      },
-    );
+    // A timeout abandons the whole batch: abort its signal once the rejection is decided.
+    return withinTimeLimit(result, timeoutMs, what, (error) => this.controller.abort(error));
   }
 
   /**
