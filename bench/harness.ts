@@ -100,3 +100,21 @@ export let sink: unknown;
 export function consume(value: unknown): void {
   sink = value;
 }
+
+/** CPU time of this process in ms: unlike wall time, it does not count while other processes run. */
+export function cpuNowMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+/** How many iterations make one call of `run(count)` last about `targetMs` of CPU. */
+export function calibrateCpu(run: (count: number) => void, targetMs: number): number {
+  let count = 1;
+  for (;;) {
+    const start = cpuNowMs();
+    run(count);
+    const elapsed = cpuNowMs() - start;
+    if (elapsed >= 20 || count >= 1 << 24) return Math.max(1, Math.round((count * targetMs) / Math.max(elapsed, 1e-3)));
+    count *= 4;
+  }
+}

@@ -13,7 +13,7 @@ import moleculer from 'moleculer';
 import picomatch from 'picomatch';
 import { Bench } from 'tinybench';
 import { PatternSet, compilePattern } from 'kindling';
-import { compare, report, type BenchRow } from '../harness.js';
+import { type BenchRow, calibrateCpu, compare, cpuNowMs, report } from '../harness.js';
 
 const PATTERNS = 1000;
 const POOL = 300_000;
@@ -58,11 +58,6 @@ function names(count: number): string[] {
     out.push(`ns${ns}.item${j % 10}.updated`, `ns${ns}.x${j}.changed`, `zz${j}.user.created`, `zz${j}.ns${ns}.done`);
   }
   return out.slice(0, count);
-}
-
-function cpuNow(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1000;
 }
 
 function toRegExp(pattern: string): RegExp {
@@ -186,16 +181,7 @@ function checkAgreement(sample: number): void {
   }
 }
 
-function calibrate(subject: Subject): number {
-  let count = 1;
-  for (;;) {
-    const start = cpuNow();
-    subject.run(count);
-    const elapsed = cpuNow() - start;
-    if (elapsed >= 20 || count >= 1 << 24) return Math.max(1, Math.round((count * TARGET_CALL_MS) / Math.max(elapsed, 1e-3)));
-    count *= 4;
-  }
-}
+const calibrate = (subject: Subject): number => calibrateCpu(subject.run, TARGET_CALL_MS);
 
 async function main(): Promise<void> {
   const started = process.hrtime.bigint();
@@ -203,7 +189,7 @@ async function main(): Promise<void> {
   const batches = new Map(subjects.map((s) => [key(s), calibrate(s)]));
   const samples = new Map<string, number[]>();
   for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, throws: true, now: cpuNow });
+    const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, throws: true, now: cpuNowMs });
     for (const subject of subjects) {
       const batch = batches.get(key(subject)) as number;
       bench.add(key(subject), () => void subject.run(batch));

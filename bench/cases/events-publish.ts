@@ -28,7 +28,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { CqrsModule, EventBus as NestEventBus, EventsHandler } from '@nestjs/cqrs';
 import { DefaultEventBus, silentLogger } from 'kindling';
-import { compare, report, type BenchRow } from '../harness.js';
+import { type BenchRow, calibrateCpu, compare, cpuNowMs, report } from '../harness.js';
 
 const { EventEmitter2 } = eventemitter2;
 // mitt's types describe a CommonJS module under NodeNext, while Node loads its ESM build.
@@ -99,23 +99,7 @@ function publisher(names: readonly string[], emit: (name: string) => void): (cou
   };
 }
 
-/** CPU time of this process in ms: unlike wall time, it does not count while other processes run. */
-function cpuNow(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1000;
-}
-
-/** How many events make one timed call last about TARGET_CALL_MS of CPU. */
-function calibrate(subject: Subject): number {
-  let count = 1;
-  for (;;) {
-    const start = cpuNow();
-    subject.run(count);
-    const elapsed = cpuNow() - start;
-    if (elapsed >= 20 || count >= 1 << 24) return Math.max(1, Math.round((count * TARGET_CALL_MS) / Math.max(elapsed, 1e-3)));
-    count *= 4;
-  }
-}
+const calibrate = (subject: Subject): number => calibrateCpu(subject.run, TARGET_CALL_MS);
 
 type Factory = (config: Config) => Promise<Subject>;
 
@@ -227,7 +211,7 @@ async function child(group: string, config: Config): Promise<void> {
   const batches = new Map(built.map((subject) => [subject.name, calibrate(subject)]));
   const samples = new Map<string, number[]>();
   for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, throws: true, now: cpuNow });
+    const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, throws: true, now: cpuNowMs });
     for (const subject of built) {
       const batch = batches.get(subject.name) as number;
       bench.add(subject.name, () => subject.run(batch));
