@@ -124,5 +124,5 @@ export { NodePresence } from './transport/nats/presence.js';
 export type { PresenceOptions } from './transport/nats/presence.js';
 export { encodeToken, nameToSubject, patternToSubject, queueName } from './transport/nats/subjects.js';
 export type { SubjectPattern } from './transport/nats/subjects.js';
-export { encodeEnvelope, decodeEnvelope, WIRE_VERSION } from './transport/nats/wire-format.js';
+export { encodeEnvelope, encodeEnvelopes, decodeEnvelope, decodeEnvelopes, WIRE_VERSION } from './transport/nats/wire-format.js';
 export type { TransportSlot } from './events/transport.js';

@@ -43,10 +43,19 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
   const untilAll = (check: () => boolean, what: string): Promise<void> => untilAny(nodes, check, what);
   const all = (test: (l: Record<string, unknown>) => boolean) => nodes.flatMap((n) => n.lines.filter(test));
 
+  /** The next turn: events sent in one turn leave together (a batch is balanced as one message). */
+  const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
   it('emit: each event is handled by exactly one member of each group across nodes', async () => {
     const count = 40;
-    for (let n = 0; n < count; n++) publisher.emit('user.created', { n });
-    for (let n = 0; n < count; n++) publisher.emit('user.created', { n: 1000 });
+    for (let n = 0; n < count; n++) {
+      publisher.emit('user.created', { n });
+      await nextTurn();
+    }
+    for (let n = 0; n < count; n++) {
+      publisher.emit('user.created', { n: 1000 });
+      await nextTurn();
+    }
     // n3 (payments) gets every event; the users group's share is split over n1 and n2.
     await (nodes[2] as ChildNode).waitForCount((l) => l['event'] === 'user.created' && l['group'] === 'payments', 2 * count, 'payments events');
     await untilAll(() => all((l) => l['event'] === 'user.created' && l['group'] === 'users').length >= 2 * count, 'users events');
@@ -57,6 +66,24 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
     // Balanced: both users members took part.
     expect((nodes[0] as ChildNode).lines.some((l) => l['group'] === 'users')).toBe(true);
     expect((nodes[1] as ChildNode).lines.some((l) => l['group'] === 'users')).toBe(true);
+  });
+
+  it('a burst sent in one turn travels in batches: still once per group, in order, spread over the members', async () => {
+    // 640 events of one subject in one synchronous loop: 20 batches of 32 (the default maxBatch).
+    const count = 640;
+    for (let n = 0; n < count; n++) publisher.emit('user.created', { n: 10_000 + n });
+    const burst = (l: Record<string, unknown>): boolean => l['event'] === 'user.created' && ((l['params'] as { n?: number } | null)?.n ?? 0) >= 10_000;
+    await (nodes[2] as ChildNode).waitForCount((l) => burst(l) && l['group'] === 'payments', count, 'the burst at payments');
+    await untilAll(() => all((l) => burst(l) && l['group'] === 'users').length >= count, 'the burst at users');
+    const payments = (nodes[2] as ChildNode).lines.filter((l) => burst(l) && l['group'] === 'payments').map((l) => (l['params'] as { n: number }).n);
+    expect(payments).toEqual(Array.from({ length: count }, (_, i) => 10_000 + i)); // one member: every event, in order
+    const users = all((l) => burst(l) && l['group'] === 'users').map((l) => (l['params'] as { n: number }).n);
+    expect(new Set(users).size).toBe(count); // each exactly once in the group
+    for (const node of nodes.slice(0, 2)) {
+      const share = node.lines.filter((l) => burst(l) && l['group'] === 'users').map((l) => (l['params'] as { n: number }).n);
+      expect(share.length).toBeGreaterThan(0); // 20 batches, two members: both take part
+      expect(share).toEqual([...share].sort((a, b) => a - b)); // each member sees its share in order
+    }
   });
 
   it('emit with groups: only the named groups receive', async () => {

@@ -2,7 +2,7 @@
 // mapped to NATS `>`, `$node.updated`, and an undecodable message on a kindling subject.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
-import { createEventBus, NatsTransport, SENT, silentLogger, type EventBus, type JetStreamChannels, type WippyEvent } from 'kindling';
+import { createEventBus, decodeEnvelopes, NatsTransport, SENT, silentLogger, type EventBus, type JetStreamChannels, type WippyEvent } from 'kindling';
 import { NATS_URL, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
 
 
@@ -109,32 +109,40 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
     const subject = `${prefix}.emit.dlq.probe`;
     raw.publish(subject, new TextEncoder().encode('{"this is": not json'));
     raw.publish(subject, new TextEncoder().encode('99 e 1 1 x\n{}'));
+    // A batch is all or nothing: its good first envelope is not delivered either.
+    raw.publish(subject, new TextEncoder().encode('2* 2\n2 e 1 1 x\n{"n":-1}\n2 e 2 1 x\n{bad\n'));
     await raw.flush();
-    await until(() => undecodable.length >= 2, 'two $transporter.undecodable reports');
-    expect(undecodable.map((u) => u.subject)).toEqual([subject, subject]);
+    await until(() => undecodable.length >= 3, 'three $transporter.undecodable reports');
+    expect(undecodable.map((u) => u.subject)).toEqual([subject, subject, subject]);
     expect(undecodable[0]?.reason).toMatch(/the message is not JSON/);
     expect(undecodable[1]?.reason).toMatch(/format version 99 is not supported/);
-    expect(warnings.slice(before).filter((w) => w.includes('dead-letter'))).toHaveLength(2);
+    expect(undecodable[2]?.reason).toMatch(/envelope 2 of 2: the data is not JSON/);
+    expect(warnings.slice(before).filter((w) => w.includes('dead-letter'))).toHaveLength(3);
     listener.dispose();
 
     // Stored on <PREFIX>_DLQ under <prefix>.dlq.~events, the reason and the subject in headers.
     const jsm = await raw.jetstreamManager();
     const dlqStream = (b.channels as JetStreamChannels).dlqStream;
     let stored: { data: Uint8Array; header: { get(key: string): string } }[] = [];
-    for (let attempt = 0; attempt < 50 && stored.length < 2; attempt++) {
+    for (let attempt = 0; attempt < 50 && stored.length < 3; attempt++) {
       const info = await jsm.streams.info(dlqStream);
       stored = [];
       for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
         const m = await jsm.streams.getMessage(dlqStream, { seq }).catch(() => undefined);
         if (m !== undefined && m.subject === `${prefix}.dlq.~events`) stored.push(m);
       }
-      if (stored.length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+      if (stored.length < 3) await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(stored).toHaveLength(2);
+    expect(stored).toHaveLength(3);
     expect(new TextDecoder().decode(stored[0]?.data)).toBe('{"this is": not json');
     expect(stored[0]?.header.get('Kindling-Error')).toMatch(/the message is not JSON/);
     expect(stored[0]?.header.get('Kindling-Subject')).toBe(subject);
     expect(stored[1]?.header.get('Kindling-Error')).toMatch(/format version 99/);
+    expect(stored[2]?.header.get('Kindling-Error')).toMatch(/envelope 2 of 2/);
+    // The same, as tools read them.
+    const letters = await (b.channels as JetStreamChannels).undecodable();
+    expect(letters.map((l) => [l.headers['Kindling-Subject'], l.error.slice(0, 20)])).toEqual(stored.map((m) => [subject, m.header.get('Kindling-Error').slice(0, 20)]));
+    expect(letters[0]?.body).toBe('{"this is": not json');
 
     // The node still works: a good event on the same subject is handled.
     a.emit('dlq.probe', { n: 42 });
@@ -173,6 +181,65 @@ describe.skipIf(skipNats)('NatsTransport: plain sends are fire-and-forget, confi
       await until(() => errors.some((e) => e.type === 'transport'), 'the transport failure report');
     } finally {
       await bus.stop();
+    }
+  });
+});
+
+describe.skipIf(skipNats)('NatsTransport: consecutive events of one subject leave as one message', () => {
+  /**
+   * Runs `send` (one turn, `count` events) on a bus of `maxBatch` beside a sink node; returns the NATS
+   * messages seen on the wire (`subject×events`) and what the sink handled, in order.
+   */
+  async function wire(maxBatch: number | undefined, count: number, send: (bus: EventBus) => void): Promise<{ messages: string[]; events: unknown[] }> {
+    const prefix = uniquePrefix();
+    const raw = await connect({ servers: NATS_URL });
+    const messages: string[] = [];
+    raw.subscribe(`${prefix}.emit.>`, { callback: (_e, m) => void messages.push(`${m.subject.slice(prefix.length + 6)}×${decodeEnvelopes(m.data, m.subject.slice(prefix.length + 6)).length}`) });
+    await raw.flush();
+    const events: unknown[] = [];
+    const sink = createEventBus({ nodeID: 'sink', nats: { url: NATS_URL, prefix }, logger: silentLogger });
+    sink.createService({ name: 's', events: { 'a.*': (ctx) => void events.push(ctx.params) } });
+    const bus = createEventBus({ nodeID: 'src', nats: { url: NATS_URL, prefix, ...(maxBatch === undefined ? {} : { maxBatch }) }, logger: silentLogger });
+    try {
+      await sink.start();
+      await bus.start();
+      send(bus);
+      const onWire = (): number => messages.reduce((n, m) => n + Number(m.split('×')[1]), 0);
+      await until(() => onWire() === count && events.length === count, `${count} events on the wire and at the sink`);
+      return { messages, events };
+    } finally {
+      await bus.stop();
+      await sink.stop();
+      await raw.close();
+    }
+  }
+
+  it('a loop of 100 emits is 4 messages (32 + 32 + 32 + 4) by default, one per event with maxBatch 1', async () => {
+    const loop = (bus: EventBus): void => {
+      for (let i = 0; i < 100; i++) bus.emit('a.x', i);
+    };
+    const batched = await wire(undefined, 100, loop);
+    expect(batched.messages).toEqual(['a.x×32', 'a.x×32', 'a.x×32', 'a.x×4']);
+    expect(batched.events).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    const single = await wire(1, 100, loop);
+    expect(single.messages).toHaveLength(100);
+    expect(single.events).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('another subject in between closes the batch: the order across subjects is kept', async () => {
+    const { messages, events } = await wire(undefined, 4, (bus) => {
+      bus.emit('a.x', 1);
+      bus.emit('a.x', 2);
+      bus.emit('a.y', 3);
+      bus.emit('a.x', 4);
+    });
+    expect(messages).toEqual(['a.x×2', 'a.y×1', 'a.x×1']);
+    expect(events).toEqual([1, 2, 3, 4]);
+  });
+
+  it('refuses a maxBatch that is not a whole number ≥ 1', () => {
+    for (const maxBatch of [0, 1.5, -1, Number.NaN]) {
+      expect(() => new NatsTransport({ url: NATS_URL, maxBatch })).toThrow(expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/maxBatch/) }));
     }
   });
 });

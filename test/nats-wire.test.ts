@@ -1,7 +1,7 @@
 // The wire envelope (no server needed): version 2 (header line + JSON payload) round trips, defaults elided, version 1 still read,
 // undecodable input refused with a reason.
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope, WIRE_VERSION, type EventEnvelope } from 'kindling';
+import { decodeEnvelope, decodeEnvelopes, encodeEnvelope, encodeEnvelopes, WIRE_VERSION, type EventEnvelope } from 'kindling';
 
 const base: EventEnvelope = {
   id: 'n1-7',
@@ -101,6 +101,44 @@ describe('wire envelope', () => {
     expect(bad('2 e+ - 1 s\n{"n":"a"}\n{}')).toMatchObject({ message: expect.stringMatching(/field id/) });
     expect(bad('{"v":1}')).toMatchObject({ message: expect.stringMatching(/eventType/) });
     expect(bad('{"v":3}')).toMatchObject({ message: expect.stringMatching(/format version 3/) });
+  });
+
+  it('carries several envelopes of one subject as one batch, each with its own header, in order', () => {
+    const second: EventEnvelope = { ...base, id: 'n1-8', trace: { ...base.trace, requestID: 'n1-8' }, data: undefined };
+    const third: EventEnvelope = { ...base, id: 'n1-9', trace: { requestID: 'r', parentID: 'p', caller: undefined }, meta: { m: 1 }, groups: ['g'], data: 'a\nb' };
+    const batch = encodeEnvelopes([base, second, third], true);
+    expect(text(batch)).toBe(
+      '2* 3\n' +
+        '2 e 7 1700000000000 n1\n{"id":1,"name":"taylor"}\n' +
+        '2 e 8 1700000000000 n1\n\n' + // no data: an empty line
+        '2 e+ 9 1700000000000 n1\n{"m":{"m":1},"r":"r","q":"p","g":["g"]}\n"a\\nb"\n',
+    );
+    expect(decodeEnvelopes(batch, 'user.created')).toEqual([base, second, third]);
+    // A single envelope reads the same either way; a batch only through decodeEnvelopes.
+    expect(decodeEnvelopes(encodeEnvelope(base))).toEqual([base]);
+    expect(encodeEnvelopes([base])).toEqual(encodeEnvelope(base));
+    expect(() => decodeEnvelope(batch, 'user.created')).toThrow(/a batch of envelopes/);
+  });
+
+  it('refuses a damaged batch whole, naming the envelope', () => {
+    const bad = (s: string): string => {
+      try {
+        decodeEnvelopes(new TextEncoder().encode(s), 'a.b');
+      } catch (error) {
+        expect(error).toMatchObject({ code: 'INVALID' });
+        return (error as Error).message;
+      }
+      return 'decoded';
+    };
+    const one = '2 e 1 1 s\n{}\n';
+    expect(bad(`2* 2\n${one}${one}`)).toBe('decoded');
+    expect(bad(`2* x\n${one}`)).toMatch(/the batch line "2\* x" is not "2\* <count>"/);
+    expect(bad(`2* 0\n`)).toMatch(/is not "2\* <count>"/);
+    expect(bad(`2* 3\n${one}${one}`)).toMatch(/envelope 3 of 3: the batch ends after 2 envelope\(s\)/);
+    expect(bad(`2* 1\n${one}${one}`)).toMatch(/more text after the 1 envelope\(s\)/);
+    expect(bad(`2* 2\n${one}{"v":1}\n`)).toMatch(/envelope 2 of 2: not a version-2 envelope/);
+    expect(bad(`2* 2\n${one}2 e 2 1 s\n{}`)).toMatch(/envelope 2 of 2: the batch ends inside an envelope/);
+    expect(bad(`2* 2\n${one}2 e 2 1 s\n{nope\n`)).toMatch(/envelope 2 of 2: the data is not JSON/);
   });
 
   it('refuses data JSON cannot encode with INVALID', () => {

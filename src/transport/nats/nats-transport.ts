@@ -9,7 +9,7 @@ import { matchEventName } from '../../pattern/kind-pattern.js';
 import { JetStreamChannels, type ChannelsOptions } from './durable-channels.js';
 import { NodePresence, type PresenceOptions } from './presence.js';
 import { nameToSubject, patternToSubject, queueName } from './subjects.js';
-import { decodeEnvelope, encodeEnvelope } from './wire-format.js';
+import { batchBytes, decodeEnvelopes, envelopeText } from './wire-format.js';
 
 /** Options of {@link NatsTransport}. */
 export interface NatsTransportOptions extends PresenceOptions, ChannelsOptions {
@@ -28,6 +28,21 @@ export interface NatsTransportOptions extends PresenceOptions, ChannelsOptions {
   readonly reconnectTimeWaitMs?: number;
   /** Extra fields of this node's {@link NodeInfo} (others see them in `$node.*`). */
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /**
+   * At most this many consecutive events of one subject, sent in the same turn (a loop of `emit`s),
+   * travel as one NATS message (default 32; `1` sends one message per event). Nothing waits for a
+   * batch to fill: it leaves at the end of the turn, or as soon as another subject is sent. Order is
+   * kept. NATS balances messages, so each batch goes to one member of each group: lower it when a
+   * burst must spread over few, slow handlers.
+   */
+  readonly maxBatch?: number;
+}
+
+/** Consecutive events of one subject, waiting for the end of the turn to leave as one message. */
+interface Batch {
+  readonly subject: string;
+  readonly texts: string[];
+  chars: number;
 }
 
 interface SlotSubscription {
@@ -37,6 +52,9 @@ interface SlotSubscription {
 
 /** The subject cache is bounded: beyond this many distinct names it starts over. */
 const SUBJECT_CACHE_LIMIT = 16_384;
+const DEFAULT_MAX_BATCH = 32;
+/** A batch stays under this many UTF-16 units (≤ 192 KiB of UTF-8, well inside NATS's 1 MiB default payload limit). */
+const BATCH_CHARS = 64 * 1024;
 
 /**
  * The event bus over NATS (DESIGN.md §9): set it as the bus's transport and the same API spans
@@ -75,6 +93,13 @@ export class NatsTransport implements Transport {
   private confirming: Promise<void> | undefined;
   private statusLoop: Promise<void> | undefined;
   private statusStop: (() => void) | undefined;
+  private readonly maxBatch: number;
+  private batch: Batch | undefined;
+  private flushQueued = false;
+  private readonly flushTask = (): void => {
+    this.flushQueued = false;
+    this.flushBatch();
+  };
 
   constructor(options: NatsTransportOptions) {
     this.options = options;
@@ -83,6 +108,11 @@ export class NatsTransport implements Transport {
     this.emitBase = `${this.prefix}.emit.`;
     this.bcastBase = `${this.prefix}.bcast.`;
     this.logger = options.logger ?? createConsoleLogger('warn', 'kindling:nats');
+    const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) {
+      throw new KindlingError('INVALID', `nats.maxBatch must be a whole number ≥ 1, got ${String(maxBatch)}`, { details: { maxBatch } });
+    }
+    this.maxBatch = maxBatch;
   }
 
   /** Durable channels on JetStream; available once connected. Throws `UNAVAILABLE` before. */
@@ -129,8 +159,10 @@ export class NatsTransport implements Transport {
     nc.subscribe(`${this.prefix}.bcast.>`, {
       callback: (error, msg) => {
         if (error !== null) return;
-        const envelope = this.decode(msg, this.bcastBase, undefined);
-        if (envelope !== undefined && envelope.source !== this.nodeID) receiver.deliver(envelope);
+        const envelopes = this.decode(msg, this.bcastBase, undefined);
+        // A batch comes from one node: its first envelope says whether it is our own echo.
+        if (envelopes === undefined || envelopes[0]?.source === this.nodeID) return;
+        for (const envelope of envelopes) receiver.deliver(envelope);
       },
     });
     for (const entry of this.slots.values()) this.subscribeSlot(entry);
@@ -152,24 +184,45 @@ export class NatsTransport implements Transport {
   }
 
   /**
-   * Publishes an envelope. A plain send resolves at once ({@link SENT}): nats.js buffers the message
-   * and writes it with the turn's others, as fire-and-forget as Moleculer's emit; it rejects
-   * (`UNAVAILABLE`, retryable) while the connection is down or settling after a reconnect. With
-   * `confirm` (`resilientPublish`) it resolves only after a server round trip (one PING/PONG shared
-   * by every confirmed send of the same turn) and rejects when the connection dropped first.
+   * Publishes an envelope. A plain send resolves at once ({@link SENT}): the envelope joins the
+   * batch of its subject, which leaves at the end of the turn (nats.js then writes it with the turn's
+   * other messages), as fire-and-forget as Moleculer's emit; it rejects (`UNAVAILABLE`, retryable)
+   * while the connection is down or settling after a reconnect, and `INVALID` for data JSON cannot
+   * encode. With `confirm` (`resilientPublish`) it resolves only after a server round trip (one
+   * PING/PONG shared by every confirmed send of the same turn) and rejects when the connection
+   * dropped first.
    */
   send(envelope: EventEnvelope, confirm = false): Promise<void> {
     const nc = this.nc;
     if (nc === undefined || !this.connected || this.presence?.isSettled === false) {
       return Promise.reject(this.unavailable(nc === undefined ? 'the transport is not connected' : 'NATS is reconnecting'));
     }
+    // What nc.publish would throw, known now rather than when the batch leaves.
+    if (nc.isClosed() || nc.isDraining()) return Promise.reject(this.unavailable(`the NATS connection is ${nc.isClosed() ? 'closed' : 'draining'}`));
     const emit = envelope.eventType === 'emit';
     const name = envelope.name;
     const subject = emit ? this.emitSubject(name) : this.bcastSubject(name);
     // An unescaped name is the subject's tail: the receiver reads it from there.
     const nameInSubject = subject.length === (emit ? this.emitBase.length : this.bcastBase.length) + name.length;
     try {
-      nc.publish(subject, encodeEnvelope(envelope, nameInSubject));
+      const text = envelopeText(envelope, nameInSubject);
+      const batch = this.batch;
+      if (batch !== undefined && batch.subject === subject && batch.texts.length < this.maxBatch && batch.chars + text.length <= BATCH_CHARS) {
+        batch.texts.push(text);
+        batch.chars += text.length;
+      } else {
+        if (batch !== undefined) this.flushBatch();
+        if (this.maxBatch === 1 || text.length > BATCH_CHARS) {
+          // Alone: published now, so that a refusal (too large for the server) reaches the caller.
+          nc.publish(subject, batchBytes([text]));
+        } else {
+          this.batch = { subject, texts: [text], chars: text.length };
+          if (!this.flushQueued) {
+            this.flushQueued = true;
+            queueMicrotask(this.flushTask);
+          }
+        }
+      }
     } catch (error) {
       return Promise.reject(error instanceof KindlingError ? error : this.unavailable(messageOf(error), error));
     }
@@ -206,6 +259,7 @@ export class NatsTransport implements Transport {
   async disconnect(): Promise<void> {
     const nc = this.nc;
     if (nc === undefined) return;
+    this.flushBatch();
     this.nc = undefined;
     await this.channelStore?.close();
     this.presence?.stop(!nc.isClosed());
@@ -228,23 +282,25 @@ export class NatsTransport implements Transport {
     this.logger.warn(`an undecodable message on ${subject} went to the dead-letter stream: ${reason}`);
     this.receiver?.internal('$transporter.undecodable', { subject, reason });
     const js = this.js;
-    if (js === undefined) return;
+    const store = this.channelStore;
+    if (js === undefined || store === undefined) return;
     const h = natsHeaders();
-    h.set('Kindling-Error', reason);
+    h.set('Kindling-Error', reason.slice(0, 4000).replace(/[\r\n]+/g, ' '));
     h.set('Kindling-Subject', subject);
-    js.publish(`${this.prefix}.dlq.~events`, data, { headers: h }).catch((error: unknown) => {
+    js.publish(store.undecodableSubject, data, { headers: h }).catch((error: unknown) => {
       this.logger.error(`could not dead-letter an undecodable message from ${subject}: ${messageOf(error)}`);
     });
   }
 
   /**
-   * Decodes a message; an undecodable one is dead-lettered and `undefined` returned. `name` is the
-   * event name the subject carries when the subscription's subject is a literal name (no need to
-   * read the subject then); otherwise it is read from the subject after `base`.
+   * Decodes a message (one envelope or a batch); an undecodable one is dead-lettered whole and
+   * `undefined` returned. `name` is the event name the subject carries when the subscription's
+   * subject is a literal name (no need to read the subject then); otherwise it is read from the
+   * subject after `base`.
    */
-  private decode(msg: Msg, base: string, name: string | undefined): EventEnvelope | undefined {
+  private decode(msg: Msg, base: string, name: string | undefined): EventEnvelope[] | undefined {
     try {
-      return decodeEnvelope(msg.data, name ?? msg.subject.slice(base.length));
+      return decodeEnvelopes(msg.data, name ?? msg.subject.slice(base.length));
     } catch (error) {
       this.deadLetter(msg.subject, msg.data, messageOf(error));
       return undefined;
@@ -281,12 +337,26 @@ export class NatsTransport implements Transport {
       ...(shared ? { queue: queueName(group, pattern) } : {}),
       callback: (error, msg) => {
         if (error !== null) return;
-        const envelope = this.decode(msg, this.emitBase, literal);
-        if (envelope === undefined) return;
-        if (!exact && !matchEventName(pattern, envelope.name)) return;
-        receiver.deliverToSlot(envelope, key);
+        const envelopes = this.decode(msg, this.emitBase, literal);
+        if (envelopes === undefined) return;
+        for (const envelope of envelopes) {
+          if (exact || matchEventName(pattern, envelope.name)) receiver.deliverToSlot(envelope, key);
+        }
       },
     });
+  }
+
+  /** Publishes the waiting batch (a failure loses it: it was fire-and-forget, so it is logged). */
+  private flushBatch(): void {
+    const batch = this.batch;
+    if (batch === undefined) return;
+    this.batch = undefined;
+    try {
+      if (this.nc === undefined) throw new Error('the transport disconnected');
+      this.nc.publish(batch.subject, batchBytes(batch.texts));
+    } catch (error) {
+      this.logger.error(`${batch.texts.length} event(s) on ${batch.subject} were not sent: ${messageOf(error)}`);
+    }
   }
 
   private emitSubject(name: string): string {
@@ -326,6 +396,7 @@ export class NatsTransport implements Transport {
       this.confirming = undefined;
       const nc = this.nc;
       if (nc === undefined || !this.connected) throw this.unavailable('NATS disconnected before confirming');
+      this.flushBatch();
       return nc.flush().catch((error: unknown) => {
         throw this.unavailable(`NATS did not confirm: ${messageOf(error)}`, error);
       });
