@@ -42,3 +42,15 @@ describe('events component', () => {
     expect(bus.state).toBe('stopped');
   });
 });
+
+describe('events component config', () => {
+  it('refuses a nats.maxBatch below 1, naming the field and the component', async () => {
+    const error = await bootTestApp({ config: { events: { nats: { url: 'nats://127.0.0.1:4222', maxBatch: 0 } } } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'INVALID' });
+    expect(String((error as Error).message)).toMatch(/events/);
+    expect(String((error as Error).message)).toMatch(/maxBatch/);
+  });
+});

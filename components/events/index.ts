@@ -17,6 +17,15 @@ export class EventsNatsConfig {
   @IsOptional()
   @IsString()
   prefix?: string;
+
+  /**
+   * At most this many consecutive events of one subject sent in one turn travel as one NATS message
+   * (default 32; 1: a message per event, which nodes of earlier versions need).
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  maxBatch?: number;
 }
 
 /** Config of the `events` component in a boot manifest. */
@@ -77,7 +86,15 @@ export const eventsComponent = defineComponent({
     };
     const natsURL = config.nats?.url ?? process.env['KINDLING_NATS_URL'];
     if (natsURL !== undefined && natsURL !== '') {
-      options = { ...options, nats: { url: natsURL, ...(config.nats?.prefix === undefined ? {} : { prefix: config.nats.prefix }) } };
+      const nats = config.nats;
+      options = {
+        ...options,
+        nats: {
+          url: natsURL,
+          ...(nats?.prefix === undefined ? {} : { prefix: nats.prefix }),
+          ...(nats?.maxBatch === undefined ? {} : { maxBatch: nats.maxBatch }),
+        },
+      };
     }
     const bus = new DefaultEventBus(options);
     ctx.container.bind<EventBus>(EventBus).toConstantValue(bus);
