@@ -240,11 +240,27 @@ export class JetStreamChannels implements Channels {
   }
 
   /** Reads up to `max` dead letters of a channel (for tools and tests), oldest first. */
-  async deadLetters(channel: string, max = 100): Promise<DeadLetter[]> {
+  deadLetters(channel: string, max = 100): Promise<DeadLetter[]> {
+    return this.readDeadLetters(this.dlqSubject(channel), channel, max);
+  }
+
+  /**
+   * Reads up to `max` event messages no node could decode (for tools and tests), oldest first: the
+   * reason is `error`, the subject they came on the `Kindling-Subject` header, `channel` is empty.
+   */
+  undecodable(max = 100): Promise<DeadLetter[]> {
+    return this.readDeadLetters(this.undecodableSubject, '', max);
+  }
+
+  /** @internal Where undecodable event messages go: `~events` is no escaped channel name (`~` always is `~7E`). */
+  get undecodableSubject(): string {
+    return `${this.prefix}.dlq.~events`;
+  }
+
+  private async readDeadLetters(subject: string, channel: string, max: number): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
     const info = await this.jsm.streams.info(this.dlqStream).catch(() => undefined);
     if (info === undefined) return out;
-    const subject = this.dlqSubject(channel);
     for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < max; seq++) {
       const msg = await this.jsm.streams.getMessage(this.dlqStream, { seq }).catch(() => undefined);
       if (msg === undefined || msg.subject !== subject) continue;
