@@ -44,7 +44,7 @@ describe.skipIf(skipNats)('events component over NATS', () => {
       'log: silent',
       'components:',
       '  - name: events',
-      `    config: { nodeID: manifest-node, nats: { url: "${NATS_URL}", prefix: "${prefix}" } }`,
+      `    config: { nodeID: manifest-node, nats: { url: "${NATS_URL}", prefix: "${prefix}", maxBatch: 4 } }`,
       '  - registry',
       '',
     ].join('\n');

@@ -30,7 +30,8 @@ const event = (i: number, t: number): { i: number; t: number; s: string } => ({ 
 /** Microseconds on the system-wide monotonic clock (the same in both processes). */
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
-type Subject = 'kindling' | 'nats' | 'moleculer';
+/** `kindling-1` is kindling with `maxBatch: 1`: one NATS message per event, as the peers send. */
+type Subject = 'kindling' | 'kindling-1' | 'nats' | 'moleculer';
 type Sample = { i: number; t: number };
 
 function reachable(url: string): Promise<boolean> {
@@ -74,8 +75,9 @@ async function publisher(subject: Subject, prefix: string): Promise<void> {
   const out = (line: object): void => void process.stdout.write(`${JSON.stringify(line)}\n`);
   let send: (i: number, t: number) => void;
   let close: () => Promise<void>;
-  if (subject === 'kindling') {
-    const bus = createEventBus({ nodeID: 'bench-pub', nats: { url: URL_, prefix }, logger: quiet });
+  if (subject === 'kindling' || subject === 'kindling-1') {
+    const nats = subject === 'kindling' ? { url: URL_, prefix } : { url: URL_, prefix, maxBatch: 1 };
+    const bus = createEventBus({ nodeID: 'bench-pub', nats, logger: quiet });
     await bus.start();
     send = (i, t) => bus.emit('bench.event', event(i, t));
     close = () => bus.stop();
@@ -116,7 +118,7 @@ interface Receiver {
 }
 
 async function receiver(subject: Subject, prefix: string, onEvent: (e: Sample) => void): Promise<Receiver> {
-  if (subject === 'kindling') {
+  if (subject === 'kindling' || subject === 'kindling-1') {
     const bus = createEventBus({ nodeID: 'bench-sub', nats: { url: URL_, prefix }, logger: quiet });
     bus.createService({ name: 'sink', events: { 'bench.event': (ctx) => onEvent(ctx.params as Sample) } });
     await bus.start();
@@ -289,11 +291,13 @@ async function main(): Promise<void> {
   };
   const notes: string[] = [
     `two processes (publisher → receiver), same payload for every subject; events/s: median of ${SAMPLES} bursts of ${BURST / 1000}k, interleaved across subjects; latency: one way, one event in flight, ${LATENCY_SAMPLES} samples`,
+    'kindling sends consecutive events of one subject in one turn as one NATS message (default maxBatch 32); "kindling, maxBatch 1" sends one message per event, as raw nats and Moleculer do here',
   ];
   const molecular = loadMoleculer() !== undefined;
   if (!molecular) notes.push('moleculer is not installed: no Moleculer rows');
-  const results = await measureAll(molecular ? ['kindling', 'nats', 'moleculer'] : ['kindling', 'nats'], prefix);
+  const results = await measureAll(molecular ? ['kindling', 'kindling-1', 'nats', 'moleculer'] : ['kindling', 'kindling-1', 'nats'], prefix);
   add('kindling', results.get('kindling') as { rate: number; p50: number; p99: number });
+  add('kindling, maxBatch 1', results.get('kindling-1') as { rate: number; p50: number; p99: number });
   add('nats (raw)', results.get('nats') as { rate: number; p50: number; p99: number }, '≥ 0.8× raw nats');
   const mol = results.get('moleculer');
   if (mol !== undefined) add('moleculer', mol, '≥ 3× moleculer');
