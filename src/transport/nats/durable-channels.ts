@@ -109,7 +109,6 @@ function noChannels(): KindlingError {
   );
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** FNV-1a: a stable hash for key partitions. */
@@ -181,7 +180,8 @@ export class JetStreamChannels implements Channels {
     const id = options.id ?? randomUUID();
     let body: Uint8Array;
     try {
-      body = encoder.encode(JSON.stringify({ v: 1, data: payload, key, source: this.nodeID, time: Date.now() }));
+      // Buffer.from: a slice of Node's pool, several times cheaper than TextEncoder for small texts.
+      body = Buffer.from(JSON.stringify({ v: 1, data: payload, key, source: this.nodeID, time: Date.now() }), 'utf8');
     } catch (error) {
       throw new KindlingError('INVALID', `the message for channel ${channel} cannot be encoded: ${messageOf(error)}`, { cause: error });
     }
