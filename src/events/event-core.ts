@@ -133,6 +133,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   readonly overflow: OverflowPolicy;
   private readonly transport: Transport;
   private readonly remote: boolean;
+  /** The transport's `sendPlain`, bound, when it is remote and has one. */
+  private readonly sendPlain: Transport['sendPlain'];
   private readonly trie = new PatternSet<Subscriber>('event');
   private plans: PlanCache = newPlanCache();
   private planCount = 0;
@@ -152,6 +154,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     this.logger = options.logger;
     this.transport = options.transport;
     this.remote = options.transport.remote;
+    this.sendPlain = this.remote ? options.transport.sendPlain?.bind(options.transport) : undefined;
     this.bufferSize = options.bufferSize;
     this.overflow = options.overflow;
     this.idPrefix = `${options.nodeID}-`;
@@ -258,7 +261,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     } else if (plan.fastEmit) {
       this.loop(plan.subscribers, name, data);
     } else {
-      this.settle(this.publish({ name, data, eventType: 'emit' }), name);
+      this.settle(this.publishPlain(name, data, 'emit'), name);
     }
   }
 
@@ -266,7 +269,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   broadcast(name: string, data: unknown): void {
     const plan = this.plans[name] ?? this.plan(name);
     if (plan.fastBroadcast) this.loop(plan.subscribers, name, data);
-    else this.settle(this.publish({ name, data, eventType: 'broadcast' }), name);
+    else this.settle(this.publishPlain(name, data, 'broadcast'), name);
   }
 
   /** Delivery to every subscriber of this node. Throws `UNAVAILABLE` on refusal. */
@@ -300,6 +303,25 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     }
     const refused = this.deliverLocal(plan, name, init.data, init.eventType, init.groups, envelope);
     return refused === undefined && remote === undefined ? undefined : { refused, remote, envelope };
+  }
+
+  /**
+   * {@link publish} of an `emit`/`broadcast` without options. Over a transport with `sendPlain`, no
+   * envelope is built when no local subscriber needs one (an `emit` over a remote transport is not
+   * delivered locally here at all): the transport encodes the event from its parts.
+   */
+  private publishPlain(name: string, data: unknown, eventType: 'emit' | 'broadcast'): PublishOutcome | undefined {
+    const sendPlain = this.sendPlain;
+    if (sendPlain === undefined || !this.open) return this.publish({ name, data, eventType });
+    const plan = this.plans[name] ?? this.plan(name);
+    if (eventType === 'broadcast' && plan.needsEnvelope) return this.publish({ name, data, eventType });
+    let remote = sendPlain(eventType, name, data, this.envelopeSeq + 1, Date.now());
+    if (remote === undefined) return this.publish({ name, data, eventType });
+    this.envelopeSeq++;
+    if (remote === SENT) remote = undefined;
+    if (eventType === 'emit') return remote === undefined ? undefined : { refused: undefined, remote, envelope: undefined };
+    const refused = this.deliverLocal(plan, name, data, eventType, undefined, undefined);
+    return refused === undefined && remote === undefined ? undefined : { refused, remote, envelope: undefined };
   }
 
   /**

@@ -68,6 +68,14 @@ export interface Transport {
    * taken it and rejects when it may not have (what `resilientPublish` retries on).
    */
   send(envelope: EventEnvelope, confirm?: boolean): Promise<void>;
+  /**
+   * Optional fast path of a plain send for an event whose optional fields all have their defaults
+   * (no path, meta, groups or trace of its own): the transport encodes it from its parts, so the
+   * core builds no envelope. `sequence` is the number of its id (`${nodeID}-${sequence}`), `time` its
+   * time. Returns what {@link send} would, or `undefined` when the transport cannot take this event
+   * this way (the core then builds the envelope and calls `send`).
+   */
+  sendPlain?(eventType: 'emit' | 'broadcast', name: string, data: unknown, sequence: number, time: number): Promise<void> | undefined;
   disconnect(): Promise<void>;
   /** A remote transport learns each slot of this node (called only when `remote`; may come before `connect`). */
   slotAdded?(slot: TransportSlot): void;

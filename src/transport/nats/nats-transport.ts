@@ -9,7 +9,7 @@ import { matchEventName } from '../../pattern/kind-pattern.js';
 import { JetStreamChannels, type ChannelsOptions } from './durable-channels.js';
 import { NodePresence, type PresenceOptions } from './presence.js';
 import { nameToSubject, patternToSubject, queueName } from './subjects.js';
-import { batchBytes, decodeEnvelopes, envelopeText } from './wire-format.js';
+import { batchBytes, decodeEnvelopes, envelopeText, plainEnvelopeText } from './wire-format.js';
 
 /** Options of {@link NatsTransport}. */
 export interface NatsTransportOptions extends PresenceOptions, ChannelsOptions {
@@ -53,8 +53,12 @@ interface SlotSubscription {
 /** The subject cache is bounded: beyond this many distinct names it starts over. */
 const SUBJECT_CACHE_LIMIT = 16_384;
 const DEFAULT_MAX_BATCH = 32;
-/** A batch stays under this many UTF-16 units (≤ 192 KiB of UTF-8, well inside NATS's 1 MiB default payload limit). */
-const BATCH_CHARS = 64 * 1024;
+/**
+ * A batch stays under this many UTF-16 units: a text under 4 KiB is encoded into Node's shared
+ * buffer pool where a larger one allocates its own, and with events this large the per-message cost
+ * NATS saves is already small. An event larger than this travels alone.
+ */
+const BATCH_CHARS = 4000;
 
 /**
  * The event bus over NATS (DESIGN.md §9): set it as the bus's transport and the same API spans
@@ -86,6 +90,8 @@ export class NatsTransport implements Transport {
   private nc: NatsConnection | undefined;
   private receiver: TransportReceiver | undefined;
   private nodeID = '';
+  /** Whether this node's id can stand on the header line as it is (no line break): {@link sendPlain} needs that. */
+  private plainSource = false;
   private presence: NodePresence | undefined;
   private js: JetStreamClient | undefined;
   private channelStore: JetStreamChannels | undefined;
@@ -135,6 +141,7 @@ export class NatsTransport implements Transport {
 
   async connect(nodeID: string, receiver: TransportReceiver): Promise<void> {
     this.nodeID = nodeID;
+    this.plainSource = !nodeID.includes('\n') && !nodeID.includes('\r');
     this.receiver = receiver;
     let nc: NatsConnection;
     try {
@@ -194,18 +201,56 @@ export class NatsTransport implements Transport {
    */
   send(envelope: EventEnvelope, confirm = false): Promise<void> {
     const nc = this.nc;
-    if (nc === undefined || !this.connected || this.presence?.isSettled === false) {
-      return Promise.reject(this.unavailable(nc === undefined ? 'the transport is not connected' : 'NATS is reconnecting'));
-    }
-    // What nc.publish would throw, known now rather than when the batch leaves.
-    if (nc.isClosed() || nc.isDraining()) return Promise.reject(this.unavailable(`the NATS connection is ${nc.isClosed() ? 'closed' : 'draining'}`));
+    const down = this.down(nc);
+    if (down !== undefined) return down;
     const emit = envelope.eventType === 'emit';
     const name = envelope.name;
     const subject = emit ? this.emitSubject(name) : this.bcastSubject(name);
     // An unescaped name is the subject's tail: the receiver reads it from there.
     const nameInSubject = subject.length === (emit ? this.emitBase.length : this.bcastBase.length) + name.length;
+    let text: string;
     try {
-      const text = envelopeText(envelope, nameInSubject);
+      text = envelopeText(envelope, nameInSubject);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.enqueue(nc as NatsConnection, subject, text, confirm);
+  }
+
+  /**
+   * {@link send} of a plain `emit`/`broadcast` from its parts (no envelope built): taken when the
+   * name travels in the subject unescaped and this node's id has no line break, else `undefined`.
+   */
+  sendPlain(eventType: 'emit' | 'broadcast', name: string, data: unknown, sequence: number, time: number): Promise<void> | undefined {
+    if (!this.plainSource) return undefined;
+    const nc = this.nc;
+    const down = this.down(nc);
+    if (down !== undefined) return down;
+    const emit = eventType === 'emit';
+    const subject = emit ? this.emitSubject(name) : this.bcastSubject(name);
+    if (subject.length !== (emit ? this.emitBase.length : this.bcastBase.length) + name.length) return undefined;
+    let text: string;
+    try {
+      text = plainEnvelopeText(eventType, name, sequence, time, this.nodeID, data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.enqueue(nc as NatsConnection, subject, text, false);
+  }
+
+  /** The refusal of a send while the connection cannot take one, or `undefined` when it can. */
+  private down(nc: NatsConnection | undefined): Promise<void> | undefined {
+    if (nc === undefined || !this.connected || this.presence?.isSettled === false) {
+      return Promise.reject(this.unavailable(nc === undefined ? 'the transport is not connected' : 'NATS is reconnecting'));
+    }
+    // What nc.publish would throw, known now rather than when the batch leaves.
+    if (nc.isClosed() || nc.isDraining()) return Promise.reject(this.unavailable(`the NATS connection is ${nc.isClosed() ? 'closed' : 'draining'}`));
+    return undefined;
+  }
+
+  /** Adds an encoded envelope to its subject's batch (or publishes it alone); see {@link send}. */
+  private enqueue(nc: NatsConnection, subject: string, text: string, confirm: boolean): Promise<void> {
+    try {
       const batch = this.batch;
       if (batch !== undefined && batch.subject === subject && batch.texts.length < this.maxBatch && batch.chars + text.length <= BATCH_CHARS) {
         batch.texts.push(text);

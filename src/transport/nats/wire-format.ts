@@ -137,6 +137,30 @@ export function batchBytes(texts: readonly string[]): Uint8Array {
   return Buffer.from(`${BATCH_HEAD}${texts.length}\n${texts.join('\n')}\n`, 'utf8');
 }
 
+/**
+ * @internal The text {@link envelopeText} writes for an envelope whose optional fields all have
+ * their defaults (no path, meta, groups or trace of its own; system and kind split from the name;
+ * the name carried by the subject), built from its parts without the envelope: the transport's fast
+ * path for a plain `emit`/`broadcast`. `sequence` is a positive safe integer, `time` a non-negative
+ * one, `source` has no line break; the caller sees to that. Throws `INVALID` as `envelopeText` does.
+ */
+export function plainEnvelopeText(eventType: 'emit' | 'broadcast', name: string, sequence: number, time: number, source: string, data: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(data) as string | undefined;
+  } catch (error) {
+    throw unencodable(name, error);
+  }
+  return MODE_HEADS[eventType] + sequence + ' ' + time + ' ' + source + '\n' + (json ?? '');
+}
+
+function unencodable(name: string, error: unknown): KindlingError {
+  return new KindlingError('INVALID', `event ${name} cannot be encoded for the wire: ${(error as Error).message}`, {
+    cause: error,
+    details: { event: name },
+  });
+}
+
 /** @internal The text of {@link encodeEnvelope}, before it becomes bytes (the transport joins several). */
 export function envelopeText(envelope: EventEnvelope, nameInSubject: boolean): string {
   try {
@@ -166,10 +190,7 @@ export function envelopeText(envelope: EventEnvelope, nameInSubject: boolean): s
       (data ?? '')
     );
   } catch (error) {
-    throw new KindlingError('INVALID', `event ${envelope.name} cannot be encoded for the wire: ${(error as Error).message}`, {
-      cause: error,
-      details: { event: envelope.name },
-    });
+    throw unencodable(envelope.name, error);
   }
 }
 

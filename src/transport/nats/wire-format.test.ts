@@ -1,0 +1,38 @@
+// The transport's fast path writes plain events without an envelope: its text must be exactly what
+// the envelope encoder writes for the same event, and read back as that envelope.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { EMPTY_META, splitEventName, type EventEnvelope } from '../../events/event-envelope.js';
+import { decodeEnvelope, envelopeText, plainEnvelopeText } from './wire-format.js';
+
+describe('plainEnvelopeText', () => {
+  it('writes what envelopeText writes for the same plain envelope, and it decodes back to it', () => {
+    const json = fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v)) as unknown);
+    fc.assert(
+      fc.property(
+        fc.constantFrom('emit' as const, 'broadcast' as const),
+        fc.stringMatching(/^[a-z]{1,8}(\.[a-z0-9_-]{1,8}){0,3}$/),
+        fc.integer({ min: 1, max: 2 ** 48 }),
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.stringMatching(/^[^\r\n]{0,12}$/),
+        fc.option(json, { nil: undefined }),
+        (eventType, name, sequence, time, source, data) => {
+          const id = `${source}-${sequence}`;
+          const { system, kind } = splitEventName(name);
+          const envelope: EventEnvelope = {
+            id, name, system, kind, path: '', data, meta: EMPTY_META, time,
+            trace: { requestID: id, parentID: undefined, caller: undefined }, source, eventType, groups: undefined,
+          };
+          const text = plainEnvelopeText(eventType, name, sequence, time, source, data);
+          expect(text).toBe(envelopeText(envelope, true));
+          expect(decodeEnvelope(Buffer.from(text, 'utf8'), name)).toEqual(envelope);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses data JSON cannot encode with INVALID naming the event', () => {
+    expect(() => plainEnvelopeText('emit', 'a.b', 1, 0, 'n', 1n)).toThrow(expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/event a\.b cannot be encoded/) }));
+  });
+});
