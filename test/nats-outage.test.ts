@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEventBus, makeEvent } from 'kindling';
-import { ChildNode, reachable } from './fixtures/nats/harness.js';
+import { ChildNode, reachable, until } from './fixtures/nats/harness.js';
 
 const NATS_SERVER = process.env['KINDLING_NATS_SERVER'] ?? '/usr/sbin/nats-server';
 const haveServer = existsSync(NATS_SERVER);
@@ -26,8 +26,8 @@ function freePort(): Promise<number> {
 }
 
 /** Our own nats-server on a port of its own: the shared one on 4222 is never touched. */
-async function startServer(port: number, store: string): Promise<{ process: ChildProcess; exited: Promise<unknown> }> {
-  const child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: 'ignore' });
+async function startServer(port: number, store: string, extra: readonly string[] = []): Promise<{ process: ChildProcess; exited: Promise<unknown> }> {
+  const child = spawn(NATS_SERVER, [...extra, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: 'ignore' });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   for (let i = 0; i < 100 && !(await reachable(`nats://127.0.0.1:${port}`)); i++) {
     // Bounded wait for the server to listen: it has no readiness signal but the port.
@@ -89,4 +89,39 @@ describe.skipIf(!haveServer)('resilientPublish through a NATS outage', () => {
       rmSync(store, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe.skipIf(!haveServer)('batches and a server with a small max_payload', () => {
+  it('keeps every batch under max_payload, and refuses a single event over it with INVALID', async () => {
+    const port = await freePort();
+    const url = `nats://127.0.0.1:${port}`;
+    const store = mkdtempSync(join(tmpdir(), 'kindling-nats-'));
+    const config = join(store, 'server.conf');
+    writeFileSync(config, 'max_payload: 2048\n');
+    const server = await startServer(port, store, ['-c', config]);
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const sender = createEventBus({ nodeID: 'sender', nats: { url }, logger: quiet });
+    const sink = createEventBus({ nodeID: 'sink', nats: { url }, logger: quiet });
+    const got: number[] = [];
+    sink.on('big.*', (payload) => void got.push((payload as { n: number }).n));
+    try {
+      await sink.start();
+      await sender.start();
+      // 40 events of ~300 bytes in one turn: ~12 KB, which one message could not carry.
+      const fill = 'y'.repeat(280);
+      for (let n = 0; n < 40; n++) sender.emit('big.part', { n, fill });
+      await until(() => got.length === 40, 'the 40 events');
+      expect(got).toEqual(Array.from({ length: 40 }, (_, n) => n));
+      await expect(sender.broker.publish(makeEvent('big', 'big-sent', { fill: 'z'.repeat(4096) }))).rejects.toMatchObject({
+        code: 'INVALID',
+        message: expect.stringMatching(/max_payload 2048 bytes/),
+      });
+    } finally {
+      await sender.stop();
+      await sink.stop();
+      server.process.kill('SIGTERM');
+      await server.exited;
+      rmSync(store, { recursive: true, force: true });
+    }
+  });
 });

@@ -100,8 +100,12 @@ export class NatsTransport implements Transport {
   private statusLoop: Promise<void> | undefined;
   private statusStop: (() => void) | undefined;
   private readonly maxBatch: number;
+  /** The UTF-16 units a batch may hold: {@link BATCH_CHARS}, less when the server's payload limit is lower. */
+  private batchChars = BATCH_CHARS;
   private batch: Batch | undefined;
   private flushQueued = false;
+  /** Why a batch was lost since the last confirmation (which then fails, so that it is retried). */
+  private lostSince: string | undefined;
   private readonly flushTask = (): void => {
     this.flushQueued = false;
     this.flushBatch();
@@ -162,6 +166,8 @@ export class NatsTransport implements Transport {
     }
     this.nc = nc;
     this.connected = true;
+    // At most 3 UTF-8 bytes per UTF-16 unit, plus the batch line and line breaks: never over max_payload.
+    this.batchChars = Math.max(0, Math.min(BATCH_CHARS, Math.floor((nc.info?.max_payload ?? 1_048_576) / 3) - 64));
     this.statusLoop = this.watchStatus(nc);
     nc.subscribe(`${this.prefix}.bcast.>`, {
       callback: (error, msg) => {
@@ -252,12 +258,12 @@ export class NatsTransport implements Transport {
   private enqueue(nc: NatsConnection, subject: string, text: string, confirm: boolean): Promise<void> {
     try {
       const batch = this.batch;
-      if (batch !== undefined && batch.subject === subject && batch.texts.length < this.maxBatch && batch.chars + text.length <= BATCH_CHARS) {
+      if (batch !== undefined && batch.subject === subject && batch.texts.length < this.maxBatch && batch.chars + text.length <= this.batchChars) {
         batch.texts.push(text);
         batch.chars += text.length;
       } else {
         if (batch !== undefined) this.flushBatch();
-        if (this.maxBatch === 1 || text.length > BATCH_CHARS) {
+        if (this.maxBatch === 1 || text.length > this.batchChars) {
           // Alone: published now, so that a refusal (too large for the server) reaches the caller.
           nc.publish(subject, batchBytes([text]));
         } else {
@@ -269,6 +275,15 @@ export class NatsTransport implements Transport {
         }
       }
     } catch (error) {
+      if ((error as { code?: unknown }).code === 'MAX_PAYLOAD_EXCEEDED') {
+        const maxPayload = nc.info?.max_payload;
+        return Promise.reject(
+          new KindlingError('INVALID', `an event on ${subject} is larger than the NATS server accepts (max_payload ${String(maxPayload)} bytes)`, {
+            cause: error,
+            details: { subject, maxPayload },
+          }),
+        );
+      }
       return Promise.reject(error instanceof KindlingError ? error : this.unavailable(messageOf(error), error));
     }
     return confirm ? this.confirm() : SENT;
@@ -400,7 +415,10 @@ export class NatsTransport implements Transport {
       if (this.nc === undefined) throw new Error('the transport disconnected');
       this.nc.publish(batch.subject, batchBytes(batch.texts));
     } catch (error) {
-      this.logger.error(`${batch.texts.length} event(s) on ${batch.subject} were not sent: ${messageOf(error)}`);
+      const reason = `${batch.texts.length} event(s) on ${batch.subject} were not sent: ${messageOf(error)}`;
+      this.logger.error(reason);
+      // A confirmed send of this turn may have been in it: the confirmation must not succeed.
+      this.lostSince ??= reason;
     }
   }
 
@@ -442,6 +460,9 @@ export class NatsTransport implements Transport {
       const nc = this.nc;
       if (nc === undefined || !this.connected) throw this.unavailable('NATS disconnected before confirming');
       this.flushBatch();
+      const lost = this.lostSince;
+      this.lostSince = undefined;
+      if (lost !== undefined) throw this.unavailable(lost);
       return nc.flush().catch((error: unknown) => {
         throw this.unavailable(`NATS did not confirm: ${messageOf(error)}`, error);
       });
