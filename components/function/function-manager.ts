@@ -92,8 +92,12 @@ export class FunctionManager implements EntryListener, Functions {
 
   private async load(entry: Entry): Promise<LoadedFunction> {
     const config = decodeEntryConfig(FunctionJsConfig, entry);
-    const at = formatEntryLocation(entry, ['data', 'file']);
-    const where = `${at === undefined ? '' : `${at}: `}function ${entry.id}`;
+    /** `file:line:col: function <id>`, at the field the message is about. */
+    const whereAt = (field: 'file' | 'export'): string => {
+      const at = formatEntryLocation(entry, ['data', field]);
+      return `${at === undefined ? '' : `${at}: `}function ${entry.id}`;
+    };
+    const where = whereAt('file');
     const source = getEntrySource(entry);
     const base = source === undefined ? this.baseDir : dirname(source.file);
     const file = isAbsolute(config.file) ? config.file : resolve(base, config.file);
@@ -124,7 +128,7 @@ export class FunctionManager implements EntryListener, Functions {
       const found = fn === undefined ? 'has no export' : `exports a ${typeof fn}, not a function, as`;
       throw new KindlingError(
         'INVALID',
-        `${where}: module ${config.file} ${found} "${config.export}" (its function exports: ${exports.length === 0 ? 'none' : exports.join(', ')})`,
+        `${whereAt('export')}: module ${config.file} ${found} "${config.export}" (its function exports: ${exports.length === 0 ? 'none' : exports.join(', ')})`,
         { details: { entryId: entry.id, file, export: config.export } },
       );
     }

@@ -40,7 +40,9 @@ describe('function component', () => {
     });
 
     it('refuses an export that the module does not have, listing the ones it has', async () => {
-      await app.expectRefused('entries:\n  - { name: typo, kind: function.js, file: ./functions/greet.js, export: gret }\n', /has no export "gret" \(its function exports: default, greet\)/);
+      const error = await app.expectRefused('entries:\n  - { name: typo, kind: function.js, file: ./functions/greet.js, export: gret }\n', /has no export "gret" \(its function exports: default, greet\)/);
+      // The position is that of the export's value (column 74), not of the file field.
+      expect(String((error.cause as Error).message)).toMatch(/snippet-\d+\.yaml:3:74: function test:typo: module/);
     });
 
     it('refuses an export that is not a function', async () => {

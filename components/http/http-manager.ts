@@ -381,7 +381,8 @@ export class HttpManager implements EntryListener, HttpServers {
     if (table === undefined) return sendJson(response, 503, { error: 'the server is starting' });
     const method = (request.method ?? 'GET').toUpperCase();
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const found = table.find(method as HTTPMethod, url.pathname);
+    // A GET route answers HEAD too (headers, no body), unless a HEAD route of its own is declared.
+    const found = table.find(method as HTTPMethod, url.pathname) ?? (method === 'HEAD' ? table.find('GET', url.pathname) : null);
     if (found === null) return sendJson(response, 404, { error: `no route for ${method} ${url.pathname}` });
     const store = found.store as RouteStore;
     let body: unknown;

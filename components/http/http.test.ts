@@ -166,6 +166,14 @@ describe('http component', () => {
       expect((await fetch(url('/api/empty'))).status).toBe(204);
     });
 
+    it('answers HEAD on a GET route with its status and headers and no body', async () => {
+      const response = await fetch(url('/api/hello/ada'), { method: 'HEAD' });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(await response.text()).toBe('');
+      expect((await fetch(url('/api/nothing'), { method: 'HEAD' })).status).toBe(404);
+    });
+
     it('answers 404 for a path no endpoint serves', async () => {
       const response = await fetch(url('/api/nothing'));
       expect(response.status).toBe(404);
