@@ -86,6 +86,21 @@ describe('AdminServer', () => {
       expect(await new AdminClient(paths).status()).toEqual(status);
     });
 
+    it('two apps finding the same stale socket at once: one listens, the other is refused, the socket answers', async () => {
+      await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+      for (let round = 0; round < 25; round++) {
+        await writeFile(paths.socket, ''); // stale: nothing listens on it
+        const outcomes = await Promise.allSettled([listen(), listen()]);
+        const won = outcomes.filter((o) => o.status === 'fulfilled');
+        const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+        expect(won).toHaveLength(1);
+        expect(lost[0]?.reason).toMatchObject({ code: 'CONFLICT' });
+        // The winner is reachable: its socket was not removed by the other.
+        expect(await new AdminClient(paths).status()).toEqual(status);
+        for (const server of servers.splice(0)) await server.close();
+      }
+    });
+
     it('refuses a socket path longer than the platform allows, naming the limit and --state-dir', async () => {
       const long = statePaths(root, join(root, 'x'.repeat(MAX_SOCKET_PATH_BYTES)));
       await expect(AdminServer.listen(long, handlers(), silentLogger)).rejects.toThrow(

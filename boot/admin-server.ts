@@ -1,9 +1,10 @@
-import { chmod, unlink } from 'node:fs/promises';
+import { chmod, rename, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KindlingError, messageOf } from 'kindling';
 import type { Logger } from 'kindling';
-import { AdminClient } from './admin-client.js';
+import { AdminClient, type SocketProbe } from './admin-client.js';
 import { toWireError } from './admin-protocol.js';
 import type { AdminApplyResult, AdminEntries, AdminHistory, AdminStatus } from './admin-protocol.js';
 import { checkSocketPath, ensureStateDir } from './state-dir.js';
@@ -64,10 +65,7 @@ export class AdminServer {
     await ensureStateDir(paths.dir);
     const probe = await new AdminClient(paths).probe();
     if (probe.state === 'live') throw alreadyRunning(paths, probe.status.pid);
-    if (probe.state === 'stale') {
-      logger.info(`removing the stale admin socket ${paths.socket} (no app answers on it)`);
-      await unlink(paths.socket).catch(() => undefined);
-    }
+    if (probe.state === 'stale') await removeStaleSocket(paths, logger);
     const server = createServer((request, response) => void serve(handlers, request, response, logger));
     // Two apps started at once: binding the socket is atomic, so only one of them gets it.
     await new Promise<void>((resolve, reject) => {
@@ -95,6 +93,38 @@ export class AdminServer {
     }).then(() => unlink(this.paths.socket).catch(() => undefined));
     return this.closing;
   }
+}
+
+let asideCount = 0;
+
+/**
+ * Removes a socket file nothing answered on. Two apps started at once after a crash both find it
+ * stale, and one of them may already have replaced it with its own live socket when the other gets
+ * here: so the file is first renamed aside (atomic: of two renames, one finds nothing and leaves
+ * it), checked again under its new name, and put back, with `CONFLICT`, when an app answers on it.
+ */
+async function removeStaleSocket(paths: StatePaths, logger: Logger): Promise<void> {
+  // A name no longer than the socket's, so that it fits the same path-length limit.
+  const aside = join(dirname(paths.socket), `s${process.pid.toString(36)}-${(++asideCount).toString(36)}`);
+  try {
+    await rename(paths.socket, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // another app moved it first
+    throw error;
+  }
+  let again: SocketProbe;
+  try {
+    again = await new AdminClient({ ...paths, socket: aside }).probe();
+  } catch (error) {
+    await rename(aside, paths.socket).catch(() => undefined);
+    throw error;
+  }
+  if (again.state === 'live') {
+    await rename(aside, paths.socket).catch(() => undefined);
+    throw alreadyRunning(paths, again.status.pid);
+  }
+  logger.info(`removed the stale admin socket ${paths.socket} (no app answered on it)`);
+  await unlink(aside).catch(() => undefined);
 }
 
 function alreadyRunning(paths: StatePaths, pid: number | undefined): KindlingError {
