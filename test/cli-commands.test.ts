@@ -145,8 +145,8 @@ describe('kindling commands against a running app (in process)', () => {
       const { code, out, err } = await cli(['plan', dir, '--state-dir', state]);
       expect(code).toBe(2);
       expect(out).toContain('+ app:fn');
-      // The function component points at the entry's `file` (found again in the YAML by the app).
-      expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:11:11: function app:fn: module ../functions/hello.js has no export "nope"`);
+      // The function component points at the entry's `export` (found again in the YAML by the app).
+      expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:12:13: function app:fn: module ../functions/hello.js has no export "nope"`);
       expect(running().registry.revision).toBe(1);
     });
 
