@@ -37,51 +37,50 @@ export function dependsOnOf(entry: Entry): readonly string[] {
   return asList(entry.meta['depends_on']);
 }
 
-/** A min-heap of op indices keyed by id, so that ties always break the same way. */
-class IdHeap {
+/**
+ * A min-heap of ranks (an op's place in id order), so that ties always break by id: integers compare
+ * far faster than the ids themselves.
+ */
+class RankHeap {
   private readonly items: number[] = [];
-  constructor(private readonly ids: readonly string[]) {}
 
   get size(): number {
     return this.items.length;
   }
 
-  push(index: number): void {
+  push(rank: number): void {
     const items = this.items;
-    items.push(index);
-    let i = items.length - 1;
+    let i = items.length;
+    items.push(rank);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (this.less(items[i] as number, items[parent] as number)) {
-        [items[i], items[parent]] = [items[parent] as number, items[i] as number];
-        i = parent;
-      } else break;
+      const above = items[parent] as number;
+      if (above <= rank) break;
+      items[i] = above;
+      i = parent;
     }
+    items[i] = rank;
   }
 
   pop(): number {
     const items = this.items;
     const top = items[0] as number;
     const last = items.pop() as number;
-    if (items.length > 0) {
-      items[0] = last;
+    const size = items.length;
+    if (size > 0) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= size) break;
         const r = l + 1;
-        let m = i;
-        if (l < items.length && this.less(items[l] as number, items[m] as number)) m = l;
-        if (r < items.length && this.less(items[r] as number, items[m] as number)) m = r;
-        if (m === i) break;
-        [items[i], items[m]] = [items[m] as number, items[i] as number];
-        i = m;
+        const child = r < size && (items[r] as number) < (items[l] as number) ? r : l;
+        if ((items[child] as number) >= last) break;
+        items[i] = items[child] as number;
+        i = child;
       }
+      items[i] = last;
     }
     return top;
-  }
-
-  private less(a: number, b: number): boolean {
-    return (this.ids[a] as string) < (this.ids[b] as string);
   }
 }
 
@@ -94,22 +93,26 @@ class IdHeap {
 export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
   const ids = ops.map((op) => op.id);
   const byId = new Map<string, number>();
-  const byNamespace = new Map<string, number[]>();
-  const byGroup = new Map<string, number[]>();
-  const addTo = (index: Map<string, number[]>, key: string, i: number): void => {
-    const list = index.get(key);
-    if (list === undefined) index.set(key, [i]);
-    else list.push(i);
+  for (let i = 0; i < ids.length; i++) byId.set(ids[i] as string, i);
+  // The namespace and group indexes are built only when a `ns:` or `group:` reference needs them.
+  let byNamespace: Map<string, number[]> | undefined;
+  let byGroup: Map<string, number[]> | undefined;
+  const index = (keysOf: (op: PlannedOp) => readonly string[]): Map<string, number[]> => {
+    const map = new Map<string, number[]>();
+    ops.forEach((op, i) => {
+      for (const key of keysOf(op)) {
+        const list = map.get(key);
+        if (list === undefined) map.set(key, [i]);
+        else list.push(i);
+      }
+    });
+    return map;
   };
-  ops.forEach((op, i) => {
-    byId.set(op.id, i);
-    addTo(byNamespace, namespaceOf(op.id), i);
-    for (const group of groupsOf(op.entry)) addTo(byGroup, group, i);
-  });
 
   // Most entries have no dependencies: adjacency lists are made only where needed.
   const successors: (number[] | undefined)[] = new Array(ops.length);
   const indegree = new Array<number>(ops.length).fill(0);
+  let edges = 0;
   ops.forEach((op, i) => {
     const refs = dependsOnOf(op.entry);
     if (refs.length === 0) return;
@@ -120,11 +123,11 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
     };
     let namespace: string | undefined;
     for (const ref of refs) {
-      if (ref.startsWith('group:')) byGroup.get(ref.slice(6))?.forEach(add);
-      else if (ref.startsWith('ns:')) byNamespace.get(ref.slice(3))?.forEach(add);
+      if (ref.startsWith('group:')) (byGroup ??= index((o) => groupsOf(o.entry))).get(ref.slice(6))?.forEach(add);
+      else if (ref.startsWith('ns:')) (byNamespace ??= index((o) => [namespaceOf(o.id)])).get(ref.slice(3))?.forEach(add);
       else {
-        const index = byId.get(ref.includes(':') ? ref : `${(namespace ??= namespaceOf(op.id))}:${ref}`);
-        if (index !== undefined) add(index);
+        const target = byId.get(ref.includes(':') ? ref : `${(namespace ??= namespaceOf(op.id))}:${ref}`);
+        if (target !== undefined) add(target);
       }
     }
     for (const dep of targets) {
@@ -133,20 +136,24 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
       const to = op.op === 'delete' ? dep : i;
       (successors[from] ??= []).push(to);
       indegree[to] = (indegree[to] as number) + 1;
+      edges++;
     }
   });
 
-  const ready = new IdHeap(ids);
-  indegree.forEach((degree, i) => {
-    if (degree === 0) ready.push(i);
-  });
+  // Ids are unique within a batch (the check refuses repeats): one sort gives every op its rank.
+  const byRank = ids.map((_, i) => i).sort((a, b) => ((ids[a] as string) < (ids[b] as string) ? -1 : 1));
+  if (edges === 0) return byRank.map((i) => ops[i] as PlannedOp);
+  const rank = new Array<number>(ops.length);
+  for (let r = 0; r < byRank.length; r++) rank[byRank[r] as number] = r;
+  const ready = new RankHeap();
+  for (let i = 0; i < ops.length; i++) if (indegree[i] === 0) ready.push(rank[i] as number);
   const ordered: PlannedOp[] = [];
   while (ready.size > 0) {
-    const i = ready.pop();
+    const i = byRank[ready.pop()] as number;
     ordered.push(ops[i] as PlannedOp);
     for (const next of successors[i] ?? NO_INDICES) {
       indegree[next] = (indegree[next] as number) - 1;
-      if (indegree[next] === 0) ready.push(next);
+      if (indegree[next] === 0) ready.push(rank[next] as number);
     }
   }
   if (ordered.length < ops.length) {
