@@ -51,30 +51,58 @@ export function formatEntryLocation(entry: object, path?: readonly (string | num
 
 const MAX_DEPTH = 64;
 
+/** A refusal deep inside a value; each level it passes on the way up adds its key to `path`. */
+class CopyRefusal extends Error {
+  readonly path: (string | number)[] = [];
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
 /**
  * Copies a JSON-like value into a deep-frozen copy in one pass, refusing `__proto__`-style keys and
- * nesting deeper than {@link MAX_DEPTH}. `path` is the way down, kept for the error message only.
+ * nesting deeper than {@link MAX_DEPTH}. The path to a refused part is collected only on the way
+ * back up from a refusal ({@link CopyRefusal}), so the common case keeps no path at all.
  */
-function frozenCopy(value: unknown, path: (string | number)[]): unknown {
+function frozenCopy(value: unknown, depth: number): unknown {
   if (typeof value !== 'object' || value === null) return value;
-  if (path.length > MAX_DEPTH) throw new KindlingError('INVALID', `${formatPath(path)} is nested more than ${MAX_DEPTH} levels deep`);
+  if (depth > MAX_DEPTH) throw new CopyRefusal(`is nested more than ${MAX_DEPTH} levels deep`);
   if (Array.isArray(value)) {
-    const out = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) {
-      path.push(i);
-      out[i] = frozenCopy(value[i], path);
-      path.pop();
+    const length = value.length;
+    const out = new Array<unknown>(length);
+    for (let i = 0; i < length; i++) {
+      try {
+        out[i] = frozenCopy(value[i], depth + 1);
+      } catch (error) {
+        if (error instanceof CopyRefusal) error.path.unshift(i);
+        throw error;
+      }
     }
     return Object.freeze(out);
   }
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    path.push(key);
-    if (FORBIDDEN_KEYS.has(key)) throw new KindlingError('INVALID', `${formatPath(path)} is a forbidden key`);
-    out[key] = frozenCopy((value as Record<string, unknown>)[key], path);
-    path.pop();
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    try {
+      if (FORBIDDEN_KEYS.has(key)) throw new CopyRefusal('is a forbidden key');
+      out[key] = frozenCopy((value as Record<string, unknown>)[key], depth + 1);
+    } catch (error) {
+      if (error instanceof CopyRefusal) error.path.unshift(key);
+      throw error;
+    }
   }
   return Object.freeze(out);
+}
+
+/** The frozen copy of an entry's `meta` or `data`; a refusal becomes a message naming its path. */
+function copyField(value: unknown, field: 'meta' | 'data'): unknown {
+  try {
+    return frozenCopy(value, 1);
+  } catch (error) {
+    if (!(error instanceof CopyRefusal)) throw error;
+    throw new Error(`${formatPath([field, ...error.path])} ${error.reason}`);
+  }
 }
 
 function formatPath(path: readonly (string | number)[]): string {
@@ -109,8 +137,8 @@ export function createEntry<D = unknown>(input: {
     entry = {
       id: input.id,
       kind: input.kind,
-      meta: frozenCopy(meta, ['meta']) as EntryMeta,
-      data: frozenCopy(input.data, ['data']) as D,
+      meta: copyField(meta, 'meta') as EntryMeta,
+      data: copyField(input.data, 'data') as D,
     };
   } catch (error) {
     throw new KindlingError('INVALID', `entry ${input.id}: ${(error as Error).message}`, {
