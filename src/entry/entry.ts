@@ -123,7 +123,8 @@ export function createEntry<D = unknown>(input: {
   data?: D;
 }): Entry<D> {
   // An entry this function already produced is checked and frozen: share it instead of copying.
-  if (CANONICAL.has(input)) return input as Entry<D>;
+  // (Entries it produced are frozen: most inputs are not, and skip the WeakSet lookup.)
+  if (Object.isFrozen(input) && CANONICAL.has(input)) return input as Entry<D>;
   parseEntryId(input.id);
   assertValidKind(input.kind, input.id);
   const meta = input.meta ?? {};

@@ -387,19 +387,21 @@ export class Registry {
     }
     const planned: PlannedOp[] = [];
     const seen = new Map<string, number>();
-    ops.forEach((operation, index) => {
-      const problem = (code: ErrorCode, entryId: string | undefined, message: string): void => {
-        problems.push({ index, entryId, code, message });
-      };
+    let index = -1;
+    const problem = (code: ErrorCode, entryId: string | undefined, message: string): void => {
+      problems.push({ index, entryId, code, message });
+    };
+    for (const operation of ops) {
+      index++;
       const id = (operation as { entry?: { id?: unknown } } | undefined)?.entry?.id;
       if (typeof id !== 'string') {
         problem('INVALID', undefined, `operation ${index} has no entry id`);
-        return;
+        continue;
       }
       const first = seen.get(id);
       if (first !== undefined) {
         problem('INVALID', id, `entry ${id} appears twice in the batch (operations ${first} and ${index})`);
-        return;
+        continue;
       }
       seen.set(id, index);
       const current = this.state.get(id);
@@ -411,42 +413,42 @@ export class Registry {
             entry = createEntry(operation.entry);
           } catch (error) {
             problem('INVALID', id, messageOf(error));
-            return;
+            continue;
           }
           if (operation.op === 'create' && current !== undefined) {
             problem('CONFLICT', id, `entry ${id} already exists (create it once, or update it)`);
-            return;
+            continue;
           }
           if (operation.op === 'update') {
             if (current === undefined) {
               problem('NOT_FOUND', id, `entry ${id} does not exist, so it cannot be updated`);
-              return;
+              continue;
             }
             if (current.kind !== entry.kind) {
               problem('INVALID', id, `entry ${id} cannot change kind from ${current.kind} to ${entry.kind} (delete it and create it anew)`);
-              return;
+              continue;
             }
           }
           const listeners = this.handlers.listenersFor(entry.kind);
           const kindProblem = listeners.length > 0 ? undefined : this.checkKind(entry);
           if (kindProblem !== undefined) {
             problem('INVALID', id, kindProblem);
-            return;
+            continue;
           }
           planned.push({ op: operation.op, id, entry, previous: current, listeners });
-          return;
+          continue;
         }
         case 'delete':
           if (current === undefined) {
             problem('NOT_FOUND', id, `entry ${id} does not exist, so it cannot be deleted`);
-            return;
+            continue;
           }
           planned.push({ op: 'delete', id, entry: current, previous: current, listeners: this.handlers.listenersFor(current.kind) });
-          return;
+          continue;
         default:
           problem('INVALID', id, `operation ${index} has an unknown op ${JSON.stringify((operation as { op?: unknown }).op)} (create, update or delete)`);
       }
-    });
+    }
     if (problems.length > 0) throw checkError(problems, ops);
     return planned;
   }
