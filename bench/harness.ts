@@ -67,12 +67,17 @@ export function opsPerSecond(fn: () => void, options: MeasureOptions = {}): numb
 }
 
 /** Median wall time in ms of an async `fn` over several runs after a warm-up. */
-export async function medianMs(fn: () => Promise<unknown> | unknown, options: { samples?: number; warmupSamples?: number } = {}): Promise<number> {
+export async function medianMs<T = undefined>(
+  fn: (prepared: T) => Promise<unknown> | unknown,
+  options: { samples?: number; warmupSamples?: number; setup?: () => T } = {},
+): Promise<number> {
   const times: number[] = [];
   const total = (options.warmupSamples ?? 1) + (options.samples ?? 5);
   for (let s = 0; s < total; s++) {
+    // What `setup` prepares for a sample (its input) is made before the clock starts.
+    const prepared = options.setup === undefined ? (undefined as T) : options.setup();
     const start = process.hrtime.bigint();
-    await fn();
+    await fn(prepared);
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     if (s >= (options.warmupSamples ?? 1)) times.push(ms);
   }

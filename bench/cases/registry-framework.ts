@@ -26,8 +26,10 @@ function registryWithListeners(): Registry {
   return new Registry({ handlers });
 }
 
-const cold = await medianMs(async () => registryWithListeners().apply(batch()), { samples: 1, warmupSamples: 0 });
-const warm = await medianMs(async () => registryWithListeners().apply(batch()), { samples: 7, warmupSamples: 3 });
+// A fresh registry and batch per sample, made before the clock starts: only apply is timed.
+const fresh = (): { registry: Registry; ops: RegistryOp[] } => ({ registry: registryWithListeners(), ops: batch() });
+const cold = await medianMs(({ registry, ops }) => registry.apply(ops), { samples: 1, warmupSamples: 0, setup: fresh });
+const warm = await medianMs(({ registry, ops }) => registry.apply(ops), { samples: 7, warmupSamples: 3, setup: fresh });
 const perEntryUs = (warm * 1000) / ENTRIES;
 report({
   case: 'Registry apply: framework overhead (10,000 entries, 50 patterns, 4 listeners each)',
@@ -36,5 +38,5 @@ report({
     { name: 'apply, warm', subject: 'kindling', value: warm, unit: 'ms', better: 'lower', target: '≤ 30 ms', met: warm <= 30 },
     { name: 'per entry, warm', subject: 'kindling', value: perEntryUs, unit: 'µs', better: 'lower', target: '≤ 3 µs', met: perEntryUs <= 3 },
   ],
-  notes: ['framework = checks, entry copy+freeze, dependency ordering, listener calls, state swap, history'],
+  notes: ['framework = checks, entry copy+freeze, dependency ordering, listener calls, state swap, history; the registry and the 10,000 plain-object operations are made before the clock starts'],
 });
