@@ -212,11 +212,9 @@ export class NatsTransport implements Transport {
     const emit = envelope.eventType === 'emit';
     const name = envelope.name;
     const subject = emit ? this.emitSubject(name) : this.bcastSubject(name);
-    // An unescaped name is the subject's tail: the receiver reads it from there.
-    const nameInSubject = subject.length === (emit ? this.emitBase.length : this.bcastBase.length) + name.length;
     let text: string;
     try {
-      text = envelopeText(envelope, nameInSubject);
+      text = envelopeText(envelope, this.carriesName(subject, emit, name));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -234,7 +232,7 @@ export class NatsTransport implements Transport {
     if (down !== undefined) return down;
     const emit = eventType === 'emit';
     const subject = emit ? this.emitSubject(name) : this.bcastSubject(name);
-    if (subject.length !== (emit ? this.emitBase.length : this.bcastBase.length) + name.length) return undefined;
+    if (!this.carriesName(subject, emit, name)) return undefined;
     let text: string;
     try {
       text = plainEnvelopeText(eventType, name, sequence, time, this.nodeID, data);
@@ -242,6 +240,11 @@ export class NatsTransport implements Transport {
       return Promise.reject(error);
     }
     return this.enqueue(nc as NatsConnection, subject, text, false);
+  }
+
+  /** Whether the name is the subject's tail as it is (unescaped): the receiver reads it from there. */
+  private carriesName(subject: string, emit: boolean, name: string): boolean {
+    return subject.length === (emit ? this.emitBase.length : this.bcastBase.length) + name.length;
   }
 
   /** The refusal of a send while the connection cannot take one, or `undefined` when it can. */
