@@ -252,8 +252,8 @@ export class JetStreamChannels implements Channels {
     return this.readDeadLetters(this.undecodableSubject, '', max);
   }
 
-  /** @internal Where undecodable event messages go: `~events` is no escaped channel name (`~` always is `~7E`). */
-  get undecodableSubject(): string {
+  /** Where undecodable event messages go: `~events` is no escaped channel name (`~` always is `~7E`). */
+  private get undecodableSubject(): string {
     return `${this.prefix}.dlq.~events`;
   }
 
@@ -281,8 +281,7 @@ export class JetStreamChannels implements Channels {
 
   /** @internal Publishes a dead letter: the original body, the error and where it came from in headers. */
   async deadLetter(channel: string, group: string, msg: JsMsg, error: string): Promise<void> {
-    const h: MsgHdrs = natsHeaders();
-    h.set('Kindling-Error', error.slice(0, 4000).replace(/[\r\n]+/g, ' '));
+    const h = errorHeaders(error);
     h.set('Kindling-Channel', channel);
     h.set('Kindling-Group', group);
     h.set('Kindling-Attempts', String(msg.info.redeliveryCount));
@@ -291,6 +290,13 @@ export class JetStreamChannels implements Channels {
     const id = msg.headers?.get('Nats-Msg-Id');
     if (id !== undefined && id !== '') h.set('Kindling-Id', id);
     await this.js.publish(this.dlqSubject(channel), msg.data, { headers: h });
+  }
+
+  /** @internal Dead-letters an event message no node could decode: the body as it came, the reason and its subject in headers. */
+  async deadLetterUndecodable(subject: string, data: Uint8Array, reason: string): Promise<void> {
+    const h = errorHeaders(reason);
+    h.set('Kindling-Subject', subject);
+    await this.js.publish(this.undecodableSubject, data, { headers: h });
   }
 
   /** @internal The connection came back; the consume loops resume by themselves. */
@@ -325,6 +331,13 @@ export class JetStreamChannels implements Channels {
     }
     void this.nc;
   }
+}
+
+/** Dead-letter headers starting with `Kindling-Error`: one header line, at most 4 000 characters. */
+function errorHeaders(error: string): MsgHdrs {
+  const h = natsHeaders();
+  h.set('Kindling-Error', error.slice(0, 4000).replace(/[\r\n]+/g, ' '));
+  return h;
 }
 
 function checkChannel(channel: string): void {

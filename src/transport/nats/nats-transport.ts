@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { connect, Events, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { connect, Events, type JetStreamManager, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { createConsoleLogger, type Logger } from '../../common/logger.js';
 import type { EventEnvelope } from '../../events/event-envelope.js';
@@ -93,7 +93,6 @@ export class NatsTransport implements Transport {
   /** Whether this node's id can stand on the header line as it is (no line break): {@link sendPlain} needs that. */
   private plainSource = false;
   private presence: NodePresence | undefined;
-  private js: JetStreamClient | undefined;
   private channelStore: JetStreamChannels | undefined;
   private connected = false;
   private confirming: Promise<void> | undefined;
@@ -344,13 +343,7 @@ export class NatsTransport implements Transport {
   deadLetter(subject: string, data: Uint8Array, reason: string): void {
     this.logger.warn(`an undecodable message on ${subject} went to the dead-letter stream: ${reason}`);
     this.receiver?.internal('$transporter.undecodable', { subject, reason });
-    const js = this.js;
-    const store = this.channelStore;
-    if (js === undefined || store === undefined) return;
-    const h = natsHeaders();
-    h.set('Kindling-Error', reason.slice(0, 4000).replace(/[\r\n]+/g, ' '));
-    h.set('Kindling-Subject', subject);
-    js.publish(store.undecodableSubject, data, { headers: h }).catch((error: unknown) => {
+    this.channelStore?.deadLetterUndecodable(subject, data, reason).catch((error: unknown) => {
       this.logger.error(`could not dead-letter an undecodable message from ${subject}: ${messageOf(error)}`);
     });
   }
@@ -379,8 +372,7 @@ export class NatsTransport implements Transport {
       this.logger.warn(`JetStream is not available at ${this.url} (${messageOf(error)}); durable channels and the dead-letter stream are off`);
       return;
     }
-    this.js = nc.jetstream();
-    this.channelStore = new JetStreamChannels(nc, jsm, this.js, this.prefix, this.nodeID, this.logger, this.options);
+    this.channelStore = new JetStreamChannels(nc, jsm, nc.jetstream(), this.prefix, this.nodeID, this.logger, this.options);
     await this.channelStore.ensureStreams();
   }
 
