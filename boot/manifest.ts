@@ -292,7 +292,7 @@ function parseAllow(
     if (!ALLOW_KEYS.has(key)) keyProblem(['allow', key], `unknown key "${key}" in allow (expected ${[...ALLOW_KEYS].join(', ')})`);
   }
   const paths = fields['paths'];
-  if (paths !== undefined && !Array.isArray(paths)) problem(['allow', 'paths'], 'allow.paths must be a list of directories, relative to the manifest');
+  if (paths !== undefined && paths !== null && !Array.isArray(paths)) problem(['allow', 'paths'], 'allow.paths must be a list of directories, relative to the manifest');
   else {
     (paths ?? []).forEach((path: unknown, index: number) => {
       if (typeof path !== 'string' || path.length === 0) problem(['allow', 'paths', index], 'an allow.paths item is a directory path');

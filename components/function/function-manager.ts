@@ -7,6 +7,7 @@ import type { EntryFiles } from 'kindling/boot';
 import { FunctionJsConfig } from './function-js-config.js';
 import type { FunctionContext, Functions, LoadedFunction } from './functions.js';
 import { findSyntaxError, readModuleExports } from './module-exports.js';
+import type { ModuleExports } from './module-exports.js';
 
 interface Staging {
   readonly transactionId: string;
@@ -163,7 +164,7 @@ export class FunctionManager implements EntryListener, Functions {
     whereAt: (field: 'file' | 'export') => string,
     details: Record<string, unknown>,
   ): Promise<void> {
-    let exports;
+    let exports: ModuleExports;
     try {
       exports = await readModuleExports({ realPath: module.realPath, text: module.bytes.toString('utf8') }, this.boundary);
     } catch (error) {

@@ -96,6 +96,12 @@ describe('function component', () => {
       await app.expectAccepted('entries:\n  - { name: marked, kind: function.js, file: ./functions/marked.js, export: handler }\n');
       expect(existsSync(join(app.dir, 'marker'))).toBe(true);
     });
+
+    it('refuses a module that changed between the check and the import', async () => {
+      // Its top level rewrites its own file: what the import ran is not what was read and hashed.
+      await app.write('functions/shifty.js', 'import { writeFileSync } from "node:fs";\nwriteFileSync(new URL(import.meta.url).pathname, "export const handler = () => 2;\\n");\nexport const handler = () => 1;\n');
+      await app.expectRefused('entries:\n  - { name: shifty, kind: function.js, file: ./functions/shifty.js, export: handler }\n', /module \.\/functions\/shifty\.js changed while it was loaded; apply again/);
+    });
   });
 
   describe('a dry run', () => {
