@@ -238,6 +238,12 @@ describe('loadRegistryYaml (a registry source)', () => {
     expect(leaksSecret(problems.join('\n'))).toBe(false);
   });
 
+  it('skips a dangling symbolic link with a YAML name (an editor\'s lock file)', async () => {
+    await symlink('user@host.1234:1700000000', join(dir, 'registry', '.#good.yaml'));
+    const loaded = await loadRegistryYaml(join(dir, 'registry'), { root: dir });
+    expect(loaded.files).toEqual([join(dir, 'registry', 'good.yaml')]);
+  });
+
   it('reads a source in a directory the root opts in', async () => {
     await writeFile(join(outside, 'shared.yaml'), good.replace('note', 'shared'));
     const loaded = await loadRegistryYaml([join(dir, 'registry'), join(outside, 'shared.yaml')], { root: new FileBoundary(dir, { allow: [outside] }) });

@@ -179,7 +179,8 @@ async function collectFiles(paths: readonly string[], boundary: FileBoundary | u
         if (target?.isDirectory()) {
           const realDir = await admit(path);
           if (realDir !== undefined) await walk(path, realDir);
-        } else if (yaml) {
+        } else if (yaml && target !== undefined) {
+          // (A dangling link, such as an editor's lock file, names nothing to read.)
           add(path);
         }
       } else if (yaml) {
