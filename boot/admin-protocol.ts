@@ -1,8 +1,8 @@
 // The JSON spoken over a running app's admin socket (boot/admin-server.ts, boot/admin-client.ts).
 
-import { readFileSync, statSync } from 'node:fs';
-import { ErrorCode, KindlingError, getEntrySource, messageOf, parseRegistryYaml, setEntrySource } from 'kindling';
-import type { Entry, EntryInput, EntrySource, HistoryRecord, RegistryOp } from 'kindling';
+import { createHash } from 'node:crypto';
+import { DEFAULT_MAX_FILE_BYTES, ErrorCode, KindlingError, getEntrySource, messageOf, parseRegistryYaml, readBoundedFile, setEntrySource } from 'kindling';
+import type { Entry, EntryInput, EntrySource, FileBoundary, HistoryRecord, RegistryOp } from 'kindling';
 
 /** Where an entry was declared, as it travels: the file and the position of the entry. */
 export interface WirePosition {
@@ -135,7 +135,7 @@ export function toWireOps(ops: readonly RegistryOp[]): WireOp[] {
  * An entry received over the wire (or read back from the journal), ready for `registry.apply`:
  * its declaration site is attached again, so that relative paths in its data (a function's module)
  * resolve against its YAML file and refusals point at `file:line:col`. The site can locate paths
- * under the entry by reading its file again when an error needs one, as long as the entry is still
+ * under the entry once {@link readWireSources} has read its file, as long as the entry is still
  * declared at the same place.
  */
 export function fromWireEntry(value: unknown): EntryInput {
@@ -194,51 +194,92 @@ function jsonSafe(value: unknown): unknown {
 
 // ---- locating paths under an entry that came over the wire --------------------------------------
 
-interface ParsedFile {
-  readonly stamp: string;
-  readonly sources: ReadonlyMap<string, EntrySource>;
+/** The entries of one registry file by id, parsed when a refusal first needs a position. */
+type ParsedFile = () => ReadonlyMap<string, EntrySource> | undefined;
+
+/** Where a wire entry's file is, and (once read) its entries. */
+interface WireSlot {
+  readonly file: string;
+  parsed: ParsedFile | undefined;
 }
 
-/** A few recently read files, so that one refusal with several issues reads its file once. */
-const parsedFiles = new Map<string, ParsedFile>();
+/** The slot of each declaration site made by {@link fromWireEntry}. */
+const slots = new WeakMap<EntrySource, WireSlot>();
+
+/** A few recently read files by content hash, so that the rounds of one dry run parse a file once. */
+const parsedFiles = new Map<string, { readonly hash: string; readonly parsed: ParsedFile }>();
 const PARSED_FILES_KEPT = 8;
 
 function lazySource(id: string, at: WirePosition): EntrySource {
-  return {
+  const slot: WireSlot = { file: at.file, parsed: undefined };
+  const source: EntrySource = {
     file: at.file,
     line: at.line,
     column: at.column,
     locate: (path) => {
-      const source = sourcesOf(at.file)?.get(id);
+      const found = slot.parsed?.()?.get(id);
       // Only while the entry is still where it was when it was sent: otherwise any position is a guess.
-      if (source === undefined || source.line !== at.line || source.column !== at.column) return undefined;
-      return source.locate?.(path);
+      if (found === undefined || found.line !== at.line || found.column !== at.column) return undefined;
+      return found.locate?.(path);
     },
   };
+  slots.set(source, slot);
+  return source;
 }
 
-function sourcesOf(file: string): ReadonlyMap<string, EntrySource> | undefined {
-  let stamp: string;
+/**
+ * Reads the registry files that the entries of `ops` were declared in, so that a refusal can point
+ * at a path under an entry (`data.file` rather than the entry). The files are named by the client:
+ * only regular files of bounded size inside `boundary` are read, asynchronously; any other is left
+ * unread, and its entries are located at their declaration only. Never throws.
+ */
+export async function readWireSources(ops: readonly RegistryOp[], boundary: FileBoundary): Promise<void> {
+  const byFile = new Map<string, WireSlot[]>();
+  for (const op of ops) {
+    const source = getEntrySource(op.entry);
+    const slot = source === undefined ? undefined : slots.get(source);
+    if (slot === undefined) continue;
+    const list = byFile.get(slot.file);
+    if (list === undefined) byFile.set(slot.file, [slot]);
+    else list.push(slot);
+  }
+  await Promise.all(
+    [...byFile].map(async ([file, list]) => {
+      const parsed = await readParsedFile(file, boundary);
+      for (const slot of list) slot.parsed = parsed;
+    }),
+  );
+}
+
+async function readParsedFile(file: string, boundary: FileBoundary): Promise<ParsedFile | undefined> {
+  let bytes: Buffer;
   try {
-    const info = statSync(file);
-    stamp = `${info.mtimeMs}:${info.size}`;
+    ({ bytes } = await readBoundedFile(file, { maxBytes: DEFAULT_MAX_FILE_BYTES, limitName: 'maxFileBytes', boundary }));
   } catch {
     return undefined;
   }
+  const hash = createHash('sha256').update(bytes).digest('hex');
   const cached = parsedFiles.get(file);
-  if (cached?.stamp === stamp) return cached.sources;
-  let sources: Map<string, EntrySource>;
-  try {
-    sources = new Map();
-    for (const entry of parseRegistryYaml(readFileSync(file, 'utf8'), file)) {
-      const source = getEntrySource(entry);
-      if (source !== undefined) sources.set(entry.id, source);
+  if (cached?.hash === hash) return cached.parsed;
+  let text: string | undefined = bytes.toString('utf8');
+  let sources: Map<string, EntrySource> | undefined;
+  const parsed: ParsedFile = () => {
+    if (text !== undefined) {
+      try {
+        sources = new Map();
+        for (const entry of parseRegistryYaml(text, file)) {
+          const source = getEntrySource(entry);
+          if (source !== undefined) sources.set(entry.id, source);
+        }
+      } catch {
+        sources = undefined;
+      }
+      text = undefined;
     }
-  } catch {
-    return undefined;
-  }
+    return sources;
+  };
   parsedFiles.delete(file);
-  parsedFiles.set(file, { stamp, sources });
+  parsedFiles.set(file, { hash, parsed });
   while (parsedFiles.size > PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);
-  return sources;
+  return parsed;
 }

@@ -1,7 +1,7 @@
 import { realpathSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
-import { createConsoleLogger, deepEqual, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
+import { FileBoundary, createConsoleLogger, deepEqual, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
 import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
 import { BootEventName } from './boot-events.js';
 import { loadBuiltinComponents } from './builtins.js';
@@ -113,6 +113,8 @@ export class Application {
       baseDir: manifest.dir,
       ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     });
+    // Components that read files the registry names (function modules) hold them to the app's boundary.
+    boot.context.container.bind(FileBoundary).toConstantValue(manifest.boundary);
     const builtins = options.builtins ?? (await loadBuiltinComponents());
     for (const { component, config, source } of await resolveManifestComponents(manifest, builtins)) {
       boot.register(component, config, { source });
@@ -233,7 +235,7 @@ export class Application {
 
   private async openState(stateDir: string | true): Promise<void> {
     const paths = statePaths(this.manifest.dir, stateDir === true ? undefined : stateDir);
-    const durable = await DurableState.open({ paths, name: this.manifest.name ?? basename(this.manifest.dir), appDir: this.manifest.dir, logger: this.logger });
+    const durable = await DurableState.open({ paths, name: this.manifest.name ?? basename(this.manifest.dir), appDir: this.manifest.dir, boundary: this.manifest.boundary, logger: this.logger });
     this.durable = durable;
     this.boot.context.container.bind(RegistryJournal).toConstantValue(durable.journal);
     // However shutdown begins (a signal, a failed boot), stop taking commands at once and close the
@@ -248,7 +250,7 @@ export class Application {
     const registry = this.registry;
     let outcome: ReloadOutcome;
     try {
-      const { entries } = await loadRegistryYaml(this.manifest.registry);
+      const { entries } = await loadRegistryYaml(this.manifest.registry, { root: this.manifest.boundary });
       const files = this.boot.context.container.isBound(EntryFiles) ? this.boot.context.container.get<EntryFiles>(EntryFiles) : undefined;
       const touched = new Set(changedFiles.flatMap((file) => files?.entriesUsing(file) ?? []));
       const next = new Map(entries.map((entry) => [entry.id, entry]));

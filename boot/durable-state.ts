@@ -1,6 +1,6 @@
-import { FileJournal, KindlingError, foldJournal, messageOf, toDisposable } from 'kindling';
+import { FileBoundary, FileJournal, KindlingError, foldJournal, messageOf, toDisposable } from 'kindling';
 import type { ApplyResult, Disposable, Entry, HistoryRecord, JournalRecord, Logger, Registry, RegistryJournal } from 'kindling';
-import { fromWireEntry, fromWireOps, toWireChanges, toWireEntry, positionOf } from './admin-protocol.js';
+import { fromWireEntry, fromWireOps, readWireSources, toWireChanges, toWireEntry, positionOf } from './admin-protocol.js';
 import type { AdminApplyResult, AdminJournalInfo, AdminPhase, AdminStatus } from './admin-protocol.js';
 import { AdminServer } from './admin-server.js';
 import type { AdminHandlers } from './admin-server.js';
@@ -116,6 +116,8 @@ export interface DurableStateOptions {
   readonly paths: StatePaths;
   readonly name: string;
   readonly appDir: string;
+  /** Where the registry files named by admin clients may be read (default: inside `appDir`). */
+  readonly boundary?: FileBoundary;
   readonly logger: Logger;
 }
 
@@ -143,7 +145,11 @@ export class DurableState {
   private replaying = false;
   private readonly startedAt = new Date().toISOString();
 
-  private constructor(private readonly options: DurableStateOptions) {}
+  private readonly boundary: FileBoundary;
+
+  private constructor(private readonly options: DurableStateOptions) {
+    this.boundary = options.boundary ?? new FileBoundary(options.appDir);
+  }
 
   /**
    * Claims the state directory (throws `CONFLICT` when an app already runs with it), starts the
@@ -200,6 +206,7 @@ export class DurableState {
     const target = new Map<string, Entry | undefined>();
     for (const [id, entry] of net) target.set(id, entry === undefined ? undefined : (fromWireEntry(entry) as Entry));
     const ops = registry.opsToReach(target);
+    await readWireSources(ops, this.boundary);
     let result: ApplyResult | undefined;
     if (ops.length > 0) {
       this.replaying = true;
@@ -290,6 +297,7 @@ export class DurableState {
       apply: async (body) => {
         const registry = this.requireReady();
         const ops = fromWireOps(body['ops']);
+        await readWireSources(ops, this.boundary);
         const source = body['source'] === undefined ? 'kindling apply' : body['source'];
         if (typeof source !== 'string' || source.length === 0) throw new KindlingError('INVALID', 'source must be a non-empty string');
         const result = await registry.apply(ops, { ...applyFlags(body), source });

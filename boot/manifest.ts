@@ -1,9 +1,9 @@
-import { stat, readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
-import { findInvalidUtf8, KindlingError, messageOf } from 'kindling';
+import { DEFAULT_MAX_MODULE_BYTES, FileAccessError, FileBoundary, checkBoundedFile, findInvalidUtf8, KindlingError, messageOf, readBoundedFile } from 'kindling';
 import type { EntrySource, LogLevel } from 'kindling';
 import { defineComponent, isComponent } from './component.js';
 import type { Component } from './component.js';
@@ -62,6 +62,8 @@ export interface ManifestComponent {
  *     config: { prefix: "[change]" }
  * registry:
  *   - ./registry
+ * allow:
+ *   paths: [../shared]    # directories outside the app that paths may lead into
  */
 export interface BootManifest {
   /** Absolute path of the manifest file. */
@@ -73,9 +75,16 @@ export interface BootManifest {
   readonly components: readonly ManifestComponent[];
   /** Absolute paths of the registry sources (YAML files or directories). */
   readonly registry: readonly string[];
+  /**
+   * Where the files that the manifest, the registry YAML and admin clients name may be: {@link dir},
+   * and the directories `allow.paths` opts in, after symbolic links; and how large a module may be
+   * (`allow.moduleBytes`).
+   */
+  readonly boundary: FileBoundary;
 }
 
-const TOP_LEVEL = new Set(['name', 'log', 'components', 'registry']);
+const TOP_LEVEL = new Set(['name', 'log', 'components', 'registry', 'allow']);
+const ALLOW_KEYS = new Set(['paths', 'moduleBytes']);
 const ITEM_KEYS = new Set(['name', 'module', 'config']);
 const LEVELS = new Set(['debug', 'info', 'warn', 'error', 'silent']);
 const MAX_MANIFEST_BYTES = 1_048_576;
@@ -96,29 +105,46 @@ export async function loadBootManifest(target: string): Promise<BootManifest> {
       details: { path: absolute },
     });
   }
-  let text: string;
-  try {
-    const info = await stat(file);
-    if (info.size > MAX_MANIFEST_BYTES) throw new ManifestError([{ file, line: 1, column: 1, message: `the manifest is larger than ${MAX_MANIFEST_BYTES} bytes` }]);
-    const bytes = await readFile(file);
-    const bad = findInvalidUtf8(bytes);
-    if (bad !== undefined) throw new ManifestError([{ file, line: bad.line, column: bad.column, message: 'the manifest is not valid UTF-8 here' }]);
-    text = bytes.toString('utf8');
-  } catch (error) {
-    if (error instanceof ManifestError) throw error;
-    throw new KindlingError('NOT_FOUND', `no boot manifest at ${file} (${messageOf(error)})`, { cause: error, details: { path: file } });
-  }
+  const text = await readManifestText(file);
   const manifest = parseBootManifest(text, file);
   const problems: ManifestProblem[] = [];
+  for (const [index, dir] of manifest.boundary.allowed.entries()) {
+    const info = await stat(dir).catch(() => undefined);
+    if (info?.isDirectory() !== true) {
+      problems.push({ file, ...manifestPosition(text, ['allow', 'paths', index]), message: `allow.paths: ${dir} ${info === undefined ? 'does not exist' : 'is not a directory'}` });
+    }
+  }
+  if (problems.length > 0) throw new ManifestError(problems);
   for (const [index, source] of manifest.registry.entries()) {
     try {
-      await stat(source);
-    } catch {
-      problems.push({ file, ...manifestPosition(text, ['registry', index]), message: `registry source ${source} does not exist` });
+      await manifest.boundary.resolve(source);
+    } catch (error) {
+      const message = error instanceof FileAccessError && error.reason !== 'not-found' ? `registry source ${error.message}` : `registry source ${source} does not exist`;
+      problems.push({ file, ...manifestPosition(text, ['registry', index]), message });
     }
   }
   if (problems.length > 0) throw new ManifestError(problems);
   return manifest;
+}
+
+/**
+ * The manifest's text. The manifest is where the app's boundary starts, so it is not held to one,
+ * but it is read only as a regular file of bounded size, and as UTF-8.
+ */
+async function readManifestText(file: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    ({ bytes } = await readBoundedFile(file, { maxBytes: MAX_MANIFEST_BYTES }));
+  } catch (error) {
+    if (!(error instanceof FileAccessError) || error.reason === 'not-found') {
+      throw new KindlingError('NOT_FOUND', `no boot manifest at ${file} (${messageOf(error)})`, { cause: error, details: { path: file } });
+    }
+    const message = error.reason === 'too-large' ? `the manifest is larger than ${MAX_MANIFEST_BYTES} bytes` : `the manifest ${error.problem}`;
+    throw new ManifestError([{ file, line: 1, column: 1, message }], { cause: error });
+  }
+  const bad = findInvalidUtf8(bytes);
+  if (bad !== undefined) throw new ManifestError([{ file, line: bad.line, column: bad.column, message: 'the manifest is not valid UTF-8 here' }]);
+  return bytes.toString('utf8');
 }
 
 /** Parses the text of a boot manifest written in `file`; throws a {@link ManifestError}. */
@@ -235,6 +261,7 @@ export function parseBootManifest(text: string, file: string): BootManifest {
       });
     }
   }
+  const allow = parseAllow(value['allow'], problem, keyProblem);
   if (problems.length > 0) throw new ManifestError(problems);
   return Object.freeze({
     file,
@@ -243,7 +270,41 @@ export function parseBootManifest(text: string, file: string): BootManifest {
     log: log as LogLevel | undefined,
     components: Object.freeze(components),
     registry: Object.freeze(registry),
+    boundary: new FileBoundary(dir, allow),
   });
+}
+
+/** `allow: { paths: [dir, ...], moduleBytes: n }`: what the app opts in beyond its own directory. */
+function parseAllow(
+  value: unknown,
+  problem: (path: Path, message: string) => void,
+  keyProblem: (path: Path, message: string) => void,
+): { allow: string[]; maxModuleBytes: number } {
+  const allow: string[] = [];
+  let maxModuleBytes = DEFAULT_MAX_MODULE_BYTES;
+  if (value === undefined || value === null) return { allow, maxModuleBytes };
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    problem(['allow'], 'allow must be a mapping: { paths: [directories outside the app], moduleBytes: <largest module in bytes> }');
+    return { allow, maxModuleBytes };
+  }
+  const fields = value as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (!ALLOW_KEYS.has(key)) keyProblem(['allow', key], `unknown key "${key}" in allow (expected ${[...ALLOW_KEYS].join(', ')})`);
+  }
+  const paths = fields['paths'];
+  if (paths !== undefined && paths !== null && !Array.isArray(paths)) problem(['allow', 'paths'], 'allow.paths must be a list of directories, relative to the manifest');
+  else {
+    (paths ?? []).forEach((path: unknown, index: number) => {
+      if (typeof path !== 'string' || path.length === 0) problem(['allow', 'paths', index], 'an allow.paths item is a directory path');
+      else allow.push(path);
+    });
+  }
+  const bytes = fields['moduleBytes'];
+  if (bytes !== undefined) {
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1) problem(['allow', 'moduleBytes'], 'allow.moduleBytes must be a positive integer (bytes)');
+    else maxModuleBytes = bytes;
+  }
+  return { allow, maxModuleBytes };
 }
 
 /** A component of the manifest, ready to register, with its config and where it was written. */
@@ -282,9 +343,19 @@ export async function resolveManifestComponents(
       }
       continue;
     }
+    // A component module is the app's own code, like its dependencies, so even validate imports it to
+    // register its listeners; but only a regular file of bounded size inside the boundary, checked
+    // right before the import, and by its real path (what was checked, not where a link points now).
+    let real: string;
+    try {
+      real = (await checkBoundedFile(item.module, { maxBytes: manifest.boundary.maxModuleBytes, limitName: 'allow.moduleBytes', boundary: manifest.boundary })).realPath;
+    } catch (error) {
+      problem(item, `component module ${messageOf(error)}`, ['module']);
+      continue;
+    }
     let namespace: Record<string, unknown>;
     try {
-      namespace = (await import(/* @vite-ignore */ pathToFileURL(item.module).href)) as Record<string, unknown>;
+      namespace = (await import(/* @vite-ignore */ pathToFileURL(real).href)) as Record<string, unknown>;
     } catch (error) {
       problem(item, `cannot import component module ${item.module}: ${messageOf(error)}`, ['module']);
       continue;

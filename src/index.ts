@@ -9,6 +9,10 @@ export type { Logger, LogLevel, LogFields } from './common/logger.js';
 export { deepEqual, deepFreeze } from './common/deep-freeze.js';
 export { findInvalidUtf8 } from './common/utf8.js';
 export type { Utf8Position } from './common/utf8.js';
+export { FileBoundary, DEFAULT_MAX_MODULE_BYTES } from './common/file-boundary.js';
+export type { FileBoundaryOptions } from './common/file-boundary.js';
+export { readBoundedFile, checkBoundedFile, FileAccessError } from './common/read-bounded-file.js';
+export type { BoundedFile, BoundedFileOptions, CheckedFile, FileAccessReason } from './common/read-bounded-file.js';
 
 export { parseEntryId, formatEntryId, resolveEntryRef, assertValidKind, isValidNamespace } from './entry/entry-id.js';
 export type { EntryId } from './entry/entry-id.js';

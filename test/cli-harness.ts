@@ -35,10 +35,10 @@ export interface CommandResult {
   readonly err: string;
 }
 
-/** Runs `kindling <args>` as a subprocess and resolves once it has exited. */
-export function kindling(args: readonly string[]): Promise<CommandResult> {
+/** Runs `kindling <args>` as a subprocess (with `env` added to this process's) and resolves once it has exited. */
+export function kindling(args: readonly string[], options: { env?: Readonly<Record<string, string>> } = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1', ...options.env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

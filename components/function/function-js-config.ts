@@ -2,7 +2,11 @@ import { IsNotEmpty, IsString, Matches } from 'class-validator';
 
 /** Data of a `function.js` entry: an ES module file and the export to call. */
 export class FunctionJsConfig {
-  /** The module file, relative to the YAML file that declares the entry. */
+  /**
+   * The module file, relative to the YAML file that declares the entry. Only a regular file inside
+   * the app root (or a directory the manifest's `allow.paths` opts in), of at most
+   * `allow.moduleBytes`, is read; a dry run reads its exports without running it.
+   */
   @IsString()
   @IsNotEmpty()
   file!: string;

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { KindlingError, decodeEntryConfig, formatEntryLocation, getEntrySource, messageOf } from 'kindling';
-import type { Entry, EntryListener, ListenerContext, Logger } from 'kindling';
+import { FileAccessError, KindlingError, decodeEntryConfig, formatEntryLocation, getEntrySource, messageOf, readBoundedFile } from 'kindling';
+import type { BoundedFile, Entry, EntryListener, FileBoundary, ListenerContext, Logger } from 'kindling';
 import type { EntryFiles } from 'kindling/boot';
 import { FunctionJsConfig } from './function-js-config.js';
 import type { FunctionContext, Functions, LoadedFunction } from './functions.js';
+import { findSyntaxError, readModuleExports } from './module-exports.js';
+import type { ModuleExports } from './module-exports.js';
 
 interface Staging {
   readonly transactionId: string;
@@ -18,6 +19,10 @@ interface Staging {
  * it (a new version whenever its content changes) and checks the export is a function, at `add` and
  * `update`, so a missing file or export refuses the entry. The loaded functions become callable at
  * `commit`; a refused or discarded batch leaves the committed ones untouched.
+ *
+ * The module file must be a regular file of bounded size inside the app's {@link FileBoundary}. A
+ * dry run (validate, plan) never imports it: it reads the module's exports with a lexer, so no code
+ * of the module runs before a real batch.
  */
 export class FunctionManager implements EntryListener, Functions {
   private committed = new Map<string, LoadedFunction>();
@@ -27,6 +32,7 @@ export class FunctionManager implements EntryListener, Functions {
     private readonly logger: Logger,
     private readonly baseDir: string,
     private readonly files: EntryFiles | undefined,
+    private readonly boundary: FileBoundary,
   ) {}
 
   get(id: string): LoadedFunction | undefined {
@@ -51,8 +57,9 @@ export class FunctionManager implements EntryListener, Functions {
   }
 
   async add(ctx: ListenerContext, entry: Entry): Promise<void> {
-    const loaded = await this.load(entry);
-    this.staged(ctx).set(entry.id, loaded);
+    const loaded = await this.load(ctx, entry);
+    // A dry run checked the entry without importing anything: there is nothing to stage.
+    if (loaded !== undefined) this.staged(ctx).set(entry.id, loaded);
   }
 
   async update(ctx: ListenerContext, entry: Entry): Promise<void> {
@@ -90,7 +97,8 @@ export class FunctionManager implements EntryListener, Functions {
     return (this.staging as Staging).functions;
   }
 
-  private async load(entry: Entry): Promise<LoadedFunction> {
+  /** The loaded function of `entry`; in a dry run, only checked (undefined). */
+  private async load(ctx: ListenerContext, entry: Entry): Promise<LoadedFunction | undefined> {
     const config = decodeEntryConfig(FunctionJsConfig, entry);
     /** `file:line:col: function <id>`, at the field the message is about. */
     const whereAt = (field: 'file' | 'export'): string => {
@@ -101,26 +109,25 @@ export class FunctionManager implements EntryListener, Functions {
     const source = getEntrySource(entry);
     const base = source === undefined ? this.baseDir : dirname(source.file);
     const file = isAbsolute(config.file) ? config.file : resolve(base, config.file);
-    let content: Buffer;
-    try {
-      content = await readFile(file);
-    } catch (error) {
-      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new KindlingError('INVALID', `${where}: ${missing ? `module file ${config.file} does not exist (looked for ${file})` : `cannot read ${file}: ${messageOf(error)}`}`, {
-        cause: error,
-        details: { entryId: entry.id, file },
-      });
+    const details = { entryId: entry.id, file };
+    const module = await this.readModule(file, config.file, where, details);
+    if (ctx.dryRun) {
+      await this.checkExports(module, config, whereAt, details);
+      return undefined;
     }
-    const version = createHash('sha256').update(content).digest('hex').slice(0, 16);
+    const version = versionOf(module.bytes);
     let namespace: Record<string, unknown>;
     try {
-      // The content hash in the URL makes a changed file a new module; an unchanged one stays cached.
-      namespace = (await import(/* @vite-ignore */ `${pathToFileURL(file).href}?v=${version}`)) as Record<string, unknown>;
+      // Imported by its real path (the file that was checked, not where a link points now); the
+      // content hash in the URL makes a changed file a new module, and an unchanged one stays cached.
+      namespace = (await import(/* @vite-ignore */ `${pathToFileURL(module.realPath).href}?v=${version}`)) as Record<string, unknown>;
     } catch (error) {
-      throw new KindlingError('INVALID', `${where}: module ${config.file} failed to load: ${describeLoadError(error)}`, {
-        cause: error,
-        details: { entryId: entry.id, file },
-      });
+      throw new KindlingError('INVALID', `${where}: module ${config.file} failed to load: ${await describeLoadError(error, module)}`, { cause: error, details });
+    }
+    // import() read the file again itself: should it have changed in between, what ran is not what was checked.
+    const after = await this.readModule(file, config.file, where, details);
+    if (versionOf(after.bytes) !== version) {
+      throw new KindlingError('CONFLICT', `${where}: module ${config.file} changed while it was loaded; apply again`, { details, retryable: true });
     }
     const fn = namespace[config.export];
     if (typeof fn !== 'function') {
@@ -129,17 +136,64 @@ export class FunctionManager implements EntryListener, Functions {
       throw new KindlingError(
         'INVALID',
         `${whereAt('export')}: module ${config.file} ${found} "${config.export}" (its function exports: ${exports.length === 0 ? 'none' : exports.join(', ')})`,
-        { details: { entryId: entry.id, file, export: config.export } },
+        { details: { ...details, export: config.export } },
       );
     }
     return Object.freeze({ id: entry.id, file, exportName: config.export, version, fn: fn as LoadedFunction['fn'] });
   }
+
+  /** The module file, read only when it is a regular file of bounded size inside the boundary. */
+  private async readModule(file: string, written: string, where: string, details: Record<string, unknown>): Promise<BoundedFile> {
+    try {
+      return await readBoundedFile(file, { maxBytes: this.boundary.maxModuleBytes, limitName: 'allow.moduleBytes', boundary: this.boundary });
+    } catch (error) {
+      const problem =
+        error instanceof FileAccessError
+          ? error.reason === 'not-found'
+            ? `does not exist (looked for ${file})`
+            : error.problem
+          : `cannot be read: ${messageOf(error)}`;
+      throw new KindlingError('INVALID', `${where}: module file ${written} ${problem}`, { cause: error, details });
+    }
+  }
+
+  /** A dry run's check: the export is there, as a lexer reads the module (which does not run). */
+  private async checkExports(
+    module: BoundedFile,
+    config: FunctionJsConfig,
+    whereAt: (field: 'file' | 'export') => string,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    let exports: ModuleExports;
+    try {
+      exports = await readModuleExports({ realPath: module.realPath, text: module.bytes.toString('utf8') }, this.boundary);
+    } catch (error) {
+      throw new KindlingError('INVALID', `${whereAt('file')}: module ${config.file} has a ${messageOf(error)}`, { cause: error, details });
+    }
+    if (exports.names.has(config.export)) return;
+    if (exports.unknown.length > 0) {
+      this.logger.warn(
+        `${whereAt('export')}: export "${config.export}" of module ${config.file} cannot be confirmed without running it (${exports.unknown.join('; ')}); a real batch imports the module and checks it`,
+      );
+      return;
+    }
+    const names = [...exports.names].sort();
+    throw new KindlingError(
+      'INVALID',
+      `${whereAt('export')}: module ${config.file} has no export "${config.export}" (its exports: ${names.length === 0 ? 'none' : names.join(', ')})`,
+      { details: { ...details, export: config.export } },
+    );
+  }
 }
 
-function describeLoadError(error: unknown): string {
+function versionOf(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+}
+
+/** Why an import failed; for a syntax error, where the lexer finds it in the module. */
+async function describeLoadError(error: unknown, module: BoundedFile): Promise<string> {
   const message = messageOf(error);
-  // Node puts the file and line of a syntax error in the first line of the stack, not the message.
-  const stack = error instanceof Error ? error.stack : undefined;
-  const first = stack?.split('\n')[0];
-  return first !== undefined && first.startsWith('file://') && !message.includes(first) ? `${message} (${first})` : message;
+  if (!(error instanceof SyntaxError)) return message;
+  const at = await findSyntaxError(module.bytes.toString('utf8'));
+  return at === undefined ? message : `${message} (at ${module.realPath}:${at.line}:${at.column})`;
 }

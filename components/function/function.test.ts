@@ -1,9 +1,15 @@
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bootTestApp } from 'kindling/testing';
 import type { TestApp } from 'kindling/testing';
 import { EntryFiles } from 'kindling/boot';
+import { silentLogger } from 'kindling';
 import { Functions } from './index.js';
+
+/** A module whose top level leaves a marker file next to it: proof that it ran. */
+const MARKED = 'import { writeFileSync } from "node:fs";\nwriteFileSync(new URL("../marker", import.meta.url), "ran");\nexport const handler = () => "marked";\n';
 
 describe('function component', () => {
   let app: TestApp;
@@ -85,6 +91,58 @@ describe('function component', () => {
       expect(app.get<EntryFiles>(EntryFiles).entriesUsing(`${app.dir}/functions/greet.js`)).toEqual([]);
     });
 
+    it('imports a module in a real batch, running its top level', async () => {
+      await app.write('functions/marked.js', MARKED);
+      await app.expectAccepted('entries:\n  - { name: marked, kind: function.js, file: ./functions/marked.js, export: handler }\n');
+      expect(existsSync(join(app.dir, 'marker'))).toBe(true);
+    });
+
+    it('refuses a module that changed between the check and the import', async () => {
+      // Its top level rewrites its own file: what the import ran is not what was read and hashed.
+      await app.write('functions/shifty.js', 'import { writeFileSync } from "node:fs";\nwriteFileSync(new URL(import.meta.url).pathname, "export const handler = () => 2;\\n");\nexport const handler = () => 1;\n');
+      await app.expectRefused('entries:\n  - { name: shifty, kind: function.js, file: ./functions/shifty.js, export: handler }\n', /module \.\/functions\/shifty\.js changed while it was loaded; apply again/);
+    });
+  });
+
+  describe('a dry run', () => {
+    it('checks the export without importing the module: none of its code runs', async () => {
+      await app.write('functions/marked.js', MARKED);
+      await app.apply('entries:\n  - { name: marked, kind: function.js, file: ./functions/marked.js, export: handler }\n', { dryRun: true });
+      expect(existsSync(join(app.dir, 'marker'))).toBe(false);
+    });
+
+    it('refuses an export the module does not have, listing those the lexer reads', async () => {
+      await app.write('functions/marked.js', MARKED);
+      await app.expectRefused('entries:\n  - { name: marked, kind: function.js, file: ./functions/marked.js, export: nope }\n', /has no export "nope" \(its exports: handler\)/, { dryRun: true });
+      expect(existsSync(join(app.dir, 'marker'))).toBe(false);
+    });
+
+    it('refuses a syntax error at the line and column of the module and at data.file', async () => {
+      await app.write('functions/broken.js', 'export const ok = 1;\nexport const bad = () => 1);\n');
+      const error = await app.expectRefused('entries:\n  - { name: broken, kind: function.js, file: ./functions/broken.js, export: ok }\n', undefined, { dryRun: true });
+      expect(String((error.cause as Error).message)).toMatch(
+        new RegExp(`snippet-\\d+\\.yaml:3:46: function test:broken: module \\./functions/broken\\.js has a syntax error at ${app.dir}/functions/broken\\.js:2:27 \\(found by reading the module, which did not run\\)`),
+      );
+    });
+
+    it('finds an export passed on by a relative export *', async () => {
+      await app.write('functions/index.js', 'export * from "./impl.js";\n');
+      await app.write('functions/impl.js', MARKED);
+      await app.expectAccepted('entries:\n  - { name: indirect, kind: function.js, file: ./functions/index.js, export: handler }\n', { dryRun: true });
+      expect(existsSync(join(app.dir, 'marker'))).toBe(false);
+    });
+
+    it('accepts, with a warning, an export only a package re-export could provide', async () => {
+      const warnings: string[] = [];
+      await app.shutdown();
+      app = await bootTestApp({ components: ['function'], logger: { ...silentLogger, warn: (message) => void warnings.push(message) } });
+      await app.write('functions/reexport.js', 'export * from "some-package";\n');
+      await app.expectAccepted('entries:\n  - { name: maybe, kind: function.js, file: ./functions/reexport.js, export: handler }\n', { dryRun: true });
+      expect(warnings).toEqual([expect.stringMatching(/export "handler" of module \.\/functions\/reexport\.js cannot be confirmed without running it \(.* re-exports everything from "some-package", which is not a relative path\); a real batch imports the module and checks it/)]);
+    });
+  });
+
+  describe('module files', () => {
     it('stops calling a deleted function', async () => {
       await app.expectAccepted('entries:\n  - { name: greet, kind: function.js, file: ./functions/greet.js, export: greet }\n');
       await app.remove('test:greet');

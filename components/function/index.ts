@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { DisposableStore } from 'kindling';
+import { DisposableStore, FileBoundary } from 'kindling';
 import { EntryFiles, FunctionName, RegistryName, defineComponent, getHandlerRegistry } from 'kindling/boot';
 import { FunctionManager } from './function-manager.js';
 import { Functions } from './functions.js';
@@ -30,7 +30,9 @@ export const functionComponent = defineComponent({
   dependsOn: [RegistryName],
   load: (ctx) => {
     const files = ctx.container.isBound(EntryFiles) ? ctx.container.get<EntryFiles>(EntryFiles) : undefined;
-    const manager = new FunctionManager(ctx.logger, ctx.baseDir, files);
+    // An app binds its boundary (the manifest's directory and allow.paths); a bare boot keeps to its baseDir.
+    const boundary = ctx.container.isBound(FileBoundary) ? ctx.container.get<FileBoundary>(FileBoundary) : new FileBoundary(ctx.baseDir);
+    const manager = new FunctionManager(ctx.logger, ctx.baseDir, files, boundary);
     const registrations = new DisposableStore();
     registrations.add(getHandlerRegistry(ctx).registerListener(FunctionJsKind, manager, { name: 'function' }));
     ctx.container.bind<Functions>(Functions).toConstantValue(manager);

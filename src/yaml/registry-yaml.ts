@@ -1,7 +1,9 @@
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { findInvalidUtf8, type Utf8Position } from '../common/utf8.js';
 import { extname, join, resolve } from 'node:path';
 import { KindlingError, messageOf } from '../common/errors.js';
+import { FileBoundary } from '../common/file-boundary.js';
+import { FileAccessError, readBoundedFile } from '../common/read-bounded-file.js';
 import { assertValidKind, isValidNamespace, parseEntryId, resolveEntryRef } from '../entry/entry-id.js';
 import { createEntry, setEntrySource, type Entry, type EntrySource } from '../entry/entry.js';
 import type { YamlPath, YamlPathTarget, YamlPosition } from './source-map.js';
@@ -46,6 +48,14 @@ export interface RegistryYamlOptions {
    * one file, counted with repetition. Default 1,000,000.
    */
   readonly maxAliasNodes?: number;
+  /**
+   * Where the files must be (for {@link loadRegistryYaml}): a directory, or a {@link FileBoundary}
+   * that opts more directories in. Every path given, found in a directory or reached through a
+   * symbolic link must resolve inside it, or it is refused without being read. Unset, files are read
+   * wherever they are (for paths the caller trusts); the CLI and `Application` always set it to the
+   * app's root.
+   */
+  readonly root?: string | FileBoundary;
 }
 
 /** The default of {@link RegistryYamlOptions.maxFileBytes}: 16 MiB. */
@@ -97,6 +107,8 @@ export function parseRegistryYaml(text: string, file: string, options: RegistryY
  * Loads registry YAML from files and directories (recursively, `.yaml` and `.yml`, in sorted order) and
  * returns every entry; when anything is wrong, throws one {@link RegistryYamlError} that lists every
  * problem of every file with `file:line:col`. A file named explicitly is read whatever its extension.
+ * Only regular files are read (a FIFO, a device or a socket is refused unread), and with a `root`,
+ * only files inside it.
  *
  * @example
  * const { entries, files } = await loadRegistryYaml(['registry/', 'extra/tools.yml']);
@@ -108,8 +120,9 @@ export async function loadRegistryYaml(
 ): Promise<LoadedRegistry> {
   const limits = limitsOf(options);
   const problems: RegistryYamlProblem[] = [];
-  const files = await collectFiles(typeof paths === 'string' ? [paths] : paths, problems);
-  const texts = await readAll(files, limits.maxFileBytes, problems);
+  const boundary = typeof options.root === 'string' ? new FileBoundary(options.root) : options.root;
+  const files = await collectFiles(typeof paths === 'string' ? [paths] : paths, boundary, problems);
+  const texts = await readAll(files, limits.maxFileBytes, boundary, problems);
   const declared = new Map<string, Declared>();
   const entries: Entry[] = [];
   files.forEach((file, i) => {
@@ -129,19 +142,27 @@ export async function loadRegistryYaml(
 // ---------------------------------------------------------------------------------------------
 // Files and directories
 
-async function collectFiles(paths: readonly string[], problems: RegistryYamlProblem[]): Promise<string[]> {
+async function collectFiles(paths: readonly string[], boundary: FileBoundary | undefined, problems: RegistryYamlProblem[]): Promise<string[]> {
   const found = new Map<string, string>();
   const visited = new Set<string>();
   const add = (file: string): void => {
     const key = resolve(file);
     if (!found.has(key)) found.set(key, file);
   };
-  const walk = async (dir: string): Promise<void> => {
+  /** The real path of a directory or file given, when it may be read (inside the boundary). */
+  const admit = async (path: string): Promise<string | undefined> => {
+    try {
+      return boundary === undefined ? await realpath(path) : await boundary.resolve(path);
+    } catch (error) {
+      problems.push(fileProblem(path, describeAccess(error, 'path')));
+      return undefined;
+    }
+  };
+  const walk = async (dir: string, real: string): Promise<void> => {
+    if (visited.has(real)) return; // a symbolic link back up the tree
+    visited.add(real);
     let children;
     try {
-      const real = await realpath(dir);
-      if (visited.has(real)) return; // a symbolic link back up the tree
-      visited.add(real);
       children = (await readdir(dir, { withFileTypes: true })).sort((a, b) => compare(a.name, b.name));
     } catch (error) {
       problems.push(fileProblem(dir, describeFsError(error)));
@@ -149,25 +170,31 @@ async function collectFiles(paths: readonly string[], problems: RegistryYamlProb
     }
     for (const child of children) {
       const path = join(dir, child.name);
-      let isDirectory = child.isDirectory();
-      let isFile = child.isFile();
-      if (child.isSymbolicLink()) {
+      const yaml = YAML_EXTENSIONS.has(extname(child.name).toLowerCase());
+      if (child.isDirectory()) {
+        await walk(path, join(real, child.name));
+      } else if (child.isSymbolicLink()) {
+        // stat follows the link without opening its target; a directory is walked only inside the boundary.
         const target = await stat(path).catch(() => undefined);
-        isDirectory = target?.isDirectory() ?? false;
-        isFile = target?.isFile() ?? false;
+        if (target?.isDirectory()) {
+          const realDir = await admit(path);
+          if (realDir !== undefined) await walk(path, realDir);
+        } else if (yaml && target !== undefined) {
+          // (A dangling link, such as an editor's lock file, names nothing to read.)
+          add(path);
+        }
+      } else if (yaml) {
+        // Whatever carries a YAML name is read or refused with its reason (a FIFO, a socket), never skipped.
+        add(path);
       }
-      if (isDirectory) await walk(path);
-      else if (isFile && YAML_EXTENSIONS.has(extname(child.name).toLowerCase())) add(path);
     }
   };
   for (const path of paths) {
-    try {
-      const info = await stat(path);
-      if (info.isDirectory()) await walk(path);
-      else add(path);
-    } catch (error) {
-      problems.push(fileProblem(path, describeFsError(error)));
-    }
+    const real = await admit(path);
+    if (real === undefined) continue;
+    const info = await stat(real).catch(() => undefined);
+    if (info?.isDirectory() === true) await walk(path, real);
+    else add(path);
   }
   return [...found.values()].sort(compare);
 }
@@ -181,6 +208,7 @@ function compare(a: string, b: string): number {
 async function readAll(
   files: readonly string[],
   maxBytes: number,
+  boundary: FileBoundary | undefined,
   problems: RegistryYamlProblem[],
 ): Promise<(string | undefined)[]> {
   const texts: (string | undefined)[] = new Array<string | undefined>(files.length);
@@ -192,14 +220,12 @@ async function readAll(
       next += 1;
       const file = files[i] as string;
       try {
-        texts[i] = await readCapped(file, maxBytes);
+        texts[i] = await readText(file, maxBytes, boundary);
       } catch (error) {
         failures[i] =
-          error instanceof FileTooLarge
-            ? tooLarge(file, error.size, maxBytes)
-            : error instanceof InvalidUtf8
-              ? { file, line: error.at.line, column: error.at.column, message: 'the file is not valid UTF-8 here (registry YAML must be UTF-8)' }
-              : fileProblem(file, describeFsError(error));
+          error instanceof InvalidUtf8
+            ? { file, line: error.at.line, column: error.at.column, message: 'the file is not valid UTF-8 here (registry YAML must be UTF-8)' }
+            : fileProblem(file, describeAccess(error, 'file'));
       }
     }
   };
@@ -214,40 +240,23 @@ class InvalidUtf8 extends Error {
   }
 }
 
-class FileTooLarge extends Error {
-  constructor(readonly size: number) {
-    super('file too large');
-  }
+/**
+ * A registry file's text: only a regular file of at most `maxBytes`, inside the boundary, is read
+ * (see readBoundedFile), and its bytes must be UTF-8.
+ */
+async function readText(file: string, maxBytes: number, boundary: FileBoundary | undefined): Promise<string> {
+  const { bytes } = await readBoundedFile(file, { maxBytes, limitName: 'maxFileBytes', ...(boundary === undefined ? {} : { boundary }) });
+  const bad = findInvalidUtf8(bytes);
+  if (bad !== undefined) throw new InvalidUtf8(bad);
+  return bytes.toString('utf8');
 }
 
-/** Reads a file, refusing it from its size before reading (and again after, should it have grown). */
-async function readCapped(file: string, maxBytes: number): Promise<string> {
-  const handle = await open(file, 'r');
-  try {
-    const info = await handle.stat();
-    if (info.size > maxBytes) throw new FileTooLarge(info.size);
-    // One byte more than allowed, so that a file that grew past the limit since stat is caught too.
-    let buffer = Buffer.allocUnsafe(Math.min(info.size, maxBytes) + 1);
-    let length = 0;
-    for (;;) {
-      if (length === buffer.length) {
-        if (length > maxBytes) throw new FileTooLarge(length);
-        const larger = Buffer.allocUnsafe(Math.min(buffer.length * 2, maxBytes + 1));
-        buffer.copy(larger, 0, 0, length);
-        buffer = larger;
-      }
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    const bad = findInvalidUtf8(buffer.subarray(0, length));
-    if (bad !== undefined) throw new InvalidUtf8(bad);
-    return buffer.toString('utf8', 0, length);
-  } finally {
-    await handle.close();
-  }
+/** A refused or unreadable path, in the words of a registry problem ("file is a FIFO ..."). */
+function describeAccess(error: unknown, noun: 'file' | 'path'): string {
+  if (!(error instanceof FileAccessError)) return describeFsError(error);
+  if (error.reason === 'not-found') return 'no such file or directory';
+  return `${noun} ${error.problem}`;
 }
-
 
 function describeFsError(error: unknown): string {
   const code = (error as { code?: unknown }).code;
@@ -264,7 +273,7 @@ function tooLarge(file: string, size: number, maxBytes: number): RegistryYamlPro
   return fileProblem(file, `file is ${size} bytes, more than the limit of ${maxBytes} (maxFileBytes)`);
 }
 
-function limitsOf(options: RegistryYamlOptions): Required<RegistryYamlOptions> {
+function limitsOf(options: RegistryYamlOptions): Required<Omit<RegistryYamlOptions, 'root'>> {
   const positive = (value: number | undefined, fallback: number, name: string): number => {
     if (value === undefined) return fallback;
     if (!Number.isSafeInteger(value) || value < 1) {
