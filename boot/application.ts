@@ -21,7 +21,9 @@ export interface ApplicationOptions {
   readonly builtins?: Readonly<Record<string, Component>>;
   /** The logger; by default a console logger at the manifest's `log` level (info). */
   readonly logger?: Logger;
-  /** Default time limit of each component's start, in ms. */
+  /** Default time limit of each component's load, in ms (30 s). */
+  readonly loadTimeoutMs?: number;
+  /** Default time limit of each component's start, in ms (30 s). */
   readonly startTimeoutMs?: number;
   /**
    * The app's state directory (relative to the working directory), or `true` for the default
@@ -111,6 +113,7 @@ export class Application {
     const boot = new BootLoader({
       logger,
       baseDir: manifest.dir,
+      ...(options.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: options.loadTimeoutMs }),
       ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     });
     const builtins = options.builtins ?? (await loadBuiltinComponents());

@@ -45,6 +45,7 @@ export type {
 export type { RegistryChange, HistoryRecord } from './registry/history.js';
 export type { DesyncedListener } from './registry/transaction.js';
 export { orderOperations } from './registry/ordering.js';
+export { withinTimeLimit } from './registry/time-limit.js';
 export { FileJournal, foldJournal } from './registry/journal.js';
 export type { RegistryJournal, JournalRecord, JournalReadResult } from './registry/journal.js';
 
