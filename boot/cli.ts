@@ -6,7 +6,7 @@ import { realpathSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { createConsoleLogger, messageOf } from 'kindling';
+import { createConsoleLogger } from 'kindling';
 import type { Logger, LogLevel } from 'kindling';
 import { HttpServers, builtinComponents } from '../components/index.js';
 import { Application } from './application.js';
@@ -14,7 +14,7 @@ import type { ReloadOutcome } from './application.js';
 import { BootEventName } from './boot-events.js';
 import { applyCommand, historyCommand, planCommand, rollbackCommand, validateCommand } from './cli-commands.js';
 import type { CommandIO } from './cli-commands.js';
-import { colourFor, createStyle } from './cli-output.js';
+import { colourFor, createStyle, describeError, escapeForTerminal, terminalSafe } from './cli-output.js';
 import type { ProgressMode } from './cli-output.js';
 import type { Component } from './component.js';
 
@@ -62,8 +62,9 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
  * process.exitCode = await main(['run', 'examples/hello', '--watch']);
  */
 export async function main(argv: readonly string[], options: CliOptions = {}): Promise<number> {
-  const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text));
-  const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
+  // Every line the CLI prints goes through the terminal escape, whatever it carries.
+  const stdout = terminalSafe(options.stdout ?? ((text: string) => void process.stdout.write(text)));
+  const stderr = terminalSafe(options.stderr ?? ((text: string) => void process.stderr.write(text)));
   let exitCode = 0;
   const io: CommandIO = {
     stdout,
@@ -182,14 +183,14 @@ async function run(
       ...(options.logger !== undefined ? { logger: options.logger } : flags.logLevel !== undefined ? { logger: createConsoleLogger(flags.logLevel, 'kindling') } : {}),
     });
   } catch (error) {
-    stderr(`kindling: ${messageOf(error)}\n`);
+    stderr(`kindling: ${describeError(error)}\n`);
     return 1;
   }
-  const name = app.manifest.name ?? relative(process.cwd(), app.manifest.dir);
+  const name = escapeForTerminal(app.manifest.name ?? relative(process.cwd(), app.manifest.dir));
   try {
     await app.start();
   } catch (error) {
-    stderr(`kindling: ${name} did not start: ${messageOf(error)}\n`);
+    stderr(`kindling: ${name} did not start: ${describeError(error)}\n`);
     await app.shutdown('failed to start');
     return 1;
   }
@@ -198,17 +199,18 @@ async function run(
   const lines = [`${name} is running (registry revision ${app.registry.revision}, ${app.registry.entries().length} entries${journal})`];
   const container = app.boot.context.container;
   if (container.isBound(HttpServers)) {
-    for (const address of container.get<HttpServers>(HttpServers).addresses()) lines.push(`  ${address.id}  ${address.url}`);
+    for (const address of container.get<HttpServers>(HttpServers).addresses()) lines.push(`  ${escapeForTerminal(address.id)}  ${escapeForTerminal(address.url)}`);
   }
   if (app.state !== undefined) {
     const socket = relative(process.cwd(), app.state.paths.socket);
-    lines.push(`  admin  ${socket.startsWith('..') ? app.state.paths.socket : socket}  (kindling plan | apply | history | rollback ${target}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`})`);
+    const stateFlag = flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`;
+    lines.push(escapeForTerminal(`  admin  ${socket.startsWith('..') ? app.state.paths.socket : socket}  (kindling plan | apply | history | rollback | compact ${target}${stateFlag})`));
   }
   const cleanup: { dispose(): void }[] = [];
   if (flags.watch === true) {
     cleanup.push(app.watch());
     if (options.onReload !== undefined) cleanup.push(app.onDidReload(options.onReload));
-    lines.push(`watching ${relative(process.cwd(), app.manifest.dir) || '.'} for changes; a refused change keeps the running version`);
+    lines.push(`watching ${escapeForTerminal(relative(process.cwd(), app.manifest.dir) || '.')} for changes; a refused change keeps the running version`);
   }
   lines.push('press Ctrl-C to stop');
   stdout(`${lines.join('\n')}\n`);
@@ -220,6 +222,9 @@ async function run(
   );
   options.onReady?.(app);
   let signals: { dispose(): void } | undefined;
+  // An app with nothing listening (no socket, no timer) would leave Node nothing to wait on: it
+  // would exit at once, without a signal and without calling any stop hook. It runs until told.
+  const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
   const code = await new Promise<number>((resolve) => {
     // Kept until the end (not disposed when shutdown begins): a second signal must still exit at once.
     if (options.handleSignals !== false) signals = app.boot.handleSignals({ exit: resolve });
@@ -234,6 +239,7 @@ async function run(
       else options.signal.addEventListener('abort', stop, { once: true });
     }
   });
+  clearInterval(keepAlive);
   for (const item of cleanup.splice(0)) item.dispose();
   signals?.dispose();
   // Shutdown has run; this also waits for the admin socket and the journal to close (not after a
@@ -253,11 +259,27 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+  const argv = process.argv.slice(2);
+  const failed = argv[0] === 'run' ? 1 : 2;
+  let settled = false;
+  // Node exits on its own once nothing is left to wait on, with 0: a command whose work can never
+  // finish (a promise that never settles and holds no timer or socket) must not pass for a success.
+  process.once('beforeExit', () => {
+    if (settled) return;
+    process.stderr.write(
+      `kindling: ${escapeForTerminal(argv[0] ?? 'the command')} stopped before it finished: what it waited for can never settle (a component module, hook or listener whose promise never resolves)\n`,
+    );
+    process.exit(failed);
+  });
+  main(argv).then(
+    (code) => {
+      settled = true;
+      process.exit(code);
+    },
     (error: unknown) => {
-      process.stderr.write(`kindling: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
+      settled = true;
+      process.stderr.write(`kindling: ${describeError(error)}\n`);
+      process.exit(failed);
     },
   );
 }
