@@ -8,6 +8,8 @@ import { loadBuiltinComponents } from './builtins.js';
 import type { Component } from './component.js';
 import { EntryFiles } from './container.js';
 import { DurableState } from './durable-state.js';
+import type { JournalLimits } from './durable-state.js';
+import type { AdminServerOptions } from './admin-server.js';
 import { BootLoader } from './loader.js';
 import type { ShutdownReport } from './loader.js';
 import { loadBootManifest, resolveManifestComponents } from './manifest.js';
@@ -33,6 +35,10 @@ export interface ApplicationOptions {
    * default.
    */
   readonly stateDir?: string | true;
+  /** Limits of the state directory's journal: its largest record, and when it is compacted. */
+  readonly journal?: JournalLimits;
+  /** Limits of the admin endpoint: request size, operations per batch, time, connections. */
+  readonly admin?: AdminServerOptions;
 }
 
 /** What one {@link Application.reload} did. */
@@ -99,6 +105,7 @@ export class Application {
     readonly boot: BootLoader,
     readonly logger: Logger,
     private readonly stateDir: string | true | undefined,
+    private readonly limits: { readonly journal: JournalLimits | undefined; readonly admin: AdminServerOptions | undefined },
   ) {
     this.source = yamlSourceOf(manifest);
   }
@@ -120,7 +127,7 @@ export class Application {
     for (const { component, config, source } of await resolveManifestComponents(manifest, builtins)) {
       boot.register(component, config, { source });
     }
-    return new Application(manifest, boot, logger, options.stateDir);
+    return new Application(manifest, boot, logger, options.stateDir, { journal: options.journal, admin: options.admin });
   }
 
   /** The registry (available once the boot has loaded). */
@@ -236,7 +243,14 @@ export class Application {
 
   private async openState(stateDir: string | true): Promise<void> {
     const paths = statePaths(this.manifest.dir, stateDir === true ? undefined : stateDir);
-    const durable = await DurableState.open({ paths, name: this.manifest.name ?? basename(this.manifest.dir), appDir: this.manifest.dir, logger: this.logger });
+    const durable = await DurableState.open({
+      paths,
+      name: this.manifest.name ?? basename(this.manifest.dir),
+      appDir: this.manifest.dir,
+      logger: this.logger,
+      ...(this.limits.journal === undefined ? {} : { journal: this.limits.journal }),
+      ...(this.limits.admin === undefined ? {} : { admin: this.limits.admin }),
+    });
     this.durable = durable;
     this.boot.context.container.bind(RegistryJournal).toConstantValue(durable.journal);
     // However shutdown begins (a signal, a failed boot), stop taking commands at once and close the

@@ -19,6 +19,7 @@ import type { BootManifest } from './manifest.js';
 import { planRegistry } from './plan.js';
 import type { PlannedChange, RegistryPlan } from './plan.js';
 import { statePaths } from './state-dir.js';
+import { JOURNAL_REPLAY_SOURCE, describeHeld } from './durable-state.js';
 
 /** Where a command writes, and how. */
 export interface CommandIO {
@@ -259,6 +260,23 @@ export async function historyCommand(arg: string, flags: HistoryFlags, io: Comma
   }
 }
 
+// ---- compact -------------------------------------------------------------------------------------
+
+/** `kindling compact <app>`: compacts the running app's journal now (a snapshot replaces its batches). */
+export async function compactCommand(arg: string, flags: TargetFlags, io: CommandIO): Promise<number> {
+  try {
+    const target = await resolveTarget(arg, flags);
+    await requireRunning(target);
+    const done = await target.client.compact();
+    io.stdout(
+      `compacted ${escapeForTerminal(done.path)}: ${formatBytes(done.bytesBefore)} → ${formatBytes(done.bytesAfter)}, a snapshot of ${formatCount(done.entries)} ${plural(done.entries, 'entry', 'entries')} at revision ${done.revision}\n`,
+    );
+    return ExitCode.ok;
+  } catch (error) {
+    return fail(io, error, arg);
+  }
+}
+
 // ---- rollback ------------------------------------------------------------------------------------
 
 /** Flags of `kindling rollback`. */
@@ -431,7 +449,7 @@ function printHistory(io: CommandIO, status: AdminStatus, history: AdminHistory)
 function displaySource(source: string | undefined, history: AdminHistory): string {
   if (source === undefined) return '-';
   if (source.startsWith('yaml:')) return `yaml:${relativePosition(source.slice(5)) || '.'}`;
-  if (source === 'journal replay') return `journal replay (${history.journal.replayedBatches} ${plural(history.journal.replayedBatches, 'batch', 'batches')})`;
+  if (source === JOURNAL_REPLAY_SOURCE) return `journal replay (${describeHeld(history.journal)})`;
   return source;
 }
 
@@ -503,6 +521,12 @@ function indent(text: string): string {
 function relativePosition(at: string): string {
   const rel = relative(process.cwd(), at);
   return rel.startsWith('..') ? at : rel;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  const [size, unit] = n < 1024 ** 2 ? [n / 1024, 'KiB'] : n < 1024 ** 3 ? [n / 1024 ** 2, 'MiB'] : [n / 1024 ** 3, 'GiB'];
+  return `${size.toFixed(1)} ${unit}`;
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {

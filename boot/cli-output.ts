@@ -8,6 +8,14 @@ import { messageOf } from 'kindling';
  */
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
 
+/**
+ * The index of the first character of `text` that {@link escapeForTerminal} would escape (line feeds
+ * included), or -1: how a label that must print as itself (an admin `source`) is checked.
+ */
+export function unsafeCharacterIndex(text: string): number {
+  return text.search(new RegExp(UNSAFE.source, 'u'));
+}
+
 /** Options of {@link escapeForTerminal}. */
 export interface EscapeOptions {
   /** Keep line feeds (text that is several lines by design, such as an error message); default false. */

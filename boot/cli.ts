@@ -12,7 +12,8 @@ import { HttpServers, builtinComponents } from '../components/index.js';
 import { Application } from './application.js';
 import type { ReloadOutcome } from './application.js';
 import { BootEventName } from './boot-events.js';
-import { applyCommand, historyCommand, planCommand, rollbackCommand, validateCommand } from './cli-commands.js';
+import { applyCommand, compactCommand, historyCommand, planCommand, rollbackCommand, validateCommand } from './cli-commands.js';
+import { describeHeld } from './durable-state.js';
 import type { CommandIO } from './cli-commands.js';
 import { colourFor, createStyle, describeError, escapeForTerminal, terminalSafe } from './cli-output.js';
 import type { ProgressMode } from './cli-output.js';
@@ -49,9 +50,16 @@ interface RunFlags {
   readonly stateDir?: string;
   /** False with --no-state. */
   readonly state?: boolean;
+  readonly journalMaxRecordBytes?: number;
+  readonly journalCompactBytes?: number;
+  readonly adminMaxRequestBytes?: number;
+  readonly adminMaxOps?: number;
+  readonly adminTimeout?: number;
+  readonly adminMaxConnections?: number;
 }
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+const BYTE_UNITS = { '': 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 } as const;
 
 /**
  * Runs the command line with `argv` (without `node` and the script) and resolves with the exit
@@ -94,6 +102,16 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a revision number (0, 1, 2, ...)');
     return Number(value);
   };
+  const count = (value: string): number => {
+    if (!/^[1-9]\d*$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('expected a whole number, 1 or more');
+    return Number(value);
+  };
+  const bytes = (value: string): number => {
+    const match = /^([1-9]\d*)(KiB|MiB|GiB)?$/.exec(value);
+    const size = match === null ? Number.NaN : Number(match[1]) * BYTE_UNITS[(match[2] ?? '') as keyof typeof BYTE_UNITS];
+    if (!Number.isSafeInteger(size)) throw new InvalidArgumentError('expected a size in bytes, such as 1048576, 512KiB, 64MiB or 1GiB');
+    return size;
+  };
   const APP = 'an app directory with a kindling.yaml, or a manifest file';
   const STATE_DIR = 'the state directory of the app (default: <app dir>/.kindling)';
   program
@@ -104,6 +122,12 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .option('--log-level <level>', `one of ${LEVELS.join(', ')} (default: the manifest's, or info)`, logLevel)
     .option('--state-dir <dir>', `where the journal of applied changes and the admin socket live (default: <app dir>/.kindling)`)
     .option('--no-state', 'run without a state directory: no journal, no admin socket (plan, apply, history and rollback cannot reach the app)')
+    .option('--journal-max-record-bytes <size>', 'the largest batch the journal records, and reads back (default 128MiB)', bytes)
+    .option('--journal-compact-bytes <size>', 'compact the journal once the batches after its last snapshot exceed this and the snapshot (default 64MiB)', bytes)
+    .option('--admin-max-request-bytes <size>', 'the largest request the admin socket accepts (default 64MiB)', bytes)
+    .option('--admin-max-ops <n>', 'the most operations one admin apply may carry (default 100000)', count)
+    .option('--admin-timeout <ms>', 'time an admin client has to send a request, and to take its answer (default 30000)', count)
+    .option('--admin-max-connections <n>', 'the most admin connections open at once (default 16)', count)
     .action(async (target: string, flags: RunFlags) => {
       exitCode = await run(target, flags, options, stdout, stderr);
     });
@@ -145,6 +169,14 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
       exitCode = await historyCommand(target, flags, io);
     });
   program
+    .command('compact')
+    .description("compact the running app's journal now: a snapshot of its state replaces the batches (it also compacts itself as it grows); exit 0 or 2")
+    .argument('<app>', APP)
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, flags: { stateDir?: string }) => {
+      exitCode = await compactCommand(target, flags, io);
+    });
+  program
     .command('rollback')
     .description('return the running app\'s registry to the state it had at <revision>, as one new batch; exit 0 or 2')
     .argument('<app>', APP)
@@ -180,6 +212,16 @@ async function run(
     app = await Application.load(target, {
       builtins: options.builtins ?? builtinComponents,
       ...(flags.state === false ? {} : { stateDir: flags.stateDir ?? true }),
+      journal: {
+        ...(flags.journalMaxRecordBytes === undefined ? {} : { maxRecordBytes: flags.journalMaxRecordBytes }),
+        ...(flags.journalCompactBytes === undefined ? {} : { compactBytes: flags.journalCompactBytes }),
+      },
+      admin: {
+        ...(flags.adminMaxRequestBytes === undefined ? {} : { maxRequestBytes: flags.adminMaxRequestBytes }),
+        ...(flags.adminMaxOps === undefined ? {} : { maxOps: flags.adminMaxOps }),
+        ...(flags.adminTimeout === undefined ? {} : { timeoutMs: flags.adminTimeout }),
+        ...(flags.adminMaxConnections === undefined ? {} : { maxConnections: flags.adminMaxConnections }),
+      },
       ...(options.logger !== undefined ? { logger: options.logger } : flags.logLevel !== undefined ? { logger: createConsoleLogger(flags.logLevel, 'kindling') } : {}),
     });
   } catch (error) {
@@ -194,8 +236,13 @@ async function run(
     await app.shutdown('failed to start');
     return 1;
   }
-  const replayed = app.state?.journalInfo.replayedBatches ?? 0;
-  const journal = replayed === 0 ? '' : `; ${replayed} journaled batch${replayed === 1 ? '' : 'es'} replayed`;
+  const held = app.state?.journalInfo;
+  const journal =
+    held === undefined || (held.replayedBatches === 0 && held.snapshotRevision === undefined)
+      ? ''
+      : held.snapshotRevision === undefined
+        ? `; ${held.replayedBatches} journaled batch${held.replayedBatches === 1 ? '' : 'es'} replayed`
+        : `; journal replayed (${describeHeld(held)})`;
   const lines = [`${name} is running (registry revision ${app.registry.revision}, ${app.registry.entries().length} entries${journal})`];
   const container = app.boot.context.container;
   if (container.isBound(HttpServers)) {
