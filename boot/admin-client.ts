@@ -107,11 +107,13 @@ export class AdminClient {
             size += chunk.length;
             if (size > this.maxResponseBytes) {
               chunks.length = 0;
-              req.destroy(
+              // Settled first: whatever the destroyed response emits next changes nothing.
+              reject(
                 new KindlingError('INVALID', `the app at ${this.paths.dir} answered ${method} ${path} with more than ${this.maxResponseBytes} bytes (maxResponseBytes); refused`, {
                   details: { reason: 'TOO_LARGE', limit: this.maxResponseBytes },
                 }),
               );
+              req.destroy();
               return;
             }
             chunks.push(chunk);

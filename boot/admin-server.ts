@@ -112,7 +112,10 @@ export class AdminServer {
     server.maxConnections = maxConnections;
     server.on('connection', (socket: Socket) => {
       // A connection that sends nothing at all holds a slot; the request timers start only with a request.
-      socket.setTimeout(limits.timeoutMs, () => socket.destroy());
+      socket.setTimeout(limits.timeoutMs, () => {
+        logger.warn(`an admin connection sent no request within ${limits.timeoutMs} ms; it was closed`);
+        socket.destroy();
+      });
     });
     // Two apps started at once: binding the socket is atomic, so only one of them gets it.
     await new Promise<void>((resolve, reject) => {
@@ -217,11 +220,11 @@ async function serve(handlers: AdminHandlers, request: IncomingMessage, response
       default:
         throw new KindlingError('NOT_FOUND', `the admin endpoint has no ${route.slice(0, 200)} (${ROUTES})`);
     }
-    send(response, 200, { result }, limits);
+    send(response, 200, { result }, limits, logger);
   } catch (error) {
     const wire = toWireError(error);
     if (wire.code === 'INTERNAL') logger.error(`admin ${route.slice(0, 200)} failed: ${wire.message}`, { error });
-    send(response, STATUS_OF[wire.code] ?? 500, { error: wire }, limits);
+    send(response, STATUS_OF[wire.code] ?? 500, { error: wire }, limits, logger);
   }
 }
 
@@ -267,7 +270,7 @@ function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> 
   });
 }
 
-function send(response: ServerResponse, status: number, body: unknown, limits: Limits): void {
+function send(response: ServerResponse, status: number, body: unknown, limits: Limits, logger: Logger): void {
   let text: string;
   try {
     text = JSON.stringify(body);
@@ -277,7 +280,10 @@ function send(response: ServerResponse, status: number, body: unknown, limits: L
   }
   if (response.destroyed || response.headersSent) return;
   // A client that never reads its answer holds it in memory: it has the time limit to take it.
-  const timer = setTimeout(() => response.destroy(), limits.timeoutMs);
+  const timer = setTimeout(() => {
+    logger.warn(`an admin client did not take its answer within ${limits.timeoutMs} ms; the connection was closed`);
+    response.destroy();
+  }, limits.timeoutMs);
   response.once('close', () => clearTimeout(timer));
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
   response.end(text);

@@ -260,19 +260,18 @@ async function run(
     lines.push(`watching ${escapeForTerminal(relative(process.cwd(), app.manifest.dir) || '.')} for changes; a refused change keeps the running version`);
   }
   lines.push('press Ctrl-C to stop');
-  stdout(`${lines.join('\n')}\n`);
   // Stop watching as soon as shutdown begins, whatever began it.
   cleanup.push(
     app.boot.onBootEvent((event) => {
       if (event.name === BootEventName.stopping) for (const item of cleanup.splice(0)) item.dispose();
     }),
   );
-  options.onReady?.(app);
   let signals: { dispose(): void } | undefined;
   // An app with nothing listening (no socket, no timer) would leave Node nothing to wait on: it
   // would exit at once, without a signal and without calling any stop hook. It runs until told.
   const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
-  const code = await new Promise<number>((resolve) => {
+  // Listening for signals before saying "press Ctrl-C": one sent as soon as it is read stops the app gracefully.
+  const stopped = new Promise<number>((resolve) => {
     // Kept until the end (not disposed when shutdown begins): a second signal must still exit at once.
     if (options.handleSignals !== false) signals = app.boot.handleSignals({ exit: resolve });
     if (options.signal !== undefined) {
@@ -286,6 +285,9 @@ async function run(
       else options.signal.addEventListener('abort', stop, { once: true });
     }
   });
+  stdout(`${lines.join('\n')}\n`);
+  options.onReady?.(app);
+  const code = await stopped;
   clearInterval(keepAlive);
   for (const item of cleanup.splice(0)) item.dispose();
   signals?.dispose();

@@ -1,5 +1,5 @@
 import { Container } from 'inversify';
-import { KindlingError, isKindlingError, messageOf, silentLogger, toDisposable, withinTimeLimit } from 'kindling';
+import { KindlingError, isKindlingError, silentLogger, toDisposable, withinTimeLimit } from 'kindling';
 import type { Disposable, EntrySource, ErrorCode, Logger } from 'kindling';
 import { BootError } from './boot-error.js';
 import type { MissingDependency } from './boot-error.js';
@@ -10,6 +10,8 @@ import { defineComponent, isComponent } from './component.js';
 import type { Component, ComponentOptions } from './component.js';
 import { createBootContainer } from './container.js';
 import { BootContext } from './context.js';
+// A hostile thrown value can make messageOf itself throw; a failure must still be reported as the component's.
+import { safeMessageOf } from './cli-output.js';
 
 /** Options of a {@link BootLoader}. */
 export interface BootLoaderOptions {
@@ -262,7 +264,7 @@ export class BootLoader {
       this.shutdown(`signal:${signal}`).then(
         (report) => exit(report.failures.length > 0 ? 1 : 0),
         (error: unknown) => {
-          this.logger.error(`shutdown failed: ${messageOf(error)}`, { error });
+          this.logger.error(`shutdown failed: ${safeMessageOf(error)}`, { error });
           exit(1);
         },
       );
@@ -420,7 +422,7 @@ export class BootLoader {
         listener(event);
       } catch (error) {
         // A listener of boot events must not break the boot: report it and go on.
-        this.logger.error(`a $boot event listener threw on ${event.name}: ${messageOf(error)}`, { error });
+        this.logger.error(`a $boot event listener threw on ${event.name}: ${safeMessageOf(error)}`, { error });
       }
     }
   }
@@ -494,9 +496,14 @@ function findCycles(components: readonly Pick<Component, 'name' | 'dependsOn'>[]
 }
 
 function wrapFailure(error: unknown, component: string, phase: 'load' | 'start' | 'stop'): BootError {
-  if (error instanceof BootError && error.component === component) return error;
-  const code: ErrorCode = isKindlingError(error) ? error.code : 'REJECTED';
-  return new BootError(code, `component ${component} failed to ${phase}: ${messageOf(error)}`, {
+  let code: ErrorCode = 'REJECTED';
+  try {
+    if (error instanceof BootError && error.component === component) return error;
+    if (isKindlingError(error)) code = error.code;
+  } catch {
+    // A revoked proxy throws even on instanceof: it is reported as the component's failure all the same.
+  }
+  return new BootError(code, `component ${component} failed to ${phase}: ${safeMessageOf(error)}`, {
     component,
     phase,
     cause: error,
