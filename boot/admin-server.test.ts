@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -84,6 +85,18 @@ describe('AdminServer', () => {
       await listen();
       expect(statSync(paths.dir).mode & 0o777).toBe(0o700);
       expect(statSync(paths.socket).mode & 0o777).toBe(0o600);
+    });
+
+    it.runIf(asRoot)('is out of reach of another user: the system refuses their connection', async () => {
+      // Only the state directory and the socket keep them out: the directory above is open to all.
+      await chmod(root, 0o755);
+      await listen();
+      const script = `require('node:net').createConnection(${JSON.stringify(paths.socket)}).on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => console.log(e.code));`;
+      const child = spawn(process.execPath, ['-e', script], { uid: OTHER_UID, gid: OTHER_UID });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      await new Promise((resolve) => child.once('close', resolve));
+      expect(out).toBe('EACCES\n');
     });
 
     it('takes group and other permissions away from an existing state directory', async () => {

@@ -37,7 +37,7 @@ entries:
 `;
 
 describe('kindling --help', () => {
-  it.each(['run', 'validate', 'plan', 'apply', 'history', 'rollback'])('prints the usage of %s and exits 0', async (command) => {
+  it.each(['run', 'validate', 'plan', 'apply', 'history', 'rollback', 'compact'])('prints the usage of %s and exits 0', async (command) => {
     const { code, out } = await cli([command, '--help']);
     expect(code).toBe(0);
     expect(out).toMatch(new RegExp(`^Usage: kindling ${command} \\[options\\] <app>`));
