@@ -2,7 +2,6 @@ import { chmod, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { KindlingError } from 'kindling';
 import type { Logger } from 'kindling';
 import { AdminClient, type SocketProbe } from './admin-client.js';
@@ -102,7 +101,8 @@ export class AdminServer {
     if (probe.state === 'stale') await removeStaleSocket(paths, logger);
     const server = createServer(
       {
-        // Whole request (headers and body) within the limit; checked this often, not every 30 s.
+        // The whole request (headers and body) within the limit, counted from the connection: one
+        // that sends nothing, or stops half-way, gets 408 and is closed. Checked this often, not every 30 s.
         requestTimeout: limits.timeoutMs,
         headersTimeout: limits.timeoutMs,
         connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(limits.timeoutMs / 4))),
@@ -110,13 +110,6 @@ export class AdminServer {
       (request, response) => void serve(handlers, request, response, logger, limits),
     );
     server.maxConnections = maxConnections;
-    server.on('connection', (socket: Socket) => {
-      // A connection that sends nothing at all holds a slot; the request timers start only with a request.
-      socket.setTimeout(limits.timeoutMs, () => {
-        logger.warn(`an admin connection sent no request within ${limits.timeoutMs} ms; it was closed`);
-        socket.destroy();
-      });
-    });
     // Two apps started at once: binding the socket is atomic, so only one of them gets it.
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
@@ -192,8 +185,6 @@ interface Limits {
 
 async function serve(handlers: AdminHandlers, request: IncomingMessage, response: ServerResponse, logger: Logger, limits: Limits): Promise<void> {
   const route = `${request.method ?? 'GET'} ${(request.url ?? '/').split('?')[0] ?? '/'}`;
-  // From here the time is the handler's (an apply through the listeners, bounded by the registry).
-  request.socket.setTimeout(0);
   try {
     let result: unknown;
     switch (route) {
