@@ -112,8 +112,16 @@ export interface DecodedRollbackRequest {
 
 /** Default largest number of operations in one `POST /apply`. */
 export const DEFAULT_MAX_OPS = 100_000;
-/** The longest `source` label of a `POST /apply`, in characters. */
-export const MAX_SOURCE_LENGTH = 256;
+/** Default longest `source` label of a `POST /apply`, in characters. */
+export const DEFAULT_MAX_SOURCE_LENGTH = 256;
+
+/** What one decoded request may carry. */
+export interface RequestLimits {
+  /** The most operations of one batch (default {@link DEFAULT_MAX_OPS}). */
+  readonly maxOps?: number;
+  /** The longest `source` label (default {@link DEFAULT_MAX_SOURCE_LENGTH}). */
+  readonly maxSourceLength?: number;
+}
 
 /** One change of a batch, without the entry's content. */
 export interface WireChange {
@@ -209,12 +217,12 @@ export function fromWireOps(value: unknown, maxOps = DEFAULT_MAX_OPS): RegistryO
 }
 
 /** Decodes the body of `POST /apply` strictly (unknown fields refused); throws `INVALID` naming the field. */
-export function decodeApplyRequest(body: unknown, maxOps = DEFAULT_MAX_OPS): DecodedApplyRequest {
+export function decodeApplyRequest(body: unknown, limits: RequestLimits = {}): DecodedApplyRequest {
   const request = record(body, 'the request', ['ops', 'dryRun', 'expectRevision', 'source']);
   const source = request['source'];
-  if (source !== undefined) checkSource(source);
+  if (source !== undefined) checkSource(source, limits.maxSourceLength ?? DEFAULT_MAX_SOURCE_LENGTH);
   return {
-    ops: fromWireOps(request['ops'], maxOps),
+    ops: fromWireOps(request['ops'], limits.maxOps ?? DEFAULT_MAX_OPS),
     ...decodeFlags(request),
     ...(source === undefined ? {} : { source: source as string }),
   };
@@ -238,9 +246,9 @@ function decodeFlags(request: Record<string, unknown>): { dryRun: boolean; expec
   return { dryRun: dryRun === true, ...(expect === undefined ? {} : { expectRevision: revisionNumber(expect, 'expectRevision') }) };
 }
 
-function checkSource(source: unknown): void {
+function checkSource(source: unknown, maxLength: number): void {
   if (typeof source !== 'string' || source.length === 0) throw invalid('source must be a non-empty string');
-  if (source.length > MAX_SOURCE_LENGTH) throw invalid(`source is ${source.length} characters long, more than ${MAX_SOURCE_LENGTH}`);
+  if (source.length > maxLength) throw invalid(`source is ${source.length} characters long, more than ${maxLength} (maxSourceLength)`);
   const at = unsafeCharacterIndex(source);
   if (at >= 0) {
     const code = (source.codePointAt(at) as number).toString(16).toUpperCase().padStart(4, '0');

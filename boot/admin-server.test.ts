@@ -177,6 +177,15 @@ describe('AdminServer', () => {
       await expect(client.call('POST', '/apply', undefined)).rejects.toMatchObject({ code: 'INVALID', message: expect.stringContaining('not valid JSON') });
     });
 
+    it('refuses a batch larger than maxRequestBytes with a clear error the client receives', async () => {
+      servers.push(await AdminServer.listen(paths, handlers(), silentLogger, { maxRequestBytes: 1024 * 1024 }));
+      const ops = Array.from({ length: 500 }, (_, i) => ({ op: 'create' as const, entry: { id: `app:n${i}`, kind: 'app.note', meta: {}, data: 'x'.repeat(10_000) } }));
+      await expect(new AdminClient(paths).apply({ ops })).rejects.toMatchObject({
+        code: 'INVALID',
+        message: expect.stringMatching(/^the request body is \d+ bytes, more than the 1048576 allowed \(maxRequestBytes\)/) as unknown,
+      });
+    });
+
     it('answers NOT_FOUND for a route it does not have, listing those it has', async () => {
       await listen();
       const client = new AdminClient(paths) as unknown as { call: (method: string, path: string) => Promise<unknown> };

@@ -5,7 +5,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KindlingError } from 'kindling';
 import type { Logger } from 'kindling';
 import { AdminClient, type SocketProbe } from './admin-client.js';
-import { DEFAULT_MAX_OPS, decodeApplyRequest, decodeCompactRequest, decodeRollbackRequest, toWireError } from './admin-protocol.js';
+import { DEFAULT_MAX_OPS, DEFAULT_MAX_SOURCE_LENGTH, decodeApplyRequest, decodeCompactRequest, decodeRollbackRequest, toWireError } from './admin-protocol.js';
 import type { AdminApplyResult, AdminCompaction, AdminEntries, AdminHistory, AdminStatus, DecodedApplyRequest, DecodedRollbackRequest } from './admin-protocol.js';
 import { safeMessageOf } from './cli-output.js';
 import { checkSocketPath, ensureStateDir } from './state-dir.js';
@@ -28,6 +28,8 @@ export interface AdminServerOptions {
   readonly maxRequestBytes?: number;
   /** The most operations one `POST /apply` may carry (default 100,000). */
   readonly maxOps?: number;
+  /** The longest `source` label of a `POST /apply`, in characters (default 256). */
+  readonly maxSourceLength?: number;
   /**
    * How long a client has to send a whole request, and to take a whole answer, in ms (default
    * {@link DEFAULT_ADMIN_TIMEOUT_MS}); the connection is closed past it. The work in between (an
@@ -91,6 +93,7 @@ export class AdminServer {
     const limits = {
       maxRequestBytes: positive(options.maxRequestBytes, DEFAULT_MAX_REQUEST_BYTES, 'maxRequestBytes'),
       maxOps: positive(options.maxOps, DEFAULT_MAX_OPS, 'maxOps'),
+      maxSourceLength: positive(options.maxSourceLength, DEFAULT_MAX_SOURCE_LENGTH, 'maxSourceLength'),
       timeoutMs: positive(options.timeoutMs, DEFAULT_ADMIN_TIMEOUT_MS, 'timeoutMs'),
     };
     const maxConnections = positive(options.maxConnections, DEFAULT_MAX_CONNECTIONS, 'maxConnections');
@@ -180,6 +183,7 @@ function alreadyRunning(paths: StatePaths, pid: number | undefined): KindlingErr
 interface Limits {
   readonly maxRequestBytes: number;
   readonly maxOps: number;
+  readonly maxSourceLength: number;
   readonly timeoutMs: number;
 }
 
@@ -198,7 +202,7 @@ async function serve(handlers: AdminHandlers, request: IncomingMessage, response
         result = handlers.history();
         break;
       case 'POST /apply':
-        result = await handlers.apply(decodeApplyRequest(await readJson(request, limits.maxRequestBytes), limits.maxOps));
+        result = await handlers.apply(decodeApplyRequest(await readJson(request, limits.maxRequestBytes), limits));
         break;
       case 'POST /rollback':
         result = await handlers.rollback(decodeRollbackRequest(await readJson(request, limits.maxRequestBytes)));
