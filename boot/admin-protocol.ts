@@ -1,8 +1,9 @@
 // The JSON spoken over a running app's admin socket (boot/admin-server.ts, boot/admin-client.ts).
 
 import { createHash } from 'node:crypto';
-import { DEFAULT_MAX_FILE_BYTES, ErrorCode, KindlingError, getEntrySource, messageOf, parseRegistryYaml, readBoundedFile, setEntrySource } from 'kindling';
+import { DEFAULT_MAX_FILE_BYTES, ErrorCode, KindlingError, getEntrySource, parseRegistryYaml, readBoundedFile, setEntrySource } from 'kindling';
 import type { Entry, EntryInput, EntrySource, FileBoundary, HistoryRecord, RegistryOp } from 'kindling';
+import { safeMessageOf, unsafeCharacterIndex } from './cli-output.js';
 
 /** Where an entry was declared, as it travels: the file and the position of the entry. */
 export interface WirePosition {
@@ -52,10 +53,23 @@ export interface AdminStatus {
 /** What the app found in its journal when it started. */
 export interface AdminJournalInfo {
   readonly path: string;
-  /** Batches read back from the journal at start (folded into one replay batch). */
+  /** Batches read back from the journal at start (folded into one replay batch), after its snapshot if any. */
   readonly replayedBatches: number;
+  /** The revision of the snapshot the journal began with at start, when it had been compacted. */
+  readonly snapshotRevision?: number;
   /** Whether a torn last record (a crash mid-write) was dropped at start. */
   readonly tornTail: boolean;
+}
+
+/** `POST /compact`: what the compaction of the journal did. */
+export interface AdminCompaction {
+  readonly path: string;
+  /** The revision the snapshot stands for. */
+  readonly revision: number;
+  /** Entries in the snapshot (deletions included). */
+  readonly entries: number;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
 }
 
 /** `GET /entries`: the committed entries and which source applied each one last. */
@@ -79,6 +93,34 @@ export interface AdminRollbackRequest {
   readonly revision: number;
   readonly dryRun?: boolean;
   readonly expectRevision?: number;
+}
+
+/** `POST /apply` once decoded: operations ready for `registry.apply`. */
+export interface DecodedApplyRequest {
+  readonly ops: RegistryOp[];
+  readonly dryRun: boolean;
+  readonly expectRevision?: number;
+  readonly source?: string;
+}
+
+/** `POST /rollback` once decoded. */
+export interface DecodedRollbackRequest {
+  readonly revision: number;
+  readonly dryRun: boolean;
+  readonly expectRevision?: number;
+}
+
+/** Default largest number of operations in one `POST /apply`. */
+export const DEFAULT_MAX_OPS = 100_000;
+/** Default longest `source` label of a `POST /apply`, in characters. */
+export const DEFAULT_MAX_SOURCE_LENGTH = 256;
+
+/** What one decoded request may carry. */
+export interface RequestLimits {
+  /** The most operations of one batch (default {@link DEFAULT_MAX_OPS}). */
+  readonly maxOps?: number;
+  /** The longest `source` label (default {@link DEFAULT_MAX_SOURCE_LENGTH}). */
+  readonly maxSourceLength?: number;
 }
 
 /** One change of a batch, without the entry's content. */
@@ -136,27 +178,120 @@ export function toWireOps(ops: readonly RegistryOp[]): WireOp[] {
  * its declaration site is attached again, so that relative paths in its data (a function's module)
  * resolve against its YAML file and refusals point at `file:line:col`. The site can locate paths
  * under the entry once {@link readWireSources} has read its file, as long as the entry is still
- * declared at the same place.
+ * declared at the same place. Decoded strictly: `id` and `kind` strings, `meta` an object, `at` a
+ * position, nothing else; throws `INVALID` naming the field (under `where`).
  */
-export function fromWireEntry(value: unknown): EntryInput {
-  const wire = (typeof value === 'object' && value !== null ? value : {}) as Partial<WireEntry>;
-  const entry = { id: wire.id as string, kind: wire.kind as string, meta: wire.meta as Record<string, unknown>, data: wire.data };
-  const at = wire.at;
-  if (at !== undefined && typeof at.file === 'string' && Number.isInteger(at.line) && Number.isInteger(at.column)) {
-    setEntrySource(entry, lazySource(entry.id, at));
-  }
+export function fromWireEntry(value: unknown, where = 'entry'): EntryInput {
+  const wire = record(value, where, ['id', 'kind', 'meta', 'data', 'at']);
+  const id = text(wire['id'], `${where}.id`);
+  const kind = text(wire['kind'], `${where}.kind`);
+  const meta = wire['meta'] === undefined ? {} : record(wire['meta'], `${where}.meta`);
+  const entry = { id, kind, meta, data: wire['data'] };
+  if (wire['at'] !== undefined) setEntrySource(entry, lazySource(id, fromWirePosition(wire['at'], `${where}.at`)));
   return entry;
 }
 
-/** Operations received over the wire, ready for `registry.apply` (the registry checks them). */
-export function fromWireOps(value: unknown): RegistryOp[] {
-  if (!Array.isArray(value)) throw new KindlingError('INVALID', 'ops must be a list of { op, entry } operations');
-  return value.map((item: unknown, index) => {
-    const op = (typeof item === 'object' && item !== null ? item : {}) as { op?: unknown; entry?: unknown };
-    if (op.op === 'delete') return { op: 'delete', entry: { id: (op.entry as { id?: unknown } | undefined)?.id as string } };
-    if (op.op === 'create' || op.op === 'update') return { op: op.op, entry: fromWireEntry(op.entry) };
-    throw new KindlingError('INVALID', `operation ${index} has an unknown op ${JSON.stringify(op.op)} (create, update or delete)`);
+/**
+ * Operations received over the wire, ready for `registry.apply` (the registry checks them against
+ * its state): a list of at most `maxOps` `{ op, entry }`, decoded strictly. Throws `INVALID` naming
+ * the operation and the field.
+ */
+export function fromWireOps(value: unknown, maxOps = DEFAULT_MAX_OPS): RegistryOp[] {
+  if (!Array.isArray(value)) throw invalid('ops must be a list of { op, entry } operations');
+  if (value.length > maxOps) {
+    throw invalid(`the batch has ${value.length} operations, more than the ${maxOps} one request may carry (maxOps); apply it in smaller batches, or raise the limit (kindling run --admin-max-ops)`, {
+      ops: value.length,
+      limit: maxOps,
+    });
+  }
+  return value.map((item: unknown, index): RegistryOp => {
+    const where = `ops[${index}]`;
+    const op = record(item, where, ['op', 'entry']);
+    if (op['op'] === 'delete') {
+      const entry = record(op['entry'], `${where}.entry`, ['id']);
+      return { op: 'delete', entry: { id: text(entry['id'], `${where}.entry.id`) } };
+    }
+    if (op['op'] === 'create' || op['op'] === 'update') return { op: op['op'], entry: fromWireEntry(op['entry'], `${where}.entry`) };
+    throw invalid(`${where}.op must be create, update or delete, not ${JSON.stringify(op['op']) ?? 'missing'}`);
   });
+}
+
+/** Decodes the body of `POST /apply` strictly (unknown fields refused); throws `INVALID` naming the field. */
+export function decodeApplyRequest(body: unknown, limits: RequestLimits = {}): DecodedApplyRequest {
+  const request = record(body, 'the request', ['ops', 'dryRun', 'expectRevision', 'source']);
+  const source = request['source'];
+  if (source !== undefined) checkSource(source, limits.maxSourceLength ?? DEFAULT_MAX_SOURCE_LENGTH);
+  return {
+    ops: fromWireOps(request['ops'], limits.maxOps ?? DEFAULT_MAX_OPS),
+    ...decodeFlags(request),
+    ...(source === undefined ? {} : { source: source as string }),
+  };
+}
+
+/** Decodes the body of `POST /rollback` strictly; throws `INVALID` naming the field. */
+export function decodeRollbackRequest(body: unknown): DecodedRollbackRequest {
+  const request = record(body, 'the request', ['revision', 'dryRun', 'expectRevision']);
+  return { revision: revisionNumber(request['revision'], 'revision'), ...decodeFlags(request) };
+}
+
+/** Decodes the body of `POST /compact` (an empty object); throws `INVALID` for any field. */
+export function decodeCompactRequest(body: unknown): void {
+  record(body, 'the request', []);
+}
+
+function decodeFlags(request: Record<string, unknown>): { dryRun: boolean; expectRevision?: number } {
+  const dryRun = request['dryRun'];
+  if (dryRun !== undefined && typeof dryRun !== 'boolean') throw invalid(`dryRun must be true or false, not ${JSON.stringify(dryRun)}`);
+  const expect = request['expectRevision'];
+  return { dryRun: dryRun === true, ...(expect === undefined ? {} : { expectRevision: revisionNumber(expect, 'expectRevision') }) };
+}
+
+function checkSource(source: unknown, maxLength: number): void {
+  if (typeof source !== 'string' || source.length === 0) throw invalid('source must be a non-empty string');
+  if (source.length > maxLength) throw invalid(`source is ${source.length} characters long, more than ${maxLength} (maxSourceLength)`);
+  const at = unsafeCharacterIndex(source);
+  if (at >= 0) {
+    const code = (source.codePointAt(at) as number).toString(16).toUpperCase().padStart(4, '0');
+    throw invalid(`source must be printable: it has a control or invisible character (U+${code}) at index ${at}`);
+  }
+}
+
+function revisionNumber(value: unknown, name: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalid(`${name} must be a revision number (an integer, 0 or more), not ${JSON.stringify(value) ?? 'missing'}`);
+  return value as number;
+}
+
+/** A declaration site received over the wire (or read back from the journal), decoded strictly. */
+export function fromWirePosition(value: unknown, where = 'at'): WirePosition {
+  const at = record(value, where, ['file', 'line', 'column']);
+  const file = text(at['file'], `${where}.file`);
+  for (const key of ['line', 'column'] as const) {
+    if (!Number.isSafeInteger(at[key]) || (at[key] as number) < 1) throw invalid(`${where}.${key} must be a positive integer`);
+  }
+  return { file, line: at['line'] as number, column: at['column'] as number };
+}
+
+/** `value` as an object with no field but `known` (any fields when `known` is undefined). */
+function record(value: unknown, where: string, known?: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${where} must be an object`);
+  if (known !== undefined) {
+    for (const key of Object.keys(value)) {
+      if (!known.includes(key)) {
+        const expected = known.length === 0 ? 'no fields' : known.join(', ');
+        throw invalid(`${where} has an unknown field ${JSON.stringify(key)} (expected ${expected})`);
+      }
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+function text(value: unknown, where: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw invalid(`${where} must be a non-empty string`);
+  return value;
+}
+
+function invalid(message: string, details?: Record<string, unknown>): KindlingError {
+  return new KindlingError('INVALID', message, details === undefined ? {} : { details });
 }
 
 /** The changes of a batch, without their content. */
@@ -164,11 +299,16 @@ export function toWireChanges(changes: HistoryRecord['changes']): WireChange[] {
   return changes.map((change) => ({ op: change.op, id: change.entry.id, kind: change.entry.kind }));
 }
 
-/** An error as it travels; details are kept only as far as they are plain JSON. */
+/** An error as it travels; details are kept only as far as they are plain JSON. Never throws. */
 export function toWireError(error: unknown): WireError {
-  const code = error instanceof KindlingError ? error.code : 'INTERNAL';
-  const details = error instanceof KindlingError ? jsonSafe(error.details) : {};
-  return { code, message: messageOf(error), details: (details ?? {}) as Record<string, unknown> };
+  try {
+    const code = error instanceof KindlingError ? error.code : 'INTERNAL';
+    const details = error instanceof KindlingError ? jsonSafe(error.details) : {};
+    return { code, message: safeMessageOf(error), details: (details ?? {}) as Record<string, unknown> };
+  } catch {
+    // A hostile thrown value (a revoked proxy, a throwing getter) must still become an answer.
+    return { code: 'INTERNAL', message: safeMessageOf(error), details: {} };
+  }
 }
 
 /** The error a wire error stands for, with its code, message and details. */

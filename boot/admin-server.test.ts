@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -23,6 +26,28 @@ const status: AdminStatus = {
   journal: { path: '/app/.kindling/journal.log', replayedBatches: 0, tornTail: false },
 };
 const applied: AdminApplyResult = { revision: 4, dryRun: false, changes: [], faults: [] };
+
+/** Another user's uid, for state directories and sockets made to look like theirs (the tests run as root). */
+const OTHER_UID = 12_345;
+const asRoot = process.getuid?.() === 0;
+
+/**
+ * A fake app on `socket`, as another local user could put there: it answers every request as a live
+ * app would, and records what it was sent.
+ */
+async function fakeApp(socket: string): Promise<{ server: Server; requests: string[] }> {
+  const requests: string[] = [];
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      requests.push(`${request.method} ${request.url} ${body}`);
+      response.end(JSON.stringify({ result: request.url === '/status' ? status : applied }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  return { server, requests };
+}
 
 function handlers(overrides: Partial<AdminHandlers> = {}): AdminHandlers {
   return {
@@ -60,6 +85,18 @@ describe('AdminServer', () => {
       await listen();
       expect(statSync(paths.dir).mode & 0o777).toBe(0o700);
       expect(statSync(paths.socket).mode & 0o777).toBe(0o600);
+    });
+
+    it.runIf(asRoot)('is out of reach of another user: the system refuses their connection', async () => {
+      // Only the state directory and the socket keep them out: the directory above is open to all.
+      await chmod(root, 0o755);
+      await listen();
+      const script = `require('node:net').createConnection(${JSON.stringify(paths.socket)}).on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => console.log(e.code));`;
+      const child = spawn(process.execPath, ['-e', script], { uid: OTHER_UID, gid: OTHER_UID });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      await new Promise((resolve) => child.once('close', resolve));
+      expect(out).toBe('EACCES\n');
     });
 
     it('takes group and other permissions away from an existing state directory', async () => {
@@ -140,6 +177,15 @@ describe('AdminServer', () => {
       await expect(client.call('POST', '/apply', undefined)).rejects.toMatchObject({ code: 'INVALID', message: expect.stringContaining('not valid JSON') });
     });
 
+    it('refuses a batch larger than maxRequestBytes with a clear error the client receives', async () => {
+      servers.push(await AdminServer.listen(paths, handlers(), silentLogger, { maxRequestBytes: 1024 * 1024 }));
+      const ops = Array.from({ length: 500 }, (_, i) => ({ op: 'create' as const, entry: { id: `app:n${i}`, kind: 'app.note', meta: {}, data: 'x'.repeat(10_000) } }));
+      await expect(new AdminClient(paths).apply({ ops })).rejects.toMatchObject({
+        code: 'INVALID',
+        message: expect.stringMatching(/^the request body is \d+ bytes, more than the 1048576 allowed \(maxRequestBytes\)/) as unknown,
+      });
+    });
+
     it('answers NOT_FOUND for a route it does not have, listing those it has', async () => {
       await listen();
       const client = new AdminClient(paths) as unknown as { call: (method: string, path: string) => Promise<unknown> };
@@ -149,14 +195,95 @@ describe('AdminServer', () => {
 });
 
 describe('AdminClient', () => {
+  let root: string;
+  let paths: StatePaths;
+  let fake: { server: Server; requests: string[] } | undefined;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'kd-'));
+    paths = statePaths(root, join(root, 'state'));
+    await mkdir(paths.dir, { mode: 0o700 });
+  });
+  afterEach(async () => {
+    if (fake !== undefined) await new Promise((resolve) => fake?.server.close(resolve));
+    fake = undefined;
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const secret = { ops: [{ op: 'create' as const, entry: { id: 'app:db', kind: 'app.note', meta: {}, data: { password: 'hunter2' } } }] };
+
   it('says no app is running when there is no socket', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'kd-'));
+    const error = await new AdminClient(paths).status().catch((caught: unknown) => caught);
+    expect(isNotRunning(error)).toBe(true);
+    expect(await new AdminClient(paths).probe()).toEqual({ state: 'none' });
+  });
+
+  it('says no app is running when there is no state directory', async () => {
+    await rm(paths.dir, { recursive: true });
+    expect(await new AdminClient(paths).probe()).toEqual({ state: 'none' });
+  });
+
+  describe('before it connects', () => {
+    it.runIf(asRoot)('refuses a state directory that belongs to another user, and sends it nothing', async () => {
+      fake = await fakeApp(paths.socket);
+      await chown(paths.dir, OTHER_UID, OTHER_UID);
+      await expect(new AdminClient(paths).apply(secret)).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+        message: `the state directory ${paths.dir} belongs to another user (uid ${OTHER_UID}), so the app answering there may not be yours; nothing was sent to it: use a state directory of your own with --state-dir`,
+      });
+      await expect(new AdminClient(paths).probe()).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      expect(fake.requests).toEqual([]);
+    });
+
+    it.runIf(asRoot)('refuses a socket that belongs to another user, and sends it nothing', async () => {
+      fake = await fakeApp(paths.socket);
+      await chown(paths.socket, OTHER_UID, OTHER_UID);
+      await expect(new AdminClient(paths).apply(secret)).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+        message: expect.stringContaining(`the admin socket ${paths.socket} belongs to another user (uid ${OTHER_UID})`),
+      });
+      expect(fake.requests).toEqual([]);
+    });
+
+    it('refuses a state directory open to group or others, saying how to close it', async () => {
+      fake = await fakeApp(paths.socket);
+      await chmod(paths.dir, 0o755);
+      await expect(new AdminClient(paths).apply(secret)).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+        message: `the state directory ${paths.dir} is open to group or others (mode 0755), so another user may have put the socket there; nothing was sent to it: if the app there is yours, run \`chmod 700 ${paths.dir}\`, or restart it (it sets the modes itself)`,
+      });
+      expect(fake.requests).toEqual([]);
+    });
+
+    it('refuses a socket open to others', async () => {
+      fake = await fakeApp(paths.socket);
+      await chmod(paths.socket, 0o666);
+      await expect(new AdminClient(paths).entries()).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining(`run \`chmod 600 ${paths.socket}\``) });
+      expect(fake.requests).toEqual([]);
+    });
+
+    it('refuses a state directory that is a symbolic link', async () => {
+      const real = join(root, 'elsewhere');
+      await mkdir(real, { mode: 0o700 });
+      await rm(paths.dir, { recursive: true });
+      await symlink(real, paths.dir);
+      await expect(new AdminClient(paths).status()).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('is not a directory (a symbolic link)') });
+    });
+
+    it('talks to an app whose state directory and socket are its own and closed to others', async () => {
+      fake = await fakeApp(paths.socket);
+      await chmod(paths.socket, 0o600);
+      expect(await new AdminClient(paths).apply(secret)).toEqual(applied);
+      expect(fake.requests).toHaveLength(1);
+    });
+  });
+
+  it('refuses an answer larger than maxResponseBytes', async () => {
+    const server = await AdminServer.listen(paths, handlers({ entries: () => ({ revision: 1, entries: [], owners: { big: 'x'.repeat(10_000) } }) }), silentLogger);
     try {
-      const error = await new AdminClient(statePaths(root)).status().catch((caught: unknown) => caught);
-      expect(isNotRunning(error)).toBe(true);
-      expect(await new AdminClient(statePaths(root)).probe()).toEqual({ state: 'none' });
+      await expect(new AdminClient(paths, { maxResponseBytes: 1_000 }).entries()).rejects.toMatchObject({ message: expect.stringContaining('with more than 1000 bytes (maxResponseBytes)') });
     } finally {
-      await rm(root, { recursive: true, force: true });
+      await server.close();
     }
   });
 });

@@ -1,13 +1,16 @@
 import { realpathSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
-import { FileBoundary, createConsoleLogger, deepEqual, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
+import { FileBoundary, createConsoleLogger, deepEqual, loadRegistryYaml, toDisposable } from 'kindling';
 import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
 import { BootEventName } from './boot-events.js';
+import { safeMessageOf } from './cli-output.js';
 import { loadBuiltinComponents } from './builtins.js';
 import type { Component } from './component.js';
 import { EntryFiles } from './container.js';
 import { DurableState } from './durable-state.js';
+import type { JournalLimits } from './durable-state.js';
+import type { AdminServerOptions } from './admin-server.js';
 import { BootLoader } from './loader.js';
 import type { ShutdownReport } from './loader.js';
 import { loadBootManifest, resolveManifestComponents } from './manifest.js';
@@ -21,7 +24,9 @@ export interface ApplicationOptions {
   readonly builtins?: Readonly<Record<string, Component>>;
   /** The logger; by default a console logger at the manifest's `log` level (info). */
   readonly logger?: Logger;
-  /** Default time limit of each component's start, in ms. */
+  /** Default time limit of each component's load, in ms (30 s). */
+  readonly loadTimeoutMs?: number;
+  /** Default time limit of each component's start, in ms (30 s). */
   readonly startTimeoutMs?: number;
   /**
    * The app's state directory (relative to the working directory), or `true` for the default
@@ -31,6 +36,10 @@ export interface ApplicationOptions {
    * default.
    */
   readonly stateDir?: string | true;
+  /** Limits of the state directory's journal: its largest record, and when it is compacted. */
+  readonly journal?: JournalLimits;
+  /** Limits of the admin endpoint: request size, operations per batch, time, connections. */
+  readonly admin?: AdminServerOptions;
 }
 
 /** What one {@link Application.reload} did. */
@@ -97,6 +106,7 @@ export class Application {
     readonly boot: BootLoader,
     readonly logger: Logger,
     private readonly stateDir: string | true | undefined,
+    private readonly limits: { readonly journal: JournalLimits | undefined; readonly admin: AdminServerOptions | undefined },
   ) {
     this.source = yamlSourceOf(manifest);
   }
@@ -111,6 +121,7 @@ export class Application {
     const boot = new BootLoader({
       logger,
       baseDir: manifest.dir,
+      ...(options.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: options.loadTimeoutMs }),
       ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     });
     // Components that read files the registry names (function modules) hold them to the app's boundary.
@@ -119,7 +130,7 @@ export class Application {
     for (const { component, config, source } of await resolveManifestComponents(manifest, builtins)) {
       boot.register(component, config, { source });
     }
-    return new Application(manifest, boot, logger, options.stateDir);
+    return new Application(manifest, boot, logger, options.stateDir, { journal: options.journal, admin: options.admin });
   }
 
   /** The registry (available once the boot has loaded). */
@@ -214,7 +225,7 @@ export class Application {
         timer = setTimeout(flush, debounceMs);
       }),
     );
-    for (const watcher of watchers) watcher.on('error', (error) => this.logger.error(`file watcher failed: ${messageOf(error)}`, { error }));
+    for (const watcher of watchers) watcher.on('error', (error) => this.logger.error(`file watcher failed: ${safeMessageOf(error)}`, { error }));
     this.logger.info(`watching ${roots.map((root) => relative(process.cwd(), root) || '.').join(', ')} for changes`);
     return toDisposable(() => {
       clearTimeout(timer);
@@ -235,7 +246,15 @@ export class Application {
 
   private async openState(stateDir: string | true): Promise<void> {
     const paths = statePaths(this.manifest.dir, stateDir === true ? undefined : stateDir);
-    const durable = await DurableState.open({ paths, name: this.manifest.name ?? basename(this.manifest.dir), appDir: this.manifest.dir, boundary: this.manifest.boundary, logger: this.logger });
+    const durable = await DurableState.open({
+      paths,
+      name: this.manifest.name ?? basename(this.manifest.dir),
+      appDir: this.manifest.dir,
+      boundary: this.manifest.boundary,
+      logger: this.logger,
+      ...(this.limits.journal === undefined ? {} : { journal: this.limits.journal }),
+      ...(this.limits.admin === undefined ? {} : { admin: this.limits.admin }),
+    });
     this.durable = durable;
     this.boot.context.container.bind(RegistryJournal).toConstantValue(durable.journal);
     // However shutdown begins (a signal, a failed boot), stop taking commands at once and close the
@@ -286,7 +305,7 @@ export class Application {
         outcome = { status: 'applied', revision: result.revision, changes, result };
       }
     } catch (error) {
-      outcome = { status: 'refused', revision: registry.revision, error, message: messageOf(error) };
+      outcome = { status: 'refused', revision: registry.revision, error, message: safeMessageOf(error) };
     }
     this.report(outcome, initial);
     return outcome;
@@ -306,7 +325,7 @@ export class Application {
       try {
         listener(outcome);
       } catch (error) {
-        this.logger.error(`a reload listener threw: ${messageOf(error)}`, { error });
+        this.logger.error(`a reload listener threw: ${safeMessageOf(error)}`, { error });
       }
     }
   }

@@ -2,13 +2,13 @@
 // parsing its arguments (boot/cli.ts).
 
 import { relative } from 'node:path';
-import { HandlerRegistry, KindlingError, RegistryYamlError, createConsoleLogger, loadRegistryYaml, messageOf } from 'kindling';
+import { HandlerRegistry, KindlingError, RegistryYamlError, createConsoleLogger, loadRegistryYaml } from 'kindling';
 import type { Entry, Logger, Registry, RegistryOp } from 'kindling';
 import { AdminClient, isNotRunning } from './admin-client.js';
 import { toWireOps } from './admin-protocol.js';
 import type { AdminApplyResult, AdminHistory, AdminStatus, WireChange } from './admin-protocol.js';
 import { Application, yamlSourceOf } from './application.js';
-import { Progress, formatCount } from './cli-output.js';
+import { Progress, describeError, escapeForTerminal, formatCount, safeMessageOf } from './cli-output.js';
 import type { ProgressMode, Style } from './cli-output.js';
 import type { Component } from './component.js';
 import { collectHandlers } from './container.js';
@@ -19,6 +19,7 @@ import type { BootManifest } from './manifest.js';
 import { planRegistry } from './plan.js';
 import type { PlannedChange, RegistryPlan } from './plan.js';
 import { statePaths } from './state-dir.js';
+import { JOURNAL_REPLAY_SOURCE, describeHeld } from './durable-state.js';
 
 /** Where a command writes, and how. */
 export interface CommandIO {
@@ -89,7 +90,7 @@ export async function validateCommand(arg: string, flags: TargetFlags, io: Comma
     }
     progress.done(`checked ${formatCount(entries.length)} entries`);
     if (report.problems.length > 0 || report.incomplete) {
-      printProblems(io, report, `${target.name}: the registry is not valid`);
+      printProblems(io, report, `${escapeForTerminal(target.name)}: the registry is not valid`);
       return ExitCode.error;
     }
     io.stdout(`${io.style.ok('valid')}: ${formatCount(entries.length)} ${plural(entries.length, 'entry', 'entries')} in ${formatCount(files.length)} ${plural(files.length, 'file')}, checked ${where}\n`);
@@ -154,10 +155,10 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
       printPlan(io, target, plan, subject);
       if (!valid) printProblems(io, report, 'the dry run was refused');
       else if (plan.changes.length > 0 && against.running) {
-        const command = `kindling apply ${arg}${flags.prune === true ? ' --prune' : ''}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`} --expect-revision ${against.revision}`;
+        const command = escapeForTerminal(`kindling apply ${arg}${flags.prune === true ? ' --prune' : ''}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`} --expect-revision ${against.revision}`);
         io.stdout(`${io.style.dim(`the dry run through the app's listeners passed; \`${command}\` applies it as one batch`)}\n`);
       } else if (plan.changes.length > 0) {
-        io.stdout(`${io.style.dim(`the dry run through the app's listeners passed (in a local boot that started nothing); \`kindling run ${arg}\` starts the app with it`)}\n`);
+        io.stdout(`${io.style.dim(`the dry run through the app's listeners passed (in a local boot that started nothing); \`kindling run ${escapeForTerminal(arg)}\` starts the app with it`)}\n`);
       }
     }
     if (!valid) return ExitCode.error;
@@ -165,7 +166,7 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
   } catch (error) {
     progress.clear();
     if (flags.json === true) {
-      io.stdout(`${JSON.stringify({ valid: false, error: { code: codeOf(error), message: messageOf(error) }, problems: errorLines(error, plan?.ops ?? [], arg) }, undefined, 2)}\n`);
+      io.stdout(`${JSON.stringify({ valid: false, error: { code: codeOf(error), message: safeMessageOf(error) }, problems: errorLines(error, plan?.ops ?? [], arg) }, undefined, 2)}\n`);
       return ExitCode.error;
     }
     return fail(io, error, arg, plan?.ops);
@@ -253,6 +254,23 @@ export async function historyCommand(arg: string, flags: HistoryFlags, io: Comma
       return ExitCode.ok;
     }
     printHistory(io, status, history);
+    return ExitCode.ok;
+  } catch (error) {
+    return fail(io, error, arg);
+  }
+}
+
+// ---- compact -------------------------------------------------------------------------------------
+
+/** `kindling compact <app>`: compacts the running app's journal now (a snapshot replaces its batches). */
+export async function compactCommand(arg: string, flags: TargetFlags, io: CommandIO): Promise<number> {
+  try {
+    const target = await resolveTarget(arg, flags);
+    await requireRunning(target);
+    const done = await target.client.compact();
+    io.stdout(
+      `compacted ${escapeForTerminal(done.path)}: ${formatBytes(done.bytesBefore)} → ${formatBytes(done.bytesAfter)}, a snapshot of ${formatCount(done.entries)} ${plural(done.entries, 'entry', 'entries')} at revision ${done.revision}\n`,
+    );
     return ExitCode.ok;
   } catch (error) {
     return fail(io, error, arg);
@@ -356,34 +374,37 @@ async function bootLocally(target: Target, io: CommandIO): Promise<{ registry: R
   }
 }
 
-function printPlan(io: CommandIO, target: Target, plan: RegistryPlan, subject: string): void {
+function printPlan(io: CommandIO, target: Target, plan: RegistryPlan, about: string): void {
   const { style } = io;
+  const subject = escapeForTerminal(about);
+  const name = escapeForTerminal(target.name);
   if (plan.changes.length === 0) {
-    io.stdout(`no changes: ${subject} matches the registry YAML of ${target.name}\n`);
+    io.stdout(`no changes: ${subject} matches the registry YAML of ${name}\n`);
     printUnpruned(io, plan);
     return;
   }
-  io.stdout(`${style.bold(`plan for ${target.name}`)} against ${subject}:\n`);
+  io.stdout(`${style.bold(`plan for ${name}`)} against ${subject}:\n`);
   io.stdout(changeLines(style, plan.changes));
   io.stdout(`${summary(plan.changes)}\n`);
   printUnpruned(io, plan);
 }
 
 function changeLines(style: Style, changes: readonly (PlannedChange | WireChange)[]): string {
-  const width = Math.max(0, ...changes.map((change) => change.id.length));
-  const kindWidth = Math.max(0, ...changes.map((change) => change.kind.length));
-  return changes.map((change) => `${changeLine(style, change, width, kindWidth)}\n`).join('');
+  const shown = changes.map((change) => ({ change, id: escapeForTerminal(change.id), kind: escapeForTerminal(change.kind) }));
+  const width = Math.max(0, ...shown.map((row) => row.id.length));
+  const kindWidth = Math.max(0, ...shown.map((row) => row.kind.length));
+  return shown.map((row) => `${changeLine(style, row.change, row.id.padEnd(width), row.kind, kindWidth)}\n`).join('');
 }
 
-function changeLine(style: Style, change: PlannedChange | WireChange, width: number, kindWidth: number): string {
+/** One line of a change; `id` and `kind` come escaped (and `id` padded). */
+function changeLine(style: Style, change: PlannedChange | WireChange, id: string, kind: string, kindWidth: number): string {
   const paint = change.op === 'create' ? style.create : change.op === 'update' ? style.update : style.remove;
   const sign = change.op === 'create' ? '+' : change.op === 'update' ? '~' : '-';
   const paths = 'paths' in change && change.paths !== undefined ? change.paths : [];
   const at = 'at' in change && change.at !== undefined && change.op === 'create' ? change.at : undefined;
-  const shown = paths.slice(0, 5).join(', ') + (paths.length > 5 ? `, … (${paths.length - 5} more)` : '');
-  const detail = shown !== '' ? `  ${shown}` : at !== undefined ? `  ${style.dim(relativePosition(at))}` : '';
-  const kind = detail === '' ? change.kind : change.kind.padEnd(kindWidth);
-  return `  ${paint(`${sign} ${change.id.padEnd(width)}`)}  ${style.dim(kind)}${detail}`;
+  const listed = escapeForTerminal(paths.slice(0, 5).join(', ') + (paths.length > 5 ? `, … (${paths.length - 5} more)` : ''));
+  const detail = listed !== '' ? `  ${listed}` : at !== undefined ? `  ${style.dim(escapeForTerminal(relativePosition(at)))}` : '';
+  return `  ${paint(`${sign} ${id}`)}  ${style.dim(detail === '' ? kind : kind.padEnd(kindWidth))}${detail}`;
 }
 
 function summary(changes: readonly { readonly op: string }[], done = false): string {
@@ -394,7 +415,7 @@ function summary(changes: readonly { readonly op: string }[], done = false): str
 
 function printUnpruned(io: CommandIO, plan: RegistryPlan): void {
   if (plan.unpruned.length === 0) return;
-  const ids = plan.unpruned.slice(0, 5).join(', ') + (plan.unpruned.length > 5 ? `, … (${plan.unpruned.length - 5} more)` : '');
+  const ids = escapeForTerminal(plan.unpruned.slice(0, 5).join(', ')) + (plan.unpruned.length > 5 ? `, … (${plan.unpruned.length - 5} more)` : '');
   io.stdout(
     io.style.dim(
       `${plan.unpruned.length} ${plural(plan.unpruned.length, 'entry', 'entries')} this YAML applied before ${plan.unpruned.length === 1 ? 'is' : 'are'} no longer declared and kept (${ids}); --prune deletes ${plan.unpruned.length === 1 ? 'it' : 'them'}`,
@@ -404,27 +425,31 @@ function printUnpruned(io: CommandIO, plan: RegistryPlan): void {
 
 function printFaults(io: CommandIO, result: AdminApplyResult): void {
   for (const fault of result.faults) {
-    io.stderr(`${io.errStyle.warn('warning')}: committed, but ${fault.phase === 'commit' ? 'the commit of' : 'observer'} ${fault.name} failed${fault.entryId === undefined ? '' : ` on ${fault.entryId}`}: ${fault.message}\n`);
+    const on = fault.entryId === undefined ? '' : ` on ${escapeForTerminal(fault.entryId)}`;
+    io.stderr(`${io.errStyle.warn('warning')}: committed, but ${fault.phase === 'commit' ? 'the commit of' : 'observer'} ${escapeForTerminal(fault.name)} failed${on}: ${indent(fault.message)}\n`);
   }
 }
 
 function printHistory(io: CommandIO, status: AdminStatus, history: AdminHistory): void {
   const { style } = io;
-  io.stdout(`${style.bold(`history of ${status.name}`)} (pid ${status.pid}, revision ${history.revision}; this run's batches, oldest first)\n`);
-  const rows = history.records.map((record) => [String(record.revision), record.time.replace(/\.\d+Z$/, 'Z'), displaySource(record.source, history), changeSummary(record.changes)]);
+  io.stdout(`${style.bold(`history of ${escapeForTerminal(status.name)}`)} (pid ${status.pid}, revision ${history.revision}; this run's batches, oldest first)\n`);
+  // Every cell is escaped before the widths are measured: a value can neither forge a row nor misalign one.
+  const rows = history.records.map((record) =>
+    [String(record.revision), record.time.replace(/\.\d+Z$/, 'Z'), displaySource(record.source, history), changeSummary(record.changes)].map((cell) => escapeForTerminal(cell)),
+  );
   const header = ['rev', 'time', 'source', 'changes'];
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] as string).length)));
   const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === 0 ? cell.padStart(widths[0] as number) : i === cells.length - 1 ? cell : cell.padEnd(widths[i] as number))).join('  ');
   io.stdout(`  ${style.dim(line(header))}\n`);
   for (const row of rows) io.stdout(`  ${line(row)}\n`);
   if (history.records.length === 0) io.stdout('  (no batches yet)\n');
-  if (history.journal.tornTail) io.stdout(style.dim(`  a torn last record of ${history.journal.path} was dropped at start (a crash while it was written)\n`));
+  if (history.journal.tornTail) io.stdout(style.dim(`  a torn last record of ${escapeForTerminal(history.journal.path)} was dropped at start (a crash while it was written)\n`));
 }
 
 function displaySource(source: string | undefined, history: AdminHistory): string {
   if (source === undefined) return '-';
   if (source.startsWith('yaml:')) return `yaml:${relativePosition(source.slice(5)) || '.'}`;
-  if (source === 'journal replay') return `journal replay (${history.journal.replayedBatches} ${plural(history.journal.replayedBatches, 'batch', 'batches')})`;
+  if (source === JOURNAL_REPLAY_SOURCE) return `journal replay (${describeHeld(history.journal)})`;
   return source;
 }
 
@@ -460,9 +485,18 @@ function fail(io: CommandIO, error: unknown, arg: string, ops: readonly Registry
 }
 
 function errorLines(error: unknown, ops: readonly RegistryOp[], arg: string): string[] {
+  try {
+    return describeFailure(error, ops, arg);
+  } catch {
+    // Describing the error threw (a hostile value in it): its message alone, which cannot throw.
+    return [describeError(error)];
+  }
+}
+
+function describeFailure(error: unknown, ops: readonly RegistryOp[], arg: string): string[] {
   if (isNotRunning(error)) {
     const dir = (error as KindlingError).details['stateDir'];
-    return [`no running app at ${String(dir)}; start it with \`kindling run ${arg}\` (or give the --state-dir it runs with)`];
+    return [`no running app at ${escapeForTerminal(String(dir))}; start it with \`kindling run ${escapeForTerminal(arg)}\` (or give the --state-dir it runs with)`];
   }
   if (error instanceof ManifestError) return error.problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`);
   if (error instanceof RegistryYamlError) return error.problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`);
@@ -479,13 +513,20 @@ function codeOf(error: unknown): string {
   return error instanceof KindlingError ? error.code : 'INTERNAL';
 }
 
+/** A message for the terminal: escaped, its own lines kept and indented under the first. */
 function indent(text: string): string {
-  return text.replace(/\n/g, '\n  ');
+  return escapeForTerminal(text, { multiline: true }).replace(/\n/g, '\n  ');
 }
 
 function relativePosition(at: string): string {
   const rel = relative(process.cwd(), at);
   return rel.startsWith('..') ? at : rel;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  const [size, unit] = n < 1024 ** 2 ? [n / 1024, 'KiB'] : n < 1024 ** 3 ? [n / 1024 ** 2, 'MiB'] : [n / 1024 ** 3, 'GiB'];
+  return `${size.toFixed(1)} ${unit}`;
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {

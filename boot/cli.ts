@@ -6,15 +6,16 @@ import { realpathSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { createConsoleLogger, messageOf } from 'kindling';
+import { createConsoleLogger } from 'kindling';
 import type { Logger, LogLevel } from 'kindling';
 import { HttpServers, builtinComponents } from '../components/index.js';
 import { Application } from './application.js';
 import type { ReloadOutcome } from './application.js';
 import { BootEventName } from './boot-events.js';
-import { applyCommand, historyCommand, planCommand, rollbackCommand, validateCommand } from './cli-commands.js';
+import { applyCommand, compactCommand, historyCommand, planCommand, rollbackCommand, validateCommand } from './cli-commands.js';
+import { describeHeld } from './durable-state.js';
 import type { CommandIO } from './cli-commands.js';
-import { colourFor, createStyle } from './cli-output.js';
+import { colourFor, createStyle, describeError, escapeForTerminal, terminalSafe } from './cli-output.js';
 import type { ProgressMode } from './cli-output.js';
 import type { Component } from './component.js';
 
@@ -49,9 +50,16 @@ interface RunFlags {
   readonly stateDir?: string;
   /** False with --no-state. */
   readonly state?: boolean;
+  readonly journalMaxRecordBytes?: number;
+  readonly journalCompactBytes?: number;
+  readonly adminMaxRequestBytes?: number;
+  readonly adminMaxOps?: number;
+  readonly adminTimeout?: number;
+  readonly adminMaxConnections?: number;
 }
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+const BYTE_UNITS = { '': 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 } as const;
 
 /**
  * Runs the command line with `argv` (without `node` and the script) and resolves with the exit
@@ -62,8 +70,9 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
  * process.exitCode = await main(['run', 'examples/hello', '--watch']);
  */
 export async function main(argv: readonly string[], options: CliOptions = {}): Promise<number> {
-  const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text));
-  const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
+  // Every line the CLI prints goes through the terminal escape, whatever it carries.
+  const stdout = terminalSafe(options.stdout ?? ((text: string) => void process.stdout.write(text)));
+  const stderr = terminalSafe(options.stderr ?? ((text: string) => void process.stderr.write(text)));
   let exitCode = 0;
   const io: CommandIO = {
     stdout,
@@ -93,6 +102,16 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a revision number (0, 1, 2, ...)');
     return Number(value);
   };
+  const count = (value: string): number => {
+    if (!/^[1-9]\d*$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('expected a whole number, 1 or more');
+    return Number(value);
+  };
+  const bytes = (value: string): number => {
+    const match = /^([1-9]\d*)(KiB|MiB|GiB)?$/.exec(value);
+    const size = match === null ? Number.NaN : Number(match[1]) * BYTE_UNITS[(match[2] ?? '') as keyof typeof BYTE_UNITS];
+    if (!Number.isSafeInteger(size)) throw new InvalidArgumentError('expected a size in bytes, such as 1048576, 512KiB, 64MiB or 1GiB');
+    return size;
+  };
   const APP = 'an app directory with a kindling.yaml, or a manifest file';
   const STATE_DIR = 'the state directory of the app (default: <app dir>/.kindling)';
   program
@@ -103,6 +122,12 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .option('--log-level <level>', `one of ${LEVELS.join(', ')} (default: the manifest's, or info)`, logLevel)
     .option('--state-dir <dir>', `where the journal of applied changes and the admin socket live (default: <app dir>/.kindling)`)
     .option('--no-state', 'run without a state directory: no journal, no admin socket (plan, apply, history and rollback cannot reach the app)')
+    .option('--journal-max-record-bytes <size>', 'the largest batch the journal records, and reads back (default 128MiB)', bytes)
+    .option('--journal-compact-bytes <size>', 'compact the journal once the batches after its last snapshot exceed this and the snapshot (default 64MiB)', bytes)
+    .option('--admin-max-request-bytes <size>', 'the largest request the admin socket accepts (default 64MiB)', bytes)
+    .option('--admin-max-ops <n>', 'the most operations one admin apply may carry (default 100000)', count)
+    .option('--admin-timeout <ms>', 'time an admin client has to send a request, and to take its answer (default 30000)', count)
+    .option('--admin-max-connections <n>', 'the most admin connections open at once (default 16)', count)
     .action(async (target: string, flags: RunFlags) => {
       exitCode = await run(target, flags, options, stdout, stderr);
     });
@@ -144,6 +169,14 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
       exitCode = await historyCommand(target, flags, io);
     });
   program
+    .command('compact')
+    .description("compact the running app's journal now: a snapshot of its state replaces the batches (it also compacts itself as it grows); exit 0 or 2")
+    .argument('<app>', APP)
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, flags: { stateDir?: string }) => {
+      exitCode = await compactCommand(target, flags, io);
+    });
+  program
     .command('rollback')
     .description('return the running app\'s registry to the state it had at <revision>, as one new batch; exit 0 or 2')
     .argument('<app>', APP)
@@ -179,48 +212,66 @@ async function run(
     app = await Application.load(target, {
       builtins: options.builtins ?? builtinComponents,
       ...(flags.state === false ? {} : { stateDir: flags.stateDir ?? true }),
+      journal: {
+        ...(flags.journalMaxRecordBytes === undefined ? {} : { maxRecordBytes: flags.journalMaxRecordBytes }),
+        ...(flags.journalCompactBytes === undefined ? {} : { compactBytes: flags.journalCompactBytes }),
+      },
+      admin: {
+        ...(flags.adminMaxRequestBytes === undefined ? {} : { maxRequestBytes: flags.adminMaxRequestBytes }),
+        ...(flags.adminMaxOps === undefined ? {} : { maxOps: flags.adminMaxOps }),
+        ...(flags.adminTimeout === undefined ? {} : { timeoutMs: flags.adminTimeout }),
+        ...(flags.adminMaxConnections === undefined ? {} : { maxConnections: flags.adminMaxConnections }),
+      },
       ...(options.logger !== undefined ? { logger: options.logger } : flags.logLevel !== undefined ? { logger: createConsoleLogger(flags.logLevel, 'kindling') } : {}),
     });
   } catch (error) {
-    stderr(`kindling: ${messageOf(error)}\n`);
+    stderr(`kindling: ${describeError(error)}\n`);
     return 1;
   }
-  const name = app.manifest.name ?? relative(process.cwd(), app.manifest.dir);
+  const name = escapeForTerminal(app.manifest.name ?? relative(process.cwd(), app.manifest.dir));
   try {
     await app.start();
   } catch (error) {
-    stderr(`kindling: ${name} did not start: ${messageOf(error)}\n`);
+    stderr(`kindling: ${name} did not start: ${describeError(error)}\n`);
     await app.shutdown('failed to start');
     return 1;
   }
-  const replayed = app.state?.journalInfo.replayedBatches ?? 0;
-  const journal = replayed === 0 ? '' : `; ${replayed} journaled batch${replayed === 1 ? '' : 'es'} replayed`;
+  const held = app.state?.journalInfo;
+  const journal =
+    held === undefined || (held.replayedBatches === 0 && held.snapshotRevision === undefined)
+      ? ''
+      : held.snapshotRevision === undefined
+        ? `; ${held.replayedBatches} journaled batch${held.replayedBatches === 1 ? '' : 'es'} replayed`
+        : `; journal replayed (${describeHeld(held)})`;
   const lines = [`${name} is running (registry revision ${app.registry.revision}, ${app.registry.entries().length} entries${journal})`];
   const container = app.boot.context.container;
   if (container.isBound(HttpServers)) {
-    for (const address of container.get<HttpServers>(HttpServers).addresses()) lines.push(`  ${address.id}  ${address.url}`);
+    for (const address of container.get<HttpServers>(HttpServers).addresses()) lines.push(`  ${escapeForTerminal(address.id)}  ${escapeForTerminal(address.url)}`);
   }
   if (app.state !== undefined) {
     const socket = relative(process.cwd(), app.state.paths.socket);
-    lines.push(`  admin  ${socket.startsWith('..') ? app.state.paths.socket : socket}  (kindling plan | apply | history | rollback ${target}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`})`);
+    const stateFlag = flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`;
+    lines.push(escapeForTerminal(`  admin  ${socket.startsWith('..') ? app.state.paths.socket : socket}  (kindling plan | apply | history | rollback | compact ${target}${stateFlag})`));
   }
   const cleanup: { dispose(): void }[] = [];
   if (flags.watch === true) {
     cleanup.push(app.watch());
     if (options.onReload !== undefined) cleanup.push(app.onDidReload(options.onReload));
-    lines.push(`watching ${relative(process.cwd(), app.manifest.dir) || '.'} for changes; a refused change keeps the running version`);
+    lines.push(`watching ${escapeForTerminal(relative(process.cwd(), app.manifest.dir) || '.')} for changes; a refused change keeps the running version`);
   }
   lines.push('press Ctrl-C to stop');
-  stdout(`${lines.join('\n')}\n`);
   // Stop watching as soon as shutdown begins, whatever began it.
   cleanup.push(
     app.boot.onBootEvent((event) => {
       if (event.name === BootEventName.stopping) for (const item of cleanup.splice(0)) item.dispose();
     }),
   );
-  options.onReady?.(app);
   let signals: { dispose(): void } | undefined;
-  const code = await new Promise<number>((resolve) => {
+  // An app with nothing listening (no socket, no timer) would leave Node nothing to wait on: it
+  // would exit at once, without a signal and without calling any stop hook. It runs until told.
+  const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
+  // Listening for signals before saying "press Ctrl-C": one sent as soon as it is read stops the app gracefully.
+  const stopped = new Promise<number>((resolve) => {
     // Kept until the end (not disposed when shutdown begins): a second signal must still exit at once.
     if (options.handleSignals !== false) signals = app.boot.handleSignals({ exit: resolve });
     if (options.signal !== undefined) {
@@ -234,6 +285,10 @@ async function run(
       else options.signal.addEventListener('abort', stop, { once: true });
     }
   });
+  stdout(`${lines.join('\n')}\n`);
+  options.onReady?.(app);
+  const code = await stopped;
+  clearInterval(keepAlive);
   for (const item of cleanup.splice(0)) item.dispose();
   signals?.dispose();
   // Shutdown has run; this also waits for the admin socket and the journal to close (not after a
@@ -253,11 +308,27 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+  const argv = process.argv.slice(2);
+  const failed = argv[0] === 'run' ? 1 : 2;
+  let settled = false;
+  // Node exits on its own once nothing is left to wait on, with 0: a command whose work can never
+  // finish (a promise that never settles and holds no timer or socket) must not pass for a success.
+  process.once('beforeExit', () => {
+    if (settled) return;
+    process.stderr.write(
+      `kindling: ${escapeForTerminal(argv[0] ?? 'the command')} stopped before it finished: what it waited for can never settle (a component module, hook or listener whose promise never resolves)\n`,
+    );
+    process.exit(failed);
+  });
+  main(argv).then(
+    (code) => {
+      settled = true;
+      process.exit(code);
+    },
     (error: unknown) => {
-      process.stderr.write(`kindling: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
+      settled = true;
+      process.stderr.write(`kindling: ${describeError(error)}\n`);
+      process.exit(failed);
     },
   );
 }

@@ -28,6 +28,8 @@ export interface ComponentOptions<C = unknown> {
    * problems point at the manifest's file:line:col. A missing config decodes as `{}`.
    */
   readonly configClass?: ConfigClass<C & object>;
+  /** Time limit of `load`; the loader's default (30 s) otherwise. */
+  readonly loadTimeoutMs?: number;
   /** Time limit of `start`; the loader's default otherwise. */
   readonly startTimeoutMs?: number;
   /** Time limit of `stop`; the loader's default otherwise. */
@@ -90,7 +92,7 @@ export function defineComponent<C = unknown>(options: ComponentOptions<C>): Comp
       throw new KindlingError('INVALID', `component ${name}: ${hook} must be a function`);
     }
   }
-  for (const limit of ['startTimeoutMs', 'stopTimeoutMs'] as const) {
+  for (const limit of ['loadTimeoutMs', 'startTimeoutMs', 'stopTimeoutMs'] as const) {
     const value = options[limit];
     if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
       throw new KindlingError('INVALID', `component ${name}: ${limit} must be a positive number of milliseconds`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EntryOwners } from './durable-state.js';
+import { EntryOwners, describeHeld } from './durable-state.js';
 
 const create = (id: string) => ({ op: 'create', entry: { id } });
 const update = (id: string) => ({ op: 'update', entry: { id } });
@@ -36,5 +36,15 @@ describe('EntryOwners', () => {
       owners.record(3, 'rollback to 1', [remove('app:new')]);
       expect(owners.toJSON()).toEqual({ 'app:a': 'yaml:/app' });
     });
+  });
+});
+
+describe('describeHeld', () => {
+  it('counts the batches of a journal that was never compacted', () => {
+    expect(describeHeld({ replayedBatches: 1 })).toBe('1 batch');
+  });
+
+  it('names the snapshot a compacted journal begins with', () => {
+    expect(describeHeld({ replayedBatches: 2, snapshotRevision: 40 })).toBe('a snapshot of revision 40 and 2 batches');
   });
 });

@@ -1,9 +1,10 @@
-import { FileBoundary, FileJournal, KindlingError, foldJournal, messageOf, toDisposable } from 'kindling';
-import type { ApplyResult, Disposable, Entry, HistoryRecord, JournalRecord, Logger, Registry, RegistryJournal } from 'kindling';
-import { fromWireEntry, fromWireOps, readWireSources, toWireChanges, toWireEntry, positionOf } from './admin-protocol.js';
+import { FileBoundary, FileJournal, KindlingError, decodeJournalEntry, toDisposable } from 'kindling';
+import type { ApplyResult, Disposable, Entry, FileJournalOptions, HistoryRecord, JournalEntryState, Logger, Registry, RegistryJournal } from 'kindling';
+import { fromWireEntry, fromWirePosition, readWireSources, toWireChanges, toWireEntry, positionOf } from './admin-protocol.js';
 import type { AdminApplyResult, AdminJournalInfo, AdminPhase, AdminStatus } from './admin-protocol.js';
 import { AdminServer } from './admin-server.js';
-import type { AdminHandlers } from './admin-server.js';
+import { safeMessageOf } from './cli-output.js';
+import type { AdminHandlers, AdminServerOptions } from './admin-server.js';
 import type { StatePaths } from './state-dir.js';
 
 /** The source label of the batch that replays the journal at start. */
@@ -111,6 +112,9 @@ class PositionedJournal implements RegistryJournal {
   }
 }
 
+/** Limits of the journal of a state directory. */
+export type JournalLimits = Pick<FileJournalOptions, 'maxRecordBytes' | 'compactBytes'>;
+
 /** Options of {@link DurableState.open}. */
 export interface DurableStateOptions {
   readonly paths: StatePaths;
@@ -119,6 +123,28 @@ export interface DurableStateOptions {
   /** Where the registry files named by admin clients may be read (default: inside `appDir`). */
   readonly boundary?: FileBoundary;
   readonly logger: Logger;
+  /** Limits of the journal (record size, when it is compacted). */
+  readonly journal?: JournalLimits;
+  /** Limits of the admin endpoint (request size, operations, time, connections). */
+  readonly admin?: AdminServerOptions;
+}
+
+/**
+ * Checks an entry read back from the journal: the registry's fields, plus where it was declared
+ * (`at`) and the source that owned it (`owner`), which this journal adds.
+ */
+function decodeStoredEntry(value: Record<string, unknown>): Entry {
+  const entry = decodeJournalEntry(value, ['at', 'owner']);
+  const owner = value['owner'];
+  if (owner !== undefined && (typeof owner !== 'string' || owner === '')) throw new KindlingError('INVALID', `entry ${entry.id}: owner must be a non-empty string`);
+  if (value['at'] !== undefined) fromWirePosition(value['at'], `entry ${entry.id}: at`);
+  return entry;
+}
+
+/** A journaled entry as `registry.apply` takes it, with its declaration site attached again. */
+function fromStoredEntry(entry: Entry): Entry {
+  const { owner: _owner, ...wire } = entry as Entry & { owner?: string };
+  return fromWireEntry(wire) as Entry;
 }
 
 /**
@@ -138,8 +164,9 @@ export class DurableState {
   readonly owners = new EntryOwners();
   private server: AdminServer | undefined;
   private file: FileJournal | undefined;
-  private records: readonly JournalRecord[] = [];
-  private tornTail = false;
+  /** What the journal held at start, until it is replayed. */
+  private held: ReadonlyMap<string, JournalEntryState> = new Map();
+  private info: AdminJournalInfo;
   private phase: AdminPhase = 'starting';
   private registry: Registry | undefined;
   private replaying = false;
@@ -149,6 +176,7 @@ export class DurableState {
 
   private constructor(private readonly options: DurableStateOptions) {
     this.boundary = options.boundary ?? new FileBoundary(options.appDir);
+    this.info = { path: options.paths.journal, replayedBatches: 0, tornTail: false };
   }
 
   /**
@@ -157,17 +185,26 @@ export class DurableState {
    */
   static async open(options: DurableStateOptions): Promise<DurableState> {
     const state = new DurableState(options);
-    state.server = await AdminServer.listen(options.paths, state.handlers(), options.logger);
+    state.server = await AdminServer.listen(options.paths, state.handlers(), options.logger, options.admin);
     try {
-      const opened = FileJournal.open(options.paths.journal);
+      const opened = await FileJournal.open(options.paths.journal, {
+        ...options.journal,
+        decodeEntry: decodeStoredEntry,
+        onCompactionError: (error) => options.logger.warn(`${safeMessageOf(error)}; it will be tried again later`, { error }),
+      });
       state.file = opened.journal;
-      state.records = opened.records;
-      state.tornTail = opened.tornTail;
+      state.held = opened.state;
+      state.info = {
+        path: options.paths.journal,
+        replayedBatches: opened.batches,
+        ...(opened.snapshotRevision === undefined ? {} : { snapshotRevision: opened.snapshotRevision }),
+        tornTail: opened.tornTail,
+      };
     } catch (error) {
       await state.server.close();
       throw error;
     }
-    if (state.tornTail) options.logger.warn(`the last record of ${options.paths.journal} was cut short (a crash while writing it); it was dropped`);
+    if (state.info.tornTail) options.logger.warn(`the last record of ${options.paths.journal} was cut short (a crash while writing it); it was dropped`);
     return state;
   }
 
@@ -184,7 +221,7 @@ export class DurableState {
 
   /** What the journal held at start. */
   get journalInfo(): AdminJournalInfo {
-    return { path: this.options.paths.journal, replayedBatches: this.records.length, tornTail: this.tornTail };
+    return this.info;
   }
 
   /** Follows the owners of entries through every commit of `registry` (the replay aside). */
@@ -202,11 +239,11 @@ export class DurableState {
    * is refused, saying how to start from the YAML alone.
    */
   async replay(registry: Registry): Promise<ApplyResult | undefined> {
-    const net = foldJournal(this.records);
     const target = new Map<string, Entry | undefined>();
-    for (const [id, entry] of net) target.set(id, entry === undefined ? undefined : (fromWireEntry(entry) as Entry));
+    for (const [id, { entry }] of this.held) target.set(id, entry === undefined ? undefined : fromStoredEntry(entry));
     const ops = registry.opsToReach(target);
     await readWireSources(ops, this.boundary);
+    const what = describeHeld(this.info);
     let result: ApplyResult | undefined;
     if (ops.length > 0) {
       this.replaying = true;
@@ -215,7 +252,7 @@ export class DurableState {
       } catch (error) {
         throw new KindlingError(
           error instanceof KindlingError ? error.code : 'INVALID',
-          `the registry journal ${this.options.paths.journal} (${this.records.length} batch${this.records.length === 1 ? '' : 'es'}) could not be replayed over the registry YAML: ${messageOf(error)}\nFix the cause, or move the journal aside to start from the YAML alone.`,
+          `the registry journal ${this.options.paths.journal} (${what}) could not be replayed over the registry YAML: ${safeMessageOf(error)}\nFix the cause, or move the journal aside to start from the YAML alone.`,
           { cause: error, details: { journal: this.options.paths.journal } },
         );
       } finally {
@@ -225,16 +262,13 @@ export class DurableState {
     // The replay batch gives each entry the owner journaled with its last change (records written
     // before owners were journaled: the source of their batch).
     const owners = new Map<string, string | undefined>();
-    for (const record of this.records) {
-      for (const change of record.changes) {
-        owners.set(change.entry.id, change.op === 'delete' ? undefined : ((change.entry as { owner?: string }).owner ?? record.source));
-      }
-    }
+    for (const [id, { entry, source }] of this.held) owners.set(id, entry === undefined ? undefined : ((entry as { owner?: string }).owner ?? source));
     this.owners.set(registry.revision, owners);
-    if (this.records.length > 0) {
-      const torn = this.tornTail ? ', torn tail dropped' : '';
-      this.options.logger.info(`replayed ${this.records.length} batch${this.records.length === 1 ? '' : 'es'} from ${this.options.paths.journal} (${ops.length} change${ops.length === 1 ? '' : 's'} over the YAML${torn})`);
+    if (this.info.replayedBatches > 0 || this.info.snapshotRevision !== undefined) {
+      const torn = this.info.tornTail ? ', torn tail dropped' : '';
+      this.options.logger.info(`replayed ${what} from ${this.options.paths.journal} (${ops.length} change${ops.length === 1 ? '' : 's'} over the YAML${torn})`);
     }
+    this.held = new Map();
     return result;
   }
 
@@ -294,31 +328,33 @@ export class DurableState {
           journal: this.journalInfo,
         };
       },
-      apply: async (body) => {
+      apply: async (request) => {
         const registry = this.requireReady();
-        const ops = fromWireOps(body['ops']);
-        await readWireSources(ops, this.boundary);
-        const source = body['source'] === undefined ? 'kindling apply' : body['source'];
-        if (typeof source !== 'string' || source.length === 0) throw new KindlingError('INVALID', 'source must be a non-empty string');
-        const result = await registry.apply(ops, { ...applyFlags(body), source });
+        await readWireSources(request.ops, this.boundary);
+        const result = await registry.apply(request.ops, { ...flags(request), source: request.source ?? 'kindling apply' });
         return toResult(result);
       },
-      rollback: async (body) => {
+      rollback: async (request) => {
         const registry = this.requireReady();
-        const revision = body['revision'];
-        if (typeof revision !== 'number' || !Number.isInteger(revision)) throw new KindlingError('INVALID', 'revision must be an integer');
-        return toResult(await registry.rollbackTo(revision, applyFlags(body)));
+        return toResult(await registry.rollbackTo(request.revision, flags(request)));
+      },
+      compact: () => {
+        this.requireReady();
+        if (this.file === undefined) throw new KindlingError('UNAVAILABLE', 'the registry journal is not open');
+        return { path: this.options.paths.journal, ...this.file.compact() };
       },
     };
   }
 }
 
-function applyFlags(body: Record<string, unknown>): { dryRun: boolean; expectRevision?: number } {
-  const expect = body['expectRevision'];
-  if (expect !== undefined && (typeof expect !== 'number' || !Number.isInteger(expect) || expect < 0)) {
-    throw new KindlingError('INVALID', 'expectRevision must be a revision number (an integer, 0 or more)');
-  }
-  return { dryRun: body['dryRun'] === true, ...(expect === undefined ? {} : { expectRevision: expect }) };
+/** What the journal held, in words: `3 batches`, `a snapshot of revision 40 and 2 batches`. */
+export function describeHeld(info: Pick<AdminJournalInfo, 'replayedBatches' | 'snapshotRevision'>): string {
+  const batches = `${info.replayedBatches} batch${info.replayedBatches === 1 ? '' : 'es'}`;
+  return info.snapshotRevision === undefined ? batches : `a snapshot of revision ${info.snapshotRevision} and ${batches}`;
+}
+
+function flags(request: { dryRun: boolean; expectRevision?: number }): { dryRun: boolean; expectRevision?: number } {
+  return { dryRun: request.dryRun, ...(request.expectRevision === undefined ? {} : { expectRevision: request.expectRevision }) };
 }
 
 function toResult(result: ApplyResult): AdminApplyResult {
@@ -330,7 +366,7 @@ function toResult(result: ApplyResult): AdminApplyResult {
       phase: fault.phase,
       name: fault.name,
       ...(fault.entryId === undefined ? {} : { entryId: fault.entryId }),
-      message: messageOf(fault.error),
+      message: safeMessageOf(fault.error),
     })),
   };
 }

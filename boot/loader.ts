@@ -1,5 +1,5 @@
 import { Container } from 'inversify';
-import { KindlingError, isKindlingError, messageOf, silentLogger, toDisposable } from 'kindling';
+import { KindlingError, isKindlingError, silentLogger, toDisposable, withinTimeLimit } from 'kindling';
 import type { Disposable, EntrySource, ErrorCode, Logger } from 'kindling';
 import { BootError } from './boot-error.js';
 import type { MissingDependency } from './boot-error.js';
@@ -10,6 +10,8 @@ import { defineComponent, isComponent } from './component.js';
 import type { Component, ComponentOptions } from './component.js';
 import { createBootContainer } from './container.js';
 import { BootContext } from './context.js';
+// A hostile thrown value can make messageOf itself throw; a failure must still be reported as the component's.
+import { safeMessageOf } from './cli-output.js';
 
 /** Options of a {@link BootLoader}. */
 export interface BootLoaderOptions {
@@ -19,6 +21,8 @@ export interface BootLoaderOptions {
   readonly container?: Container;
   /** The directory relative paths resolve against; the working directory by default. */
   readonly baseDir?: string;
+  /** Default time limit of each component's `load` (30 s). */
+  readonly loadTimeoutMs?: number;
   /** Default time limit of each component's `start` (30 s). */
   readonly startTimeoutMs?: number;
   /** Default time limit of each component's `stop` (10 s). */
@@ -70,6 +74,7 @@ interface Slot {
   loaded: boolean;
 }
 
+const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 const DEFAULT_START_TIMEOUT_MS = 30_000;
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
@@ -92,6 +97,7 @@ export class BootLoader {
   private readonly listeners = new Set<(event: BootEvent) => void>();
   private readonly logger: Logger;
   private readonly container: Container;
+  private readonly loadTimeoutMs: number;
   private readonly startTimeoutMs: number;
   private readonly stopTimeoutMs: number;
   private readonly abort = new AbortController();
@@ -105,6 +111,7 @@ export class BootLoader {
   constructor(options: BootLoaderOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.container = options.container ?? createBootContainer(this.logger);
+    this.loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     this.baseContext = BootContext.create({
@@ -257,7 +264,7 @@ export class BootLoader {
       this.shutdown(`signal:${signal}`).then(
         (report) => exit(report.failures.length > 0 ? 1 : 0),
         (error: unknown) => {
-          this.logger.error(`shutdown failed: ${messageOf(error)}`, { error });
+          this.logger.error(`shutdown failed: ${safeMessageOf(error)}`, { error });
           exit(1);
         },
       );
@@ -289,7 +296,10 @@ export class BootLoader {
             : config === undefined
               ? slot.rawConfig
               : config(slot.rawConfig, this.current, info);
-        const next = await slot.component.load(this.current, slot.config);
+        const load = slot.component.load.bind(slot.component);
+        const loading = Promise.resolve().then(() => load(this.current, slot.config));
+        await this.withinLimit(loading, slot.component.loadTimeoutMs ?? this.loadTimeoutMs, name, 'load');
+        const next = await loading;
         if (next !== undefined) {
           if (!(next instanceof BootContext) || !next.sharesEnvironmentWith(this.baseContext)) {
             throw new KindlingError('INVALID', 'load must return the context it received (or one derived from it with ctx.with)');
@@ -319,12 +329,12 @@ export class BootLoader {
       const began = performance.now();
       if (component.start !== undefined) {
         const start = component.start.bind(component);
-        const limit = component.startTimeoutMs ?? this.startTimeoutMs;
         try {
-          await withTimeout(
-            () => start(this.current, slot.config),
-            limit,
-            () => new BootError('TIMEOUT', `component ${name} did not start within ${limit} ms`, { component: name, phase: 'start', retryable: true }),
+          await this.withinLimit(
+            Promise.resolve().then(() => start(this.current, slot.config)),
+            component.startTimeoutMs ?? this.startTimeoutMs,
+            name,
+            'start',
           );
         } catch (error) {
           const failure = wrapFailure(error, name, 'start');
@@ -359,13 +369,8 @@ export class BootLoader {
       const stepBegan = performance.now();
       if (component.stop !== undefined) {
         const stop = component.stop.bind(component);
-        const limit = component.stopTimeoutMs ?? this.stopTimeoutMs;
         try {
-          await withTimeout(
-            () => stop(this.current, slot.config),
-            limit,
-            () => new BootError('TIMEOUT', `component ${name} did not stop within ${limit} ms`, { component: name, phase: 'stop' }),
-          );
+          await this.withinLimit(Promise.resolve().then(() => stop(this.current, slot.config)), component.stopTimeoutMs ?? this.stopTimeoutMs, name, 'stop');
         } catch (error) {
           const failure = wrapFailure(error, name, 'stop');
           failures.push({ component: name, error: failure });
@@ -390,6 +395,22 @@ export class BootLoader {
     return { stopped, failures };
   }
 
+  /** `pending` (a hook of `component`) under its time limit; `TIMEOUT` names the component, the hook and the limit. */
+  private withinLimit(pending: Promise<unknown>, limitMs: number, component: string, phase: 'load' | 'start' | 'stop'): Promise<void> {
+    const option = `${phase}TimeoutMs`;
+    return withinTimeLimit(
+      pending,
+      limitMs,
+      () =>
+        new BootError('TIMEOUT', `component ${component} did not ${phase} within ${limitMs} ms (raise ${option} if it needs longer)`, {
+          component,
+          phase,
+          retryable: phase !== 'stop',
+          details: { timeoutMs: limitMs },
+        }),
+    );
+  }
+
   private report(component: string, phase: 'load' | 'start' | 'stop', error: BootError): void {
     this.logger.error(error.message, { component, phase, error: error.cause ?? error });
     this.emit({ name: BootEventName.componentFailed, component, phase, error });
@@ -401,7 +422,7 @@ export class BootLoader {
         listener(event);
       } catch (error) {
         // A listener of boot events must not break the boot: report it and go on.
-        this.logger.error(`a $boot event listener threw on ${event.name}: ${messageOf(error)}`, { error });
+        this.logger.error(`a $boot event listener threw on ${event.name}: ${safeMessageOf(error)}`, { error });
       }
     }
   }
@@ -475,25 +496,18 @@ function findCycles(components: readonly Pick<Component, 'name' | 'dependsOn'>[]
 }
 
 function wrapFailure(error: unknown, component: string, phase: 'load' | 'start' | 'stop'): BootError {
-  if (error instanceof BootError && error.component === component) return error;
-  const code: ErrorCode = isKindlingError(error) ? error.code : 'REJECTED';
-  return new BootError(code, `component ${component} failed to ${phase}: ${messageOf(error)}`, {
+  let code: ErrorCode = 'REJECTED';
+  try {
+    if (error instanceof BootError && error.component === component) return error;
+    if (isKindlingError(error)) code = error.code;
+  } catch {
+    // A revoked proxy throws even on instanceof: it is reported as the component's failure all the same.
+  }
+  return new BootError(code, `component ${component} failed to ${phase}: ${safeMessageOf(error)}`, {
     component,
     phase,
     cause: error,
   });
-}
-
-async function withTimeout<T>(work: () => T | Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  try {
-    return await Promise.race([Promise.resolve().then(work), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function formatMs(ms: number): string {

@@ -49,8 +49,16 @@ export type {
 export type { RegistryChange, HistoryRecord } from './registry/history.js';
 export type { DesyncedListener } from './registry/transaction.js';
 export { orderOperations } from './registry/ordering.js';
-export { FileJournal, foldJournal } from './registry/journal.js';
-export type { RegistryJournal, JournalRecord, JournalReadResult } from './registry/journal.js';
+export { withinTimeLimit } from './registry/time-limit.js';
+export { FileJournal, foldJournal, decodeJournalEntry, DEFAULT_MAX_RECORD_BYTES, DEFAULT_COMPACT_BYTES } from './registry/journal.js';
+export type {
+  RegistryJournal,
+  JournalRecord,
+  JournalReadResult,
+  JournalEntryState,
+  JournalCompaction,
+  FileJournalOptions,
+} from './registry/journal.js';
 
 export { decodeEntryConfig } from './config/decode-entry-config.js';
 export type {

@@ -36,6 +36,10 @@ describe('defineComponent', () => {
     expect(() => defineComponent({ name: '', load: (ctx) => ctx })).toThrow(expect.objectContaining({ code: 'INVALID' }));
   });
 
+  it('refuses a load time limit that is not a positive number', () => {
+    expect(() => defineComponent({ name: 'x', loadTimeoutMs: 0, load: (ctx) => ctx })).toThrow('component x: loadTimeoutMs must be a positive number of milliseconds');
+  });
+
   it('refuses a load that is not a function', () => {
     expect(() => defineComponent({ name: 'x', load: 42 as never })).toThrow(/load must be a function/);
   });
@@ -194,6 +198,33 @@ describe('BootLoader', () => {
       const boot = new BootLoader();
       boot.register({ name: 'needs', load: (ctx) => void ctx.require(createContextKey('registry')) });
       await expect(boot.load()).rejects.toMatchObject({ code: 'NOT_FOUND', component: 'needs' });
+    });
+
+    it('fails with TIMEOUT naming a component whose load does not settle within its limit', async () => {
+      const boot = new BootLoader({ loadTimeoutMs: 60_000 });
+      boot.register({ name: 'stuck', loadTimeoutMs: 5, load: () => new Promise<void>(() => undefined) });
+      await expect(boot.load()).rejects.toMatchObject({
+        code: 'TIMEOUT',
+        component: 'stuck',
+        phase: 'load',
+        message: 'component stuck did not load within 5 ms (raise loadTimeoutMs if it needs longer)',
+      });
+    });
+
+    it('gives a component without a limit of its own the loader default', async () => {
+      const boot = new BootLoader({ loadTimeoutMs: 5 });
+      boot.register({ name: 'stuck', load: () => new Promise<void>(() => undefined) });
+      await expect(boot.load()).rejects.toMatchObject({ code: 'TIMEOUT', message: expect.stringContaining('within 5 ms') as unknown });
+    });
+
+    it('stops what loaded, in reverse order, when a load does not settle', async () => {
+      const log: string[] = [];
+      const boot = new BootLoader();
+      boot.register(recorder(log, 'a'));
+      boot.register(recorder(log, 'stuck', ['a'], { loadTimeoutMs: 5, load: () => new Promise<void>(() => undefined) }));
+      await expect(boot.load()).rejects.toMatchObject({ code: 'TIMEOUT' });
+      expect(log).toEqual(['load:a', 'stop:a']);
+      expect(boot.state).toBe('stopped');
     });
 
     it('refuses to load twice', async () => {

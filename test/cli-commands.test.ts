@@ -3,6 +3,7 @@
 // reaches). The subprocess tests (cli-subprocess.test.ts) do the same across processes.
 import { appendFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from 'kindling';
@@ -36,7 +37,7 @@ entries:
 `;
 
 describe('kindling --help', () => {
-  it.each(['run', 'validate', 'plan', 'apply', 'history', 'rollback'])('prints the usage of %s and exits 0', async (command) => {
+  it.each(['run', 'validate', 'plan', 'apply', 'history', 'rollback', 'compact'])('prints the usage of %s and exits 0', async (command) => {
     const { code, out } = await cli([command, '--help']);
     expect(code).toBe(0);
     expect(out).toMatch(new RegExp(`^Usage: kindling ${command} \\[options\\] <app>`));
@@ -390,6 +391,78 @@ describe('kindling commands against a running app (in process)', () => {
       expect(String(error)).toMatch(
         new RegExp(`the registry journal ${join(state, 'journal.log')} \\(1 batch\\) could not be replayed over the registry YAML: .*module file \\.\\./functions/hello\\.js does not exist[^]*\\nFix the cause, or move the journal aside to start from the YAML alone\\.$`),
       );
+    });
+
+    it('refuses to start on a forged journal, naming file and line (it used to say record.changes is not iterable)', async () => {
+      const forged = (value: object): string => {
+        const json = JSON.stringify(value);
+        return `${crc32(json).toString(16).padStart(8, '0')}\t${json}\n`;
+      };
+      await writeFile(join(state, 'journal.log'), forged({ v: 1, revision: 1, transactionId: 't', time: '2025-01-01T00:00:00Z', changes: {} }));
+      const { code, err } = await cli(['run', dir, '--state-dir', state]);
+      expect(code).toBe(1);
+      expect(err).toContain(`registry journal ${join(state, 'journal.log')}:1 is damaged: changes must be a list; refusing to drop committed batches`);
+    });
+
+    it('refuses to start on a journal whose entry has a forged position, naming file, line and field', async () => {
+      const json = JSON.stringify({
+        v: 1,
+        revision: 1,
+        transactionId: 't',
+        time: '2025-01-01T00:00:00Z',
+        changes: [{ op: 'create', entry: { id: 'app:x', kind: 'app.note', meta: {}, data: {}, at: { file: '/etc/shadow', line: -1, column: 1 } } }],
+      });
+      await writeFile(join(state, 'journal.log'), `${crc32(json).toString(16).padStart(8, '0')}\t${json}\n`);
+      await expect(start()).rejects.toThrow(`registry journal ${join(state, 'journal.log')}:1 is damaged: changes[0].entry: entry app:x: at.line must be a positive integer`);
+      app = undefined;
+    });
+
+    it('compacts the journal on request: after a restart the same state is replayed from the snapshot, and history says so', async () => {
+      await start();
+      await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
+      await cli(['apply', dir, '--state-dir', state]);
+      await writeFile(extra, `${NOTES.replace('text: two', 'text: deux')}  - { name: third, kind: app.note }\n`);
+      await cli(['apply', dir, '--state-dir', state]);
+      const compacted = await cli(['compact', dir, '--state-dir', state]);
+      expect(compacted.code).toBe(0);
+      expect(compacted.out).toMatch(new RegExp(`^compacted ${join(state, 'journal.log')}: \\d+ bytes → \\d+ bytes, a snapshot of 2 entries at revision 3\n$`));
+      await stop();
+      await writeFile(extra, NOTES);
+      await start();
+      expect(running().registry.get('app:second')?.data).toEqual({ text: 'deux' });
+      expect(ids()).toContain('app:third');
+      const history = await cli(['history', dir, '--state-dir', state]);
+      expect(history.out).toMatch(/^ +5 {2}\S+Z {2}journal replay \(a snapshot of revision 3 and 0 batches\) +~app:second \+app:third$/m);
+    });
+
+    it('kindling run passes its limits to the journal and the admin socket', async () => {
+      const stop = new AbortController();
+      let refused: unknown;
+      const code = await main(['run', dir, '--state-dir', state, '--admin-max-ops', '1', '--journal-compact-bytes', '1KiB'], {
+        stdout: () => undefined,
+        stderr: () => undefined,
+        logger: silentLogger,
+        handleSignals: false,
+        signal: stop.signal,
+        onReady: () =>
+          void (async () => {
+            const client = new AdminClient(statePaths(dir, state));
+            const note = (i: number) => ({ op: 'create' as const, entry: { id: `app:n${i}`, kind: 'app.note', meta: {}, data: { text: 'x'.repeat(300) } } });
+            refused = await client.apply({ ops: [note(0), note(1)] }).catch((error: unknown) => error);
+            for (let i = 0; i < 8; i++) await client.apply({ ops: [note(i)] });
+            stop.abort();
+          })(),
+      });
+      expect(code).toBe(0);
+      expect(refused).toMatchObject({ code: 'INVALID', message: expect.stringContaining('more than the 1 one request may carry (maxOps)') });
+      // Compacted as it grew: the journal begins with a snapshot.
+      expect((await readFile(join(state, 'journal.log'), 'utf8')).split('\n')[0]).toMatch(/^[0-9a-f]{8}\t\{"v":1,"type":"snapshot","revision":\d+,/);
+    });
+
+    it('refuses a limit flag that is not a size, as a usage error', async () => {
+      const { code, err } = await cli(['run', dir, '--journal-compact-bytes', '12XB']);
+      expect(code).toBe(2);
+      expect(err).toContain('expected a size in bytes, such as 1048576, 512KiB, 64MiB or 1GiB');
     });
 
     it('refuses a second app on the same state directory, naming the pid of the first', async () => {

@@ -1,23 +1,29 @@
 import { KindlingError } from '../common/errors.js';
 
 /**
- * Settles with `pending`, or rejects with a retryable `TIMEOUT` naming `what` once `timeoutMs` has
- * passed. `onTimeout` runs after the rejection is decided (so a call that settles in reaction to it,
- * say on an abort, cannot win the race); the timer never outlives the race.
+ * Resolves once `pending` settles well (rejects as it does), or rejects once `timeoutMs` has passed: with what `what` returns when
+ * it is an error (a caller's own, say naming a component), otherwise with a retryable `TIMEOUT`
+ * saying that `what()` did not finish in time. `onTimeout` runs after the rejection is decided (so a
+ * call that settles in reaction to it, say on an abort, cannot win the race); the timer never
+ * outlives the race.
+ *
+ * @example
+ * await withinTimeLimit(listener.add(ctx, entry), 30_000, () => `add of entry ${entry.id}`);
  */
 export function withinTimeLimit(
   pending: PromiseLike<unknown>,
   timeoutMs: number,
-  what: () => string,
+  what: () => string | KindlingError,
   onTimeout?: (error: KindlingError) => void,
 ): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const error = new KindlingError('TIMEOUT', `${what()} did not finish within ${timeoutMs} ms`, {
-        details: { timeoutMs },
-        retryable: true,
-      });
+      const described = what();
+      const error =
+        described instanceof KindlingError
+          ? described
+          : new KindlingError('TIMEOUT', `${described} did not finish within ${timeoutMs} ms`, { details: { timeoutMs }, retryable: true });
       reject(error);
       onTimeout?.(error);
     }, timeoutMs);
