@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   headers as natsHeaders,
   nanos,
   StorageType,
@@ -11,20 +12,60 @@ import {
   type JsMsg,
   type MsgHdrs,
   type NatsConnection,
+  type StoredMsg,
+  type StreamConfig,
 } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { encodeToken, safeName } from './subjects.js';
 
-/** Stream settings of the durable channels. */
+/**
+ * Stream settings of the durable channels and the dead-letter stream. Both streams are bounded; the
+ * limits are applied when a node starts, to streams it creates and to existing ones (the last node
+ * to start with other limits sets them).
+ */
 export interface ChannelsOptions {
   /** Keyed messages are spread over this many ordered lanes per channel (default 4). */
   readonly partitions?: number;
-  /** How long a channel keeps a message, in ms (default 0: until the stream limits). */
+  /**
+   * How long the channel stream keeps a message, in ms (default 0: until a count or size limit, so
+   * that a message waits for a consumer that is down).
+   */
   readonly channelMaxAgeMs?: number;
+  /**
+   * The channel stream holds at most this many messages (default 1 000 000); past it, or past
+   * `channelMaxBytes`, a send is refused with `UNAVAILABLE` (retryable) and nothing stored is dropped.
+   */
+  readonly channelMaxMessages?: number;
+  /** The channel stream holds at most this many bytes (default 1 GiB). */
+  readonly channelMaxBytes?: number;
   /** The window in which a repeated message id is dropped as a duplicate, in ms (default 120 000). */
   readonly duplicateWindowMs?: number;
+  /**
+   * The dead-letter stream keeps at most this many messages per channel, and as many undecodable
+   * event messages (default 10 000); past it the oldest are dropped.
+   */
+  readonly deadLetterMaxMessages?: number;
+  /** The dead-letter stream holds at most this many bytes in all; past it the oldest are dropped (default 256 MiB). */
+  readonly deadLetterMaxBytes?: number;
+  /** How long the dead-letter stream keeps a message, in ms (default 604 800 000: 7 days). */
+  readonly deadLetterMaxAgeMs?: number;
+  /**
+   * At most this many undecodable event messages are being written to the dead-letter stream at a
+   * time; the others of a flood are counted, not stored (default 64).
+   */
+  readonly deadLetterMaxPending?: number;
+  /** An undecodable event message is dead-lettered cut to this many bytes (default 65 536). */
+  readonly deadLetterBodyBytes?: number;
 }
+
+/** The defaults of {@link ChannelsOptions}' limits. */
+const CHANNEL_MAX_MESSAGES = 1_000_000;
+const CHANNEL_MAX_BYTES = 1024 ** 3;
+const DEAD_LETTER_MAX_MESSAGES = 10_000;
+const DEAD_LETTER_MAX_BYTES = 256 * 1024 ** 2;
+const DEAD_LETTER_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+const DEAD_LETTER_BODY_BYTES = 65_536;
 
 /** Options of {@link Channels.send}. */
 export interface ChannelSendOptions {
@@ -111,6 +152,11 @@ function noChannels(): KindlingError {
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** nats.js's JetStreamManager has direct gets (`$JS.API.DIRECT.GET`) but its interface leaves them out. */
+interface DirectGets {
+  readonly direct: { getMessage(stream: string, query: { seq: number; next_by_subj: string }): Promise<StoredMsg> };
+}
+
 /** FNV-1a: a stable hash for key partitions. */
 function hash(text: string): number {
   let h = 0x811c9dc5;
@@ -156,11 +202,29 @@ export class JetStreamChannels implements Channels {
     this.partitions = Math.max(1, options.partitions ?? 4);
   }
 
-  /** @internal Creates the channel and dead-letter streams unless they exist. */
+  /** @internal Creates the channel and dead-letter streams, or gives existing ones this node's limits. */
   async ensureStreams(): Promise<void> {
-    const duplicateWindow = nanos(this.options.duplicateWindowMs ?? 120_000);
-    await this.ensure(this.stream, `${this.prefix}.chan.>`, { duplicate_window: duplicateWindow, max_age: nanos(this.options.channelMaxAgeMs ?? 0) });
-    await this.ensure(this.dlqStream, `${this.prefix}.dlq.>`, {});
+    const options = this.options;
+    const maxAge = options.channelMaxAgeMs ?? 0;
+    // JetStream refuses a duplicate window longer than the stream's max age.
+    const duplicateWindow = Math.min(options.duplicateWindowMs ?? 120_000, maxAge > 0 ? maxAge : Number.POSITIVE_INFINITY);
+    await this.ensure(this.stream, `${this.prefix}.chan.>`, {
+      max_msgs: options.channelMaxMessages ?? CHANNEL_MAX_MESSAGES,
+      max_bytes: options.channelMaxBytes ?? CHANNEL_MAX_BYTES,
+      max_age: nanos(maxAge),
+      // A full channel refuses the send (the sender can retry) rather than drop a message nobody handled.
+      discard: DiscardPolicy.New,
+      duplicate_window: nanos(duplicateWindow),
+    });
+    await this.ensure(this.dlqStream, `${this.prefix}.dlq.>`, {
+      // Per subject: a flood of undecodable messages never pushes out a channel's dead letters.
+      max_msgs_per_subject: options.deadLetterMaxMessages ?? DEAD_LETTER_MAX_MESSAGES,
+      max_bytes: options.deadLetterMaxBytes ?? DEAD_LETTER_MAX_BYTES,
+      max_age: nanos(options.deadLetterMaxAgeMs ?? DEAD_LETTER_MAX_AGE_MS),
+      discard: DiscardPolicy.Old,
+      // Tools read one subject's dead letters with direct gets, skipping the other subjects.
+      allow_direct: true,
+    });
   }
 
   /** The subject of a channel lane. */
@@ -259,11 +323,12 @@ export class JetStreamChannels implements Channels {
 
   private async readDeadLetters(subject: string, channel: string, max: number): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
-    const info = await this.jsm.streams.info(this.dlqStream).catch(() => undefined);
-    if (info === undefined) return out;
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < max; seq++) {
-      const msg = await this.jsm.streams.getMessage(this.dlqStream, { seq }).catch(() => undefined);
-      if (msg === undefined || msg.subject !== subject) continue;
+    let seq = 0;
+    while (out.length < max) {
+      // The next message of this subject from `seq` on; none left (or no stream) ends the list.
+      const msg = await (this.jsm as unknown as DirectGets).direct.getMessage(this.dlqStream, { seq, next_by_subj: subject }).catch(() => undefined);
+      if (msg === undefined) break;
+      seq = msg.seq + 1;
       const headers: Record<string, string> = {};
       for (const [k, v] of msg.header ?? []) headers[k] = v.join(',');
       out.push({
@@ -292,11 +357,17 @@ export class JetStreamChannels implements Channels {
     await this.js.publish(this.dlqSubject(channel), msg.data, { headers: h });
   }
 
-  /** @internal Dead-letters an event message no node could decode: the body as it came, the reason and its subject in headers. */
+  /**
+   * @internal Dead-letters an event message no node could decode: the body as it came (its first
+   * `deadLetterBodyBytes`, with `Kindling-Bytes` giving the whole size when cut), the reason and its
+   * subject in headers.
+   */
   async deadLetterUndecodable(subject: string, data: Uint8Array, reason: string): Promise<void> {
     const h = errorHeaders(reason);
     h.set('Kindling-Subject', subject);
-    await this.js.publish(this.undecodableSubject, data, { headers: h });
+    const keep = this.options.deadLetterBodyBytes ?? DEAD_LETTER_BODY_BYTES;
+    if (data.length > keep) h.set('Kindling-Bytes', String(data.length));
+    await this.js.publish(this.undecodableSubject, data.length > keep ? data.subarray(0, keep) : data, { headers: h });
   }
 
   /** @internal The connection came back; the consume loops resume by themselves. */
@@ -314,22 +385,30 @@ export class JetStreamChannels implements Channels {
     return this.logger;
   }
 
-  private async ensure(name: string, subject: string, extra: Record<string, unknown>): Promise<void> {
-    try {
-      await this.jsm.streams.info(name);
-      return;
-    } catch {
-      // not there yet
+  private async ensure(name: string, subject: string, limits: Partial<StreamConfig>): Promise<void> {
+    const existing = await this.jsm.streams.info(name).catch(() => undefined);
+    if (existing === undefined) {
+      try {
+        await this.jsm.streams.add({ name, subjects: [subject], storage: StorageType.File, ...limits });
+        return;
+      } catch (error) {
+        // Another node may have created it meanwhile: then it gets these limits below.
+        if ((await this.jsm.streams.info(name).catch(() => undefined)) === undefined) {
+          throw new KindlingError('UNAVAILABLE', `cannot create the JetStream stream ${name}: ${messageOf(error)}`, { cause: error });
+        }
+      }
     }
+    const config = existing?.config ?? (await this.jsm.streams.info(name)).config;
+    const differs = Object.entries(limits).some(([key, value]) => (config as unknown as Record<string, unknown>)[key] !== value);
+    if (!differs) return;
     try {
-      await this.jsm.streams.add({ name, subjects: [subject], storage: StorageType.File, ...extra });
+      await this.jsm.streams.update(name, { ...config, ...limits });
     } catch (error) {
-      // Another node may have created it meanwhile.
-      await this.jsm.streams.info(name).catch(() => {
-        throw new KindlingError('UNAVAILABLE', `cannot create the JetStream stream ${name}: ${messageOf(error)}`, { cause: error });
+      throw new KindlingError('UNAVAILABLE', `cannot set the limits of the JetStream stream ${name}: ${messageOf(error)}`, {
+        cause: error,
+        details: { stream: name, limits },
       });
     }
-    void this.nc;
   }
 }
 
