@@ -6,6 +6,7 @@ import {
   headers as natsHeaders,
   nanos,
   StorageType,
+  type Consumer,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -16,13 +17,15 @@ import {
   type StreamConfig,
 } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
-import type { Logger } from '../../common/logger.js';
+import { LogThrottle, type Logger } from '../../common/logger.js';
 import { encodeToken, safeName } from './subjects.js';
 
 /**
- * Stream settings of the durable channels and the dead-letter stream. Both streams are bounded; the
- * limits are applied when a node starts, to streams it creates and to existing ones (the last node
- * to start with other limits sets them).
+ * Stream settings of the durable channels and the dead-letter stream. Both streams are bounded. A
+ * node creates them with its limits; on an existing stream it sets the limits it was given (the last
+ * node to start with a given limit sets it) and fills in a default only where the stream has none
+ * (a stream made before there were limits gets them, and a node left at the defaults never undoes
+ * another node's setting).
  */
 export interface ChannelsOptions {
   /** Keyed messages are spread over this many ordered lanes per channel (default 4). */
@@ -167,10 +170,16 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
+/** One consumer of a subscription: keyed lanes take one message at a time, in order. */
 interface Lane {
-  readonly messages: ConsumerMessages;
-  readonly done: Promise<void>;
+  readonly consumer: Consumer;
+  readonly ordered: boolean;
+  messages: ConsumerMessages | undefined;
+  done: Promise<void>;
 }
+
+/** The wait before a lane whose consumer stopped unasked consumes again, in ms. */
+const LANE_RESTART_MS = 1000;
 
 /**
  * {@link Channels} on JetStream. One stream `<PREFIX>_CHANNELS` holds every channel
@@ -195,6 +204,8 @@ export class JetStreamChannels implements Channels {
     private readonly nodeID: string,
     private readonly logger: Logger,
     private readonly options: ChannelsOptions = {},
+    /** @internal Where storms of channel faults are counted (the transport's). */
+    readonly storms: LogThrottle = new LogThrottle(logger),
   ) {
     const base = safeName(prefix).toUpperCase();
     this.stream = `${base}_CHANNELS`;
@@ -204,27 +215,27 @@ export class JetStreamChannels implements Channels {
 
   /** @internal Creates the channel and dead-letter streams, or gives existing ones this node's limits. */
   async ensureStreams(): Promise<void> {
-    const options = this.options;
-    const maxAge = options.channelMaxAgeMs ?? 0;
+    const o = this.options;
+    const maxAge = o.channelMaxAgeMs ?? 0;
     // JetStream refuses a duplicate window longer than the stream's max age.
-    const duplicateWindow = Math.min(options.duplicateWindowMs ?? 120_000, maxAge > 0 ? maxAge : Number.POSITIVE_INFINITY);
-    await this.ensure(this.stream, `${this.prefix}.chan.>`, {
-      max_msgs: options.channelMaxMessages ?? CHANNEL_MAX_MESSAGES,
-      max_bytes: options.channelMaxBytes ?? CHANNEL_MAX_BYTES,
-      max_age: nanos(maxAge),
+    const duplicateWindow = Math.min(o.duplicateWindowMs ?? 120_000, maxAge > 0 ? maxAge : Number.POSITIVE_INFINITY);
+    await this.ensure(this.stream, `${this.prefix}.chan.>`, [
+      limit('max_msgs', o.channelMaxMessages, CHANNEL_MAX_MESSAGES),
+      limit('max_bytes', o.channelMaxBytes, CHANNEL_MAX_BYTES),
+      limit('max_age', o.channelMaxAgeMs === undefined ? undefined : nanos(maxAge), 0),
       // A full channel refuses the send (the sender can retry) rather than drop a message nobody handled.
-      discard: DiscardPolicy.New,
-      duplicate_window: nanos(duplicateWindow),
-    });
-    await this.ensure(this.dlqStream, `${this.prefix}.dlq.>`, {
+      { key: 'discard', value: DiscardPolicy.New, apply: 'always' },
+      { key: 'duplicate_window', value: nanos(duplicateWindow), apply: o.duplicateWindowMs === undefined ? 'create' : 'given' },
+    ]);
+    await this.ensure(this.dlqStream, `${this.prefix}.dlq.>`, [
       // Per subject: a flood of undecodable messages never pushes out a channel's dead letters.
-      max_msgs_per_subject: options.deadLetterMaxMessages ?? DEAD_LETTER_MAX_MESSAGES,
-      max_bytes: options.deadLetterMaxBytes ?? DEAD_LETTER_MAX_BYTES,
-      max_age: nanos(options.deadLetterMaxAgeMs ?? DEAD_LETTER_MAX_AGE_MS),
-      discard: DiscardPolicy.Old,
+      limit('max_msgs_per_subject', o.deadLetterMaxMessages, DEAD_LETTER_MAX_MESSAGES),
+      limit('max_bytes', o.deadLetterMaxBytes, DEAD_LETTER_MAX_BYTES),
+      limit('max_age', o.deadLetterMaxAgeMs === undefined ? undefined : nanos(o.deadLetterMaxAgeMs), nanos(DEAD_LETTER_MAX_AGE_MS)),
+      { key: 'discard', value: DiscardPolicy.Old, apply: 'always' },
       // Tools read one subject's dead letters with direct gets, skipping the other subjects.
-      allow_direct: true,
-    });
+      { key: 'allow_direct', value: true, apply: 'always' },
+    ]);
   }
 
   /** The subject of a channel lane. */
@@ -385,11 +396,13 @@ export class JetStreamChannels implements Channels {
     return this.logger;
   }
 
-  private async ensure(name: string, subject: string, limits: Partial<StreamConfig>): Promise<void> {
+  /** Creates the stream with `settings`, or applies to the existing one those that {@link StreamSetting} says apply. */
+  private async ensure(name: string, subject: string, settings: readonly StreamSetting[]): Promise<void> {
+    const all = Object.fromEntries(settings.map((s) => [s.key, s.value])) as Partial<StreamConfig>;
     const existing = await this.jsm.streams.info(name).catch(() => undefined);
     if (existing === undefined) {
       try {
-        await this.jsm.streams.add({ name, subjects: [subject], storage: StorageType.File, ...limits });
+        await this.jsm.streams.add({ name, subjects: [subject], storage: StorageType.File, ...all });
         return;
       } catch (error) {
         // Another node may have created it meanwhile: then it gets these limits below.
@@ -399,8 +412,14 @@ export class JetStreamChannels implements Channels {
       }
     }
     const config = existing?.config ?? (await this.jsm.streams.info(name)).config;
-    const differs = Object.entries(limits).some(([key, value]) => (config as unknown as Record<string, unknown>)[key] !== value);
-    if (!differs) return;
+    const current = config as unknown as Record<string, unknown>;
+    const limits: Record<string, unknown> = {};
+    for (const { key, value, apply } of settings) {
+      const now = current[key];
+      const applies = apply === 'always' || apply === 'given' || (apply === 'fill' && (now === undefined || now === -1 || now === 0));
+      if (applies && now !== value) limits[key] = value;
+    }
+    if (Object.keys(limits).length === 0) return;
     try {
       await this.jsm.streams.update(name, { ...config, ...limits });
     } catch (error) {
@@ -410,6 +429,22 @@ export class JetStreamChannels implements Channels {
       });
     }
   }
+}
+
+/**
+ * One setting of a stream and when it applies to a stream that exists already: `always` (Kindling's
+ * design: discard policy, direct gets), `given` (an option this node was given), `fill` (a default:
+ * only where the stream has no limit, so that a node left at the defaults never undoes another's
+ * setting, while a stream made before there were limits gets them), `create` (only when created).
+ */
+interface StreamSetting {
+  readonly key: keyof StreamConfig;
+  readonly value: unknown;
+  readonly apply: 'always' | 'given' | 'fill' | 'create';
+}
+
+function limit(key: keyof StreamConfig, given: number | undefined, fallback: number): StreamSetting {
+  return given === undefined ? { key, value: fallback, apply: 'fill' } : { key, value: given, apply: 'given' };
 }
 
 /** Dead-letter headers starting with `Kindling-Error`: one header line, at most 4 000 characters. */
@@ -429,6 +464,7 @@ class JetStreamChannelSubscription implements ChannelSubscription {
   private lanes: Lane[] = [];
   private closing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly sleepers = new Set<() => void>();
 
   constructor(
     private readonly owner: JetStreamChannels,
@@ -442,14 +478,16 @@ class JetStreamChannelSubscription implements ChannelSubscription {
     for (let i = 0; i < consumers.length; i++) {
       const consumer = await js.consumers.get(stream, consumers[i] as string);
       const ordered = lanes[i] !== '_';
-      const messages = await consumer.consume({ max_messages: ordered ? 1 : this.maxInFlight });
-      this.lanes.push({ messages, done: this.run(messages, ordered) });
+      const lane: Lane = { consumer, ordered, messages: await consumer.consume(this.consumeOptions(ordered)), done: Promise.resolve() };
+      lane.done = this.run(lane);
+      this.lanes.push(lane);
     }
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const lane of this.lanes) lane.messages.stop();
+      for (const lane of this.lanes) lane.messages?.stop();
+      for (const wake of this.sleepers) wake();
       await Promise.all(this.lanes.map((lane) => lane.done));
       await Promise.all([...this.inFlight]);
       this.onClose?.();
@@ -457,23 +495,68 @@ class JetStreamChannelSubscription implements ChannelSubscription {
     return this.closing;
   }
 
-  private async run(messages: ConsumerMessages, ordered: boolean): Promise<void> {
-    try {
-      for await (const msg of messages) {
-        if (ordered) {
-          await this.handle(msg);
-          continue;
+  private consumeOptions(ordered: boolean): { max_messages: number } {
+    return { max_messages: ordered ? 1 : this.maxInFlight };
+  }
+
+  /**
+   * Handles a lane's messages until the subscription closes. A consumer that stops unasked (a server
+   * error, or a status message forged by a peer on its inbox, which nats.js obeys) is taken up again
+   * after {@link LANE_RESTART_MS}: nothing a peer sends ends the subscription.
+   */
+  private async run(lane: Lane): Promise<void> {
+    for (;;) {
+      const messages = lane.messages;
+      if (messages !== undefined) {
+        try {
+          for await (const msg of messages) {
+            if (lane.ordered) {
+              await this.handle(msg);
+              continue;
+            }
+            const task = this.handle(msg).finally(() => this.inFlight.delete(task));
+            this.inFlight.add(task);
+            while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+          }
+        } catch (error) {
+          if (this.closing === undefined) this.owner.storms.error(`channel-stopped ${this.channel}`, `channel ${this.channel} (${this.options.group}) stopped consuming: ${messageOf(error)}; consuming again`);
         }
-        const task = this.handle(msg).finally(() => this.inFlight.delete(task));
-        this.inFlight.add(task);
-        while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
       }
-    } catch (error) {
-      if (this.closing === undefined) this.owner.log.error(`channel ${this.channel} (${this.options.group}) stopped consuming: ${messageOf(error)}`);
+      if (this.closing !== undefined) return;
+      await this.sleep(LANE_RESTART_MS);
+      if (this.closing !== undefined) return;
+      lane.messages = await lane.consumer.consume(this.consumeOptions(lane.ordered)).catch((error: unknown) => {
+        this.owner.storms.error(`channel-restart ${this.channel}`, `channel ${this.channel} (${this.options.group}) cannot consume: ${messageOf(error)}`);
+        return undefined;
+      });
+      // A close that came while consume() was on its way did not see these messages.
+      if (this.closing !== undefined) lane.messages?.stop();
     }
   }
 
+  /** Waits `ms`, or less when the subscription closes. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+
+  /** Handles one delivery; never rejects (an unordered lane does not await it). */
   private async handle(msg: JsMsg): Promise<void> {
+    try {
+      await this.process(msg);
+    } catch (error) {
+      this.owner.storms.error(`channel-message ${this.channel}`, `channel ${this.channel} (${this.options.group}) could not handle a delivery: ${messageOf(error)}`);
+    }
+  }
+
+  private async process(msg: JsMsg): Promise<void> {
     const attempt = msg.info.redeliveryCount;
     if (attempt > this.maxRetries + 1) {
       await this.fail(msg, `no acknowledgement after ${attempt - 1} deliveries (the handler timed out or its node died)`, true);
@@ -482,7 +565,7 @@ class JetStreamChannelSubscription implements ChannelSubscription {
     let message: ChannelMessage;
     try {
       const raw = JSON.parse(decoder.decode(msg.data)) as { v?: unknown; data?: unknown; key?: unknown; source?: unknown };
-      if (raw.v !== 1) throw new Error(`format version ${JSON.stringify(raw.v)} is not supported`);
+      if (raw.v !== 1) throw new Error(`format version ${messageOf(raw.v, 64)} is not supported`);
       message = {
         channel: this.channel,
         data: raw.data,
