@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { createEventBus, decodeEnvelopes, NatsTransport, SENT, silentLogger, type EventBus, type JetStreamChannels, type WippyEvent } from 'kindling';
-import { NATS_URL, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
+import { NATS_URL, removeStreams, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
 
 
 
@@ -183,6 +183,7 @@ describe.skipIf(skipNats)('NatsTransport: plain sends are fire-and-forget, confi
       await until(() => errors.some((e) => e.type === 'transport'), 'the transport failure report');
     } finally {
       await bus.stop();
+      await removeStreams(prefix);
     }
   });
 });
@@ -213,6 +214,7 @@ describe.skipIf(skipNats)('NatsTransport: consecutive events of one subject leav
       await bus.stop();
       await sink.stop();
       await raw.close();
+      await removeStreams(prefix);
     }
   }
 

@@ -495,7 +495,7 @@ export class NatsTransport implements Transport {
       this.logger.warn(`JetStream is not available at ${this.url} (${messageOf(error)}); durable channels and the dead-letter stream are off`);
       return;
     }
-    this.channelStore = new JetStreamChannels(nc, jsm, nc.jetstream(), this.prefix, this.nodeID, this.logger, this.options);
+    this.channelStore = new JetStreamChannels(nc, jsm, nc.jetstream(), this.prefix, this.nodeID, this.logger, this.options, this.storms);
     await this.channelStore.ensureStreams();
   }
 
