@@ -150,8 +150,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   private reporting = 0;
   private droppedCount = 0;
   private handlerErrorCount = 0;
-  /** Fault storms (refused sends, full buffers, a handler failing on every event) are counted, not logged per event. */
-  private readonly storms: LogThrottle;
+  /** @internal Fault storms (refused sends, full buffers, a handler failing on every event) are counted, not logged per event. */
+  readonly storms: LogThrottle;
 
   constructor(options: EventCoreOptions) {
     this.nodeID = options.nodeID;

@@ -391,11 +391,6 @@ export class JetStreamChannels implements Channels {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
   }
 
-  /** @internal */
-  get log(): Logger {
-    return this.logger;
-  }
-
   /** Creates the stream with `settings`, or applies to the existing one those that {@link StreamSetting} says apply. */
   private async ensure(name: string, subject: string, settings: readonly StreamSetting[]): Promise<void> {
     const all = Object.fromEntries(settings.map((s) => [s.key, s.value])) as Partial<StreamConfig>;
@@ -597,7 +592,7 @@ class JetStreamChannelSubscription implements ChannelSubscription {
       msg.term();
     } catch (dlqError) {
       // Not terminated: JetStream redelivers it after ack_wait, and the dead letter is tried again.
-      this.owner.log.error(`channel ${this.channel}: could not dead-letter a message (${messageOf(dlqError)}); it stays pending`);
+      this.owner.storms.error(`channel-dead-letter ${this.channel}`, `channel ${this.channel}: could not dead-letter a message (${messageOf(dlqError)}); it stays pending`);
     }
   }
 
