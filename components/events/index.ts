@@ -111,7 +111,7 @@ const NATS_LIMITS = ['maxMessageBytes', 'maxNameLength', 'maxNodes', 'maxPresenc
 
 /** Config of the `events` component in a boot manifest. */
 export class EventsComponentConfig {
-  /** Spans nodes over NATS (DESIGN.md §9); `KINDLING_NATS_URL` does the same without config. */
+  /** Spans nodes over NATS; `KINDLING_NATS_URL` does the same without config. */
   @IsOptional()
   @ValidateNested()
   @Type(() => EventsNatsConfig)
@@ -151,7 +151,7 @@ export function getEventBus(ctx: BootContext): EventBus {
 const Forwarding: unique symbol = Symbol('kindling.events.boot-forwarding');
 
 /**
- * The `events` component: creates the in-process event bus (DESIGN.md §8), binds it under the
+ * The `events` component: creates the in-process event bus, binds it under the
  * `EventBus` token, hands it to the registry as its sink (so `registry.entry.*` events flow), and
  * re-publishes the loader's `$boot.*` events on it with `broadcastLocal`.
  *

@@ -127,7 +127,7 @@ function checkOptions(options: NatsTransportOptions): void {
 const BATCH_CHARS = 4000;
 
 /**
- * The event bus over NATS (DESIGN.md §9): set it as the bus's transport and the same API spans
+ * The event bus over NATS: set it as the bus's transport and the same API spans
  * every node on the server. `emit` is published on `<prefix>.emit.<name>` where each balancing slot
  * (group, pattern) of each node is a member of one NATS queue group, so exactly one member per group
  * handles it; a subscriber without a group subscribes plainly. `broadcast` goes to
@@ -267,7 +267,7 @@ export class NatsTransport implements Transport {
     // Subscriptions first, so that a node that hears our hello can already reach us.
     await nc.flush();
     await this.startChannels(nc);
-    this.presence = new NodePresence(nc, `${this.prefix}.node`, info, receiver, this.logger, this.storms, this.options);
+    this.presence = new NodePresence(nc, `${this.prefix}.node`, info, receiver, this.logger, this.options, this.storms);
     this.presence.start();
     await nc.flush();
     receiver.internal('$transporter.connected', { url: this.url, reconnected: false });

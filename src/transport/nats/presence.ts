@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
-import type { LogThrottle, Logger } from '../../common/logger.js';
+import { LogThrottle, type Logger } from '../../common/logger.js';
 import type { NodeInfo, TransportReceiver } from '../../events/transport.js';
 
 /** Timing and limits of {@link NodePresence}. */
@@ -120,8 +120,9 @@ export class NodePresence {
     private self: NodeInfo,
     private readonly receiver: TransportReceiver,
     private readonly logger: Logger,
-    private readonly storms: LogThrottle,
     options: PresenceOptions = {},
+    /** Where refusals are counted (the transport's, so that one window covers all its storms). */
+    private readonly storms: LogThrottle = new LogThrottle(logger),
   ) {
     this.heartbeatMs = options.heartbeatMs ?? 5000;
     this.nodeTimeoutMs = options.nodeTimeoutMs ?? 15_000;
