@@ -318,7 +318,7 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
         expect(refused).toBe(10);
         const info = await (await arena.attacker.jetstreamManager()).streams.info(store.stream);
         expect(info.state.messages).toBe(50);
-        await expect(arena.victim.channels.send('orders', { n: 1 })).rejects.toMatchObject({ code: 'UNAVAILABLE', retryable: true, message: expect.stringMatching(/channel orders/) });
+        await expect(arena.victim.channels.send('orders', { n: 1 })).rejects.toMatchObject({ code: 'UNAVAILABLE', retryable: true, message: expect.stringMatching(/channel orders: maximum messages exceeded \(JetStream error 10077\) \(the channel stream .* is full: channelMaxMessages/) });
         await arena.stillDelivers();
       });
     });

@@ -263,7 +263,9 @@ export class JetStreamChannels implements Channels {
     try {
       await this.js.publish(this.subject(channel, lane), body, { msgID: id });
     } catch (error) {
-      throw new KindlingError('UNAVAILABLE', `JetStream did not store the message for channel ${channel}: ${messageOf(error)}`, {
+      const reason = jetStreamReason(error);
+      const full = /maximum (messages|bytes) exceeded/i.test(reason) ? ` (the channel stream ${this.stream} is full: channelMaxMessages / channelMaxBytes)` : '';
+      throw new KindlingError('UNAVAILABLE', `JetStream did not store the message for channel ${channel}: ${reason}${full}`, {
         cause: error,
         retryable: true,
         details: { channel, id },
@@ -402,7 +404,7 @@ export class JetStreamChannels implements Channels {
       } catch (error) {
         // Another node may have created it meanwhile: then it gets these limits below.
         if ((await this.jsm.streams.info(name).catch(() => undefined)) === undefined) {
-          throw new KindlingError('UNAVAILABLE', `cannot create the JetStream stream ${name}: ${messageOf(error)}`, { cause: error });
+          throw new KindlingError('UNAVAILABLE', `cannot create the JetStream stream ${name}: ${jetStreamReason(error)}`, { cause: error });
         }
       }
     }
@@ -418,7 +420,7 @@ export class JetStreamChannels implements Channels {
     try {
       await this.jsm.streams.update(name, { ...config, ...limits });
     } catch (error) {
-      throw new KindlingError('UNAVAILABLE', `cannot set the limits of the JetStream stream ${name}: ${messageOf(error)}`, {
+      throw new KindlingError('UNAVAILABLE', `cannot set the limits of the JetStream stream ${name}: ${jetStreamReason(error)}`, {
         cause: error,
         details: { stream: name, limits },
       });
@@ -440,6 +442,12 @@ interface StreamSetting {
 
 function limit(key: keyof StreamConfig, given: number | undefined, fallback: number): StreamSetting {
   return given === undefined ? { key, value: fallback, apply: 'fill' } : { key, value: given, apply: 'given' };
+}
+
+/** What JetStream said: nats.js puts the server's words in `api_error` and only the status code in the message. */
+function jetStreamReason(error: unknown): string {
+  const api = (error as { api_error?: { description?: unknown; err_code?: unknown } } | undefined)?.api_error;
+  return typeof api?.description === 'string' ? `${api.description} (JetStream error ${String(api.err_code)})` : messageOf(error);
 }
 
 /** Dead-letter headers starting with `Kindling-Error`: one header line, at most 4 000 characters. */
