@@ -28,18 +28,16 @@ describe('createConsoleLogger', () => {
       expect(lines).toEqual([]);
     });
 
-    it('writes a refused-send storm of a million identical warnings as one line and one count', () => {
+    it('writes a refused-send storm of a million identical warnings as ten lines and one count (was: a million lines)', () => {
       const { logger, lines } = capture();
-      for (let i = 0; i < 1_000_000; i++) logger.warn('event bus transport: NATS at nats://127.0.0.1:4222: NATS is reconnecting');
+      const line = 'event bus transport: NATS at nats://127.0.0.1:4222: NATS is reconnecting';
+      for (let i = 0; i < 1_000_000; i++) logger.warn(line);
       vi.advanceTimersByTime(10_000);
-      expect(lines).toEqual([
-        '[app] warn  event bus transport: NATS at nats://127.0.0.1:4222: NATS is reconnecting\n',
-        '[app] warn  … 999,999 more like this in the last 10 s: event bus transport: NATS at nats://127.0.0.1:4222: NATS is reconnecting\n',
-      ]);
+      expect(lines).toEqual([...Array.from({ length: 10 }, () => `[app] warn  ${line}\n`), `[app] warn  … 999,990 more like this in the last 10 s: ${line}\n`]);
     });
 
     it('counts lines that differ only in numbers and quoted text as repeats', () => {
-      const { logger, lines } = capture();
+      const { logger, lines } = capture({ repeatsPerWindow: 1 });
       logger.warn('subscriber "a" refused event 1');
       logger.warn('subscriber "b" refused event 2');
       logger.warn('subscriber "c" refused event 3');
@@ -47,15 +45,21 @@ describe('createConsoleLogger', () => {
       expect(lines).toEqual(['[app] warn  subscriber "a" refused event 1\n', '[app] warn  … 2 more like this in the last 10 s: subscriber "a" refused event 1\n']);
     });
 
+    it('writes the first repeatsPerWindow lines of a template in full', () => {
+      const { logger, lines } = capture({ repeatsPerWindow: 3 });
+      for (let revision = 1; revision <= 3; revision++) logger.info(`applied revision ${revision}`);
+      expect(lines).toEqual(['[app] info  applied revision 1\n', '[app] info  applied revision 2\n', '[app] info  applied revision 3\n']);
+    });
+
     it('counts repeats per level', () => {
-      const { logger, lines } = capture();
+      const { logger, lines } = capture({ repeatsPerWindow: 1 });
       logger.warn('same');
       logger.error('same');
       expect(lines).toEqual(['[app] warn  same\n', '[app] error same\n']);
     });
 
     it('writes the first line of a storm again in the next window', () => {
-      const { logger, lines } = capture({ repeatWindowMs: 1000 });
+      const { logger, lines } = capture({ repeatWindowMs: 1000, repeatsPerWindow: 1 });
       logger.warn('again');
       logger.warn('again');
       vi.advanceTimersByTime(1000);
@@ -70,15 +74,15 @@ describe('createConsoleLogger', () => {
       expect(lines).toEqual(['[app] warn  once\n']);
     });
 
-    it('writes at most maxLinesPerWindow distinct lines per window and counts the rest', () => {
-      const { logger, lines } = capture({ maxLinesPerWindow: 3 });
+    it('writes lines of at most maxTemplatesPerWindow templates per window and counts the rest', () => {
+      const { logger, lines } = capture({ maxTemplatesPerWindow: 3 });
       for (const word of ['alpha', 'beta', 'gamma', 'delta', 'epsilon']) logger.error(`${word} failed`);
       vi.advanceTimersByTime(10_000);
       expect(lines).toEqual([
         '[app] error alpha failed\n',
         '[app] error beta failed\n',
         '[app] error gamma failed\n',
-        '[app] error … 2 more lines in the last 10 s were not written (over 3 lines in 10 s)\n',
+        '[app] error … 2 more lines of other kinds in the last 10 s were not written (lines of 3 kinds at most per 10 s)\n',
       ]);
     });
 
@@ -191,7 +195,7 @@ describe('LogThrottle', () => {
       expect(seen).toEqual([
         ['warn', 'key a'],
         ['warn', 'key b'],
-        ['warn', '… 2 more lines in the last 1 s were not written (over 2 lines in 1 s)'],
+        ['warn', '… 2 more lines of other kinds in the last 1 s were not written (lines of 2 kinds at most per 1 s)'],
       ]);
     });
 

@@ -21,8 +21,10 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 /** Repeats of a line within this many ms are counted rather than written, unless told otherwise. */
 export const REPEAT_WINDOW_MS = 10_000;
-/** At most this many lines (repeats aside) are written per window, unless told otherwise. */
-export const MAX_LINES_PER_WINDOW = 1000;
+/** Lines of at most this many templates are written per window, unless told otherwise. */
+export const MAX_TEMPLATES_PER_WINDOW = 1000;
+/** The console logger writes this many lines of one template per window before it counts them, unless told otherwise. */
+export const REPEATS_PER_WINDOW = 10;
 /** A longer log line is cut, unless told otherwise. */
 export const MAX_LINE_CHARS = 16_384;
 
@@ -74,14 +76,15 @@ function templateOf(message: string): string {
 interface Repeats {
   readonly level: LineLevel;
   readonly sample: string;
+  written: number;
   count: number;
 }
 
 /**
- * Windows of `windowMs`: the first line of each key in a window is written, its repeats are counted,
- * and when the window ends one summary line per key says how many were not written. At most
- * `maxLines` lines (repeats aside) are written per window; the others are counted together. The
- * table of keys is emptied at each window, so it never holds more than `maxLines` of them.
+ * Windows of `windowMs`: the first `repeats` lines of each key in a window are written, the rest are
+ * counted, and when the window ends one summary line per key says how many were not written. At
+ * most `maxLines` keys are written per window; lines of the others are counted together. The table
+ * of keys is emptied at each window, so it never holds more than `maxLines` of them.
  */
 class RepeatWindow {
   private readonly seen = new Map<string, Repeats>();
@@ -94,6 +97,7 @@ class RepeatWindow {
   constructor(
     private readonly windowMs: number,
     private readonly maxLines: number,
+    private readonly repeats: number,
     private readonly emit: (level: LineLevel, text: string) => void,
   ) {}
 
@@ -102,9 +106,13 @@ class RepeatWindow {
     if (this.windowMs <= 0) return true;
     const now = Date.now();
     if (now - this.started >= this.windowMs) this.roll(now);
-    const repeats = this.seen.get(key);
-    if (repeats !== undefined) {
-      repeats.count++;
+    const seen = this.seen.get(key);
+    if (seen !== undefined) {
+      if (seen.written < this.repeats) {
+        seen.written++;
+        return true;
+      }
+      seen.count++;
       this.arm();
       return false;
     }
@@ -115,7 +123,7 @@ class RepeatWindow {
       return false;
     }
     this.lines++;
-    this.seen.set(key, { level, sample: message.slice(0, SAMPLE_CHARS), count: 0 });
+    this.seen.set(key, { level, sample: message.slice(0, SAMPLE_CHARS), written: 1, count: 0 });
     return true;
   }
 
@@ -124,11 +132,11 @@ class RepeatWindow {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     const last = span(this.windowMs);
-    for (const repeats of this.seen.values()) {
-      if (repeats.count > 0) this.safeEmit(repeats.level, `… ${count(repeats.count)} more like this in the last ${last}: ${repeats.sample}`);
+    for (const seen of this.seen.values()) {
+      if (seen.count > 0) this.safeEmit(seen.level, `… ${count(seen.count)} more like this in the last ${last}: ${seen.sample}`);
     }
     if (this.overflow > 0) {
-      this.safeEmit(this.overflowLevel, `… ${count(this.overflow)} more lines in the last ${last} were not written (over ${count(this.maxLines)} lines in ${last})`);
+      this.safeEmit(this.overflowLevel, `… ${count(this.overflow)} more lines of other kinds in the last ${last} were not written (lines of ${count(this.maxLines)} kinds at most per ${last})`);
     }
     this.seen.clear();
     this.lines = 0;
@@ -156,13 +164,16 @@ class RepeatWindow {
 /** Options of {@link createConsoleLogger}; every limit has a default. */
 export interface ConsoleLoggerOptions {
   /**
-   * Repeats of a line (same level and message template: numbers and quoted text aside) within this
-   * many ms after the first are counted, not written; when the window ends one line says how many
-   * (`… 999,999 more like this in the last 10 s: <message>`). Default 10 000; `0` writes every line.
+   * Lines of one message template (the same level and text, numbers and quoted text aside) past the
+   * first `repeatsPerWindow` within this many ms are counted, not written; when the window ends one
+   * line says how many (`… 999,990 more like this in the last 10 s: <message>`). Default 10 000;
+   * `0` writes every line.
    */
   readonly repeatWindowMs?: number;
-  /** At most this many lines, repeats aside, are written per window; the rest are counted (default 1 000). */
-  readonly maxLinesPerWindow?: number;
+  /** How many lines of one template are written per window before the rest are counted (default 10). */
+  readonly repeatsPerWindow?: number;
+  /** Lines of at most this many templates are written per window; lines of others are counted (default 1 000). */
+  readonly maxTemplatesPerWindow?: number;
   /** A longer line is cut, saying how many characters were left out (default 16 384). */
   readonly maxLineChars?: number;
   /** Where each line goes, with its line break (default: `process.stderr`). */
@@ -188,13 +199,14 @@ function positiveInteger(value: number, name: string, zeroAllowed: boolean): num
 export function createConsoleLogger(level: LogLevel = 'info', prefix = 'kindling', options: ConsoleLoggerOptions = {}): Logger {
   const maxLineChars = positiveInteger(options.maxLineChars ?? MAX_LINE_CHARS, 'maxLineChars', false);
   const windowMs = positiveInteger(options.repeatWindowMs ?? REPEAT_WINDOW_MS, 'repeatWindowMs', true);
-  const maxLines = positiveInteger(options.maxLinesPerWindow ?? MAX_LINES_PER_WINDOW, 'maxLinesPerWindow', false);
+  const maxLines = positiveInteger(options.maxTemplatesPerWindow ?? MAX_TEMPLATES_PER_WINDOW, 'maxTemplatesPerWindow', false);
+  const repeatsPerWindow = positiveInteger(options.repeatsPerWindow ?? REPEATS_PER_WINDOW, 'repeatsPerWindow', false);
   const write = options.write ?? ((line: string): void => void process.stderr.write(line));
   const head = `[${escapeControlCharacters(prefix)}]`;
   const print = (at: LineLevel, text: string): void => {
     write(`${head} ${at.padEnd(5)} ${fitLine(text, maxLineChars)}\n`);
   };
-  const repeats = new RepeatWindow(windowMs, maxLines, print);
+  const repeats = new RepeatWindow(windowMs, maxLines, repeatsPerWindow, print);
   const line =
     (at: LineLevel) =>
     (message: string, fields?: LogFields): void => {
@@ -252,11 +264,12 @@ export class LogThrottle {
   constructor(
     private readonly logger: Logger,
     windowMs: number = REPEAT_WINDOW_MS,
-    maxKeys: number = MAX_LINES_PER_WINDOW,
+    maxKeys: number = MAX_TEMPLATES_PER_WINDOW,
   ) {
     positiveInteger(windowMs, 'repeatWindowMs', true);
     positiveInteger(maxKeys, 'maxKeys', false);
-    this.repeats = new RepeatWindow(windowMs, maxKeys, (level, text) => this.logger[level](text));
+    // A storm known at its source needs no sample beyond its first line.
+    this.repeats = new RepeatWindow(windowMs, maxKeys, 1, (level, text) => this.logger[level](text));
   }
 
   /** Logs `message` at `level` unless a line of `key` was logged in this window (then it is counted). */
