@@ -5,7 +5,7 @@ export type { KindlingErrorOptions } from './common/errors.js';
 export { toDisposable, DisposableStore } from './common/disposable.js';
 export type { Disposable } from './common/disposable.js';
 export { createConsoleLogger, silentLogger } from './common/logger.js';
-export type { Logger, LogLevel, LogFields } from './common/logger.js';
+export type { Logger, LogLevel, LogFields, ConsoleLoggerOptions } from './common/logger.js';
 export { deepEqual, deepFreeze } from './common/deep-freeze.js';
 export { findInvalidUtf8 } from './common/utf8.js';
 export type { Utf8Position } from './common/utf8.js';
@@ -121,7 +121,7 @@ export type {
 
 // Many machines: the event bus over NATS (DESIGN.md §9).
 export { NatsTransport } from './transport/nats/nats-transport.js';
-export type { NatsTransportOptions } from './transport/nats/nats-transport.js';
+export type { NatsTransportOptions, NatsTransportStats } from './transport/nats/nats-transport.js';
 export { JetStreamChannels, unavailableChannels } from './transport/nats/durable-channels.js';
 export type {
   Channels,
@@ -133,7 +133,7 @@ export type {
   DeadLetter,
 } from './transport/nats/durable-channels.js';
 export { NodePresence } from './transport/nats/presence.js';
-export type { PresenceOptions } from './transport/nats/presence.js';
+export type { PresenceOptions, PresenceStats } from './transport/nats/presence.js';
 export { encodeToken, nameToSubject, patternToSubject, queueName } from './transport/nats/subjects.js';
 export type { SubjectPattern } from './transport/nats/subjects.js';
 export { encodeEnvelope, encodeEnvelopes, decodeEnvelope, decodeEnvelopes, WIRE_VERSION } from './transport/nats/wire-format.js';

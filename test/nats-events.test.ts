@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventBus, type EventBus } from 'kindling';
-import { ChildNode, NATS_URL, skipNats, uniquePrefix, untilAny } from './fixtures/nats/harness.js';
+import { ChildNode, NATS_URL, removeStreams, skipNats, uniquePrefix, untilAny } from './fixtures/nats/harness.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -36,6 +36,7 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
   afterAll(async () => {
     await publisher?.stop();
     await Promise.all(nodes.map((n) => n.stop()));
+    await removeStreams(prefix);
   });
 
   const handled = (event: string, tag: number) => (l: Record<string, unknown>) => l['event'] === event && (l['params'] as { n?: number } | null)?.n === tag;
@@ -147,6 +148,10 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
 
 describe.skipIf(skipNats)('NatsTransport presence and the broker face across processes', () => {
   const prefix = uniquePrefix();
+
+  afterAll(async () => {
+    await removeStreams(prefix);
+  });
 
   it('announces $node.connected, then $node.disconnected graceful and unexpected', async () => {
     const watcher = createEventBus({ nodeID: 'watcher', nats: { url: NATS_URL, prefix, heartbeatMs: 100, nodeTimeoutMs: 600 }, logger: quiet });

@@ -103,6 +103,20 @@ describe('wire envelope', () => {
     expect(bad('{"v":3}')).toMatchObject({ message: expect.stringMatching(/format version 3/) });
   });
 
+  it('quotes at most 64 characters of what a peer sent in a reason', () => {
+    const reasons: string[] = [];
+    const long = 'x'.repeat(500_000);
+    for (const text of [`2 ${long} 1 1 s\n{}`, `2 e ${long} 1 s\n{}`, `2 e 1 ${long} s\n{}`, `2* ${long}\n`, JSON.stringify({ v: long }), JSON.stringify({ v: 1, eventType: long })]) {
+      try {
+        decodeEnvelopes(new TextEncoder().encode(text), 'a.b');
+      } catch (error) {
+        reasons.push((error as Error).message);
+      }
+    }
+    expect(reasons).toHaveLength(6);
+    for (const reason of reasons) expect(reason.length).toBeLessThan(200);
+  });
+
   it('carries several envelopes of one subject as one batch, each with its own header, in order', () => {
     const second: EventEnvelope = { ...base, id: 'n1-8', trace: { ...base.trace, requestID: 'n1-8' }, data: undefined };
     const third: EventEnvelope = { ...base, id: 'n1-9', trace: { requestID: 'r', parentID: 'p', caller: undefined }, meta: { m: 1 }, groups: ['g'], data: 'a\nb' };

@@ -54,3 +54,21 @@ describe('events component config', () => {
     expect(String((error as Error).message)).toMatch(/maxBatch/);
   });
 });
+
+describe('events component limits', () => {
+  it('refuses a nats.maxNodes below 1, naming the field', async () => {
+    const error = await bootTestApp({ config: { events: { nats: { url: 'nats://127.0.0.1:4222', maxNodes: 0 } } } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'INVALID', message: expect.stringMatching(/maxNodes/) });
+  });
+
+  it('refuses a negative logRepeatWindowMs, naming the field', async () => {
+    const error = await bootTestApp({ config: { events: { logRepeatWindowMs: -5 } } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'INVALID', message: expect.stringMatching(/logRepeatWindowMs/) });
+  });
+});

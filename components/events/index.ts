@@ -26,11 +26,92 @@ export class EventsNatsConfig {
   @IsInt()
   @Min(1)
   maxBatch?: number;
+
+  /** A received event message larger than this many bytes is refused as undecodable (default 1 048 576). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  maxMessageBytes?: number;
+
+  /** A received event name longer than this many characters is refused as undecodable (default 1 024). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  maxNameLength?: number;
+
+  /** At most this many other nodes are tracked from presence (default 1 000). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  maxNodes?: number;
+
+  /** A presence message larger than this many bytes is refused (default 16 384). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  maxPresenceBytes?: number;
+
+  /** A presence hello is answered at most once per this many ms (default 1 000). */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  helloReplyIntervalMs?: number;
+
+  /** The durable channel stream holds at most this many messages; past it a send is refused (default 1 000 000). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  channelMaxMessages?: number;
+
+  /** The durable channel stream holds at most this many bytes; past it a send is refused (default 1 GiB). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  channelMaxBytes?: number;
+
+  /** How long the channel stream keeps a message, in ms (default 0: until a count or size limit). */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  channelMaxAgeMs?: number;
+
+  /** The dead-letter stream keeps at most this many messages per channel and of undecodable events, dropping the oldest (default 10 000). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  deadLetterMaxMessages?: number;
+
+  /** The dead-letter stream holds at most this many bytes, dropping the oldest (default 256 MiB). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  deadLetterMaxBytes?: number;
+
+  /** How long the dead-letter stream keeps a message, in ms (default 7 days). */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  deadLetterMaxAgeMs?: number;
+
+  /** At most this many undecodable messages are being dead-lettered at a time; the rest of a flood is counted (default 64). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  deadLetterMaxPending?: number;
+
+  /** An undecodable message is dead-lettered cut to this many bytes (default 65 536). */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  deadLetterBodyBytes?: number;
 }
+
+/** The limits of {@link EventsNatsConfig} handed to the NATS transport as they are. */
+const NATS_LIMITS = ['maxMessageBytes', 'maxNameLength', 'maxNodes', 'maxPresenceBytes', 'helloReplyIntervalMs', 'channelMaxMessages', 'channelMaxBytes', 'channelMaxAgeMs', 'deadLetterMaxMessages', 'deadLetterMaxBytes', 'deadLetterMaxAgeMs', 'deadLetterMaxPending', 'deadLetterBodyBytes'] as const;
 
 /** Config of the `events` component in a boot manifest. */
 export class EventsComponentConfig {
-  /** Spans nodes over NATS (DESIGN.md §9); `KINDLING_NATS_URL` does the same without config. */
+  /** Spans nodes over NATS; `KINDLING_NATS_URL` does the same without config. */
   @IsOptional()
   @ValidateNested()
   @Type(() => EventsNatsConfig)
@@ -51,6 +132,12 @@ export class EventsComponentConfig {
   @IsOptional()
   @IsIn(['drop-oldest', 'drop-newest', 'error'])
   overflow?: 'drop-oldest' | 'drop-newest' | 'error';
+
+  /** Repeats of a bus or transport fault within this many ms are counted and logged as one line (default 10 000; 0 logs each). */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  logRepeatWindowMs?: number;
 }
 
 /** Where the events component puts the bus. */
@@ -64,7 +151,7 @@ export function getEventBus(ctx: BootContext): EventBus {
 const Forwarding: unique symbol = Symbol('kindling.events.boot-forwarding');
 
 /**
- * The `events` component: creates the in-process event bus (DESIGN.md §8), binds it under the
+ * The `events` component: creates the in-process event bus, binds it under the
  * `EventBus` token, hands it to the registry as its sink (so `registry.entry.*` events flow), and
  * re-publishes the loader's `$boot.*` events on it with `broadcastLocal`.
  *
@@ -83,6 +170,7 @@ export const eventsComponent = defineComponent({
       ...(config.nodeID === undefined ? {} : { nodeID: config.nodeID }),
       ...(config.bufferSize === undefined ? {} : { bufferSize: config.bufferSize }),
       ...(config.overflow === undefined ? {} : { overflow: config.overflow }),
+      ...(config.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: config.logRepeatWindowMs }),
     };
     const natsURL = config.nats?.url ?? process.env['KINDLING_NATS_URL'];
     if (natsURL !== undefined && natsURL !== '') {
@@ -93,6 +181,7 @@ export const eventsComponent = defineComponent({
           url: natsURL,
           ...(nats?.prefix === undefined ? {} : { prefix: nats.prefix }),
           ...(nats?.maxBatch === undefined ? {} : { maxBatch: nats.maxBatch }),
+          ...limitsOf(nats),
         },
       };
     }
@@ -110,6 +199,15 @@ export const eventsComponent = defineComponent({
     await ctx.container.get<EventBus>(EventBus).stop();
   },
 });
+
+function limitsOf(nats: EventsNatsConfig | undefined): Partial<Record<(typeof NATS_LIMITS)[number], number>> {
+  const limits: Partial<Record<(typeof NATS_LIMITS)[number], number>> = {};
+  for (const name of NATS_LIMITS) {
+    const value = nats?.[name];
+    if (value !== undefined) limits[name] = value;
+  }
+  return limits;
+}
 
 function forward(ctx: BootContext, bus: EventBus, event: BootEvent): void {
   if (bus.state === 'stopping' || bus.state === 'stopped') return;

@@ -1,3 +1,5 @@
+import { inspect, types, type InspectOptions } from 'node:util';
+
 /**
  * Every error code Kindling raises, in one map. Callers branch on `error.code`, never on messages.
  */
@@ -73,13 +75,68 @@ export function errorCodeOf(error: unknown): string | undefined {
   return undefined;
 }
 
-/** A readable one-line message for any thrown value. */
-export function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  if (typeof error === 'string') return error;
+/** How many characters {@link messageOf} returns at most, unless told otherwise. */
+export const MESSAGE_MAX_CHARS = 8192;
+
+/** How {@link messageOf} shows a value that is not an error: one line, small, never calling its code. */
+const INSPECT: InspectOptions = { breakLength: Infinity, compact: true, depth: 2, maxArrayLength: 20, maxStringLength: 1000, getters: false, customInspect: false };
+
+/**
+ * A readable message for any thrown value, at most `maxChars` long (longer ones are cut, saying how
+ * much was left out). Never throws: an error's `message` (its name when the message is empty, a
+ * description when it is not a string or its getter throws); a string as it is; anything else
+ * described without running its code (no `toString`, getter, `toJSON` or Proxy trap is called),
+ * so circular, null-prototype, revoked or hostile objects, symbols and BigInts all read well.
+ *
+ * @example
+ * logger.error(`the handler failed: ${messageOf(error)}`);
+ */
+export function messageOf(error: unknown, maxChars: number = MESSAGE_MAX_CHARS): string {
+  let text: string;
   try {
-    return JSON.stringify(error) ?? String(error);
+    text = describeThrown(error);
   } catch {
-    return String(error);
+    text = `an unprintable thrown ${typeof error}`;
   }
+  return clipText(text, maxChars);
+}
+
+function describeThrown(error: unknown): string {
+  if (typeof error === 'string') return error;
+  // A Proxy's traps could throw or lie (even `instanceof` calls one): inspect shows its target.
+  if (typeof error !== 'object' || error === null || types.isProxy(error)) return inspect(error, INSPECT);
+  if (!(types.isNativeError(error) || error instanceof Error)) return inspect(error, INSPECT);
+  let message: unknown;
+  try {
+    message = (error as { message?: unknown }).message;
+  } catch {
+    return `${nameOf(error)} (its message could not be read)`;
+  }
+  if (typeof message === 'string') return message === '' ? nameOf(error) : message;
+  if (message === undefined) return nameOf(error);
+  // An error as the message (even the error itself) is named, not inspected: inspecting one reads its message again.
+  const described = types.isNativeError(message) && !types.isProxy(message) ? `[${nameOf(message)}]` : inspect(message, INSPECT);
+  return `${nameOf(error)}: ${described}`;
+}
+
+function nameOf(error: object): string {
+  try {
+    const name = (error as { name?: unknown }).name;
+    if (typeof name === 'string' && name !== '') return name;
+  } catch {
+    // a throwing name getter: the generic name will do
+  }
+  return 'Error';
+}
+
+/**
+ * `text` cut to at most `maxChars` UTF-16 units plus a note of how many were left out (never
+ * splitting a surrogate pair).
+ */
+export function clipText(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  let end = Math.max(0, maxChars);
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}… (${(text.length - end).toLocaleString('en-US')} more characters)`;
 }

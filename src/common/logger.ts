@@ -1,3 +1,5 @@
+import { KindlingError, messageOf } from './errors.js';
+
 /** Structured fields attached to a log line. */
 export type LogFields = Readonly<Record<string, unknown>>;
 
@@ -12,32 +14,282 @@ export interface Logger {
 /** Log levels, least to most severe. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
+/** A level a line can be written at. */
+type LineLevel = Exclude<LogLevel, 'silent'>;
+
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
+/** Repeats of a line within this many ms are counted rather than written, unless told otherwise. */
+export const REPEAT_WINDOW_MS = 10_000;
+/** Lines of at most this many templates are written per window, unless told otherwise. */
+export const MAX_TEMPLATES_PER_WINDOW = 1000;
+/** The console logger writes this many lines of one template per window before it counts them, unless told otherwise. */
+export const REPEATS_PER_WINDOW = 10;
+/** A longer log line is cut, unless told otherwise. */
+export const MAX_LINE_CHARS = 16_384;
+
+/** What a repeat is recognised by, and what its summary quotes: the start of the message. */
+const SAMPLE_CHARS = 512;
+
 /**
- * A logger that writes one line per message to stderr, dropping messages below `level`.
+ * Characters that could rewrite or hide what a terminal or log viewer shows: C0 controls (line
+ * breaks forge lines, ESC starts terminal sequences), DEL, C1 controls, bidirectional embeddings,
+ * overrides, isolates and marks, zero-width and other invisible format characters, line and paragraph
+ * separators, Unicode tag characters, and lone surrogates.
+ */
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb]|\udb40[\udc00-\udc7f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with every character that could forge a line or hide text in a terminal written as an
+ * escape (`\n`, `\u001b`, `\u202e`, `\u{e0041}`): what is printed is exactly what was there, visibly.
  *
  * @example
- * const logger = createConsoleLogger('info');
+ * escapeControlCharacters('a\u001b[2Jb'); // 'a\\u001b[2Jb'
  */
-export function createConsoleLogger(level: LogLevel = 'info', prefix = 'kindling'): Logger {
-  const write =
-    (at: Exclude<LogLevel, 'silent'>) =>
+export function escapeControlCharacters(text: string): string {
+  return text.replace(UNSAFE, (ch) => {
+    const named = NAMED_ESCAPES[ch];
+    if (named !== undefined) return named;
+    const code = ch.codePointAt(0) ?? 0;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** `10 s` for 10 000 ms, `250 ms` for 250. */
+function span(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** Numbers and quoted text vary between repeats of one message template; the rest is the template. */
+const VARYING = /"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|`[^`\n]*`|\d+/g;
+
+function templateOf(message: string): string {
+  return message.slice(0, SAMPLE_CHARS).replace(VARYING, '#');
+}
+
+interface Repeats {
+  readonly level: LineLevel;
+  readonly sample: string;
+  written: number;
+  count: number;
+}
+
+/**
+ * Windows of `windowMs`: the first `repeats` lines of each key in a window are written, the rest are
+ * counted, and when the window ends one summary line per key says how many were not written. At
+ * most `maxLines` keys are written per window; lines of the others are counted together. The table
+ * of keys is emptied at each window, so it never holds more than `maxLines` of them.
+ */
+class RepeatWindow {
+  private readonly seen = new Map<string, Repeats>();
+  private started = Number.NEGATIVE_INFINITY;
+  private lines = 0;
+  private overflow = 0;
+  private overflowLevel: LineLevel = 'debug';
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxLines: number,
+    private readonly repeats: number,
+    private readonly emit: (level: LineLevel, text: string) => void,
+  ) {}
+
+  /** Whether the line should be written now; `false` when it was counted instead. */
+  admit(level: LineLevel, key: string, message: string): boolean {
+    if (this.windowMs <= 0) return true;
+    const now = Date.now();
+    if (now - this.started >= this.windowMs) this.roll(now);
+    const seen = this.seen.get(key);
+    if (seen !== undefined) {
+      if (seen.written < this.repeats) {
+        seen.written++;
+        return true;
+      }
+      seen.count++;
+      this.arm();
+      return false;
+    }
+    if (this.lines >= this.maxLines) {
+      this.overflow++;
+      if (RANK[level] > RANK[this.overflowLevel]) this.overflowLevel = level;
+      this.arm();
+      return false;
+    }
+    this.lines++;
+    this.seen.set(key, { level, sample: message.slice(0, SAMPLE_CHARS), written: 1, count: 0 });
+    return true;
+  }
+
+  /** Writes the summaries of the window now and starts a new one. */
+  roll(now = Date.now()): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const last = span(this.windowMs);
+    for (const seen of this.seen.values()) {
+      if (seen.count > 0) this.safeEmit(seen.level, `… ${count(seen.count)} more like this in the last ${last}: ${seen.sample}`);
+    }
+    if (this.overflow > 0) {
+      this.safeEmit(this.overflowLevel, `… ${count(this.overflow)} more lines of other kinds in the last ${last} were not written (lines of ${count(this.maxLines)} kinds at most per ${last})`);
+    }
+    this.seen.clear();
+    this.lines = 0;
+    this.overflow = 0;
+    this.overflowLevel = 'debug';
+    this.started = now;
+  }
+
+  /** Summaries are due when the window ends even if nothing else is logged; the timer never keeps the process alive. */
+  private arm(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => this.roll(), Math.max(0, this.started + this.windowMs - Date.now()));
+    this.timer.unref?.();
+  }
+
+  private safeEmit(level: LineLevel, text: string): void {
+    try {
+      this.emit(level, text);
+    } catch {
+      // A logger that throws from a timer would end the process; the summary is lost instead.
+    }
+  }
+}
+
+/** Options of {@link createConsoleLogger}; every limit has a default. */
+export interface ConsoleLoggerOptions {
+  /**
+   * Lines of one message template (the same level and text, numbers and quoted text aside) past the
+   * first `repeatsPerWindow` within this many ms are counted, not written; when the window ends one
+   * line says how many (`… 999,990 more like this in the last 10 s: <message>`). Default 10 000;
+   * `0` writes every line.
+   */
+  readonly repeatWindowMs?: number;
+  /** How many lines of one template are written per window before the rest are counted (default 10). */
+  readonly repeatsPerWindow?: number;
+  /** Lines of at most this many templates are written per window; lines of others are counted (default 1 000). */
+  readonly maxTemplatesPerWindow?: number;
+  /** A longer line is cut, saying how many characters were left out (default 16 384). */
+  readonly maxLineChars?: number;
+  /** Where each line goes, with its line break (default: `process.stderr`). */
+  readonly write?: (line: string) => void;
+}
+
+function positiveInteger(value: number, name: string, zeroAllowed: boolean): number {
+  if (!Number.isSafeInteger(value) || value < (zeroAllowed ? 0 : 1)) {
+    throw new KindlingError('INVALID', `${name} must be a whole number ≥ ${zeroAllowed ? 0 : 1}, got ${String(value)}`, { details: { [name]: value } });
+  }
+  return value;
+}
+
+/**
+ * A logger that writes one line per message to stderr, dropping messages below `level`. Control
+ * characters are escaped ({@link escapeControlCharacters}), so no message can forge a line or hide
+ * text; long lines are cut; repeats within a window are counted and summarised instead of written
+ * (see {@link ConsoleLoggerOptions}).
+ *
+ * @example
+ * const logger = createConsoleLogger('info', 'my-app', { repeatWindowMs: 60_000 });
+ */
+export function createConsoleLogger(level: LogLevel = 'info', prefix = 'kindling', options: ConsoleLoggerOptions = {}): Logger {
+  const maxLineChars = positiveInteger(options.maxLineChars ?? MAX_LINE_CHARS, 'maxLineChars', false);
+  const windowMs = positiveInteger(options.repeatWindowMs ?? REPEAT_WINDOW_MS, 'repeatWindowMs', true);
+  const maxLines = positiveInteger(options.maxTemplatesPerWindow ?? MAX_TEMPLATES_PER_WINDOW, 'maxTemplatesPerWindow', false);
+  const repeatsPerWindow = positiveInteger(options.repeatsPerWindow ?? REPEATS_PER_WINDOW, 'repeatsPerWindow', false);
+  const write = options.write ?? ((line: string): void => void process.stderr.write(line));
+  const head = `[${escapeControlCharacters(prefix)}]`;
+  const print = (at: LineLevel, text: string): void => {
+    write(`${head} ${at.padEnd(5)} ${fitLine(text, maxLineChars)}\n`);
+  };
+  const repeats = new RepeatWindow(windowMs, maxLines, repeatsPerWindow, print);
+  const line =
+    (at: LineLevel) =>
     (message: string, fields?: LogFields): void => {
       if (RANK[at] < RANK[level]) return;
-      const extra = fields === undefined || Object.keys(fields).length === 0 ? '' : ` ${safeJson(fields)}`;
-      process.stderr.write(`[${prefix}] ${at.padEnd(5)} ${message}${extra}\n`);
+      const text = typeof message === 'string' ? message : messageOf(message);
+      if (!repeats.admit(at, `${at} ${templateOf(text)}`, text)) return;
+      print(at, fields === undefined || isEmpty(fields) ? text : `${text} ${safeJson(fields)}`);
     };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+/** `text` escaped and cut to `max` characters, saying how long it was when cut. */
+function fitLine(text: string, max: number): string {
+  // Cut before escaping (which only lengthens it) so that a huge message costs no more than a long line.
+  const escaped = escapeControlCharacters(text.length > max ? text.slice(0, max) : text);
+  if (text.length <= max && escaped.length <= max) return escaped;
+  const pairSplit = escaped.charCodeAt(max - 1) >= 0xd800 && escaped.charCodeAt(max - 1) <= 0xdbff;
+  return `${escaped.slice(0, pairSplit ? max - 1 : max)}… (cut; ${count(text.length)} characters in all)`;
+}
+
+function isEmpty(fields: LogFields): boolean {
+  try {
+    for (const _ in fields) return false;
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function safeJson(fields: LogFields): string {
   try {
-    return JSON.stringify(fields, (_key, value: unknown) =>
-      value instanceof Error ? { name: value.name, message: value.message } : value,
+    return (
+      JSON.stringify(fields, (_key, value: unknown) =>
+        value instanceof Error ? { name: value.name, message: messageOf(value) } : typeof value === 'bigint' ? `${value}n` : value,
+      ) ?? '[unserialisable fields]'
     );
   } catch {
     return '[unserialisable fields]';
+  }
+}
+
+/**
+ * Counts a storm where it starts (undecodable messages, refused sends, presence floods): the first
+ * line of each key in a window goes to the logger, repeats are counted, and when the window ends
+ * one line says how many there were (`… 20,000 more like this in the last 10 s: <first line>`).
+ * Works with any {@link Logger}; at most `maxKeys` keys are tracked per window.
+ *
+ * @example
+ * const storms = new LogThrottle(logger);
+ * storms.warn('undecodable', `an undecodable message on ${subject}: ${reason}`);
+ */
+export class LogThrottle {
+  private readonly repeats: RepeatWindow;
+
+  constructor(
+    private readonly logger: Logger,
+    windowMs: number = REPEAT_WINDOW_MS,
+    maxKeys: number = MAX_TEMPLATES_PER_WINDOW,
+  ) {
+    positiveInteger(windowMs, 'repeatWindowMs', true);
+    positiveInteger(maxKeys, 'maxKeys', false);
+    // A storm known at its source needs no sample beyond its first line.
+    this.repeats = new RepeatWindow(windowMs, maxKeys, 1, (level, text) => this.logger[level](text));
+  }
+
+  /** Logs `message` at `level` unless a line of `key` was logged in this window (then it is counted). */
+  log(level: LineLevel, key: string, message: string, fields?: LogFields): void {
+    if (this.repeats.admit(level, key, message)) this.logger[level](message, fields);
+  }
+
+  /** {@link log} at `warn`. */
+  warn(key: string, message: string, fields?: LogFields): void {
+    this.log('warn', key, message, fields);
+  }
+
+  /** {@link log} at `error`. */
+  error(key: string, message: string, fields?: LogFields): void {
+    this.log('error', key, message, fields);
+  }
+
+  /** Writes the counts of this window now (at a stop) and starts a new window. */
+  flush(): void {
+    this.repeats.roll();
   }
 }
 

@@ -356,7 +356,7 @@ export class EventBroker {
         if (this.queue[0] === pending) this.drain();
       },
       (error: unknown) => {
-        this.core.logger.warn(`the transport refused ${pending.name}; it will be retried`, { error: messageOf(error) });
+        this.core.storms.warn('resilient-refused', `the transport refused ${pending.name}; it will be retried`, { error: messageOf(error) });
         pending.remote = false;
         pending.targets = undefined;
         if (this.queue.includes(pending)) this.schedule();

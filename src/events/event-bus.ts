@@ -32,6 +32,12 @@ export interface EventBusOptions {
   readonly nats?: NatsTransportOptions;
   /** Retry settings of `broker.resilientPublish`. */
   readonly resilient?: ResilientPublishOptions;
+  /**
+   * Repeats of a fault (a refused send, a full buffer, a handler failing on every event) within this
+   * many ms are counted and logged as one summary line, not once each (default 10 000; 0 logs each).
+   * `$broker.error` is still published for every fault.
+   */
+  readonly logRepeatWindowMs?: number;
 }
 
 /** Where a bus is in its life: events flow in `created` and `started`; `stopped` is final. */
@@ -139,13 +145,20 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
     this.nodeID = options.nodeID ?? `${hostname().toLowerCase()}-${process.pid}`;
     this.transport =
       options.transport ??
-      (options.nats === undefined ? new LocalTransport() : new NatsTransport({ ...(options.logger === undefined ? {} : { logger: options.logger }), ...options.nats }));
+      (options.nats === undefined
+        ? new LocalTransport()
+        : new NatsTransport({
+            ...(options.logger === undefined ? {} : { logger: options.logger }),
+            ...(options.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: options.logRepeatWindowMs }),
+            ...options.nats,
+          }));
     this.core = new EventCore({
       nodeID: this.nodeID,
       logger: options.logger ?? createConsoleLogger('warn', 'kindling:events'),
       transport: this.transport,
       bufferSize,
       overflow,
+      ...(options.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: options.logRepeatWindowMs }),
     });
     this.events = new WippyEvents(this.core, options.permissions);
     this.grafana = new GrafanaBus(this.core);

@@ -1,6 +1,6 @@
 import { toDisposable, type Disposable } from '../common/disposable.js';
-import { KindlingError, messageOf } from '../common/errors.js';
-import type { Logger } from '../common/logger.js';
+import { KindlingError, errorCodeOf, messageOf } from '../common/errors.js';
+import { LogThrottle, type Logger } from '../common/logger.js';
 import { PatternSet } from '../pattern/pattern-trie.js';
 import type { ChannelOverflow, OverflowPolicy } from './event-channel.js';
 import { EMPTY_META, splitEventName, type DeliveryMode, type EnvelopeInit, type EventEnvelope } from './event-envelope.js';
@@ -107,6 +107,8 @@ export interface EventCoreOptions {
   readonly transport: Transport;
   readonly bufferSize: number;
   readonly overflow: OverflowPolicy;
+  /** Repeats of a fault report within this many ms are counted, not logged (default 10 000; 0 logs each). */
+  readonly logRepeatWindowMs?: number;
 }
 
 /** How many distinct names the plan cache remembers before it starts over. */
@@ -148,10 +150,13 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   private reporting = 0;
   private droppedCount = 0;
   private handlerErrorCount = 0;
+  /** @internal Fault storms (refused sends, full buffers, a handler failing on every event) are counted, not logged per event. */
+  readonly storms: LogThrottle;
 
   constructor(options: EventCoreOptions) {
     this.nodeID = options.nodeID;
     this.logger = options.logger;
+    this.storms = new LogThrottle(options.logger, options.logRepeatWindowMs);
     this.transport = options.transport;
     this.remote = options.transport.remote;
     this.sendPlain = this.remote ? options.transport.sendPlain?.bind(options.transport) : undefined;
@@ -391,13 +396,16 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
    * logged, so a failing `$broker.error` handler cannot loop.
    */
   report(type: string, error: unknown, fields: Readonly<Record<string, unknown>>, level: 'warn' | 'error' = 'error'): void {
-    this.logger[level](`event bus ${type}: ${messageOf(error)}`, { ...fields, error: messageOf(error) });
+    const message = messageOf(error);
+    // One storm per kind of fault and who had it: the first line of each is logged, the rest counted.
+    const who = fields['subscriber'] ?? fields['subscription'] ?? fields['service'] ?? '';
+    this.storms.log(level, `${type}\u0000${String(who)}\u0000${errorCodeOf(error) ?? ''}`, `event bus ${type}: ${message}`, { ...fields, error: message });
     if (this.reporting > 0 || !this.open) return;
     this.reporting++;
     try {
       const outcome = this.publish({ name: '$broker.error', data: { error, module: 'broker', type, ...fields }, eventType: 'broadcastLocal' });
       if (outcome?.refused !== undefined) {
-        this.logger.warn('a $broker.error report was refused by full buffers', { subscribers: outcome.refused.map((s) => s.label) });
+        this.storms.warn('report-refused', 'a $broker.error report was refused by full buffers', { subscribers: outcome.refused.map((s) => s.label) });
       }
     } finally {
       this.reporting--;
@@ -490,6 +498,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     for (const subscription of [...this.channels]) subscription.close();
     for (const release of [...this.subscribers.values()]) release.dispose();
     this.invalidate();
+    this.storms.flush();
   }
 
   // ---------------------------------------------------------------- delivery

@@ -163,7 +163,7 @@ export class WippyEvents {
 
   private handled(promise: Promise<void>, system: unknown, kind: unknown): Promise<void> {
     promise.catch((error: unknown) => {
-      this.core.logger.warn(`events.send refused: ${messageOf(error)}`, { system, kind });
+      this.core.storms.warn('events.send', `events.send refused: ${messageOf(error)}`, { system, kind });
     });
     return promise;
   }

@@ -2,29 +2,73 @@ import { randomUUID } from 'node:crypto';
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   headers as natsHeaders,
   nanos,
   StorageType,
+  type Consumer,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
   type MsgHdrs,
   type NatsConnection,
+  type StoredMsg,
+  type StreamConfig,
 } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
-import type { Logger } from '../../common/logger.js';
+import { LogThrottle, type Logger } from '../../common/logger.js';
 import { encodeToken, safeName } from './subjects.js';
 
-/** Stream settings of the durable channels. */
+/**
+ * Stream settings of the durable channels and the dead-letter stream. Both streams are bounded. A
+ * node creates them with its limits; on an existing stream it sets the limits it was given (the last
+ * node to start with a given limit sets it) and fills in a default only where the stream has none
+ * (a stream made before there were limits gets them, and a node left at the defaults never undoes
+ * another node's setting).
+ */
 export interface ChannelsOptions {
   /** Keyed messages are spread over this many ordered lanes per channel (default 4). */
   readonly partitions?: number;
-  /** How long a channel keeps a message, in ms (default 0: until the stream limits). */
+  /**
+   * How long the channel stream keeps a message, in ms (default 0: until a count or size limit, so
+   * that a message waits for a consumer that is down).
+   */
   readonly channelMaxAgeMs?: number;
+  /**
+   * The channel stream holds at most this many messages (default 1 000 000); past it, or past
+   * `channelMaxBytes`, a send is refused with `UNAVAILABLE` (retryable) and nothing stored is dropped.
+   */
+  readonly channelMaxMessages?: number;
+  /** The channel stream holds at most this many bytes (default 1 GiB). */
+  readonly channelMaxBytes?: number;
   /** The window in which a repeated message id is dropped as a duplicate, in ms (default 120 000). */
   readonly duplicateWindowMs?: number;
+  /**
+   * The dead-letter stream keeps at most this many messages per channel, and as many undecodable
+   * event messages (default 10 000); past it the oldest are dropped.
+   */
+  readonly deadLetterMaxMessages?: number;
+  /** The dead-letter stream holds at most this many bytes in all; past it the oldest are dropped (default 256 MiB). */
+  readonly deadLetterMaxBytes?: number;
+  /** How long the dead-letter stream keeps a message, in ms (default 604 800 000: 7 days). */
+  readonly deadLetterMaxAgeMs?: number;
+  /**
+   * At most this many undecodable event messages are being written to the dead-letter stream at a
+   * time; the others of a flood are counted, not stored (default 64).
+   */
+  readonly deadLetterMaxPending?: number;
+  /** An undecodable event message is dead-lettered cut to this many bytes (default 65 536). */
+  readonly deadLetterBodyBytes?: number;
 }
+
+/** The defaults of {@link ChannelsOptions}' limits. */
+const CHANNEL_MAX_MESSAGES = 1_000_000;
+const CHANNEL_MAX_BYTES = 1024 ** 3;
+const DEAD_LETTER_MAX_MESSAGES = 10_000;
+const DEAD_LETTER_MAX_BYTES = 256 * 1024 ** 2;
+const DEAD_LETTER_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+const DEAD_LETTER_BODY_BYTES = 65_536;
 
 /** Options of {@link Channels.send}. */
 export interface ChannelSendOptions {
@@ -111,6 +155,11 @@ function noChannels(): KindlingError {
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** nats.js's JetStreamManager has direct gets (`$JS.API.DIRECT.GET`) but its interface leaves them out. */
+interface DirectGets {
+  readonly direct: { getMessage(stream: string, query: { seq: number; next_by_subj: string }): Promise<StoredMsg> };
+}
+
 /** FNV-1a: a stable hash for key partitions. */
 function hash(text: string): number {
   let h = 0x811c9dc5;
@@ -121,10 +170,16 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
+/** One consumer of a subscription: keyed lanes take one message at a time, in order. */
 interface Lane {
-  readonly messages: ConsumerMessages;
-  readonly done: Promise<void>;
+  readonly consumer: Consumer;
+  readonly ordered: boolean;
+  messages: ConsumerMessages | undefined;
+  done: Promise<void>;
 }
+
+/** The wait before a lane whose consumer stopped unasked consumes again, in ms. */
+const LANE_RESTART_MS = 1000;
 
 /**
  * {@link Channels} on JetStream. One stream `<PREFIX>_CHANNELS` holds every channel
@@ -149,6 +204,8 @@ export class JetStreamChannels implements Channels {
     private readonly nodeID: string,
     private readonly logger: Logger,
     private readonly options: ChannelsOptions = {},
+    /** @internal Where storms of channel faults are counted (the transport's). */
+    readonly storms: LogThrottle = new LogThrottle(logger),
   ) {
     const base = safeName(prefix).toUpperCase();
     this.stream = `${base}_CHANNELS`;
@@ -156,11 +213,29 @@ export class JetStreamChannels implements Channels {
     this.partitions = Math.max(1, options.partitions ?? 4);
   }
 
-  /** @internal Creates the channel and dead-letter streams unless they exist. */
+  /** @internal Creates the channel and dead-letter streams, or gives existing ones this node's limits. */
   async ensureStreams(): Promise<void> {
-    const duplicateWindow = nanos(this.options.duplicateWindowMs ?? 120_000);
-    await this.ensure(this.stream, `${this.prefix}.chan.>`, { duplicate_window: duplicateWindow, max_age: nanos(this.options.channelMaxAgeMs ?? 0) });
-    await this.ensure(this.dlqStream, `${this.prefix}.dlq.>`, {});
+    const o = this.options;
+    const maxAge = o.channelMaxAgeMs ?? 0;
+    // JetStream refuses a duplicate window longer than the stream's max age.
+    const duplicateWindow = Math.min(o.duplicateWindowMs ?? 120_000, maxAge > 0 ? maxAge : Number.POSITIVE_INFINITY);
+    await this.ensure(this.stream, `${this.prefix}.chan.>`, [
+      limit('max_msgs', o.channelMaxMessages, CHANNEL_MAX_MESSAGES),
+      limit('max_bytes', o.channelMaxBytes, CHANNEL_MAX_BYTES),
+      limit('max_age', o.channelMaxAgeMs === undefined ? undefined : nanos(maxAge), 0),
+      // A full channel refuses the send (the sender can retry) rather than drop a message nobody handled.
+      { key: 'discard', value: DiscardPolicy.New, apply: 'always' },
+      { key: 'duplicate_window', value: nanos(duplicateWindow), apply: o.duplicateWindowMs === undefined ? 'create' : 'given' },
+    ]);
+    await this.ensure(this.dlqStream, `${this.prefix}.dlq.>`, [
+      // Per subject: a flood of undecodable messages never pushes out a channel's dead letters.
+      limit('max_msgs_per_subject', o.deadLetterMaxMessages, DEAD_LETTER_MAX_MESSAGES),
+      limit('max_bytes', o.deadLetterMaxBytes, DEAD_LETTER_MAX_BYTES),
+      limit('max_age', o.deadLetterMaxAgeMs === undefined ? undefined : nanos(o.deadLetterMaxAgeMs), nanos(DEAD_LETTER_MAX_AGE_MS)),
+      { key: 'discard', value: DiscardPolicy.Old, apply: 'always' },
+      // Tools read one subject's dead letters with direct gets, skipping the other subjects.
+      { key: 'allow_direct', value: true, apply: 'always' },
+    ]);
   }
 
   /** The subject of a channel lane. */
@@ -188,7 +263,9 @@ export class JetStreamChannels implements Channels {
     try {
       await this.js.publish(this.subject(channel, lane), body, { msgID: id });
     } catch (error) {
-      throw new KindlingError('UNAVAILABLE', `JetStream did not store the message for channel ${channel}: ${messageOf(error)}`, {
+      const reason = jetStreamReason(error);
+      const full = /maximum (messages|bytes) exceeded/i.test(reason) ? ` (the channel stream ${this.stream} is full: channelMaxMessages / channelMaxBytes)` : '';
+      throw new KindlingError('UNAVAILABLE', `JetStream did not store the message for channel ${channel}: ${reason}${full}`, {
         cause: error,
         retryable: true,
         details: { channel, id },
@@ -259,11 +336,12 @@ export class JetStreamChannels implements Channels {
 
   private async readDeadLetters(subject: string, channel: string, max: number): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
-    const info = await this.jsm.streams.info(this.dlqStream).catch(() => undefined);
-    if (info === undefined) return out;
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < max; seq++) {
-      const msg = await this.jsm.streams.getMessage(this.dlqStream, { seq }).catch(() => undefined);
-      if (msg === undefined || msg.subject !== subject) continue;
+    let seq = 0;
+    while (out.length < max) {
+      // The next message of this subject from `seq` on; none left (or no stream) ends the list.
+      const msg = await (this.jsm as unknown as DirectGets).direct.getMessage(this.dlqStream, { seq, next_by_subj: subject }).catch(() => undefined);
+      if (msg === undefined) break;
+      seq = msg.seq + 1;
       const headers: Record<string, string> = {};
       for (const [k, v] of msg.header ?? []) headers[k] = v.join(',');
       out.push({
@@ -292,11 +370,17 @@ export class JetStreamChannels implements Channels {
     await this.js.publish(this.dlqSubject(channel), msg.data, { headers: h });
   }
 
-  /** @internal Dead-letters an event message no node could decode: the body as it came, the reason and its subject in headers. */
+  /**
+   * @internal Dead-letters an event message no node could decode: the body as it came (its first
+   * `deadLetterBodyBytes`, with `Kindling-Bytes` giving the whole size when cut), the reason and its
+   * subject in headers.
+   */
   async deadLetterUndecodable(subject: string, data: Uint8Array, reason: string): Promise<void> {
     const h = errorHeaders(reason);
     h.set('Kindling-Subject', subject);
-    await this.js.publish(this.undecodableSubject, data, { headers: h });
+    const keep = this.options.deadLetterBodyBytes ?? DEAD_LETTER_BODY_BYTES;
+    if (data.length > keep) h.set('Kindling-Bytes', String(data.length));
+    await this.js.publish(this.undecodableSubject, data.length > keep ? data.subarray(0, keep) : data, { headers: h });
   }
 
   /** @internal The connection came back; the consume loops resume by themselves. */
@@ -309,28 +393,61 @@ export class JetStreamChannels implements Channels {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
   }
 
-  /** @internal */
-  get log(): Logger {
-    return this.logger;
-  }
-
-  private async ensure(name: string, subject: string, extra: Record<string, unknown>): Promise<void> {
-    try {
-      await this.jsm.streams.info(name);
-      return;
-    } catch {
-      // not there yet
+  /** Creates the stream with `settings`, or applies to the existing one those that {@link StreamSetting} says apply. */
+  private async ensure(name: string, subject: string, settings: readonly StreamSetting[]): Promise<void> {
+    const all = Object.fromEntries(settings.map((s) => [s.key, s.value])) as Partial<StreamConfig>;
+    const existing = await this.jsm.streams.info(name).catch(() => undefined);
+    if (existing === undefined) {
+      try {
+        await this.jsm.streams.add({ name, subjects: [subject], storage: StorageType.File, ...all });
+        return;
+      } catch (error) {
+        // Another node may have created it meanwhile: then it gets these limits below.
+        if ((await this.jsm.streams.info(name).catch(() => undefined)) === undefined) {
+          throw new KindlingError('UNAVAILABLE', `cannot create the JetStream stream ${name}: ${jetStreamReason(error)}`, { cause: error });
+        }
+      }
     }
+    const config = existing?.config ?? (await this.jsm.streams.info(name)).config;
+    const current = config as unknown as Record<string, unknown>;
+    const limits: Record<string, unknown> = {};
+    for (const { key, value, apply } of settings) {
+      const now = current[key];
+      const applies = apply === 'always' || apply === 'given' || (apply === 'fill' && (now === undefined || now === -1 || now === 0));
+      if (applies && now !== value) limits[key] = value;
+    }
+    if (Object.keys(limits).length === 0) return;
     try {
-      await this.jsm.streams.add({ name, subjects: [subject], storage: StorageType.File, ...extra });
+      await this.jsm.streams.update(name, { ...config, ...limits });
     } catch (error) {
-      // Another node may have created it meanwhile.
-      await this.jsm.streams.info(name).catch(() => {
-        throw new KindlingError('UNAVAILABLE', `cannot create the JetStream stream ${name}: ${messageOf(error)}`, { cause: error });
+      throw new KindlingError('UNAVAILABLE', `cannot set the limits of the JetStream stream ${name}: ${jetStreamReason(error)}`, {
+        cause: error,
+        details: { stream: name, limits },
       });
     }
-    void this.nc;
   }
+}
+
+/**
+ * One setting of a stream and when it applies to a stream that exists already: `always` (Kindling's
+ * design: discard policy, direct gets), `given` (an option this node was given), `fill` (a default:
+ * only where the stream has no limit, so that a node left at the defaults never undoes another's
+ * setting, while a stream made before there were limits gets them), `create` (only when created).
+ */
+interface StreamSetting {
+  readonly key: keyof StreamConfig;
+  readonly value: unknown;
+  readonly apply: 'always' | 'given' | 'fill' | 'create';
+}
+
+function limit(key: keyof StreamConfig, given: number | undefined, fallback: number): StreamSetting {
+  return given === undefined ? { key, value: fallback, apply: 'fill' } : { key, value: given, apply: 'given' };
+}
+
+/** What JetStream said: nats.js puts the server's words in `api_error` and only the status code in the message. */
+function jetStreamReason(error: unknown): string {
+  const api = (error as { api_error?: { description?: unknown; err_code?: unknown } } | undefined)?.api_error;
+  return typeof api?.description === 'string' ? `${api.description} (JetStream error ${String(api.err_code)})` : messageOf(error);
 }
 
 /** Dead-letter headers starting with `Kindling-Error`: one header line, at most 4 000 characters. */
@@ -350,6 +467,7 @@ class JetStreamChannelSubscription implements ChannelSubscription {
   private lanes: Lane[] = [];
   private closing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly sleepers = new Set<() => void>();
 
   constructor(
     private readonly owner: JetStreamChannels,
@@ -363,14 +481,16 @@ class JetStreamChannelSubscription implements ChannelSubscription {
     for (let i = 0; i < consumers.length; i++) {
       const consumer = await js.consumers.get(stream, consumers[i] as string);
       const ordered = lanes[i] !== '_';
-      const messages = await consumer.consume({ max_messages: ordered ? 1 : this.maxInFlight });
-      this.lanes.push({ messages, done: this.run(messages, ordered) });
+      const lane: Lane = { consumer, ordered, messages: await consumer.consume(this.consumeOptions(ordered)), done: Promise.resolve() };
+      lane.done = this.run(lane);
+      this.lanes.push(lane);
     }
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const lane of this.lanes) lane.messages.stop();
+      for (const lane of this.lanes) lane.messages?.stop();
+      for (const wake of this.sleepers) wake();
       await Promise.all(this.lanes.map((lane) => lane.done));
       await Promise.all([...this.inFlight]);
       this.onClose?.();
@@ -378,23 +498,68 @@ class JetStreamChannelSubscription implements ChannelSubscription {
     return this.closing;
   }
 
-  private async run(messages: ConsumerMessages, ordered: boolean): Promise<void> {
-    try {
-      for await (const msg of messages) {
-        if (ordered) {
-          await this.handle(msg);
-          continue;
+  private consumeOptions(ordered: boolean): { max_messages: number } {
+    return { max_messages: ordered ? 1 : this.maxInFlight };
+  }
+
+  /**
+   * Handles a lane's messages until the subscription closes. A consumer that stops unasked (a server
+   * error, or a status message forged by a peer on its inbox, which nats.js obeys) is taken up again
+   * after {@link LANE_RESTART_MS}: nothing a peer sends ends the subscription.
+   */
+  private async run(lane: Lane): Promise<void> {
+    for (;;) {
+      const messages = lane.messages;
+      if (messages !== undefined) {
+        try {
+          for await (const msg of messages) {
+            if (lane.ordered) {
+              await this.handle(msg);
+              continue;
+            }
+            const task = this.handle(msg).finally(() => this.inFlight.delete(task));
+            this.inFlight.add(task);
+            while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+          }
+        } catch (error) {
+          if (this.closing === undefined) this.owner.storms.error(`channel-stopped ${this.channel}`, `channel ${this.channel} (${this.options.group}) stopped consuming: ${messageOf(error)}; consuming again`);
         }
-        const task = this.handle(msg).finally(() => this.inFlight.delete(task));
-        this.inFlight.add(task);
-        while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
       }
-    } catch (error) {
-      if (this.closing === undefined) this.owner.log.error(`channel ${this.channel} (${this.options.group}) stopped consuming: ${messageOf(error)}`);
+      if (this.closing !== undefined) return;
+      await this.sleep(LANE_RESTART_MS);
+      if (this.closing !== undefined) return;
+      lane.messages = await lane.consumer.consume(this.consumeOptions(lane.ordered)).catch((error: unknown) => {
+        this.owner.storms.error(`channel-restart ${this.channel}`, `channel ${this.channel} (${this.options.group}) cannot consume: ${messageOf(error)}`);
+        return undefined;
+      });
+      // A close that came while consume() was on its way did not see these messages.
+      if (this.closing !== undefined) lane.messages?.stop();
     }
   }
 
+  /** Waits `ms`, or less when the subscription closes. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+
+  /** Handles one delivery; never rejects (an unordered lane does not await it). */
   private async handle(msg: JsMsg): Promise<void> {
+    try {
+      await this.process(msg);
+    } catch (error) {
+      this.owner.storms.error(`channel-message ${this.channel}`, `channel ${this.channel} (${this.options.group}) could not handle a delivery: ${messageOf(error)}`);
+    }
+  }
+
+  private async process(msg: JsMsg): Promise<void> {
     const attempt = msg.info.redeliveryCount;
     if (attempt > this.maxRetries + 1) {
       await this.fail(msg, `no acknowledgement after ${attempt - 1} deliveries (the handler timed out or its node died)`, true);
@@ -403,7 +568,7 @@ class JetStreamChannelSubscription implements ChannelSubscription {
     let message: ChannelMessage;
     try {
       const raw = JSON.parse(decoder.decode(msg.data)) as { v?: unknown; data?: unknown; key?: unknown; source?: unknown };
-      if (raw.v !== 1) throw new Error(`format version ${JSON.stringify(raw.v)} is not supported`);
+      if (raw.v !== 1) throw new Error(`format version ${messageOf(raw.v, 64)} is not supported`);
       message = {
         channel: this.channel,
         data: raw.data,
@@ -435,7 +600,7 @@ class JetStreamChannelSubscription implements ChannelSubscription {
       msg.term();
     } catch (dlqError) {
       // Not terminated: JetStream redelivers it after ack_wait, and the dead letter is tried again.
-      this.owner.log.error(`channel ${this.channel}: could not dead-letter a message (${messageOf(dlqError)}); it stays pending`);
+      this.owner.storms.error(`channel-dead-letter ${this.channel}`, `channel ${this.channel}: could not dead-letter a message (${messageOf(dlqError)}); it stays pending`);
     }
   }
 

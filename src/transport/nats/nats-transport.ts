@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect, Events, type JetStreamManager, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
-import { createConsoleLogger, type Logger } from '../../common/logger.js';
+import { LogThrottle, createConsoleLogger, type Logger } from '../../common/logger.js';
 import type { EventEnvelope } from '../../events/event-envelope.js';
 import { SENT, type NodeInfo, type Transport, type TransportReceiver, type TransportSlot } from '../../events/transport.js';
 import { matchEventName } from '../../pattern/kind-pattern.js';
 import { JetStreamChannels, type ChannelsOptions } from './durable-channels.js';
-import { NodePresence, type PresenceOptions } from './presence.js';
+import { NodePresence, badNodeID, isNodeID, type PresenceOptions, type PresenceStats } from './presence.js';
 import { nameToSubject, patternToSubject, queueName } from './subjects.js';
 import { batchBytes, decodeEnvelopes, envelopeText, plainEnvelopeText } from './wire-format.js';
 
@@ -36,6 +36,32 @@ export interface NatsTransportOptions extends PresenceOptions, ChannelsOptions {
    * burst must spread over few, slow handlers.
    */
   readonly maxBatch?: number;
+  /**
+   * A received event message larger than this many bytes is undecodable: refused, counted and
+   * dead-lettered cut to `deadLetterBodyBytes` (default 1 048 576, NATS's own default `max_payload`).
+   */
+  readonly maxMessageBytes?: number;
+  /** A received event whose name is longer than this many characters is undecodable (default 1 024). */
+  readonly maxNameLength?: number;
+  /**
+   * Repeats of a transport fault (undecodable messages, refused presence, lost batches) within this
+   * many ms are counted and logged as one summary line (default 10 000; 0 logs each).
+   */
+  readonly logRepeatWindowMs?: number;
+}
+
+/** Counters of a {@link NatsTransport}, for tests, health checks and metrics. */
+export interface NatsTransportStats {
+  /** The node table and presence traffic (zeros before connect). */
+  readonly presence: PresenceStats;
+  /** Received event messages that could not be decoded (each dead-lettered unless too many were pending). */
+  readonly undecodable: number;
+  /** Undecodable messages being written to the dead-letter stream now (at most `deadLetterMaxPending`). */
+  readonly deadLettersPending: number;
+  /** Undecodable messages not dead-lettered because `deadLetterMaxPending` were being written already. */
+  readonly deadLettersSkipped: number;
+  /** Event names whose subjects are cached (at most 16 384; the cache then starts over). */
+  readonly cachedSubjects: number;
 }
 
 /** Consecutive events of one subject, waiting for the end of the turn to leave as one message. */
@@ -53,6 +79,46 @@ interface SlotSubscription {
 /** The subject cache is bounded: beyond this many distinct names it starts over. */
 const SUBJECT_CACHE_LIMIT = 16_384;
 const DEFAULT_MAX_BATCH = 32;
+const DEFAULT_MAX_MESSAGE_BYTES = 1_048_576;
+const DEFAULT_MAX_NAME_LENGTH = 1024;
+const DEFAULT_DEAD_LETTER_MAX_PENDING = 64;
+const NO_PRESENCE: PresenceStats = Object.freeze({ nodes: 0, departed: 0, refused: 0, replies: 0, repliesShared: 0 });
+
+/**
+ * The whole-number options of {@link NatsTransportOptions} with the least value each may take:
+ * anything else is refused with `INVALID` when the transport is made.
+ */
+const WHOLE_NUMBER_OPTIONS: Readonly<Record<string, number>> = {
+  maxBatch: 1,
+  heartbeatMs: 1,
+  nodeTimeoutMs: 1,
+  maxNodes: 1,
+  maxPresenceBytes: 1,
+  helloReplyIntervalMs: 0,
+  maxMessageBytes: 1,
+  maxNameLength: 1,
+  logRepeatWindowMs: 0,
+  partitions: 1,
+  channelMaxAgeMs: 0,
+  channelMaxMessages: 1,
+  channelMaxBytes: 1,
+  duplicateWindowMs: 0,
+  deadLetterMaxMessages: 1,
+  deadLetterMaxBytes: 1,
+  deadLetterMaxAgeMs: 0,
+  deadLetterMaxPending: 1,
+  deadLetterBodyBytes: 0,
+};
+
+function checkOptions(options: NatsTransportOptions): void {
+  for (const [name, least] of Object.entries(WHOLE_NUMBER_OPTIONS)) {
+    const value = (options as unknown as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) {
+      throw new KindlingError('INVALID', `nats.${name} must be a whole number ≥ ${least}, got ${messageOf(value, 40)}`, { details: { [name]: value } });
+    }
+  }
+}
 /**
  * A batch stays under this many UTF-16 units: a text under 4 KiB is encoded into Node's shared
  * buffer pool where a larger one allocates its own, and with events this large the per-message cost
@@ -61,7 +127,7 @@ const DEFAULT_MAX_BATCH = 32;
 const BATCH_CHARS = 4000;
 
 /**
- * The event bus over NATS (DESIGN.md §9): set it as the bus's transport and the same API spans
+ * The event bus over NATS: set it as the bus's transport and the same API spans
  * every node on the server. `emit` is published on `<prefix>.emit.<name>` where each balancing slot
  * (group, pattern) of each node is a member of one NATS queue group, so exactly one member per group
  * handles it; a subscriber without a group subscribes plainly. `broadcast` goes to
@@ -80,6 +146,15 @@ export class NatsTransport implements Transport {
   private readonly options: NatsTransportOptions;
   private readonly logger: Logger;
   private readonly slots = new Map<string, SlotSubscription>();
+  private readonly storms: LogThrottle;
+  private readonly maxMessageBytes: number;
+  private readonly maxNameLength: number;
+  private readonly deadLetterMaxPending: number;
+  /** The last envelope source that passed the node id grammar: sources come in runs. */
+  private goodSource = '';
+  private undecodableCount = 0;
+  private deadLettersPending = 0;
+  private deadLettersSkipped = 0;
   private readonly warned = new Set<string>();
   private emitSubjects: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
   private bcastSubjects: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
@@ -117,11 +192,12 @@ export class NatsTransport implements Transport {
     this.emitBase = `${this.prefix}.emit.`;
     this.bcastBase = `${this.prefix}.bcast.`;
     this.logger = options.logger ?? createConsoleLogger('warn', 'kindling:nats');
-    const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
-    if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) {
-      throw new KindlingError('INVALID', `nats.maxBatch must be a whole number ≥ 1, got ${String(maxBatch)}`, { details: { maxBatch } });
-    }
-    this.maxBatch = maxBatch;
+    checkOptions(options);
+    this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.maxNameLength = options.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
+    this.deadLetterMaxPending = options.deadLetterMaxPending ?? DEFAULT_DEAD_LETTER_MAX_PENDING;
+    this.storms = new LogThrottle(this.logger, options.logRepeatWindowMs);
   }
 
   /** Durable channels on JetStream; available once connected. Throws `UNAVAILABLE` before. */
@@ -143,6 +219,8 @@ export class NatsTransport implements Transport {
   }
 
   async connect(nodeID: string, receiver: TransportReceiver): Promise<void> {
+    // Peers refuse presence and events from an id outside the grammar: refuse it here, before anything is sent.
+    if (!isNodeID(nodeID)) throw badNodeID(nodeID, `cannot join NATS at ${this.url}`);
     this.nodeID = nodeID;
     this.plainSource = !nodeID.includes('\n') && !nodeID.includes('\r');
     this.receiver = receiver;
@@ -189,7 +267,7 @@ export class NatsTransport implements Transport {
     // Subscriptions first, so that a node that hears our hello can already reach us.
     await nc.flush();
     await this.startChannels(nc);
-    this.presence = new NodePresence(nc, `${this.prefix}.node`, info, receiver, this.logger, this.options);
+    this.presence = new NodePresence(nc, `${this.prefix}.node`, info, receiver, this.logger, this.options, this.storms);
     this.presence.start();
     await nc.flush();
     receiver.internal('$transporter.connected', { url: this.url, reconnected: false });
@@ -308,6 +386,17 @@ export class NatsTransport implements Transport {
     return this.presence?.nodes() ?? [];
   }
 
+  /** Counters of the stores and storms this transport bounds. */
+  stats(): NatsTransportStats {
+    return {
+      presence: this.presence?.stats() ?? NO_PRESENCE,
+      undecodable: this.undecodableCount,
+      deadLettersPending: this.deadLettersPending,
+      deadLettersSkipped: this.deadLettersSkipped,
+      cachedSubjects: this.cached,
+    };
+  }
+
   /** Announces changed fields of this node's description to the others (`$node.updated`). */
   updateNodeInfo(fields: Readonly<Record<string, unknown>>): void {
     this.presence?.update(fields);
@@ -337,15 +426,32 @@ export class NatsTransport implements Transport {
     this.statusStop?.();
     await this.statusLoop;
     this.connected = false;
+    this.storms.flush();
   }
 
-  /** @internal Dead-letters an undecodable message with its reason (when JetStream is there). */
+  /**
+   * @internal Counts an undecodable message and dead-letters it with its reason (when JetStream is
+   * there and fewer than `deadLetterMaxPending` are being written: a flood is counted, not queued).
+   */
   deadLetter(subject: string, data: Uint8Array, reason: string): void {
-    this.logger.warn(`an undecodable message on ${subject} went to the dead-letter stream: ${reason}`);
+    this.undecodableCount++;
+    this.storms.warn('undecodable', `refused an undecodable message on ${subject}: ${reason}`, { subject });
     this.receiver?.internal('$transporter.undecodable', { subject, reason });
-    this.channelStore?.deadLetterUndecodable(subject, data, reason).catch((error: unknown) => {
-      this.logger.error(`could not dead-letter an undecodable message from ${subject}: ${messageOf(error)}`);
-    });
+    const store = this.channelStore;
+    if (store === undefined) return;
+    if (this.deadLettersPending >= this.deadLetterMaxPending) {
+      this.deadLettersSkipped++;
+      this.storms.warn('dead-letter-skipped', `an undecodable message on ${subject} was not dead-lettered: ${this.deadLetterMaxPending} are being written already (deadLetterMaxPending)`);
+      return;
+    }
+    this.deadLettersPending++;
+    store.deadLetterUndecodable(subject, data, reason).then(
+      () => this.deadLettersPending--,
+      (error: unknown) => {
+        this.deadLettersPending--;
+        this.storms.error('dead-letter-failed', `could not dead-letter an undecodable message from ${subject}: ${messageOf(error)}`);
+      },
+    );
   }
 
   /**
@@ -355,12 +461,29 @@ export class NatsTransport implements Transport {
    * subject after `base`.
    */
   private decode(msg: Msg, base: string, name: string | undefined): EventEnvelope[] | undefined {
+    const data = msg.data;
     try {
-      return decodeEnvelopes(msg.data, name ?? msg.subject.slice(base.length));
+      if (data.length > this.maxMessageBytes) {
+        throw new KindlingError('INVALID', `undecodable event envelope: ${data.length} bytes is more than maxMessageBytes (${this.maxMessageBytes})`);
+      }
+      const envelopes = decodeEnvelopes(data, name ?? msg.subject.slice(base.length));
+      for (const envelope of envelopes) this.checkEnvelope(envelope);
+      return envelopes;
     } catch (error) {
-      this.deadLetter(msg.subject, msg.data, messageOf(error));
+      this.deadLetter(msg.subject, data, messageOf(error, 1000));
       return undefined;
     }
+  }
+
+  /** What the wire format leaves to the transport: names and sources a peer cannot use to bloat or forge. */
+  private checkEnvelope(envelope: EventEnvelope): void {
+    if (envelope.name.length > this.maxNameLength) {
+      throw new KindlingError('INVALID', `undecodable event envelope: a name of ${envelope.name.length} characters is longer than maxNameLength (${this.maxNameLength})`);
+    }
+    const source = envelope.source;
+    if (source === this.goodSource) return;
+    if (!isNodeID(source)) throw badNodeID(source, 'undecodable event envelope: field source');
+    this.goodSource = source;
   }
 
 
@@ -372,7 +495,7 @@ export class NatsTransport implements Transport {
       this.logger.warn(`JetStream is not available at ${this.url} (${messageOf(error)}); durable channels and the dead-letter stream are off`);
       return;
     }
-    this.channelStore = new JetStreamChannels(nc, jsm, nc.jetstream(), this.prefix, this.nodeID, this.logger, this.options);
+    this.channelStore = new JetStreamChannels(nc, jsm, nc.jetstream(), this.prefix, this.nodeID, this.logger, this.options, this.storms);
     await this.channelStore.ensureStreams();
   }
 
@@ -411,7 +534,7 @@ export class NatsTransport implements Transport {
       this.nc.publish(batch.subject, batchBytes(batch.texts));
     } catch (error) {
       const reason = `${batch.texts.length} event(s) on ${batch.subject} were not sent: ${messageOf(error)}`;
-      this.logger.error(reason);
+      this.storms.error('lost-batch', reason);
       // A confirmed send of this turn may have been in it: the confirmation must not succeed.
       this.lostSince ??= reason;
     }

@@ -43,7 +43,7 @@ export interface SubjectPattern {
 }
 
 /**
- * Maps an event-dialect pattern (DESIGN.md §2: `*` any run inside a segment, `**` any run across
+ * Maps an event-dialect pattern (`*` any run inside a segment, `**` any run across
  * segments, `?` one character) onto the NATS subject that receives at least every matching name.
  * A whole-segment `*` is NATS `*`, a trailing `**` is NATS `>`; a partial-segment wildcard (`user.cr*`,
  * `a?c`) becomes `*` and a `**` that is not a whole last segment becomes `>` from there on, both with

@@ -194,6 +194,21 @@ export function envelopeText(envelope: EventEnvelope, nameInSubject: boolean): s
   }
 }
 
+/** At most this many characters of a peer's text are quoted in a reason (a reason is logged and stored). */
+const QUOTE_CHARS = 64;
+
+/** A short JSON quotation of what a peer sent, for a reason. */
+function quote(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(typeof value === 'string' && value.length > QUOTE_CHARS ? `${value.slice(0, QUOTE_CHARS)}…` : value);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) return typeof value;
+  return text.length > QUOTE_CHARS + 8 ? `${text.slice(0, QUOTE_CHARS)}…` : text;
+}
+
 function fail(reason: string): never {
   throw new KindlingError('INVALID', `undecodable event envelope: ${reason}`, { details: { reason } });
 }
@@ -269,11 +284,11 @@ function decodeText(text: string, start: number, inBatch: boolean, subjectName: 
   const mode = text.charCodeAt(start + 2);
   const eventType: DeliveryMode | undefined = mode === 101 ? 'emit' : mode === 98 ? 'broadcast' : mode === 108 ? 'broadcastLocal' : undefined; // e b l
   const withExtras = s1 === start + 4 && text.charCodeAt(start + 3) === 43; // '+'
-  if (eventType === undefined || (s1 !== start + 3 && !withExtras)) fail(`delivery mode ${JSON.stringify(text.slice(start + 2, s1))} is unknown`);
+  if (eventType === undefined || (s1 !== start + 3 && !withExtras)) fail(`delivery mode ${quote(text.slice(start + 2, s1))} is unknown`);
   const sequence = decimal(text, s1 + 1, s2);
-  if (sequence < 0 && !(s2 === s1 + 2 && text.charCodeAt(s1 + 1) === 45)) fail(`id ${JSON.stringify(text.slice(s1 + 1, s2))} is neither a sequence number nor "-"`);
+  if (sequence < 0 && !(s2 === s1 + 2 && text.charCodeAt(s1 + 1) === 45)) fail(`id ${quote(text.slice(s1 + 1, s2))} is neither a sequence number nor "-"`);
   const time = decimal(text, s2 + 1, s3);
-  if (time < 0) fail(`time ${JSON.stringify(text.slice(s2 + 1, s3))} is not a number`);
+  if (time < 0) fail(`time ${quote(text.slice(s2 + 1, s3))} is not a number`);
   // Messages come in runs from one node about one name: the last source and split name are reused.
   let source: string;
   if (lineEnd - s3 - 1 === last.source.length && text.startsWith(last.source, s3 + 1)) source = last.source;
@@ -348,9 +363,9 @@ function decodeText(text: string, start: number, inBatch: boolean, subjectName: 
 
 /** Version 1: `{ v: 1, id, name, system, kind, path, data, meta, time, trace, source, eventType, groups }`. */
 function decodeLegacy(r: Record<string, unknown>): EventEnvelope {
-  if (r['v'] !== LEGACY_VERSION) fail(`format version ${JSON.stringify(r['v'])} is not supported (this node reads ${WIRE_VERSION} and ${LEGACY_VERSION})`);
+  if (r['v'] !== LEGACY_VERSION) fail(`format version ${quote(r['v'])} is not supported (this node reads ${WIRE_VERSION} and ${LEGACY_VERSION})`);
   const eventType = str(r['eventType'], 'eventType');
-  if (!(MODES as readonly string[]).includes(eventType)) fail(`eventType ${eventType} is unknown`);
+  if (!(MODES as readonly string[]).includes(eventType)) fail(`eventType ${quote(eventType)} is unknown`);
   const trace = (typeof r['trace'] === 'object' && r['trace'] !== null ? r['trace'] : {}) as Record<string, unknown>;
   const groups = checkGroups(r['groups']);
   const name = str(r['name'], 'name');
@@ -422,7 +437,7 @@ function isBatch(text: string): boolean {
 function decodeBatch(text: string, subjectName: string | undefined): EventEnvelope[] {
   const lineEnd = text.indexOf('\n');
   const count = lineEnd < 0 ? -1 : decimal(text, BATCH_HEAD.length, lineEnd);
-  if (count < 1) fail(`the batch line ${JSON.stringify(text.slice(0, lineEnd < 0 ? 24 : lineEnd))} is not "2* <count>"`);
+  if (count < 1) fail(`the batch line ${quote(text.slice(0, lineEnd < 0 ? 24 : lineEnd))} is not "2* <count>"`);
   const envelopes: EventEnvelope[] = [];
   let at = lineEnd + 1;
   for (let i = 0; i < count; i++) {
