@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createConsoleLogger, messageOf } from 'kindling';
 import type { Logger, LogLevel } from 'kindling';
-import { HttpServers, builtinComponents } from '../components/index.js';
+import { Functions, HttpServers, builtinComponents } from '../components/index.js';
 import { Application } from './application.js';
 import type { ReloadOutcome } from './application.js';
 import { BootEventName } from './boot-events.js';
@@ -17,6 +17,7 @@ import type { CommandIO } from './cli-commands.js';
 import { colourFor, createStyle } from './cli-output.js';
 import type { ProgressMode } from './cli-output.js';
 import type { Component } from './component.js';
+import { ProcessGuard } from './process-guard.js';
 
 /** Options of {@link main}, for tests and for embedding the CLI. */
 export interface CliOptions {
@@ -40,6 +41,12 @@ export interface CliOptions {
   readonly color?: boolean;
   /** How to show the progress of large batches on stderr (default: one updating line on a terminal, plain lines otherwise). */
   readonly progress?: ProgressMode;
+  /**
+   * Whether `run` installs the {@link ProcessGuard} (process-wide `uncaughtException` and
+   * `unhandledRejection` handlers that log a fault with its entry id and keep serving). True for the
+   * `kindling` command; false by default when embedding, where the process is not Kindling's.
+   */
+  readonly processGuard?: boolean;
 }
 
 /** Flags of `kindling run`. */
@@ -186,11 +193,16 @@ async function run(
     return 1;
   }
   const name = app.manifest.name ?? relative(process.cwd(), app.manifest.dir);
+  const guard = options.processGuard === true ? guardProcess(app) : undefined;
   try {
     await app.start();
+    // A fault no function explains, during boot, leaves a half-booted app that cannot be trusted.
+    const internal = guard?.counts().unattributed ?? 0;
+    if (internal > 0) throw new Error(`${internal} internal fault${internal === 1 ? '' : 's'} while starting (logged above)`);
   } catch (error) {
     stderr(`kindling: ${name} did not start: ${messageOf(error)}\n`);
     await app.shutdown('failed to start');
+    guard?.dispose();
     return 1;
   }
   const replayed = app.state?.journalInfo.replayedBatches ?? 0;
@@ -239,7 +251,18 @@ async function run(
   // Shutdown has run; this also waits for the admin socket and the journal to close (not after a
   // second signal, which means "exit now").
   if (code !== 130) await app.shutdown();
+  guard?.dispose();
   return code;
+}
+
+/** Installs the process guard of `run`, attributing faults to the app's functions. */
+function guardProcess(app: Application): ProcessGuard {
+  const functions = (): Functions | undefined => {
+    // Read at each fault: the container gains the function component during boot.
+    const container = app.boot.context.container;
+    return container.isBound(Functions) ? container.get<Functions>(Functions) : undefined;
+  };
+  return ProcessGuard.install({ logger: app.logger, attributors: [(fault) => functions()?.originOf(fault)] });
 }
 
 function isEntryPoint(): boolean {
@@ -253,7 +276,7 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
+  main(process.argv.slice(2), { processGuard: true }).then(
     (code) => process.exit(code),
     (error: unknown) => {
       process.stderr.write(`kindling: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
