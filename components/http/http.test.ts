@@ -275,8 +275,22 @@ describe('http component', () => {
 });
 
 describe('HttpServiceConfig', () => {
-  it('defaults to a 1 MiB body limit', () => {
-    expect({ ...decodeYamlConfig(HttpServiceConfig, 'entries:\n  - { name: s, kind: http.service, addr: ":8080" }\n') }).toEqual({ addr: ':8080', bodyLimit: 1_048_576 });
+  it('defaults to a 1 MiB body limit and bounded heads, times and connections', () => {
+    expect({ ...decodeYamlConfig(HttpServiceConfig, 'entries:\n  - { name: s, kind: http.service, addr: ":8080" }\n') }).toEqual({
+      addr: ':8080',
+      bodyLimit: 1_048_576,
+      maxUrlLength: 8_192,
+      maxHeaderBytes: 16_384,
+      maxHeaders: 100,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 1_024,
+    });
+  });
+
+  it('refuses a head time limit longer than the request time limit, at its position', () => {
+    expect(() => decodeYamlConfig(HttpServiceConfig, 'entries:\n  - { name: s, kind: http.service, headersTimeoutMs: 20000, requestTimeoutMs: 10000 }\n')).toThrow(/data\.headersTimeoutMs: headersTimeoutMs \(20000\) must not exceed requestTimeoutMs/);
   });
 
   it('reads an address without a host as 127.0.0.1', () => {
