@@ -104,8 +104,8 @@ function applyLimits(server: Server, limits: ServiceLimits): void {
 function answerClientError(id: string, server: Server, error: NodeJS.ErrnoException, socket: Duplex, limiter: LogLimiter): void {
   socket.on('error', () => undefined);
   const code = typeof error.code === 'string' ? error.code : 'unknown';
-  if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable) {
-    limiter.write('debug', `${id}:reset`, `http.service ${id}: a client closed its connection mid-request (${code})`);
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+    limiter.write('info', `${id}:reset`, `http.service ${id}: a client closed its connection mid-request (${escapeControl(code, 40)}); no answer possible`);
     socket.destroy();
     return;
   }

@@ -7,7 +7,7 @@ import type { LogLimiter } from 'kindling/boot';
 import type { HttpRequest } from './http-types.js';
 import type { LiveServer } from './live-server.js';
 import { isBadTarget, parseQuery, parseRequestTarget } from './request-target.js';
-import { ResultError, encodeResult, sendEncoded, sendError } from './response-encoding.js';
+import { ResultError, encodeResult, isInstance, sendEncoded, sendError } from './response-encoding.js';
 
 /** What a route of a table points at. */
 export interface RouteStore {
@@ -29,16 +29,19 @@ export interface RequestHandlerOptions {
 }
 
 /**
- * A request that cannot be served: the status, the log's reason, and what the client is told
- * (undefined when it is gone).
+ * A request that cannot be served: the status, the log's reason, and what the client is told (the
+ * reason by default; false when the client is gone and nothing can be told).
  */
 class RequestError extends Error {
+  readonly answer: string | undefined;
+
   constructor(
     readonly status: number,
     message: string,
-    readonly answer: string | undefined = message,
+    answer?: string | false,
   ) {
     super(message);
+    this.answer = answer === false ? undefined : (answer ?? message);
   }
 }
 
@@ -64,7 +67,7 @@ export class RequestHandler {
     } catch (error) {
       // Anything but a RequestError is a fault of this component, not of the request or the function.
       const failure =
-        error instanceof RequestError
+        isInstance(error, RequestError)
           ? error
           : new RequestError(500, `internal error while serving ${escapeControl(request.method ?? '?', 20)} ${escapeControl(request.url ?? '', 200)}: ${describeFault(error)}`, 'internal error');
       const level = failure.answer === undefined || failure.status === 404 ? 'info' : failure.status < 500 ? 'warn' : 'error';
@@ -106,24 +109,26 @@ export class RequestHandler {
     try {
       encoded = encodeResult(result);
     } catch (error) {
-      throw new RequestError(500, `function ${store.funcId} ${error instanceof ResultError ? error.message : describeFault(error)}`, 'internal error');
+      throw new RequestError(500, `function ${store.funcId} ${isInstance(error, ResultError) ? error.message : describeFault(error)}`, 'internal error');
     }
-    if (response.destroyed) throw new RequestError(499, 'the client closed the connection before the answer', undefined);
+    if (response.destroyed) throw new RequestError(499, 'the client closed the connection before the answer', false);
     sendEncoded(response, method, encoded);
   }
 
   /** Calls the endpoint's function within its time limit; a throw becomes a RequestError. */
   private async call(store: RouteStore, input: HttpRequest): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
+    // Compared by identity: asking what a thrown value is may run its code (a proxy's traps).
+    const timeout = new KindlingError('TIMEOUT', `did not answer within timeoutMs (${store.timeoutMs} ms)`);
     try {
       return await Promise.race([
         this.options.functions.call(store.funcId, input, { endpoint: store.endpointId }),
         new Promise((_resolve, reject) => {
-          timer = setTimeout(() => reject(new KindlingError('TIMEOUT', `did not answer within timeoutMs (${store.timeoutMs} ms)`)), store.timeoutMs);
+          timer = setTimeout(() => reject(timeout), store.timeoutMs);
         }),
       ]);
     } catch (error) {
-      if (error instanceof KindlingError && error.code === 'TIMEOUT') throw new RequestError(504, `function ${store.funcId} ${error.message}`, 'the function did not answer in time');
+      if (error === timeout) throw new RequestError(504, `function ${store.funcId} ${timeout.message}`, 'the function did not answer in time');
       const status = statusOf(error);
       if (status !== undefined && status < 500) throw new RequestError(status, `function ${store.funcId} refused the request: ${describeFault(error)}`, messageOfError(error));
       throw new RequestError(status ?? 500, `function ${store.funcId} failed: ${describeFault(error)}`, 'internal error');
@@ -153,8 +158,8 @@ async function readBody(request: IncomingMessage, limit: number): Promise<unknow
       chunks.push(chunk);
     }
   } catch (error) {
-    if (error instanceof RequestError) throw error;
-    throw new RequestError(499, `the client closed the connection before the request body was complete (${describeFault(error)})`, undefined);
+    if (isInstance(error, RequestError)) throw error;
+    throw new RequestError(499, `the client closed the connection before the request body was complete (${describeFault(error)})`, false);
   }
   if (size === 0) return undefined;
   const raw = Buffer.concat(chunks);

@@ -13,6 +13,15 @@ export interface EncodedResponse {
 /** Why a function's result cannot be sent: a phrase for the log (`returned ...`). */
 export class ResultError extends Error {}
 
+/** `value instanceof type`, or false where asking throws (a proxy whose getPrototypeOf trap throws). */
+export function isInstance<T>(value: unknown, type: abstract new (...args: never[]) => T): value is T {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}
+
 const SHAPE = 'an http function returns { status?, headers?, body? }';
 // Framing is ours: a function's own content-length or transfer-encoding could desynchronise the connection.
 const FRAMING = new Set(['content-length', 'transfer-encoding']);
@@ -26,7 +35,7 @@ export function encodeResult(result: unknown): EncodedResponse {
   try {
     return encode(result);
   } catch (error) {
-    if (error instanceof ResultError) throw error;
+    if (isInstance(error, ResultError)) throw error;
     throw new ResultError(`returned a result that cannot be read: ${describeFault(error)}`);
   }
 }
@@ -97,7 +106,7 @@ function toJson(body: unknown): string {
     text = JSON.stringify(body);
   } catch (error) {
     const message = describeFault(error);
-    if (error instanceof RangeError && /call stack/i.test(message)) throw new ResultError('returned a body nested too deeply to encode as JSON');
+    if (isInstance(error, RangeError) && /call stack/i.test(message)) throw new ResultError('returned a body nested too deeply to encode as JSON');
     if (/BigInt/i.test(message)) throw new ResultError('returned a body holding a BigInt, which JSON cannot encode');
     if (/circular/i.test(message)) throw new ResultError('returned a body with a circular reference, which JSON cannot encode');
     throw new ResultError(`returned a body that cannot be encoded as JSON: ${message}`);
