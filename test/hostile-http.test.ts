@@ -209,3 +209,59 @@ describe('http component against hostile clients', () => {
     });
   });
 });
+
+describe('RouteRegexCheck', () => {
+  describe('.problemOf (through an http.endpoint apply)', () => {
+    let app: TestApp;
+    const BASE = 'entries:\n  - { name: server, kind: http.service, addr: ":0" }\n  - { name: site, kind: http.router, server: server }\n  - { name: ok, kind: function.js, file: ./functions.js, export: ok }\n';
+    const endpoint = (path: string): string => `entries:\n  - name: redos\n    kind: http.endpoint\n    router: site\n    path: "${path}"\n    func: ok\n`;
+
+    beforeAll(async () => {
+      app = await bootTestApp({ components: ['function', 'http'], config: { http: { shutdownGraceMs: 0, regexCheckSteps: 2_000 } } });
+      await app.write('functions.js', await readFile(join(FIXTURES, 'functions.js'), 'utf8'));
+      await app.expectAccepted(BASE);
+    });
+    afterAll(async () => {
+      await app.shutdown();
+    });
+
+    it.each([
+      { name: 'the (a|a)+ route that blocked an app 47 s', path: '/redos/:p(^(a|a)+$)' },
+      { name: 'a nested quantifier over words and spaces', path: '/redos/:p(^(\\\\w+\\\\s*)*$)' },
+      { name: 'overlapping classes in a loop', path: '/redos/:p(([a-z]|[a-c])+x)' },
+      { name: 'three adjacent digit runs in one segment', path: '/redos/:a(\\\\d+):b(\\\\d+):c(\\\\d+)' },
+    ])('refuses $name as INVALID at data.path, with its position', async ({ path }) => {
+      const error = await app.expectRefused(endpoint(path), { code: 'REJECTED', message: 'catastrophic backtracking (ReDoS)' });
+      const cause = error.cause as { code?: string; message?: string };
+      expect(cause.code).toBe('INVALID');
+      expect(cause.message).toMatch(/snippet-\d+\.yaml:6:11: http\.endpoint test:redos: route GET .* is refused: the regular expression .* (is open to|could not be proven safe from) catastrophic backtracking \(ReDoS\)/);
+    });
+
+    it('refuses an unsafe regex in a router prefix at data.prefix', async () => {
+      const error = await app.expectRefused('entries:\n  - name: site\n    kind: http.router\n    server: server\n    prefix: "/:p(^(a|a)+$)"\n  - { name: e, kind: http.endpoint, router: site, path: /x, func: ok }\n', {
+        code: 'REJECTED',
+        message: 'ReDoS',
+      });
+      expect(String((error.cause as Error).message)).toMatch(/snippet-\d+\.yaml:6:13: http\.router test:site: route GET/);
+    });
+
+    it('accepts safe regexes and plain parameters, and serves them', async () => {
+      await app.expectAccepted(
+        'entries:\n  - { name: by-id, kind: http.endpoint, router: site, path: "/items/:id(^\\\\d+$)", func: ok }\n  - { name: range, kind: http.endpoint, router: site, path: "/range/:from-:to", func: ok }\n  - { name: uuid, kind: http.endpoint, router: site, path: "/u/:id([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", func: ok }\n',
+      );
+      const port = app.get<HttpServers>(HttpServers).address('test:server')?.port as number;
+      expect((await sendRaw(port, rawRequest('GET /items/42 HTTP/1.1', ['Connection: close']))).status).toBe(200);
+      expect((await sendRaw(port, rawRequest(`GET /items/${'4'.repeat(99)}x HTTP/1.1`, ['Connection: close']))).status).toBe(404);
+      expect((await sendRaw(port, rawRequest('GET /range/1-9 HTTP/1.1', ['Connection: close']))).status).toBe(200);
+    });
+  });
+
+  it('refuses a regex it cannot prove safe within regexCheckSteps, naming the limit', async () => {
+    await using app = await bootTestApp({ components: ['function', 'http'], config: { http: { shutdownGraceMs: 0, regexCheckSteps: 100 } } });
+    await app.write('functions.js', 'export const ok = () => ({ body: "ok" });\n');
+    await app.expectRefused(
+      'entries:\n  - { name: server, kind: http.service, addr: ":0" }\n  - { name: site, kind: http.router, server: server }\n  - { name: ok, kind: function.js, file: ./functions.js, export: ok }\n  - { name: abc, kind: http.endpoint, router: site, path: "/:p((ab|cd|ef)+)", func: ok }\n',
+      /could not be proven safe from catastrophic backtracking \(ReDoS\) within 100 steps/,
+    );
+  });
+});
