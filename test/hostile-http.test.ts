@@ -42,11 +42,11 @@ const BAD_RESULTS: { name: string; problem: RegExp }[] = [
 ];
 
 function registryYaml(): string {
-  const functions = ['ok', 'echo', 'query', ...BAD_RESULTS.map((row) => row.name), 'framing'];
+  const functions = ['ok', 'echo', 'query', ...BAD_RESULTS.map((row) => row.name), 'framing', 'held'];
   const lines = [
     'entries:',
     '  - { name: server, kind: http.service, addr: ":0", bodyLimit: 300000, maxUrlLength: 1024, maxHeaderBytes: 4096, maxHeaders: 20, headersTimeoutMs: 300, requestTimeoutMs: 600 }',
-    '  - { name: small, kind: http.service, addr: ":0", maxConnections: 2 }',
+    '  - { name: small, kind: http.service, addr: ":0", maxConnections: 2, keepAliveTimeoutMs: 200 }',
     '  - { name: site, kind: http.router, server: server }',
     '  - { name: small-site, kind: http.router, server: small }',
     '  - { name: small-ok, kind: http.endpoint, router: small-site, path: /ok, func: ok }',
@@ -55,6 +55,7 @@ function registryYaml(): string {
     '  - { name: echo-endpoint, kind: http.endpoint, router: site, method: POST, path: /echo, func: echo }',
     '  - { name: query-endpoint, kind: http.endpoint, router: site, path: /query, func: query }',
     '  - { name: framing-endpoint, kind: http.endpoint, router: site, path: /framing, func: framing }',
+    '  - { name: held-endpoint, kind: http.endpoint, router: site, path: /held, func: held }',
   ];
   for (const name of functions) lines.push(`  - { name: ${name}, kind: function.js, file: ./functions.js, export: ${name} }`);
   for (const { name } of BAD_RESULTS) lines.push(`  - { name: ${name}-endpoint, kind: http.endpoint, router: site, path: /r/${name}, func: ${name} }`);
@@ -167,6 +168,35 @@ describe('http component against hostile clients', () => {
       expect(answer.status).toBeUndefined();
       expect(await logs.waitFor(/endpoint test:echo-endpoint: the client closed the connection before the request body was complete .*; no answer possible/, from)).toBeDefined();
       expect(await okStatus()).toBe(200);
+    });
+
+    it('answers nothing to a client gone before its answer, and serves the next request', async () => {
+      const from = logs.mark();
+      const called = new Promise<() => void>((resolve) => {
+        (globalThis as { kindlingHeld?: (release: () => void) => void }).kindlingHeld = resolve;
+      });
+      const answer = await sendRaw(port, rawRequest('GET /held HTTP/1.1'), {
+        afterWrite: (socket) => void called.then((release) => socket.once('close', release).destroy()),
+      });
+      expect(answer.status).toBeUndefined();
+      expect(await okStatus()).toBe(200);
+      expect(logs.lines.slice(from).filter((line) => /internal error/.test(line))).toEqual([]);
+    });
+
+    it('closes a keep-alive connection left idle past keepAliveTimeoutMs', async () => {
+      const closed = await new Promise<boolean>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: smallPort }, () => socket.write(rawRequest('GET /ok HTTP/1.1')));
+        const guard = setTimeout(() => {
+          socket.destroy();
+          reject(new Error('the idle connection stayed open'));
+        }, 10_000);
+        socket.on('data', () => undefined);
+        socket.once('close', () => {
+          clearTimeout(guard);
+          resolve(true);
+        });
+      });
+      expect(closed).toBe(true);
     });
 
     it('closes a connection over maxConnections at once, logs it, and serves once one is free', async () => {
