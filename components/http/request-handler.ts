@@ -71,7 +71,7 @@ export class RequestHandler {
           ? error
           : new RequestError(500, `internal error while serving ${escapeControl(request.method ?? '?', 20)} ${escapeControl(request.url ?? '', 200)}: ${describeFault(error)}`, 'internal error');
       const level = failure.answer === undefined || failure.status === 404 ? 'info' : failure.status < 500 ? 'warn' : 'error';
-      this.log(live, route.store, level, `${failure.message}; ${failure.answer === undefined ? 'no answer possible' : `answered ${failure.status}`}`);
+      this.log(live, route.store, failure.status, level, `${failure.message}; ${failure.answer === undefined ? 'no answer possible' : `answered ${failure.status}`}`);
       if (failure.answer !== undefined) sendError(response, failure.status, failure.answer, !request.complete);
     }
   }
@@ -137,10 +137,11 @@ export class RequestHandler {
     }
   }
 
-  private log(live: LiveServer, store: RouteStore | undefined, level: 'info' | 'warn' | 'error', message: string): void {
+  private log(live: LiveServer, store: RouteStore | undefined, status: number, level: 'info' | 'warn' | 'error', message: string): void {
     const where = store === undefined ? `http.service ${live.id}` : `endpoint ${store.endpointId}`;
-    // One key per place and kind of problem: a client repeating a bad request cannot flood the log.
-    const key = `${store?.endpointId ?? live.id}:${message.slice(0, 48)}`;
+    // One key per place and status, not per message: a client sending ever new bad targets cannot
+    // flood the log either.
+    const key = `${store?.endpointId ?? live.id}:${status}`;
     this.options.limiter.write(level, key, `${where}: ${message}`, store === undefined ? { service: live.id } : { endpoint: store.endpointId, function: store.funcId });
   }
 }
