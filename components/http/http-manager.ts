@@ -78,6 +78,8 @@ export interface HttpManagerOptions {
   readonly maxParamLength: number;
   /** Steps the ReDoS check may take per route regex. */
   readonly regexCheckSteps: number;
+  /** Log lines per minute for one kind of refused request (default 10). */
+  readonly logLinesPerMinute?: number;
 }
 
 const SERVICE = 'http.service';
@@ -103,7 +105,7 @@ export class HttpManager implements EntryListener, HttpServers {
   private readonly regexCheck: RouteRegexCheck;
 
   constructor(private readonly options: HttpManagerOptions) {
-    this.limiter = new LogLimiter({ logger: options.logger });
+    this.limiter = new LogLimiter({ logger: options.logger, linesPerWindow: options.logLinesPerMinute ?? 10, windowMs: 60_000 });
     this.requests = new RequestHandler({ logger: options.logger, limiter: this.limiter, functions: options.functions });
     this.regexCheck = new RouteRegexCheck({ maxParamLength: options.maxParamLength, steps: options.regexCheckSteps });
   }

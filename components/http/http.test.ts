@@ -3,7 +3,7 @@ import type { Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bootTestApp, decodeYamlConfig } from 'kindling/testing';
 import type { TestApp } from 'kindling/testing';
-import { HttpServers, HttpServiceConfig, parseListenAddress } from './index.js';
+import { HttpComponentConfig, HttpServers, HttpServiceConfig, parseListenAddress } from './index.js';
 
 const FUNCTIONS = `
 export const hello = (request) => ({ body: { hello: request.params.name, query: request.query } });
@@ -307,5 +307,11 @@ describe('HttpServiceConfig', () => {
 
   it('refuses an unknown key with its position', () => {
     expect(() => decodeYamlConfig(HttpServiceConfig, 'entries:\n  - name: s\n    kind: http.service\n    port: 80\n')).toThrow(/data\.port: .*snippet\.yaml:5/);
+  });
+});
+
+describe('HttpComponentConfig', () => {
+  it('defaults to find-my-way\'s parameter length, 2,000 ReDoS check steps and ten log lines a minute', () => {
+    expect({ ...new HttpComponentConfig() }).toEqual({ shutdownGraceMs: 2_000, maxParamLength: 100, regexCheckSteps: 2_000, logLinesPerMinute: 10 });
   });
 });

@@ -32,6 +32,14 @@ export class HttpComponentConfig {
   @Min(100)
   @Max(1_000_000)
   regexCheckSteps = 2_000;
+
+  /**
+   * Log lines per minute for one kind of refused request (per service or endpoint, and status;
+   * default 10): past it they are counted, and the next line says how many were suppressed.
+   */
+  @IsInt()
+  @Min(1)
+  logLinesPerMinute = 10;
 }
 
 const Manager: unique symbol = Symbol('kindling.http.manager');
@@ -60,6 +68,7 @@ export const httpComponent = defineComponent({
       shutdownGraceMs: config.shutdownGraceMs,
       maxParamLength: config.maxParamLength,
       regexCheckSteps: config.regexCheckSteps,
+      logLinesPerMinute: config.logLinesPerMinute,
     });
     const registrations = new DisposableStore();
     const handlers = getHandlerRegistry(ctx);
