@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createConsoleLogger } from 'kindling';
 import type { Logger, LogLevel } from 'kindling';
-import { HttpServers, builtinComponents } from '../components/index.js';
+import { Functions, HttpServers, builtinComponents } from '../components/index.js';
 import { Application } from './application.js';
 import type { ReloadOutcome } from './application.js';
 import { BootEventName } from './boot-events.js';
@@ -18,6 +18,7 @@ import type { CommandIO } from './cli-commands.js';
 import { colourFor, createStyle, describeError, escapeForTerminal, terminalSafe } from './cli-output.js';
 import type { ProgressMode } from './cli-output.js';
 import type { Component } from './component.js';
+import { ProcessGuard } from './process-guard.js';
 
 /** Options of {@link main}, for tests and for embedding the CLI. */
 export interface CliOptions {
@@ -41,6 +42,12 @@ export interface CliOptions {
   readonly color?: boolean;
   /** How to show the progress of large batches on stderr (default: one updating line on a terminal, plain lines otherwise). */
   readonly progress?: ProgressMode;
+  /**
+   * Whether `run` installs the {@link ProcessGuard} (process-wide `uncaughtException` and
+   * `unhandledRejection` handlers that log a fault with its entry id and keep serving). True for the
+   * `kindling` command; false by default when embedding, where the process is not Kindling's.
+   */
+  readonly processGuard?: boolean;
 }
 
 /** Flags of `kindling run`. */
@@ -229,11 +236,16 @@ async function run(
     return 1;
   }
   const name = escapeForTerminal(app.manifest.name ?? relative(process.cwd(), app.manifest.dir));
+  const guard = options.processGuard === true ? guardProcess(app) : undefined;
   try {
     await app.start();
+    // A fault no function explains, during boot, leaves a half-booted app that cannot be trusted.
+    const internal = guard?.counts().unattributed ?? 0;
+    if (internal > 0) throw new Error(`${internal} internal fault${internal === 1 ? '' : 's'} while starting (logged above)`);
   } catch (error) {
     stderr(`kindling: ${name} did not start: ${describeError(error)}\n`);
     await app.shutdown('failed to start');
+    guard?.dispose();
     return 1;
   }
   const held = app.state?.journalInfo;
@@ -294,7 +306,18 @@ async function run(
   // Shutdown has run; this also waits for the admin socket and the journal to close (not after a
   // second signal, which means "exit now").
   if (code !== 130) await app.shutdown();
+  guard?.dispose();
   return code;
+}
+
+/** Installs the process guard of `run`, attributing faults to the app's functions. */
+function guardProcess(app: Application): ProcessGuard {
+  const functions = (): Functions | undefined => {
+    // Read at each fault: the container gains the function component during boot.
+    const container = app.boot.context.container;
+    return container.isBound(Functions) ? container.get<Functions>(Functions) : undefined;
+  };
+  return ProcessGuard.install({ logger: app.logger, attributors: [(fault) => functions()?.originOf(fault)] });
 }
 
 function isEntryPoint(): boolean {
@@ -320,7 +343,7 @@ if (isEntryPoint()) {
     );
     process.exit(failed);
   });
-  main(argv).then(
+  main(argv, { processGuard: true }).then(
     (code) => {
       settled = true;
       process.exit(code);

@@ -1,13 +1,20 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FileAccessError, KindlingError, decodeEntryConfig, formatEntryLocation, getEntrySource, messageOf, readBoundedFile } from 'kindling';
 import type { BoundedFile, Entry, EntryListener, FileBoundary, ListenerContext, Logger } from 'kindling';
-import type { EntryFiles } from 'kindling/boot';
+import type { EntryFiles, FaultOrigin } from 'kindling/boot';
 import { FunctionJsConfig } from './function-js-config.js';
 import type { FunctionContext, Functions, LoadedFunction } from './functions.js';
 import { findSyntaxError, readModuleExports } from './module-exports.js';
 import type { ModuleExports } from './module-exports.js';
+
+/** The function a call runs, kept in the call's async context. */
+interface CallScope {
+  readonly functionId: string;
+  readonly endpoint: string | undefined;
+}
 
 interface Staging {
   readonly transactionId: string;
@@ -27,6 +34,7 @@ interface Staging {
 export class FunctionManager implements EntryListener, Functions {
   private committed = new Map<string, LoadedFunction>();
   private staging: Staging | undefined;
+  private readonly calls = new AsyncLocalStorage<CallScope>();
 
   constructor(
     private readonly logger: Logger,
@@ -49,7 +57,31 @@ export class FunctionManager implements EntryListener, Functions {
       throw new KindlingError('NOT_FOUND', `function ${id} is not loaded (no committed function.js entry with that id)`, { details: { functionId: id } });
     }
     const ctx: FunctionContext = { ...context, id, logger: this.logger };
-    return loaded.fn(input, ctx);
+    const endpoint = typeof context['endpoint'] === 'string' ? context['endpoint'] : undefined;
+    // The call's async context names the function: a fault that escapes the call (a rejection
+    // nobody handles, a throw in a timer it set) is traced back to it by originOf. Being inside an
+    // async function, a synchronous throw becomes a rejection too.
+    return this.calls.run({ functionId: id, endpoint }, () => loaded.fn(input, ctx));
+  }
+
+  originOf(fault: unknown): FaultOrigin | undefined {
+    const scope = this.calls.getStore();
+    if (scope !== undefined) {
+      return { entryId: scope.functionId, description: `function ${scope.functionId}${scope.endpoint === undefined ? '' : ` (endpoint ${scope.endpoint})`}` };
+    }
+    const stack = stackOf(fault);
+    if (stack === undefined) return undefined;
+    const loaded = [...this.committed.values(), ...(this.staging?.functions.values() ?? [])];
+    const urls = new Map(loaded.map((fn) => [fn.file, pathToFileURL(fn.file).href]));
+    // The top-most frame in a function module names it; functions sharing the module are all named.
+    for (const line of stack.split('\n')) {
+      const file = [...urls].find(([, url]) => line.includes(`${url}?`) || line.includes(`${url}:`))?.[0];
+      if (file === undefined) continue;
+      const ids = [...new Set(loaded.filter((fn) => fn.file === file).map((fn) => fn.id))].sort();
+      const first = ids[0] as string;
+      return { entryId: first, description: ids.length === 1 ? `function ${first}` : `functions ${ids.join(', ')} (their module ${file})` };
+    }
+    return undefined;
   }
 
   begin(ctx: ListenerContext): void {
@@ -188,6 +220,15 @@ export class FunctionManager implements EntryListener, Functions {
 
 function versionOf(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+}
+
+function stackOf(fault: unknown): string | undefined {
+  try {
+    const stack = (fault as { stack?: unknown } | null | undefined)?.stack;
+    return typeof stack === 'string' ? stack : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Why an import failed; for a syntax error, where the lexer finds it in the module. */

@@ -1,4 +1,5 @@
 import type { Logger } from 'kindling';
+import type { FaultAttributor, FaultOrigin } from 'kindling/boot';
 
 /** What a function receives besides its input. */
 export interface FunctionContext {
@@ -31,6 +32,13 @@ export interface Functions {
    * the function throws propagates.
    */
   call(id: string, input: unknown, context?: Record<string, unknown>): Promise<unknown>;
+  /**
+   * The function a fault came from: the call whose async context it happened in (a rejection
+   * nobody handled, a throw in a timer the function set), else the top-most stack frame in a
+   * function's module file. Undefined when neither tells. A {@link FaultAttributor} for the
+   * process guard.
+   */
+  originOf(fault: unknown): FaultOrigin | undefined;
 }
 /** Token of the boot's {@link Functions}, bound by the `function` component. */
 export const Functions: unique symbol = Symbol.for('kindling.Functions');

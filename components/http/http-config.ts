@@ -37,7 +37,7 @@ export function formatUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/** Data of an `http.service` entry: one listening server. */
+/** Data of an `http.service` entry: one listening server, and what one client may hold of it. */
 export class HttpServiceConfig {
   /** Where to listen: `host:port` or `:port` (host 127.0.0.1); port 0 picks a free port. */
   @IsString()
@@ -48,11 +48,51 @@ export class HttpServiceConfig {
   @Min(0)
   bodyLimit = 1_048_576;
 
+  /** Longest request target (path and query), in characters (default 8 KiB); longer ones get 414. */
+  @IsInt()
+  @Min(1)
+  maxUrlLength = 8_192;
+
+  /** Largest request head (request line and headers), in bytes (default 16 KiB); larger ones get 431. */
+  @IsInt()
+  @Min(1_024)
+  @Max(1_048_576)
+  maxHeaderBytes = 16_384;
+
+  /** Most request headers (default 100); more get 431. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  maxHeaders = 100;
+
+  /** Time a client has to send the request head, in ms (default 10 000); past it the request gets 408. */
+  @IsInt()
+  @Min(1)
+  headersTimeoutMs = 10_000;
+
+  /** Time a client has to send the whole request, body included, in ms (default 30 000); past it the request gets 408. */
+  @IsInt()
+  @Min(1)
+  requestTimeoutMs = 30_000;
+
+  /** How long an idle keep-alive connection stays open, in ms (default 5 000). */
+  @IsInt()
+  @Min(1)
+  keepAliveTimeoutMs = 5_000;
+
+  /** Most open connections (default 1 024); a connection past it is closed at once. */
+  @IsInt()
+  @Min(1)
+  maxConnections = 1_024;
+
   validate(): ConfigValidationResult {
     try {
       parseListenAddress(this.addr);
     } catch (error) {
       return { path: 'addr', message: (error as Error).message };
+    }
+    if (this.headersTimeoutMs > this.requestTimeoutMs) {
+      return { path: 'headersTimeoutMs', message: `headersTimeoutMs (${this.headersTimeoutMs}) must not exceed requestTimeoutMs (${this.requestTimeoutMs}): the head is part of the request` };
     }
     return undefined;
   }

@@ -1,21 +1,24 @@
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from 'find-my-way';
-import type { HTTPMethod, HTTPVersion, Instance } from 'find-my-way';
 import { KindlingError, decodeEntryConfig, formatEntryLocation, matchKind, messageOf, resolveEntryRef } from 'kindling';
 import type { Entry, EntryListener, ListenerContext, Logger } from 'kindling';
+import { LogLimiter, describeFault } from 'kindling/boot';
 import { HttpEndpointConfig, HttpRouterConfig, HttpServiceConfig, formatUrl, parseListenAddress } from './http-config.js';
 import type { HttpMethodName } from './http-config.js';
-import type { HttpRequest, HttpResponse, HttpServerAddress, HttpServers } from './http-types.js';
-
-type Table = Instance<HTTPVersion.V1>;
+import type { HttpServerAddress, HttpServers } from './http-types.js';
+import { LiveServer, createLimitedServer } from './live-server.js';
+import type { ServiceLimits, Table } from './live-server.js';
+import { RequestHandler } from './request-handler.js';
+import type { RouteStore } from './request-handler.js';
+import { sendError } from './response-encoding.js';
+import { RouteRegexCheck } from './route-regex-check.js';
 
 interface ServiceSpec {
   readonly id: string;
   readonly host: string;
   readonly port: number;
-  readonly bodyLimit: number;
+  readonly limits: ServiceLimits;
 }
 
 interface RouterSpec {
@@ -33,40 +36,12 @@ interface EndpointSpec {
   readonly timeoutMs: number;
 }
 
-/** What a route of the table points at. */
-interface RouteStore {
-  readonly endpointId: string;
-  readonly funcId: string;
-  readonly timeoutMs: number;
-}
-
 /** A route as placed in a service's table. */
 interface Route {
   readonly service: string;
   readonly method: HttpMethodName;
   readonly path: string;
   readonly store: RouteStore;
-}
-
-/** One bound server. Its routing table is swapped whole at commit. */
-class LiveServer {
-  /** Undefined until the batch that bound the server commits: requests get 503 until then. */
-  table: Table | undefined;
-  bodyLimit: number;
-
-  constructor(
-    readonly id: string,
-    readonly host: string,
-    readonly server: Server,
-    readonly port: number,
-    bodyLimit: number,
-  ) {
-    this.bodyLimit = bodyLimit;
-  }
-
-  get url(): string {
-    return formatUrl(this.host, this.port);
-  }
 }
 
 /** The desired state of one batch, built up operation by operation. */
@@ -99,6 +74,12 @@ export interface HttpManagerOptions {
   };
   /** How long stop waits for in-flight requests before cutting connections (ms). */
   readonly shutdownGraceMs: number;
+  /** Longest value a route parameter matches (find-my-way's maxParamLength). */
+  readonly maxParamLength: number;
+  /** Steps the ReDoS check may take per route regex. */
+  readonly regexCheckSteps: number;
+  /** Log lines per minute for one kind of refused request (default 10). */
+  readonly logLinesPerMinute?: number;
 }
 
 const SERVICE = 'http.service';
@@ -119,8 +100,15 @@ export class HttpManager implements EntryListener, HttpServers {
   private staging: Staging | undefined;
   private readonly closing = new Set<Promise<void>>();
   private stopped = false;
+  private readonly limiter: LogLimiter;
+  private readonly requests: RequestHandler;
+  private readonly regexCheck: RouteRegexCheck;
 
-  constructor(private readonly options: HttpManagerOptions) {}
+  constructor(private readonly options: HttpManagerOptions) {
+    this.limiter = new LogLimiter({ logger: options.logger, linesPerWindow: options.logLinesPerMinute ?? 10, windowMs: 60_000 });
+    this.requests = new RequestHandler({ logger: options.logger, limiter: this.limiter, functions: options.functions });
+    this.regexCheck = new RouteRegexCheck({ maxParamLength: options.maxParamLength, steps: options.regexCheckSteps });
+  }
 
   // ---- HttpServers -------------------------------------------------------------------------
 
@@ -203,12 +191,12 @@ export class HttpManager implements EntryListener, HttpServers {
     const next = new Map<string, LiveServer>();
     for (const [id, spec] of staging.services) {
       const live = staging.bound.get(id) ?? (this.live.get(id) as LiveServer);
-      live.bodyLimit = spec.bodyLimit;
+      if (live.limits !== spec.limits) live.limits = spec.limits;
       next.set(id, live);
     }
     // All swaps happen in this one synchronous step: no request sees half of the batch.
     for (const [id, live] of next) {
-      live.table = staging.tables.get(id) ?? live.table ?? this.live.get(id)?.table ?? newTable();
+      live.table = staging.tables.get(id) ?? live.table ?? this.live.get(id)?.table ?? newTable(this.options.maxParamLength);
     }
     for (const [id, old] of this.live) {
       if (next.get(id) !== old) this.retire(old, `http.service ${id} ${next.has(id) ? 'moved' : 'was deleted'}`);
@@ -236,6 +224,7 @@ export class HttpManager implements EntryListener, HttpServers {
     this.live = new Map();
     this.staging = undefined;
     await Promise.all([...servers.map((live) => closeServer(live.server, this.options.shutdownGraceMs)), ...this.closing]);
+    this.limiter.flush();
   }
 
   // ---- operations --------------------------------------------------------------------------
@@ -248,7 +237,11 @@ export class HttpManager implements EntryListener, HttpServers {
   private async putService(staging: Staging, entry: Entry, previous: ServiceSpec | undefined): Promise<void> {
     const config = decodeEntryConfig(HttpServiceConfig, entry);
     const { host, port } = parseListenAddress(config.addr);
-    const spec: ServiceSpec = { id: entry.id, host, port, bodyLimit: config.bodyLimit };
+    const { addr: _addr, ...limits } = { ...config };
+    const previousLimits = previous?.limits;
+    // Keep the committed limits object when nothing changed, so commit knows not to touch the server.
+    const same = previousLimits !== undefined && (Object.keys(limits) as (keyof ServiceLimits)[]).every((key) => previousLimits[key] === limits[key]);
+    const spec: ServiceSpec = { id: entry.id, host, port, limits: same ? previousLimits : limits };
     const sameAddress = previous !== undefined && previous.host === host && previous.port === port;
     if (!sameAddress) {
       if (this.stopped) throw new KindlingError('UNAVAILABLE', 'the http component has stopped');
@@ -307,16 +300,26 @@ export class HttpManager implements EntryListener, HttpServers {
     for (const route of removed) this.tableOf(staging, route.service).off(route.method, route.path);
     const done: Route[] = [];
     try {
+      // A router's prefix moves its endpoints' routes: a refusal is about the prefix then.
+      const field = ['data', entry.kind === ROUTER ? 'prefix' : 'path'];
       for (const route of added) {
         const table = this.tableOf(staging, route.service);
-        const existing = table.findRoute(route.method, route.path) as { store?: RouteStore } | null;
-        if (existing !== null) {
-          throw refusal(entry, ['data', 'path'], `route ${route.method} ${route.path} on ${route.service} is already taken by endpoint ${existing.store?.endpointId ?? '?'}`, 'CONFLICT');
+        let existing: { store?: RouteStore } | null;
+        let unsafe: string | undefined;
+        try {
+          existing = table.findRoute(route.method, route.path) as { store?: RouteStore } | null;
+          unsafe = existing === null ? this.regexCheck.problemOf(route.method, route.path) : undefined;
+        } catch (error) {
+          throw refusal(entry, field, `route ${route.method} ${route.path} is not valid: ${messageOf(error)}`, 'INVALID');
         }
+        if (existing !== null) {
+          throw refusal(entry, field, `route ${route.method} ${route.path} on ${route.service} is already taken by endpoint ${existing.store?.endpointId ?? '?'}`, 'CONFLICT');
+        }
+        if (unsafe !== undefined) throw refusal(entry, field, `route ${route.method} ${route.path} is refused: ${unsafe}`, 'INVALID');
         try {
           table.on(route.method, route.path, noop, route.store);
         } catch (error) {
-          throw refusal(entry, ['data', 'path'], `route ${route.method} ${route.path} is not valid: ${messageOf(error)}`, 'INVALID');
+          throw refusal(entry, field, `route ${route.method} ${route.path} is not valid: ${messageOf(error)}`, 'INVALID');
         }
         done.push(route);
       }
@@ -331,7 +334,7 @@ export class HttpManager implements EntryListener, HttpServers {
   private tableOf(staging: Staging, service: string): Table {
     let table = staging.tables.get(service);
     if (table === undefined) {
-      table = newTable();
+      table = newTable(this.options.maxParamLength);
       for (const endpoint of staging.endpoints.values()) {
         const route = this.routeOf(staging, endpoint);
         if (route.service === service) table.on(route.method, route.path, noop, route.store);
@@ -343,9 +346,13 @@ export class HttpManager implements EntryListener, HttpServers {
 
   private async bind(entry: Entry, spec: ServiceSpec): Promise<LiveServer> {
     let live: LiveServer | undefined;
-    const server = createServer((request, response) => {
-      if (live === undefined) return void sendJson(response, 503, { error: 'the server is starting' });
-      void this.handle(live, request, response);
+    const server = createLimitedServer(spec.id, spec.limits, this.limiter, (request, response) => {
+      if (live === undefined) return sendError(response, 503, 'the server is starting');
+      // handle never rejects; the catch is for a fault in it that still would.
+      this.requests.handle(live, request, response).catch((error: unknown) => {
+        this.options.logger.error(`http.service ${spec.id}: internal error: ${describeFault(error)}`);
+        sendError(response, 500, 'internal error');
+      });
     });
     try {
       await listen(server, spec.host, spec.port);
@@ -364,7 +371,7 @@ export class HttpManager implements EntryListener, HttpServers {
     }
     server.on('error', (error) => this.options.logger.error(`http.service ${spec.id}: ${messageOf(error)}`, { error }));
     const port = (server.address() as AddressInfo).port;
-    live = new LiveServer(spec.id, spec.host, server, port, spec.bodyLimit);
+    live = new LiveServer(spec.id, spec.host, server, port, spec.limits);
     return live;
   }
 
@@ -373,71 +380,14 @@ export class HttpManager implements EntryListener, HttpServers {
     const closing = closeServer(live.server, this.options.shutdownGraceMs).finally(() => this.closing.delete(closing));
     this.closing.add(closing);
   }
-
-  // ---- requests ----------------------------------------------------------------------------
-
-  private async handle(live: LiveServer, request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const table = live.table;
-    if (table === undefined) return sendJson(response, 503, { error: 'the server is starting' });
-    const method = (request.method ?? 'GET').toUpperCase();
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    // A GET route answers HEAD too (headers, no body), unless a HEAD route of its own is declared.
-    const found = table.find(method as HTTPMethod, url.pathname) ?? (method === 'HEAD' ? table.find('GET', url.pathname) : null);
-    if (found === null) return sendJson(response, 404, { error: `no route for ${method} ${url.pathname}` });
-    const store = found.store as RouteStore;
-    let body: unknown;
-    try {
-      body = await readBody(request, live.bodyLimit);
-    } catch (error) {
-      const status = (error as { status?: number }).status ?? 400;
-      return sendJson(response, status, { error: messageOf(error) });
-    }
-    const input: HttpRequest = {
-      method,
-      path: url.pathname,
-      params: Object.fromEntries(Object.entries(found.params).filter((pair): pair is [string, string] => pair[1] !== undefined)),
-      query: queryOf(url.searchParams),
-      headers: request.headers,
-      body,
-    };
-    const loaded = this.options.functions.get(store.funcId);
-    if (loaded === undefined) {
-      this.options.logger.error(`endpoint ${store.endpointId}: function ${store.funcId} is not loaded`);
-      return sendJson(response, 502, { error: `function ${store.funcId} is not available` });
-    }
-    let result: unknown;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      result = await Promise.race([
-        this.options.functions.call(store.funcId, input, { endpoint: store.endpointId }),
-        new Promise((_resolve, reject) => {
-          timer = setTimeout(() => reject(new KindlingError('TIMEOUT', `function ${store.funcId} did not answer within ${store.timeoutMs} ms`)), store.timeoutMs);
-        }),
-      ]);
-    } catch (error) {
-      const status = statusOf(error);
-      if (status !== undefined && status < 500) return sendJson(response, status, { error: messageOf(error) });
-      this.options.logger.error(`endpoint ${store.endpointId}: function ${store.funcId} failed: ${messageOf(error)}`, { error });
-      const timedOut = error instanceof KindlingError && error.code === 'TIMEOUT';
-      return sendJson(response, timedOut ? 504 : (status ?? 500), { error: timedOut ? 'the function did not answer in time' : 'internal error' });
-    } finally {
-      clearTimeout(timer);
-    }
-    const problem = checkResponse(result);
-    if (problem !== undefined) {
-      this.options.logger.error(`endpoint ${store.endpointId}: function ${store.funcId} ${problem}`);
-      return sendJson(response, 500, { error: 'internal error' });
-    }
-    sendResponse(response, method, result as HttpResponse);
-  }
 }
 
 function toAddress(live: LiveServer): HttpServerAddress {
   return { id: live.id, host: live.host, port: live.port, url: live.url };
 }
 
-function newTable(): Table {
-  return Router({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true });
+function newTable(maxParamLength: number): Table {
+  return Router({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength });
 }
 
 function noop(): void {}
@@ -511,90 +461,4 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
     server.closeIdleConnections();
     if (graceMs <= 0) server.closeAllConnections();
   });
-}
-
-class BodyError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
-  }
-}
-
-async function readBody(request: IncomingMessage, limit: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new BodyError(`the request body is larger than ${limit} bytes`, 413);
-    chunks.push(chunk);
-  }
-  if (size === 0) return undefined;
-  const raw = Buffer.concat(chunks);
-  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (type === 'application/json' || type.endsWith('+json')) {
-    try {
-      return JSON.parse(raw.toString('utf8')) as unknown;
-    } catch (error) {
-      throw new BodyError(`the request body is not valid JSON: ${messageOf(error)}`, 400);
-    }
-  }
-  if (type.startsWith('text/') || type === 'application/x-www-form-urlencoded' || type === '') return raw.toString('utf8');
-  return new Uint8Array(raw);
-}
-
-function queryOf(params: URLSearchParams): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
-  for (const [key, value] of params) {
-    const before = query[key];
-    query[key] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [before, value];
-  }
-  return query;
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { status?: unknown; statusCode?: unknown } | undefined)?.status ?? (error as { statusCode?: unknown } | undefined)?.statusCode;
-  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599 ? status : undefined;
-}
-
-function checkResponse(result: unknown): string | undefined {
-  if (typeof result !== 'object' || result === null || Array.isArray(result)) {
-    return `returned ${result === null ? 'null' : Array.isArray(result) ? 'an array' : typeof result}; an http function returns { status?, headers?, body? }`;
-  }
-  const extra = Object.keys(result).filter((key) => key !== 'status' && key !== 'headers' && key !== 'body');
-  if (extra.length > 0) return `returned unknown keys ${extra.join(', ')}; an http function returns { status?, headers?, body? }`;
-  const { status, headers } = result as HttpResponse;
-  if (status !== undefined && !(Number.isInteger(status) && status >= 100 && status <= 599)) return `returned status ${String(status)}, not an HTTP status`;
-  if (headers !== undefined && (typeof headers !== 'object' || headers === null)) return 'returned headers that are not an object';
-  return undefined;
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-function sendResponse(response: ServerResponse, method: string, result: HttpResponse): void {
-  const headers: Record<string, string | number | readonly string[]> = {};
-  for (const [key, value] of Object.entries(result.headers ?? {})) headers[key.toLowerCase()] = value;
-  let payload: Buffer | undefined;
-  const body = result.body;
-  if (body === undefined) {
-    payload = undefined;
-  } else if (typeof body === 'string') {
-    payload = Buffer.from(body, 'utf8');
-    headers['content-type'] ??= 'text/plain; charset=utf-8';
-  } else if (body instanceof Uint8Array) {
-    payload = Buffer.from(body);
-    headers['content-type'] ??= 'application/octet-stream';
-  } else {
-    payload = Buffer.from(JSON.stringify(body), 'utf8');
-    headers['content-type'] ??= 'application/json; charset=utf-8';
-  }
-  const status = result.status ?? (payload === undefined ? 204 : 200);
-  if (payload !== undefined) headers['content-length'] = payload.length;
-  response.writeHead(status, headers as Record<string, string | number | string[]>);
-  response.end(method === 'HEAD' ? undefined : payload);
 }

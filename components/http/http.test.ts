@@ -3,7 +3,7 @@ import type { Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bootTestApp, decodeYamlConfig } from 'kindling/testing';
 import type { TestApp } from 'kindling/testing';
-import { HttpServers, HttpServiceConfig, parseListenAddress } from './index.js';
+import { HttpComponentConfig, HttpServers, HttpServiceConfig, parseListenAddress } from './index.js';
 
 const FUNCTIONS = `
 export const hello = (request) => ({ body: { hello: request.params.name, query: request.query } });
@@ -275,8 +275,22 @@ describe('http component', () => {
 });
 
 describe('HttpServiceConfig', () => {
-  it('defaults to a 1 MiB body limit', () => {
-    expect({ ...decodeYamlConfig(HttpServiceConfig, 'entries:\n  - { name: s, kind: http.service, addr: ":8080" }\n') }).toEqual({ addr: ':8080', bodyLimit: 1_048_576 });
+  it('defaults to a 1 MiB body limit and bounded heads, times and connections', () => {
+    expect({ ...decodeYamlConfig(HttpServiceConfig, 'entries:\n  - { name: s, kind: http.service, addr: ":8080" }\n') }).toEqual({
+      addr: ':8080',
+      bodyLimit: 1_048_576,
+      maxUrlLength: 8_192,
+      maxHeaderBytes: 16_384,
+      maxHeaders: 100,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 1_024,
+    });
+  });
+
+  it('refuses a head time limit longer than the request time limit, at its position', () => {
+    expect(() => decodeYamlConfig(HttpServiceConfig, 'entries:\n  - { name: s, kind: http.service, headersTimeoutMs: 20000, requestTimeoutMs: 10000 }\n')).toThrow(/data\.headersTimeoutMs: headersTimeoutMs \(20000\) must not exceed requestTimeoutMs/);
   });
 
   it('reads an address without a host as 127.0.0.1', () => {
@@ -293,5 +307,11 @@ describe('HttpServiceConfig', () => {
 
   it('refuses an unknown key with its position', () => {
     expect(() => decodeYamlConfig(HttpServiceConfig, 'entries:\n  - name: s\n    kind: http.service\n    port: 80\n')).toThrow(/data\.port: .*snippet\.yaml:5/);
+  });
+});
+
+describe('HttpComponentConfig', () => {
+  it('defaults to find-my-way\'s parameter length, 2,000 ReDoS check steps and ten log lines a minute', () => {
+    expect({ ...new HttpComponentConfig() }).toEqual({ shutdownGraceMs: 2_000, maxParamLength: 100, regexCheckSteps: 2_000, logLinesPerMinute: 10 });
   });
 });

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { IsInt, Min } from 'class-validator';
+import { IsInt, Max, Min } from 'class-validator';
 import { DisposableStore } from 'kindling';
 import { FunctionName, HttpName, RegistryName, defineComponent, getHandlerRegistry } from 'kindling/boot';
 import { Functions } from '../function/index.js';
@@ -17,6 +17,29 @@ export class HttpComponentConfig {
   @IsInt()
   @Min(0)
   shutdownGraceMs = 2_000;
+
+  /** Longest value a route parameter matches, in characters (default 100, find-my-way's); a longer one matches no route (404). */
+  @IsInt()
+  @Min(1)
+  @Max(65_536)
+  maxParamLength = 100;
+
+  /**
+   * Steps the ReDoS check of route regexes may take per regex (default 2 000): a regex it cannot
+   * prove safe within them is refused. Raise it for a long regex that is safe.
+   */
+  @IsInt()
+  @Min(100)
+  @Max(1_000_000)
+  regexCheckSteps = 2_000;
+
+  /**
+   * Log lines per minute for one kind of refused request (per service or endpoint, and status;
+   * default 10): past it they are counted, and the next line says how many were suppressed.
+   */
+  @IsInt()
+  @Min(1)
+  logLinesPerMinute = 10;
 }
 
 const Manager: unique symbol = Symbol('kindling.http.manager');
@@ -39,7 +62,14 @@ export const httpComponent = defineComponent({
   configClass: HttpComponentConfig,
   load: (ctx, config) => {
     const functions = ctx.container.get<Functions>(Functions);
-    const manager = new HttpManager({ logger: ctx.logger, functions, shutdownGraceMs: config.shutdownGraceMs });
+    const manager = new HttpManager({
+      logger: ctx.logger,
+      functions,
+      shutdownGraceMs: config.shutdownGraceMs,
+      maxParamLength: config.maxParamLength,
+      regexCheckSteps: config.regexCheckSteps,
+      logLinesPerMinute: config.logLinesPerMinute,
+    });
     const registrations = new DisposableStore();
     const handlers = getHandlerRegistry(ctx);
     registrations.add(handlers.registerListener('http.*', manager, { name: 'http' }));

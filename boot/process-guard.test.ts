@@ -1,0 +1,130 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { LogFields, Logger } from 'kindling';
+import { LogLimiter } from './log-limiter.js';
+import { ProcessGuard, describeFault, escapeControl } from './process-guard.js';
+
+function memoryLogger(lines: string[]): Logger {
+  const write = (level: string) => (message: string, _fields?: LogFields) => void lines.push(`${level} ${message}`);
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+const trap = (): never => {
+  throw new Error('trap');
+};
+const hostileProxy = (): object => new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap, getOwnPropertyDescriptor: trap });
+
+describe('ProcessGuard', () => {
+  describe('.install', () => {
+    it('logs an uncaught exception with the entry an attributor names, and counts it', () => {
+      const lines: string[] = [];
+      const target = new EventEmitter();
+      using guard = ProcessGuard.install({ logger: memoryLogger(lines), process: target as unknown as NodeJS.Process, attributors: [() => ({ entryId: 'app:f', description: 'function app:f' })] });
+      target.emit('uncaughtException', new Error('boom'));
+      expect(lines).toEqual([expect.stringMatching(/^error fault in function app:f, an uncaught exception: Error: boom \(at .*\); the app keeps serving \(1 fault so far\)$/)]);
+      expect(guard.counts()).toEqual({ attributed: 1, unattributed: 0, byEntry: new Map([['app:f', 1]]) });
+    });
+
+    it('logs a rejection no attributor can place as an internal fault', () => {
+      const lines: string[] = [];
+      const target = new EventEmitter();
+      using guard = ProcessGuard.install({ logger: memoryLogger(lines), process: target as unknown as NodeJS.Process, attributors: [() => undefined, trap] });
+      target.emit('unhandledRejection', 'just a string');
+      expect(lines[0]).toMatch(/^error internal fault \(not attributed to an entry\), an unhandled rejection: a thrown string: just a string\nthe app keeps serving/);
+      expect(guard.counts().unattributed).toBe(1);
+    });
+
+    it('removes its handlers on dispose', () => {
+      const target = new EventEmitter();
+      const guard = ProcessGuard.install({ logger: memoryLogger([]), process: target as unknown as NodeJS.Process });
+      guard.dispose();
+      expect([target.listenerCount('uncaughtException'), target.listenerCount('unhandledRejection')]).toEqual([0, 0]);
+    });
+  });
+
+  describe('.report', () => {
+    it('never throws, whatever the fault or the logger does', () => {
+      const throwing: Logger = { debug: trap, info: trap, warn: trap, error: trap };
+      const guard = ProcessGuard.install({ logger: throwing, process: new EventEmitter() as unknown as NodeJS.Process });
+      const write = process.stderr.write;
+      process.stderr.write = (() => true) as typeof process.stderr.write;
+      try {
+        expect(() => guard.report(hostileProxy(), 'an uncaught exception')).not.toThrow();
+      } finally {
+        process.stderr.write = write;
+        guard.dispose();
+      }
+    });
+
+    it('writes a few lines a minute per origin and counts the rest', () => {
+      const lines: string[] = [];
+      using guard = ProcessGuard.install({ logger: memoryLogger(lines), process: new EventEmitter() as unknown as NodeJS.Process, linesPerMinute: 2, attributors: [() => ({ entryId: 'app:f', description: 'function app:f' })] });
+      for (let i = 0; i < 5; i++) guard.report(new Error(`e${i}`), 'an uncaught exception');
+      expect([lines.length, guard.counts().attributed]).toEqual([2, 5]);
+    });
+  });
+});
+
+describe('describeFault', () => {
+  it.each([
+    { name: 'an Error', fault: new TypeError('bad'), text: 'TypeError: bad' },
+    { name: 'a string', fault: 'plain', text: 'a thrown string: plain' },
+    { name: 'undefined', fault: undefined, text: 'a thrown undefined' },
+    { name: 'an object', fault: { code: 1 }, text: 'a thrown object: {"code":1}' },
+    { name: 'a proxy whose traps throw', fault: hostileProxy(), text: 'a thrown object that cannot be described (its conversion to text throws)' },
+    { name: 'an object whose toString and toJSON throw', fault: { toString: trap, toJSON: trap }, text: 'a thrown object that cannot be described (its conversion to text throws)' },
+    { name: 'a BigInt', fault: 10n, text: 'a thrown bigint: 10' },
+  ])('describes $name without throwing', ({ fault, text }) => {
+    expect(describeFault(fault)).toBe(text);
+  });
+
+  it('escapes control characters and cuts long text', () => {
+    expect(describeFault(new Error(`a\nb\u001b[31m${'x'.repeat(400)}`))).toMatch(/^Error: a\\x0ab\\x1b\[31mx+… \(\d+ more characters\)$/);
+  });
+});
+
+describe('escapeControl', () => {
+  it('escapes bidi overrides and zero-width characters', () => {
+    expect(escapeControl('a\u202eb\u200bc')).toBe('a\\u202eb\\u200bc');
+  });
+});
+
+describe('LogLimiter', () => {
+  describe('.write', () => {
+    it('writes linesPerWindow lines of a key, then says how many it suppressed in the next window', () => {
+      const lines: string[] = [];
+      let now = 0;
+      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 2, windowMs: 1_000, now: () => now });
+      for (let i = 0; i < 5; i++) limiter.write('warn', 'k', `line ${i}`);
+      now = 1_000;
+      limiter.write('warn', 'k', 'line 5');
+      expect(lines).toEqual(['warn line 0', 'warn line 1 (more like this in the next 1 s are counted, not written)', 'warn line 5 (3 similar lines suppressed before this one)']);
+    });
+
+    it('keeps separate counts per key', () => {
+      const lines: string[] = [];
+      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 1, now: () => 0 });
+      expect([limiter.write('info', 'a', 'a'), limiter.write('info', 'a', 'a again'), limiter.write('info', 'b', 'b')]).toEqual([true, false, true]);
+    });
+
+    it('forgets the oldest key past maxKeys', () => {
+      const lines: string[] = [];
+      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 1, maxKeys: 2, now: () => 0 });
+      limiter.write('info', 'a', 'a');
+      limiter.write('info', 'b', 'b');
+      limiter.write('info', 'c', 'c');
+      expect(limiter.write('info', 'a', 'a, remembered no more')).toBe(true);
+    });
+  });
+
+  describe('.flush', () => {
+    it('reports the lines still suppressed', () => {
+      const lines: string[] = [];
+      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 1, now: () => 0 });
+      limiter.write('info', 'k', 'one');
+      limiter.write('info', 'k', 'two');
+      limiter.flush();
+      expect(lines.at(-1)).toBe('warn 1 more line of k were suppressed');
+    });
+  });
+});

@@ -1,0 +1,142 @@
+import { STATUS_CODES, createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { HTTPVersion, Instance } from 'find-my-way';
+import { escapeControl } from 'kindling/boot';
+import type { LogLimiter } from 'kindling/boot';
+import { formatUrl } from './http-config.js';
+
+/** A service's routing table. */
+export type Table = Instance<HTTPVersion.V1>;
+
+/** What one client may hold of a service (the limits of `http.service`). */
+export interface ServiceLimits {
+  readonly bodyLimit: number;
+  readonly maxUrlLength: number;
+  readonly maxHeaderBytes: number;
+  readonly maxHeaders: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+/** One bound server. Its routing table is swapped whole at commit. */
+export class LiveServer {
+  /** Undefined until the batch that bound the server commits: requests get 503 until then. */
+  table: Table | undefined;
+  private current: ServiceLimits;
+
+  constructor(
+    readonly id: string,
+    readonly host: string,
+    readonly server: Server,
+    readonly port: number,
+    limits: ServiceLimits,
+  ) {
+    this.current = limits;
+  }
+
+  get url(): string {
+    return formatUrl(this.host, this.port);
+  }
+
+  get limits(): ServiceLimits {
+    return this.current;
+  }
+
+  /** Takes new limits; connections opened from now on get the new head size limit. */
+  set limits(limits: ServiceLimits) {
+    this.current = limits;
+    applyLimits(this.server, limits);
+  }
+}
+
+/**
+ * A node:http server with the limits of a service, whose malformed requests, refused CONNECTs and
+ * dropped connections are answered and logged (through `limiter`) naming the service.
+ */
+export function createLimitedServer(
+  id: string,
+  limits: ServiceLimits,
+  limiter: LogLimiter,
+  onRequest: (request: IncomingMessage, response: ServerResponse) => void,
+): Server {
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often the head and request time limits are checked (Node's default is 30 s).
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 2))),
+    },
+    onRequest,
+  );
+  applyLimits(server, limits);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(id, server, error, socket, limiter));
+  server.on('connect', (request: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => undefined);
+    limiter.write('warn', `${id}:connect`, `http.service ${id}: refused a CONNECT request (this server is not a proxy); answered 405`);
+    writeRaw(socket, 405, 'CONNECT is not served: this server is not a proxy');
+  });
+  server.on('drop', () => {
+    limiter.write('warn', `${id}:drop`, `http.service ${id}: closed a new connection: maxConnections (${server.maxConnections}) are open`);
+  });
+  return server;
+}
+
+function applyLimits(server: Server, limits: ServiceLimits): void {
+  // Read by node:http for each new connection (the createServer option only sets it).
+  (server as Server & { maxHeaderSize: number }).maxHeaderSize = limits.maxHeaderBytes;
+  // One more than allowed, so that a request over the limit is seen and refused, not cut silently.
+  server.maxHeadersCount = limits.maxHeaders + 1;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+}
+
+/**
+ * Answers a request node:http could not parse (or that ran out of time) as node:http would — 400,
+ * 408, 413 or 431, then closes — but with a body that says what was wrong, and logs it.
+ */
+function answerClientError(id: string, server: Server, error: NodeJS.ErrnoException, socket: Duplex, limiter: LogLimiter): void {
+  socket.on('error', () => undefined);
+  const code = typeof error.code === 'string' ? error.code : 'unknown';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+    limiter.write('info', `${id}:reset`, `http.service ${id}: a client closed its connection mid-request (${escapeControl(code, 40)}); no answer possible`);
+    socket.destroy();
+    return;
+  }
+  const [status, reason] =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? [431, `the request head is larger than maxHeaderBytes (${(server as Server & { maxHeaderSize?: number }).maxHeaderSize ?? 16_384} bytes)`]
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, `the request did not arrive in time (headersTimeoutMs ${server.headersTimeout} ms for the head, requestTimeoutMs ${server.requestTimeout} ms in all)`]
+        : code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+          ? [413, 'the chunk extensions of the request body are too large']
+          : [400, `malformed request (${escapeControl(code, 40)}: ${escapeControl(String((error as { reason?: unknown }).reason ?? error.message), 120)})`];
+  limiter.write(status === 408 ? 'info' : 'warn', `${id}:client-error:${status}`, `http.service ${id}: ${reason}; answered ${status}`);
+  // An answer already under way on this connection cannot be followed by another one.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (inFlight?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  writeRaw(socket, status, reason);
+}
+
+/** Writes a whole JSON error response on a raw socket and closes it. */
+function writeRaw(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ error: message });
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`;
+  try {
+    socket.end(head + body);
+  } catch {
+    // The socket is gone: nothing to answer.
+  }
+  // end() waits for the client to read; a client that never does must not keep the socket.
+  const timer = setTimeout(() => socket.destroy(), 1_000).unref();
+  socket.once('close', () => clearTimeout(timer));
+}
