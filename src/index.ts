@@ -10,7 +10,16 @@ export { deepEqual, deepFreeze } from './common/deep-freeze.js';
 export { findInvalidUtf8 } from './common/utf8.js';
 export type { Utf8Position } from './common/utf8.js';
 
-export { parseEntryId, formatEntryId, resolveEntryRef, assertValidKind, isValidNamespace } from './entry/entry-id.js';
+export {
+  parseEntryId,
+  formatEntryId,
+  resolveEntryRef,
+  assertValidKind,
+  isValidNamespace,
+  isValidName,
+  parseDependency,
+} from './entry/entry-id.js';
+export { escapeInvisible, quote } from './entry/visible-text.js';
 export type { EntryId } from './entry/entry-id.js';
 export { createEntry, getEntrySource, setEntrySource, formatEntryLocation } from './entry/entry.js';
 export type { Entry, EntryMeta, EntrySource } from './entry/entry.js';
@@ -65,6 +74,7 @@ export {
   DEFAULT_MAX_FILE_BYTES,
   DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_ALIAS_NODES,
+  DEFAULT_MAX_EXPANDED_BYTES,
 } from './yaml/registry-yaml.js';
 export type { LoadedRegistry, RegistryYamlProblem, RegistryYamlOptions } from './yaml/registry-yaml.js';
 
