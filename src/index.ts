@@ -77,6 +77,9 @@ export {
   DEFAULT_MAX_EXPANDED_BYTES,
 } from './yaml/registry-yaml.js';
 export type { LoadedRegistry, RegistryYamlProblem, RegistryYamlOptions } from './yaml/registry-yaml.js';
+export { inspectYamlDocument } from './yaml/yaml-document-guard.js';
+export type { YamlDocumentProblem } from './yaml/yaml-document-guard.js';
+export type { YamlReadLimits } from './yaml/yaml-reader.js';
 
 // Event bus (DESIGN.md §8): one core, four faces.
 export { EventBus, DefaultEventBus, createEventBus } from './events/event-bus.js';
