@@ -545,6 +545,11 @@ describe('parseRegistryYaml', () => {
       ]);
     });
 
+    it('places a RangeError of the parser (a mapping key longer than a string can be) at the node being composed', () => {
+      const text = yaml('namespace: app', `x-s: [&s "${'x'.repeat(1 << 20)}"]`, 'x-k:', `  ? [${Array.from({ length: 600 }, () => '*s').join(', ')}]`, '  : 1', 'entries: []');
+      expect(problemsOf(text, { maxFileBytes: 2 ** 28, maxExpandedBytes: 2 ** 31 })).toEqual(['5:5 the YAML cannot be composed here (Invalid string length)']);
+    });
+
     it('accepts a file that shares values generously within the limits', () => {
       const lines = ['namespace: app', `x-s: &s "${'x'.repeat(1000)}"`, 'x-l: &l [*s, *s, *s, *s, *s, *s, *s, *s]', 'entries:'];
       for (let i = 0; i < 100; i += 1) lines.push(`  - { name: e${i}, kind: x.y, data: { notes: *l, title: *s } }`);
