@@ -13,6 +13,7 @@ import {
   readYamlFast,
   RefusedNumber,
   refusedNumberMessage,
+  displayTag,
   RefusedTag,
   refusedTagMessage,
   YamlReadFailure,
@@ -559,7 +560,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const describe = show;
+/** A composed value in a message; a refused number or tag reads as written (its refusal comes with it). */
+function describe(value: unknown): string {
+  if (value instanceof RefusedNumber) return value.text;
+  if (value instanceof RefusedTag) return `a value tagged ${displayTag(value.tag)}`;
+  return show(value);
+}
 
 /** Checks every document of a file against the registry format and drafts the entries of the good ones. */
 function analyse(documents: readonly unknown[], limits: YamlReadLimits, expansion: Expansion): Analysis {
@@ -650,7 +656,8 @@ function analyseDocument(
     const kind = item['kind'];
     if (kind === undefined) {
       problem(at, `${label()} has no kind`, 'value', id);
-    } else {
+    } else if (!(kind instanceof RefusedTag || kind instanceof RefusedNumber)) {
+      // A refused tag or number is reported by the guard already.
       try {
         assertValidKind(kind, id);
       } catch (error) {
