@@ -21,7 +21,7 @@ export class RefusedTag {
 }
 
 /**
- * A number JSON cannot carry as written: `.inf`, `.nan`, `1e999`, or an integer past ±(2^53 − 1)
+ * A number JSON cannot carry as written: `.inf`, `.nan`, or an integer past ±(2^53 − 1)
  * that a double would silently round. Composed in place of the number, so that every one is
  * reported at its position; as a mapping key it reads as the text written.
  */
