@@ -36,7 +36,7 @@ export {
   getRegistry,
 } from './well-known.js';
 export { MANIFEST_FILE, ManifestError, loadBootManifest, parseBootManifest, resolveManifestComponents } from './manifest.js';
-export type { BootManifest, ManifestComponent, ManifestProblem, ResolvedComponent } from './manifest.js';
+export type { BootManifest, BootManifestOptions, ManifestComponent, ManifestProblem, ResolvedComponent } from './manifest.js';
 export { Application, yamlSourceOf } from './application.js';
 export type { ApplicationOptions, ReloadOutcome, WatchOptions } from './application.js';
 export { loadBuiltinComponents } from './builtins.js';

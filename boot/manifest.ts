@@ -3,8 +3,23 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
-import { DEFAULT_MAX_MODULE_BYTES, FileAccessError, FileBoundary, checkBoundedFile, findInvalidUtf8, KindlingError, messageOf, readBoundedFile } from 'kindling';
-import type { EntrySource, LogLevel } from 'kindling';
+import {
+  DEFAULT_MAX_ALIAS_NODES,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_EXPANDED_BYTES,
+  DEFAULT_MAX_MODULE_BYTES,
+  FileAccessError,
+  FileBoundary,
+  checkBoundedFile,
+  escapeInvisible,
+  findInvalidUtf8,
+  inspectYamlDocument,
+  KindlingError,
+  messageOf,
+  quote,
+  readBoundedFile,
+} from 'kindling';
+import type { EntrySource, LogLevel, YamlReadLimits } from 'kindling';
 import { defineComponent, isComponent } from './component.js';
 import type { Component } from './component.js';
 
@@ -26,8 +41,10 @@ export interface ManifestProblem {
 export class ManifestError extends KindlingError {
   readonly problems: readonly ManifestProblem[];
 
-  constructor(problems: readonly ManifestProblem[], options: { cause?: unknown } = {}) {
-    const lines = problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`);
+  constructor(found: readonly ManifestProblem[], options: { cause?: unknown } = {}) {
+    // A message never hides its cause: invisible and control characters are shown escaped.
+    const problems = found.map((p) => ({ ...p, message: escapeInvisible(p.message) }));
+    const lines = problems.map((p) => `${escapeInvisible(p.file)}:${p.line}:${p.column}: ${p.message}`);
     const message = problems.length === 1 ? (lines[0] as string) : `boot manifest has ${problems.length} problems:\n  ${lines.join('\n  ')}`;
     super('INVALID', message, { cause: options.cause, details: { problems } });
     this.problems = problems;
@@ -89,13 +106,40 @@ const ITEM_KEYS = new Set(['name', 'module', 'config']);
 const LEVELS = new Set(['debug', 'info', 'warn', 'error', 'silent']);
 const MAX_MANIFEST_BYTES = 1_048_576;
 
+/**
+ * Limits on the YAML of a boot manifest; the defaults are those of registry YAML
+ * (`RegistryYamlOptions`): 64 levels, 1,000,000 nodes added by aliases, 64 MiB of strings once
+ * aliases are expanded.
+ */
+export interface BootManifestOptions {
+  /** Deepest nesting of maps and lists (the root is level 1). Default 64. */
+  readonly maxDepth?: number;
+  /** Most nodes that aliases may add, counted with repetition. Default 1,000,000. */
+  readonly maxAliasNodes?: number;
+  /** Most characters of strings (keys and values) once aliases are expanded. Default 64 MiB. */
+  readonly maxExpandedBytes?: number;
+}
+
+function manifestLimits(options: BootManifestOptions): YamlReadLimits {
+  const positive = (value: number | undefined, fallback: number, name: string): number => {
+    if (value === undefined) return fallback;
+    if (!Number.isSafeInteger(value) || value < 1) throw new KindlingError('INVALID', `${name} must be a positive integer, got ${String(value)}`);
+    return value;
+  };
+  return {
+    maxDepth: positive(options.maxDepth, DEFAULT_MAX_DEPTH, 'maxDepth'),
+    maxAliasNodes: positive(options.maxAliasNodes, DEFAULT_MAX_ALIAS_NODES, 'maxAliasNodes'),
+    maxExpandedBytes: positive(options.maxExpandedBytes, DEFAULT_MAX_EXPANDED_BYTES, 'maxExpandedBytes'),
+  };
+}
+
 type Path = readonly (string | number)[];
 
 /**
  * Reads a boot manifest from a file, or from `kindling.yaml` in a directory. Throws a
  * {@link ManifestError} listing every problem with file:line:col, or `NOT_FOUND`.
  */
-export async function loadBootManifest(target: string): Promise<BootManifest> {
+export async function loadBootManifest(target: string, options: BootManifestOptions = {}): Promise<BootManifest> {
   const absolute = resolve(target);
   let file = absolute;
   try {
@@ -106,7 +150,7 @@ export async function loadBootManifest(target: string): Promise<BootManifest> {
     });
   }
   const text = await readManifestText(file);
-  const manifest = parseBootManifest(text, file);
+  const manifest = parseBootManifest(text, file, options);
   const problems: ManifestProblem[] = [];
   for (const [index, dir] of manifest.boundary.allowed.entries()) {
     const info = await stat(dir).catch(() => undefined);
@@ -147,8 +191,26 @@ async function readManifestText(file: string): Promise<string> {
   return bytes.toString('utf8');
 }
 
-/** Parses the text of a boot manifest written in `file`; throws a {@link ManifestError}. */
-export function parseBootManifest(text: string, file: string): BootManifest {
+/**
+ * Parses the text of a boot manifest written in `file`, under the same YAML limits as registry
+ * YAML (see {@link BootManifestOptions}); throws a {@link ManifestError}.
+ */
+export function parseBootManifest(text: string, file: string, options: BootManifestOptions = {}): BootManifest {
+  const limits = manifestLimits(options);
+  const bom = text.indexOf('\uFEFF', 1);
+  if (bom > 0) {
+    const line = text.slice(0, bom).split('\n').length;
+    const col = bom - text.lastIndexOf('\n', bom - 1);
+    throw new ManifestError([
+      {
+        file,
+        line,
+        column: col,
+        message:
+          'a byte order mark (U+FEFF) may only start the file; here it would become an invisible part of the text (files joined together?): remove it, or write "\\uFEFF" in a double-quoted string',
+      },
+    ]);
+  }
   const lineCounter = new LineCounter();
   const doc = parseManifestDocument(text, file, lineCounter);
   const problems: ManifestProblem[] = [];
@@ -159,6 +221,13 @@ export function parseBootManifest(text: string, file: string): BootManifest {
     if (reported.has(message)) continue;
     reported.add(message);
     const at = lineCounter.linePos(error.pos[0]);
+    problems.push({ file, line: at.line, column: at.col, message });
+  }
+  if (problems.length > 0) throw new ManifestError(problems);
+  // Aliases, depth, tags, forbidden keys and numbers, checked on the parsed document before it is
+  // converted: what a conversion would build is bounded before it is built.
+  for (const { offset, message } of inspectYamlDocument(doc, limits)) {
+    const at = lineCounter.linePos(offset);
     problems.push({ file, line: at.line, column: at.col, message });
   }
   if (problems.length > 0) throw new ManifestError(problems);
@@ -178,18 +247,15 @@ export function parseBootManifest(text: string, file: string): BootManifest {
   }
   for (const pair of root.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-    if (!TOP_LEVEL.has(key)) keyProblem([key], `unknown key "${key}" (expected ${[...TOP_LEVEL].join(', ')})`);
+    if (!TOP_LEVEL.has(key)) keyProblem([key], `unknown key ${quote(key)} (expected ${[...TOP_LEVEL].join(', ')})`);
   }
   let value: Record<string, unknown>;
   try {
-    value = doc.toJS({ maxAliasCount: 50 }) as Record<string, unknown>;
+    // inspectYamlDocument bounded what aliases expand to; the package's own count would also refuse
+    // an ordinary manifest that uses one anchor many times.
+    value = doc.toJS({ maxAliasCount: -1 }) as Record<string, unknown>;
   } catch (error) {
-    throw new ManifestError([{ file, line: 1, column: 1, message: `aliases expand this manifest too much (an alias bomb?): ${messageOf(error)}` }], { cause: error });
-  }
-  const deep = firstTooDeep(value, MAX_MANIFEST_DEPTH);
-  if (deep !== undefined) {
-    problem(deep, `the manifest is nested more than ${MAX_MANIFEST_DEPTH} levels deep`);
-    throw new ManifestError(problems);
+    throw new ManifestError([{ file, line: 1, column: 1, message: `the manifest cannot be read: ${messageOf(error)}` }], { cause: error });
   }
 
   const name = value['name'];
@@ -219,7 +285,7 @@ export function parseBootManifest(text: string, file: string): BootManifest {
       } else if (typeof item === 'object' && item !== null && !Array.isArray(item)) {
         const fields = item as Record<string, unknown>;
         const unknown = Object.keys(fields).filter((key) => !ITEM_KEYS.has(key));
-        for (const key of unknown) keyProblem([...at, key], `unknown key "${key}" in a component item (expected name, module, config)`);
+        for (const key of unknown) keyProblem([...at, key], `unknown key ${quote(key)} in a component item (expected name, module, config)`);
         const itemName = fields['name'];
         const module = fields['module'];
         if (itemName !== undefined && (typeof itemName !== 'string' || itemName.length === 0)) problem([...at, 'name'], 'name must be a non-empty string');
@@ -439,21 +505,6 @@ function levenshtein(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length] as number;
-}
-
-/** How deeply a manifest may nest (the same bound as registry YAML). */
-const MAX_MANIFEST_DEPTH = 64;
-
-/** The path of the first value nested deeper than `limit`, if any. */
-function firstTooDeep(value: unknown, limit: number, path: Path = []): Path | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (path.length >= limit) return path;
-  const entries: [string | number, unknown][] = Array.isArray(value) ? value.map((item, i) => [i, item]) : Object.entries(value);
-  for (const [key, item] of entries) {
-    const found = firstTooDeep(item, limit, [...path, key]);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
 
 function parseManifestDocument(text: string, file: string, lineCounter: LineCounter) {

@@ -14,7 +14,16 @@ export type { FileBoundaryOptions } from './common/file-boundary.js';
 export { readBoundedFile, checkBoundedFile, FileAccessError } from './common/read-bounded-file.js';
 export type { BoundedFile, BoundedFileOptions, CheckedFile, FileAccessReason } from './common/read-bounded-file.js';
 
-export { parseEntryId, formatEntryId, resolveEntryRef, assertValidKind, isValidNamespace } from './entry/entry-id.js';
+export {
+  parseEntryId,
+  formatEntryId,
+  resolveEntryRef,
+  assertValidKind,
+  isValidNamespace,
+  isValidName,
+  parseDependency,
+} from './entry/entry-id.js';
+export { escapeInvisible, quote } from './entry/visible-text.js';
 export type { EntryId } from './entry/entry-id.js';
 export { createEntry, getEntrySource, setEntrySource, formatEntryLocation } from './entry/entry.js';
 export type { Entry, EntryMeta, EntrySource } from './entry/entry.js';
@@ -77,8 +86,12 @@ export {
   DEFAULT_MAX_FILE_BYTES,
   DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_ALIAS_NODES,
+  DEFAULT_MAX_EXPANDED_BYTES,
 } from './yaml/registry-yaml.js';
 export type { LoadedRegistry, RegistryYamlProblem, RegistryYamlOptions } from './yaml/registry-yaml.js';
+export { inspectYamlDocument } from './yaml/yaml-document-guard.js';
+export type { YamlDocumentProblem } from './yaml/yaml-document-guard.js';
+export type { YamlReadLimits } from './yaml/yaml-reader.js';
 
 // Event bus (DESIGN.md §8): one core, four faces.
 export { EventBus, DefaultEventBus, createEventBus } from './events/event-bus.js';

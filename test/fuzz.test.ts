@@ -1,5 +1,5 @@
 // Fuzzing: the pattern compiler against slow reference matchers, and the YAML loader against
-// mutated good files.
+// mutated good files and generated alias structures.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -146,6 +146,132 @@ describe('registry YAML loader (fuzzed)', () => {
         }
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+/** One anchored node of a generated text: what it holds, and how its properties are written. */
+interface AnchoredNode {
+  readonly shape: 'scalar' | 'list' | 'map' | 'merge';
+  /** Earlier anchors it repeats (a list's items, a map's values, a merge's sources). */
+  readonly refs: readonly number[];
+  readonly length: number;
+  readonly property: 'plain' | 'shorthand' | 'verbatim' | 'verbatim-spaced' | 'anchor-first';
+  /** An alias to the node itself, inside it: a cycle. */
+  readonly cycle: boolean;
+}
+
+const TAG: Record<AnchoredNode['shape'], string> = { scalar: 'str', list: 'seq', map: 'map', merge: 'map' };
+
+/** `&name` with the tag of `shape` written as `property` says. */
+function properties(node: AnchoredNode, shape: AnchoredNode['shape'], name: string): string {
+  const tag = TAG[shape];
+  switch (node.property) {
+    case 'plain':
+      return `&${name} `;
+    case 'shorthand':
+      return `!!${tag} &${name} `;
+    case 'verbatim':
+      return `!<tag:yaml.org,2002:${tag}>&${name} `;
+    case 'verbatim-spaced':
+      return `!<tag:yaml.org,2002:${tag}> &${name} `;
+    case 'anchor-first':
+      return `&${name} !!${tag} `;
+  }
+}
+
+/** A registry text whose `x-` keys hold a chain of anchored nodes repeating earlier ones, used by entries. */
+function aliasText(nodes: readonly AnchoredNode[], uses: readonly number[], metaUse: number | undefined): string {
+  const lines = ['namespace: app'];
+  nodes.forEach((node, i) => {
+    const name = `n${i}`;
+    // The first node has nothing before it to repeat: it is a string.
+    const shape = i === 0 ? 'scalar' : node.shape;
+    const refs = node.refs.map((ref) => `*n${ref % Math.max(1, i)}`);
+    if (node.cycle) refs.push(`*${name}`);
+    let body: string;
+    if (shape === 'scalar') body = `"${'x'.repeat(node.length)}"`;
+    else if (shape === 'list') body = `[${refs.join(', ')}]`;
+    else if (shape === 'map') body = `{ ${refs.map((ref, k) => `k${k}: ${ref}`).join(', ')} }`;
+    else body = `{ <<: [${refs.join(', ')}], own: ${node.length} }`;
+    lines.push(`x-${name}: [${properties(node, shape, name)}${body}]`);
+  });
+  if (metaUse !== undefined) lines.push(`meta: { shared: *n${metaUse % nodes.length} }`);
+  lines.push('entries:');
+  uses.forEach((use, i) => lines.push(`  - { name: e${i}, kind: x.y, data: { v: *n${use % nodes.length} } }`));
+  return `${lines.join('\n')}\n`;
+}
+
+/** Nodes and characters of strings (keys too) in a value, every repetition counted. */
+function expandedSize(value: unknown): { nodes: number; bytes: number } {
+  if (typeof value === 'string') return { nodes: 1, bytes: value.length };
+  if (typeof value !== 'object' || value === null) return { nodes: 1, bytes: 0 };
+  let nodes = 1;
+  let bytes = 0;
+  for (const [key, item] of Object.entries(value)) {
+    const inner = expandedSize(item);
+    nodes += inner.nodes;
+    bytes += inner.bytes + (Array.isArray(value) ? 0 : key.length);
+  }
+  return { nodes, bytes };
+}
+
+describe('registry YAML loader (fuzzed alias structures)', () => {
+  const LIMITS = { maxAliasNodes: 2_000, maxExpandedBytes: 20_000 };
+  const node = fc.record<AnchoredNode>({
+    shape: fc.constantFrom('scalar', 'list', 'list', 'map', 'merge'),
+    refs: fc.array(fc.nat(), { minLength: 1, maxLength: 12 }),
+    length: fc.integer({ min: 0, max: 400 }),
+    property: fc.constantFrom('plain', 'plain', 'shorthand', 'verbatim', 'verbatim-spaced', 'anchor-first'),
+    cycle: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+  });
+  const text = fc
+    .record({
+      nodes: fc.array(node, { minLength: 1, maxLength: 10 }),
+      uses: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }),
+      metaUse: fc.option(fc.nat(), { nil: undefined }),
+    })
+    .map(({ nodes, uses, metaUse }) => aliasText(nodes, uses, metaUse));
+
+  it('returns entries within the expansion limits, or one RegistryYamlError with positions, never a crash or a hang', () => {
+    fc.assert(
+      fc.property(text, (yaml) => {
+        try {
+          const entries = parseRegistryYaml(yaml, 'fuzz.yaml', LIMITS);
+          const size = expandedSize(entries.map((entry) => [entry.meta, entry.data]));
+          // Everything beyond what the text itself holds came from aliases and is bounded by the limits.
+          expect(size.nodes).toBeLessThanOrEqual(LIMITS.maxAliasNodes + yaml.length);
+          expect(size.bytes).toBeLessThanOrEqual(LIMITS.maxExpandedBytes);
+        } catch (error) {
+          expect(error).toBeInstanceOf(RegistryYamlError);
+          for (const problem of (error as RegistryYamlError).problems) {
+            expect(problem.line).toBeGreaterThanOrEqual(1);
+            expect(problem.column).toBeGreaterThanOrEqual(1);
+            expect(problem.message.length).toBeGreaterThan(0);
+          }
+        }
+      }),
+      { numRuns: 1_500 },
+    );
+  });
+
+  it('refuses the same generated texts whatever their tags: the count does not depend on how anchors are written', () => {
+    fc.assert(
+      fc.property(fc.array(node, { minLength: 2, maxLength: 10 }), fc.array(fc.nat(), { minLength: 1, maxLength: 3 }), (nodes, uses) => {
+        const outcome = (property: AnchoredNode['property']): string => {
+          const written = nodes.map((n) => ({ ...n, property }));
+          try {
+            parseRegistryYaml(aliasText(written, uses, undefined), 'fuzz.yaml', LIMITS);
+            return 'accepted';
+          } catch (error) {
+            const first = (error as RegistryYamlError).problems?.[0];
+            return first === undefined ? 'crash' : first.message;
+          }
+        };
+        expect(outcome('verbatim')).toBe(outcome('plain'));
+        expect(outcome('shorthand')).toBe(outcome('plain'));
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -1,4 +1,19 @@
 import { KindlingError } from '../common/errors.js';
+import { quote, show } from './visible-text.js';
+
+// The grammar of entry ids, kinds, group names and dependency references, in one place:
+//
+//   id         = namespace ":" name
+//   namespace  = word *("." word)              word  = (letter / "_") *(letter / digit / "_" / "-")
+//                (not "ns" or "group": those start dependency references)
+//   name       = (letter / digit / "_") *(letter / digit / "_" / "." / "-" / "/" / "@")
+//   group      = name
+//   kind       = kword *("." kword)            kword = lower *(lower / digit / "_" / "-")
+//   dependency = name / id / "ns:" namespace / "group:" group
+//
+// letter, digit and lower are ASCII only. Anything else (white space, controls, bidirectional and
+// zero-width characters, lone surrogates, look-alike letters of other scripts) can hide or forge
+// text where ids are printed, so it is refused rather than escaped.
 
 /** The two halves of an entry id `namespace:name`. */
 export interface EntryId {
@@ -6,41 +21,103 @@ export interface EntryId {
   readonly name: string;
 }
 
-const NAMESPACE = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/;
-const KIND = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$/;
+const NAMESPACE = /^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.\/@-]*$/;
+const KIND = /^[a-z][a-z0-9_-]*(?:\.[a-z][a-z0-9_-]*)*$/;
+
+/** Namespaces that would read as a dependency selector (`ns:app`, `group:web`) in `depends_on`. */
+const RESERVED_NAMESPACES: ReadonlySet<string> = new Set(['ns', 'group']);
+
+/** What a name may contain, for messages. */
+export const NAME_RULE = 'a name is ASCII letters, digits and _ . - / @, and starts with a letter, a digit or _';
+const NAMESPACE_RULE = 'dotted words such as "app.http": ASCII letters, digits, _ and -, each word starting with a letter or _';
+
+/** Why one character is not allowed in a name, in words. */
+function describeCharacter(ch: string): string {
+  const code = ch.codePointAt(0) as number;
+  const at = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return `a control character (${at})`;
+  if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) || code === 0x200e || code === 0x200f || code === 0x061c) {
+    return `a bidirectional control (${at}), which reorders the text around it`;
+  }
+  if ((code >= 0x200b && code <= 0x200d) || code === 0x2060 || code === 0xfeff || code === 0x00ad) {
+    return `an invisible character (${at})`;
+  }
+  if (code >= 0xd800 && code <= 0xdfff) return `a lone surrogate (${at}), half of a character`;
+  if (/\s/u.test(ch)) return `white space (${at})`;
+  if (code === 0x3a) return '":"';
+  if (code > 0x7e) return `a character outside ASCII (${at})`;
+  return quote(ch);
+}
+
+/** The first character of `name` that the grammar refuses, described, or undefined when all pass. */
+function firstRefused(text: string, allowed: RegExp): string | undefined {
+  for (const ch of text) {
+    if (!allowed.test(ch)) return describeCharacter(ch);
+  }
+  return undefined;
+}
+
+const NAME_CHARACTER = /^[A-Za-z0-9_.\/@-]$/;
 
 /**
- * Splits an id at its first `:` and checks both halves: the namespace is dotted
- * (`app.http`), the name is non-empty and has no white space.
+ * Why `name` is not a valid entry (or group) name, or undefined when it is.
+ *
+ * @example
+ * nameProblem('hello'); // undefined
+ * nameProblem('a\u200bb'); // 'it contains an invisible character (U+200B)'
+ */
+export function nameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'it is empty';
+  if (NAME.test(name)) return undefined;
+  const refused = firstRefused(name, NAME_CHARACTER);
+  if (refused !== undefined) return `it contains ${refused}`;
+  return `it starts with ${quote(name[0] as string)}`;
+}
+
+/** Whether `name` is a valid entry (or group) name. */
+export function isValidName(name: string): boolean {
+  return NAME.test(name);
+}
+
+/** Why `namespace` is not valid, or undefined when it is. */
+function namespaceProblem(namespace: string): string | undefined {
+  if (RESERVED_NAMESPACES.has(namespace)) {
+    return `"${namespace}" is reserved (depends_on reads "${namespace}:..." as a ${namespace === 'ns' ? 'namespace' : 'group'} reference)`;
+  }
+  return NAMESPACE.test(namespace) ? undefined : `it must be ${NAMESPACE_RULE}`;
+}
+
+/** Why `id` is not a valid entry id (a phrase after "entry id X"), or undefined when it is. */
+function idProblem(id: string): string | undefined {
+  const colon = id.indexOf(':');
+  if (colon < 0) return 'has no namespace (expected "namespace:name")';
+  const namespace = id.slice(0, colon);
+  const badNamespace = namespaceProblem(namespace);
+  if (badNamespace !== undefined) return `has an invalid namespace ${quote(namespace)}: ${badNamespace}`;
+  const name = id.slice(colon + 1);
+  const badName = nameProblem(name);
+  if (badName !== undefined) return `has an invalid name ${quote(name)}: ${badName} (${NAME_RULE})`;
+  return undefined;
+}
+
+/**
+ * Splits an id at its `:` and checks both halves against the grammar above.
  *
  * @example
  * parseEntryId('app.http:server'); // { namespace: 'app.http', name: 'server' }
  */
 export function parseEntryId(id: string): EntryId {
   if (typeof id !== 'string' || id.length === 0) {
-    throw new KindlingError('INVALID', 'entry id is required (expected "namespace:name")');
+    const got = typeof id === 'string' ? '' : `, got ${show(id)}`;
+    throw new KindlingError('INVALID', `entry id is required (expected "namespace:name")${got}`);
+  }
+  const problem = idProblem(id);
+  if (problem !== undefined) {
+    throw new KindlingError('INVALID', `entry id ${quote(id)} ${problem}`, { details: { entryId: id } });
   }
   const colon = id.indexOf(':');
-  if (colon < 0) {
-    throw new KindlingError('INVALID', `entry id "${id}" has no namespace (expected "namespace:name")`, {
-      details: { entryId: id },
-    });
-  }
-  const namespace = id.slice(0, colon);
-  const name = id.slice(colon + 1);
-  if (!NAMESPACE.test(namespace)) {
-    throw new KindlingError(
-      'INVALID',
-      `entry id "${id}" has an invalid namespace "${namespace}" (dotted words such as "app.http")`,
-      { details: { entryId: id } },
-    );
-  }
-  if (name.length === 0 || /\s/.test(name)) {
-    throw new KindlingError('INVALID', `entry id "${id}" has an empty name or one with white space`, {
-      details: { entryId: id },
-    });
-  }
-  return { namespace, name };
+  return { namespace: id.slice(0, colon), name: id.slice(colon + 1) };
 }
 
 /** Joins a namespace and a name into an id, checking the result. */
@@ -50,9 +127,9 @@ export function formatEntryId(namespace: string, name: string): string {
   return id;
 }
 
-/** Whether `namespace` is a valid dotted namespace. */
+/** Whether `namespace` is a valid dotted namespace (and not a reserved one). */
 export function isValidNamespace(namespace: string): boolean {
-  return NAMESPACE.test(namespace);
+  return NAMESPACE.test(namespace) && !RESERVED_NAMESPACES.has(namespace);
 }
 
 /**
@@ -62,13 +139,70 @@ export function resolveEntryRef(ref: string, namespace: string): string {
   return ref.includes(':') ? ref : `${namespace}:${ref}`;
 }
 
+/**
+ * Why `ref` is not a valid `meta.depends_on` reference of the entry `entryId` (a phrase after the
+ * reference), or undefined when it is: a name, an id, `ns:<namespace>` or `group:<group>` that
+ * follows the grammar and does not name the entry itself.
+ */
+export function dependencyProblem(ref: unknown, entryId: string): string | undefined {
+  if (typeof ref !== 'string') return 'is not a reference (a name, an id, "ns:<namespace>" or "group:<group>")';
+  if (ref.length === 0) return 'is empty';
+  const colon = ref.indexOf(':');
+  if (colon < 0) {
+    const bad = nameProblem(ref);
+    if (bad !== undefined) return `is not a valid name: ${bad} (${NAME_RULE})`;
+    return `${entryId.slice(0, entryId.indexOf(':') + 1)}${ref}` === entryId ? 'names the entry itself' : undefined;
+  }
+  const head = ref.slice(0, colon);
+  const rest = ref.slice(colon + 1);
+  if (head === 'group') {
+    const bad = nameProblem(rest);
+    return bad === undefined ? undefined : `does not name a group: ${bad} (${NAME_RULE})`;
+  }
+  if (head === 'ns') return NAMESPACE.test(rest) ? undefined : `does not name a namespace: it must be ${NAMESPACE_RULE}`;
+  const problem = idProblem(ref);
+  if (problem !== undefined) return `is not an entry id: it ${problem}`;
+  return ref === entryId ? 'names the entry itself' : undefined;
+}
+
+/** A bare name, or `namespace:name` (which covers `group:<group>`); not `ns:`, whose rest is a namespace. */
+const PLAIN_DEPENDENCY = /^(?:[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*:)?[A-Za-z0-9_][A-Za-z0-9_.\/@-]*$/;
+
+/**
+ * A quick yes for the common `depends_on` reference: a bare name or an id (or `group:<group>`)
+ * that follows the grammar and is not the entry itself. A no means "ask {@link dependencyProblem}".
+ */
+export function isPlainDependency(ref: unknown, entryId: string): boolean {
+  if (typeof ref !== 'string' || !PLAIN_DEPENDENCY.test(ref) || ref.startsWith('ns:') || ref === entryId) return false;
+  // A bare name that is the entry's own name names the entry itself.
+  return !(entryId.endsWith(ref) && entryId.charCodeAt(entryId.length - ref.length - 1) === 0x3a && !ref.includes(':'));
+}
+
+/**
+ * Checks one `meta.depends_on` reference of the entry `entryId` (see {@link dependencyProblem}) and
+ * resolves it: a bare name takes the entry's namespace; `ns:name`, `ns:<namespace>` and
+ * `group:<group>` stay as they are. Throws `INVALID` for a reference it refuses.
+ *
+ * @example
+ * parseDependency('db', 'app:api'); // 'app:db'
+ * parseDependency('group:web', 'app:api'); // 'group:web'
+ */
+export function parseDependency(ref: unknown, entryId: string): string {
+  const problem = dependencyProblem(ref, entryId);
+  if (problem !== undefined) {
+    throw new KindlingError('INVALID', `depends_on ${show(ref)} of entry ${entryId} ${problem}`, { details: { entryId } });
+  }
+  const text = ref as string;
+  return text.includes(':') ? text : `${entryId.slice(0, entryId.indexOf(':') + 1)}${text}`;
+}
+
 /** Checks a kind: dotted lowercase segments such as `http.service` or `function.lua.bc`. */
 export function assertValidKind(kind: unknown, entryId?: string): asserts kind is string {
   if (typeof kind !== 'string' || !KIND.test(kind)) {
     const where = entryId === undefined ? '' : ` of entry ${entryId}`;
     throw new KindlingError(
       'INVALID',
-      `kind${where} must be dotted lowercase segments such as "http.service", got ${JSON.stringify(kind)}`,
+      `kind${where} must be dotted lowercase segments such as "http.service", got ${show(kind)} (ASCII a-z, digits, _ and -, each segment starting with a letter)`,
       { details: entryId === undefined ? { kind } : { entryId, kind } },
     );
   }

@@ -1,6 +1,7 @@
 import { FORBIDDEN_KEYS } from '../common/deep-freeze.js';
 import { KindlingError } from '../common/errors.js';
-import { assertValidKind, parseEntryId } from './entry-id.js';
+import { assertValidKind, dependencyProblem, isPlainDependency, isValidName, NAME_RULE, nameProblem, parseEntryId } from './entry-id.js';
+import { escapeInvisible, quote, show } from './visible-text.js';
 
 /** Attributes of an entry: `depends_on`, `groups`, `source`, and anything a component reads. */
 export type EntryMeta = Readonly<Record<string, unknown>>;
@@ -59,13 +60,56 @@ class CopyRefusal extends Error {
   }
 }
 
+/** A thrown value in words, for a message; reading its message may throw too. */
+function describeThrown(error: unknown): string {
+  try {
+    return escapeInvisible(error instanceof Error ? `${error.name}: ${String(error.message)}` : String(error));
+  } catch {
+    return 'an error that cannot be printed';
+  }
+}
+
 /**
- * Copies a JSON-like value into a deep-frozen copy in one pass, refusing `__proto__`-style keys and
- * nesting deeper than {@link MAX_DEPTH}. The path to a refused part is collected only on the way
- * back up from a refusal ({@link CopyRefusal}), so the common case keeps no path at all.
+ * What a throw while reading a value (a getter, a Proxy trap, the stack running out) becomes: a
+ * refusal at the part being read.
+ */
+function asRefusal(error: unknown, key: string | number): CopyRefusal {
+  const refusal = error instanceof CopyRefusal ? error : new CopyRefusal(`could not be read (${describeThrown(error)})`);
+  refusal.path.unshift(key);
+  return refusal;
+}
+
+/** The refusal of a part that is neither a plain object, a list, a string, a boolean nor null. */
+function notJson(value: unknown): CopyRefusal {
+  if (typeof value === 'number') return new CopyRefusal(`is ${String(value)}, which JSON cannot store (it would become null)`);
+  if (value === undefined) return new CopyRefusal('is undefined, which JSON cannot store (it would become null)');
+  return new CopyRefusal(`is a ${typeof value}, which JSON cannot store`);
+}
+
+/**
+ * Copies a JSON value into a deep-frozen copy in one pass, refusing `__proto__`-style keys, nesting
+ * deeper than {@link MAX_DEPTH} and anything JSON (the journal, the admin socket, NATS) cannot store
+ * as it is: NaN, ±Infinity, undefined in a list, bigints, functions, symbols, and objects other than
+ * plain ones and lists. A key whose value is undefined is left out, as JSON
+ * would. The path to a refused part is collected only on the way back up from a refusal
+ * ({@link CopyRefusal}), so the common case keeps no path at all.
  */
 function frozenCopy(value: unknown, depth: number): unknown {
-  if (typeof value !== 'object' || value === null) return value;
+  const type = typeof value;
+  if (type === 'string' || type === 'boolean') return value;
+  if (type === 'number') {
+    // NaN and ±Infinity would be stored as null and the entry would never match its file again;
+    // -0 becomes 0, as it would after a round trip through JSON (a restart).
+    if ((value as number) - (value as number) === 0) return value === 0 ? 0 : value;
+    throw notJson(value);
+  }
+  if (type !== 'object') throw notJson(value);
+  if (value === null) return null;
+  return copyObject(value as object, depth);
+}
+
+/** The frozen copy of a list or plain object, for {@link frozenCopy}. */
+function copyObject(value: object, depth: number): unknown {
   if (depth > MAX_DEPTH) throw new CopyRefusal(`is nested more than ${MAX_DEPTH} levels deep`);
   if (Array.isArray(value)) {
     const length = value.length;
@@ -74,11 +118,15 @@ function frozenCopy(value: unknown, depth: number): unknown {
       try {
         out[i] = frozenCopy(value[i], depth + 1);
       } catch (error) {
-        if (error instanceof CopyRefusal) error.path.unshift(i);
-        throw error;
+        throw asRefusal(error, i);
       }
     }
     return Object.freeze(out);
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) {
+    const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    throw new CopyRefusal(`is ${typeof name === 'string' && name !== '' ? `a ${escapeInvisible(name)}` : 'an object'}, not a plain object or a list (JSON cannot store it as it is)`);
   }
   const out: Record<string, unknown> = {};
   const keys = Object.keys(value);
@@ -86,32 +134,79 @@ function frozenCopy(value: unknown, depth: number): unknown {
     const key = keys[i] as string;
     try {
       if (FORBIDDEN_KEYS.has(key)) throw new CopyRefusal('is a forbidden key');
-      out[key] = frozenCopy((value as Record<string, unknown>)[key], depth + 1);
+      const item = (value as Record<string, unknown>)[key];
+      if (item !== undefined) out[key] = frozenCopy(item, depth + 1);
     } catch (error) {
-      if (error instanceof CopyRefusal) error.path.unshift(key);
-      throw error;
+      throw asRefusal(error, key);
     }
   }
   return Object.freeze(out);
 }
 
-/** The frozen copy of an entry's `meta` or `data`; a refusal becomes a message naming its path. */
-function copyField(value: unknown, field: 'meta' | 'data'): unknown {
+/** A path under an entry as it reads in a message: `data.routes[0]["a b"]`. */
+function formatPath(path: readonly (string | number)[]): string {
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : /^[A-Za-z_$][\w$-]*$/.test(part) ? (i === 0 ? part : `.${part}`) : `[${quote(part)}]`))
+    .join('');
+}
+
+/** The refusal of an entry's `field`: its message names the path, `details.path` holds it for `locate`. */
+function refuse(entryId: string, path: readonly (string | number)[], reason: string): KindlingError {
+  return new KindlingError('INVALID', `entry ${entryId}: ${formatPath(path)} ${reason}`, {
+    details: { entryId, path: [...path], reason },
+  });
+}
+
+/** The frozen copy of an entry's `meta` or `data`. */
+function copyField(entryId: string, value: unknown, field: 'meta' | 'data'): unknown {
+  if (value === undefined) return undefined;
   try {
     return frozenCopy(value, 1);
   } catch (error) {
-    if (!(error instanceof CopyRefusal)) throw error;
-    throw new Error(`${formatPath([field, ...error.path])} ${error.reason}`);
+    const refusal = asRefusal(error, field);
+    throw refuse(entryId, refusal.path, refusal.reason);
   }
 }
 
-function formatPath(path: readonly (string | number)[]): string {
-  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
+/**
+ * Checks `meta.depends_on` (a reference or a list of them) and `meta.groups` (a group name or a
+ * list of them) against the grammar; most entries pass {@link isPlainDependency} at once.
+ */
+function checkReferences(entryId: string, meta: Readonly<Record<string, unknown>>): void {
+  const dependsOn = meta['depends_on'];
+  if (dependsOn !== undefined) {
+    const single = typeof dependsOn === 'string';
+    const list: unknown = single ? [dependsOn] : dependsOn;
+    if (!Array.isArray(list)) throw refuse(entryId, ['meta', 'depends_on'], 'must be a reference or a list of references');
+    for (let i = 0; i < list.length; i++) {
+      const ref: unknown = list[i];
+      if (isPlainDependency(ref, entryId)) continue;
+      const problem = dependencyProblem(ref, entryId);
+      if (problem !== undefined) throw refuse(entryId, single ? ['meta', 'depends_on'] : ['meta', 'depends_on', i], `${show(ref)} ${problem}`);
+    }
+  }
+  const groups = meta['groups'];
+  if (groups !== undefined) {
+    const single = typeof groups === 'string';
+    const list: unknown = single ? [groups] : groups;
+    if (!Array.isArray(list)) throw refuse(entryId, ['meta', 'groups'], 'must be a group name or a list of them');
+    for (let i = 0; i < list.length; i++) {
+      const group: unknown = list[i];
+      if (typeof group === 'string' && isValidName(group)) continue;
+      const path = single ? ['meta', 'groups'] : ['meta', 'groups', i];
+      if (typeof group !== 'string') throw refuse(entryId, path, `must be a group name, got ${show(group)}`);
+      throw refuse(entryId, path, `${quote(group)} is not a group name: ${nameProblem(group) ?? ''} (${NAME_RULE})`);
+    }
+  }
 }
 
 /**
  * Checks an entry as a user wrote it and returns a deep-frozen copy (keeping its source, if any).
- * Refuses a bad id, a bad kind, a meta that is not an object and `__proto__`-style keys.
+ * Refuses (`INVALID`, with `details.entryId` and, for a part of it, `details.path`) an id or kind
+ * outside the grammar, a meta that is not an object, a `depends_on` or `groups` outside the
+ * grammar or naming the entry itself, `__proto__`-style keys, and anything JSON cannot store as it
+ * is: NaN, ±Infinity, bigints, functions, symbols, undefined in a list, objects other than plain
+ * objects and lists.
  *
  * @example
  * const entry = createEntry({ id: 'app:hello', kind: 'function.js', data: { file: 'hello.js' } });
@@ -122,31 +217,34 @@ export function createEntry<D = unknown>(input: {
   meta?: Record<string, unknown> | EntryMeta | undefined;
   data?: D;
 }): Entry<D> {
-  // An entry this function already produced is checked and frozen: share it instead of copying.
-  // (Entries it produced are frozen: most inputs are not, and skip the WeakSet lookup.)
-  if (Object.isFrozen(input) && CANONICAL.has(input)) return input as Entry<D>;
-  parseEntryId(input.id);
-  assertValidKind(input.kind, input.id);
-  const meta = input.meta ?? {};
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
-    throw new KindlingError('INVALID', `meta of entry ${input.id} must be an object`, {
-      details: { entryId: input.id },
-    });
-  }
-  let entry: Entry<D>;
+  let id: string;
+  let kind: string;
+  let rawMeta: unknown;
+  let data: unknown;
+  let source: EntrySource | undefined;
   try {
-    entry = {
-      id: input.id,
-      kind: input.kind,
-      meta: copyField(meta, 'meta') as EntryMeta,
-      data: copyField(input.data, 'data') as D,
-    };
+    // An entry this function already produced is checked and frozen: share it instead of copying.
+    // (Entries it produced are frozen: most inputs are not, and skip the WeakSet lookup.)
+    if (Object.isFrozen(input) && CANONICAL.has(input)) return input as Entry<D>;
+    ({ id, kind, meta: rawMeta, data } = input);
+    source = getEntrySource(input);
   } catch (error) {
-    throw new KindlingError('INVALID', `entry ${input.id}: ${(error as Error).message}`, {
-      details: { entryId: input.id },
-    });
+    throw new KindlingError('INVALID', `the entry could not be read (${describeThrown(error)})`);
   }
-  setEntrySource(entry, getEntrySource(input));
+  parseEntryId(id);
+  assertValidKind(kind, id);
+  const meta = rawMeta ?? {};
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
+    throw new KindlingError('INVALID', `meta of entry ${id} must be an object`, { details: { entryId: id, path: ['meta'] } });
+  }
+  const entry: Entry<D> = {
+    id,
+    kind,
+    meta: copyField(id, meta, 'meta') as EntryMeta,
+    data: copyField(id, data, 'data') as D,
+  };
+  checkReferences(id, entry.meta);
+  setEntrySource(entry, source);
   CANONICAL.add(entry);
   return Object.freeze(entry);
 }

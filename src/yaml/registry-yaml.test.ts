@@ -8,6 +8,7 @@ import { getEntrySource, type Entry } from '../entry/entry.js';
 import {
   DEFAULT_MAX_ALIAS_NODES,
   DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_EXPANDED_BYTES,
   DEFAULT_MAX_FILE_BYTES,
   loadRegistryYaml,
   parseRegistryYaml,
@@ -175,7 +176,7 @@ describe('parseRegistryYaml', () => {
 
     it('refuses an invalid namespace, at its value', () => {
       expect(problemsOf(yaml('namespace: 9lives', 'entries: []'))).toEqual([
-        '1:12 namespace must be dotted words such as "app.http", got "9lives"',
+        '1:12 namespace must be dotted words such as "app.http", got "9lives" (ASCII letters, digits, _ and -, each word starting with a letter or _; "ns" and "group" are reserved)',
       ]);
     });
 
@@ -221,7 +222,7 @@ describe('parseRegistryYaml', () => {
 
     it('refuses a name with white space', () => {
       expect(problemsOf(yaml('namespace: app', 'entries:', '  - { name: "a b", kind: x.y }'))).toEqual([
-        '3:13 entry id "app:a b" has an empty name or one with white space',
+        '3:13 name "a b" is not valid: it contains white space (U+0020) (a name is ASCII letters, digits and _ . - / @, and starts with a letter, a digit or _)',
       ]);
     });
 
@@ -231,7 +232,7 @@ describe('parseRegistryYaml', () => {
 
     it('refuses an invalid kind, at its value', () => {
       expect(problemsOf(yaml('namespace: app', 'entries:', '  - name: a', '    kind: Http.Service'))).toEqual([
-        '4:11 kind of entry app:a must be dotted lowercase segments such as "http.service", got "Http.Service"',
+        '4:11 kind of entry app:a must be dotted lowercase segments such as "http.service", got "Http.Service" (ASCII a-z, digits, _ and -, each segment starting with a letter)',
       ]);
     });
 
@@ -372,15 +373,18 @@ describe('parseRegistryYaml', () => {
       ]);
     });
 
-    it('refuses merge keys that copy more keys than maxAliasNodes', () => {
+    it('refuses merge keys whose aliases add more nodes than maxAliasNodes, at the alias that crosses it', () => {
+      // Each alias of the mapping adds its 7 nodes (the mapping, three keys, three values).
       const lines = ['namespace: app', 'x-big: &big { a: 1, b: 2, c: 3 }', 'entries:'];
       for (let i = 0; i < 4; i += 1) lines.push(`  - { name: e${i}, kind: x.y, <<: *big }`);
-      expect(problemsOf(yaml(...lines), { maxAliasNodes: 10 })).toEqual(['6:37 merge keys (<<) copy more than 10 keys in this file']);
+      expect(problemsOf(yaml(...lines), { maxAliasNodes: 10 })).toEqual([
+        '5:32 aliases expand this file by more than 10 nodes (an alias bomb?); raise maxAliasNodes if this is intended',
+      ]);
     });
 
     it('refuses a file meta whose copies into every entry add more nodes than maxAliasNodes', () => {
       const text = yaml('namespace: app', 'meta: { a: [1, 2, 3] }', 'entries:', '  - { name: a, kind: x.y }', '  - { name: b, kind: x.y }');
-      expect(problemsOf(text, { maxAliasNodes: 4 })).toEqual(['2:1 copying this meta into 2 entries adds more than 4 nodes']);
+      expect(problemsOf(text, { maxAliasNodes: 4 })).toEqual(['2:1 copying this meta into 2 entries adds more than 4 nodes; raise maxAliasNodes if this is intended']);
     });
 
     it('refuses an alias to a node that contains it', () => {
@@ -476,6 +480,177 @@ describe('parseRegistryYaml', () => {
 
     it('refuses a limit that is not a positive integer', () => {
       expect(() => parse(ONE_ENTRY, { maxDepth: 0 })).toThrow('maxDepth must be a positive integer, got 0');
+    });
+  });
+
+  describe('alias expansion', () => {
+    /** A billion-laughs text whose anchors are written `<property>&name`, nine levels deep. */
+    function laughs(property: string): string {
+      const lines = ['namespace: app', 'x-lol:', `  a: ${property}&a [lol, lol, lol, lol, lol, lol, lol, lol, lol]`];
+      let previous = 'a';
+      for (const name of 'bcdefghi') {
+        lines.push(`  ${name}: ${property}&${name} [${Array.from({ length: 9 }, () => `*${previous}`).join(', ')}]`);
+        previous = name;
+      }
+      return yaml(...lines, 'entries: []');
+    }
+
+    it('refuses an alias bomb whose anchors follow a verbatim tag (regression: a regex on the text missed those anchors)', () => {
+      expect(problemsOf(laughs('!<tag:yaml.org,2002:seq>'))).toEqual([
+        `9:34 aliases expand this file by more than ${DEFAULT_MAX_ALIAS_NODES} nodes (an alias bomb?); raise maxAliasNodes if this is intended`,
+      ]);
+    });
+
+    it('refuses an alias bomb whose anchors follow a shorthand tag', () => {
+      expect(problemsOf(laughs('!!seq '))).toEqual([
+        `9:16 aliases expand this file by more than ${DEFAULT_MAX_ALIAS_NODES} nodes (an alias bomb?); raise maxAliasNodes if this is intended`,
+      ]);
+    });
+
+    it(`has a default maxExpandedBytes of four times maxFileBytes (${DEFAULT_MAX_EXPANDED_BYTES} bytes)`, () => {
+      expect(DEFAULT_MAX_EXPANDED_BYTES).toBe(4 * DEFAULT_MAX_FILE_BYTES);
+    });
+
+    it('refuses a long string repeated by aliases past maxExpandedBytes, at the alias that crosses it', () => {
+      // 34 characters of keys and names, the string (100), then 100 per alias: the third crosses 350.
+      const text = yaml('namespace: app', `x-s: [&s "${'x'.repeat(100)}"]`, 'entries:', '  - { name: a, kind: x.y, data: [*s, *s, *s] }');
+      expect(problemsOf(text, { maxExpandedBytes: 350 })).toEqual([
+        '4:42 strings in this file add up to more than 350 bytes once aliases are expanded (long text repeated by aliases?); raise maxExpandedBytes if this is intended',
+      ]);
+    });
+
+    it('derives maxExpandedBytes from maxFileBytes when it is not given', () => {
+      const aliases = Array.from({ length: 20 }, () => '*s').join(', ');
+      const text = yaml('namespace: app', `x-s: [&s "${'x'.repeat(100)}"]`, 'entries:', `  - { name: a, kind: x.y, data: [${aliases}] }`);
+      expect(problemsOf(text, { maxFileBytes: text.length })[0]).toContain(`strings in this file add up to more than ${4 * text.length} bytes`);
+    });
+
+    it('refuses aliases inside a mapping key before the key is built', () => {
+      const text = yaml('namespace: app', `x-s: [&s "${'x'.repeat(100)}"]`, 'x-k:', '  ? [*s, *s, *s, *s]', '  : 1', 'entries: []');
+      expect(problemsOf(text, { maxExpandedBytes: 350 })).toEqual([
+        '4:14 strings in this file add up to more than 350 bytes once aliases are expanded (long text repeated by aliases?); raise maxExpandedBytes if this is intended',
+      ]);
+    });
+
+    it('refuses file meta whose copies into every entry add more than maxExpandedBytes', () => {
+      const text = yaml('namespace: app', `meta: { note: "${'x'.repeat(100)}" }`, 'entries:', '  - { name: a, kind: x.y }', '  - { name: b, kind: x.y }', '  - { name: c, kind: x.y }');
+      expect(problemsOf(text, { maxExpandedBytes: 250 })).toEqual([
+        '2:1 copying this meta into 3 entries: strings in this file add up to more than 250 bytes once aliases are expanded (long text repeated by aliases?); raise maxExpandedBytes if this is intended',
+      ]);
+    });
+
+    it('refuses an alias to the mapping that contains it, whatever its tag', () => {
+      expect(problemsOf(yaml('namespace: app', 'entries:', '  - !<tag:yaml.org,2002:map> &e', '    name: a', '    kind: x.y', '    data: *e'))).toEqual([
+        '6:11 this alias refers to a node that contains it (a cycle)',
+      ]);
+    });
+
+    it('places a RangeError of the parser (a mapping key longer than a string can be) at the node being composed', () => {
+      const text = yaml('namespace: app', `x-s: [&s "${'x'.repeat(1 << 20)}"]`, 'x-k:', `  ? [${Array.from({ length: 600 }, () => '*s').join(', ')}]`, '  : 1', 'entries: []');
+      expect(problemsOf(text, { maxFileBytes: 2 ** 28, maxExpandedBytes: 2 ** 31 })).toEqual(['5:5 the YAML cannot be composed here (Invalid string length)']);
+    });
+
+    it('accepts a file that shares values generously within the limits', () => {
+      const lines = ['namespace: app', `x-s: &s "${'x'.repeat(1000)}"`, 'x-l: &l [*s, *s, *s, *s, *s, *s, *s, *s]', 'entries:'];
+      for (let i = 0; i < 100; i += 1) lines.push(`  - { name: e${i}, kind: x.y, data: { notes: *l, title: *s } }`);
+      expect(parse(yaml(...lines))).toHaveLength(100);
+    });
+  });
+
+  describe('numbers', () => {
+    it.each([
+      ['.inf', '.inf is not a finite number, which JSON cannot store (it would become null); quote it if it is text'],
+      ['-.Inf', '-.Inf is not a finite number, which JSON cannot store (it would become null); quote it if it is text'],
+      ['.NaN', '.NaN is not a finite number, which JSON cannot store (it would become null); quote it if it is text'],
+      ['!!float .inf', '.inf is not a finite number, which JSON cannot store (it would become null); quote it if it is text'],
+      ['9007199254740993', 'the integer 9007199254740993 is beyond ±9007199254740991 and would silently lose precision; quote it as a string'],
+      ['-9007199254740993', 'the integer -9007199254740993 is beyond ±9007199254740991 and would silently lose precision; quote it as a string'],
+      ['0x20000000000001', 'the integer 0x20000000000001 is beyond ±9007199254740991 and would silently lose precision; quote it as a string'],
+    ])('refuses %s at its position (regression: .inf and .nan became null and apply never converged)', (value, message) => {
+      expect(problemsOf(yaml('namespace: app', 'entries:', `  - { name: a, kind: x.y, data: { n: ${value} } }`))).toEqual([`3:38 ${message}`]);
+    });
+
+    it('refuses a non-finite number in meta and in the file meta, once each', () => {
+      expect(problemsOf(yaml('namespace: app', 'meta: { weight: .nan }', 'entries:', '  - { name: a, kind: x.y, meta: { score: .inf } }', '  - { name: b, kind: x.y }'))).toEqual([
+        '2:17 .nan is not a finite number, which JSON cannot store (it would become null); quote it if it is text',
+        '4:42 .inf is not a finite number, which JSON cannot store (it would become null); quote it if it is text',
+      ]);
+    });
+
+    it('accepts the largest exact integers, floats of any size and a quoted .inf', () => {
+      const [a] = parse(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, data: [9007199254740991, -9007199254740991, 1e300, 0.1, ".inf"] }'));
+      expect(a?.data).toEqual([9007199254740991, -9007199254740991, 1e300, 0.1, '.inf']);
+    });
+
+    it('stores -0 as 0, as the journal would', () => {
+      const [a] = parse(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, data: { z: -0 } }'));
+      expect(Object.is((a?.data as { z: number }).z, 0)).toBe(true);
+    });
+
+    it('reads a non-finite number used as a key as the text written', () => {
+      const [a] = parse(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, data: { .inf: 1 } }'));
+      expect(a?.data).toEqual({ '.inf': 1 });
+    });
+  });
+
+  describe('byte order marks and invisible text', () => {
+    it('refuses a byte order mark before a second document, at its position (regression: it printed an invisible unknown key)', () => {
+      expect(problemsOf(`namespace: a\nentries: []\n---\n\uFEFFnamespace: b\nentries: []\n`)).toEqual([
+        '4:1 a byte order mark (U+FEFF) may only start the file; here it would become an invisible part of the text (files joined together?): remove it, or write "\\uFEFF" in a double-quoted string',
+      ]);
+    });
+
+    it('reports ten byte order marks and counts the rest', () => {
+      const problems = errorOf(() => parse(`namespace: a\n${'x: "\uFEFF"\n'.repeat(12)}`)).problems;
+      expect([problems.length, problems[9]?.message.endsWith('(and 2 more after this one)')]).toEqual([10, true]);
+    });
+
+    it('shows invisible and control characters of keys escaped in every message', () => {
+      const error = errorOf(() => parse(yaml('namespace: app', '"\\u202eyek": 1', '"\\e[2J": 2', 'entries: []')));
+      expect(error.problems.map((p) => p.message)).toEqual([
+        'unknown key "\\u202eyek" (a registry document has namespace, meta and entries; x-* keys are free)',
+        'unknown key "\\u001b[2J" (a registry document has namespace, meta and entries; x-* keys are free)',
+      ]);
+    });
+
+    it('shows a file name with control characters escaped in the message', () => {
+      const error = errorOf(() => parseRegistryYaml('namespace: [', 'evil\u001b[2J.yaml'));
+      expect(error.message).toContain('evil\\u001b[2J.yaml:2:1:');
+    });
+
+    it('keeps zero-width joiners in data, where they are text (emoji sequences)', () => {
+      const [a] = parse(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, data: { family: "👩\u200d👧" } }'));
+      expect(a?.data).toEqual({ family: '👩\u200d👧' });
+    });
+  });
+
+  describe('depends_on and groups', () => {
+    it.each([
+      ['the entry itself', 'a', '"a" names the entry itself'],
+      ['the entry itself by id', 'app:a', '"app:a" names the entry itself'],
+      ['"group:"', '"group:"', '"group:" does not name a group: it is empty'],
+      ['":"', '":"', '":" is not an entry id: it has an invalid namespace ""'],
+      ['"a:b:c"', '"a:b:c"', '"a:b:c" is not an entry id: it has an invalid name "b:c": it contains ":"'],
+      ['"ns:"', '"ns:"', '"ns:" does not name a namespace'],
+    ])('refuses a depends_on naming %s, at the reference (regression: accepted silently)', (_label, ref, message) => {
+      const problems = problemsOf(yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', `    meta: { depends_on: [db, ${ref}] }`));
+      expect([problems.length, problems[0]?.startsWith(`5:30 meta.depends_on of entry app:a: ${message}`)]).toEqual([1, true]);
+    });
+
+    it('refuses a depends_on in the file meta that names an entry that inherits it, at the file meta', () => {
+      expect(problemsOf(yaml('namespace: app', 'meta: { depends_on: [a] }', 'entries:', '  - { name: a, kind: x.y }', '  - { name: b, kind: x.y }'))).toEqual([
+        '2:22 meta.depends_on of entry app:a: "a" names the entry itself',
+      ]);
+    });
+
+    it('refuses a group name outside the grammar, at the group', () => {
+      expect(problemsOf(yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', '    meta: { groups: [web, "w b"] }'))).toEqual([
+        '5:27 entry app:a: meta.groups[1] "w b" is not a group name: it contains white space (U+0020) (a name is ASCII letters, digits and _ . - / @, and starts with a letter, a digit or _)',
+      ]);
+    });
+
+    it.each(['ns', 'group'])('refuses the reserved namespace %s', (namespace) => {
+      expect(problemsOf(yaml(`namespace: ${namespace}`, 'entries: []'))[0]).toContain(`1:12 namespace must be dotted words such as "app.http", got "${namespace}"`);
     });
   });
 

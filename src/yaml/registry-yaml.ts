@@ -4,16 +4,21 @@ import { extname, join, resolve } from 'node:path';
 import { KindlingError, messageOf } from '../common/errors.js';
 import { FileBoundary } from '../common/file-boundary.js';
 import { FileAccessError, readBoundedFile } from '../common/read-bounded-file.js';
-import { assertValidKind, isValidNamespace, parseEntryId, resolveEntryRef } from '../entry/entry-id.js';
+import { assertValidKind, dependencyProblem, isPlainDependency, isValidNamespace, NAME_RULE, nameProblem, parseEntryId } from '../entry/entry-id.js';
 import { createEntry, setEntrySource, type Entry, type EntrySource } from '../entry/entry.js';
+import { escapeInvisible, quote, show } from '../entry/visible-text.js';
+import { positionAt, type Expansion } from './expansion-meter.js';
 import type { YamlPath, YamlPathTarget, YamlPosition } from './source-map.js';
 import { YamlGuard } from './yaml-guard.js';
 import {
   readYamlDetailed,
   readYamlFast,
+  RefusedNumber,
+  refusedNumberMessage,
+  displayTag,
   RefusedTag,
   refusedTagMessage,
-  toReadError,
+  YamlReadFailure,
   type DetailedRead,
   type YamlReadError,
   type YamlReadLimits,
@@ -49,6 +54,14 @@ export interface RegistryYamlOptions {
    */
   readonly maxAliasNodes?: number;
   /**
+   * Most characters of strings (keys and values) one file may hold once every alias, merge key and
+   * copy of the file-level meta is expanded, counted as string length (one per UTF-16 code unit: one
+   * byte for ASCII text). Default four times `maxFileBytes` (64 MiB with its default): a file
+   * without aliases never composes more text than it holds, so this leaves room for generous sharing
+   * while every entry's JSON stays far below what one JavaScript string can hold.
+   */
+  readonly maxExpandedBytes?: number;
+  /**
    * Where the files must be (for {@link loadRegistryYaml}): a directory, or a {@link FileBoundary}
    * that opts more directories in. Every path given, found in a directory or reached through a
    * symbolic link must resolve inside it, or it is refused without being read. Unset, files are read
@@ -64,6 +77,10 @@ export const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_DEPTH = 64;
 /** The default of {@link RegistryYamlOptions.maxAliasNodes}. */
 export const DEFAULT_MAX_ALIAS_NODES = 1_000_000;
+/** {@link RegistryYamlOptions.maxExpandedBytes} is this many times `maxFileBytes` unless given. */
+const EXPANDED_BYTES_PER_FILE_BYTE = 4;
+/** The default of {@link RegistryYamlOptions.maxExpandedBytes} with the default `maxFileBytes`: 64 MiB. */
+export const DEFAULT_MAX_EXPANDED_BYTES = EXPANDED_BYTES_PER_FILE_BYTE * DEFAULT_MAX_FILE_BYTES;
 
 /**
  * Every problem of a registry load at once (code `INVALID`); the message lists each as
@@ -73,14 +90,17 @@ export class RegistryYamlError extends KindlingError {
   readonly problems: RegistryYamlProblem[];
 
   constructor(problems: readonly RegistryYamlProblem[]) {
-    super('INVALID', formatProblems(problems), { details: { problems } });
-    this.problems = [...problems];
+    // A message never hides its cause: invisible and control characters (from keys, values, the
+    // parser's own words or a file name) are shown escaped.
+    const visible = problems.map((p) => ({ ...p, message: escapeInvisible(p.message) }));
+    super('INVALID', formatProblems(visible), { details: { problems: visible } });
+    this.problems = visible;
   }
 }
 
 function formatProblems(problems: readonly RegistryYamlProblem[]): string {
   const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-  const lines = problems.map((p) => `  ${p.file}:${p.line}:${p.column}: ${p.message}`);
+  const lines = problems.map((p) => `  ${escapeInvisible(p.file)}:${p.line}:${p.column}: ${p.message}`);
   return `invalid registry YAML (${count}):\n${lines.join('\n')}`;
 }
 
@@ -273,7 +293,7 @@ function tooLarge(file: string, size: number, maxBytes: number): RegistryYamlPro
   return fileProblem(file, `file is ${size} bytes, more than the limit of ${maxBytes} (maxFileBytes)`);
 }
 
-function limitsOf(options: RegistryYamlOptions): Required<Omit<RegistryYamlOptions, 'root'>> {
+function limitsOf(options: RegistryYamlOptions): YamlReadLimits & { readonly maxFileBytes: number } {
   const positive = (value: number | undefined, fallback: number, name: string): number => {
     if (value === undefined) return fallback;
     if (!Number.isSafeInteger(value) || value < 1) {
@@ -281,10 +301,12 @@ function limitsOf(options: RegistryYamlOptions): Required<Omit<RegistryYamlOptio
     }
     return value;
   };
+  const maxFileBytes = positive(options.maxFileBytes, DEFAULT_MAX_FILE_BYTES, 'maxFileBytes');
   return {
-    maxFileBytes: positive(options.maxFileBytes, DEFAULT_MAX_FILE_BYTES, 'maxFileBytes'),
+    maxFileBytes,
     maxDepth: positive(options.maxDepth, DEFAULT_MAX_DEPTH, 'maxDepth'),
     maxAliasNodes: positive(options.maxAliasNodes, DEFAULT_MAX_ALIAS_NODES, 'maxAliasNodes'),
+    maxExpandedBytes: positive(options.maxExpandedBytes, EXPANDED_BYTES_PER_FILE_BYTE * maxFileBytes, 'maxExpandedBytes'),
   };
 }
 
@@ -331,12 +353,6 @@ interface Analysis {
 }
 
 /**
- * An anchor property (`&name`) can only follow a line start, white space, `[`, `{`, `,` or `:`; a
- * text without one cannot share values between nodes, which lets the guard skip its bookkeeping.
- */
-const ANCHOR = /(?:^|[\s[{,:])&[^\s[\]{},]/;
-
-/**
  * Parses one file's text into entries, appending its problems (already positioned) to `problems`.
  * The fast read is tried first; only a file with problems is read again with positions for every node.
  */
@@ -349,14 +365,17 @@ function parseRegistryFile(
 ): Entry[] {
   // js-yaml drops a byte order mark before parsing; dropping it here keeps offsets aligned.
   const text = rawText.charCodeAt(0) === 0xfeff ? rawText.slice(1) : rawText;
+  if (text.includes('\uFEFF')) {
+    problems.push(...byteOrderMarks(file, text));
+    return [];
+  }
   const origin = new FileOrigin(file, text, limits);
-  const sharing = ANCHOR.test(text);
   let fastError: YamlReadError | undefined;
   let positions: ((entry: Declaration) => YamlPosition) | undefined;
   let analysis: Analysis | undefined;
   try {
     const fast = readYamlFast(text, limits);
-    analysis = analyse(fast.documents, limits, sharing);
+    analysis = analyse(fast.documents, limits, fast.expansion);
     if (analysis.problems.length === 0) {
       const starts = fast.documents.map((document) => {
         const list = entriesOf(document);
@@ -368,7 +387,8 @@ function parseRegistryFile(
       }
     }
   } catch (thrown) {
-    fastError = toReadError(thrown, limits);
+    if (!(thrown instanceof YamlReadFailure)) throw thrown;
+    fastError = thrown.error;
   }
 
   const fileProblems: RegistryYamlProblem[] = [];
@@ -376,7 +396,7 @@ function parseRegistryFile(
     // The slow path: read again recording every node's position, and find every problem with it.
     const detailed = origin.detailed();
     const sourceMap = detailed.sourceMap;
-    analysis = analyse(detailed.documents, limits, sharing);
+    analysis = analyse(detailed.documents, limits, detailed.expansion);
     fileProblems.push(...positionedProblems(file, detailed, analysis, fastError));
     positions = (entry) => sourceMap.locate(entry.document, ['entries', entry.index]) ?? { line: 1, column: 1 };
   }
@@ -408,7 +428,10 @@ function parseRegistryFile(
         createEntry(setEntrySource({ id: draft.id, kind: draft.kind, meta: draft.meta, data: draft.data }, source)),
       );
     } catch (error) {
-      fileProblems.push({ file, ...at, entryId: draft.id, message: messageOf(error) });
+      // createEntry names the part it refused (details.path): point at it, not only at the entry.
+      const path = (error as { details?: { path?: unknown } }).details?.path;
+      const found = Array.isArray(path) ? origin.locateInEntry(draft.document, draft.index, path as (string | number)[]) : undefined;
+      fileProblems.push({ file, ...(found ?? at), entryId: draft.id, message: messageOf(error) });
     }
   }
   fileProblems.sort((a, b) => a.line - b.line || a.column - b.column);
@@ -439,9 +462,9 @@ function positionedProblems(
   for (const { key, first, second } of sourceMap.duplicateKeys()) {
     out.push({ file, ...second, message: `duplicate key "${key}" (first at line ${first.line}, column ${first.column})` });
   }
-  // Also a tagged value that a later duplicate key replaced, which the guard never saw.
-  for (const { value, position } of sourceMap.findValues((v): v is RefusedTag => v instanceof RefusedTag)) {
-    out.push({ file, ...position, message: refusedTagMessage(value) });
+  // Also a tagged value (or a refused number) that a later duplicate key replaced, which the guard never saw.
+  for (const { value, position } of sourceMap.findValues((v): v is RefusedTag | RefusedNumber => v instanceof RefusedTag || v instanceof RefusedNumber)) {
+    out.push({ file, ...position, message: value instanceof RefusedTag ? refusedTagMessage(value) : refusedNumberMessage(value) });
   }
   if (error !== undefined) out.push({ file, ...error.position, message: error.message });
   // Both reads run the same parser with the same limits; should the detailed one accept what the fast
@@ -546,16 +569,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A composed value in a message; a refused number or tag reads as written (its refusal comes with it). */
 function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return JSON.stringify(value) ?? String(value);
+  if (value instanceof RefusedNumber) return value.text;
+  if (value instanceof RefusedTag) return `a value tagged ${displayTag(value.tag)}`;
+  return show(value);
 }
 
 /** Checks every document of a file against the registry format and drafts the entries of the good ones. */
-function analyse(documents: readonly unknown[], limits: YamlReadLimits, sharing: boolean): Analysis {
-  const guard = new YamlGuard(limits, sharing);
+function analyse(documents: readonly unknown[], limits: YamlReadLimits, expansion: Expansion): Analysis {
+  const guard = new YamlGuard(limits, expansion);
   const analysis: Analysis = { declarations: [], drafts: [], problems: [] };
   documents.forEach((document, index) => {
     const guarded = guard.inspect(document);
@@ -584,7 +607,7 @@ function analyseDocument(
   if (keys.length === 0) return;
   for (const key of keys) {
     if (!TOP_LEVEL_KEYS.has(key) && !key.startsWith('x-')) {
-      problem([key], `unknown key "${key}" (a registry document has namespace, meta and entries; x-* keys are free)`, 'key');
+      problem([key], `unknown key ${quote(key)} (a registry document has namespace, meta and entries; x-* keys are free)`, 'key');
     }
   }
 
@@ -593,7 +616,7 @@ function analyseDocument(
   if (namespaceValue === undefined) {
     problem([], 'namespace is required (dotted words such as "app.http")');
   } else if (typeof namespaceValue !== 'string' || !isValidNamespace(namespaceValue)) {
-    problem(['namespace'], `namespace must be dotted words such as "app.http", got ${describe(namespaceValue)}`);
+    problem(['namespace'], `namespace must be dotted words such as "app.http", got ${describe(namespaceValue)} (ASCII letters, digits, _ and -, each word starting with a letter or _; "ns" and "group" are reserved)`);
   } else {
     namespace = namespaceValue;
   }
@@ -642,7 +665,8 @@ function analyseDocument(
     const kind = item['kind'];
     if (kind === undefined) {
       problem(at, `${label()} has no kind`, 'value', id);
-    } else {
+    } else if (!(kind instanceof RefusedTag || kind instanceof RefusedNumber)) {
+      // A refused tag or number is reported by the guard already.
       try {
         assertValidKind(kind, id);
       } catch (error) {
@@ -702,7 +726,12 @@ function checkName(item: Record<string, unknown>, at: YamlPath, problem: Report)
     return undefined;
   }
   if (name.includes(':')) {
-    problem([...at, 'name'], `name "${name}" must not contain ":" (the namespace comes from the file)`);
+    problem([...at, 'name'], `name ${quote(name)} must not contain ":" (the namespace comes from the file)`);
+    return undefined;
+  }
+  const bad = nameProblem(name);
+  if (bad !== undefined) {
+    problem([...at, 'name'], `name ${quote(name)} is not valid: ${bad} (${NAME_RULE})`);
     return undefined;
   }
   return name;
@@ -716,15 +745,56 @@ function resolveDependsOn(
   problem: Report,
   id: string | undefined,
 ): string | string[] | undefined {
-  if (typeof value === 'string') return resolveEntryRef(value, namespace);
+  // Before the entry's own name is known to be valid, a reference is checked against a stand-in id
+  // (no reference can name it), so that its other problems are still reported.
+  const self = id ?? `${namespace}:`;
+  const check = (ref: unknown, at: YamlPath): string | undefined => {
+    if (typeof ref !== 'string') {
+      problem(at, `meta.depends_on of ${label()} must list names, got ${describe(ref)}`, 'value', id);
+      return undefined;
+    }
+    const bad = isPlainDependency(ref, self) ? undefined : dependencyProblem(ref, self);
+    if (bad !== undefined) {
+      problem(at, `meta.depends_on of ${label()}: ${quote(ref)} ${bad}`, 'value', id);
+      return undefined;
+    }
+    return ref.includes(':') ? ref : `${namespace}:${ref}`;
+  };
+  if (typeof value === 'string') return check(value, where);
   if (!Array.isArray(value)) {
     problem(where, `meta.depends_on of ${label()} must be a name or a list of names, got ${describe(value)}`, 'value', id);
     return undefined;
   }
   const out: string[] = [];
   value.forEach((ref: unknown, i) => {
-    if (typeof ref === 'string' && ref.length > 0) out.push(resolveEntryRef(ref, namespace));
-    else problem([...where, i], `meta.depends_on of ${label()} must list names, got ${describe(ref)}`, 'value', id);
+    const resolved = check(ref, [...where, i]);
+    if (resolved !== undefined) out.push(resolved);
   });
   return out.length === value.length ? out : undefined;
 }
+
+/** Every byte order mark after the start of a text, refused: it would become an invisible part of a key or value. */
+function byteOrderMarks(file: string, text: string): RegistryYamlProblem[] {
+  const found: RegistryYamlProblem[] = [];
+  let skipped = 0;
+  for (let at = text.indexOf('\uFEFF'); at >= 0; at = text.indexOf('\uFEFF', at + 1)) {
+    if (found.length === MAX_BOM_REPORTS) {
+      skipped += 1;
+      continue;
+    }
+    found.push({
+      file,
+      ...positionAt(text, at),
+      message:
+        'a byte order mark (U+FEFF) may only start the file; here it would become an invisible part of the text (files joined together?): remove it, or write "\\uFEFF" in a double-quoted string',
+    });
+  }
+  if (skipped > 0) {
+    const last = found[found.length - 1] as RegistryYamlProblem;
+    found[found.length - 1] = { ...last, message: `${last.message} (and ${skipped} more after this one)` };
+  }
+  return found;
+}
+
+/** Byte order marks reported one by one before the rest are only counted. */
+const MAX_BOM_REPORTS = 10;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { contentPosition, type YamlPath, type YamlSourceMap } from './source-map.js';
 import { readYamlDetailed } from './yaml-reader.js';
 
-const LIMITS = { maxDepth: 64, maxAliasNodes: 1_000_000 };
+const LIMITS = { maxDepth: 64, maxAliasNodes: 1_000_000, maxExpandedBytes: 64 * 1024 * 1024 };
 
 function mapOf(...lines: string[]): YamlSourceMap {
   return readYamlDetailed(`${lines.join('\n')}\n`, LIMITS).sourceMap;

@@ -12,10 +12,11 @@ export type YamlPath = readonly (string | number)[];
 /** Whether a path points at the value it names or at the key that names it (`kind:` itself). */
 export type YamlPathTarget = 'value' | 'key';
 
-/** What js-yaml's parse listener sees; `depth` is present at run time but not in its types. */
+/** What js-yaml's parse listener sees; `depth`, `tag` and `anchor` are present at run time but not in its types. */
 export interface ParserState extends State {
   readonly depth: number;
   readonly tag: string | null;
+  readonly anchor: string | null;
 }
 
 /** One node as js-yaml composed it: where it opened, and what it became when it closed. */

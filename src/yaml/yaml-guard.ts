@@ -1,6 +1,8 @@
 import { FORBIDDEN_KEYS } from '../common/deep-freeze.js';
+import { quote } from '../entry/visible-text.js';
+import { tooManyBytesMessage, type Expansion } from './expansion-meter.js';
 import type { YamlPath, YamlPathTarget } from './source-map.js';
-import { RefusedTag, refusedTagMessage, type YamlReadLimits } from './yaml-reader.js';
+import { RefusedNumber, refusedNumberMessage, RefusedTag, refusedTagMessage, type YamlReadLimits } from './yaml-reader.js';
 
 /** A problem the guard found in a composed document, at a path from the document's root. */
 export interface GuardProblem {
@@ -10,6 +12,7 @@ export interface GuardProblem {
 }
 
 interface Shape {
+  /** Nodes (values, not keys) in the value, itself included. */
   readonly size: number;
   readonly height: number;
 }
@@ -19,29 +22,28 @@ const STOP = Symbol('stop');
 
 /**
  * Checks composed YAML values before anything copies them: no `__proto__`-style keys, no tags beyond
- * plain YAML, nesting within the limit (also through aliases), no alias that contains itself, and a
- * bounded number of nodes added by aliases. js-yaml shares one object between an anchor and its
- * aliases, so subtree sizes are remembered per object and each alias is charged without walking
- * it again: a "billion laughs" text is refused after a few thousand steps.
+ * plain YAML, no number JSON cannot carry, nesting within the limit (also through aliases) and no
+ * alias that contains itself. The parser's {@link Expansion} has already bounded what aliases add,
+ * so a walk is bounded too; when the text has anchors, the shape of each shared object is
+ * remembered so that it is walked once, however many aliases repeat it.
  */
 export class YamlGuard {
-  /** Nodes added so far by aliases and copies, over every document of the file. */
-  private added = 0;
+  private addedNodes: number;
+  private expandedBytes: number;
   private readonly shapes: Map<object, Shape> | undefined;
   private readonly path: (string | number)[] = [];
   private problems: GuardProblem[] = [];
   private deepReported = false;
   private height = 0;
 
-  /**
-   * @param sharing whether the text may contain anchors; without them no value is shared and the
-   *   guard skips the bookkeeping that aliases need.
-   */
+  /** @param expansion what the parser counted while composing the documents to inspect. */
   constructor(
     private readonly limits: YamlReadLimits,
-    sharing: boolean,
+    expansion: Expansion,
   ) {
-    this.shapes = sharing ? new Map() : undefined;
+    this.addedNodes = expansion.addedNodes;
+    this.expandedBytes = expansion.expandedBytes;
+    this.shapes = expansion.sharing ? new Map() : undefined;
   }
 
   /** Checks one document; returns its problems (empty when the document is safe to copy). */
@@ -58,27 +60,22 @@ export class YamlGuard {
   }
 
   /**
-   * Charges `count` copies of `value` (already inspected) to the alias budget: the file-level meta is
-   * copied into every entry. Returns a problem when the budget is exceeded.
+   * Charges `count` more copies of `value` (already inspected) to the file's expansion: the
+   * file-level meta is copied into every entry. Returns a problem when a limit is crossed.
    */
   chargeCopies(value: unknown, count: number, path: YamlPath): GuardProblem | undefined {
     if (count <= 0) return undefined;
-    this.added += this.sizeOf(value) * count;
-    if (this.added <= this.limits.maxAliasNodes) return undefined;
-    return {
-      path,
-      target: 'key',
-      message: `copying this meta into ${count + 1} entries adds more than ${this.limits.maxAliasNodes} nodes`,
-    };
-  }
-
-  private sizeOf(value: unknown): number {
-    if (typeof value !== 'object' || value === null) return 1;
-    const known = this.shapes?.get(value);
-    if (known !== undefined && known !== IN_PROGRESS) return known.size;
-    let size = 1;
-    for (const item of Array.isArray(value) ? value : Object.values(value)) size += this.sizeOf(item);
-    return size;
+    const size = measure(value, this.shapes === undefined ? undefined : new Map());
+    this.addedNodes += size.nodes * count;
+    this.expandedBytes += size.bytes * count;
+    const copies = `copying this meta into ${count + 1} entries`;
+    if (this.addedNodes > this.limits.maxAliasNodes) {
+      return { path, target: 'key', message: `${copies} adds more than ${this.limits.maxAliasNodes} nodes; raise maxAliasNodes if this is intended` };
+    }
+    if (this.expandedBytes > this.limits.maxExpandedBytes) {
+      return { path, target: 'key', message: `${copies}: ${tooManyBytesMessage(this.limits.maxExpandedBytes)}` };
+    }
+    return undefined;
   }
 
   private report(message: string, target: YamlPathTarget = 'value', key?: string): void {
@@ -91,8 +88,8 @@ export class YamlGuard {
       this.height = 0;
       return 1;
     }
-    if (value instanceof RefusedTag) {
-      this.report(refusedTagMessage(value));
+    if (value instanceof RefusedTag || value instanceof RefusedNumber) {
+      this.report(value instanceof RefusedTag ? refusedTagMessage(value) : refusedNumberMessage(value));
       this.height = 0;
       return 1;
     }
@@ -122,7 +119,7 @@ export class YamlGuard {
       const record = value as Record<string, unknown>;
       for (const key of Object.keys(record)) {
         if (FORBIDDEN_KEYS.has(key)) {
-          this.report(`key "${key}" is not allowed (it could reach an object's prototype)`, 'key', key);
+          this.report(`key ${quote(key)} is not allowed (it could reach an object's prototype)`, 'key', key);
           continue;
         }
         path.push(key);
@@ -137,17 +134,10 @@ export class YamlGuard {
     return size;
   }
 
-  /** A value seen before is an alias (or a value merged by `<<`): charge it, do not walk it again. */
+  /** A value seen before is an alias (or a value merged by `<<`): it was checked already. */
   private revisit(known: Shape, level: number): number {
     if (known === IN_PROGRESS) {
       this.report('this alias refers to a node that contains it (a cycle)');
-      throw STOP;
-    }
-    this.added += known.size;
-    if (this.added > this.limits.maxAliasNodes) {
-      this.report(
-        `aliases expand this file by more than ${this.limits.maxAliasNodes} nodes (an alias bomb?); raise maxAliasNodes if this is intended`,
-      );
       throw STOP;
     }
     if (level + known.height - 1 > this.limits.maxDepth) this.reportDeep();
@@ -161,4 +151,26 @@ export class YamlGuard {
     this.deepReported = true;
     this.report(`the YAML is nested more than ${this.limits.maxDepth} levels deep`);
   }
+}
+
+/**
+ * Nodes (values, not keys) and characters of strings (keys and values) in a value; `memo` counts each
+ * shared object once per alias without walking it again. Only called on values the guard passed, so
+ * there is no cycle.
+ */
+function measure(value: unknown, memo: Map<object, { nodes: number; bytes: number }> | undefined): { nodes: number; bytes: number } {
+  if (typeof value === 'string') return { nodes: 1, bytes: value.length };
+  if (typeof value !== 'object' || value === null) return { nodes: 1, bytes: 0 };
+  const known = memo?.get(value);
+  if (known !== undefined) return known;
+  let nodes = 1;
+  let bytes = 0;
+  for (const [key, item] of Array.isArray(value) ? value.entries() : Object.entries(value)) {
+    const inner = measure(item, memo);
+    nodes += inner.nodes;
+    bytes += inner.bytes + (typeof key === 'string' ? key.length : 0);
+  }
+  const size = { nodes, bytes };
+  memo?.set(value, size);
+  return size;
 }

@@ -1,12 +1,12 @@
-import { CORE_SCHEMA, loadAll, Type, YAMLException, type LoadOptions, type State } from 'js-yaml';
+import * as jsyaml from 'js-yaml';
+import { FAILSAFE_SCHEMA, loadAll, Type, YAMLException, type LoadOptions, type State } from 'js-yaml';
+import { ExpansionMeter, ExpansionRefusal, positionAt, type Expansion, type ExpansionLimits } from './expansion-meter.js';
 import { contentPosition, YamlSourceMap, type ParserState, type YamlPosition } from './source-map.js';
 
 /** The limits every YAML read runs under. */
-export interface YamlReadLimits {
+export interface YamlReadLimits extends ExpansionLimits {
   /** Deepest nesting of maps and lists (a document's root collection is level 1). */
   readonly maxDepth: number;
-  /** Most nodes that aliases, merge keys and copies may add to a file. */
-  readonly maxAliasNodes: number;
 }
 
 /** Load options js-yaml 4.3 understands but its type declarations do not list yet. */
@@ -20,10 +20,62 @@ export class RefusedTag {
   constructor(readonly tag: string) {}
 }
 
+/**
+ * A number JSON cannot carry as written: `.inf`, `.nan`, or an integer past ±(2^53 − 1)
+ * that a double would silently round. Composed in place of the number, so that every one is
+ * reported at its position; as a mapping key it reads as the text written.
+ */
+export class RefusedNumber {
+  constructor(
+    readonly text: string,
+    readonly reason: 'not finite' | 'inexact',
+  ) {}
+
+  get [Symbol.toStringTag](): string {
+    return 'RefusedNumber';
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** Why a {@link RefusedNumber} is refused; one message wherever it is found. */
+export function refusedNumberMessage(number: RefusedNumber): string {
+  return number.reason === 'not finite'
+    ? `${number.text} is not a finite number, which JSON cannot store (it would become null); quote it if it is text`
+    : `the integer ${number.text} is beyond ±9007199254740991 and would silently lose precision; quote it as a string`;
+}
+
+/** js-yaml's own scalar types, which its type declarations do not list. */
+const CORE_TYPES = (jsyaml as unknown as { types: Record<'null' | 'bool' | 'int' | 'float', Type> }).types;
+
+/** A copy of js-yaml's int or float type whose value becomes a {@link RefusedNumber} when JSON cannot carry it. */
+function checkedNumberType(core: Type, kind: 'int' | 'float'): Type {
+  return new Type(`tag:yaml.org,2002:${kind}`, {
+    kind: 'scalar',
+    resolve: (data: unknown) => core.resolve(data),
+    construct: (data: unknown) => {
+      const value = core.construct(data) as number;
+      if (value - value !== 0) return new RefusedNumber(String(data), 'not finite');
+      if (kind === 'int' && !Number.isSafeInteger(value)) return new RefusedNumber(String(data), 'inexact');
+      return value;
+    },
+    predicate: core.predicate ?? undefined,
+    represent: core.represent ?? undefined,
+    defaultStyle: core.defaultStyle ?? undefined,
+  } as ConstructorParameters<typeof Type>[1]);
+}
+
 const MERGE = new Type('tag:yaml.org,2002:merge', { kind: 'scalar', resolve: (data: unknown) => data === '<<' });
 
-/** Plain YAML only: maps, lists, strings, numbers, booleans, null and `<<` merge keys. */
-const STRICT_SCHEMA = CORE_SCHEMA.extend({ implicit: [MERGE] });
+/**
+ * Plain YAML only: maps, lists, strings, numbers, booleans, null and `<<` merge keys (js-yaml's core
+ * schema, with numbers that JSON can carry).
+ */
+const STRICT_SCHEMA = FAILSAFE_SCHEMA.extend({
+  implicit: [CORE_TYPES.null, CORE_TYPES.bool, checkedNumberType(CORE_TYPES.int, 'int'), checkedNumberType(CORE_TYPES.float, 'float'), MERGE],
+});
 
 /** The same, but an unknown tag becomes a {@link RefusedTag} instead of stopping the parse. */
 const REPORTING_SCHEMA = STRICT_SCHEMA.extend(
@@ -59,18 +111,31 @@ export interface FastRead {
   readonly documents: unknown[];
   /** Item positions of every list composed directly under a document's root, keyed by the list. */
   readonly itemStarts: Map<unknown[], YamlPosition[]>;
+  /** What aliases added to the documents. */
+  readonly expansion: Expansion;
+}
+
+/** A read that stopped, with its reason rewritten for people and its position. */
+export class YamlReadFailure extends Error {
+  constructor(readonly error: YamlReadError) {
+    super(error.message);
+  }
 }
 
 /**
- * Reads a YAML text at full speed: refuses anything unusual by throwing (unknown tags, duplicate keys,
- * syntax errors, limits) and records only the start of items of lists that sit directly under a
- * document's root (the `entries` list), which is what every entry's position needs.
+ * Reads a YAML text at full speed: refuses anything unusual by throwing a {@link YamlReadFailure}
+ * (unknown tags, duplicate keys, syntax errors, limits) and records only the start of items of lists
+ * that sit directly under a document's root (the `entries` list), which is what every entry's
+ * position needs.
  */
 export function readYamlFast(text: string, limits: YamlReadLimits): FastRead {
   const itemStarts = new Map<unknown[], YamlPosition[]>();
+  const meter = new ExpansionMeter(text, limits, parserDepth(limits));
+  const measure = meter.listener;
   let starts: number[] | undefined;
   let items: unknown[] | undefined;
   const listener = (event: 'open' | 'close', state: State): void => {
+    measure(event, state);
     const depth = (state as ParserState).depth;
     if (depth === 3) {
       if (event === 'open') starts?.push(state.position, state.line, state.lineStart);
@@ -91,8 +156,13 @@ export function readYamlFast(text: string, limits: YamlReadLimits): FastRead {
       }
     }
   };
-  const documents = loadAll(text, null, options(STRICT_SCHEMA, limits, listener, false));
-  return { documents, itemStarts };
+  let documents: unknown[];
+  try {
+    documents = loadAll(text, null, options(STRICT_SCHEMA, limits, listener, false));
+  } catch (thrown) {
+    throw new YamlReadFailure(toReadError(thrown, limits, text, meter));
+  }
+  return { documents, itemStarts, expansion: meter };
 }
 
 function toPositions(text: string, raw: readonly number[]): YamlPosition[] {
@@ -108,6 +178,8 @@ export interface DetailedRead {
   readonly documents: unknown[];
   readonly sourceMap: YamlSourceMap;
   readonly error: YamlReadError | undefined;
+  /** What aliases added to the documents composed. */
+  readonly expansion: Expansion;
 }
 
 /**
@@ -118,13 +190,29 @@ export interface DetailedRead {
  */
 export function readYamlDetailed(text: string, limits: YamlReadLimits): DetailedRead {
   const sourceMap = new YamlSourceMap(text);
+  const meter = new ExpansionMeter(text, limits, parserDepth(limits));
+  const record = sourceMap.listener;
+  const measure = meter.listener;
+  const listener = (event: 'open' | 'close', state: State): void => {
+    record(event, state);
+    measure(event, state);
+  };
   try {
-    const documents = loadAll(text, null, options(REPORTING_SCHEMA, limits, sourceMap.listener, true));
-    return { documents, sourceMap, error: undefined };
+    const documents = loadAll(text, null, options(REPORTING_SCHEMA, limits, listener, true));
+    return { documents, sourceMap, error: undefined, expansion: meter };
   } catch (thrown) {
     // js-yaml returns no document when any fails; the source map still holds those composed before.
-    return { documents: sourceMap.documentValues(), sourceMap, error: toReadError(thrown, limits) };
+    return { documents: sourceMap.documentValues(), sourceMap, error: toReadError(thrown, limits, text, meter), expansion: meter };
   }
+}
+
+/**
+ * The `maxDepth` js-yaml runs with: it counts keys and the scalar at the bottom as levels too; the
+ * exact limit on collections is checked on the composed value, this one only stops a hostile text
+ * early.
+ */
+function parserDepth(limits: YamlReadLimits): number {
+  return limits.maxDepth + 2;
 }
 
 function options(
@@ -137,18 +225,21 @@ function options(
     schema,
     json,
     listener,
-    // js-yaml counts keys and the scalar at the bottom as levels too; the exact limit on collections is
-    // checked on the composed value, this one only stops a hostile text early.
-    maxDepth: limits.maxDepth + 2,
+    maxDepth: parserDepth(limits),
     maxTotalMergeKeys: limits.maxAliasNodes,
   };
 }
 
-/** Turns what a js-yaml read threw into a message and a 1-based position; rethrows anything else. */
-export function toReadError(thrown: unknown, limits: YamlReadLimits): YamlReadError {
+/**
+ * Turns what a js-yaml read threw into a message and a 1-based position; rethrows anything else.
+ * A RangeError (the stack or a string running out) is placed where the meter saw the last node open.
+ */
+function toReadError(thrown: unknown, limits: YamlReadLimits, text: string, meter: ExpansionMeter): YamlReadError {
+  if (thrown instanceof ExpansionRefusal) return { message: thrown.message, position: thrown.position };
   if (thrown instanceof RangeError) {
-    // Only reachable with a js-yaml that ignores maxDepth: the stack ran out on deep nesting.
-    return { message: `the YAML is nested more than ${limits.maxDepth} levels deep`, position: { line: 1, column: 1 } };
+    const position = positionAt(text, meter.lastOffset);
+    if (/call stack/i.test(thrown.message)) return { message: `the YAML is nested more than ${limits.maxDepth} levels deep`, position };
+    return { message: `the YAML cannot be composed here (${thrown.message})`, position };
   }
   if (!(thrown instanceof YAMLException)) throw thrown;
   const reason = thrown.reason;
