@@ -1,9 +1,8 @@
 // The JSON spoken over a running app's admin socket (boot/admin-server.ts, boot/admin-client.ts).
 
 import { createHash } from 'node:crypto';
-import { DEFAULT_MAX_FILE_BYTES, ErrorCode, KindlingError, getEntrySource, parseRegistryYaml, readBoundedFile, setEntrySource } from 'kindling';
+import { DEFAULT_MAX_FILE_BYTES, ErrorCode, KindlingError, findInvisible, getEntrySource, messageOf, parseRegistryYaml, readBoundedFile, setEntrySource } from 'kindling';
 import type { Entry, EntryInput, EntrySource, FileBoundary, HistoryRecord, RegistryOp } from 'kindling';
-import { safeMessageOf, unsafeCharacterIndex } from './cli-output.js';
 
 /** Where an entry was declared, as it travels: the file and the position of the entry. */
 export interface WirePosition {
@@ -249,10 +248,10 @@ function decodeFlags(request: Record<string, unknown>): { dryRun: boolean; expec
 function checkSource(source: unknown, maxLength: number): void {
   if (typeof source !== 'string' || source.length === 0) throw invalid('source must be a non-empty string');
   if (source.length > maxLength) throw invalid(`source is ${source.length} characters long, more than ${maxLength} (maxSourceLength)`);
-  const at = unsafeCharacterIndex(source);
-  if (at >= 0) {
-    const code = (source.codePointAt(at) as number).toString(16).toUpperCase().padStart(4, '0');
-    throw invalid(`source must be printable: it has a control or invisible character (U+${code}) at index ${at}`);
+  const found = findInvisible(source);
+  if (found !== undefined) {
+    const code = (found.character.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0');
+    throw invalid(`source must be printable: it has a control or invisible character (U+${code}) at index ${found.index}`);
   }
 }
 
@@ -304,10 +303,10 @@ export function toWireError(error: unknown): WireError {
   try {
     const code = error instanceof KindlingError ? error.code : 'INTERNAL';
     const details = error instanceof KindlingError ? jsonSafe(error.details) : {};
-    return { code, message: safeMessageOf(error), details: (details ?? {}) as Record<string, unknown> };
+    return { code, message: messageOf(error), details: (details ?? {}) as Record<string, unknown> };
   } catch {
     // A hostile thrown value (a revoked proxy, a throwing getter) must still become an answer.
-    return { code: 'INTERNAL', message: safeMessageOf(error), details: {} };
+    return { code: 'INTERNAL', message: messageOf(error), details: {} };
   }
 }
 

@@ -1,9 +1,8 @@
-import { FileBoundary, FileJournal, KindlingError, decodeJournalEntry, toDisposable } from 'kindling';
+import { FileBoundary, FileJournal, KindlingError, decodeJournalEntry, messageOf, toDisposable } from 'kindling';
 import type { ApplyResult, Disposable, Entry, FileJournalOptions, HistoryRecord, JournalEntryState, Logger, Registry, RegistryJournal } from 'kindling';
 import { fromWireEntry, fromWirePosition, readWireSources, toWireChanges, toWireEntry, positionOf } from './admin-protocol.js';
 import type { AdminApplyResult, AdminJournalInfo, AdminPhase, AdminStatus } from './admin-protocol.js';
 import { AdminServer } from './admin-server.js';
-import { safeMessageOf } from './cli-output.js';
 import type { AdminHandlers, AdminServerOptions } from './admin-server.js';
 import type { StatePaths } from './state-dir.js';
 
@@ -190,7 +189,7 @@ export class DurableState {
       const opened = await FileJournal.open(options.paths.journal, {
         ...options.journal,
         decodeEntry: decodeStoredEntry,
-        onCompactionError: (error) => options.logger.warn(`${safeMessageOf(error)}; it will be tried again later`, { error }),
+        onCompactionError: (error) => options.logger.warn(`${messageOf(error)}; it will be tried again later`, { error }),
       });
       state.file = opened.journal;
       state.held = opened.state;
@@ -252,7 +251,7 @@ export class DurableState {
       } catch (error) {
         throw new KindlingError(
           error instanceof KindlingError ? error.code : 'INVALID',
-          `the registry journal ${this.options.paths.journal} (${what}) could not be replayed over the registry YAML: ${safeMessageOf(error)}\nFix the cause, or move the journal aside to start from the YAML alone.`,
+          `the registry journal ${this.options.paths.journal} (${what}) could not be replayed over the registry YAML: ${messageOf(error)}\nFix the cause, or move the journal aside to start from the YAML alone.`,
           { cause: error, details: { journal: this.options.paths.journal } },
         );
       } finally {
@@ -366,7 +365,7 @@ function toResult(result: ApplyResult): AdminApplyResult {
       phase: fault.phase,
       name: fault.name,
       ...(fault.entryId === undefined ? {} : { entryId: fault.entryId }),
-      message: safeMessageOf(fault.error),
+      message: messageOf(fault.error),
     })),
   };
 }

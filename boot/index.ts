@@ -64,7 +64,7 @@ export { planRegistry, changedPaths } from './plan.js';
 export type { ComparableEntry, PlanInput, PlannedChange, RegistryPlan } from './plan.js';
 export { statePaths, MAX_SOCKET_PATH_BYTES, STATE_DIR_NAME } from './state-dir.js';
 export type { StatePaths } from './state-dir.js';
-export { ProcessGuard, describeFault, escapeControl } from './process-guard.js';
+export { ProcessGuard } from './process-guard.js';
 export type { FaultAttributor, FaultCounts, FaultOrigin, ProcessGuardOptions } from './process-guard.js';
 export { LogLimiter } from './log-limiter.js';
 export type { LogLimiterOptions } from './log-limiter.js';

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { LogFields, Logger } from 'kindling';
 import { LogLimiter } from './log-limiter.js';
-import { ProcessGuard, describeFault, escapeControl } from './process-guard.js';
+import { ProcessGuard } from './process-guard.js';
 
 function memoryLogger(lines: string[]): Logger {
   const write = (level: string) => (message: string, _fields?: LogFields) => void lines.push(`${level} ${message}`);
@@ -62,30 +62,6 @@ describe('ProcessGuard', () => {
       for (let i = 0; i < 5; i++) guard.report(new Error(`e${i}`), 'an uncaught exception');
       expect([lines.length, guard.counts().attributed]).toEqual([2, 5]);
     });
-  });
-});
-
-describe('describeFault', () => {
-  it.each([
-    { name: 'an Error', fault: new TypeError('bad'), text: 'TypeError: bad' },
-    { name: 'a string', fault: 'plain', text: 'a thrown string: plain' },
-    { name: 'undefined', fault: undefined, text: 'a thrown undefined' },
-    { name: 'an object', fault: { code: 1 }, text: 'a thrown object: {"code":1}' },
-    { name: 'a proxy whose traps throw', fault: hostileProxy(), text: 'a thrown object that cannot be described (its conversion to text throws)' },
-    { name: 'an object whose toString and toJSON throw', fault: { toString: trap, toJSON: trap }, text: 'a thrown object that cannot be described (its conversion to text throws)' },
-    { name: 'a BigInt', fault: 10n, text: 'a thrown bigint: 10' },
-  ])('describes $name without throwing', ({ fault, text }) => {
-    expect(describeFault(fault)).toBe(text);
-  });
-
-  it('escapes control characters and cuts long text', () => {
-    expect(describeFault(new Error(`a\nb\u001b[31m${'x'.repeat(400)}`))).toMatch(/^Error: a\\x0ab\\x1b\[31mx+… \(\d+ more characters\)$/);
-  });
-});
-
-describe('escapeControl', () => {
-  it('escapes bidi overrides and zero-width characters', () => {
-    expect(escapeControl('a\u202eb\u200bc')).toBe('a\\u202eb\\u200bc');
   });
 });
 

@@ -1,6 +1,7 @@
 // The public surface of `kindling`: explicit named exports only.
 
-export { ErrorCode, KindlingError, isKindlingError, errorCodeOf, messageOf } from './common/errors.js';
+export { ErrorCode, KindlingError, isKindlingError, errorCodeOf, messageOf, describeThrown } from './common/errors.js';
+export { escapeInvisible, quote, show, findInvisible, clipText } from './common/visible-text.js';
 export type { KindlingErrorOptions } from './common/errors.js';
 export { toDisposable, DisposableStore } from './common/disposable.js';
 export type { Disposable } from './common/disposable.js';
@@ -23,7 +24,6 @@ export {
   isValidName,
   parseDependency,
 } from './entry/entry-id.js';
-export { escapeInvisible, quote } from './entry/visible-text.js';
 export type { EntryId } from './entry/entry-id.js';
 export { createEntry, getEntrySource, setEntrySource, formatEntryLocation } from './entry/entry.js';
 export type { Entry, EntryMeta, EntrySource } from './entry/entry.js';

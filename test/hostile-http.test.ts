@@ -35,8 +35,8 @@ const BAD_RESULTS: { name: string; problem: RegExp }[] = [
   { name: 'badStatus', problem: /returned status 1000, not an HTTP status/ },
   { name: 'informationalStatus', problem: /returned status 101, not an HTTP status/ },
   { name: 'throwsString', problem: /failed: a thrown string: a plain string/ },
-  { name: 'throwsProxy', problem: /failed: a thrown object that cannot be described/ },
-  { name: 'throwsBadToString', problem: /failed: a thrown object that cannot be described/ },
+  { name: 'throwsProxy', problem: /failed: a thrown object: \{\}; answered 500$/ },
+  { name: 'throwsBadToString', problem: /failed: a thrown object: \{ toString: \[Function: trap\], toJSON: \[Function: trap\] \}; answered 500$/ },
   { name: 'thenableThrows', problem: /failed: Error: a proxy trap throws/ },
   { name: 'rejects', problem: /failed: Error: rejected later/ },
 ];

@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from 'find-my-way';
-import { KindlingError, decodeEntryConfig, formatEntryLocation, matchKind, messageOf, resolveEntryRef } from 'kindling';
+import { KindlingError, decodeEntryConfig, describeThrown, formatEntryLocation, matchKind, messageOf, resolveEntryRef } from 'kindling';
 import type { Entry, EntryListener, ListenerContext, Logger } from 'kindling';
-import { LogLimiter, describeFault } from 'kindling/boot';
+import { LogLimiter } from 'kindling/boot';
 import { HttpEndpointConfig, HttpRouterConfig, HttpServiceConfig, formatUrl, parseListenAddress } from './http-config.js';
 import type { HttpMethodName } from './http-config.js';
 import type { HttpServerAddress, HttpServers } from './http-types.js';
@@ -11,7 +11,7 @@ import { LiveServer, createLimitedServer } from './live-server.js';
 import type { ServiceLimits, Table } from './live-server.js';
 import { RequestHandler } from './request-handler.js';
 import type { RouteStore } from './request-handler.js';
-import { sendError } from './response-encoding.js';
+import { FAULT_CHARS, sendError } from './response-encoding.js';
 import { RouteRegexCheck } from './route-regex-check.js';
 
 interface ServiceSpec {
@@ -350,7 +350,7 @@ export class HttpManager implements EntryListener, HttpServers {
       if (live === undefined) return sendError(response, 503, 'the server is starting');
       // handle never rejects; the catch is for a fault in it that still would.
       this.requests.handle(live, request, response).catch((error: unknown) => {
-        this.options.logger.error(`http.service ${spec.id}: internal error: ${describeFault(error)}`);
+        this.options.logger.error(`http.service ${spec.id}: internal error: ${describeThrown(error, FAULT_CHARS)}`);
         sendError(response, 500, 'internal error');
       });
     });

@@ -2,7 +2,7 @@ import { STATUS_CODES, createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { HTTPVersion, Instance } from 'find-my-way';
-import { escapeControl } from 'kindling/boot';
+import { escapeInvisible } from 'kindling';
 import type { LogLimiter } from 'kindling/boot';
 import { formatUrl } from './http-config.js';
 
@@ -105,7 +105,7 @@ function answerClientError(id: string, server: Server, error: NodeJS.ErrnoExcept
   socket.on('error', () => undefined);
   const code = typeof error.code === 'string' ? error.code : 'unknown';
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
-    limiter.write('info', `${id}:reset`, `http.service ${id}: a client closed its connection mid-request (${escapeControl(code, 40)}); no answer possible`);
+    limiter.write('info', `${id}:reset`, `http.service ${id}: a client closed its connection mid-request (${escapeInvisible(code, 40)}); no answer possible`);
     socket.destroy();
     return;
   }
@@ -116,7 +116,7 @@ function answerClientError(id: string, server: Server, error: NodeJS.ErrnoExcept
         ? [408, `the request did not arrive in time (headersTimeoutMs ${server.headersTimeout} ms for the head, requestTimeoutMs ${server.requestTimeout} ms in all)`]
         : code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
           ? [413, 'the chunk extensions of the request body are too large']
-          : [400, `malformed request (${escapeControl(code, 40)}: ${escapeControl(String((error as { reason?: unknown }).reason ?? error.message), 120)})`];
+          : [400, `malformed request (${escapeInvisible(code, 40)}: ${escapeInvisible(String((error as { reason?: unknown }).reason ?? error.message), 120)})`];
   limiter.write(status === 408 ? 'info' : 'warn', `${id}:client-error:${status}`, `http.service ${id}: ${reason}; answered ${status}`);
   // An answer already under way on this connection cannot be followed by another one.
   const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;

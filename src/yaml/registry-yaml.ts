@@ -6,7 +6,7 @@ import { FileBoundary } from '../common/file-boundary.js';
 import { FileAccessError, readBoundedFile } from '../common/read-bounded-file.js';
 import { assertValidKind, dependencyProblem, isPlainDependency, isValidNamespace, NAME_RULE, nameProblem, parseEntryId } from '../entry/entry-id.js';
 import { createEntry, setEntrySource, type Entry, type EntrySource } from '../entry/entry.js';
-import { escapeInvisible, quote, show } from '../entry/visible-text.js';
+import { escapeInvisible, quote, show } from '../common/visible-text.js';
 import { positionAt, type Expansion } from './expansion-meter.js';
 import type { YamlPath, YamlPathTarget, YamlPosition } from './source-map.js';
 import { YamlGuard } from './yaml-guard.js';

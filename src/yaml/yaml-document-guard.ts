@@ -1,6 +1,6 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
 import { FORBIDDEN_KEYS } from '../common/deep-freeze.js';
-import { quote } from '../entry/visible-text.js';
+import { quote } from '../common/visible-text.js';
 import { tooManyBytesMessage, tooManyNodesMessage } from './expansion-meter.js';
 import { displayTag, type YamlReadLimits } from './yaml-reader.js';
 

@@ -1,5 +1,5 @@
 import { FORBIDDEN_KEYS } from '../common/deep-freeze.js';
-import { quote } from '../entry/visible-text.js';
+import { quote } from '../common/visible-text.js';
 import { tooManyBytesMessage, type Expansion } from './expansion-meter.js';
 import type { YamlPath, YamlPathTarget } from './source-map.js';
 import { RefusedNumber, refusedNumberMessage, RefusedTag, refusedTagMessage, type YamlReadLimits } from './yaml-reader.js';
