@@ -66,5 +66,3 @@ export { statePaths, MAX_SOCKET_PATH_BYTES, STATE_DIR_NAME } from './state-dir.j
 export type { StatePaths } from './state-dir.js';
 export { ProcessGuard } from './process-guard.js';
 export type { FaultAttributor, FaultCounts, FaultOrigin, ProcessGuardOptions } from './process-guard.js';
-export { LogLimiter } from './log-limiter.js';
-export type { LogLimiterOptions } from './log-limiter.js';

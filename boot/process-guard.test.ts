@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { LogFields, Logger } from 'kindling';
-import { LogLimiter } from './log-limiter.js';
 import { ProcessGuard } from './process-guard.js';
 
 function memoryLogger(lines: string[]): Logger {
@@ -61,46 +60,6 @@ describe('ProcessGuard', () => {
       using guard = ProcessGuard.install({ logger: memoryLogger(lines), process: new EventEmitter() as unknown as NodeJS.Process, linesPerMinute: 2, attributors: [() => ({ entryId: 'app:f', description: 'function app:f' })] });
       for (let i = 0; i < 5; i++) guard.report(new Error(`e${i}`), 'an uncaught exception');
       expect([lines.length, guard.counts().attributed]).toEqual([2, 5]);
-    });
-  });
-});
-
-describe('LogLimiter', () => {
-  describe('.write', () => {
-    it('writes linesPerWindow lines of a key, then says how many it suppressed in the next window', () => {
-      const lines: string[] = [];
-      let now = 0;
-      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 2, windowMs: 1_000, now: () => now });
-      for (let i = 0; i < 5; i++) limiter.write('warn', 'k', `line ${i}`);
-      now = 1_000;
-      limiter.write('warn', 'k', 'line 5');
-      expect(lines).toEqual(['warn line 0', 'warn line 1 (more like this in the next 1 s are counted, not written)', 'warn line 5 (3 similar lines suppressed before this one)']);
-    });
-
-    it('keeps separate counts per key', () => {
-      const lines: string[] = [];
-      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 1, now: () => 0 });
-      expect([limiter.write('info', 'a', 'a'), limiter.write('info', 'a', 'a again'), limiter.write('info', 'b', 'b')]).toEqual([true, false, true]);
-    });
-
-    it('forgets the oldest key past maxKeys', () => {
-      const lines: string[] = [];
-      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 1, maxKeys: 2, now: () => 0 });
-      limiter.write('info', 'a', 'a');
-      limiter.write('info', 'b', 'b');
-      limiter.write('info', 'c', 'c');
-      expect(limiter.write('info', 'a', 'a, remembered no more')).toBe(true);
-    });
-  });
-
-  describe('.flush', () => {
-    it('reports the lines still suppressed', () => {
-      const lines: string[] = [];
-      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 1, now: () => 0 });
-      limiter.write('info', 'k', 'one');
-      limiter.write('info', 'k', 'two');
-      limiter.flush();
-      expect(lines.at(-1)).toBe('warn 1 more line of k were suppressed');
     });
   });
 });

@@ -1,6 +1,5 @@
 import type { Disposable, Logger } from 'kindling';
-import { describeThrown, escapeInvisible } from 'kindling';
-import { LogLimiter } from './log-limiter.js';
+import { LogThrottle, describeThrown, escapeInvisible } from 'kindling';
 
 /** Where a fault came from: the entry whose code raised it, and a phrase naming it for the log. */
 export interface FaultOrigin {
@@ -58,7 +57,7 @@ export class ProcessGuard implements Disposable {
   private attributed = 0;
   private unattributed = 0;
   private readonly byEntry = new Map<string, number>();
-  private readonly limiter: LogLimiter;
+  private readonly storms: LogThrottle;
   private readonly target: Pick<NodeJS.Process, 'on' | 'off'>;
   private disposed = false;
 
@@ -66,7 +65,7 @@ export class ProcessGuard implements Disposable {
   private readonly onRejection = (reason: unknown): void => this.report(reason, 'an unhandled rejection');
 
   private constructor(private readonly options: ProcessGuardOptions) {
-    this.limiter = new LogLimiter({ logger: options.logger, linesPerWindow: options.linesPerMinute ?? 10, windowMs: 60_000 });
+    this.storms = new LogThrottle(options.logger, { linesPerWindow: options.linesPerMinute ?? 10, windowMs: 60_000 });
     this.target = options.process ?? process;
   }
 
@@ -95,7 +94,7 @@ export class ProcessGuard implements Disposable {
         this.attributed++;
         if (this.byEntry.has(origin.entryId) || this.byEntry.size < MAX_COUNTED_ENTRIES) this.byEntry.set(origin.entryId, (this.byEntry.get(origin.entryId) ?? 0) + 1);
         const frame = topFrame(fault);
-        this.limiter.write(
+        this.storms.log(
           'error',
           `fault:${origin.entryId}`,
           `fault in ${origin.description}, ${how}: ${describeThrown(fault, DESCRIPTION_CHARS)}${frame === undefined ? '' : ` (${frame})`}; the app keeps serving (${total} fault${total === 1 ? '' : 's'} so far)`,
@@ -104,7 +103,7 @@ export class ProcessGuard implements Disposable {
       } else {
         this.unattributed++;
         const stack = stackLines(fault);
-        this.limiter.write(
+        this.storms.log(
           'error',
           'fault:internal',
           `internal fault (not attributed to an entry), ${how}: ${describeThrown(fault, DESCRIPTION_CHARS)}${stack === '' ? '' : `\n${stack}`}\nthe app keeps serving (${total} fault${total === 1 ? '' : 's'} so far)`,
@@ -124,7 +123,7 @@ export class ProcessGuard implements Disposable {
     this.disposed = true;
     this.target.off('uncaughtException', this.onException);
     this.target.off('unhandledRejection', this.onRejection);
-    this.limiter.flush();
+    this.storms.flush();
   }
 
   [Symbol.dispose](): void {

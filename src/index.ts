@@ -5,8 +5,8 @@ export { escapeInvisible, quote, show, findInvisible, clipText } from './common/
 export type { KindlingErrorOptions } from './common/errors.js';
 export { toDisposable, DisposableStore } from './common/disposable.js';
 export type { Disposable } from './common/disposable.js';
-export { createConsoleLogger, silentLogger } from './common/logger.js';
-export type { Logger, LogLevel, LogFields, ConsoleLoggerOptions } from './common/logger.js';
+export { createConsoleLogger, silentLogger, LogThrottle } from './common/logger.js';
+export type { Logger, LogLevel, LogFields, ConsoleLoggerOptions, LogThrottleOptions } from './common/logger.js';
 export { deepEqual, deepFreeze } from './common/deep-freeze.js';
 export { findInvalidUtf8 } from './common/utf8.js';
 export type { Utf8Position } from './common/utf8.js';

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HTTPMethod } from 'find-my-way';
-import type { Logger } from 'kindling';
+import type { LogThrottle, Logger } from 'kindling';
 import { KindlingError, describeThrown, escapeInvisible } from 'kindling';
-import type { LogLimiter } from 'kindling/boot';
 import type { HttpRequest } from './http-types.js';
 import type { LiveServer } from './live-server.js';
 import { isBadTarget, parseQuery, parseRequestTarget } from './request-target.js';
@@ -19,7 +18,7 @@ export interface RouteStore {
 export interface RequestHandlerOptions {
   readonly logger: Logger;
   /** Log lines of request faults, a few per minute and kind of fault. */
-  readonly limiter: LogLimiter;
+  readonly storms: LogThrottle;
   /** Finds and calls the committed function an endpoint names. */
   readonly functions: {
     get(id: string): unknown;
@@ -141,7 +140,7 @@ export class RequestHandler {
     // One key per place and status, not per message: a client sending ever new bad targets cannot
     // flood the log either.
     const key = `${store?.endpointId ?? live.id}:${status}`;
-    this.options.limiter.write(level, key, `${where}: ${message}`, store === undefined ? { service: live.id } : { endpoint: store.endpointId, function: store.funcId });
+    this.options.storms.log(level, key, `${where}: ${message}`, store === undefined ? { service: live.id } : { endpoint: store.endpointId, function: store.funcId });
   }
 }
 

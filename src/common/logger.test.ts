@@ -163,9 +163,39 @@ describe('LogThrottle', () => {
       ]);
     });
 
+    it('writes linesPerWindow lines of a key, then says how many more there were when the window ends', () => {
+      const { logger, seen } = recorder();
+      const storms = new LogThrottle(logger, { windowMs: 1000, linesPerWindow: 2 });
+      for (let i = 0; i < 5; i++) storms.warn('k', `line ${i}`);
+      vi.advanceTimersByTime(1000);
+      storms.warn('k', 'line 5');
+      expect(seen).toEqual([
+        ['warn', 'line 0'],
+        ['warn', 'line 1'],
+        ['warn', '… 3 more like this in the last 1 s: line 0'],
+        ['warn', 'line 5'],
+      ]);
+    });
+
+    it('keeps separate counts per key', () => {
+      const { logger, seen } = recorder();
+      const storms = new LogThrottle(logger);
+      storms.log('info', 'a', 'a');
+      storms.log('info', 'a', 'a again');
+      storms.log('info', 'b', 'b');
+      expect(seen).toEqual([
+        ['info', 'a'],
+        ['info', 'b'],
+      ]);
+    });
+
+    it('refuses a linesPerWindow below 1 with INVALID', () => {
+      expect(() => new LogThrottle(recorder().logger, { linesPerWindow: 0 })).toThrow(expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/linesPerWindow/) }));
+    });
+
     it('counts keys beyond maxKeys together', () => {
       const { logger, seen } = recorder();
-      const storms = new LogThrottle(logger, 1000, 2);
+      const storms = new LogThrottle(logger, { windowMs: 1000, maxKeys: 2 });
       for (const key of ['a', 'b', 'c', 'd']) storms.warn(key, `key ${key}`);
       vi.advanceTimersByTime(1000);
       expect(seen).toEqual([
@@ -185,7 +215,7 @@ describe('LogThrottle', () => {
           if (++calls > 1) throw new Error('logger down');
         },
       };
-      const storms = new LogThrottle(throwing, 1000);
+      const storms = new LogThrottle(throwing, { windowMs: 1000 });
       storms.warn('k', 'one');
       storms.warn('k', 'two');
       expect(() => vi.advanceTimersByTime(1000)).not.toThrow();

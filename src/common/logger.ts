@@ -214,14 +214,25 @@ function safeJson(fields: LogFields): string {
   }
 }
 
+/** Options of a {@link LogThrottle}; every limit has a default. */
+export interface LogThrottleOptions {
+  /** The length of a window in ms (default 10 000); `0` writes every line. */
+  readonly windowMs?: number;
+  /** Lines of one key written per window before the rest are counted (default 1). */
+  readonly linesPerWindow?: number;
+  /** Keys written per window; lines of further keys are counted together (default 1 000). */
+  readonly maxKeys?: number;
+}
+
 /**
- * Counts a storm where it starts (undecodable messages, refused sends, presence floods): the first
- * line of each key in a window goes to the logger, repeats are counted, and when the window ends
- * one line says how many there were (`… 20,000 more like this in the last 10 s: <first line>`).
- * Works with any {@link Logger}; at most `maxKeys` keys are tracked per window.
+ * Counts a storm where it starts (undecodable messages, refused sends, presence floods, refused
+ * requests, faults): the first `linesPerWindow` lines of each key in a window go to the logger,
+ * the rest are counted, and when the window ends one line says how many there were (`… 20,000
+ * more like this in the last 10 s: <first line>`). Works with any {@link Logger}; at most
+ * `maxKeys` keys are tracked per window. Its one timer never keeps the process alive.
  *
  * @example
- * const storms = new LogThrottle(logger);
+ * const storms = new LogThrottle(logger, { windowMs: 60_000, linesPerWindow: 10 });
  * storms.warn('undecodable', `an undecodable message on ${subject}: ${reason}`);
  */
 export class LogThrottle {
@@ -229,16 +240,15 @@ export class LogThrottle {
 
   constructor(
     private readonly logger: Logger,
-    windowMs: number = REPEAT_WINDOW_MS,
-    maxKeys: number = MAX_TEMPLATES_PER_WINDOW,
+    options: LogThrottleOptions = {},
   ) {
-    positiveInteger(windowMs, 'repeatWindowMs', true);
-    positiveInteger(maxKeys, 'maxKeys', false);
-    // A storm known at its source needs no sample beyond its first line.
-    this.repeats = new RepeatWindow(windowMs, maxKeys, 1, (level, text) => this.logger[level](text));
+    const windowMs = positiveInteger(options.windowMs ?? REPEAT_WINDOW_MS, 'windowMs', true);
+    const linesPerWindow = positiveInteger(options.linesPerWindow ?? 1, 'linesPerWindow', false);
+    const maxKeys = positiveInteger(options.maxKeys ?? MAX_TEMPLATES_PER_WINDOW, 'maxKeys', false);
+    this.repeats = new RepeatWindow(windowMs, maxKeys, linesPerWindow, (level, text) => this.logger[level](text));
   }
 
-  /** Logs `message` at `level` unless a line of `key` was logged in this window (then it is counted). */
+  /** Logs `message` at `level` unless `key` has used up its lines in this window (then it is counted). */
   log(level: LineLevel, key: string, message: string, fields?: LogFields): void {
     if (this.repeats.admit(level, key, message)) this.logger[level](message, fields);
   }

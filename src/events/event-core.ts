@@ -1,6 +1,6 @@
 import { toDisposable, type Disposable } from '../common/disposable.js';
 import { KindlingError, errorCodeOf, messageOf } from '../common/errors.js';
-import { LogThrottle, type Logger } from '../common/logger.js';
+import { LogThrottle, REPEAT_WINDOW_MS, type Logger } from '../common/logger.js';
 import { PatternSet } from '../pattern/pattern-trie.js';
 import type { ChannelOverflow, OverflowPolicy } from './event-channel.js';
 import { EMPTY_META, splitEventName, type DeliveryMode, type EnvelopeInit, type EventEnvelope } from './event-envelope.js';
@@ -156,7 +156,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   constructor(options: EventCoreOptions) {
     this.nodeID = options.nodeID;
     this.logger = options.logger;
-    this.storms = new LogThrottle(options.logger, options.logRepeatWindowMs);
+    this.storms = new LogThrottle(options.logger, { windowMs: options.logRepeatWindowMs ?? REPEAT_WINDOW_MS });
     this.transport = options.transport;
     this.remote = options.transport.remote;
     this.sendPlain = this.remote ? options.transport.sendPlain?.bind(options.transport) : undefined;
