@@ -64,5 +64,5 @@ export { planRegistry, changedPaths } from './plan.js';
 export type { ComparableEntry, PlanInput, PlannedChange, RegistryPlan } from './plan.js';
 export { statePaths, MAX_SOCKET_PATH_BYTES, STATE_DIR_NAME } from './state-dir.js';
 export type { StatePaths } from './state-dir.js';
-export { ProcessGuard } from './process-guard.js';
+export { ProcessGuard, stackOf } from './process-guard.js';
 export type { FaultAttributor, FaultCounts, FaultOrigin, ProcessGuardOptions } from './process-guard.js';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { LogFields, Logger } from 'kindling';
-import { ProcessGuard } from './process-guard.js';
+import { ProcessGuard, stackOf } from './process-guard.js';
 
 function memoryLogger(lines: string[]): Logger {
   const write = (level: string) => (message: string, _fields?: LogFields) => void lines.push(`${level} ${message}`);
@@ -61,5 +61,15 @@ describe('ProcessGuard', () => {
       for (let i = 0; i < 5; i++) guard.report(new Error(`e${i}`), 'an uncaught exception');
       expect([lines.length, guard.counts().attributed]).toEqual([2, 5]);
     });
+  });
+});
+
+describe('stackOf', () => {
+  it('reads the stack of an error', () => {
+    expect(stackOf(new Error('here'))).toMatch(/^Error: here\n\s+at /);
+  });
+
+  it('reads nothing of a value without a stack, nor of a proxy (its traps are not called)', () => {
+    expect([stackOf('a string'), stackOf(undefined), stackOf({ stack: 5 }), stackOf(hostileProxy())]).toEqual([undefined, undefined, undefined, undefined]);
   });
 });

@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { Disposable, Logger } from 'kindling';
 import { LogThrottle, describeThrown, escapeInvisible } from 'kindling';
 
@@ -143,9 +144,14 @@ export class ProcessGuard implements Disposable {
   }
 }
 
-function stackOf(fault: unknown): string | undefined {
+/**
+ * The stack of a thrown value, when it has one as text; never throws and asks no Proxy (whose
+ * traps are the thrower's code). What an attributor reads to find the code a fault came from.
+ */
+export function stackOf(fault: unknown): string | undefined {
+  if (typeof fault !== 'object' || fault === null || types.isProxy(fault)) return undefined;
   try {
-    const stack = (fault as { stack?: unknown } | null | undefined)?.stack;
+    const stack = (fault as { stack?: unknown }).stack;
     return typeof stack === 'string' ? stack : undefined;
   } catch {
     return undefined;

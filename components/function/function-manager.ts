@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FileAccessError, KindlingError, decodeEntryConfig, formatEntryLocation, getEntrySource, messageOf, readBoundedFile } from 'kindling';
 import type { BoundedFile, Entry, EntryListener, FileBoundary, ListenerContext, Logger } from 'kindling';
+import { stackOf } from 'kindling/boot';
 import type { EntryFiles, FaultOrigin } from 'kindling/boot';
 import { FunctionJsConfig } from './function-js-config.js';
 import type { FunctionContext, Functions, LoadedFunction } from './functions.js';
@@ -220,15 +221,6 @@ export class FunctionManager implements EntryListener, Functions {
 
 function versionOf(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
-}
-
-function stackOf(fault: unknown): string | undefined {
-  try {
-    const stack = (fault as { stack?: unknown } | null | undefined)?.stack;
-    return typeof stack === 'string' ? stack : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Why an import failed; for a syntax error, where the lexer finds it in the module. */
