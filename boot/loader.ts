@@ -394,7 +394,7 @@ export class BootLoader {
   }
 
   /** `pending` (a hook of `component`) under its time limit; `TIMEOUT` names the component, the hook and the limit. */
-  private withinLimit(pending: Promise<unknown>, limitMs: number, component: string, phase: 'load' | 'start' | 'stop'): Promise<void> {
+  private withinLimit(pending: Promise<unknown>, limitMs: number, component: string, phase: 'load' | 'start' | 'stop'): Promise<unknown> {
     const option = `${phase}TimeoutMs`;
     return withinTimeLimit(
       pending,

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HTTPMethod } from 'find-my-way';
 import type { LogThrottle, Logger } from 'kindling';
-import { KindlingError, describeThrown, escapeInvisible } from 'kindling';
+import { KindlingError, describeThrown, escapeInvisible, withinTimeLimit } from 'kindling';
 import type { HttpRequest } from './http-types.js';
 import type { LiveServer } from './live-server.js';
 import { isBadTarget, parseQuery, parseRequestTarget } from './request-target.js';
@@ -115,23 +115,15 @@ export class RequestHandler {
 
   /** Calls the endpoint's function within its time limit; a throw becomes a RequestError. */
   private async call(store: RouteStore, input: HttpRequest): Promise<unknown> {
-    let timer: NodeJS.Timeout | undefined;
     // Compared by identity: asking what a thrown value is may run its code (a proxy's traps).
     const timeout = new KindlingError('TIMEOUT', `did not answer within timeoutMs (${store.timeoutMs} ms)`);
     try {
-      return await Promise.race([
-        this.options.functions.call(store.funcId, input, { endpoint: store.endpointId }),
-        new Promise((_resolve, reject) => {
-          timer = setTimeout(() => reject(timeout), store.timeoutMs);
-        }),
-      ]);
+      return await withinTimeLimit(this.options.functions.call(store.funcId, input, { endpoint: store.endpointId }), store.timeoutMs, () => timeout);
     } catch (error) {
       if (error === timeout) throw new RequestError(504, `function ${store.funcId} ${timeout.message}`, 'the function did not answer in time');
       const status = statusOf(error);
       if (status !== undefined && status < 500) throw new RequestError(status, `function ${store.funcId} refused the request: ${describeThrown(error, FAULT_CHARS)}`, messageOfError(error));
       throw new RequestError(status ?? 500, `function ${store.funcId} failed: ${describeThrown(error, FAULT_CHARS)}`, 'internal error');
-    } finally {
-      clearTimeout(timer);
     }
   }
 
