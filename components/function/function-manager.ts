@@ -29,7 +29,7 @@ interface Staging {
  * `commit`; a refused or discarded batch leaves the committed ones untouched.
  *
  * The module file must be a regular file of bounded size inside the app's {@link FileBoundary}. A
- * dry run (validate, plan) never imports it: it reads the module's exports with a lexer, so no code
+ * dry run (validate, plan) never imports it: it reads the module's exports with a parser, so no code
  * of the module runs before a real batch.
  */
 export class FunctionManager implements EntryListener, Functions {
@@ -155,7 +155,7 @@ export class FunctionManager implements EntryListener, Functions {
       // content hash in the URL makes a changed file a new module, and an unchanged one stays cached.
       namespace = (await import(/* @vite-ignore */ `${pathToFileURL(module.realPath).href}?v=${version}`)) as Record<string, unknown>;
     } catch (error) {
-      throw new KindlingError('INVALID', `${where}: module ${config.file} failed to load: ${await describeLoadError(error, module)}`, { cause: error, details });
+      throw new KindlingError('INVALID', `${where}: module ${config.file} failed to load: ${describeLoadError(error, module)}`, { cause: error, details });
     }
     // import() read the file again itself: should it have changed in between, what ran is not what was checked.
     const after = await this.readModule(file, config.file, where, details);
@@ -190,7 +190,7 @@ export class FunctionManager implements EntryListener, Functions {
     }
   }
 
-  /** A dry run's check: the export is there, as a lexer reads the module (which does not run). */
+  /** A dry run's check: the export is there, as a parser reads the module (which does not run). */
   private async checkExports(
     module: BoundedFile,
     config: FunctionJsConfig,
@@ -223,10 +223,10 @@ function versionOf(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
 
-/** Why an import failed; for a syntax error, where the lexer finds it in the module. */
-async function describeLoadError(error: unknown, module: BoundedFile): Promise<string> {
+/** Why an import failed; for a syntax error, where the parser finds it in the module. */
+function describeLoadError(error: unknown, module: BoundedFile): string {
   const message = messageOf(error);
   if (!(error instanceof SyntaxError)) return message;
-  const at = await findSyntaxError(module.bytes.toString('utf8'));
+  const at = findSyntaxError(module.bytes.toString('utf8'), module.realPath);
   return at === undefined ? message : `${message} (at ${module.realPath}:${at.line}:${at.column})`;
 }
