@@ -2,7 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import { DEFAULT_MAX_FILE_BYTES, ErrorCode, KindlingError, findInvisible, getEntrySource, messageOf, parseRegistryYaml, readBoundedFile, setEntrySource } from 'kindling';
-import type { Entry, EntryInput, EntrySource, FileBoundary, HistoryRecord, RegistryOp } from 'kindling';
+import type { Entry, EntryInput, EntrySource, FileBoundary, HistoryRecord, RegistryOp, RegistryYamlLimits } from 'kindling';
 
 /** Where an entry was declared, as it travels: the file and the position of the entry. */
 export interface WirePosition {
@@ -345,9 +345,11 @@ interface WireSlot {
 /** The slot of each declaration site made by {@link fromWireEntry}. */
 const slots = new WeakMap<EntrySource, WireSlot>();
 
-/** A few recently read files by content hash, so that the rounds of one dry run parse a file once. */
-const parsedFiles = new Map<string, { readonly hash: string; readonly parsed: ParsedFile }>();
+/** A few recently read files by content hash and limits, so that the rounds of one dry run parse a file once. */
+const parsedFiles = new Map<string, { readonly hash: string; readonly limits: RegistryYamlLimits; readonly parsed: ParsedFile }>();
 const PARSED_FILES_KEPT = 8;
+/** The limits of registry YAML when the app sets none (one object: the cache compares limits by identity). */
+const DEFAULT_LIMITS: RegistryYamlLimits = Object.freeze({});
 
 function lazySource(id: string, at: WirePosition): EntrySource {
   const slot: WireSlot = { file: at.file, parsed: undefined };
@@ -369,10 +371,11 @@ function lazySource(id: string, at: WirePosition): EntrySource {
 /**
  * Reads the registry files that the entries of `ops` were declared in, so that a refusal can point
  * at a path under an entry (`data.file` rather than the entry). The files are named by the client:
- * only regular files of bounded size inside `boundary` are read, asynchronously; any other is left
- * unread, and its entries are located at their declaration only. Never throws.
+ * only regular files of bounded size inside `boundary` are read, asynchronously, and parsed under
+ * the app's `limits`; any other is left unread, and its entries are located at their declaration
+ * only. Never throws.
  */
-export async function readWireSources(ops: readonly RegistryOp[], boundary: FileBoundary): Promise<void> {
+export async function readWireSources(ops: readonly RegistryOp[], boundary: FileBoundary, limits: RegistryYamlLimits = DEFAULT_LIMITS): Promise<void> {
   const byFile = new Map<string, WireSlot[]>();
   for (const op of ops) {
     const source = getEntrySource(op.entry);
@@ -384,29 +387,29 @@ export async function readWireSources(ops: readonly RegistryOp[], boundary: File
   }
   await Promise.all(
     [...byFile].map(async ([file, list]) => {
-      const parsed = await readParsedFile(file, boundary);
+      const parsed = await readParsedFile(file, boundary, limits);
       for (const slot of list) slot.parsed = parsed;
     }),
   );
 }
 
-async function readParsedFile(file: string, boundary: FileBoundary): Promise<ParsedFile | undefined> {
+async function readParsedFile(file: string, boundary: FileBoundary, limits: RegistryYamlLimits): Promise<ParsedFile | undefined> {
   let bytes: Buffer;
   try {
-    ({ bytes } = await readBoundedFile(file, { maxBytes: DEFAULT_MAX_FILE_BYTES, limitName: 'maxFileBytes', boundary }));
+    ({ bytes } = await readBoundedFile(file, { maxBytes: limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, limitName: 'maxFileBytes', boundary }));
   } catch {
     return undefined;
   }
   const hash = createHash('sha256').update(bytes).digest('hex');
   const cached = parsedFiles.get(file);
-  if (cached?.hash === hash) return cached.parsed;
+  if (cached?.hash === hash && cached.limits === limits) return cached.parsed;
   let text: string | undefined = bytes.toString('utf8');
   let sources: Map<string, EntrySource> | undefined;
   const parsed: ParsedFile = () => {
     if (text !== undefined) {
       try {
         sources = new Map();
-        for (const entry of parseRegistryYaml(text, file)) {
+        for (const entry of parseRegistryYaml(text, file, limits)) {
           const source = getEntrySource(entry);
           if (source !== undefined) sources.set(entry.id, source);
         }
@@ -418,7 +421,7 @@ async function readParsedFile(file: string, boundary: FileBoundary): Promise<Par
     return sources;
   };
   parsedFiles.delete(file);
-  parsedFiles.set(file, { hash, parsed });
+  parsedFiles.set(file, { hash, limits, parsed });
   while (parsedFiles.size > PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);
   return parsed;
 }

@@ -250,6 +250,7 @@ export class Application {
       name: this.manifest.name ?? basename(this.manifest.dir),
       appDir: this.manifest.dir,
       boundary: this.manifest.boundary,
+      yamlLimits: this.manifest.yamlLimits,
       logger: this.logger,
       ...(this.limits.journal === undefined ? {} : { journal: this.limits.journal }),
       ...(this.limits.admin === undefined ? {} : { admin: this.limits.admin }),
@@ -268,7 +269,7 @@ export class Application {
     const registry = this.registry;
     let outcome: ReloadOutcome;
     try {
-      const { entries } = await loadRegistryYaml(this.manifest.registry, { root: this.manifest.boundary });
+      const { entries } = await loadRegistryYaml(this.manifest.registry, { ...this.manifest.yamlLimits, root: this.manifest.boundary });
       const files = this.boot.context.container.isBound(EntryFiles) ? this.boot.context.container.get<EntryFiles>(EntryFiles) : undefined;
       const touched = new Set(changedFiles.flatMap((file) => files?.entriesUsing(file) ?? []));
       const next = new Map(entries.map((entry) => [entry.id, entry]));

@@ -324,7 +324,7 @@ async function resolveTarget(arg: string, flags: TargetFlags): Promise<Target> {
 
 async function loadYaml(target: Target, progress: Progress): Promise<{ entries: readonly Entry[]; files: readonly string[] }> {
   progress.phase(`loading the registry YAML (${target.manifest.registry.length} ${plural(target.manifest.registry.length, 'source')})`);
-  const loaded = await loadRegistryYaml(target.manifest.registry, { root: target.manifest.boundary });
+  const loaded = await loadRegistryYaml(target.manifest.registry, { ...target.manifest.yamlLimits, root: target.manifest.boundary });
   progress.size(loaded.entries.length);
   progress.phase(`loaded ${formatCount(loaded.entries.length)} entries from ${formatCount(loaded.files.length)} files`);
   return loaded;

@@ -1,5 +1,5 @@
 import { FileBoundary, FileJournal, KindlingError, decodeJournalEntry, messageOf, toDisposable } from 'kindling';
-import type { ApplyResult, Disposable, Entry, FileJournalOptions, HistoryRecord, JournalEntryState, Logger, Registry, RegistryJournal } from 'kindling';
+import type { ApplyResult, Disposable, Entry, FileJournalOptions, HistoryRecord, JournalEntryState, Logger, Registry, RegistryJournal, RegistryYamlLimits } from 'kindling';
 import { fromWireEntry, fromWirePosition, readWireSources, toWireChanges, toWireEntry, positionOf } from './admin-protocol.js';
 import type { AdminApplyResult, AdminJournalInfo, AdminPhase, AdminStatus } from './admin-protocol.js';
 import { AdminServer } from './admin-server.js';
@@ -121,6 +121,8 @@ export interface DurableStateOptions {
   readonly appDir: string;
   /** Where the registry files named by admin clients may be read (default: inside `appDir`). */
   readonly boundary?: FileBoundary;
+  /** Limits of those registry files (default: those of registry YAML). */
+  readonly yamlLimits?: RegistryYamlLimits;
   readonly logger: Logger;
   /** Limits of the journal (record size, when it is compacted). */
   readonly journal?: JournalLimits;
@@ -241,7 +243,7 @@ export class DurableState {
     const target = new Map<string, Entry | undefined>();
     for (const [id, { entry }] of this.held) target.set(id, entry === undefined ? undefined : fromStoredEntry(entry));
     const ops = registry.opsToReach(target);
-    await readWireSources(ops, this.boundary);
+    await readWireSources(ops, this.boundary, this.options.yamlLimits);
     const what = describeHeld(this.info);
     let result: ApplyResult | undefined;
     if (ops.length > 0) {
@@ -329,7 +331,7 @@ export class DurableState {
       },
       apply: async (request) => {
         const registry = this.requireReady();
-        await readWireSources(request.ops, this.boundary);
+        await readWireSources(request.ops, this.boundary, this.options.yamlLimits);
         const result = await registry.apply(request.ops, { ...flags(request), source: request.source ?? 'kindling apply' });
         return toResult(result);
       },

@@ -88,7 +88,7 @@ export {
   DEFAULT_MAX_ALIAS_NODES,
   DEFAULT_MAX_EXPANDED_BYTES,
 } from './yaml/registry-yaml.js';
-export type { LoadedRegistry, RegistryYamlProblem, RegistryYamlOptions } from './yaml/registry-yaml.js';
+export type { LoadedRegistry, RegistryYamlProblem, RegistryYamlOptions, RegistryYamlLimits } from './yaml/registry-yaml.js';
 export { inspectYamlDocument } from './yaml/yaml-document-guard.js';
 export type { YamlDocumentProblem } from './yaml/yaml-document-guard.js';
 export type { YamlReadLimits } from './yaml/yaml-reader.js';

@@ -8,6 +8,8 @@ import { builtinComponents } from '../components/index.js';
 import { main } from '../boot/cli.js';
 
 const fixture = resolve(import.meta.dirname, 'fixtures/boot/notes-app');
+/** The fixture's manifest, without allow. */
+const MANIFEST = 'name: notes\nlog: silent\ncomponents:\n  - events\n  - name: registry\n    config:\n      acceptKinds: [app.note]\nregistry:\n  - ./registry\n';
 
 describe('Application', () => {
   let dir: string;
@@ -43,6 +45,12 @@ describe('Application', () => {
       expect(started.boot.state).toBe('stopped');
     });
 
+    it('reads the registry YAML under the limits the manifest sets in allow.yaml', async () => {
+      await writeFile(join(dir, 'kindling.yaml'), `${MANIFEST}allow:\n  yaml: { maxFileBytes: 16 }\n`);
+      const started = await load();
+      await expect(started.start()).rejects.toThrow(/notes\.yaml:1:1: file is \d+ bytes, more than the limit of 16 \(maxFileBytes\)/);
+    });
+
     it('refuses a component config that is not valid at the manifest file:line:col', async () => {
       await writeFile(join(dir, 'kindling.yaml'), 'components:\n  - events\n  - name: registry\n    config:\n      acceptKinds: 7\n');
       const started = await load();
@@ -75,6 +83,16 @@ describe('Application', () => {
       expect(outcome.status === 'refused' && outcome.message).toContain(`${join(dir, 'registry/notes.yaml')}:3:`);
       expect(started.registry.revision).toBe(1);
       expect(started.registry.get('app:second')).toBeDefined();
+    });
+
+    it('reads the changed sources under the limits the manifest sets in allow.yaml', async () => {
+      await writeFile(join(dir, 'kindling.yaml'), `${MANIFEST}allow:\n  yaml: { maxDepth: 4 }\n`);
+      const started = await load();
+      await started.start();
+      await writeFile(join(dir, 'registry/notes.yaml'), 'namespace: app\nentries:\n  - { name: first, kind: app.note, text: { a: { b: deep } } }\n');
+      const outcome = await started.reload();
+      expect(outcome.status === 'refused' && outcome.message).toMatch(/notes\.yaml:3:\d+: the YAML is nested more than 4 levels deep/);
+      expect(started.registry.revision).toBe(1);
     });
 
     it('tells reload listeners what happened', async () => {
@@ -120,6 +138,21 @@ describe('kindling (CLI)', () => {
     const { code, err } = await run(['run', join(fixture, 'missing')]);
     expect(code).toBe(1);
     expect(err).toMatch(/^kindling: .*missing does not exist/);
+  });
+
+  it('validates and plans the registry YAML under the limits the manifest sets in allow.yaml', async () => {
+    const app = await mkdtemp(join(tmpdir(), 'kindling-limits-'));
+    try {
+      await cp(fixture, app, { recursive: true });
+      await writeFile(join(app, 'kindling.yaml'), `${MANIFEST}allow:\n  yaml: { maxFileBytes: 16 }\n`);
+      for (const command of ['validate', 'plan']) {
+        const { code, err } = await run([command, app, '--state-dir', join(app, '.none')]);
+        expect([command, code]).toEqual([command, 2]);
+        expect(err).toMatch(/notes\.yaml:1:1: file is \d+ bytes, more than the limit of 16 \(maxFileBytes\)/);
+      }
+    } finally {
+      await rm(app, { recursive: true, force: true });
+    }
   });
 
   it('runs an app until its signal aborts, then exits 0', async () => {

@@ -42,8 +42,11 @@ export interface RegistryYamlProblem {
   readonly entryId?: string;
 }
 
-/** Limits of {@link loadRegistryYaml} and {@link parseRegistryYaml}; the defaults suit any real registry. */
-export interface RegistryYamlOptions {
+/**
+ * Limits of registry YAML ({@link loadRegistryYaml}, {@link parseRegistryYaml}); the defaults suit
+ * any real registry. An app sets them in its boot manifest, under `allow.yaml`.
+ */
+export interface RegistryYamlLimits {
   /** Largest file accepted, in bytes. Default 16 MiB. */
   readonly maxFileBytes?: number;
   /** Deepest nesting of maps and lists in a document (its root collection is level 1). Default 64. */
@@ -61,6 +64,10 @@ export interface RegistryYamlOptions {
    * while every entry's JSON stays far below what one JavaScript string can hold.
    */
   readonly maxExpandedBytes?: number;
+}
+
+/** Options of {@link loadRegistryYaml} and {@link parseRegistryYaml}: the limits, and where the files must be. */
+export interface RegistryYamlOptions extends RegistryYamlLimits {
   /**
    * Where the files must be (for {@link loadRegistryYaml}): a directory, or a {@link FileBoundary}
    * that opts more directories in. Every path given, found in a directory or reached through a
