@@ -43,6 +43,10 @@ describe('quote', () => {
     expect([quote('a"b'), quote('\\u200b'), quote('\u200b')]).toEqual(['"a\\"b"', '"\\\\u200b"', '"\\u200b"']);
   });
 
+  it('cuts a value longer than maxChars, saying after the quotation how much was left out', () => {
+    expect([quote('abcdef', 3), quote('abc', 3)]).toEqual(['"abc"… (3 more characters)', '"abc"']);
+  });
+
   it('writes a quotation JSON reads back as the value', () => {
     const value = 'po\u200brt "x" \\ \u{e0041}\n';
     expect(JSON.parse(quote(value))).toBe(value);
@@ -56,6 +60,10 @@ describe('findInvisible', () => {
 });
 
 describe('show', () => {
+  it('cuts a string at maxChars', () => {
+    expect([show('abcdef', 2), show(123456, 2)]).toEqual(['"ab"… (4 more characters)', '123456']);
+  });
+
   it('shows any value without throwing', () => {
     expect([show('x'), show(3), show(null), show(undefined), show(2n), show([]), show({}), show(Symbol('s')), show(() => 1)]).toEqual([
       '"x"',

@@ -40,13 +40,17 @@ export function escapeInvisible(text: string, maxChars?: number): string {
 /**
  * Quotes a value for a message: `"` and `\` are escaped as well as every invisible character, so
  * that the quoted text cannot be confused with an escape, end early or hide anything (it reads
- * back with `JSON.parse`).
+ * back with `JSON.parse`). With `maxChars`, a longer value is cut, and how much was left out is
+ * said after the closing quote (for text a peer or a client sends).
  *
  * @example
  * quote('a\u202eb"c'); // '"a\\u202eb\\"c"'
+ * quote('abcdef', 3); // '"abc"… (3 more characters)'
  */
-export function quote(value: string): string {
-  return `"${escapeInvisible(value.replace(/[\\"]/g, (ch) => `\\${ch}`))}"`;
+export function quote(value: string, maxChars = Number.POSITIVE_INFINITY): string {
+  const end = cutIndex(value, maxChars);
+  const quoted = `"${escapeInvisible(value.slice(0, end).replace(/[\\"]/g, (ch) => `\\${ch}`))}"`;
+  return end === value.length ? quoted : `${quoted}${leftOut(value.length - end)}`;
 }
 
 /** The first invisible or control character of `text`, with its index, if there is one. */
@@ -57,14 +61,14 @@ export function findInvisible(text: string): { readonly index: number; readonly 
 }
 
 /**
- * Shows any value in a message, safely: a string quoted with {@link quote}, a number, boolean,
- * undefined, null or bigint as written, and anything else by its type (`a list`, `a mapping`,
- * `a function`). Never throws, whatever the value.
+ * Shows any value in a message, safely: a string quoted with {@link quote} (cut at `maxChars`), a
+ * number, boolean, undefined, null or bigint as written, and anything else by its type (`a list`,
+ * `a mapping`, `a function`). Never throws, whatever the value.
  */
-export function show(value: unknown): string {
+export function show(value: unknown, maxChars = Number.POSITIVE_INFINITY): string {
   switch (typeof value) {
     case 'string':
-      return quote(value);
+      return quote(value, maxChars);
     case 'number':
     case 'boolean':
     case 'undefined':
@@ -87,9 +91,18 @@ export function show(value: unknown): string {
  * clipText('abcdef', 3); // 'abc… (3 more characters)'
  */
 export function clipText(text: string, maxChars: number): string {
-  if (text.length <= maxChars) return text;
-  let end = Math.max(0, maxChars);
+  const end = cutIndex(text, maxChars);
+  return end === text.length ? text : `${text.slice(0, end)}${leftOut(text.length - end)}`;
+}
+
+/** Where `text` is cut to keep at most `maxChars` UTF-16 units, never inside a surrogate pair. */
+function cutIndex(text: string, maxChars: number): number {
+  if (text.length <= maxChars) return text.length;
+  const end = Math.max(0, maxChars);
   const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${text.slice(0, end)}… (${(text.length - end).toLocaleString('en-US')} more characters)`;
+  return last >= 0xd800 && last <= 0xdbff ? end - 1 : end;
+}
+
+function leftOut(chars: number): string {
+  return `… (${chars.toLocaleString('en-US')} more characters)`;
 }
