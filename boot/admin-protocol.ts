@@ -1,7 +1,7 @@
 // The JSON spoken over a running app's admin socket (boot/admin-server.ts, boot/admin-client.ts).
 
 import { createHash } from 'node:crypto';
-import { DEFAULT_MAX_FILE_BYTES, ErrorCode, KindlingError, findInvisible, getEntrySource, messageOf, parseRegistryYaml, readBoundedFile, setEntrySource } from 'kindling';
+import { DEFAULT_MAX_FILE_BYTES, ErrorCode, KindlingError, findInvisible, getEntrySource, messageOf, parseRegistryYaml, quote, readBoundedFile, setEntrySource, show } from 'kindling';
 import type { Entry, EntryInput, EntrySource, FileBoundary, HistoryRecord, RegistryOp, RegistryYamlLimits } from 'kindling';
 
 /** Where an entry was declared, as it travels: the file and the position of the entry. */
@@ -211,7 +211,7 @@ export function fromWireOps(value: unknown, maxOps = DEFAULT_MAX_OPS): RegistryO
       return { op: 'delete', entry: { id: text(entry['id'], `${where}.entry.id`) } };
     }
     if (op['op'] === 'create' || op['op'] === 'update') return { op: op['op'], entry: fromWireEntry(op['entry'], `${where}.entry`) };
-    throw invalid(`${where}.op must be create, update or delete, not ${JSON.stringify(op['op']) ?? 'missing'}`);
+    throw invalid(`${where}.op must be create, update or delete, not ${op['op'] === undefined ? 'missing' : show(op['op'], 64)}`);
   });
 }
 
@@ -240,7 +240,7 @@ export function decodeCompactRequest(body: unknown): void {
 
 function decodeFlags(request: Record<string, unknown>): { dryRun: boolean; expectRevision?: number } {
   const dryRun = request['dryRun'];
-  if (dryRun !== undefined && typeof dryRun !== 'boolean') throw invalid(`dryRun must be true or false, not ${JSON.stringify(dryRun)}`);
+  if (dryRun !== undefined && typeof dryRun !== 'boolean') throw invalid(`dryRun must be true or false, not ${show(dryRun, 64)}`);
   const expect = request['expectRevision'];
   return { dryRun: dryRun === true, ...(expect === undefined ? {} : { expectRevision: revisionNumber(expect, 'expectRevision') }) };
 }
@@ -256,7 +256,7 @@ function checkSource(source: unknown, maxLength: number): void {
 }
 
 function revisionNumber(value: unknown, name: string): number {
-  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalid(`${name} must be a revision number (an integer, 0 or more), not ${JSON.stringify(value) ?? 'missing'}`);
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalid(`${name} must be a revision number (an integer, 0 or more), not ${value === undefined ? 'missing' : show(value, 64)}`);
   return value as number;
 }
 
@@ -277,7 +277,7 @@ function record(value: unknown, where: string, known?: readonly string[]): Recor
     for (const key of Object.keys(value)) {
       if (!known.includes(key)) {
         const expected = known.length === 0 ? 'no fields' : known.join(', ');
-        throw invalid(`${where} has an unknown field ${JSON.stringify(key)} (expected ${expected})`);
+        throw invalid(`${where} has an unknown field ${quote(key, 64)} (expected ${expected})`);
       }
     }
   }

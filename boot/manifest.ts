@@ -317,7 +317,7 @@ export function parseBootManifest(text: string, file: string, options: BootManif
       if (parsed.name !== undefined) {
         const first = seen.get(parsed.name);
         if (first !== undefined) {
-          problem(at, `component "${parsed.name}" is listed twice (first at components[${first}])`);
+          problem(at, `component ${quote(parsed.name)} is listed twice (first at components[${first}])`);
           return;
         }
         seen.set(parsed.name, index);
@@ -442,7 +442,7 @@ export async function resolveManifestComponents(
         const hint = nearest(item.name ?? '', names);
         problem(
           item,
-          `unknown component "${item.name ?? ''}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; built-in components: ${names.join(', ')}. An app component is a module path such as "./my-component.js"`,
+          `unknown component ${quote(item.name ?? '')}${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; built-in components: ${names.join(', ')}. An app component is a module path such as "./my-component.js"`,
         );
       } else {
         resolved.push({ component: builtin, config: item.config, source: item.source });
@@ -476,7 +476,7 @@ export async function resolveManifestComponents(
       continue;
     }
     if (item.name !== undefined && item.name !== component.name) {
-      problem(item, `module ${item.module} exports component "${component.name}", not "${item.name}"`, ['name']);
+      problem(item, `module ${escapeInvisible(item.module)} exports component ${quote(component.name)}, not ${quote(item.name)}`, ['name']);
       continue;
     }
     resolved.push({ component, config: item.config, source: item.source });

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FileAccessError, KindlingError, decodeEntryConfig, formatEntryLocation, getEntrySource, messageOf, readBoundedFile } from 'kindling';
+import { FileAccessError, KindlingError, decodeEntryConfig, escapeInvisible, formatEntryLocation, getEntrySource, messageOf, quote, readBoundedFile } from 'kindling';
 import type { BoundedFile, Entry, EntryListener, FileBoundary, ListenerContext, Logger } from 'kindling';
 import { stackOf } from 'kindling/boot';
 import type { EntryFiles, FaultOrigin } from 'kindling/boot';
@@ -155,12 +155,12 @@ export class FunctionManager implements EntryListener, Functions {
       // content hash in the URL makes a changed file a new module, and an unchanged one stays cached.
       namespace = (await import(/* @vite-ignore */ `${pathToFileURL(module.realPath).href}?v=${version}`)) as Record<string, unknown>;
     } catch (error) {
-      throw new KindlingError('INVALID', `${where}: module ${config.file} failed to load: ${describeLoadError(error, module)}`, { cause: error, details });
+      throw new KindlingError('INVALID', `${where}: module ${escapeInvisible(config.file)} failed to load: ${describeLoadError(error, module)}`, { cause: error, details });
     }
     // import() read the file again itself: should it have changed in between, what ran is not what was checked.
     const after = await this.readModule(file, config.file, where, details);
     if (versionOf(after.bytes) !== version) {
-      throw new KindlingError('CONFLICT', `${where}: module ${config.file} changed while it was loaded; apply again`, { details, retryable: true });
+      throw new KindlingError('CONFLICT', `${where}: module ${escapeInvisible(config.file)} changed while it was loaded; apply again`, { details, retryable: true });
     }
     const fn = namespace[config.export];
     if (typeof fn !== 'function') {
@@ -168,7 +168,7 @@ export class FunctionManager implements EntryListener, Functions {
       const found = fn === undefined ? 'has no export' : `exports a ${typeof fn}, not a function, as`;
       throw new KindlingError(
         'INVALID',
-        `${whereAt('export')}: module ${config.file} ${found} "${config.export}" (its function exports: ${exports.length === 0 ? 'none' : exports.join(', ')})`,
+        `${whereAt('export')}: module ${escapeInvisible(config.file)} ${found} ${quote(config.export)} (its function exports: ${exports.length === 0 ? 'none' : exports.map((name) => escapeInvisible(name)).join(', ')})`,
         { details: { ...details, export: config.export } },
       );
     }
@@ -183,10 +183,10 @@ export class FunctionManager implements EntryListener, Functions {
       const problem =
         error instanceof FileAccessError
           ? error.reason === 'not-found'
-            ? `does not exist (looked for ${file})`
+            ? `does not exist (looked for ${escapeInvisible(file)})`
             : error.problem
           : `cannot be read: ${messageOf(error)}`;
-      throw new KindlingError('INVALID', `${where}: module file ${written} ${problem}`, { cause: error, details });
+      throw new KindlingError('INVALID', `${where}: module file ${escapeInvisible(written)} ${problem}`, { cause: error, details });
     }
   }
 
@@ -201,19 +201,19 @@ export class FunctionManager implements EntryListener, Functions {
     try {
       exports = await readModuleExports({ realPath: module.realPath, text: module.bytes.toString('utf8') }, this.boundary);
     } catch (error) {
-      throw new KindlingError('INVALID', `${whereAt('file')}: module ${config.file} has a ${messageOf(error)}`, { cause: error, details });
+      throw new KindlingError('INVALID', `${whereAt('file')}: module ${escapeInvisible(config.file)} has a ${messageOf(error)}`, { cause: error, details });
     }
     if (exports.names.has(config.export)) return;
     if (exports.unknown.length > 0) {
       this.logger.warn(
-        `${whereAt('export')}: export "${config.export}" of module ${config.file} cannot be confirmed without running it (${exports.unknown.join('; ')}); a real batch imports the module and checks it`,
+        `${whereAt('export')}: export ${quote(config.export)} of module ${escapeInvisible(config.file)} cannot be confirmed without running it (${exports.unknown.join('; ')}); a real batch imports the module and checks it`,
       );
       return;
     }
     const names = [...exports.names].sort();
     throw new KindlingError(
       'INVALID',
-      `${whereAt('export')}: module ${config.file} has no export "${config.export}" (its exports: ${names.length === 0 ? 'none' : names.join(', ')})`,
+      `${whereAt('export')}: module ${escapeInvisible(config.file)} has no export ${quote(config.export)} (its exports: ${names.length === 0 ? 'none' : names.map((name) => escapeInvisible(name)).join(', ')})`,
       { details: { ...details, export: config.export } },
     );
   }

@@ -2,7 +2,7 @@ import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'acorn';
 import type { Identifier, Literal, ModuleDeclaration, Pattern, Program } from 'acorn';
-import { KindlingError, readBoundedFile } from 'kindling';
+import { KindlingError, messageOf, quote, readBoundedFile } from 'kindling';
 import type { FileBoundary } from 'kindling';
 
 /** What a module exports, as read without running it. */
@@ -85,7 +85,7 @@ export async function readModuleExports(module: ModuleSource, boundary: FileBoun
         const from = String(declaration.source.value);
         const target = reexportPath(from, current.realPath);
         if (target === undefined) {
-          unknown.push(`${current.realPath} re-exports everything from "${from}", which is not a relative path`);
+          unknown.push(`${current.realPath} re-exports everything from ${quote(from)}, which is not a relative path`);
           continue;
         }
         let next: ModuleSource;
@@ -93,7 +93,7 @@ export async function readModuleExports(module: ModuleSource, boundary: FileBoun
           const file = await readBoundedFile(target, { maxBytes: boundary.maxModuleBytes, limitName: 'allow.moduleBytes', boundary });
           next = { realPath: file.realPath, text: file.bytes.toString('utf8') };
         } catch (error) {
-          unknown.push(`${current.realPath} re-exports everything from "${from}", which was not read: ${(error as Error).message}`);
+          unknown.push(`${current.realPath} re-exports everything from ${quote(from)}, which was not read: ${messageOf(error)}`);
           continue;
         }
         await visit(next, true);

@@ -1,6 +1,6 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { describeThrown, escapeInvisible } from 'kindling';
+import { describeThrown, escapeInvisible, quote, show } from 'kindling';
 
 /** A function's result turned into plain data that can be written without running its code again. */
 export interface EncodedResponse {
@@ -66,7 +66,7 @@ function encode(result: unknown): EncodedResponse {
     type = 'application/json; charset=utf-8';
   }
   if (status !== undefined && !(typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599)) {
-    throw new ResultError(`returned status ${escapeInvisible(typeof status === 'string' ? JSON.stringify(status) : typeof status === 'symbol' ? 'a symbol' : String(status), 40)}, not an HTTP status (an integer from 200 to 599)`);
+    throw new ResultError(`returned status ${show(status, 40)}, not an HTTP status (an integer from 200 to 599)`);
   }
   if (type !== undefined && headerList['content-type'] === undefined) headerList['content-type'] = type;
   if (payload !== undefined) headerList['content-length'] = payload.length;
@@ -79,7 +79,7 @@ function encodeHeaders(headers: unknown): OutgoingHttpHeaders {
   if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) throw new ResultError('returned headers that are not an object');
   for (const [rawName, value] of Object.entries(headers)) {
     const name = rawName.toLowerCase();
-    const shown = JSON.stringify(rawName.length > 40 ? `${rawName.slice(0, 40)}...` : rawName);
+    const shown = quote(rawName, 40);
     try {
       validateHeaderName(name);
     } catch {

@@ -467,7 +467,7 @@ function positionedProblems(
     out.push(withEntryId({ file, line: at.line, column: at.column, message: problem.message }, problem.entryId));
   }
   for (const { key, first, second } of sourceMap.duplicateKeys()) {
-    out.push({ file, ...second, message: `duplicate key "${key}" (first at line ${first.line}, column ${first.column})` });
+    out.push({ file, ...second, message: `duplicate key ${quote(key)} (first at line ${first.line}, column ${first.column})` });
   }
   // Also a tagged value (or a refused number) that a later duplicate key replaced, which the guard never saw.
   for (const { value, position } of sourceMap.findValues((v): v is RefusedTag | RefusedNumber => v instanceof RefusedTag || v instanceof RefusedNumber)) {
