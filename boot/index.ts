@@ -42,10 +42,11 @@ export type { ApplicationOptions, ReloadOutcome, WatchOptions } from './applicat
 export { loadBuiltinComponents } from './builtins.js';
 export type { BuiltinComponents } from './builtins.js';
 export { AdminClient } from './admin-client.js';
-export type { SocketProbe } from './admin-client.js';
+export type { AdminClientOptions, SocketProbe } from './admin-client.js';
 export type {
   AdminApplyRequest,
   AdminApplyResult,
+  AdminCompaction,
   AdminEntries,
   AdminHistory,
   AdminJournalInfo,
