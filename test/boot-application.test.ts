@@ -6,6 +6,7 @@ import { silentLogger } from 'kindling';
 import { Application, ManifestError } from 'kindling/boot';
 import { builtinComponents } from '../components/index.js';
 import { main } from '../boot/cli.js';
+import { runCli } from './cli-harness.js';
 
 const fixture = resolve(import.meta.dirname, 'fixtures/boot/notes-app');
 /** The fixture's manifest, without allow. */
@@ -115,27 +116,21 @@ describe('Application', () => {
 });
 
 describe('kindling (CLI)', () => {
-  const run = async (argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-    let out = '';
-    let err = '';
-    const code = await main(argv, { stdout: (text) => void (out += text), stderr: (text) => void (err += text), handleSignals: false, logger: silentLogger });
-    return { code, out, err };
-  };
 
   it('exits 2 with the usage for an unknown command', async () => {
-    const { code, err } = await run(['serve']);
+    const { code, err } = await runCli(['serve']);
     expect(code).toBe(2);
     expect(err).toContain("unknown command 'serve'");
   });
 
   it('exits 2 for a log level it does not know', async () => {
-    const { code, err } = await run(['run', fixture, '--log-level', 'loud']);
+    const { code, err } = await runCli(['run', fixture, '--log-level', 'loud']);
     expect(code).toBe(2);
     expect(err).toContain('expected one of debug, info, warn, error, silent');
   });
 
   it('exits 1 and says why when the app does not exist', async () => {
-    const { code, err } = await run(['run', join(fixture, 'missing')]);
+    const { code, err } = await runCli(['run', join(fixture, 'missing')]);
     expect(code).toBe(1);
     expect(err).toMatch(/^kindling: .*missing does not exist/);
   });
@@ -146,7 +141,7 @@ describe('kindling (CLI)', () => {
       await cp(fixture, app, { recursive: true });
       await writeFile(join(app, 'kindling.yaml'), `${MANIFEST}allow:\n  yaml: { maxFileBytes: 16 }\n`);
       for (const command of ['validate', 'plan']) {
-        const { code, err } = await run([command, app, '--state-dir', join(app, '.none')]);
+        const { code, err } = await runCli([command, app, '--state-dir', join(app, '.none')]);
         expect([command, code]).toEqual([command, 2]);
         expect(err).toMatch(/notes\.yaml:1:1: file is \d+ bytes, more than the limit of 16 \(maxFileBytes\)/);
       }
