@@ -1,10 +1,9 @@
 import { lstat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { request } from 'node:http';
-import { KindlingError } from 'kindling';
+import { KindlingError, messageOf } from 'kindling';
 import { fromWireError } from './admin-protocol.js';
 import type { AdminApplyRequest, AdminApplyResult, AdminCompaction, AdminEntries, AdminHistory, AdminRollbackRequest, AdminStatus, WireError } from './admin-protocol.js';
-import { safeMessageOf } from './cli-output.js';
 import type { StatePaths } from './state-dir.js';
 
 /** What is at an admin socket path. */
@@ -193,7 +192,7 @@ export class AdminClient {
         details: { reason, notRunning: true, stateDir: this.paths.dir },
       });
     }
-    return new KindlingError('UNAVAILABLE', `cannot reach the app at ${this.paths.socket}: ${safeMessageOf(error)}`, {
+    return new KindlingError('UNAVAILABLE', `cannot reach the app at ${this.paths.socket}: ${messageOf(error)}`, {
       cause: error,
       details: { reason, stateDir: this.paths.dir },
       retryable: true,

@@ -1,9 +1,8 @@
 // The JSON spoken over a running app's admin socket (boot/admin-server.ts, boot/admin-client.ts).
 
 import { createHash } from 'node:crypto';
-import { DEFAULT_MAX_FILE_BYTES, ErrorCode, KindlingError, getEntrySource, parseRegistryYaml, readBoundedFile, setEntrySource } from 'kindling';
-import type { Entry, EntryInput, EntrySource, FileBoundary, HistoryRecord, RegistryOp } from 'kindling';
-import { safeMessageOf, unsafeCharacterIndex } from './cli-output.js';
+import { DEFAULT_MAX_FILE_BYTES, ErrorCode, KindlingError, findInvisible, getEntrySource, messageOf, parseRegistryYaml, quote, readBoundedFile, setEntrySource, show } from 'kindling';
+import type { Entry, EntryInput, EntrySource, FileBoundary, HistoryRecord, RegistryOp, RegistryYamlLimits } from 'kindling';
 
 /** Where an entry was declared, as it travels: the file and the position of the entry. */
 export interface WirePosition {
@@ -212,7 +211,7 @@ export function fromWireOps(value: unknown, maxOps = DEFAULT_MAX_OPS): RegistryO
       return { op: 'delete', entry: { id: text(entry['id'], `${where}.entry.id`) } };
     }
     if (op['op'] === 'create' || op['op'] === 'update') return { op: op['op'], entry: fromWireEntry(op['entry'], `${where}.entry`) };
-    throw invalid(`${where}.op must be create, update or delete, not ${JSON.stringify(op['op']) ?? 'missing'}`);
+    throw invalid(`${where}.op must be create, update or delete, not ${op['op'] === undefined ? 'missing' : show(op['op'], 64)}`);
   });
 }
 
@@ -241,7 +240,7 @@ export function decodeCompactRequest(body: unknown): void {
 
 function decodeFlags(request: Record<string, unknown>): { dryRun: boolean; expectRevision?: number } {
   const dryRun = request['dryRun'];
-  if (dryRun !== undefined && typeof dryRun !== 'boolean') throw invalid(`dryRun must be true or false, not ${JSON.stringify(dryRun)}`);
+  if (dryRun !== undefined && typeof dryRun !== 'boolean') throw invalid(`dryRun must be true or false, not ${show(dryRun, 64)}`);
   const expect = request['expectRevision'];
   return { dryRun: dryRun === true, ...(expect === undefined ? {} : { expectRevision: revisionNumber(expect, 'expectRevision') }) };
 }
@@ -249,15 +248,15 @@ function decodeFlags(request: Record<string, unknown>): { dryRun: boolean; expec
 function checkSource(source: unknown, maxLength: number): void {
   if (typeof source !== 'string' || source.length === 0) throw invalid('source must be a non-empty string');
   if (source.length > maxLength) throw invalid(`source is ${source.length} characters long, more than ${maxLength} (maxSourceLength)`);
-  const at = unsafeCharacterIndex(source);
-  if (at >= 0) {
-    const code = (source.codePointAt(at) as number).toString(16).toUpperCase().padStart(4, '0');
-    throw invalid(`source must be printable: it has a control or invisible character (U+${code}) at index ${at}`);
+  const found = findInvisible(source);
+  if (found !== undefined) {
+    const code = (found.character.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0');
+    throw invalid(`source must be printable: it has a control or invisible character (U+${code}) at index ${found.index}`);
   }
 }
 
 function revisionNumber(value: unknown, name: string): number {
-  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalid(`${name} must be a revision number (an integer, 0 or more), not ${JSON.stringify(value) ?? 'missing'}`);
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalid(`${name} must be a revision number (an integer, 0 or more), not ${value === undefined ? 'missing' : show(value, 64)}`);
   return value as number;
 }
 
@@ -278,7 +277,7 @@ function record(value: unknown, where: string, known?: readonly string[]): Recor
     for (const key of Object.keys(value)) {
       if (!known.includes(key)) {
         const expected = known.length === 0 ? 'no fields' : known.join(', ');
-        throw invalid(`${where} has an unknown field ${JSON.stringify(key)} (expected ${expected})`);
+        throw invalid(`${where} has an unknown field ${quote(key, 64)} (expected ${expected})`);
       }
     }
   }
@@ -304,10 +303,10 @@ export function toWireError(error: unknown): WireError {
   try {
     const code = error instanceof KindlingError ? error.code : 'INTERNAL';
     const details = error instanceof KindlingError ? jsonSafe(error.details) : {};
-    return { code, message: safeMessageOf(error), details: (details ?? {}) as Record<string, unknown> };
+    return { code, message: messageOf(error), details: (details ?? {}) as Record<string, unknown> };
   } catch {
     // A hostile thrown value (a revoked proxy, a throwing getter) must still become an answer.
-    return { code: 'INTERNAL', message: safeMessageOf(error), details: {} };
+    return { code: 'INTERNAL', message: messageOf(error), details: {} };
   }
 }
 
@@ -346,9 +345,11 @@ interface WireSlot {
 /** The slot of each declaration site made by {@link fromWireEntry}. */
 const slots = new WeakMap<EntrySource, WireSlot>();
 
-/** A few recently read files by content hash, so that the rounds of one dry run parse a file once. */
-const parsedFiles = new Map<string, { readonly hash: string; readonly parsed: ParsedFile }>();
+/** A few recently read files by content hash and limits, so that the rounds of one dry run parse a file once. */
+const parsedFiles = new Map<string, { readonly hash: string; readonly limits: RegistryYamlLimits; readonly parsed: ParsedFile }>();
 const PARSED_FILES_KEPT = 8;
+/** The limits of registry YAML when the app sets none (one object: the cache compares limits by identity). */
+const DEFAULT_LIMITS: RegistryYamlLimits = Object.freeze({});
 
 function lazySource(id: string, at: WirePosition): EntrySource {
   const slot: WireSlot = { file: at.file, parsed: undefined };
@@ -370,10 +371,11 @@ function lazySource(id: string, at: WirePosition): EntrySource {
 /**
  * Reads the registry files that the entries of `ops` were declared in, so that a refusal can point
  * at a path under an entry (`data.file` rather than the entry). The files are named by the client:
- * only regular files of bounded size inside `boundary` are read, asynchronously; any other is left
- * unread, and its entries are located at their declaration only. Never throws.
+ * only regular files of bounded size inside `boundary` are read, asynchronously, and parsed under
+ * the app's `limits`; any other is left unread, and its entries are located at their declaration
+ * only. Never throws.
  */
-export async function readWireSources(ops: readonly RegistryOp[], boundary: FileBoundary): Promise<void> {
+export async function readWireSources(ops: readonly RegistryOp[], boundary: FileBoundary, limits: RegistryYamlLimits = DEFAULT_LIMITS): Promise<void> {
   const byFile = new Map<string, WireSlot[]>();
   for (const op of ops) {
     const source = getEntrySource(op.entry);
@@ -385,29 +387,29 @@ export async function readWireSources(ops: readonly RegistryOp[], boundary: File
   }
   await Promise.all(
     [...byFile].map(async ([file, list]) => {
-      const parsed = await readParsedFile(file, boundary);
+      const parsed = await readParsedFile(file, boundary, limits);
       for (const slot of list) slot.parsed = parsed;
     }),
   );
 }
 
-async function readParsedFile(file: string, boundary: FileBoundary): Promise<ParsedFile | undefined> {
+async function readParsedFile(file: string, boundary: FileBoundary, limits: RegistryYamlLimits): Promise<ParsedFile | undefined> {
   let bytes: Buffer;
   try {
-    ({ bytes } = await readBoundedFile(file, { maxBytes: DEFAULT_MAX_FILE_BYTES, limitName: 'maxFileBytes', boundary }));
+    ({ bytes } = await readBoundedFile(file, { maxBytes: limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, limitName: 'maxFileBytes', boundary }));
   } catch {
     return undefined;
   }
   const hash = createHash('sha256').update(bytes).digest('hex');
   const cached = parsedFiles.get(file);
-  if (cached?.hash === hash) return cached.parsed;
+  if (cached?.hash === hash && cached.limits === limits) return cached.parsed;
   let text: string | undefined = bytes.toString('utf8');
   let sources: Map<string, EntrySource> | undefined;
   const parsed: ParsedFile = () => {
     if (text !== undefined) {
       try {
         sources = new Map();
-        for (const entry of parseRegistryYaml(text, file)) {
+        for (const entry of parseRegistryYaml(text, file, limits)) {
           const source = getEntrySource(entry);
           if (source !== undefined) sources.set(entry.id, source);
         }
@@ -419,7 +421,7 @@ async function readParsedFile(file: string, boundary: FileBoundary): Promise<Par
     return sources;
   };
   parsedFiles.delete(file);
-  parsedFiles.set(file, { hash, parsed });
+  parsedFiles.set(file, { hash, limits, parsed });
   while (parsedFiles.size > PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);
   return parsed;
 }

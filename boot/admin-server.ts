@@ -2,12 +2,11 @@ import { chmod, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { KindlingError } from 'kindling';
+import { KindlingError, messageOf } from 'kindling';
 import type { Logger } from 'kindling';
 import { AdminClient, type SocketProbe } from './admin-client.js';
 import { DEFAULT_MAX_OPS, DEFAULT_MAX_SOURCE_LENGTH, decodeApplyRequest, decodeCompactRequest, decodeRollbackRequest, toWireError } from './admin-protocol.js';
 import type { AdminApplyResult, AdminCompaction, AdminEntries, AdminHistory, AdminStatus, DecodedApplyRequest, DecodedRollbackRequest } from './admin-protocol.js';
-import { safeMessageOf } from './cli-output.js';
 import { checkSocketPath, ensureStateDir } from './state-dir.js';
 import type { StatePaths } from './state-dir.js';
 
@@ -120,7 +119,7 @@ export class AdminServer {
       });
       server.listen(paths.socket, () => resolve());
     });
-    server.on('error', (error) => logger.error(`admin endpoint ${paths.socket}: ${safeMessageOf(error)}`, { error }));
+    server.on('error', (error) => logger.error(`admin endpoint ${paths.socket}: ${messageOf(error)}`, { error }));
     try {
       // The directory is 0700 already, so the socket was never reachable by others, whatever the umask.
       await chmod(paths.socket, 0o600);
@@ -259,7 +258,7 @@ function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> 
       try {
         resolve(JSON.parse(UTF8.decode(Buffer.concat(chunks))) as unknown);
       } catch (error) {
-        reject(new KindlingError('INVALID', `the request body is not valid JSON: ${safeMessageOf(error)}`));
+        reject(new KindlingError('INVALID', `the request body is not valid JSON: ${messageOf(error)}`));
       }
     });
   });
@@ -270,7 +269,7 @@ function send(response: ServerResponse, status: number, body: unknown, limits: L
   try {
     text = JSON.stringify(body);
   } catch (error) {
-    text = JSON.stringify({ error: toWireError(new KindlingError('INTERNAL', `the answer could not be encoded: ${safeMessageOf(error)}`)) });
+    text = JSON.stringify({ error: toWireError(new KindlingError('INTERNAL', `the answer could not be encoded: ${messageOf(error)}`)) });
     status = 500;
   }
   if (response.destroyed || response.headersSent) return;

@@ -1,10 +1,9 @@
 import { realpathSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
-import { FileBoundary, createConsoleLogger, deepEqual, loadRegistryYaml, toDisposable } from 'kindling';
+import { FileBoundary, createConsoleLogger, deepEqual, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
 import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
 import { BootEventName } from './boot-events.js';
-import { safeMessageOf } from './cli-output.js';
 import { loadBuiltinComponents } from './builtins.js';
 import type { Component } from './component.js';
 import { EntryFiles } from './container.js';
@@ -225,7 +224,7 @@ export class Application {
         timer = setTimeout(flush, debounceMs);
       }),
     );
-    for (const watcher of watchers) watcher.on('error', (error) => this.logger.error(`file watcher failed: ${safeMessageOf(error)}`, { error }));
+    for (const watcher of watchers) watcher.on('error', (error) => this.logger.error(`file watcher failed: ${messageOf(error)}`, { error }));
     this.logger.info(`watching ${roots.map((root) => relative(process.cwd(), root) || '.').join(', ')} for changes`);
     return toDisposable(() => {
       clearTimeout(timer);
@@ -251,6 +250,7 @@ export class Application {
       name: this.manifest.name ?? basename(this.manifest.dir),
       appDir: this.manifest.dir,
       boundary: this.manifest.boundary,
+      yamlLimits: this.manifest.yamlLimits,
       logger: this.logger,
       ...(this.limits.journal === undefined ? {} : { journal: this.limits.journal }),
       ...(this.limits.admin === undefined ? {} : { admin: this.limits.admin }),
@@ -269,7 +269,7 @@ export class Application {
     const registry = this.registry;
     let outcome: ReloadOutcome;
     try {
-      const { entries } = await loadRegistryYaml(this.manifest.registry, { root: this.manifest.boundary });
+      const { entries } = await loadRegistryYaml(this.manifest.registry, { ...this.manifest.yamlLimits, root: this.manifest.boundary });
       const files = this.boot.context.container.isBound(EntryFiles) ? this.boot.context.container.get<EntryFiles>(EntryFiles) : undefined;
       const touched = new Set(changedFiles.flatMap((file) => files?.entriesUsing(file) ?? []));
       const next = new Map(entries.map((entry) => [entry.id, entry]));
@@ -305,7 +305,7 @@ export class Application {
         outcome = { status: 'applied', revision: result.revision, changes, result };
       }
     } catch (error) {
-      outcome = { status: 'refused', revision: registry.revision, error, message: safeMessageOf(error) };
+      outcome = { status: 'refused', revision: registry.revision, error, message: messageOf(error) };
     }
     this.report(outcome, initial);
     return outcome;
@@ -325,7 +325,7 @@ export class Application {
       try {
         listener(outcome);
       } catch (error) {
-        this.logger.error(`a reload listener threw: ${safeMessageOf(error)}`, { error });
+        this.logger.error(`a reload listener threw: ${messageOf(error)}`, { error });
       }
     }
   }

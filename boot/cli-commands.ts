@@ -2,13 +2,13 @@
 // parsing its arguments (boot/cli.ts).
 
 import { relative } from 'node:path';
-import { HandlerRegistry, KindlingError, RegistryYamlError, createConsoleLogger, loadRegistryYaml } from 'kindling';
+import { HandlerRegistry, KindlingError, RegistryYamlError, createConsoleLogger, escapeInvisible, loadRegistryYaml, messageOf } from 'kindling';
 import type { Entry, Logger, Registry, RegistryOp } from 'kindling';
 import { AdminClient, isNotRunning } from './admin-client.js';
 import { toWireOps } from './admin-protocol.js';
 import type { AdminApplyResult, AdminHistory, AdminStatus, WireChange } from './admin-protocol.js';
 import { Application, yamlSourceOf } from './application.js';
-import { Progress, describeError, escapeForTerminal, formatCount, safeMessageOf } from './cli-output.js';
+import { Progress, describeError, escapeLines, formatCount } from './cli-output.js';
 import type { ProgressMode, Style } from './cli-output.js';
 import type { Component } from './component.js';
 import { collectHandlers } from './container.js';
@@ -90,7 +90,7 @@ export async function validateCommand(arg: string, flags: TargetFlags, io: Comma
     }
     progress.done(`checked ${formatCount(entries.length)} entries`);
     if (report.problems.length > 0 || report.incomplete) {
-      printProblems(io, report, `${escapeForTerminal(target.name)}: the registry is not valid`);
+      printProblems(io, report, `${escapeInvisible(target.name)}: the registry is not valid`);
       return ExitCode.error;
     }
     io.stdout(`${io.style.ok('valid')}: ${formatCount(entries.length)} ${plural(entries.length, 'entry', 'entries')} in ${formatCount(files.length)} ${plural(files.length, 'file')}, checked ${where}\n`);
@@ -155,10 +155,10 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
       printPlan(io, target, plan, subject);
       if (!valid) printProblems(io, report, 'the dry run was refused');
       else if (plan.changes.length > 0 && against.running) {
-        const command = escapeForTerminal(`kindling apply ${arg}${flags.prune === true ? ' --prune' : ''}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`} --expect-revision ${against.revision}`);
+        const command = escapeInvisible(`kindling apply ${arg}${flags.prune === true ? ' --prune' : ''}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`} --expect-revision ${against.revision}`);
         io.stdout(`${io.style.dim(`the dry run through the app's listeners passed; \`${command}\` applies it as one batch`)}\n`);
       } else if (plan.changes.length > 0) {
-        io.stdout(`${io.style.dim(`the dry run through the app's listeners passed (in a local boot that started nothing); \`kindling run ${escapeForTerminal(arg)}\` starts the app with it`)}\n`);
+        io.stdout(`${io.style.dim(`the dry run through the app's listeners passed (in a local boot that started nothing); \`kindling run ${escapeInvisible(arg)}\` starts the app with it`)}\n`);
       }
     }
     if (!valid) return ExitCode.error;
@@ -166,7 +166,7 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
   } catch (error) {
     progress.clear();
     if (flags.json === true) {
-      io.stdout(`${JSON.stringify({ valid: false, error: { code: codeOf(error), message: safeMessageOf(error) }, problems: errorLines(error, plan?.ops ?? [], arg) }, undefined, 2)}\n`);
+      io.stdout(`${JSON.stringify({ valid: false, error: { code: codeOf(error), message: messageOf(error) }, problems: errorLines(error, plan?.ops ?? [], arg) }, undefined, 2)}\n`);
       return ExitCode.error;
     }
     return fail(io, error, arg, plan?.ops);
@@ -269,7 +269,7 @@ export async function compactCommand(arg: string, flags: TargetFlags, io: Comman
     await requireRunning(target);
     const done = await target.client.compact();
     io.stdout(
-      `compacted ${escapeForTerminal(done.path)}: ${formatBytes(done.bytesBefore)} → ${formatBytes(done.bytesAfter)}, a snapshot of ${formatCount(done.entries)} ${plural(done.entries, 'entry', 'entries')} at revision ${done.revision}\n`,
+      `compacted ${escapeInvisible(done.path)}: ${formatBytes(done.bytesBefore)} → ${formatBytes(done.bytesAfter)}, a snapshot of ${formatCount(done.entries)} ${plural(done.entries, 'entry', 'entries')} at revision ${done.revision}\n`,
     );
     return ExitCode.ok;
   } catch (error) {
@@ -324,7 +324,7 @@ async function resolveTarget(arg: string, flags: TargetFlags): Promise<Target> {
 
 async function loadYaml(target: Target, progress: Progress): Promise<{ entries: readonly Entry[]; files: readonly string[] }> {
   progress.phase(`loading the registry YAML (${target.manifest.registry.length} ${plural(target.manifest.registry.length, 'source')})`);
-  const loaded = await loadRegistryYaml(target.manifest.registry, { root: target.manifest.boundary });
+  const loaded = await loadRegistryYaml(target.manifest.registry, { ...target.manifest.yamlLimits, root: target.manifest.boundary });
   progress.size(loaded.entries.length);
   progress.phase(`loaded ${formatCount(loaded.entries.length)} entries from ${formatCount(loaded.files.length)} files`);
   return loaded;
@@ -376,8 +376,8 @@ async function bootLocally(target: Target, io: CommandIO): Promise<{ registry: R
 
 function printPlan(io: CommandIO, target: Target, plan: RegistryPlan, about: string): void {
   const { style } = io;
-  const subject = escapeForTerminal(about);
-  const name = escapeForTerminal(target.name);
+  const subject = escapeInvisible(about);
+  const name = escapeInvisible(target.name);
   if (plan.changes.length === 0) {
     io.stdout(`no changes: ${subject} matches the registry YAML of ${name}\n`);
     printUnpruned(io, plan);
@@ -390,7 +390,7 @@ function printPlan(io: CommandIO, target: Target, plan: RegistryPlan, about: str
 }
 
 function changeLines(style: Style, changes: readonly (PlannedChange | WireChange)[]): string {
-  const shown = changes.map((change) => ({ change, id: escapeForTerminal(change.id), kind: escapeForTerminal(change.kind) }));
+  const shown = changes.map((change) => ({ change, id: escapeInvisible(change.id), kind: escapeInvisible(change.kind) }));
   const width = Math.max(0, ...shown.map((row) => row.id.length));
   const kindWidth = Math.max(0, ...shown.map((row) => row.kind.length));
   return shown.map((row) => `${changeLine(style, row.change, row.id.padEnd(width), row.kind, kindWidth)}\n`).join('');
@@ -402,8 +402,8 @@ function changeLine(style: Style, change: PlannedChange | WireChange, id: string
   const sign = change.op === 'create' ? '+' : change.op === 'update' ? '~' : '-';
   const paths = 'paths' in change && change.paths !== undefined ? change.paths : [];
   const at = 'at' in change && change.at !== undefined && change.op === 'create' ? change.at : undefined;
-  const listed = escapeForTerminal(paths.slice(0, 5).join(', ') + (paths.length > 5 ? `, … (${paths.length - 5} more)` : ''));
-  const detail = listed !== '' ? `  ${listed}` : at !== undefined ? `  ${style.dim(escapeForTerminal(relativePosition(at)))}` : '';
+  const listed = escapeInvisible(paths.slice(0, 5).join(', ') + (paths.length > 5 ? `, … (${paths.length - 5} more)` : ''));
+  const detail = listed !== '' ? `  ${listed}` : at !== undefined ? `  ${style.dim(escapeInvisible(relativePosition(at)))}` : '';
   return `  ${paint(`${sign} ${id}`)}  ${style.dim(detail === '' ? kind : kind.padEnd(kindWidth))}${detail}`;
 }
 
@@ -415,7 +415,7 @@ function summary(changes: readonly { readonly op: string }[], done = false): str
 
 function printUnpruned(io: CommandIO, plan: RegistryPlan): void {
   if (plan.unpruned.length === 0) return;
-  const ids = escapeForTerminal(plan.unpruned.slice(0, 5).join(', ')) + (plan.unpruned.length > 5 ? `, … (${plan.unpruned.length - 5} more)` : '');
+  const ids = escapeInvisible(plan.unpruned.slice(0, 5).join(', ')) + (plan.unpruned.length > 5 ? `, … (${plan.unpruned.length - 5} more)` : '');
   io.stdout(
     io.style.dim(
       `${plan.unpruned.length} ${plural(plan.unpruned.length, 'entry', 'entries')} this YAML applied before ${plan.unpruned.length === 1 ? 'is' : 'are'} no longer declared and kept (${ids}); --prune deletes ${plan.unpruned.length === 1 ? 'it' : 'them'}`,
@@ -425,17 +425,17 @@ function printUnpruned(io: CommandIO, plan: RegistryPlan): void {
 
 function printFaults(io: CommandIO, result: AdminApplyResult): void {
   for (const fault of result.faults) {
-    const on = fault.entryId === undefined ? '' : ` on ${escapeForTerminal(fault.entryId)}`;
-    io.stderr(`${io.errStyle.warn('warning')}: committed, but ${fault.phase === 'commit' ? 'the commit of' : 'observer'} ${escapeForTerminal(fault.name)} failed${on}: ${indent(fault.message)}\n`);
+    const on = fault.entryId === undefined ? '' : ` on ${escapeInvisible(fault.entryId)}`;
+    io.stderr(`${io.errStyle.warn('warning')}: committed, but ${fault.phase === 'commit' ? 'the commit of' : 'observer'} ${escapeInvisible(fault.name)} failed${on}: ${indent(fault.message)}\n`);
   }
 }
 
 function printHistory(io: CommandIO, status: AdminStatus, history: AdminHistory): void {
   const { style } = io;
-  io.stdout(`${style.bold(`history of ${escapeForTerminal(status.name)}`)} (pid ${status.pid}, revision ${history.revision}; this run's batches, oldest first)\n`);
+  io.stdout(`${style.bold(`history of ${escapeInvisible(status.name)}`)} (pid ${status.pid}, revision ${history.revision}; this run's batches, oldest first)\n`);
   // Every cell is escaped before the widths are measured: a value can neither forge a row nor misalign one.
   const rows = history.records.map((record) =>
-    [String(record.revision), record.time.replace(/\.\d+Z$/, 'Z'), displaySource(record.source, history), changeSummary(record.changes)].map((cell) => escapeForTerminal(cell)),
+    [String(record.revision), record.time.replace(/\.\d+Z$/, 'Z'), displaySource(record.source, history), changeSummary(record.changes)].map((cell) => escapeInvisible(cell)),
   );
   const header = ['rev', 'time', 'source', 'changes'];
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] as string).length)));
@@ -443,7 +443,7 @@ function printHistory(io: CommandIO, status: AdminStatus, history: AdminHistory)
   io.stdout(`  ${style.dim(line(header))}\n`);
   for (const row of rows) io.stdout(`  ${line(row)}\n`);
   if (history.records.length === 0) io.stdout('  (no batches yet)\n');
-  if (history.journal.tornTail) io.stdout(style.dim(`  a torn last record of ${escapeForTerminal(history.journal.path)} was dropped at start (a crash while it was written)\n`));
+  if (history.journal.tornTail) io.stdout(style.dim(`  a torn last record of ${escapeInvisible(history.journal.path)} was dropped at start (a crash while it was written)\n`));
 }
 
 function displaySource(source: string | undefined, history: AdminHistory): string {
@@ -496,7 +496,7 @@ function errorLines(error: unknown, ops: readonly RegistryOp[], arg: string): st
 function describeFailure(error: unknown, ops: readonly RegistryOp[], arg: string): string[] {
   if (isNotRunning(error)) {
     const dir = (error as KindlingError).details['stateDir'];
-    return [`no running app at ${escapeForTerminal(String(dir))}; start it with \`kindling run ${escapeForTerminal(arg)}\` (or give the --state-dir it runs with)`];
+    return [`no running app at ${escapeInvisible(String(dir))}; start it with \`kindling run ${escapeInvisible(arg)}\` (or give the --state-dir it runs with)`];
   }
   if (error instanceof ManifestError) return error.problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`);
   if (error instanceof RegistryYamlError) return error.problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`);
@@ -515,7 +515,7 @@ function codeOf(error: unknown): string {
 
 /** A message for the terminal: escaped, its own lines kept and indented under the first. */
 function indent(text: string): string {
-  return escapeForTerminal(text, { multiline: true }).replace(/\n/g, '\n  ');
+  return escapeLines(text).replace(/\n/g, '\n  ');
 }
 
 function relativePosition(at: string): string {

@@ -1,42 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { Progress, PROGRESS_THRESHOLD, colourFor, createStyle, describeError, escapeForTerminal, safeMessageOf, terminalSafe } from './cli-output.js';
+import { Progress, PROGRESS_THRESHOLD, colourFor, createStyle, describeError, escapeLines, terminalSafe } from './cli-output.js';
 
 function recorder(): { write: (text: string) => void; text: () => string } {
   let out = '';
   return { write: (text) => void (out += text), text: () => out };
 }
 
-describe('escapeForTerminal', () => {
-  it.each([
-    ['a line feed (a forged row)', 'evil\n    9  2025-01-01Z  forged', 'evil\\n    9  2025-01-01Z  forged'],
-    ['a carriage return', 'ok\rgone', 'ok\\rgone'],
-    ['a tab', 'a\tb', 'a\\tb'],
-    ['NUL and BEL', 'a\u0000b\u0007', 'a\\u0000b\\u0007'],
-    ['an ESC sequence (clear screen, retitle)', '\u001b[2J\u001b]0;owned\u0007', '\\u001b[2J\\u001b]0;owned\\u0007'],
-    ['DEL', 'a\u007fb', 'a\\u007fb'],
-    ['a C1 control (CSI)', '\u009b31m', '\\u009b31m'],
-    ['a bidi override', 'user\u202eexe.txt', 'user\\u202eexe.txt'],
-    ['bidi isolates and marks', '\u2066a\u2069\u200e\u061c', '\\u2066a\\u2069\\u200e\\u061c'],
-    ['zero-width characters', 'a\u200bb\u200dc\u2060d\ufeff', 'a\\u200bb\\u200dc\\u2060d\\ufeff'],
-    ['lone surrogates', 'a\ud800b\udc00', 'a\\ud800b\\udc00'],
-    ['a tag character (invisible text)', 'a\u{e0041}', 'a\\udb40\\udc41'],
-    ['line and paragraph separators', 'a\u2028b\u2029', 'a\\u2028b\\u2029'],
-  ])('escapes %s', (_what, text, escaped) => {
-    expect(escapeForTerminal(text)).toBe(escaped);
-  });
-
-  it('leaves printable text alone, letters of any script and emoji included', () => {
-    const text = 'app:héllo 名前 ünïcode 🙂 \\path "quoted"';
-    expect(escapeForTerminal(text)).toBe(text);
-  });
-
-  it('keeps line feeds in multiline mode and escapes the rest', () => {
-    expect(escapeForTerminal('first\nsecond\u001b[1m', { multiline: true })).toBe('first\nsecond\\u001b[1m');
-  });
-
-  it('writes escapes that JSON reads back as the original characters', () => {
-    const text = 'a\u009b\u202e\u{e0041}\u2028';
-    expect(JSON.parse(`"${escapeForTerminal(text)}"`)).toBe(text);
+describe('escapeLines', () => {
+  it('keeps line feeds and escapes the rest', () => {
+    expect(escapeLines('first\nsecond\u001b[1m\r')).toBe('first\nsecond\\u001b[1m\\r');
   });
 });
 
@@ -46,31 +18,6 @@ describe('terminalSafe', () => {
     const write = terminalSafe(out.write);
     write(`${createStyle(true).create('+ app:a')}\n\r\u001b[2Kloading\u001b[8mhidden\u001b[2J\n`);
     expect(out.text()).toBe('\u001b[32m+ app:a\u001b[39m\n\r\u001b[2Kloading\\u001b[8mhidden\\u001b[2J\n');
-  });
-});
-
-describe('safeMessageOf', () => {
-  it('describes a thrown value whose toJSON and toString throw, without throwing', () => {
-    const hostile = {
-      toJSON: () => {
-        throw new Error('toJSON');
-      },
-      toString: () => {
-        throw new Error('toString');
-      },
-    };
-    expect(safeMessageOf(hostile)).not.toBe('toString');
-    expect(() => safeMessageOf(hostile)).not.toThrow();
-  });
-
-  it('describes an error whose message getter throws, without throwing', () => {
-    const error = new Error('x');
-    Object.defineProperty(error, 'message', {
-      get: () => {
-        throw new Error('message');
-      },
-    });
-    expect(typeof safeMessageOf(error)).toBe('string');
   });
 });
 

@@ -1,77 +1,29 @@
 import { styleText } from 'node:util';
-import { messageOf } from 'kindling';
+import { escapeInvisible, messageOf } from 'kindling';
 
 /**
- * What a terminal would act on or hide rather than show: controls (C0, DEL, C1, so ESC and every
- * escape sequence), format characters (bidi overrides and isolates, zero-width characters, tag
- * characters), lone surrogates, and the line and paragraph separators.
+ * `text` escaped with `escapeInvisible` line by line, its line feeds kept: for text that is
+ * several lines by design, such as an error message.
  */
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
-
-/**
- * The index of the first character of `text` that {@link escapeForTerminal} would escape (line feeds
- * included), or -1: how a label that must print as itself (an admin `source`) is checked.
- */
-export function unsafeCharacterIndex(text: string): number {
-  return text.search(new RegExp(UNSAFE.source, 'u'));
-}
-
-/** Options of {@link escapeForTerminal}. */
-export interface EscapeOptions {
-  /** Keep line feeds (text that is several lines by design, such as an error message); default false. */
-  readonly multiline?: boolean;
-}
-
-/**
- * `text` as it can be printed safely: every character a terminal would act on or hide is written
- * as an escape (`\n`, `\t`, `\u001b`, `\u202e`, a surrogate pair for characters beyond U+FFFF),
- * the form JSON uses, so a value can neither forge a line nor recolour, move or hide what is printed.
- *
- * @example
- * escapeForTerminal('evil\n    9  2025-01-01Z  forged'); // 'evil\\n    9  2025-01-01Z  forged'
- */
-export function escapeForTerminal(text: string, options: EscapeOptions = {}): string {
-  return text.replace(UNSAFE, (char) => (char === '\n' && options.multiline === true ? char : escapeChar(char)));
-}
-
-function escapeChar(char: string): string {
-  if (char === '\n') return '\\n';
-  if (char === '\r') return '\\r';
-  if (char === '\t') return '\\t';
-  let out = '';
-  // Per UTF-16 unit: a character beyond U+FFFF becomes its surrogate pair, as in JSON.
-  for (let i = 0; i < char.length; i++) out += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
-  return out;
+export function escapeLines(text: string): string {
+  return text.split('\n').map((line) => escapeInvisible(line)).join('\n');
 }
 
 /** The sequences the CLI itself writes: line feeds, the colours of {@link createStyle}, and the progress line's erase. */
 const OWN_SEQUENCES = /(\n|\x1b\[(?:1|2|22|31|32|33|39)m|\r\x1b\[2K)/;
 
 /**
- * Wraps a writer so that everything written through it is escaped with {@link escapeForTerminal},
- * except the line feeds, colours and progress sequences the CLI writes itself: the last line of
- * defence for any value that reached a line unescaped.
+ * Wraps a writer so that everything written through it is escaped with `escapeInvisible`, except
+ * the line feeds, colours and progress sequences the CLI writes itself: the last line of defence
+ * for any value that reached a line unescaped.
  */
 export function terminalSafe(write: (text: string) => void): (text: string) => void {
-  return (text) => write(text.split(OWN_SEQUENCES).map((part, i) => (i % 2 === 1 ? part : escapeForTerminal(part))).join(''));
+  return (text) => write(text.split(OWN_SEQUENCES).map((part, i) => (i % 2 === 1 ? part : escapeInvisible(part))).join(''));
 }
 
-/**
- * The message of any thrown value, through `messageOf`, and never a throw of its own: a value whose
- * `message`, `toJSON` or `toString` throws is described as such.
- */
-export function safeMessageOf(error: unknown): string {
-  try {
-    const message: unknown = messageOf(error);
-    return typeof message === 'string' ? message : 'a thrown value without a message';
-  } catch {
-    return 'a thrown value that cannot be described (reading its message threw)';
-  }
-}
-
-/** {@link safeMessageOf}, escaped for a terminal with its line feeds kept: what the CLI prints for an error. */
+/** `messageOf` the error, escaped for a terminal with its line feeds kept: what the CLI prints for an error. */
 export function describeError(error: unknown): string {
-  return escapeForTerminal(safeMessageOf(error), { multiline: true });
+  return escapeLines(messageOf(error));
 }
 
 /** The colours of the CLI's output; plain text when colour is off. */

@@ -6,7 +6,7 @@ import { realpathSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { createConsoleLogger } from 'kindling';
+import { createConsoleLogger, escapeInvisible } from 'kindling';
 import type { Logger, LogLevel } from 'kindling';
 import { Functions, HttpServers, builtinComponents } from '../components/index.js';
 import { Application } from './application.js';
@@ -15,7 +15,7 @@ import { BootEventName } from './boot-events.js';
 import { applyCommand, compactCommand, historyCommand, planCommand, rollbackCommand, validateCommand } from './cli-commands.js';
 import { describeHeld } from './durable-state.js';
 import type { CommandIO } from './cli-commands.js';
-import { colourFor, createStyle, describeError, escapeForTerminal, terminalSafe } from './cli-output.js';
+import { colourFor, createStyle, describeError, terminalSafe } from './cli-output.js';
 import type { ProgressMode } from './cli-output.js';
 import type { Component } from './component.js';
 import { ProcessGuard } from './process-guard.js';
@@ -235,7 +235,7 @@ async function run(
     stderr(`kindling: ${describeError(error)}\n`);
     return 1;
   }
-  const name = escapeForTerminal(app.manifest.name ?? relative(process.cwd(), app.manifest.dir));
+  const name = escapeInvisible(app.manifest.name ?? relative(process.cwd(), app.manifest.dir));
   const guard = options.processGuard === true ? guardProcess(app) : undefined;
   try {
     await app.start();
@@ -258,18 +258,18 @@ async function run(
   const lines = [`${name} is running (registry revision ${app.registry.revision}, ${app.registry.entries().length} entries${journal})`];
   const container = app.boot.context.container;
   if (container.isBound(HttpServers)) {
-    for (const address of container.get<HttpServers>(HttpServers).addresses()) lines.push(`  ${escapeForTerminal(address.id)}  ${escapeForTerminal(address.url)}`);
+    for (const address of container.get<HttpServers>(HttpServers).addresses()) lines.push(`  ${escapeInvisible(address.id)}  ${escapeInvisible(address.url)}`);
   }
   if (app.state !== undefined) {
     const socket = relative(process.cwd(), app.state.paths.socket);
     const stateFlag = flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`;
-    lines.push(escapeForTerminal(`  admin  ${socket.startsWith('..') ? app.state.paths.socket : socket}  (kindling plan | apply | history | rollback | compact ${target}${stateFlag})`));
+    lines.push(escapeInvisible(`  admin  ${socket.startsWith('..') ? app.state.paths.socket : socket}  (kindling plan | apply | history | rollback | compact ${target}${stateFlag})`));
   }
   const cleanup: { dispose(): void }[] = [];
   if (flags.watch === true) {
     cleanup.push(app.watch());
     if (options.onReload !== undefined) cleanup.push(app.onDidReload(options.onReload));
-    lines.push(`watching ${escapeForTerminal(relative(process.cwd(), app.manifest.dir) || '.')} for changes; a refused change keeps the running version`);
+    lines.push(`watching ${escapeInvisible(relative(process.cwd(), app.manifest.dir) || '.')} for changes; a refused change keeps the running version`);
   }
   lines.push('press Ctrl-C to stop');
   // Stop watching as soon as shutdown begins, whatever began it.
@@ -339,7 +339,7 @@ if (isEntryPoint()) {
   process.once('beforeExit', () => {
     if (settled) return;
     process.stderr.write(
-      `kindling: ${escapeForTerminal(argv[0] ?? 'the command')} stopped before it finished: what it waited for can never settle (a component module, hook or listener whose promise never resolves)\n`,
+      `kindling: ${escapeInvisible(argv[0] ?? 'the command')} stopped before it finished: what it waited for can never settle (a component module, hook or listener whose promise never resolves)\n`,
     );
     process.exit(failed);
   });

@@ -1,9 +1,8 @@
-import { FileBoundary, FileJournal, KindlingError, decodeJournalEntry, toDisposable } from 'kindling';
-import type { ApplyResult, Disposable, Entry, FileJournalOptions, HistoryRecord, JournalEntryState, Logger, Registry, RegistryJournal } from 'kindling';
+import { FileBoundary, FileJournal, KindlingError, decodeJournalEntry, messageOf, toDisposable } from 'kindling';
+import type { ApplyResult, Disposable, Entry, FileJournalOptions, HistoryRecord, JournalEntryState, Logger, Registry, RegistryJournal, RegistryYamlLimits } from 'kindling';
 import { fromWireEntry, fromWirePosition, readWireSources, toWireChanges, toWireEntry, positionOf } from './admin-protocol.js';
 import type { AdminApplyResult, AdminJournalInfo, AdminPhase, AdminStatus } from './admin-protocol.js';
 import { AdminServer } from './admin-server.js';
-import { safeMessageOf } from './cli-output.js';
 import type { AdminHandlers, AdminServerOptions } from './admin-server.js';
 import type { StatePaths } from './state-dir.js';
 
@@ -122,6 +121,8 @@ export interface DurableStateOptions {
   readonly appDir: string;
   /** Where the registry files named by admin clients may be read (default: inside `appDir`). */
   readonly boundary?: FileBoundary;
+  /** Limits of those registry files (default: those of registry YAML). */
+  readonly yamlLimits?: RegistryYamlLimits;
   readonly logger: Logger;
   /** Limits of the journal (record size, when it is compacted). */
   readonly journal?: JournalLimits;
@@ -190,7 +191,7 @@ export class DurableState {
       const opened = await FileJournal.open(options.paths.journal, {
         ...options.journal,
         decodeEntry: decodeStoredEntry,
-        onCompactionError: (error) => options.logger.warn(`${safeMessageOf(error)}; it will be tried again later`, { error }),
+        onCompactionError: (error) => options.logger.warn(`${messageOf(error)}; it will be tried again later`, { error }),
       });
       state.file = opened.journal;
       state.held = opened.state;
@@ -242,7 +243,7 @@ export class DurableState {
     const target = new Map<string, Entry | undefined>();
     for (const [id, { entry }] of this.held) target.set(id, entry === undefined ? undefined : fromStoredEntry(entry));
     const ops = registry.opsToReach(target);
-    await readWireSources(ops, this.boundary);
+    await readWireSources(ops, this.boundary, this.options.yamlLimits);
     const what = describeHeld(this.info);
     let result: ApplyResult | undefined;
     if (ops.length > 0) {
@@ -252,7 +253,7 @@ export class DurableState {
       } catch (error) {
         throw new KindlingError(
           error instanceof KindlingError ? error.code : 'INVALID',
-          `the registry journal ${this.options.paths.journal} (${what}) could not be replayed over the registry YAML: ${safeMessageOf(error)}\nFix the cause, or move the journal aside to start from the YAML alone.`,
+          `the registry journal ${this.options.paths.journal} (${what}) could not be replayed over the registry YAML: ${messageOf(error)}\nFix the cause, or move the journal aside to start from the YAML alone.`,
           { cause: error, details: { journal: this.options.paths.journal } },
         );
       } finally {
@@ -330,7 +331,7 @@ export class DurableState {
       },
       apply: async (request) => {
         const registry = this.requireReady();
-        await readWireSources(request.ops, this.boundary);
+        await readWireSources(request.ops, this.boundary, this.options.yamlLimits);
         const result = await registry.apply(request.ops, { ...flags(request), source: request.source ?? 'kindling apply' });
         return toResult(result);
       },
@@ -366,7 +367,7 @@ function toResult(result: ApplyResult): AdminApplyResult {
       phase: fault.phase,
       name: fault.name,
       ...(fault.entryId === undefined ? {} : { entryId: fault.entryId }),
-      message: safeMessageOf(fault.error),
+      message: messageOf(fault.error),
     })),
   };
 }

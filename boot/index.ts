@@ -42,10 +42,11 @@ export type { ApplicationOptions, ReloadOutcome, WatchOptions } from './applicat
 export { loadBuiltinComponents } from './builtins.js';
 export type { BuiltinComponents } from './builtins.js';
 export { AdminClient } from './admin-client.js';
-export type { SocketProbe } from './admin-client.js';
+export type { AdminClientOptions, SocketProbe } from './admin-client.js';
 export type {
   AdminApplyRequest,
   AdminApplyResult,
+  AdminCompaction,
   AdminEntries,
   AdminHistory,
   AdminJournalInfo,
@@ -64,7 +65,5 @@ export { planRegistry, changedPaths } from './plan.js';
 export type { ComparableEntry, PlanInput, PlannedChange, RegistryPlan } from './plan.js';
 export { statePaths, MAX_SOCKET_PATH_BYTES, STATE_DIR_NAME } from './state-dir.js';
 export type { StatePaths } from './state-dir.js';
-export { ProcessGuard, describeFault, escapeControl } from './process-guard.js';
+export { ProcessGuard, stackOf } from './process-guard.js';
 export type { FaultAttributor, FaultCounts, FaultOrigin, ProcessGuardOptions } from './process-guard.js';
-export { LogLimiter } from './log-limiter.js';
-export type { LogLimiterOptions } from './log-limiter.js';

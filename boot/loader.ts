@@ -1,5 +1,5 @@
 import { Container } from 'inversify';
-import { KindlingError, isKindlingError, silentLogger, toDisposable, withinTimeLimit } from 'kindling';
+import { KindlingError, isKindlingError, messageOf, silentLogger, toDisposable, withinTimeLimit } from 'kindling';
 import type { Disposable, EntrySource, ErrorCode, Logger } from 'kindling';
 import { BootError } from './boot-error.js';
 import type { MissingDependency } from './boot-error.js';
@@ -10,8 +10,6 @@ import { defineComponent, isComponent } from './component.js';
 import type { Component, ComponentOptions } from './component.js';
 import { createBootContainer } from './container.js';
 import { BootContext } from './context.js';
-// A hostile thrown value can make messageOf itself throw; a failure must still be reported as the component's.
-import { safeMessageOf } from './cli-output.js';
 
 /** Options of a {@link BootLoader}. */
 export interface BootLoaderOptions {
@@ -264,7 +262,7 @@ export class BootLoader {
       this.shutdown(`signal:${signal}`).then(
         (report) => exit(report.failures.length > 0 ? 1 : 0),
         (error: unknown) => {
-          this.logger.error(`shutdown failed: ${safeMessageOf(error)}`, { error });
+          this.logger.error(`shutdown failed: ${messageOf(error)}`, { error });
           exit(1);
         },
       );
@@ -396,7 +394,7 @@ export class BootLoader {
   }
 
   /** `pending` (a hook of `component`) under its time limit; `TIMEOUT` names the component, the hook and the limit. */
-  private withinLimit(pending: Promise<unknown>, limitMs: number, component: string, phase: 'load' | 'start' | 'stop'): Promise<void> {
+  private withinLimit(pending: Promise<unknown>, limitMs: number, component: string, phase: 'load' | 'start' | 'stop'): Promise<unknown> {
     const option = `${phase}TimeoutMs`;
     return withinTimeLimit(
       pending,
@@ -422,7 +420,7 @@ export class BootLoader {
         listener(event);
       } catch (error) {
         // A listener of boot events must not break the boot: report it and go on.
-        this.logger.error(`a $boot event listener threw on ${event.name}: ${safeMessageOf(error)}`, { error });
+        this.logger.error(`a $boot event listener threw on ${event.name}: ${messageOf(error)}`, { error });
       }
     }
   }
@@ -503,7 +501,7 @@ function wrapFailure(error: unknown, component: string, phase: 'load' | 'start' 
   } catch {
     // A revoked proxy throws even on instanceof: it is reported as the component's failure all the same.
   }
-  return new BootError(code, `component ${component} failed to ${phase}: ${safeMessageOf(error)}`, {
+  return new BootError(code, `component ${component} failed to ${phase}: ${messageOf(error)}`, {
     component,
     phase,
     cause: error,

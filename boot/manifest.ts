@@ -19,7 +19,7 @@ import {
   quote,
   readBoundedFile,
 } from 'kindling';
-import type { EntrySource, LogLevel, YamlReadLimits } from 'kindling';
+import type { EntrySource, LogLevel, RegistryYamlLimits, YamlReadLimits } from 'kindling';
 import { defineComponent, isComponent } from './component.js';
 import type { Component } from './component.js';
 
@@ -81,6 +81,10 @@ export interface ManifestComponent {
  *   - ./registry
  * allow:
  *   paths: [../shared]    # directories outside the app that paths may lead into
+ *   moduleBytes: 8388608  # the largest module file (default 4 MiB)
+ *   yaml:                 # limits of the registry YAML (defaults: 16 MiB, 64, 1,000,000, 4 × maxFileBytes)
+ *     maxFileBytes: 33554432
+ *     maxDepth: 128
  */
 export interface BootManifest {
   /** Absolute path of the manifest file. */
@@ -98,10 +102,17 @@ export interface BootManifest {
    * (`allow.moduleBytes`).
    */
   readonly boundary: FileBoundary;
+  /**
+   * The limits of the app's registry YAML that `allow.yaml` sets (the others keep their defaults),
+   * for every read of it: at start, on reload, in validate, plan and apply, and of the files admin
+   * clients name.
+   */
+  readonly yamlLimits: RegistryYamlLimits;
 }
 
 const TOP_LEVEL = new Set(['name', 'log', 'components', 'registry', 'allow']);
-const ALLOW_KEYS = new Set(['paths', 'moduleBytes']);
+const ALLOW_KEYS = new Set(['paths', 'moduleBytes', 'yaml']);
+const YAML_LIMIT_KEYS = ['maxFileBytes', 'maxDepth', 'maxAliasNodes', 'maxExpandedBytes'] as const;
 const ITEM_KEYS = new Set(['name', 'module', 'config']);
 const LEVELS = new Set(['debug', 'info', 'warn', 'error', 'silent']);
 const MAX_MANIFEST_BYTES = 1_048_576;
@@ -306,7 +317,7 @@ export function parseBootManifest(text: string, file: string, options: BootManif
       if (parsed.name !== undefined) {
         const first = seen.get(parsed.name);
         if (first !== undefined) {
-          problem(at, `component "${parsed.name}" is listed twice (first at components[${first}])`);
+          problem(at, `component ${quote(parsed.name)} is listed twice (first at components[${first}])`);
           return;
         }
         seen.set(parsed.name, index);
@@ -327,7 +338,7 @@ export function parseBootManifest(text: string, file: string, options: BootManif
       });
     }
   }
-  const allow = parseAllow(value['allow'], problem, keyProblem);
+  const { yamlLimits, ...allow } = parseAllow(value['allow'], problem, keyProblem);
   if (problems.length > 0) throw new ManifestError(problems);
   return Object.freeze({
     file,
@@ -337,25 +348,29 @@ export function parseBootManifest(text: string, file: string, options: BootManif
     components: Object.freeze(components),
     registry: Object.freeze(registry),
     boundary: new FileBoundary(dir, allow),
+    yamlLimits: Object.freeze(yamlLimits),
   });
 }
 
-/** `allow: { paths: [dir, ...], moduleBytes: n }`: what the app opts in beyond its own directory. */
+/**
+ * `allow: { paths: [dir, ...], moduleBytes: n, yaml: { maxFileBytes, ... } }`: what the app opts in
+ * beyond its own directory and the default sizes of the files it reads.
+ */
 function parseAllow(
   value: unknown,
   problem: (path: Path, message: string) => void,
   keyProblem: (path: Path, message: string) => void,
-): { allow: string[]; maxModuleBytes: number } {
+): { allow: string[]; maxModuleBytes: number; yamlLimits: RegistryYamlLimits } {
   const allow: string[] = [];
   let maxModuleBytes = DEFAULT_MAX_MODULE_BYTES;
-  if (value === undefined || value === null) return { allow, maxModuleBytes };
+  if (value === undefined || value === null) return { allow, maxModuleBytes, yamlLimits: {} };
   if (typeof value !== 'object' || Array.isArray(value)) {
-    problem(['allow'], 'allow must be a mapping: { paths: [directories outside the app], moduleBytes: <largest module in bytes> }');
-    return { allow, maxModuleBytes };
+    problem(['allow'], 'allow must be a mapping: { paths: [directories outside the app], moduleBytes: <largest module in bytes>, yaml: { <registry YAML limits> } }');
+    return { allow, maxModuleBytes, yamlLimits: {} };
   }
   const fields = value as Record<string, unknown>;
   for (const key of Object.keys(fields)) {
-    if (!ALLOW_KEYS.has(key)) keyProblem(['allow', key], `unknown key "${key}" in allow (expected ${[...ALLOW_KEYS].join(', ')})`);
+    if (!ALLOW_KEYS.has(key)) keyProblem(['allow', key], `unknown key ${quote(key)} in allow (expected ${[...ALLOW_KEYS].join(', ')})`);
   }
   const paths = fields['paths'];
   if (paths !== undefined && paths !== null && !Array.isArray(paths)) problem(['allow', 'paths'], 'allow.paths must be a list of directories, relative to the manifest');
@@ -370,7 +385,32 @@ function parseAllow(
     if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1) problem(['allow', 'moduleBytes'], 'allow.moduleBytes must be a positive integer (bytes)');
     else maxModuleBytes = bytes;
   }
-  return { allow, maxModuleBytes };
+  return { allow, maxModuleBytes, yamlLimits: parseYamlLimits(fields['yaml'], problem, keyProblem) };
+}
+
+/** `allow.yaml: { maxFileBytes, maxDepth, maxAliasNodes, maxExpandedBytes }`: the limits of the registry YAML. */
+function parseYamlLimits(
+  value: unknown,
+  problem: (path: Path, message: string) => void,
+  keyProblem: (path: Path, message: string) => void,
+): RegistryYamlLimits {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    problem(['allow', 'yaml'], `allow.yaml must be a mapping of limits of the registry YAML: { ${YAML_LIMIT_KEYS.join(', ')} }`);
+    return {};
+  }
+  const fields = value as Record<string, unknown>;
+  const limits: Record<string, number> = {};
+  for (const key of Object.keys(fields)) {
+    if (!(YAML_LIMIT_KEYS as readonly string[]).includes(key)) {
+      keyProblem(['allow', 'yaml', key], `unknown key ${quote(key)} in allow.yaml (expected ${YAML_LIMIT_KEYS.join(', ')})`);
+      continue;
+    }
+    const limit = fields[key];
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) problem(['allow', 'yaml', key], `allow.yaml.${key} must be a positive integer`);
+    else limits[key] = limit;
+  }
+  return limits as RegistryYamlLimits;
 }
 
 /** A component of the manifest, ready to register, with its config and where it was written. */
@@ -402,7 +442,7 @@ export async function resolveManifestComponents(
         const hint = nearest(item.name ?? '', names);
         problem(
           item,
-          `unknown component "${item.name ?? ''}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; built-in components: ${names.join(', ')}. An app component is a module path such as "./my-component.js"`,
+          `unknown component ${quote(item.name ?? '')}${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; built-in components: ${names.join(', ')}. An app component is a module path such as "./my-component.js"`,
         );
       } else {
         resolved.push({ component: builtin, config: item.config, source: item.source });
@@ -436,7 +476,7 @@ export async function resolveManifestComponents(
       continue;
     }
     if (item.name !== undefined && item.name !== component.name) {
-      problem(item, `module ${item.module} exports component "${component.name}", not "${item.name}"`, ['name']);
+      problem(item, `module ${escapeInvisible(item.module)} exports component ${quote(component.name)}, not ${quote(item.name)}`, ['name']);
       continue;
     }
     resolved.push({ component, config: item.config, source: item.source });

@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { LogFields, Logger } from 'kindling';
-import { LogLimiter } from './log-limiter.js';
-import { ProcessGuard, describeFault, escapeControl } from './process-guard.js';
+import { ProcessGuard, stackOf } from './process-guard.js';
 
 function memoryLogger(lines: string[]): Logger {
   const write = (level: string) => (message: string, _fields?: LogFields) => void lines.push(`${level} ${message}`);
@@ -65,66 +64,12 @@ describe('ProcessGuard', () => {
   });
 });
 
-describe('describeFault', () => {
-  it.each([
-    { name: 'an Error', fault: new TypeError('bad'), text: 'TypeError: bad' },
-    { name: 'a string', fault: 'plain', text: 'a thrown string: plain' },
-    { name: 'undefined', fault: undefined, text: 'a thrown undefined' },
-    { name: 'an object', fault: { code: 1 }, text: 'a thrown object: {"code":1}' },
-    { name: 'a proxy whose traps throw', fault: hostileProxy(), text: 'a thrown object that cannot be described (its conversion to text throws)' },
-    { name: 'an object whose toString and toJSON throw', fault: { toString: trap, toJSON: trap }, text: 'a thrown object that cannot be described (its conversion to text throws)' },
-    { name: 'a BigInt', fault: 10n, text: 'a thrown bigint: 10' },
-  ])('describes $name without throwing', ({ fault, text }) => {
-    expect(describeFault(fault)).toBe(text);
+describe('stackOf', () => {
+  it('reads the stack of an error', () => {
+    expect(stackOf(new Error('here'))).toMatch(/^Error: here\n\s+at /);
   });
 
-  it('escapes control characters and cuts long text', () => {
-    expect(describeFault(new Error(`a\nb\u001b[31m${'x'.repeat(400)}`))).toMatch(/^Error: a\\x0ab\\x1b\[31mx+… \(\d+ more characters\)$/);
-  });
-});
-
-describe('escapeControl', () => {
-  it('escapes bidi overrides and zero-width characters', () => {
-    expect(escapeControl('a\u202eb\u200bc')).toBe('a\\u202eb\\u200bc');
-  });
-});
-
-describe('LogLimiter', () => {
-  describe('.write', () => {
-    it('writes linesPerWindow lines of a key, then says how many it suppressed in the next window', () => {
-      const lines: string[] = [];
-      let now = 0;
-      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 2, windowMs: 1_000, now: () => now });
-      for (let i = 0; i < 5; i++) limiter.write('warn', 'k', `line ${i}`);
-      now = 1_000;
-      limiter.write('warn', 'k', 'line 5');
-      expect(lines).toEqual(['warn line 0', 'warn line 1 (more like this in the next 1 s are counted, not written)', 'warn line 5 (3 similar lines suppressed before this one)']);
-    });
-
-    it('keeps separate counts per key', () => {
-      const lines: string[] = [];
-      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 1, now: () => 0 });
-      expect([limiter.write('info', 'a', 'a'), limiter.write('info', 'a', 'a again'), limiter.write('info', 'b', 'b')]).toEqual([true, false, true]);
-    });
-
-    it('forgets the oldest key past maxKeys', () => {
-      const lines: string[] = [];
-      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 1, maxKeys: 2, now: () => 0 });
-      limiter.write('info', 'a', 'a');
-      limiter.write('info', 'b', 'b');
-      limiter.write('info', 'c', 'c');
-      expect(limiter.write('info', 'a', 'a, remembered no more')).toBe(true);
-    });
-  });
-
-  describe('.flush', () => {
-    it('reports the lines still suppressed', () => {
-      const lines: string[] = [];
-      const limiter = new LogLimiter({ logger: memoryLogger(lines), linesPerWindow: 1, now: () => 0 });
-      limiter.write('info', 'k', 'one');
-      limiter.write('info', 'k', 'two');
-      limiter.flush();
-      expect(lines.at(-1)).toBe('warn 1 more line of k were suppressed');
-    });
+  it('reads nothing of a value without a stack, nor of a proxy (its traps are not called)', () => {
+    expect([stackOf('a string'), stackOf(undefined), stackOf({ stack: 5 }), stackOf(hostileProxy())]).toEqual([undefined, undefined, undefined, undefined]);
   });
 });

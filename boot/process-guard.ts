@@ -1,6 +1,6 @@
+import { types } from 'node:util';
 import type { Disposable, Logger } from 'kindling';
-import { messageOf } from 'kindling';
-import { LogLimiter } from './log-limiter.js';
+import { LogThrottle, describeThrown, escapeInvisible } from 'kindling';
 
 /** Where a fault came from: the entry whose code raised it, and a phrase naming it for the log. */
 export interface FaultOrigin {
@@ -36,6 +36,8 @@ export interface FaultCounts {
 
 const MAX_COUNTED_ENTRIES = 10_000;
 const STACK_LINES = 12;
+/** A fault's description and each stack frame are cut at this many characters. */
+const DESCRIPTION_CHARS = 300;
 
 /**
  * Keeps a process serving through faults that escape every try/catch: a rejection nobody handles,
@@ -56,7 +58,7 @@ export class ProcessGuard implements Disposable {
   private attributed = 0;
   private unattributed = 0;
   private readonly byEntry = new Map<string, number>();
-  private readonly limiter: LogLimiter;
+  private readonly storms: LogThrottle;
   private readonly target: Pick<NodeJS.Process, 'on' | 'off'>;
   private disposed = false;
 
@@ -64,7 +66,7 @@ export class ProcessGuard implements Disposable {
   private readonly onRejection = (reason: unknown): void => this.report(reason, 'an unhandled rejection');
 
   private constructor(private readonly options: ProcessGuardOptions) {
-    this.limiter = new LogLimiter({ logger: options.logger, linesPerWindow: options.linesPerMinute ?? 10, windowMs: 60_000 });
+    this.storms = new LogThrottle(options.logger, { linesPerWindow: options.linesPerMinute ?? 10, windowMs: 60_000 });
     this.target = options.process ?? process;
   }
 
@@ -93,19 +95,19 @@ export class ProcessGuard implements Disposable {
         this.attributed++;
         if (this.byEntry.has(origin.entryId) || this.byEntry.size < MAX_COUNTED_ENTRIES) this.byEntry.set(origin.entryId, (this.byEntry.get(origin.entryId) ?? 0) + 1);
         const frame = topFrame(fault);
-        this.limiter.write(
+        this.storms.log(
           'error',
           `fault:${origin.entryId}`,
-          `fault in ${origin.description}, ${how}: ${describeFault(fault)}${frame === undefined ? '' : ` (${frame})`}; the app keeps serving (${total} fault${total === 1 ? '' : 's'} so far)`,
+          `fault in ${origin.description}, ${how}: ${describeThrown(fault, DESCRIPTION_CHARS)}${frame === undefined ? '' : ` (${frame})`}; the app keeps serving (${total} fault${total === 1 ? '' : 's'} so far)`,
           { entryId: origin.entryId },
         );
       } else {
         this.unattributed++;
         const stack = stackLines(fault);
-        this.limiter.write(
+        this.storms.log(
           'error',
           'fault:internal',
-          `internal fault (not attributed to an entry), ${how}: ${describeFault(fault)}${stack === '' ? '' : `\n${stack}`}\nthe app keeps serving (${total} fault${total === 1 ? '' : 's'} so far)`,
+          `internal fault (not attributed to an entry), ${how}: ${describeThrown(fault, DESCRIPTION_CHARS)}${stack === '' ? '' : `\n${stack}`}\nthe app keeps serving (${total} fault${total === 1 ? '' : 's'} so far)`,
         );
       }
     } catch {
@@ -122,7 +124,7 @@ export class ProcessGuard implements Disposable {
     this.disposed = true;
     this.target.off('uncaughtException', this.onException);
     this.target.off('unhandledRejection', this.onRejection);
-    this.limiter.flush();
+    this.storms.flush();
   }
 
   [Symbol.dispose](): void {
@@ -143,43 +145,13 @@ export class ProcessGuard implements Disposable {
 }
 
 /**
- * A one-line description of any thrown value, safe to log: it never throws (whatever getters,
- * `toString` or proxy traps the value has), control characters are escaped and it is cut at
- * `maxLength` characters.
+ * The stack of a thrown value, when it has one as text; never throws and asks no Proxy (whose
+ * traps are the thrower's code). What an attributor reads to find the code a fault came from.
  */
-export function describeFault(fault: unknown, maxLength = 300): string {
-  let text: string;
+export function stackOf(fault: unknown): string | undefined {
+  if (typeof fault !== 'object' || fault === null || types.isProxy(fault)) return undefined;
   try {
-    if (fault instanceof Error) text = `${String(fault.name)}: ${String(fault.message)}`;
-    else if (typeof fault === 'string') text = `a thrown string: ${fault}`;
-    else if (fault === undefined || fault === null) text = `a thrown ${String(fault)}`;
-    else text = `a thrown ${typeof fault}: ${messageOf(fault)}`;
-  } catch {
-    text = `a thrown ${safeTypeOf(fault)} that cannot be described (its conversion to text throws)`;
-  }
-  return escapeControl(text, maxLength);
-}
-
-/**
- * `text` with control characters (C0, DEL, C1, line and paragraph separators, bidi controls) written
- * as escapes, cut at `maxLength` characters: safe to print on one line of a log or a terminal.
- */
-export function escapeControl(text: string, maxLength = Number.POSITIVE_INFINITY): string {
-  const cut = text.length > maxLength ? `${text.slice(0, maxLength)}… (${text.length - maxLength} more characters)` : text;
-  // eslint-disable-next-line no-control-regex
-  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g, (char) => {
-    const code = char.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
-}
-
-function safeTypeOf(value: unknown): string {
-  return value === null ? 'null' : typeof value;
-}
-
-function stackOf(fault: unknown): string | undefined {
-  try {
-    const stack = (fault as { stack?: unknown } | null | undefined)?.stack;
+    const stack = (fault as { stack?: unknown }).stack;
     return typeof stack === 'string' ? stack : undefined;
   } catch {
     return undefined;
@@ -191,13 +163,13 @@ function topFrame(fault: unknown): string | undefined {
   const frame = stackOf(fault)
     ?.split('\n')
     .find((line) => line.trimStart().startsWith('at '));
-  return frame === undefined ? undefined : escapeControl(frame.trim(), 300);
+  return frame === undefined ? undefined : escapeInvisible(frame.trim(), DESCRIPTION_CHARS);
 }
 
 function stackLines(fault: unknown): string {
   const frames = (stackOf(fault) ?? '').split('\n').filter((line) => line.trimStart().startsWith('at '));
   return frames
     .slice(0, STACK_LINES)
-    .map((line) => `    ${escapeControl(line.trim(), 300)}`)
+    .map((line) => `    ${escapeInvisible(line.trim(), DESCRIPTION_CHARS)}`)
     .join('\n');
 }

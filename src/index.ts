@@ -1,11 +1,12 @@
 // The public surface of `kindling`: explicit named exports only.
 
-export { ErrorCode, KindlingError, isKindlingError, errorCodeOf, messageOf } from './common/errors.js';
+export { ErrorCode, KindlingError, isKindlingError, errorCodeOf, messageOf, describeThrown } from './common/errors.js';
+export { escapeInvisible, quote, show, findInvisible, clipText } from './common/visible-text.js';
 export type { KindlingErrorOptions } from './common/errors.js';
 export { toDisposable, DisposableStore } from './common/disposable.js';
 export type { Disposable } from './common/disposable.js';
-export { createConsoleLogger, silentLogger } from './common/logger.js';
-export type { Logger, LogLevel, LogFields, ConsoleLoggerOptions } from './common/logger.js';
+export { createConsoleLogger, silentLogger, LogThrottle } from './common/logger.js';
+export type { Logger, LogLevel, LogFields, ConsoleLoggerOptions, LogThrottleOptions } from './common/logger.js';
 export { deepEqual, deepFreeze } from './common/deep-freeze.js';
 export { findInvalidUtf8 } from './common/utf8.js';
 export type { Utf8Position } from './common/utf8.js';
@@ -23,7 +24,6 @@ export {
   isValidName,
   parseDependency,
 } from './entry/entry-id.js';
-export { escapeInvisible, quote } from './entry/visible-text.js';
 export type { EntryId } from './entry/entry-id.js';
 export { createEntry, getEntrySource, setEntrySource, formatEntryLocation } from './entry/entry.js';
 export type { Entry, EntryMeta, EntrySource } from './entry/entry.js';
@@ -88,7 +88,7 @@ export {
   DEFAULT_MAX_ALIAS_NODES,
   DEFAULT_MAX_EXPANDED_BYTES,
 } from './yaml/registry-yaml.js';
-export type { LoadedRegistry, RegistryYamlProblem, RegistryYamlOptions } from './yaml/registry-yaml.js';
+export type { LoadedRegistry, RegistryYamlProblem, RegistryYamlOptions, RegistryYamlLimits } from './yaml/registry-yaml.js';
 export { inspectYamlDocument } from './yaml/yaml-document-guard.js';
 export type { YamlDocumentProblem } from './yaml/yaml-document-guard.js';
 export type { YamlReadLimits } from './yaml/yaml-reader.js';

@@ -6,8 +6,11 @@ import { silentLogger } from 'kindling';
 import { Application, ManifestError } from 'kindling/boot';
 import { builtinComponents } from '../components/index.js';
 import { main } from '../boot/cli.js';
+import { runCli } from './cli-harness.js';
 
 const fixture = resolve(import.meta.dirname, 'fixtures/boot/notes-app');
+/** The fixture's manifest, without allow. */
+const MANIFEST = 'name: notes\nlog: silent\ncomponents:\n  - events\n  - name: registry\n    config:\n      acceptKinds: [app.note]\nregistry:\n  - ./registry\n';
 
 describe('Application', () => {
   let dir: string;
@@ -41,6 +44,12 @@ describe('Application', () => {
       const started = await load();
       await expect(started.start()).rejects.toThrow(/no listener handles kind "app\.other"/);
       expect(started.boot.state).toBe('stopped');
+    });
+
+    it('reads the registry YAML under the limits the manifest sets in allow.yaml', async () => {
+      await writeFile(join(dir, 'kindling.yaml'), `${MANIFEST}allow:\n  yaml: { maxFileBytes: 16 }\n`);
+      const started = await load();
+      await expect(started.start()).rejects.toThrow(/notes\.yaml:1:1: file is \d+ bytes, more than the limit of 16 \(maxFileBytes\)/);
     });
 
     it('refuses a component config that is not valid at the manifest file:line:col', async () => {
@@ -77,6 +86,16 @@ describe('Application', () => {
       expect(started.registry.get('app:second')).toBeDefined();
     });
 
+    it('reads the changed sources under the limits the manifest sets in allow.yaml', async () => {
+      await writeFile(join(dir, 'kindling.yaml'), `${MANIFEST}allow:\n  yaml: { maxDepth: 4 }\n`);
+      const started = await load();
+      await started.start();
+      await writeFile(join(dir, 'registry/notes.yaml'), 'namespace: app\nentries:\n  - { name: first, kind: app.note, text: { a: { b: deep } } }\n');
+      const outcome = await started.reload();
+      expect(outcome.status === 'refused' && outcome.message).toMatch(/notes\.yaml:3:\d+: the YAML is nested more than 4 levels deep/);
+      expect(started.registry.revision).toBe(1);
+    });
+
     it('tells reload listeners what happened', async () => {
       const started = await load();
       await started.start();
@@ -97,29 +116,38 @@ describe('Application', () => {
 });
 
 describe('kindling (CLI)', () => {
-  const run = async (argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-    let out = '';
-    let err = '';
-    const code = await main(argv, { stdout: (text) => void (out += text), stderr: (text) => void (err += text), handleSignals: false, logger: silentLogger });
-    return { code, out, err };
-  };
 
   it('exits 2 with the usage for an unknown command', async () => {
-    const { code, err } = await run(['serve']);
+    const { code, err } = await runCli(['serve']);
     expect(code).toBe(2);
     expect(err).toContain("unknown command 'serve'");
   });
 
   it('exits 2 for a log level it does not know', async () => {
-    const { code, err } = await run(['run', fixture, '--log-level', 'loud']);
+    const { code, err } = await runCli(['run', fixture, '--log-level', 'loud']);
     expect(code).toBe(2);
     expect(err).toContain('expected one of debug, info, warn, error, silent');
   });
 
   it('exits 1 and says why when the app does not exist', async () => {
-    const { code, err } = await run(['run', join(fixture, 'missing')]);
+    const { code, err } = await runCli(['run', join(fixture, 'missing')]);
     expect(code).toBe(1);
     expect(err).toMatch(/^kindling: .*missing does not exist/);
+  });
+
+  it('validates and plans the registry YAML under the limits the manifest sets in allow.yaml', async () => {
+    const app = await mkdtemp(join(tmpdir(), 'kindling-limits-'));
+    try {
+      await cp(fixture, app, { recursive: true });
+      await writeFile(join(app, 'kindling.yaml'), `${MANIFEST}allow:\n  yaml: { maxFileBytes: 16 }\n`);
+      for (const command of ['validate', 'plan']) {
+        const { code, err } = await runCli([command, app, '--state-dir', join(app, '.none')]);
+        expect([command, code]).toEqual([command, 2]);
+        expect(err).toMatch(/notes\.yaml:1:1: file is \d+ bytes, more than the limit of 16 \(maxFileBytes\)/);
+      }
+    } finally {
+      await rm(app, { recursive: true, force: true });
+    }
   });
 
   it('runs an app until its signal aborts, then exits 0', async () => {

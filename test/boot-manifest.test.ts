@@ -72,6 +72,27 @@ describe('parseBootManifest', () => {
     expect(problemsOf(() => parseBootManifest('components:\n  - http\n  - http\n', '/m.yaml'))).toEqual(['3:5 component "http" is listed twice (first at components[0])']);
   });
 
+  it('reads the limits of the registry YAML that allow.yaml sets, and none when it is absent', () => {
+    const limited = parseBootManifest('components: [registry]\nallow:\n  yaml: { maxFileBytes: 1000, maxDepth: 8, maxAliasNodes: 50, maxExpandedBytes: 4000 }\n', '/m.yaml');
+    expect(limited.yamlLimits).toEqual({ maxFileBytes: 1000, maxDepth: 8, maxAliasNodes: 50, maxExpandedBytes: 4000 });
+    expect(parseBootManifest('components: [registry]\n', '/m.yaml').yamlLimits).toEqual({});
+  });
+
+  it('refuses an unknown allow.yaml key and a limit that is not a positive integer, at their positions', () => {
+    const problems = problemsOf(() => parseBootManifest('components: [registry]\nallow:\n  yaml:\n    maxDepht: 8\n    maxFileBytes: 0\n    maxAliasNodes: many\n', '/m.yaml'));
+    expect(problems).toEqual([
+      '4:5 unknown key "maxDepht" in allow.yaml (expected maxFileBytes, maxDepth, maxAliasNodes, maxExpandedBytes)',
+      '5:19 allow.yaml.maxFileBytes must be a positive integer',
+      '6:20 allow.yaml.maxAliasNodes must be a positive integer',
+    ]);
+  });
+
+  it('refuses an allow.yaml that is not a mapping, at its position', () => {
+    expect(problemsOf(() => parseBootManifest('components: [registry]\nallow:\n  yaml: 5\n', '/m.yaml'))).toEqual([
+      '3:9 allow.yaml must be a mapping of limits of the registry YAML: { maxFileBytes, maxDepth, maxAliasNodes, maxExpandedBytes }',
+    ]);
+  });
+
   it('puts the file in the message of the error', () => {
     expect(() => parseBootManifest('components: []\n', '/apps/m.yaml')).toThrow('/apps/m.yaml:1:13: components must be a non-empty list');
   });

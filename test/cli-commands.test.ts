@@ -11,15 +11,10 @@ import type { LogFields, Logger } from 'kindling';
 import { AdminClient, Application, statePaths } from 'kindling/boot';
 import { builtinComponents } from '../components/index.js';
 import { main } from '../boot/cli.js';
+import { runCli } from './cli-harness.js';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'cli', 'app');
 
-async function cli(argv: readonly string[], options: { progress?: 'plain' | 'off'; color?: boolean } = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (text) => void (out += text), stderr: (text) => void (err += text), logger: silentLogger, handleSignals: false, ...options });
-  return { code, out, err };
-}
 
 function memoryLogger(lines: string[]): Logger {
   const write = (level: string) => (message: string, _fields?: LogFields) => void lines.push(`${level} ${message}`);
@@ -38,7 +33,7 @@ entries:
 
 describe('kindling --help', () => {
   it.each(['run', 'validate', 'plan', 'apply', 'history', 'rollback', 'compact'])('prints the usage of %s and exits 0', async (command) => {
-    const { code, out } = await cli([command, '--help']);
+    const { code, out } = await runCli([command, '--help']);
     expect(code).toBe(0);
     expect(out).toMatch(new RegExp(`^Usage: kindling ${command} \\[options\\] <app>`));
   });
@@ -78,7 +73,7 @@ describe('kindling commands against a running app (in process)', () => {
   describe('plan', () => {
     it('exits 0 and says so when the YAML matches the running app', async () => {
       await start();
-      const { code, out } = await cli(['plan', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['plan', dir, '--state-dir', state]);
       expect(code).toBe(0);
       expect(out).toMatch(/^no changes: the running app \(pid \d+, revision 1\) matches the registry YAML of cli-fixture\n$/);
     });
@@ -86,7 +81,7 @@ describe('kindling commands against a running app (in process)', () => {
     it('exits 1 and lists a create with where it is declared', async () => {
       await start();
       await appendFile(extra, '  - name: third\n    kind: app.note\n    text: three\n');
-      const { code, out } = await cli(['plan', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['plan', dir, '--state-dir', state]);
       expect(code).toBe(1);
       expect(out).toContain(`  + app:third  app.note  ${join(dir, 'registry/extra.yaml')}:9:5`.replace(`${process.cwd()}/`, ''));
       expect(out).toContain('1 to create, 0 to update, 0 to delete');
@@ -95,7 +90,7 @@ describe('kindling commands against a running app (in process)', () => {
     it('lists an update with the paths of the changed fields', async () => {
       await start();
       await writeFile(extra, NOTES.replace('text: two', 'text: deux\n    meta:\n      groups: [fr]'));
-      const { code, out } = await cli(['plan', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['plan', dir, '--state-dir', state]);
       expect(code).toBe(1);
       expect(out).toContain('  ~ app:second  app.note  meta.groups, data.text');
     });
@@ -103,7 +98,7 @@ describe('kindling commands against a running app (in process)', () => {
     it('lists no delete without --prune, and says what --prune would delete', async () => {
       await start();
       await writeFile(extra, NOTES.split('  - name: second')[0] as string);
-      const { code, out } = await cli(['plan', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['plan', dir, '--state-dir', state]);
       expect(code).toBe(0);
       expect(out).toContain('1 entry this YAML applied before is no longer declared and kept (app:second); --prune deletes it');
     });
@@ -112,7 +107,7 @@ describe('kindling commands against a running app (in process)', () => {
       await start();
       await new AdminClient(statePaths(dir, state)).apply({ ops: [{ op: 'create', entry: { id: 'app:other', kind: 'app.note', meta: {}, data: {} } }], source: 'ci' });
       await writeFile(extra, NOTES.split('  - name: second')[0] as string);
-      const { code, out } = await cli(['plan', dir, '--state-dir', state, '--prune']);
+      const { code, out } = await runCli(['plan', dir, '--state-dir', state, '--prune']);
       expect(code).toBe(1);
       expect(out).toContain('  - app:second  app.note');
       expect(out).not.toContain('app:other');
@@ -121,14 +116,14 @@ describe('kindling commands against a running app (in process)', () => {
     it('colours the signs of the changes on a terminal', async () => {
       await start();
       await appendFile(extra, '  - name: third\n    kind: app.note\n');
-      const { out } = await cli(['plan', dir, '--state-dir', state], { color: true });
+      const { out } = await runCli(['plan', dir, '--state-dir', state], { color: true });
       expect(out).toContain('\x1b[32m+ app:third\x1b[39m');
     });
 
     it('prints a machine-readable plan with --json', async () => {
       await start();
       await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
-      const { code, out } = await cli(['plan', dir, '--state-dir', state, '--json']);
+      const { code, out } = await runCli(['plan', dir, '--state-dir', state, '--json']);
       expect(code).toBe(1);
       expect(JSON.parse(out)).toMatchObject({
         app: 'cli-fixture',
@@ -143,7 +138,7 @@ describe('kindling commands against a running app (in process)', () => {
     it('exits 2 with the position when the dry run through the app is refused, and changes nothing', async () => {
       await start();
       await appendFile(extra, '  - name: fn\n    kind: function.js\n    file: ../functions/hello.js\n    export: nope\n');
-      const { code, out, err } = await cli(['plan', dir, '--state-dir', state]);
+      const { code, out, err } = await runCli(['plan', dir, '--state-dir', state]);
       expect(code).toBe(2);
       expect(out).toContain('+ app:fn');
       // The function component points at the entry's `export` (found again in the YAML by the app).
@@ -152,7 +147,7 @@ describe('kindling commands against a running app (in process)', () => {
     });
 
     it('plans against an empty registry when no app is running', async () => {
-      const { code, out } = await cli(['plan', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['plan', dir, '--state-dir', state]);
       expect(code).toBe(1);
       expect(out).toContain(`against an empty registry (no app is running at ${state})`);
       expect(out).toContain('3 to create, 0 to update, 0 to delete');
@@ -164,7 +159,7 @@ describe('kindling commands against a running app (in process)', () => {
     it('applies the changes as one batch: the revision moves by one', async () => {
       await start();
       await writeFile(extra, `${NOTES.replace('text: two', 'text: deux')}  - name: third\n    kind: app.note\n`);
-      const { code, out } = await cli(['apply', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['apply', dir, '--state-dir', state]);
       expect(code).toBe(0);
       expect(out).toContain('applied revision 2: 1 created, 1 updated, 0 deleted');
       expect(running().registry.revision).toBe(2);
@@ -173,7 +168,7 @@ describe('kindling commands against a running app (in process)', () => {
 
     it('exits 0 without a new revision when there is nothing to change', async () => {
       await start();
-      const { code, out } = await cli(['apply', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['apply', dir, '--state-dir', state]);
       expect(code).toBe(0);
       expect(out).toBe('no changes: the running app (revision 1) already matches the registry YAML\n');
       expect(running().registry.revision).toBe(1);
@@ -182,7 +177,7 @@ describe('kindling commands against a running app (in process)', () => {
     it('refuses with --expect-revision when the app is at another revision, and changes nothing', async () => {
       await start();
       await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
-      const { code, err } = await cli(['apply', dir, '--state-dir', state, '--expect-revision', '7']);
+      const { code, err } = await runCli(['apply', dir, '--state-dir', state, '--expect-revision', '7']);
       expect(code).toBe(2);
       expect(err).toBe('error: expected revision 7, but the registry is at 1; plan again\n');
       expect(running().registry.get('app:second')?.data).toEqual({ text: 'two' });
@@ -191,7 +186,7 @@ describe('kindling commands against a running app (in process)', () => {
     it('applies with --expect-revision at the current revision', async () => {
       await start();
       await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
-      expect((await cli(['apply', dir, '--state-dir', state, '--expect-revision', '1'])).code).toBe(0);
+      expect((await runCli(['apply', dir, '--state-dir', state, '--expect-revision', '1'])).code).toBe(0);
       expect(running().registry.get('app:second')?.data).toEqual({ text: 'deux' });
     });
 
@@ -199,7 +194,7 @@ describe('kindling commands against a running app (in process)', () => {
       await start();
       await new AdminClient(statePaths(dir, state)).apply({ ops: [{ op: 'create', entry: { id: 'app:other', kind: 'app.note', meta: {}, data: {} } }], source: 'ci' });
       await writeFile(extra, NOTES.split('  - name: second')[0] as string);
-      const { code, out } = await cli(['apply', dir, '--state-dir', state, '--prune']);
+      const { code, out } = await runCli(['apply', dir, '--state-dir', state, '--prune']);
       expect(code).toBe(0);
       expect(out).toContain('0 created, 0 updated, 1 deleted');
       expect(ids()).toEqual(['app:first', 'app:other', 'base:welcome']);
@@ -208,14 +203,14 @@ describe('kindling commands against a running app (in process)', () => {
     it('deletes nothing without --prune', async () => {
       await start();
       await writeFile(extra, NOTES.split('  - name: second')[0] as string);
-      expect((await cli(['apply', dir, '--state-dir', state])).code).toBe(0);
+      expect((await runCli(['apply', dir, '--state-dir', state])).code).toBe(0);
       expect(ids()).toContain('app:second');
     });
 
     it('exits 2 with the position of a refused entry, leaving the revision', async () => {
       await start();
       await appendFile(extra, '  - name: fn\n    kind: function.js\n    file: ../functions/missing.js\n    export: hello\n');
-      const { code, err } = await cli(['apply', dir, '--state-dir', state]);
+      const { code, err } = await runCli(['apply', dir, '--state-dir', state]);
       expect(code).toBe(2);
       expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:11:11: function app:fn: module file ../functions/missing.js does not exist`);
       expect(running().registry.revision).toBe(1);
@@ -224,7 +219,7 @@ describe('kindling commands against a running app (in process)', () => {
     it('exits 2 with the problems of a bad YAML, each at its position', async () => {
       await start();
       await writeFile(extra, 'namespace: app\nentries:\n  - name: a\n  - name: b\n    kind: app.note\n    data: {}\n    text: both\n');
-      const { code, err } = await cli(['apply', dir, '--state-dir', state]);
+      const { code, err } = await runCli(['apply', dir, '--state-dir', state]);
       expect(code).toBe(2);
       expect(err).toContain('error: invalid registry YAML (2 problems):\n');
       expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:3:5: entry app:a has no kind`);
@@ -232,7 +227,7 @@ describe('kindling commands against a running app (in process)', () => {
     });
 
     it('exits 2 and says how to start the app when none is running', async () => {
-      const { code, err } = await cli(['apply', dir, '--state-dir', state]);
+      const { code, err } = await runCli(['apply', dir, '--state-dir', state]);
       expect(code).toBe(2);
       expect(err).toBe(`error: no running app at ${state}; start it with \`kindling run ${dir}\` (or give the --state-dir it runs with)\n`);
     });
@@ -241,7 +236,7 @@ describe('kindling commands against a running app (in process)', () => {
       await start();
       const many = Array.from({ length: 1_200 }, (_, i) => `  - { name: n${i}, kind: app.note, text: "${i}" }`).join('\n');
       await writeFile(join(dir, 'registry', 'many.yaml'), `namespace: many\nentries:\n${many}\n`);
-      const { code, err } = await cli(['apply', dir, '--state-dir', state], { progress: 'plain' });
+      const { code, err } = await runCli(['apply', dir, '--state-dir', state], { progress: 'plain' });
       expect(code).toBe(0);
       expect(err).toMatch(/^loading the registry YAML \(1 source\)\nloaded 1,203 entries from 3 files\nplanning 1,203 entries\napplying 1,200 changes\napplied 1,200 changes in [\d.]+ m?s\n$/);
     });
@@ -251,8 +246,8 @@ describe('kindling commands against a running app (in process)', () => {
     it('lists the batches of this run with their source and changes', async () => {
       await start();
       await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
-      await cli(['apply', dir, '--state-dir', state]);
-      const { code, out } = await cli(['history', dir, '--state-dir', state]);
+      await runCli(['apply', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['history', dir, '--state-dir', state]);
       expect(code).toBe(0);
       const lines = out.split('\n');
       expect(lines[0]).toMatch(/^history of cli-fixture \(pid \d+, revision 2; this run's batches, oldest first\)$/);
@@ -262,7 +257,7 @@ describe('kindling commands against a running app (in process)', () => {
 
     it('prints JSON with --json', async () => {
       await start();
-      const { code, out } = await cli(['history', dir, '--state-dir', state, '--json']);
+      const { code, out } = await runCli(['history', dir, '--state-dir', state, '--json']);
       expect(code).toBe(0);
       expect(JSON.parse(out)).toMatchObject({ revision: 1, records: [{ revision: 1, changes: [{ op: 'create', id: 'app:first' }, {}, { id: 'base:welcome' }] }] });
     });
@@ -272,8 +267,8 @@ describe('kindling commands against a running app (in process)', () => {
     it('returns the registry to an earlier revision as a new batch', async () => {
       await start();
       await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
-      await cli(['apply', dir, '--state-dir', state]);
-      const { code, out } = await cli(['rollback', dir, '1', '--state-dir', state]);
+      await runCli(['apply', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['rollback', dir, '1', '--state-dir', state]);
       expect(code).toBe(0);
       expect(out).toContain('rolled back to revision 1 as revision 3: 0 created, 1 updated, 0 deleted');
       expect(running().registry.get('app:second')?.data).toEqual({ text: 'two' });
@@ -282,8 +277,8 @@ describe('kindling commands against a running app (in process)', () => {
     it('changes nothing with --dry-run', async () => {
       await start();
       await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
-      await cli(['apply', dir, '--state-dir', state]);
-      const { code, out } = await cli(['rollback', dir, '1', '--state-dir', state, '--dry-run']);
+      await runCli(['apply', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['rollback', dir, '1', '--state-dir', state, '--dry-run']);
       expect(code).toBe(0);
       expect(out).toContain('(dry run, nothing changed)');
       expect(running().registry.revision).toBe(2);
@@ -291,13 +286,13 @@ describe('kindling commands against a running app (in process)', () => {
 
     it('exits 2 for a revision the app has not reached', async () => {
       await start();
-      const { code, err } = await cli(['rollback', dir, '9', '--state-dir', state]);
+      const { code, err } = await runCli(['rollback', dir, '9', '--state-dir', state]);
       expect(code).toBe(2);
       expect(err).toBe('error: cannot roll back to revision 9: the registry is at 1\n');
     });
 
     it('refuses a revision that is not a number, as a usage error', async () => {
-      const { code, err } = await cli(['rollback', dir, 'latest', '--state-dir', state]);
+      const { code, err } = await runCli(['rollback', dir, 'latest', '--state-dir', state]);
       expect(code).toBe(2);
       expect(err).toContain('expected a revision number');
     });
@@ -307,7 +302,7 @@ describe('kindling commands against a running app (in process)', () => {
     it('checks the changed entries through the running app', async () => {
       await start();
       await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
-      const { code, out } = await cli(['validate', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['validate', dir, '--state-dir', state]);
       expect(code).toBe(0);
       expect(out).toMatch(/^valid: 3 entries in 2 files, checked through the running app \(pid \d+, revision 1\)\n$/);
     });
@@ -317,7 +312,7 @@ describe('kindling commands against a running app (in process)', () => {
     it('keeps a change applied through the CLI across a restart, over the YAML', async () => {
       await start();
       await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
-      expect((await cli(['apply', dir, '--state-dir', state])).code).toBe(0);
+      expect((await runCli(['apply', dir, '--state-dir', state])).code).toBe(0);
       await stop();
       await writeFile(extra, NOTES);
       const logs: string[] = [];
@@ -329,9 +324,9 @@ describe('kindling commands against a running app (in process)', () => {
     it('keeps every committed batch and drops a torn last record', async () => {
       await start();
       await writeFile(extra, `${NOTES}  - { name: third, kind: app.note }\n`);
-      await cli(['apply', dir, '--state-dir', state]);
+      await runCli(['apply', dir, '--state-dir', state]);
       await writeFile(extra, `${NOTES}  - { name: third, kind: app.note }\n  - { name: fourth, kind: app.note }\n`);
-      await cli(['apply', dir, '--state-dir', state]);
+      await runCli(['apply', dir, '--state-dir', state]);
       await stop();
       await appendFile(join(state, 'journal.log'), '0badc0de\t{"v":1,"revision":4,"chan');
       await writeFile(extra, NOTES);
@@ -344,12 +339,12 @@ describe('kindling commands against a running app (in process)', () => {
     it('remembers after a restart which entries the YAML applied, so --prune can delete them', async () => {
       await start();
       await writeFile(extra, `${NOTES}  - { name: third, kind: app.note }\n`);
-      await cli(['apply', dir, '--state-dir', state]);
+      await runCli(['apply', dir, '--state-dir', state]);
       await stop();
       await writeFile(extra, NOTES);
       await start();
       expect(ids()).toContain('app:third');
-      const { code, out } = await cli(['apply', dir, '--state-dir', state, '--prune']);
+      const { code, out } = await runCli(['apply', dir, '--state-dir', state, '--prune']);
       expect(code).toBe(0);
       expect(out).toContain('  - app:third  app.note\n');
       expect(ids()).not.toContain('app:third');
@@ -358,13 +353,13 @@ describe('kindling commands against a running app (in process)', () => {
     it('keeps, after a restart, the owner a rollback gave back to an entry', async () => {
       await start();
       await writeFile(extra, `${NOTES}  - { name: third, kind: app.note }\n`);
-      await cli(['apply', dir, '--state-dir', state]);
+      await runCli(['apply', dir, '--state-dir', state]);
       await writeFile(extra, NOTES);
-      await cli(['apply', dir, '--state-dir', state, '--prune']);
-      expect((await cli(['rollback', dir, '2', '--state-dir', state])).code).toBe(0);
+      await runCli(['apply', dir, '--state-dir', state, '--prune']);
+      expect((await runCli(['rollback', dir, '2', '--state-dir', state])).code).toBe(0);
       await stop();
       await start();
-      const { code, out } = await cli(['plan', dir, '--state-dir', state, '--prune']);
+      const { code, out } = await runCli(['plan', dir, '--state-dir', state, '--prune']);
       expect(code).toBe(1);
       expect(out).toContain('  - app:third  app.note\n');
     });
@@ -382,7 +377,7 @@ describe('kindling commands against a running app (in process)', () => {
     it('refuses to start when the journal no longer applies over the YAML, saying how to start from the YAML alone', async () => {
       await start();
       await appendFile(extra, '  - name: fn\n    kind: function.js\n    file: ../functions/hello.js\n    export: hello\n');
-      expect((await cli(['apply', dir, '--state-dir', state])).code).toBe(0);
+      expect((await runCli(['apply', dir, '--state-dir', state])).code).toBe(0);
       await stop();
       await writeFile(extra, NOTES);
       await rm(join(dir, 'functions/hello.js'));
@@ -399,7 +394,7 @@ describe('kindling commands against a running app (in process)', () => {
         return `${crc32(json).toString(16).padStart(8, '0')}\t${json}\n`;
       };
       await writeFile(join(state, 'journal.log'), forged({ v: 1, revision: 1, transactionId: 't', time: '2025-01-01T00:00:00Z', changes: {} }));
-      const { code, err } = await cli(['run', dir, '--state-dir', state]);
+      const { code, err } = await runCli(['run', dir, '--state-dir', state]);
       expect(code).toBe(1);
       expect(err).toContain(`registry journal ${join(state, 'journal.log')}:1 is damaged: changes must be a list; refusing to drop committed batches`);
     });
@@ -420,10 +415,10 @@ describe('kindling commands against a running app (in process)', () => {
     it('compacts the journal on request: after a restart the same state is replayed from the snapshot, and history says so', async () => {
       await start();
       await writeFile(extra, NOTES.replace('text: two', 'text: deux'));
-      await cli(['apply', dir, '--state-dir', state]);
+      await runCli(['apply', dir, '--state-dir', state]);
       await writeFile(extra, `${NOTES.replace('text: two', 'text: deux')}  - { name: third, kind: app.note }\n`);
-      await cli(['apply', dir, '--state-dir', state]);
-      const compacted = await cli(['compact', dir, '--state-dir', state]);
+      await runCli(['apply', dir, '--state-dir', state]);
+      const compacted = await runCli(['compact', dir, '--state-dir', state]);
       expect(compacted.code).toBe(0);
       expect(compacted.out).toMatch(new RegExp(`^compacted ${join(state, 'journal.log')}: \\d+ bytes → \\d+ bytes, a snapshot of 2 entries at revision 3\n$`));
       await stop();
@@ -431,7 +426,7 @@ describe('kindling commands against a running app (in process)', () => {
       await start();
       expect(running().registry.get('app:second')?.data).toEqual({ text: 'deux' });
       expect(ids()).toContain('app:third');
-      const history = await cli(['history', dir, '--state-dir', state]);
+      const history = await runCli(['history', dir, '--state-dir', state]);
       expect(history.out).toMatch(/^ +5 {2}\S+Z {2}journal replay \(a snapshot of revision 3 and 0 batches\) +~app:second \+app:third$/m);
     });
 
@@ -460,7 +455,7 @@ describe('kindling commands against a running app (in process)', () => {
     });
 
     it('refuses a limit flag that is not a size, as a usage error', async () => {
-      const { code, err } = await cli(['run', dir, '--journal-compact-bytes', '12XB']);
+      const { code, err } = await runCli(['run', dir, '--journal-compact-bytes', '12XB']);
       expect(code).toBe(2);
       expect(err).toContain('expected a size in bytes, such as 1048576, 512KiB, 64MiB or 1GiB');
     });
@@ -470,7 +465,7 @@ describe('kindling commands against a running app (in process)', () => {
       const second = await Application.load(dir, { builtins: builtinComponents, logger: silentLogger, stateDir: state });
       await expect(second.start()).rejects.toThrow(`an app (pid ${process.pid}) is already running with the state directory ${state}`);
       expect(await readFile(join(dir, 'registry', 'extra.yaml'), 'utf8')).toBe(NOTES);
-      expect((await cli(['plan', dir, '--state-dir', state])).code).toBe(0);
+      expect((await runCli(['plan', dir, '--state-dir', state])).code).toBe(0);
     });
   });
 });

@@ -10,9 +10,8 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from 'kindling';
 import { statePaths } from 'kindling/boot';
-import { main } from '../boot/cli.js';
+import { runCli } from './cli-harness.js';
 
 const OTHER_UID = 12_345;
 const asRoot = process.getuid?.() === 0;
@@ -24,12 +23,6 @@ const FORGED_SOURCE = 'ci\n    9  2025-01-01T00:00:00Z  yaml:/etc  +app:forged';
 const RED_ID = 'app:\u001b[31mred';
 const BIDI_ID = 'app:\u202eevil';
 
-async function cli(argv: readonly string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (text) => void (out += text), stderr: (text) => void (err += text), logger: silentLogger, handleSignals: false });
-  return { code, out, err };
-}
 
 describe('kindling commands against a fake app', () => {
   let dir: string;
@@ -98,7 +91,7 @@ describe('kindling commands against a fake app', () => {
   describe('in a state directory another user created', () => {
     it.runIf(asRoot)('apply exits 2, saying what to do, and sends the fake app nothing (it used to send every entry and report success)', async () => {
       await chown(state, OTHER_UID, OTHER_UID);
-      const { code, out, err } = await cli(['apply', dir, '--state-dir', state]);
+      const { code, out, err } = await runCli(['apply', dir, '--state-dir', state]);
       expect({ code, out }).toEqual({ code: 2, out: '' });
       expect(err).toBe(
         `error: the state directory ${state} belongs to another user (uid ${OTHER_UID}), so the app answering there may not be yours; nothing was sent to it: use a state directory of your own with --state-dir\n`,
@@ -108,7 +101,7 @@ describe('kindling commands against a fake app', () => {
 
     it.runIf(asRoot).each(['plan', 'validate', 'history', 'compact'])('%s exits 2 and sends the fake app nothing', async (command) => {
       await chown(state, OTHER_UID, OTHER_UID);
-      const { code, err } = await cli([command, dir, '--state-dir', state]);
+      const { code, err } = await runCli([command, dir, '--state-dir', state]);
       expect(code).toBe(2);
       expect(err).toContain('belongs to another user');
       expect(requests).toEqual([]);
@@ -116,7 +109,7 @@ describe('kindling commands against a fake app', () => {
 
     it('apply exits 2 and sends nothing when the state directory is open to others', async () => {
       await chmod(state, 0o777);
-      const { code, err } = await cli(['apply', dir, '--state-dir', state]);
+      const { code, err } = await runCli(['apply', dir, '--state-dir', state]);
       expect(code).toBe(2);
       expect(err).toContain(`is open to group or others (mode 0777)`);
       expect(requests).toEqual([]);
@@ -125,7 +118,7 @@ describe('kindling commands against a fake app', () => {
 
   describe('answers that carry control characters', () => {
     it('history prints a source with a line feed on its own row, escaped (it used to forge a row)', async () => {
-      const { code, out } = await cli(['history', dir, '--state-dir', state]);
+      const { code, out } = await runCli(['history', dir, '--state-dir', state]);
       expect(code).toBe(0);
       expect(out).not.toMatch(RAW_CONTROL);
       const rows = out.split('\n').filter((line) => /^ +\d+ {2}/.test(line));
@@ -138,7 +131,7 @@ describe('kindling commands against a fake app', () => {
     });
 
     it('history --json stays JSON that reads back as the original values', async () => {
-      const { code, out } = await cli(['history', dir, '--state-dir', state, '--json']);
+      const { code, out } = await runCli(['history', dir, '--state-dir', state, '--json']);
       expect(code).toBe(0);
       expect(out).not.toMatch(RAW_CONTROL);
       const parsed = JSON.parse(out) as { records: { source: string; changes: { id: string }[] }[] };
@@ -149,7 +142,7 @@ describe('kindling commands against a fake app', () => {
     });
 
     it('plan prints an id with a bidi override escaped', async () => {
-      const { code, out } = await cli(['plan', dir, '--state-dir', state, '--prune']);
+      const { code, out } = await runCli(['plan', dir, '--state-dir', state, '--prune']);
       expect(code).toBe(1);
       expect(out).not.toMatch(RAW_CONTROL);
       expect(out).toMatch(/^ {2}- app:\\u202eevil {2}app\.note$/m);
@@ -158,7 +151,7 @@ describe('kindling commands against a fake app', () => {
     it('validate prints a refusal whose message carries escape sequences, escaped and indented', async () => {
       await writeFile(join(dir, 'registry/extra.yaml'), 'namespace: app\nentries:\n  - { name: new, kind: app.note }\n');
       applyAnswer = { status: 422, body: { error: { code: 'REJECTED', message: `entry ${RED_ID} refused \u001b[2J by\nthe listener`, details: {} } } };
-      const { code, err } = await cli(['validate', dir, '--state-dir', state]);
+      const { code, err } = await runCli(['validate', dir, '--state-dir', state]);
       expect(code).toBe(2);
       expect(err).not.toMatch(RAW_CONTROL);
       expect(err).toContain('  entry app:\\u001b[31mred refused \\u001b[2J by\n  the listener');

@@ -1,10 +1,13 @@
-// Drives the compiled CLI (dist/, built by the global setup) as subprocesses: `kindling run` on a
-// copy of examples/hello, and one-shot commands against it.
+// Drives the CLI: in this process through main(), or compiled (dist/, built by the global setup) as
+// subprocesses: `kindling run` on a copy of examples/hello, and one-shot commands against it.
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { silentLogger } from 'kindling';
+import { main } from '../boot/cli.js';
+import type { CliOptions } from '../boot/cli.js';
 
 export const root = resolve(import.meta.dirname, '..');
 export const cliPath = join(root, 'dist/boot/cli.js');
@@ -33,6 +36,17 @@ export interface CommandResult {
   readonly code: number | null;
   readonly out: string;
   readonly err: string;
+}
+
+/**
+ * Runs `kindling <argv>` in this process through main() and resolves with what it wrote; the app's
+ * logger is silent and signals are left alone unless `options` says otherwise.
+ */
+export async function runCli(argv: readonly string[], options: Omit<CliOptions, 'stdout' | 'stderr'> = {}): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { logger: silentLogger, handleSignals: false, ...options, stdout: (text) => void (out += text), stderr: (text) => void (err += text) });
+  return { code, out, err };
 }
 
 /** Runs `kindling <args>` as a subprocess (with `env` added to this process's) and resolves once it has exited. */

@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from 'kindling';
-import { main } from '../boot/cli.js';
+import { runCli } from './cli-harness.js';
 
 interface Expectation {
   readonly exit: number;
@@ -21,12 +20,6 @@ const fixtures = join(import.meta.dirname, 'fixtures', 'cli');
 const expected = JSON.parse(readFileSync(join(fixtures, 'registries', 'expected.json'), 'utf8')) as Record<string, Expectation>;
 const cases = Object.keys(expected).sort();
 
-async function cli(argv: readonly string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (text) => void (out += text), stderr: (text) => void (err += text), logger: silentLogger, handleSignals: false });
-  return { code, out, err };
-}
 
 describe('kindling validate (fixture corpus, no app running)', () => {
   let dir: string;
@@ -47,7 +40,7 @@ describe('kindling validate (fixture corpus, no app running)', () => {
   it.each(cases)('checks %s with the exit code, messages and positions of expected.json', async (name) => {
     const want = expected[name] as Expectation;
     await cp(join(fixtures, 'registries', name), join(dir, 'registry', 'case.yaml'));
-    const { code, out, err } = await cli(['validate', dir]);
+    const { code, out, err } = await runCli(['validate', dir]);
     expect({ code, err: code === 0 ? err : '' }).toEqual({ code: want.exit, err: '' });
     if (want.exit === 0) {
       expect(out).toMatch(new RegExp(`^valid: ${want.entries ?? 0} entries in 2 files, checked in a local boot of events, registry, function, http \\(nothing started\\)\\n$`));

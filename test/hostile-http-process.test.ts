@@ -67,7 +67,7 @@ describe('ProcessGuard', () => {
       { path: '/immediate-throw', entry: 'immediate-throw', how: 'an uncaught exception', fault: 'Error: a throw inside setImmediate' },
       { path: '/tick-throw', entry: 'tick-throw', how: 'an uncaught exception', fault: 'Error: a throw inside process.nextTick' },
       { path: '/later-rejection', entry: 'later-rejection', how: 'an unhandled rejection', fault: 'Error: a rejection from a later timer' },
-      { path: '/proxy-rejection', entry: 'proxy-rejection', how: 'an unhandled rejection', fault: 'a thrown object that cannot be described' },
+      { path: '/proxy-rejection', entry: 'proxy-rejection', how: 'an unhandled rejection', fault: 'a thrown object: {}' },
     ])('logs $how of function $entry with its entry id and endpoint, and serves the next request', async ({ path, entry, how, fault }) => {
       const from = app.output.err.length;
       expect(await get(path)).toEqual({ status: 200, body: 'answered' });

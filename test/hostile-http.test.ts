@@ -35,8 +35,8 @@ const BAD_RESULTS: { name: string; problem: RegExp }[] = [
   { name: 'badStatus', problem: /returned status 1000, not an HTTP status/ },
   { name: 'informationalStatus', problem: /returned status 101, not an HTTP status/ },
   { name: 'throwsString', problem: /failed: a thrown string: a plain string/ },
-  { name: 'throwsProxy', problem: /failed: a thrown object that cannot be described/ },
-  { name: 'throwsBadToString', problem: /failed: a thrown object that cannot be described/ },
+  { name: 'throwsProxy', problem: /failed: a thrown object: \{\}; answered 500$/ },
+  { name: 'throwsBadToString', problem: /failed: a thrown object: \{ toString: \[Function: trap\], toJSON: \[Function: trap\] \}; answered 500$/ },
   { name: 'thenableThrows', problem: /failed: Error: a proxy trap throws/ },
   { name: 'rejects', problem: /failed: Error: rejected later/ },
 ];
@@ -56,6 +56,7 @@ function registryYaml(): string {
     '  - { name: query-endpoint, kind: http.endpoint, router: site, path: /query, func: query }',
     '  - { name: framing-endpoint, kind: http.endpoint, router: site, path: /framing, func: framing }',
     '  - { name: held-endpoint, kind: http.endpoint, router: site, path: /held, func: held }',
+    '  - { name: late-endpoint, kind: http.endpoint, router: site, path: /late, func: held, timeoutMs: 50 }',
   ];
   for (const name of functions) lines.push(`  - { name: ${name}, kind: function.js, file: ./functions.js, export: ${name} }`);
   for (const { name } of BAD_RESULTS) lines.push(`  - { name: ${name}-endpoint, kind: http.endpoint, router: site, path: /r/${name}, func: ${name} }`);
@@ -231,6 +232,14 @@ describe('http component against hostile clients', () => {
       const line = await logs.waitFor(new RegExp(`endpoint test:${name}-endpoint: function test:${name} `), from);
       expect(line).toMatch(problem);
       expect(line).toMatch(/; answered 500$/);
+      expect(await okStatus()).toBe(200);
+    });
+
+    it('answers 504 to a function that does not answer within timeoutMs, and serves the next request', async () => {
+      const from = logs.mark();
+      const answer = await sendRaw(port, rawRequest('GET /late HTTP/1.1', ['Connection: close']));
+      expect([answer.status, answer.body]).toEqual([504, '{"error":"the function did not answer in time"}']);
+      expect(await logs.waitFor(/endpoint test:late-endpoint: function test:held did not answer within timeoutMs \(50 ms\); answered 504$/, from)).toBeDefined();
       expect(await okStatus()).toBe(200);
     });
 

@@ -2,8 +2,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FileAccessError, KindlingError, decodeEntryConfig, formatEntryLocation, getEntrySource, messageOf, readBoundedFile } from 'kindling';
+import { FileAccessError, KindlingError, decodeEntryConfig, escapeInvisible, formatEntryLocation, getEntrySource, messageOf, quote, readBoundedFile } from 'kindling';
 import type { BoundedFile, Entry, EntryListener, FileBoundary, ListenerContext, Logger } from 'kindling';
+import { stackOf } from 'kindling/boot';
 import type { EntryFiles, FaultOrigin } from 'kindling/boot';
 import { FunctionJsConfig } from './function-js-config.js';
 import type { FunctionContext, Functions, LoadedFunction } from './functions.js';
@@ -28,7 +29,7 @@ interface Staging {
  * `commit`; a refused or discarded batch leaves the committed ones untouched.
  *
  * The module file must be a regular file of bounded size inside the app's {@link FileBoundary}. A
- * dry run (validate, plan) never imports it: it reads the module's exports with a lexer, so no code
+ * dry run (validate, plan) never imports it: it reads the module's exports with a parser, so no code
  * of the module runs before a real batch.
  */
 export class FunctionManager implements EntryListener, Functions {
@@ -154,12 +155,12 @@ export class FunctionManager implements EntryListener, Functions {
       // content hash in the URL makes a changed file a new module, and an unchanged one stays cached.
       namespace = (await import(/* @vite-ignore */ `${pathToFileURL(module.realPath).href}?v=${version}`)) as Record<string, unknown>;
     } catch (error) {
-      throw new KindlingError('INVALID', `${where}: module ${config.file} failed to load: ${await describeLoadError(error, module)}`, { cause: error, details });
+      throw new KindlingError('INVALID', `${where}: module ${escapeInvisible(config.file)} failed to load: ${describeLoadError(error, module)}`, { cause: error, details });
     }
     // import() read the file again itself: should it have changed in between, what ran is not what was checked.
     const after = await this.readModule(file, config.file, where, details);
     if (versionOf(after.bytes) !== version) {
-      throw new KindlingError('CONFLICT', `${where}: module ${config.file} changed while it was loaded; apply again`, { details, retryable: true });
+      throw new KindlingError('CONFLICT', `${where}: module ${escapeInvisible(config.file)} changed while it was loaded; apply again`, { details, retryable: true });
     }
     const fn = namespace[config.export];
     if (typeof fn !== 'function') {
@@ -167,7 +168,7 @@ export class FunctionManager implements EntryListener, Functions {
       const found = fn === undefined ? 'has no export' : `exports a ${typeof fn}, not a function, as`;
       throw new KindlingError(
         'INVALID',
-        `${whereAt('export')}: module ${config.file} ${found} "${config.export}" (its function exports: ${exports.length === 0 ? 'none' : exports.join(', ')})`,
+        `${whereAt('export')}: module ${escapeInvisible(config.file)} ${found} ${quote(config.export)} (its function exports: ${exports.length === 0 ? 'none' : exports.map((name) => escapeInvisible(name)).join(', ')})`,
         { details: { ...details, export: config.export } },
       );
     }
@@ -182,14 +183,14 @@ export class FunctionManager implements EntryListener, Functions {
       const problem =
         error instanceof FileAccessError
           ? error.reason === 'not-found'
-            ? `does not exist (looked for ${file})`
+            ? `does not exist (looked for ${escapeInvisible(file)})`
             : error.problem
           : `cannot be read: ${messageOf(error)}`;
-      throw new KindlingError('INVALID', `${where}: module file ${written} ${problem}`, { cause: error, details });
+      throw new KindlingError('INVALID', `${where}: module file ${escapeInvisible(written)} ${problem}`, { cause: error, details });
     }
   }
 
-  /** A dry run's check: the export is there, as a lexer reads the module (which does not run). */
+  /** A dry run's check: the export is there, as a parser reads the module (which does not run). */
   private async checkExports(
     module: BoundedFile,
     config: FunctionJsConfig,
@@ -200,19 +201,19 @@ export class FunctionManager implements EntryListener, Functions {
     try {
       exports = await readModuleExports({ realPath: module.realPath, text: module.bytes.toString('utf8') }, this.boundary);
     } catch (error) {
-      throw new KindlingError('INVALID', `${whereAt('file')}: module ${config.file} has a ${messageOf(error)}`, { cause: error, details });
+      throw new KindlingError('INVALID', `${whereAt('file')}: module ${escapeInvisible(config.file)} has a ${messageOf(error)}`, { cause: error, details });
     }
     if (exports.names.has(config.export)) return;
     if (exports.unknown.length > 0) {
       this.logger.warn(
-        `${whereAt('export')}: export "${config.export}" of module ${config.file} cannot be confirmed without running it (${exports.unknown.join('; ')}); a real batch imports the module and checks it`,
+        `${whereAt('export')}: export ${quote(config.export)} of module ${escapeInvisible(config.file)} cannot be confirmed without running it (${exports.unknown.join('; ')}); a real batch imports the module and checks it`,
       );
       return;
     }
     const names = [...exports.names].sort();
     throw new KindlingError(
       'INVALID',
-      `${whereAt('export')}: module ${config.file} has no export "${config.export}" (its exports: ${names.length === 0 ? 'none' : names.join(', ')})`,
+      `${whereAt('export')}: module ${escapeInvisible(config.file)} has no export ${quote(config.export)} (its exports: ${names.length === 0 ? 'none' : names.map((name) => escapeInvisible(name)).join(', ')})`,
       { details: { ...details, export: config.export } },
     );
   }
@@ -222,19 +223,10 @@ function versionOf(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
 
-function stackOf(fault: unknown): string | undefined {
-  try {
-    const stack = (fault as { stack?: unknown } | null | undefined)?.stack;
-    return typeof stack === 'string' ? stack : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Why an import failed; for a syntax error, where the lexer finds it in the module. */
-async function describeLoadError(error: unknown, module: BoundedFile): Promise<string> {
+/** Why an import failed; for a syntax error, where the parser finds it in the module. */
+function describeLoadError(error: unknown, module: BoundedFile): string {
   const message = messageOf(error);
   if (!(error instanceof SyntaxError)) return message;
-  const at = await findSyntaxError(module.bytes.toString('utf8'));
+  const at = findSyntaxError(module.bytes.toString('utf8'), module.realPath);
   return at === undefined ? message : `${message} (at ${module.realPath}:${at.line}:${at.column})`;
 }

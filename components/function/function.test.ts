@@ -125,6 +125,12 @@ describe('function component', () => {
       );
     });
 
+    it('refuses a syntax error a lexer let pass (an arrow function without a body) at the line and column of the module', async () => {
+      await app.write('functions/bodiless.js', 'export const ok = 1;\nexport const handler = () => ;\n');
+      const error = await app.expectRefused('entries:\n  - { name: bodiless, kind: function.js, file: ./functions/bodiless.js, export: handler }\n', undefined, { dryRun: true });
+      expect(String((error.cause as Error).message)).toContain(`has a syntax error at ${app.dir}/functions/bodiless.js:2:30 (found by reading the module, which did not run)`);
+    });
+
     it('finds an export passed on by a relative export *', async () => {
       await app.write('functions/index.js', 'export * from "./impl.js";\n');
       await app.write('functions/impl.js', MARKED);

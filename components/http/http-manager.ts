@@ -1,9 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from 'find-my-way';
-import { KindlingError, decodeEntryConfig, formatEntryLocation, matchKind, messageOf, resolveEntryRef } from 'kindling';
+import { KindlingError, LogThrottle, decodeEntryConfig, describeThrown, formatEntryLocation, matchKind, messageOf, resolveEntryRef } from 'kindling';
 import type { Entry, EntryListener, ListenerContext, Logger } from 'kindling';
-import { LogLimiter, describeFault } from 'kindling/boot';
 import { HttpEndpointConfig, HttpRouterConfig, HttpServiceConfig, formatUrl, parseListenAddress } from './http-config.js';
 import type { HttpMethodName } from './http-config.js';
 import type { HttpServerAddress, HttpServers } from './http-types.js';
@@ -11,7 +10,7 @@ import { LiveServer, createLimitedServer } from './live-server.js';
 import type { ServiceLimits, Table } from './live-server.js';
 import { RequestHandler } from './request-handler.js';
 import type { RouteStore } from './request-handler.js';
-import { sendError } from './response-encoding.js';
+import { FAULT_CHARS, sendError } from './response-encoding.js';
 import { RouteRegexCheck } from './route-regex-check.js';
 
 interface ServiceSpec {
@@ -100,13 +99,13 @@ export class HttpManager implements EntryListener, HttpServers {
   private staging: Staging | undefined;
   private readonly closing = new Set<Promise<void>>();
   private stopped = false;
-  private readonly limiter: LogLimiter;
+  private readonly storms: LogThrottle;
   private readonly requests: RequestHandler;
   private readonly regexCheck: RouteRegexCheck;
 
   constructor(private readonly options: HttpManagerOptions) {
-    this.limiter = new LogLimiter({ logger: options.logger, linesPerWindow: options.logLinesPerMinute ?? 10, windowMs: 60_000 });
-    this.requests = new RequestHandler({ logger: options.logger, limiter: this.limiter, functions: options.functions });
+    this.storms = new LogThrottle(options.logger, { linesPerWindow: options.logLinesPerMinute ?? 10, windowMs: 60_000 });
+    this.requests = new RequestHandler({ logger: options.logger, storms: this.storms, functions: options.functions });
     this.regexCheck = new RouteRegexCheck({ maxParamLength: options.maxParamLength, steps: options.regexCheckSteps });
   }
 
@@ -224,7 +223,7 @@ export class HttpManager implements EntryListener, HttpServers {
     this.live = new Map();
     this.staging = undefined;
     await Promise.all([...servers.map((live) => closeServer(live.server, this.options.shutdownGraceMs)), ...this.closing]);
-    this.limiter.flush();
+    this.storms.flush();
   }
 
   // ---- operations --------------------------------------------------------------------------
@@ -346,11 +345,11 @@ export class HttpManager implements EntryListener, HttpServers {
 
   private async bind(entry: Entry, spec: ServiceSpec): Promise<LiveServer> {
     let live: LiveServer | undefined;
-    const server = createLimitedServer(spec.id, spec.limits, this.limiter, (request, response) => {
+    const server = createLimitedServer(spec.id, spec.limits, this.storms, (request, response) => {
       if (live === undefined) return sendError(response, 503, 'the server is starting');
       // handle never rejects; the catch is for a fault in it that still would.
       this.requests.handle(live, request, response).catch((error: unknown) => {
-        this.options.logger.error(`http.service ${spec.id}: internal error: ${describeFault(error)}`);
+        this.options.logger.error(`http.service ${spec.id}: internal error: ${describeThrown(error, FAULT_CHARS)}`);
         sendError(response, 500, 'internal error');
       });
     });

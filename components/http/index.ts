@@ -35,7 +35,7 @@ export class HttpComponentConfig {
 
   /**
    * Log lines per minute for one kind of refused request (per service or endpoint, and status;
-   * default 10): past it they are counted, and the next line says how many were suppressed.
+   * default 10): past it they are counted, and one line at the end of the minute says how many.
    */
   @IsInt()
   @Min(1)

@@ -2,8 +2,8 @@ import { STATUS_CODES, createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { HTTPVersion, Instance } from 'find-my-way';
-import { escapeControl } from 'kindling/boot';
-import type { LogLimiter } from 'kindling/boot';
+import { escapeInvisible } from 'kindling';
+import type { LogThrottle } from 'kindling';
 import { formatUrl } from './http-config.js';
 
 /** A service's routing table. */
@@ -54,12 +54,12 @@ export class LiveServer {
 
 /**
  * A node:http server with the limits of a service, whose malformed requests, refused CONNECTs and
- * dropped connections are answered and logged (through `limiter`) naming the service.
+ * dropped connections are answered and logged (through `storms`) naming the service.
  */
 export function createLimitedServer(
   id: string,
   limits: ServiceLimits,
-  limiter: LogLimiter,
+  storms: LogThrottle,
   onRequest: (request: IncomingMessage, response: ServerResponse) => void,
 ): Server {
   const server = createServer(
@@ -74,14 +74,14 @@ export function createLimitedServer(
     onRequest,
   );
   applyLimits(server, limits);
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(id, server, error, socket, limiter));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(id, server, error, socket, storms));
   server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => undefined);
-    limiter.write('warn', `${id}:connect`, `http.service ${id}: refused a CONNECT request (this server is not a proxy); answered 405`);
+    storms.log('warn', `${id}:connect`, `http.service ${id}: refused a CONNECT request (this server is not a proxy); answered 405`);
     writeRaw(socket, 405, 'CONNECT is not served: this server is not a proxy');
   });
   server.on('drop', () => {
-    limiter.write('warn', `${id}:drop`, `http.service ${id}: closed a new connection: maxConnections (${server.maxConnections}) are open`);
+    storms.log('warn', `${id}:drop`, `http.service ${id}: closed a new connection: maxConnections (${server.maxConnections}) are open`);
   });
   return server;
 }
@@ -101,11 +101,11 @@ function applyLimits(server: Server, limits: ServiceLimits): void {
  * Answers a request node:http could not parse (or that ran out of time) as node:http would — 400,
  * 408, 413 or 431, then closes — but with a body that says what was wrong, and logs it.
  */
-function answerClientError(id: string, server: Server, error: NodeJS.ErrnoException, socket: Duplex, limiter: LogLimiter): void {
+function answerClientError(id: string, server: Server, error: NodeJS.ErrnoException, socket: Duplex, storms: LogThrottle): void {
   socket.on('error', () => undefined);
   const code = typeof error.code === 'string' ? error.code : 'unknown';
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
-    limiter.write('info', `${id}:reset`, `http.service ${id}: a client closed its connection mid-request (${escapeControl(code, 40)}); no answer possible`);
+    storms.log('info', `${id}:reset`, `http.service ${id}: a client closed its connection mid-request (${escapeInvisible(code, 40)}); no answer possible`);
     socket.destroy();
     return;
   }
@@ -116,8 +116,8 @@ function answerClientError(id: string, server: Server, error: NodeJS.ErrnoExcept
         ? [408, `the request did not arrive in time (headersTimeoutMs ${server.headersTimeout} ms for the head, requestTimeoutMs ${server.requestTimeout} ms in all)`]
         : code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
           ? [413, 'the chunk extensions of the request body are too large']
-          : [400, `malformed request (${escapeControl(code, 40)}: ${escapeControl(String((error as { reason?: unknown }).reason ?? error.message), 120)})`];
-  limiter.write(status === 408 ? 'info' : 'warn', `${id}:client-error:${status}`, `http.service ${id}: ${reason}; answered ${status}`);
+          : [400, `malformed request (${escapeInvisible(code, 40)}: ${escapeInvisible(String((error as { reason?: unknown }).reason ?? error.message), 120)})`];
+  storms.log(status === 408 ? 'info' : 'warn', `${id}:client-error:${status}`, `http.service ${id}: ${reason}; answered ${status}`);
   // An answer already under way on this connection cannot be followed by another one.
   const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (inFlight?.headersSent === true) {

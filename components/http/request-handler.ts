@@ -1,13 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HTTPMethod } from 'find-my-way';
-import { KindlingError } from 'kindling';
-import type { Logger } from 'kindling';
-import { describeFault, escapeControl } from 'kindling/boot';
-import type { LogLimiter } from 'kindling/boot';
+import type { LogThrottle, Logger } from 'kindling';
+import { KindlingError, describeThrown, escapeInvisible, withinTimeLimit } from 'kindling';
 import type { HttpRequest } from './http-types.js';
 import type { LiveServer } from './live-server.js';
 import { isBadTarget, parseQuery, parseRequestTarget } from './request-target.js';
-import { ResultError, encodeResult, isInstance, sendEncoded, sendError } from './response-encoding.js';
+import { FAULT_CHARS, ResultError, encodeResult, isInstance, sendEncoded, sendError } from './response-encoding.js';
 
 /** What a route of a table points at. */
 export interface RouteStore {
@@ -20,7 +18,7 @@ export interface RouteStore {
 export interface RequestHandlerOptions {
   readonly logger: Logger;
   /** Log lines of request faults, a few per minute and kind of fault. */
-  readonly limiter: LogLimiter;
+  readonly storms: LogThrottle;
   /** Finds and calls the committed function an endpoint names. */
   readonly functions: {
     get(id: string): unknown;
@@ -69,7 +67,7 @@ export class RequestHandler {
       const failure =
         isInstance(error, RequestError)
           ? error
-          : new RequestError(500, `internal error while serving ${escapeControl(request.method ?? '?', 20)} ${escapeControl(request.url ?? '', 200)}: ${describeFault(error)}`, 'internal error');
+          : new RequestError(500, `internal error while serving ${escapeInvisible(request.method ?? '?', 20)} ${escapeInvisible(request.url ?? '', 200)}: ${describeThrown(error, FAULT_CHARS)}`, 'internal error');
       const level = failure.answer === undefined || failure.status === 404 ? 'info' : failure.status < 500 ? 'warn' : 'error';
       this.log(live, route.store, failure.status, level, `${failure.message}; ${failure.answer === undefined ? 'no answer possible' : `answered ${failure.status}`}`);
       if (failure.answer !== undefined) sendError(response, failure.status, failure.answer, !request.complete);
@@ -85,11 +83,11 @@ export class RequestHandler {
     if (raw.length > limits.maxUrlLength) throw new RequestError(414, `the request target is longer than maxUrlLength (${limits.maxUrlLength} characters)`);
     if (request.rawHeaders.length / 2 > limits.maxHeaders) throw new RequestError(431, `the request has more than maxHeaders (${limits.maxHeaders}) headers`);
     const target = parseRequestTarget(raw);
-    if (isBadTarget(target)) throw new RequestError(400, `${target.problem}: ${escapeControl(raw, 200)}`);
+    if (isBadTarget(target)) throw new RequestError(400, `${target.problem}: ${escapeInvisible(raw, 200)}`);
     const method = (request.method ?? 'GET').toUpperCase();
     // A GET route answers HEAD too (headers, no body), unless a HEAD route of its own is declared.
     const found = table.find(method as HTTPMethod, target.path) ?? (method === 'HEAD' ? table.find('GET', target.path) : null);
-    if (found === null) throw new RequestError(404, `no route for ${method} ${escapeControl(target.path, 200)}`);
+    if (found === null) throw new RequestError(404, `no route for ${method} ${escapeInvisible(target.path, 200)}`);
     const store = found.store as RouteStore;
     route.store = store;
     const body = await readBody(request, limits.bodyLimit);
@@ -109,7 +107,7 @@ export class RequestHandler {
     try {
       encoded = encodeResult(result);
     } catch (error) {
-      throw new RequestError(500, `function ${store.funcId} ${isInstance(error, ResultError) ? error.message : describeFault(error)}`, 'internal error');
+      throw new RequestError(500, `function ${store.funcId} ${isInstance(error, ResultError) ? error.message : describeThrown(error, FAULT_CHARS)}`, 'internal error');
     }
     if (response.destroyed) throw new RequestError(499, 'the client closed the connection before the answer', false);
     sendEncoded(response, method, encoded);
@@ -117,23 +115,15 @@ export class RequestHandler {
 
   /** Calls the endpoint's function within its time limit; a throw becomes a RequestError. */
   private async call(store: RouteStore, input: HttpRequest): Promise<unknown> {
-    let timer: NodeJS.Timeout | undefined;
     // Compared by identity: asking what a thrown value is may run its code (a proxy's traps).
     const timeout = new KindlingError('TIMEOUT', `did not answer within timeoutMs (${store.timeoutMs} ms)`);
     try {
-      return await Promise.race([
-        this.options.functions.call(store.funcId, input, { endpoint: store.endpointId }),
-        new Promise((_resolve, reject) => {
-          timer = setTimeout(() => reject(timeout), store.timeoutMs);
-        }),
-      ]);
+      return await withinTimeLimit(this.options.functions.call(store.funcId, input, { endpoint: store.endpointId }), store.timeoutMs, () => timeout);
     } catch (error) {
       if (error === timeout) throw new RequestError(504, `function ${store.funcId} ${timeout.message}`, 'the function did not answer in time');
       const status = statusOf(error);
-      if (status !== undefined && status < 500) throw new RequestError(status, `function ${store.funcId} refused the request: ${describeFault(error)}`, messageOfError(error));
-      throw new RequestError(status ?? 500, `function ${store.funcId} failed: ${describeFault(error)}`, 'internal error');
-    } finally {
-      clearTimeout(timer);
+      if (status !== undefined && status < 500) throw new RequestError(status, `function ${store.funcId} refused the request: ${describeThrown(error, FAULT_CHARS)}`, messageOfError(error));
+      throw new RequestError(status ?? 500, `function ${store.funcId} failed: ${describeThrown(error, FAULT_CHARS)}`, 'internal error');
     }
   }
 
@@ -142,7 +132,7 @@ export class RequestHandler {
     // One key per place and status, not per message: a client sending ever new bad targets cannot
     // flood the log either.
     const key = `${store?.endpointId ?? live.id}:${status}`;
-    this.options.limiter.write(level, key, `${where}: ${message}`, store === undefined ? { service: live.id } : { endpoint: store.endpointId, function: store.funcId });
+    this.options.storms.log(level, key, `${where}: ${message}`, store === undefined ? { service: live.id } : { endpoint: store.endpointId, function: store.funcId });
   }
 }
 
@@ -160,7 +150,7 @@ async function readBody(request: IncomingMessage, limit: number): Promise<unknow
     }
   } catch (error) {
     if (isInstance(error, RequestError)) throw error;
-    throw new RequestError(499, `the client closed the connection before the request body was complete (${describeFault(error)})`, false);
+    throw new RequestError(499, `the client closed the connection before the request body was complete (${describeThrown(error, FAULT_CHARS)})`, false);
   }
   if (size === 0) return undefined;
   const raw = Buffer.concat(chunks);
@@ -169,7 +159,7 @@ async function readBody(request: IncomingMessage, limit: number): Promise<unknow
     try {
       return JSON.parse(raw.toString('utf8')) as unknown;
     } catch (error) {
-      throw new RequestError(400, `the request body is not valid JSON: ${describeFault(error).replace(/^SyntaxError: /, '')}`);
+      throw new RequestError(400, `the request body is not valid JSON: ${describeThrown(error, FAULT_CHARS).replace(/^SyntaxError: /, '')}`);
     }
   }
   if (type.startsWith('text/') || type === 'application/x-www-form-urlencoded' || type === '') return raw.toString('utf8');
@@ -191,8 +181,8 @@ function statusOf(error: unknown): number | undefined {
 function messageOfError(error: unknown): string {
   try {
     const message = (error as { message?: unknown }).message;
-    return typeof message === 'string' ? message : describeFault(error);
+    return typeof message === 'string' ? message : describeThrown(error, FAULT_CHARS);
   } catch {
-    return describeFault(error);
+    return describeThrown(error, FAULT_CHARS);
   }
 }

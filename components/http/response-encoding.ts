@@ -1,6 +1,6 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { describeFault, escapeControl } from 'kindling/boot';
+import { describeThrown, escapeInvisible, quote, show } from 'kindling';
 
 /** A function's result turned into plain data that can be written without running its code again. */
 export interface EncodedResponse {
@@ -23,6 +23,8 @@ export function isInstance<T>(value: unknown, type: abstract new (...args: never
 }
 
 const SHAPE = 'an http function returns { status?, headers?, body? }';
+/** What a log line quotes of a thrown value, at most. */
+export const FAULT_CHARS = 300;
 // Framing is ours: a function's own content-length or transfer-encoding could desynchronise the connection.
 const FRAMING = new Set(['content-length', 'transfer-encoding']);
 
@@ -36,7 +38,7 @@ export function encodeResult(result: unknown): EncodedResponse {
     return encode(result);
   } catch (error) {
     if (isInstance(error, ResultError)) throw error;
-    throw new ResultError(`returned a result that cannot be read: ${describeFault(error)}`);
+    throw new ResultError(`returned a result that cannot be read: ${describeThrown(error, FAULT_CHARS)}`);
   }
 }
 
@@ -45,7 +47,7 @@ function encode(result: unknown): EncodedResponse {
     throw new ResultError(`returned ${result === null ? 'null' : Array.isArray(result) ? 'an array' : typeof result}; ${SHAPE}`);
   }
   const keys = Reflect.ownKeys(result);
-  const extra = keys.filter((key) => key !== 'status' && key !== 'headers' && key !== 'body').map((key) => escapeControl(String(key), 40));
+  const extra = keys.filter((key) => key !== 'status' && key !== 'headers' && key !== 'body').map((key) => escapeInvisible(String(key), 40));
   if (extra.length > 0) throw new ResultError(`returned unknown keys ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}; ${SHAPE}`);
   const { status, headers, body } = result as { status?: unknown; headers?: unknown; body?: unknown };
   const headerList = encodeHeaders(headers);
@@ -64,7 +66,7 @@ function encode(result: unknown): EncodedResponse {
     type = 'application/json; charset=utf-8';
   }
   if (status !== undefined && !(typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599)) {
-    throw new ResultError(`returned status ${escapeControl(typeof status === 'string' ? JSON.stringify(status) : typeof status === 'symbol' ? 'a symbol' : String(status), 40)}, not an HTTP status (an integer from 200 to 599)`);
+    throw new ResultError(`returned status ${show(status, 40)}, not an HTTP status (an integer from 200 to 599)`);
   }
   if (type !== undefined && headerList['content-type'] === undefined) headerList['content-type'] = type;
   if (payload !== undefined) headerList['content-length'] = payload.length;
@@ -77,7 +79,7 @@ function encodeHeaders(headers: unknown): OutgoingHttpHeaders {
   if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) throw new ResultError('returned headers that are not an object');
   for (const [rawName, value] of Object.entries(headers)) {
     const name = rawName.toLowerCase();
-    const shown = JSON.stringify(rawName.length > 40 ? `${rawName.slice(0, 40)}...` : rawName);
+    const shown = quote(rawName, 40);
     try {
       validateHeaderName(name);
     } catch {
@@ -105,7 +107,7 @@ function toJson(body: unknown): string {
   try {
     text = JSON.stringify(body);
   } catch (error) {
-    const message = describeFault(error);
+    const message = describeThrown(error, FAULT_CHARS);
     if (isInstance(error, RangeError) && /call stack/i.test(message)) throw new ResultError('returned a body nested too deeply to encode as JSON');
     if (/BigInt/i.test(message)) throw new ResultError('returned a body holding a BigInt, which JSON cannot encode');
     if (/circular/i.test(message)) throw new ResultError('returned a body with a circular reference, which JSON cannot encode');

@@ -1,4 +1,5 @@
 import { inspect, types, type InspectOptions } from 'node:util';
+import { clipText, escapeInvisible } from './visible-text.js';
 
 /**
  * Every error code Kindling raises, in one map. Callers branch on `error.code`, never on messages.
@@ -92,27 +93,45 @@ const INSPECT: InspectOptions = { breakLength: Infinity, compact: true, depth: 2
  * logger.error(`the handler failed: ${messageOf(error)}`);
  */
 export function messageOf(error: unknown, maxChars: number = MESSAGE_MAX_CHARS): string {
-  let text: string;
-  try {
-    text = describeThrown(error);
-  } catch {
-    text = `an unprintable thrown ${typeof error}`;
-  }
-  return clipText(text, maxChars);
+  return clipText(describe(error, false), maxChars);
 }
 
-function describeThrown(error: unknown): string {
-  if (typeof error === 'string') return error;
+/**
+ * {@link messageOf} saying what was thrown, on one line, for a log line about a fault: an error's
+ * name before its message (`TypeError: x is not a function`), `a thrown <type>:` before anything
+ * that is not an error (`a thrown string: boom`, `a thrown object: { code: 1 }`, `a thrown
+ * undefined`), cut at `maxChars` and with control and invisible characters escaped
+ * (`escapeInvisible`). Never throws and runs no code of the value, like messageOf.
+ *
+ * @example
+ * logger.error(`fault in function ${id}: ${describeThrown(fault)}`);
+ */
+export function describeThrown(error: unknown, maxChars: number = MESSAGE_MAX_CHARS): string {
+  return escapeInvisible(describe(error, true), maxChars);
+}
+
+function describe(error: unknown, sayWhat: boolean): string {
+  try {
+    return readMessage(error, sayWhat);
+  } catch {
+    return `an unprintable thrown ${typeof error}`;
+  }
+}
+
+function readMessage(error: unknown, sayWhat: boolean): string {
   // A Proxy's traps could throw or lie (even `instanceof` calls one): inspect shows its target.
-  if (typeof error !== 'object' || error === null || types.isProxy(error)) return inspect(error, INSPECT);
-  if (!(types.isNativeError(error) || error instanceof Error)) return inspect(error, INSPECT);
+  if (typeof error !== 'object' || error === null || types.isProxy(error) || !(types.isNativeError(error) || error instanceof Error)) {
+    if (!sayWhat) return typeof error === 'string' ? error : inspect(error, INSPECT);
+    if (error === undefined || error === null) return `a thrown ${String(error)}`;
+    return `a thrown ${typeof error}: ${typeof error === 'string' ? error : inspect(error, INSPECT)}`;
+  }
   let message: unknown;
   try {
     message = (error as { message?: unknown }).message;
   } catch {
     return `${nameOf(error)} (its message could not be read)`;
   }
-  if (typeof message === 'string') return message === '' ? nameOf(error) : message;
+  if (typeof message === 'string') return message === '' ? nameOf(error) : sayWhat ? `${nameOf(error)}: ${message}` : message;
   if (message === undefined) return nameOf(error);
   // An error as the message (even the error itself) is named, not inspected: inspecting one reads its message again.
   const described = types.isNativeError(message) && !types.isProxy(message) ? `[${nameOf(message)}]` : inspect(message, INSPECT);
@@ -127,16 +146,4 @@ function nameOf(error: object): string {
     // a throwing name getter: the generic name will do
   }
   return 'Error';
-}
-
-/**
- * `text` cut to at most `maxChars` UTF-16 units plus a note of how many were left out (never
- * splitting a surrogate pair).
- */
-export function clipText(text: string, maxChars: number): string {
-  if (text.length <= maxChars) return text;
-  let end = Math.max(0, maxChars);
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${text.slice(0, end)}… (${(text.length - end).toLocaleString('en-US')} more characters)`;
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LogThrottle, createConsoleLogger, escapeControlCharacters, type ConsoleLoggerOptions, type Logger } from './logger.js';
+import { LogThrottle, createConsoleLogger, type ConsoleLoggerOptions, type Logger } from './logger.js';
 
 /** A console logger writing into an array. */
 function capture(options: ConsoleLoggerOptions = {}, level: 'debug' | 'warn' = 'debug'): { logger: Logger; lines: string[] } {
@@ -100,7 +100,7 @@ describe('createConsoleLogger', () => {
     it('cuts a line longer than maxLineChars, saying how much was left out', () => {
       const { logger, lines } = capture({ maxLineChars: 10 });
       logger.warn('x'.repeat(100_000));
-      expect(lines).toEqual(['[app] warn  xxxxxxxxxx… (cut; 100,000 characters in all)\n']);
+      expect(lines).toEqual(['[app] warn  xxxxxxxxxx… (99,990 more characters)\n']);
     });
 
     it('writes fields it cannot serialise as a placeholder', () => {
@@ -130,30 +130,6 @@ describe('createConsoleLogger', () => {
       createConsoleLogger('info', 'a\u001b[31m', { write: (line) => lines.push(line) }).info('m', { k: '\u202e\u0085' });
       expect(lines).toEqual(['[a\\u001b[31m] info  m {"k":"\\u202e\\u0085"}\n']);
     });
-  });
-});
-
-describe('escapeControlCharacters', () => {
-  const cases: readonly (readonly [string, string, string])[] = [
-    ['C0 controls', 'a\u0000b\u0007c\u001bd', 'a\\u0000b\\u0007c\\u001bd'],
-    ['line breaks and tabs', 'a\r\n\tb', 'a\\r\\n\\tb'],
-    ['DEL', 'a\u007fb', 'a\\u007fb'],
-    ['C1 controls (CSI, NEL)', 'a\u009b2Jb\u0085', 'a\\u009b2Jb\\u0085'],
-    ['bidi overrides and embeddings', 'a\u202eb\u202ac\u202d', 'a\\u202eb\\u202ac\\u202d'],
-    ['bidi isolates and marks', 'a\u2066b\u2069c\u200fd\u061c', 'a\\u2066b\\u2069c\\u200fd\\u061c'],
-    ['zero-width characters', 'a\u200bb\u200cc\u200dd\u2060e\ufeff', 'a\\u200bb\\u200cc\\u200dd\\u2060e\\ufeff'],
-    ['line and paragraph separators', 'a\u2028b\u2029', 'a\\u2028b\\u2029'],
-    ['lone surrogates', 'a\ud800b\udc00', 'a\\ud800b\\udc00'],
-    ['Unicode tag characters', 'a\udb40\udc41b', 'a\\u{e0041}b'],
-  ];
-  for (const [what, input, output] of cases) {
-    it(`escapes ${what}`, () => {
-      expect(escapeControlCharacters(input)).toBe(output);
-    });
-  }
-
-  it('leaves printable text, accents, CJK and emoji as they are', () => {
-    expect(escapeControlCharacters('café 日本 😀 ~!@')).toBe('café 日本 😀 ~!@');
   });
 });
 
@@ -187,9 +163,39 @@ describe('LogThrottle', () => {
       ]);
     });
 
+    it('writes linesPerWindow lines of a key, then says how many more there were when the window ends', () => {
+      const { logger, seen } = recorder();
+      const storms = new LogThrottle(logger, { windowMs: 1000, linesPerWindow: 2 });
+      for (let i = 0; i < 5; i++) storms.warn('k', `line ${i}`);
+      vi.advanceTimersByTime(1000);
+      storms.warn('k', 'line 5');
+      expect(seen).toEqual([
+        ['warn', 'line 0'],
+        ['warn', 'line 1'],
+        ['warn', '… 3 more like this in the last 1 s: line 0'],
+        ['warn', 'line 5'],
+      ]);
+    });
+
+    it('keeps separate counts per key', () => {
+      const { logger, seen } = recorder();
+      const storms = new LogThrottle(logger);
+      storms.log('info', 'a', 'a');
+      storms.log('info', 'a', 'a again');
+      storms.log('info', 'b', 'b');
+      expect(seen).toEqual([
+        ['info', 'a'],
+        ['info', 'b'],
+      ]);
+    });
+
+    it('refuses a linesPerWindow below 1 with INVALID', () => {
+      expect(() => new LogThrottle(recorder().logger, { linesPerWindow: 0 })).toThrow(expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/linesPerWindow/) }));
+    });
+
     it('counts keys beyond maxKeys together', () => {
       const { logger, seen } = recorder();
-      const storms = new LogThrottle(logger, 1000, 2);
+      const storms = new LogThrottle(logger, { windowMs: 1000, maxKeys: 2 });
       for (const key of ['a', 'b', 'c', 'd']) storms.warn(key, `key ${key}`);
       vi.advanceTimersByTime(1000);
       expect(seen).toEqual([
@@ -209,7 +215,7 @@ describe('LogThrottle', () => {
           if (++calls > 1) throw new Error('logger down');
         },
       };
-      const storms = new LogThrottle(throwing, 1000);
+      const storms = new LogThrottle(throwing, { windowMs: 1000 });
       storms.warn('k', 'one');
       storms.warn('k', 'two');
       expect(() => vi.advanceTimersByTime(1000)).not.toThrow();

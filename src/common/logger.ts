@@ -1,4 +1,5 @@
 import { KindlingError, messageOf } from './errors.js';
+import { escapeInvisible } from './visible-text.js';
 
 /** Structured fields attached to a log line. */
 export type LogFields = Readonly<Record<string, unknown>>;
@@ -30,32 +31,6 @@ export const MAX_LINE_CHARS = 16_384;
 
 /** What a repeat is recognised by, and what its summary quotes: the start of the message. */
 const SAMPLE_CHARS = 512;
-
-/**
- * Characters that could rewrite or hide what a terminal or log viewer shows: C0 controls (line
- * breaks forge lines, ESC starts terminal sequences), DEL, C1 controls, bidirectional embeddings,
- * overrides, isolates and marks, zero-width and other invisible format characters, line and paragraph
- * separators, Unicode tag characters, and lone surrogates.
- */
-const UNSAFE =
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb]|\udb40[\udc00-\udc7f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/**
- * `text` with every character that could forge a line or hide text in a terminal written as an
- * escape (`\n`, `\u001b`, `\u202e`, `\u{e0041}`): what is printed is exactly what was there, visibly.
- *
- * @example
- * escapeControlCharacters('a\u001b[2Jb'); // 'a\\u001b[2Jb'
- */
-export function escapeControlCharacters(text: string): string {
-  return text.replace(UNSAFE, (ch) => {
-    const named = NAMED_ESCAPES[ch];
-    if (named !== undefined) return named;
-    const code = ch.codePointAt(0) ?? 0;
-    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
-}
 
 /** `10 s` for 10 000 ms, `250 ms` for 250. */
 function span(ms: number): string {
@@ -189,8 +164,8 @@ function positiveInteger(value: number, name: string, zeroAllowed: boolean): num
 
 /**
  * A logger that writes one line per message to stderr, dropping messages below `level`. Control
- * characters are escaped ({@link escapeControlCharacters}), so no message can forge a line or hide
- * text; long lines are cut; repeats within a window are counted and summarised instead of written
+ * and invisible characters are escaped ({@link escapeInvisible}), so no message can forge a line or
+ * hide text; long lines are cut; repeats within a window are counted and summarised instead of written
  * (see {@link ConsoleLoggerOptions}).
  *
  * @example
@@ -202,9 +177,9 @@ export function createConsoleLogger(level: LogLevel = 'info', prefix = 'kindling
   const maxLines = positiveInteger(options.maxTemplatesPerWindow ?? MAX_TEMPLATES_PER_WINDOW, 'maxTemplatesPerWindow', false);
   const repeatsPerWindow = positiveInteger(options.repeatsPerWindow ?? REPEATS_PER_WINDOW, 'repeatsPerWindow', false);
   const write = options.write ?? ((line: string): void => void process.stderr.write(line));
-  const head = `[${escapeControlCharacters(prefix)}]`;
+  const head = `[${escapeInvisible(prefix)}]`;
   const print = (at: LineLevel, text: string): void => {
-    write(`${head} ${at.padEnd(5)} ${fitLine(text, maxLineChars)}\n`);
+    write(`${head} ${at.padEnd(5)} ${escapeInvisible(text, maxLineChars)}\n`);
   };
   const repeats = new RepeatWindow(windowMs, maxLines, repeatsPerWindow, print);
   const line =
@@ -216,15 +191,6 @@ export function createConsoleLogger(level: LogLevel = 'info', prefix = 'kindling
       print(at, fields === undefined || isEmpty(fields) ? text : `${text} ${safeJson(fields)}`);
     };
   return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
-}
-
-/** `text` escaped and cut to `max` characters, saying how long it was when cut. */
-function fitLine(text: string, max: number): string {
-  // Cut before escaping (which only lengthens it) so that a huge message costs no more than a long line.
-  const escaped = escapeControlCharacters(text.length > max ? text.slice(0, max) : text);
-  if (text.length <= max && escaped.length <= max) return escaped;
-  const pairSplit = escaped.charCodeAt(max - 1) >= 0xd800 && escaped.charCodeAt(max - 1) <= 0xdbff;
-  return `${escaped.slice(0, pairSplit ? max - 1 : max)}… (cut; ${count(text.length)} characters in all)`;
 }
 
 function isEmpty(fields: LogFields): boolean {
@@ -248,14 +214,25 @@ function safeJson(fields: LogFields): string {
   }
 }
 
+/** Options of a {@link LogThrottle}; every limit has a default. */
+export interface LogThrottleOptions {
+  /** The length of a window in ms (default 10 000); `0` writes every line. */
+  readonly windowMs?: number;
+  /** Lines of one key written per window before the rest are counted (default 1). */
+  readonly linesPerWindow?: number;
+  /** Keys written per window; lines of further keys are counted together (default 1 000). */
+  readonly maxKeys?: number;
+}
+
 /**
- * Counts a storm where it starts (undecodable messages, refused sends, presence floods): the first
- * line of each key in a window goes to the logger, repeats are counted, and when the window ends
- * one line says how many there were (`… 20,000 more like this in the last 10 s: <first line>`).
- * Works with any {@link Logger}; at most `maxKeys` keys are tracked per window.
+ * Counts a storm where it starts (undecodable messages, refused sends, presence floods, refused
+ * requests, faults): the first `linesPerWindow` lines of each key in a window go to the logger,
+ * the rest are counted, and when the window ends one line says how many there were (`… 20,000
+ * more like this in the last 10 s: <first line>`). Works with any {@link Logger}; at most
+ * `maxKeys` keys are tracked per window. Its one timer never keeps the process alive.
  *
  * @example
- * const storms = new LogThrottle(logger);
+ * const storms = new LogThrottle(logger, { windowMs: 60_000, linesPerWindow: 10 });
  * storms.warn('undecodable', `an undecodable message on ${subject}: ${reason}`);
  */
 export class LogThrottle {
@@ -263,16 +240,15 @@ export class LogThrottle {
 
   constructor(
     private readonly logger: Logger,
-    windowMs: number = REPEAT_WINDOW_MS,
-    maxKeys: number = MAX_TEMPLATES_PER_WINDOW,
+    options: LogThrottleOptions = {},
   ) {
-    positiveInteger(windowMs, 'repeatWindowMs', true);
-    positiveInteger(maxKeys, 'maxKeys', false);
-    // A storm known at its source needs no sample beyond its first line.
-    this.repeats = new RepeatWindow(windowMs, maxKeys, 1, (level, text) => this.logger[level](text));
+    const windowMs = positiveInteger(options.windowMs ?? REPEAT_WINDOW_MS, 'windowMs', true);
+    const linesPerWindow = positiveInteger(options.linesPerWindow ?? 1, 'linesPerWindow', false);
+    const maxKeys = positiveInteger(options.maxKeys ?? MAX_TEMPLATES_PER_WINDOW, 'maxKeys', false);
+    this.repeats = new RepeatWindow(windowMs, maxKeys, linesPerWindow, (level, text) => this.logger[level](text));
   }
 
-  /** Logs `message` at `level` unless a line of `key` was logged in this window (then it is counted). */
+  /** Logs `message` at `level` unless `key` has used up its lines in this window (then it is counted). */
   log(level: LineLevel, key: string, message: string, fields?: LogFields): void {
     if (this.repeats.admit(level, key, message)) this.logger[level](message, fields);
   }

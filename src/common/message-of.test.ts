@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KindlingError, MESSAGE_MAX_CHARS, clipText, messageOf } from './errors.js';
+import { KindlingError, MESSAGE_MAX_CHARS, describeThrown, messageOf } from './errors.js';
 
 describe('messageOf', () => {
   describe('.errors', () => {
@@ -143,12 +143,43 @@ describe('messageOf', () => {
       expect(messageOf('abcdef', 3)).toBe('abc… (3 more characters)');
     });
 
-    it('never splits a surrogate pair when cutting', () => {
-      expect(clipText('ab😀cd', 3)).toBe('ab… (4 more characters)');
-    });
-
     it('bounds a huge array', () => {
       expect(messageOf(Array.from({ length: 100_000 }, (_, i) => i)).length).toBeLessThan(200);
     });
+  });
+});
+
+const trap = (): never => {
+  throw new Error('trap');
+};
+const hostileProxy = (): object => new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap, getOwnPropertyDescriptor: trap });
+
+describe('describeThrown', () => {
+  it.each([
+    { name: 'an Error', fault: new TypeError('bad'), text: 'TypeError: bad' },
+    { name: 'an Error without a message', fault: new RangeError(), text: 'RangeError' },
+    { name: 'a string', fault: 'plain', text: 'a thrown string: plain' },
+    { name: 'undefined', fault: undefined, text: 'a thrown undefined' },
+    { name: 'null', fault: null, text: 'a thrown null' },
+    { name: 'an object', fault: { code: 1 }, text: 'a thrown object: { code: 1 }' },
+    { name: 'a proxy whose traps throw', fault: hostileProxy(), text: 'a thrown object: {}' },
+    { name: 'an object whose toString and toJSON throw', fault: { toString: trap, toJSON: trap }, text: 'a thrown object: { toString: [Function: trap], toJSON: [Function: trap] }' },
+    { name: 'a BigInt', fault: 10n, text: 'a thrown bigint: 10n' },
+  ])('describes $name without throwing', ({ fault, text }) => {
+    expect(describeThrown(fault)).toBe(text);
+  });
+
+  it('describes an error whose message getter throws, without throwing', () => {
+    const error = new Error('x');
+    Object.defineProperty(error, 'message', {
+      get: () => {
+        throw new Error('message');
+      },
+    });
+    expect(describeThrown(error)).toBe('Error (its message could not be read)');
+  });
+
+  it('escapes control characters and cuts long text', () => {
+    expect(describeThrown(new Error(`a\nb\u001b[31m${'x'.repeat(400)}`), 300)).toMatch(/^Error: a\\nb\\u001b\[31mx+… \(\d+ more characters\)$/);
   });
 });

@@ -1,4 +1,5 @@
 import { KindlingError } from '../common/errors.js';
+import { escapeInvisible } from '../common/visible-text.js';
 
 /** One problem found while decoding an entry's configuration. */
 export interface ConfigIssue {
@@ -50,8 +51,10 @@ export class ConfigError extends KindlingError {
   readonly column: number | undefined;
 
   constructor(init: ConfigErrorInit) {
-    const issues = Object.freeze(init.issues.map((issue) => Object.freeze({ ...issue })));
-    super('INVALID', formatConfigErrorMessage(init), {
+    // A message never hides its cause: invisible and control characters (of a key, a value or a
+    // config class's own words) are shown escaped.
+    const issues = Object.freeze(init.issues.map((issue) => Object.freeze({ ...issue, path: escapeInvisible(issue.path), message: escapeInvisible(issue.message) })));
+    super('INVALID', formatConfigErrorMessage({ ...init, issues }), {
       cause: init.cause,
       details: {
         entryId: init.entryId,
@@ -86,6 +89,7 @@ function formatConfigErrorMessage(init: ConfigErrorInit): string {
 }
 
 function formatPosition(file: string, line: number | undefined, column: number | undefined): string {
-  if (line === undefined) return file;
-  return column === undefined ? `${file}:${line}` : `${file}:${line}:${column}`;
+  const shown = escapeInvisible(file);
+  if (line === undefined) return shown;
+  return column === undefined ? `${shown}:${line}` : `${shown}:${line}:${column}`;
 }

@@ -137,6 +137,23 @@ describe(decodeEntryConfig, () => {
       ]);
     });
 
+    it('shows the invisible characters of an unknown key escaped, in its message and its path (was: printed raw)', () => {
+      const data = { name: 'api', 'po\u200brt': 80, routes: [] };
+      const error = decodeError(() => decodeEntryConfig(ServiceConfig, entryOf(data)));
+      expect(error.issues).toEqual([{ path: 'data["po\\u200brt"]', message: 'unknown key "po\\u200brt" (ServiceConfig declares no decorator for it)' }]);
+      expect(error.message).toContain('data["po\\u200brt"]: unknown key "po\\u200brt"');
+    });
+
+    it('escapes the control characters of a message a config class gives', () => {
+      class Noisy {
+        validate(): string {
+          return 'bad\u001b[2J value\nforged line';
+        }
+      }
+      const error = decodeError(() => decodeEntryConfig(Noisy, entryOf({})));
+      expect(error.issues).toEqual([{ path: 'data', message: 'bad\\u001b[2J value\\nforged line' }]);
+    });
+
     it('does not count an undecorated field the data leaves out as an unknown key', () => {
       class CountedConfig {
         @IsString() name!: string;

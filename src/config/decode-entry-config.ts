@@ -2,6 +2,7 @@ import { plainToInstance, type ClassTransformOptions } from 'class-transformer';
 import { getMetadataStorage, type ValidationError, type ValidatorOptions } from 'class-validator';
 import { deepFreeze, FORBIDDEN_KEYS } from '../common/deep-freeze.js';
 import { messageOf } from '../common/errors.js';
+import { quote } from '../common/visible-text.js';
 import { getEntrySource, type Entry } from '../entry/entry.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { validateCached } from './validate-cached.js';
@@ -162,7 +163,7 @@ export function decodeEntryConfig<T extends object>(
       if (plan.unassignable.has(key)) {
         problems.push({
           segments: [...DATA, key],
-          message: `unknown key "${key}" (${ConfigClass.name} has a method or read-only property by that name)`,
+          message: `unknown key ${quote(key)} (${ConfigClass.name} has a method or read-only property by that name)`,
         });
       }
     }
@@ -246,7 +247,7 @@ function findForbiddenKeys(value: object, path: (string | number)[], depth: numb
   }
   for (const key of Object.keys(value)) {
     if (FORBIDDEN_KEYS.has(key)) {
-      problems.push({ segments: [...path, key], message: `forbidden key "${key}"` });
+      problems.push({ segments: [...path, key], message: `forbidden key ${quote(key)}` });
       continue;
     }
     const item = (value as Record<string, unknown>)[key];
@@ -281,7 +282,7 @@ function collectValidationErrors(
           problems.push({ segments, message: constraints[type] ?? type });
         } else if (node !== undefined && Object.hasOwn(node, error.property)) {
           const owner = target?.constructor?.name ?? 'the config class';
-          const message = `unknown key "${error.property}" (${owner} declares no decorator for it)`;
+          const message = `unknown key ${quote(error.property)} (${owner} declares no decorator for it)`;
           problems.push({ segments, message });
         }
       }
@@ -341,12 +342,12 @@ function toSegments(path: unknown): Segments {
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
-/** `['data', 'routes', 0, 'path']` → `data.routes[0].path`; odd keys are quoted: `data.headers["x-id"]`. */
+/** `['data', 'routes', 0, 'path']` → `data.routes[0].path`; odd keys are quoted (`quote`): `data.headers["x-id"]`. */
 function formatPath(segments: Segments): string {
   let path = '';
   for (const segment of segments) {
     if (typeof segment === 'number') path += `[${segment}]`;
-    else if (!IDENTIFIER.test(segment)) path += `[${JSON.stringify(segment)}]`;
+    else if (!IDENTIFIER.test(segment)) path += `[${quote(segment)}]`;
     else path += path === '' ? segment : `.${segment}`;
   }
   return path;

@@ -1,5 +1,5 @@
 import { KindlingError } from '../common/errors.js';
-import { quote, show } from './visible-text.js';
+import { quote, show } from '../common/visible-text.js';
 
 // The grammar of entry ids, kinds, group names and dependency references, in one place:
 //

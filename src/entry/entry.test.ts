@@ -231,10 +231,10 @@ describe('createEntry', () => {
     );
   });
 
-  it('refuses a Proxy whose traps throw a value that cannot be printed', () => {
+  it('refuses a Proxy whose traps throw a value that cannot be printed, describing it without calling it', () => {
     const unprintable = { toString: (): string => { throw new Error('no'); } };
     const data = new Proxy({}, { ownKeys: () => { throw unprintable; } });
-    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', data }))).toBe('entry app:a: data could not be read (an error that cannot be printed)');
+    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', data }))).toBe('entry app:a: data could not be read (a thrown object: { toString: [Function: toString] })');
   });
 
   it('refuses an entry whose fields cannot be read', () => {

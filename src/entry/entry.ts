@@ -1,7 +1,7 @@
 import { FORBIDDEN_KEYS } from '../common/deep-freeze.js';
-import { KindlingError } from '../common/errors.js';
+import { KindlingError, describeThrown } from '../common/errors.js';
 import { assertValidKind, dependencyProblem, isPlainDependency, isValidName, NAME_RULE, nameProblem, parseEntryId } from './entry-id.js';
-import { escapeInvisible, quote, show } from './visible-text.js';
+import { escapeInvisible, quote, show } from '../common/visible-text.js';
 
 /** Attributes of an entry: `depends_on`, `groups`, `source`, and anything a component reads. */
 export type EntryMeta = Readonly<Record<string, unknown>>;
@@ -57,15 +57,6 @@ class CopyRefusal extends Error {
   readonly path: (string | number)[] = [];
   constructor(readonly reason: string) {
     super(reason);
-  }
-}
-
-/** A thrown value in words, for a message; reading its message may throw too. */
-function describeThrown(error: unknown): string {
-  try {
-    return escapeInvisible(error instanceof Error ? `${error.name}: ${String(error.message)}` : String(error));
-  } catch {
-    return 'an error that cannot be printed';
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Disposable } from '../common/disposable.js';
 import { toDisposable } from '../common/disposable.js';
 import { KindlingError, isKindlingError, messageOf } from '../common/errors.js';
+import { show } from '../common/visible-text.js';
 import type { EventCore, Slot } from './event-core.js';
 import type { EventEnvelope } from './event-envelope.js';
 import type { BufferOptions, EventSubscription } from './event-subscription.js';
@@ -58,7 +59,7 @@ export function isValidEventType(type: string): boolean {
 function invalidType(type: unknown): KindlingError {
   return new KindlingError(
     'INVALID',
-    `event type "${String(type)}" must be lowercase "{noun}-{action}" with snake_case parts, as in "user-created" or "user-logged_in"`,
+    `event type ${show(type, 64)} must be lowercase "{noun}-{action}" with snake_case parts, as in "user-created" or "user-logged_in"`,
     { details: { type } },
   );
 }

@@ -1,6 +1,7 @@
 import { toDisposable, type Disposable } from '../common/disposable.js';
 import { KindlingError, errorCodeOf, messageOf } from '../common/errors.js';
-import { LogThrottle, type Logger } from '../common/logger.js';
+import { quote } from '../common/visible-text.js';
+import { LogThrottle, REPEAT_WINDOW_MS, type Logger } from '../common/logger.js';
 import { PatternSet } from '../pattern/pattern-trie.js';
 import type { ChannelOverflow, OverflowPolicy } from './event-channel.js';
 import { EMPTY_META, splitEventName, type DeliveryMode, type EnvelopeInit, type EventEnvelope } from './event-envelope.js';
@@ -156,7 +157,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   constructor(options: EventCoreOptions) {
     this.nodeID = options.nodeID;
     this.logger = options.logger;
-    this.storms = new LogThrottle(options.logger, options.logRepeatWindowMs);
+    this.storms = new LogThrottle(options.logger, { windowMs: options.logRepeatWindowMs ?? REPEAT_WINDOW_MS });
     this.transport = options.transport;
     this.remote = options.transport.remote;
     this.sendPlain = this.remote ? options.transport.sendPlain?.bind(options.transport) : undefined;
@@ -336,7 +337,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   redeliver(slot: Slot, name: string, data: unknown, envelope: EventEnvelope | undefined): boolean {
     if (!this.open) throw this.closedError(`redeliver "${name}"`);
     if (slot.members.length === 0) {
-      throw new KindlingError('NOT_FOUND', `nobody listens on "${slot.group}" for "${name}" any more`, {
+      throw new KindlingError('NOT_FOUND', `nobody listens on ${quote(slot.group)} for ${quote(name)} any more`, {
         details: { event: name, group: slot.group },
       });
     }
@@ -382,7 +383,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   refusal(name: string, refused: readonly Subscriber[]): KindlingError {
     return new KindlingError(
       'UNAVAILABLE',
-      `${refused.length} subscriber(s) refused "${name}" because their buffers are full (overflow policy "error"): ` +
+      `${refused.length} subscriber(s) refused ${quote(name)} because their buffers are full (overflow policy "error"): ` +
         refused.map((s) => s.label).join(', '),
       { retryable: true, details: { event: name, subscribers: refused.map((s) => s.label) } },
     );

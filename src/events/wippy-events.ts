@@ -1,4 +1,5 @@
 import { KindlingError, messageOf } from '../common/errors.js';
+import { quote } from '../common/visible-text.js';
 import { compilePattern } from '../pattern/kind-pattern.js';
 import type { EventCore } from './event-core.js';
 import { eventNameOf, type EventEnvelope } from './event-envelope.js';
@@ -18,7 +19,7 @@ function checkDotted(what: 'system' | 'kind', value: unknown): asserts value is 
     throw new KindlingError('INVALID', `the event ${what} is empty; give a non-empty ${what}`, { details: { [what]: value } });
   }
   if (value.startsWith('.') || value.endsWith('.') || value.includes('..') || /\s/.test(value)) {
-    throw new KindlingError('INVALID', `the event ${what} "${value}" has an empty segment or white space`, {
+    throw new KindlingError('INVALID', `the event ${what} ${quote(value)} has an empty segment or white space`, {
       details: { [what]: value },
     });
   }
@@ -70,7 +71,7 @@ export class WippyEvents {
         });
       }
       if (this.policy !== undefined && !this.policy.allows('events.send', system)) {
-        throw new KindlingError('FORBIDDEN', `sending events to system "${system}" is not allowed (permission events.send)`, {
+        throw new KindlingError('FORBIDDEN', `sending events to system ${quote(system)} is not allowed (permission events.send)`, {
           details: { action: 'events.send', system, kind },
         });
       }
@@ -102,7 +103,7 @@ export class WippyEvents {
       });
     }
     if (kind !== undefined && (typeof kind !== 'string' || kind.length === 0)) {
-      throw new KindlingError('INVALID', `the kind filter of a subscription to "${systemPattern}" is empty; omit it or give a kind`, {
+      throw new KindlingError('INVALID', `the kind filter of a subscription to ${quote(systemPattern)} is empty; omit it or give a kind`, {
         details: { system: systemPattern, kind },
       });
     }
@@ -111,7 +112,7 @@ export class WippyEvents {
     const kindPattern = kind !== undefined && !kindExact ? compilePattern(kind, 'kind') : undefined;
     const policy = this.policy;
     if (policy !== undefined && !policy.allows('events.subscribe', systemPattern)) {
-      throw new KindlingError('FORBIDDEN', `subscribing to system "${systemPattern}" is not allowed (permission events.subscribe)`, {
+      throw new KindlingError('FORBIDDEN', `subscribing to system ${quote(systemPattern)} is not allowed (permission events.subscribe)`, {
         details: { action: 'events.subscribe', system: systemPattern },
       });
     }

@@ -1,4 +1,5 @@
 import { KindlingError } from '../common/errors.js';
+import { quote } from '../common/visible-text.js';
 
 /**
  * The two pattern dialects of DESIGN.md §2.
@@ -32,7 +33,7 @@ function escapeRegExp(text: string): string {
 }
 
 function invalid(pattern: string, dialect: PatternDialect, why: string): KindlingError {
-  return new KindlingError('INVALID', `invalid ${dialect} pattern "${pattern}": ${why}`, {
+  return new KindlingError('INVALID', `invalid ${dialect} pattern ${quote(pattern)}: ${why}`, {
     details: { pattern, dialect },
   });
 }
@@ -49,7 +50,7 @@ function compileKindSegments(pattern: string, segments: readonly string[]): stri
     } else if (segment.startsWith('(') && segment.endsWith(')')) {
       const options = segment.slice(1, -1).split('|');
       if (options.some((option) => !KIND_LITERAL.test(option))) {
-        throw invalid(pattern, 'kind', `"${segment}" must list plain segments, as in "(lua|js)"`);
+        throw invalid(pattern, 'kind', `${quote(segment)} must list plain segments, as in "(lua|js)"`);
       }
       body += `\\.(?:${options.map(escapeRegExp).join('|')})`;
     } else if (KIND_LITERAL.test(segment)) {
@@ -58,7 +59,7 @@ function compileKindSegments(pattern: string, segments: readonly string[]): stri
       throw invalid(
         pattern,
         'kind',
-        `segment "${segment}" is not a word, "*", "**" or "(a|b)" (in a kind pattern "*" stands for whole segments)`,
+        `segment ${quote(segment)} is not a word, "*", "**" or "(a|b)" (in a kind pattern "*" stands for whole segments)`,
       );
     }
   });

@@ -4,6 +4,7 @@ import { lstat, mkdir, open as openFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { KindlingError, messageOf } from '../common/errors.js';
+import { quote, show } from '../common/visible-text.js';
 import type { Entry } from '../entry/entry.js';
 import type { HistoryRecord } from './history.js';
 
@@ -342,7 +343,7 @@ export class FileJournal implements RegistryJournal {
  */
 export function decodeJournalEntry(value: Record<string, unknown>, allowed: readonly string[] = []): Entry {
   for (const key of Object.keys(value)) {
-    if (!ENTRY_KEYS.includes(key) && !allowed.includes(key)) throw invalid(`entry has an unknown field ${JSON.stringify(key)}`);
+    if (!ENTRY_KEYS.includes(key) && !allowed.includes(key)) throw invalid(`entry has an unknown field ${quote(key, 64)}`);
   }
   if (typeof value['id'] !== 'string' || value['id'] === '') throw invalid('entry.id must be a non-empty string');
   if (typeof value['kind'] !== 'string' || value['kind'] === '') throw invalid(`entry ${value['id']}: kind must be a non-empty string`);
@@ -494,7 +495,7 @@ class JournalDecoder {
   }
 
   private take(value: Record<string, unknown>): void {
-    if (value['v'] !== FORMAT) throw invalid(`unknown format version ${JSON.stringify(value['v'])} (this version reads ${FORMAT})`);
+    if (value['v'] !== FORMAT) throw invalid(`unknown format version ${show(value['v'], 64)} (this version reads ${FORMAT})`);
     const type = value['type'];
     if (this.snapshotLeft > 0) {
       if (type !== 'state') throw invalid(`the snapshot declares ${this.snapshotLeft} more entries, but this line is not one`);
@@ -513,7 +514,7 @@ class JournalDecoder {
       this.snapshotLeft = entries as number;
       return;
     }
-    if (type !== undefined) throw invalid(`unknown record type ${JSON.stringify(type)}`);
+    if (type !== undefined) throw invalid(`unknown record type ${show(type, 64)}`);
     this.takeBatch(value);
   }
 
@@ -544,7 +545,7 @@ class JournalDecoder {
       if (!isPlainObject(change)) throw invalid(`${where} must be an object { op, entry }`);
       onlyKeys(change, new Set(['op', 'entry']), where);
       const op = change['op'];
-      if (op !== 'create' && op !== 'update' && op !== 'delete') throw invalid(`${where}.op must be create, update or delete, not ${JSON.stringify(op)}`);
+      if (op !== 'create' && op !== 'update' && op !== 'delete') throw invalid(`${where}.op must be create, update or delete, not ${show(op, 64)}`);
       return { op, entry: this.entry(change['entry'], `${where}.entry`) };
     });
     // Only once the whole record is known good does it change the state.
@@ -562,7 +563,7 @@ class JournalDecoder {
   }
 
   private revision(value: unknown): number {
-    if (!Number.isSafeInteger(value) || (value as number) < 1) throw invalid(`revision must be a positive integer, not ${JSON.stringify(value)}`);
+    if (!Number.isSafeInteger(value) || (value as number) < 1) throw invalid(`revision must be a positive integer, not ${show(value, 64)}`);
     const revision = value as number;
     if (revision <= this.state.lastRevision) throw invalid(`revision ${revision} does not follow revision ${this.state.lastRevision}`);
     this.state.lastRevision = revision;
@@ -603,7 +604,7 @@ function writeAll(fs: JournalFileSystem, fd: number, bytes: Buffer): void {
 
 function onlyKeys(value: Record<string, unknown>, known: ReadonlySet<string>, what: string): void {
   for (const key of Object.keys(value)) {
-    if (!known.has(key)) throw invalid(`${what} has an unknown field ${JSON.stringify(key)}`);
+    if (!known.has(key)) throw invalid(`${what} has an unknown field ${quote(key, 64)}`);
   }
 }
 
@@ -613,7 +614,7 @@ function optionalString(value: unknown, what: string): string | undefined {
 }
 
 function checkTime(value: unknown): void {
-  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw invalid(`time must be an ISO date, not ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw invalid(`time must be an ISO date, not ${show(value, 64)}`);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

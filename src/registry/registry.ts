@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { toDisposable, type Disposable } from '../common/disposable.js';
 import { KindlingError, messageOf, type ErrorCode } from '../common/errors.js';
+import { show } from '../common/visible-text.js';
 import { createConsoleLogger, type Logger } from '../common/logger.js';
 import { createEntry, formatEntryLocation, type Entry, type EntryMeta } from '../entry/entry.js';
 import type { HandlerRegistry, ObserverContext } from '../handlers/handler-registry.js';
@@ -446,7 +447,7 @@ export class Registry {
           planned.push({ op: 'delete', id, entry: current, previous: current, listeners: this.handlers.listenersFor(current.kind) });
           continue;
         default:
-          problem('INVALID', id, `operation ${index} has an unknown op ${JSON.stringify((operation as { op?: unknown }).op)} (create, update or delete)`);
+          problem('INVALID', id, `operation ${index} has an unknown op ${show((operation as { op?: unknown }).op, 64)} (create, update or delete)`);
       }
     }
     if (problems.length > 0) throw checkError(problems, ops);

@@ -1,7 +1,7 @@
 import { KindlingError } from '../common/errors.js';
 
 /**
- * Resolves once `pending` settles well (rejects as it does), or rejects once `timeoutMs` has passed: with what `what` returns when
+ * Resolves as `pending` does (rejects as it does), or rejects once `timeoutMs` has passed: with what `what` returns when
  * it is an error (a caller's own, say naming a component), otherwise with a retryable `TIMEOUT`
  * saying that `what()` did not finish in time. `onTimeout` runs after the rejection is decided (so a
  * call that settles in reaction to it, say on an abort, cannot win the race); the timer never
@@ -10,12 +10,12 @@ import { KindlingError } from '../common/errors.js';
  * @example
  * await withinTimeLimit(listener.add(ctx, entry), 30_000, () => `add of entry ${entry.id}`);
  */
-export function withinTimeLimit(
-  pending: PromiseLike<unknown>,
+export function withinTimeLimit<T>(
+  pending: PromiseLike<T>,
   timeoutMs: number,
   what: () => string | KindlingError,
   onTimeout?: (error: KindlingError) => void,
-): Promise<void> {
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -29,7 +29,10 @@ export function withinTimeLimit(
     }, timeoutMs);
   });
   return Promise.race([Promise.resolve(pending), timeout]).then(
-    () => clearTimeout(timer),
+    (value) => {
+      clearTimeout(timer);
+      return value;
+    },
     (error: unknown) => {
       clearTimeout(timer);
       throw error;

@@ -162,7 +162,7 @@ export class Transaction {
   private advance(item: PendingOp): boolean | Promise<boolean> {
     while (item.next < item.listeners.length) {
       const registration = item.listeners[item.next] as ListenerRegistration;
-      let pending: Promise<void> | undefined;
+      let pending: Promise<unknown> | undefined;
       try {
         pending = this.invoke(registration, item.op, this.context, false);
       } catch (error) {
@@ -197,7 +197,7 @@ export class Transaction {
   }
 
   /** Calls the listener method for `op` (or its inverse); returns a promise only for async listeners. */
-  private invoke(registration: ListenerRegistration, op: PlannedOp, ctx: ListenerContext, inverse: boolean): Promise<void> | undefined {
+  private invoke(registration: ListenerRegistration, op: PlannedOp, ctx: ListenerContext, inverse: boolean): Promise<unknown> | undefined {
     const listener = registration.listener;
     const run = (): unknown => {
       if (!inverse) {
@@ -215,12 +215,12 @@ export class Transaction {
     return this.race(result, registration.timeoutMs ?? this.host.defaultTimeoutMs, () => `${method} of entry ${op.id} by ${registration.name}`);
   }
 
-  private call(fn: (ctx: ListenerContext) => unknown, timeoutMs: number, what: () => string, ctx = this.context): Promise<void> | undefined {
+  private call(fn: (ctx: ListenerContext) => unknown, timeoutMs: number, what: () => string, ctx = this.context): Promise<unknown> | undefined {
     const result = fn(ctx);
     return isThenable(result) ? this.race(result, timeoutMs, what) : undefined;
   }
 
-  private race(result: PromiseLike<unknown>, timeoutMs: number, what: () => string): Promise<void> {
+  private race(result: PromiseLike<unknown>, timeoutMs: number, what: () => string): Promise<unknown> {
     // A timeout abandons the whole batch: abort its signal once the rejection is decided.
     return withinTimeLimit(result, timeoutMs, what, (error) => this.controller.abort(error));
   }

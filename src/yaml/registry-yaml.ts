@@ -6,7 +6,7 @@ import { FileBoundary } from '../common/file-boundary.js';
 import { FileAccessError, readBoundedFile } from '../common/read-bounded-file.js';
 import { assertValidKind, dependencyProblem, isPlainDependency, isValidNamespace, NAME_RULE, nameProblem, parseEntryId } from '../entry/entry-id.js';
 import { createEntry, setEntrySource, type Entry, type EntrySource } from '../entry/entry.js';
-import { escapeInvisible, quote, show } from '../entry/visible-text.js';
+import { escapeInvisible, quote, show } from '../common/visible-text.js';
 import { positionAt, type Expansion } from './expansion-meter.js';
 import type { YamlPath, YamlPathTarget, YamlPosition } from './source-map.js';
 import { YamlGuard } from './yaml-guard.js';
@@ -42,8 +42,11 @@ export interface RegistryYamlProblem {
   readonly entryId?: string;
 }
 
-/** Limits of {@link loadRegistryYaml} and {@link parseRegistryYaml}; the defaults suit any real registry. */
-export interface RegistryYamlOptions {
+/**
+ * Limits of registry YAML ({@link loadRegistryYaml}, {@link parseRegistryYaml}); the defaults suit
+ * any real registry. An app sets them in its boot manifest, under `allow.yaml`.
+ */
+export interface RegistryYamlLimits {
   /** Largest file accepted, in bytes. Default 16 MiB. */
   readonly maxFileBytes?: number;
   /** Deepest nesting of maps and lists in a document (its root collection is level 1). Default 64. */
@@ -61,6 +64,10 @@ export interface RegistryYamlOptions {
    * while every entry's JSON stays far below what one JavaScript string can hold.
    */
   readonly maxExpandedBytes?: number;
+}
+
+/** Options of {@link loadRegistryYaml} and {@link parseRegistryYaml}: the limits, and where the files must be. */
+export interface RegistryYamlOptions extends RegistryYamlLimits {
   /**
    * Where the files must be (for {@link loadRegistryYaml}): a directory, or a {@link FileBoundary}
    * that opts more directories in. Every path given, found in a directory or reached through a
@@ -460,7 +467,7 @@ function positionedProblems(
     out.push(withEntryId({ file, line: at.line, column: at.column, message: problem.message }, problem.entryId));
   }
   for (const { key, first, second } of sourceMap.duplicateKeys()) {
-    out.push({ file, ...second, message: `duplicate key "${key}" (first at line ${first.line}, column ${first.column})` });
+    out.push({ file, ...second, message: `duplicate key ${quote(key)} (first at line ${first.line}, column ${first.column})` });
   }
   // Also a tagged value (or a refused number) that a later duplicate key replaced, which the guard never saw.
   for (const { value, position } of sourceMap.findValues((v): v is RefusedTag | RefusedNumber => v instanceof RefusedTag || v instanceof RefusedNumber)) {

@@ -1,8 +1,8 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
 import { FORBIDDEN_KEYS } from '../common/deep-freeze.js';
-import { quote } from '../entry/visible-text.js';
+import { quote } from '../common/visible-text.js';
 import { tooManyBytesMessage, tooManyNodesMessage } from './expansion-meter.js';
-import { displayTag, type YamlReadLimits } from './yaml-reader.js';
+import { displayTag, tooDeepMessage, type YamlReadLimits } from './yaml-reader.js';
 
 /** A problem of a `yaml` document, at the offset in its text where the node concerned starts. */
 export interface YamlDocumentProblem {
@@ -58,7 +58,7 @@ export function inspectYamlDocument(doc: Document.Parsed, limits: YamlReadLimits
   const tooDeep = (node: Node): void => {
     if (deepReported) return;
     deepReported = true;
-    problem(node, `the YAML is nested more than ${limits.maxDepth} levels deep`);
+    problem(node, tooDeepMessage(limits.maxDepth));
   };
   const checkTag = (node: Node): void => {
     if (node.tag !== undefined && !PLAIN_TAGS.has(node.tag)) {

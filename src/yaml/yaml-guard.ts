@@ -1,8 +1,8 @@
 import { FORBIDDEN_KEYS } from '../common/deep-freeze.js';
-import { quote } from '../entry/visible-text.js';
+import { quote } from '../common/visible-text.js';
 import { tooManyBytesMessage, type Expansion } from './expansion-meter.js';
 import type { YamlPath, YamlPathTarget } from './source-map.js';
-import { RefusedNumber, refusedNumberMessage, RefusedTag, refusedTagMessage, type YamlReadLimits } from './yaml-reader.js';
+import { RefusedNumber, refusedNumberMessage, RefusedTag, refusedTagMessage, tooDeepMessage, type YamlReadLimits } from './yaml-reader.js';
 
 /** A problem the guard found in a composed document, at a path from the document's root. */
 export interface GuardProblem {
@@ -149,7 +149,7 @@ export class YamlGuard {
     // One report per document: a too-deep branch usually comes with many more just like it.
     if (this.deepReported) return;
     this.deepReported = true;
-    this.report(`the YAML is nested more than ${this.limits.maxDepth} levels deep`);
+    this.report(tooDeepMessage(this.limits.maxDepth));
   }
 }
 

@@ -230,6 +230,11 @@ function options(
   };
 }
 
+/** Why YAML nested deeper than `maxDepth` is refused, wherever it is found. */
+export function tooDeepMessage(maxDepth: number): string {
+  return `the YAML is nested more than ${maxDepth} levels deep`;
+}
+
 /**
  * Turns what a js-yaml read threw into a message and a 1-based position; rethrows anything else.
  * A RangeError (the stack or a string running out) is placed where the meter saw the last node open.
@@ -238,7 +243,7 @@ function toReadError(thrown: unknown, limits: YamlReadLimits, text: string, mete
   if (thrown instanceof ExpansionRefusal) return { message: thrown.message, position: thrown.position };
   if (thrown instanceof RangeError) {
     const position = positionAt(text, meter.lastOffset);
-    if (/call stack/i.test(thrown.message)) return { message: `the YAML is nested more than ${limits.maxDepth} levels deep`, position };
+    if (/call stack/i.test(thrown.message)) return { message: tooDeepMessage(limits.maxDepth), position };
     return { message: `the YAML cannot be composed here (${thrown.message})`, position };
   }
   if (!(thrown instanceof YAMLException)) throw thrown;
@@ -248,9 +253,7 @@ function toReadError(thrown: unknown, limits: YamlReadLimits, text: string, mete
 }
 
 function describeReason(reason: string, limits: YamlReadLimits): string {
-  if (reason.startsWith('nesting exceeded maxDepth')) {
-    return `the YAML is nested more than ${limits.maxDepth} levels deep`;
-  }
+  if (reason.startsWith('nesting exceeded maxDepth')) return tooDeepMessage(limits.maxDepth);
   if (reason.startsWith('merge keys exceeded maxTotalMergeKeys')) {
     return `merge keys (<<) copy more than ${limits.maxAliasNodes} keys in this file`;
   }

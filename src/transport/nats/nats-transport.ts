@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect, Events, type JetStreamManager, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
-import { LogThrottle, createConsoleLogger, type Logger } from '../../common/logger.js';
+import { LogThrottle, REPEAT_WINDOW_MS, createConsoleLogger, type Logger } from '../../common/logger.js';
 import type { EventEnvelope } from '../../events/event-envelope.js';
 import { SENT, type NodeInfo, type Transport, type TransportReceiver, type TransportSlot } from '../../events/transport.js';
 import { matchEventName } from '../../pattern/kind-pattern.js';
@@ -197,7 +197,7 @@ export class NatsTransport implements Transport {
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.maxNameLength = options.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
     this.deadLetterMaxPending = options.deadLetterMaxPending ?? DEFAULT_DEAD_LETTER_MAX_PENDING;
-    this.storms = new LogThrottle(this.logger, options.logRepeatWindowMs);
+    this.storms = new LogThrottle(this.logger, { windowMs: options.logRepeatWindowMs ?? REPEAT_WINDOW_MS });
   }
 
   /** Durable channels on JetStream; available once connected. Throws `UNAVAILABLE` before. */

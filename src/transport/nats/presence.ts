@@ -1,5 +1,6 @@
 import type { NatsConnection, Subscription } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
+import { quote, show } from '../../common/visible-text.js';
 import { LogThrottle, type Logger } from '../../common/logger.js';
 import type { NodeInfo, TransportReceiver } from '../../events/transport.js';
 
@@ -67,7 +68,7 @@ export function isNodeID(id: unknown): id is string {
 
 /** The `INVALID` error for a node id outside {@link NODE_ID_PATTERN}, quoting at most 64 characters of it. */
 export function badNodeID(id: unknown, where: string): KindlingError {
-  const shown = typeof id === 'string' ? JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id) : typeof id;
+  const shown = typeof id === 'string' ? quote(id, 64) : typeof id;
   return new KindlingError('INVALID', `${where}: node id ${shown} is not 1–256 characters from A–Z a–z 0–9 _ . : @ + -`, {
     details: { nodeID: typeof id === 'string' ? id.slice(0, 256) : undefined },
   });
@@ -249,11 +250,11 @@ export class NodePresence {
   private decode(subject: string, data: Uint8Array): PresenceMessage | string {
     if (data.length > this.maxBytes) return `${data.length} bytes is more than maxPresenceBytes (${this.maxBytes})`;
     const type = subject.slice(this.base.length + 1);
-    if (!KINDS.has(type)) return `"${type.slice(0, 32)}" is not a presence type (hello, info, heartbeat, update, bye)`;
+    if (!KINDS.has(type)) return `${quote(type, 32)} is not a presence type (hello, info, heartbeat, update, bye)`;
     let raw: unknown;
     try {
       raw = JSON.parse(decoder.decode(data), (key, value: unknown) => {
-        if (FORBIDDEN_KEYS.has(key)) throw new Error(`the key "${key}" is not allowed`);
+        if (FORBIDDEN_KEYS.has(key)) throw new Error(`the key ${quote(key, 32)} is not allowed`);
         return value;
       });
     } catch (error) {
@@ -261,8 +262,8 @@ export class NodePresence {
     }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'not a JSON object';
     const message = raw as Record<string, unknown>;
-    if (message['v'] !== 1) return `version ${JSON.stringify(message['v'])?.slice(0, 16) ?? 'undefined'} is not supported (this node reads 1)`;
-    if (message['type'] !== type) return `its type ${JSON.stringify(message['type'])?.slice(0, 32) ?? 'undefined'} is not its subject's (${type})`;
+    if (message['v'] !== 1) return `version ${show(message['v'], 16)} is not supported (this node reads 1)`;
+    if (message['type'] !== type) return `its type ${show(message['type'], 32)} is not its subject's (${type})`;
     const node = message['node'];
     if (typeof node !== 'object' || node === null || Array.isArray(node)) return 'field node is not an object';
     const id = (node as NodeInfo).id;

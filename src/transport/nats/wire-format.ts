@@ -1,4 +1,5 @@
-import { KindlingError } from '../../common/errors.js';
+import { KindlingError, messageOf } from '../../common/errors.js';
+import { show } from '../../common/visible-text.js';
 import { EMPTY_META, type DeliveryMode, type EventEnvelope } from '../../events/event-envelope.js';
 
 /** The version of the wire envelope this build writes (it still reads version 1). */
@@ -155,7 +156,7 @@ export function plainEnvelopeText(eventType: 'emit' | 'broadcast', name: string,
 }
 
 function unencodable(name: string, error: unknown): KindlingError {
-  return new KindlingError('INVALID', `event ${name} cannot be encoded for the wire: ${(error as Error).message}`, {
+  return new KindlingError('INVALID', `event ${name} cannot be encoded for the wire: ${messageOf(error)}`, {
     cause: error,
     details: { event: name },
   });
@@ -196,18 +197,6 @@ export function envelopeText(envelope: EventEnvelope, nameInSubject: boolean): s
 
 /** At most this many characters of a peer's text are quoted in a reason (a reason is logged and stored). */
 const QUOTE_CHARS = 64;
-
-/** A short JSON quotation of what a peer sent, for a reason. */
-function quote(value: unknown): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(typeof value === 'string' && value.length > QUOTE_CHARS ? `${value.slice(0, QUOTE_CHARS)}…` : value);
-  } catch {
-    text = undefined;
-  }
-  if (text === undefined) return typeof value;
-  return text.length > QUOTE_CHARS + 8 ? `${text.slice(0, QUOTE_CHARS)}…` : text;
-}
 
 function fail(reason: string): never {
   throw new KindlingError('INVALID', `undecodable event envelope: ${reason}`, { details: { reason } });
@@ -259,7 +248,7 @@ function parseJSON(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    fail(`the ${what} is not JSON (${(error as Error).message})`);
+    fail(`the ${what} is not JSON (${messageOf(error)})`);
   }
 }
 
@@ -284,11 +273,11 @@ function decodeText(text: string, start: number, inBatch: boolean, subjectName: 
   const mode = text.charCodeAt(start + 2);
   const eventType: DeliveryMode | undefined = mode === 101 ? 'emit' : mode === 98 ? 'broadcast' : mode === 108 ? 'broadcastLocal' : undefined; // e b l
   const withExtras = s1 === start + 4 && text.charCodeAt(start + 3) === 43; // '+'
-  if (eventType === undefined || (s1 !== start + 3 && !withExtras)) fail(`delivery mode ${quote(text.slice(start + 2, s1))} is unknown`);
+  if (eventType === undefined || (s1 !== start + 3 && !withExtras)) fail(`delivery mode ${show(text.slice(start + 2, s1), QUOTE_CHARS)} is unknown`);
   const sequence = decimal(text, s1 + 1, s2);
-  if (sequence < 0 && !(s2 === s1 + 2 && text.charCodeAt(s1 + 1) === 45)) fail(`id ${quote(text.slice(s1 + 1, s2))} is neither a sequence number nor "-"`);
+  if (sequence < 0 && !(s2 === s1 + 2 && text.charCodeAt(s1 + 1) === 45)) fail(`id ${show(text.slice(s1 + 1, s2), QUOTE_CHARS)} is neither a sequence number nor "-"`);
   const time = decimal(text, s2 + 1, s3);
-  if (time < 0) fail(`time ${quote(text.slice(s2 + 1, s3))} is not a number`);
+  if (time < 0) fail(`time ${show(text.slice(s2 + 1, s3), QUOTE_CHARS)} is not a number`);
   // Messages come in runs from one node about one name: the last source and split name are reused.
   let source: string;
   if (lineEnd - s3 - 1 === last.source.length && text.startsWith(last.source, s3 + 1)) source = last.source;
@@ -363,9 +352,9 @@ function decodeText(text: string, start: number, inBatch: boolean, subjectName: 
 
 /** Version 1: `{ v: 1, id, name, system, kind, path, data, meta, time, trace, source, eventType, groups }`. */
 function decodeLegacy(r: Record<string, unknown>): EventEnvelope {
-  if (r['v'] !== LEGACY_VERSION) fail(`format version ${quote(r['v'])} is not supported (this node reads ${WIRE_VERSION} and ${LEGACY_VERSION})`);
+  if (r['v'] !== LEGACY_VERSION) fail(`format version ${show(r['v'], QUOTE_CHARS)} is not supported (this node reads ${WIRE_VERSION} and ${LEGACY_VERSION})`);
   const eventType = str(r['eventType'], 'eventType');
-  if (!(MODES as readonly string[]).includes(eventType)) fail(`eventType ${quote(eventType)} is unknown`);
+  if (!(MODES as readonly string[]).includes(eventType)) fail(`eventType ${show(eventType, QUOTE_CHARS)} is unknown`);
   const trace = (typeof r['trace'] === 'object' && r['trace'] !== null ? r['trace'] : {}) as Record<string, unknown>;
   const groups = checkGroups(r['groups']);
   const name = str(r['name'], 'name');
@@ -426,7 +415,7 @@ function utf8(bytes: Uint8Array): string {
   try {
     return decoder.decode(bytes);
   } catch (error) {
-    fail(`not UTF-8 (${(error as Error).message})`);
+    fail(`not UTF-8 (${messageOf(error)})`);
   }
 }
 
@@ -437,7 +426,7 @@ function isBatch(text: string): boolean {
 function decodeBatch(text: string, subjectName: string | undefined): EventEnvelope[] {
   const lineEnd = text.indexOf('\n');
   const count = lineEnd < 0 ? -1 : decimal(text, BATCH_HEAD.length, lineEnd);
-  if (count < 1) fail(`the batch line ${quote(text.slice(0, lineEnd < 0 ? 24 : lineEnd))} is not "2* <count>"`);
+  if (count < 1) fail(`the batch line ${show(text.slice(0, lineEnd < 0 ? 24 : lineEnd), QUOTE_CHARS)} is not "2* <count>"`);
   const envelopes: EventEnvelope[] = [];
   let at = lineEnd + 1;
   for (let i = 0; i < count; i++) {
@@ -456,7 +445,7 @@ function decodeBatch(text: string, subjectName: string | undefined): EventEnvelo
 
 function reasonOf(error: unknown): string {
   const reason = error instanceof KindlingError ? error.details['reason'] : undefined;
-  return typeof reason === 'string' ? reason : (error as Error).message;
+  return typeof reason === 'string' ? reason : messageOf(error);
 }
 
 function decodeSingle(text: string, subjectName: string | undefined): EventEnvelope {
