@@ -12,8 +12,10 @@ export { findInvalidUtf8 } from './common/utf8.js';
 export type { Utf8Position } from './common/utf8.js';
 export { FileBoundary, DEFAULT_MAX_MODULE_BYTES } from './common/file-boundary.js';
 export type { FileBoundaryOptions } from './common/file-boundary.js';
-export { readBoundedFile, checkBoundedFile, FileAccessError } from './common/read-bounded-file.js';
-export type { BoundedFile, BoundedFileOptions, CheckedFile, FileAccessReason } from './common/read-bounded-file.js';
+export { readBoundedFile, checkBoundedFile } from './common/read-bounded-file.js';
+export type { BoundedFile, BoundedFileOptions, CheckedFile } from './common/read-bounded-file.js';
+export { FileAccessError } from './common/file-access-error.js';
+export type { FileAccessReason } from './common/file-access-error.js';
 
 export {
   parseEntryId,
@@ -58,7 +60,7 @@ export type {
 export type { RegistryChange, HistoryRecord } from './registry/history.js';
 export type { DesyncedListener } from './registry/transaction.js';
 export { orderOperations } from './registry/ordering.js';
-export { withinTimeLimit } from './registry/time-limit.js';
+export { withinTimeLimit } from './common/time-limit.js';
 export { FileJournal, foldJournal, decodeJournalEntry, DEFAULT_MAX_RECORD_BYTES, DEFAULT_COMPACT_BYTES } from './registry/journal.js';
 export type {
   RegistryJournal,

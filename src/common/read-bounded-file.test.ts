@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEVICES, makeSpecialFiles } from '../../test/fixtures/hostile/files/special-files.js';
 import type { SpecialFiles } from '../../test/fixtures/hostile/files/special-files.js';
 import { FileBoundary } from './file-boundary.js';
-import { FileAccessError, checkBoundedFile, readBoundedFile } from './read-bounded-file.js';
+import { FileAccessError } from './file-access-error.js';
+import { checkBoundedFile, readBoundedFile } from './read-bounded-file.js';
 
 const LIMIT = 4096;
 

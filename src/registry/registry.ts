@@ -11,7 +11,7 @@ import { History, stateBefore, type HistoryRecord, type RegistryChange } from '.
 import { orderOperations, type PlannedOp } from './ordering.js';
 import { Transaction, type DesyncedListener } from './transaction.js';
 import { RegistryWatch } from './registry-watch.js';
-import { isThenable, withinTimeLimit } from './time-limit.js';
+import { isThenable, withinTimeLimit } from '../common/time-limit.js';
 import type { RegistryJournal } from './journal.js';
 import { deepEqual } from '../common/deep-freeze.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { KindlingError } from '../common/errors.js';
+import { KindlingError } from './errors.js';
 import { withinTimeLimit } from './time-limit.js';
 
 describe('withinTimeLimit', () => {

@@ -1,4 +1,4 @@
-import { KindlingError } from '../common/errors.js';
+import { KindlingError } from './errors.js';
 
 /**
  * Resolves as `pending` does (rejects as it does), or rejects once `timeoutMs` has passed: with what `what` returns when
