@@ -61,15 +61,15 @@ export type { RegistryChange, HistoryRecord } from './registry/history.js';
 export type { DesyncedListener } from './registry/transaction.js';
 export { orderOperations } from './registry/ordering.js';
 export { withinTimeLimit } from './common/time-limit.js';
-export { FileJournal, foldJournal, decodeJournalEntry, DEFAULT_MAX_RECORD_BYTES, DEFAULT_COMPACT_BYTES } from './registry/journal.js';
+export { FileJournal, foldJournal, decodeJournalEntry, DEFAULT_MAX_RECORD_BYTES, DEFAULT_COMPACT_BYTES } from './registry/journal/file-journal.js';
+export type { RegistryJournal } from './registry/journal/registry-journal.js';
 export type {
-  RegistryJournal,
   JournalRecord,
   JournalReadResult,
   JournalEntryState,
   JournalCompaction,
   FileJournalOptions,
-} from './registry/journal.js';
+} from './registry/journal/file-journal.js';
 
 export { decodeEntryConfig } from './config/decode-entry-config.js';
 export type {

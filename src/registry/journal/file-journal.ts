@@ -3,21 +3,11 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open as openFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { KindlingError, messageOf } from '../common/errors.js';
-import { quote, show } from '../common/visible-text.js';
-import type { Entry } from '../entry/entry.js';
-import type { HistoryRecord } from './history.js';
-
-/** Where the registry writes each batch before it becomes visible (a write-ahead log). */
-export interface RegistryJournal {
-  /** Makes `record` durable; a throw refuses the batch. */
-  append(record: HistoryRecord): void;
-  /**
-   * The revision of the last batch the journal held when it was opened: a registry replaying it
-   * starts counting from there (`initialRevision`), so revisions never repeat across restarts.
-   */
-  readonly lastRevision?: number;
-}
+import { KindlingError, messageOf } from '../../common/errors.js';
+import { quote, show } from '../../common/visible-text.js';
+import type { Entry } from '../../entry/entry.js';
+import type { HistoryRecord } from '../history.js';
+import type { RegistryJournal } from './registry-journal.js';
 
 /** One batch as the journal stores it. */
 export interface JournalRecord {

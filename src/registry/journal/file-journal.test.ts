@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HandlerRegistry } from '../handlers/handler-registry.js';
-import { FileJournal, foldJournal } from './journal.js';
-import type { FileJournalOptions, JournalFileSystem, JournalReadResult } from './journal.js';
-import { Registry } from './registry.js';
+import { HandlerRegistry } from '../../handlers/handler-registry.js';
+import { FileJournal, foldJournal } from './file-journal.js';
+import type { FileJournalOptions, JournalFileSystem, JournalReadResult } from './file-journal.js';
+import { Registry } from '../registry.js';
 
 let dir: string;
 let path: string;
@@ -393,7 +393,7 @@ describe('Registry with a journal', () => {
   });
 
   it('keeps exactly the acknowledged batches when the process is killed mid-apply', async () => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, '../../test/fixtures/journal/apply-forever.mjs'), path], {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../../../test/fixtures/journal/apply-forever.mjs'), path], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const acknowledged: number[] = [];
