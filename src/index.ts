@@ -98,23 +98,21 @@ export type { YamlReadLimits } from './yaml/yaml-reader.js';
 // Event bus (DESIGN.md §8): one core, four faces.
 export { EventBus, DefaultEventBus, createEventBus } from './events/event-bus.js';
 export type { EventBusOptions, EventBusState, BusListener } from './events/event-bus.js';
-export type { EventBusStats } from './events/event-core.js';
-export { eventNameOf, splitEventName } from './events/event-envelope.js';
-export type { EventEnvelope, EventTrace, DeliveryMode } from './events/event-envelope.js';
-export { EventChannel } from './events/event-channel.js';
-export type { OverflowPolicy, ReceiveResult, ChannelOverflow } from './events/event-channel.js';
-export { EventSubscription } from './events/event-subscription.js';
-export type { BufferOptions } from './events/event-subscription.js';
-export { LocalTransport, SENT } from './events/transport.js';
-export type { Transport, TransportReceiver, NodeInfo } from './events/transport.js';
-export { allowEvents, allowAllEvents } from './events/event-permissions.js';
-export type { EventAction, EventPermissionPolicy, EventPermissionRule } from './events/event-permissions.js';
-export { WippyEvents } from './events/wippy-events.js';
-export type { WippyEvent, WippySubscription } from './events/wippy-events.js';
-export { EventContext } from './events/event-context.js';
-export type { EmitGroups, EmitOptions } from './events/event-context.js';
-export { Service } from './events/service-events.js';
-export type { ServiceSchema, ServiceEventHandler, ServiceEventDefinition } from './events/service-events.js';
+export type { EventBusStats } from './events/core/event-core.js';
+export { eventNameOf, splitEventName } from './events/core/event-envelope.js';
+export type { EventEnvelope, EventTrace, DeliveryMode } from './events/core/event-envelope.js';
+export { EventChannel } from './events/core/event-channel.js';
+export type { OverflowPolicy, ReceiveResult, ChannelOverflow } from './events/core/event-channel.js';
+export { EventSubscription } from './events/core/event-subscription.js';
+export type { BufferOptions } from './events/core/event-subscription.js';
+export { LocalTransport, SENT } from './events/core/transport.js';
+export type { Transport, TransportReceiver, NodeInfo } from './events/core/transport.js';
+export { allowEvents, allowAllEvents } from './events/faces/wippy/event-permissions.js';
+export type { EventAction, EventPermissionPolicy, EventPermissionRule } from './events/faces/wippy/event-permissions.js';
+export { WippyEvents } from './events/faces/wippy/wippy-events.js';
+export type { WippyEvent, WippySubscription } from './events/faces/wippy/wippy-events.js';
+export { EventContext, Service } from './events/faces/moleculer/service.js';
+export type { EmitGroups, EmitOptions, ServiceBroker, ServiceSchema, ServiceEventHandler, ServiceEventDefinition } from './events/faces/moleculer/service.js';
 export type {
   ParamsSchema,
   ParamsClass,
@@ -122,17 +120,17 @@ export type {
   ShorthandSchema,
   ShorthandRule,
   StandardSchemaV1,
-} from './events/params-validation.js';
-export { GrafanaBus, Query, GRAFANA_SYSTEM } from './events/grafana-bus.js';
-export type { MessageClass, HandlerResult, MessageHandler, GrafanaEventListener } from './events/grafana-bus.js';
-export { EventBroker, makeEvent, decodeEvent, isValidEventType, BROKER_SYSTEM } from './events/event-broker.js';
+} from './events/faces/moleculer/params-validation.js';
+export { GrafanaBus, Query, GRAFANA_SYSTEM } from './events/faces/grafana/grafana-bus.js';
+export type { MessageClass, HandlerResult, MessageHandler, GrafanaEventListener } from './events/faces/grafana/grafana-bus.js';
+export { EventBroker, makeEvent, decodeEvent, isValidEventType, BROKER_SYSTEM } from './events/faces/broker/event-broker.js';
 export type {
   BrokerEvent,
   BrokerHandler,
   EventConsumer,
   ConsumeOptions,
   ResilientPublishOptions,
-} from './events/event-broker.js';
+} from './events/faces/broker/event-broker.js';
 
 // Many machines: the event bus over NATS (DESIGN.md §9).
 export { NatsTransport } from './transport/nats/nats-transport.js';
@@ -152,4 +150,4 @@ export type { PresenceOptions, PresenceStats } from './transport/nats/presence.j
 export { encodeToken, nameToSubject, patternToSubject, queueName } from './transport/nats/subjects.js';
 export type { SubjectPattern } from './transport/nats/subjects.js';
 export { encodeEnvelope, encodeEnvelopes, decodeEnvelope, decodeEnvelopes, WIRE_VERSION } from './transport/nats/wire-format.js';
-export type { TransportSlot } from './events/transport.js';
+export type { TransportSlot } from './events/core/transport.js';

@@ -1,10 +1,10 @@
-import { KindlingError, messageOf } from '../common/errors.js';
-import { quote } from '../common/visible-text.js';
-import { compilePattern } from '../pattern/kind-pattern.js';
-import type { EventCore } from './event-core.js';
-import { eventNameOf, type EventEnvelope } from './event-envelope.js';
+import { KindlingError, messageOf } from '../../../common/errors.js';
+import { quote } from '../../../common/visible-text.js';
+import { compilePattern } from '../../../pattern/kind-pattern.js';
+import type { EventCore } from '../../core/event-core.js';
+import { eventNameOf, type EventEnvelope } from '../../core/event-envelope.js';
 import type { EventPermissionPolicy } from './event-permissions.js';
-import type { BufferOptions, EventSubscription } from './event-subscription.js';
+import type { BufferOptions, EventSubscription } from '../../core/event-subscription.js';
 
 /** A Wippy event as a subscriber receives it: the bus envelope (`system`, `kind`, `path`, `data`, ...). */
 export type WippyEvent<T = unknown> = EventEnvelope<T>;

@@ -1,10 +1,10 @@
-import type { Disposable } from '../common/disposable.js';
-import { toDisposable } from '../common/disposable.js';
-import { KindlingError, isKindlingError, messageOf } from '../common/errors.js';
-import { show } from '../common/visible-text.js';
-import type { EventCore, Slot } from './event-core.js';
-import type { EventEnvelope } from './event-envelope.js';
-import type { BufferOptions, EventSubscription } from './event-subscription.js';
+import type { Disposable } from '../../../common/disposable.js';
+import { toDisposable } from '../../../common/disposable.js';
+import { KindlingError, isKindlingError, messageOf } from '../../../common/errors.js';
+import { show } from '../../../common/visible-text.js';
+import type { EventCore, Slot } from '../../core/event-core.js';
+import type { EventEnvelope } from '../../core/event-envelope.js';
+import type { BufferOptions, EventSubscription } from '../../core/event-subscription.js';
 
 /**
  * An event of the Go event-broker face (seed 001). `body` is the JSON text of the data (the seed's

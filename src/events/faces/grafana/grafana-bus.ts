@@ -1,7 +1,7 @@
-import type { Disposable } from '../common/disposable.js';
-import { toDisposable } from '../common/disposable.js';
-import { KindlingError } from '../common/errors.js';
-import type { EventCore } from './event-core.js';
+import type { Disposable } from '../../../common/disposable.js';
+import { toDisposable } from '../../../common/disposable.js';
+import { KindlingError } from '../../../common/errors.js';
+import type { EventCore } from '../../core/event-core.js';
 
 /** A class whose instances are events, commands or queries (abstract classes too). */
 export type MessageClass<T extends object> = abstract new (...args: never[]) => T;

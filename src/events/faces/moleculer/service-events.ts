@@ -1,80 +1,10 @@
-import type { Disposable } from '../common/disposable.js';
-import { KindlingError } from '../common/errors.js';
-import type { Logger } from '../common/logger.js';
-import { EventContext, toEmitOptions, type ContextPublisher, type EmitGroups, type EmitOptions } from './event-context.js';
-import type { EventCore } from './event-core.js';
-import type { DeliveryMode, EventEnvelope } from './event-envelope.js';
-import type { EventBus } from './event-bus.js';
+import type { Disposable } from '../../../common/disposable.js';
+import { KindlingError } from '../../../common/errors.js';
+import type { Logger } from '../../../common/logger.js';
+import { EventContext, Service, toEmitOptions, type ContextPublisher, type EmitGroups, type EmitOptions, type ServiceBroker, type ServiceEventDefinition, type ServiceEventHandler, type ServiceSchema } from './service.js';
+import type { EventCore } from '../../core/event-core.js';
+import type { DeliveryMode, EventEnvelope } from '../../core/event-envelope.js';
 import { compileParamsValidator, type ParamsCheck, type ParamsSchema, type ParamsValidator } from './params-validation.js';
-
-/**
- * A Moleculer-style event handler, called with the service as `this`. Moleculer's rule decides the
- * signature: a handler whose first parameter is named `ctx` or `context` (or declared with
- * `context: true`) receives an {@link EventContext}; any other receives the legacy
- * `(payload, sender, eventName, ctx)`. The first parameter is `any` so that both
- * `(ctx: EventContext<User>)` and `(payload: User)` fit without a cast.
- */
-export type ServiceEventHandler = (this: Service, payloadOrContext: any, sender: string, eventName: string, ctx: EventContext) => unknown;
-
-/** The long form of an event declaration. */
-export interface ServiceEventDefinition {
-  readonly handler: ServiceEventHandler;
-  /** The balancing group (default: the service name). */
-  readonly group?: string;
-  /** Validated before the handler runs; a failure is reported (`$broker.error`), never thrown at the sender. */
-  readonly params?: ParamsSchema;
-  /** Force the context signature (`true`) or the legacy one (`false`). */
-  readonly context?: boolean;
-}
-
-/** A service declaration (seed 004): a name and the events it handles, keyed by name or pattern. */
-export interface ServiceSchema {
-  readonly name: string;
-  readonly version?: string | number;
-  readonly events?: Readonly<Record<string, ServiceEventHandler | ServiceEventDefinition>>;
-  /** Called once the service is registered. */
-  readonly created?: (this: Service) => void;
-  /** Called when the bus starts (or at once, when it already runs). */
-  readonly started?: (this: Service) => void | Promise<void>;
-  /** Called when the bus stops or the service is destroyed. */
-  readonly stopped?: (this: Service) => void | Promise<void>;
-}
-
-/**
- * A running service: the `this` of its handlers and hooks.
- *
- * @example
- * const service = bus.createService({ name: 'mail', events: { 'user.created'(user) { send(user) } } });
- * await bus.destroyService(service);
- */
-export class Service {
-  readonly name: string;
-  readonly version: string | number | undefined;
-  /** `v2.users` for a numeric version, `staging.users` for a string one, else the name. */
-  readonly fullName: string;
-  /** @internal */
-  readonly registrations: Disposable[] = [];
-  /** @internal */
-  isStarted = false;
-
-  /** @internal Made by `createService`. */
-  constructor(
-    readonly schema: ServiceSchema,
-    /** The bus the service lives on (Moleculer's `this.broker`). */
-    readonly broker: EventBus,
-    readonly logger: Logger,
-  ) {
-    this.name = schema.name;
-    this.version = schema.version;
-    this.fullName =
-      schema.version === undefined ? schema.name : `${typeof schema.version === 'number' ? `v${schema.version}` : schema.version}.${schema.name}`;
-  }
-
-  /** The node the service runs on. */
-  get nodeID(): string {
-    return this.broker.nodeID;
-  }
-}
 
 /** Moleculer's rule: the first parameter is named `ctx` or `context`. */
 function firstParameterName(fn: (...args: never[]) => unknown): string | undefined {
@@ -96,7 +26,7 @@ export class ServiceEvents implements ContextPublisher {
 
   constructor(
     private readonly core: EventCore,
-    private readonly bus: EventBus,
+    private readonly broker: ServiceBroker,
   ) {}
 
   /** The services, in creation order. */
@@ -108,7 +38,7 @@ export class ServiceEvents implements ContextPublisher {
     if (typeof schema?.name !== 'string' || schema.name.length === 0) {
       throw new KindlingError('INVALID', 'a service needs a non-empty name', { details: { name: schema?.name } });
     }
-    const service = new Service(schema, this.bus, this.core.logger);
+    const service = new Service(schema, this.broker, this.core.logger);
     try {
       for (const [eventName, declaration] of Object.entries(schema.events ?? {})) {
         service.registrations.push(this.register(service, eventName, declaration));

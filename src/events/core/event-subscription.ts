@@ -1,4 +1,4 @@
-import type { Disposable } from '../common/disposable.js';
+import type { Disposable } from '../../common/disposable.js';
 import { EventChannel, type ChannelOverflow, type OverflowPolicy, type ReceiveResult } from './event-channel.js';
 
 /** Buffer settings of one buffered subscription; the bus options give the defaults. */

@@ -1,4 +1,4 @@
-import { compilePattern, type CompiledPattern } from '../pattern/kind-pattern.js';
+import { compilePattern, type CompiledPattern } from '../../../pattern/kind-pattern.js';
 
 /** The two permissions of the Wippy events module (seed 002), checked per system. */
 export type EventAction = 'events.send' | 'events.subscribe';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { silentLogger } from '../common/logger.js';
-import { DefaultEventBus } from './event-bus.js';
+import { silentLogger } from '../../../common/logger.js';
+import { DefaultEventBus } from '../../event-bus.js';
 import { Query } from './grafana-bus.js';
 
 const buses: DefaultEventBus[] = [];

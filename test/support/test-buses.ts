@@ -1,7 +1,7 @@
 // Test support (not exported): buses made by a test are stopped after it, so none leaks.
 import { afterEach } from 'vitest';
-import { silentLogger } from '../common/logger.js';
-import { DefaultEventBus, type EventBusOptions } from './event-bus.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { DefaultEventBus, type EventBusOptions } from '../../src/events/event-bus.js';
 
 /**
  * Returns a factory of silent buses (node `node-1`) that are all stopped after each test of the

@@ -1,6 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
-import { KindlingError, messageOf } from '../common/errors.js';
+import { KindlingError, messageOf } from '../../../common/errors.js';
 
 /** One problem with an event's parameters. */
 export interface ParamsIssue {

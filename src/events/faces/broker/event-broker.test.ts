@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeEvent, isValidEventType, makeEvent, type BrokerEvent } from './event-broker.js';
-import type { DefaultEventBus } from './event-bus.js';
-import { trackedBuses } from './test-buses.js';
+import type { DefaultEventBus } from '../../event-bus.js';
+import { trackedBuses } from '../../../../test/support/test-buses.js';
 
 const newBus = trackedBuses();
 

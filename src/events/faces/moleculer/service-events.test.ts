@@ -1,11 +1,10 @@
 import 'reflect-metadata';
 import { IsEmail, IsString } from 'class-validator';
 import { describe, expect, it, vi } from 'vitest';
-import type { DefaultEventBus } from './event-bus.js';
-import { trackedBuses } from './test-buses.js';
-import type { EventContext } from './event-context.js';
+import type { DefaultEventBus } from '../../event-bus.js';
+import { trackedBuses } from '../../../../test/support/test-buses.js';
 import type { StandardSchemaV1 } from './params-validation.js';
-import type { Service } from './service-events.js';
+import type { EventContext, Service } from './service.js';
 
 const newBus = trackedBuses();
 

@@ -1,8 +1,8 @@
-import { toDisposable, type Disposable } from '../common/disposable.js';
-import { KindlingError, errorCodeOf, messageOf } from '../common/errors.js';
-import { quote } from '../common/visible-text.js';
-import { LogThrottle, REPEAT_WINDOW_MS, type Logger } from '../common/logger.js';
-import { PatternSet } from '../pattern/pattern-trie.js';
+import { toDisposable, type Disposable } from '../../common/disposable.js';
+import { KindlingError, errorCodeOf, messageOf } from '../../common/errors.js';
+import { quote } from '../../common/visible-text.js';
+import { LogThrottle, REPEAT_WINDOW_MS, type Logger } from '../../common/logger.js';
+import { PatternSet } from '../../pattern/pattern-trie.js';
 import type { ChannelOverflow, OverflowPolicy } from './event-channel.js';
 import { EMPTY_META, splitEventName, type DeliveryMode, type EnvelopeInit, type EventEnvelope } from './event-envelope.js';
 import { EventSubscription, type BufferOptions, type SubscriptionOwner } from './event-subscription.js';
