@@ -132,22 +132,5 @@ export type {
   ResilientPublishOptions,
 } from './events/faces/broker/event-broker.js';
 
-// Many machines: the event bus over NATS (DESIGN.md §9).
-export { NatsTransport } from './transport/nats/nats-transport.js';
-export type { NatsTransportOptions, NatsTransportStats } from './transport/nats/nats-transport.js';
-export { JetStreamChannels, unavailableChannels } from './transport/nats/durable-channels.js';
-export type {
-  Channels,
-  ChannelsOptions,
-  ChannelSendOptions,
-  ChannelMessage,
-  ChannelSubscribeOptions,
-  ChannelSubscription,
-  DeadLetter,
-} from './transport/nats/durable-channels.js';
-export { NodePresence } from './transport/nats/presence.js';
-export type { PresenceOptions, PresenceStats } from './transport/nats/presence.js';
-export { encodeToken, nameToSubject, patternToSubject, queueName } from './transport/nats/subjects.js';
-export type { SubjectPattern } from './transport/nats/subjects.js';
-export { encodeEnvelope, encodeEnvelopes, decodeEnvelope, decodeEnvelopes, WIRE_VERSION } from './transport/nats/wire-format.js';
+export type { Channels, ChannelSendOptions, ChannelMessage, ChannelSubscribeOptions, ChannelSubscription } from './events/core/channels.js';
 export type { TransportSlot } from './events/core/transport.js';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventBus, type EventBus } from 'kindling';
+import type { EventBus } from 'kindling';
+import { createNatsEventBus } from 'kindling/nats';
 import { ChildNode, NATS_URL, removeStreams, skipNats, uniquePrefix, untilAny } from './fixtures/nats/harness.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -29,7 +30,7 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
       nodes.push(new ChildNode({ url: NATS_URL, prefix, nodeID: id, services: services(service) }));
     }
     await Promise.all(nodes.map((n) => n.ready()));
-    publisher = createEventBus({ nodeID: 'pub', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 1000 }, logger: quiet });
+    publisher = createNatsEventBus({ nodeID: 'pub', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 1000 }, logger: quiet });
     await publisher.start();
   });
 
@@ -154,7 +155,7 @@ describe.skipIf(skipNats)('NatsTransport presence and the broker face across pro
   });
 
   it('announces $node.connected, then $node.disconnected graceful and unexpected', async () => {
-    const watcher = createEventBus({ nodeID: 'watcher', nats: { url: NATS_URL, prefix, heartbeatMs: 100, nodeTimeoutMs: 600 }, logger: quiet });
+    const watcher = createNatsEventBus({ nodeID: 'watcher', nats: { url: NATS_URL, prefix, heartbeatMs: 100, nodeTimeoutMs: 600 }, logger: quiet });
     const seen: [string, string, unknown][] = [];
     let wake: () => void = () => undefined;
     watcher.on('$node.*', (payload, name) => {
@@ -200,7 +201,7 @@ describe.skipIf(skipNats)('NatsTransport presence and the broker face across pro
       new ChildNode({ url: NATS_URL, prefix, nodeID: 'c1', consumers: [{ queue: 'mailer', type: 'user-created' }] }),
       new ChildNode({ url: NATS_URL, prefix, nodeID: 'c2', consumers: [{ queue: 'mailer', type: 'user-created' }] }),
     ];
-    const bus = createEventBus({ nodeID: 'producer', nats: { url: NATS_URL, prefix }, logger: quiet });
+    const bus = createNatsEventBus({ nodeID: 'producer', nats: { url: NATS_URL, prefix }, logger: quiet });
     try {
       await Promise.all(consumers.map((c) => c.ready()));
       await bus.start();

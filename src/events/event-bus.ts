@@ -9,9 +9,8 @@ import type { EventPermissionPolicy } from './faces/wippy/event-permissions.js';
 import { GrafanaBus } from './faces/grafana/grafana-bus.js';
 import type { EmitGroups, EmitOptions, Service, ServiceBroker, ServiceSchema } from './faces/moleculer/service.js';
 import { ServiceEvents } from './faces/moleculer/service-events.js';
+import { unavailableChannels, type Channels } from './core/channels.js';
 import { LocalTransport, type NodeInfo, type Transport } from './core/transport.js';
-import { unavailableChannels, type Channels } from '../transport/nats/durable-channels.js';
-import { NatsTransport, type NatsTransportOptions } from '../transport/nats/nats-transport.js';
 import { WippyEvents } from './faces/wippy/wippy-events.js';
 
 /** Options of {@link DefaultEventBus}. */
@@ -26,10 +25,11 @@ export interface EventBusOptions {
   readonly bufferSize?: number;
   /** What a full buffer does (default `drop-oldest`; see {@link OverflowPolicy}). */
   readonly overflow?: OverflowPolicy;
-  /** The way to other nodes (default: {@link LocalTransport}, this process only). */
+  /**
+   * The way to other nodes (default: {@link LocalTransport}, this process only). Over NATS:
+   * `new NatsTransport(...)`, or `createNatsEventBus` of `kindling/nats`.
+   */
   readonly transport?: Transport;
-  /** Spans nodes over NATS: the same as `transport: new NatsTransport(nats)` (ignored when `transport` is given). */
-  readonly nats?: NatsTransportOptions;
   /** Retry settings of `broker.resilientPublish`. */
   readonly resilient?: ResilientPublishOptions;
   /**
@@ -130,15 +130,7 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
       });
     }
     this.nodeID = options.nodeID ?? `${hostname().toLowerCase()}-${process.pid}`;
-    this.transport =
-      options.transport ??
-      (options.nats === undefined
-        ? new LocalTransport()
-        : new NatsTransport({
-            ...(options.logger === undefined ? {} : { logger: options.logger }),
-            ...(options.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: options.logRepeatWindowMs }),
-            ...options.nats,
-          }));
+    this.transport = options.transport ?? new LocalTransport();
     this.core = new EventCore({
       nodeID: this.nodeID,
       logger: options.logger ?? createConsoleLogger('warn', 'kindling:events'),
@@ -158,7 +150,7 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
   }
 
   get channels(): Channels {
-    return (this.transport instanceof NatsTransport && this.currentState !== 'stopped' ? this.transport.openChannels : undefined) ?? unavailableChannels;
+    return (this.currentState === 'stopped' ? undefined : this.transport.openChannels) ?? unavailableChannels;
   }
 
   nodes(): readonly NodeInfo[] {

@@ -1,3 +1,4 @@
+import type { Channels } from './channels.js';
 import type { EventEnvelope } from './event-envelope.js';
 
 /** What a transport knows about another node (Moleculer's `$node.*` payload `node`). */
@@ -56,6 +57,7 @@ export interface TransportSlot {
  *
  * @example
  * const bus = new DefaultEventBus({ transport: new LocalTransport() }); // the default
+ * const spanning = new DefaultEventBus({ transport: new NatsTransport({ url }) }); // kindling/nats
  */
 export interface Transport {
   /** Whether other nodes exist behind this transport. */
@@ -83,6 +85,8 @@ export interface Transport {
   slotRemoved?(key: string): void;
   /** The other nodes this transport knows about (presence), when it tracks them. */
   nodes?(): readonly NodeInfo[];
+  /** Durable channels, when this transport offers them and is connected (`undefined` otherwise). */
+  readonly openChannels?: Channels | undefined;
 }
 
 /**
