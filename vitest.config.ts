@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^kindling$/, replacement: here('./src/index.ts') },
+      { find: /^kindling\/events$/, replacement: here('./src/events/index.ts') },
       { find: /^kindling\/nats$/, replacement: here('./src/transport/nats/index.ts') },
       { find: /^kindling\/boot$/, replacement: here('./boot/index.ts') },
       { find: /^kindling\/testing$/, replacement: here('./boot/testing.ts') },

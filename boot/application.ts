@@ -1,7 +1,8 @@
 import { realpathSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
-import { FileBoundary, createConsoleLogger, deepEqual, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
+import { FileBoundary, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
+import { deepEqual } from '../src/common/deep-freeze.js';
 import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
 import { BootEventName } from './boot-events.js';
 import { loadBuiltinComponents } from './builtins.js';

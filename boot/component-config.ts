@@ -1,4 +1,5 @@
-import { createEntry, decodeEntryConfig, setEntrySource } from 'kindling';
+import { createEntry, decodeEntryConfig } from 'kindling';
+import { setEntrySource } from '../src/entry/entry.js';
 import type { ConfigClass } from 'kindling';
 import type { ComponentConfigInfo } from './component.js';
 

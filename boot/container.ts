@@ -1,14 +1,7 @@
 import { Container } from 'inversify';
 import type { Newable } from 'inversify';
 import { DisposableStore, KindlingError, compilePattern } from 'kindling';
-import type {
-  Disposable,
-  EntryListener,
-  EntryObserver,
-  HandlerRegistry,
-  ListenerOptions,
-  Logger as KindlingLogger,
-} from 'kindling';
+import type { Disposable, EntryListener, EntryObserver, HandlerRegistry, ListenerOptions, Logger as KindlingLogger } from 'kindling';
 
 /** The boot's logger, as a container service. */
 export type Logger = KindlingLogger;

@@ -6,17 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { ContainerModule, ServiceIdentifier } from 'inversify';
 import { KindlingError, createEntry, decodeEntryConfig, isKindlingError, messageOf, parseRegistryYaml, silentLogger } from 'kindling';
-import type {
-  ApplyResult,
-  ConfigClass,
-  EntryListener,
-  EntryObserver,
-  HandlerRegistry,
-  ListenerOptions,
-  Logger,
-  Registry,
-  RegistryOp,
-} from 'kindling';
+import type { ApplyResult, ConfigClass, EntryListener, EntryObserver, HandlerRegistry, ListenerOptions, Logger, Registry, RegistryOp } from 'kindling';
 import { builtinComponents } from '../components/index.js';
 import type { Component, ComponentOptions } from './component.js';
 import { BootLoader } from './loader.js';

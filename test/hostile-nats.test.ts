@@ -6,7 +6,8 @@
 // else changed, and its log holds a bounded number of lines with counts.
 import { connect, headers, Empty, type NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
-import { createConsoleLogger, createEventBus, silentLogger, type EventBus } from 'kindling';
+import { createConsoleLogger, silentLogger } from 'kindling';
+import { createEventBus, type EventBus } from 'kindling/events';
 import { createNatsEventBus, NatsTransport, type JetStreamChannels, type NatsTransportOptions } from 'kindling/nats';
 import { bootTestApp } from 'kindling/testing';
 import { getEventBus } from '../components/events/index.js';

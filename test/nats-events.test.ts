@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventBus } from 'kindling';
+import type { EventBus } from 'kindling/events';
 import { createNatsEventBus } from 'kindling/nats';
 import { ChildNode, NATS_URL, removeStreams, skipNats, uniquePrefix, untilAny } from './fixtures/nats/harness.js';
 
@@ -205,7 +205,7 @@ describe.skipIf(skipNats)('NatsTransport presence and the broker face across pro
     try {
       await Promise.all(consumers.map((c) => c.ready()));
       await bus.start();
-      const { makeEvent } = await import('kindling');
+      const { makeEvent } = await import('kindling/events');
       for (let n = 0; n < 20; n++) await bus.broker.publish(makeEvent(`u${n}`, 'user-created', { n }));
       await untilAny(consumers, () => consumers.flatMap((x) => x.lines.filter((l) => 'consumed' in l)).length >= 20, 'consumed events');
       const got = consumers.flatMap((c) => c.lines.filter((l) => 'consumed' in l).map((l) => (l['body'] as { n: number }).n));

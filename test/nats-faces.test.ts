@@ -2,7 +2,8 @@
 // mapped to NATS `>`, `$node.updated`, and an undecodable message on a kindling subject.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
-import { createEventBus, SENT, silentLogger, type EventBus, type WippyEvent } from 'kindling';
+import { silentLogger } from 'kindling';
+import { createEventBus, SENT, type EventBus, type WippyEvent } from 'kindling/events';
 import { createNatsEventBus, NatsTransport, type JetStreamChannels } from 'kindling/nats';
 import { decodeEnvelopes } from '../src/transport/nats/wire-format.js';
 import { NATS_URL, removeStreams, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';

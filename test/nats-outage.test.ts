@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeEvent } from 'kindling';
+import { makeEvent } from 'kindling/events';
 import { createNatsEventBus } from 'kindling/nats';
 import { ChildNode, reachable, until } from './fixtures/nats/harness.js';
 

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
-import { EventBus, createEventBus, messageOf } from 'kindling';
-import type { Disposable, EventBusOptions } from 'kindling';
+import { messageOf } from 'kindling';
+import { EventBus, createEventBus } from 'kindling/events';
+import type { Disposable } from 'kindling';
+import type { EventBusOptions } from 'kindling/events';
 import { EventsName, RegistryEventsKey, createContextKey, defineComponent } from 'kindling/boot';
 import type { BootContext, BootEvent } from 'kindling/boot';
 
