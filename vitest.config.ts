@@ -10,7 +10,8 @@ export default defineConfig({
       { find: /^kindling\/events$/, replacement: here('./src/events/index.ts') },
       { find: /^kindling\/nats$/, replacement: here('./src/transport/nats/index.ts') },
       { find: /^kindling\/boot$/, replacement: here('./boot/index.ts') },
-      { find: /^kindling\/testing$/, replacement: here('./boot/testing.ts') },
+      { find: /^kindling\/components$/, replacement: here('./components/index.ts') },
+      { find: /^kindling\/testing$/, replacement: here('./boot/testing/index.ts') },
     ],
   },
   test: {

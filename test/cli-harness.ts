@@ -6,11 +6,11 @@ import { cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { silentLogger } from 'kindling';
-import { main } from '../boot/cli.js';
-import type { CliOptions } from '../boot/cli.js';
+import { main } from '../boot/cli/main.js';
+import type { CliOptions } from '../boot/cli/main.js';
 
 export const root = resolve(import.meta.dirname, '..');
-export const cliPath = join(root, 'dist/boot/cli.js');
+export const cliPath = join(root, 'dist/boot/cli/main.js');
 
 /**
  * A copy of examples/hello in a temp dir, its server on a free port, able to import `kindling`

@@ -20,7 +20,7 @@ import { AdminClient, ManifestError, loadBootManifest, resolveManifestComponents
 import type { ComponentOptions } from 'kindling/boot';
 import { bootTestApp } from 'kindling/testing';
 import type { TestApp } from 'kindling/testing';
-import { builtinComponents } from '../components/index.js';
+import { builtinComponents } from 'kindling/components';
 import { RunningApp, copyHello, kindling, stateDir } from './cli-harness.js';
 import type { CommandResult } from './cli-harness.js';
 import { DEVICES, leaksSecret, makeSpecialFiles, writeSecret } from './fixtures/hostile/files/special-files.js';

@@ -10,7 +10,7 @@ import { createConsoleLogger, silentLogger } from 'kindling';
 import { createEventBus, type EventBus } from 'kindling/events';
 import { createNatsEventBus, NatsTransport, type JetStreamChannels, type NatsTransportOptions } from 'kindling/nats';
 import { bootTestApp } from 'kindling/testing';
-import { getEventBus } from '../components/events/index.js';
+import { getEventBus } from 'kindling/components';
 import { NATS_URL, deleteStreams, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
 
 const encoder = new TextEncoder();

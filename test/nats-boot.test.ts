@@ -10,8 +10,7 @@ import { type EventBus } from 'kindling/events';
 import { createNatsEventBus, type JetStreamChannels } from 'kindling/nats';
 import { Application } from 'kindling/boot';
 import { bootTestApp } from 'kindling/testing';
-import { builtinComponents } from '../components/index.js';
-import { getEventBus } from '../components/events/index.js';
+import { builtinComponents, getEventBus } from 'kindling/components';
 import { NATS_URL, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
 
 

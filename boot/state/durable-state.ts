@@ -1,9 +1,9 @@
 import { FileBoundary, FileJournal, KindlingError, decodeJournalEntry, messageOf, toDisposable } from 'kindling';
 import type { ApplyResult, Disposable, Entry, FileJournalOptions, HistoryRecord, JournalEntryState, Logger, Registry, RegistryJournal, RegistryYamlLimits } from 'kindling';
-import { fromWireEntry, fromWirePosition, readWireSources, toWireChanges, toWireEntry, positionOf } from './admin-protocol.js';
-import type { AdminApplyResult, AdminJournalInfo, AdminPhase, AdminStatus } from './admin-protocol.js';
-import { AdminServer } from './admin-server.js';
-import type { AdminHandlers, AdminServerOptions } from './admin-server.js';
+import { fromWireEntry, fromWirePosition, readWireSources, toWireChanges, toWireEntry, positionOf } from '../admin/admin-protocol.js';
+import type { AdminApplyResult, AdminJournalInfo, AdminPhase, AdminStatus } from '../admin/admin-protocol.js';
+import { AdminServer } from '../admin/admin-server.js';
+import type { AdminHandlers, AdminServerOptions } from '../admin/admin-server.js';
 import type { StatePaths } from './state-dir.js';
 
 /** The source label of the batch that replays the journal at start. */

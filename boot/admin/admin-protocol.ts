@@ -2,9 +2,9 @@
 
 import { createHash } from 'node:crypto';
 import { ErrorCode, KindlingError, getEntrySource, messageOf, parseRegistryYaml, quote, readBoundedFile, show } from 'kindling';
-import { DEFAULT_MAX_FILE_BYTES } from '../src/yaml/registry-yaml.js';
-import { findInvisible } from '../src/common/visible-text.js';
-import { setEntrySource } from '../src/entry/entry.js';
+import { DEFAULT_MAX_FILE_BYTES } from '../../src/yaml/registry-yaml.js';
+import { findInvisible } from '../../src/common/visible-text.js';
+import { setEntrySource } from '../../src/entry/entry.js';
 import type { Entry, EntryInput, EntrySource, FileBoundary, HistoryRecord, RegistryOp, RegistryYamlLimits } from 'kindling';
 
 /** Where an entry was declared, as it travels: the file and the position of the entry. */

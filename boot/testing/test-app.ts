@@ -7,11 +7,11 @@ import { dirname, join, resolve } from 'node:path';
 import type { ContainerModule, ServiceIdentifier } from 'inversify';
 import { KindlingError, createEntry, decodeEntryConfig, isKindlingError, messageOf, parseRegistryYaml, silentLogger } from 'kindling';
 import type { ApplyResult, ConfigClass, EntryListener, EntryObserver, HandlerRegistry, ListenerOptions, Logger, Registry, RegistryOp } from 'kindling';
-import { builtinComponents } from '../components/index.js';
-import type { Component, ComponentOptions } from './component.js';
-import { BootLoader } from './loader.js';
-import type { ShutdownReport } from './loader.js';
-import { EventsName, RegistryName, getHandlerRegistry, getRegistry } from './well-known.js';
+import { builtinComponents } from 'kindling/components';
+import type { Component, ComponentOptions } from '../kernel/component.js';
+import { BootLoader } from '../kernel/loader.js';
+import type { ShutdownReport } from '../kernel/loader.js';
+import { EventsName, RegistryName, getHandlerRegistry, getRegistry } from '../kernel/well-known.js';
 
 /** Options of {@link bootTestApp}. */
 export interface TestAppOptions {

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { KindlingError, messageOf } from 'kindling';
 import { fromWireError } from './admin-protocol.js';
 import type { AdminApplyRequest, AdminApplyResult, AdminCompaction, AdminEntries, AdminHistory, AdminRollbackRequest, AdminStatus, WireError } from './admin-protocol.js';
-import type { StatePaths } from './state-dir.js';
+import type { StatePaths } from '../state/state-dir.js';
 
 /** What is at an admin socket path. */
 export type SocketProbe =

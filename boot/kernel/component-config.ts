@@ -1,5 +1,5 @@
 import { createEntry, decodeEntryConfig } from 'kindling';
-import { setEntrySource } from '../src/entry/entry.js';
+import { setEntrySource } from '../../src/entry/entry.js';
 import type { ConfigClass } from 'kindling';
 import type { ComponentConfigInfo } from './component.js';
 

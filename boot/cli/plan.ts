@@ -1,5 +1,5 @@
 import { formatEntryLocation } from 'kindling';
-import { deepEqual } from '../src/common/deep-freeze.js';
+import { deepEqual } from '../../src/common/deep-freeze.js';
 import type { Entry, RegistryOp } from 'kindling';
 
 /** An entry as it is compared: what a registry holds, or what an admin endpoint sent. */

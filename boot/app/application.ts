@@ -2,26 +2,28 @@ import { realpathSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { FileBoundary, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
-import { deepEqual } from '../src/common/deep-freeze.js';
+import { deepEqual } from '../../src/common/deep-freeze.js';
 import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
-import { BootEventName } from './boot-events.js';
-import { loadBuiltinComponents } from './builtins.js';
-import type { Component } from './component.js';
-import { EntryFiles } from './container.js';
-import { DurableState } from './durable-state.js';
-import type { JournalLimits } from './durable-state.js';
-import type { AdminServerOptions } from './admin-server.js';
-import { BootLoader } from './loader.js';
-import type { ShutdownReport } from './loader.js';
+import { BootEventName } from '../kernel/boot-events.js';
+import type { Component } from '../kernel/component.js';
+import { EntryFiles } from '../kernel/container.js';
+import { DurableState } from '../state/durable-state.js';
+import type { JournalLimits } from '../state/durable-state.js';
+import type { AdminServerOptions } from '../admin/admin-server.js';
+import { BootLoader } from '../kernel/loader.js';
+import type { ShutdownReport } from '../kernel/loader.js';
 import { loadBootManifest, resolveManifestComponents } from './manifest.js';
 import type { BootManifest } from './manifest.js';
-import { statePaths } from './state-dir.js';
-import { RegistryJournal, getRegistry } from './well-known.js';
+import { statePaths } from '../state/state-dir.js';
+import { RegistryJournal, getRegistry } from '../kernel/well-known.js';
 
 /** Options of {@link Application.load}. */
 export interface ApplicationOptions {
-  /** The components a manifest may name without a module path (default: the built-ins). */
-  readonly builtins?: Readonly<Record<string, Component>>;
+  /**
+   * The components a manifest may name without a module path: usually `builtinComponents` of
+   * `kindling/components` (the `kindling` command passes them), plus any of the embedder's own.
+   */
+  readonly builtins: Readonly<Record<string, Component>>;
   /** The logger; by default a console logger at the manifest's `log` level (info). */
   readonly logger?: Logger;
   /** Default time limit of each component's load, in ms (30 s). */
@@ -87,7 +89,7 @@ export function yamlSourceOf(manifest: BootManifest): string {
  * the difference as one batch; a refused batch leaves the previous version running.
  *
  * @example
- * const app = await Application.load('examples/hello');
+ * const app = await Application.load('examples/hello', { builtins: builtinComponents });
  * await app.start();
  * const stop = app.watch();
  * app.onDidReload((outcome) => console.log(outcome.status));
@@ -115,7 +117,7 @@ export class Application {
    * Reads the manifest (an app directory or a manifest file), finds its components and registers
    * them. Throws a `ManifestError` (file:line:col) for a bad manifest.
    */
-  static async load(target: string, options: ApplicationOptions = {}): Promise<Application> {
+  static async load(target: string, options: ApplicationOptions): Promise<Application> {
     const manifest = await loadBootManifest(target);
     const logger = options.logger ?? createConsoleLogger(manifest.log ?? 'info', manifest.name ?? 'kindling');
     const boot = new BootLoader({
@@ -126,8 +128,7 @@ export class Application {
     });
     // Components that read files the registry names (function modules) hold them to the app's boundary.
     boot.context.container.bind(FileBoundary).toConstantValue(manifest.boundary);
-    const builtins = options.builtins ?? (await loadBuiltinComponents());
-    for (const { component, config, source } of await resolveManifestComponents(manifest, builtins)) {
+    for (const { component, config, source } of await resolveManifestComponents(manifest, options.builtins)) {
       boot.register(component, config, { source });
     }
     return new Application(manifest, boot, logger, options.stateDir, { journal: options.journal, admin: options.admin });

@@ -4,22 +4,22 @@
 import { relative } from 'node:path';
 import { HandlerRegistry, KindlingError, RegistryYamlError, createConsoleLogger, escapeInvisible, loadRegistryYaml, messageOf } from 'kindling';
 import type { Entry, Logger, Registry, RegistryOp } from 'kindling';
-import { AdminClient, isNotRunning } from './admin-client.js';
-import { toWireOps } from './admin-protocol.js';
-import type { AdminApplyResult, AdminHistory, AdminStatus, WireChange } from './admin-protocol.js';
-import { Application, yamlSourceOf } from './application.js';
-import { Progress, describeError, escapeLines, formatCount } from './cli-output.js';
-import type { ProgressMode, Style } from './cli-output.js';
-import type { Component } from './component.js';
-import { collectHandlers } from './container.js';
+import { AdminClient, isNotRunning } from '../admin/admin-client.js';
+import { toWireOps } from '../admin/admin-protocol.js';
+import type { AdminApplyResult, AdminHistory, AdminStatus, WireChange } from '../admin/admin-protocol.js';
+import { Application, yamlSourceOf } from '../app/application.js';
+import { Progress, describeError, escapeLines, formatCount } from './output.js';
+import type { ProgressMode, Style } from './output.js';
+import type { Component } from '../kernel/component.js';
+import { collectHandlers } from '../kernel/container.js';
 import { describeRefusal, dryRunEvery } from './dry-run.js';
 import type { DryRun, DryRunReport } from './dry-run.js';
-import { ManifestError, loadBootManifest } from './manifest.js';
-import type { BootManifest } from './manifest.js';
+import { ManifestError, loadBootManifest } from '../app/manifest.js';
+import type { BootManifest } from '../app/manifest.js';
 import { planRegistry } from './plan.js';
 import type { PlannedChange, RegistryPlan } from './plan.js';
-import { statePaths } from './state-dir.js';
-import { JOURNAL_REPLAY_SOURCE, describeHeld } from './durable-state.js';
+import { statePaths } from '../state/state-dir.js';
+import { JOURNAL_REPLAY_SOURCE, describeHeld } from '../state/durable-state.js';
 
 /** Where a command writes, and how. */
 export interface CommandIO {

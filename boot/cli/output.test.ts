@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Progress, PROGRESS_THRESHOLD, colourFor, createStyle, describeError, escapeLines, terminalSafe } from './cli-output.js';
+import { Progress, PROGRESS_THRESHOLD, colourFor, createStyle, describeError, escapeLines, terminalSafe } from './output.js';
 
 function recorder(): { write: (text: string) => void; text: () => string } {
   let out = '';

@@ -4,14 +4,14 @@ import { pathToFileURL } from 'node:url';
 import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
 import { FileAccessError, FileBoundary, escapeInvisible, KindlingError, messageOf, quote, readBoundedFile } from 'kindling';
-import { DEFAULT_MAX_ALIAS_NODES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_EXPANDED_BYTES } from '../src/yaml/registry-yaml.js';
-import { DEFAULT_MAX_MODULE_BYTES } from '../src/common/file-boundary.js';
-import { checkBoundedFile } from '../src/common/read-bounded-file.js';
-import { findInvalidUtf8 } from '../src/common/utf8.js';
-import { inspectYamlDocument } from '../src/yaml/yaml-document-guard.js';
+import { DEFAULT_MAX_ALIAS_NODES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_EXPANDED_BYTES } from '../../src/yaml/registry-yaml.js';
+import { DEFAULT_MAX_MODULE_BYTES } from '../../src/common/file-boundary.js';
+import { checkBoundedFile } from '../../src/common/read-bounded-file.js';
+import { findInvalidUtf8 } from '../../src/common/utf8.js';
+import { inspectYamlDocument } from '../../src/yaml/yaml-document-guard.js';
 import type { EntrySource, LogLevel, RegistryYamlLimits, YamlReadLimits } from 'kindling';
-import { defineComponent, isComponent } from './component.js';
-import type { Component } from './component.js';
+import { defineComponent, isComponent } from '../kernel/component.js';
+import type { Component } from '../kernel/component.js';
 
 /** The file a directory given to `kindling run` must contain. */
 export const MANIFEST_FILE = 'kindling.yaml';

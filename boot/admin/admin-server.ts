@@ -7,8 +7,8 @@ import type { Logger } from 'kindling';
 import { AdminClient, type SocketProbe } from './admin-client.js';
 import { DEFAULT_MAX_OPS, DEFAULT_MAX_SOURCE_LENGTH, decodeApplyRequest, decodeCompactRequest, decodeRollbackRequest, toWireError } from './admin-protocol.js';
 import type { AdminApplyResult, AdminCompaction, AdminEntries, AdminHistory, AdminStatus, DecodedApplyRequest, DecodedRollbackRequest } from './admin-protocol.js';
-import { checkSocketPath, ensureStateDir } from './state-dir.js';
-import type { StatePaths } from './state-dir.js';
+import { checkSocketPath, ensureStateDir } from '../state/state-dir.js';
+import type { StatePaths } from '../state/state-dir.js';
 
 /** What the admin endpoint serves; each may throw a `KindlingError`, sent as `{ code, message, details }`. */
 export interface AdminHandlers {

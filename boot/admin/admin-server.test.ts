@@ -11,8 +11,8 @@ import { AdminClient, isNotRunning } from './admin-client.js';
 import type { AdminApplyResult, AdminStatus } from './admin-protocol.js';
 import { AdminServer } from './admin-server.js';
 import type { AdminHandlers } from './admin-server.js';
-import { MAX_SOCKET_PATH_BYTES, statePaths } from './state-dir.js';
-import type { StatePaths } from './state-dir.js';
+import { MAX_SOCKET_PATH_BYTES, statePaths } from '../state/state-dir.js';
+import type { StatePaths } from '../state/state-dir.js';
 
 const status: AdminStatus = {
   pid: 4242,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HandlerRegistry, KindlingError, Registry, createEntry, silentLogger } from 'kindling';
-import { setEntrySource } from '../src/entry/entry.js';
+import { setEntrySource } from '../../src/entry/entry.js';
 import type { Entry, RegistryOp } from 'kindling';
 import { describeRefusal, dryRunEvery } from './dry-run.js';
 

@@ -8,17 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createConsoleLogger, escapeInvisible } from 'kindling';
 import type { Logger, LogLevel } from 'kindling';
-import { Functions, HttpServers, builtinComponents } from '../components/index.js';
-import { Application } from './application.js';
-import type { ReloadOutcome } from './application.js';
-import { BootEventName } from './boot-events.js';
-import { applyCommand, compactCommand, historyCommand, planCommand, rollbackCommand, validateCommand } from './cli-commands.js';
-import { describeHeld } from './durable-state.js';
-import type { CommandIO } from './cli-commands.js';
-import { colourFor, createStyle, describeError, terminalSafe } from './cli-output.js';
-import type { ProgressMode } from './cli-output.js';
-import type { Component } from './component.js';
-import { ProcessGuard } from './process-guard.js';
+import { Functions, HttpServers, builtinComponents } from 'kindling/components';
+import { Application } from '../app/application.js';
+import type { ReloadOutcome } from '../app/application.js';
+import { BootEventName } from '../kernel/boot-events.js';
+import { applyCommand, compactCommand, historyCommand, planCommand, rollbackCommand, validateCommand } from './commands.js';
+import { describeHeld } from '../state/durable-state.js';
+import type { CommandIO } from './commands.js';
+import { colourFor, createStyle, describeError, terminalSafe } from './output.js';
+import type { ProgressMode } from './output.js';
+import type { Component } from '../kernel/component.js';
+import { ProcessGuard } from '../app/process-guard.js';
 
 /** Options of {@link main}, for tests and for embedding the CLI. */
 export interface CliOptions {
