@@ -41,7 +41,8 @@ export {
 export { MANIFEST_FILE, ManifestError, loadBootManifest, parseBootManifest, resolveManifestComponents } from './app/manifest.js';
 export type { BootManifest, BootManifestOptions, ManifestComponent, ManifestProblem, ResolvedComponent } from './app/manifest.js';
 export { Application } from './app/application.js';
-export type { ApplicationOptions, ReloadOutcome, WatchOptions } from './app/application.js';
+export type { ApplicationOptions, ReloadOutcome } from './app/application.js';
+export type { WatchOptions } from './app/app-watch.js';
 export { ProcessGuard, stackOf } from './app/process-guard.js';
 export type { FaultAttributor, FaultCounts, FaultOrigin, ProcessGuardOptions } from './app/process-guard.js';
 
@@ -61,9 +62,8 @@ export type {
   AdminRollbackRequest,
   AdminStatus,
   WireChange,
-  WireEntry,
   WireError,
   WireHistoryRecord,
   WireOp,
-  WirePosition,
 } from './admin/admin-protocol.js';
+export type { WireEntry, WirePosition } from './state/wire-entry.js';

@@ -1,27 +1,11 @@
-// The JSON spoken over a running app's admin socket (boot/admin-server.ts, boot/admin-client.ts).
+// The JSON spoken over a running app's admin socket (admin-server.ts, admin-client.ts).
 
-import { createHash } from 'node:crypto';
-import { ErrorCode, KindlingError, getEntrySource, messageOf, parseRegistryYaml, quote, readBoundedFile, show } from 'kindling';
-import { DEFAULT_MAX_FILE_BYTES } from '../../src/yaml/registry-yaml.js';
+import { ErrorCode, KindlingError, messageOf, show } from 'kindling';
+import type { Entry, HistoryRecord, RegistryOp } from 'kindling';
 import { findInvisible } from '../../src/common/visible-text.js';
-import { setEntrySource } from '../../src/entry/entry.js';
-import type { Entry, EntryInput, EntrySource, FileBoundary, HistoryRecord, RegistryOp, RegistryYamlLimits } from 'kindling';
-
-/** Where an entry was declared, as it travels: the file and the position of the entry. */
-export interface WirePosition {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-}
-
-/** An entry as it travels, with where it was declared when it came from a file. */
-export interface WireEntry {
-  readonly id: string;
-  readonly kind: string;
-  readonly meta: Readonly<Record<string, unknown>>;
-  readonly data: unknown;
-  readonly at?: WirePosition;
-}
+import type { JournalInfo } from '../state/durable-state.js';
+import { fromWireEntry, toWireEntry, wireObject, wireText } from '../state/wire-entry.js';
+import type { WireEntry } from '../state/wire-entry.js';
 
 /** One operation of a batch as it travels. */
 export type WireOp =
@@ -53,15 +37,7 @@ export interface AdminStatus {
 }
 
 /** What the app found in its journal when it started. */
-export interface AdminJournalInfo {
-  readonly path: string;
-  /** Batches read back from the journal at start (folded into one replay batch), after its snapshot if any. */
-  readonly replayedBatches: number;
-  /** The revision of the snapshot the journal began with at start, when it had been compacted. */
-  readonly snapshotRevision?: number;
-  /** Whether a torn last record (a crash mid-write) was dropped at start. */
-  readonly tornTail: boolean;
-}
+export type AdminJournalInfo = JournalInfo;
 
 /** `POST /compact`: what the compaction of the journal did. */
 export interface AdminCompaction {
@@ -157,40 +133,9 @@ export interface AdminHistory {
   readonly journal: AdminJournalInfo;
 }
 
-/** The position of an entry when it came from a file. */
-export function positionOf(entry: object): WirePosition | undefined {
-  const source = getEntrySource(entry);
-  return source === undefined ? undefined : { file: source.file, line: source.line, column: source.column };
-}
-
-/** An entry as it travels. */
-export function toWireEntry(entry: Entry): WireEntry {
-  const at = positionOf(entry);
-  const wire = { id: entry.id, kind: entry.kind, meta: entry.meta, data: entry.data };
-  return at === undefined ? wire : { ...wire, at };
-}
-
 /** Operations as they travel. */
 export function toWireOps(ops: readonly RegistryOp[]): WireOp[] {
   return ops.map((op) => (op.op === 'delete' ? { op: 'delete', entry: { id: op.entry.id } } : { op: op.op, entry: toWireEntry(op.entry as Entry) }));
-}
-
-/**
- * An entry received over the wire (or read back from the journal), ready for `registry.apply`:
- * its declaration site is attached again, so that relative paths in its data (a function's module)
- * resolve against its YAML file and refusals point at `file:line:col`. The site can locate paths
- * under the entry once {@link readWireSources} has read its file, as long as the entry is still
- * declared at the same place. Decoded strictly: `id` and `kind` strings, `meta` an object, `at` a
- * position, nothing else; throws `INVALID` naming the field (under `where`).
- */
-export function fromWireEntry(value: unknown, where = 'entry'): EntryInput {
-  const wire = record(value, where, ['id', 'kind', 'meta', 'data', 'at']);
-  const id = text(wire['id'], `${where}.id`);
-  const kind = text(wire['kind'], `${where}.kind`);
-  const meta = wire['meta'] === undefined ? {} : record(wire['meta'], `${where}.meta`);
-  const entry = { id, kind, meta, data: wire['data'] };
-  if (wire['at'] !== undefined) setEntrySource(entry, lazySource(id, fromWirePosition(wire['at'], `${where}.at`)));
-  return entry;
 }
 
 /**
@@ -208,10 +153,10 @@ export function fromWireOps(value: unknown, maxOps = DEFAULT_MAX_OPS): RegistryO
   }
   return value.map((item: unknown, index): RegistryOp => {
     const where = `ops[${index}]`;
-    const op = record(item, where, ['op', 'entry']);
+    const op = wireObject(item, where, ['op', 'entry']);
     if (op['op'] === 'delete') {
-      const entry = record(op['entry'], `${where}.entry`, ['id']);
-      return { op: 'delete', entry: { id: text(entry['id'], `${where}.entry.id`) } };
+      const entry = wireObject(op['entry'], `${where}.entry`, ['id']);
+      return { op: 'delete', entry: { id: wireText(entry['id'], `${where}.entry.id`) } };
     }
     if (op['op'] === 'create' || op['op'] === 'update') return { op: op['op'], entry: fromWireEntry(op['entry'], `${where}.entry`) };
     throw invalid(`${where}.op must be create, update or delete, not ${op['op'] === undefined ? 'missing' : show(op['op'], 64)}`);
@@ -220,7 +165,7 @@ export function fromWireOps(value: unknown, maxOps = DEFAULT_MAX_OPS): RegistryO
 
 /** Decodes the body of `POST /apply` strictly (unknown fields refused); throws `INVALID` naming the field. */
 export function decodeApplyRequest(body: unknown, limits: RequestLimits = {}): DecodedApplyRequest {
-  const request = record(body, 'the request', ['ops', 'dryRun', 'expectRevision', 'source']);
+  const request = wireObject(body, 'the request', ['ops', 'dryRun', 'expectRevision', 'source']);
   const source = request['source'];
   if (source !== undefined) checkSource(source, limits.maxSourceLength ?? DEFAULT_MAX_SOURCE_LENGTH);
   return {
@@ -232,13 +177,13 @@ export function decodeApplyRequest(body: unknown, limits: RequestLimits = {}): D
 
 /** Decodes the body of `POST /rollback` strictly; throws `INVALID` naming the field. */
 export function decodeRollbackRequest(body: unknown): DecodedRollbackRequest {
-  const request = record(body, 'the request', ['revision', 'dryRun', 'expectRevision']);
+  const request = wireObject(body, 'the request', ['revision', 'dryRun', 'expectRevision']);
   return { revision: revisionNumber(request['revision'], 'revision'), ...decodeFlags(request) };
 }
 
 /** Decodes the body of `POST /compact` (an empty object); throws `INVALID` for any field. */
 export function decodeCompactRequest(body: unknown): void {
-  record(body, 'the request', []);
+  wireObject(body, 'the request', []);
 }
 
 function decodeFlags(request: Record<string, unknown>): { dryRun: boolean; expectRevision?: number } {
@@ -258,42 +203,13 @@ function checkSource(source: unknown, maxLength: number): void {
   }
 }
 
+function invalid(message: string, details?: Record<string, unknown>): KindlingError {
+  return new KindlingError('INVALID', message, details === undefined ? {} : { details });
+}
+
 function revisionNumber(value: unknown, name: string): number {
   if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalid(`${name} must be a revision number (an integer, 0 or more), not ${value === undefined ? 'missing' : show(value, 64)}`);
   return value as number;
-}
-
-/** A declaration site received over the wire (or read back from the journal), decoded strictly. */
-export function fromWirePosition(value: unknown, where = 'at'): WirePosition {
-  const at = record(value, where, ['file', 'line', 'column']);
-  const file = text(at['file'], `${where}.file`);
-  for (const key of ['line', 'column'] as const) {
-    if (!Number.isSafeInteger(at[key]) || (at[key] as number) < 1) throw invalid(`${where}.${key} must be a positive integer`);
-  }
-  return { file, line: at['line'] as number, column: at['column'] as number };
-}
-
-/** `value` as an object with no field but `known` (any fields when `known` is undefined). */
-function record(value: unknown, where: string, known?: readonly string[]): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${where} must be an object`);
-  if (known !== undefined) {
-    for (const key of Object.keys(value)) {
-      if (!known.includes(key)) {
-        const expected = known.length === 0 ? 'no fields' : known.join(', ');
-        throw invalid(`${where} has an unknown field ${quote(key, 64)} (expected ${expected})`);
-      }
-    }
-  }
-  return value as Record<string, unknown>;
-}
-
-function text(value: unknown, where: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw invalid(`${where} must be a non-empty string`);
-  return value;
-}
-
-function invalid(message: string, details?: Record<string, unknown>): KindlingError {
-  return new KindlingError('INVALID', message, details === undefined ? {} : { details });
 }
 
 /** The changes of a batch, without their content. */
@@ -334,97 +250,3 @@ function jsonSafe(value: unknown): unknown {
   }
 }
 
-// ---- locating paths under an entry that came over the wire --------------------------------------
-
-/** The entries of one registry file by id, parsed when a refusal first needs a position. */
-type ParsedFile = () => ReadonlyMap<string, EntrySource> | undefined;
-
-/** Where a wire entry's file is, and (once read) its entries. */
-interface WireSlot {
-  readonly file: string;
-  parsed: ParsedFile | undefined;
-}
-
-/** The slot of each declaration site made by {@link fromWireEntry}. */
-const slots = new WeakMap<EntrySource, WireSlot>();
-
-/** A few recently read files by content hash and limits, so that the rounds of one dry run parse a file once. */
-const parsedFiles = new Map<string, { readonly hash: string; readonly limits: RegistryYamlLimits; readonly parsed: ParsedFile }>();
-const PARSED_FILES_KEPT = 8;
-/** The limits of registry YAML when the app sets none (one object: the cache compares limits by identity). */
-const DEFAULT_LIMITS: RegistryYamlLimits = Object.freeze({});
-
-function lazySource(id: string, at: WirePosition): EntrySource {
-  const slot: WireSlot = { file: at.file, parsed: undefined };
-  const source: EntrySource = {
-    file: at.file,
-    line: at.line,
-    column: at.column,
-    locate: (path) => {
-      const found = slot.parsed?.()?.get(id);
-      // Only while the entry is still where it was when it was sent: otherwise any position is a guess.
-      if (found === undefined || found.line !== at.line || found.column !== at.column) return undefined;
-      return found.locate?.(path);
-    },
-  };
-  slots.set(source, slot);
-  return source;
-}
-
-/**
- * Reads the registry files that the entries of `ops` were declared in, so that a refusal can point
- * at a path under an entry (`data.file` rather than the entry). The files are named by the client:
- * only regular files of bounded size inside `boundary` are read, asynchronously, and parsed under
- * the app's `limits`; any other is left unread, and its entries are located at their declaration
- * only. Never throws.
- */
-export async function readWireSources(ops: readonly RegistryOp[], boundary: FileBoundary, limits: RegistryYamlLimits = DEFAULT_LIMITS): Promise<void> {
-  const byFile = new Map<string, WireSlot[]>();
-  for (const op of ops) {
-    const source = getEntrySource(op.entry);
-    const slot = source === undefined ? undefined : slots.get(source);
-    if (slot === undefined) continue;
-    const list = byFile.get(slot.file);
-    if (list === undefined) byFile.set(slot.file, [slot]);
-    else list.push(slot);
-  }
-  await Promise.all(
-    [...byFile].map(async ([file, list]) => {
-      const parsed = await readParsedFile(file, boundary, limits);
-      for (const slot of list) slot.parsed = parsed;
-    }),
-  );
-}
-
-async function readParsedFile(file: string, boundary: FileBoundary, limits: RegistryYamlLimits): Promise<ParsedFile | undefined> {
-  let bytes: Buffer;
-  try {
-    ({ bytes } = await readBoundedFile(file, { maxBytes: limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, limitName: 'maxFileBytes', boundary }));
-  } catch {
-    return undefined;
-  }
-  const hash = createHash('sha256').update(bytes).digest('hex');
-  const cached = parsedFiles.get(file);
-  if (cached?.hash === hash && cached.limits === limits) return cached.parsed;
-  let text: string | undefined = bytes.toString('utf8');
-  let sources: Map<string, EntrySource> | undefined;
-  const parsed: ParsedFile = () => {
-    if (text !== undefined) {
-      try {
-        sources = new Map();
-        for (const entry of parseRegistryYaml(text, file, limits)) {
-          const source = getEntrySource(entry);
-          if (source !== undefined) sources.set(entry.id, source);
-        }
-      } catch {
-        sources = undefined;
-      }
-      text = undefined;
-    }
-    return sources;
-  };
-  parsedFiles.delete(file);
-  parsedFiles.set(file, { hash, limits, parsed });
-  while (parsedFiles.size > PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);
-  return parsed;
-}

@@ -1,20 +1,22 @@
-import { realpathSync, watch } from 'node:fs';
-import type { FSWatcher } from 'node:fs';
-import { basename, dirname, relative, resolve, sep } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
 import { FileBoundary, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
-import { deepEqual } from '../../src/common/deep-freeze.js';
 import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
+import { deepEqual } from '../../src/common/deep-freeze.js';
+import { AdminEndpoint } from '../admin/admin-endpoint.js';
+import type { AdminServerOptions } from '../admin/admin-server.js';
 import { BootEventName } from '../kernel/boot-events.js';
 import type { Component } from '../kernel/component.js';
 import { EntryFiles } from '../kernel/container.js';
-import { DurableState } from '../state/durable-state.js';
-import type { JournalLimits } from '../state/durable-state.js';
-import type { AdminServerOptions } from '../admin/admin-server.js';
 import { BootLoader } from '../kernel/loader.js';
 import type { ShutdownReport } from '../kernel/loader.js';
+import { DurableState } from '../state/durable-state.js';
+import type { JournalLimits } from '../state/durable-state.js';
+import { statePaths } from '../state/state-dir.js';
+import { watchApp } from './app-watch.js';
+import type { WatchOptions } from './app-watch.js';
 import { loadBootManifest, resolveManifestComponents } from './manifest.js';
 import type { BootManifest } from './manifest.js';
-import { statePaths } from '../state/state-dir.js';
 import { RegistryJournal, getRegistry } from '../kernel/well-known.js';
 
 /** Options of {@link Application.load}. */
@@ -62,12 +64,6 @@ export type ReloadOutcome =
       readonly message: string;
     };
 
-/** Options of {@link Application.watch}. */
-export interface WatchOptions {
-  /** Quiet time after the last file event before reloading, in ms (editors write in bursts). */
-  readonly debounceMs?: number;
-}
-
 /**
  * The source label of an app's registry YAML (`yaml:<app dir>`, the directory's real path): the
  * baseline, `--watch` reloads and `kindling apply` all apply under it, so `--prune` knows which
@@ -100,6 +96,7 @@ export class Application {
   private readonly reloadListeners = new Set<(outcome: ReloadOutcome) => void>();
   private reloading: Promise<ReloadOutcome> = Promise.resolve({ status: 'unchanged', revision: 0 });
   private durable: DurableState | undefined;
+  private admin: AdminEndpoint | undefined;
   /** The source label of this app's registry YAML (see {@link yamlSourceOf}). */
   readonly source: string;
 
@@ -155,10 +152,11 @@ export class Application {
     try {
       await this.boot.start();
     } catch (error) {
-      await this.durable?.close();
+      await this.closeState();
       throw error;
     }
     this.durable?.track(this.registry);
+    this.admin?.track(this.registry);
     const run = (): Promise<ReloadOutcome> => this.runReload([], true);
     this.reloading = this.reloading.then(run, run);
     const outcome = await this.reloading;
@@ -173,7 +171,7 @@ export class Application {
         await this.shutdown('the registry journal could not be replayed');
         throw error;
       }
-      this.durable.ready();
+      this.admin?.ready();
     }
     return outcome;
   }
@@ -200,44 +198,13 @@ export class Application {
    * file or to a file an entry uses (a function module) becomes one {@link reload}. Dispose to stop.
    */
   watch(options: WatchOptions = {}): Disposable {
-    const debounceMs = options.debounceMs ?? 80;
-    const roots = [...new Set([this.manifest.dir, ...this.manifest.registry.map((source) => (source.endsWith('.yaml') || source.endsWith('.yml') ? dirname(source) : source))])]
-      .sort()
-      .filter((root, index, all) => !all.slice(0, index).some((outer) => root.startsWith(outer + sep)));
-    const pending = new Set<string>();
-    let timer: NodeJS.Timeout | undefined;
-    const flush = (): void => {
-      timer = undefined;
-      const files = [...pending];
-      pending.clear();
-      if (files.includes(this.manifest.file)) {
-        this.logger.warn(`${relative(process.cwd(), this.manifest.file)} changed: restart to apply changes to the boot manifest`);
-      }
-      const relevant = files.filter((file) => file !== this.manifest.file);
-      if (relevant.length > 0) void this.reload(relevant);
-    };
-    const watchers: FSWatcher[] = roots.map((root) =>
-      watch(root, { recursive: true }, (_event, name) => {
-        if (name === null) return;
-        const file = resolve(root, name.toString());
-        if (ignored(file)) return;
-        pending.add(file);
-        clearTimeout(timer);
-        timer = setTimeout(flush, debounceMs);
-      }),
-    );
-    for (const watcher of watchers) watcher.on('error', (error) => this.logger.error(`file watcher failed: ${messageOf(error)}`, { error }));
-    this.logger.info(`watching ${roots.map((root) => relative(process.cwd(), root) || '.').join(', ')} for changes`);
-    return toDisposable(() => {
-      clearTimeout(timer);
-      for (const watcher of watchers) watcher.close();
-    });
+    return watchApp(this.manifest, this.logger, (files) => void this.reload(files), options);
   }
 
   /** Stops every component, in reverse order, and closes the state directory's admin socket and journal. */
   async shutdown(reason?: string): Promise<ShutdownReport> {
     const report = await this.boot.shutdown(reason);
-    await this.durable?.close();
+    await this.closeState();
     return report;
   }
 
@@ -247,24 +214,44 @@ export class Application {
 
   private async openState(stateDir: string | true): Promise<void> {
     const paths = statePaths(this.manifest.dir, stateDir === true ? undefined : stateDir);
-    const durable = await DurableState.open({
+    // The admin socket claims the state directory: no second app opens the journal while one runs.
+    const admin = await AdminEndpoint.listen({
       paths,
       name: this.manifest.name ?? basename(this.manifest.dir),
       appDir: this.manifest.dir,
-      boundary: this.manifest.boundary,
-      yamlLimits: this.manifest.yamlLimits,
       logger: this.logger,
-      ...(this.limits.journal === undefined ? {} : { journal: this.limits.journal }),
-      ...(this.limits.admin === undefined ? {} : { admin: this.limits.admin }),
+      ...(this.limits.admin === undefined ? {} : { limits: this.limits.admin }),
     });
+    let durable: DurableState;
+    try {
+      durable = await DurableState.open({
+        paths,
+        appDir: this.manifest.dir,
+        boundary: this.manifest.boundary,
+        yamlLimits: this.manifest.yamlLimits,
+        logger: this.logger,
+        ...(this.limits.journal === undefined ? {} : { journal: this.limits.journal }),
+      });
+    } catch (error) {
+      await admin.stopping();
+      throw error;
+    }
+    admin.serve(durable);
+    this.admin = admin;
     this.durable = durable;
     this.boot.context.container.bind(RegistryJournal).toConstantValue(durable.journal);
     // However shutdown begins (a signal, a failed boot), stop taking commands at once and close the
     // journal once every component has stopped.
     this.boot.onBootEvent((event) => {
-      if (event.name === BootEventName.stopping) void durable.stopping();
-      else if (event.name === BootEventName.stopped) void durable.close();
+      if (event.name === BootEventName.stopping) void admin.stopping();
+      else if (event.name === BootEventName.stopped) void this.closeState();
     });
+  }
+
+  /** Closes the admin socket, then the journal. Idempotent. */
+  private async closeState(): Promise<void> {
+    await this.admin?.stopping();
+    this.durable?.close();
   }
 
   private async runReload(changedFiles: readonly string[], initial = false): Promise<ReloadOutcome> {
@@ -335,16 +322,4 @@ export class Application {
 
 function sameEntry(a: Entry, b: Entry): boolean {
   return a.kind === b.kind && deepEqual(a.meta, b.meta) && deepEqual(a.data, b.data);
-}
-
-function ignored(file: string): boolean {
-  const name = basename(file);
-  return (
-    file.split(sep).some((part) => part === 'node_modules' || (part.startsWith('.') && part.length > 1)) ||
-    name.endsWith('~') ||
-    name.endsWith('.swp') ||
-    name.endsWith('.swx') ||
-    name.endsWith('.tmp') ||
-    name.startsWith('#')
-  );
 }

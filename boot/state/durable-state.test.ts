@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EntryOwners, describeHeld } from './durable-state.js';
+import { describeHeld } from './durable-state.js';
+import { EntryOwners } from './entry-owners.js';
 
 const create = (id: string) => ({ op: 'create', entry: { id } });
 const update = (id: string) => ({ op: 'update', entry: { id } });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileBoundary, getEntrySource } from 'kindling';
 import type { RegistryYamlLimits } from 'kindling';
-import { fromWireEntry, readWireSources } from './admin-protocol.js';
+import { fromWireEntry, readWireSources } from './wire-entry.js';
 
 describe('readWireSources', () => {
   let dir: string;
