@@ -54,7 +54,7 @@ export type {
 } from './registry/registry.js';
 export type { RegistryChange, HistoryRecord } from './registry/history.js';
 export type { DesyncedListener } from './registry/transaction.js';
-export type { RegistryJournal } from './registry/journal/registry-journal.js';
+export type { RegistryJournal } from './registry/registry-journal.js';
 export { FileJournal, decodeJournalEntry } from './registry/journal/file-journal.js';
 export type { FileJournalOptions, JournalReadResult, JournalEntryState, JournalCompaction } from './registry/journal/file-journal.js';
 

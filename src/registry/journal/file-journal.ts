@@ -7,7 +7,7 @@ import { KindlingError, messageOf } from '../../common/errors.js';
 import { quote, show } from '../../common/visible-text.js';
 import type { Entry } from '../../entry/entry.js';
 import type { HistoryRecord } from '../history.js';
-import type { RegistryJournal } from './registry-journal.js';
+import type { RegistryJournal } from '../registry-journal.js';
 
 /** One batch as the journal stores it. */
 export interface JournalRecord {

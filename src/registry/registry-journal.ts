@@ -1,4 +1,4 @@
-import type { HistoryRecord } from '../history.js';
+import type { HistoryRecord } from './history.js';
 
 /** Where the registry writes each batch before it becomes visible (a write-ahead log). */
 export interface RegistryJournal {
