@@ -16,8 +16,8 @@ export default defineConfig({
   },
   test: {
     include: ['src/**/*.test.ts', 'boot/**/*.test.ts', 'components/**/*.test.ts', 'test/**/*.test.ts'],
-    setupFiles: ['./test/setup.ts'],
-    globalSetup: ['./test/global-setup.ts'],
+    setupFiles: ['./test/support/setup.ts'],
+    globalSetup: ['./test/support/global-setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
   },

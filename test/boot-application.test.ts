@@ -6,7 +6,7 @@ import { silentLogger } from 'kindling';
 import { Application, ManifestError } from 'kindling/boot';
 import { builtinComponents } from 'kindling/components';
 import { main } from '../boot/cli/main.js';
-import { runCli } from './cli-harness.js';
+import { runCli } from './support/cli-harness.js';
 
 const fixture = resolve(import.meta.dirname, 'fixtures/boot/notes-app');
 /** The fixture's manifest, without allow. */

@@ -11,7 +11,7 @@ import type { LogFields, Logger } from 'kindling';
 import { AdminClient, Application, statePaths } from 'kindling/boot';
 import { builtinComponents } from 'kindling/components';
 import { main } from '../boot/cli/main.js';
-import { runCli } from './cli-harness.js';
+import { runCli } from './support/cli-harness.js';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'cli', 'app');
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogFields, Logger } from 'kindling';
 import type { Application, ReloadOutcome } from 'kindling/boot';
 import { main } from '../boot/cli/main.js';
-import { fetchOnce } from './http-client.js';
+import { fetchOnce } from './support/http-client.js';
 
 const root = resolve(import.meta.dirname, '..');
 const example = join(root, 'examples/hello');

@@ -21,11 +21,11 @@ import type { ComponentOptions } from 'kindling/boot';
 import { bootTestApp } from 'kindling/testing';
 import type { TestApp } from 'kindling/testing';
 import { builtinComponents } from 'kindling/components';
-import { RunningApp, copyHello, kindling, stateDir } from './cli-harness.js';
-import type { CommandResult } from './cli-harness.js';
-import { DEVICES, leaksSecret, makeSpecialFiles, writeSecret } from './fixtures/hostile/files/special-files.js';
-import type { SpecialFiles } from './fixtures/hostile/files/special-files.js';
-import { fetchOnce } from './http-client.js';
+import { RunningApp, copyHello, kindling, stateDir } from './support/cli-harness.js';
+import type { CommandResult } from './support/cli-harness.js';
+import { DEVICES, leaksSecret, makeSpecialFiles, writeSecret } from './support/special-files.js';
+import type { SpecialFiles } from './support/special-files.js';
+import { fetchOnce } from './support/http-client.js';
 
 /** The special files every reader must refuse for what they are. */
 const SPECIAL = ['fifo', 'socket', 'directory', 'oversized'] as const;

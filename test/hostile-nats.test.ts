@@ -11,7 +11,7 @@ import { createEventBus, type EventBus } from 'kindling/events';
 import { createNatsEventBus, NatsTransport, type JetStreamChannels, type NatsTransportOptions } from 'kindling/nats';
 import { bootTestApp } from 'kindling/testing';
 import { getEventBus } from 'kindling/components';
-import { NATS_URL, deleteStreams, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
+import { NATS_URL, deleteStreams, skipNats, uniquePrefix, until } from './support/nats-harness.js';
 
 const encoder = new TextEncoder();
 const bytes = (text: string): Uint8Array => encoder.encode(text);

@@ -11,7 +11,7 @@ import { createNatsEventBus, type JetStreamChannels } from 'kindling/nats';
 import { Application } from 'kindling/boot';
 import { bootTestApp } from 'kindling/testing';
 import { builtinComponents, getEventBus } from 'kindling/components';
-import { NATS_URL, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
+import { NATS_URL, skipNats, uniquePrefix, until } from './support/nats-harness.js';
 
 
 

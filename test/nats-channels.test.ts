@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventBus, type EventBus } from 'kindling/events';
 import { createNatsEventBus, JetStreamChannels } from 'kindling/nats';
-import { ChildNode, NATS_URL, skipNats, uniquePrefix } from './fixtures/nats/harness.js';
+import { ChildNode, NATS_URL, skipNats, uniquePrefix } from './support/nats-harness.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 

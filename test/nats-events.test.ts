@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventBus } from 'kindling/events';
 import { createNatsEventBus } from 'kindling/nats';
-import { ChildNode, NATS_URL, removeStreams, skipNats, uniquePrefix, untilAny } from './fixtures/nats/harness.js';
+import { ChildNode, NATS_URL, removeStreams, skipNats, uniquePrefix, untilAny } from './support/nats-harness.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 

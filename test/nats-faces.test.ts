@@ -6,7 +6,7 @@ import { silentLogger } from 'kindling';
 import { createEventBus, SENT, type EventBus, type WippyEvent } from 'kindling/events';
 import { createNatsEventBus, NatsTransport, type JetStreamChannels } from 'kindling/nats';
 import { decodeEnvelopes } from '../src/transport/nats/wire-format.js';
-import { NATS_URL, removeStreams, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
+import { NATS_URL, removeStreams, skipNats, uniquePrefix, until } from './support/nats-harness.js';
 
 
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeEvent } from 'kindling/events';
 import { createNatsEventBus } from 'kindling/nats';
-import { ChildNode, reachable, until } from './fixtures/nats/harness.js';
+import { ChildNode, reachable, until } from './support/nats-harness.js';
 
 const NATS_SERVER = process.env['KINDLING_NATS_SERVER'] ?? '/usr/sbin/nats-server';
 const haveServer = existsSync(NATS_SERVER);

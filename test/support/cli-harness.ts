@@ -6,10 +6,10 @@ import { cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { silentLogger } from 'kindling';
-import { main } from '../boot/cli/main.js';
-import type { CliOptions } from '../boot/cli/main.js';
+import { main } from '../../boot/cli/main.js';
+import type { CliOptions } from '../../boot/cli/main.js';
 
-export const root = resolve(import.meta.dirname, '..');
+export const root = resolve(import.meta.dirname, '../..');
 export const cliPath = join(root, 'dist/boot/cli/main.js');
 
 /**

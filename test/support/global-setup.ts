@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * so tsc's "errors, but output generated" (exit 2) is a warning, and anything else is fatal.
  */
 export default function setup(): void {
-  const root = fileURLToPath(new URL('..', import.meta.url));
+  const root = fileURLToPath(new URL('../..', import.meta.url));
   const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
   if (build.status === 0) return;
   if (build.status === 2) {
