@@ -1,5 +1,5 @@
 // `kindling validate | plan | apply | history | rollback`: what each command does, apart from
-// parsing its arguments (boot/cli.ts).
+// parsing its arguments (main.ts).
 
 import { relative } from 'node:path';
 import { HandlerRegistry, KindlingError, RegistryYamlError, createConsoleLogger, escapeInvisible, loadRegistryYaml, messageOf } from 'kindling';
