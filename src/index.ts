@@ -2,8 +2,8 @@
 // errors, logger and disposables they share. The event bus is `kindling/events`, NATS
 // `kindling/nats`, the boot system `kindling/boot`. Explicit named exports only.
 
-// Config classes and `@entryListener` carry decorator metadata: loaded here, so a user never meets
-// "Reflect.getMetadata is not a function".
+// Config classes (class-transformer's `@Type`) read decorator metadata: loaded here, so a user of
+// decodeEntryConfig never meets "Reflect.getMetadata is not a function".
 import 'reflect-metadata';
 
 export { ErrorCode, KindlingError, isKindlingError, errorCodeOf, messageOf, describeThrown } from './common/errors.js';
