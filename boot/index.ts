@@ -1,15 +1,21 @@
-// The public surface of `kindling/boot`: explicit named exports only.
+// The public surface of `kindling/boot`: the boot kernel (components, the loader, the container,
+// the context), apps assembled from a boot manifest, the admin client of a running app, and the
+// process guard. The built-in components are `kindling/components`; the CLI is the `kindling`
+// command. Explicit named exports only.
 
-export { BootError } from './boot-error.js';
-export type { BootErrorOptions, BootPhase, MissingDependency } from './boot-error.js';
-export { BootEventName } from './boot-events.js';
-export type { BootEvent } from './boot-events.js';
-export { BootContext, createContextKey } from './context.js';
-export type { BootEnvironment, ContextKey } from './context.js';
-export { defineComponent, isComponent } from './component.js';
-export type { Component, ComponentOptions } from './component.js';
-export { BootLoader, planLevels } from './loader.js';
-export type { BootLoaderOptions, BootState, ShutdownReport, SignalOptions, SignalSource, StopFailure } from './loader.js';
+// inversify and `@entryListener` read decorator metadata.
+import 'reflect-metadata';
+
+export { BootError } from './kernel/boot-error.js';
+export type { BootErrorOptions, BootPhase, MissingDependency } from './kernel/boot-error.js';
+export { BootEventName } from './kernel/boot-events.js';
+export type { BootEvent } from './kernel/boot-events.js';
+export { BootContext, createContextKey } from './kernel/context.js';
+export type { BootEnvironment, ContextKey } from './kernel/context.js';
+export { defineComponent, isComponent } from './kernel/component.js';
+export type { Component, ComponentOptions, ComponentConfigInfo } from './kernel/component.js';
+export { BootLoader } from './kernel/loader.js';
+export type { BootLoaderOptions, BootState, RegisterOptions, ShutdownReport, SignalOptions, SignalSource, StopFailure } from './kernel/loader.js';
 export {
   Logger,
   EntryFiles,
@@ -18,11 +24,7 @@ export {
   entryListener,
   entryObserver,
   collectHandlers,
-  createBootContainer,
-} from './container.js';
-export { decodeComponentConfig } from './component-config.js';
-export type { ComponentConfigInfo } from './component.js';
-export type { RegisterOptions } from './loader.js';
+} from './kernel/container.js';
 export {
   RegistryName,
   EventsName,
@@ -34,15 +36,21 @@ export {
   RegistryJournal,
   getHandlerRegistry,
   getRegistry,
-} from './well-known.js';
-export { MANIFEST_FILE, ManifestError, loadBootManifest, parseBootManifest, resolveManifestComponents } from './manifest.js';
-export type { BootManifest, BootManifestOptions, ManifestComponent, ManifestProblem, ResolvedComponent } from './manifest.js';
-export { Application, yamlSourceOf } from './application.js';
-export type { ApplicationOptions, ReloadOutcome, WatchOptions } from './application.js';
-export { loadBuiltinComponents } from './builtins.js';
-export type { BuiltinComponents } from './builtins.js';
-export { AdminClient } from './admin-client.js';
-export type { AdminClientOptions, SocketProbe } from './admin-client.js';
+} from './kernel/well-known.js';
+
+export { MANIFEST_FILE, ManifestError, loadBootManifest, parseBootManifest, resolveManifestComponents } from './app/manifest.js';
+export type { BootManifest, BootManifestOptions, ManifestComponent, ManifestProblem, ResolvedComponent } from './app/manifest.js';
+export { Application } from './app/application.js';
+export type { ApplicationOptions, ReloadOutcome } from './app/application.js';
+export type { WatchOptions } from './app/app-watch.js';
+export { ProcessGuard, stackOf } from './app/process-guard.js';
+export type { FaultAttributor, FaultCounts, FaultOrigin, ProcessGuardOptions } from './app/process-guard.js';
+
+export { statePaths } from './state/state-dir.js';
+export type { StatePaths } from './state/state-dir.js';
+
+export { AdminClient } from './admin/admin-client.js';
+export type { AdminClientOptions, SocketProbe } from './admin/admin-client.js';
 export type {
   AdminApplyRequest,
   AdminApplyResult,
@@ -54,16 +62,8 @@ export type {
   AdminRollbackRequest,
   AdminStatus,
   WireChange,
-  WireEntry,
   WireError,
   WireHistoryRecord,
   WireOp,
-  WirePosition,
-} from './admin-protocol.js';
-export { DurableState, EntryOwners } from './durable-state.js';
-export { planRegistry, changedPaths } from './plan.js';
-export type { ComparableEntry, PlanInput, PlannedChange, RegistryPlan } from './plan.js';
-export { statePaths, MAX_SOCKET_PATH_BYTES, STATE_DIR_NAME } from './state-dir.js';
-export type { StatePaths } from './state-dir.js';
-export { ProcessGuard, stackOf } from './process-guard.js';
-export type { FaultAttributor, FaultCounts, FaultOrigin, ProcessGuardOptions } from './process-guard.js';
+} from './admin/admin-protocol.js';
+export type { WireEntry, WirePosition } from './state/wire-entry.js';

@@ -1,36 +1,33 @@
-// The public surface of `kindling`: explicit named exports only.
+// The public surface of `kindling`: the registry, its handlers, entry config, registry YAML, and the
+// errors, logger and disposables they share. The event bus is `kindling/events`, NATS
+// `kindling/nats`, the boot system `kindling/boot`. Explicit named exports only.
+
+// Config classes (class-transformer's `@Type`) read decorator metadata: loaded here, so a user of
+// decodeEntryConfig never meets "Reflect.getMetadata is not a function".
+import 'reflect-metadata';
 
 export { ErrorCode, KindlingError, isKindlingError, errorCodeOf, messageOf, describeThrown } from './common/errors.js';
-export { escapeInvisible, quote, show, findInvisible, clipText } from './common/visible-text.js';
 export type { KindlingErrorOptions } from './common/errors.js';
+export { escapeInvisible, quote, show } from './common/visible-text.js';
 export { toDisposable, DisposableStore } from './common/disposable.js';
 export type { Disposable } from './common/disposable.js';
 export { createConsoleLogger, silentLogger, LogThrottle } from './common/logger.js';
 export type { Logger, LogLevel, LogFields, ConsoleLoggerOptions, LogThrottleOptions } from './common/logger.js';
-export { deepEqual, deepFreeze } from './common/deep-freeze.js';
-export { findInvalidUtf8 } from './common/utf8.js';
-export type { Utf8Position } from './common/utf8.js';
-export { FileBoundary, DEFAULT_MAX_MODULE_BYTES } from './common/file-boundary.js';
+export { withinTimeLimit } from './common/time-limit.js';
+export { FileBoundary } from './common/file-boundary.js';
 export type { FileBoundaryOptions } from './common/file-boundary.js';
-export { readBoundedFile, checkBoundedFile, FileAccessError } from './common/read-bounded-file.js';
-export type { BoundedFile, BoundedFileOptions, CheckedFile, FileAccessReason } from './common/read-bounded-file.js';
+export { readBoundedFile } from './common/read-bounded-file.js';
+export type { BoundedFile, BoundedFileOptions } from './common/read-bounded-file.js';
+export { FileAccessError } from './common/file-access-error.js';
+export type { FileAccessReason } from './common/file-access-error.js';
 
-export {
-  parseEntryId,
-  formatEntryId,
-  resolveEntryRef,
-  assertValidKind,
-  isValidNamespace,
-  isValidName,
-  parseDependency,
-} from './entry/entry-id.js';
+export { parseEntryId, formatEntryId, resolveEntryRef } from './entry/entry-id.js';
 export type { EntryId } from './entry/entry-id.js';
-export { createEntry, getEntrySource, setEntrySource, formatEntryLocation } from './entry/entry.js';
+export { createEntry, getEntrySource, formatEntryLocation } from './entry/entry.js';
 export type { Entry, EntryMeta, EntrySource } from './entry/entry.js';
 
 export { compilePattern, matchKind, matchEventName } from './pattern/kind-pattern.js';
 export type { CompiledPattern, PatternDialect } from './pattern/kind-pattern.js';
-export { PatternSet } from './pattern/pattern-trie.js';
 
 export { HandlerRegistry } from './handlers/handler-registry.js';
 export type {
@@ -57,17 +54,9 @@ export type {
 } from './registry/registry.js';
 export type { RegistryChange, HistoryRecord } from './registry/history.js';
 export type { DesyncedListener } from './registry/transaction.js';
-export { orderOperations } from './registry/ordering.js';
-export { withinTimeLimit } from './registry/time-limit.js';
-export { FileJournal, foldJournal, decodeJournalEntry, DEFAULT_MAX_RECORD_BYTES, DEFAULT_COMPACT_BYTES } from './registry/journal.js';
-export type {
-  RegistryJournal,
-  JournalRecord,
-  JournalReadResult,
-  JournalEntryState,
-  JournalCompaction,
-  FileJournalOptions,
-} from './registry/journal.js';
+export type { RegistryJournal } from './registry/registry-journal.js';
+export { FileJournal, decodeJournalEntry } from './registry/journal/file-journal.js';
+export type { FileJournalOptions, JournalReadResult, JournalEntryState, JournalCompaction } from './registry/journal/file-journal.js';
 
 export { decodeEntryConfig } from './config/decode-entry-config.js';
 export type {
@@ -79,75 +68,6 @@ export type {
 export { ConfigError } from './config/config-error.js';
 export type { ConfigErrorInit, ConfigIssue } from './config/config-error.js';
 
-export {
-  loadRegistryYaml,
-  parseRegistryYaml,
-  RegistryYamlError,
-  DEFAULT_MAX_FILE_BYTES,
-  DEFAULT_MAX_DEPTH,
-  DEFAULT_MAX_ALIAS_NODES,
-  DEFAULT_MAX_EXPANDED_BYTES,
-} from './yaml/registry-yaml.js';
+export { loadRegistryYaml, parseRegistryYaml, RegistryYamlError } from './yaml/registry-yaml.js';
 export type { LoadedRegistry, RegistryYamlProblem, RegistryYamlOptions, RegistryYamlLimits } from './yaml/registry-yaml.js';
-export { inspectYamlDocument } from './yaml/yaml-document-guard.js';
-export type { YamlDocumentProblem } from './yaml/yaml-document-guard.js';
 export type { YamlReadLimits } from './yaml/yaml-reader.js';
-
-// Event bus (DESIGN.md §8): one core, four faces.
-export { EventBus, DefaultEventBus, createEventBus } from './events/event-bus.js';
-export type { EventBusOptions, EventBusState, BusListener } from './events/event-bus.js';
-export type { EventBusStats } from './events/event-core.js';
-export { eventNameOf, splitEventName } from './events/event-envelope.js';
-export type { EventEnvelope, EventTrace, DeliveryMode } from './events/event-envelope.js';
-export { EventChannel } from './events/event-channel.js';
-export type { OverflowPolicy, ReceiveResult, ChannelOverflow } from './events/event-channel.js';
-export { EventSubscription } from './events/event-subscription.js';
-export type { BufferOptions } from './events/event-subscription.js';
-export { LocalTransport, SENT } from './events/transport.js';
-export type { Transport, TransportReceiver, NodeInfo } from './events/transport.js';
-export { allowEvents, allowAllEvents } from './events/event-permissions.js';
-export type { EventAction, EventPermissionPolicy, EventPermissionRule } from './events/event-permissions.js';
-export { WippyEvents } from './events/wippy-events.js';
-export type { WippyEvent, WippySubscription } from './events/wippy-events.js';
-export { EventContext } from './events/event-context.js';
-export type { EmitGroups, EmitOptions } from './events/event-context.js';
-export { Service } from './events/service-events.js';
-export type { ServiceSchema, ServiceEventHandler, ServiceEventDefinition } from './events/service-events.js';
-export type {
-  ParamsSchema,
-  ParamsClass,
-  ParamsIssue,
-  ShorthandSchema,
-  ShorthandRule,
-  StandardSchemaV1,
-} from './events/params-validation.js';
-export { GrafanaBus, Query, GRAFANA_SYSTEM } from './events/grafana-bus.js';
-export type { MessageClass, HandlerResult, MessageHandler, GrafanaEventListener } from './events/grafana-bus.js';
-export { EventBroker, makeEvent, decodeEvent, isValidEventType, BROKER_SYSTEM } from './events/event-broker.js';
-export type {
-  BrokerEvent,
-  BrokerHandler,
-  EventConsumer,
-  ConsumeOptions,
-  ResilientPublishOptions,
-} from './events/event-broker.js';
-
-// Many machines: the event bus over NATS (DESIGN.md §9).
-export { NatsTransport } from './transport/nats/nats-transport.js';
-export type { NatsTransportOptions, NatsTransportStats } from './transport/nats/nats-transport.js';
-export { JetStreamChannels, unavailableChannels } from './transport/nats/durable-channels.js';
-export type {
-  Channels,
-  ChannelsOptions,
-  ChannelSendOptions,
-  ChannelMessage,
-  ChannelSubscribeOptions,
-  ChannelSubscription,
-  DeadLetter,
-} from './transport/nats/durable-channels.js';
-export { NodePresence } from './transport/nats/presence.js';
-export type { PresenceOptions, PresenceStats } from './transport/nats/presence.js';
-export { encodeToken, nameToSubject, patternToSubject, queueName } from './transport/nats/subjects.js';
-export type { SubjectPattern } from './transport/nats/subjects.js';
-export { encodeEnvelope, encodeEnvelopes, decodeEnvelope, decodeEnvelopes, WIRE_VERSION } from './transport/nats/wire-format.js';
-export type { TransportSlot } from './events/transport.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Entry, LogFields, Logger } from 'kindling';
 import { AdminClient, Application, statePaths } from 'kindling/boot';
-import { builtinComponents } from '../components/index.js';
+import { builtinComponents } from 'kindling/components';
 
 interface Case {
   readonly name: string;

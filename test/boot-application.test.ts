@@ -4,9 +4,9 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from 'kindling';
 import { Application, ManifestError } from 'kindling/boot';
-import { builtinComponents } from '../components/index.js';
-import { main } from '../boot/cli.js';
-import { runCli } from './cli-harness.js';
+import { builtinComponents } from 'kindling/components';
+import { main } from '../boot/cli/main.js';
+import { runCli } from './support/cli-harness.js';
 
 const fixture = resolve(import.meta.dirname, 'fixtures/boot/notes-app');
 /** The fixture's manifest, without allow. */
@@ -165,9 +165,9 @@ describe('kindling (CLI)', () => {
   });
 });
 
-describe('loadBuiltinComponents', () => {
+describe('builtinComponents', () => {
   it('boots the issue example: a component that registers a listener with the registry it depends on', async () => {
-    const { BootLoader, RegistryName, defineComponent, getHandlerRegistry, getRegistry, loadBuiltinComponents } = await import('kindling/boot');
+    const { BootLoader, RegistryName, defineComponent, getHandlerRegistry, getRegistry } = await import('kindling/boot');
     const added: string[] = [];
     const manager = { add: (_ctx: unknown, entry: { id: string }) => void added.push(entry.id), update: () => undefined, delete: () => undefined };
     const myservice = defineComponent({
@@ -182,7 +182,7 @@ describe('loadBuiltinComponents', () => {
       },
       stop: async () => {},
     });
-    const builtins = await loadBuiltinComponents();
+    const builtins = builtinComponents;
     const boot = new BootLoader();
     boot.register(builtins.events);
     boot.register(builtins.registry);

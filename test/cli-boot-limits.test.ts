@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cliPath, kindling, root, stateDir } from './cli-harness.js';
+import { cliPath, kindling, root, stateDir } from './support/cli-harness.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures/boot');
 const stuck = join(fixtures, 'stuck-app');

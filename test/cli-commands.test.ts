@@ -9,9 +9,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from 'kindling';
 import type { LogFields, Logger } from 'kindling';
 import { AdminClient, Application, statePaths } from 'kindling/boot';
-import { builtinComponents } from '../components/index.js';
-import { main } from '../boot/cli.js';
-import { runCli } from './cli-harness.js';
+import { builtinComponents } from 'kindling/components';
+import { main } from '../boot/cli/main.js';
+import { runCli } from './support/cli-harness.js';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'cli', 'app');
 

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from 'kindling';
 import { AdminClient, statePaths } from 'kindling/boot';
-import { main } from '../boot/cli.js';
-import { RunningApp, copyHello, kindling, stateDir } from './cli-harness.js';
+import { main } from '../boot/cli/main.js';
+import { RunningApp, copyHello, kindling, stateDir } from './support/cli-harness.js';
 
 /** The batch the probe holds (so the app is killed in the middle of applying it). */
 const HOLD_AT = 12;

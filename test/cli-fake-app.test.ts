@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { statePaths } from 'kindling/boot';
-import { runCli } from './cli-harness.js';
+import { runCli } from './support/cli-harness.js';
 
 const OTHER_UID = 12_345;
 const asRoot = process.getuid?.() === 0;

@@ -5,8 +5,8 @@ import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunningApp, copyHello, kindling, stateDir } from './cli-harness.js';
-import { fetchOnce } from './http-client.js';
+import { RunningApp, copyHello, kindling, stateDir } from './support/cli-harness.js';
+import { fetchOnce } from './support/http-client.js';
 
 const ENDPOINT = `
 namespace: hello

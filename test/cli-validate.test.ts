@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from './cli-harness.js';
+import { runCli } from './support/cli-harness.js';
 
 interface Expectation {
   readonly exit: number;

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Utils } from 'moleculer';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DefaultEventBus, matchEventName, silentLogger } from '../src/index.js';
+import { matchEventName, silentLogger } from 'kindling';
+import { DefaultEventBus } from 'kindling/events';
 
 /**
  * A line-by-line port of Moleculer 0.14's `Utils.match` (src/utils.js), with a switch per quirk.

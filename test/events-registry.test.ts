@@ -1,15 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  DefaultEventBus,
-  HandlerRegistry,
-  KindlingError,
-  Registry,
-  silentLogger,
-  type EntryListener,
-  type EventEnvelope,
-  type RegistryEventSink,
-  type WippySubscription,
-} from '../src/index.js';
+import { HandlerRegistry, KindlingError, Registry, silentLogger, type EntryListener, type RegistryEventSink } from 'kindling';
+import { DefaultEventBus, type EventEnvelope, type WippySubscription } from 'kindling/events';
 
 const buses: DefaultEventBus[] = [];
 

@@ -6,8 +6,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogFields, Logger } from 'kindling';
 import type { Application, ReloadOutcome } from 'kindling/boot';
-import { main } from '../boot/cli.js';
-import { fetchOnce } from './http-client.js';
+import { main } from '../boot/cli/main.js';
+import { fetchOnce } from './support/http-client.js';
 
 const root = resolve(import.meta.dirname, '..');
 const example = join(root, 'examples/hello');
@@ -148,7 +148,7 @@ describe('`kindling run` as a subprocess (the `npm start` path)', () => {
     // The copy lives outside the package: let its `import 'kindling/boot'` find it.
     await mkdir(join(dir, 'node_modules'));
     await symlink(root, join(dir, 'node_modules/kindling'), 'dir');
-    child = spawn(process.execPath, [join(root, 'dist/boot/cli.js'), 'run', dir], { cwd: root });
+    child = spawn(process.execPath, [join(root, 'dist/boot/cli/main.js'), 'run', dir], { cwd: root });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

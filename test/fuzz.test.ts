@@ -4,7 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compilePattern, KindlingError, parseRegistryYaml, PatternSet, RegistryYamlError } from 'kindling';
+import { compilePattern, KindlingError, parseRegistryYaml, RegistryYamlError } from 'kindling';
+import { PatternSet } from '../src/pattern/pattern-trie.js';
 
 /** Kind dialect, by its definition in DESIGN.md §2, as plainly as possible. */
 function referenceKind(pattern: string[], name: string[]): boolean {

@@ -12,18 +12,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_MODULE_BYTES, FileBoundary, RegistryYamlError, loadRegistryYaml, silentLogger } from 'kindling';
+import { FileBoundary, RegistryYamlError, loadRegistryYaml, silentLogger } from 'kindling';
+import { DEFAULT_MAX_FILE_BYTES } from '../src/yaml/registry-yaml.js';
+import { DEFAULT_MAX_MODULE_BYTES } from '../src/common/file-boundary.js';
 import type { FileBoundaryOptions } from 'kindling';
 import { AdminClient, ManifestError, loadBootManifest, resolveManifestComponents, statePaths } from 'kindling/boot';
 import type { ComponentOptions } from 'kindling/boot';
 import { bootTestApp } from 'kindling/testing';
 import type { TestApp } from 'kindling/testing';
-import { builtinComponents } from '../components/index.js';
-import { RunningApp, copyHello, kindling, stateDir } from './cli-harness.js';
-import type { CommandResult } from './cli-harness.js';
-import { DEVICES, leaksSecret, makeSpecialFiles, writeSecret } from './fixtures/hostile/files/special-files.js';
-import type { SpecialFiles } from './fixtures/hostile/files/special-files.js';
-import { fetchOnce } from './http-client.js';
+import { builtinComponents } from 'kindling/components';
+import { RunningApp, copyHello, kindling, stateDir } from './support/cli-harness.js';
+import type { CommandResult } from './support/cli-harness.js';
+import { DEVICES, leaksSecret, makeSpecialFiles, writeSecret } from './support/special-files.js';
+import type { SpecialFiles } from './support/special-files.js';
+import { fetchOnce } from './support/http-client.js';
 
 /** The special files every reader must refuse for what they are. */
 const SPECIAL = ['fifo', 'socket', 'directory', 'oversized'] as const;

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bootTestApp } from 'kindling/testing';
 import type { TestApp } from 'kindling/testing';
-import { HttpServers } from '../components/index.js';
-import { LogCapture } from './fixtures/hostile/http/log-capture.js';
-import { rawRequest, sendRaw } from './fixtures/hostile/http/raw-http.js';
+import { HttpServers } from 'kindling/components';
+import { LogCapture } from './support/log-capture.js';
+import { rawRequest, sendRaw } from './support/raw-http.js';
 
 const BATCHES = 30;
 const BATCH_SIZE = 100;

@@ -5,8 +5,8 @@ import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunningApp, kindling, root, stateDir } from './cli-harness.js';
-import { rawRequest, sendRaw } from './fixtures/hostile/http/raw-http.js';
+import { RunningApp, kindling, root, stateDir } from './support/cli-harness.js';
+import { rawRequest, sendRaw } from './support/raw-http.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures/hostile/http/app');
 

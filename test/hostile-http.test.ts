@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootTestApp } from 'kindling/testing';
 import type { TestApp } from 'kindling/testing';
-import { HttpServers } from '../components/index.js';
-import { LogCapture } from './fixtures/hostile/http/log-capture.js';
-import { rawRequest, sendRaw } from './fixtures/hostile/http/raw-http.js';
+import { HttpServers } from 'kindling/components';
+import { LogCapture } from './support/log-capture.js';
+import { rawRequest, sendRaw } from './support/raw-http.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures/hostile/http');
 

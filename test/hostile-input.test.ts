@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HandlerRegistry, KindlingError, loadRegistryYaml, Registry, RegistryYamlError } from 'kindling';
-import { BootLoader, loadBootManifest, loadBuiltinComponents, ManifestError, parseBootManifest, resolveManifestComponents } from 'kindling/boot';
+import { BootLoader, loadBootManifest, ManifestError, parseBootManifest, resolveManifestComponents } from 'kindling/boot';
+import { builtinComponents } from 'kindling/components';
 
 interface Expectation<Phase extends string = 'load' | 'apply'> {
   readonly phase: Phase;
@@ -163,7 +164,7 @@ describe('hostile boot manifests', () => {
     'refuses %s with its code and position, starting nothing',
     async (file) => {
       const want = manifestExpected[file] as Expectation<'manifest' | 'boot'>;
-      const builtins = await loadBuiltinComponents();
+      const builtins = builtinComponents;
       let error: unknown;
       const boot = new BootLoader();
       try {

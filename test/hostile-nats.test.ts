@@ -6,18 +6,12 @@
 // else changed, and its log holds a bounded number of lines with counts.
 import { connect, headers, Empty, type NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
-import {
-  createConsoleLogger,
-  createEventBus,
-  NatsTransport,
-  silentLogger,
-  type EventBus,
-  type JetStreamChannels,
-  type NatsTransportOptions,
-} from 'kindling';
+import { createConsoleLogger, silentLogger } from 'kindling';
+import { createEventBus, type EventBus } from 'kindling/events';
+import { createNatsEventBus, NatsTransport, type JetStreamChannels, type NatsTransportOptions } from 'kindling/nats';
 import { bootTestApp } from 'kindling/testing';
-import { getEventBus } from '../components/events/index.js';
-import { NATS_URL, deleteStreams, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
+import { getEventBus } from 'kindling/components';
+import { NATS_URL, deleteStreams, skipNats, uniquePrefix, until } from './support/nats-harness.js';
 
 const encoder = new TextEncoder();
 const bytes = (text: string): Uint8Array => encoder.encode(text);
@@ -48,7 +42,7 @@ class Arena {
     this.victim = createEventBus({ nodeID: 'victim', transport: this.transport, logger, logRepeatWindowMs: windowMs });
     this.victim.createService({ name: 'probe', events: { 'probe.ok': (ctx) => void this.received.push((ctx.params as { n: number }).n) } });
     this.victim.on('$node.*', (payload, name) => void this.nodeEvents.push(`${name} ${(payload as { node: { id: string } }).node.id}`));
-    this.peer = createEventBus({ nodeID: 'peer', nats: { url: NATS_URL, prefix: this.prefix, heartbeatMs: 100, nodeTimeoutMs: 3000 }, logger: silentLogger });
+    this.peer = createNatsEventBus({ nodeID: 'peer', nats: { url: NATS_URL, prefix: this.prefix, heartbeatMs: 100, nodeTimeoutMs: 3000 }, logger: silentLogger });
   }
 
   static async open(limits: Limits = {}, windowMs = WINDOW_MS): Promise<Arena> {
@@ -329,7 +323,7 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
       const lines: string[] = [];
       const logger = createConsoleLogger('warn', 'app', { write: (line) => void lines.push(line) });
       // Never started: every send is refused ("the transport is not connected").
-      const bus = createEventBus({ nodeID: 'offline', nats: { url: NATS_URL, prefix: uniquePrefix() }, logger });
+      const bus = createNatsEventBus({ nodeID: 'offline', nats: { url: NATS_URL, prefix: uniquePrefix() }, logger });
       const errors: unknown[] = [];
       bus.on('$broker.error', (payload) => void errors.push(payload));
       for (let i = 0; i < 100_000; i++) bus.emit('orders.created', { i });
@@ -362,7 +356,7 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
     it('keeps an app with the events component serving through presence and garbage floods, within its manifest limits', async () => {
       const prefix = uniquePrefix();
       const attacker = await connect({ servers: NATS_URL });
-      const peer = createEventBus({ nodeID: 'app-peer', nats: { url: NATS_URL, prefix }, logger: silentLogger });
+      const peer = createNatsEventBus({ nodeID: 'app-peer', nats: { url: NATS_URL, prefix }, logger: silentLogger });
       try {
         await using app = await bootTestApp({
           acceptKinds: ['app.note'],

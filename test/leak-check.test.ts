@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { census, leakedSince } from './leak-check.js';
+import { census, leakedSince } from './support/leak-check.js';
 
 describe('leakedSince', () => {
   it('names a timer left running, and nothing once it is cleared', () => {

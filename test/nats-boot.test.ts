@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'nats';
-import { createEventBus, silentLogger, type EventBus, type JetStreamChannels } from 'kindling';
+import { silentLogger } from 'kindling';
+import { type EventBus } from 'kindling/events';
+import { createNatsEventBus, type JetStreamChannels } from 'kindling/nats';
 import { Application } from 'kindling/boot';
 import { bootTestApp } from 'kindling/testing';
-import { builtinComponents } from '../components/index.js';
-import { getEventBus } from '../components/events/index.js';
-import { NATS_URL, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
+import { builtinComponents, getEventBus } from 'kindling/components';
+import { NATS_URL, skipNats, uniquePrefix, until } from './support/nats-harness.js';
 
 
 
@@ -20,7 +21,7 @@ describe.skipIf(skipNats)('events component over NATS', () => {
   const received: { name: string; params: unknown; from: string }[] = [];
 
   beforeAll(async () => {
-    peer = createEventBus({ nodeID: 'boot-peer', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: silentLogger });
+    peer = createNatsEventBus({ nodeID: 'boot-peer', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: silentLogger });
     peer.createService({ name: 'sink', events: { 'booted.*': (ctx) => void received.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }) } });
     await peer.start();
   });

@@ -1,7 +1,8 @@
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventBus, JetStreamChannels, type EventBus } from 'kindling';
-import { ChildNode, NATS_URL, skipNats, uniquePrefix } from './fixtures/nats/harness.js';
+import { createEventBus, type EventBus } from 'kindling/events';
+import { createNatsEventBus, JetStreamChannels } from 'kindling/nats';
+import { ChildNode, NATS_URL, skipNats, uniquePrefix } from './support/nats-harness.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -12,7 +13,7 @@ describe.skipIf(skipNats)('durable channels on JetStream', () => {
   let admin: NatsConnection;
 
   beforeAll(async () => {
-    producer = createEventBus({ nodeID: 'producer', nats: { url: NATS_URL, prefix }, logger: quiet });
+    producer = createNatsEventBus({ nodeID: 'producer', nats: { url: NATS_URL, prefix }, logger: quiet });
     await producer.start();
     store = producer.channels as JetStreamChannels;
     admin = await connect({ servers: NATS_URL });

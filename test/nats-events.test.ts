@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventBus, type EventBus } from 'kindling';
-import { ChildNode, NATS_URL, removeStreams, skipNats, uniquePrefix, untilAny } from './fixtures/nats/harness.js';
+import type { EventBus } from 'kindling/events';
+import { createNatsEventBus } from 'kindling/nats';
+import { ChildNode, NATS_URL, removeStreams, skipNats, uniquePrefix, untilAny } from './support/nats-harness.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -29,7 +30,7 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
       nodes.push(new ChildNode({ url: NATS_URL, prefix, nodeID: id, services: services(service) }));
     }
     await Promise.all(nodes.map((n) => n.ready()));
-    publisher = createEventBus({ nodeID: 'pub', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 1000 }, logger: quiet });
+    publisher = createNatsEventBus({ nodeID: 'pub', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 1000 }, logger: quiet });
     await publisher.start();
   });
 
@@ -154,7 +155,7 @@ describe.skipIf(skipNats)('NatsTransport presence and the broker face across pro
   });
 
   it('announces $node.connected, then $node.disconnected graceful and unexpected', async () => {
-    const watcher = createEventBus({ nodeID: 'watcher', nats: { url: NATS_URL, prefix, heartbeatMs: 100, nodeTimeoutMs: 600 }, logger: quiet });
+    const watcher = createNatsEventBus({ nodeID: 'watcher', nats: { url: NATS_URL, prefix, heartbeatMs: 100, nodeTimeoutMs: 600 }, logger: quiet });
     const seen: [string, string, unknown][] = [];
     let wake: () => void = () => undefined;
     watcher.on('$node.*', (payload, name) => {
@@ -200,11 +201,11 @@ describe.skipIf(skipNats)('NatsTransport presence and the broker face across pro
       new ChildNode({ url: NATS_URL, prefix, nodeID: 'c1', consumers: [{ queue: 'mailer', type: 'user-created' }] }),
       new ChildNode({ url: NATS_URL, prefix, nodeID: 'c2', consumers: [{ queue: 'mailer', type: 'user-created' }] }),
     ];
-    const bus = createEventBus({ nodeID: 'producer', nats: { url: NATS_URL, prefix }, logger: quiet });
+    const bus = createNatsEventBus({ nodeID: 'producer', nats: { url: NATS_URL, prefix }, logger: quiet });
     try {
       await Promise.all(consumers.map((c) => c.ready()));
       await bus.start();
-      const { makeEvent } = await import('kindling');
+      const { makeEvent } = await import('kindling/events');
       for (let n = 0; n < 20; n++) await bus.broker.publish(makeEvent(`u${n}`, 'user-created', { n }));
       await untilAny(consumers, () => consumers.flatMap((x) => x.lines.filter((l) => 'consumed' in l)).length >= 20, 'consumed events');
       const got = consumers.flatMap((c) => c.lines.filter((l) => 'consumed' in l).map((l) => (l['body'] as { n: number }).n));

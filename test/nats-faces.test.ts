@@ -2,8 +2,11 @@
 // mapped to NATS `>`, `$node.updated`, and an undecodable message on a kindling subject.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
-import { createEventBus, decodeEnvelopes, NatsTransport, SENT, silentLogger, type EventBus, type JetStreamChannels, type WippyEvent } from 'kindling';
-import { NATS_URL, removeStreams, skipNats, uniquePrefix, until } from './fixtures/nats/harness.js';
+import { silentLogger } from 'kindling';
+import { createEventBus, SENT, type EventBus, type WippyEvent } from 'kindling/events';
+import { createNatsEventBus, NatsTransport, type JetStreamChannels } from 'kindling/nats';
+import { decodeEnvelopes } from '../src/transport/nats/wire-format.js';
+import { NATS_URL, removeStreams, skipNats, uniquePrefix, until } from './support/nats-harness.js';
 
 
 
@@ -19,7 +22,7 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
   const onA: { name: string; payload: unknown }[] = [];
 
   beforeAll(async () => {
-    a = createEventBus({ nodeID: 'face-a', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: silentLogger });
+    a = createNatsEventBus({ nodeID: 'face-a', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: silentLogger });
     b = createEventBus({ nodeID: 'face-b', transport: transportB, logger });
     b.createService({
       name: 'audit',
@@ -200,9 +203,9 @@ describe.skipIf(skipNats)('NatsTransport: consecutive events of one subject leav
     raw.subscribe(`${prefix}.emit.>`, { callback: (_e, m) => void messages.push(`${m.subject.slice(prefix.length + 6)}×${decodeEnvelopes(m.data, m.subject.slice(prefix.length + 6)).length}`) });
     await raw.flush();
     const events: unknown[] = [];
-    const sink = createEventBus({ nodeID: 'sink', nats: { url: NATS_URL, prefix }, logger: silentLogger });
+    const sink = createNatsEventBus({ nodeID: 'sink', nats: { url: NATS_URL, prefix }, logger: silentLogger });
     sink.createService({ name: 's', events: { 'a.*': (ctx) => void events.push(ctx.params) } });
-    const bus = createEventBus({ nodeID: 'src', nats: { url: NATS_URL, prefix, ...(maxBatch === undefined ? {} : { maxBatch }) }, logger: silentLogger });
+    const bus = createNatsEventBus({ nodeID: 'src', nats: { url: NATS_URL, prefix, ...(maxBatch === undefined ? {} : { maxBatch }) }, logger: silentLogger });
     try {
       await sink.start();
       await bus.start();

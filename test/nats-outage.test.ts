@@ -4,8 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createEventBus, makeEvent } from 'kindling';
-import { ChildNode, reachable, until } from './fixtures/nats/harness.js';
+import { makeEvent } from 'kindling/events';
+import { createNatsEventBus } from 'kindling/nats';
+import { ChildNode, reachable, until } from './support/nats-harness.js';
 
 const NATS_SERVER = process.env['KINDLING_NATS_SERVER'] ?? '/usr/sbin/nats-server';
 const haveServer = existsSync(NATS_SERVER);
@@ -44,7 +45,7 @@ describe.skipIf(!haveServer)('resilientPublish through a NATS outage', () => {
     let server = await startServer(port, store);
     const timing = { heartbeatMs: 100, nodeTimeoutMs: 3000, reconnectTimeWaitMs: 50 };
     const consumer = new ChildNode({ url, prefix: 'kindling', nodeID: 'consumer', ...timing, consumers: [{ queue: 'q', type: 'tick-sent' }] });
-    const bus = createEventBus({
+    const bus = createNatsEventBus({
       nodeID: 'publisher',
       nats: { url, ...timing },
       resilient: { bufferSize: 10_000, initialDelayMs: 20, maxDelayMs: 200 },
@@ -100,8 +101,8 @@ describe.skipIf(!haveServer)('batches and a server with a small max_payload', ()
     writeFileSync(config, 'max_payload: 2048\n');
     const server = await startServer(port, store, ['-c', config]);
     const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-    const sender = createEventBus({ nodeID: 'sender', nats: { url }, logger: quiet });
-    const sink = createEventBus({ nodeID: 'sink', nats: { url }, logger: quiet });
+    const sender = createNatsEventBus({ nodeID: 'sender', nats: { url }, logger: quiet });
+    const sink = createNatsEventBus({ nodeID: 'sink', nats: { url }, logger: quiet });
     const got: number[] = [];
     sink.on('big.*', (payload) => void got.push((payload as { n: number }).n));
     try {

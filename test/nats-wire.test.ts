@@ -1,7 +1,8 @@
 // The wire envelope (no server needed): version 2 (header line + JSON payload) round trips, defaults elided, version 1 still read,
 // undecodable input refused with a reason.
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, decodeEnvelopes, encodeEnvelope, encodeEnvelopes, WIRE_VERSION, type EventEnvelope } from 'kindling';
+import type { EventEnvelope } from 'kindling/events';
+import { decodeEnvelope, decodeEnvelopes, encodeEnvelope, encodeEnvelopes, WIRE_VERSION } from '../src/transport/nats/wire-format.js';
 
 const base: EventEnvelope = {
   id: 'n1-7',

@@ -2,7 +2,8 @@
 // listeners that accept, refuse, throw NOT_FOUND, or hang past their timeout.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deepEqual, HandlerRegistry, KindlingError, matchKind, Registry, type Entry, type EntryListener, type ListenerContext, type RegistryOp } from 'kindling';
+import { HandlerRegistry, KindlingError, matchKind, Registry, type Entry, type EntryListener, type ListenerContext, type RegistryOp } from 'kindling';
+import { deepEqual } from '../src/common/deep-freeze.js';
 
 type Behaviour = 'accept' | 'refuse' | 'notfound-once' | 'notfound-always' | 'hang';
 const IDS = ['n1:a', 'n1:b', 'n1:c', 'n1:d', 'n2:e', 'n2:f', 'n2:g', 'n2:h'] as const;

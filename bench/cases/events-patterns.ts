@@ -12,7 +12,8 @@
 import moleculer from 'moleculer';
 import picomatch from 'picomatch';
 import { Bench } from 'tinybench';
-import { PatternSet, compilePattern } from 'kindling';
+import { compilePattern } from 'kindling';
+import { PatternSet } from '../../dist/src/pattern/pattern-trie.js';
 import { type BenchRow, calibrateCpu, compare, cpuNowMs, report } from '../harness.js';
 
 const PATTERNS = 1000;

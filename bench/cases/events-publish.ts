@@ -27,7 +27,8 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { CqrsModule, EventBus as NestEventBus, EventsHandler } from '@nestjs/cqrs';
-import { DefaultEventBus, silentLogger } from 'kindling';
+import { silentLogger } from 'kindling';
+import { DefaultEventBus } from 'kindling/events';
 import { type BenchRow, calibrateCpu, compare, cpuNowMs, report } from '../harness.js';
 
 const { EventEmitter2 } = eventemitter2;

@@ -1,6 +1,7 @@
 // Memory: a registry of 100,000 entries with 10 retained revisions (resident size per entry), and a
 // slow subscriber under a burst of 1,000,000 events (its buffer must stay within its bound).
-import { createEventBus, HandlerRegistry, Registry } from 'kindling';
+import { HandlerRegistry, Registry } from 'kindling';
+import { createEventBus } from 'kindling/events';
 import { report, type BenchRow } from '../harness.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;

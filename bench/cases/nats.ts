@@ -13,7 +13,7 @@ import { createConnection } from 'node:net';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { AckPolicy, connect, type NatsConnection } from 'nats';
-import { createEventBus, type JetStreamChannels } from 'kindling';
+import { createNatsEventBus, type JetStreamChannels } from 'kindling/nats';
 import { compare, report, type BenchRow } from '../harness.js';
 
 const URL_ = process.env['KINDLING_NATS_URL'] ?? 'nats://127.0.0.1:4222';
@@ -77,7 +77,7 @@ async function publisher(subject: Subject, prefix: string): Promise<void> {
   let close: () => Promise<void>;
   if (subject === 'kindling' || subject === 'kindling-1') {
     const nats = subject === 'kindling' ? { url: URL_, prefix } : { url: URL_, prefix, maxBatch: 1 };
-    const bus = createEventBus({ nodeID: 'bench-pub', nats, logger: quiet });
+    const bus = createNatsEventBus({ nodeID: 'bench-pub', nats, logger: quiet });
     await bus.start();
     send = (i, t) => bus.emit('bench.event', event(i, t));
     close = () => bus.stop();
@@ -119,7 +119,7 @@ interface Receiver {
 
 async function receiver(subject: Subject, prefix: string, onEvent: (e: Sample) => void): Promise<Receiver> {
   if (subject === 'kindling' || subject === 'kindling-1') {
-    const bus = createEventBus({ nodeID: 'bench-sub', nats: { url: URL_, prefix }, logger: quiet });
+    const bus = createNatsEventBus({ nodeID: 'bench-sub', nats: { url: URL_, prefix }, logger: quiet });
     bus.createService({ name: 'sink', events: { 'bench.event': (ctx) => onEvent(ctx.params as Sample) } });
     await bus.start();
     return { close: () => bus.stop() };
@@ -216,8 +216,8 @@ async function measureAll(subjects: readonly Subject[], prefix: string): Promise
 }
 
 async function durableKindling(prefix: string): Promise<number> {
-  const a = createEventBus({ nodeID: 'dur-a', nats: { url: URL_, prefix }, logger: quiet });
-  const b = createEventBus({ nodeID: 'dur-b', nats: { url: URL_, prefix }, logger: quiet });
+  const a = createNatsEventBus({ nodeID: 'dur-a', nats: { url: URL_, prefix }, logger: quiet });
+  const b = createNatsEventBus({ nodeID: 'dur-b', nats: { url: URL_, prefix }, logger: quiet });
   await a.start();
   await b.start();
   let got = 0;

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
-import { createEventBus, decodeEntryConfig, HandlerRegistry, loadRegistryYaml, Registry, type Entry, type EntryListener } from 'kindling';
+import { decodeEntryConfig, HandlerRegistry, loadRegistryYaml, Registry, type Entry, type EntryListener } from 'kindling';
+import { createEventBus } from 'kindling/events';
 import { consume, report } from '../harness.js';
 import { registryText } from '../registry-fixture.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventBus } from 'kindling';
+import { EventBus } from 'kindling/events';
 import { RegistryName } from 'kindling/boot';
 import { bootTestApp } from 'kindling/testing';
 import { getEventBus } from './index.js';

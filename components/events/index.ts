@@ -1,8 +1,10 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
-import { DefaultEventBus, EventBus, messageOf } from 'kindling';
-import type { Disposable, EventBusOptions } from 'kindling';
+import { messageOf } from 'kindling';
+import { EventBus, createEventBus } from 'kindling/events';
+import type { Disposable } from 'kindling';
+import type { EventBusOptions } from 'kindling/events';
 import { EventsName, RegistryEventsKey, createContextKey, defineComponent } from 'kindling/boot';
 import type { BootContext, BootEvent } from 'kindling/boot';
 
@@ -151,8 +153,8 @@ export function getEventBus(ctx: BootContext): EventBus {
 const Forwarding: unique symbol = Symbol('kindling.events.boot-forwarding');
 
 /**
- * The `events` component: creates the in-process event bus, binds it under the
- * `EventBus` token, hands it to the registry as its sink (so `registry.entry.*` events flow), and
+ * The `events` component: creates the event bus (in-process, or over NATS when a URL is configured:
+ * only then is `kindling/nats` loaded), binds it under the `EventBus` token, hands it to the registry as its sink (so `registry.entry.*` events flow), and
  * re-publishes the loader's `$boot.*` events on it with `broadcastLocal`.
  *
  * @example
@@ -164,8 +166,8 @@ const Forwarding: unique symbol = Symbol('kindling.events.boot-forwarding');
 export const eventsComponent = defineComponent({
   name: EventsName,
   configClass: EventsComponentConfig,
-  load: (ctx, config) => {
-    let options: EventBusOptions = {
+  load: async (ctx, config) => {
+    const options: EventBusOptions = {
       logger: ctx.logger,
       ...(config.nodeID === undefined ? {} : { nodeID: config.nodeID }),
       ...(config.bufferSize === undefined ? {} : { bufferSize: config.bufferSize }),
@@ -173,19 +175,7 @@ export const eventsComponent = defineComponent({
       ...(config.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: config.logRepeatWindowMs }),
     };
     const natsURL = config.nats?.url ?? process.env['KINDLING_NATS_URL'];
-    if (natsURL !== undefined && natsURL !== '') {
-      const nats = config.nats;
-      options = {
-        ...options,
-        nats: {
-          url: natsURL,
-          ...(nats?.prefix === undefined ? {} : { prefix: nats.prefix }),
-          ...(nats?.maxBatch === undefined ? {} : { maxBatch: nats.maxBatch }),
-          ...limitsOf(nats),
-        },
-      };
-    }
-    const bus = new DefaultEventBus(options);
+    const bus = natsURL === undefined || natsURL === '' ? createEventBus(options) : await natsEventBus(options, natsURL, config.nats);
     ctx.container.bind<EventBus>(EventBus).toConstantValue(bus);
     const forwarding = ctx.onBootEvent((event) => forward(ctx, bus, event));
     ctx.container.bind<Disposable>(Forwarding).toConstantValue(forwarding);
@@ -199,6 +189,20 @@ export const eventsComponent = defineComponent({
     await ctx.container.get<EventBus>(EventBus).stop();
   },
 });
+
+/** A bus over NATS: `kindling/nats`, and with it the `nats` client, is loaded only here. */
+async function natsEventBus(options: EventBusOptions, url: string, nats: EventsNatsConfig | undefined): Promise<EventBus> {
+  const { createNatsEventBus } = await import('kindling/nats');
+  return createNatsEventBus({
+    ...options,
+    nats: {
+      url,
+      ...(nats?.prefix === undefined ? {} : { prefix: nats.prefix }),
+      ...(nats?.maxBatch === undefined ? {} : { maxBatch: nats.maxBatch }),
+      ...limitsOf(nats),
+    },
+  });
+}
 
 function limitsOf(nats: EventsNatsConfig | undefined): Partial<Record<(typeof NATS_LIMITS)[number], number>> {
   const limits: Partial<Record<(typeof NATS_LIMITS)[number], number>> = {};

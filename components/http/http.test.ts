@@ -3,7 +3,8 @@ import type { Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bootTestApp, decodeYamlConfig } from 'kindling/testing';
 import type { TestApp } from 'kindling/testing';
-import { HttpComponentConfig, HttpServers, HttpServiceConfig, parseListenAddress } from './index.js';
+import { parseListenAddress } from './http-config.js';
+import { HttpComponentConfig, HttpServers, HttpServiceConfig } from './index.js';
 
 const FUNCTIONS = `
 export const hello = (request) => ({ body: { hello: request.params.name, query: request.query } });

@@ -6,8 +6,8 @@ import { Functions } from '../function/index.js';
 import { HttpManager } from './http-manager.js';
 import { HttpServers } from './http-types.js';
 
-export { HttpServiceConfig, HttpRouterConfig, HttpEndpointConfig, HTTP_METHODS, DEFAULT_HOST, parseListenAddress, formatUrl } from './http-config.js';
-export type { HttpMethodName, ListenAddress } from './http-config.js';
+export { HttpServiceConfig, HttpRouterConfig, HttpEndpointConfig } from './http-config.js';
+export type { HttpMethodName } from './http-config.js';
 export { HttpServers } from './http-types.js';
 export type { HttpRequest, HttpResponse, HttpHandler, HttpServerAddress } from './http-types.js';
 

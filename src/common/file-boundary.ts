@@ -1,7 +1,7 @@
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { KindlingError } from './errors.js';
-import { FileAccessError } from './read-bounded-file.js';
+import { FileAccessError } from './file-access-error.js';
 
 /** The default of {@link FileBoundaryOptions.maxModuleBytes}: 16 MiB. */
 export const DEFAULT_MAX_MODULE_BYTES = 16 * 1024 * 1024;

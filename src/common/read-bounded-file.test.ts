@@ -2,10 +2,11 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEVICES, makeSpecialFiles } from '../../test/fixtures/hostile/files/special-files.js';
-import type { SpecialFiles } from '../../test/fixtures/hostile/files/special-files.js';
+import { DEVICES, makeSpecialFiles } from '../../test/support/special-files.js';
+import type { SpecialFiles } from '../../test/support/special-files.js';
 import { FileBoundary } from './file-boundary.js';
-import { FileAccessError, checkBoundedFile, readBoundedFile } from './read-bounded-file.js';
+import { FileAccessError } from './file-access-error.js';
+import { checkBoundedFile, readBoundedFile } from './read-bounded-file.js';
 
 const LIMIT = 4096;
 

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isKindlingError } from '../common/errors.js';
 import { silentLogger } from '../common/logger.js';
 import { DefaultEventBus, type EventBusOptions } from './event-bus.js';
-import type { EventEnvelope } from './event-envelope.js';
-import type { NodeInfo, Transport, TransportReceiver } from './transport.js';
+import type { EventEnvelope } from './core/event-envelope.js';
+import type { NodeInfo, Transport, TransportReceiver } from './core/transport.js';
 
 const buses: DefaultEventBus[] = [];
 

@@ -2,17 +2,16 @@ import { hostname } from 'node:os';
 import type { Disposable } from '../common/disposable.js';
 import { KindlingError, messageOf } from '../common/errors.js';
 import { createConsoleLogger, type Logger } from '../common/logger.js';
-import type { OverflowPolicy } from './event-channel.js';
-import type { EmitGroups, EmitOptions } from './event-context.js';
-import { EventCore, type EventBusStats } from './event-core.js';
-import { EventBroker, type ResilientPublishOptions } from './event-broker.js';
-import type { EventPermissionPolicy } from './event-permissions.js';
-import { GrafanaBus } from './grafana-bus.js';
-import { ServiceEvents, type Service, type ServiceSchema } from './service-events.js';
-import { LocalTransport, type NodeInfo, type Transport } from './transport.js';
-import { unavailableChannels, type Channels } from '../transport/nats/durable-channels.js';
-import { NatsTransport, type NatsTransportOptions } from '../transport/nats/nats-transport.js';
-import { WippyEvents } from './wippy-events.js';
+import type { OverflowPolicy } from './core/event-channel.js';
+import { EventCore, type EventBusStats } from './core/event-core.js';
+import { EventBroker, type ResilientPublishOptions } from './faces/broker/event-broker.js';
+import type { EventPermissionPolicy } from './faces/wippy/event-permissions.js';
+import { GrafanaBus } from './faces/grafana/grafana-bus.js';
+import type { EmitGroups, EmitOptions, Service, ServiceBroker, ServiceSchema } from './faces/moleculer/service.js';
+import { ServiceEvents } from './faces/moleculer/service-events.js';
+import { unavailableChannels, type Channels } from './core/channels.js';
+import { LocalTransport, type NodeInfo, type Transport } from './core/transport.js';
+import { WippyEvents } from './faces/wippy/wippy-events.js';
 
 /** Options of {@link DefaultEventBus}. */
 export interface EventBusOptions {
@@ -26,10 +25,11 @@ export interface EventBusOptions {
   readonly bufferSize?: number;
   /** What a full buffer does (default `drop-oldest`; see {@link OverflowPolicy}). */
   readonly overflow?: OverflowPolicy;
-  /** The way to other nodes (default: {@link LocalTransport}, this process only). */
+  /**
+   * The way to other nodes (default: {@link LocalTransport}, this process only). Over NATS:
+   * `new NatsTransport(...)`, or `createNatsEventBus` of `kindling/nats`.
+   */
   readonly transport?: Transport;
-  /** Spans nodes over NATS: the same as `transport: new NatsTransport(nats)` (ignored when `transport` is given). */
-  readonly nats?: NatsTransportOptions;
   /** Retry settings of `broker.resilientPublish`. */
   readonly resilient?: ResilientPublishOptions;
   /**
@@ -67,8 +67,7 @@ export type BusListener = (payload: unknown, eventName: string) => unknown;
  * await bus.start();
  * bus.emit('user.created', { id: 'taylor' });
  */
-export interface EventBus {
-  readonly nodeID: string;
+export interface EventBus extends ServiceBroker {
   readonly state: EventBusState;
   /** The Wippy face. */
   readonly events: WippyEvents;
@@ -87,18 +86,6 @@ export interface EventBus {
   send(system: string, kind: string, path: string, data?: unknown): Promise<void>;
   /** Calls `listener` for every event whose name matches the event-dialect `pattern`; dispose to stop. */
   on(pattern: string, listener: BusListener): Disposable;
-  /** Moleculer `emit`: balanced, one handler per group (the groups may be limited). Synchronous. */
-  emit(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void;
-  /** Moleculer `broadcast`: every handler on every node. */
-  broadcast(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void;
-  /** Moleculer `broadcastLocal`: every handler on this node. */
-  broadcastLocal(name: string, payload?: unknown, options?: EmitGroups | EmitOptions): void;
-  /** Registers a Moleculer-style service; throws `INVALID` for a bad declaration. */
-  createService(schema: ServiceSchema): Service;
-  /** Removes a service (its `stopped` hook runs when it was started). */
-  destroyService(service: Service): Promise<void>;
-  /** The services, in creation order. */
-  services(): readonly Service[];
   /** Connects the transport, starts the services, then broadcasts `$broker.started`. */
   start(): Promise<void>;
   /** Stops the services, broadcasts `$broker.stopped`, closes every subscription; final. */
@@ -143,15 +130,7 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
       });
     }
     this.nodeID = options.nodeID ?? `${hostname().toLowerCase()}-${process.pid}`;
-    this.transport =
-      options.transport ??
-      (options.nats === undefined
-        ? new LocalTransport()
-        : new NatsTransport({
-            ...(options.logger === undefined ? {} : { logger: options.logger }),
-            ...(options.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: options.logRepeatWindowMs }),
-            ...options.nats,
-          }));
+    this.transport = options.transport ?? new LocalTransport();
     this.core = new EventCore({
       nodeID: this.nodeID,
       logger: options.logger ?? createConsoleLogger('warn', 'kindling:events'),
@@ -171,7 +150,7 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
   }
 
   get channels(): Channels {
-    return (this.transport instanceof NatsTransport && this.currentState !== 'stopped' ? this.transport.openChannels : undefined) ?? unavailableChannels;
+    return (this.currentState === 'stopped' ? undefined : this.transport.openChannels) ?? unavailableChannels;
   }
 
   nodes(): readonly NodeInfo[] {

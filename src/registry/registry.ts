@@ -11,8 +11,8 @@ import { History, stateBefore, type HistoryRecord, type RegistryChange } from '.
 import { orderOperations, type PlannedOp } from './ordering.js';
 import { Transaction, type DesyncedListener } from './transaction.js';
 import { RegistryWatch } from './registry-watch.js';
-import { isThenable, withinTimeLimit } from './time-limit.js';
-import type { RegistryJournal } from './journal.js';
+import { isThenable, withinTimeLimit } from '../common/time-limit.js';
+import type { RegistryJournal } from './registry-journal.js';
 import { deepEqual } from '../common/deep-freeze.js';
 
 /** Where the registry announces committed changes and faults (the event bus's Wippy face fits). */

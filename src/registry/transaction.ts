@@ -3,7 +3,7 @@ import { errorCodeOf, KindlingError, messageOf } from '../common/errors.js';
 import type { Entry } from '../entry/entry.js';
 import type { EntryListener, ListenerContext, ListenerRegistration } from '../handlers/handler-registry.js';
 import type { PlannedOp } from './ordering.js';
-import { isThenable, withinTimeLimit } from './time-limit.js';
+import { isThenable, withinTimeLimit } from '../common/time-limit.js';
 
 /** A listener that may be out of step with the registry after a failed compensation or discard. */
 export interface DesyncedListener {

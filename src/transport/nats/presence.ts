@@ -2,7 +2,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { quote, show } from '../../common/visible-text.js';
 import { LogThrottle, type Logger } from '../../common/logger.js';
-import type { NodeInfo, TransportReceiver } from '../../events/transport.js';
+import type { NodeInfo, TransportReceiver } from '../../events/core/transport.js';
 
 /** Timing and limits of {@link NodePresence}. */
 export interface PresenceOptions {

@@ -2,7 +2,7 @@
 // the envelope encoder writes for the same event, and read back as that envelope.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EMPTY_META, splitEventName, type EventEnvelope } from '../../events/event-envelope.js';
+import { EMPTY_META, splitEventName, type EventEnvelope } from '../../events/core/event-envelope.js';
 import { decodeEnvelope, envelopeText, plainEnvelopeText } from './wire-format.js';
 
 describe('plainEnvelopeText', () => {

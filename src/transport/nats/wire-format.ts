@@ -1,6 +1,6 @@
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { show } from '../../common/visible-text.js';
-import { EMPTY_META, type DeliveryMode, type EventEnvelope } from '../../events/event-envelope.js';
+import { EMPTY_META, type DeliveryMode, type EventEnvelope } from '../../events/core/event-envelope.js';
 
 /** The version of the wire envelope this build writes (it still reads version 1). */
 export const WIRE_VERSION = 2;

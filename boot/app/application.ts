@@ -1,0 +1,325 @@
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+import { FileBoundary, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
+import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
+import { deepEqual } from '../../src/common/deep-freeze.js';
+import { AdminEndpoint } from '../admin/admin-endpoint.js';
+import type { AdminServerOptions } from '../admin/admin-server.js';
+import { BootEventName } from '../kernel/boot-events.js';
+import type { Component } from '../kernel/component.js';
+import { EntryFiles } from '../kernel/container.js';
+import { BootLoader } from '../kernel/loader.js';
+import type { ShutdownReport } from '../kernel/loader.js';
+import { DurableState } from '../state/durable-state.js';
+import type { JournalLimits } from '../state/durable-state.js';
+import { statePaths } from '../state/state-dir.js';
+import { watchApp } from './app-watch.js';
+import type { WatchOptions } from './app-watch.js';
+import { loadBootManifest, resolveManifestComponents } from './manifest.js';
+import type { BootManifest } from './manifest.js';
+import { RegistryJournal, getRegistry } from '../kernel/well-known.js';
+
+/** Options of {@link Application.load}. */
+export interface ApplicationOptions {
+  /**
+   * The components a manifest may name without a module path: usually `builtinComponents` of
+   * `kindling/components` (the `kindling` command passes them), plus any of the embedder's own.
+   */
+  readonly builtins: Readonly<Record<string, Component>>;
+  /** The logger; by default a console logger at the manifest's `log` level (info). */
+  readonly logger?: Logger;
+  /** Default time limit of each component's load, in ms (30 s). */
+  readonly loadTimeoutMs?: number;
+  /** Default time limit of each component's start, in ms (30 s). */
+  readonly startTimeoutMs?: number;
+  /**
+   * The app's state directory (relative to the working directory), or `true` for the default
+   * `<app dir>/.kindling`. With one, `start` claims it (refusing when an app already runs with
+   * it), journals every committed batch after the YAML baseline, replays the journal over the
+   * baseline, and serves `kindling plan | apply | history | rollback` on its admin socket. None by
+   * default.
+   */
+  readonly stateDir?: string | true;
+  /** Limits of the state directory's journal: its largest record, and when it is compacted. */
+  readonly journal?: JournalLimits;
+  /** Limits of the admin endpoint: request size, operations per batch, time, connections. */
+  readonly admin?: AdminServerOptions;
+}
+
+/** What one {@link Application.reload} did. */
+export type ReloadOutcome =
+  | {
+      readonly status: 'applied';
+      readonly revision: number;
+      /** `+id`, `~id`, `-id` for each created, updated and deleted entry. */
+      readonly changes: readonly string[];
+      readonly result: ApplyResult;
+    }
+  | { readonly status: 'unchanged'; readonly revision: number }
+  | {
+      readonly status: 'refused';
+      readonly revision: number;
+      readonly error: unknown;
+      /** The refusal, with file:line:col where known. */
+      readonly message: string;
+    };
+
+/**
+ * The source label of an app's registry YAML (`yaml:<app dir>`, the directory's real path): the
+ * baseline, `--watch` reloads and `kindling apply` all apply under it, so `--prune` knows which
+ * entries the YAML applied.
+ */
+export function yamlSourceOf(manifest: BootManifest): string {
+  let dir = manifest.dir;
+  try {
+    dir = realpathSync(dir);
+  } catch {
+    // A directory that vanished keeps the path it was given.
+  }
+  return `yaml:${dir}`;
+}
+
+/**
+ * An application assembled from a boot manifest: its components booted in order, then the
+ * registry sources applied as one batch. `reload` (and `watch`) re-reads the sources and applies
+ * the difference as one batch; a refused batch leaves the previous version running.
+ *
+ * @example
+ * const app = await Application.load('examples/hello', { builtins: builtinComponents });
+ * await app.start();
+ * const stop = app.watch();
+ * app.onDidReload((outcome) => console.log(outcome.status));
+ */
+export class Application {
+  /** The entries of the sources as last applied, by id. */
+  private applied = new Map<string, Entry>();
+  private readonly reloadListeners = new Set<(outcome: ReloadOutcome) => void>();
+  private reloading: Promise<ReloadOutcome> = Promise.resolve({ status: 'unchanged', revision: 0 });
+  private durable: DurableState | undefined;
+  private admin: AdminEndpoint | undefined;
+  /** The source label of this app's registry YAML (see {@link yamlSourceOf}). */
+  readonly source: string;
+
+  private constructor(
+    readonly manifest: BootManifest,
+    readonly boot: BootLoader,
+    readonly logger: Logger,
+    private readonly stateDir: string | true | undefined,
+    private readonly limits: { readonly journal: JournalLimits | undefined; readonly admin: AdminServerOptions | undefined },
+  ) {
+    this.source = yamlSourceOf(manifest);
+  }
+
+  /**
+   * Reads the manifest (an app directory or a manifest file), finds its components and registers
+   * them. Throws a `ManifestError` (file:line:col) for a bad manifest.
+   */
+  static async load(target: string, options: ApplicationOptions): Promise<Application> {
+    const manifest = await loadBootManifest(target);
+    const logger = options.logger ?? createConsoleLogger(manifest.log ?? 'info', manifest.name ?? 'kindling');
+    const boot = new BootLoader({
+      logger,
+      baseDir: manifest.dir,
+      ...(options.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: options.loadTimeoutMs }),
+      ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+    });
+    // Components that read files the registry names (function modules) hold them to the app's boundary.
+    boot.context.container.bind(FileBoundary).toConstantValue(manifest.boundary);
+    for (const { component, config, source } of await resolveManifestComponents(manifest, options.builtins)) {
+      boot.register(component, config, { source });
+    }
+    return new Application(manifest, boot, logger, options.stateDir, { journal: options.journal, admin: options.admin });
+  }
+
+  /** The registry (available once the boot has loaded). */
+  get registry(): Registry {
+    return getRegistry(this.boot.context);
+  }
+
+  /** The state directory's journal and admin endpoint, once `start` opened them. */
+  get state(): DurableState | undefined {
+    return this.durable;
+  }
+
+  /**
+   * Boots every component, then applies the registry sources as one batch (the baseline, not
+   * journaled). With a state directory: claims it first, journals every later batch, and replays
+   * the journal over the baseline as one more batch. When a batch is refused, shuts down and
+   * throws the refusal.
+   */
+  async start(): Promise<ReloadOutcome> {
+    if (this.stateDir !== undefined) await this.openState(this.stateDir);
+    try {
+      await this.boot.start();
+    } catch (error) {
+      await this.closeState();
+      throw error;
+    }
+    this.durable?.track(this.registry);
+    this.admin?.track(this.registry);
+    const run = (): Promise<ReloadOutcome> => this.runReload([], true);
+    this.reloading = this.reloading.then(run, run);
+    const outcome = await this.reloading;
+    if (outcome.status === 'refused') {
+      await this.shutdown('the registry sources were refused');
+      throw outcome.error;
+    }
+    if (this.durable !== undefined) {
+      try {
+        await this.durable.replay(this.registry);
+      } catch (error) {
+        await this.shutdown('the registry journal could not be replayed');
+        throw error;
+      }
+      this.admin?.ready();
+    }
+    return outcome;
+  }
+
+  /**
+   * Re-reads the registry sources and applies the difference to what they last applied (creates,
+   * updates, deletes) as one batch; entries that use one of `changedFiles` (see `EntryFiles`) are
+   * updated even when their YAML did not change. Never throws: a refusal is an outcome.
+   */
+  reload(changedFiles: readonly string[] = []): Promise<ReloadOutcome> {
+    const run = (): Promise<ReloadOutcome> => this.runReload(changedFiles);
+    this.reloading = this.reloading.then(run, run);
+    return this.reloading;
+  }
+
+  /** Calls `listener` after every reload with what it did. */
+  onDidReload(listener: (outcome: ReloadOutcome) => void): Disposable {
+    this.reloadListeners.add(listener);
+    return toDisposable(() => this.reloadListeners.delete(listener));
+  }
+
+  /**
+   * Watches the app directory and the registry sources; each burst of changes to a registry YAML
+   * file or to a file an entry uses (a function module) becomes one {@link reload}. Dispose to stop.
+   */
+  watch(options: WatchOptions = {}): Disposable {
+    return watchApp(this.manifest, this.logger, (files) => void this.reload(files), options);
+  }
+
+  /** Stops every component, in reverse order, and closes the state directory's admin socket and journal. */
+  async shutdown(reason?: string): Promise<ShutdownReport> {
+    const report = await this.boot.shutdown(reason);
+    await this.closeState();
+    return report;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown('dispose');
+  }
+
+  private async openState(stateDir: string | true): Promise<void> {
+    const paths = statePaths(this.manifest.dir, stateDir === true ? undefined : stateDir);
+    // The admin socket claims the state directory: no second app opens the journal while one runs.
+    const admin = await AdminEndpoint.listen({
+      paths,
+      name: this.manifest.name ?? basename(this.manifest.dir),
+      appDir: this.manifest.dir,
+      logger: this.logger,
+      ...(this.limits.admin === undefined ? {} : { limits: this.limits.admin }),
+    });
+    let durable: DurableState;
+    try {
+      durable = await DurableState.open({
+        paths,
+        appDir: this.manifest.dir,
+        boundary: this.manifest.boundary,
+        yamlLimits: this.manifest.yamlLimits,
+        logger: this.logger,
+        ...(this.limits.journal === undefined ? {} : { journal: this.limits.journal }),
+      });
+    } catch (error) {
+      await admin.stopping();
+      throw error;
+    }
+    admin.serve(durable);
+    this.admin = admin;
+    this.durable = durable;
+    this.boot.context.container.bind(RegistryJournal).toConstantValue(durable.journal);
+    // However shutdown begins (a signal, a failed boot), stop taking commands at once and close the
+    // journal once every component has stopped.
+    this.boot.onBootEvent((event) => {
+      if (event.name === BootEventName.stopping) void admin.stopping();
+      else if (event.name === BootEventName.stopped) void this.closeState();
+    });
+  }
+
+  /** Closes the admin socket, then the journal. Idempotent. */
+  private async closeState(): Promise<void> {
+    await this.admin?.stopping();
+    this.durable?.close();
+  }
+
+  private async runReload(changedFiles: readonly string[], initial = false): Promise<ReloadOutcome> {
+    const registry = this.registry;
+    let outcome: ReloadOutcome;
+    try {
+      const { entries } = await loadRegistryYaml(this.manifest.registry, { ...this.manifest.yamlLimits, root: this.manifest.boundary });
+      const files = this.boot.context.container.isBound(EntryFiles) ? this.boot.context.container.get<EntryFiles>(EntryFiles) : undefined;
+      const touched = new Set(changedFiles.flatMap((file) => files?.entriesUsing(file) ?? []));
+      const next = new Map(entries.map((entry) => [entry.id, entry]));
+      const ops: RegistryOp[] = [];
+      const changes: string[] = [];
+      // What changed in the YAML since it was last applied, stated against what the registry holds
+      // now: `kindling apply` or the journal may already have made (or undone) some of it.
+      for (const entry of entries) {
+        const before = this.applied.get(entry.id);
+        if (before !== undefined && sameEntry(before, entry) && !touched.has(entry.id)) continue;
+        const current = registry.get(entry.id);
+        if (current === undefined) {
+          ops.push({ op: 'create', entry });
+          changes.push(`+${entry.id}`);
+        } else if (!sameEntry(current, entry) || touched.has(entry.id)) {
+          ops.push({ op: 'update', entry });
+          changes.push(`~${entry.id}`);
+        }
+      }
+      for (const id of this.applied.keys()) {
+        if (!next.has(id) && registry.has(id)) {
+          ops.push({ op: 'delete', entry: { id } });
+          changes.push(`-${id}`);
+        }
+      }
+      if (ops.length === 0) {
+        this.applied = next;
+        outcome = { status: 'unchanged', revision: registry.revision };
+      } else {
+        // The baseline is on disk already (the YAML itself): only later batches go to the journal.
+        const result = await registry.apply(ops, { source: this.source, ...(initial ? { durable: false } : {}) });
+        this.applied = next;
+        outcome = { status: 'applied', revision: result.revision, changes, result };
+      }
+    } catch (error) {
+      outcome = { status: 'refused', revision: registry.revision, error, message: messageOf(error) };
+    }
+    this.report(outcome, initial);
+    return outcome;
+  }
+
+  private report(outcome: ReloadOutcome, initial: boolean): void {
+    if (outcome.status === 'applied') {
+      this.logger.info(initial ? `applied revision ${outcome.revision}: ${outcome.changes.length} entries` : `applied revision ${outcome.revision}: ${outcome.changes.join(' ')}`);
+    } else if (outcome.status === 'refused') {
+      // A refused first batch is thrown by start(): whoever started the app reports it.
+      if (initial) return;
+      this.logger.error(`change refused, still serving revision ${outcome.revision}:\n${outcome.message}`);
+    } else {
+      this.logger.debug('no change to apply');
+    }
+    for (const listener of [...this.reloadListeners]) {
+      try {
+        listener(outcome);
+      } catch (error) {
+        this.logger.error(`a reload listener threw: ${messageOf(error)}`, { error });
+      }
+    }
+  }
+}
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  return a.kind === b.kind && deepEqual(a.meta, b.meta) && deepEqual(a.data, b.data);
+}

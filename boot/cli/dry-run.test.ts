@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { HandlerRegistry, KindlingError, Registry, createEntry, silentLogger } from 'kindling';
+import { setEntrySource } from '../../src/entry/entry.js';
+import type { Entry, RegistryOp } from 'kindling';
+import { describeRefusal, dryRunEvery } from './dry-run.js';
+
+function registryRefusing(bad: (entry: Entry) => string | undefined): Registry {
+  const handlers = new HandlerRegistry();
+  const check = (_ctx: unknown, entry: Entry): void => {
+    const reason = bad(entry);
+    if (reason !== undefined) throw new KindlingError('INVALID', reason, { details: { entryId: entry.id } });
+  };
+  handlers.registerListener('app.*', { add: check, update: check, delete: () => undefined }, { name: 'checker' });
+  return new Registry({ handlers, logger: silentLogger });
+}
+
+const declared = (id: string, line: number, data: unknown = {}): Entry =>
+  createEntry(setEntrySource({ id, kind: 'app.thing', data }, { file: '/app/registry.yaml', line, column: 5 }));
+const creates = (...entries: Entry[]): RegistryOp[] => entries.map((entry) => ({ op: 'create', entry }));
+
+describe('dryRunEvery', () => {
+  it('reports every entry the listeners refuse, not only the first', async () => {
+    const registry = registryRefusing((entry) => ((entry.data as { bad?: boolean }).bad === true ? `${entry.id} is bad` : undefined));
+    const ops = creates(declared('app:a', 3, { bad: true }), declared('app:b', 5), declared('app:c', 7, { bad: true }));
+    const report = await dryRunEvery(ops, (batch) => registry.apply(batch, { dryRun: true }));
+    expect(report).toEqual({
+      problems: ['create of entry app:a by checker was refused: app:a is bad', 'create of entry app:c by checker was refused: app:c is bad'].map((m) => expect.stringContaining(m)),
+      followOns: 0,
+      incomplete: false,
+    });
+  });
+
+  it('counts a refusal that names an entry refused before as a follow-on, not a problem', async () => {
+    const registry = registryRefusing((entry) => (entry.id === 'app:a' ? 'a is bad' : entry.id === 'app:b' ? 'b calls app:a, which does not exist' : undefined));
+    const report = await dryRunEvery(creates(declared('app:a', 3), declared('app:b', 5)), (batch) => registry.apply(batch, { dryRun: true }));
+    expect(report.problems).toHaveLength(1);
+    expect(report.followOns).toBe(1);
+  });
+
+  it('reports nothing for a batch the listeners accept, and changes nothing', async () => {
+    const registry = registryRefusing(() => undefined);
+    expect(await dryRunEvery(creates(declared('app:a', 3)), (batch) => registry.apply(batch, { dryRun: true }))).toEqual({ problems: [], followOns: 0, incomplete: false });
+    expect(registry.revision).toBe(0);
+  });
+
+  it('throws an error that is not a refusal', async () => {
+    const gone = new KindlingError('UNAVAILABLE', 'the app went away');
+    await expect(dryRunEvery(creates(declared('app:a', 3)), () => Promise.reject(gone))).rejects.toBe(gone);
+  });
+
+  it('says it is incomplete when it gives up after its rounds', async () => {
+    const registry = registryRefusing((entry) => `${entry.id} is bad`);
+    const ops = creates(declared('app:a', 3), declared('app:b', 5), declared('app:c', 7));
+    const report = await dryRunEvery(ops, (batch) => registry.apply(batch, { dryRun: true }), 2);
+    expect(report).toMatchObject({ incomplete: true });
+    expect(report.problems).toHaveLength(2);
+  });
+});
+
+describe('describeRefusal', () => {
+  it('puts each problem of the registry checks at the position of its entry', async () => {
+    const registry = registryRefusing(() => undefined);
+    const ops: RegistryOp[] = [
+      { op: 'update', entry: declared('app:missing', 3) },
+      { op: 'create', entry: createEntry(setEntrySource({ id: 'app:odd', kind: 'other.kind' }, { file: '/app/registry.yaml', line: 9, column: 5 })) },
+    ];
+    const error = await registry.apply(ops).catch((caught: unknown) => caught);
+    expect(describeRefusal(error, ops)).toEqual({
+      lines: [
+        '/app/registry.yaml:3:5: entry app:missing does not exist, so it cannot be updated',
+        expect.stringMatching(/^\/app\/registry\.yaml:9:5: no listener handles kind "other\.kind" of entry app:odd/),
+      ],
+      ids: ['app:missing', 'app:odd'],
+    });
+  });
+
+  it('adds the position of the entry to a refusal that came back without one', () => {
+    const ops = creates(declared('app:a', 3));
+    const error = new KindlingError('REJECTED', 'create of entry app:a by http was refused: port in use', { details: { entryId: 'app:a' } });
+    expect(describeRefusal(error, ops).lines).toEqual(['/app/registry.yaml:3:5: create of entry app:a by http was refused: port in use']);
+  });
+});

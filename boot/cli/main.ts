@@ -1,0 +1,357 @@
+#!/usr/bin/env node
+// The `kindling` command line: `kindling run <app> [--watch]`, and `validate | plan | apply |
+// history | rollback` to check and change a running app through its admin socket.
+
+import { realpathSync } from 'node:fs';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { createConsoleLogger, escapeInvisible } from 'kindling';
+import type { Logger, LogLevel } from 'kindling';
+import { Functions, HttpServers, builtinComponents } from 'kindling/components';
+import { Application } from '../app/application.js';
+import type { ReloadOutcome } from '../app/application.js';
+import { BootEventName } from '../kernel/boot-events.js';
+import { applyCommand, compactCommand, historyCommand, planCommand, rollbackCommand, validateCommand } from './commands.js';
+import { describeHeld } from '../state/durable-state.js';
+import type { CommandIO } from './commands.js';
+import { colourFor, createStyle, describeError, terminalSafe } from './output.js';
+import type { ProgressMode } from './output.js';
+import type { Component } from '../kernel/component.js';
+import { ProcessGuard } from '../app/process-guard.js';
+
+/** Options of {@link main}, for tests and for embedding the CLI. */
+export interface CliOptions {
+  /** Where the summary and help go (default: process.stdout). */
+  readonly stdout?: (text: string) => void;
+  /** Where errors go (default: process.stderr). */
+  readonly stderr?: (text: string) => void;
+  /** The logger of the app (default: a console logger on stderr at the manifest's level). */
+  readonly logger?: Logger;
+  /** Stops a `run` when aborted, as a signal would. */
+  readonly signal?: AbortSignal;
+  /** Whether SIGINT/SIGTERM stop a `run` (default true). */
+  readonly handleSignals?: boolean;
+  /** Called once the app is up (and watching, with --watch). */
+  readonly onReady?: (app: Application) => void;
+  /** Called after each reload under --watch. */
+  readonly onReload?: (outcome: ReloadOutcome) => void;
+  /** The components a manifest can name (default: the built-ins). */
+  readonly builtins?: Readonly<Record<string, Component>>;
+  /** Whether to colour stdout (default: when it is a terminal and NO_COLOR is unset). */
+  readonly color?: boolean;
+  /** How to show the progress of large batches on stderr (default: one updating line on a terminal, plain lines otherwise). */
+  readonly progress?: ProgressMode;
+  /**
+   * Whether `run` installs the {@link ProcessGuard} (process-wide `uncaughtException` and
+   * `unhandledRejection` handlers that log a fault with its entry id and keep serving). True for the
+   * `kindling` command; false by default when embedding, where the process is not Kindling's.
+   */
+  readonly processGuard?: boolean;
+}
+
+/** Flags of `kindling run`. */
+interface RunFlags {
+  readonly watch?: boolean;
+  readonly logLevel?: LogLevel;
+  readonly stateDir?: string;
+  /** False with --no-state. */
+  readonly state?: boolean;
+  readonly journalMaxRecordBytes?: number;
+  readonly journalCompactBytes?: number;
+  readonly adminMaxRequestBytes?: number;
+  readonly adminMaxOps?: number;
+  readonly adminTimeout?: number;
+  readonly adminMaxConnections?: number;
+}
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+const BYTE_UNITS = { '': 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 } as const;
+
+/**
+ * Runs the command line with `argv` (without `node` and the script) and resolves with the exit
+ * code: for `run`, once the app has stopped (0 after a clean shutdown, 1 when it failed to boot or
+ * to stop, 130 after a second signal); 2 for a usage error.
+ *
+ * @example
+ * process.exitCode = await main(['run', 'examples/hello', '--watch']);
+ */
+export async function main(argv: readonly string[], options: CliOptions = {}): Promise<number> {
+  // Every line the CLI prints goes through the terminal escape, whatever it carries.
+  const stdout = terminalSafe(options.stdout ?? ((text: string) => void process.stdout.write(text)));
+  const stderr = terminalSafe(options.stderr ?? ((text: string) => void process.stderr.write(text)));
+  let exitCode = 0;
+  const io: CommandIO = {
+    stdout,
+    stderr,
+    style: createStyle(options.color ?? (options.stdout === undefined && colourFor(process.stdout))),
+    errStyle: createStyle(options.color ?? (options.stderr === undefined && colourFor(process.stderr))),
+    progress: options.progress ?? (options.stderr === undefined && process.stderr.isTTY === true ? 'tty' : 'plain'),
+    builtins: options.builtins ?? builtinComponents,
+    logger: options.logger,
+  };
+  const program = new Command('kindling')
+    .description('Run applications assembled from a boot manifest and registry YAML, and check and change them while they run.')
+    .exitOverride()
+    .configureOutput({ writeOut: stdout, writeErr: stderr })
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 ok; plan: 1 when there are changes; 2 for an error (a refusal, no running app, bad usage).
+An app's state directory (default <app>/.kindling, or --state-dir) holds its journal and its admin socket.`,
+    );
+  const logLevel = (value: string): LogLevel => {
+    if (!LEVELS.includes(value as LogLevel)) throw new InvalidArgumentError(`expected one of ${LEVELS.join(', ')}`);
+    return value as LogLevel;
+  };
+  const revisionNumber = (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a revision number (0, 1, 2, ...)');
+    return Number(value);
+  };
+  const count = (value: string): number => {
+    if (!/^[1-9]\d*$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('expected a whole number, 1 or more');
+    return Number(value);
+  };
+  const bytes = (value: string): number => {
+    const match = /^([1-9]\d*)(KiB|MiB|GiB)?$/.exec(value);
+    const size = match === null ? Number.NaN : Number(match[1]) * BYTE_UNITS[(match[2] ?? '') as keyof typeof BYTE_UNITS];
+    if (!Number.isSafeInteger(size)) throw new InvalidArgumentError('expected a size in bytes, such as 1048576, 512KiB, 64MiB or 1GiB');
+    return size;
+  };
+  const APP = 'an app directory with a kindling.yaml, or a manifest file';
+  const STATE_DIR = 'the state directory of the app (default: <app dir>/.kindling)';
+  program
+    .command('run')
+    .description('boot the app of a manifest (kindling.yaml), apply its registry sources and serve until Ctrl-C')
+    .argument('<app>', APP)
+    .option('-w, --watch', 'apply edits to the registry YAML and function files as they happen')
+    .option('--log-level <level>', `one of ${LEVELS.join(', ')} (default: the manifest's, or info)`, logLevel)
+    .option('--state-dir <dir>', `where the journal of applied changes and the admin socket live (default: <app dir>/.kindling)`)
+    .option('--no-state', 'run without a state directory: no journal, no admin socket (plan, apply, history and rollback cannot reach the app)')
+    .option('--journal-max-record-bytes <size>', 'the largest batch the journal records, and reads back (default 128MiB)', bytes)
+    .option('--journal-compact-bytes <size>', 'compact the journal once the batches after its last snapshot exceed this and the snapshot (default 64MiB)', bytes)
+    .option('--admin-max-request-bytes <size>', 'the largest request the admin socket accepts (default 64MiB)', bytes)
+    .option('--admin-max-ops <n>', 'the most operations one admin apply may carry (default 100000)', count)
+    .option('--admin-timeout <ms>', 'time an admin client has to send a request, and to take its answer (default 30000)', count)
+    .option('--admin-max-connections <n>', 'the most admin connections open at once (default 16)', count)
+    .action(async (target: string, flags: RunFlags) => {
+      exitCode = await run(target, flags, options, stdout, stderr);
+    });
+  program
+    .command('validate')
+    .description('load the registry YAML and dry-run every entry through the app\'s listeners (through the running app, or a local boot that starts nothing); exit 0 or 2')
+    .argument('<app>', APP)
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, flags: { stateDir?: string }) => {
+      exitCode = await validateCommand(target, flags, io);
+    });
+  program
+    .command('plan')
+    .description('show what apply would change in the running app (+ create, ~ update with the changed fields, - delete), dry-run through its listeners; exit 0 no change, 1 changes, 2 error')
+    .argument('<app>', APP)
+    .option('--prune', 'also plan to delete the entries this YAML applied before and no longer declares')
+    .option('--json', 'print the plan as JSON')
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, flags: { stateDir?: string; prune?: boolean; json?: boolean }) => {
+      exitCode = await planCommand(target, flags, io);
+    });
+  program
+    .command('apply')
+    .description('apply the registry YAML to the running app as one atomic batch; exit 0 or 2')
+    .argument('<app>', APP)
+    .option('--prune', 'also delete the entries this YAML applied before and no longer declares (never entries of other sources)')
+    .option('--expect-revision <n>', 'refuse unless the app is at exactly this revision (the one a reviewed plan was made against)', revisionNumber)
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, flags: { stateDir?: string; prune?: boolean; expectRevision?: number }) => {
+      exitCode = await applyCommand(target, flags, io);
+    });
+  program
+    .command('history')
+    .description('list the batches the running app committed since it started (with the journal replayed at start); exit 0 or 2')
+    .argument('<app>', APP)
+    .option('--json', 'print the history as JSON')
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, flags: { stateDir?: string; json?: boolean }) => {
+      exitCode = await historyCommand(target, flags, io);
+    });
+  program
+    .command('compact')
+    .description("compact the running app's journal now: a snapshot of its state replaces the batches (it also compacts itself as it grows); exit 0 or 2")
+    .argument('<app>', APP)
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, flags: { stateDir?: string }) => {
+      exitCode = await compactCommand(target, flags, io);
+    });
+  program
+    .command('rollback')
+    .description('return the running app\'s registry to the state it had at <revision>, as one new batch; exit 0 or 2')
+    .argument('<app>', APP)
+    .argument('<revision>', 'the revision to return to (see kindling history)', revisionNumber)
+    .option('--dry-run', 'check the rollback through the listeners without changing anything')
+    .option('--expect-revision <n>', 'refuse unless the app is at exactly this revision', revisionNumber)
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(async (target: string, revision: number, flags: { stateDir?: string; dryRun?: boolean; expectRevision?: number }) => {
+      exitCode = await rollbackCommand(target, revision, flags, io);
+    });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    throw error;
+  }
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 2;
+  }
+  return exitCode;
+}
+
+async function run(
+  target: string,
+  flags: RunFlags,
+  options: CliOptions,
+  stdout: (text: string) => void,
+  stderr: (text: string) => void,
+): Promise<number> {
+  let app: Application;
+  try {
+    app = await Application.load(target, {
+      builtins: options.builtins ?? builtinComponents,
+      ...(flags.state === false ? {} : { stateDir: flags.stateDir ?? true }),
+      journal: {
+        ...(flags.journalMaxRecordBytes === undefined ? {} : { maxRecordBytes: flags.journalMaxRecordBytes }),
+        ...(flags.journalCompactBytes === undefined ? {} : { compactBytes: flags.journalCompactBytes }),
+      },
+      admin: {
+        ...(flags.adminMaxRequestBytes === undefined ? {} : { maxRequestBytes: flags.adminMaxRequestBytes }),
+        ...(flags.adminMaxOps === undefined ? {} : { maxOps: flags.adminMaxOps }),
+        ...(flags.adminTimeout === undefined ? {} : { timeoutMs: flags.adminTimeout }),
+        ...(flags.adminMaxConnections === undefined ? {} : { maxConnections: flags.adminMaxConnections }),
+      },
+      ...(options.logger !== undefined ? { logger: options.logger } : flags.logLevel !== undefined ? { logger: createConsoleLogger(flags.logLevel, 'kindling') } : {}),
+    });
+  } catch (error) {
+    stderr(`kindling: ${describeError(error)}\n`);
+    return 1;
+  }
+  const name = escapeInvisible(app.manifest.name ?? relative(process.cwd(), app.manifest.dir));
+  const guard = options.processGuard === true ? guardProcess(app) : undefined;
+  try {
+    await app.start();
+    // A fault no function explains, during boot, leaves a half-booted app that cannot be trusted.
+    const internal = guard?.counts().unattributed ?? 0;
+    if (internal > 0) throw new Error(`${internal} internal fault${internal === 1 ? '' : 's'} while starting (logged above)`);
+  } catch (error) {
+    stderr(`kindling: ${name} did not start: ${describeError(error)}\n`);
+    await app.shutdown('failed to start');
+    guard?.dispose();
+    return 1;
+  }
+  const held = app.state?.journalInfo;
+  const journal =
+    held === undefined || (held.replayedBatches === 0 && held.snapshotRevision === undefined)
+      ? ''
+      : held.snapshotRevision === undefined
+        ? `; ${held.replayedBatches} journaled batch${held.replayedBatches === 1 ? '' : 'es'} replayed`
+        : `; journal replayed (${describeHeld(held)})`;
+  const lines = [`${name} is running (registry revision ${app.registry.revision}, ${app.registry.entries().length} entries${journal})`];
+  const container = app.boot.context.container;
+  if (container.isBound(HttpServers)) {
+    for (const address of container.get<HttpServers>(HttpServers).addresses()) lines.push(`  ${escapeInvisible(address.id)}  ${escapeInvisible(address.url)}`);
+  }
+  if (app.state !== undefined) {
+    const socket = relative(process.cwd(), app.state.paths.socket);
+    const stateFlag = flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`;
+    lines.push(escapeInvisible(`  admin  ${socket.startsWith('..') ? app.state.paths.socket : socket}  (kindling plan | apply | history | rollback | compact ${target}${stateFlag})`));
+  }
+  const cleanup: { dispose(): void }[] = [];
+  if (flags.watch === true) {
+    cleanup.push(app.watch());
+    if (options.onReload !== undefined) cleanup.push(app.onDidReload(options.onReload));
+    lines.push(`watching ${escapeInvisible(relative(process.cwd(), app.manifest.dir) || '.')} for changes; a refused change keeps the running version`);
+  }
+  lines.push('press Ctrl-C to stop');
+  // Stop watching as soon as shutdown begins, whatever began it.
+  cleanup.push(
+    app.boot.onBootEvent((event) => {
+      if (event.name === BootEventName.stopping) for (const item of cleanup.splice(0)) item.dispose();
+    }),
+  );
+  let signals: { dispose(): void } | undefined;
+  // An app with nothing listening (no socket, no timer) would leave Node nothing to wait on: it
+  // would exit at once, without a signal and without calling any stop hook. It runs until told.
+  const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
+  // Listening for signals before saying "press Ctrl-C": one sent as soon as it is read stops the app gracefully.
+  const stopped = new Promise<number>((resolve) => {
+    // Kept until the end (not disposed when shutdown begins): a second signal must still exit at once.
+    if (options.handleSignals !== false) signals = app.boot.handleSignals({ exit: resolve });
+    if (options.signal !== undefined) {
+      const stop = (): void => {
+        app.shutdown('aborted').then(
+          (report) => resolve(report.failures.length > 0 ? 1 : 0),
+          () => resolve(1),
+        );
+      };
+      if (options.signal.aborted) stop();
+      else options.signal.addEventListener('abort', stop, { once: true });
+    }
+  });
+  stdout(`${lines.join('\n')}\n`);
+  options.onReady?.(app);
+  const code = await stopped;
+  clearInterval(keepAlive);
+  for (const item of cleanup.splice(0)) item.dispose();
+  signals?.dispose();
+  // Shutdown has run; this also waits for the admin socket and the journal to close (not after a
+  // second signal, which means "exit now").
+  if (code !== 130) await app.shutdown();
+  guard?.dispose();
+  return code;
+}
+
+/** Installs the process guard of `run`, attributing faults to the app's functions. */
+function guardProcess(app: Application): ProcessGuard {
+  const functions = (): Functions | undefined => {
+    // Read at each fault: the container gains the function component during boot.
+    const container = app.boot.context.container;
+    return container.isBound(Functions) ? container.get<Functions>(Functions) : undefined;
+  };
+  return ProcessGuard.install({ logger: app.logger, attributors: [(fault) => functions()?.originOf(fault)] });
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const argv = process.argv.slice(2);
+  const failed = argv[0] === 'run' ? 1 : 2;
+  let settled = false;
+  // Node exits on its own once nothing is left to wait on, with 0: a command whose work can never
+  // finish (a promise that never settles and holds no timer or socket) must not pass for a success.
+  process.once('beforeExit', () => {
+    if (settled) return;
+    process.stderr.write(
+      `kindling: ${escapeInvisible(argv[0] ?? 'the command')} stopped before it finished: what it waited for can never settle (a component module, hook or listener whose promise never resolves)\n`,
+    );
+    process.exit(failed);
+  });
+  main(argv, { processGuard: true }).then(
+    (code) => {
+      settled = true;
+      process.exit(code);
+    },
+    (error: unknown) => {
+      settled = true;
+      process.stderr.write(`kindling: ${describeError(error)}\n`);
+      process.exit(failed);
+    },
+  );
+}

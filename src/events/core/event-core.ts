@@ -1,0 +1,630 @@
+import { toDisposable, type Disposable } from '../../common/disposable.js';
+import { KindlingError, errorCodeOf, messageOf } from '../../common/errors.js';
+import { quote } from '../../common/visible-text.js';
+import { LogThrottle, REPEAT_WINDOW_MS, type Logger } from '../../common/logger.js';
+import { PatternSet } from '../../pattern/pattern-trie.js';
+import type { ChannelOverflow, OverflowPolicy } from './event-channel.js';
+import { EMPTY_META, splitEventName, type DeliveryMode, type EnvelopeInit, type EventEnvelope } from './event-envelope.js';
+import { EventSubscription, type BufferOptions, type SubscriptionOwner } from './event-subscription.js';
+import { SENT, type NodeInfo, type Transport, type TransportReceiver } from './transport.js';
+
+/** @internal Returned by a buffered subscriber whose full buffer refuses the event (policy `error`). */
+export const REFUSED: unique symbol = Symbol('kindling.events.refused');
+
+/**
+ * @internal How the core hands an event to one subscriber. The envelope is passed only when some
+ * subscriber of the name declared `needsEnvelope` (or the event came with one); otherwise it is
+ * `undefined` and never built.
+ */
+export type DeliverFunction = (data: unknown, name: string, envelope: EventEnvelope | undefined) => unknown;
+
+/** @internal What a face registers in the core. */
+export interface SubscriberSpec {
+  /** An event-dialect pattern over event names. */
+  readonly pattern: string;
+  /** The balancing group; omitted, the subscriber is a group of its own (it gets every `emit`). */
+  readonly group?: string | undefined;
+  readonly needsEnvelope: boolean;
+  /** Who this is, for error reports (`service users, event user.created`). */
+  readonly label: string;
+  readonly deliver: DeliverFunction;
+}
+
+/** @internal Subscribers that share a group and a pattern: an `emit` reaches one of them. */
+export interface Slot {
+  readonly key: string;
+  readonly group: string;
+  readonly pattern: string;
+  readonly members: Subscriber[];
+  next: number;
+}
+
+/** @internal One registration in the trie. */
+export class Subscriber {
+  constructor(
+    readonly id: number,
+    readonly pattern: string,
+    readonly group: string,
+    readonly needsEnvelope: boolean,
+    readonly label: string,
+    readonly deliver: DeliverFunction,
+    readonly slot: Slot,
+  ) {}
+}
+
+/** Everything precomputed about one event name; rebuilt after any subscription change. */
+class Plan {
+  constructor(
+    /** Matching subscribers in registration order. */
+    readonly subscribers: readonly Subscriber[],
+    /** Their distinct balancing slots, in order of first registration. */
+    readonly slots: readonly Slot[],
+    /** Whether some slot has several members (an `emit` must pick). */
+    readonly balanced: boolean,
+    readonly needsEnvelope: boolean,
+    /** `emit` may run the tight loop: local transport, no envelope, nothing to balance. */
+    readonly fastEmit: boolean,
+    /** `broadcast` may run the tight loop. */
+    readonly fastBroadcast: boolean,
+    /** `broadcastLocal` may run the tight loop. */
+    readonly fastLocal: boolean,
+    /** The only subscriber, when `emit` may call it without a loop (the common one-handler case). */
+    readonly single: Subscriber | undefined,
+  ) {}
+}
+
+/** Plans by event name: a null-prototype dictionary, which V8 reads faster than a `Map` here. */
+type PlanCache = Record<string, Plan | undefined>;
+
+function newPlanCache(): PlanCache {
+  return Object.create(null) as PlanCache;
+}
+
+/** @internal What a publish left to settle: refusals (overflow `error`) and the remote hand-off. */
+export interface PublishOutcome {
+  readonly refused: readonly Subscriber[] | undefined;
+  readonly remote: Promise<void> | undefined;
+  readonly envelope: EventEnvelope | undefined;
+}
+
+/** Counters of a bus, for tests, health checks and metrics. */
+export interface EventBusStats {
+  /** Registrations in the pattern trie (handlers, listeners, channel subscriptions). */
+  readonly subscriptions: number;
+  /** Open buffered subscriptions (Wippy `subscribe`, broker `consume`). */
+  readonly channels: number;
+  /** Event names whose subscriber list is cached. */
+  readonly cachedNames: number;
+  /** Events dropped by full buffers (each one also reported). */
+  readonly dropped: number;
+  /** Handler throws and rejections (each one also reported). */
+  readonly handlerErrors: number;
+}
+
+/** @internal Options of the core; the bus fills the defaults. */
+export interface EventCoreOptions {
+  readonly nodeID: string;
+  readonly logger: Logger;
+  readonly transport: Transport;
+  readonly bufferSize: number;
+  readonly overflow: OverflowPolicy;
+  /** Repeats of a fault report within this many ms are counted, not logged (default 10 000; 0 logs each). */
+  readonly logRepeatWindowMs?: number;
+}
+
+/** How many distinct names the plan cache remembers before it starts over. */
+const PLAN_CACHE_LIMIT = 16_384;
+const NO_SUBSCRIBERS: readonly Subscriber[] = Object.freeze([]);
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/**
+ * @internal The one bus behind every face: one envelope, one event-dialect {@link PatternSet} with
+ * its lookup cache, one delivery loop. Faces translate their API into {@link SubscriberSpec}s and
+ * {@link EnvelopeInit}s; nothing here knows about Wippy, Moleculer, Grafana or the Go broker.
+ */
+export class EventCore implements TransportReceiver, SubscriptionOwner {
+  readonly nodeID: string;
+  readonly logger: Logger;
+  readonly bufferSize: number;
+  readonly overflow: OverflowPolicy;
+  private readonly transport: Transport;
+  private readonly remote: boolean;
+  /** The transport's `sendPlain`, bound, when it is remote and has one. */
+  private readonly sendPlain: Transport['sendPlain'];
+  private readonly trie = new PatternSet<Subscriber>('event');
+  private plans: PlanCache = newPlanCache();
+  private planCount = 0;
+  private readonly slots = new Map<string, Slot>();
+  private readonly subscribers = new Map<Subscriber, Disposable>();
+  private readonly channels = new Set<EventSubscription<unknown>>();
+  private readonly idPrefix: string;
+  private subscriberSeq = 0;
+  private envelopeSeq = 0;
+  private open = true;
+  private reporting = 0;
+  private droppedCount = 0;
+  private handlerErrorCount = 0;
+  /** @internal Fault storms (refused sends, full buffers, a handler failing on every event) are counted, not logged per event. */
+  readonly storms: LogThrottle;
+
+  constructor(options: EventCoreOptions) {
+    this.nodeID = options.nodeID;
+    this.logger = options.logger;
+    this.storms = new LogThrottle(options.logger, { windowMs: options.logRepeatWindowMs ?? REPEAT_WINDOW_MS });
+    this.transport = options.transport;
+    this.remote = options.transport.remote;
+    this.sendPlain = this.remote ? options.transport.sendPlain?.bind(options.transport) : undefined;
+    this.bufferSize = options.bufferSize;
+    this.overflow = options.overflow;
+    this.idPrefix = `${options.nodeID}-`;
+  }
+
+  /** Whether the core still accepts events (false once closed). */
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  // ---------------------------------------------------------------- subscriptions
+
+  /** Registers a subscriber; dispose to remove it. Throws `INVALID` for a bad pattern. */
+  subscribe(spec: SubscriberSpec): Disposable {
+    if (!this.open) throw this.closedError('subscribe');
+    const id = ++this.subscriberSeq;
+    // A subscriber without a group is a group of its own: NUL cannot clash with a user's group name.
+    const group = spec.group ?? `\u0000${id}`;
+    const slotKey = `${group}\u0000${spec.pattern}`;
+    let slot = this.slots.get(slotKey);
+    const newSlot = slot === undefined;
+    slot ??= { key: slotKey, group, pattern: spec.pattern, members: [], next: 0 };
+    const subscriber = new Subscriber(id, spec.pattern, group, spec.needsEnvelope, spec.label, spec.deliver, slot);
+    const registration = this.trie.add(spec.pattern, subscriber); // throws INVALID before any change
+    if (newSlot) this.slots.set(slotKey, slot);
+    slot.members.push(subscriber);
+    this.invalidate();
+    // Only a remote transport needs to know the slots (to join NATS queue groups).
+    if (newSlot && this.remote) this.transport.slotAdded?.({ key: slotKey, group, pattern: spec.pattern, shared: spec.group !== undefined });
+    const release = toDisposable(() => {
+      registration.dispose();
+      this.subscribers.delete(subscriber);
+      const at = slot.members.indexOf(subscriber);
+      if (at >= 0) slot.members.splice(at, 1);
+      if (slot.members.length === 0 && this.slots.get(slotKey) === slot) {
+        this.slots.delete(slotKey);
+        if (this.remote) this.transport.slotRemoved?.(slotKey);
+      }
+      this.invalidate();
+    });
+    this.subscribers.set(subscriber, release);
+    return release;
+  }
+
+  /**
+   * Opens a buffered subscription: each spec's `accept` turns a delivery into a channel value, or
+   * `undefined` when the event is not for this subscription (a post-filter on trie candidates).
+   */
+  openChannel<T>(
+    label: string,
+    specs: readonly (Omit<SubscriberSpec, 'deliver' | 'label'> & {
+      readonly accept: (data: unknown, name: string, envelope: EventEnvelope | undefined) => T | undefined;
+    })[],
+    options: BufferOptions = {},
+  ): EventSubscription<T> {
+    if (!this.open) throw this.closedError(label);
+    const capacity = options.bufferSize ?? this.bufferSize;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new KindlingError('INVALID', `bufferSize must be a positive integer, got ${String(capacity)}`, {
+        details: { bufferSize: capacity },
+      });
+    }
+    const subscription = new EventSubscription<T>(label, capacity, options.overflow ?? this.overflow, this);
+    try {
+      for (const spec of specs) {
+        const accept = spec.accept;
+        const registration = this.subscribe({
+          pattern: spec.pattern,
+          group: spec.group,
+          needsEnvelope: spec.needsEnvelope,
+          label,
+          deliver: (data, name, envelope) => {
+            const value = accept(data, name, envelope);
+            if (value === undefined) return undefined;
+            return subscription.offer(value) ? undefined : REFUSED;
+          },
+        });
+        subscription.onClose(() => registration.dispose());
+      }
+    } catch (error) {
+      subscription.close();
+      throw error;
+    }
+    this.channels.add(subscription as EventSubscription<unknown>);
+    return subscription;
+  }
+
+  // ---------------------------------------------------------------- publishing
+
+  /** Balanced delivery by name, the hot path of Moleculer's `emit`. Throws `UNAVAILABLE` on refusal. */
+  emit(name: string, data: unknown): void {
+    const plan = this.plans[name] ?? this.plan(name);
+    const single = plan.single;
+    if (single !== undefined) {
+      const deliver = single.deliver;
+      let result: unknown;
+      try {
+        result = deliver(data, name, undefined);
+      } catch (error) {
+        this.handlerFailed(single, name, error);
+        return;
+      }
+      if (result !== undefined && this.afterDelivery(single, name, result)) throw this.refusal(name, [single]);
+    } else if (plan.fastEmit) {
+      this.loop(plan.subscribers, name, data);
+    } else {
+      this.settle(this.publishPlain(name, data, 'emit'), name);
+    }
+  }
+
+  /** Delivery to every subscriber on every node. Throws `UNAVAILABLE` on refusal. */
+  broadcast(name: string, data: unknown): void {
+    const plan = this.plans[name] ?? this.plan(name);
+    if (plan.fastBroadcast) this.loop(plan.subscribers, name, data);
+    else this.settle(this.publishPlain(name, data, 'broadcast'), name);
+  }
+
+  /** Delivery to every subscriber of this node. Throws `UNAVAILABLE` on refusal. */
+  broadcastLocal(name: string, data: unknown): void {
+    const plan = this.plans[name] ?? this.plan(name);
+    if (plan.fastLocal) this.loop(plan.subscribers, name, data);
+    else this.settle(this.publish({ name, data, eventType: 'broadcastLocal' }), name);
+  }
+
+  /**
+   * The general publish: builds the envelope when a subscriber or the transport needs it, delivers
+   * locally and hands off remotely as {@link Transport} describes. Returns what is left to settle, or
+   * `undefined` when everything was accepted. `confirm` asks the transport to settle the hand-off
+   * only once the network took it (`resilientPublish`); otherwise a remote send is fire-and-forget
+   * and a synchronous acceptance ({@link SENT}) leaves nothing to settle. Throws `UNAVAILABLE` once
+   * closed.
+   */
+  publish(init: EnvelopeInit, prebuilt?: EventEnvelope, confirm = false): PublishOutcome | undefined {
+    if (!this.open) throw this.closedError(`publish "${init.name}"`);
+    const name = init.name;
+    const plan = this.plans[name] ?? this.plan(name);
+    const toRemote = this.remote && init.eventType !== 'broadcastLocal';
+    let envelope = prebuilt;
+    if (envelope === undefined && (plan.needsEnvelope || toRemote)) envelope = this.makeEnvelope(init);
+    let remote: Promise<void> | undefined;
+    if (toRemote) {
+      remote = this.transport.send(envelope as EventEnvelope, confirm);
+      if (remote === SENT && !confirm) remote = undefined;
+      // A remote transport balances `emit` across nodes itself and hands this node its share back.
+      if (init.eventType === 'emit') return remote === undefined ? undefined : { refused: undefined, remote, envelope };
+    }
+    const refused = this.deliverLocal(plan, name, init.data, init.eventType, init.groups, envelope);
+    return refused === undefined && remote === undefined ? undefined : { refused, remote, envelope };
+  }
+
+  /**
+   * {@link publish} of an `emit`/`broadcast` without options. Over a transport with `sendPlain`, no
+   * envelope is built when no local subscriber needs one (an `emit` over a remote transport is not
+   * delivered locally here at all): the transport encodes the event from its parts.
+   */
+  private publishPlain(name: string, data: unknown, eventType: 'emit' | 'broadcast'): PublishOutcome | undefined {
+    const sendPlain = this.sendPlain;
+    if (sendPlain === undefined || !this.open) return this.publish({ name, data, eventType });
+    const plan = this.plans[name] ?? this.plan(name);
+    if (eventType === 'broadcast' && plan.needsEnvelope) return this.publish({ name, data, eventType });
+    let remote = sendPlain(eventType, name, data, this.envelopeSeq + 1, Date.now());
+    if (remote === undefined) return this.publish({ name, data, eventType });
+    this.envelopeSeq++;
+    if (remote === SENT) remote = undefined;
+    if (eventType === 'emit') return remote === undefined ? undefined : { refused: undefined, remote, envelope: undefined };
+    const refused = this.deliverLocal(plan, name, data, eventType, undefined, undefined);
+    return refused === undefined && remote === undefined ? undefined : { refused, remote, envelope: undefined };
+  }
+
+  /**
+   * Delivers again to the slot of a subscriber that refused (resilient publishing). Returns false
+   * while the slot still refuses; throws `NOT_FOUND` when the slot has no member any more.
+   */
+  redeliver(slot: Slot, name: string, data: unknown, envelope: EventEnvelope | undefined): boolean {
+    if (!this.open) throw this.closedError(`redeliver "${name}"`);
+    if (slot.members.length === 0) {
+      throw new KindlingError('NOT_FOUND', `nobody listens on ${quote(slot.group)} for ${quote(name)} any more`, {
+        details: { event: name, group: slot.group },
+      });
+    }
+    let env = envelope;
+    if (env === undefined && slot.members.some((member) => member.needsEnvelope)) {
+      env = this.makeEnvelope({ name, data, eventType: 'emit' });
+    }
+    return this.offerToSlot(slot, name, data, env) === undefined;
+  }
+
+  /** Builds an envelope stamped with this node, a fresh id and the current time. */
+  makeEnvelope<T>(init: EnvelopeInit<T>): EventEnvelope<T> {
+    const id = this.idPrefix + String(++this.envelopeSeq);
+    let system = init.system;
+    let kind = init.kind;
+    if (system === undefined || kind === undefined) ({ system, kind } = splitEventName(init.name));
+    return Object.freeze({
+      id,
+      name: init.name,
+      system,
+      kind,
+      path: init.path ?? '',
+      data: init.data,
+      meta: init.meta ?? EMPTY_META,
+      time: Date.now(),
+      trace: Object.freeze({ requestID: init.requestID ?? id, parentID: init.parentID, caller: init.caller }),
+      source: this.nodeID,
+      eventType: init.eventType,
+      groups: init.groups,
+    });
+  }
+
+  /** Turns an outcome into the synchronous API's answer: throw on refusal, report a failed hand-off. */
+  settle(outcome: PublishOutcome | undefined, name: string): void {
+    if (outcome === undefined) return;
+    if (outcome.remote !== undefined) {
+      outcome.remote.then(undefined, (error: unknown) => this.report('transport', error, { event: name }));
+    }
+    if (outcome.refused !== undefined) throw this.refusal(name, outcome.refused);
+  }
+
+  /** The `UNAVAILABLE` error for subscribers whose full buffers refused an event. */
+  refusal(name: string, refused: readonly Subscriber[]): KindlingError {
+    return new KindlingError(
+      'UNAVAILABLE',
+      `${refused.length} subscriber(s) refused ${quote(name)} because their buffers are full (overflow policy "error"): ` +
+        refused.map((s) => s.label).join(', '),
+      { retryable: true, details: { event: name, subscribers: refused.map((s) => s.label) } },
+    );
+  }
+
+  // ---------------------------------------------------------------- reports
+
+  /**
+   * Reports a fault: to the logger, and as a `$broker.error` event (Moleculer's payload shape,
+   * `{ error, module, type, ... }`). A fault raised while a report is being delivered is only
+   * logged, so a failing `$broker.error` handler cannot loop.
+   */
+  report(type: string, error: unknown, fields: Readonly<Record<string, unknown>>, level: 'warn' | 'error' = 'error'): void {
+    const message = messageOf(error);
+    // One storm per kind of fault and who had it: the first line of each is logged, the rest counted.
+    const who = fields['subscriber'] ?? fields['subscription'] ?? fields['service'] ?? '';
+    this.storms.log(level, `${type}\u0000${String(who)}\u0000${errorCodeOf(error) ?? ''}`, `event bus ${type}: ${message}`, { ...fields, error: message });
+    if (this.reporting > 0 || !this.open) return;
+    this.reporting++;
+    try {
+      const outcome = this.publish({ name: '$broker.error', data: { error, module: 'broker', type, ...fields }, eventType: 'broadcastLocal' });
+      if (outcome?.refused !== undefined) {
+        this.storms.warn('report-refused', 'a $broker.error report was refused by full buffers', { subscribers: outcome.refused.map((s) => s.label) });
+      }
+    } finally {
+      this.reporting--;
+    }
+  }
+
+  /** @internal {@link SubscriptionOwner}: a channel dropped events. */
+  onOverflow(subscription: EventSubscription<unknown>, overflow: ChannelOverflow): void {
+    const what = overflow.drained
+      ? `dropped ${overflow.episodeDrops} event(s) before its reader caught up`
+      : `is full (${overflow.capacity}) and dropped an event`;
+    this.report(
+      'overflow',
+      new KindlingError('UNAVAILABLE', `subscription ${subscription.label} ${what} (policy ${overflow.policy})`, { retryable: true }),
+      { subscription: subscription.label, ...overflow },
+      'warn',
+    );
+  }
+
+  /** @internal {@link SubscriptionOwner}: counts drops. */
+  onDrop(): void {
+    this.droppedCount++;
+  }
+
+  /** @internal {@link SubscriptionOwner}: forgets a closed subscription. */
+  onClose(subscription: EventSubscription<unknown>): void {
+    this.channels.delete(subscription);
+  }
+
+  // ---------------------------------------------------------------- transport
+
+  /** @internal {@link TransportReceiver}: an envelope from another node. */
+  deliver(envelope: EventEnvelope): void {
+    if (!this.open) return;
+    const plan = this.plans[envelope.name] ?? this.plan(envelope.name);
+    const refused = this.deliverLocal(plan, envelope.name, envelope.data, envelope.eventType, envelope.groups, envelope);
+    if (refused !== undefined) this.report('refused', this.refusal(envelope.name, refused), { event: envelope.name }, 'warn');
+  }
+
+  /** @internal {@link TransportReceiver}: an `emit` routed by the network to one slot of this node. */
+  deliverToSlot(envelope: EventEnvelope, slotKey: string): void {
+    if (!this.open) return;
+    const slot = this.slots.get(slotKey);
+    if (slot === undefined) return;
+    const groups = envelope.groups;
+    if (groups !== undefined && !groups.includes(slot.group)) return;
+    const refusedBy = this.offerToSlot(slot, envelope.name, envelope.data, envelope);
+    if (refusedBy !== undefined) this.report('refused', this.refusal(envelope.name, [refusedBy]), { event: envelope.name }, 'warn');
+  }
+
+  /** @internal {@link TransportReceiver}. */
+  nodeConnected(node: NodeInfo, reconnected: boolean): void {
+    this.internal('$node.connected', { node, reconnected });
+  }
+
+  /** @internal {@link TransportReceiver}. */
+  nodeUpdated(node: NodeInfo): void {
+    this.internal('$node.updated', { node });
+  }
+
+  /** @internal {@link TransportReceiver}. */
+  nodeDisconnected(node: NodeInfo, unexpected: boolean): void {
+    this.internal('$node.disconnected', { node, unexpected });
+  }
+
+  /** Broadcasts an internal (`$`) event locally; a refusal is reported, never thrown. */
+  internal(name: string, data: unknown): void {
+    if (!this.open) return;
+    const outcome = this.publish({ name, data, eventType: 'broadcastLocal' });
+    if (outcome?.refused !== undefined) this.report('refused', this.refusal(name, outcome.refused), { event: name }, 'warn');
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Counters for tests and health checks. */
+  stats(): EventBusStats {
+    return {
+      subscriptions: this.trie.size,
+      channels: this.channels.size,
+      cachedNames: this.planCount,
+      dropped: this.droppedCount,
+      handlerErrors: this.handlerErrorCount,
+    };
+  }
+
+  /** Closes every buffered subscription, removes every subscriber and refuses further events. */
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    for (const subscription of [...this.channels]) subscription.close();
+    for (const release of [...this.subscribers.values()]) release.dispose();
+    this.invalidate();
+    this.storms.flush();
+  }
+
+  // ---------------------------------------------------------------- delivery
+
+  /** The tight loop: no envelope, no balancing, one try/catch per subscriber, no allocation. */
+  private loop(subscribers: readonly Subscriber[], name: string, data: unknown): void {
+    let refused: Subscriber[] | undefined;
+    for (let i = 0; i < subscribers.length; i++) {
+      const subscriber = subscribers[i] as Subscriber;
+      const deliver = subscriber.deliver;
+      try {
+        const result = deliver(data, name, undefined);
+        if (result !== undefined && this.afterDelivery(subscriber, name, result)) (refused ??= []).push(subscriber);
+      } catch (error) {
+        this.handlerFailed(subscriber, name, error);
+      }
+    }
+    if (refused !== undefined) throw this.refusal(name, refused);
+  }
+
+  private deliverLocal(
+    plan: Plan,
+    name: string,
+    data: unknown,
+    mode: DeliveryMode,
+    groups: readonly string[] | undefined,
+    envelope: EventEnvelope | undefined,
+  ): Subscriber[] | undefined {
+    let refused: Subscriber[] | undefined;
+    if (mode === 'emit' && plan.balanced) {
+      for (const slot of plan.slots) {
+        if (groups !== undefined && !groups.includes(slot.group)) continue;
+        const refusedBy = this.offerToSlot(slot, name, data, envelope);
+        if (refusedBy !== undefined) (refused ??= []).push(refusedBy);
+      }
+      return refused;
+    }
+    const subscribers = plan.subscribers;
+    for (let i = 0; i < subscribers.length; i++) {
+      const subscriber = subscribers[i] as Subscriber;
+      if (groups !== undefined && !groups.includes(subscriber.group)) continue;
+      if (this.call(subscriber, name, data, envelope)) (refused ??= []).push(subscriber);
+    }
+    return refused;
+  }
+
+  /** Round robin within a slot; a member whose buffer refuses passes the event to the next one. */
+  private offerToSlot(slot: Slot, name: string, data: unknown, envelope: EventEnvelope | undefined): Subscriber | undefined {
+    const members = slot.members;
+    const count = members.length;
+    if (count === 0) return undefined;
+    const start = slot.next++ % count;
+    if (slot.next >= Number.MAX_SAFE_INTEGER) slot.next = 0;
+    for (let i = 0; i < count; i++) {
+      const member = members[(start + i) % count] as Subscriber;
+      if (!this.call(member, name, data, envelope)) return undefined;
+    }
+    return members[start];
+  }
+
+  /** Calls one subscriber; true when it refused the event. */
+  private call(subscriber: Subscriber, name: string, data: unknown, envelope: EventEnvelope | undefined): boolean {
+    const deliver = subscriber.deliver;
+    try {
+      const result = deliver(data, name, envelope);
+      return result !== undefined && this.afterDelivery(subscriber, name, result);
+    } catch (error) {
+      this.handlerFailed(subscriber, name, error);
+      return false;
+    }
+  }
+
+  /** Handles what a subscriber returned: a refusal (true) or a promise whose rejection is reported. */
+  private afterDelivery(subscriber: Subscriber, name: string, result: unknown): boolean {
+    if (result === REFUSED) return true;
+    if (isThenable(result)) result.then(undefined, (error: unknown) => this.handlerFailed(subscriber, name, error));
+    return false;
+  }
+
+  private handlerFailed(subscriber: Subscriber, name: string, error: unknown): void {
+    this.handlerErrorCount++;
+    this.report('handler', error, { event: name, subscriber: subscriber.label });
+  }
+
+  /** Forgets every plan: a subscription changed or the core closed. */
+  private invalidate(): void {
+    if (this.planCount === 0) return;
+    this.plans = newPlanCache();
+    this.planCount = 0;
+  }
+
+  private plan(name: string): Plan {
+    // A plain copy: the trie hands out frozen arrays, which V8 iterates several times slower.
+    const subscribers = this.open ? [...this.trie.match(name)] : NO_SUBSCRIBERS;
+    const slots: Slot[] = [];
+    let balanced = false;
+    let needsEnvelope = false;
+    for (const subscriber of subscribers) {
+      if (subscriber.needsEnvelope) needsEnvelope = true;
+      if (!slots.includes(subscriber.slot)) {
+        slots.push(subscriber.slot);
+        if (subscriber.slot.members.length > 1) balanced = true;
+      }
+    }
+    const local = this.open && !needsEnvelope;
+    const fastEmit = local && !balanced && !this.remote;
+    const plan = new Plan(
+      subscribers,
+      slots,
+      balanced,
+      needsEnvelope,
+      fastEmit,
+      local && !this.remote,
+      local,
+      fastEmit && subscribers.length === 1 ? subscribers[0] : undefined,
+    );
+    if (this.planCount >= PLAN_CACHE_LIMIT) this.invalidate();
+    this.plans[name] = plan;
+    this.planCount++;
+    return plan;
+  }
+
+  private closedError(what: string): KindlingError {
+    return new KindlingError('UNAVAILABLE', `the event bus of node ${this.nodeID} is stopped; cannot ${what}`, {
+      details: { nodeID: this.nodeID },
+    });
+  }
+}
