@@ -42,7 +42,7 @@ export { MANIFEST_FILE, ManifestError, loadBootManifest, parseBootManifest, reso
 export type { BootManifest, BootManifestOptions, ManifestComponent, ManifestProblem, ResolvedComponent } from './app/manifest.js';
 export { Application } from './app/application.js';
 export type { ApplicationOptions, ReloadOutcome } from './app/application.js';
-export type { WatchOptions } from './app/app-watch.js';
+export type { AppWatch, WatchOptions } from './app/app-watch.js';
 export { ProcessGuard, stackOf } from './app/process-guard.js';
 export type { FaultAttributor, FaultCounts, FaultOrigin, ProcessGuardOptions } from './app/process-guard.js';
 

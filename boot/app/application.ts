@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, sep } from 'node:path';
 import { FileBoundary, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
 import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
 import { deepEqual } from '../../src/common/deep-freeze.js';
@@ -13,11 +13,14 @@ import type { ShutdownReport } from '../kernel/loader.js';
 import { DurableState } from '../state/durable-state.js';
 import type { JournalLimits } from '../state/durable-state.js';
 import { statePaths } from '../state/state-dir.js';
+import { describeRefusal } from '../cli/dry-run.js';
 import { watchApp } from './app-watch.js';
-import type { WatchOptions } from './app-watch.js';
+import type { AppWatch, WatchOptions } from './app-watch.js';
+import { displayPath, relativePathsIn } from './display-path.js';
 import { loadBootManifest, resolveManifestComponents } from './manifest.js';
 import type { BootManifest } from './manifest.js';
 import { RegistryJournal, getRegistry } from '../kernel/well-known.js';
+import { reloadLogLine } from './reload-report.js';
 
 /** Options of {@link Application.load}. */
 export interface ApplicationOptions {
@@ -46,23 +49,37 @@ export interface ApplicationOptions {
   readonly admin?: AdminServerOptions;
 }
 
+/** What every {@link ReloadOutcome} tells. */
+interface ReloadBasics {
+  /** The registry's revision after the reload (the one still served after a refusal). */
+  readonly revision: number;
+  /** The changed files that led to the reload (absolute paths, sorted); absent for a direct `reload()` of nothing in particular. */
+  readonly files?: readonly string[];
+}
+
 /** What one {@link Application.reload} did. */
 export type ReloadOutcome =
-  | {
+  | (ReloadBasics & {
       readonly status: 'applied';
-      readonly revision: number;
       /** `+id`, `~id`, `-id` for each created, updated and deleted entry. */
       readonly changes: readonly string[];
       readonly result: ApplyResult;
-    }
-  | { readonly status: 'unchanged'; readonly revision: number }
-  | {
+      /** Set when the reload before this one was refused: the sources are good again. */
+      readonly recovered?: true;
+    })
+  | (ReloadBasics & {
+      readonly status: 'unchanged';
+      /** Set when the reload before this one was refused: the sources are good again. */
+      readonly recovered?: true;
+    })
+  | (ReloadBasics & {
       readonly status: 'refused';
-      readonly revision: number;
       readonly error: unknown;
       /** The refusal, with file:line:col where known. */
       readonly message: string;
-    };
+      /** Each problem of the refusal, starting with its file:line:col where known (relative to the working directory). */
+      readonly problems: readonly string[];
+    });
 
 /**
  * The source label of an app's registry YAML (`yaml:<app dir>`, the directory's real path): the
@@ -95,6 +112,14 @@ export class Application {
   private applied = new Map<string, Entry>();
   private readonly reloadListeners = new Set<(outcome: ReloadOutcome) => void>();
   private reloading: Promise<ReloadOutcome> = Promise.resolve({ status: 'unchanged', revision: 0 });
+  /** Whether the last reload was refused (the next good one says it recovered). */
+  private refused = false;
+  /** Whether `start` has applied the baseline: watched changes wait for it. */
+  private started = false;
+  /** Files the watcher reported that no reload has read yet. */
+  private readonly changedFiles = new Set<string>();
+  /** Whether a reload of {@link changedFiles} is queued and has not begun: later changes join it. */
+  private changeReloadQueued = false;
   private durable: DurableState | undefined;
   private admin: AdminEndpoint | undefined;
   /** The source label of this app's registry YAML (see {@link yamlSourceOf}). */
@@ -173,6 +198,9 @@ export class Application {
       }
       this.admin?.ready();
     }
+    this.started = true;
+    // What the watcher saw while the app started may be newer than what the baseline read.
+    this.reloadChangedFiles();
     return outcome;
   }
 
@@ -195,10 +223,21 @@ export class Application {
 
   /**
    * Watches the app directory and the registry sources; each burst of changes to a registry YAML
-   * file or to a file an entry uses (a function module) becomes one {@link reload}. Dispose to stop.
+   * file or to a file an entry uses (a function module) becomes one {@link reload}, which logs one
+   * line. Bursts that come while a reload runs join into the next one. Called before {@link start},
+   * and awaited `ready`, it misses nothing: changes seen before the app is up are reloaded once it
+   * is. Dispose to stop.
    */
-  watch(options: WatchOptions = {}): Disposable {
-    return watchApp(this.manifest, this.logger, (files) => void this.reload(files), options);
+  watch(options: WatchOptions = {}): AppWatch {
+    return watchApp(
+      this.manifest,
+      this.logger,
+      (files) => {
+        for (const file of files) this.changedFiles.add(file);
+        if (this.started) this.reloadChangedFiles();
+      },
+      options,
+    );
   }
 
   /** Stops every component, in reverse order, and closes the state directory's admin socket and journal. */
@@ -254,15 +293,48 @@ export class Application {
     this.durable?.close();
   }
 
+  /** Queues one reload of the files the watcher reported, unless one is queued already (they join it). */
+  private reloadChangedFiles(): void {
+    if (this.changedFiles.size === 0 || this.changeReloadQueued) return;
+    this.changeReloadQueued = true;
+    const run = (): Promise<ReloadOutcome> => {
+      this.changeReloadQueued = false;
+      const files = [...this.changedFiles].sort();
+      this.changedFiles.clear();
+      const read = files.filter((file) => this.reads(file));
+      if (read.length === 0) {
+        this.logger.debug(`no registry source or entry file among the changed files (${files.map(displayPath).join(', ')})`);
+        // Nothing was reloaded: nothing to report, nor to tell reload listeners.
+        return Promise.resolve({ status: 'unchanged', revision: this.registry.revision, files });
+      }
+      return this.runReload(read);
+    };
+    this.reloading = this.reloading.then(run, run);
+  }
+
+  /** Whether a reload reads `file`: a registry source, a YAML file under one, or a file an entry uses. */
+  private reads(file: string): boolean {
+    const yaml = /\.ya?ml$/i.test(file);
+    if (this.manifest.registry.some((source) => file === source || (yaml && file.startsWith(source + sep)))) return true;
+    return (this.entryFiles()?.entriesUsing(file).length ?? 0) > 0;
+  }
+
+  private entryFiles(): EntryFiles | undefined {
+    const container = this.boot.context.container;
+    return container.isBound(EntryFiles) ? container.get<EntryFiles>(EntryFiles) : undefined;
+  }
+
   private async runReload(changedFiles: readonly string[], initial = false): Promise<ReloadOutcome> {
     const registry = this.registry;
     let outcome: ReloadOutcome;
+    const ops: RegistryOp[] = [];
+    // Only what is there: a direct reload() keeps its outcome as plain as it always was.
+    const extra = { ...(changedFiles.length === 0 ? {} : { files: [...changedFiles] }), ...(this.refused ? { recovered: true as const } : {}) };
     try {
       const { entries } = await loadRegistryYaml(this.manifest.registry, { ...this.manifest.yamlLimits, root: this.manifest.boundary });
-      const files = this.boot.context.container.isBound(EntryFiles) ? this.boot.context.container.get<EntryFiles>(EntryFiles) : undefined;
-      const touched = new Set(changedFiles.flatMap((file) => files?.entriesUsing(file) ?? []));
+      const entryFiles = this.entryFiles();
+      const touched = new Set(changedFiles.flatMap((file) => entryFiles?.entriesUsing(file) ?? []));
       const next = new Map(entries.map((entry) => [entry.id, entry]));
-      const ops: RegistryOp[] = [];
       const changes: string[] = [];
       // What changed in the YAML since it was last applied, stated against what the registry holds
       // now: `kindling apply` or the journal may already have made (or undone) some of it.
@@ -286,29 +358,29 @@ export class Application {
       }
       if (ops.length === 0) {
         this.applied = next;
-        outcome = { status: 'unchanged', revision: registry.revision };
+        outcome = { status: 'unchanged', revision: registry.revision, ...extra };
       } else {
         // The baseline is on disk already (the YAML itself): only later batches go to the journal.
         const result = await registry.apply(ops, { source: this.source, ...(initial ? { durable: false } : {}) });
         this.applied = next;
-        outcome = { status: 'applied', revision: result.revision, changes, result };
+        outcome = { status: 'applied', revision: result.revision, changes, result, ...extra };
       }
     } catch (error) {
-      outcome = { status: 'refused', revision: registry.revision, error, message: messageOf(error) };
+      const problems = describeRefusal(error, ops).lines.map((line) => relativePathsIn(line));
+      outcome = { status: 'refused', revision: registry.revision, ...(changedFiles.length === 0 ? {} : { files: [...changedFiles] }), error, message: messageOf(error), problems };
     }
+    this.refused = outcome.status === 'refused';
     this.report(outcome, initial);
     return outcome;
   }
 
   private report(outcome: ReloadOutcome, initial: boolean): void {
-    if (outcome.status === 'applied') {
-      this.logger.info(initial ? `applied revision ${outcome.revision}: ${outcome.changes.length} entries` : `applied revision ${outcome.revision}: ${outcome.changes.join(' ')}`);
-    } else if (outcome.status === 'refused') {
+    if (initial) {
       // A refused first batch is thrown by start(): whoever started the app reports it.
-      if (initial) return;
-      this.logger.error(`change refused, still serving revision ${outcome.revision}:\n${outcome.message}`);
+      if (outcome.status === 'applied') this.logger.info(`applied revision ${outcome.revision}: ${outcome.changes.length} entries`);
     } else {
-      this.logger.debug('no change to apply');
+      const { level, message } = reloadLogLine(outcome);
+      this.logger[level](message);
     }
     for (const listener of [...this.reloadListeners]) {
       try {

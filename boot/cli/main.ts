@@ -19,6 +19,7 @@ import { colourFor, createStyle, describeError, terminalSafe } from './output.js
 import type { ProgressMode } from './output.js';
 import type { Component } from '../kernel/component.js';
 import { ProcessGuard } from '../app/process-guard.js';
+import { displayPath } from '../app/display-path.js';
 
 /** Options of {@link main}, for tests and for embedding the CLI. */
 export interface CliOptions {
@@ -237,13 +238,17 @@ async function run(
   }
   const name = escapeInvisible(app.manifest.name ?? relative(process.cwd(), app.manifest.dir));
   const guard = options.processGuard === true ? guardProcess(app) : undefined;
+  // Watching from before the baseline is read: an edit made while the app starts is applied once it is up.
+  const watching = flags.watch === true ? app.watch() : undefined;
   try {
+    await watching?.ready;
     await app.start();
     // A fault no function explains, during boot, leaves a half-booted app that cannot be trusted.
     const internal = guard?.counts().unattributed ?? 0;
     if (internal > 0) throw new Error(`${internal} internal fault${internal === 1 ? '' : 's'} while starting (logged above)`);
   } catch (error) {
     stderr(`kindling: ${name} did not start: ${describeError(error)}\n`);
+    watching?.dispose();
     await app.shutdown('failed to start');
     guard?.dispose();
     return 1;
@@ -266,10 +271,13 @@ async function run(
     lines.push(escapeInvisible(`  admin  ${socket.startsWith('..') ? app.state.paths.socket : socket}  (kindling plan | apply | history | rollback | compact ${target}${stateFlag})`));
   }
   const cleanup: { dispose(): void }[] = [];
-  if (flags.watch === true) {
-    cleanup.push(app.watch());
+  if (watching !== undefined) {
+    cleanup.push(watching);
+    // In time for the reload of what changed while starting: that reload reads files before it reports.
     if (options.onReload !== undefined) cleanup.push(app.onDidReload(options.onReload));
-    lines.push(`watching ${escapeInvisible(relative(process.cwd(), app.manifest.dir) || '.')} for changes; a refused change keeps the running version`);
+    const roots = watching.roots.map(displayPath).join(', ');
+    const sources = app.manifest.registry.map(displayPath).join(', ');
+    lines.push(escapeInvisible(`watching ${roots} (the registry YAML in ${sources}, and the files its entries use); a refused change keeps the running version`));
   }
   lines.push('press Ctrl-C to stop');
   // Stop watching as soon as shutdown begins, whatever began it.
