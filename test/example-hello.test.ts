@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -132,12 +132,7 @@ describe('`kindling run` as a subprocess (the `npm start` path)', () => {
   let dir: string;
   let child: ChildProcessWithoutNullStreams | undefined;
 
-  beforeAll(() => {
-    // Build what `npm start` runs. Errors elsewhere in the tree must not hide a broken CLI: only
-    // the emitted files matter here (typechecking is its own step).
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
-  }, 120_000);
-
+  // dist/, what `npm start` runs, was built by the global setup of the integration tests.
   afterAll(async () => {
     child?.kill('SIGKILL');
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
