@@ -12,6 +12,7 @@ import { RequestHandler } from './request-handler.js';
 import type { RouteStore } from './request-handler.js';
 import { FAULT_CHARS, sendError } from './response-encoding.js';
 import { RouteRegexCheck } from './route-regex-check.js';
+import { HttpKind } from './kinds.js';
 
 interface ServiceSpec {
   readonly id: string;
@@ -81,9 +82,9 @@ export interface HttpManagerOptions {
   readonly logLinesPerMinute?: number;
 }
 
-const SERVICE = 'http.service';
-const ROUTER = 'http.router';
-const ENDPOINT = 'http.endpoint';
+const SERVICE = HttpKind.service;
+const ROUTER = HttpKind.router;
+const ENDPOINT = HttpKind.endpoint;
 
 /**
  * The listener of the `http.*` kinds (and a guard on `function.*` deletes). Transactional: a batch

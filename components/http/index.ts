@@ -5,6 +5,7 @@ import { FunctionName, HttpName, RegistryName, defineComponent, getHandlerRegist
 import { Functions } from '../function/index.js';
 import { HttpManager } from './http-manager.js';
 import { HttpServers } from './http-types.js';
+import { HTTP_KINDS } from './kinds.js';
 
 export { HttpServiceConfig, HttpRouterConfig, HttpEndpointConfig } from './http-config.js';
 export type { HttpMethodName } from './http-config.js';
@@ -72,7 +73,7 @@ export const httpComponent = defineComponent({
     });
     const registrations = new DisposableStore();
     const handlers = getHandlerRegistry(ctx);
-    registrations.add(handlers.registerListener('http.*', manager, { name: 'http' }));
+    registrations.add(handlers.registerListener('http.*', manager, { name: 'http', kinds: HTTP_KINDS }));
     // Refuses deleting a function an endpoint still calls.
     registrations.add(handlers.registerListener('function.*', manager, { name: 'http (function references)' }));
     ctx.container.bind<HttpServers>(HttpServers).toConstantValue(manager);

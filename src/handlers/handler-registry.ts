@@ -1,3 +1,4 @@
+import { toDisposable } from '../common/disposable.js';
 import type { Disposable } from '../common/disposable.js';
 import type { Entry } from '../entry/entry.js';
 import { PatternSet } from '../pattern/pattern-trie.js';
@@ -62,6 +63,13 @@ export interface ListenerOptions {
   readonly name?: string;
   /** Time limit of each call, overriding the registry's default. */
   readonly timeoutMs?: number;
+  /**
+   * The kinds this listener handles, when its pattern matches more than it knows (`http.*` for
+   * `http.service`, `http.router`, `http.endpoint`). Another kind the pattern matches is not
+   * handled by it: unless some other listener or `acceptKinds` takes it, the registry refuses it
+   * and names the nearest known kind (`http.endpiont`: did you mean `http.endpoint`?).
+   */
+  readonly kinds?: readonly string[];
 }
 
 /** A listener as registered: the object, its pattern and its options. */
@@ -70,6 +78,8 @@ export interface ListenerRegistration {
   readonly pattern: string;
   readonly name: string;
   readonly timeoutMs: number | undefined;
+  /** The kinds it handles among those its pattern matches (undefined: all of them). */
+  readonly kinds: ReadonlySet<string> | undefined;
 }
 
 /** An observer as registered. */
@@ -98,6 +108,8 @@ function describe(target: object, pattern: string, name: string | undefined): st
 export class HandlerRegistry {
   private readonly listeners = new PatternSet<ListenerRegistration>('kind');
   private readonly observers = new PatternSet<ObserverRegistration>('kind');
+  /** The listeners that declared the kinds they handle, for "did you mean" hints. */
+  private readonly declaredKinds = new Set<ListenerRegistration>();
 
   /** Registers a listener for every kind `pattern` matches. Throws `INVALID` for a bad pattern. */
   registerListener<D = unknown>(pattern: string, listener: EntryListener<D>, options: ListenerOptions = {}): Disposable {
@@ -106,8 +118,15 @@ export class HandlerRegistry {
       pattern,
       name: describe(listener, pattern, options.name),
       timeoutMs: options.timeoutMs,
+      kinds: options.kinds === undefined ? undefined : new Set(options.kinds),
     };
-    return this.listeners.add(pattern, registration);
+    const added = this.listeners.add(pattern, registration);
+    if (registration.kinds === undefined) return added;
+    this.declaredKinds.add(registration);
+    return toDisposable(() => {
+      this.declaredKinds.delete(registration);
+      added.dispose();
+    });
   }
 
   /** Registers an observer for every kind `pattern` matches. Throws `INVALID` for a bad pattern. */
@@ -122,7 +141,11 @@ export class HandlerRegistry {
 
   /** The listeners for `kind`, in registration order. */
   listenersFor(kind: string): readonly ListenerRegistration[] {
-    return this.listeners.match(kind);
+    const matched = this.listeners.match(kind);
+    // The cached match is returned as it is unless a listener in it declared the kinds it knows.
+    return matched.some((registration) => registration.kinds !== undefined && !registration.kinds.has(kind))
+      ? matched.filter((registration) => registration.kinds === undefined || registration.kinds.has(kind))
+      : matched;
   }
 
   /** The observers for `kind`, in registration order. */
@@ -135,11 +158,21 @@ export class HandlerRegistry {
     return this.listeners.patterns();
   }
 
-  /** The registered listener pattern closest to `kind` (for "did you mean" hints), if any. */
-  nearestListenerPattern(kind: string): string | undefined {
+  /**
+   * The registered listener pattern — or, for a listener that declared its kinds, the kind —
+   * closest to `kind` (for "did you mean" hints), if any is close; `others` are weighed too (the
+   * registry's accepted kinds).
+   */
+  nearestListenerPattern(kind: string, others: readonly string[] = []): string | undefined {
     let best: string | undefined;
     let bestDistance = Number.POSITIVE_INFINITY;
-    for (const pattern of new Set(this.listeners.patterns())) {
+    const declared = new Set([...this.declaredKinds].map((registration) => registration.pattern));
+    const candidates = new Set([
+      ...this.listeners.patterns().filter((pattern) => !declared.has(pattern)),
+      ...[...this.declaredKinds].flatMap((registration) => [...(registration.kinds ?? [])]),
+      ...others,
+    ]);
+    for (const pattern of candidates) {
       const distance = patternDistance(pattern, kind);
       if (distance < bestDistance) {
         best = pattern;

@@ -172,6 +172,33 @@ describe('Registry', () => {
         expect(error.message).toContain('Did you mean "http.*"?');
       });
 
+      it('refuses a kind under a listener pattern that the listener does not know, naming the kind it knows', async () => {
+        const { handlers, registry } = setup();
+        const http = new Recorder('http');
+        const registration = handlers.registerListener('http.*', http, { kinds: ['http.service', 'http.endpoint'] });
+        await registry.apply([create('app:a', 'http.endpoint')]);
+        const typo = await refusal(registry.apply([create('app:b', 'http.endpiont')]));
+        expect(typo.message).toContain('no listener handles kind "http.endpiont" of entry app:b. Did you mean "http.endpoint"?');
+        expect(http.calls).toEqual(['http:add:app:a']);
+        registration.dispose();
+        expect(handlers.nearestListenerPattern('http.endpiont')).toBeUndefined();
+      });
+
+      it('names a kind typo on an existing entry as the typo, not as a change of kind', async () => {
+        const { handlers, registry } = setup({ acceptKinds: ['app.note'] });
+        handlers.registerListener('http.*', new Recorder('http'), { kinds: ['http.endpoint'] });
+        await registry.apply([create('app:a', 'http.endpoint'), create('app:n', 'app.note')]);
+        const typo = await refusal(registry.apply([{ op: 'update', entry: { id: 'app:a', kind: 'http.endpiont' } }, { op: 'update', entry: { id: 'app:n', kind: 'app.nots' } }]));
+        expect(typo.details['errors']).toHaveLength(2);
+        expect(typo.message).toContain('"http.endpiont" of entry app:a. Did you mean "http.endpoint"?');
+        expect(typo.message).toContain('"app.nots" of entry app:n. Did you mean "app.note"?');
+        expect(typo.message).not.toContain('cannot change kind');
+        // A change between two kinds that are both handled is still refused as one.
+        handlers.registerListener('http.router', new Recorder('router'));
+        const change = await refusal(registry.apply([{ op: 'update', entry: { id: 'app:a', kind: 'http.router' } }]));
+        expect(change.message).toContain('cannot change kind from http.endpoint to http.router');
+      });
+
       it('accepts registry.entry and kinds listed in acceptKinds without a listener', async () => {
         const { registry } = setup({ acceptKinds: ['config.*'] });
         await registry.apply([create('app:a', 'registry.entry'), create('app:b', 'config.db')]);

@@ -425,15 +425,17 @@ export class Registry {
               problem('NOT_FOUND', id, `entry ${id} does not exist, so it cannot be updated`);
               continue;
             }
-            if (current.kind !== entry.kind) {
-              problem('INVALID', id, `entry ${id} cannot change kind from ${current.kind} to ${entry.kind} (delete it and create it anew)`);
-              continue;
-            }
           }
           const listeners = this.handlers.listenersFor(entry.kind);
+          // A kind nothing handles is the problem to name (most often a typo, with its "did you
+          // mean"), before the change of kind it would also be.
           const kindProblem = listeners.length > 0 ? undefined : this.checkKind(entry);
           if (kindProblem !== undefined) {
             problem('INVALID', id, kindProblem);
+            continue;
+          }
+          if (current !== undefined && current.kind !== entry.kind) {
+            problem('INVALID', id, `entry ${id} cannot change kind from ${current.kind} to ${entry.kind} (delete it and create it anew)`);
             continue;
           }
           planned.push({ op: operation.op, id, entry, previous: current, listeners });
@@ -456,7 +458,7 @@ export class Registry {
 
   private checkKind(entry: Entry): string | undefined {
     if (this.accepted.match(entry.kind).length > 0) return undefined;
-    const nearest = this.handlers.nearestListenerPattern(entry.kind);
+    const nearest = this.handlers.nearestListenerPattern(entry.kind, this.accepted.patterns());
     const hint = nearest === undefined ? '' : ` Did you mean "${nearest}"?`;
     return `no listener handles kind "${entry.kind}" of entry ${entry.id}.${hint} Register a listener for it, or list the kind in acceptKinds.`;
   }
