@@ -129,10 +129,10 @@ describe('kindling (CLI)', () => {
     expect(err).toContain('expected one of debug, info, warn, error, silent');
   });
 
-  it('exits 1 and says why when the app does not exist', async () => {
+  it('exits 2 and says why when the app does not exist, as every command does', async () => {
     const { code, err } = await runCli(['run', join(fixture, 'missing')]);
-    expect(code).toBe(1);
-    expect(err).toMatch(/^kindling: .*missing does not exist/);
+    expect(code).toBe(2);
+    expect(err).toMatch(/^error: .*missing does not exist/);
   });
 
   it('validates and plans the registry YAML under the limits the manifest sets in allow.yaml', async () => {

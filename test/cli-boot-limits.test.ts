@@ -26,7 +26,7 @@ describe('kindling validate', () => {
   it('exits 2, not 0, when a component module never finishes loading', async () => {
     const { code, out, err } = await kindling(['validate', hangAtImport]);
     expect({ code, out }).toEqual({ code: 2, out: '' });
-    expect(err).toContain('kindling: validate stopped before it finished: what it waited for can never settle');
+    expect(err).toContain('error: validate stopped before it finished: what it waited for can never settle');
   });
 
   it('prints the failure of a component that throws a value that cannot be described, naming the component', async () => {
@@ -43,7 +43,7 @@ describe('kindling run', () => {
     try {
       const { code, err } = await kindling(['run', stuck, '--state-dir', state]);
       expect(code).toBe(1);
-      expect(err).toContain(`kindling: stuck did not start: ${STUCK}\n`);
+      expect(err).toContain(`error: stuck did not start: ${STUCK}\n`);
     } finally {
       await rm(state, { recursive: true, force: true });
     }
@@ -52,13 +52,13 @@ describe('kindling run', () => {
   it('exits 1 naming a component whose load never settles, with --no-state', async () => {
     const { code, err } = await kindling(['run', stuck, '--no-state']);
     expect(code).toBe(1);
-    expect(err).toContain(`kindling: stuck did not start: ${STUCK}\n`);
+    expect(err).toContain(`error: stuck did not start: ${STUCK}\n`);
   });
 
   it('exits 1, not 0, when a component module never finishes loading', async () => {
     const { code, err } = await kindling(['run', hangAtImport, '--no-state']);
     expect(code).toBe(1);
-    expect(err).toContain('kindling: run stopped before it finished');
+    expect(err).toContain('error: run stopped before it finished');
   });
 
   it('runs an app with nothing listening until a signal, then calls its stop hooks (it used to exit at once)', async () => {

@@ -113,7 +113,7 @@ describe('ProcessGuard', () => {
         const result = await kindling(['run', dir, '--state-dir', state]);
         expect(result.code).toBe(1);
         expect(result.err).toMatch(/internal fault \(not attributed to an entry\), an unhandled rejection: Error: fault-probe: a rejection nobody handles, while starting/);
-        expect(result.err).toMatch(/kindling: hostile did not start: 1 internal fault while starting \(logged above\)/);
+        expect(result.err).toMatch(/error: hostile did not start: 1 internal fault while starting \(logged above\)/);
       } finally {
         await rm(dir, { recursive: true, force: true });
         await rm(state, { recursive: true, force: true });

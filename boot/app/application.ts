@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { basename, sep } from 'node:path';
 import { FileBoundary, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
-import type { ApplyResult, Disposable, Entry, Logger, Registry, RegistryOp } from 'kindling';
+import type { ApplyResult, Disposable, Entry, Logger, LogLevel, Registry, RegistryOp } from 'kindling';
 import { deepEqual } from '../../src/common/deep-freeze.js';
 import { AdminEndpoint } from '../admin/admin-endpoint.js';
 import type { AdminServerOptions } from '../admin/admin-server.js';
@@ -13,7 +13,8 @@ import type { ShutdownReport } from '../kernel/loader.js';
 import { DurableState } from '../state/durable-state.js';
 import type { JournalLimits } from '../state/durable-state.js';
 import { statePaths } from '../state/state-dir.js';
-import { describeRefusal } from '../cli/dry-run.js';
+import { describeRefusal } from './refusal.js';
+import { formatProblem } from './problems.js';
 import { watchApp } from './app-watch.js';
 import type { AppWatch, WatchOptions } from './app-watch.js';
 import { displayPath, relativePathsIn } from './display-path.js';
@@ -31,6 +32,8 @@ export interface ApplicationOptions {
   readonly builtins: Readonly<Record<string, Component>>;
   /** The logger; by default a console logger at the manifest's `log` level (info). */
   readonly logger?: Logger;
+  /** The level of the default logger, overriding the manifest's `log` (ignored with `logger`). */
+  readonly logLevel?: LogLevel;
   /** Default time limit of each component's load, in ms (30 s). */
   readonly loadTimeoutMs?: number;
   /** Default time limit of each component's start, in ms (30 s). */
@@ -141,7 +144,7 @@ export class Application {
    */
   static async load(target: string, options: ApplicationOptions): Promise<Application> {
     const manifest = await loadBootManifest(target);
-    const logger = options.logger ?? createConsoleLogger(manifest.log ?? 'info', manifest.name ?? 'kindling');
+    const logger = options.logger ?? createConsoleLogger(options.logLevel ?? manifest.log ?? 'info', manifest.name ?? 'kindling');
     const boot = new BootLoader({
       logger,
       baseDir: manifest.dir,
@@ -366,7 +369,7 @@ export class Application {
         outcome = { status: 'applied', revision: result.revision, changes, result, ...extra };
       }
     } catch (error) {
-      const problems = describeRefusal(error, ops).lines.map((line) => relativePathsIn(line));
+      const problems = describeRefusal(error, ops).problems.map(formatProblem);
       outcome = { status: 'refused', revision: registry.revision, ...(changedFiles.length === 0 ? {} : { files: [...changedFiles] }), error, message: messageOf(error), problems };
     }
     this.refused = outcome.status === 'refused';

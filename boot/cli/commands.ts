@@ -12,7 +12,10 @@ import { Progress, describeError, escapeLines, formatCount } from './output.js';
 import type { ProgressMode, Style } from './output.js';
 import type { Component } from '../kernel/component.js';
 import { collectHandlers } from '../kernel/container.js';
-import { describeRefusal, dryRunEvery } from './dry-run.js';
+import { dryRunEvery } from './dry-run.js';
+import { describeRefusal } from '../app/refusal.js';
+import { formatProblem, orderProblems, problemOf, relativeInText, shownPath } from '../app/problems.js';
+import type { Problem } from '../app/problems.js';
 import type { DryRun, DryRunReport } from './dry-run.js';
 import { ManifestError, loadBootManifest } from '../app/manifest.js';
 import type { BootManifest } from '../app/manifest.js';
@@ -34,6 +37,11 @@ export interface CommandIO {
   readonly builtins: Readonly<Record<string, Component>>;
   /** The logger of a local boot (default: warnings and errors on stderr). */
   readonly logger: Logger | undefined;
+  /**
+   * Asks the user a yes/no question (a terminal on both ends); undefined when nobody can answer,
+   * and then a command that needs a confirmation asks for `--yes` instead.
+   */
+  readonly confirm: ((question: string) => Promise<boolean>) | undefined;
 }
 
 /** Flags every command that finds an app takes. */
@@ -107,6 +115,8 @@ export async function validateCommand(arg: string, flags: TargetFlags, io: Comma
 export interface PlanFlags extends TargetFlags {
   readonly prune?: boolean;
   readonly json?: boolean;
+  /** List every change, however many (by default a long plan is summarised by kind). */
+  readonly full?: boolean;
 }
 
 /**
@@ -148,11 +158,12 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
     progress.done(`planned ${formatCount(plan.changes.length)} changes`);
     const valid = report.problems.length === 0 && !report.incomplete;
     if (flags.json === true) {
-      io.stdout(`${JSON.stringify({ app: target.name, source: target.source, against, changes: plan.changes, unpruned: plan.unpruned, valid, problems: report.problems }, undefined, 2)}\n`);
+      const problems = orderProblems(report.problems);
+      io.stdout(`${JSON.stringify({ app: target.name, source: target.source, against, changes: plan.changes, unpruned: plan.unpruned, valid, problems }, undefined, 2)}\n`);
     } else {
       const subject =
         against.running ? `the running app (pid ${against.pid}, revision ${against.revision})` : `an empty registry (no app is running at ${target.client.paths.dir})`;
-      printPlan(io, target, plan, subject);
+      printPlan(io, target, plan, subject, flags.full === true);
       if (!valid) printProblems(io, report, 'the dry run was refused');
       else if (plan.changes.length > 0 && against.running) {
         const command = escapeInvisible(`kindling apply ${arg}${flags.prune === true ? ' --prune' : ''}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`} --expect-revision ${against.revision}`);
@@ -166,7 +177,8 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
   } catch (error) {
     progress.clear();
     if (flags.json === true) {
-      io.stdout(`${JSON.stringify({ valid: false, error: { code: codeOf(error), message: messageOf(error) }, problems: errorLines(error, plan?.ops ?? [], arg) }, undefined, 2)}\n`);
+      const problems = problemsOf(error, plan?.ops ?? [], arg);
+      io.stdout(`${JSON.stringify({ valid: false, error: { code: codeOf(error), message: relativeInText(messageOf(error)) }, problems }, undefined, 2)}\n`);
       return ExitCode.error;
     }
     return fail(io, error, arg, plan?.ops);
@@ -179,6 +191,9 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
 export interface ApplyFlags extends TargetFlags {
   readonly prune?: boolean;
   readonly expectRevision?: number;
+  readonly full?: boolean;
+  /** Delete many entries (with --prune) without asking. */
+  readonly yes?: boolean;
 }
 
 /** How often apply plans again when another change lands between its plan and its apply. */
@@ -212,6 +227,9 @@ export async function applyCommand(arg: string, flags: ApplyFlags, io: CommandIO
         printUnpruned(io, plan);
         return ExitCode.ok;
       }
+      const deletes = plan.changes.filter((change) => change.op === 'delete').length;
+      progress.clear();
+      await confirmDeletes(io, flags, { deletes, entries: current.entries.length, what: 'this apply --prune', check: escapeInvisible(`kindling plan ${arg} --prune`) });
       progress.size(plan.ops.length);
       progress.phase(`applying ${formatCount(plan.ops.length)} changes`);
       let result: AdminApplyResult;
@@ -224,7 +242,7 @@ export async function applyCommand(arg: string, flags: ApplyFlags, io: CommandIO
         throw error;
       }
       progress.done(`applied ${formatCount(plan.ops.length)} changes`);
-      io.stdout(changeLines(io.style, plan.changes));
+      io.stdout(changeList(io.style, plan.changes, flags.full === true));
       io.stdout(`applied revision ${io.style.bold(String(result.revision))}: ${summary(plan.changes, true)}\n`);
       printFaults(io, result);
       printUnpruned(io, plan);
@@ -283,6 +301,9 @@ export async function compactCommand(arg: string, flags: TargetFlags, io: Comman
 export interface RollbackFlags extends TargetFlags {
   readonly dryRun?: boolean;
   readonly expectRevision?: number;
+  readonly full?: boolean;
+  /** Delete many entries without asking. */
+  readonly yes?: boolean;
 }
 
 /**
@@ -292,13 +313,16 @@ export interface RollbackFlags extends TargetFlags {
 export async function rollbackCommand(arg: string, revision: number, flags: RollbackFlags, io: CommandIO): Promise<number> {
   try {
     const target = await resolveTarget(arg, flags);
-    await requireRunning(target);
-    const result = await target.client.rollback({
-      revision,
-      dryRun: flags.dryRun === true,
-      ...(flags.expectRevision === undefined ? {} : { expectRevision: flags.expectRevision }),
-    });
-    io.stdout(changeLines(io.style, result.changes));
+    const status = await requireRunning(target);
+    const fence = flags.expectRevision === undefined ? {} : { expectRevision: flags.expectRevision };
+    let result = await target.client.rollback({ revision, dryRun: true, ...fence });
+    if (flags.dryRun !== true) {
+      const deletes = result.changes.filter((change) => change.op === 'delete').length;
+      await confirmDeletes(io, flags, { deletes, entries: status.entries, what: `the rollback to revision ${revision}`, check: escapeInvisible(`kindling rollback ${arg} ${revision} --dry-run`) });
+      // Fenced by the revision that was checked and confirmed: a change that lands in between is not undone blindly.
+      result = await target.client.rollback({ revision, dryRun: false, expectRevision: result.revision });
+    }
+    io.stdout(changeList(io.style, result.changes, flags.full === true));
     if (result.changes.length === 0) io.stdout(`no changes: the registry is already as it was at revision ${revision}\n`);
     else if (result.dryRun) io.stdout(`the rollback to revision ${revision} would be revision ${result.revision + 1}: ${summary(result.changes)} (dry run, nothing changed)\n`);
     else io.stdout(`rolled back to revision ${revision} as revision ${io.style.bold(String(result.revision))}: ${summary(result.changes, true)}\n`);
@@ -326,7 +350,9 @@ async function loadYaml(target: Target, progress: Progress): Promise<{ entries: 
   progress.phase(`loading the registry YAML (${target.manifest.registry.length} ${plural(target.manifest.registry.length, 'source')})`);
   const loaded = await loadRegistryYaml(target.manifest.registry, { ...target.manifest.yamlLimits, root: target.manifest.boundary });
   progress.size(loaded.entries.length);
-  progress.phase(`loaded ${formatCount(loaded.entries.length)} entries from ${formatCount(loaded.files.length)} files`);
+  progress.phase(
+    `loaded ${formatCount(loaded.entries.length)} ${plural(loaded.entries.length, 'entry', 'entries')} from ${formatCount(loaded.files.length)} ${plural(loaded.files.length, 'file')}`,
+  );
   return loaded;
 }
 
@@ -374,7 +400,7 @@ async function bootLocally(target: Target, io: CommandIO): Promise<{ registry: R
   }
 }
 
-function printPlan(io: CommandIO, target: Target, plan: RegistryPlan, about: string): void {
+function printPlan(io: CommandIO, target: Target, plan: RegistryPlan, about: string, full: boolean): void {
   const { style } = io;
   const subject = escapeInvisible(about);
   const name = escapeInvisible(target.name);
@@ -384,9 +410,55 @@ function printPlan(io: CommandIO, target: Target, plan: RegistryPlan, about: str
     return;
   }
   io.stdout(`${style.bold(`plan for ${name}`)} against ${subject}:\n`);
-  io.stdout(changeLines(style, plan.changes));
+  io.stdout(changeList(style, plan.changes, full));
   io.stdout(`${summary(plan.changes)}\n`);
   printUnpruned(io, plan);
+}
+
+/** Longer lists of changes are summarised by operation and kind, unless `--full` is given. */
+export const LISTED_CHANGES = 50;
+
+/** Deleting more entries than this (or every entry) asks for a confirmation, or `--yes`. */
+export const CONFIRMED_DELETES = 5;
+
+/** The changes one per line, or for a long list one line per operation and kind, largest first. */
+function changeList(style: Style, changes: readonly (PlannedChange | WireChange)[], full: boolean): string {
+  if (full || changes.length <= LISTED_CHANGES) return changeLines(style, changes);
+  const groups = new Map<string, { op: string; kind: string; count: number }>();
+  for (const change of changes) {
+    const key = `${change.op}\0${change.kind}`;
+    const group = groups.get(key) ?? { op: change.op, kind: change.kind, count: 0 };
+    group.count++;
+    groups.set(key, group);
+  }
+  const order = ['create', 'update', 'delete'];
+  const rows = [...groups.values()].sort((a, b) => order.indexOf(a.op) - order.indexOf(b.op) || b.count - a.count || (a.kind < b.kind ? -1 : 1));
+  const width = Math.max(...rows.map((row) => formatCount(row.count).length));
+  const lines = rows.map((row) => {
+    const paint = row.op === 'create' ? style.create : row.op === 'update' ? style.update : style.remove;
+    const sign = row.op === 'create' ? '+' : row.op === 'update' ? '~' : '-';
+    return `  ${paint(`${sign} ${formatCount(row.count).padStart(width)}`)}  ${escapeInvisible(row.kind)}\n`;
+  });
+  return `${lines.join('')}${style.dim(`  (${formatCount(changes.length)} changes, counted by kind; --full lists each one)`)}\n`;
+}
+
+/**
+ * Asks before a command deletes more than a handful of entries, or every entry; without anyone to
+ * ask (not a terminal), refuses unless `--yes` was given. Throws when not confirmed.
+ */
+async function confirmDeletes(io: CommandIO, flags: { readonly yes?: boolean }, plan: { deletes: number; entries: number; what: string; check: string }): Promise<void> {
+  const { deletes, entries, what, check } = plan;
+  const everything = deletes > 0 && deletes >= entries;
+  if (flags.yes === true || (deletes <= CONFIRMED_DELETES && !everything)) return;
+  const count = everything ? `every entry of the running app (${formatCount(deletes)})` : `${formatCount(deletes)} entries of the running app`;
+  if (io.confirm === undefined) {
+    throw new KindlingError('ABORTED', `${what} would delete ${count}; nothing changed. See the changes with \`${check}\`, then run it again with --yes`, {
+      details: { deletes },
+    });
+  }
+  if (!(await io.confirm(`${what} deletes ${count}. Go on?`))) {
+    throw new KindlingError('ABORTED', `${what} was not confirmed; nothing changed`, { details: { deletes } });
+  }
 }
 
 function changeLines(style: Style, changes: readonly (PlannedChange | WireChange)[]): string {
@@ -465,16 +537,17 @@ function changeSummary(changes: readonly WireChange[]): string {
 
 function printProblems(io: CommandIO, report: DryRunReport, title: string): void {
   const { errStyle } = io;
-  const count = report.problems.length;
+  const problems = orderProblems(report.problems);
+  const count = problems.length;
   io.stderr(`${errStyle.error('error')}: ${title} (${count} ${plural(count, 'problem')}):\n`);
-  for (const problem of report.problems) io.stderr(`  ${indent(problem)}\n`);
+  for (const problem of problems) io.stderr(`  ${indent(formatProblem(problem))}\n`);
   if (report.followOns > 0) io.stderr(errStyle.dim(`  (${report.followOns} more ${plural(report.followOns, 'entry', 'entries')} refused only because of the problems above)\n`));
   if (report.incomplete) io.stderr(errStyle.dim('  (stopped after too many refusals; fix these and check again)\n'));
 }
 
-/** Prints a command's failure with every position it carries; returns the exit code 2. */
+/** Prints a command's failure with every position it carries, in file order; returns the exit code 2. */
 function fail(io: CommandIO, error: unknown, arg: string, ops: readonly RegistryOp[] = []): number {
-  const lines = errorLines(error, ops, arg);
+  const lines = problemsOf(error, ops, arg).map(formatProblem);
   const { errStyle } = io;
   if (lines.length === 1) io.stderr(`${errStyle.error('error')}: ${indent(lines[0] as string)}\n`);
   else {
@@ -484,23 +557,26 @@ function fail(io: CommandIO, error: unknown, arg: string, ops: readonly Registry
   return ExitCode.error;
 }
 
-function errorLines(error: unknown, ops: readonly RegistryOp[], arg: string): string[] {
+/** Every problem an error carries, once each, in file order. */
+export function problemsOf(error: unknown, ops: readonly RegistryOp[], arg: string): Problem[] {
   try {
-    return describeFailure(error, ops, arg);
+    return orderProblems(describeFailure(error, ops, arg));
   } catch {
     // Describing the error threw (a hostile value in it): its message alone, which cannot throw.
-    return [describeError(error)];
+    return [problemOf(describeError(error), codeOf(error))];
   }
 }
 
-function describeFailure(error: unknown, ops: readonly RegistryOp[], arg: string): string[] {
+function describeFailure(error: unknown, ops: readonly RegistryOp[], arg: string): Problem[] {
   if (isNotRunning(error)) {
     const dir = (error as KindlingError).details['stateDir'];
-    return [`no running app at ${escapeInvisible(String(dir))}; start it with \`kindling run ${escapeInvisible(arg)}\` (or give the --state-dir it runs with)`];
+    const message = `no running app at ${escapeInvisible(shownPath(String(dir)))}; start it with \`kindling run ${escapeInvisible(arg)}\` (or give the --state-dir it runs with)`;
+    return [problemOf(message, 'UNAVAILABLE')];
   }
-  if (error instanceof ManifestError) return error.problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`);
-  if (error instanceof RegistryYamlError) return error.problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`);
-  return describeRefusal(error, ops).lines;
+  if (error instanceof ManifestError || error instanceof RegistryYamlError) {
+    return error.problems.map((p) => problemOf(p.message, error.code, p));
+  }
+  return describeRefusal(error, ops).problems;
 }
 
 function headline(error: unknown, count: number): string {

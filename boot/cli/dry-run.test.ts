@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HandlerRegistry, KindlingError, Registry, createEntry, silentLogger } from 'kindling';
 import { setEntrySource } from '../../src/entry/entry.js';
 import type { Entry, RegistryOp } from 'kindling';
-import { describeRefusal, dryRunEvery } from './dry-run.js';
+import { dryRunEvery } from './dry-run.js';
 
 function registryRefusing(bad: (entry: Entry) => string | undefined): Registry {
   const handlers = new HandlerRegistry();
@@ -24,7 +24,10 @@ describe('dryRunEvery', () => {
     const ops = creates(declared('app:a', 3, { bad: true }), declared('app:b', 5), declared('app:c', 7, { bad: true }));
     const report = await dryRunEvery(ops, (batch) => registry.apply(batch, { dryRun: true }));
     expect(report).toEqual({
-      problems: ['create of entry app:a by checker was refused: app:a is bad', 'create of entry app:c by checker was refused: app:c is bad'].map((m) => expect.stringContaining(m)),
+      problems: [
+        { file: '/app/registry.yaml', line: 3, column: 5, code: 'REJECTED', entryId: 'app:a', message: 'app:a is bad (checker refused the create)' },
+        { file: '/app/registry.yaml', line: 7, column: 5, code: 'REJECTED', entryId: 'app:c', message: 'app:c is bad (checker refused the create)' },
+      ],
       followOns: 0,
       incomplete: false,
     });
@@ -54,29 +57,5 @@ describe('dryRunEvery', () => {
     const report = await dryRunEvery(ops, (batch) => registry.apply(batch, { dryRun: true }), 2);
     expect(report).toMatchObject({ incomplete: true });
     expect(report.problems).toHaveLength(2);
-  });
-});
-
-describe('describeRefusal', () => {
-  it('puts each problem of the registry checks at the position of its entry', async () => {
-    const registry = registryRefusing(() => undefined);
-    const ops: RegistryOp[] = [
-      { op: 'update', entry: declared('app:missing', 3) },
-      { op: 'create', entry: createEntry(setEntrySource({ id: 'app:odd', kind: 'other.kind' }, { file: '/app/registry.yaml', line: 9, column: 5 })) },
-    ];
-    const error = await registry.apply(ops).catch((caught: unknown) => caught);
-    expect(describeRefusal(error, ops)).toEqual({
-      lines: [
-        '/app/registry.yaml:3:5: entry app:missing does not exist, so it cannot be updated',
-        expect.stringMatching(/^\/app\/registry\.yaml:9:5: no listener handles kind "other\.kind" of entry app:odd/),
-      ],
-      ids: ['app:missing', 'app:odd'],
-    });
-  });
-
-  it('adds the position of the entry to a refusal that came back without one', () => {
-    const ops = creates(declared('app:a', 3));
-    const error = new KindlingError('REJECTED', 'create of entry app:a by http was refused: port in use', { details: { entryId: 'app:a' } });
-    expect(describeRefusal(error, ops).lines).toEqual(['/app/registry.yaml:3:5: create of entry app:a by http was refused: port in use']);
   });
 });

@@ -2,8 +2,9 @@
 // The `kindling` command line: `kindling run <app> [--watch]`, and `validate | plan | apply |
 // history | rollback` to check and change a running app through its admin socket.
 
-import { realpathSync } from 'node:fs';
-import { relative } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createConsoleLogger, escapeInvisible } from 'kindling';
@@ -12,7 +13,9 @@ import { Functions, HttpServers, builtinComponents } from 'kindling/components';
 import { Application } from '../app/application.js';
 import type { ReloadOutcome } from '../app/application.js';
 import { BootEventName } from '../kernel/boot-events.js';
-import { applyCommand, compactCommand, historyCommand, planCommand, rollbackCommand, validateCommand } from './commands.js';
+import { CONFIRMED_DELETES, LISTED_CHANGES, applyCommand, compactCommand, historyCommand, planCommand, problemsOf, rollbackCommand, validateCommand } from './commands.js';
+import { formatProblem, relativeInText } from '../app/problems.js';
+import { ManifestError } from '../app/manifest.js';
 import { describeHeld } from '../state/durable-state.js';
 import type { CommandIO } from './commands.js';
 import { colourFor, createStyle, describeError, terminalSafe } from './output.js';
@@ -39,6 +42,12 @@ export interface CliOptions {
   readonly onReload?: (outcome: ReloadOutcome) => void;
   /** The components a manifest can name (default: the built-ins). */
   readonly builtins?: Readonly<Record<string, Component>>;
+  /**
+   * Asks the user to confirm a rollback or prune that deletes many entries (default: a prompt on
+   * the terminal when stdin and stderr are both terminals; otherwise nobody can answer, and such a
+   * command needs `--yes`).
+   */
+  readonly confirm?: (question: string) => Promise<boolean>;
   /** Whether to colour stdout (default: when it is a terminal and NO_COLOR is unset). */
   readonly color?: boolean;
   /** How to show the progress of large batches on stderr (default: one updating line on a terminal, plain lines otherwise). */
@@ -90,16 +99,19 @@ export async function main(argv: readonly string[], options: CliOptions = {}): P
     progress: options.progress ?? (options.stderr === undefined && process.stderr.isTTY === true ? 'tty' : 'plain'),
     builtins: options.builtins ?? builtinComponents,
     logger: options.logger,
+    confirm: options.confirm ?? (options.stderr === undefined ? terminalConfirm() : undefined),
   };
   const program = new Command('kindling')
     .description('Run applications assembled from a boot manifest and registry YAML, and check and change them while they run.')
+    .version(packageVersion(), '-V, --version', 'print the version of kindling')
     .exitOverride()
     .configureOutput({ writeOut: stdout, writeErr: stderr })
     .showHelpAfterError()
     .addHelpText(
       'after',
       `
-Exit codes: 0 ok; plan: 1 when there are changes; 2 for an error (a refusal, no running app, bad usage).
+Exit codes: 0 ok; 1 plan: there are changes, run: the app failed to boot or to stop; 2 an error
+(bad usage, a bad manifest or registry YAML, a refusal, no running app); 130 run: cut short by a second Ctrl-C.
 An app's state directory (default <app>/.kindling, or --state-dir) holds its journal and its admin socket.`,
     );
   const logLevel = (value: string): LogLevel => {
@@ -152,9 +164,10 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .description('show what apply would change in the running app (+ create, ~ update with the changed fields, - delete), dry-run through its listeners; exit 0 no change, 1 changes, 2 error')
     .argument('<app>', APP)
     .option('--prune', 'also plan to delete the entries this YAML applied before and no longer declares')
-    .option('--json', 'print the plan as JSON')
+    .option('--json', 'print the plan as JSON (every change, and each problem with file, line, column and code)')
+    .option('--full', `list every change (a plan of more than ${LISTED_CHANGES} is counted by kind)`)
     .option('--state-dir <dir>', STATE_DIR)
-    .action(async (target: string, flags: { stateDir?: string; prune?: boolean; json?: boolean }) => {
+    .action(async (target: string, flags: { stateDir?: string; prune?: boolean; json?: boolean; full?: boolean }) => {
       exitCode = await planCommand(target, flags, io);
     });
   program
@@ -163,8 +176,10 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .argument('<app>', APP)
     .option('--prune', 'also delete the entries this YAML applied before and no longer declares (never entries of other sources)')
     .option('--expect-revision <n>', 'refuse unless the app is at exactly this revision (the one a reviewed plan was made against)', revisionNumber)
+    .option('--full', `list every change (more than ${LISTED_CHANGES} are counted by kind)`)
+    .option('-y, --yes', `prune without asking, even when that deletes more than ${CONFIRMED_DELETES} entries or every entry`)
     .option('--state-dir <dir>', STATE_DIR)
-    .action(async (target: string, flags: { stateDir?: string; prune?: boolean; expectRevision?: number }) => {
+    .action(async (target: string, flags: { stateDir?: string; prune?: boolean; expectRevision?: number; full?: boolean; yes?: boolean }) => {
       exitCode = await applyCommand(target, flags, io);
     });
   program
@@ -191,8 +206,10 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .argument('<revision>', 'the revision to return to (see kindling history)', revisionNumber)
     .option('--dry-run', 'check the rollback through the listeners without changing anything')
     .option('--expect-revision <n>', 'refuse unless the app is at exactly this revision', revisionNumber)
+    .option('--full', `list every change (more than ${LISTED_CHANGES} are counted by kind)`)
+    .option('-y, --yes', `roll back without asking, even when that deletes more than ${CONFIRMED_DELETES} entries or every entry`)
     .option('--state-dir <dir>', STATE_DIR)
-    .action(async (target: string, revision: number, flags: { stateDir?: string; dryRun?: boolean; expectRevision?: number }) => {
+    .action(async (target: string, revision: number, flags: { stateDir?: string; dryRun?: boolean; expectRevision?: number; full?: boolean; yes?: boolean }) => {
       exitCode = await rollbackCommand(target, revision, flags, io);
     });
   try {
@@ -230,11 +247,13 @@ async function run(
         ...(flags.adminTimeout === undefined ? {} : { timeoutMs: flags.adminTimeout }),
         ...(flags.adminMaxConnections === undefined ? {} : { maxConnections: flags.adminMaxConnections }),
       },
-      ...(options.logger !== undefined ? { logger: options.logger } : flags.logLevel !== undefined ? { logger: createConsoleLogger(flags.logLevel, 'kindling') } : {}),
+      ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      ...(flags.logLevel === undefined ? {} : { logLevel: flags.logLevel }),
     });
   } catch (error) {
-    stderr(`kindling: ${describeError(error)}\n`);
-    return 1;
+    // Nothing was booted: the manifest or its path is wrong, as validate would say (and with its exit code).
+    printError(stderr, error);
+    return 2;
   }
   const name = escapeInvisible(app.manifest.name ?? relative(process.cwd(), app.manifest.dir));
   const guard = options.processGuard === true ? guardProcess(app) : undefined;
@@ -247,7 +266,7 @@ async function run(
     const internal = guard?.counts().unattributed ?? 0;
     if (internal > 0) throw new Error(`${internal} internal fault${internal === 1 ? '' : 's'} while starting (logged above)`);
   } catch (error) {
-    stderr(`kindling: ${name} did not start: ${describeError(error)}\n`);
+    stderr(`error: ${name} did not start: ${relativeInText(describeError(error))}\n`);
     watching?.dispose();
     await app.shutdown('failed to start');
     guard?.dispose();
@@ -328,6 +347,42 @@ function guardProcess(app: Application): ProcessGuard {
   return ProcessGuard.install({ logger: app.logger, attributors: [(fault) => functions()?.originOf(fault)] });
 }
 
+/** Prints an error the way every command does: `error: ` and each of its problems in file order. */
+function printError(stderr: (text: string) => void, error: unknown): void {
+  const lines = problemsOf(error, [], '').map(formatProblem);
+  if (lines.length === 1) stderr(`error: ${lines[0] as string}\n`);
+  else {
+    const title = error instanceof ManifestError ? `the boot manifest has ${lines.length} problems` : `${lines.length} problems`;
+    stderr(`error: ${title}:\n${lines.map((line) => `  ${line}\n`).join('')}`);
+  }
+}
+
+/** A yes/no prompt on the terminal, when both stdin and stderr are one. */
+function terminalConfirm(): ((question: string) => Promise<boolean>) | undefined {
+  if (process.stdin.isTTY !== true || process.stderr.isTTY !== true) return undefined;
+  return async (question) => {
+    const prompt = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
+    } finally {
+      prompt.close();
+    }
+  };
+}
+
+/** The version in kindling's package.json, found upwards from this file (dist/ or the sources). */
+function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'kindling' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // no package.json here: look further up
+    }
+    if (dirname(dir) === dir) return 'unknown';
+  }
+}
+
 function isEntryPoint(): boolean {
   const script = process.argv[1];
   if (script === undefined) return false;
@@ -347,7 +402,7 @@ if (isEntryPoint()) {
   process.once('beforeExit', () => {
     if (settled) return;
     process.stderr.write(
-      `kindling: ${escapeInvisible(argv[0] ?? 'the command')} stopped before it finished: what it waited for can never settle (a component module, hook or listener whose promise never resolves)\n`,
+      `error: ${escapeInvisible(argv[0] ?? 'the command')} stopped before it finished: what it waited for can never settle (a component module, hook or listener whose promise never resolves)\n`,
     );
     process.exit(failed);
   });
@@ -358,7 +413,7 @@ if (isEntryPoint()) {
     },
     (error: unknown) => {
       settled = true;
-      process.stderr.write(`kindling: ${describeError(error)}\n`);
+      process.stderr.write(`error: ${describeError(error)}\n`);
       process.exit(failed);
     },
   );
