@@ -117,4 +117,12 @@ describe.skipIf(skipNats)('durable channels on JetStream', () => {
     await expect(local.channels.send('x', 1)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('KINDLING_NATS_URL') });
     await local.stop();
   });
+
+  it('before start() says to start the bus, not to configure NATS', async () => {
+    const unstarted = createNatsEventBus({ nodeID: 'unstarted', nats: { url: NATS_URL, prefix: uniquePrefix() }, logger: quiet });
+    const refusal = unstarted.channels.send('x', 1);
+    await expect(refusal).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('await bus.start()') });
+    await expect(refusal).rejects.not.toMatchObject({ message: expect.stringContaining('KINDLING_NATS_URL') });
+    await unstarted.stop();
+  });
 });

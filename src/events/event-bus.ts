@@ -150,7 +150,11 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
   }
 
   get channels(): Channels {
-    return (this.currentState === 'stopped' ? undefined : this.transport.openChannels) ?? unavailableChannels;
+    const open = this.currentState === 'stopped' ? undefined : this.transport.openChannels;
+    if (open !== undefined) return open;
+    // A transport that can carry channels declares `openChannels` (undefined until it has them).
+    if (!('openChannels' in this.transport)) return unavailableChannels('no-transport');
+    return unavailableChannels(this.currentState === 'started' ? 'no-jetstream' : 'not-started');
   }
 
   nodes(): readonly NodeInfo[] {

@@ -58,15 +58,28 @@ export interface Channels {
   subscribe<T = unknown>(channel: string, options: ChannelSubscribeOptions<T>): Promise<ChannelSubscription>;
 }
 
-/** What the bus offers without a transport that has channels: every call refuses with `UNAVAILABLE` naming the fix. */
-export const unavailableChannels: Channels = {
-  send: () => Promise.reject(noChannels()),
-  subscribe: () => Promise.reject(noChannels()),
+/** Why a bus has no durable channels at this moment. */
+export type ChannelsAbsence = 'no-transport' | 'not-started' | 'no-jetstream';
+
+/**
+ * What the bus offers while it has no durable channels: every call refuses with `UNAVAILABLE` naming
+ * the reason and the fix.
+ */
+export function unavailableChannels(absence: ChannelsAbsence): Channels {
+  return {
+    send: () => Promise.reject(noChannels(absence)),
+    subscribe: () => Promise.reject(noChannels(absence)),
+  };
+}
+
+const ABSENCE_MESSAGES: Record<ChannelsAbsence, string> = {
+  'no-transport':
+    'durable channels need NATS with JetStream: configure a NATS URL (KINDLING_NATS_URL, the events component config nats.url, or createNatsEventBus({ nats: { url } }) of kindling/nats)',
+  'not-started': 'durable channels open once the bus has connected to NATS: await bus.start() before using bus.channels',
+  'no-jetstream':
+    'durable channels need JetStream, and the NATS server the bus is connected to has it off: start nats-server with -js (--jetstream)',
 };
 
-function noChannels(): KindlingError {
-  return new KindlingError(
-    'UNAVAILABLE',
-    'durable channels need NATS with JetStream: configure a NATS URL (KINDLING_NATS_URL, the events component config nats.url, or createNatsEventBus({ nats: { url } }) of kindling/nats)',
-  );
+function noChannels(absence: ChannelsAbsence): KindlingError {
+  return new KindlingError('UNAVAILABLE', ABSENCE_MESSAGES[absence]);
 }
