@@ -61,7 +61,7 @@ function patterns(alphabet: readonly string[], length: number): string[] {
   return out;
 }
 
-/** Well-formed as DESIGN.md §2 means it: no empty segment, `$` only first, no other regex syntax. */
+/** Well-formed as docs/patterns.md means it: no empty segment, `$` only first, no other regex syntax. */
 function wellFormed(pattern: string): boolean {
   return pattern.split('.').every((segment) => segment.length > 0);
 }

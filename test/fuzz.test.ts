@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { compilePattern, KindlingError, parseRegistryYaml, RegistryYamlError } from 'kindling';
 import { PatternSet } from '../src/pattern/pattern-trie.js';
 
-/** Kind dialect, by its definition in DESIGN.md §2, as plainly as possible. */
+/** Kind dialect, by its definition in docs/patterns.md, as plainly as possible. */
 function referenceKind(pattern: string[], name: string[]): boolean {
   if (pattern.length === 0) return name.length === 0;
   const [head, ...rest] = pattern as [string, ...string[]];
@@ -99,7 +99,7 @@ type Mutation = { kind: string; at: number; ch?: string; length?: number; by?: n
 
 describe('registry YAML loader (fuzzed)', () => {
   const goodDir = join(import.meta.dirname, 'fixtures', 'registry', 'good');
-  const seeds = readdirSync(goodDir, { recursive: true, encoding: 'utf8' })
+  const corpus = readdirSync(goodDir, { recursive: true, encoding: 'utf8' })
     .filter((file) => /\.ya?ml$/.test(file))
     .map((file) => readFileSync(join(goodDir, file), 'utf8'));
 
@@ -128,13 +128,13 @@ describe('registry YAML loader (fuzzed)', () => {
   }
 
   it('has good files to mutate', () => {
-    expect(seeds.length).toBeGreaterThan(0);
+    expect(corpus.length).toBeGreaterThan(0);
   });
 
   it('returns entries or one RegistryYamlError for any mutation of a good file, never a crash', () => {
     fc.assert(
       fc.property(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 6 }), (pick, mutations) => {
-        const text = mutate(seeds[pick % seeds.length] as string, mutations);
+        const text = mutate(corpus[pick % corpus.length] as string, mutations);
         try {
           const entries = parseRegistryYaml(text, 'fuzz.yaml');
           expect(Array.isArray(entries)).toBe(true);

@@ -1,4 +1,4 @@
-// Property tests of the transaction promises of DESIGN.md §4: random batches against random
+// Property tests of the transaction promises (docs/registry.md, docs/handlers.md): random batches against random
 // listeners that accept, refuse, throw NOT_FOUND, or hang past their timeout.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -165,7 +165,7 @@ async function outcome(w: World, ops: RegistryOp[]): Promise<string> {
 }
 
 describe('Registry transactions (property-based)', () => {
-  it('keep every promise of DESIGN.md §4 over random batches and listeners', async () => {
+  it('keep every promise of a batch over random batches and listeners', async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         const w = await world(s);

@@ -5,9 +5,9 @@ import { medianMs, report } from '../harness.js';
 
 const COMPONENTS = 1_000;
 
-/** A seeded generator, so every run boots the same DAG. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
+/** A deterministic generator from a fixed start value, so every run boots the same DAG. */
+function random(start: number): () => number {
+  let state = start >>> 0;
   return () => {
     state = (state * 1664525 + 1013904223) >>> 0;
     return state / 2 ** 32;

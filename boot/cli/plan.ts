@@ -46,7 +46,7 @@ export interface PlanInput {
 }
 
 /**
- * The diff between the declared entries and a registry's (DESIGN.md §7): a create for each new
+ * The diff between the declared entries and a registry's: a create for each new
  * id, an update (with the changed field paths) for each changed one, and — only with `prune` — a
  * delete for each id that `source` applied before and no longer declares. Entries of other
  * sources are never deleted.

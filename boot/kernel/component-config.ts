@@ -5,7 +5,7 @@ import type { ComponentConfigInfo } from './component.js';
 
 /**
  * Decodes a component's raw manifest config into a validated, frozen instance of `ConfigClass`,
- * with the rules of entry config (DESIGN.md §5). A missing config decodes as `{}`; problems point
+ * with the rules of entry config (`decodeEntryConfig`). A missing config decodes as `{}`; problems point
  * at the manifest's file:line:col. The loader calls it for components that declare `configClass`.
  */
 export function decodeComponentConfig<T extends object>(ConfigClass: ConfigClass<T>, raw: unknown, info: ComponentConfigInfo): Readonly<T> {

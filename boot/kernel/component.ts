@@ -11,7 +11,7 @@ export interface ComponentConfigInfo {
 
 type MaybePromise<T> = T | Promise<T>;
 
-/** A component as its author writes it (seed: `boot.P`). */
+/** A component as its author writes it (after Wippy's `boot.P`). */
 export interface ComponentOptions<C = unknown> {
   /** Unique name, referenced by `dependsOn` and by boot manifests. */
   readonly name: string;
@@ -24,7 +24,7 @@ export interface ComponentOptions<C = unknown> {
   readonly config?: (raw: unknown, ctx: BootContext, info: ComponentConfigInfo) => C;
   /**
    * A config class (class-validator decorators, field initialisers as defaults): the manifest's
-   * config is decoded into a frozen instance with the rules of entry config (DESIGN.md §5), and
+   * config is decoded into a frozen instance with the rules of entry config (`decodeEntryConfig`), and
    * problems point at the manifest's file:line:col. A missing config decodes as `{}`.
    */
   readonly configClass?: ConfigClass<C & object>;
@@ -59,7 +59,7 @@ export interface Component<C = unknown> extends ComponentOptions<C> {
 const NAME = /^[A-Za-z][\w.-]*$/;
 
 /**
- * Defines a boot component (seed: `boot.New(boot.P{...})`). Checks the name, the dependency list
+ * Defines a boot component (after Wippy's `boot.New(boot.P{...})`). Checks the name, the dependency list
  * and the hooks up front, so a typo fails where it is written.
  *
  * @example

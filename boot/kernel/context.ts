@@ -31,7 +31,7 @@ export interface BootEnvironment {
 }
 
 /**
- * What a component's `load` receives and returns (seed: the Go `context.Context` threaded through
+ * What a component's `load` receives and returns (as Wippy's Go `context.Context` is threaded through
  * `boot.P.Load`). It is immutable: {@link BootContext.with} returns a new context carrying one more
  * value, and the loader passes the returned context to the next component.
  *

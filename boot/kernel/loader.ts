@@ -78,7 +78,7 @@ const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 /**
  * Loads components in dependency order inside one inversify container, starts them, and stops them
- * in reverse order (seed: Wippy's boot). Refuses duplicate names, names every missing dependency and
+ * in reverse order, as Wippy's boot does. Refuses duplicate names, names every missing dependency and
  * every cycle, times every phase, and emits `$boot.*` events.
  *
  * @example

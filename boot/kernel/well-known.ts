@@ -29,7 +29,7 @@ export const RegistryJournal: unique symbol = Symbol.for('kindling.RegistryJourn
 const NEEDS_REGISTRY = `load the "${RegistryName}" component first: add it to dependsOn`;
 
 /**
- * The handler registry of this boot (seed: `bootpkg.GetHandlerRegistry(ctx)`). Throws `NOT_FOUND`
+ * The handler registry of this boot (Wippy's `bootpkg.GetHandlerRegistry(ctx)`). Throws `NOT_FOUND`
  * when the registry component has not loaded yet.
  *
  * @example

@@ -5,7 +5,7 @@ interface OwnedChange {
 }
 
 /**
- * Which source last created or updated each entry (DESIGN.md §7: each source records the ids it
+ * Which source last created or updated each entry (each source records the ids it
  * owns, so `--prune` removes only entries that this source once applied). A rollback gives each
  * entry it restores back to the owner it had at the revision rolled back to.
  */

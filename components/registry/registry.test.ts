@@ -8,7 +8,7 @@ import { registryComponent } from './index.js';
 const accept: EntryListener = { add: () => undefined, update: () => undefined, delete: () => undefined };
 
 describe('registry component', () => {
-  it('gives components that depend on it the handler registry and the registry (seed: GetHandlerRegistry)', async () => {
+  it('gives components that depend on it the handler registry and the registry (like GetHandlerRegistry in Wippy)', async () => {
     const seen: { handlers?: HandlerRegistry; registry?: Registry } = {};
     const myservice = defineComponent({
       name: 'myservice',

@@ -23,7 +23,7 @@ export interface FileBoundaryOptions {
  * links are resolved. A path that leads anywhere else is refused before anything is read from it.
  *
  * @example
- * const boundary = new FileBoundary('/srv/app', { allow: ['../shared'] });
+ * const boundary = new FileBoundary('/srv/app', { allow: ['../common'] });
  * const real = await boundary.resolve('/srv/app/functions/hello.js'); // or throws FORBIDDEN
  */
 export class FileBoundary {

@@ -31,10 +31,10 @@ beforeAll(async () => {
   app = join(dir, 'app');
   await mkdir(join(app, 'sub'), { recursive: true });
   await mkdir(join(dir, 'outside'));
-  await mkdir(join(dir, 'shared'));
+  await mkdir(join(dir, 'common'));
   await writeFile(join(app, 'sub', 'ok.txt'), 'inside\n');
   await writeFile(join(dir, 'outside', 'x.js'), 'outside\n');
-  await writeFile(join(dir, 'shared', 'lib.js'), 'shared\n');
+  await writeFile(join(dir, 'common', 'lib.js'), 'common\n');
   await mkdir(join(dir, 'app-evil'));
   await writeFile(join(dir, 'app-evil', 'x.js'), 'prefix\n');
   await symlink(join(dir, 'outside', 'x.js'), join(app, 'link-out.js'));
@@ -99,7 +99,7 @@ describe('readBoundedFile', () => {
   });
 
   describe('with a boundary', () => {
-    const boundary = (): FileBoundary => new FileBoundary(app, { allow: ['../shared'] });
+    const boundary = (): FileBoundary => new FileBoundary(app, { allow: ['../common'] });
 
     it.each([
       ['a path with ../', (): string => join(app, '..', 'outside', 'x.js')],
@@ -124,8 +124,8 @@ describe('readBoundedFile', () => {
     });
 
     it('reads a file in a directory the boundary opts in', async () => {
-      const file = await readBoundedFile(join(dir, 'shared', 'lib.js'), { maxBytes: LIMIT, boundary: boundary() });
-      expect(file.bytes.toString()).toBe('shared\n');
+      const file = await readBoundedFile(join(dir, 'common', 'lib.js'), { maxBytes: LIMIT, boundary: boundary() });
+      expect(file.bytes.toString()).toBe('common\n');
     });
 
     it('refuses a special file inside the boundary for its type', async () => {
@@ -163,8 +163,8 @@ describe('FileBoundary', () => {
     });
 
     it('names the directories allow.paths opts in when it refuses', async () => {
-      const error = await refusalOf(new FileBoundary(app, { allow: ['../shared'] }).resolve(join(dir, 'outside', 'x.js')));
-      expect(error.message).toContain(`and the directories allow.paths opts in (${join(dir, 'shared')})`);
+      const error = await refusalOf(new FileBoundary(app, { allow: ['../common'] }).resolve(join(dir, 'outside', 'x.js')));
+      expect(error.message).toContain(`and the directories allow.paths opts in (${join(dir, 'common')})`);
     });
   });
 

@@ -77,7 +77,7 @@ const LENIENT_OPTIONS: ValidatorOptions = Object.freeze({
 const plans = new WeakMap<ConfigClass<object>, ClassPlan>();
 
 /**
- * Decodes an entry's `data` into a validated, deep-frozen instance of a config class (seed:
+ * Decodes an entry's `data` into a validated, deep-frozen instance of a config class (Wippy's
  * `entry.DecodeEntryConfig[T]`).
  *
  * Steps: refuse missing data and `__proto__` / `constructor` / `prototype` keys; build the instance

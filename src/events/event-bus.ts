@@ -47,14 +47,14 @@ export type EventBusState = 'created' | 'starting' | 'started' | 'stopping' | 's
 export type BusListener = (payload: unknown, eventName: string) => unknown;
 
 /**
- * The event bus (DESIGN.md §8): one core — one envelope, one pattern trie with a lookup cache, one
+ * The event bus: one core — one envelope, one pattern trie with a lookup cache, one
  * delivery loop — and four faces over it.
- * - Moleculer (seed 004), at the top level: `createService`, `emit`, `broadcast`, `broadcastLocal`,
+ * - Moleculer, at the top level: `createService`, `emit`, `broadcast`, `broadcastLocal`,
  *   `start` / `stop` (`$broker.started` / `$broker.stopped`), and `on` for a bare listener.
- * - Wippy (seed 002): `events.send` / `events.subscribe`; `send` is also on the top level, so the
+ * - Wippy: `events.send` / `events.subscribe`; `send` is also on the top level, so the
  *   bus itself is the registry's event sink.
- * - Grafana (seed 000): `grafana.publish` / `dispatch`.
- * - Go event broker (seed 001): `broker.publish` / `resilientPublish` / `consume` / `subscribe`.
+ * - Grafana's bus: `grafana.publish` / `dispatch`.
+ * - Go event broker: `broker.publish` / `resilientPublish` / `consume` / `subscribe`.
  *
  * Every event is named `${system}.${kind}` on the core: a Wippy `send('registry', 'entry.create',
  * id)` is the Moleculer event `registry.entry.create`; a Moleculer `emit('user.created')` is system

@@ -22,7 +22,7 @@ export interface ListenerContext {
 type MaybePromise<T> = T | Promise<T>;
 
 /**
- * Begin, commit and discard hooks of a transactional listener (seed: `TransactionListener`).
+ * Begin, commit and discard hooks of a transactional listener (Wippy's `TransactionListener`).
  */
 export interface TransactionListener {
   begin?(ctx: ListenerContext): MaybePromise<void>;
@@ -31,7 +31,7 @@ export interface TransactionListener {
 }
 
 /**
- * Handles entries of the kinds it is registered for (seed: `EntryListener`). Throwing or rejecting
+ * Handles entries of the kinds it is registered for (Wippy's `EntryListener`). Throwing or rejecting
  * refuses the operation, and so the whole batch.
  */
 export interface EntryListener<D = unknown> extends TransactionListener {

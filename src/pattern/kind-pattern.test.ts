@@ -4,7 +4,7 @@ import { compilePattern, matchEventName, matchKind } from './kind-pattern.js';
 import { KindlingError } from '../common/errors.js';
 
 describe('matchKind', () => {
-  describe('the seed table', () => {
+  describe("Wippy's table", () => {
     it('matches http.service only exactly', () => {
       expect(matchKind('http.service', 'http.service')).toBe(true);
       expect(matchKind('http.service', 'http.router')).toBe(false);

@@ -2,7 +2,7 @@ import { KindlingError } from '../common/errors.js';
 import { quote } from '../common/visible-text.js';
 
 /**
- * The two pattern dialects of DESIGN.md §2.
+ * The two pattern dialects (docs/patterns.md).
  * - `kind`: `*` is one whole segment, a trailing `*` is one or more segments, `**` is zero or more
  *   segments, `(a|b)` is one segment of alternatives.
  * - `event` (Moleculer's): `*` is any run of characters inside one segment, `**` any run including

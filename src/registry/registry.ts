@@ -101,7 +101,7 @@ export type CommitListener = (record: HistoryRecord) => void;
 /**
  * The registry of entries: applies batches atomically through the listeners of the handler
  * registry, keeps revisions and history, and notifies observers, watchers and the event bus after
- * each commit (DESIGN.md §4).
+ * each commit (docs/registry.md).
  *
  * @example
  * const handlers = new HandlerRegistry();
@@ -378,7 +378,7 @@ export class Registry {
     );
   }
 
-  /** DESIGN.md §4 step 1: every problem of the batch at once; nothing is called when one is found. */
+  /** The check step: every problem of the batch at once; nothing is called when one is found. */
   private check(ops: readonly RegistryOp[], options: ApplyOptions): PlannedOp[] {
     const problems: CheckProblem[] = [];
     if (options.expectRevision !== undefined && options.expectRevision !== this.head) {

@@ -33,7 +33,7 @@ export interface TransactionHost {
 }
 
 /**
- * Runs the listener side of one batch (DESIGN.md §4 steps 3–5): begin on every participant, the
+ * Runs the listener side of one batch (docs/handlers.md): begin on every participant, the
  * operations in order under per-call timeouts, NOT_FOUND retries, and on failure compensation plus
  * discard. The registry owns checks, ordering and the state swap.
  */

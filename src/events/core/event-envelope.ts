@@ -1,5 +1,5 @@
 /**
- * How an event is delivered (DESIGN.md §8):
+ * How an event is delivered:
  * - `emit`: balanced, one subscriber per group and pattern (Moleculer `emit`, Wippy `send`, Grafana
  *   `publish`, broker `publish`);
  * - `broadcast`: every subscriber, on every node;

@@ -7,7 +7,7 @@ import type { EventEnvelope } from '../../core/event-envelope.js';
 import type { BufferOptions, EventSubscription } from '../../core/event-subscription.js';
 
 /**
- * An event of the Go event-broker face (seed 001). `body` is the JSON text of the data (the seed's
+ * An event of the Go event-broker face. `body` is the JSON text of the data (the Go broker's
  * `[]byte`, "must be marshaled to JSON"); {@link decodeEvent} reads it back.
  */
 export interface BrokerEvent {
@@ -18,7 +18,7 @@ export interface BrokerEvent {
   readonly timestamp: Date;
 }
 
-/** A handler of broker events: a function, or an object with `handle` (the seed's `Handler`). */
+/** A handler of broker events: a function, or an object with `handle` (the Go broker's `Handler`). */
 export type BrokerHandler = ((event: BrokerEvent) => unknown) | { handle(event: BrokerEvent): unknown };
 
 /** A `consume` stream: competing with every other consumer of the same queue name. */
@@ -26,7 +26,7 @@ export type EventConsumer = EventSubscription<BrokerEvent>;
 
 /** Options of {@link EventBroker.consume}. */
 export interface ConsumeOptions extends BufferOptions {
-  /** Aborting it closes the consumer (the seed's `context.Context`). */
+  /** Aborting it closes the consumer (the Go broker's `context.Context`). */
   readonly signal?: AbortSignal;
 }
 
@@ -65,7 +65,7 @@ function invalidType(type: unknown): KindlingError {
 }
 
 /**
- * Makes an event with its data encoded as JSON (seed: `MakeEvent`). Throws `INVALID` for a type
+ * Makes an event with its data encoded as JSON (the Go broker's `MakeEvent`). Throws `INVALID` for a type
  * that is not `{noun}-{action}` or data that cannot be encoded (a cycle, a BigInt, a function,
  * `undefined`).
  *
@@ -155,7 +155,7 @@ interface PendingEvent {
 }
 
 /**
- * The Go event-broker face (seed 001): `publish`, `resilientPublish`, `consume(queue, type)` and
+ * The Go event-broker face: `publish`, `resilientPublish`, `consume(queue, type)` and
  * `subscribe(handler, ...types)`. Events travel as `broker.<type>` with the aggregate id as the
  * path, delivered like Moleculer's `emit`: consumers of one queue name compete (a queue is a
  * balancing group), different queue names each get a copy, every `subscribe` gets every event.
@@ -238,7 +238,7 @@ export class EventBroker {
   }
 
   /**
-   * Streams the events of one type for one queue (seed: `Consume`). Consumers with the same queue
+   * Streams the events of one type for one queue (the Go broker's `Consume`). Consumers with the same queue
    * name compete for each event; each queue name gets its own copy. Throws `INVALID` for an empty
    * queue name or a malformed type.
    */
@@ -266,8 +266,8 @@ export class EventBroker {
   }
 
   /**
-   * Calls `handler` for every event of the given types, or of every type when none is given (seed:
-   * `Subscribe`). A handler's throw is reported and never reaches the publisher.
+   * Calls `handler` for every event of the given types, or of every type when none is given (the Go
+   * broker's `Subscribe`). A handler's throw is reported and never reaches the publisher.
    */
   subscribe(handler: BrokerHandler, ...types: string[]): Disposable {
     for (const type of types) if (!isValidEventType(type)) throw invalidType(type);

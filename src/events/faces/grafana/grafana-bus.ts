@@ -7,7 +7,7 @@ import type { EventCore } from '../../core/event-core.js';
 export type MessageClass<T extends object> = abstract new (...args: never[]) => T;
 
 /**
- * The base of a query (seed 000): a command whose handler returns or sets `result`. The result type
+ * The base of a query (as in Grafana's bus): a command whose handler returns or sets `result`. The result type
  * follows from the class, so `dispatch(new FindDashboardQuery('foo'))` is a `Promise<Dashboard>`.
  *
  * @example
@@ -50,7 +50,7 @@ function aborted(signal: AbortSignal, what: string): KindlingError {
 }
 
 /**
- * The Grafana face (seed 000): events go to every listener of their class in registration order;
+ * The Grafana face: events go to every listener of their class in registration order;
  * commands and queries go to exactly one handler (`HANDLER_NOT_FOUND` without one) and may fail.
  * Events travel on the core bus as `grafana.<ClassName>` (or the class's static `eventName`), so a
  * Moleculer handler or Wippy subscription for system `grafana` sees them too; a listener only gets

@@ -16,7 +16,7 @@ function firstParameterName(fn: (...args: never[]) => unknown): string | undefin
 }
 
 /**
- * @internal The Moleculer face (seed 004), hosted by the bus: `createService`, `emit` (balanced:
+ * @internal The Moleculer face, hosted by the bus: `createService`, `emit` (balanced:
  * one handler per group and pattern), `broadcast`, `broadcastLocal`, lifecycle hooks and the
  * `$services.changed` event.
  */

@@ -33,7 +33,7 @@ export function toEmitOptions(options: EmitGroups | EmitOptions | undefined): Em
 }
 
 /**
- * The context a Moleculer-style event handler receives (seed 004, "context-based handlers"): the
+ * The context a Moleculer-style event handler receives (Moleculer's "context-based handlers"): the
  * payload as `params`, a private copy of `meta`, the sender's `nodeID`, the `eventName`, and
  * `emit` / `broadcast` that carry the meta and this event's id as the parent of the next.
  *
@@ -124,7 +124,7 @@ export interface ServiceEventDefinition {
   readonly context?: boolean;
 }
 
-/** A service declaration (seed 004): a name and the events it handles, keyed by name or pattern. */
+/** A service declaration, as in Moleculer: a name and the events it handles, keyed by name or pattern. */
 export interface ServiceSchema {
   readonly name: string;
   readonly version?: string | number;

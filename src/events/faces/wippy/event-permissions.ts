@@ -1,6 +1,6 @@
 import { compilePattern, type CompiledPattern } from '../../../pattern/kind-pattern.js';
 
-/** The two permissions of the Wippy events module (seed 002), checked per system. */
+/** The two permissions of the Wippy events module, checked per system. */
 export type EventAction = 'events.send' | 'events.subscribe';
 
 /**

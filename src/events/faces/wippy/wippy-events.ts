@@ -26,13 +26,13 @@ function checkDotted(what: 'system' | 'kind', value: unknown): asserts value is 
 }
 
 /**
- * The Wippy face (seed 002): `send(system, kind, path, data?)` and `subscribe(systemPattern, kind?)`
+ * The Wippy face: `send(system, kind, path, data?)` and `subscribe(systemPattern, kind?)`
  * with a channel. It is also the bus's registry sink: the registry calls `send('registry',
  * 'entry.create', id, ...)` after each commit and `send('$registry', 'observer_error', ...)` on faults.
  *
  * An event sent here is named `${system}.${kind}` for the other faces (a Moleculer handler for
  * `registry.entry.*` or `$registry.*` receives it) and is delivered like Moleculer's `emit`. A
- * subscription's system pattern uses the kind dialect (DESIGN.md §2: `orders.*` is one or more
+ * subscription's system pattern uses the kind dialect (`orders.*` is one or more
  * segments, `**` zero or more); its optional kind filter is exact, or a kind-dialect pattern when it
  * has `*` or `(a|b)`.
  *
