@@ -67,9 +67,9 @@ describe('PatternSet under change', () => {
   const words = ['a', 'b', 'c'];
   const eventSegments = [...words, '*', '**', 'a*', '?', '*b'];
   const kindSegments = [...words, '*', '**', '(a|b)'];
-  const name = fc.array(fc.constantFrom(...words), { minLength: 1, maxLength: 4 }).map((s) => s.join('.'));
+  const name = fc.array(fc.constantFrom(...words), { minLength: 1, maxLength: 3 }).map((s) => s.join('.'));
   const pattern = (segments: string[]): fc.Arbitrary<string> =>
-    fc.array(fc.constantFrom(...segments), { minLength: 1, maxLength: 4 }).map((s) => s.join('.'));
+    fc.array(fc.constantFrom(...segments), { minLength: 1, maxLength: 3 }).map((s) => s.join('.'));
   type Step = { op: 'add'; pattern: string } | { op: 'remove'; pick: number } | { op: 'match'; name: string };
   const steps = (segments: string[]): fc.Arbitrary<Step[]> =>
     fc.array(
