@@ -15,8 +15,11 @@ export class PatternEntry<T> {
 
   constructor(
     readonly source: string,
-    /** `undefined` for a pattern without wildcards: it is found by name, not by testing. */
-    readonly compiled: CompiledPattern | undefined,
+    /**
+     * The compiled test (only it is kept, not the rest of the compiled pattern); `undefined` for a
+     * pattern without wildcards: it is found by name, not by testing.
+     */
+    readonly test: CompiledPattern['test'] | undefined,
     readonly node: TrieNode<T> | undefined,
     /** The literal leading text every matching name starts with (`ns.a` for `ns.a.*`). */
     readonly lead: string,
@@ -26,9 +29,9 @@ export class PatternEntry<T> {
 
   /** Whether `name` can match, cheaply first. */
   matches(name: string): boolean {
-    const compiled = this.compiled;
-    if (compiled === undefined) return name === this.source;
-    return name.startsWith(this.lead) && name.endsWith(this.trail) && compiled.test(name);
+    const test = this.test;
+    if (test === undefined) return name === this.source;
+    return name.startsWith(this.lead) && name.endsWith(this.trail) && test(name);
   }
 }
 
@@ -169,7 +172,7 @@ export class PatternSet<T> {
   /** The values whose pattern matches `name`, in registration order, freshly resolved (a new array). */
   resolve(name: string): T[] {
     let first: PatternEntry<T> | undefined = this.entries.get(name);
-    if (first !== undefined && first.compiled !== undefined) first = undefined;
+    if (first !== undefined && first.test !== undefined) first = undefined;
     let more: PatternEntry<T>[] | undefined;
     // The prefix trie, one segment at a time.
     let node: TrieNode<T> | undefined = this.root;
@@ -179,7 +182,7 @@ export class PatternSet<T> {
       if (wild !== undefined) {
         for (let i = 0; i < wild.length; i++) {
           const entry = wild[i] as PatternEntry<T>;
-          if ((entry.compiled as CompiledPattern).test(name)) {
+          if ((entry.test as CompiledPattern['test'])(name)) {
             if (first === undefined) first = entry;
             else (more ??= []).push(entry);
           }
@@ -206,7 +209,7 @@ export class PatternSet<T> {
       if (wild !== undefined) {
         for (let i = 0; i < wild.length; i++) {
           const entry = wild[i] as PatternEntry<T>;
-          if ((entry.compiled as CompiledPattern).test(name)) {
+          if ((entry.test as CompiledPattern['test'])(name)) {
             if (first === undefined) first = entry;
             else (more ??= []).push(entry);
           }
@@ -274,10 +277,15 @@ export class PatternSet<T> {
       // Without the joining dots: in the kind dialect `a.**` matches `a` and `**.z` matches `z`.
       const lead = compiled.prefix.join('.');
       const trail = [...compiled.suffix].reverse().join('.');
-      entry = new PatternEntry<T>(pattern, compiled, node, lead, trail);
-      const wild = (node.wild ??= []);
-      entry.index = wild.length;
-      wild.push(entry);
+      entry = new PatternEntry<T>(pattern, compiled.test, node, lead, trail);
+      const wild = node.wild;
+      if (wild === undefined) {
+        entry.index = 0;
+        node.wild = [entry]; // an array literal is allocated at its size; a push would reserve 17
+      } else {
+        entry.index = wild.length;
+        wild.push(entry);
+      }
     }
     this.entries.set(pattern, entry);
     return entry;
@@ -308,7 +316,7 @@ export class PatternSet<T> {
   private changed(entry: PatternEntry<T>): void {
     const caches = this.caches;
     if (caches.length === 0) return;
-    if (entry.compiled === undefined) {
+    if (entry.test === undefined) {
       for (const cache of caches) cache.forget(entry.source);
     } else {
       for (const cache of caches) if (cache.size > 0) cache.forgetWhere((name) => entry.matches(name));
