@@ -84,3 +84,15 @@ describe('matchEventName', () => {
     expect(() => matchEventName('', 'x')).toThrow(/empty event pattern/);
   });
 });
+
+describe('event patterns of the trailing forms', () => {
+  it('answer as the regular expressions of the general event matcher do', () => {
+    const general = (pattern: string, name: string): boolean => compilePattern(pattern, 'event').test(name);
+    const names = ['a', 'a.', 'a.b', 'a.b.', 'a.b.c', 'a.bc', 'ab.c', 'x.a.b', 'a..b', '.a.b'];
+    const cases: [string, string, boolean][] = [];
+    for (const name of names) {
+      cases.push(['a.*', name, /^a\.[^.]*$/.test(name)], ['a.**', name, /^a\..*$/.test(name)], ['a.b.*', name, /^a\.b\.[^.]*$/.test(name)]);
+    }
+    for (const [pattern, name, expected] of cases) expect([pattern, name, general(pattern, name)]).toEqual([pattern, name, expected]);
+  });
+});

@@ -126,8 +126,22 @@ export function compilePattern(pattern: string, dialect: PatternDialect): Compil
     // Kind bodies start every segment with "\.", so that "**" can stand for zero segments.
     return { source: pattern, dialect, exact, prefix, suffix, test: (name) => regex.test(`.${name}`) };
   }
+  return { source: pattern, dialect, exact, prefix, suffix, test: eventTest(pattern, prefix.length === segments.length - 1 ? segments[prefix.length] : undefined) };
+}
+
+/**
+ * The test of an event pattern. The common trailing forms, `a.b.*` and `a.b.**`, are a prefix check
+ * (cheaper to run and to keep than a regular expression: subscriptions hold thousands of them);
+ * every other form compiles to one.
+ */
+function eventTest(pattern: string, last: string | undefined): (name: string) => boolean {
+  if (last === '**' || last === '*') {
+    const lead = pattern.slice(0, pattern.length - last.length); // ends with the dot
+    if (last === '**') return (name) => name.startsWith(lead);
+    return (name) => name.startsWith(lead) && name.indexOf('.', lead.length) < 0;
+  }
   const regex = new RegExp(`^${compileEventBody(pattern)}$`);
-  return { source: pattern, dialect, exact, prefix, suffix, test: (name) => regex.test(name) };
+  return (name) => regex.test(name);
 }
 
 const compiledCache: Record<PatternDialect, Map<string, CompiledPattern>> = { kind: new Map(), event: new Map() };

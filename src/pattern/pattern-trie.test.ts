@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PatternSet } from './pattern-trie.js';
+import { matchEventName, matchKind } from './kind-pattern.js';
+import { PatternSet, type PatternRegistration } from './pattern-trie.js';
+import { RESOLUTION_CACHE_LIMIT } from './resolution-cache.js';
 
 describe('PatternSet', () => {
   describe('.match', () => {
@@ -57,5 +60,95 @@ describe('PatternSet', () => {
       set.add('a', 2);
       expect(set.patterns()).toEqual(['b.*', 'a']);
     });
+  });
+});
+
+describe('PatternSet under change', () => {
+  const words = ['a', 'b', 'c'];
+  const eventSegments = [...words, '*', '**', 'a*', '?', '*b'];
+  const kindSegments = [...words, '*', '**', '(a|b)'];
+  const name = fc.array(fc.constantFrom(...words), { minLength: 1, maxLength: 3 }).map((s) => s.join('.'));
+  const pattern = (segments: string[]): fc.Arbitrary<string> =>
+    fc.array(fc.constantFrom(...segments), { minLength: 1, maxLength: 3 }).map((s) => s.join('.'));
+  type Step = { op: 'add'; pattern: string } | { op: 'remove'; pick: number } | { op: 'match'; name: string };
+  const steps = (segments: string[]): fc.Arbitrary<Step[]> =>
+    fc.array(
+      fc.oneof(
+        pattern(segments).map((p): Step => ({ op: 'add', pattern: p })),
+        fc.nat().map((pick): Step => ({ op: 'remove', pick })),
+        name.map((n): Step => ({ op: 'match', name: n })),
+        name.map((n): Step => ({ op: 'match', name: n })),
+      ),
+      { maxLength: 80 },
+    );
+
+  for (const dialect of ['event', 'kind'] as const) {
+    it(`answers like a plain list of ${dialect} patterns, whatever the order of adds, removals and lookups`, () => {
+      const matches = dialect === 'event' ? matchEventName : matchKind;
+      fc.assert(
+        fc.property(steps(dialect === 'event' ? eventSegments : kindSegments), (script) => {
+          const set = new PatternSet<number>(dialect);
+          const live: { id: number; pattern: string; registration: PatternRegistration<number> }[] = [];
+          let next = 0;
+          for (const step of script) {
+            if (step.op === 'add') {
+              const id = next++;
+              live.push({ id, pattern: step.pattern, registration: set.add(step.pattern, id) });
+            } else if (step.op === 'remove') {
+              if (live.length === 0) continue;
+              const [gone] = live.splice(step.pick % live.length, 1);
+              gone?.registration.dispose();
+              gone?.registration.dispose();
+            } else {
+              const expected = live.filter((r) => matches(r.pattern, step.name)).map((r) => r.id);
+              expect(set.match(step.name)).toEqual(expected);
+              expect(set.resolve(step.name)).toEqual(expected);
+            }
+            expect(set.size).toBe(live.length);
+          }
+          expect(set.patterns()).toEqual(live.map((r) => r.pattern));
+        }),
+        { numRuns: 300 },
+      );
+    });
+  }
+
+  it('removes any one of many registrations of one name, keeping the others in order', () => {
+    const set = new PatternSet<number>('event');
+    const registrations = Array.from({ length: 40_000 }, (_, i) => set.add('app.ready', i));
+    for (let i = 0; i < registrations.length; i += 2) registrations[i]?.dispose();
+    expect(set.match('app.ready')).toEqual(Array.from({ length: 20_000 }, (_, i) => 2 * i + 1));
+    for (const registration of registrations) registration.dispose();
+    expect(set.match('app.ready')).toEqual([]);
+    expect(set.size).toBe(0);
+    expect(set.patterns()).toEqual([]);
+  });
+
+  it('keeps at most the documented number of names cached, however many distinct names it sees', () => {
+    const set = new PatternSet<string>('event');
+    set.add('user.*', 'users');
+    let wrong = 0;
+    for (let i = 0; i < 100_000; i++) if (set.match(`user.u${i}`)[0] !== 'users') wrong++;
+    expect(wrong).toBe(0);
+    expect(set.cachedNames).toBeGreaterThan(0);
+    expect(set.cachedNames).toBeLessThanOrEqual(RESOLUTION_CACHE_LIMIT);
+  });
+
+  it('forgets only the cached names a changed pattern can match', () => {
+    const set = new PatternSet<string>('event');
+    const cache = set.createCache<string>();
+    for (const name of ['user.created', 'user.deleted', 'order.created', 'order.paid']) cache.set(name, name);
+    const exact = set.add('order.paid', 'exact');
+    expect([...['user.created', 'user.deleted', 'order.created', 'order.paid'].filter((n) => cache.get(n) !== undefined)]).toEqual([
+      'user.created',
+      'user.deleted',
+      'order.created',
+    ]);
+    set.add('**.created', 'created');
+    expect(['user.created', 'user.deleted', 'order.created'].filter((n) => cache.get(n) !== undefined)).toEqual(['user.deleted']);
+    cache.set('order.paid', 'again');
+    exact.dispose();
+    expect(cache.get('order.paid')).toBeUndefined();
+    expect(cache.get('user.deleted')).toBe('user.deleted');
   });
 });

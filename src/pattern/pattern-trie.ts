@@ -1,34 +1,107 @@
-import { toDisposable, type Disposable } from '../common/disposable.js';
+import type { Disposable } from '../common/disposable.js';
 import { compilePattern, type CompiledPattern, type PatternDialect } from './kind-pattern.js';
+import { ResolutionCache } from './resolution-cache.js';
 
-interface Registration<T> {
-  readonly seq: number;
-  readonly pattern: CompiledPattern;
-  readonly value: T;
+/**
+ * @internal One distinct pattern of a {@link PatternSet} and its registrations, oldest first, in a doubly
+ * linked list: a registration leaves in constant time and the order of the others is kept.
+ */
+export class PatternEntry<T> {
+  head: PatternRegistration<T> | undefined = undefined;
+  last: PatternRegistration<T> | undefined = undefined;
+  count = 0;
+  /** Where a wildcard entry sits in its trie node's `wild` list (removal swaps the last one in). */
+  index = -1;
+
+  constructor(
+    readonly source: string,
+    /**
+     * The compiled test (only it is kept, not the rest of the compiled pattern); `undefined` for a
+     * pattern without wildcards: it is found by name, not by testing.
+     */
+    readonly test: CompiledPattern['test'] | undefined,
+    readonly node: TrieNode<T> | undefined,
+    /** The literal leading text every matching name starts with (`ns.a` for `ns.a.*`). */
+    readonly lead: string,
+    /** The literal trailing text every matching name ends with (`done` for `**.done`). */
+    readonly trail: string,
+  ) {}
+
+  /** Whether `name` can match, cheaply first. */
+  matches(name: string): boolean {
+    const test = this.test;
+    if (test === undefined) return name === this.source;
+    return name.startsWith(this.lead) && name.endsWith(this.trail) && test(name);
+  }
 }
 
 interface TrieNode<T> {
-  readonly children: Map<string, TrieNode<T>>;
-  /** Patterns that are exactly the path to this node. */
-  readonly exact: Registration<T>[];
-  /** Wildcard patterns whose literal prefix is the path to this node. */
-  readonly wild: Registration<T>[];
+  readonly parent: TrieNode<T> | undefined;
+  readonly key: string;
+  children: Map<string, TrieNode<T>> | undefined;
+  /** Wildcard patterns whose literal prefix (or, in the suffix trie, suffix) is the path here. */
+  wild: PatternEntry<T>[] | undefined;
 }
 
-function newNode<T>(): TrieNode<T> {
-  return { children: new Map(), exact: [], wild: [] };
+function newNode<T>(parent: TrieNode<T> | undefined, key: string): TrieNode<T> {
+  return { parent, key, children: undefined, wild: undefined };
 }
 
-/** How many distinct names a {@link PatternSet} remembers before it starts its cache over. */
-const CACHE_LIMIT = 16_384;
+/**
+ * One value added to a {@link PatternSet} under a pattern; dispose to remove it (constant time,
+ * idempotent).
+ */
+export class PatternRegistration<T> implements Disposable {
+  /** @internal */ prev: PatternRegistration<T> | undefined = undefined;
+  /** @internal */ next: PatternRegistration<T> | undefined = undefined;
+
+  /** @internal Made by {@link PatternSet.add}. */
+  constructor(
+    /** Registration order within the set. */
+    readonly seq: number,
+    readonly value: T,
+    /** @internal `undefined` once removed. */
+    public entry: PatternEntry<T> | undefined,
+    private readonly set: PatternSet<T>,
+  ) {}
+
+  /** Whether the registration is still in its set. */
+  get active(): boolean {
+    return this.entry !== undefined;
+  }
+
+  dispose(): void {
+    const entry = this.entry;
+    if (entry === undefined) return;
+    this.entry = undefined;
+    this.set.unlink(entry, this);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
 
 const EMPTY: readonly never[] = Object.freeze([]);
 
+function bySeq(a: PatternRegistration<unknown>, b: PatternRegistration<unknown>): number {
+  return a.seq - b.seq;
+}
+
 /**
  * A set of patterns with values, answering "which values match this name" in registration order.
- * Patterns sit in a trie keyed by their literal leading segments, so a lookup tests only the
- * patterns that share a prefix with the name; each distinct name is resolved once and cached until
- * a registration changes.
+ *
+ * - Patterns without wildcards are found with one map lookup by name.
+ * - Wildcard patterns sit in a trie keyed by their literal leading segments, so a lookup tests only
+ *   the patterns that share a prefix with the name; those that start with a wildcard but end with
+ *   literal segments sit in a second trie keyed by those segments from the last one back. A lookup
+ *   walks the name's segments without splitting it.
+ * - Adding or removing a registration costs constant time plus the cache upkeep: the answers cached
+ *   for names the pattern can match are forgotten, and only those (one name for an exact pattern; a
+ *   scan of the bounded cache for a wildcard).
+ * - {@link match} caches answers in a {@link ResolutionCache} (bounded); a user with its own derived
+ *   answers per name (the event bus's delivery plans) asks {@link createCache} for one that the set
+ *   keeps up to date the same way, and reads fresh answers with {@link resolve}.
  *
  * @example
  * const set = new PatternSet<string>('kind');
@@ -36,15 +109,12 @@ const EMPTY: readonly never[] = Object.freeze([]);
  * set.match('http.router'); // ['http manager']
  */
 export class PatternSet<T> {
-  private readonly root: TrieNode<T> = newNode();
-  /**
-   * Patterns that start with a wildcard but end with literal segments sit in a second trie keyed
-   * by those segments from the last one back: a name can only match them when it ends with them.
-   */
-  private readonly suffixRoot: TrieNode<T> = newNode();
-  /** Answers by name: a null-prototype dictionary, which V8 reads faster than a Map for string keys. */
-  private cache: Record<string, readonly T[] | undefined> = Object.create(null) as Record<string, readonly T[] | undefined>;
-  private cached = 0;
+  private readonly root: TrieNode<T> = newNode(undefined, '');
+  private readonly suffixRoot: TrieNode<T> = newNode(undefined, '');
+  /** Every distinct pattern by source. */
+  private readonly entries = new Map<string, PatternEntry<T>>();
+  private readonly caches: ResolutionCache<unknown>[] = [];
+  private answers: ResolutionCache<readonly T[]> | undefined;
   private seq = 0;
   private count = 0;
 
@@ -55,86 +125,201 @@ export class PatternSet<T> {
     return this.count;
   }
 
-  /** Adds `value` under `pattern` (throws `INVALID` for a bad pattern); dispose to remove it. */
-  add(pattern: string, value: T): Disposable {
-    const compiled = compilePattern(pattern, this.dialect);
-    const registration: Registration<T> = { seq: this.seq++, pattern: compiled, value };
-    const bySuffix = compiled.suffix.length > 0;
-    let node = bySuffix ? this.suffixRoot : this.root;
-    for (const segment of bySuffix ? compiled.suffix : compiled.prefix) {
-      let child = node.children.get(segment);
-      if (child === undefined) {
-        child = newNode();
-        node.children.set(segment, child);
-      }
-      node = child;
-    }
-    const list = compiled.exact ? node.exact : node.wild;
-    list.push(registration);
-    this.count++;
-    this.forget();
-    return toDisposable(() => {
-      const index = list.indexOf(registration);
-      if (index >= 0) {
-        list.splice(index, 1);
-        this.count--;
-        this.forget();
-      }
-    });
+  /** How many names {@link match} has cached (bounded by its cache's limit). */
+  get cachedNames(): number {
+    return this.answers?.size ?? 0;
   }
 
-  /** The values whose pattern matches `name`, in registration order (cached). */
+  /** Adds `value` under `pattern` (throws `INVALID` for a bad pattern); dispose to remove it. */
+  add(pattern: string, value: T): PatternRegistration<T> {
+    let entry = this.entries.get(pattern);
+    if (entry === undefined) entry = this.newEntry(pattern);
+    const registration = new PatternRegistration(this.seq++, value, entry, this);
+    const last = entry.last;
+    if (last === undefined) entry.head = registration;
+    else {
+      last.next = registration;
+      registration.prev = last;
+    }
+    entry.last = registration;
+    entry.count++;
+    this.count++;
+    this.changed(entry);
+    return registration;
+  }
+
+  /**
+   * A cache of answers derived from this set (bounded by `limit`), which the set clears of every
+   * name whose matches change. Fill it with `resolve`.
+   */
+  createCache<V>(limit?: number): ResolutionCache<V> {
+    const cache = new ResolutionCache<V>(limit);
+    this.caches.push(cache as ResolutionCache<unknown>);
+    return cache;
+  }
+
+  /** The values whose pattern matches `name`, in registration order (cached; the array is frozen). */
   match(name: string): readonly T[] {
-    const cached = this.cache[name];
+    const answers = (this.answers ??= this.createCache<readonly T[]>());
+    const cached = answers.get(name);
     if (cached !== undefined) return cached;
     const found = this.resolve(name);
-    if (this.cached >= CACHE_LIMIT) this.forget();
-    this.cache[name] = found;
-    this.cached++;
-    return found;
+    const frozen = found.length === 0 ? EMPTY : Object.freeze(found);
+    answers.set(name, frozen);
+    return frozen;
   }
 
-  private forget(): void {
-    if (this.cached === 0) return;
-    this.cache = Object.create(null) as Record<string, readonly T[] | undefined>;
-    this.cached = 0;
-  }
-
-  /** Every registered pattern source, in registration order. */
-  patterns(): string[] {
-    const all: Registration<T>[] = [];
-    const visit = (node: TrieNode<T>): void => {
-      all.push(...node.exact, ...node.wild);
-      node.children.forEach(visit);
-    };
-    visit(this.root);
-    visit(this.suffixRoot);
-    return all.sort((a, b) => a.seq - b.seq).map((r) => r.pattern.source);
-  }
-
-  private resolve(name: string): readonly T[] {
-    const hits: Registration<T>[] = [];
-    const segments = name.split('.');
+  /** The values whose pattern matches `name`, in registration order, freshly resolved (a new array). */
+  resolve(name: string): T[] {
+    let first: PatternEntry<T> | undefined = this.entries.get(name);
+    if (first !== undefined && first.test !== undefined) first = undefined;
+    let more: PatternEntry<T>[] | undefined;
+    // The prefix trie, one segment at a time.
     let node: TrieNode<T> | undefined = this.root;
-    for (let depth = 0; node !== undefined; depth++) {
-      for (const registration of node.wild) {
-        if (registration.pattern.test(name)) hits.push(registration);
+    let start = 0;
+    for (;;) {
+      const wild = node.wild;
+      if (wild !== undefined) {
+        for (let i = 0; i < wild.length; i++) {
+          const entry = wild[i] as PatternEntry<T>;
+          if ((entry.test as CompiledPattern['test'])(name)) {
+            if (first === undefined) first = entry;
+            else (more ??= []).push(entry);
+          }
+        }
       }
-      if (depth === segments.length) {
-        hits.push(...node.exact);
-        break;
-      }
-      node = node.children.get(segments[depth] as string);
+      const children: Map<string, TrieNode<T>> | undefined = node.children;
+      if (children === undefined || start > name.length) break;
+      let dot = name.indexOf('.', start);
+      if (dot < 0) dot = name.length;
+      node = children.get(name.slice(start, dot));
+      if (node === undefined) break;
+      start = dot + 1;
     }
-    let tail: TrieNode<T> | undefined = this.suffixRoot.children.get(segments[segments.length - 1] as string);
-    for (let back = segments.length - 2; tail !== undefined; back--) {
-      for (const registration of tail.wild) {
-        if (registration.pattern.test(name)) hits.push(registration);
+    // The suffix trie, from the last segment back.
+    node = this.suffixRoot;
+    let end = name.length;
+    while (end >= 0) {
+      const children: Map<string, TrieNode<T>> | undefined = node.children;
+      if (children === undefined) break;
+      const dot = end === 0 ? -1 : name.lastIndexOf('.', end - 1);
+      node = children.get(name.slice(dot + 1, end));
+      if (node === undefined) break;
+      const wild = node.wild;
+      if (wild !== undefined) {
+        for (let i = 0; i < wild.length; i++) {
+          const entry = wild[i] as PatternEntry<T>;
+          if ((entry.test as CompiledPattern['test'])(name)) {
+            if (first === undefined) first = entry;
+            else (more ??= []).push(entry);
+          }
+        }
       }
-      tail = back < 0 ? undefined : tail.children.get(segments[back] as string);
+      end = dot;
     }
-    if (hits.length === 0) return EMPTY;
-    if (hits.length > 1) hits.sort((a, b) => a.seq - b.seq);
-    return Object.freeze(hits.map((r) => r.value));
+    if (first === undefined) return [];
+    if (more === undefined) {
+      const values: T[] = [];
+      for (let r = first.head; r !== undefined; r = r.next) values.push(r.value);
+      return values;
+    }
+    const hits: PatternRegistration<T>[] = [];
+    for (let r = first.head; r !== undefined; r = r.next) hits.push(r);
+    for (const entry of more) for (let r = entry.head; r !== undefined; r = r.next) hits.push(r);
+    hits.sort(bySeq);
+    const values: T[] = new Array<T>(hits.length);
+    for (let i = 0; i < hits.length; i++) values[i] = (hits[i] as PatternRegistration<T>).value;
+    return values;
+  }
+
+  /** Every registration, in registration order. */
+  registrations(): PatternRegistration<T>[] {
+    const all: PatternRegistration<T>[] = [];
+    for (const entry of this.entries.values()) for (let r = entry.head; r !== undefined; r = r.next) all.push(r);
+    return all.sort(bySeq);
+  }
+
+  /** Every registered pattern source, in registration order (once per registration). */
+  patterns(): string[] {
+    return this.registrations().map((r) => (r.entry as PatternEntry<T>).source);
+  }
+
+  /** @internal Removes a registration (called by its `dispose`). */
+  unlink(entry: PatternEntry<T>, registration: PatternRegistration<T>): void {
+    const { prev, next } = registration;
+    if (prev === undefined) entry.head = next;
+    else prev.next = next;
+    if (next === undefined) entry.last = prev;
+    else next.prev = prev;
+    registration.prev = registration.next = undefined;
+    entry.count--;
+    this.count--;
+    if (entry.count === 0) this.dropEntry(entry);
+    this.changed(entry);
+  }
+
+  private newEntry(pattern: string): PatternEntry<T> {
+    const compiled = compilePattern(pattern, this.dialect); // throws INVALID before any change
+    let entry: PatternEntry<T>;
+    if (compiled.exact) {
+      entry = new PatternEntry<T>(pattern, undefined, undefined, pattern, pattern);
+    } else {
+      const bySuffix = compiled.suffix.length > 0;
+      let node = bySuffix ? this.suffixRoot : this.root;
+      for (const segment of bySuffix ? compiled.suffix : compiled.prefix) {
+        let child = node.children?.get(segment);
+        if (child === undefined) {
+          child = newNode(node, segment);
+          (node.children ??= new Map()).set(segment, child);
+        }
+        node = child;
+      }
+      // Without the joining dots: in the kind dialect `a.**` matches `a` and `**.z` matches `z`.
+      const lead = compiled.prefix.join('.');
+      const trail = [...compiled.suffix].reverse().join('.');
+      entry = new PatternEntry<T>(pattern, compiled.test, node, lead, trail);
+      const wild = node.wild;
+      if (wild === undefined) {
+        entry.index = 0;
+        node.wild = [entry]; // an array literal is allocated at its size; a push would reserve 17
+      } else {
+        entry.index = wild.length;
+        wild.push(entry);
+      }
+    }
+    this.entries.set(pattern, entry);
+    return entry;
+  }
+
+  private dropEntry(entry: PatternEntry<T>): void {
+    this.entries.delete(entry.source);
+    let node = entry.node;
+    if (node === undefined) return;
+    const wild = node.wild as PatternEntry<T>[];
+    const moved = wild.pop() as PatternEntry<T>;
+    if (moved !== entry) {
+      wild[entry.index] = moved;
+      moved.index = entry.index;
+    }
+    if (wild.length === 0) node.wild = undefined;
+    // Prune nodes left with nothing, so that patterns that come and go leave no trace.
+    while (node.parent !== undefined && node.wild === undefined && node.children === undefined) {
+      const parent: TrieNode<T> = node.parent;
+      const children = parent.children as Map<string, TrieNode<T>>;
+      children.delete(node.key);
+      if (children.size === 0) parent.children = undefined;
+      node = parent;
+    }
+  }
+
+  /** Forgets the cached answers that a change of `entry`'s registrations makes stale. */
+  private changed(entry: PatternEntry<T>): void {
+    const caches = this.caches;
+    if (caches.length === 0) return;
+    if (entry.test === undefined) {
+      for (const cache of caches) cache.forget(entry.source);
+    } else {
+      for (const cache of caches) if (cache.size > 0) cache.forgetWhere((name) => entry.matches(name));
+    }
   }
 }

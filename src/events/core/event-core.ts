@@ -1,8 +1,9 @@
-import { toDisposable, type Disposable } from '../../common/disposable.js';
+import type { Disposable } from '../../common/disposable.js';
 import { KindlingError, errorCodeOf, messageOf } from '../../common/errors.js';
 import { quote } from '../../common/visible-text.js';
 import { LogThrottle, REPEAT_WINDOW_MS, type Logger } from '../../common/logger.js';
-import { PatternSet } from '../../pattern/pattern-trie.js';
+import { PatternSet, type PatternRegistration } from '../../pattern/pattern-trie.js';
+import type { ResolutionCache } from '../../pattern/resolution-cache.js';
 import type { ChannelOverflow, OverflowPolicy } from './event-channel.js';
 import { EMPTY_META, splitEventName, type DeliveryMode, type EnvelopeInit, type EventEnvelope } from './event-envelope.js';
 import { EventSubscription, type BufferOptions, type SubscriptionOwner } from './event-subscription.js';
@@ -39,25 +40,62 @@ export interface Slot {
   next: number;
 }
 
-/** @internal One registration in the trie. */
-export class Subscriber {
+/**
+ * @internal One registration in the trie, and the handle that removes it. Kept small: a subscriber
+ * without a group gets its balancing slot only when something asks for it (a balanced plan, a
+ * remote transport, a redelivery).
+ */
+export class Subscriber implements Disposable {
+  /** Set by {@link EventCore.subscribe} right after construction. */
+  registration!: PatternRegistration<Subscriber>;
+  private ownSlot: Slot | undefined;
+
   constructor(
     readonly id: number,
     readonly pattern: string,
-    readonly group: string,
+    /** The balancing group; `undefined` for a subscriber that is a group of its own. */
+    readonly group: string | undefined,
     readonly needsEnvelope: boolean,
     readonly label: string,
     readonly deliver: DeliverFunction,
-    readonly slot: Slot,
-  ) {}
+    private readonly core: EventCore,
+    slot: Slot | undefined,
+  ) {
+    this.ownSlot = slot;
+  }
+
+  /** The slot an `emit` balances over: the shared one of its group, or one of its own. */
+  get slot(): Slot {
+    return (this.ownSlot ??= soloSlot(this));
+  }
+
+  /** The slot, when one exists already. */
+  get slotIfAny(): Slot | undefined {
+    return this.ownSlot;
+  }
+
+  /** Unsubscribes; idempotent. */
+  dispose(): void {
+    this.core.unsubscribe(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }
 
-/** Everything precomputed about one event name; rebuilt after any subscription change. */
+/** The slot of a subscriber without a group. NUL cannot clash with a user's group name. */
+function soloSlot(subscriber: Subscriber): Slot {
+  const group = `\u0000${subscriber.id}`;
+  return { key: `${group}\u0000${subscriber.pattern}`, group, pattern: subscriber.pattern, members: [subscriber], next: 0 };
+}
+
+/** Everything precomputed about one event name; rebuilt after a change of a pattern that matches it. */
 class Plan {
   constructor(
     /** Matching subscribers in registration order. */
     readonly subscribers: readonly Subscriber[],
-    /** Their distinct balancing slots, in order of first registration. */
+    /** Their distinct balancing slots, in order of first registration (only when `balanced`). */
     readonly slots: readonly Slot[],
     /** Whether some slot has several members (an `emit` must pick). */
     readonly balanced: boolean,
@@ -73,13 +111,6 @@ class Plan {
   ) {}
 }
 
-/** Plans by event name: a null-prototype dictionary, which V8 reads faster than a `Map` here. */
-type PlanCache = Record<string, Plan | undefined>;
-
-function newPlanCache(): PlanCache {
-  return Object.create(null) as PlanCache;
-}
-
 /** @internal What a publish left to settle: refusals (overflow `error`) and the remote hand-off. */
 export interface PublishOutcome {
   readonly refused: readonly Subscriber[] | undefined;
@@ -93,7 +124,7 @@ export interface EventBusStats {
   readonly subscriptions: number;
   /** Open buffered subscriptions (Wippy `subscribe`, broker `consume`). */
   readonly channels: number;
-  /** Event names whose subscriber list is cached. */
+  /** Event names whose delivery plan is cached (at most 8,192: the cache keeps the names in use). */
   readonly cachedNames: number;
   /** Events dropped by full buffers (each one also reported). */
   readonly dropped: number;
@@ -112,9 +143,10 @@ export interface EventCoreOptions {
   readonly logRepeatWindowMs?: number;
 }
 
-/** How many distinct names the plan cache remembers before it starts over. */
-const PLAN_CACHE_LIMIT = 16_384;
 const NO_SUBSCRIBERS: readonly Subscriber[] = Object.freeze([]);
+const NO_SLOTS: readonly Slot[] = Object.freeze([]);
+/** The plan of every name once the core is closed: nothing is fast, so each publish reports the closure. */
+const CLOSED_PLAN = new Plan(NO_SUBSCRIBERS, NO_SLOTS, false, false, false, false, false, undefined);
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
@@ -139,10 +171,10 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   /** The transport's `sendPlain`, bound, when it is remote and has one. */
   private readonly sendPlain: Transport['sendPlain'];
   private readonly trie = new PatternSet<Subscriber>('event');
-  private plans: PlanCache = newPlanCache();
-  private planCount = 0;
+  /** Delivery plans by event name, bounded; the trie forgets those a subscription change touches. */
+  private readonly plans: ResolutionCache<Plan> = this.trie.createCache<Plan>();
+  /** Shared slots (and, over a remote transport, every slot) by key. */
   private readonly slots = new Map<string, Slot>();
-  private readonly subscribers = new Map<Subscriber, Disposable>();
   private readonly channels = new Set<EventSubscription<unknown>>();
   private readonly idPrefix: string;
   private subscriberSeq = 0;
@@ -173,36 +205,55 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
 
   // ---------------------------------------------------------------- subscriptions
 
-  /** Registers a subscriber; dispose to remove it. Throws `INVALID` for a bad pattern. */
+  /**
+   * Registers a subscriber; dispose it to remove it (constant time). Throws `INVALID` for a bad
+   * pattern. Only the plans of names the pattern matches are rebuilt.
+   */
   subscribe(spec: SubscriberSpec): Disposable {
     if (!this.open) throw this.closedError('subscribe');
     const id = ++this.subscriberSeq;
-    // A subscriber without a group is a group of its own: NUL cannot clash with a user's group name.
-    const group = spec.group ?? `\u0000${id}`;
-    const slotKey = `${group}\u0000${spec.pattern}`;
-    let slot = this.slots.get(slotKey);
-    const newSlot = slot === undefined;
-    slot ??= { key: slotKey, group, pattern: spec.pattern, members: [], next: 0 };
-    const subscriber = new Subscriber(id, spec.pattern, group, spec.needsEnvelope, spec.label, spec.deliver, slot);
-    const registration = this.trie.add(spec.pattern, subscriber); // throws INVALID before any change
-    if (newSlot) this.slots.set(slotKey, slot);
-    slot.members.push(subscriber);
-    this.invalidate();
-    // Only a remote transport needs to know the slots (to join NATS queue groups).
-    if (newSlot && this.remote) this.transport.slotAdded?.({ key: slotKey, group, pattern: spec.pattern, shared: spec.group !== undefined });
-    const release = toDisposable(() => {
-      registration.dispose();
-      this.subscribers.delete(subscriber);
-      const at = slot.members.indexOf(subscriber);
-      if (at >= 0) slot.members.splice(at, 1);
-      if (slot.members.length === 0 && this.slots.get(slotKey) === slot) {
-        this.slots.delete(slotKey);
-        if (this.remote) this.transport.slotRemoved?.(slotKey);
+    const pattern = spec.pattern;
+    const group = spec.group;
+    let slot: Slot | undefined;
+    let newSlot = false;
+    if (group !== undefined) {
+      const key = `${group}\u0000${pattern}`;
+      slot = this.slots.get(key);
+      if (slot === undefined) {
+        slot = { key, group, pattern, members: [], next: 0 };
+        newSlot = true;
       }
-      this.invalidate();
-    });
-    this.subscribers.set(subscriber, release);
-    return release;
+    }
+    const subscriber = new Subscriber(id, pattern, group, spec.needsEnvelope, spec.label, spec.deliver, this, slot);
+    subscriber.registration = this.trie.add(pattern, subscriber); // throws INVALID before any change
+    if (slot !== undefined) slot.members.push(subscriber);
+    else if (this.remote) {
+      slot = subscriber.slot;
+      newSlot = true;
+    }
+    // Only a remote transport needs to know the slots (to join NATS queue groups).
+    if (newSlot && slot !== undefined) {
+      this.slots.set(slot.key, slot);
+      if (this.remote) this.transport.slotAdded?.({ key: slot.key, group: slot.group, pattern, shared: group !== undefined });
+    }
+    return subscriber;
+  }
+
+  /** @internal Removes a subscriber ({@link Subscriber.dispose}); idempotent. */
+  unsubscribe(subscriber: Subscriber): void {
+    const registration = subscriber.registration;
+    if (!registration.active) return;
+    registration.dispose();
+    const slot = subscriber.slotIfAny;
+    if (slot === undefined) return;
+    const members = slot.members;
+    // Members mostly leave newest first; the search starts at the end.
+    const at = members.lastIndexOf(subscriber);
+    if (at >= 0) members.splice(at, 1);
+    if (members.length === 0 && this.slots.get(slot.key) === slot) {
+      this.slots.delete(slot.key);
+      if (this.remote) this.transport.slotRemoved?.(slot.key);
+    }
   }
 
   /**
@@ -252,7 +303,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
 
   /** Balanced delivery by name, the hot path of Moleculer's `emit`. Throws `UNAVAILABLE` on refusal. */
   emit(name: string, data: unknown): void {
-    const plan = this.plans[name] ?? this.plan(name);
+    const plan = this.plans.get(name) ?? this.plan(name);
     const single = plan.single;
     if (single !== undefined) {
       const deliver = single.deliver;
@@ -273,14 +324,14 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
 
   /** Delivery to every subscriber on every node. Throws `UNAVAILABLE` on refusal. */
   broadcast(name: string, data: unknown): void {
-    const plan = this.plans[name] ?? this.plan(name);
+    const plan = this.plans.get(name) ?? this.plan(name);
     if (plan.fastBroadcast) this.loop(plan.subscribers, name, data);
     else this.settle(this.publishPlain(name, data, 'broadcast'), name);
   }
 
   /** Delivery to every subscriber of this node. Throws `UNAVAILABLE` on refusal. */
   broadcastLocal(name: string, data: unknown): void {
-    const plan = this.plans[name] ?? this.plan(name);
+    const plan = this.plans.get(name) ?? this.plan(name);
     if (plan.fastLocal) this.loop(plan.subscribers, name, data);
     else this.settle(this.publish({ name, data, eventType: 'broadcastLocal' }), name);
   }
@@ -296,7 +347,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   publish(init: EnvelopeInit, prebuilt?: EventEnvelope, confirm = false): PublishOutcome | undefined {
     if (!this.open) throw this.closedError(`publish "${init.name}"`);
     const name = init.name;
-    const plan = this.plans[name] ?? this.plan(name);
+    const plan = this.plans.get(name) ?? this.plan(name);
     const toRemote = this.remote && init.eventType !== 'broadcastLocal';
     let envelope = prebuilt;
     if (envelope === undefined && (plan.needsEnvelope || toRemote)) envelope = this.makeEnvelope(init);
@@ -319,7 +370,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   private publishPlain(name: string, data: unknown, eventType: 'emit' | 'broadcast'): PublishOutcome | undefined {
     const sendPlain = this.sendPlain;
     if (sendPlain === undefined || !this.open) return this.publish({ name, data, eventType });
-    const plan = this.plans[name] ?? this.plan(name);
+    const plan = this.plans.get(name) ?? this.plan(name);
     if (eventType === 'broadcast' && plan.needsEnvelope) return this.publish({ name, data, eventType });
     let remote = sendPlain(eventType, name, data, this.envelopeSeq + 1, Date.now());
     if (remote === undefined) return this.publish({ name, data, eventType });
@@ -441,7 +492,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   /** @internal {@link TransportReceiver}: an envelope from another node. */
   deliver(envelope: EventEnvelope): void {
     if (!this.open) return;
-    const plan = this.plans[envelope.name] ?? this.plan(envelope.name);
+    const plan = this.plans.get(envelope.name) ?? this.plan(envelope.name);
     const refused = this.deliverLocal(plan, envelope.name, envelope.data, envelope.eventType, envelope.groups, envelope);
     if (refused !== undefined) this.report('refused', this.refusal(envelope.name, refused), { event: envelope.name }, 'warn');
   }
@@ -486,7 +537,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     return {
       subscriptions: this.trie.size,
       channels: this.channels.size,
-      cachedNames: this.planCount,
+      cachedNames: this.plans.size,
       dropped: this.droppedCount,
       handlerErrors: this.handlerErrorCount,
     };
@@ -496,9 +547,11 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   close(): void {
     if (!this.open) return;
     this.open = false;
+    // Cleared first, so that each removal below has no cached plan to look through.
+    this.plans.clear();
     for (const subscription of [...this.channels]) subscription.close();
-    for (const release of [...this.subscribers.values()]) release.dispose();
-    this.invalidate();
+    for (const registration of this.trie.registrations()) registration.value.dispose();
+    this.plans.clear();
     this.storms.flush();
   }
 
@@ -540,7 +593,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     const subscribers = plan.subscribers;
     for (let i = 0; i < subscribers.length; i++) {
       const subscriber = subscribers[i] as Subscriber;
-      if (groups !== undefined && !groups.includes(subscriber.group)) continue;
+      // A subscriber without a group is in no named group.
+      if (groups !== undefined && (subscriber.group === undefined || !groups.includes(subscriber.group))) continue;
       if (this.call(subscriber, name, data, envelope)) (refused ??= []).push(subscriber);
     }
     return refused;
@@ -584,27 +638,25 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     this.report('handler', error, { event: name, subscriber: subscriber.label });
   }
 
-  /** Forgets every plan: a subscription changed or the core closed. */
-  private invalidate(): void {
-    if (this.planCount === 0) return;
-    this.plans = newPlanCache();
-    this.planCount = 0;
-  }
-
+  /** Resolves and caches the plan of `name` (a closed core gets an empty plan, not cached). */
   private plan(name: string): Plan {
-    // A plain copy: the trie hands out frozen arrays, which V8 iterates several times slower.
-    const subscribers = this.open ? [...this.trie.match(name)] : NO_SUBSCRIBERS;
-    const slots: Slot[] = [];
+    if (!this.open) return CLOSED_PLAN;
+    // A plain fresh array: frozen arrays are iterated several times slower by V8.
+    const subscribers = this.trie.resolve(name);
     let balanced = false;
     let needsEnvelope = false;
-    for (const subscriber of subscribers) {
+    for (let i = 0; i < subscribers.length; i++) {
+      const subscriber = subscribers[i] as Subscriber;
       if (subscriber.needsEnvelope) needsEnvelope = true;
-      if (!slots.includes(subscriber.slot)) {
-        slots.push(subscriber.slot);
-        if (subscriber.slot.members.length > 1) balanced = true;
-      }
+      if (!balanced && subscriber.group !== undefined && (subscriber.slotIfAny as Slot).members.length > 1) balanced = true;
     }
-    const local = this.open && !needsEnvelope;
+    let slots = NO_SLOTS;
+    if (balanced) {
+      const distinct = new Set<Slot>();
+      for (const subscriber of subscribers) distinct.add(subscriber.slot);
+      slots = [...distinct];
+    }
+    const local = !needsEnvelope;
     const fastEmit = local && !balanced && !this.remote;
     const plan = new Plan(
       subscribers,
@@ -616,9 +668,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
       local,
       fastEmit && subscribers.length === 1 ? subscribers[0] : undefined,
     );
-    if (this.planCount >= PLAN_CACHE_LIMIT) this.invalidate();
-    this.plans[name] = plan;
-    this.planCount++;
+    this.plans.set(name, plan);
     return plan;
   }
 

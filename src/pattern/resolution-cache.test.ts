@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { RESOLUTION_CACHE_LIMIT, ResolutionCache } from './resolution-cache.js';
+
+describe('ResolutionCache', () => {
+  it('never holds more names than its limit', () => {
+    const cache = new ResolutionCache<number>(100);
+    let largest = 0;
+    for (let i = 0; i < 10_000; i++) {
+      cache.set(`n${i}`, i);
+      largest = Math.max(largest, cache.size);
+    }
+    expect(largest).toBe(100);
+    expect(cache.get('n9999')).toBe(9999);
+    expect(cache.get('n0')).toBeUndefined();
+  });
+
+  it('keeps the names in use across generations', () => {
+    const cache = new ResolutionCache<string>(10);
+    cache.set('hot', 'kept');
+    const seen = new Set<string | undefined>();
+    for (let i = 0; i < 1000; i++) {
+      cache.set(`cold${i}`, 'passing');
+      seen.add(cache.get('hot'));
+    }
+    expect([...seen]).toEqual(['kept']);
+  });
+
+  it('forgets one name, the names a test picks, or everything', () => {
+    const cache = new ResolutionCache<number>(4);
+    for (const [i, name] of ['a.1', 'a.2', 'b.1', 'b.2'].entries()) cache.set(name, i);
+    cache.forget('a.1');
+    expect(cache.get('a.1')).toBeUndefined();
+    cache.forgetWhere((name) => name.endsWith('.2'));
+    expect(['a.2', 'b.1', 'b.2'].map((name) => cache.get(name))).toEqual([undefined, 2, undefined]);
+    cache.clear();
+    expect(cache.size).toBe(0);
+  });
+
+  it('has a documented default limit and refuses a limit below 2', () => {
+    expect(new ResolutionCache().limit).toBe(RESOLUTION_CACHE_LIMIT);
+    expect(() => new ResolutionCache(1)).toThrow(/at least 2 names/);
+  });
+});
