@@ -168,6 +168,7 @@ async function ordering(size: number): Promise<number> {
 /** Heap retained by a registry with default options after `batches` batches of 1,000 updates each. */
 async function historyMemory(batches: number): Promise<number> {
   const ENTRIES = 1_000;
+  consume(undefined); // let what an earlier round kept go
   const entry = (i: number, v: number): EntryInput => ({ id: `app:e${pad(i)}`, kind: 'bench.node', data: { v, text: `entry ${i} version ${v}`, limits: { rps: 100 + v } } });
   const registry = registryWithout();
   await registry.apply(creates(Array.from({ length: ENTRIES }, (_, i) => entry(i, 0))));
@@ -215,6 +216,7 @@ async function uniqueNames(size: number, what: 'time' | 'memory'): Promise<numbe
   let received = 0;
   bus.on('*.created', () => void received++);
   bus.emit('warm.created', 1);
+  consume(undefined);
   const before = what === 'memory' ? heapUsed() : 0;
   const ms = await timed(() => {
     for (let i = 0; i < size; i++) bus.emit(`u${i}.created`, i);
@@ -238,6 +240,7 @@ async function unsubscribeMany(size: number): Promise<number> {
 
 /** Heap retained by `size` subscriptions (distinct handler functions, made before the first measure) on 1,000 names. */
 async function subscriptionMemory(size: number): Promise<number> {
+  consume(undefined);
   const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
   const handlers = Array.from({ length: size }, (_, i) => (payload: unknown) => consume([i, payload]));
   const names = Array.from({ length: 1000 }, (_, i) => `app.e${i}.changed`);
@@ -311,7 +314,7 @@ function main(): void {
   const notes: string[] = [];
   for (const path of PATHS) {
     process.stderr.write(`  curve: ${path.id}\n`);
-    const run = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--path', path.id], {
+    const run = spawnSync(process.execPath, ['--expose-gc', '--no-flush-bytecode', fileURLToPath(import.meta.url), '--path', path.id], {
       encoding: 'utf8',
       timeout: TIMEOUT_S * 1000,
       killSignal: 'SIGKILL',
