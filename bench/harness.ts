@@ -21,6 +21,15 @@ export interface BenchRow {
   readonly detail?: string;
 }
 
+/** A figure with its unit, in a few significant digits (`14.7M events/s`, `821 ms`). */
+export function formatValue(value: number | null, unit: string): string {
+  // A value that could not be measured (a curve stopped at its time limit) is null in the JSON.
+  if (value === null || !Number.isFinite(value)) return '—';
+  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  const text = value >= 1e6 ? `${(value / 1e6).toFixed(2)}M` : value >= 1e4 ? `${(value / 1e3).toFixed(1)}k` : value.toFixed(digits);
+  return unit === '×' ? `${text}×` : `${text} ${unit}`;
+}
+
 /** What one case prints. */
 export interface BenchReport {
   readonly case: string;

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
-import type { BenchReport, BenchRow } from './harness.js';
+import { formatValue as format, type BenchReport, type BenchRow } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Compiled to dist-bench/run.js: the repository is one level up.
@@ -18,14 +18,6 @@ const cases = readdirSync(join(here, 'cases'))
 
 const color = process.stdout.isTTY && process.env['NO_COLOR'] === undefined;
 const paint = (code: number, text: string): string => (color ? `\u001b[${code}m${text}\u001b[0m` : text);
-
-function format(value: number | null, unit: string): string {
-  // A value that could not be measured (a curve stopped at its time limit) is null in the JSON.
-  if (value === null || !Number.isFinite(value)) return '—';
-  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  const text = value >= 1e6 ? `${(value / 1e6).toFixed(2)}M` : value >= 1e4 ? `${(value / 1e3).toFixed(1)}k` : value.toFixed(digits);
-  return `${text} ${unit}`;
-}
 
 function printTable(result: BenchReport): void {
   console.log(`\n${paint(1, result.case)}`);
