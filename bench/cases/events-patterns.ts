@@ -206,10 +206,8 @@ async function main(): Promise<void> {
   const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
   const rows: BenchRow[] = subjects.map((s) => {
     const value = median(samples.get(key(s)) as number[]);
-    const row: BenchRow = { name: s.row, subject: s.subject, value, unit: 'ns', better: 'lower' };
-    if (s.subject !== 'kindling') return row;
-    const limit = s.row === HIT_ROW ? 20 : 1000;
-    return { ...row, target: s.row === HIT_ROW ? '≤ 20 ns' : '≤ 1 µs', met: value <= limit };
+    // Absolute times are shown for information: they depend on the machine, the ratios do not.
+    return { name: s.row, subject: s.subject, value, unit: 'ns', better: 'lower' } satisfies BenchRow;
   });
   // Shown in mix order, the scans right under the miss they are compared with, the hit last.
   const display = [...MIXES.map(missRow), HIT_ROW];

@@ -2,14 +2,15 @@
 // config classes, 4 listeners per entry (one decodes its config, as a real component does), the
 // event bus receiving entry.* events. Split into parse / decode / framework / publish, cold and warm.
 import 'reflect-metadata';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadAll } from 'js-yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 import { decodeEntryConfig, HandlerRegistry, loadRegistryYaml, Registry, type Entry, type EntryListener } from 'kindling';
 import { createEventBus } from 'kindling/events';
-import { consume, report } from '../harness.js';
+import { compare, consume, cpuNowMs, report } from '../harness.js';
 import { registryText } from '../registry-fixture.js';
 
 const ENTRIES = 10_000;
@@ -74,6 +75,8 @@ interface Round {
   framework: number;
   publish: number;
   whole: number;
+  /** js-yaml's parse alone of the same file (read included), CPU ms. */
+  jsyaml: number;
 }
 
 async function round(): Promise<Round> {
@@ -93,12 +96,17 @@ async function round(): Promise<Round> {
   for (const entry of entries) void bus.send('registry', 'entry.create', entry.id, { entry, revision: 1, transactionId: 'bench' });
   const publish = ms(t);
   await bus.stop();
-  // The whole thing, as `kindling run` does it: read the YAML, then one apply that decodes and publishes.
-  t = process.hrtime.bigint();
+  // The whole thing, as `kindling run` does it: read the YAML, then one apply that decodes and
+  // publishes; beside it, js-yaml parsing the same file and nothing else. Both in CPU time, one
+  // after the other in each round, so that other load on the machine hits both alike.
+  let c = cpuNowMs();
   const loaded = await loadRegistryYaml(file);
   await registry({ decode: true, bus: true }).apply(creates(loaded.entries));
-  const whole = ms(t);
-  return { parse, decode, framework, publish, whole };
+  const whole = cpuNowMs() - c;
+  c = cpuNowMs();
+  consume(loadAll(readFileSync(file, 'utf8')));
+  const jsyaml = cpuNowMs() - c;
+  return { parse, decode, framework, publish, whole, jsyaml };
 }
 
 const rounds: Round[] = [];
@@ -113,15 +121,28 @@ const med = (pick: (r: Round) => number): number => {
 const perEntry = (med((r) => r.framework) * 1000) / ENTRIES;
 report({
   case: `Registry apply: ${ENTRIES} entries, ${megabytes.toFixed(1)} MB YAML, ${KINDS} kinds, ${CLASSES} config classes, 4 listeners each`,
-  rows: [
+  rows: compare([
+    { name: 'parse + decode + apply, warm (CPU)', subject: 'kindling', value: med((r) => r.whole), unit: 'ms', better: 'lower' },
+    {
+      name: 'parse + decode + apply, warm (CPU)',
+      subject: 'js-yaml loadAll (parse alone)',
+      value: med((r) => r.jsyaml),
+      unit: 'ms',
+      better: 'lower',
+      target: '≥ 0.77× (≤ 1.3× its time)',
+      met: med((r) => r.whole) <= 1.3 * med((r) => r.jsyaml),
+    },
+    { name: 'parse + decode + apply, cold (CPU)', subject: 'kindling', value: cold.whole, unit: 'ms', better: 'lower' },
     { name: 'parse (loadRegistryYaml)', subject: 'kindling', value: med((r) => r.parse), unit: 'ms', better: 'lower' },
-    { name: 'parse throughput', subject: 'kindling', value: megabytes / (med((r) => r.parse) / 1000), unit: 'MB/s', better: 'higher', target: '≥ 15 MB/s', met: megabytes / (med((r) => r.parse) / 1000) >= 15 },
+    { name: 'parse throughput', subject: 'kindling', value: megabytes / (med((r) => r.parse) / 1000), unit: 'MB/s', better: 'higher' },
     { name: 'decode (decodeEntryConfig × 10,000)', subject: 'kindling', value: med((r) => r.decode), unit: 'ms', better: 'lower' },
     { name: 'framework (apply, no-op listeners)', subject: 'kindling', value: med((r) => r.framework), unit: 'ms', better: 'lower' },
-    { name: 'framework per entry', subject: 'kindling', value: perEntry, unit: 'µs', better: 'lower', target: '≤ 3 µs', met: perEntry <= 3 },
+    { name: 'framework per entry', subject: 'kindling', value: perEntry, unit: 'µs', better: 'lower' },
     { name: 'publish (entry.create on the bus)', subject: 'kindling', value: med((r) => r.publish), unit: 'ms', better: 'lower' },
-    { name: 'whole apply incl. parse, warm', subject: 'kindling', value: med((r) => r.whole), unit: 'ms', better: 'lower', target: '≤ 700 ms', met: med((r) => r.whole) <= 700 },
-    { name: 'whole apply incl. parse, cold', subject: 'kindling', value: cold.whole, unit: 'ms', better: 'lower' },
+  ]),
+  notes: [
+    'cold = first round in a fresh process; warm = median of rounds 3–8',
+    'parse + decode + apply = loadRegistryYaml, then one apply whose listeners decode every entry (as components do) and whose events go to the bus; js-yaml = readFile + loadAll of the same file, nothing else',
+    'the split rows (parse, decode, framework, publish) are wall time, for information',
   ],
-  notes: ['cold = first round in a fresh process; warm = median of rounds 3–8', 'decode runs inside the whole apply through one listener per entry, as components do'],
 });

@@ -35,8 +35,8 @@ report({
   case: 'Registry apply: framework overhead (10,000 entries, 50 patterns, 4 listeners each)',
   rows: [
     { name: 'apply, cold', subject: 'kindling', value: cold, unit: 'ms', better: 'lower' },
-    { name: 'apply, warm', subject: 'kindling', value: warm, unit: 'ms', better: 'lower', target: '≤ 30 ms', met: warm <= 30 },
-    { name: 'per entry, warm', subject: 'kindling', value: perEntryUs, unit: 'µs', better: 'lower', target: '≤ 3 µs', met: perEntryUs <= 3 },
+    { name: 'apply, warm', subject: 'kindling', value: warm, unit: 'ms', better: 'lower' },
+    { name: 'per entry, warm', subject: 'kindling', value: perEntryUs, unit: 'µs', better: 'lower' },
   ],
   notes: ['framework = checks, entry copy+freeze, dependency ordering, listener calls, state swap, history; the registry and the 10,000 plain-object operations are made before the clock starts'],
 });

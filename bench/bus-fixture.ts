@@ -1,0 +1,54 @@
+// What the bus cases share: the background subscriptions (patterns that never match what is
+// published) and handler functions that are really distinct, as in an application.
+
+/** Which unrelated subscriptions are registered beside the measured ones. */
+export type Background = 'none' | 'trailing' | 'mixed';
+
+export const BACKGROUND_SIZE = 1000;
+
+/** 1,000 patterns whose wildcards all trail a literal first segment (`ns1.*`, `ns2.**`, `ns3.*.changed`). */
+export function trailingBackground(count = BACKGROUND_SIZE): string[] {
+  const forms = [(i: number) => `ns${i}.*`, (i: number) => `ns${i}.**`, (i: number) => `ns${i}.*.changed`, (i: number) => `ns${i}.item.*`];
+  return Array.from({ length: count }, (_, i) => (forms[i % forms.length] as (i: number) => string)(i));
+}
+
+/**
+ * 1,000 patterns of mixed forms: 700 with a literal first segment, 300 starting with a wildcard
+ * (`*.ns7`, `**.ns8.done`, `*.ns9.*`), which no prefix can rule out.
+ */
+export function mixedBackground(count = BACKGROUND_SIZE): string[] {
+  const forms = [
+    (i: number) => `ns${i}.*`,
+    (i: number) => `ns${i}.*`,
+    (i: number) => `ns${i}.*`,
+    (i: number) => `ns${i}.**`,
+    (i: number) => `ns${i}.**`,
+    (i: number) => `ns${i}.*.changed`,
+    (i: number) => `ns${i}.*.changed`,
+    (i: number) => `*.ns${i}`,
+    (i: number) => `**.ns${i}.done`,
+    (i: number) => `*.ns${i}.*`,
+  ];
+  return Array.from({ length: count }, (_, i) => (forms[i % forms.length] as (i: number) => string)(i));
+}
+
+/** The background's patterns; for libraries without wildcards, as many exact names. */
+export function backgroundPatterns(background: Background, wildcards: boolean): string[] {
+  if (background === 'none') return [];
+  if (!wildcards) return Array.from({ length: BACKGROUND_SIZE }, (_, i) => `ns${i}.event`);
+  return background === 'trailing' ? trailingBackground() : mixedBackground();
+}
+
+/** What every handler adds to, so that no handler's work can be dropped. */
+export const handled = { count: 0 };
+
+/**
+ * `count` handlers with distinct code (each its own function source, not one closure copied), as the
+ * handlers of an application are: the engine cannot treat them as one call site's single target.
+ */
+export function distinctHandlers(count: number): ((payload: unknown) => void)[] {
+  return Array.from(
+    { length: count },
+    (_, i) => new Function('state', `return function handler${i}(payload) { if (payload !== undefined) state.count += ${(i % 7) + 1}; };`)(handled) as (payload: unknown) => void,
+  );
+}

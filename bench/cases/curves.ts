@@ -1,0 +1,370 @@
+// Growth curves: each path of the registry, boot planning and the bus measured at a size N and at
+// 10·N (4·N where 10·N would take minutes on a quadratic path), in one process per path, so that
+// both sizes share one JIT state. What is compared is the cost per item (per change, per component,
+// per subscription...): a linear path keeps it flat, a quadratic one multiplies it by the size factor.
+// A line is MISSED when the per-item cost grows more than 1.5× (2× for paths that sort, where
+// n·log n is the best there is). Memory paths that must stay bounded compare totals instead.
+//
+// Time is this process's CPU time (process.cpuUsage), the median of up to 5 rounds at each size
+// (fewer when a round is long). Each path runs in a child process of this script with a time limit
+// (CURVE_TIMEOUT_S, default 60 s): a path still running at the limit is reported as MISSED with what
+// it had measured. BENCH_QUICK=1 runs every path at a tenth of its sizes, for development only.
+//
+// Everything goes through the public API, as a user would call it.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { HandlerRegistry, KindlingError, Registry, type EntryInput, type EntryListener, type RegistryOp } from 'kindling';
+import { BootLoader, defineComponent } from 'kindling/boot';
+import { DefaultEventBus } from 'kindling/events';
+import { silentLogger } from 'kindling';
+import { consume, cpuNowMs, report, type BenchRow } from '../harness.js';
+
+const QUICK = process.env['BENCH_QUICK'] === '1';
+const TIMEOUT_S = Number(process.env['CURVE_TIMEOUT_S'] ?? 60);
+const ROUNDS = 5;
+/** A size stops taking rounds once it has spent this much CPU (at least one round is always taken). */
+const ROUND_BUDGET_MS = 2_000;
+
+interface Path {
+  readonly id: string;
+  readonly label: string;
+  /** The item the cost is counted per (`change`, `component`...). */
+  readonly item: string;
+  readonly items: string;
+  /** What the size counts, when it is not the items (churn: steps at 1,000 or 10,000 subscriptions). */
+  readonly sized?: string;
+  readonly sizes: readonly [number, number];
+  /** The largest growth of the per-item cost that passes: 1.5, or 2 for paths that sort. */
+  readonly limit: number;
+  /** `time`: CPU ms of one round; `memory`: bytes retained, per item; `bounded`: bytes retained in total (must not grow). */
+  readonly measure: 'time' | 'memory' | 'bounded';
+  /** One round at `size`: returns CPU ms (time) or retained bytes (memory, bounded). */
+  readonly run: (size: number) => Promise<number>;
+}
+
+// ------------------------------------------------------------------ helpers
+
+const gc = (globalThis as { gc?: () => void }).gc;
+function heapUsed(): number {
+  for (let i = 0; i < 3; i++) gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+/** A seeded generator, so that every run builds the same graphs. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+function shuffled<T>(items: readonly T[], next: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+const pad = (i: number): string => String(i).padStart(7, '0');
+
+async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
+  const start = cpuNowMs();
+  await fn();
+  return cpuNowMs() - start;
+}
+
+function registryWithout(listeners: { pattern: string; listener: EntryListener }[] = []): Registry {
+  const handlers = new HandlerRegistry();
+  for (const { pattern, listener } of listeners) handlers.registerListener(pattern, listener);
+  return new Registry({ handlers, acceptKinds: ['bench.*'], logger: silentLogger });
+}
+
+const creates = (entries: readonly EntryInput[]): RegistryOp[] => entries.map((entry) => ({ op: 'create', entry }));
+
+// ------------------------------------------------------------------ the paths
+
+async function watchDrain(size: number, watchers: number): Promise<number> {
+  const registry = registryWithout();
+  const iterators = Array.from({ length: watchers }, () => registry.watch({ maxBuffered: size * 2 }));
+  await registry.apply(creates(Array.from({ length: size }, (_, i) => ({ id: `app:e${pad(i)}`, kind: 'bench.node' }))));
+  return timed(async () => {
+    for (const iterator of iterators) {
+      for (let i = 0; i < size; i++) {
+        const next = await iterator.next();
+        if (next.done === true) throw new Error(`watch ended after ${i} of ${size} changes`);
+      }
+      await iterator.return?.();
+    }
+  });
+}
+
+type Naming = 'sorted' | 'random' | 'reverse';
+
+/** A random DAG of `size` components, up to 6 dependencies each, named so that dependencies sort below, anywhere, or above their dependants. */
+async function bootPlan(size: number, naming: Naming): Promise<number> {
+  const next = random(7);
+  const order = Array.from({ length: size }, (_, i) => i);
+  const names = naming === 'sorted' ? order : naming === 'reverse' ? order.map((i) => size - 1 - i) : shuffled(order, next);
+  const name = (i: number): string => `c${pad(names[i] as number)}`;
+  const boot = new BootLoader({ logger: silentLogger });
+  for (let i = 0; i < size; i++) {
+    const deps = i === 0 ? [] : [...new Set(Array.from({ length: Math.floor(next() * 7) }, () => name(Math.floor(next() * i))))];
+    boot.register(defineComponent({ name: name(i), dependsOn: deps, load: (ctx) => ctx }));
+  }
+  return timed(() => consume(boot.plan()));
+}
+
+/** `size` members of group g, and 10 entries that depend on `group:g`. */
+async function groupDeps(size: number): Promise<number> {
+  const registry = registryWithout();
+  const members = Array.from({ length: size }, (_, i) => ({ id: `app:m${pad(i)}`, kind: 'bench.member', meta: { groups: ['g'] } }));
+  const dependants = Array.from({ length: 10 }, (_, i) => ({ id: `app:d${i}`, kind: 'bench.user', meta: { depends_on: ['group:g'] } }));
+  const ops = creates([...dependants, ...members]);
+  return timed(() => registry.apply(ops));
+}
+
+/**
+ * A chain of `size` entries, each of whose listener refuses with NOT_FOUND (naming the missing id in
+ * `details.missing`) until the next one is in, and ids ordered so that every entry comes before the
+ * one it waits for: the worst order for retries.
+ */
+async function notFoundChain(size: number): Promise<number> {
+  const applied = new Set<string>();
+  const accept = (entry: { id: string; data: unknown }): void => {
+    const needs = (entry.data as { needs?: string }).needs;
+    if (needs !== undefined && !applied.has(needs)) {
+      throw new KindlingError('NOT_FOUND', `${entry.id} needs ${needs}`, { details: { missing: needs } });
+    }
+    applied.add(entry.id);
+  };
+  const listener: EntryListener = { add: (_ctx, entry) => accept(entry), update: (_ctx, entry) => accept(entry), delete: () => undefined };
+  const registry = registryWithout([{ pattern: 'bench.*', listener }]);
+  const ops = creates(
+    Array.from({ length: size }, (_, i) => ({ id: `app:c${pad(i)}`, kind: 'bench.link', data: i + 1 < size ? { needs: `app:c${pad(i + 1)}` } : {} })),
+  );
+  const ms = await timed(() => registry.apply(ops));
+  if (applied.size !== size) throw new Error(`chain applied ${applied.size} of ${size}`);
+  return ms;
+}
+
+/** `size` creates with up to 3 dependencies each on other entries of the batch, ids in random order. */
+async function ordering(size: number): Promise<number> {
+  const next = random(11);
+  const names = shuffled(Array.from({ length: size }, (_, i) => i), next);
+  const id = (i: number): string => `app:n${pad(names[i] as number)}`;
+  const entries = Array.from({ length: size }, (_, i) => ({
+    id: id(i),
+    kind: 'bench.node',
+    meta: i === 0 ? {} : { depends_on: [...new Set(Array.from({ length: Math.floor(next() * 4) }, () => id(Math.floor(next() * i))))] },
+  }));
+  const registry = registryWithout();
+  const ops = creates(shuffled(entries, next));
+  return timed(() => registry.apply(ops));
+}
+
+/** Heap retained by a registry with default options after `batches` batches of 1,000 updates each. */
+async function historyMemory(batches: number): Promise<number> {
+  const ENTRIES = 1_000;
+  consume(undefined); // let what an earlier round kept go
+  const entry = (i: number, v: number): EntryInput => ({ id: `app:e${pad(i)}`, kind: 'bench.node', data: { v, text: `entry ${i} version ${v}`, limits: { rps: 100 + v } } });
+  const registry = registryWithout();
+  await registry.apply(creates(Array.from({ length: ENTRIES }, (_, i) => entry(i, 0))));
+  const before = heapUsed();
+  for (let b = 1; b <= batches; b++) {
+    await registry.apply(Array.from({ length: ENTRIES }, (_, i) => ({ op: 'update' as const, entry: entry(i, b) })));
+  }
+  const retained = heapUsed() - before;
+  consume(registry);
+  return retained;
+}
+
+const noop = (): void => undefined;
+
+/** 1,000 patterns that never match the published names: trailing wildcards only. */
+export function trailingBackground(count = 1000): string[] {
+  const forms = [(i: number) => `ns${i}.*`, (i: number) => `ns${i}.**`, (i: number) => `ns${i}.*.changed`, (i: number) => `ns${i}.item.*`];
+  return Array.from({ length: count }, (_, i) => (forms[i % forms.length] as (i: number) => string)(i));
+}
+
+/**
+ * Subscription churn: `size` subscriptions on distinct names; one step is 10 publishes to those
+ * names, then one subscribe and its unsubscribe. The cost per step should not depend on `size`.
+ */
+async function churn(size: number): Promise<number> {
+  const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
+  for (let i = 0; i < size; i++) bus.on(`n${i}.changed`, (payload) => consume(payload));
+  const STEPS = 20_000;
+  let k = 0;
+  const ms = await timed(() => {
+    for (let s = 0; s < STEPS; s++) {
+      for (let j = 0; j < 10; j++) bus.emit(`n${(k++ * 7919) % size}.changed`, k);
+      bus.on(`n${s % size}.changed`, noop).dispose();
+    }
+  });
+  await bus.stop();
+  // Per step, scaled so that the per-item arithmetic (ms / size) yields the cost of one step.
+  return (ms / STEPS) * size;
+}
+
+/** Publishing `size` names never published before, with a subscriber of `*.created` and 1,000 other patterns. */
+async function uniqueNames(size: number, what: 'time' | 'memory'): Promise<number> {
+  const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
+  for (const pattern of trailingBackground()) bus.on(pattern, noop);
+  let received = 0;
+  bus.on('*.created', () => void received++);
+  bus.emit('warm.created', 1);
+  consume(undefined);
+  const before = what === 'memory' ? heapUsed() : 0;
+  const ms = await timed(() => {
+    for (let i = 0; i < size; i++) bus.emit(`u${i}.created`, i);
+  });
+  const retained = what === 'memory' ? heapUsed() - before : 0;
+  if (received !== size + 1) throw new Error(`unique names: ${received} of ${size + 1} delivered`);
+  await bus.stop();
+  return what === 'memory' ? retained : ms;
+}
+
+/** `size` subscriptions of one name, then each disposed in subscription order. */
+async function unsubscribeMany(size: number): Promise<number> {
+  const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
+  const subscriptions = Array.from({ length: size }, () => bus.on('one.name', noop));
+  const ms = await timed(() => {
+    for (const subscription of subscriptions) subscription.dispose();
+  });
+  await bus.stop();
+  return ms;
+}
+
+/** Heap retained by `size` subscriptions (distinct handler functions, made before the first measure) on 1,000 names. */
+async function subscriptionMemory(size: number): Promise<number> {
+  consume(undefined);
+  const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
+  const handlers = Array.from({ length: size }, (_, i) => (payload: unknown) => consume([i, payload]));
+  const names = Array.from({ length: 1000 }, (_, i) => `app.e${i}.changed`);
+  const before = heapUsed();
+  const subscriptions = handlers.map((handler, i) => bus.on(names[i % 1000] as string, handler));
+  const retained = heapUsed() - before;
+  consume(subscriptions);
+  await bus.stop();
+  return retained;
+}
+
+const q = (n: number): number => (QUICK ? Math.max(1, Math.round(n / 10)) : n);
+
+export const PATHS: readonly Path[] = [
+  { id: 'watch', label: 'registry.watch() draining one batch', item: 'change', items: 'changes', sizes: [q(10_000), q(100_000)], limit: 1.5, measure: 'time', run: (n) => watchDrain(n, 1) },
+  { id: 'watch10', label: 'registry.watch() draining one batch, 10 watchers', item: 'change', items: 'changes', sizes: [q(10_000), q(40_000)], limit: 1.5, measure: 'time', run: (n) => watchDrain(n, 10) },
+  { id: 'boot-sorted', label: 'boot planning, dependencies sort below dependants', item: 'component', items: 'components', sizes: [q(1_000), q(10_000)], limit: 2, measure: 'time', run: (n) => bootPlan(n, 'sorted') },
+  { id: 'boot-random', label: 'boot planning, random names, up to 6 dependencies', item: 'component', items: 'components', sizes: [q(1_000), q(10_000)], limit: 2, measure: 'time', run: (n) => bootPlan(n, 'random') },
+  { id: 'boot-reverse', label: 'boot planning, dependencies sort above dependants', item: 'component', items: 'components', sizes: [q(1_000), q(10_000)], limit: 2, measure: 'time', run: (n) => bootPlan(n, 'reverse') },
+  { id: 'group', label: "depends_on: ['group:g'], 10 dependants", item: 'member', items: 'members', sizes: [q(4_000), q(40_000)], limit: 2, measure: 'time', run: groupDeps },
+  { id: 'not-found', label: 'NOT_FOUND retry chain', item: 'entry', items: 'entries', sizes: [q(200), q(2_000)], limit: 2, measure: 'time', run: notFoundChain },
+  { id: 'ordering', label: 'ordering of ops (apply, up to 3 dependencies each)', item: 'op', items: 'ops', sizes: [q(10_000), q(100_000)], limit: 2, measure: 'time', run: ordering },
+  { id: 'history', label: 'history memory, batches of 1,000 updates, default limits', item: 'batch', items: 'batches', sizes: [q(100), q(400)], limit: 1.5, measure: 'bounded', run: historyMemory },
+  { id: 'churn', label: 'subscription churn, 1 subscribe+unsubscribe per 10 publishes', item: 'step', items: 'steps', sized: 'subscriptions', sizes: [q(1_000), q(10_000)], limit: 1.5, measure: 'time', run: churn },
+  { id: 'unique', label: 'unique event names, 1,000 other patterns', item: 'publish', items: 'publishes', sizes: [q(100_000), q(1_000_000)], limit: 1.5, measure: 'time', run: (n) => uniqueNames(n, 'time') },
+  { id: 'unique-memory', label: 'unique event names: heap retained', item: 'publish', items: 'publishes', sizes: [q(100_000), q(1_000_000)], limit: 1.5, measure: 'bounded', run: (n) => uniqueNames(n, 'memory') },
+  { id: 'unsubscribe', label: 'unsubscribe many of one name', item: 'unsubscribe', items: 'unsubscribes', sizes: [q(10_000), q(100_000)], limit: 1.5, measure: 'time', run: unsubscribeMany },
+  { id: 'sub-memory', label: 'memory per subscription', item: 'subscription', items: 'subscriptions', sizes: [q(10_000), q(100_000)], limit: 1.5, measure: 'memory', run: subscriptionMemory },
+];
+
+// ------------------------------------------------------------------ child: one path, both sizes
+
+interface Point {
+  readonly size: number;
+  /** Per item: µs (time) or bytes (memory); for `bounded`, the total in bytes. */
+  readonly value: number;
+  readonly rounds: number;
+}
+
+async function measurePath(path: Path): Promise<void> {
+  // Warm-up at a tenth of the first size, so that the first size is not measured cold.
+  await path.run(Math.max(1, Math.round(path.sizes[0] / 10)));
+  for (const size of path.sizes) {
+    const values: number[] = [];
+    let spent = 0;
+    const rounds = path.measure === 'time' ? ROUNDS : 1;
+    while (values.length < rounds && (values.length === 0 || spent < ROUND_BUDGET_MS)) {
+      const started = cpuNowMs();
+      values.push(await path.run(size));
+      spent += cpuNowMs() - started;
+    }
+    const median = [...values].sort((a, b) => a - b)[values.length >> 1] as number;
+    const value = path.measure === 'time' ? (median * 1000) / size : path.measure === 'memory' ? median / size : median;
+    process.stdout.write(`@@point ${JSON.stringify({ size, value, rounds: values.length } satisfies Point)}\n`);
+  }
+}
+
+// ------------------------------------------------------------------ parent: every path, one row each
+
+const count = (n: number): string => n.toLocaleString('en');
+
+function show(value: number, measure: Path['measure']): string {
+  if (measure === 'time') return value >= 100 ? `${value.toFixed(0)} µs` : value >= 1 ? `${value.toFixed(2)} µs` : `${(value * 1000).toFixed(0)} ns`;
+  if (measure === 'memory') return `${value.toFixed(0)} B`;
+  return `${(value / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function main(): void {
+  const started = process.hrtime.bigint();
+  const rows: BenchRow[] = [];
+  const notes: string[] = [];
+  for (const path of PATHS) {
+    process.stderr.write(`  curve: ${path.id}\n`);
+    const run = spawnSync(process.execPath, ['--expose-gc', '--no-flush-bytecode', fileURLToPath(import.meta.url), '--path', path.id], {
+      encoding: 'utf8',
+      timeout: TIMEOUT_S * 1000,
+      killSignal: 'SIGKILL',
+      maxBuffer: 16 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const points = run.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('@@point '))
+      .map((line) => JSON.parse(line.slice('@@point '.length)) as Point);
+    const [small, large] = path.sizes;
+    const name = `${path.label}: ${count(small)} → ${count(large)} ${path.sized ?? path.items}`;
+    const target = `≤ ${path.limit}×`;
+    const first = points[0];
+    const second = points[1];
+    const what = path.measure === 'bounded' ? 'in total' : `per ${path.item}`;
+    if (first === undefined || second === undefined) {
+      const timedOut = run.error !== undefined || run.signal !== null;
+      const why = timedOut ? `stopped after ${TIMEOUT_S} s` : `failed (exit ${run.status})`;
+      const known = first === undefined ? `nothing measured` : `${show(first.value, path.measure)} ${what} at ${count(first.size)}, ${count(large)} not finished`;
+      rows.push({ name, subject: 'kindling', value: Number.NaN, unit: '×', better: 'lower', target, met: false, detail: `${why}: ${known}` });
+      continue;
+    }
+    const growth = second.value / first.value;
+    rows.push({
+      name,
+      subject: 'kindling',
+      value: growth,
+      unit: '×',
+      better: 'lower',
+      target,
+      met: growth <= path.limit,
+      detail: `${show(first.value, path.measure)} → ${show(second.value, path.measure)} ${what}`,
+    });
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  notes.push(
+    'value = growth of the cost per item from the smaller size to the larger (1.0 = linear); paths that sort are allowed 2×, the others 1.5×',
+    '"in total" rows must stay bounded: their total may not grow with the work',
+    `time = process CPU time, median of up to ${ROUNDS} rounds per size; each path in its own process, stopped after ${TIMEOUT_S} s`,
+    ...(QUICK ? ['BENCH_QUICK=1: sizes divided by 10, for development only'] : []),
+    `case took ${seconds.toFixed(0)} s`,
+  );
+  report({ case: 'Growth curves (cost per item at N and 10·N or 4·N)', rows, notes });
+}
+
+if (process.argv[2] === '--path') {
+  const path = PATHS.find((p) => p.id === process.argv[3]);
+  if (path === undefined) throw new Error(`unknown curve ${process.argv[3]}`);
+  await measurePath(path);
+} else {
+  main();
+}
