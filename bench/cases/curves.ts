@@ -50,9 +50,9 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/** A seeded generator, so that every run builds the same graphs. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
+/** A generator started from a fixed number, so that every run builds the same graphs. */
+function random(start: number): () => number {
+  let state = start >>> 0;
   return () => {
     state = (state * 1664525 + 1013904223) >>> 0;
     return state / 2 ** 32;
