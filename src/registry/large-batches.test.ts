@@ -47,4 +47,83 @@ describe('Registry at scale', () => {
       await watch.return?.();
     });
   });
+
+  describe('ordering', () => {
+    function logging() {
+      const log: string[] = [];
+      const listener: EntryListener = {
+        add: (_ctx, e) => void log.push(`add ${e.id}`),
+        update: (_ctx, e) => void log.push(`update ${e.id}`),
+        delete: (_ctx, e) => void log.push(`delete ${e.id}`),
+      };
+      return { log, ...setup({}, listener) };
+    }
+
+    it('creates a group of 20,000 before its 10 dependants, and deletes it after them', async () => {
+      const { registry, log } = logging();
+      const members = Array.from({ length: 20_000 }, (_, i) => create(`b:m${pad(i)}`, { groups: ['g'] }));
+      // The dependants' ids sort before the members': only the dependency puts them last.
+      const dependants = Array.from({ length: 10 }, (_, i) => create(`a:d${i}`, { depends_on: ['group:g', 'group:g', `b:m${pad(i)}`] }));
+      await registry.apply([...dependants, ...members]);
+      expect(log.slice(0, 20_000)).toEqual(members.map((op) => `add ${op.entry.id}`));
+      expect(log.slice(20_000)).toEqual(dependants.map((op) => `add ${op.entry.id}`));
+      log.length = 0;
+      await registry.apply([...members, ...dependants].map((op) => ({ op: 'delete' as const, entry: { id: op.entry.id } })));
+      expect(log.slice(0, 10)).toEqual(dependants.map((op) => `delete ${op.entry.id}`));
+      expect(log.length).toBe(20_010);
+    });
+
+    it('reports exactly the cycle of 3 hidden in a random batch of 5,000, with where each entry is', async () => {
+      const { registry, log } = logging();
+      let seed = 14;
+      const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+      // Each entry depends on up to 4 entries created earlier: no cycle until three edges close one.
+      const ops = Array.from({ length: 5_000 }, (_, i) => {
+        const deps = Array.from({ length: i === 0 ? 0 : Math.floor(random() * 5) }, () => `e${pad(Math.floor(random() * i))}`);
+        return create(`app:e${pad(i)}`, { depends_on: deps });
+      });
+      const closeCycle = (from: number, to: number): void => {
+        const entry = (ops[from] as { entry: { meta: { depends_on: string[] } } }).entry;
+        entry.meta.depends_on.push(`e${pad(to)}`);
+      };
+      closeCycle(1_000, 4_000);
+      closeCycle(4_000, 2_500);
+      closeCycle(2_500, 1_000);
+      let error: KindlingError | undefined;
+      try {
+        await registry.apply(ops);
+      } catch (caught) {
+        error = caught as KindlingError;
+      }
+      expect(error?.code).toBe('INVALID');
+      expect(error?.details['cycle']).toEqual(['app:e01000', 'app:e04000', 'app:e02500', 'app:e01000']);
+      expect(error?.details['cycles']).toEqual([error?.details['cycle']]);
+      expect(error?.message).toBe('dependency cycle in batch: app:e01000 → app:e04000 → app:e02500 → app:e01000');
+      expect(log).toEqual([]);
+    });
+
+    it('reports one shortest cycle per cyclic group, each from its first id', async () => {
+      const { registry } = logging();
+      const error = await registry
+        .apply([
+          // One group: a → b → c → a and the shortcut b → a.
+          create('n:a', { depends_on: 'b' }),
+          create('n:b', { depends_on: ['c', 'a'] }),
+          create('n:c', { depends_on: 'a' }),
+          // Another group, and an entry merely downstream of it.
+          create('n:x', { depends_on: 'y' }),
+          create('n:y', { depends_on: 'x' }),
+          create('n:z', { depends_on: 'x' }),
+        ])
+        .then(
+          () => undefined,
+          (caught: unknown) => caught as KindlingError,
+        );
+      expect(error?.details['cycles']).toEqual([
+        ['n:a', 'n:b', 'n:a'],
+        ['n:x', 'n:y', 'n:x'],
+      ]);
+      expect(error?.message).toBe('dependency cycles in batch: n:a → n:b → n:a; n:x → n:y → n:x');
+    });
+  });
 });
