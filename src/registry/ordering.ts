@@ -146,7 +146,9 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
   });
 
   // Ids are unique within a batch (the check refuses repeats): one sort gives every op its rank.
-  const byRank = ids.map((_, i) => i).sort((a, b) => ((ids[a] as string) < (ids[b] as string) ? -1 : 1));
+  // The engine's own sort of strings (UTF-16 code units, as `<` compares) needs no callback per
+  // comparison; the map gives each sorted id back its op.
+  const byRank = ids.slice().sort().map((id) => byId.get(id) as number);
   if (edges === 0) return byRank.map((i) => ops[i] as PlannedOp);
   const rank = new Array<number>(ops.length);
   for (let r = 0; r < byRank.length; r++) rank[byRank[r] as number] = r;
