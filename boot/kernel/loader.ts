@@ -9,6 +9,7 @@ import { decodeComponentConfig } from './component-config.js';
 import { defineComponent, isComponent } from './component.js';
 import type { Component, ComponentOptions } from './component.js';
 import { createBootContainer } from './container.js';
+import { shortestCycleThrough, stronglyConnected } from '../../src/registry/graph.js';
 import { BootContext } from './context.js';
 
 /** Options of a {@link BootLoader}. */
@@ -428,7 +429,7 @@ export class BootLoader {
 
 /**
  * Orders components into dependency levels. Throws `NOT_FOUND` with every missing dependency, then
- * `INVALID` with every cycle.
+ * `INVALID` with the cycles. O(components + dependencies) whatever the names and their order.
  */
 export function planLevels(components: readonly Pick<Component, 'name' | 'dependsOn'>[]): string[][] {
   const byName = new Map(components.map((component) => [component.name, component]));
@@ -442,55 +443,98 @@ export function planLevels(components: readonly Pick<Component, 'name' | 'depend
     const list = missing.map((m) => `${m.component} needs "${m.dependency}"`).join('; ');
     throw new BootError('NOT_FOUND', `${missing.length} missing component dependenc${missing.length === 1 ? 'y' : 'ies'}: ${list}`, { missing });
   }
-  const cycles = findCycles(components);
+  const graph = dependencyGraph([...byName.values()]);
+  const { componentOf, order, cyclic } = stronglyConnected(graph.names.length, graph.dependencies);
+  const cycles = findCycles(graph, componentOf, cyclic);
   if (cycles.length > 0) {
     const list = cycles.map((cycle) => cycle.join(' → ')).join('; ');
     throw new BootError('INVALID', `component dependency cycle${cycles.length === 1 ? '' : 's'}: ${list}`, { cycles });
   }
-  const level = new Map<string, number>();
-  const levelOf = (name: string): number => {
-    const known = level.get(name);
-    if (known !== undefined) return known;
-    const deps = byName.get(name)?.dependsOn ?? [];
-    const value = deps.length === 0 ? 0 : 1 + Math.max(...deps.map(levelOf));
-    level.set(name, value);
-    return value;
-  };
+  // Without cycles every component is its own strongly connected component, and they come out
+  // dependencies first: one pass gives every level.
+  const level = new Int32Array(graph.names.length);
+  for (const node of order) {
+    let at = 0;
+    for (const dependency of graph.dependencies(node)) at = Math.max(at, (level[dependency] as number) + 1);
+    level[node] = at;
+  }
   const levels: string[][] = [];
   for (const component of components) {
-    const at = levelOf(component.name);
+    const at = level[graph.indexOf.get(component.name) as number] as number;
     (levels[at] ??= []).push(component.name);
   }
   return levels.filter((names) => names.length > 0);
 }
 
+/** Components as numbered nodes (by name, so the answer never depends on registration order). */
+interface DependencyGraph {
+  readonly names: readonly string[];
+  readonly indexOf: ReadonlyMap<string, number>;
+  /** The distinct dependencies of a node, in name order. */
+  readonly dependencies: (node: number) => readonly number[];
+}
+
+function dependencyGraph(components: readonly Pick<Component, 'name' | 'dependsOn'>[]): DependencyGraph {
+  const names = components.map((component) => component.name).sort();
+  const indexOf = new Map(names.map((name, i) => [name, i]));
+  const edges: number[][] = names.map(() => []);
+  for (const component of components) {
+    const targets = [...new Set(component.dependsOn)].map((dependency) => indexOf.get(dependency) as number).sort((a, b) => a - b);
+    edges[indexOf.get(component.name) as number] = targets;
+  }
+  return { names, indexOf, dependencies: (node) => edges[node] as number[] };
+}
+
 const MAX_CYCLES = 50;
 
-/** Every elementary cycle, each starting at its smallest name (so each is listed once). */
-function findCycles(components: readonly Pick<Component, 'name' | 'dependsOn'>[]): string[][] {
-  const edges = new Map(components.map((component) => [component.name, [...new Set(component.dependsOn)]]));
-  const names = [...edges.keys()].sort();
-  const cycles: string[][] = [];
-  for (const start of names) {
-    const path: string[] = [start];
-    const onPath = new Set<string>([start]);
-    const visit = (node: string): void => {
-      for (const next of edges.get(node) ?? []) {
-        if (cycles.length >= MAX_CYCLES) return;
-        if (next === start) {
-          cycles.push([...path, start]);
-        } else if (next > start && !onPath.has(next)) {
-          path.push(next);
-          onPath.add(next);
-          visit(next);
-          onPath.delete(next);
-          path.pop();
-        }
-      }
-    };
-    visit(start);
+/**
+ * The cycles to report, each starting at its first name, sorted: for every cyclic group of
+ * components (a strongly connected component) a shortest cycle through its first name; then, while
+ * some component of a group is on no listed cycle, a shortest cycle through it — at most
+ * {@link MAX_CYCLES} in all. Each is a breadth-first search inside one group: linear time.
+ */
+function findCycles(graph: DependencyGraph, componentOf: Int32Array, cyclic: Uint8Array): string[][] {
+  const groups = new Map<number, number[]>();
+  // Nodes are numbered in name order, so each group's members come out sorted by name.
+  for (let node = 0; node < graph.names.length; node++) {
+    const group = componentOf[node] as number;
+    if (cyclic[group] !== 1) continue;
+    const members = groups.get(group);
+    if (members === undefined) groups.set(group, [node]);
+    else members.push(node);
   }
-  return cycles;
+  const covered = new Uint8Array(graph.names.length);
+  const cycles: number[][] = [];
+  const add = (from: number): void => {
+    const cycle = shortestCycleThrough(from, graph.dependencies, componentOf) as number[];
+    for (const node of cycle) covered[node] = 1;
+    // Start the cycle at its first name (the smallest index).
+    const body = cycle.slice(0, -1);
+    let first = 0;
+    for (let i = 1; i < body.length; i++) if ((body[i] as number) < (body[first] as number)) first = i;
+    const rotated = [...body.slice(first), ...body.slice(0, first)];
+    cycles.push([...rotated, rotated[0] as number]);
+  };
+  const ordered = [...groups.values()].sort((a, b) => (a[0] as number) - (b[0] as number));
+  for (const members of ordered) {
+    if (cycles.length >= MAX_CYCLES) break;
+    add(members[0] as number);
+  }
+  for (const members of ordered) {
+    for (const node of members) {
+      if (cycles.length >= MAX_CYCLES) break;
+      if (covered[node] === 0) add(node);
+    }
+  }
+  const named = cycles.map((cycle) => cycle.map((node) => graph.names[node] as string));
+  return named.sort(compareNamePaths);
+}
+
+function compareNamePaths(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return (a[i] as string) < (b[i] as string) ? -1 : 1;
+  }
+  return a.length - b.length;
 }
 
 function wrapFailure(error: unknown, component: string, phase: 'load' | 'start' | 'stop'): BootError {

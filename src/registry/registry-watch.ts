@@ -1,15 +1,17 @@
 import type { Disposable } from '../common/disposable.js';
 import { KindlingError } from '../common/errors.js';
+import { Fifo } from './fifo.js';
 import type { HistoryRecord, RegistryChange } from './history.js';
 
 type Waiter = { resolve: (result: IteratorResult<RegistryChange>) => void; reject: (error: unknown) => void };
 
 /**
  * The iterator behind `Registry.watch`: replays retained history, then follows new commits. Its
- * buffer is bounded: a reader that falls too far behind gets `GONE` instead of silent gaps.
+ * buffer is bounded: a reader that falls too far behind gets `GONE` instead of silent gaps. Taking a
+ * change from the buffer costs O(1) however many are queued.
  */
 export class RegistryWatch implements AsyncIterableIterator<RegistryChange> {
-  private readonly buffer: RegistryChange[];
+  private readonly buffer: Fifo<RegistryChange>;
   private readonly subscription: Disposable;
   private waiter: Waiter | undefined;
   private failure: unknown;
@@ -22,7 +24,7 @@ export class RegistryWatch implements AsyncIterableIterator<RegistryChange> {
     private readonly maxBuffered: number,
     signal: AbortSignal | undefined,
   ) {
-    this.buffer = replay.slice();
+    this.buffer = new Fifo(replay);
     this.lastRevision = replay.at(-1)?.revision ?? 0;
     this.subscription = subscribe((record) => this.push(record));
     signal?.addEventListener('abort', () => void this.return(), { once: true });
@@ -48,7 +50,7 @@ export class RegistryWatch implements AsyncIterableIterator<RegistryChange> {
 
   return(): Promise<IteratorResult<RegistryChange>> {
     this.finish();
-    this.buffer.length = 0;
+    this.buffer.clear();
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.resolve({ value: undefined, done: true });
@@ -64,7 +66,7 @@ export class RegistryWatch implements AsyncIterableIterator<RegistryChange> {
         waiter.resolve({ value: change, done: false });
         continue;
       }
-      if (this.buffer.length >= this.maxBuffered) {
+      if (this.buffer.size >= this.maxBuffered) {
         this.failure = new KindlingError(
           'GONE',
           `watch fell more than ${this.maxBuffered} changes behind after revision ${this.lastRevision}; watch again from that revision`,

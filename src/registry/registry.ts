@@ -74,8 +74,19 @@ export interface RegistryOptions {
   readonly acceptKinds?: readonly string[];
   /** Time limit of each listener and observer call, in ms (default 30 000). */
   readonly listenerTimeoutMs?: number;
-  /** How many committed batches history keeps (default 1 000). */
+  /**
+   * How many committed batches history keeps (default 1 000). History is what `rollbackTo` and
+   * `watch({ fromRevision })` read; the oldest batches go first once any history limit is exceeded.
+   */
   readonly historyLimit?: number;
+  /** How many changes history keeps, summed over its batches (default 100 000). */
+  readonly historyChangeLimit?: number;
+  /**
+   * How many bytes history keeps, summed over its batches (default 32 MiB): an estimate of the JSON
+   * size of the entries each change holds (the entry, and for an update the one it replaced). A
+   * batch larger than this or than `historyChangeLimit` on its own is not kept.
+   */
+  readonly historyByteLimit?: number;
   /** Where committed changes and faults are announced. */
   readonly events?: RegistryEventSink;
   /** A write-ahead journal: each batch is made durable before it becomes visible. */
@@ -131,7 +142,11 @@ export class Registry {
   constructor(options: RegistryOptions) {
     this.handlers = options.handlers;
     this.timeoutMs = options.listenerTimeoutMs ?? 30_000;
-    this.history = new History(options.historyLimit ?? 1000);
+    this.history = new History({
+      ...(options.historyLimit === undefined ? {} : { batches: options.historyLimit }),
+      ...(options.historyChangeLimit === undefined ? {} : { changes: options.historyChangeLimit }),
+      ...(options.historyByteLimit === undefined ? {} : { bytes: options.historyByteLimit }),
+    });
     this.events = options.events;
     this.journal = options.journal;
     const initial = options.initialRevision ?? 0;

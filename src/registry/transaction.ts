@@ -4,6 +4,7 @@ import type { Entry } from '../entry/entry.js';
 import type { EntryListener, ListenerContext, ListenerRegistration } from '../handlers/handler-registry.js';
 import type { PlannedOp } from './ordering.js';
 import { isThenable, withinTimeLimit } from '../common/time-limit.js';
+import { Fifo } from './fifo.js';
 
 /** A listener that may be out of step with the registry after a failed compensation or discard. */
 export interface DesyncedListener {
@@ -15,9 +16,13 @@ export interface DesyncedListener {
 
 interface PendingOp {
   readonly op: PlannedOp;
+  /** The op's place in the ordered batch. */
+  readonly index: number;
   readonly listeners: readonly ListenerRegistration[];
   next: number;
   lastError: unknown;
+  /** The id the last `NOT_FOUND` refusal named as missing (`details.missing`), until it is created. */
+  waitingFor: string | undefined;
 }
 
 /** What a transaction needs from the registry that runs it. */
@@ -119,38 +124,67 @@ export class Transaction {
     }
   }
 
+  /**
+   * Runs every op through its listeners. A `NOT_FOUND` refusal that names the missing id
+   * (`details.missing`) parks the op until an op of the batch creates that id, then it runs again;
+   * any other `NOT_FOUND` is retried in the next pass over what is left, and a pass in which no
+   * listener accepted anything ends the batch with `UNRESOLVED`. Ops still parked when nothing else
+   * can run fail the same way. Each op is tried once plus once per wake or pass it waits for, so a
+   * chain of n ops that each wait for the next costs O(n), not O(n²).
+   */
   private async operate(): Promise<void> {
-    let pending: PendingOp[] = this.ops.map((op) => ({
-      op,
-      listeners: op.listeners,
-      next: 0,
-      lastError: undefined,
-    }));
-    while (pending.length > 0) {
-      const deferred: PendingOp[] = [];
-      let progress = false;
-      for (const item of pending) {
-        const before = item.next;
-        const outcome = this.advance(item);
-        if (outcome === true || (outcome !== false && (await outcome))) {
-          progress = true;
-          this.staged.set(item.op.id, item.op.op === 'delete' ? undefined : item.op.entry);
-          this.completed.push(item.op);
-        } else {
-          // Progress means a listener accepted in this pass; earlier passes do not count.
-          if (item.next > before) progress = true;
-          deferred.push(item);
+    const all: PendingOp[] = this.ops.map((op, index) => ({ op, index, listeners: op.listeners, next: 0, lastError: undefined, waitingFor: undefined }));
+    let queue = new Fifo<PendingOp>(all);
+    let deferred: PendingOp[] = [];
+    const parked = new Map<string, PendingOp[]>();
+    let progress = false;
+    for (;;) {
+      const item = queue.shift();
+      if (item === undefined) {
+        if (deferred.length === 0) break;
+        if (!progress) break;
+        // Another pass over the ops whose refusal named nothing to wait for, in batch order.
+        queue = new Fifo(deferred.sort((a, b) => a.index - b.index));
+        deferred = [];
+        progress = false;
+        continue;
+      }
+      const before = item.next;
+      const outcome = this.advance(item);
+      if (outcome === true || (outcome !== false && (await outcome))) {
+        progress = true;
+        const present = item.op.op !== 'delete';
+        this.staged.set(item.op.id, present ? item.op.entry : undefined);
+        this.completed.push(item.op);
+        const waiting = present ? parked.get(item.op.id) : undefined;
+        if (waiting !== undefined) {
+          parked.delete(item.op.id);
+          for (const woken of waiting) {
+            woken.waitingFor = undefined;
+            queue.push(woken);
+          }
         }
+        continue;
       }
-      if (deferred.length > 0 && !progress) {
-        const stuck = deferred.map((item) => ({ entryId: item.op.id, listener: item.listeners[item.next]?.name, message: messageOf(item.lastError) }));
-        throw new KindlingError(
-          'UNRESOLVED',
-          `${stuck.length} operation(s) kept failing with NOT_FOUND: ${stuck.map((s) => `${s.entryId} (${s.listener}: ${s.message})`).join('; ')}`,
-          { details: { unresolved: stuck } },
-        );
+      // Progress means a listener accepted in this pass; earlier passes do not count.
+      if (item.next > before) progress = true;
+      const missing = item.waitingFor;
+      if (missing === undefined) {
+        deferred.push(item);
+        continue;
       }
-      pending = deferred;
+      const waiting = parked.get(missing);
+      if (waiting === undefined) parked.set(missing, [item]);
+      else waiting.push(item);
+    }
+    if (deferred.length > 0 || parked.size > 0) {
+      const left = [...deferred, ...[...parked.values()].flat()].sort((a, b) => a.index - b.index);
+      const stuck = left.map((item) => ({ entryId: item.op.id, listener: item.listeners[item.next]?.name, message: messageOf(item.lastError) }));
+      throw new KindlingError(
+        'UNRESOLVED',
+        `${stuck.length} operation(s) kept failing with NOT_FOUND: ${stuck.map((s) => `${s.entryId} (${s.listener}: ${s.message})`).join('; ')}`,
+        { details: { unresolved: stuck } },
+      );
     }
   }
 
@@ -191,6 +225,10 @@ export class Transaction {
   private refused(item: PendingOp, registration: ListenerRegistration, error: unknown): false {
     if (errorCodeOf(error) === 'NOT_FOUND' && !this.controller.signal.aborted) {
       item.lastError = error;
+      // Wait for the id the refusal names, unless the batch already sees it (then waiting for its
+      // creation would never end: retry with the next pass instead).
+      const missing = missingIdOf(error);
+      item.waitingFor = missing !== undefined && this.context.get(missing) === undefined ? missing : undefined;
       return false;
     }
     throw refusal(error, item.op.id, registration.name, item.op.op);
@@ -268,6 +306,18 @@ export class Transaction {
       baseRevision,
       get: (id: string) => (staged.has(id) ? staged.get(id) : host.committed(id)),
     };
+  }
+}
+
+/** The `details.missing` id of a `NOT_FOUND` refusal, when it names one. */
+function missingIdOf(error: unknown): string | undefined {
+  try {
+    const details: unknown = (error as { details?: unknown }).details;
+    const missing: unknown = typeof details === 'object' && details !== null ? (details as { missing?: unknown }).missing : undefined;
+    return typeof missing === 'string' && missing.length > 0 ? missing : undefined;
+  } catch {
+    // A hostile error (a throwing getter, a revoked proxy) names nothing: it is retried as before.
+    return undefined;
   }
 }
 
