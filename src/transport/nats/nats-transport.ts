@@ -9,7 +9,7 @@ import { matchEventName } from '../../pattern/kind-pattern.js';
 import { JetStreamChannels, type ChannelsOptions } from './durable-channels.js';
 import { NodePresence, badNodeID, isNodeID, type PresenceOptions, type PresenceStats } from './presence.js';
 import { nameToSubject, patternToSubject, queueName } from './subjects.js';
-import { batchBytes, decodeEnvelopes, envelopeText, plainEnvelopeText } from './wire-format.js';
+import { batchBytes, EnvelopeDecoder, envelopeText, plainEnvelopeText } from './wire-format.js';
 
 /** Options of {@link NatsTransport}. */
 export interface NatsTransportOptions extends PresenceOptions, ChannelsOptions {
@@ -156,6 +156,8 @@ export class NatsTransport implements Transport {
   private deadLettersPending = 0;
   private deadLettersSkipped = 0;
   private readonly warned = new Set<string>();
+  /** Reads received messages, reusing what a run of them from one node about one name shares. */
+  private readonly decoder = new EnvelopeDecoder();
   private emitSubjects: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
   private bcastSubjects: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
   private cached = 0;
@@ -466,7 +468,7 @@ export class NatsTransport implements Transport {
       if (data.length > this.maxMessageBytes) {
         throw new KindlingError('INVALID', `undecodable event envelope: ${data.length} bytes is more than maxMessageBytes (${this.maxMessageBytes})`);
       }
-      const envelopes = decodeEnvelopes(data, name ?? msg.subject.slice(base.length));
+      const envelopes = this.decoder.decodeAll(data, name ?? msg.subject.slice(base.length));
       for (const envelope of envelopes) this.checkEnvelope(envelope);
       return envelopes;
     } catch (error) {
