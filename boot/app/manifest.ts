@@ -72,7 +72,7 @@ export interface ManifestComponent {
  * registry:
  *   - ./registry
  * allow:
- *   paths: [../shared]    # directories outside the app that paths may lead into
+ *   paths: [../common]    # directories outside the app that paths may lead into
  *   moduleBytes: 33554432 # the largest module file (default 16 MiB)
  *   yaml:                 # limits of the registry YAML (defaults: 16 MiB, 64, 1,000,000, 4 × maxFileBytes)
  *     maxFileBytes: 33554432
