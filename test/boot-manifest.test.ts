@@ -47,11 +47,11 @@ describe('parseBootManifest', () => {
   });
 
   it('refuses YAML syntax errors at file:line:col', () => {
-    expect(problemsOf(() => parseBootManifest('name: x\ncomponents: [http, events\nlog: info\n', '/m.yaml'))[0]).toMatch(/^3:1 Flow sequence/);
+    expect(problemsOf(() => parseBootManifest('name: x\ncomponents: [http, events\nlog: info\n', '/m.yaml'))[0]).toMatch(/^3:1 invalid YAML: /);
   });
 
   it('refuses a duplicate key with its position', () => {
-    expect(problemsOf(() => parseBootManifest('components: [http]\ncomponents: [events]\n', '/m.yaml'))).toEqual(['2:1 Map keys must be unique']);
+    expect(problemsOf(() => parseBootManifest('components: [http]\ncomponents: [events]\n', '/m.yaml'))).toEqual(['2:1 duplicate key "components" (first at line 1, column 1)']);
   });
 
   it('refuses unknown keys, a missing component list and bad items all at once', () => {
@@ -60,16 +60,16 @@ describe('parseBootManifest', () => {
     );
     expect(problems).toEqual([
       '1:1 unknown key "nmae" (expected name, log, components, registry, allow)',
-      '2:6 log must be one of debug, info, warn, error, silent',
-      expect.stringMatching(/^4:5 a component item is a name/),
+      '2:6 log: must be one of debug, info, warn, error, silent',
+      expect.stringMatching(/^4:5 components\[0\]: a component item is a name/),
       '5:19 unknown key "extra" in a component item (expected name, module, config)',
-      expect.stringMatching(/^6:5 a component item needs a name/),
-      '7:11 registry must be a list of YAML files or directories, relative to the manifest',
+      expect.stringMatching(/^6:5 components\[2\]\.name: a component item needs a name/),
+      '7:11 registry: must be a list of YAML files or directories, relative to the manifest',
     ]);
   });
 
   it('refuses a component listed twice', () => {
-    expect(problemsOf(() => parseBootManifest('components:\n  - http\n  - http\n', '/m.yaml'))).toEqual(['3:5 component "http" is listed twice (first at components[0])']);
+    expect(problemsOf(() => parseBootManifest('components:\n  - http\n  - http\n', '/m.yaml'))).toEqual(['3:5 components[1]: component "http" is listed twice (first at components[0])']);
   });
 
   it('reads the limits of the registry YAML that allow.yaml sets, and none when it is absent', () => {
@@ -82,19 +82,35 @@ describe('parseBootManifest', () => {
     const problems = problemsOf(() => parseBootManifest('components: [registry]\nallow:\n  yaml:\n    maxDepht: 8\n    maxFileBytes: 0\n    maxAliasNodes: many\n', '/m.yaml'));
     expect(problems).toEqual([
       '4:5 unknown key "maxDepht" in allow.yaml (expected maxFileBytes, maxDepth, maxAliasNodes, maxExpandedBytes)',
-      '5:19 allow.yaml.maxFileBytes must be a positive integer',
-      '6:20 allow.yaml.maxAliasNodes must be a positive integer',
+      '5:19 allow.yaml.maxFileBytes: must be a positive integer',
+      '6:20 allow.yaml.maxAliasNodes: must be a positive integer',
     ]);
   });
 
   it('refuses an allow.yaml that is not a mapping, at its position', () => {
     expect(problemsOf(() => parseBootManifest('components: [registry]\nallow:\n  yaml: 5\n', '/m.yaml'))).toEqual([
-      '3:9 allow.yaml must be a mapping of limits of the registry YAML: { maxFileBytes, maxDepth, maxAliasNodes, maxExpandedBytes }',
+      '3:9 allow.yaml: must be a mapping of limits of the registry YAML: { maxFileBytes, maxDepth, maxAliasNodes, maxExpandedBytes }',
     ]);
   });
 
+  it('reports every problem of the content at once, each with its field path and position', () => {
+    const problems = problemsOf(() =>
+      parseBootManifest(['components: [registry]', 'allow:', '  moduleBytes: -1', '  paths: [a, "", 3]', '  what: 1', 'registry: [x, 5]', ''].join('\n'), '/m.yaml'),
+    );
+    expect(problems).toEqual([
+      '3:16 allow.moduleBytes: must be a positive integer (bytes)',
+      '4:10 allow.paths: must list directory paths: items [1], [2] are not a non-empty string',
+      '5:3 unknown key "what" in allow (expected paths, moduleBytes, yaml)',
+      '6:11 registry: must list paths to YAML files or directories: item [1] is not a non-empty string',
+    ]);
+  });
+
+  it('refuses a file of more than one document', () => {
+    expect(problemsOf(() => parseBootManifest('components: [http]\n---\ncomponents: [events]\n', '/m.yaml'))).toEqual(['3:1 a boot manifest is one YAML document; this file has 2']);
+  });
+
   it('puts the file in the message of the error', () => {
-    expect(() => parseBootManifest('components: []\n', '/apps/m.yaml')).toThrow('/apps/m.yaml:1:13: components must be a non-empty list');
+    expect(() => parseBootManifest('components: []\n', '/apps/m.yaml')).toThrow('/apps/m.yaml:1:13: components: must be a non-empty list');
   });
 });
 

@@ -103,7 +103,7 @@ describe('problems', () => {
     const validate = await runCli(['validate', dir]);
     expect(run.code).toBe(2);
     expect(validate.code).toBe(2);
-    expect(run.err).toMatch(/^error: .*kindling\.yaml:2:6: log must be one of/);
+    expect(run.err).toMatch(/^error: .*kindling\.yaml:2:6: log: must be one of/);
     expect(run.err).toBe(validate.err);
   });
 });

@@ -318,7 +318,7 @@ describe('the boot manifest (loadBootManifest, resolveManifestComponents)', () =
 
     it('refuses an allow.moduleBytes that is not a positive integer, at its line', async () => {
       await writeFile(join(dir, 'kindling.yaml'), 'components: [registry]\nallow:\n  moduleBytes: -1\n');
-      expect(await manifestProblems(loadBootManifest(dir))).toEqual([`${join(dir, 'kindling.yaml')}:3:16: allow.moduleBytes must be a positive integer (bytes)`]);
+      expect(await manifestProblems(loadBootManifest(dir))).toEqual([`${join(dir, 'kindling.yaml')}:3:16: allow.moduleBytes: must be a positive integer (bytes)`]);
     });
   });
 

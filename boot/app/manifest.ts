@@ -1,14 +1,16 @@
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
-import type { Document } from 'yaml';
-import { FileAccessError, FileBoundary, escapeInvisible, KindlingError, messageOf, quote, readBoundedFile } from 'kindling';
+import { ConfigError, decodeEntryConfig, FileAccessError, FileBoundary, escapeInvisible, KindlingError, messageOf, quote, readBoundedFile } from 'kindling';
+import { setEntrySource } from '../../src/entry/entry.js';
 import { DEFAULT_MAX_ALIAS_NODES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_EXPANDED_BYTES } from '../../src/yaml/registry-yaml.js';
 import { DEFAULT_MAX_MODULE_BYTES } from '../../src/common/file-boundary.js';
 import { checkBoundedFile } from '../../src/common/read-bounded-file.js';
 import { findInvalidUtf8 } from '../../src/common/utf8.js';
-import { inspectYamlDocument } from '../../src/yaml/yaml-document-guard.js';
+import { readProblems, withoutByteOrderMark } from '../../src/yaml/text-problems.js';
+import { YamlGuard } from '../../src/yaml/yaml-guard.js';
+import { readYamlDetailed } from '../../src/yaml/yaml-reader.js';
+import { MANIFEST_KEYS, ManifestConfig, YAML_LIMIT_KEYS } from './manifest-config.js';
 import type { EntrySource, LogLevel, RegistryYamlLimits, YamlReadLimits } from 'kindling';
 import { defineComponent, isComponent } from '../kernel/component.js';
 import type { Component } from '../kernel/component.js';
@@ -70,8 +72,8 @@ export interface ManifestComponent {
  * registry:
  *   - ./registry
  * allow:
- *   paths: [../shared]    # directories outside the app that paths may lead into
- *   moduleBytes: 8388608  # the largest module file (default 4 MiB)
+ *   paths: [../common]    # directories outside the app that paths may lead into
+ *   moduleBytes: 33554432 # the largest module file (default 16 MiB)
  *   yaml:                 # limits of the registry YAML (defaults: 16 MiB, 64, 1,000,000, 4 × maxFileBytes)
  *     maxFileBytes: 33554432
  *     maxDepth: 128
@@ -100,11 +102,6 @@ export interface BootManifest {
   readonly yamlLimits: RegistryYamlLimits;
 }
 
-const TOP_LEVEL = new Set(['name', 'log', 'components', 'registry', 'allow']);
-const ALLOW_KEYS = new Set(['paths', 'moduleBytes', 'yaml']);
-const YAML_LIMIT_KEYS = ['maxFileBytes', 'maxDepth', 'maxAliasNodes', 'maxExpandedBytes'] as const;
-const ITEM_KEYS = new Set(['name', 'module', 'config']);
-const LEVELS = new Set(['debug', 'info', 'warn', 'error', 'silent']);
 const MAX_MANIFEST_BYTES = 1_048_576;
 
 /**
@@ -151,12 +148,12 @@ export async function loadBootManifest(target: string, options: BootManifestOpti
     });
   }
   const text = await readManifestText(file);
-  const manifest = parseBootManifest(text, file, options);
+  const { manifest, locate } = readManifest(text, file, options);
   const problems: ManifestProblem[] = [];
   for (const [index, dir] of manifest.boundary.allowed.entries()) {
     const info = await stat(dir).catch(() => undefined);
     if (info?.isDirectory() !== true) {
-      problems.push({ file, ...manifestPosition(text, ['allow', 'paths', index]), message: `allow.paths: ${dir} ${info === undefined ? 'does not exist' : 'is not a directory'}` });
+      problems.push({ file, ...locate(['allow', 'paths', index]), message: `allow.paths: ${dir} ${info === undefined ? 'does not exist' : 'is not a directory'}` });
     }
   }
   if (problems.length > 0) throw new ManifestError(problems);
@@ -165,7 +162,7 @@ export async function loadBootManifest(target: string, options: BootManifestOpti
       await manifest.boundary.resolve(source);
     } catch (error) {
       const message = error instanceof FileAccessError && error.reason !== 'not-found' ? `registry source ${error.message}` : `registry source ${source} does not exist`;
-      problems.push({ file, ...manifestPosition(text, ['registry', index]), message });
+      problems.push({ file, ...locate(['registry', index]), message });
     }
   }
   if (problems.length > 0) throw new ManifestError(problems);
@@ -194,213 +191,152 @@ async function readManifestText(file: string): Promise<string> {
 
 /**
  * Parses the text of a boot manifest written in `file`, under the same YAML limits as registry
- * YAML (see {@link BootManifestOptions}); throws a {@link ManifestError}.
+ * YAML (see {@link BootManifestOptions}); throws a {@link ManifestError} with every problem.
  */
 export function parseBootManifest(text: string, file: string, options: BootManifestOptions = {}): BootManifest {
-  const limits = manifestLimits(options);
-  const bom = text.indexOf('\uFEFF', 1);
-  if (bom > 0) {
-    const line = text.slice(0, bom).split('\n').length;
-    const col = bom - text.lastIndexOf('\n', bom - 1);
-    throw new ManifestError([
-      {
-        file,
-        line,
-        column: col,
-        message:
-          'a byte order mark (U+FEFF) may only start the file; here it would become an invisible part of the text (files joined together?): remove it, or write "\\uFEFF" in a double-quoted string',
-      },
-    ]);
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseManifestDocument(text, file, lineCounter);
-  const problems: ManifestProblem[] = [];
-  const reported = new Set<string>();
-  for (const error of [...doc.errors, ...doc.warnings]) {
-    const message = error.message.split('\n')[0] ?? error.message;
-    // Input nested thousands deep makes the parser repeat one error at every level: say it once.
-    if (reported.has(message)) continue;
-    reported.add(message);
-    const at = lineCounter.linePos(error.pos[0]);
-    problems.push({ file, line: at.line, column: at.col, message });
-  }
-  if (problems.length > 0) throw new ManifestError(problems);
-  // Aliases, depth, tags, forbidden keys and numbers, checked on the parsed document before it is
-  // converted: what a conversion would build is bounded before it is built.
-  for (const { offset, message } of inspectYamlDocument(doc, limits)) {
-    const at = lineCounter.linePos(offset);
-    problems.push({ file, line: at.line, column: at.col, message });
-  }
-  if (problems.length > 0) throw new ManifestError(problems);
-
-  const locate = (path: Path): { line: number; column: number } => positionOf(doc, lineCounter, path);
-  const problem = (path: Path, message: string): void => {
-    problems.push({ file, ...locate(path), message });
-  };
-  const keyProblem = (path: Path, message: string): void => {
-    problems.push({ file, ...keyPositionOf(doc, lineCounter, path), message });
-  };
-  const dir = dirname(file);
-  const root = doc.contents;
-  if (!isMap(root)) {
-    problem([], 'a boot manifest is a mapping with "components" (and optionally "name", "log", "registry")');
-    throw new ManifestError(problems);
-  }
-  for (const pair of root.items) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-    if (!TOP_LEVEL.has(key)) keyProblem([key], `unknown key ${quote(key)} (expected ${[...TOP_LEVEL].join(', ')})`);
-  }
-  let value: Record<string, unknown>;
-  try {
-    // inspectYamlDocument bounded what aliases expand to; the package's own count would also refuse
-    // an ordinary manifest that uses one anchor many times.
-    value = doc.toJS({ maxAliasCount: -1 }) as Record<string, unknown>;
-  } catch (error) {
-    throw new ManifestError([{ file, line: 1, column: 1, message: `the manifest cannot be read: ${messageOf(error)}` }], { cause: error });
-  }
-
-  const name = value['name'];
-  if (name !== undefined && (typeof name !== 'string' || name.length === 0)) problem(['name'], 'name must be a non-empty string');
-  const log = value['log'];
-  if (log !== undefined && (typeof log !== 'string' || !LEVELS.has(log))) problem(['log'], `log must be one of ${[...LEVELS].join(', ')}`);
-
-  const components: ManifestComponent[] = [];
-  const rawComponents = value['components'];
-  if (!Array.isArray(rawComponents) || rawComponents.length === 0) {
-    problem(rawComponents === undefined ? [] : ['components'], 'components must be a non-empty list of component names or { name?, module?, config? } items');
-  } else {
-    const seen = new Map<string, number>();
-    rawComponents.forEach((item: unknown, index) => {
-      const at: Path = ['components', index];
-      const position = locate(at);
-      const source: EntrySource = {
-        file,
-        ...position,
-        locate: (path) => (path[0] === 'data' ? locate([...at, 'config', ...path.slice(1)]) : locate([...at, ...path])),
-      };
-      let parsed: ManifestComponent | undefined;
-      if (typeof item === 'string' && item.length > 0) {
-        parsed = isModulePath(item)
-          ? { name: undefined, module: resolve(dir, item), config: undefined, source }
-          : { name: item, module: undefined, config: undefined, source };
-      } else if (typeof item === 'object' && item !== null && !Array.isArray(item)) {
-        const fields = item as Record<string, unknown>;
-        const unknown = Object.keys(fields).filter((key) => !ITEM_KEYS.has(key));
-        for (const key of unknown) keyProblem([...at, key], `unknown key ${quote(key)} in a component item (expected name, module, config)`);
-        const itemName = fields['name'];
-        const module = fields['module'];
-        if (itemName !== undefined && (typeof itemName !== 'string' || itemName.length === 0)) problem([...at, 'name'], 'name must be a non-empty string');
-        else if (module !== undefined && (typeof module !== 'string' || !isModulePath(module))) problem([...at, 'module'], 'module must be a path that starts with "./", "../" or "/"');
-        else if (itemName === undefined && module === undefined) problem(at, 'a component item needs a name (a built-in component) or a module (a path to an ES module)');
-        else if (unknown.length === 0) {
-          parsed = {
-            name: itemName as string | undefined,
-            module: module === undefined ? undefined : resolve(dir, module as string),
-            config: fields['config'] ?? undefined,
-            source,
-          };
-        }
-      } else {
-        problem(at, 'a component item is a name ("http"), a module path ("./my-component.js") or { name?, module?, config? }');
-      }
-      if (parsed === undefined) return;
-      if (parsed.name !== undefined) {
-        const first = seen.get(parsed.name);
-        if (first !== undefined) {
-          problem(at, `component ${quote(parsed.name)} is listed twice (first at components[${first}])`);
-          return;
-        }
-        seen.set(parsed.name, index);
-      }
-      components.push(parsed);
-    });
-  }
-
-  const registry: string[] = [];
-  const rawRegistry = value['registry'];
-  if (rawRegistry !== undefined) {
-    if (!Array.isArray(rawRegistry)) {
-      problem(['registry'], 'registry must be a list of YAML files or directories, relative to the manifest');
-    } else {
-      rawRegistry.forEach((source: unknown, index) => {
-        if (typeof source !== 'string' || source.length === 0) problem(['registry', index], 'a registry source is a path to a YAML file or directory');
-        else registry.push(isAbsolute(source) ? source : resolve(dir, source));
-      });
-    }
-  }
-  const { yamlLimits, ...allow } = parseAllow(value['allow'], problem, keyProblem);
-  if (problems.length > 0) throw new ManifestError(problems);
-  return Object.freeze({
-    file,
-    dir,
-    name: name as string | undefined,
-    log: log as LogLevel | undefined,
-    components: Object.freeze(components),
-    registry: Object.freeze(registry),
-    boundary: new FileBoundary(dir, allow),
-    yamlLimits: Object.freeze(yamlLimits),
-  });
+  return readManifest(text, file, options).manifest;
 }
+
+/** Finds the position of a path in the manifest (the deepest part of it that was written). */
+type Locate = (path: Path) => { line: number; column: number };
 
 /**
- * `allow: { paths: [dir, ...], moduleBytes: n, yaml: { maxFileBytes, ... } }`: what the app opts in
- * beyond its own directory and the default sizes of the files it reads.
+ * Reads the text with the registry's YAML reader (its limits, alias and depth guards and positions),
+ * then decodes it with `decodeEntryConfig` into a {@link ManifestConfig}: every problem of the text,
+ * then every problem of its content, each at its position.
  */
-function parseAllow(
-  value: unknown,
-  problem: (path: Path, message: string) => void,
-  keyProblem: (path: Path, message: string) => void,
-): { allow: string[]; maxModuleBytes: number; yamlLimits: RegistryYamlLimits } {
-  const allow: string[] = [];
-  let maxModuleBytes = DEFAULT_MAX_MODULE_BYTES;
-  if (value === undefined || value === null) return { allow, maxModuleBytes, yamlLimits: {} };
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    problem(['allow'], 'allow must be a mapping: { paths: [directories outside the app], moduleBytes: <largest module in bytes>, yaml: { <registry YAML limits> } }');
-    return { allow, maxModuleBytes, yamlLimits: {} };
+function readManifest(rawText: string, file: string, options: BootManifestOptions): { manifest: BootManifest; locate: Locate } {
+  const limits = manifestLimits(options);
+  const { text, problems: marks } = withoutByteOrderMark(rawText);
+  if (marks.length > 0) throw new ManifestError(marks.map((p) => ({ file, ...p })));
+  const read = readYamlDetailed(text, limits);
+  const { documents, sourceMap } = read;
+  const at = (document: number, path: Path, target: 'key' | 'value' = 'value'): { line: number; column: number } => {
+    const found = sourceMap.locate(document, path, target);
+    return found === undefined ? { line: 1, column: 1 } : { line: found.line, column: found.column };
+  };
+  const problems: ManifestProblem[] = readProblems(read).map((p) => ({ file, ...p }));
+  const guard = new YamlGuard(limits, read.expansion);
+  documents.forEach((document, index) => {
+    for (const found of guard.inspect(document)) problems.push({ file, ...at(index, found.path, found.target), message: found.message });
+  });
+  if (documents.length > 1) {
+    problems.push({ file, ...at(1, []), message: `a boot manifest is one YAML document; this file has ${documents.length}` });
   }
-  const fields = value as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    if (!ALLOW_KEYS.has(key)) keyProblem(['allow', key], `unknown key ${quote(key)} in allow (expected ${[...ALLOW_KEYS].join(', ')})`);
+  if (problems.length > 0) throw new ManifestError(inOrder(problems));
+
+  const locate: Locate = (path) => at(0, path, isUnknownKey(path) ? 'key' : 'value');
+  const document = documents[0];
+  if (!isPlainObject(document)) {
+    throw new ManifestError([{ file, ...locate([]), message: 'a boot manifest is a mapping with "components" (and optionally "name", "log", "registry", "allow")' }]);
   }
-  const paths = fields['paths'];
-  if (paths !== undefined && paths !== null && !Array.isArray(paths)) problem(['allow', 'paths'], 'allow.paths must be a list of directories, relative to the manifest');
-  else {
-    (paths ?? []).forEach((path: unknown, index: number) => {
-      if (typeof path !== 'string' || path.length === 0) problem(['allow', 'paths', index], 'an allow.paths item is a directory path');
-      else allow.push(path);
-    });
+  const config = decodeManifest(document, file, locate);
+  const dir = dirname(file);
+  const rawItems = document['components'] as unknown[];
+  const components = config.components.map((item, index): ManifestComponent => {
+    const itemAt: Path = ['components', index];
+    const raw = rawItems[index];
+    return {
+      name: item.name,
+      module: item.module === undefined ? undefined : resolve(dir, item.module),
+      // The config as written: the component decodes it.
+      config: isPlainObject(raw) ? (raw['config'] ?? undefined) : undefined,
+      source: {
+        file,
+        ...locate(itemAt),
+        locate: (path: readonly (string | number)[]) => (path[0] === 'data' ? locate([...itemAt, 'config', ...path.slice(1)]) : locate([...itemAt, ...path])),
+      },
+    };
+  });
+  const registry = (config.registry ?? []).map((source) => (isAbsolute(source) ? source : resolve(dir, source)));
+  const yamlLimits: Record<string, number> = {};
+  for (const key of YAML_LIMIT_KEYS) {
+    const limit = config.allow?.yaml?.[key];
+    if (limit !== undefined) yamlLimits[key] = limit;
   }
-  const bytes = fields['moduleBytes'];
-  if (bytes !== undefined) {
-    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1) problem(['allow', 'moduleBytes'], 'allow.moduleBytes must be a positive integer (bytes)');
-    else maxModuleBytes = bytes;
-  }
-  return { allow, maxModuleBytes, yamlLimits: parseYamlLimits(fields['yaml'], problem, keyProblem) };
+  const manifest: BootManifest = Object.freeze({
+    file,
+    dir,
+    name: config.name,
+    log: config.log,
+    components: Object.freeze(components),
+    registry: Object.freeze(registry),
+    boundary: new FileBoundary(dir, { allow: [...(config.allow?.paths ?? [])], maxModuleBytes: config.allow?.moduleBytes ?? DEFAULT_MAX_MODULE_BYTES }),
+    yamlLimits: Object.freeze(yamlLimits as RegistryYamlLimits),
+  });
+  return { manifest, locate };
 }
 
-/** `allow.yaml: { maxFileBytes, maxDepth, maxAliasNodes, maxExpandedBytes }`: the limits of the registry YAML. */
-function parseYamlLimits(
-  value: unknown,
-  problem: (path: Path, message: string) => void,
-  keyProblem: (path: Path, message: string) => void,
-): RegistryYamlLimits {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    problem(['allow', 'yaml'], `allow.yaml must be a mapping of limits of the registry YAML: { ${YAML_LIMIT_KEYS.join(', ')} }`);
-    return {};
-  }
-  const fields = value as Record<string, unknown>;
-  const limits: Record<string, number> = {};
-  for (const key of Object.keys(fields)) {
-    if (!(YAML_LIMIT_KEYS as readonly string[]).includes(key)) {
-      keyProblem(['allow', 'yaml', key], `unknown key ${quote(key)} in allow.yaml (expected ${YAML_LIMIT_KEYS.join(', ')})`);
-      continue;
+/** The manifest's content as a {@link ManifestConfig}, or a {@link ManifestError} with every problem, each at its path. */
+function decodeManifest(document: Record<string, unknown>, file: string, locate: Locate): Readonly<ManifestConfig> {
+  const root = locate([]);
+  const entry = setEntrySource(
+    { id: 'boot:manifest', kind: 'boot.manifest', meta: {}, data: document },
+    { file, ...root, locate: (path) => locate(path.slice(1)) },
+  );
+  try {
+    return decodeEntryConfig(ManifestConfig, entry);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const written: ManifestProblem[] = [];
+    const missing: ManifestProblem[] = [];
+    for (const issue of error.issues) {
+      const problem = { file, line: issue.line ?? root.line, column: issue.column ?? root.column, message: manifestMessage(issue.path, issue.message) };
+      // A top-level field the manifest lacks concerns the whole file: said after what is written wrong.
+      const field = /^data\.([A-Za-z_]\w*)$/.exec(issue.path)?.[1];
+      (field !== undefined && !Object.hasOwn(document, field) ? missing : written).push(problem);
     }
-    const limit = fields[key];
-    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) problem(['allow', 'yaml', key], `allow.yaml.${key} must be a positive integer`);
-    else limits[key] = limit;
+    throw new ManifestError([...inOrder(written), ...inOrder(missing)], { cause: error });
   }
-  return limits as RegistryYamlLimits;
+}
+
+const UNKNOWN_KEY = /^(unknown key .*) \(\w+ (?:declares no decorator for it|has a method or read-only property by that name)\)$/s;
+
+/**
+ * A problem of the manifest's content in its words: `field.path: what is wrong`, and an unknown key
+ * with the keys its place may hold.
+ */
+function manifestMessage(configPath: string, message: string): string {
+  const path = configPath === 'data' ? '' : configPath.replace(/^data\.?/, '');
+  const unknown = UNKNOWN_KEY.exec(message);
+  if (unknown !== null) {
+    const container = path.replace(/\.?(?:[^.[\]]+|\[[^\]]*\])$/, '');
+    const where = container === '' ? '' : ` in ${/^components\[\d+\]$/.test(container) ? 'a component item' : container}`;
+    const keys = MANIFEST_KEYS.get(keyTable(container));
+    return keys === undefined ? `${path}: ${unknown[1]}` : `${unknown[1]}${where} (expected ${keys.join(', ')})`;
+  }
+  return path === '' ? message : `${path}: ${message}`;
+}
+
+/** The {@link MANIFEST_KEYS} name of a part of the manifest: `components[2]` is `components.*`. */
+function keyTable(container: string): string {
+  return container.replace(/^components\[\d+\]$/, 'components.*');
+}
+
+/** Whether `path` ends at a key its place in the manifest does not declare (reported where the key is written). */
+function isUnknownKey(path: Path): boolean {
+  const last = path[path.length - 1];
+  if (typeof last !== 'string') return false;
+  const container = path.slice(0, -1).map((part, i) => (typeof part === 'number' ? (i === 1 && path[0] === 'components' ? '*' : String(part)) : part)).join('.');
+  const keys = MANIFEST_KEYS.get(container);
+  return keys !== undefined && !keys.includes(last);
+}
+
+/** Problems by position, each said once (one value can fail two rules with the same words). */
+function inOrder(problems: readonly ManifestProblem[]): ManifestProblem[] {
+  const seen = new Set<string>();
+  return [...problems]
+    .sort((a, b) => a.line - b.line || a.column - b.column)
+    .filter((p) => {
+      const key = `${p.line}:${p.column}:${p.message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A component of the manifest, ready to register, with its config and where it was written. */
@@ -475,43 +411,6 @@ export async function resolveManifestComponents(
   return resolved;
 }
 
-function isModulePath(value: string): boolean {
-  return value.startsWith('./') || value.startsWith('../') || value.startsWith('/');
-}
-
-function positionOf(doc: Document.Parsed, lineCounter: LineCounter, path: Path): { line: number; column: number } {
-  // Walk down as far as the path exists: a missing key is reported where its parent is.
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node: unknown = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-    if (isNode(node) && node.range !== undefined && node.range !== null) {
-      const at = lineCounter.linePos(node.range[0]);
-      return { line: at.line, column: at.col };
-    }
-  }
-  return { line: 1, column: 1 };
-}
-
-/** The position of the key of the pair at `path` (where an unknown key is reported). */
-function keyPositionOf(doc: Document.Parsed, lineCounter: LineCounter, path: Path): { line: number; column: number } {
-  const parent: unknown = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
-  const last = path[path.length - 1];
-  if (isMap(parent)) {
-    for (const pair of parent.items) {
-      if (isScalar(pair.key) && pair.key.value === last && pair.key.range !== undefined && pair.key.range !== null) {
-        const at = lineCounter.linePos(pair.key.range[0]);
-        return { line: at.line, column: at.col };
-      }
-    }
-  }
-  return positionOf(doc, lineCounter, path);
-}
-
-function manifestPosition(text: string, path: Path): { line: number; column: number } {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter });
-  return positionOf(doc, lineCounter, path);
-}
-
 function nearest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
@@ -535,12 +434,4 @@ function levenshtein(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length] as number;
-}
-
-function parseManifestDocument(text: string, file: string, lineCounter: LineCounter) {
-  try {
-    return parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  } catch (error) {
-    throw new ManifestError([{ file, line: 1, column: 1, message: `the manifest cannot be parsed: ${messageOf(error)}` }], { cause: error });
-  }
 }

@@ -6,49 +6,14 @@ import { LogThrottle, REPEAT_WINDOW_MS, createConsoleLogger, type Logger } from 
 import type { EventEnvelope } from '../../events/core/event-envelope.js';
 import { SENT, type NodeInfo, type Transport, type TransportReceiver, type TransportSlot } from '../../events/core/transport.js';
 import { matchEventName } from '../../pattern/kind-pattern.js';
-import { JetStreamChannels, type ChannelsOptions } from './durable-channels.js';
-import { NodePresence, badNodeID, isNodeID, type PresenceOptions, type PresenceStats } from './presence.js';
-import { nameToSubject, patternToSubject, queueName } from './subjects.js';
-import { batchBytes, decodeEnvelopes, envelopeText, plainEnvelopeText } from './wire-format.js';
+import { JetStreamChannels } from './durable-channels.js';
+import { NodePresence, badNodeID, isNodeID, type PresenceStats } from './presence.js';
+import { SubjectCache } from './subject-cache.js';
+import { patternToSubject, queueName } from './subjects.js';
+import { checkOptions, type NatsTransportOptions } from './transport-options.js';
 
-/** Options of {@link NatsTransport}. */
-export interface NatsTransportOptions extends PresenceOptions, ChannelsOptions {
-  /** The NATS server(s): `nats://127.0.0.1:4222`, or several for a cluster. */
-  readonly url: string | readonly string[];
-  /**
-   * The first subject token(s) of everything this bus sends (default `kindling`): buses with
-   * different prefixes on one NATS server do not see each other.
-   */
-  readonly prefix?: string;
-  /** Where the transport logs (default: warnings and errors to stderr). */
-  readonly logger?: Logger;
-  /** How long the first connection may take, in ms (default 5 000). */
-  readonly connectTimeoutMs?: number;
-  /** The wait between reconnect attempts, in ms (default 500); attempts never stop. */
-  readonly reconnectTimeWaitMs?: number;
-  /** Extra fields of this node's {@link NodeInfo} (others see them in `$node.*`). */
-  readonly metadata?: Readonly<Record<string, unknown>>;
-  /**
-   * At most this many consecutive events of one subject, sent in the same turn (a loop of `emit`s),
-   * travel as one NATS message (default 32; `1` sends one message per event). Nothing waits for a
-   * batch to fill: it leaves at the end of the turn, or as soon as another subject is sent. Order is
-   * kept. NATS balances messages, so each batch goes to one member of each group: lower it when a
-   * burst must spread over few, slow handlers.
-   */
-  readonly maxBatch?: number;
-  /**
-   * A received event message larger than this many bytes is undecodable: refused, counted and
-   * dead-lettered cut to `deadLetterBodyBytes` (default 1 048 576, NATS's own default `max_payload`).
-   */
-  readonly maxMessageBytes?: number;
-  /** A received event whose name is longer than this many characters is undecodable (default 1 024). */
-  readonly maxNameLength?: number;
-  /**
-   * Repeats of a transport fault (undecodable messages, refused presence, lost batches) within this
-   * many ms are counted and logged as one summary line (default 10 000; 0 logs each).
-   */
-  readonly logRepeatWindowMs?: number;
-}
+export type { NatsTransportOptions } from './transport-options.js';
+import { batchBytes, EnvelopeDecoder, envelopeText, plainEnvelopeText } from './wire-format.js';
 
 /** Counters of a {@link NatsTransport}, for tests, health checks and metrics. */
 export interface NatsTransportStats {
@@ -76,49 +41,12 @@ interface SlotSubscription {
   sub: Subscription | undefined;
 }
 
-/** The subject cache is bounded: beyond this many distinct names it starts over. */
-const SUBJECT_CACHE_LIMIT = 16_384;
 const DEFAULT_MAX_BATCH = 32;
 const DEFAULT_MAX_MESSAGE_BYTES = 1_048_576;
 const DEFAULT_MAX_NAME_LENGTH = 1024;
 const DEFAULT_DEAD_LETTER_MAX_PENDING = 64;
 const NO_PRESENCE: PresenceStats = Object.freeze({ nodes: 0, departed: 0, refused: 0, replies: 0, repliesShared: 0 });
 
-/**
- * The whole-number options of {@link NatsTransportOptions} with the least value each may take:
- * anything else is refused with `INVALID` when the transport is made.
- */
-const WHOLE_NUMBER_OPTIONS: Readonly<Record<string, number>> = {
-  maxBatch: 1,
-  heartbeatMs: 1,
-  nodeTimeoutMs: 1,
-  maxNodes: 1,
-  maxPresenceBytes: 1,
-  helloReplyIntervalMs: 0,
-  maxMessageBytes: 1,
-  maxNameLength: 1,
-  logRepeatWindowMs: 0,
-  partitions: 1,
-  channelMaxAgeMs: 0,
-  channelMaxMessages: 1,
-  channelMaxBytes: 1,
-  duplicateWindowMs: 0,
-  deadLetterMaxMessages: 1,
-  deadLetterMaxBytes: 1,
-  deadLetterMaxAgeMs: 0,
-  deadLetterMaxPending: 1,
-  deadLetterBodyBytes: 0,
-};
-
-function checkOptions(options: NatsTransportOptions): void {
-  for (const [name, least] of Object.entries(WHOLE_NUMBER_OPTIONS)) {
-    const value = (options as unknown as Record<string, unknown>)[name];
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) {
-      throw new KindlingError('INVALID', `nats.${name} must be a whole number ≥ ${least}, got ${messageOf(value, 40)}`, { details: { [name]: value } });
-    }
-  }
-}
 /**
  * A batch stays under this many UTF-16 units: a text under 4 KiB is encoded into Node's shared
  * buffer pool where a larger one allocates its own, and with events this large the per-message cost
@@ -156,12 +84,9 @@ export class NatsTransport implements Transport {
   private deadLettersPending = 0;
   private deadLettersSkipped = 0;
   private readonly warned = new Set<string>();
-  private emitSubjects: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
-  private bcastSubjects: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
-  private cached = 0;
-  /** `<prefix>.emit.` and `<prefix>.bcast.`: what precedes an event name in a subject. */
-  private readonly emitBase: string;
-  private readonly bcastBase: string;
+  /** Reads received messages, reusing what a run of them from one node about one name shares. */
+  private readonly decoder = new EnvelopeDecoder();
+  private readonly subjects: SubjectCache;
   private nc: NatsConnection | undefined;
   private receiver: TransportReceiver | undefined;
   private nodeID = '';
@@ -189,8 +114,7 @@ export class NatsTransport implements Transport {
     this.options = options;
     this.url = typeof options.url === 'string' ? options.url : options.url.join(',');
     this.prefix = options.prefix ?? 'kindling';
-    this.emitBase = `${this.prefix}.emit.`;
-    this.bcastBase = `${this.prefix}.bcast.`;
+    this.subjects = new SubjectCache(this.prefix);
     this.logger = options.logger ?? createConsoleLogger('warn', 'kindling:nats');
     checkOptions(options);
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
@@ -249,7 +173,7 @@ export class NatsTransport implements Transport {
     nc.subscribe(`${this.prefix}.bcast.>`, {
       callback: (error, msg) => {
         if (error !== null) return;
-        const envelopes = this.decode(msg, this.bcastBase, undefined);
+        const envelopes = this.decode(msg, this.subjects.bcastBase, undefined);
         // A batch comes from one node: its first envelope says whether it is our own echo.
         if (envelopes === undefined || envelopes[0]?.source === this.nodeID) return;
         for (const envelope of envelopes) receiver.deliver(envelope);
@@ -288,10 +212,10 @@ export class NatsTransport implements Transport {
     if (down !== undefined) return down;
     const emit = envelope.eventType === 'emit';
     const name = envelope.name;
-    const subject = emit ? this.emitSubject(name) : this.bcastSubject(name);
+    const subject = this.subjects.subject(emit, name);
     let text: string;
     try {
-      text = envelopeText(envelope, this.carriesName(subject, emit, name));
+      text = envelopeText(envelope, this.subjects.carriesName(subject, emit, name));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -308,8 +232,8 @@ export class NatsTransport implements Transport {
     const down = this.down(nc);
     if (down !== undefined) return down;
     const emit = eventType === 'emit';
-    const subject = emit ? this.emitSubject(name) : this.bcastSubject(name);
-    if (!this.carriesName(subject, emit, name)) return undefined;
+    const subject = this.subjects.subject(emit, name);
+    if (!this.subjects.carriesName(subject, emit, name)) return undefined;
     let text: string;
     try {
       text = plainEnvelopeText(eventType, name, sequence, time, this.nodeID, data);
@@ -317,11 +241,6 @@ export class NatsTransport implements Transport {
       return Promise.reject(error);
     }
     return this.enqueue(nc as NatsConnection, subject, text, false);
-  }
-
-  /** Whether the name is the subject's tail as it is (unescaped): the receiver reads it from there. */
-  private carriesName(subject: string, emit: boolean, name: string): boolean {
-    return subject.length === (emit ? this.emitBase.length : this.bcastBase.length) + name.length;
   }
 
   /** The refusal of a send while the connection cannot take one, or `undefined` when it can. */
@@ -393,7 +312,7 @@ export class NatsTransport implements Transport {
       undecodable: this.undecodableCount,
       deadLettersPending: this.deadLettersPending,
       deadLettersSkipped: this.deadLettersSkipped,
-      cachedSubjects: this.cached,
+      cachedSubjects: this.subjects.size,
     };
   }
 
@@ -466,7 +385,7 @@ export class NatsTransport implements Transport {
       if (data.length > this.maxMessageBytes) {
         throw new KindlingError('INVALID', `undecodable event envelope: ${data.length} bytes is more than maxMessageBytes (${this.maxMessageBytes})`);
       }
-      const envelopes = decodeEnvelopes(data, name ?? msg.subject.slice(base.length));
+      const envelopes = this.decoder.decodeAll(data, name ?? msg.subject.slice(base.length));
       for (const envelope of envelopes) this.checkEnvelope(envelope);
       return envelopes;
     } catch (error) {
@@ -515,7 +434,7 @@ export class NatsTransport implements Transport {
       ...(shared ? { queue: queueName(group, pattern) } : {}),
       callback: (error, msg) => {
         if (error !== null) return;
-        const envelopes = this.decode(msg, this.emitBase, literal);
+        const envelopes = this.decode(msg, this.subjects.emitBase, literal);
         if (envelopes === undefined) return;
         for (const envelope of envelopes) {
           if (exact || matchEventName(pattern, envelope.name)) receiver.deliverToSlot(envelope, key);
@@ -538,33 +457,6 @@ export class NatsTransport implements Transport {
       // A confirmed send of this turn may have been in it: the confirmation must not succeed.
       this.lostSince ??= reason;
     }
-  }
-
-  private emitSubject(name: string): string {
-    let subject = this.emitSubjects[name];
-    if (subject === undefined) {
-      subject = nameToSubject(`${this.prefix}.emit`, name);
-      this.remember();
-      this.emitSubjects[name] = subject;
-    }
-    return subject;
-  }
-
-  private bcastSubject(name: string): string {
-    let subject = this.bcastSubjects[name];
-    if (subject === undefined) {
-      subject = nameToSubject(`${this.prefix}.bcast`, name);
-      this.remember();
-      this.bcastSubjects[name] = subject;
-    }
-    return subject;
-  }
-
-  private remember(): void {
-    if (++this.cached < SUBJECT_CACHE_LIMIT) return;
-    this.cached = 0;
-    this.emitSubjects = Object.create(null) as Record<string, string | undefined>;
-    this.bcastSubjects = Object.create(null) as Record<string, string | undefined>;
   }
 
   /**

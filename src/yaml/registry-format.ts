@@ -1,0 +1,264 @@
+import { messageOf } from '../common/errors.js';
+import { quote, show } from '../common/visible-text.js';
+import { assertValidKind, dependencyProblem, isPlainDependency, isValidNamespace, NAME_RULE, nameProblem, parseEntryId } from '../entry/entry-id.js';
+import type { Expansion } from './expansion-meter.js';
+import type { YamlPath, YamlPathTarget } from './source-map.js';
+import { YamlGuard } from './yaml-guard.js';
+import { displayTag, RefusedNumber, RefusedTag, type YamlReadLimits } from './yaml-reader.js';
+
+/** A problem found in a document, before it has a position. */
+export interface PathProblem {
+  readonly document: number;
+  readonly path: YamlPath;
+  readonly target: YamlPathTarget;
+  readonly message: string;
+  readonly entryId?: string;
+}
+
+/** An entry that passed every check of its document, waiting for its position and createEntry. */
+export interface Draft {
+  readonly document: number;
+  readonly index: number;
+  readonly id: string;
+  readonly kind: string;
+  readonly meta: Record<string, unknown>;
+  readonly data: unknown;
+}
+
+/** An entry whose id is known, checked for duplicates whatever else is wrong with it. */
+export interface Declaration {
+  readonly document: number;
+  readonly index: number;
+  readonly id: string;
+}
+
+export interface Analysis {
+  readonly declarations: Declaration[];
+  readonly drafts: Draft[];
+  readonly problems: PathProblem[];
+}
+
+const TOP_LEVEL_KEYS = new Set(['namespace', 'meta', 'entries']);
+const ENTRY_KEYS = new Set(['name', 'kind', 'meta', 'data']);
+
+/** The meta of an entry or file that has none; never handed out to be changed. */
+const EMPTY: Record<string, unknown> = Object.freeze({});
+
+function hasOwn(value: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(value, key);
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A composed value in a message; a refused number or tag reads as written (its refusal comes with it). */
+function describe(value: unknown): string {
+  if (value instanceof RefusedNumber) return value.text;
+  if (value instanceof RefusedTag) return `a value tagged ${displayTag(value.tag)}`;
+  return show(value);
+}
+
+/** Checks every document of a file against the registry format and drafts the entries of the good ones. */
+export function analyse(documents: readonly unknown[], limits: YamlReadLimits, expansion: Expansion): Analysis {
+  const guard = new YamlGuard(limits, expansion);
+  const analysis: Analysis = { declarations: [], drafts: [], problems: [] };
+  documents.forEach((document, index) => {
+    const guarded = guard.inspect(document);
+    for (const problem of guarded) analysis.problems.push({ document: index, ...problem });
+    analyseDocument(document, index, guarded.length === 0 ? guard : undefined, analysis);
+  });
+  return analysis;
+}
+
+function analyseDocument(
+  document: unknown,
+  index: number,
+  guard: YamlGuard | undefined,
+  { declarations, drafts, problems }: Analysis,
+): void {
+  const problem = (path: YamlPath, message: string, target: YamlPathTarget = 'value', entryId?: string): void => {
+    problems.push(entryId === undefined ? { document: index, path, target, message } : { document: index, path, target, message, entryId });
+  };
+  // A document with nothing in it (an empty file, `---` alone, only comments) declares nothing.
+  if (document === null || document === undefined) return;
+  if (!isPlainObject(document)) {
+    problem([], `a registry document must be a mapping with namespace and entries, got ${describe(document)}`);
+    return;
+  }
+  const keys = Object.keys(document);
+  if (keys.length === 0) return;
+  for (const key of keys) {
+    if (!TOP_LEVEL_KEYS.has(key) && !key.startsWith('x-')) {
+      problem([key], `unknown key ${quote(key)} (a registry document has namespace, meta and entries; x-* keys are free)`, 'key');
+    }
+  }
+
+  const namespaceValue = document['namespace'];
+  let namespace: string | undefined;
+  if (namespaceValue === undefined) {
+    problem([], 'namespace is required (dotted words such as "app.http")');
+  } else if (typeof namespaceValue !== 'string' || !isValidNamespace(namespaceValue)) {
+    problem(['namespace'], `namespace must be dotted words such as "app.http", got ${describe(namespaceValue)} (ASCII letters, digits, _ and -, each word starting with a letter or _; "ns" and "group" are reserved)`);
+  } else {
+    namespace = namespaceValue;
+  }
+
+  let fileMeta: Record<string, unknown> = EMPTY;
+  const metaValue = document['meta'];
+  if (isPlainObject(metaValue) && Object.keys(metaValue).length > 0) fileMeta = metaValue;
+  else if (metaValue !== undefined && metaValue !== null) {
+    problem(['meta'], `meta must be a mapping, got ${describe(metaValue)}`);
+  }
+
+  const list = document['entries'];
+  if (list === undefined || list === null) return;
+  if (!Array.isArray(list)) {
+    problem(['entries'], `entries must be a list, got ${describe(list)}`);
+    return;
+  }
+  if (guard !== undefined && fileMeta !== EMPTY) {
+    const copies = guard.chargeCopies(fileMeta, list.length - 1, ['meta']);
+    if (copies !== undefined) {
+      problems.push({ document: index, ...copies });
+      guard = undefined;
+    }
+  }
+
+  list.forEach((item: unknown, i) => {
+    const at: YamlPath = ['entries', i];
+    if (!isPlainObject(item)) {
+      problem(at, `an entry must be a mapping with name and kind, got ${describe(item)}`);
+      return;
+    }
+    const failures = problems.length;
+    const name = checkName(item, at, problem);
+    let id: string | undefined;
+    if (name !== undefined && namespace !== undefined) {
+      try {
+        parseEntryId(`${namespace}:${name}`);
+        id = `${namespace}:${name}`;
+        declarations.push({ document: index, index: i, id });
+      } catch (error) {
+        problem([...at, 'name'], messageOf(error));
+      }
+    }
+    const label = (): string => (id === undefined ? `entry ${i + 1}` : `entry ${id}`);
+
+    const kind = item['kind'];
+    if (kind === undefined) {
+      problem(at, `${label()} has no kind`, 'value', id);
+    } else if (!(kind instanceof RefusedTag || kind instanceof RefusedNumber)) {
+      // A refused tag or number is reported by the guard already.
+      try {
+        assertValidKind(kind, id);
+      } catch (error) {
+        problem([...at, 'kind'], messageOf(error), 'value', id);
+      }
+    }
+
+    const ownMetaValue = item['meta'];
+    let ownMeta: Record<string, unknown> = EMPTY;
+    if (isPlainObject(ownMetaValue)) ownMeta = ownMetaValue;
+    else if (ownMetaValue !== undefined && ownMetaValue !== null) {
+      problem([...at, 'meta'], `meta of ${label()} must be a mapping, got ${describe(ownMetaValue)}`, 'value', id);
+    }
+
+    const inline: string[] = [];
+    for (const key in item) if (hasOwn(item, key) && !ENTRY_KEYS.has(key)) inline.push(key);
+    const hasData = hasOwn(item, 'data');
+    if (hasData && inline.length > 0) {
+      problem(
+        [...at, inline[0] as string],
+        `${label()} has both data and inline fields (${inline.join(', ')}); move them under data`,
+        'key',
+        id,
+      );
+    }
+
+    // Entry keys win over the file's meta; references take the file's namespace. The values read are
+    // never changed in place (an alias may share them): createEntry copies them.
+    let meta = fileMeta === EMPTY ? ownMeta : ownMeta === EMPTY ? fileMeta : { ...fileMeta, ...ownMeta };
+    if (hasOwn(meta, 'depends_on') && namespace !== undefined) {
+      const where: YamlPath = hasOwn(ownMeta, 'depends_on') ? [...at, 'meta', 'depends_on'] : ['meta', 'depends_on'];
+      const resolved = resolveDependsOn(meta['depends_on'], namespace, where, label, problem, id);
+      if (resolved !== undefined) meta = { ...meta, depends_on: resolved };
+    }
+
+    if (problems.length > failures || guard === undefined || id === undefined || typeof kind !== 'string') return;
+    const data = hasData ? item['data'] : inline.length > 0 ? Object.fromEntries(inline.map((key) => [key, item[key]])) : undefined;
+    drafts.push({ document: index, index: i, id, kind, meta, data });
+  });
+}
+
+type Report = (path: YamlPath, message: string, target?: YamlPathTarget, entryId?: string) => void;
+
+function checkName(item: Record<string, unknown>, at: YamlPath, problem: Report): string | undefined {
+  const name = item['name'];
+  if (name === undefined) {
+    problem(at, 'entry has no name');
+    return undefined;
+  }
+  if (typeof name !== 'string') {
+    const hint = typeof name === 'number' || typeof name === 'boolean' ? ` (quote it: "${String(name)}")` : '';
+    problem([...at, 'name'], `name must be a string, got ${describe(name)}${hint}`);
+    return undefined;
+  }
+  if (name.length === 0) {
+    problem([...at, 'name'], 'name must not be empty');
+    return undefined;
+  }
+  if (name.includes(':')) {
+    problem([...at, 'name'], `name ${quote(name)} must not contain ":" (the namespace comes from the file)`);
+    return undefined;
+  }
+  const bad = nameProblem(name);
+  if (bad !== undefined) {
+    problem([...at, 'name'], `name ${quote(name)} is not valid: ${bad} (${NAME_RULE})`);
+    return undefined;
+  }
+  return name;
+}
+
+function resolveDependsOn(
+  value: unknown,
+  namespace: string,
+  where: YamlPath,
+  label: () => string,
+  problem: Report,
+  id: string | undefined,
+): string | string[] | undefined {
+  // Before the entry's own name is known to be valid, a reference is checked against a stand-in id
+  // (no reference can name it), so that its other problems are still reported.
+  const self = id ?? `${namespace}:`;
+  const check = (ref: unknown, at: YamlPath): string | undefined => {
+    if (typeof ref !== 'string') {
+      problem(at, `meta.depends_on of ${label()} must list names, got ${describe(ref)}`, 'value', id);
+      return undefined;
+    }
+    const bad = isPlainDependency(ref, self) ? undefined : dependencyProblem(ref, self);
+    if (bad !== undefined) {
+      problem(at, `meta.depends_on of ${label()}: ${quote(ref)} ${bad}`, 'value', id);
+      return undefined;
+    }
+    return ref.includes(':') ? ref : `${namespace}:${ref}`;
+  };
+  if (typeof value === 'string') return check(value, where);
+  if (!Array.isArray(value)) {
+    problem(where, `meta.depends_on of ${label()} must be a name or a list of names, got ${describe(value)}`, 'value', id);
+    return undefined;
+  }
+  const out: string[] = [];
+  value.forEach((ref: unknown, i) => {
+    const resolved = check(ref, [...where, i]);
+    if (resolved !== undefined) out.push(resolved);
+  });
+  return out.length === value.length ? out : undefined;
+}
+
+/** The `entries` list of a registry document, when it has one. */
+export function entriesOf(document: unknown): unknown[] | undefined {
+  if (!isPlainObject(document)) return undefined;
+  const list = document['entries'];
+  return Array.isArray(list) ? list : undefined;
+}
