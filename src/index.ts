@@ -6,7 +6,7 @@
 // decodeEntryConfig never meets "Reflect.getMetadata is not a function".
 import 'reflect-metadata';
 
-export { ErrorCode, KindlingError, isKindlingError, errorCodeOf, messageOf, describeThrown } from './common/errors.js';
+export { ErrorCode, KindlingError, messageOf, describeThrown } from './common/errors.js';
 export type { KindlingErrorOptions } from './common/errors.js';
 export { escapeInvisible, quote, show } from './common/visible-text.js';
 export { toDisposable, DisposableStore } from './common/disposable.js';
