@@ -21,8 +21,7 @@ export type { BoundedFile, BoundedFileOptions } from './common/read-bounded-file
 export { FileAccessError } from './common/file-access-error.js';
 export type { FileAccessReason } from './common/file-access-error.js';
 
-export { parseEntryId, formatEntryId, resolveEntryRef } from './entry/entry-id.js';
-export type { EntryId } from './entry/entry-id.js';
+export { resolveEntryRef } from './entry/entry-id.js';
 export { createEntry, getEntrySource, formatEntryLocation } from './entry/entry.js';
 export type { Entry, EntryMeta, EntrySource } from './entry/entry.js';
 
