@@ -12,7 +12,7 @@ export { BootEventName } from './kernel/boot-events.js';
 export type { BootEvent } from './kernel/boot-events.js';
 export { BootContext, createContextKey } from './kernel/context.js';
 export type { BootEnvironment, ContextKey } from './kernel/context.js';
-export { defineComponent, isComponent } from './kernel/component.js';
+export { defineComponent } from './kernel/component.js';
 export type { Component, ComponentOptions, ComponentConfigInfo } from './kernel/component.js';
 export { BootLoader } from './kernel/loader.js';
 export type { BootLoaderOptions, BootState, RegisterOptions, ShutdownReport, SignalOptions, SignalSource, StopFailure } from './kernel/loader.js';
@@ -38,7 +38,7 @@ export {
   getRegistry,
 } from './kernel/well-known.js';
 
-export { MANIFEST_FILE, ManifestError, loadBootManifest, parseBootManifest, resolveManifestComponents } from './app/manifest.js';
+export { ManifestError, loadBootManifest, parseBootManifest, resolveManifestComponents } from './app/manifest.js';
 export type { BootManifest, BootManifestOptions, ManifestComponent, ManifestProblem, ResolvedComponent } from './app/manifest.js';
 export { Application } from './app/application.js';
 export type { ApplicationOptions, ReloadOutcome } from './app/application.js';

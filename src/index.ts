@@ -6,7 +6,7 @@
 // decodeEntryConfig never meets "Reflect.getMetadata is not a function".
 import 'reflect-metadata';
 
-export { ErrorCode, KindlingError, isKindlingError, errorCodeOf, messageOf, describeThrown } from './common/errors.js';
+export { ErrorCode, KindlingError, messageOf, describeThrown } from './common/errors.js';
 export type { KindlingErrorOptions } from './common/errors.js';
 export { escapeInvisible, quote, show } from './common/visible-text.js';
 export { toDisposable, DisposableStore } from './common/disposable.js';
@@ -21,8 +21,7 @@ export type { BoundedFile, BoundedFileOptions } from './common/read-bounded-file
 export { FileAccessError } from './common/file-access-error.js';
 export type { FileAccessReason } from './common/file-access-error.js';
 
-export { parseEntryId, formatEntryId, resolveEntryRef } from './entry/entry-id.js';
-export type { EntryId } from './entry/entry-id.js';
+export { resolveEntryRef } from './entry/entry-id.js';
 export { createEntry, getEntrySource, formatEntryLocation } from './entry/entry.js';
 export type { Entry, EntryMeta, EntrySource } from './entry/entry.js';
 

@@ -138,7 +138,7 @@ export class AdminClient {
           }),
         );
       });
-      req.on('error', (error) => reject(error instanceof KindlingError ? error : this.unreachable(error)));
+      req.on('error', (error) => reject(KindlingError.is(error) ? error : this.unreachable(error)));
       req.end(payload);
     });
   }
@@ -202,7 +202,7 @@ export class AdminClient {
 
 /** Whether `error` says that no app is running at the state directory. */
 export function isNotRunning(error: unknown): boolean {
-  return error instanceof KindlingError && error.details['notRunning'] === true;
+  return KindlingError.is(error) && error.details['notRunning'] === true;
 }
 
 async function lstatIfAny(path: string): Promise<Stats | undefined> {

@@ -220,8 +220,8 @@ export function toWireChanges(changes: HistoryRecord['changes']): WireChange[] {
 /** An error as it travels; details are kept only as far as they are plain JSON. Never throws. */
 export function toWireError(error: unknown): WireError {
   try {
-    const code = error instanceof KindlingError ? error.code : 'INTERNAL';
-    const details = error instanceof KindlingError ? jsonSafe(error.details) : {};
+    const code = KindlingError.is(error) ? error.code : 'INTERNAL';
+    const details = KindlingError.is(error) ? jsonSafe(error.details) : {};
     return { code, message: messageOf(error), details: (details ?? {}) as Record<string, unknown> };
   } catch {
     // A hostile thrown value (a revoked proxy, a throwing getter) must still become an answer.
@@ -240,7 +240,7 @@ function jsonSafe(value: unknown): unknown {
   try {
     return JSON.parse(
       JSON.stringify(value, (_key, inner: unknown) => {
-        if (inner instanceof Error) return { name: inner.name, message: inner.message, ...(inner instanceof KindlingError ? { code: inner.code } : {}) };
+        if (inner instanceof Error) return { name: inner.name, message: inner.message, ...(KindlingError.is(inner) ? { code: inner.code } : {}) };
         if (typeof inner === 'bigint') return inner.toString();
         return inner;
       }),

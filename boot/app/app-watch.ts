@@ -1,6 +1,6 @@
 import { basename, dirname, sep } from 'node:path';
 import { watch } from 'chokidar';
-import { errorCodeOf, messageOf, toDisposable } from 'kindling';
+import { messageOf, toDisposable } from 'kindling';
 import type { Disposable, Logger } from 'kindling';
 import { displayPath } from './display-path.js';
 import type { BootManifest } from './manifest.js';
@@ -105,7 +105,8 @@ function watchRoots(manifest: BootManifest): string[] {
 }
 
 function describeWatchError(error: unknown): string {
-  const code = errorCodeOf(error);
+  // A Node system error's code (ENOSPC, EMFILE), as the watcher passes it on.
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   if (code === 'ENOSPC') return `${messageOf(error)} (the system's limit of watched files is reached: raise fs.inotify.max_user_watches)`;
   if (code === 'EMFILE') return `${messageOf(error)} (too many open files: raise the limit with ulimit -n)`;
   return messageOf(error);

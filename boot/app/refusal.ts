@@ -23,8 +23,8 @@ export interface RefusalItem {
 }
 
 export function refusalItems(error: unknown, ops: readonly RegistryOp[]): RefusalItem[] {
-  const details = error instanceof KindlingError ? error.details : {};
-  const code = error instanceof KindlingError ? error.code : 'INTERNAL';
+  const details = KindlingError.is(error) ? error.details : {};
+  const code = KindlingError.is(error) ? error.code : 'INTERNAL';
   const byId = new Map(ops.map((op) => [op.entry.id, op.entry]));
   const item = (id: unknown, text: string, problemCode: string = code): RefusalItem => {
     const entryId = typeof id === 'string' ? id : undefined;

@@ -237,7 +237,7 @@ export async function applyCommand(arg: string, flags: ApplyFlags, io: CommandIO
         // Fenced by the revision the plan was made against: a change that lands in between is not overwritten blindly.
         result = await target.client.apply({ ops: toWireOps(plan.ops), expectRevision: current.revision, source: target.source });
       } catch (error) {
-        const raced = error instanceof KindlingError && error.code === 'CONFLICT' && error.details['expectRevision'] !== undefined;
+        const raced = KindlingError.is(error) && error.code === 'CONFLICT' && error.details['expectRevision'] !== undefined;
         if (raced && flags.expectRevision === undefined && attempt < APPLY_ATTEMPTS) continue;
         throw error;
       }
@@ -586,7 +586,7 @@ function headline(error: unknown, count: number): string {
 }
 
 function codeOf(error: unknown): string {
-  return error instanceof KindlingError ? error.code : 'INTERNAL';
+  return KindlingError.is(error) ? error.code : 'INTERNAL';
 }
 
 /** A message for the terminal: escaped, its own lines kept and indented under the first. */

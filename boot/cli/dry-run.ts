@@ -40,7 +40,7 @@ export async function dryRunEvery(ops: readonly RegistryOp[], run: DryRun, maxRo
       await run(batch);
       return { problems, followOns, incomplete: false };
     } catch (error) {
-      if (!(error instanceof KindlingError) || !REFUSALS.has(error.code)) throw error;
+      if (!KindlingError.is(error) || !REFUSALS.has(error.code)) throw error;
       const items = refusalItems(error, batch);
       const ids = items.flatMap((item) => item.ids);
       for (const item of items) {

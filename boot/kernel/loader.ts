@@ -1,5 +1,5 @@
 import { Container } from 'inversify';
-import { KindlingError, isKindlingError, messageOf, silentLogger, toDisposable, withinTimeLimit } from 'kindling';
+import { KindlingError, messageOf, silentLogger, toDisposable, withinTimeLimit } from 'kindling';
 import type { Disposable, EntrySource, ErrorCode, Logger } from 'kindling';
 import { BootError } from './boot-error.js';
 import type { MissingDependency } from './boot-error.js';
@@ -541,7 +541,7 @@ function wrapFailure(error: unknown, component: string, phase: 'load' | 'start' 
   let code: ErrorCode = 'REJECTED';
   try {
     if (error instanceof BootError && error.component === component) return error;
-    if (isKindlingError(error)) code = error.code;
+    if (KindlingError.is(error)) code = error.code;
   } catch {
     // A revoked proxy throws even on instanceof: it is reported as the component's failure all the same.
   }

@@ -171,7 +171,7 @@ export class DurableState {
         result = await registry.apply(ops, { durable: false, source: JOURNAL_REPLAY_SOURCE });
       } catch (error) {
         throw new KindlingError(
-          error instanceof KindlingError ? error.code : 'INVALID',
+          KindlingError.is(error) ? error.code : 'INVALID',
           `the registry journal ${this.options.paths.journal} (${what}) could not be replayed over the registry YAML: ${messageOf(error)}\nFix the cause, or move the journal aside to start from the YAML alone.`,
           { cause: error, details: { journal: this.options.paths.journal } },
         );

@@ -5,7 +5,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { ContainerModule, ServiceIdentifier } from 'inversify';
-import { KindlingError, createEntry, decodeEntryConfig, isKindlingError, messageOf, parseRegistryYaml, silentLogger } from 'kindling';
+import { KindlingError, createEntry, decodeEntryConfig, messageOf, parseRegistryYaml, silentLogger } from 'kindling';
 import type { ApplyResult, ConfigClass, EntryListener, EntryObserver, HandlerRegistry, ListenerOptions, Logger, Registry, RegistryOp } from 'kindling';
 import { builtinComponents } from 'kindling/components';
 import type { Component, ComponentOptions } from '../kernel/component.js';
@@ -118,7 +118,7 @@ export class TestApp implements AsyncDisposable {
     try {
       result = await this.apply(yaml, options);
     } catch (error) {
-      if (!isKindlingError(error)) throw new AssertionError({ message: `expected a KindlingError refusal, got ${messageOf(error)}` });
+      if (!KindlingError.is(error)) throw new AssertionError({ message: `expected a KindlingError refusal, got ${messageOf(error)}` });
       const text = fullMessage(error);
       const want = typeof expected === 'string' || expected instanceof RegExp ? { message: expected } : (expected ?? {});
       if (want.code !== undefined && error.code !== want.code) {

@@ -42,8 +42,17 @@ export interface KindlingErrorOptions {
 }
 
 /**
+ * The brand every {@link KindlingError} carries on its prototype. `Symbol.for` gives the same symbol
+ * to every copy of this module, so two installed copies of Kindling recognise each other's errors
+ * where `instanceof` would say no.
+ */
+const KINDLING_ERROR = Symbol.for('kindling.error');
+
+/**
  * The one base error of Kindling: a code from {@link ErrorCode}, a message that says what and where,
- * optional `details` for machines and a `retryable` flag.
+ * optional `details` for machines and a `retryable` flag. Recognise one with
+ * {@link KindlingError.is}, which also knows the errors of another installed copy of Kindling (a
+ * plugin's own dependency, say), rather than with `instanceof`.
  *
  * @example
  * throw new KindlingError('CONFLICT', `entry ${id} already exists`, { details: { entryId: id } });
@@ -60,12 +69,31 @@ export class KindlingError extends Error {
     this.details = options.details ?? {};
     this.retryable = options.retryable ?? false;
   }
+
+  /**
+   * Whether `value` is a Kindling error (of this copy of Kindling or any other), and when `code` is
+   * given, one with that code. Never throws: a Proxy is not one (and none of its traps runs), nor is
+   * an object whose brand getter throws.
+   *
+   * @example
+   * catch (error) {
+   *   if (KindlingError.is(error, 'CONFLICT')) return plan.again();
+   *   throw error;
+   * }
+   */
+  static is(value: unknown, code?: ErrorCode): value is KindlingError {
+    if (typeof value !== 'object' || value === null || types.isProxy(value)) return false;
+    try {
+      if ((value as Record<symbol, unknown>)[KINDLING_ERROR] !== true) return false;
+      return code === undefined || (value as { code?: unknown }).code === code;
+    } catch {
+      return false;
+    }
+  }
 }
 
-/** Whether `error` is a {@link KindlingError}, optionally of one code. */
-export function isKindlingError(error: unknown, code?: ErrorCode): error is KindlingError {
-  return error instanceof KindlingError && (code === undefined || error.code === code);
-}
+// On the prototype, not enumerable: the brand never shows in JSON, a log line or `details`.
+Object.defineProperty(KindlingError.prototype, KINDLING_ERROR, { value: true });
 
 /** The code of an error when it carries one (Kindling's or any error with a string `code`). */
 export function errorCodeOf(error: unknown): string | undefined {

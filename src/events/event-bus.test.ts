@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isKindlingError } from '../common/errors.js';
+import { KindlingError } from '../common/errors.js';
 import { silentLogger } from '../common/logger.js';
 import { DefaultEventBus, type EventBusOptions } from './event-bus.js';
 import type { EventEnvelope } from './core/event-envelope.js';
@@ -127,7 +127,7 @@ describe('DefaultEventBus', () => {
       } catch (error) {
         thrown = error;
       }
-      expect(isKindlingError(thrown, 'UNAVAILABLE')).toBe(true);
+      expect(KindlingError.is(thrown, 'UNAVAILABLE')).toBe(true);
       expect((thrown as { retryable: boolean }).retryable).toBe(true);
       expect(other).toHaveBeenCalledTimes(2);
       expect(sub.channel().size).toBe(1);

@@ -9,16 +9,17 @@ export { EventBus, DefaultEventBus, createEventBus } from './event-bus.js';
 export type { EventBusOptions, EventBusState, BusListener } from './event-bus.js';
 export type { EventBusStats } from './core/event-core.js';
 export type { EventEnvelope, EventTrace, DeliveryMode } from './core/event-envelope.js';
-export { EventChannel } from './core/event-channel.js';
+// Classes the bus hands out (channels, subscriptions, faces, contexts) are types: only the bus makes them.
+export type { EventChannel } from './core/event-channel.js';
 export type { OverflowPolicy, ReceiveResult, ChannelOverflow } from './core/event-channel.js';
-export { EventSubscription } from './core/event-subscription.js';
+export type { EventSubscription } from './core/event-subscription.js';
 export type { BufferOptions } from './core/event-subscription.js';
 export { LocalTransport, SENT } from './core/transport.js';
 export type { Transport, TransportReceiver, TransportSlot, NodeInfo } from './core/transport.js';
 export type { Channels, ChannelSendOptions, ChannelMessage, ChannelSubscribeOptions, ChannelSubscription } from './core/channels.js';
 
 // Moleculer: services, emit / broadcast / broadcastLocal, context-based handlers.
-export { EventContext, Service } from './faces/moleculer/service.js';
+export type { EventContext, Service } from './faces/moleculer/service.js';
 export type { EmitGroups, EmitOptions, ServiceBroker, ServiceSchema, ServiceEventHandler, ServiceEventDefinition } from './faces/moleculer/service.js';
 export type {
   ParamsSchema,
@@ -30,17 +31,19 @@ export type {
 } from './faces/moleculer/params-validation.js';
 
 // Wippy: send / subscribe with channels, and permissions per system.
-export { WippyEvents } from './faces/wippy/wippy-events.js';
+export type { WippyEvents } from './faces/wippy/wippy-events.js';
 export type { WippyEvent, WippySubscription } from './faces/wippy/wippy-events.js';
 export { allowEvents, allowAllEvents } from './faces/wippy/event-permissions.js';
 export type { EventAction, EventPermissionPolicy, EventPermissionRule } from './faces/wippy/event-permissions.js';
 
 // Grafana: events, commands and queries by class.
-export { GrafanaBus, Query, GRAFANA_SYSTEM } from './faces/grafana/grafana-bus.js';
+export { Query, GRAFANA_SYSTEM } from './faces/grafana/grafana-bus.js';
+export type { GrafanaBus } from './faces/grafana/grafana-bus.js';
 export type { MessageClass, HandlerResult, MessageHandler, GrafanaEventListener } from './faces/grafana/grafana-bus.js';
 
 // The Go event broker: publish, resilientPublish, consume, subscribe.
-export { EventBroker, makeEvent, decodeEvent, isValidEventType, BROKER_SYSTEM } from './faces/broker/event-broker.js';
+export { makeEvent, decodeEvent, isValidEventType, BROKER_SYSTEM } from './faces/broker/event-broker.js';
+export type { EventBroker } from './faces/broker/event-broker.js';
 export type {
   BrokerEvent,
   BrokerHandler,

@@ -322,7 +322,7 @@ function missingIdOf(error: unknown): string | undefined {
 }
 
 function refusal(error: unknown, entryId: string | undefined, listener: string, op: string): KindlingError {
-  const timedOut = error instanceof KindlingError && error.code === 'TIMEOUT';
+  const timedOut = KindlingError.is(error) && error.code === 'TIMEOUT';
   const code = timedOut ? 'TIMEOUT' : 'REJECTED';
   const subject = entryId === undefined ? `${op} of ${listener}` : `${op} of entry ${entryId} by ${listener}`;
   const message = timedOut ? (error as KindlingError).message : `${subject} was refused: ${messageOf(error)}`;
@@ -334,7 +334,7 @@ function refusal(error: unknown, entryId: string | undefined, listener: string, 
 }
 
 function withDesynced(error: unknown, desynced: DesyncedListener[]): unknown {
-  if (desynced.length === 0 || !(error instanceof KindlingError)) return error;
+  if (desynced.length === 0 || !KindlingError.is(error)) return error;
   const names = desynced.map((d) => `${d.listener} (${d.phase}${d.entryId === undefined ? '' : ` of ${d.entryId}`}: ${messageOf(d.error)})`);
   return new KindlingError(error.code, `${error.message}; undoing it failed, these listeners may be out of step: ${names.join('; ')}`, {
     cause: error.cause,

@@ -1,6 +1,6 @@
 import type { Disposable } from '../../../common/disposable.js';
 import { toDisposable } from '../../../common/disposable.js';
-import { KindlingError, isKindlingError, messageOf } from '../../../common/errors.js';
+import { KindlingError, messageOf } from '../../../common/errors.js';
 import { show } from '../../../common/visible-text.js';
 import type { EventCore, Slot } from '../../core/event-core.js';
 import type { EventEnvelope } from '../../core/event-envelope.js';
@@ -367,7 +367,7 @@ export class EventBroker {
   }
 
   private giveUp(pending: PendingEvent, error: unknown, queue?: string): void {
-    const reason = isKindlingError(error, 'NOT_FOUND') ? `queue ${queue ?? '?'} has no consumer any more` : messageOf(error);
+    const reason = KindlingError.is(error, 'NOT_FOUND') ? `queue ${queue ?? '?'} has no consumer any more` : messageOf(error);
     this.core.report(
       'resilient',
       new KindlingError('UNAVAILABLE', `gave up delivering ${pending.name}: ${reason}`, { cause: error, details: { event: pending.name } }),
