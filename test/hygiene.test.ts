@@ -24,14 +24,6 @@ const CITATIONS: readonly { name: string; pattern: RegExp }[] = [
  */
 const FAST_CHECK_OPTION = new RegExp(`(?<![\\w$.])${WORD}(?=\\s*:)|(?<=[{,]\\s*)${WORD}(?=\\s*[,}])`, 'g');
 
-/**
- * Files that still hit while another change is in flight: it splits and rewrites these files,
- * cleaning their comments as it goes. Empty this list once that change is merged; the test then
- * holds the whole project.
- */
-const PENDING_CLEANUP: ReadonlySet<string> = new Set([
-  'boot/app/manifest.ts', // its manifest example names an outside directory
-]);
 
 function trackedFiles(): string[] {
   const out = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' });
@@ -71,20 +63,11 @@ describe('project hygiene', () => {
 
   it('cites nothing outside the repository and keeps the reserved word to fast-check', () => {
     const hits = files
-      .filter((file) => !PENDING_CLEANUP.has(file))
       .flatMap((file) => {
         const text = readText(join(root, file));
         return text === undefined ? [] : findings(file, text);
       });
     expect(hits).toEqual([]);
-  });
-
-  it('keeps its pending list honest: every file on it exists and still hits', () => {
-    for (const file of PENDING_CLEANUP) {
-      expect(files, `${file} is no longer tracked: remove it from PENDING_CLEANUP`).toContain(file);
-      const text = readText(join(root, file)) ?? '';
-      expect(findings(file, text), `${file} is clean now: remove it from PENDING_CLEANUP`).not.toEqual([]);
-    }
   });
 
   it('allows fast-check option keys, and nothing else, in property tests', () => {

@@ -17,8 +17,8 @@ function randomDag(size: number, maxDeps: number, random: () => number, name = (
   });
 }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
+function mulberry(start: number): () => number {
+  let a = start >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;

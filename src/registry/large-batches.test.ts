@@ -76,8 +76,8 @@ describe('Registry at scale', () => {
 
     it('reports exactly the cycle of 3 hidden in a random batch of 5,000', async () => {
       const { registry, log } = logging();
-      let seed = 14;
-      const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+      let state = 14;
+      const random = (): number => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
       // Each entry depends on up to 4 entries created earlier: no cycle until three edges close one.
       const deps = Array.from({ length: 5_000 }, (_, i) =>
         Array.from({ length: i === 0 ? 0 : Math.floor(random() * 5) }, () => `e${pad(Math.floor(random() * i))}`),
