@@ -22,6 +22,9 @@ import { loadBootManifest, resolveManifestComponents } from './manifest.js';
 import type { BootManifest } from './manifest.js';
 import { RegistryJournal, getRegistry } from '../kernel/well-known.js';
 import { reloadLogLine } from './reload-report.js';
+import type { ReloadOutcome } from './reload-report.js';
+
+export type { ReloadOutcome } from './reload-report.js';
 
 /** Options of {@link Application.load}. */
 export interface ApplicationOptions {
@@ -51,38 +54,6 @@ export interface ApplicationOptions {
   /** Limits of the admin endpoint: request size, operations per batch, time, connections. */
   readonly admin?: AdminServerOptions;
 }
-
-/** What every {@link ReloadOutcome} tells. */
-interface ReloadBasics {
-  /** The registry's revision after the reload (the one still served after a refusal). */
-  readonly revision: number;
-  /** The changed files that led to the reload (absolute paths, sorted); absent for a direct `reload()` of nothing in particular. */
-  readonly files?: readonly string[];
-}
-
-/** What one {@link Application.reload} did. */
-export type ReloadOutcome =
-  | (ReloadBasics & {
-      readonly status: 'applied';
-      /** `+id`, `~id`, `-id` for each created, updated and deleted entry. */
-      readonly changes: readonly string[];
-      readonly result: ApplyResult;
-      /** Set when the reload before this one was refused: the sources are good again. */
-      readonly recovered?: true;
-    })
-  | (ReloadBasics & {
-      readonly status: 'unchanged';
-      /** Set when the reload before this one was refused: the sources are good again. */
-      readonly recovered?: true;
-    })
-  | (ReloadBasics & {
-      readonly status: 'refused';
-      readonly error: unknown;
-      /** The refusal, with file:line:col where known. */
-      readonly message: string;
-      /** Each problem of the refusal, starting with its file:line:col where known (relative to the working directory). */
-      readonly problems: readonly string[];
-    });
 
 /**
  * The source label of an app's registry YAML (`yaml:<app dir>`, the directory's real path): the
