@@ -43,6 +43,8 @@ export default tseslint.config(
           ignoreRestSiblings: true,
         },
       ],
+      // Passing on what a `catch` caught is fine: it is whatever was thrown.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
       // Terminal-safe output and the tests of it match control characters on purpose.
       'no-control-regex': 'off',
     },
@@ -50,8 +52,10 @@ export default tseslint.config(
   {
     files: ['**/*.test.ts', 'test/**/*.ts'],
     rules: {
-      // vitest's asymmetric matchers (`expect.any`, `expect.stringContaining`, …) are typed `any`.
+      // vitest's asymmetric matchers (`expect.any`, `expect.stringContaining`, …) and the calls a
+      // `vi.fn()` recorded are typed `any`.
       '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
   {
@@ -67,6 +71,8 @@ export default tseslint.config(
   {
     ignores: [
       'components/http/http-manager.ts',
+      // Its constructor is called from http-manager.ts.
+      'components/http/live-server.ts',
       'src/yaml/registry-yaml.ts',
       'src/transport/nats/nats-transport.ts',
       'src/transport/nats/wire-format.ts',
@@ -77,6 +83,12 @@ export default tseslint.config(
       'boot/kernel/loader.ts',
       'src/events/core/**',
       'src/pattern/**',
+      // KindlingError.is and the trimmed exports are landing there.
+      'src/common/errors.ts',
+      // Constructed from nats-transport.ts, which is being cut into parts; their constructors
+      // (8 and 7 parameters) then take an options object.
+      'src/transport/nats/durable-channels.ts',
+      'src/transport/nats/presence.ts',
     ],
   },
 );

@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { cruise } from 'dependency-cruiser';
-import type { ICruiseResult, IFlattenedRuleSet } from 'dependency-cruiser';
+import type { ICruiseResult, IForbiddenRuleType } from 'dependency-cruiser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..');
 const configFile = join(root, '.dependency-cruiser.cjs');
 const config = createRequire(import.meta.url)(configFile) as {
-  forbidden: IFlattenedRuleSet['forbidden'];
+  forbidden: IForbiddenRuleType[];
   options: Record<string, unknown>;
 };
 const run = promisify(execFile);

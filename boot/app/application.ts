@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { basename, sep } from 'node:path';
 import { FileBoundary, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
-import type { ApplyResult, Disposable, Entry, Logger, LogLevel, Registry, RegistryOp } from 'kindling';
+import type { Disposable, Entry, Logger, LogLevel, Registry, RegistryOp } from 'kindling';
 import { deepEqual } from '../../src/common/deep-freeze.js';
 import { AdminEndpoint } from '../admin/admin-endpoint.js';
 import type { AdminServerOptions } from '../admin/admin-server.js';
@@ -17,7 +17,7 @@ import { describeRefusal } from './refusal.js';
 import { formatProblem } from './problems.js';
 import { watchApp } from './app-watch.js';
 import type { AppWatch, WatchOptions } from './app-watch.js';
-import { displayPath, relativePathsIn } from './display-path.js';
+import { displayPath } from './display-path.js';
 import { loadBootManifest, resolveManifestComponents } from './manifest.js';
 import type { BootManifest } from './manifest.js';
 import { RegistryJournal, getRegistry } from '../kernel/well-known.js';
@@ -103,8 +103,12 @@ export class Application {
     readonly manifest: BootManifest,
     readonly boot: BootLoader,
     readonly logger: Logger,
-    private readonly stateDir: string | true | undefined,
-    private readonly limits: { readonly journal: JournalLimits | undefined; readonly admin: AdminServerOptions | undefined },
+    /** The state directory (none: `undefined`) and the limits of its journal and admin endpoint. */
+    private readonly stateOptions: {
+      readonly dir: string | true | undefined;
+      readonly journal: JournalLimits | undefined;
+      readonly admin: AdminServerOptions | undefined;
+    },
   ) {
     this.source = yamlSourceOf(manifest);
   }
@@ -127,7 +131,7 @@ export class Application {
     for (const { component, config, source } of await resolveManifestComponents(manifest, options.builtins)) {
       boot.register(component, config, { source });
     }
-    return new Application(manifest, boot, logger, options.stateDir, { journal: options.journal, admin: options.admin });
+    return new Application(manifest, boot, logger, { dir: options.stateDir, journal: options.journal, admin: options.admin });
   }
 
   /** The registry (available once the boot has loaded). */
@@ -147,7 +151,7 @@ export class Application {
    * throws the refusal.
    */
   async start(): Promise<ReloadOutcome> {
-    if (this.stateDir !== undefined) await this.openState(this.stateDir);
+    if (this.stateOptions.dir !== undefined) await this.openState(this.stateOptions.dir);
     try {
       await this.boot.start();
     } catch (error) {
@@ -233,7 +237,7 @@ export class Application {
       name: this.manifest.name ?? basename(this.manifest.dir),
       appDir: this.manifest.dir,
       logger: this.logger,
-      ...(this.limits.admin === undefined ? {} : { limits: this.limits.admin }),
+      ...(this.stateOptions.admin === undefined ? {} : { limits: this.stateOptions.admin }),
     });
     let durable: DurableState;
     try {
@@ -243,7 +247,7 @@ export class Application {
         boundary: this.manifest.boundary,
         yamlLimits: this.manifest.yamlLimits,
         logger: this.logger,
-        ...(this.limits.journal === undefined ? {} : { journal: this.limits.journal }),
+        ...(this.stateOptions.journal === undefined ? {} : { journal: this.stateOptions.journal }),
       });
     } catch (error) {
       await admin.stopping();

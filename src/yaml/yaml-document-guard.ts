@@ -53,6 +53,7 @@ export function inspectYamlDocument(doc: Document.Parsed, limits: YamlReadLimits
   };
   const stop = (node: Node, message: string): never => {
     problem(node, message);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- a private sentinel that ends the walk, caught below
     throw STOP;
   };
   const tooDeep = (node: Node): void => {
