@@ -79,7 +79,7 @@ export function opsPerSecond(fn: () => void, options: MeasureOptions = {}): numb
 
 /** Median wall time in ms of an async `fn` over several runs after a warm-up. */
 export async function medianMs<T = undefined>(
-  fn: (prepared: T) => Promise<unknown> | unknown,
+  fn: (prepared: T) => unknown,
   options: { samples?: number; warmupSamples?: number; setup?: () => T } = {},
 ): Promise<number> {
   const times: number[] = [];

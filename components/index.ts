@@ -38,8 +38,8 @@ export type BuiltinComponents = {
  * await boot.start();
  */
 export const builtinComponents: BuiltinComponents = Object.freeze({
-  events: eventsComponent as Component,
-  registry: registryComponent as Component,
-  function: functionComponent as Component,
-  http: httpComponent as Component,
+  events: eventsComponent,
+  registry: registryComponent,
+  function: functionComponent,
+  http: httpComponent,
 });

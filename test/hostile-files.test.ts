@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FileBoundary, RegistryYamlError, loadRegistryYaml, silentLogger } from 'kindling';
+import { FileBoundary, RegistryYamlError, loadRegistryYaml } from 'kindling';
 import { DEFAULT_MAX_FILE_BYTES } from '../src/yaml/registry-yaml.js';
 import { DEFAULT_MAX_MODULE_BYTES } from '../src/common/file-boundary.js';
 import type { FileBoundaryOptions } from 'kindling';

@@ -7,7 +7,7 @@
 import { connect, headers, Empty, type NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { createConsoleLogger, silentLogger } from 'kindling';
-import { createEventBus, type EventBus } from 'kindling/events';
+import { createEventBus, type EventBus, type EventContext } from 'kindling/events';
 import { createNatsEventBus, NatsTransport, type JetStreamChannels, type NatsTransportOptions } from 'kindling/nats';
 import { bootTestApp } from 'kindling/testing';
 import { getEventBus } from 'kindling/components';
@@ -40,7 +40,7 @@ class Arena {
     const logger = createConsoleLogger('warn', 'victim', { repeatWindowMs: windowMs, write: (line) => void this.lines.push(line) });
     this.transport = new NatsTransport({ url: NATS_URL, prefix: this.prefix, heartbeatMs: 100, nodeTimeoutMs: 3000, logger, logRepeatWindowMs: windowMs, ...limits });
     this.victim = createEventBus({ nodeID: 'victim', transport: this.transport, logger, logRepeatWindowMs: windowMs });
-    this.victim.createService({ name: 'probe', events: { 'probe.ok': (ctx) => void this.received.push((ctx.params as { n: number }).n) } });
+    this.victim.createService({ name: 'probe', events: { 'probe.ok': (ctx: EventContext) => void this.received.push((ctx.params as { n: number }).n) } });
     this.victim.on('$node.*', (payload, name) => void this.nodeEvents.push(`${name} ${(payload as { node: { id: string } }).node.id}`));
     this.peer = createNatsEventBus({ nodeID: 'peer', nats: { url: NATS_URL, prefix: this.prefix, heartbeatMs: 100, nodeTimeoutMs: 3000 }, logger: silentLogger });
   }
@@ -364,7 +364,7 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
         });
         const bus = getEventBus(app.boot.context);
         const seen: number[] = [];
-        bus.createService({ name: 'notes', events: { 'notes.ping': (ctx) => void seen.push((ctx.params as { n: number }).n) } });
+        bus.createService({ name: 'notes', events: { 'notes.ping': (ctx: EventContext) => void seen.push((ctx.params as { n: number }).n) } });
         await peer.start();
         await until(() => bus.nodes().some((n) => n.id === 'app-peer'), 'the app to see the peer');
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'nats';
 import { silentLogger } from 'kindling';
-import { type EventBus } from 'kindling/events';
+import { type EventBus, type EventContext } from 'kindling/events';
 import { createNatsEventBus, type JetStreamChannels } from 'kindling/nats';
 import { Application } from 'kindling/boot';
 import { bootTestApp } from 'kindling/testing';
@@ -22,7 +22,7 @@ describe.skipIf(skipNats)('events component over NATS', () => {
 
   beforeAll(async () => {
     peer = createNatsEventBus({ nodeID: 'boot-peer', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: silentLogger });
-    peer.createService({ name: 'sink', events: { 'booted.*': (ctx) => void received.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }) } });
+    peer.createService({ name: 'sink', events: { 'booted.*': (ctx: EventContext) => void received.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }) } });
     await peer.start();
   });
 

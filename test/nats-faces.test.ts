@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { silentLogger } from 'kindling';
-import { createEventBus, SENT, type EventBus, type WippyEvent } from 'kindling/events';
+import { createEventBus, SENT, type EventBus, type EventContext, type WippyEvent } from 'kindling/events';
 import { createNatsEventBus, NatsTransport, type JetStreamChannels } from 'kindling/nats';
 import { decodeEnvelopes } from '../src/transport/nats/wire-format.js';
 import { NATS_URL, removeStreams, skipNats, uniquePrefix, until } from './support/nats-harness.js';
@@ -27,8 +27,8 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
     b.createService({
       name: 'audit',
       events: {
-        'audit.**': (ctx) => void onB.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }),
-        'dlq.probe': (ctx) => void onB.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }),
+        'audit.**': (ctx: EventContext) => void onB.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }),
+        'dlq.probe': (ctx: EventContext) => void onB.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }),
       },
     });
     a.on('$node.updated', (payload) => void onA.push({ name: '$node.updated', payload }));
@@ -204,7 +204,7 @@ describe.skipIf(skipNats)('NatsTransport: consecutive events of one subject leav
     await raw.flush();
     const events: unknown[] = [];
     const sink = createNatsEventBus({ nodeID: 'sink', nats: { url: NATS_URL, prefix }, logger: silentLogger });
-    sink.createService({ name: 's', events: { 'a.*': (ctx) => void events.push(ctx.params) } });
+    sink.createService({ name: 's', events: { 'a.*': (ctx: EventContext) => void events.push(ctx.params) } });
     const bus = createNatsEventBus({ nodeID: 'src', nats: { url: NATS_URL, prefix, ...(maxBatch === undefined ? {} : { maxBatch }) }, logger: silentLogger });
     try {
       await sink.start();

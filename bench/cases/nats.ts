@@ -147,7 +147,7 @@ interface Receiver {
 async function receiver(subject: Subject, prefix: string, onEvent: (e: Sample) => void): Promise<Receiver> {
   if (subject === 'kindling' || subject === 'kindling-1') {
     const bus = createNatsEventBus({ nodeID: 'bench-sub', nats: { url: URL_, prefix }, logger: quiet });
-    bus.createService({ name: 'sink', events: { 'bench.event': (ctx) => onEvent(ctx.params as Sample) } });
+    bus.createService({ name: 'sink', events: { 'bench.event': (ctx: { params: unknown }) => onEvent(ctx.params as Sample) } });
     await bus.start();
     return { close: () => bus.stop() };
   }

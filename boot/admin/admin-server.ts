@@ -109,7 +109,7 @@ export class AdminServer {
         headersTimeout: limits.timeoutMs,
         connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(limits.timeoutMs / 4))),
       },
-      (request, response) => void serve(handlers, request, response, logger, limits),
+      (request, response) => void serve({ handlers, logger, limits }, request, response),
     );
     server.maxConnections = maxConnections;
     // Two apps started at once: binding the socket is atomic, so only one of them gets it.
@@ -186,7 +186,15 @@ interface Limits {
   readonly timeoutMs: number;
 }
 
-async function serve(handlers: AdminHandlers, request: IncomingMessage, response: ServerResponse, logger: Logger, limits: Limits): Promise<void> {
+/** What every request of one endpoint is served with. */
+interface Serving {
+  readonly handlers: AdminHandlers;
+  readonly logger: Logger;
+  readonly limits: Limits;
+}
+
+async function serve(serving: Serving, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const { handlers, logger, limits } = serving;
   const route = `${request.method ?? 'GET'} ${(request.url ?? '/').split('?')[0] ?? '/'}`;
   try {
     let result: unknown;
@@ -214,11 +222,11 @@ async function serve(handlers: AdminHandlers, request: IncomingMessage, response
       default:
         throw new KindlingError('NOT_FOUND', `the admin endpoint has no ${route.slice(0, 200)} (${ROUTES})`);
     }
-    send(response, 200, { result }, limits, logger);
+    send(serving, response, 200, { result });
   } catch (error) {
     const wire = toWireError(error);
     if (wire.code === 'INTERNAL') logger.error(`admin ${route.slice(0, 200)} failed: ${wire.message}`, { error });
-    send(response, STATUS_OF[wire.code] ?? 500, { error: wire }, limits, logger);
+    send(serving, response, STATUS_OF[wire.code] ?? 500, { error: wire });
   }
 }
 
@@ -264,7 +272,7 @@ function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> 
   });
 }
 
-function send(response: ServerResponse, status: number, body: unknown, limits: Limits, logger: Logger): void {
+function send({ limits, logger }: Serving, response: ServerResponse, status: number, body: unknown): void {
   let text: string;
   try {
     text = JSON.stringify(body);

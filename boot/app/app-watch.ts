@@ -92,7 +92,7 @@ export function watchApp(manifest: BootManifest, logger: Logger, onChange: (file
   void ready.then(() => {
     if (!closed) logger.debug(`watching ${roots.map(displayPath).join(', ')}`);
   });
-  return { roots, ready, dispose: stop.dispose, [Symbol.dispose]: stop.dispose };
+  return { roots, ready, dispose: () => stop.dispose(), [Symbol.dispose]: () => stop.dispose() };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { basename, sep } from 'node:path';
 import { FileBoundary, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
-import type { ApplyResult, Disposable, Entry, Logger, LogLevel, Registry, RegistryOp } from 'kindling';
+import type { Disposable, Entry, Logger, LogLevel, Registry, RegistryOp } from 'kindling';
 import { deepEqual } from '../../src/common/deep-freeze.js';
 import { AdminEndpoint } from '../admin/admin-endpoint.js';
 import type { AdminServerOptions } from '../admin/admin-server.js';
@@ -17,11 +17,14 @@ import { describeRefusal } from './refusal.js';
 import { formatProblem } from './problems.js';
 import { watchApp } from './app-watch.js';
 import type { AppWatch, WatchOptions } from './app-watch.js';
-import { displayPath, relativePathsIn } from './display-path.js';
+import { displayPath } from './display-path.js';
 import { loadBootManifest, resolveManifestComponents } from './manifest.js';
 import type { BootManifest } from './manifest.js';
 import { RegistryJournal, getRegistry } from '../kernel/well-known.js';
 import { reloadLogLine } from './reload-report.js';
+import type { ReloadOutcome } from './reload-report.js';
+
+export type { ReloadOutcome } from './reload-report.js';
 
 /** Options of {@link Application.load}. */
 export interface ApplicationOptions {
@@ -51,38 +54,6 @@ export interface ApplicationOptions {
   /** Limits of the admin endpoint: request size, operations per batch, time, connections. */
   readonly admin?: AdminServerOptions;
 }
-
-/** What every {@link ReloadOutcome} tells. */
-interface ReloadBasics {
-  /** The registry's revision after the reload (the one still served after a refusal). */
-  readonly revision: number;
-  /** The changed files that led to the reload (absolute paths, sorted); absent for a direct `reload()` of nothing in particular. */
-  readonly files?: readonly string[];
-}
-
-/** What one {@link Application.reload} did. */
-export type ReloadOutcome =
-  | (ReloadBasics & {
-      readonly status: 'applied';
-      /** `+id`, `~id`, `-id` for each created, updated and deleted entry. */
-      readonly changes: readonly string[];
-      readonly result: ApplyResult;
-      /** Set when the reload before this one was refused: the sources are good again. */
-      readonly recovered?: true;
-    })
-  | (ReloadBasics & {
-      readonly status: 'unchanged';
-      /** Set when the reload before this one was refused: the sources are good again. */
-      readonly recovered?: true;
-    })
-  | (ReloadBasics & {
-      readonly status: 'refused';
-      readonly error: unknown;
-      /** The refusal, with file:line:col where known. */
-      readonly message: string;
-      /** Each problem of the refusal, starting with its file:line:col where known (relative to the working directory). */
-      readonly problems: readonly string[];
-    });
 
 /**
  * The source label of an app's registry YAML (`yaml:<app dir>`, the directory's real path): the
@@ -132,8 +103,12 @@ export class Application {
     readonly manifest: BootManifest,
     readonly boot: BootLoader,
     readonly logger: Logger,
-    private readonly stateDir: string | true | undefined,
-    private readonly limits: { readonly journal: JournalLimits | undefined; readonly admin: AdminServerOptions | undefined },
+    /** The state directory (none: `undefined`) and the limits of its journal and admin endpoint. */
+    private readonly stateOptions: {
+      readonly dir: string | true | undefined;
+      readonly journal: JournalLimits | undefined;
+      readonly admin: AdminServerOptions | undefined;
+    },
   ) {
     this.source = yamlSourceOf(manifest);
   }
@@ -156,7 +131,7 @@ export class Application {
     for (const { component, config, source } of await resolveManifestComponents(manifest, options.builtins)) {
       boot.register(component, config, { source });
     }
-    return new Application(manifest, boot, logger, options.stateDir, { journal: options.journal, admin: options.admin });
+    return new Application(manifest, boot, logger, { dir: options.stateDir, journal: options.journal, admin: options.admin });
   }
 
   /** The registry (available once the boot has loaded). */
@@ -176,7 +151,7 @@ export class Application {
    * throws the refusal.
    */
   async start(): Promise<ReloadOutcome> {
-    if (this.stateDir !== undefined) await this.openState(this.stateDir);
+    if (this.stateOptions.dir !== undefined) await this.openState(this.stateOptions.dir);
     try {
       await this.boot.start();
     } catch (error) {
@@ -262,7 +237,7 @@ export class Application {
       name: this.manifest.name ?? basename(this.manifest.dir),
       appDir: this.manifest.dir,
       logger: this.logger,
-      ...(this.limits.admin === undefined ? {} : { limits: this.limits.admin }),
+      ...(this.stateOptions.admin === undefined ? {} : { limits: this.stateOptions.admin }),
     });
     let durable: DurableState;
     try {
@@ -272,7 +247,7 @@ export class Application {
         boundary: this.manifest.boundary,
         yamlLimits: this.manifest.yamlLimits,
         logger: this.logger,
-        ...(this.limits.journal === undefined ? {} : { journal: this.limits.journal }),
+        ...(this.stateOptions.journal === undefined ? {} : { journal: this.stateOptions.journal }),
       });
     } catch (error) {
       await admin.stopping();

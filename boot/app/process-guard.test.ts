@@ -45,8 +45,9 @@ describe('ProcessGuard', () => {
     it('never throws, whatever the fault or the logger does', () => {
       const throwing: Logger = { debug: trap, info: trap, warn: trap, error: trap };
       const guard = ProcessGuard.install({ logger: throwing, process: new EventEmitter() as unknown as NodeJS.Process });
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- put back on the same stream below
       const write = process.stderr.write;
-      process.stderr.write = (() => true) as typeof process.stderr.write;
+      process.stderr.write = () => true;
       try {
         expect(() => guard.report(hostileProxy(), 'an uncaught exception')).not.toThrow();
       } finally {

@@ -1,7 +1,38 @@
 import { escapeInvisible } from 'kindling';
-import type { LogLevel } from 'kindling';
+import type { ApplyResult, LogLevel } from 'kindling';
 import { displayPath } from './display-path.js';
-import type { ReloadOutcome } from './application.js';
+
+/** What every {@link ReloadOutcome} tells. */
+interface ReloadBasics {
+  /** The registry's revision after the reload (the one still served after a refusal). */
+  readonly revision: number;
+  /** The changed files that led to the reload (absolute paths, sorted); absent for a direct `reload()` of nothing in particular. */
+  readonly files?: readonly string[];
+}
+
+/** What one `Application.reload` did: applied, unchanged or refused. */
+export type ReloadOutcome =
+  | (ReloadBasics & {
+      readonly status: 'applied';
+      /** `+id`, `~id`, `-id` for each created, updated and deleted entry. */
+      readonly changes: readonly string[];
+      readonly result: ApplyResult;
+      /** Set when the reload before this one was refused: the sources are good again. */
+      readonly recovered?: true;
+    })
+  | (ReloadBasics & {
+      readonly status: 'unchanged';
+      /** Set when the reload before this one was refused: the sources are good again. */
+      readonly recovered?: true;
+    })
+  | (ReloadBasics & {
+      readonly status: 'refused';
+      readonly error: unknown;
+      /** The refusal, with file:line:col where known. */
+      readonly message: string;
+      /** Each problem of the refusal, starting with its file:line:col where known (relative to the working directory). */
+      readonly problems: readonly string[];
+    });
 
 /** Ids listed in an "applied" line; more are counted. */
 const MAX_IDS = 10;

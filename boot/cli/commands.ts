@@ -163,7 +163,7 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
     } else {
       const subject =
         against.running ? `the running app (pid ${against.pid}, revision ${against.revision})` : `an empty registry (no app is running at ${target.client.paths.dir})`;
-      printPlan(io, target, plan, subject, flags.full === true);
+      printPlan(io, target, plan, { about: subject, full: flags.full === true });
       if (!valid) printProblems(io, report, 'the dry run was refused');
       else if (plan.changes.length > 0 && against.running) {
         const command = escapeInvisible(`kindling apply ${arg}${flags.prune === true ? ' --prune' : ''}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`} --expect-revision ${against.revision}`);
@@ -400,7 +400,8 @@ async function bootLocally(target: Target, io: CommandIO): Promise<{ registry: R
   }
 }
 
-function printPlan(io: CommandIO, target: Target, plan: RegistryPlan, about: string, full: boolean): void {
+/** Prints the plan of `target` against `about` (what was planned: a file, a directory); `full` lists every change. */
+function printPlan(io: CommandIO, target: Target, plan: RegistryPlan, { about, full }: { readonly about: string; readonly full: boolean }): void {
   const { style } = io;
   const subject = escapeInvisible(about);
   const name = escapeInvisible(target.name);
@@ -465,11 +466,11 @@ function changeLines(style: Style, changes: readonly (PlannedChange | WireChange
   const shown = changes.map((change) => ({ change, id: escapeInvisible(change.id), kind: escapeInvisible(change.kind) }));
   const width = Math.max(0, ...shown.map((row) => row.id.length));
   const kindWidth = Math.max(0, ...shown.map((row) => row.kind.length));
-  return shown.map((row) => `${changeLine(style, row.change, row.id.padEnd(width), row.kind, kindWidth)}\n`).join('');
+  return shown.map((row) => `${changeLine(style, { ...row, id: row.id.padEnd(width) }, kindWidth)}\n`).join('');
 }
 
 /** One line of a change; `id` and `kind` come escaped (and `id` padded). */
-function changeLine(style: Style, change: PlannedChange | WireChange, id: string, kind: string, kindWidth: number): string {
+function changeLine(style: Style, { change, id, kind }: { readonly change: PlannedChange | WireChange; readonly id: string; readonly kind: string }, kindWidth: number): string {
   const paint = change.op === 'create' ? style.create : change.op === 'update' ? style.update : style.remove;
   const sign = change.op === 'create' ? '+' : change.op === 'update' ? '~' : '-';
   const paths = 'paths' in change && change.paths !== undefined ? change.paths : [];

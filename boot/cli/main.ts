@@ -7,7 +7,7 @@ import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { createConsoleLogger, escapeInvisible } from 'kindling';
+import { escapeInvisible } from 'kindling';
 import type { Logger, LogLevel } from 'kindling';
 import { Functions, HttpServers, builtinComponents } from 'kindling/components';
 import { Application } from '../app/application.js';
@@ -149,7 +149,7 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .option('--admin-timeout <ms>', 'time an admin client has to send a request, and to take its answer (default 30000)', count)
     .option('--admin-max-connections <n>', 'the most admin connections open at once (default 16)', count)
     .action(async (target: string, flags: RunFlags) => {
-      exitCode = await run(target, flags, options, stdout, stderr);
+      exitCode = await run(target, flags, options, io);
     });
   program
     .command('validate')
@@ -229,8 +229,7 @@ async function run(
   target: string,
   flags: RunFlags,
   options: CliOptions,
-  stdout: (text: string) => void,
-  stderr: (text: string) => void,
+  { stdout, stderr }: Pick<CommandIO, 'stdout' | 'stderr'>,
 ): Promise<number> {
   let app: Application;
   try {

@@ -77,7 +77,7 @@ export class BootContext {
 
   /** The value under `key`, if a component put one there. */
   get<T>(key: ContextKey<T>): T | undefined {
-    return this.values.get(key as ContextKey<unknown>) as T | undefined;
+    return this.values.get(key) as T | undefined;
   }
 
   /** Whether a component put a value under `key`. */
@@ -87,19 +87,19 @@ export class BootContext {
 
   /** The value under `key`; throws `NOT_FOUND` naming the key when no component provided it. */
   require<T>(key: ContextKey<T>, hint?: string): T {
-    if (!this.values.has(key as ContextKey<unknown>)) {
+    if (!this.values.has(key)) {
       const extra = hint === undefined ? '' : ` (${hint})`;
       throw new KindlingError('NOT_FOUND', `boot context has no "${key.name}"${extra}`, {
         details: { key: key.name },
       });
     }
-    return this.values.get(key as ContextKey<unknown>) as T;
+    return this.values.get(key) as T;
   }
 
   /** A new context with `value` under `key` (this one is unchanged). */
   with<T>(key: ContextKey<T>, value: T): BootContext {
     const values = new Map(this.values);
-    values.set(key as ContextKey<unknown>, value);
+    values.set(key, value);
     return new BootContext(this.environment, values);
   }
 

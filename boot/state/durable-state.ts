@@ -31,7 +31,7 @@ class PositionedJournal implements RegistryJournal {
       changes: record.changes.map((change) => {
         const at = positionOf(change.entry);
         const owner = owners.get(change.entry.id);
-        return { ...change, entry: { ...change.entry, ...(at === undefined ? {} : { at }), ...(owner === undefined ? {} : { owner }) } as Entry };
+        return { ...change, entry: { ...change.entry, ...(at === undefined ? {} : { at }), ...(owner === undefined ? {} : { owner }) } };
       }),
     });
   }

@@ -200,7 +200,7 @@ export async function bootTestApp(options: TestAppOptions = {}): Promise<TestApp
   for (const item of options.components ?? []) {
     const component = typeof item === 'string' ? builtins[item] : item;
     if (component === undefined) {
-      throw new KindlingError('NOT_FOUND', `no built-in component "${String(item)}" (built-ins: ${Object.keys(builtinComponents).join(', ')})`);
+      throw new KindlingError('NOT_FOUND', `no built-in component "${item as string}" (built-ins: ${Object.keys(builtinComponents).join(', ')})`);
     }
     if (component.name === EventsName || component.name === RegistryName) continue;
     boot.register(component, config[component.name]);
@@ -211,7 +211,7 @@ export async function bootTestApp(options: TestAppOptions = {}): Promise<TestApp
       name: 'kindling-testing',
       dependsOn: [RegistryName, ...names],
       load: async (ctx) => {
-        if (options.modules !== undefined) await ctx.container.load(...options.modules);
+        if (options.modules !== undefined) await ctx.container.loadAsync(...options.modules);
         const handlers = getHandlerRegistry(ctx);
         for (const { pattern, listener, options: listenerOptions } of options.listeners ?? []) handlers.registerListener(pattern, listener, listenerOptions);
         for (const { pattern, observer } of options.observers ?? []) handlers.registerObserver(pattern, observer);

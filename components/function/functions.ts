@@ -1,5 +1,5 @@
 import type { Logger } from 'kindling';
-import type { FaultAttributor, FaultOrigin } from 'kindling/boot';
+import type { FaultOrigin } from 'kindling/boot';
 
 /** What a function receives besides its input. */
 export interface FunctionContext {
@@ -35,7 +35,7 @@ export interface Functions {
   /**
    * The function a fault came from: the call whose async context it happened in (a rejection
    * nobody handled, a throw in a timer the function set), else the top-most stack frame in a
-   * function's module file. Undefined when neither tells. A {@link FaultAttributor} for the
+   * function's module file. Undefined when neither tells. A `FaultAttributor` (kindling/boot) for the
    * process guard.
    */
   originOf(fault: unknown): FaultOrigin | undefined;

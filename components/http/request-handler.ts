@@ -69,7 +69,7 @@ export class RequestHandler {
           ? error
           : new RequestError(500, `internal error while serving ${escapeInvisible(request.method ?? '?', 20)} ${escapeInvisible(request.url ?? '', 200)}: ${describeThrown(error, FAULT_CHARS)}`, 'internal error');
       const level = failure.answer === undefined || failure.status === 404 ? 'info' : failure.status < 500 ? 'warn' : 'error';
-      this.log(live, route.store, failure.status, level, `${failure.message}; ${failure.answer === undefined ? 'no answer possible' : `answered ${failure.status}`}`);
+      this.log(live, route.store, { status: failure.status, level, message: `${failure.message}; ${failure.answer === undefined ? 'no answer possible' : `answered ${failure.status}`}` });
       if (failure.answer !== undefined) sendError(response, failure.status, failure.answer, !request.complete);
     }
   }
@@ -127,7 +127,11 @@ export class RequestHandler {
     }
   }
 
-  private log(live: LiveServer, store: RouteStore | undefined, status: number, level: 'info' | 'warn' | 'error', message: string): void {
+  private log(
+    live: LiveServer,
+    store: RouteStore | undefined,
+    { status, level, message }: { readonly status: number; readonly level: 'info' | 'warn' | 'error'; readonly message: string },
+  ): void {
     const where = store === undefined ? `http.service ${live.id}` : `endpoint ${store.endpointId}`;
     // One key per place and status, not per message: a client sending ever new bad targets cannot
     // flood the log either.

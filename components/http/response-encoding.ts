@@ -70,7 +70,7 @@ function encode(result: unknown): EncodedResponse {
   }
   if (type !== undefined && headerList['content-type'] === undefined) headerList['content-type'] = type;
   if (payload !== undefined) headerList['content-length'] = payload.length;
-  return { status: (status as number | undefined) ?? (payload === undefined ? 204 : 200), headers: headerList, payload };
+  return { status: status ?? (payload === undefined ? 204 : 200), headers: headerList, payload };
 }
 
 function encodeHeaders(headers: unknown): OutgoingHttpHeaders {

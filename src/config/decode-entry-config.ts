@@ -124,7 +124,7 @@ export function decodeEntryConfig<T extends object>(
 
   let plan: ClassPlan;
   try {
-    plan = planOf(ConfigClass as ConfigClass<object>);
+    plan = planOf(ConfigClass);
   } catch (error) {
     throw configError(entry, [{ segments: DATA, message: `could not be decoded: ${messageOf(error)}` }], error);
   }

@@ -85,6 +85,7 @@ function createCachingView(real: MetadataStorage, holder: StorageHolder): Metada
   const view = Object.create(real) as MetadataStorage;
   Object.defineProperties(view, {
     getTargetValidationMetadatas: {
+      // eslint-disable-next-line @typescript-eslint/max-params -- class-validator's own signature, overridden
       value(
         target: (new (...args: never[]) => unknown) | undefined,
         schema: string,

@@ -22,7 +22,7 @@ export interface EntryId {
 }
 
 const NAMESPACE = /^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.\/@-]*$/;
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_./@-]*$/;
 const KIND = /^[a-z][a-z0-9_-]*(?:\.[a-z][a-z0-9_-]*)*$/;
 
 /** Namespaces that would read as a dependency selector (`ns:app`, `group:web`) in `depends_on`. */
@@ -58,7 +58,7 @@ function firstRefused(text: string, allowed: RegExp): string | undefined {
   return undefined;
 }
 
-const NAME_CHARACTER = /^[A-Za-z0-9_.\/@-]$/;
+const NAME_CHARACTER = /^[A-Za-z0-9_./@-]$/;
 
 /**
  * Why `name` is not a valid entry (or group) name, or undefined when it is.
@@ -166,7 +166,7 @@ export function dependencyProblem(ref: unknown, entryId: string): string | undef
 }
 
 /** A bare name, or `namespace:name` (which covers `group:<group>`); not `ns:`, whose rest is a namespace. */
-const PLAIN_DEPENDENCY = /^(?:[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*:)?[A-Za-z0-9_][A-Za-z0-9_.\/@-]*$/;
+const PLAIN_DEPENDENCY = /^(?:[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*:)?[A-Za-z0-9_][A-Za-z0-9_./@-]*$/;
 
 /**
  * A quick yes for the common `depends_on` reference: a bare name or an id (or `group:<group>`)

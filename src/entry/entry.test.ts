@@ -233,6 +233,7 @@ describe('createEntry', () => {
 
   it('refuses a Proxy whose traps throw a value that cannot be printed, describing it without calling it', () => {
     const unprintable = { toString: (): string => { throw new Error('no'); } };
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- a thrown non-error is the case under test
     const data = new Proxy({}, { ownKeys: () => { throw unprintable; } });
     expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', data }))).toBe('entry app:a: data could not be read (a thrown object: { toString: [Function: toString] })');
   });

@@ -114,7 +114,7 @@ export class HandlerRegistry {
   /** Registers a listener for every kind `pattern` matches. Throws `INVALID` for a bad pattern. */
   registerListener<D = unknown>(pattern: string, listener: EntryListener<D>, options: ListenerOptions = {}): Disposable {
     const registration: ListenerRegistration = {
-      listener: listener as EntryListener,
+      listener: listener,
       pattern,
       name: describe(listener, pattern, options.name),
       timeoutMs: options.timeoutMs,
@@ -132,7 +132,7 @@ export class HandlerRegistry {
   /** Registers an observer for every kind `pattern` matches. Throws `INVALID` for a bad pattern. */
   registerObserver<D = unknown>(pattern: string, observer: EntryObserver<D>, options: { name?: string } = {}): Disposable {
     const registration: ObserverRegistration = {
-      observer: observer as EntryObserver,
+      observer: observer,
       pattern,
       name: describe(observer, pattern, options.name),
     };

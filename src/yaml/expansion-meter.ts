@@ -115,7 +115,7 @@ export class ExpansionMeter implements Expansion {
     if (typeof value === 'object' && value !== null) {
       const known = this.sizes.get(value);
       if (known === undefined) this.refuse('this alias refers to a node that contains it (a cycle)', offset);
-      size = known as Size;
+      size = known;
     } else {
       size = { nodes: 1, bytes: typeof value === 'string' ? value.length : 0 };
     }

@@ -166,7 +166,7 @@ export class YamlSourceMap {
         node = pair.valueNode;
         keyNode = pair.keyNode;
       } else if (layout.type === 'sequence' && typeof segment === 'number' && layout.items[segment] !== undefined) {
-        node = layout.items[segment] as NodeRecord;
+        node = layout.items[segment];
         keyNode = undefined;
       } else {
         return { node, keyNode, exact: false };

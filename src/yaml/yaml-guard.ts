@@ -138,6 +138,7 @@ export class YamlGuard {
   private revisit(known: Shape, level: number): number {
     if (known === IN_PROGRESS) {
       this.report('this alias refers to a node that contains it (a cycle)');
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- a private sentinel that ends the walk, caught by the caller
       throw STOP;
     }
     if (level + known.height - 1 > this.limits.maxDepth) this.reportDeep();

@@ -64,7 +64,7 @@ function checkedNumberType(core: Type, kind: 'int' | 'float'): Type {
     predicate: core.predicate ?? undefined,
     represent: core.represent ?? undefined,
     defaultStyle: core.defaultStyle ?? undefined,
-  } as ConstructorParameters<typeof Type>[1]);
+  });
 }
 
 const MERGE = new Type('tag:yaml.org,2002:merge', { kind: 'scalar', resolve: (data: unknown) => data === '<<' });

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeEvent, isValidEventType, makeEvent, type BrokerEvent } from './event-broker.js';
-import type { DefaultEventBus } from '../../event-bus.js';
 import { trackedBuses } from '../../../../test/support/test-buses.js';
 
 const newBus = trackedBuses();

@@ -77,6 +77,8 @@ export function makeEvent(aggregateId: string, type: string, data: unknown): Bro
   if (!isValidEventType(type)) throw invalidType(type);
   let body: string | undefined;
   try {
+    // JSON.stringify gives undefined for undefined, a function or a symbol, whatever its type says.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- see above
     body = JSON.stringify(data) as string | undefined;
   } catch (error) {
     throw new KindlingError('INVALID', `the data of a ${type} event cannot be encoded as JSON: ${messageOf(error)}`, {
@@ -208,7 +210,7 @@ export class EventBroker {
       if (outcome.refused !== undefined) throw this.core.refusal(name, outcome.refused);
       return outcome.remote ?? Promise.resolve();
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
   }
 

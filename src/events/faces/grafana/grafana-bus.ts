@@ -130,13 +130,14 @@ export class GrafanaBus {
       });
       const returned = await Promise.race([Promise.resolve().then(() => handler(message, signal)), abortion]);
       if (!(message instanceof Query)) return undefined;
-      if (returned !== undefined) message.result = returned;
-      if (message.result === undefined) {
+      const query: Query<unknown> = message;
+      if (returned !== undefined) query.result = returned;
+      if (query.result === undefined) {
         throw new KindlingError('INTERNAL', `the handler of ${messageName} neither returned nor set a result`, {
           details: { message: messageName },
         });
       }
-      return message.result;
+      return query.result;
     } finally {
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }

@@ -137,7 +137,7 @@ function compileShorthand(schema: ShorthandSchema, where: string): ParamsValidat
 export function compileParamsValidator(schema: ParamsSchema, where: string): ParamsValidator {
   if (typeof schema === 'function') return compileClass(schema);
   if (isStandardSchema(schema)) return compileStandard(schema);
-  if (typeof schema === 'object' && schema !== null) return compileShorthand(schema as ShorthandSchema, where);
+  if (typeof schema === 'object' && schema !== null) return compileShorthand(schema, where);
   throw new KindlingError('INVALID', `${where}: params must be a class, a Standard Schema or a shorthand schema`, {
     details: { params: messageOf(schema) },
   });

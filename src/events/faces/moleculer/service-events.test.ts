@@ -63,6 +63,7 @@ describe('DefaultEventBus (Moleculer face)', () => {
       const bus = newBus();
       let self: Service | undefined;
       const handler = vi.fn(function (this: Service) {
+        // eslint-disable-next-line @typescript-eslint/no-this-alias -- the `this` a handler gets is what is checked
         self = this;
       });
       const service = bus.createService({ name: 'legacy', events: { 'user.*': handler } });
@@ -97,7 +98,7 @@ describe('DefaultEventBus (Moleculer face)', () => {
     it('gives a context to a handler declared with context: true, whatever its parameter is called', () => {
       const bus = newBus();
       const handler = vi.fn();
-      bus.createService({ name: 's', events: { 'user.removed': { context: true, handler: (other: EventContext) => handler(other.params) } } });
+      bus.createService({ name: 's', events: { 'user.removed': { context: true, handler: (other: EventContext) => void handler(other.params) } } });
       bus.emit('user.removed', { id: 2 });
       expect(handler).toHaveBeenCalledWith({ id: 2 });
     });

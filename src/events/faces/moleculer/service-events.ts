@@ -1,10 +1,9 @@
 import type { Disposable } from '../../../common/disposable.js';
 import { KindlingError } from '../../../common/errors.js';
-import type { Logger } from '../../../common/logger.js';
 import { EventContext, Service, toEmitOptions, type ContextPublisher, type EmitGroups, type EmitOptions, type ServiceBroker, type ServiceEventDefinition, type ServiceEventHandler, type ServiceSchema } from './service.js';
 import type { EventCore } from '../../core/event-core.js';
 import type { DeliveryMode, EventEnvelope } from '../../core/event-envelope.js';
-import { compileParamsValidator, type ParamsCheck, type ParamsSchema, type ParamsValidator } from './params-validation.js';
+import { compileParamsValidator, type ParamsCheck } from './params-validation.js';
 
 /** Moleculer's rule: the first parameter is named `ctx` or `context`. */
 function firstParameterName(fn: (...args: never[]) => unknown): string | undefined {
@@ -168,8 +167,9 @@ export class ServiceEvents implements ContextPublisher {
           ? invoke
           : (data, name, envelope) => {
               const check = validator(data);
-              if (check instanceof Promise) return check.then((settled) => this.afterCheck(settled, service, name, envelope, invoke));
-              return this.afterCheck(check, service, name, envelope, invoke);
+              const run = (params: unknown): unknown => invoke(params, name, envelope);
+              if (check instanceof Promise) return check.then((settled) => this.afterCheck(settled, service, name, run));
+              return this.afterCheck(check, service, name, run);
             };
     }
     return this.core.subscribe({
@@ -181,14 +181,9 @@ export class ServiceEvents implements ContextPublisher {
     });
   }
 
-  private afterCheck(
-    check: ParamsCheck,
-    service: Service,
-    name: string,
-    envelope: EventEnvelope | undefined,
-    invoke: (params: unknown, name: string, envelope: EventEnvelope | undefined) => unknown,
-  ): unknown {
-    if (check.ok) return invoke(check.value, name, envelope);
+  /** Runs the handler with the checked params, or reports why they were refused. */
+  private afterCheck(check: ParamsCheck, service: Service, name: string, run: (params: unknown) => unknown): unknown {
+    if (check.ok) return run(check.value);
     const summary = check.issues.map((issue) => (issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`)).join('; ');
     this.core.report(
       'validation',

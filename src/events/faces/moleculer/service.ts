@@ -111,6 +111,7 @@ export class EventContext<P = unknown> {
  * `(payload, sender, eventName, ctx)`. The first parameter is `any` so that both
  * `(ctx: EventContext<User>)` and `(payload: User)` fit without a cast.
  */
+// eslint-disable-next-line @typescript-eslint/max-params, @typescript-eslint/no-explicit-any -- Moleculer's legacy signature; `any` as said above
 export type ServiceEventHandler = (this: Service, payloadOrContext: any, sender: string, eventName: string, ctx: EventContext) => unknown;
 
 /** The long form of an event declaration. */

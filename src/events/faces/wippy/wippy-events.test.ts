@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
 import { silentLogger, type Logger } from '../../../common/logger.js';
-import type { DefaultEventBus } from '../../event-bus.js';
 import { trackedBuses } from '../../../../test/support/test-buses.js';
 import { allowEvents } from './event-permissions.js';
 import type { WippyEvent } from './wippy-events.js';

@@ -84,7 +84,7 @@ export class WippyEvents {
       if (outcome.remote === undefined) return RESOLVED;
       return this.handled(outcome.remote, system, kind);
     } catch (error) {
-      return this.handled(Promise.reject(error as Error), system, kind);
+      return this.handled(Promise.reject(error), system, kind);
     }
   }
 
