@@ -396,7 +396,7 @@ export async function resolveManifestComponents(
     let component: Component;
     try {
       if (exported === undefined) throw new Error('it has no default export and no export named "component"');
-      component = isComponent(exported) ? exported : (defineComponent(exported as Component) as Component);
+      component = isComponent(exported) ? exported : defineComponent<unknown>(exported as Component);
     } catch (error) {
       problem(item, `module ${item.module} does not export a component: ${messageOf(error)}`, ['module']);
       continue;

@@ -98,7 +98,7 @@ Object.defineProperty(KindlingError.prototype, KINDLING_ERROR, { value: true });
 /** The code of an error when it carries one (Kindling's or any error with a string `code`). */
 export function errorCodeOf(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {
-    const code = (error as { code: unknown }).code;
+    const code: unknown = error.code;
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;

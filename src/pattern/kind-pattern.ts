@@ -23,7 +23,7 @@ export interface CompiledPattern {
    * one (empty otherwise); every matching name ends with them.
    */
   readonly suffix: readonly string[];
-  test(name: string): boolean;
+  readonly test: (name: string) => boolean;
 }
 
 const KIND_LITERAL = /^[A-Za-z0-9_$-]+$/;

@@ -13,6 +13,7 @@ export class PatternEntry<T> {
   /** Where a wildcard entry sits in its trie node's `wild` list (removal swaps the last one in). */
   index = -1;
 
+  // eslint-disable-next-line @typescript-eslint/max-params -- one per distinct pattern: fields set directly
   constructor(
     readonly source: string,
     /**
@@ -154,7 +155,7 @@ export class PatternSet<T> {
    */
   createCache<V>(limit?: number): ResolutionCache<V> {
     const cache = new ResolutionCache<V>(limit);
-    this.caches.push(cache as ResolutionCache<unknown>);
+    this.caches.push(cache);
     return cache;
   }
 

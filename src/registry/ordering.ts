@@ -25,7 +25,7 @@ const NO_INDICES: readonly number[] = Object.freeze([]);
 function asList(value: unknown): readonly string[] {
   if (typeof value === 'string') return [value];
   if (!Array.isArray(value) || value.length === 0) return NONE;
-  return value.every((item) => typeof item === 'string') ? (value as string[]) : value.filter((item): item is string => typeof item === 'string');
+  return value.every((item) => typeof item === 'string') ? value : value.filter((item): item is string => typeof item === 'string');
 }
 
 /** The `meta.groups` of an entry as a list. */
@@ -113,7 +113,7 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
   };
 
   // Most entries have no dependencies: adjacency lists are made only where needed.
-  const successors: (number[] | undefined)[] = new Array(ops.length);
+  const successors = new Array<number[] | undefined>(ops.length);
   const indegree = new Array<number>(ops.length).fill(0);
   // `addedFor[t] === i + 1` once op i has an edge with op t: a group or namespace of any size is
   // deduplicated in O(1) per member.

@@ -14,7 +14,7 @@ export class RegistryWatch implements AsyncIterableIterator<RegistryChange> {
   private readonly buffer: Fifo<RegistryChange>;
   private readonly subscription: Disposable;
   private waiter: Waiter | undefined;
-  private failure: unknown;
+  private failure: Error | undefined;
   private done = false;
   private lastRevision: number;
 

@@ -8,7 +8,7 @@ import { Registry, type RegistryOp } from './registry.js';
 class Recorder implements EntryListener {
   readonly calls: string[] = [];
   readonly view = new Map<string, Entry>();
-  refuse: ((op: string, entry: Entry) => unknown) | undefined;
+  refuse: ((op: string, entry: Entry) => Error | undefined) | undefined;
 
   constructor(
     readonly label: string,
@@ -116,8 +116,9 @@ describe('Registry', () => {
       handlers.registerListener('http.*', { add: () => undefined, update, delete: () => undefined });
       await registry.apply([create('app:a', 'http.service', {}, { v: 1 })]);
       await registry.apply([{ op: 'update', entry: entry('app:a', 'http.service', {}, { v: 2 }) }]);
-      expect(update.mock.calls[0]?.[1].data).toEqual({ v: 2 });
-      expect(update.mock.calls[0]?.[2].data).toEqual({ v: 1 });
+      const [, next, previous] = update.mock.calls[0] as [unknown, Entry, Entry];
+      expect(next.data).toEqual({ v: 2 });
+      expect(previous.data).toEqual({ v: 1 });
     });
 
     describe('checks', () => {

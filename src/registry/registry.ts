@@ -285,8 +285,7 @@ export class Registry {
       { defaultTimeoutMs: this.timeoutMs, scope: this.scope, committed: (id) => this.state.get(id) },
       transactionId,
       planned,
-      dryRun,
-      this.head,
+      { dryRun, baseRevision: this.head },
     );
     await transaction.run();
     // Changes are reported in the order the listeners completed them, retries included.
@@ -348,10 +347,10 @@ export class Registry {
     const ctx: ObserverContext = { transactionId: record.transactionId, revision: record.revision };
     for (const change of record.changes) {
       for (const { observer, name } of this.handlers.observersFor(change.entry.kind)) {
-        const method = change.op === 'create' ? observer.add : change.op === 'update' ? observer.update : observer.delete;
-        if (typeof method !== 'function') continue;
+        const method = change.op === 'create' ? 'add' : change.op;
+        if (typeof observer[method] !== 'function') continue;
         try {
-          const pending: unknown = method.call(observer, ctx, change.entry, change.previous as Entry);
+          const pending: unknown = observer[method](ctx, change.entry, change.previous as Entry);
           if (isThenable(pending)) await withinTimeLimit(pending, this.timeoutMs, () => `observer ${name} on ${change.op} of ${change.entry.id}`);
         } catch (error) {
           faults.push({ phase: 'observer', name, entryId: change.entry.id, error });

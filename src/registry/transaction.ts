@@ -59,8 +59,7 @@ export class Transaction {
     private readonly host: TransactionHost,
     readonly id: string,
     private readonly ops: readonly PlannedOp[],
-    dryRun: boolean,
-    baseRevision: number,
+    { dryRun, baseRevision }: { readonly dryRun: boolean; readonly baseRevision: number },
   ) {
     const seen = new Set<EntryListener>();
     for (const op of ops) {
@@ -325,7 +324,7 @@ function refusal(error: unknown, entryId: string | undefined, listener: string, 
   const timedOut = KindlingError.is(error) && error.code === 'TIMEOUT';
   const code = timedOut ? 'TIMEOUT' : 'REJECTED';
   const subject = entryId === undefined ? `${op} of ${listener}` : `${op} of entry ${entryId} by ${listener}`;
-  const message = timedOut ? (error as KindlingError).message : `${subject} was refused: ${messageOf(error)}`;
+  const message = timedOut ? error.message : `${subject} was refused: ${messageOf(error)}`;
   return new KindlingError(code, message, {
     cause: error,
     details: { entryId, listener, op },

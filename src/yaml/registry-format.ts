@@ -181,7 +181,7 @@ function analyseDocument(
     let meta = fileMeta === EMPTY ? ownMeta : ownMeta === EMPTY ? fileMeta : { ...fileMeta, ...ownMeta };
     if (hasOwn(meta, 'depends_on') && namespace !== undefined) {
       const where: YamlPath = hasOwn(ownMeta, 'depends_on') ? [...at, 'meta', 'depends_on'] : ['meta', 'depends_on'];
-      const resolved = resolveDependsOn(meta['depends_on'], namespace, where, label, problem, id);
+      const resolved = resolveDependsOn(meta['depends_on'], { namespace, where, label, problem, id });
       if (resolved !== undefined) meta = { ...meta, depends_on: resolved };
     }
 
@@ -220,14 +220,16 @@ function checkName(item: Record<string, unknown>, at: YamlPath, problem: Report)
   return name;
 }
 
-function resolveDependsOn(
-  value: unknown,
-  namespace: string,
-  where: YamlPath,
-  label: () => string,
-  problem: Report,
-  id: string | undefined,
-): string | string[] | undefined {
+/** Where a `depends_on` is read: the entry's namespace, position, label, id, and where problems go. */
+interface DependsOnScope {
+  readonly namespace: string;
+  readonly where: YamlPath;
+  readonly label: () => string;
+  readonly problem: Report;
+  readonly id: string | undefined;
+}
+
+function resolveDependsOn(value: unknown, { namespace, where, label, problem, id }: DependsOnScope): string | string[] | undefined {
   // Before the entry's own name is known to be valid, a reference is checked against a stand-in id
   // (no reference can name it), so that its other problems are still reported.
   const self = id ?? `${namespace}:`;

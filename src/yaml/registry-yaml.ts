@@ -42,7 +42,7 @@ export function parseRegistryYaml(text: string, file: string, options: RegistryY
   if (size > limits.maxFileBytes) {
     throw new RegistryYamlError([tooLarge(file, size, limits.maxFileBytes)]);
   }
-  const entries = parseRegistryFile(text, file, limits, new Map(), problems);
+  const entries = parseRegistryFile(text, file, { limits, declared: new Map(), problems });
   if (problems.length > 0) throw new RegistryYamlError(problems);
   return entries;
 }
@@ -72,7 +72,7 @@ export async function loadRegistryYaml(
   files.forEach((file, i) => {
     const text = texts[i];
     if (text === undefined) return;
-    for (const entry of parseRegistryFile(text, file, limits, declared, problems)) entries.push(entry);
+    for (const entry of parseRegistryFile(text, file, { limits, declared, problems })) entries.push(entry);
   });
   if (problems.length > 0) {
     // By file, keeping each file's own order (by position).
@@ -97,9 +97,7 @@ interface Declared {
 function parseRegistryFile(
   rawText: string,
   file: string,
-  limits: RegistryReadLimits,
-  declared: Map<string, Declared>,
-  problems: RegistryYamlProblem[],
+  { limits, declared, problems }: { limits: RegistryReadLimits; declared: Map<string, Declared>; problems: RegistryYamlProblem[] },
 ): Entry[] {
   const { text, problems: marks } = withoutByteOrderMark(rawText);
   if (marks.length > 0) {

@@ -3,8 +3,10 @@ import { EventChannel, type ChannelHooks, type ChannelOverflow, type OverflowPol
 
 function channel(capacity: number, overflow: OverflowPolicy = 'drop-oldest') {
   const reports: ChannelOverflow[] = [];
-  const hooks: ChannelHooks = { onOverflow: (o) => reports.push(o), onDrop: vi.fn(), onReturn: vi.fn() };
-  return { ch: new EventChannel<number>(capacity, overflow, hooks), reports, hooks };
+  const onDrop = vi.fn();
+  const onReturn = vi.fn();
+  const hooks: ChannelHooks = { onOverflow: (o) => reports.push(o), onDrop, onReturn };
+  return { ch: new EventChannel<number>(capacity, overflow, hooks), reports, hooks: { onDrop, onReturn } };
 }
 
 async function drain(ch: EventChannel<number>): Promise<number[]> {

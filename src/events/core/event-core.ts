@@ -50,6 +50,7 @@ export class Subscriber implements Disposable {
   registration!: PatternRegistration<Subscriber>;
   private ownSlot: Slot | undefined;
 
+  // eslint-disable-next-line @typescript-eslint/max-params -- one per subscription: fields set directly, no options object to allocate
   constructor(
     readonly id: number,
     readonly pattern: string,
@@ -92,6 +93,7 @@ function soloSlot(subscriber: Subscriber): Slot {
 
 /** Everything precomputed about one event name; rebuilt after a change of a pattern that matches it. */
 class Plan {
+  // eslint-disable-next-line @typescript-eslint/max-params -- a record of precomputed flags, built only by planFor
   constructor(
     /** Matching subscribers in registration order. */
     readonly subscribers: readonly Subscriber[],
@@ -451,7 +453,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     const message = messageOf(error);
     // One storm per kind of fault and who had it: the first line of each is logged, the rest counted.
     const who = fields['subscriber'] ?? fields['subscription'] ?? fields['service'] ?? '';
-    this.storms.log(level, `${type}\u0000${String(who)}\u0000${errorCodeOf(error) ?? ''}`, `event bus ${type}: ${message}`, { ...fields, error: message });
+    this.storms.log(level, `${type}\u0000${typeof who === 'string' || typeof who === 'number' ? who : ''}\u0000${errorCodeOf(error) ?? ''}`, `event bus ${type}: ${message}`, { ...fields, error: message });
     if (this.reporting > 0 || !this.open) return;
     this.reporting++;
     try {
@@ -573,6 +575,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     if (refused !== undefined) throw this.refusal(name, refused);
   }
 
+  // eslint-disable-next-line @typescript-eslint/max-params -- the hot path of every publish: no options object per event
   private deliverLocal(
     plan: Plan,
     name: string,

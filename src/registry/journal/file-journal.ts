@@ -121,14 +121,18 @@ export class FileJournal implements RegistryJournal {
   private compactAt: number;
   private last: number;
 
+  private readonly options: Required<Pick<FileJournalOptions, 'maxRecordBytes' | 'compactBytes'>> & FileJournalOptions;
+  private readonly fs: JournalFileSystem;
+
   private constructor(
     /** The journal file. */
     readonly path: string,
     fd: number,
     read: Readonly<ReadState>,
-    private readonly options: Required<Pick<FileJournalOptions, 'maxRecordBytes' | 'compactBytes'>> & FileJournalOptions,
-    private readonly fs: JournalFileSystem,
+    settings: { readonly options: FileJournal['options']; readonly fs: JournalFileSystem },
   ) {
+    this.options = settings.options;
+    this.fs = settings.fs;
     this.fd = fd;
     this.net = read.net;
     this.snapshotBytes = read.snapshotBytes;
@@ -158,7 +162,7 @@ export class FileJournal implements RegistryJournal {
       nodeFs.ftruncateSync(fd, read.validBytes);
       nodeFs.fsyncSync(fd);
     }
-    const journal = new FileJournal(path, fd, read, settings, fs);
+    const journal = new FileJournal(path, fd, read, { options: settings, fs });
     journal.compactIfDue();
     return {
       journal,
@@ -524,7 +528,7 @@ class JournalDecoder {
 
   private takeBatch(value: Record<string, unknown>): void {
     onlyKeys(value, BATCH_KEYS, 'batch');
-    const revision = this.revision(value['revision']);
+    this.revision(value['revision']); // checked here; the batch's changes carry what is replayed
     if (typeof value['transactionId'] !== 'string' || value['transactionId'] === '') throw invalid('transactionId must be a non-empty string');
     checkTime(value['time']);
     const source = optionalString(value['source'], 'source');
