@@ -126,7 +126,7 @@ export interface EventBusStats {
   readonly subscriptions: number;
   /** Open buffered subscriptions (Wippy `subscribe`, broker `consume`). */
   readonly channels: number;
-  /** Event names whose delivery plan is cached (at most 8,192: the cache keeps the names in use). */
+  /** Event names whose delivery plan is cached (at most 16,384: the cache keeps the names in use). */
   readonly cachedNames: number;
   /** Events dropped by full buffers (each one also reported). */
   readonly dropped: number;
