@@ -31,6 +31,18 @@ export class RegistryComponentConfig {
   @IsInt()
   @Min(1)
   historyLimit?: number;
+
+  /** How many changes history keeps, summed over its batches (default 100 000). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  historyChangeLimit?: number;
+
+  /** About how many bytes of entries history keeps, estimated as JSON (default 32 MiB). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  historyByteLimit?: number;
 }
 
 /** Holds what the component registered at start, to release it at stop. */
@@ -67,6 +79,8 @@ export const registryComponent = defineComponent({
       ...(journal === undefined ? {} : { journal, initialRevision: journal.lastRevision ?? 0 }),
       ...(config.listenerTimeoutMs === undefined ? {} : { listenerTimeoutMs: config.listenerTimeoutMs }),
       ...(config.historyLimit === undefined ? {} : { historyLimit: config.historyLimit }),
+      ...(config.historyChangeLimit === undefined ? {} : { historyChangeLimit: config.historyChangeLimit }),
+      ...(config.historyByteLimit === undefined ? {} : { historyByteLimit: config.historyByteLimit }),
     };
     const registry = new Registry(options);
     ctx.container.bind(HandlerRegistry).toConstantValue(handlers);

@@ -46,6 +46,15 @@ describe('registry component', () => {
     await app.expectRefused('entries:\n  - { name: n, kind: app.note, data: {} }\n', { code: 'INVALID', message: 'no listener handles kind "app.note"' });
   });
 
+  it('bounds history by the changes its config allows', async () => {
+    await using app = await bootTestApp({ config: { registry: { acceptKinds: ['app.note'], historyChangeLimit: 3 } } });
+    for (const text of ['a', 'b', 'c']) {
+      await app.expectAccepted(`entries:\n  - { name: n${text}, kind: app.note, data: { text: ${text} } }\n  - { name: m${text}, kind: app.note, data: { text: ${text} } }\n`);
+    }
+    // Three batches of two changes each: only the newest one fits in three changes.
+    expect(app.registry.historyRecords().map((record) => record.changes.length)).toEqual([2]);
+  });
+
   it('refuses a config that is not valid, naming the component and the field', async () => {
     await expect(bootTestApp({ config: { registry: { acceptKinds: 'app.note' } } })).rejects.toThrow(/component registry failed to load: invalid configuration .*\n\s+data\.acceptKinds/);
   });
