@@ -2,30 +2,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { getEntrySource, type Entry } from '../entry/entry.js';
-import {
-  loadRegistryYaml,
-  parseRegistryYaml,
-  type RegistryYamlOptions,
-} from './registry-yaml.js';
+import { loadRegistryYaml } from './registry-yaml.js';
+import { entry, parse, yaml } from '../../test/support/registry-yaml.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/registry/', import.meta.url));
 const GOOD = join(FIXTURES, 'good');
-
-/** Lines joined into a YAML text. */
-function yaml(...lines: string[]): string {
-  return `${lines.join('\n')}\n`;
-}
-
-function parse(text: string, options?: RegistryYamlOptions): Entry[] {
-  return parseRegistryYaml(text, 'test.yaml', options);
-}
-
-function entry(entries: readonly Entry[], id: string): Entry {
-  const found = entries.find((e) => e.id === id);
-  if (found === undefined) throw new Error(`no entry ${id}`);
-  return found;
-}
-
 
 describe('EntrySource.locate', () => {
   const TEXT = yaml(

@@ -3,49 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Entry } from '../entry/entry.js';
-import {
-  loadRegistryYaml,
-  RegistryYamlError,
-  type RegistryYamlProblem,
-} from './registry-yaml.js';
+import { loadRegistryYaml, type RegistryYamlProblem } from './registry-yaml.js';
+import { asyncErrorOf, entry, ids, ONE_ENTRY, yaml } from '../../test/support/registry-yaml.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/registry/', import.meta.url));
 const GOOD = join(FIXTURES, 'good');
 const BAD = join(FIXTURES, 'bad');
 
-/** Lines joined into a YAML text. */
-function yaml(...lines: string[]): string {
-  return `${lines.join('\n')}\n`;
-}
-
-async function asyncErrorOf(run: () => Promise<unknown>): Promise<RegistryYamlError> {
-  try {
-    await run();
-  } catch (error) {
-    if (error instanceof RegistryYamlError) return error;
-    throw error;
-  }
-  throw new Error('expected a RegistryYamlError');
-}
-
 /** `file:line:column message` with the file relative to the fixtures. */
 function describeProblem(problem: RegistryYamlProblem): string {
   return `${problem.file.slice(FIXTURES.length)}:${problem.line}:${problem.column} ${problem.message}`;
 }
-
-function ids(entries: readonly Entry[]): string[] {
-  return entries.map((entry) => entry.id);
-}
-
-function entry(entries: readonly Entry[], id: string): Entry {
-  const found = entries.find((e) => e.id === id);
-  if (found === undefined) throw new Error(`no entry ${id}`);
-  return found;
-}
-
-const ONE_ENTRY = yaml('namespace: app', 'entries:', '  - name: hello', '    kind: function.js');
-
 
 describe('loadRegistryYaml', () => {
   let dir: string;

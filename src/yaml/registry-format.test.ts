@@ -1,42 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KindlingError } from '../common/errors.js';
 import { getEntrySource, type Entry } from '../entry/entry.js';
-import {
-  parseRegistryYaml,
-  RegistryYamlError,
-  type RegistryYamlOptions,
-} from './registry-yaml.js';
-
-/** Lines joined into a YAML text. */
-function yaml(...lines: string[]): string {
-  return `${lines.join('\n')}\n`;
-}
-
-function parse(text: string, options?: RegistryYamlOptions): Entry[] {
-  return parseRegistryYaml(text, 'test.yaml', options);
-}
-
-function errorOf(run: () => unknown): RegistryYamlError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof RegistryYamlError) return error;
-    throw error;
-  }
-  throw new Error('expected a RegistryYamlError');
-}
-
-/** Problems as `line:column message`, the file left out. */
-function problemsOf(text: string, options?: RegistryYamlOptions): string[] {
-  return errorOf(() => parse(text, options)).problems.map((p) => `${p.line}:${p.column} ${p.message}`);
-}
-
-function ids(entries: readonly Entry[]): string[] {
-  return entries.map((entry) => entry.id);
-}
-
-const ONE_ENTRY = yaml('namespace: app', 'entries:', '  - name: hello', '    kind: function.js');
-
+import { errorOf, ids, ONE_ENTRY, parse, problemsOf, yaml } from '../../test/support/registry-yaml.js';
 
 describe('registry format (parseRegistryYaml)', () => {
   describe('format', () => {
@@ -277,7 +242,6 @@ describe('registry format (parseRegistryYaml)', () => {
       expect([Object.isFrozen(hello), getEntrySource(hello as Entry)?.file]).toEqual([true, 'test.yaml']);
     });
   });
-
 
   describe('depends_on and groups', () => {
     it.each([

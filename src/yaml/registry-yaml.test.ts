@@ -6,36 +6,8 @@ import {
   DEFAULT_MAX_EXPANDED_BYTES,
   DEFAULT_MAX_FILE_BYTES,
   parseRegistryYaml,
-  RegistryYamlError,
-  type RegistryYamlOptions,
 } from './registry-yaml.js';
-
-/** Lines joined into a YAML text. */
-function yaml(...lines: string[]): string {
-  return `${lines.join('\n')}\n`;
-}
-
-function parse(text: string, options?: RegistryYamlOptions): Entry[] {
-  return parseRegistryYaml(text, 'test.yaml', options);
-}
-
-function errorOf(run: () => unknown): RegistryYamlError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof RegistryYamlError) return error;
-    throw error;
-  }
-  throw new Error('expected a RegistryYamlError');
-}
-
-/** Problems as `line:column message`, the file left out. */
-function problemsOf(text: string, options?: RegistryYamlOptions): string[] {
-  return errorOf(() => parse(text, options)).problems.map((p) => `${p.line}:${p.column} ${p.message}`);
-}
-
-const ONE_ENTRY = yaml('namespace: app', 'entries:', '  - name: hello', '    kind: function.js');
-
+import { errorOf, ONE_ENTRY, parse, problemsOf, yaml } from '../../test/support/registry-yaml.js';
 
 describe('parseRegistryYaml', () => {
   describe('anchors and merge keys', () => {
