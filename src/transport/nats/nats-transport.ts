@@ -194,6 +194,7 @@ export class NatsTransport implements Transport {
     this.presence = new NodePresence(nc, `${this.prefix}.node`, info, receiver, this.logger, this.options, this.storms);
     this.presence.start();
     await nc.flush();
+    this.logConnected(nc, 'connected');
     receiver.internal('$transporter.connected', { url: this.url, reconnected: false });
   }
 
@@ -488,6 +489,18 @@ export class NatsTransport implements Transport {
     });
   }
 
+  /** One info line per (re)connect: which server, as which node, with or without JetStream. */
+  private logConnected(nc: NatsConnection, what: 'connected' | 'reconnected'): void {
+    const server = nc.getServer();
+    // nats.js names the server host:port; give it the scheme the configured URL used.
+    const scheme = /^[a-z]+:\/\//i.exec(this.url)?.[0] ?? 'nats://';
+    const at = /^[a-z]+:\/\//i.test(server) ? server : `${scheme}${server}`;
+    this.logger.info(`${what} to NATS at ${at} as node ${this.nodeID} (JetStream: ${this.channelStore === undefined ? 'off' : 'on'})`, {
+      url: at,
+      nodeID: this.nodeID,
+    });
+  }
+
   private async watchStatus(nc: NatsConnection): Promise<void> {
     const statuses = nc.status();
     this.statusStop = () => (statuses as unknown as { stop(): void }).stop();
@@ -499,6 +512,7 @@ export class NatsTransport implements Transport {
         this.connected = true;
         this.presence?.reconnected();
         this.channelStore?.reconnected();
+        this.logConnected(nc, 'reconnected');
         this.receiver?.internal('$transporter.connected', { url: this.url, reconnected: true });
       }
     }
