@@ -70,9 +70,6 @@ export default tseslint.config(
   // fixed in place.
   {
     ignores: [
-      'components/http/http-manager.ts',
-      // Its constructor is called from http-manager.ts.
-      'components/http/live-server.ts',
       'src/transport/nats/nats-transport.ts',
       // Constructed from nats-transport.ts, which is being cut into parts; their constructors
       // (8 and 7 parameters) then take an options object.
