@@ -191,7 +191,7 @@ export class NatsTransport implements Transport {
     // Subscriptions first, so that a node that hears our hello can already reach us.
     await nc.flush();
     await this.startChannels(nc);
-    this.presence = new NodePresence(nc, `${this.prefix}.node`, info, receiver, this.logger, this.options, this.storms);
+    this.presence = new NodePresence({ nc, base: `${this.prefix}.node`, self: info, receiver, logger: this.logger, options: this.options, storms: this.storms });
     this.presence.start();
     await nc.flush();
     this.logConnected(nc, 'connected');
@@ -227,6 +227,7 @@ export class NatsTransport implements Transport {
    * {@link send} of a plain `emit`/`broadcast` from its parts (no envelope built): taken when the
    * name travels in the subject unescaped and this node's id has no line break, else `undefined`.
    */
+  // eslint-disable-next-line @typescript-eslint/max-params -- Transport.sendPlain, the fast path of every plain emit: no options object per event
   sendPlain(eventType: 'emit' | 'broadcast', name: string, data: unknown, sequence: number, time: number): Promise<void> | undefined {
     if (!this.plainSource) return undefined;
     const nc = this.nc;
@@ -415,7 +416,7 @@ export class NatsTransport implements Transport {
       this.logger.warn(`JetStream is not available at ${this.url} (${messageOf(error)}); durable channels and the dead-letter stream are off`);
       return;
     }
-    this.channelStore = new JetStreamChannels(nc, jsm, nc.jetstream(), this.prefix, this.nodeID, this.logger, this.options, this.storms);
+    this.channelStore = new JetStreamChannels({ nc, jsm, js: nc.jetstream(), prefix: this.prefix, nodeID: this.nodeID, logger: this.logger, options: this.options, storms: this.storms });
     await this.channelStore.ensureStreams();
   }
 
