@@ -65,19 +65,4 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
     },
   },
-  // TEMPORARY (issue #13): these files are being rewritten on other branches right now. They are
-  // left out of lint until those branches are merged; then this block goes, and their findings are
-  // fixed in place.
-  {
-    ignores: [
-      'components/http/http-manager.ts',
-      // Its constructor is called from http-manager.ts.
-      'components/http/live-server.ts',
-      'src/transport/nats/nats-transport.ts',
-      // Constructed from nats-transport.ts, which is being cut into parts; their constructors
-      // (8 and 7 parameters) then take an options object.
-      'src/transport/nats/durable-channels.ts',
-      'src/transport/nats/presence.ts',
-    ],
-  },
 );

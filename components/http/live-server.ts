@@ -21,20 +21,35 @@ export interface ServiceLimits {
   readonly maxConnections: number;
 }
 
+/** What a {@link LiveServer} is made of. */
+export interface LiveServerOptions {
+  /** The `http.service` entry it serves. */
+  readonly id: string;
+  /** The host it listens on, as configured. */
+  readonly host: string;
+  /** The listening node:http server. */
+  readonly server: Server;
+  /** The port it listens on (the one chosen by the system when the entry asked for 0). */
+  readonly port: number;
+  readonly limits: ServiceLimits;
+}
+
 /** One bound server. Its routing table is swapped whole at commit. */
 export class LiveServer {
   /** Undefined until the batch that bound the server commits: requests get 503 until then. */
   table: Table | undefined;
+  readonly id: string;
+  readonly host: string;
+  readonly server: Server;
+  readonly port: number;
   private current: ServiceLimits;
 
-  constructor(
-    readonly id: string,
-    readonly host: string,
-    readonly server: Server,
-    readonly port: number,
-    limits: ServiceLimits,
-  ) {
-    this.current = limits;
+  constructor(options: LiveServerOptions) {
+    this.id = options.id;
+    this.host = options.host;
+    this.server = options.server;
+    this.port = options.port;
+    this.current = options.limits;
   }
 
   get url(): string {
@@ -74,7 +89,7 @@ export function createLimitedServer(
     onRequest,
   );
   applyLimits(server, limits);
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(id, server, error, socket, storms));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError({ id, server, storms }, error, socket));
   server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => undefined);
     storms.log('warn', `${id}:connect`, `http.service ${id}: refused a CONNECT request (this server is not a proxy); answered 405`);
@@ -101,7 +116,7 @@ function applyLimits(server: Server, limits: ServiceLimits): void {
  * Answers a request node:http could not parse (or that ran out of time) as node:http would — 400,
  * 408, 413 or 431, then closes — but with a body that says what was wrong, and logs it.
  */
-function answerClientError(id: string, server: Server, error: NodeJS.ErrnoException, socket: Duplex, storms: LogThrottle): void {
+function answerClientError({ id, server, storms }: { id: string; server: Server; storms: LogThrottle }, error: NodeJS.ErrnoException, socket: Duplex): void {
   socket.on('error', () => undefined);
   const code = typeof error.code === 'string' ? error.code : 'unknown';
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
@@ -116,7 +131,7 @@ function answerClientError(id: string, server: Server, error: NodeJS.ErrnoExcept
         ? [408, `the request did not arrive in time (headersTimeoutMs ${server.headersTimeout} ms for the head, requestTimeoutMs ${server.requestTimeout} ms in all)`]
         : code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
           ? [413, 'the chunk extensions of the request body are too large']
-          : [400, `malformed request (${escapeInvisible(code, 40)}: ${escapeInvisible(String((error as { reason?: unknown }).reason ?? error.message), 120)})`];
+          : [400, `malformed request (${escapeInvisible(code, 40)}: ${escapeInvisible(parserReason(error), 120)})`];
   storms.log(status === 408 ? 'info' : 'warn', `${id}:client-error:${status}`, `http.service ${id}: ${reason}; answered ${status}`);
   // An answer already under way on this connection cannot be followed by another one.
   const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
@@ -125,6 +140,12 @@ function answerClientError(id: string, server: Server, error: NodeJS.ErrnoExcept
     return;
   }
   writeRaw(socket, status, reason);
+}
+
+/** What node:http's parser says was wrong (its `reason`), else the error's message. */
+function parserReason(error: NodeJS.ErrnoException): string {
+  const reason = (error as { reason?: unknown }).reason;
+  return typeof reason === 'string' ? reason : error.message;
 }
 
 /** Writes a whole JSON error response on a raw socket and closes it. */

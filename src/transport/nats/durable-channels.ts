@@ -111,6 +111,21 @@ interface Lane {
 /** The wait before a lane whose consumer stopped unasked consumes again, in ms. */
 const LANE_RESTART_MS = 1000;
 
+/** What a {@link JetStreamChannels} works over, and for whom. */
+export interface JetStreamChannelsInit {
+  readonly nc: NatsConnection;
+  readonly jsm: JetStreamManager;
+  readonly js: JetStreamClient;
+  /** The subject prefix of the transport: streams and subjects are named after it. */
+  readonly prefix: string;
+  /** This node: named in dead letters and consumer descriptions. */
+  readonly nodeID: string;
+  readonly logger: Logger;
+  readonly options?: ChannelsOptions;
+  /** Where storms of channel faults are counted (default: a throttle of its own over `logger`). */
+  readonly storms?: LogThrottle;
+}
+
 /**
  * {@link Channels} on JetStream. One stream `<PREFIX>_CHANNELS` holds every channel
  * (`<prefix>.chan.<channel>.<lane>`), one `<PREFIX>_DLQ` the dead letters (`<prefix>.dlq.<channel>`).
@@ -123,24 +138,31 @@ const LANE_RESTART_MS = 1000;
 export class JetStreamChannels implements Channels {
   readonly stream: string;
   readonly dlqStream: string;
+  /** @internal Where storms of channel faults are counted (the transport's). */
+  readonly storms: LogThrottle;
+  private readonly nc: NatsConnection;
+  private readonly jsm: JetStreamManager;
+  private readonly js: JetStreamClient;
+  private readonly prefix: string;
+  private readonly nodeID: string;
+  private readonly logger: Logger;
+  private readonly options: ChannelsOptions;
   private readonly partitions: number;
   private readonly subscriptions = new Set<JetStreamChannelSubscription>();
 
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly jsm: JetStreamManager,
-    private readonly js: JetStreamClient,
-    private readonly prefix: string,
-    private readonly nodeID: string,
-    private readonly logger: Logger,
-    private readonly options: ChannelsOptions = {},
-    /** @internal Where storms of channel faults are counted (the transport's). */
-    readonly storms: LogThrottle = new LogThrottle(logger),
-  ) {
-    const base = safeName(prefix).toUpperCase();
+  constructor(init: JetStreamChannelsInit) {
+    this.nc = init.nc;
+    this.jsm = init.jsm;
+    this.js = init.js;
+    this.prefix = init.prefix;
+    this.nodeID = init.nodeID;
+    this.logger = init.logger;
+    this.options = init.options ?? {};
+    this.storms = init.storms ?? new LogThrottle(init.logger);
+    const base = safeName(this.prefix).toUpperCase();
     this.stream = `${base}_CHANNELS`;
     this.dlqStream = `${base}_DLQ`;
-    this.partitions = Math.max(1, options.partitions ?? 4);
+    this.partitions = Math.max(1, this.options.partitions ?? 4);
   }
 
   /** @internal Creates the channel and dead-letter streams, or gives existing ones this node's limits. */
@@ -239,7 +261,7 @@ export class JetStreamChannels implements Channels {
       }
       consumers.push(durable);
     }
-    const subscription = new JetStreamChannelSubscription(this, channel, options as ChannelSubscribeOptions, maxRetries, maxInFlight);
+    const subscription = new JetStreamChannelSubscription(this, channel, options as ChannelSubscribeOptions, { maxRetries, maxInFlight });
     await subscription.start(this.js, this.stream, consumers, lanes);
     this.subscriptions.add(subscription);
     subscription.onClose = () => this.subscriptions.delete(subscription);
@@ -398,18 +420,22 @@ class JetStreamChannelSubscription implements ChannelSubscription {
   private closing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly sleepers = new Set<() => void>();
+  private readonly maxRetries: number;
+  private readonly maxInFlight: number;
 
   constructor(
     private readonly owner: JetStreamChannels,
     private readonly channel: string,
     private readonly options: ChannelSubscribeOptions,
-    private readonly maxRetries: number,
-    private readonly maxInFlight: number,
-  ) {}
+    { maxRetries, maxInFlight }: { readonly maxRetries: number; readonly maxInFlight: number },
+  ) {
+    this.maxRetries = maxRetries;
+    this.maxInFlight = maxInFlight;
+  }
 
   async start(js: JetStreamClient, stream: string, consumers: readonly string[], lanes: readonly string[]): Promise<void> {
     for (let i = 0; i < consumers.length; i++) {
-      const consumer = await js.consumers.get(stream, consumers[i] as string);
+      const consumer = await js.consumers.get(stream, consumers[i]);
       const ordered = lanes[i] !== '_';
       const lane: Lane = { consumer, ordered, messages: await consumer.consume(this.consumeOptions(ordered)), done: Promise.resolve() };
       lane.done = this.run(lane);

@@ -80,6 +80,21 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 /** Keys a JSON object from a peer may not carry: they would reach an object's prototype once merged. */
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
+/** Where a {@link NodePresence} speaks, as which node, and to whom it reports. */
+export interface NodePresenceInit {
+  readonly nc: NatsConnection;
+  /** The subject base: messages go to `<base>.<type>`. */
+  readonly base: string;
+  /** This node's description, as announced. */
+  readonly self: NodeInfo;
+  /** The bus, which hears `$node.*`. */
+  readonly receiver: TransportReceiver;
+  readonly logger: Logger;
+  readonly options?: PresenceOptions;
+  /** Where refusals are counted (the transport's, so that one window covers all its storms). */
+  readonly storms?: LogThrottle;
+}
+
 /**
  * Node presence over plain NATS subjects `<prefix>.node.<type>`: a node says `hello` when it connects
  * (and after every reconnect), everyone answers with `info` (at most once per `helloReplyIntervalMs`),
@@ -114,17 +129,21 @@ export class NodePresence {
   private refusedCount = 0;
   private replyCount = 0;
   private sharedCount = 0;
+  private readonly nc: NatsConnection;
+  private readonly base: string;
+  private self: NodeInfo;
+  private readonly receiver: TransportReceiver;
+  private readonly logger: Logger;
+  private readonly storms: LogThrottle;
 
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly base: string,
-    private self: NodeInfo,
-    private readonly receiver: TransportReceiver,
-    private readonly logger: Logger,
-    options: PresenceOptions = {},
-    /** Where refusals are counted (the transport's, so that one window covers all its storms). */
-    private readonly storms: LogThrottle = new LogThrottle(logger),
-  ) {
+  constructor(init: NodePresenceInit) {
+    this.nc = init.nc;
+    this.base = init.base;
+    this.self = init.self;
+    this.receiver = init.receiver;
+    this.logger = init.logger;
+    this.storms = init.storms ?? new LogThrottle(init.logger);
+    const options = init.options ?? {};
     this.heartbeatMs = options.heartbeatMs ?? 5000;
     this.nodeTimeoutMs = options.nodeTimeoutMs ?? 15_000;
     this.maxNodes = options.maxNodes ?? DEFAULT_MAX_NODES;

@@ -37,7 +37,7 @@ function splitName(name: string): [string, string] {
 /** A broker event's `timestamp` is a `Date`, which JSON carried as text. */
 function revive(system: string, data: unknown): unknown {
   if (system === 'broker' && typeof data === 'object' && data !== null && typeof (data as { timestamp?: unknown }).timestamp === 'string') {
-    return { ...(data as object), timestamp: new Date((data as { timestamp: string }).timestamp) };
+    return { ...data, timestamp: new Date((data as { timestamp: string }).timestamp) };
   }
   return data;
 }

@@ -64,7 +64,7 @@ function extrasOf(envelope: EventEnvelope, nameInSubject: boolean): Extras | und
   if (!nameInSubject) (extras ??= {}).n = envelope.name;
   if (envelope.path !== '') (extras ??= {}).p = envelope.path;
   const meta = envelope.meta;
-  if (meta !== EMPTY_META && hasKeys(meta)) (extras ??= {}).m = meta as Record<string, unknown>;
+  if (meta !== EMPTY_META && hasKeys(meta)) (extras ??= {}).m = meta;
   const trace = envelope.trace;
   if (trace.requestID !== envelope.id) (extras ??= {}).r = trace.requestID;
   if (trace.parentID !== undefined) (extras ??= {}).q = trace.parentID;
@@ -133,10 +133,12 @@ export function batchBytes(texts: readonly string[]): Uint8Array {
  * path for a plain `emit`/`broadcast`. `sequence` is a positive safe integer, `time` a non-negative
  * one, `source` has no line break; the caller sees to that. Throws `INVALID` as `envelopeText` does.
  */
+// eslint-disable-next-line @typescript-eslint/max-params -- the fast path of every plain emit: no options object per event
 export function plainEnvelopeText(eventType: 'emit' | 'broadcast', name: string, sequence: number, time: number, source: string, data: unknown): string {
   let json: string | undefined;
   try {
-    json = JSON.stringify(data) as string | undefined;
+    // undefined for data JSON leaves out (undefined, a function): the envelope then has no data.
+    json = JSON.stringify(data);
   } catch (error) {
     throw unencodable(name, error);
   }

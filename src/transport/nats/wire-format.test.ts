@@ -10,13 +10,15 @@ describe('plainEnvelopeText', () => {
     const json = fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v)) as unknown);
     fc.assert(
       fc.property(
-        fc.constantFrom('emit' as const, 'broadcast' as const),
-        fc.stringMatching(/^[a-z]{1,8}(\.[a-z0-9_-]{1,8}){0,3}$/),
-        fc.integer({ min: 1, max: 2 ** 48 }),
-        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-        fc.stringMatching(/^[^\r\n]{0,12}$/),
-        fc.option(json, { nil: undefined }),
-        (eventType, name, sequence, time, source, data) => {
+        fc.record({
+          eventType: fc.constantFrom('emit' as const, 'broadcast' as const),
+          name: fc.stringMatching(/^[a-z]{1,8}(\.[a-z0-9_-]{1,8}){0,3}$/),
+          sequence: fc.integer({ min: 1, max: 2 ** 48 }),
+          time: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+          source: fc.stringMatching(/^[^\r\n]{0,12}$/),
+          data: fc.option(json, { nil: undefined }),
+        }),
+        ({ eventType, name, sequence, time, source, data }) => {
           const id = `${source}-${sequence}`;
           const { system, kind } = splitEventName(name);
           const envelope: EventEnvelope = {
