@@ -56,8 +56,8 @@ export interface ConsumerProject {
   readonly tarball: string;
   /** Writes a file, relative to the project, making its directory. */
   write(path: string, text: string): void;
-  /** Compiles the project with one of {@link compilers}, into `outDir` (relative), with its tsconfig. */
-  compile(compiler: CompilerName, outDir?: string): CommandResult;
+  /** Compiles the project with one of {@link compilers}, into `outDir` (relative), with its tsconfig (or `project`). */
+  compile(compiler: CompilerName, outDir?: string, project?: string): CommandResult;
   /** Runs a compiled module with node, in the project. */
   run(file: string): CommandResult;
   /** The files in the tarball (`package/...`). */
@@ -80,10 +80,11 @@ function must(result: CommandResult, what: string): CommandResult {
 /**
  * Packs the repository once (`npm pack`, the built dist/ as it is), creates a scratch project in a
  * temp directory and installs the tarball there with only what the README tells a user to install,
- * from npm's cache when it can (`--prefer-offline`). Pack and install take a while: create one
- * project per test file and reuse it.
+ * from npm's cache when it can (`--prefer-offline`), plus `devDependencies` (what another section
+ * of the README tells a user to add, such as a test runner). Pack and install take a while: create
+ * one project per test file and reuse it.
  */
-export function createConsumerProject(): ConsumerProject {
+export function createConsumerProject(options: { readonly devDependencies?: readonly string[] } = {}): ConsumerProject {
   const dir = mkdtempSync(join(tmpdir(), 'kindling-consumer-'));
   const packDir = join(dir, '.pack');
   mkdirSync(packDir);
@@ -96,7 +97,8 @@ export function createConsumerProject(): ConsumerProject {
   writeFileSync(join(dir, 'tsconfig.json'), `${JSON.stringify(consumerTsconfig, null, 2)}\n`);
   const npmInstall = ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'];
   must(run('npm', [...npmInstall, tarball, ...userDependencies], dir), 'npm install of the tarball');
-  must(run('npm', [...npmInstall, '--save-dev', ...userDevDependencies, NEWEST_TYPESCRIPT], dir), 'npm install of the dev dependencies');
+  const devDependencies = [...userDevDependencies, NEWEST_TYPESCRIPT, ...(options.devDependencies ?? [])];
+  must(run('npm', [...npmInstall, '--save-dev', ...devDependencies], dir), 'npm install of the dev dependencies');
 
   return {
     dir,
@@ -106,8 +108,8 @@ export function createConsumerProject(): ConsumerProject {
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, text);
     },
-    compile(compiler, outDir = 'dist') {
-      return run(process.execPath, [compilers[compiler](dir), '-p', 'tsconfig.json', '--outDir', outDir, '--pretty', 'false'], dir);
+    compile(compiler, outDir = 'dist', project = 'tsconfig.json') {
+      return run(process.execPath, [compilers[compiler](dir), '-p', project, '--outDir', outDir, '--pretty', 'false'], dir);
     },
     run(file) {
       return run(process.execPath, [file], dir, 60_000);
