@@ -49,6 +49,8 @@ export const handled = { count: 0 };
 export function distinctHandlers(count: number): ((payload: unknown) => void)[] {
   return Array.from(
     { length: count },
+    // Distinct function sources are the point here, so the source is generated.
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call -- see above
     (_, i) => new Function('state', `return function handler${i}(payload) { if (payload !== undefined) state.count += ${(i % 7) + 1}; };`)(handled) as (payload: unknown) => void,
   );
 }

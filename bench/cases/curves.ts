@@ -70,7 +70,7 @@ function shuffled<T>(items: readonly T[], next: () => number): T[] {
 
 const pad = (i: number): string => String(i).padStart(7, '0');
 
-async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
+async function timed(fn: () => unknown): Promise<number> {
   const start = cpuNowMs();
   await fn();
   return cpuNowMs() - start;
