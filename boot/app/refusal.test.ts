@@ -1,23 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { HandlerRegistry, KindlingError, Registry, createEntry, silentLogger } from 'kindling';
+import { KindlingError, createEntry } from 'kindling';
+import type { RegistryOp } from 'kindling';
 import { setEntrySource } from '../../src/entry/entry.js';
-import type { Entry, RegistryOp } from 'kindling';
 import { formatProblem } from './problems.js';
 import { describeRefusal } from './refusal.js';
-
-function registryRefusing(bad: (entry: Entry) => string | undefined): Registry {
-  const handlers = new HandlerRegistry();
-  const check = (_ctx: unknown, entry: Entry): void => {
-    const reason = bad(entry);
-    if (reason !== undefined) throw new KindlingError('INVALID', reason, { details: { entryId: entry.id } });
-  };
-  handlers.registerListener('app.*', { add: check, update: check, delete: () => undefined }, { name: 'checker' });
-  return new Registry({ handlers, logger: silentLogger });
-}
-
-const declared = (id: string, line: number, data: unknown = {}): Entry =>
-  createEntry(setEntrySource({ id, kind: 'app.thing', data }, { file: '/app/registry.yaml', line, column: 5 }));
-const creates = (...entries: Entry[]): RegistryOp[] => entries.map((entry) => ({ op: 'create', entry }));
+import { creates, declared, registryRefusing } from '../../test/support/refusing-registry.js';
 
 describe('describeRefusal', () => {
   it('puts each problem of the registry checks at the position of its entry', async () => {
