@@ -252,14 +252,21 @@ function words(text: string): string[] {
   return text.trim().split(/\s+/);
 }
 
-/** Output as the README shows it: lines without their numbers (pids, revisions, times, ports) and runs of spaces. */
+/**
+ * Output as the README shows it, with what differs from run to run made equal: process ids, times,
+ * durations and the free port the copy listens on; runs of spaces (column widths) count as one.
+ * Every other number (counts, revisions, positions) must be what the README says.
+ */
 function shape(text: string): string[] {
   return text
     .trimEnd()
     .split('\n')
     .map((line) =>
       line
-        .replace(/\d+(\.\d+)?/g, 'N')
+        .replace(/\bpid \d+/g, 'pid N')
+        .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'TIME')
+        .replace(/\b\d+(\.\d+)? ?(ms|s)\b/g, 'DURATION')
+        .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
         .replace(/\s+/g, ' ')
         .trim(),
     );
