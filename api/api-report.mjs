@@ -83,7 +83,11 @@ for (const [subpath, target] of Object.entries(pkg.exports)) {
       tsdocMessageReporting: { default: { logLevel: 'none' } },
     },
   };
-  const config = ExtractorConfig.prepare({ configObject, configObjectFullPath: undefined, packageJsonFullPath: join(root, 'package.json') });
+  const config = ExtractorConfig.prepare({
+    configObject,
+    configObjectFullPath: undefined,
+    packageJsonFullPath: join(root, 'package.json'),
+  });
   const result = Extractor.invoke(config, {
     localBuild: update,
     messageCallback(message) {
@@ -96,9 +100,14 @@ for (const [subpath, target] of Object.entries(pkg.exports)) {
   const problems = result.errorCount + (update ? 0 : result.warningCount);
   if (problems > 0) {
     failed++;
-    console.error(`${entry}: ${result.errorCount} errors, ${result.warningCount} warnings${result.apiReportChanged ? '; the public surface changed:' : ''}`);
+    console.error(
+      `${entry}: ${result.errorCount} errors, ${result.warningCount} warnings${result.apiReportChanged ? '; the public surface changed:' : ''}`,
+    );
     if (result.apiReportChanged && !update) {
-      spawnSync('diff', ['-u', join('api', `${reportName}.api.md`), join(temp, `${reportName}.api.md`)], { cwd: root, stdio: 'inherit' });
+      spawnSync('diff', ['-u', join('api', `${reportName}.api.md`), join(temp, `${reportName}.api.md`)], {
+        cwd: root,
+        stdio: 'inherit',
+      });
     }
   } else {
     console.log(`${entry}: ${result.apiReportChanged ? 'report updated' : 'matches api/'}`);
@@ -106,6 +115,10 @@ for (const [subpath, target] of Object.entries(pkg.exports)) {
 }
 rmSync(temp, { recursive: true, force: true });
 if (failed > 0) {
-  console.error(update ? 'api: fix the errors above' : 'api: the public surface differs from api/*.api.md; if intended, run `npm run api:update` and commit the reports');
+  console.error(
+    update
+      ? 'api: fix the errors above'
+      : 'api: the public surface differs from api/*.api.md; if intended, run `npm run api:update` and commit the reports',
+  );
   process.exit(1);
 }

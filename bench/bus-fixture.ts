@@ -8,7 +8,12 @@ export const BACKGROUND_SIZE = 1000;
 
 /** 1,000 patterns whose wildcards all trail a literal first segment (`ns1.*`, `ns2.**`, `ns3.*.changed`). */
 export function trailingBackground(count = BACKGROUND_SIZE): string[] {
-  const forms = [(i: number) => `ns${i}.*`, (i: number) => `ns${i}.**`, (i: number) => `ns${i}.*.changed`, (i: number) => `ns${i}.item.*`];
+  const forms = [
+    (i: number) => `ns${i}.*`,
+    (i: number) => `ns${i}.**`,
+    (i: number) => `ns${i}.*.changed`,
+    (i: number) => `ns${i}.item.*`,
+  ];
   return Array.from({ length: count }, (_, i) => (forms[i % forms.length] as (i: number) => string)(i));
 }
 
@@ -50,7 +55,11 @@ export function distinctHandlers(count: number): ((payload: unknown) => void)[] 
   return Array.from(
     { length: count },
     // Distinct function sources are the point here, so the source is generated.
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call -- see above
-    (_, i) => new Function('state', `return function handler${i}(payload) { if (payload !== undefined) state.count += ${(i % 7) + 1}; };`)(handled) as (payload: unknown) => void,
+    (_, i) =>
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call -- see above
+      new Function(
+        'state',
+        `return function handler${i}(payload) { if (payload !== undefined) state.count += ${(i % 7) + 1}; };`,
+      )(handled) as (payload: unknown) => void,
   );
 }

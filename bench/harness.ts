@@ -26,7 +26,12 @@ export function formatValue(value: number | null, unit: string): string {
   // A value that could not be measured (a curve stopped at its time limit) is null in the JSON.
   if (value === null || !Number.isFinite(value)) return '—';
   const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  const text = value >= 1e6 ? `${(value / 1e6).toFixed(2)}M` : value >= 1e4 ? `${(value / 1e3).toFixed(1)}k` : value.toFixed(digits);
+  const text =
+    value >= 1e6
+      ? `${(value / 1e6).toFixed(2)}M`
+      : value >= 1e4
+        ? `${(value / 1e3).toFixed(1)}k`
+        : value.toFixed(digits);
   return unit === '×' ? `${text}×` : `${text} ${unit}`;
 }
 
@@ -47,7 +52,9 @@ export interface MeasureOptions {
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Median operations per second of a synchronous `fn`, over several samples after a warm-up. */

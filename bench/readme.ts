@@ -24,8 +24,12 @@ export interface BenchDocument {
 /** Table cells may not hold a pipe or a line break. */
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 const figure = (row: BenchRow): string => formatValue(row.value, row.unit);
-const verdict = (row: BenchRow): string => (row.target === undefined ? '' : `${row.target} ${row.met === true ? 'met' : row.met === false ? '**MISSED**' : ''}`.trim());
-const ratio = (row: BenchRow): string => (row.ratio === undefined ? '' : `${row.ratio >= 100 ? row.ratio.toFixed(0) : row.ratio.toFixed(2)}×`);
+const verdict = (row: BenchRow): string =>
+  row.target === undefined
+    ? ''
+    : `${row.target} ${row.met === true ? 'met' : row.met === false ? '**MISSED**' : ''}`.trim();
+const ratio = (row: BenchRow): string =>
+  row.ratio === undefined ? '' : `${row.ratio >= 100 ? row.ratio.toFixed(0) : row.ratio.toFixed(2)}×`;
 
 /**
  * The lines of one case: every peer beside our figure of the same measure, and every row of ours
@@ -42,7 +46,9 @@ function caseTable(result: BenchReport): string[] {
     }
     if (row.ratio === undefined && row.target === undefined) continue;
     const ours = result.rows.find((r) => r.name === row.name && r.subject === 'kindling');
-    lines.push(`| ${cell(row.name)} | ${cell(ours === undefined ? '' : figure(ours))} | ${cell(`${row.subject}: ${figure(row)}`)} | ${ratio(row)} | ${cell(verdict(row))} |`);
+    lines.push(
+      `| ${cell(row.name)} | ${cell(ours === undefined ? '' : figure(ours))} | ${cell(`${row.subject}: ${figure(row)}`)} | ${ratio(row)} | ${cell(verdict(row))} |`,
+    );
   }
   return lines.length > 2 ? lines : [];
 }
@@ -50,7 +56,9 @@ function caseTable(result: BenchReport): string[] {
 /** The generated part of the README, markers excluded. */
 export function renderBenchSection(document: BenchDocument): string {
   const out: string[] = [];
-  const targets = document.results.flatMap((r) => r.rows.filter((row) => row.target !== undefined && row.met !== undefined).map((row) => ({ result: r, row })));
+  const targets = document.results.flatMap((r) =>
+    r.rows.filter((row) => row.target !== undefined && row.met !== undefined).map((row) => ({ result: r, row })),
+  );
   const missed = targets.filter(({ row }) => row.met === false);
   out.push(
     `Latest run: ${document.time.slice(0, 10)}, Node ${document.node}, ${document.cpus} × ${document.cpu ?? 'unknown CPU'}. ` +
@@ -59,14 +67,19 @@ export function renderBenchSection(document: BenchDocument): string {
   for (const result of document.results) {
     const table = caseTable(result);
     if (table.length === 0) continue;
-    const when = result.time !== undefined && result.time.slice(0, 10) !== document.time.slice(0, 10) ? ` (run ${result.time.slice(0, 10)})` : '';
+    const when =
+      result.time !== undefined && result.time.slice(0, 10) !== document.time.slice(0, 10)
+        ? ` (run ${result.time.slice(0, 10)})`
+        : '';
     out.push('', `**${cell(result.case)}**${when}`, '', ...table);
   }
   if (missed.length > 0) {
     out.push('', 'Missed in this run:', '');
     for (const { result, row } of missed) {
       const who = row.subject === 'kindling' ? '' : ` vs ${row.subject}`;
-      out.push(`- ${result.case}: ${row.name}${who}: ${row.ratio === undefined ? figure(row) : ratio(row)}, target ${row.target}`);
+      out.push(
+        `- ${result.case}: ${row.name}${who}: ${row.ratio === undefined ? figure(row) : ratio(row)}, target ${row.target}`,
+      );
     }
   }
   for (const failure of document.failures ?? []) out.push('', `Failed to run: ${failure}`);

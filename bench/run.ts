@@ -26,12 +26,17 @@ function printTable(result: BenchReport): void {
     row.subject,
     format(row.value, row.unit),
     row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×`,
-    row.target === undefined ? '' : `${row.target} ${row.met === true ? paint(32, 'met') : row.met === false ? paint(31, 'MISSED') : ''}`,
+    row.target === undefined
+      ? ''
+      : `${row.target} ${row.met === true ? paint(32, 'met') : row.met === false ? paint(31, 'MISSED') : ''}`,
     row.detail ?? '',
   ]);
   const header = ['case', 'subject', 'median', 'kindling vs peer', 'target', 'detail'];
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).replace(/\u001b\[\d+m/g, '').length)));
-  const row = (cells: string[]): string => cells.map((c, i) => c + ' '.repeat((widths[i] as number) - c.replace(/\u001b\[\d+m/g, '').length)).join('  ');
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...lines.map((l) => (l[i] as string).replace(/\u001b\[\d+m/g, '').length)),
+  );
+  const row = (cells: string[]): string =>
+    cells.map((c, i) => c + ' '.repeat((widths[i] as number) - c.replace(/\u001b\[\d+m/g, '').length)).join('  ');
   console.log(paint(2, row(header)));
   for (const line of lines) console.log(row(line));
   for (const note of result.notes ?? []) console.log(paint(2, `  note: ${note}`));
@@ -59,8 +64,12 @@ for (const file of cases) {
   printTable(result);
 }
 
-const missed = results.flatMap((r) => r.rows.filter((row) => row.met === false).map((row) => `${r.case}: ${row.name} (${row.subject}) ${row.target}`));
-console.log(`\n${results.length} case(s) run, ${missed.length} target(s) missed${failures.length > 0 ? `, ${failures.length} case(s) failed` : ''}`);
+const missed = results.flatMap((r) =>
+  r.rows.filter((row) => row.met === false).map((row) => `${r.case}: ${row.name} (${row.subject}) ${row.target}`),
+);
+console.log(
+  `\n${results.length} case(s) run, ${missed.length} target(s) missed${failures.length > 0 ? `, ${failures.length} case(s) failed` : ''}`,
+);
 for (const m of missed) console.log(paint(31, `  missed: ${m}`));
 
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
@@ -68,11 +77,23 @@ const latest = join(root, 'bench', 'results', 'latest.json');
 // A run of some cases (a filter was given) updates those cases in the latest results and keeps the rest.
 let kept: (BenchReport & { time?: string | undefined })[] = [];
 if (only.length > 0 && existsSync(latest)) {
-  const previous = JSON.parse(readFileSync(latest, 'utf8')) as { results?: (BenchReport & { time?: string })[]; time?: string };
-  kept = (previous.results ?? []).filter((old) => !results.some((fresh) => fresh.case === old.case)).map((old) => ({ time: previous.time, ...old }));
+  const previous = JSON.parse(readFileSync(latest, 'utf8')) as {
+    results?: (BenchReport & { time?: string })[];
+    time?: string;
+  };
+  kept = (previous.results ?? [])
+    .filter((old) => !results.some((fresh) => fresh.case === old.case))
+    .map((old) => ({ time: previous.time, ...old }));
 }
 const now = new Date().toISOString();
-const document = { time: now, node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, results: [...kept, ...results.map((r) => ({ time: now, ...r }))], failures };
+const document = {
+  time: now,
+  node: process.version,
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model,
+  results: [...kept, ...results.map((r) => ({ time: now, ...r }))],
+  failures,
+};
 writeFileSync(latest, `${JSON.stringify(document, null, 2)}\n`);
 // A missed target is a finding, not a failure of the benchmark: the exit code is non-zero only when a
 // case could not run, unless BENCH_STRICT=1 asks for misses to fail too (e.g. in a gate after a fix).

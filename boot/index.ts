@@ -15,7 +15,15 @@ export type { BootEnvironment, ContextKey } from './kernel/context.js';
 export { defineComponent } from './kernel/component.js';
 export type { Component, ComponentOptions, ComponentConfigInfo } from './kernel/component.js';
 export { BootLoader } from './kernel/loader.js';
-export type { BootLoaderOptions, BootState, RegisterOptions, ShutdownReport, SignalOptions, SignalSource, StopFailure } from './kernel/loader.js';
+export type {
+  BootLoaderOptions,
+  BootState,
+  RegisterOptions,
+  ShutdownReport,
+  SignalOptions,
+  SignalSource,
+  StopFailure,
+} from './kernel/loader.js';
 export {
   Logger,
   EntryFiles,
@@ -39,7 +47,13 @@ export {
 } from './kernel/well-known.js';
 
 export { ManifestError, loadBootManifest, parseBootManifest, resolveManifestComponents } from './app/manifest.js';
-export type { BootManifest, BootManifestOptions, ManifestComponent, ManifestProblem, ResolvedComponent } from './app/manifest.js';
+export type {
+  BootManifest,
+  BootManifestOptions,
+  ManifestComponent,
+  ManifestProblem,
+  ResolvedComponent,
+} from './app/manifest.js';
 export { Application } from './app/application.js';
 export type { ApplicationOptions, ReloadOutcome } from './app/application.js';
 export type { AppWatch, WatchOptions } from './app/app-watch.js';

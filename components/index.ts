@@ -14,7 +14,14 @@ export { registryComponent, RegistryComponentConfig } from './registry/index.js'
 export { getHandlerRegistry, getRegistry } from 'kindling/boot';
 export { functionComponent, FunctionJsConfig, FunctionJsKind, Functions } from './function/index.js';
 export type { FunctionContext, LoadedFunction } from './function/index.js';
-export { httpComponent, HttpComponentConfig, HttpServiceConfig, HttpRouterConfig, HttpEndpointConfig, HttpServers } from './http/index.js';
+export {
+  httpComponent,
+  HttpComponentConfig,
+  HttpServiceConfig,
+  HttpRouterConfig,
+  HttpEndpointConfig,
+  HttpServers,
+} from './http/index.js';
 export type { HttpMethodName, HttpRequest, HttpResponse, HttpHandler, HttpServerAddress } from './http/index.js';
 
 /** The built-in components, by the name a manifest uses. */

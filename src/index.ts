@@ -55,7 +55,12 @@ export type { RegistryChange, HistoryRecord } from './registry/history.js';
 export type { DesyncedListener } from './registry/transaction.js';
 export type { RegistryJournal } from './registry/registry-journal.js';
 export { FileJournal, decodeJournalEntry } from './registry/journal/file-journal.js';
-export type { FileJournalOptions, JournalReadResult, JournalEntryState, JournalCompaction } from './registry/journal/file-journal.js';
+export type {
+  FileJournalOptions,
+  JournalReadResult,
+  JournalEntryState,
+  JournalCompaction,
+} from './registry/journal/file-journal.js';
 
 export { decodeEntryConfig } from './config/decode-entry-config.js';
 export type {
@@ -68,5 +73,10 @@ export { ConfigError } from './config/config-error.js';
 export type { ConfigErrorInit, ConfigIssue } from './config/config-error.js';
 
 export { loadRegistryYaml, parseRegistryYaml, RegistryYamlError } from './yaml/registry-yaml.js';
-export type { LoadedRegistry, RegistryYamlProblem, RegistryYamlOptions, RegistryYamlLimits } from './yaml/registry-yaml.js';
+export type {
+  LoadedRegistry,
+  RegistryYamlProblem,
+  RegistryYamlOptions,
+  RegistryYamlLimits,
+} from './yaml/registry-yaml.js';
 export type { YamlReadLimits } from './yaml/yaml-reader.js';

@@ -25,12 +25,16 @@ registry:
 
 /** A registry file of notes `name: text`. */
 function notes(values: Readonly<Record<string, string>>, namespace = 'app'): string {
-  const entries = Object.entries(values).map(([name, text]) => `  - { name: ${name}, kind: app.note, text: ${JSON.stringify(text)} }`);
+  const entries = Object.entries(values).map(
+    ([name, text]) => `  - { name: ${name}, kind: app.note, text: ${JSON.stringify(text)} }`,
+  );
   return `namespace: ${namespace}\nentries:\n${entries.join('\n')}\n`;
 }
 
-const FUNCTIONS = 'namespace: app\nentries:\n  - { name: shout, kind: function.js, file: ../functions/shout.js, export: shout }\n';
-const shoutModule = (suffix: string): string => `export function shout(text) {\n  return text.toUpperCase() + '${suffix}';\n}\n`;
+const FUNCTIONS =
+  'namespace: app\nentries:\n  - { name: shout, kind: function.js, file: ../functions/shout.js, export: shout }\n';
+const shoutModule = (suffix: string): string =>
+  `export function shout(text) {\n  return text.toUpperCase() + '${suffix}';\n}\n`;
 
 /** An app directory: the manifest, a notes file, a probe file (see stillWatching), a function module. */
 async function makeApp(): Promise<string> {
@@ -46,7 +50,8 @@ async function makeApp(): Promise<string> {
 }
 
 const APPLIED = /^info (?:recovered from the refused change: )?applied revision \d+/;
-const RELOADED = /^(?:info (?:recovered from the refused change: )?(?:applied revision|no change to apply)|error change refused)/;
+const RELOADED =
+  /^(?:info (?:recovered from the refused change: )?(?:applied revision|no change to apply)|error change refused)/;
 
 describe('kindling run --watch', () => {
   let dir: string;
@@ -63,7 +68,10 @@ describe('kindling run --watch', () => {
    * Runs `change` and resolves with the first reload line after it that matches `pattern` (and the
    * lines from the mark on, to look at what else was logged).
    */
-  async function after(change: () => Promise<void> | void, pattern: RegExp = RELOADED): Promise<{ line: string; since: string[] }> {
+  async function after(
+    change: () => Promise<void> | void,
+    pattern: RegExp = RELOADED,
+  ): Promise<{ line: string; since: string[] }> {
     const mark = log.mark();
     await change();
     const line = await log.waitFor(pattern, mark);
@@ -85,7 +93,9 @@ describe('kindling run --watch', () => {
     const stamp = `still ${log.mark()}`;
     const { line } = await after(() => writeFile(file('registry/probe.yaml'), notes({ stamp }, 'probe')), APPLIED);
     // (A late event of the step before may join this burst: the probe's file is among those named.)
-    expect(line).toMatch(/: 0 created, 1 updated, 0 deleted \(~probe:stamp\) after changes to .*registry\/probe\.yaml$/);
+    expect(line).toMatch(
+      /: 0 created, 1 updated, 0 deleted \(~probe:stamp\) after changes to .*registry\/probe\.yaml$/,
+    );
     expect(text('probe:stamp')).toBe(stamp);
   }
 
@@ -120,14 +130,20 @@ describe('kindling run --watch', () => {
   });
 
   it('says what it watches once the watcher is ready', () => {
-    expect(stdout.join('')).toContain(`watching ${dir} (the registry YAML in ${join(dir, 'registry')}, and the files its entries use); a refused change keeps the running version\n`);
+    expect(stdout.join('')).toContain(
+      `watching ${dir} (the registry YAML in ${join(dir, 'registry')}, and the files its entries use); a refused change keeps the running version\n`,
+    );
     expect(text('app:first')).toBe('one');
   });
 
   it('applies a write in place, one line with the revision, the counts, the ids and the file', async () => {
     const revision = app.registry.revision;
-    const { line } = await after(() => writeFile(file('registry/notes.yaml'), notes({ first: 'in place', second: 'two', third: 'three' })));
-    expect(line).toBe(`info applied revision ${revision + 1}: 1 created, 1 updated, 0 deleted (~app:first +app:third) after changes to ${file('registry/notes.yaml')}`);
+    const { line } = await after(() =>
+      writeFile(file('registry/notes.yaml'), notes({ first: 'in place', second: 'two', third: 'three' })),
+    );
+    expect(line).toBe(
+      `info applied revision ${revision + 1}: 1 created, 1 updated, 0 deleted (~app:first +app:third) after changes to ${file('registry/notes.yaml')}`,
+    );
     expect(text('app:third')).toBe('three');
     await stillWatching();
   });
@@ -137,7 +153,9 @@ describe('kindling run --watch', () => {
       await writeFile(file('registry/notes.yaml.tmp-5e1f'), notes({ first: 'renamed over', second: 'two' }));
       await rename(file('registry/notes.yaml.tmp-5e1f'), file('registry/notes.yaml'));
     });
-    expect(line).toMatch(/^info applied revision \d+: 0 created, 1 updated, 1 deleted \(~app:first -app:third\) after changes to [^,]*registry\/notes\.yaml$/);
+    expect(line).toMatch(
+      /^info applied revision \d+: 0 created, 1 updated, 1 deleted \(~app:first -app:third\) after changes to [^,]*registry\/notes\.yaml$/,
+    );
     expect(text('app:first')).toBe('renamed over');
     await stillWatching();
     await stillWatching();
@@ -146,8 +164,12 @@ describe('kindling run --watch', () => {
   it('applies an edit by sed -i, and later writes in place', async () => {
     await writeFile(file('registry/notes.yaml'), notes({ first: 'before sed', second: 'two' }));
     await appliedUntil(log.mark(), () => text('app:first') === 'before sed');
-    const { line } = await after(() => void execFileSync('sed', ['-i', 's/before sed/after sed/', file('registry/notes.yaml')]));
-    expect(line).toMatch(/^info applied revision \d+: 0 created, 1 updated, 0 deleted \(~app:first\) after changes to [^,]*registry\/notes\.yaml$/);
+    const { line } = await after(
+      () => void execFileSync('sed', ['-i', 's/before sed/after sed/', file('registry/notes.yaml')]),
+    );
+    expect(line).toMatch(
+      /^info applied revision \d+: 0 created, 1 updated, 0 deleted \(~app:first\) after changes to [^,]*registry\/notes\.yaml$/,
+    );
     expect(text('app:first')).toBe('after sed');
     await stillWatching();
   });
@@ -166,7 +188,9 @@ describe('kindling run --watch', () => {
     await writeFile(file('registry/extra.yaml'), notes({ a: 'A', b: 'B' }, 'extra'));
     await appliedUntil(log.mark(), () => text('extra:b') === 'B');
     const deleted = await after(() => rm(file('registry/extra.yaml')));
-    expect(deleted.line).toMatch(/^info applied revision \d+: 0 created, 0 updated, 2 deleted \(-extra:a -extra:b\) after changes to [^,]*registry\/extra\.yaml$/);
+    expect(deleted.line).toMatch(
+      /^info applied revision \d+: 0 created, 0 updated, 2 deleted \(-extra:a -extra:b\) after changes to [^,]*registry\/extra\.yaml$/,
+    );
     expect(app.registry.has('extra:a')).toBe(false);
     const created = await after(() => writeFile(file('registry/extra.yaml'), notes({ a: 'again' }, 'extra')));
     expect(created.line).toMatch(/^info applied revision \d+: 1 created, 0 updated, 0 deleted \(\+extra:a\)/);
@@ -189,7 +213,9 @@ describe('kindling run --watch', () => {
       await mkdir(file('registry/more/deeper'), { recursive: true });
       await writeFile(nested, notes({ deep: 'one' }, 'nested'));
     });
-    expect(created.line).toMatch(/: 1 created, 0 updated, 0 deleted \(\+nested:deep\) after changes to [^,]*registry\/more\/deeper\/nested\.yaml$/);
+    expect(created.line).toMatch(
+      /: 1 created, 0 updated, 0 deleted \(\+nested:deep\) after changes to [^,]*registry\/more\/deeper\/nested\.yaml$/,
+    );
     const edited = await after(() => writeFile(nested, notes({ deep: 'two' }, 'nested')));
     expect(edited.line).toMatch(/: 0 created, 1 updated, 0 deleted \(~nested:deep\)/);
     const removed = await after(() => rm(file('registry/more'), { recursive: true }));
@@ -211,12 +237,24 @@ describe('kindling run --watch', () => {
       await rename(file('functions/shout.js.tmp'), file('functions/shout.js'));
       await rm(file('functions/.shout.js.swp'));
     });
-    expect(line).toMatch(/: 0 created, 1 updated, 0 deleted \(~app:shout\) after changes to [^,]*functions\/shout\.js$/);
+    expect(line).toMatch(
+      /: 0 created, 1 updated, 0 deleted \(~app:shout\) after changes to [^,]*functions\/shout\.js$/,
+    );
     await stillWatching();
   });
 
   it("never looks at editors' swap, backup, lock and temporary files", async () => {
-    const litter = ['.notes.yaml.swp', '.notes.yaml.swx', 'notes.yaml~', '4913', '#notes.yaml#', 'notes.yaml.tmp', 'notes.yaml.tmp.1234', 'sedXy12Zq', 'notes.yaml___jb_tmp___'];
+    const litter = [
+      '.notes.yaml.swp',
+      '.notes.yaml.swx',
+      'notes.yaml~',
+      '4913',
+      '#notes.yaml#',
+      'notes.yaml.tmp',
+      'notes.yaml.tmp.1234',
+      'sedXy12Zq',
+      'notes.yaml___jb_tmp___',
+    ];
     const mark = log.mark();
     for (const name of litter) await writeFile(file(`registry/${name}`), 'entries: [oops\n');
     // Emacs's lock: a dangling link whose name ends in .yaml.
@@ -235,7 +273,8 @@ describe('kindling run --watch', () => {
 
   it('applies a burst of 50 writes in a few batches, ending with the last', async () => {
     const mark = log.mark();
-    for (let i = 1; i <= 50; i++) await writeFile(file('registry/notes.yaml'), notes({ first: `burst ${i}`, second: 'two' }));
+    for (let i = 1; i <= 50; i++)
+      await writeFile(file('registry/notes.yaml'), notes({ first: `burst ${i}`, second: 'two' }));
     const reloads = await appliedUntil(mark, () => text('app:first') === 'burst 50');
     expect(reloads.length).toBeGreaterThanOrEqual(1);
     expect(reloads.length).toBeLessThanOrEqual(10);
@@ -244,12 +283,23 @@ describe('kindling run --watch', () => {
 
   it('refuses a bad edit at file:line:col, keeps serving, and says so when a fix recovers', async () => {
     const revision = app.registry.revision;
-    const refused = await after(() => writeFile(file('registry/notes.yaml'), 'namespace: app\nentries:\n  - { name: first, kind: app.note, text: [oops }\n'));
-    expect(refused.line).toMatch(new RegExp(`^error change refused, still serving revision ${revision}:\\n  ${file('registry/notes.yaml')}:3:\\d+: `));
+    const refused = await after(() =>
+      writeFile(
+        file('registry/notes.yaml'),
+        'namespace: app\nentries:\n  - { name: first, kind: app.note, text: [oops }\n',
+      ),
+    );
+    expect(refused.line).toMatch(
+      new RegExp(
+        `^error change refused, still serving revision ${revision}:\\n  ${file('registry/notes.yaml')}:3:\\d+: `,
+      ),
+    );
     expect(app.registry.revision).toBe(revision);
     const fixed = await after(() => writeFile(file('registry/notes.yaml'), notes({ first: 'fixed', second: 'two' })));
     expect(fixed.line).toMatch(
-      new RegExp(`^info recovered from the refused change: applied revision ${revision + 1}: 0 created, 1 updated, 0 deleted \\(~app:first\\) after changes to [^,]*registry/notes\\.yaml$`),
+      new RegExp(
+        `^info recovered from the refused change: applied revision ${revision + 1}: 0 created, 1 updated, 0 deleted \\(~app:first\\) after changes to [^,]*registry/notes\\.yaml$`,
+      ),
     );
     // Recovered once: the next good edit is an ordinary one.
     await stillWatching();
@@ -257,15 +307,26 @@ describe('kindling run --watch', () => {
 
   it('refuses a listener refusal at the entry, and recovers to no change when the edit is undone', async () => {
     const before = await readFile(file('registry/notes.yaml'), 'utf8');
-    const refused = await after(() => writeFile(file('registry/notes.yaml'), `${before}  - { name: odd, kind: app.other }\n`));
-    expect(refused.line).toMatch(new RegExp(`^error change refused, still serving revision \\d+:\\n  ${file('registry/notes.yaml')}:\\d+:\\d+: no listener handles kind "app\\.other" of entry app:odd`));
+    const refused = await after(() =>
+      writeFile(file('registry/notes.yaml'), `${before}  - { name: odd, kind: app.other }\n`),
+    );
+    expect(refused.line).toMatch(
+      new RegExp(
+        `^error change refused, still serving revision \\d+:\\n  ${file('registry/notes.yaml')}:\\d+:\\d+: no listener handles kind "app\\.other" of entry app:odd`,
+      ),
+    );
     const undone = await after(() => writeFile(file('registry/notes.yaml'), before));
-    expect(undone.line).toMatch(/^info recovered from the refused change: no change to apply after changes to [^,]*registry\/notes\.yaml, serving revision \d+$/);
+    expect(undone.line).toMatch(
+      /^info recovered from the refused change: no change to apply after changes to [^,]*registry\/notes\.yaml, serving revision \d+$/,
+    );
     await stillWatching();
   });
 
   it('logs a change to the boot manifest as needing a restart, and reloads nothing for it', async () => {
-    const { line, since } = await after(() => writeFile(file('kindling.yaml'), `${MANIFEST}# edited\n`), /^warn .*kindling\.yaml changed: restart/);
+    const { line, since } = await after(
+      () => writeFile(file('kindling.yaml'), `${MANIFEST}# edited\n`),
+      /^warn .*kindling\.yaml changed: restart/,
+    );
     expect(line).toBe(`warn ${file('kindling.yaml')} changed: restart to apply changes to the boot manifest`);
     expect(since.filter((entry) => RELOADED.test(entry))).toEqual([]);
     await stillWatching();
@@ -284,10 +345,14 @@ describe('Application.watch before start', () => {
       app.onDidReload((outcome) => {
         outcomes.push(outcome);
         // The baseline is applied and start has not returned: the gap an edit used to fall into.
-        if (outcomes.length === 1) execFileSync('sed', ['-i', 's/text: "one"/text: "during start"/', join(dir, 'registry/notes.yaml')]);
+        if (outcomes.length === 1)
+          execFileSync('sed', ['-i', 's/text: "one"/text: "during start"/', join(dir, 'registry/notes.yaml')]);
       });
       await app.start();
-      const line = await log.waitFor(APPLIED, log.lines.findIndex((entry) => entry.startsWith('info applied revision 1:')) + 1);
+      const line = await log.waitFor(
+        APPLIED,
+        log.lines.findIndex((entry) => entry.startsWith('info applied revision 1:')) + 1,
+      );
       expect(line).toMatch(/^info applied revision 2: 0 created, 1 updated, 0 deleted \(~app:first\)/);
       expect((app.registry.get('app:first')?.data as { text: string }).text).toBe('during start');
     } finally {

@@ -22,7 +22,9 @@ interface Case {
   readonly raw?: string;
 }
 
-const corpus = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/hostile/admin/requests.json'), 'utf8')) as { cases: Case[] };
+const corpus = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/hostile/admin/requests.json'), 'utf8')) as {
+  cases: Case[];
+};
 
 const LIMITS = { timeoutMs: 400, maxConnections: 4, maxRequestBytes: 1024 * 1024, maxOps: 10 };
 
@@ -36,7 +38,13 @@ function watchedLogger(): Logger & { next(pattern: RegExp): Promise<string> } {
     }
   };
   const ignore = (): void => undefined;
-  return { debug: ignore, info: ignore, warn, error: ignore, next: (pattern) => new Promise((resolve) => waiting.push({ pattern, resolve })) };
+  return {
+    debug: ignore,
+    info: ignore,
+    warn,
+    error: ignore,
+    next: (pattern) => new Promise((resolve) => waiting.push({ pattern, resolve })),
+  };
 }
 
 /** A raw connection to the socket: everything it receives, and its end. */
@@ -61,7 +69,13 @@ async function exchange(socketPath: string, bytes: string | Buffer): Promise<{ s
 
 function post(path: string, body: string | Buffer, headers: Record<string, string> = {}): Buffer {
   const payload = Buffer.from(body);
-  const lines = [`POST ${path} HTTP/1.1`, 'host: kindling', 'content-type: application/json', `content-length: ${payload.length}`, 'connection: close'];
+  const lines = [
+    `POST ${path} HTTP/1.1`,
+    'host: kindling',
+    'content-type: application/json',
+    `content-length: ${payload.length}`,
+    'connection: close',
+  ];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), payload]);
 }
@@ -83,7 +97,10 @@ describe('the admin endpoint of a running app, against hostile clients', () => {
     await app.start();
     socket = statePaths(dir, state).socket;
     // Enough entries that the answer to GET /entries outgrows the socket's buffers (a client that never reads it).
-    const bulk = Array.from({ length: 3_000 }, (_, i) => ({ op: 'create' as const, entry: { id: `bulk:n${i}`, kind: 'app.note', data: { text: 'x'.repeat(2_000) } } }));
+    const bulk = Array.from({ length: 3_000 }, (_, i) => ({
+      op: 'create' as const,
+      entry: { id: `bulk:n${i}`, kind: 'app.note', data: { text: 'x'.repeat(2_000) } },
+    }));
     await app.registry.apply(bulk);
   });
   afterAll(async () => {
@@ -108,34 +125,48 @@ describe('the admin endpoint of a running app, against hostile clients', () => {
       expect(corpus.cases.length).toBeGreaterThanOrEqual(30);
     });
 
-    it.each(corpus.cases.map((c) => [c.name, c] as const))('refuses %s with a clear error and changes nothing', async (_name, c) => {
-      const answer = await exchange(socket, post(c.path, c.raw ?? JSON.stringify(c.body)));
-      expect(answer.status).toBe(422);
-      const { error } = JSON.parse(answer.body) as { error: { code: string; message: string } };
-      expect(error.code).toBe(c.code);
-      expect(error.message).toContain(c.message);
-      await unharmed();
-    });
+    it.each(corpus.cases.map((c) => [c.name, c] as const))(
+      'refuses %s with a clear error and changes nothing',
+      async (_name, c) => {
+        const answer = await exchange(socket, post(c.path, c.raw ?? JSON.stringify(c.body)));
+        expect(answer.status).toBe(422);
+        const { error } = JSON.parse(answer.body) as { error: { code: string; message: string } };
+        expect(error.code).toBe(c.code);
+        expect(error.message).toContain(c.message);
+        await unharmed();
+      },
+    );
 
     it('refuses entry data nested 100,000 levels deep', async () => {
       const deep = `{"ops":[{"op":"create","entry":{"id":"app:deep","kind":"app.note","meta":{},"data":${'['.repeat(100_000)}${']'.repeat(100_000)}}}]}`;
       const answer = await exchange(socket, post('/apply', deep));
       expect(answer.status).toBe(422);
-      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'INVALID', message: expect.stringContaining('levels deep') } });
+      expect(JSON.parse(answer.body)).toMatchObject({
+        error: { code: 'INVALID', message: expect.stringContaining('levels deep') },
+      });
       await unharmed();
     });
 
     it('refuses a body that is not UTF-8', async () => {
       const answer = await exchange(socket, post('/apply', Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d])));
-      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'INVALID', message: expect.stringContaining('not valid JSON') } });
+      expect(JSON.parse(answer.body)).toMatchObject({
+        error: { code: 'INVALID', message: expect.stringContaining('not valid JSON') },
+      });
       await unharmed();
     });
 
     it('refuses more operations than maxOps, naming the limit and the flag', async () => {
-      const ops = Array.from({ length: 11 }, (_, i) => ({ op: 'create', entry: { id: `app:n${i}`, kind: 'app.note', meta: {}, data: {} } }));
+      const ops = Array.from({ length: 11 }, (_, i) => ({
+        op: 'create',
+        entry: { id: `app:n${i}`, kind: 'app.note', meta: {}, data: {} },
+      }));
       const answer = await exchange(socket, post('/apply', JSON.stringify({ ops })));
       expect(JSON.parse(answer.body)).toMatchObject({
-        error: { code: 'INVALID', message: 'the batch has 11 operations, more than the 10 one request may carry (maxOps); apply it in smaller batches, or raise the limit (kindling run --admin-max-ops)' },
+        error: {
+          code: 'INVALID',
+          message:
+            'the batch has 11 operations, more than the 10 one request may carry (maxOps); apply it in smaller batches, or raise the limit (kindling run --admin-max-ops)',
+        },
       });
       await unharmed();
     });
@@ -143,17 +174,30 @@ describe('the admin endpoint of a running app, against hostile clients', () => {
 
   describe('hostile connections', () => {
     it('refuses a body declared larger than maxRequestBytes before reading it', async () => {
-      const head = 'POST /apply HTTP/1.1\r\nhost: kindling\r\ncontent-length: 1073741824\r\nconnection: close\r\n\r\n{"ops":';
+      const head =
+        'POST /apply HTTP/1.1\r\nhost: kindling\r\ncontent-length: 1073741824\r\nconnection: close\r\n\r\n{"ops":';
       const answer = await exchange(socket, head);
-      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'INVALID', message: expect.stringContaining('the request body is 1073741824 bytes, more than the 1048576 allowed (maxRequestBytes)') } });
+      expect(JSON.parse(answer.body)).toMatchObject({
+        error: {
+          code: 'INVALID',
+          message: expect.stringContaining(
+            'the request body is 1073741824 bytes, more than the 1048576 allowed (maxRequestBytes)',
+          ),
+        },
+      });
       await unharmed();
     });
 
     it('stops reading a chunked body once it passes maxRequestBytes', async () => {
       const chunk = 'x'.repeat(64 * 1024);
       const chunks = Array.from({ length: 20 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('');
-      const answer = await exchange(socket, `POST /apply HTTP/1.1\r\nhost: kindling\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n${chunks}0\r\n\r\n`);
-      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'INVALID', message: expect.stringContaining('more than 1048576') } });
+      const answer = await exchange(
+        socket,
+        `POST /apply HTTP/1.1\r\nhost: kindling\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n${chunks}0\r\n\r\n`,
+      );
+      expect(JSON.parse(answer.body)).toMatchObject({
+        error: { code: 'INVALID', message: expect.stringContaining('more than 1048576') },
+      });
       await unharmed();
     });
 
@@ -164,7 +208,10 @@ describe('the admin endpoint of a running app, against hostile clients', () => {
     });
 
     it('closes a connection whose body never ends, after the time limit', async () => {
-      const answer = await exchange(socket, 'POST /apply HTTP/1.1\r\nhost: kindling\r\ncontent-length: 100\r\n\r\n{"ops":[');
+      const answer = await exchange(
+        socket,
+        'POST /apply HTTP/1.1\r\nhost: kindling\r\ncontent-length: 100\r\n\r\n{"ops":[',
+      );
       expect(answer.status).toBe(408);
       await unharmed();
     });
@@ -192,7 +239,10 @@ describe('the admin endpoint of a running app, against hostile clients', () => {
     });
 
     it('answers 431 to headers larger than the server reads', async () => {
-      const answer = await exchange(socket, `GET /status HTTP/1.1\r\nhost: kindling\r\nx-big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
+      const answer = await exchange(
+        socket,
+        `GET /status HTTP/1.1\r\nhost: kindling\r\nx-big: ${'a'.repeat(64 * 1024)}\r\n\r\n`,
+      );
       expect(answer.status).toBe(431);
       await unharmed();
     });

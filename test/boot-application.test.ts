@@ -10,7 +10,8 @@ import { runCli } from './support/cli-harness.js';
 
 const fixture = resolve(import.meta.dirname, 'fixtures/boot/notes-app');
 /** The fixture's manifest, without allow. */
-const MANIFEST = 'name: notes\nlog: silent\ncomponents:\n  - events\n  - name: registry\n    config:\n      acceptKinds: [app.note]\nregistry:\n  - ./registry\n';
+const MANIFEST =
+  'name: notes\nlog: silent\ncomponents:\n  - events\n  - name: registry\n    config:\n      acceptKinds: [app.note]\nregistry:\n  - ./registry\n';
 
 describe('Application', () => {
   let dir: string;
@@ -49,13 +50,20 @@ describe('Application', () => {
     it('reads the registry YAML under the limits the manifest sets in allow.yaml', async () => {
       await writeFile(join(dir, 'kindling.yaml'), `${MANIFEST}allow:\n  yaml: { maxFileBytes: 16 }\n`);
       const started = await load();
-      await expect(started.start()).rejects.toThrow(/notes\.yaml:1:1: file is \d+ bytes, more than the limit of 16 \(maxFileBytes\)/);
+      await expect(started.start()).rejects.toThrow(
+        /notes\.yaml:1:1: file is \d+ bytes, more than the limit of 16 \(maxFileBytes\)/,
+      );
     });
 
     it('refuses a component config that is not valid at the manifest file:line:col', async () => {
-      await writeFile(join(dir, 'kindling.yaml'), 'components:\n  - events\n  - name: registry\n    config:\n      acceptKinds: 7\n');
+      await writeFile(
+        join(dir, 'kindling.yaml'),
+        'components:\n  - events\n  - name: registry\n    config:\n      acceptKinds: 7\n',
+      );
       const started = await load();
-      await expect(started.start()).rejects.toThrow(`data.acceptKinds: each value in acceptKinds must be a string (${join(dir, 'kindling.yaml')}:5:20)`);
+      await expect(started.start()).rejects.toThrow(
+        `data.acceptKinds: each value in acceptKinds must be a string (${join(dir, 'kindling.yaml')}:5:20)`,
+      );
     });
   });
 
@@ -63,9 +71,16 @@ describe('Application', () => {
     it('applies the difference with what the sources applied before, as one batch', async () => {
       const started = await load();
       await started.start();
-      await writeFile(join(dir, 'registry/notes.yaml'), 'namespace: app\nentries:\n  - { name: first, kind: app.note, text: changed }\n  - { name: third, kind: app.note, text: three }\n');
+      await writeFile(
+        join(dir, 'registry/notes.yaml'),
+        'namespace: app\nentries:\n  - { name: first, kind: app.note, text: changed }\n  - { name: third, kind: app.note, text: three }\n',
+      );
       const outcome = await started.reload();
-      expect(outcome).toMatchObject({ status: 'applied', revision: 2, changes: ['~app:first', '+app:third', '-app:second'] });
+      expect(outcome).toMatchObject({
+        status: 'applied',
+        revision: 2,
+        changes: ['~app:first', '+app:third', '-app:second'],
+      });
       expect(started.registry.historyRecords().at(-1)?.changes).toHaveLength(3);
     });
 
@@ -78,7 +93,10 @@ describe('Application', () => {
     it('refuses a bad edit with file:line:col and keeps the previous state', async () => {
       const started = await load();
       await started.start();
-      await writeFile(join(dir, 'registry/notes.yaml'), 'namespace: app\nentries:\n  - { name: first, kind: app.note, text: [oops }\n');
+      await writeFile(
+        join(dir, 'registry/notes.yaml'),
+        'namespace: app\nentries:\n  - { name: first, kind: app.note, text: [oops }\n',
+      );
       const outcome = await started.reload();
       expect(outcome.status).toBe('refused');
       expect(outcome.status === 'refused' && outcome.message).toContain(`${join(dir, 'registry/notes.yaml')}:3:`);
@@ -90,9 +108,14 @@ describe('Application', () => {
       await writeFile(join(dir, 'kindling.yaml'), `${MANIFEST}allow:\n  yaml: { maxDepth: 4 }\n`);
       const started = await load();
       await started.start();
-      await writeFile(join(dir, 'registry/notes.yaml'), 'namespace: app\nentries:\n  - { name: first, kind: app.note, text: { a: { b: deep } } }\n');
+      await writeFile(
+        join(dir, 'registry/notes.yaml'),
+        'namespace: app\nentries:\n  - { name: first, kind: app.note, text: { a: { b: deep } } }\n',
+      );
       const outcome = await started.reload();
-      expect(outcome.status === 'refused' && outcome.message).toMatch(/notes\.yaml:3:\d+: the YAML is nested more than 4 levels deep/);
+      expect(outcome.status === 'refused' && outcome.message).toMatch(
+        /notes\.yaml:3:\d+: the YAML is nested more than 4 levels deep/,
+      );
       expect(started.registry.revision).toBe(1);
     });
 
@@ -110,13 +133,14 @@ describe('Application', () => {
     it('refuses a manifest that names an unknown component with a ManifestError at file:line:col', async () => {
       await writeFile(join(dir, 'kindling.yaml'), 'components:\n  - events\n  - registri\n');
       await expect(load()).rejects.toThrow(ManifestError);
-      await expect(load()).rejects.toThrow(`${join(dir, 'kindling.yaml')}:3:5: unknown component "registri" (did you mean "registry"?)`);
+      await expect(load()).rejects.toThrow(
+        `${join(dir, 'kindling.yaml')}:3:5: unknown component "registri" (did you mean "registry"?)`,
+      );
     });
   });
 });
 
 describe('kindling (CLI)', () => {
-
   it('exits 2 with the usage for an unknown command', async () => {
     const { code, err } = await runCli(['serve']);
     expect(code).toBe(2);
@@ -167,9 +191,14 @@ describe('kindling (CLI)', () => {
 
 describe('builtinComponents', () => {
   it('boots the issue example: a component that registers a listener with the registry it depends on', async () => {
-    const { BootLoader, RegistryName, defineComponent, getHandlerRegistry, getRegistry } = await import('kindling/boot');
+    const { BootLoader, RegistryName, defineComponent, getHandlerRegistry, getRegistry } =
+      await import('kindling/boot');
     const added: string[] = [];
-    const manager = { add: (_ctx: unknown, entry: { id: string }) => void added.push(entry.id), update: () => undefined, delete: () => undefined };
+    const manager = {
+      add: (_ctx: unknown, entry: { id: string }) => void added.push(entry.id),
+      update: () => undefined,
+      delete: () => undefined,
+    };
     const myservice = defineComponent({
       name: 'myservice',
       dependsOn: [RegistryName],

@@ -1,7 +1,13 @@
 import { ContainerModule, inject, injectable } from 'inversify';
 import { describe, expect, it } from 'vitest';
 import type { Entry, EntryListener, EntryObserver, ListenerContext, ObserverContext } from 'kindling';
-import { EntryListenerContribution, EntryObserverContribution, Logger, entryListener, entryObserver } from 'kindling/boot';
+import {
+  EntryListenerContribution,
+  EntryObserverContribution,
+  Logger,
+  entryListener,
+  entryObserver,
+} from 'kindling/boot';
 import { bootTestApp } from 'kindling/testing';
 
 /** A replaceable service: an interface and a same-named token. */
@@ -68,7 +74,10 @@ describe('listeners and observers bound in the container', () => {
 
   it('lets a decorated listener refuse an entry', async () => {
     await using app = await bootTestApp({ modules: [greetings] });
-    await app.expectRefused('entries:\n  - { name: nobody, kind: greeting.formal, data: {} }\n', 'test:nobody needs a name');
+    await app.expectRefused(
+      'entries:\n  - { name: nobody, kind: greeting.formal, data: {} }\n',
+      'test:nobody needs a name',
+    );
   });
 
   it('registers a decorated observer for its pattern', async () => {
@@ -87,7 +96,9 @@ describe('listeners and observers bound in the container', () => {
     const module = new ContainerModule(({ bind }) => {
       bind(EntryListenerContribution).to(Undecorated);
     });
-    await expect(bootTestApp({ modules: [module] })).rejects.toThrow(/class Undecorated is bound as an EntryListenerContribution but has no @entryListener\(pattern\) decorator/);
+    await expect(bootTestApp({ modules: [module] })).rejects.toThrow(
+      /class Undecorated is bound as an EntryListenerContribution but has no @entryListener\(pattern\) decorator/,
+    );
   });
 
   it('refuses a malformed pattern where the decorator is written', () => {

@@ -5,7 +5,12 @@ import type { BootEvent, ComponentOptions } from 'kindling/boot';
 import type { LogFields, Logger } from 'kindling';
 
 /** A component that records its lifecycle calls in `log`. */
-function recorder(log: string[], name: string, dependsOn: string[] = [], extra: Partial<ComponentOptions> = {}): ComponentOptions {
+function recorder(
+  log: string[],
+  name: string,
+  dependsOn: string[] = [],
+  extra: Partial<ComponentOptions> = {},
+): ComponentOptions {
   return {
     name,
     dependsOn,
@@ -33,11 +38,15 @@ function memoryLogger(): Logger & { lines: string[] } {
 
 describe('defineComponent', () => {
   it('refuses a component without a name', () => {
-    expect(() => defineComponent({ name: '', load: (ctx) => ctx })).toThrow(expect.objectContaining({ code: 'INVALID' }));
+    expect(() => defineComponent({ name: '', load: (ctx) => ctx })).toThrow(
+      expect.objectContaining({ code: 'INVALID' }),
+    );
   });
 
   it('refuses a load time limit that is not a positive number', () => {
-    expect(() => defineComponent({ name: 'x', loadTimeoutMs: 0, load: (ctx) => ctx })).toThrow('component x: loadTimeoutMs must be a positive number of milliseconds');
+    expect(() => defineComponent({ name: 'x', loadTimeoutMs: 0, load: (ctx) => ctx })).toThrow(
+      'component x: loadTimeoutMs must be a positive number of milliseconds',
+    );
   });
 
   it('refuses a load that is not a function', () => {
@@ -50,7 +59,9 @@ describe('BootLoader', () => {
     it('refuses a second component with the same name with CONFLICT', () => {
       const boot = new BootLoader();
       boot.register(recorder([], 'http'));
-      expect(() => boot.register(recorder([], 'http'))).toThrow(expect.objectContaining({ code: 'CONFLICT', component: 'http' }));
+      expect(() => boot.register(recorder([], 'http'))).toThrow(
+        expect.objectContaining({ code: 'CONFLICT', component: 'http' }),
+      );
     });
 
     it('accepts a plain component object and checks it like defineComponent', () => {
@@ -63,7 +74,13 @@ describe('BootLoader', () => {
   describe('.plan', () => {
     it('orders components into dependency levels, registration order inside a level', () => {
       const boot = new BootLoader();
-      for (const [name, deps] of [['http', ['registry', 'function']], ['function', ['registry']], ['registry', ['events']], ['events', []], ['metrics', []]] as const) {
+      for (const [name, deps] of [
+        ['http', ['registry', 'function']],
+        ['function', ['registry']],
+        ['registry', ['events']],
+        ['events', []],
+        ['metrics', []],
+      ] as const) {
         boot.register(recorder([], name, [...deps]));
       }
       expect(boot.plan()).toEqual([['events', 'metrics'], ['registry'], ['function'], ['http']]);
@@ -124,7 +141,14 @@ describe('BootLoader', () => {
       boot.register(recorder([], 'a', ['b']));
       boot.register(recorder([], 'b', ['a', 'c']));
       boot.register(recorder([], 'c', ['b']));
-      expect(() => boot.plan()).toThrow(expect.objectContaining({ cycles: [['a', 'b', 'a'], ['b', 'c', 'b']] }));
+      expect(() => boot.plan()).toThrow(
+        expect.objectContaining({
+          cycles: [
+            ['a', 'b', 'a'],
+            ['b', 'c', 'b'],
+          ],
+        }),
+      );
     });
   });
 
@@ -214,14 +238,19 @@ describe('BootLoader', () => {
     it('gives a component without a limit of its own the loader default', async () => {
       const boot = new BootLoader({ loadTimeoutMs: 5 });
       boot.register({ name: 'stuck', load: () => new Promise<void>(() => undefined) });
-      await expect(boot.load()).rejects.toMatchObject({ code: 'TIMEOUT', message: expect.stringContaining('within 5 ms') as unknown });
+      await expect(boot.load()).rejects.toMatchObject({
+        code: 'TIMEOUT',
+        message: expect.stringContaining('within 5 ms') as unknown,
+      });
     });
 
     it('stops what loaded, in reverse order, when a load does not settle', async () => {
       const log: string[] = [];
       const boot = new BootLoader();
       boot.register(recorder(log, 'a'));
-      boot.register(recorder(log, 'stuck', ['a'], { loadTimeoutMs: 5, load: () => new Promise<void>(() => undefined) }));
+      boot.register(
+        recorder(log, 'stuck', ['a'], { loadTimeoutMs: 5, load: () => new Promise<void>(() => undefined) }),
+      );
       await expect(boot.load()).rejects.toMatchObject({ code: 'TIMEOUT' });
       expect(log).toEqual(['load:a', 'stop:a']);
       expect(boot.state).toBe('stopped');
@@ -249,7 +278,12 @@ describe('BootLoader', () => {
 
     it('fails with TIMEOUT naming a component that does not start within its limit', async () => {
       const boot = new BootLoader({ startTimeoutMs: 60_000 });
-      boot.register({ name: 'slow', startTimeoutMs: 5, load: (ctx) => ctx, start: () => new Promise<void>(() => undefined) });
+      boot.register({
+        name: 'slow',
+        startTimeoutMs: 5,
+        load: (ctx) => ctx,
+        start: () => new Promise<void>(() => undefined),
+      });
       await expect(boot.start()).rejects.toMatchObject({
         code: 'TIMEOUT',
         component: 'slow',
@@ -367,7 +401,9 @@ describe('BootLoader', () => {
       boot.register(recorder([], 'b', ['a']));
       await boot.start();
       await boot.shutdown();
-      expect(events.map((event) => `${event.name}${event.component === undefined ? '' : ` ${event.component}`}`)).toEqual([
+      expect(
+        events.map((event) => `${event.name}${event.component === undefined ? '' : ` ${event.component}`}`),
+      ).toEqual([
         '$boot.component_loaded a',
         '$boot.component_loaded b',
         '$boot.loaded',
@@ -379,7 +415,9 @@ describe('BootLoader', () => {
         '$boot.component_stopped a',
         '$boot.stopped',
       ]);
-      expect(events.every((event) => event.name === '$boot.stopping' || typeof event.durationMs === 'number')).toBe(true);
+      expect(events.every((event) => event.name === '$boot.stopping' || typeof event.durationMs === 'number')).toBe(
+        true,
+      );
     });
 
     it('emits $boot.component_failed with the phase and the error', async () => {
@@ -388,7 +426,10 @@ describe('BootLoader', () => {
       boot.onBootEvent((event) => events.push(event));
       boot.register(recorder([], 'a', [], { start: () => Promise.reject(new Error('nope')) }));
       await expect(boot.start()).rejects.toThrow('nope');
-      expect(events.find((event) => event.name === '$boot.component_failed')).toMatchObject({ component: 'a', phase: 'start' });
+      expect(events.find((event) => event.name === '$boot.component_failed')).toMatchObject({
+        component: 'a',
+        phase: 'start',
+      });
     });
 
     it('keeps booting when an event listener throws', async () => {

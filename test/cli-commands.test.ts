@@ -15,7 +15,6 @@ import { runCli } from './support/cli-harness.js';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'cli', 'app');
 
-
 function memoryLogger(lines: string[]): Logger {
   const write = (level: string) => (message: string, _fields?: LogFields) => void lines.push(`${level} ${message}`);
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
@@ -32,11 +31,14 @@ entries:
 `;
 
 describe('kindling --help', () => {
-  it.each(['run', 'validate', 'plan', 'apply', 'history', 'rollback', 'compact'])('prints the usage of %s and exits 0', async (command) => {
-    const { code, out } = await runCli([command, '--help']);
-    expect(code).toBe(0);
-    expect(out).toMatch(new RegExp(`^Usage: kindling ${command} \\[options\\] <app>`));
-  });
+  it.each(['run', 'validate', 'plan', 'apply', 'history', 'rollback', 'compact'])(
+    'prints the usage of %s and exits 0',
+    async (command) => {
+      const { code, out } = await runCli([command, '--help']);
+      expect(code).toBe(0);
+      expect(out).toMatch(new RegExp(`^Usage: kindling ${command} \\[options\\] <app>`));
+    },
+  );
 });
 
 describe('kindling commands against a running app (in process)', () => {
@@ -55,7 +57,10 @@ describe('kindling commands against a running app (in process)', () => {
     app = undefined;
   };
   const running = (): Application => app as Application;
-  const ids = (): string[] => running().registry.entries().map((entry) => entry.id);
+  const ids = (): string[] =>
+    running()
+      .registry.entries()
+      .map((entry) => entry.id);
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kindling-cmd-'));
@@ -75,7 +80,9 @@ describe('kindling commands against a running app (in process)', () => {
       await start();
       const { code, out } = await runCli(['plan', dir, '--state-dir', state]);
       expect(code).toBe(0);
-      expect(out).toMatch(/^no changes: the running app \(pid \d+, revision 1\) matches the registry YAML of cli-fixture\n$/);
+      expect(out).toMatch(
+        /^no changes: the running app \(pid \d+, revision 1\) matches the registry YAML of cli-fixture\n$/,
+      );
     });
 
     it('exits 1 and lists a create with where it is declared', async () => {
@@ -83,7 +90,9 @@ describe('kindling commands against a running app (in process)', () => {
       await appendFile(extra, '  - name: third\n    kind: app.note\n    text: three\n');
       const { code, out } = await runCli(['plan', dir, '--state-dir', state]);
       expect(code).toBe(1);
-      expect(out).toContain(`  + app:third  app.note  ${join(dir, 'registry/extra.yaml')}:9:5`.replace(`${process.cwd()}/`, ''));
+      expect(out).toContain(
+        `  + app:third  app.note  ${join(dir, 'registry/extra.yaml')}:9:5`.replace(`${process.cwd()}/`, ''),
+      );
       expect(out).toContain('1 to create, 0 to update, 0 to delete');
     });
 
@@ -100,12 +109,17 @@ describe('kindling commands against a running app (in process)', () => {
       await writeFile(extra, NOTES.split('  - name: second')[0] as string);
       const { code, out } = await runCli(['plan', dir, '--state-dir', state]);
       expect(code).toBe(0);
-      expect(out).toContain('1 entry this YAML applied before is no longer declared and kept (app:second); --prune deletes it');
+      expect(out).toContain(
+        '1 entry this YAML applied before is no longer declared and kept (app:second); --prune deletes it',
+      );
     });
 
     it('with --prune, lists a delete for each entry this YAML applied and no longer declares, and none for other sources', async () => {
       await start();
-      await new AdminClient(statePaths(dir, state)).apply({ ops: [{ op: 'create', entry: { id: 'app:other', kind: 'app.note', meta: {}, data: {} } }], source: 'ci' });
+      await new AdminClient(statePaths(dir, state)).apply({
+        ops: [{ op: 'create', entry: { id: 'app:other', kind: 'app.note', meta: {}, data: {} } }],
+        source: 'ci',
+      });
       await writeFile(extra, NOTES.split('  - name: second')[0] as string);
       const { code, out } = await runCli(['plan', dir, '--state-dir', state, '--prune']);
       expect(code).toBe(1);
@@ -137,12 +151,17 @@ describe('kindling commands against a running app (in process)', () => {
 
     it('exits 2 with the position when the dry run through the app is refused, and changes nothing', async () => {
       await start();
-      await appendFile(extra, '  - name: fn\n    kind: function.js\n    file: ../functions/hello.js\n    export: nope\n');
+      await appendFile(
+        extra,
+        '  - name: fn\n    kind: function.js\n    file: ../functions/hello.js\n    export: nope\n',
+      );
       const { code, out, err } = await runCli(['plan', dir, '--state-dir', state]);
       expect(code).toBe(2);
       expect(out).toContain('+ app:fn');
       // The function component points at the entry's `export` (found again in the YAML by the app).
-      expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:12:13: function app:fn: module ../functions/hello.js has no export "nope"`);
+      expect(err).toContain(
+        `${join(dir, 'registry/extra.yaml')}:12:13: function app:fn: module ../functions/hello.js has no export "nope"`,
+      );
       expect(running().registry.revision).toBe(1);
     });
 
@@ -163,7 +182,13 @@ describe('kindling commands against a running app (in process)', () => {
       expect(code).toBe(0);
       expect(out).toContain('applied revision 2: 1 created, 1 updated, 0 deleted');
       expect(running().registry.revision).toBe(2);
-      expect(running().registry.historyRecords().at(-1)?.changes.map((change) => `${change.op} ${change.entry.id}`).sort()).toEqual(['create app:third', 'update app:second']);
+      expect(
+        running()
+          .registry.historyRecords()
+          .at(-1)
+          ?.changes.map((change) => `${change.op} ${change.entry.id}`)
+          .sort(),
+      ).toEqual(['create app:third', 'update app:second']);
     });
 
     it('exits 0 without a new revision when there is nothing to change', async () => {
@@ -192,7 +217,10 @@ describe('kindling commands against a running app (in process)', () => {
 
     it('with --prune, deletes only the entries this YAML applied and no longer declares', async () => {
       await start();
-      await new AdminClient(statePaths(dir, state)).apply({ ops: [{ op: 'create', entry: { id: 'app:other', kind: 'app.note', meta: {}, data: {} } }], source: 'ci' });
+      await new AdminClient(statePaths(dir, state)).apply({
+        ops: [{ op: 'create', entry: { id: 'app:other', kind: 'app.note', meta: {}, data: {} } }],
+        source: 'ci',
+      });
       await writeFile(extra, NOTES.split('  - name: second')[0] as string);
       const { code, out } = await runCli(['apply', dir, '--state-dir', state, '--prune']);
       expect(code).toBe(0);
@@ -209,36 +237,52 @@ describe('kindling commands against a running app (in process)', () => {
 
     it('exits 2 with the position of a refused entry, leaving the revision', async () => {
       await start();
-      await appendFile(extra, '  - name: fn\n    kind: function.js\n    file: ../functions/missing.js\n    export: hello\n');
+      await appendFile(
+        extra,
+        '  - name: fn\n    kind: function.js\n    file: ../functions/missing.js\n    export: hello\n',
+      );
       const { code, err } = await runCli(['apply', dir, '--state-dir', state]);
       expect(code).toBe(2);
-      expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:11:11: function app:fn: module file ../functions/missing.js does not exist`);
+      expect(err).toContain(
+        `${join(dir, 'registry/extra.yaml')}:11:11: function app:fn: module file ../functions/missing.js does not exist`,
+      );
       expect(running().registry.revision).toBe(1);
     });
 
     it('exits 2 with the problems of a bad YAML, each at its position', async () => {
       await start();
-      await writeFile(extra, 'namespace: app\nentries:\n  - name: a\n  - name: b\n    kind: app.note\n    data: {}\n    text: both\n');
+      await writeFile(
+        extra,
+        'namespace: app\nentries:\n  - name: a\n  - name: b\n    kind: app.note\n    data: {}\n    text: both\n',
+      );
       const { code, err } = await runCli(['apply', dir, '--state-dir', state]);
       expect(code).toBe(2);
       expect(err).toContain('error: invalid registry YAML (2 problems):\n');
       expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:3:5: entry app:a has no kind`);
-      expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:7:5: entry app:b has both data and inline fields (text)`);
+      expect(err).toContain(
+        `${join(dir, 'registry/extra.yaml')}:7:5: entry app:b has both data and inline fields (text)`,
+      );
     });
 
     it('exits 2 and says how to start the app when none is running', async () => {
       const { code, err } = await runCli(['apply', dir, '--state-dir', state]);
       expect(code).toBe(2);
-      expect(err).toBe(`error: no running app at ${state}; start it with \`kindling run ${dir}\` (or give the --state-dir it runs with)\n`);
+      expect(err).toBe(
+        `error: no running app at ${state}; start it with \`kindling run ${dir}\` (or give the --state-dir it runs with)\n`,
+      );
     });
 
     it('shows the progress of a large batch', async () => {
       await start();
-      const many = Array.from({ length: 1_200 }, (_, i) => `  - { name: n${i}, kind: app.note, text: "${i}" }`).join('\n');
+      const many = Array.from({ length: 1_200 }, (_, i) => `  - { name: n${i}, kind: app.note, text: "${i}" }`).join(
+        '\n',
+      );
       await writeFile(join(dir, 'registry', 'many.yaml'), `namespace: many\nentries:\n${many}\n`);
       const { code, err } = await runCli(['apply', dir, '--state-dir', state], { progress: 'plain' });
       expect(code).toBe(0);
-      expect(err).toMatch(/^loading the registry YAML \(1 source\)\nloaded 1,203 entries from 3 files\nplanning 1,203 entries\napplying 1,200 changes\napplied 1,200 changes in [\d.]+ m?s\n$/);
+      expect(err).toMatch(
+        /^loading the registry YAML \(1 source\)\nloaded 1,203 entries from 3 files\nplanning 1,203 entries\napplying 1,200 changes\napplied 1,200 changes in [\d.]+ m?s\n$/,
+      );
     });
   });
 
@@ -259,7 +303,10 @@ describe('kindling commands against a running app (in process)', () => {
       await start();
       const { code, out } = await runCli(['history', dir, '--state-dir', state, '--json']);
       expect(code).toBe(0);
-      expect(JSON.parse(out)).toMatchObject({ revision: 1, records: [{ revision: 1, changes: [{ op: 'create', id: 'app:first' }, {}, { id: 'base:welcome' }] }] });
+      expect(JSON.parse(out)).toMatchObject({
+        revision: 1,
+        records: [{ revision: 1, changes: [{ op: 'create', id: 'app:first' }, {}, { id: 'base:welcome' }] }],
+      });
     });
   });
 
@@ -318,7 +365,9 @@ describe('kindling commands against a running app (in process)', () => {
       const logs: string[] = [];
       await start(memoryLogger(logs));
       expect(running().registry.get('app:second')?.data).toEqual({ text: 'deux' });
-      expect(logs).toContainEqual(expect.stringMatching(/^info replayed 1 batch from .*journal\.log \(1 change over the YAML\)$/));
+      expect(logs).toContainEqual(
+        expect.stringMatching(/^info replayed 1 batch from .*journal\.log \(1 change over the YAML\)$/),
+      );
     });
 
     it('keeps every committed batch and drops a torn last record', async () => {
@@ -333,7 +382,9 @@ describe('kindling commands against a running app (in process)', () => {
       const logs: string[] = [];
       await start(memoryLogger(logs));
       expect(ids()).toEqual(['app:first', 'app:fourth', 'app:second', 'app:third', 'base:welcome']);
-      expect(logs).toContainEqual(expect.stringMatching(/^info replayed 2 batches from .* \(2 changes over the YAML, torn tail dropped\)$/));
+      expect(logs).toContainEqual(
+        expect.stringMatching(/^info replayed 2 batches from .* \(2 changes over the YAML, torn tail dropped\)$/),
+      );
     });
 
     it('remembers after a restart which entries the YAML applied, so --prune can delete them', async () => {
@@ -376,7 +427,10 @@ describe('kindling commands against a running app (in process)', () => {
 
     it('refuses to start when the journal no longer applies over the YAML, saying how to start from the YAML alone', async () => {
       await start();
-      await appendFile(extra, '  - name: fn\n    kind: function.js\n    file: ../functions/hello.js\n    export: hello\n');
+      await appendFile(
+        extra,
+        '  - name: fn\n    kind: function.js\n    file: ../functions/hello.js\n    export: hello\n',
+      );
       expect((await runCli(['apply', dir, '--state-dir', state])).code).toBe(0);
       await stop();
       await writeFile(extra, NOTES);
@@ -384,7 +438,9 @@ describe('kindling commands against a running app (in process)', () => {
       const error = await start().catch((caught: unknown) => caught);
       app = undefined;
       expect(String(error)).toMatch(
-        new RegExp(`the registry journal ${join(state, 'journal.log')} \\(1 batch\\) could not be replayed over the registry YAML: .*module file \\.\\./functions/hello\\.js does not exist[^]*\\nFix the cause, or move the journal aside to start from the YAML alone\\.$`),
+        new RegExp(
+          `the registry journal ${join(state, 'journal.log')} \\(1 batch\\) could not be replayed over the registry YAML: .*module file \\.\\./functions/hello\\.js does not exist[^]*\\nFix the cause, or move the journal aside to start from the YAML alone\\.$`,
+        ),
       );
     });
 
@@ -393,10 +449,15 @@ describe('kindling commands against a running app (in process)', () => {
         const json = JSON.stringify(value);
         return `${crc32(json).toString(16).padStart(8, '0')}\t${json}\n`;
       };
-      await writeFile(join(state, 'journal.log'), forged({ v: 1, revision: 1, transactionId: 't', time: '2025-01-01T00:00:00Z', changes: {} }));
+      await writeFile(
+        join(state, 'journal.log'),
+        forged({ v: 1, revision: 1, transactionId: 't', time: '2025-01-01T00:00:00Z', changes: {} }),
+      );
       const { code, err } = await runCli(['run', dir, '--state-dir', state]);
       expect(code).toBe(1);
-      expect(err).toContain(`registry journal ${join(state, 'journal.log')}:1 is damaged: changes must be a list; refusing to drop committed batches`);
+      expect(err).toContain(
+        `registry journal ${join(state, 'journal.log')}:1 is damaged: changes must be a list; refusing to drop committed batches`,
+      );
     });
 
     it('refuses to start on a journal whose entry has a forged position, naming file, line and field', async () => {
@@ -405,10 +466,23 @@ describe('kindling commands against a running app (in process)', () => {
         revision: 1,
         transactionId: 't',
         time: '2025-01-01T00:00:00Z',
-        changes: [{ op: 'create', entry: { id: 'app:x', kind: 'app.note', meta: {}, data: {}, at: { file: '/etc/shadow', line: -1, column: 1 } } }],
+        changes: [
+          {
+            op: 'create',
+            entry: {
+              id: 'app:x',
+              kind: 'app.note',
+              meta: {},
+              data: {},
+              at: { file: '/etc/shadow', line: -1, column: 1 },
+            },
+          },
+        ],
       });
       await writeFile(join(state, 'journal.log'), `${crc32(json).toString(16).padStart(8, '0')}\t${json}\n`);
-      await expect(start()).rejects.toThrow(`registry journal ${join(state, 'journal.log')}:1 is damaged: changes[0].entry: entry app:x: at.line must be a positive integer`);
+      await expect(start()).rejects.toThrow(
+        `registry journal ${join(state, 'journal.log')}:1 is damaged: changes[0].entry: entry app:x: at.line must be a positive integer`,
+      );
       app = undefined;
     });
 
@@ -420,38 +494,55 @@ describe('kindling commands against a running app (in process)', () => {
       await runCli(['apply', dir, '--state-dir', state]);
       const compacted = await runCli(['compact', dir, '--state-dir', state]);
       expect(compacted.code).toBe(0);
-      expect(compacted.out).toMatch(new RegExp(`^compacted ${join(state, 'journal.log')}: \\d+ bytes → \\d+ bytes, a snapshot of 2 entries at revision 3\n$`));
+      expect(compacted.out).toMatch(
+        new RegExp(
+          `^compacted ${join(state, 'journal.log')}: \\d+ bytes → \\d+ bytes, a snapshot of 2 entries at revision 3\n$`,
+        ),
+      );
       await stop();
       await writeFile(extra, NOTES);
       await start();
       expect(running().registry.get('app:second')?.data).toEqual({ text: 'deux' });
       expect(ids()).toContain('app:third');
       const history = await runCli(['history', dir, '--state-dir', state]);
-      expect(history.out).toMatch(/^ +5 {2}\S+Z {2}journal replay \(a snapshot of revision 3 and 0 batches\) +~app:second \+app:third$/m);
+      expect(history.out).toMatch(
+        /^ +5 {2}\S+Z {2}journal replay \(a snapshot of revision 3 and 0 batches\) +~app:second \+app:third$/m,
+      );
     });
 
     it('kindling run passes its limits to the journal and the admin socket', async () => {
       const stop = new AbortController();
       let refused: unknown;
-      const code = await main(['run', dir, '--state-dir', state, '--admin-max-ops', '1', '--journal-compact-bytes', '1KiB'], {
-        stdout: () => undefined,
-        stderr: () => undefined,
-        logger: silentLogger,
-        handleSignals: false,
-        signal: stop.signal,
-        onReady: () =>
-          void (async () => {
-            const client = new AdminClient(statePaths(dir, state));
-            const note = (i: number) => ({ op: 'create' as const, entry: { id: `app:n${i}`, kind: 'app.note', meta: {}, data: { text: 'x'.repeat(300) } } });
-            refused = await client.apply({ ops: [note(0), note(1)] }).catch((error: unknown) => error);
-            for (let i = 0; i < 8; i++) await client.apply({ ops: [note(i)] });
-            stop.abort();
-          })(),
-      });
+      const code = await main(
+        ['run', dir, '--state-dir', state, '--admin-max-ops', '1', '--journal-compact-bytes', '1KiB'],
+        {
+          stdout: () => undefined,
+          stderr: () => undefined,
+          logger: silentLogger,
+          handleSignals: false,
+          signal: stop.signal,
+          onReady: () =>
+            void (async () => {
+              const client = new AdminClient(statePaths(dir, state));
+              const note = (i: number) => ({
+                op: 'create' as const,
+                entry: { id: `app:n${i}`, kind: 'app.note', meta: {}, data: { text: 'x'.repeat(300) } },
+              });
+              refused = await client.apply({ ops: [note(0), note(1)] }).catch((error: unknown) => error);
+              for (let i = 0; i < 8; i++) await client.apply({ ops: [note(i)] });
+              stop.abort();
+            })(),
+        },
+      );
       expect(code).toBe(0);
-      expect(refused).toMatchObject({ code: 'INVALID', message: expect.stringContaining('more than the 1 one request may carry (maxOps)') });
+      expect(refused).toMatchObject({
+        code: 'INVALID',
+        message: expect.stringContaining('more than the 1 one request may carry (maxOps)'),
+      });
       // Compacted as it grew: the journal begins with a snapshot.
-      expect((await readFile(join(state, 'journal.log'), 'utf8')).split('\n')[0]).toMatch(/^[0-9a-f]{8}\t\{"v":1,"type":"snapshot","revision":\d+,/);
+      expect((await readFile(join(state, 'journal.log'), 'utf8')).split('\n')[0]).toMatch(
+        /^[0-9a-f]{8}\t\{"v":1,"type":"snapshot","revision":\d+,/,
+      );
     });
 
     it('refuses a limit flag that is not a size, as a usage error', async () => {
@@ -462,8 +553,14 @@ describe('kindling commands against a running app (in process)', () => {
 
     it('refuses a second app on the same state directory, naming the pid of the first', async () => {
       await start();
-      const second = await Application.load(dir, { builtins: builtinComponents, logger: silentLogger, stateDir: state });
-      await expect(second.start()).rejects.toThrow(`an app (pid ${process.pid}) is already running with the state directory ${state}`);
+      const second = await Application.load(dir, {
+        builtins: builtinComponents,
+        logger: silentLogger,
+        stateDir: state,
+      });
+      await expect(second.start()).rejects.toThrow(
+        `an app (pid ${process.pid}) is already running with the state directory ${state}`,
+      );
       expect(await readFile(join(dir, 'registry', 'extra.yaml'), 'utf8')).toBe(NOTES);
       expect((await runCli(['plan', dir, '--state-dir', state])).code).toBe(0);
     });

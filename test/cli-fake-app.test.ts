@@ -17,12 +17,12 @@ const OTHER_UID = 12_345;
 const asRoot = process.getuid?.() === 0;
 
 /** What a terminal would act on: C0 but the line feed, DEL, C1, bidi controls, zero-width characters, lone surrogates. */
-const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]/;
+const RAW_CONTROL =
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]/;
 
 const FORGED_SOURCE = 'ci\n    9  2025-01-01T00:00:00Z  yaml:/etc  +app:forged';
 const RED_ID = 'app:\u001b[31mred';
 const BIDI_ID = 'app:\u202eevil';
-
 
 describe('kindling commands against a fake app', () => {
   let dir: string;
@@ -61,8 +61,20 @@ describe('kindling commands against a fake app', () => {
       '/history': {
         revision: 3,
         records: [
-          { revision: 1, transactionId: 't1', time: '2025-01-01T00:00:00.000Z', source: FORGED_SOURCE, changes: [{ op: 'create', id: RED_ID, kind: 'app.note' }] },
-          { revision: 2, transactionId: 't2', time: '2025-01-01T00:00:01.000Z', source: 'ci', changes: [{ op: 'create', id: BIDI_ID, kind: 'app.note' }] },
+          {
+            revision: 1,
+            transactionId: 't1',
+            time: '2025-01-01T00:00:00.000Z',
+            source: FORGED_SOURCE,
+            changes: [{ op: 'create', id: RED_ID, kind: 'app.note' }],
+          },
+          {
+            revision: 2,
+            transactionId: 't2',
+            time: '2025-01-01T00:00:01.000Z',
+            source: 'ci',
+            changes: [{ op: 'create', id: BIDI_ID, kind: 'app.note' }],
+          },
         ],
         journal: { path: '/j\u202e', replayedBatches: 0, tornTail: true },
       },
@@ -72,7 +84,8 @@ describe('kindling commands against a fake app', () => {
       request.on('data', (chunk: Buffer) => (body += chunk.toString()));
       request.on('end', () => {
         requests.push(`${request.method} ${request.url} ${body}`);
-        const answer = request.url === '/apply' ? applyAnswer : { status: 200, body: { result: answers[request.url ?? ''] } };
+        const answer =
+          request.url === '/apply' ? applyAnswer : { status: 200, body: { result: answers[request.url ?? ''] } };
         response.writeHead(answer.status, { 'content-type': 'application/json' });
         response.end(JSON.stringify(answer.body));
       });
@@ -89,23 +102,29 @@ describe('kindling commands against a fake app', () => {
   });
 
   describe('in a state directory another user created', () => {
-    it.runIf(asRoot)('apply exits 2, saying what to do, and sends the fake app nothing (it used to send every entry and report success)', async () => {
-      await chown(state, OTHER_UID, OTHER_UID);
-      const { code, out, err } = await runCli(['apply', dir, '--state-dir', state]);
-      expect({ code, out }).toEqual({ code: 2, out: '' });
-      expect(err).toBe(
-        `error: the state directory ${state} belongs to another user (uid ${OTHER_UID}), so the app answering there may not be yours; nothing was sent to it: use a state directory of your own with --state-dir\n`,
-      );
-      expect(requests).toEqual([]);
-    });
+    it.runIf(asRoot)(
+      'apply exits 2, saying what to do, and sends the fake app nothing (it used to send every entry and report success)',
+      async () => {
+        await chown(state, OTHER_UID, OTHER_UID);
+        const { code, out, err } = await runCli(['apply', dir, '--state-dir', state]);
+        expect({ code, out }).toEqual({ code: 2, out: '' });
+        expect(err).toBe(
+          `error: the state directory ${state} belongs to another user (uid ${OTHER_UID}), so the app answering there may not be yours; nothing was sent to it: use a state directory of your own with --state-dir\n`,
+        );
+        expect(requests).toEqual([]);
+      },
+    );
 
-    it.runIf(asRoot).each(['plan', 'validate', 'history', 'compact'])('%s exits 2 and sends the fake app nothing', async (command) => {
-      await chown(state, OTHER_UID, OTHER_UID);
-      const { code, err } = await runCli([command, dir, '--state-dir', state]);
-      expect(code).toBe(2);
-      expect(err).toContain('belongs to another user');
-      expect(requests).toEqual([]);
-    });
+    it.runIf(asRoot).each(['plan', 'validate', 'history', 'compact'])(
+      '%s exits 2 and sends the fake app nothing',
+      async (command) => {
+        await chown(state, OTHER_UID, OTHER_UID);
+        const { code, err } = await runCli([command, dir, '--state-dir', state]);
+        expect(code).toBe(2);
+        expect(err).toContain('belongs to another user');
+        expect(requests).toEqual([]);
+      },
+    );
 
     it('apply exits 2 and sends nothing when the state directory is open to others', async () => {
       await chmod(state, 0o777);
@@ -149,8 +168,16 @@ describe('kindling commands against a fake app', () => {
     });
 
     it('validate prints a refusal whose message carries escape sequences, escaped and indented', async () => {
-      await writeFile(join(dir, 'registry/extra.yaml'), 'namespace: app\nentries:\n  - { name: new, kind: app.note }\n');
-      applyAnswer = { status: 422, body: { error: { code: 'REJECTED', message: `entry ${RED_ID} refused \u001b[2J by\nthe listener`, details: {} } } };
+      await writeFile(
+        join(dir, 'registry/extra.yaml'),
+        'namespace: app\nentries:\n  - { name: new, kind: app.note }\n',
+      );
+      applyAnswer = {
+        status: 422,
+        body: {
+          error: { code: 'REJECTED', message: `entry ${RED_ID} refused \u001b[2J by\nthe listener`, details: {} },
+        },
+      };
       const { code, err } = await runCli(['validate', dir, '--state-dir', state]);
       expect(code).toBe(2);
       expect(err).not.toMatch(RAW_CONTROL);

@@ -48,7 +48,8 @@ describe('kindling commands against a running example app (subprocesses)', () =>
   let http: string;
   let original: string;
 
-  const revision = async (): Promise<number> => Number(/revision (\d+)/.exec((await kindling(['history', dir, '--state-dir', state])).out)?.[1]);
+  const revision = async (): Promise<number> =>
+    Number(/revision (\d+)/.exec((await kindling(['history', dir, '--state-dir', state])).out)?.[1]);
   /** Puts the YAML back as it was and applies it (with --prune), so the next test starts from the original app. */
   const restore = async (): Promise<void> => {
     await writeFile(http, original);
@@ -100,7 +101,9 @@ describe('kindling commands against a running example app (subprocesses)', () =>
       try {
         const { code, err } = await kindling(['validate', dir, '--state-dir', state]);
         expect(code).toBe(2);
-        expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:9:11: http.endpoint hello:get-bye: function entry hello:farewell does not exist`);
+        expect(err).toContain(
+          `${join(dir, 'registry/extra.yaml')}:9:11: http.endpoint hello:get-bye: function entry hello:farewell does not exist`,
+        );
       } finally {
         await unlink(join(dir, 'registry/extra.yaml'));
       }
@@ -134,7 +137,11 @@ describe('kindling commands against a running example app (subprocesses)', () =>
       try {
         const { code, out } = await kindling(['plan', dir, '--state-dir', state, '--json']);
         expect(code).toBe(1);
-        expect(JSON.parse(out)).toMatchObject({ app: 'hello', valid: true, changes: [{ op: 'update', id: 'hello:get-hello', paths: ['data.path'] }] });
+        expect(JSON.parse(out)).toMatchObject({
+          app: 'hello',
+          valid: true,
+          changes: [{ op: 'update', id: 'hello:get-hello', paths: ['data.path'] }],
+        });
       } finally {
         await writeFile(http, original);
       }
@@ -145,7 +152,9 @@ describe('kindling commands against a running example app (subprocesses)', () =>
       try {
         const { code, err } = await kindling(['plan', dir, '--state-dir', state]);
         expect(code).toBe(2);
-        expect(err).toContain(`${join(dir, 'registry/extra.yaml')}:8:11: http.endpoint hello:get-bye: route GET /hello/:name on hello:server is already taken by endpoint hello:get-hello`);
+        expect(err).toContain(
+          `${join(dir, 'registry/extra.yaml')}:8:11: http.endpoint hello:get-bye: route GET /hello/:name on hello:server is already taken by endpoint hello:get-hello`,
+        );
       } finally {
         await unlink(join(dir, 'registry/extra.yaml'));
       }
@@ -171,7 +180,14 @@ describe('kindling commands against a running example app (subprocesses)', () =>
       const before = await revision();
       await writeFile(http, original.replace('path: /hello/:name', 'path: /hi/:name'));
       try {
-        const { code, err } = await kindling(['apply', dir, '--state-dir', state, '--expect-revision', String(before - 1)]);
+        const { code, err } = await kindling([
+          'apply',
+          dir,
+          '--state-dir',
+          state,
+          '--expect-revision',
+          String(before - 1),
+        ]);
         expect(code).toBe(2);
         expect(err).toContain(`expected revision ${before - 1}, but the registry is at ${before}; plan again`);
         expect(await revision()).toBe(before);
@@ -246,7 +262,9 @@ describe('a change applied through the CLI (subprocesses)', () => {
 
     app = await RunningApp.start(dir, state);
     // The journal ended at revision 2: the baseline becomes 3 and the replay 4 (revisions never repeat).
-    expect(app.output.out).toMatch(/^hello is running \(registry revision 4, 8 entries; 1 journaled batch replayed\)$/m);
+    expect(app.output.out).toMatch(
+      /^hello is running \(registry revision 4, 8 entries; 1 journaled batch replayed\)$/m,
+    );
     expect(await (await fetchOnce(`${app.url}/hi/Ada`)).json()).toEqual({ message: 'Hello, Ada!' });
     const history = await kindling(['history', dir, '--state-dir', state]);
     expect(history.out).toMatch(/^ +4 {2}\S+Z {2}journal replay \(1 batch\) +~hello:get-hello$/m);

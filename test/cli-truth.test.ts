@@ -25,7 +25,9 @@ function notes(count: number, namespace = 'bulk'): string {
 
 describe('kindling --version', () => {
   it("prints the package's version and exits 0", async () => {
-    const pkg = JSON.parse(await readFile(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    const pkg = JSON.parse(await readFile(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
     for (const flag of ['--version', '-V']) {
       const { code, out } = await runCli([flag]);
       expect(code).toBe(0);
@@ -52,14 +54,21 @@ describe('problems', () => {
     await rm(dir, { recursive: true, force: true });
     dir = below;
     // Found in another order: z.yaml's listener refusals come back before a.yaml's in the batch.
-    await writeFile(join(dir, 'registry', 'z.yaml'), 'namespace: z\nentries:\n  - name: one\n    kind: htp.endpoint\n  - name: two\n    kind: app.nope\n');
+    await writeFile(
+      join(dir, 'registry', 'z.yaml'),
+      'namespace: z\nentries:\n  - name: one\n    kind: htp.endpoint\n  - name: two\n    kind: app.nope\n',
+    );
     await writeFile(join(dir, 'registry', 'a.yaml'), 'namespace: a\nentries:\n  - name: one\n    kind: app.nope\n');
     const { code, err } = await runCli(['validate', dir]);
     expect(code).toBe(2);
     const lines = err.split('\n').filter((line) => /^ {2}\S/.test(line));
     const at = relative(process.cwd(), join(dir, 'registry'));
     expect(at.startsWith('node_modules/')).toBe(true);
-    expect(lines.map((line) => line.slice(2, line.indexOf(': ')))).toEqual([`${at}/a.yaml:3:5`, `${at}/z.yaml:3:5`, `${at}/z.yaml:5:5`]);
+    expect(lines.map((line) => line.slice(2, line.indexOf(': ')))).toEqual([
+      `${at}/a.yaml:3:5`,
+      `${at}/z.yaml:3:5`,
+      `${at}/z.yaml:5:5`,
+    ]);
     expect(err).not.toContain(`${process.cwd()}/`);
     expect(new Set(lines).size).toBe(lines.length);
     // A kind typo names the kind it most likely meant, not a pattern.
@@ -67,7 +76,10 @@ describe('problems', () => {
   });
 
   it('carry file, line, column, code and entry in plan --json', async () => {
-    await writeFile(join(dir, 'registry', 'case.yaml'), 'namespace: app\nentries:\n  - name: typo\n    kind: htp.endpoint\n');
+    await writeFile(
+      join(dir, 'registry', 'case.yaml'),
+      'namespace: app\nentries:\n  - name: typo\n    kind: htp.endpoint\n',
+    );
     const { code, out } = await runCli(['plan', dir, '--json']);
     expect(code).toBe(2);
     const plan = JSON.parse(out) as { valid: boolean; problems: unknown[] };
@@ -98,7 +110,10 @@ describe('problems', () => {
   });
 
   it('of a manifest stop `run` with exit 2 and the prefix every command uses', async () => {
-    await writeFile(join(dir, 'kindling.yaml'), 'name: broken\nlog: loud\ncomponents: [events]\nregistry: [./registry]\n');
+    await writeFile(
+      join(dir, 'kindling.yaml'),
+      'name: broken\nlog: loud\ncomponents: [events]\nregistry: [./registry]\n',
+    );
     const run = await runCli(['run', dir]);
     const validate = await runCli(['validate', dir]);
     expect(run.code).toBe(2);
@@ -151,7 +166,9 @@ describe('against a running app', () => {
 
   it('asks before such a rollback when someone can answer, and keeps everything on "no"', async () => {
     const questions: string[] = [];
-    const no = await runCli(['rollback', dir, '0', '--state-dir', state], { confirm: async (question) => (questions.push(question), false) });
+    const no = await runCli(['rollback', dir, '0', '--state-dir', state], {
+      confirm: async (question) => (questions.push(question), false),
+    });
     expect(no.code).toBe(2);
     expect(questions).toEqual(['the rollback to revision 0 deletes every entry of the running app (121). Go on?']);
     expect(no.err).toContain('was not confirmed; nothing changed');
@@ -186,7 +203,10 @@ describe('against a running app', () => {
   });
 
   it('names the kind a typo on an existing entry meant, once per entry', async () => {
-    await writeFile(join(dir, 'registry', 'bulk.yaml'), notes(120).replace('kind: app.note\n    text: note 0\n', 'kind: app.nots\n    text: note 0\n'));
+    await writeFile(
+      join(dir, 'registry', 'bulk.yaml'),
+      notes(120).replace('kind: app.note\n    text: note 0\n', 'kind: app.nots\n    text: note 0\n'),
+    );
     const { code, err } = await runCli(['apply', dir, '--state-dir', state]);
     expect(code).toBe(2);
     const mentions = err.split('\n').filter((line) => line.includes('bulk:n0'));

@@ -17,9 +17,11 @@ interface Expectation {
 }
 
 const fixtures = join(import.meta.dirname, 'fixtures', 'cli');
-const expected = JSON.parse(readFileSync(join(fixtures, 'registries', 'expected.json'), 'utf8')) as Record<string, Expectation>;
+const expected = JSON.parse(readFileSync(join(fixtures, 'registries', 'expected.json'), 'utf8')) as Record<
+  string,
+  Expectation
+>;
 const cases = Object.keys(expected).sort();
-
 
 describe('kindling validate (fixture corpus, no app running)', () => {
   let dir: string;
@@ -43,7 +45,11 @@ describe('kindling validate (fixture corpus, no app running)', () => {
     const { code, out, err } = await runCli(['validate', dir]);
     expect({ code, err: code === 0 ? err : '' }).toEqual({ code: want.exit, err: '' });
     if (want.exit === 0) {
-      expect(out).toMatch(new RegExp(`^valid: ${want.entries ?? 0} entries in 2 files, checked in a local boot of events, registry, function, http \\(nothing started\\)\\n$`));
+      expect(out).toMatch(
+        new RegExp(
+          `^valid: ${want.entries ?? 0} entries in 2 files, checked in a local boot of events, registry, function, http \\(nothing started\\)\\n$`,
+        ),
+      );
       return;
     }
     const file = join(dir, 'registry', 'case.yaml');
@@ -55,6 +61,9 @@ describe('kindling validate (fixture corpus, no app running)', () => {
         `a line with ${at} and "${problem.message}" in:\n${err}`,
       ).toBe(true);
     }
-    if (want.followOns !== undefined) expect(err).toContain(`(${want.followOns} more ${want.followOns === 1 ? 'entry' : 'entries'} refused only because of the problems above)`);
+    if (want.followOns !== undefined)
+      expect(err).toContain(
+        `(${want.followOns} more ${want.followOns === 1 ? 'entry' : 'entries'} refused only because of the problems above)`,
+      );
   });
 });

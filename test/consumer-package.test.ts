@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compilers, createConsumerProject, type CompilerName, type ConsumerProject } from './support/consumer-project.js';
+import {
+  compilers,
+  createConsumerProject,
+  type CompilerName,
+  type ConsumerProject,
+} from './support/consumer-project.js';
 
 /**
  * The package as a user gets it: `npm pack`, installed in a scratch project with only what the
@@ -120,28 +125,43 @@ describe('the packed package in a consumer project', () => {
 
   afterAll(() => project?.remove());
 
-  it.each(Object.keys(compilers) as CompilerName[])('compiles with %s (skipLibCheck off) and runs the README snippets', (compiler) => {
-    const outDir = `dist-${compiler.replace(/\W+/g, '-')}`;
-    const compiled = project.compile(compiler, outDir);
-    expect(compiled.output).toBe('');
-    expect(compiled.status).toBe(0);
+  it.each(Object.keys(compilers) as CompilerName[])(
+    'compiles with %s (skipLibCheck off) and runs the README snippets',
+    (compiler) => {
+      const outDir = `dist-${compiler.replace(/\W+/g, '-')}`;
+      const compiled = project.compile(compiler, outDir);
+      expect(compiled.output).toBe('');
+      expect(compiled.status).toBe(0);
 
-    const ran = project.run(`${outDir}/main.js`);
-    expect(ran.status, ran.output).toBe(0);
-    const facts = JSON.parse(ran.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
-    expect(facts).toEqual({
-      config: { id: 'app:api', port: 8080, routes: ['/a'], frozen: true },
-      refused: expect.stringMatching(/invalid configuration of entry app:bad .*2 issues[\s\S]*data\.port[\s\S]*data\.routes\[0\]\.path/),
-      greeted: ['hello test:ada'],
-      functions: ['test:hello'],
-      called: { body: 'hi Ada' },
-      servers: ['test:server'],
-    });
-  }, 300_000);
+      const ran = project.run(`${outDir}/main.js`);
+      expect(ran.status, ran.output).toBe(0);
+      const facts = JSON.parse(ran.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+      expect(facts).toEqual({
+        config: { id: 'app:api', port: 8080, routes: ['/a'], frozen: true },
+        refused: expect.stringMatching(
+          /invalid configuration of entry app:bad .*2 issues[\s\S]*data\.port[\s\S]*data\.routes\[0\]\.path/,
+        ),
+        greeted: ['hello test:ada'],
+        functions: ['test:hello'],
+        called: { body: 'hi Ada' },
+        servers: ['test:server'],
+      });
+    },
+    300_000,
+  );
 
   it('ships no test helpers, no sources and no source maps', () => {
     const listed = project.list();
-    expect(listed.filter((file) => /test-buses|\.test\.|\.map$|\.ts$/.test(file) && !file.endsWith('.d.ts'))).toEqual([]);
-    expect(listed).toEqual(expect.arrayContaining(['package/LICENSE', 'package/CHANGELOG.md', 'package/README.md', 'package/dist/src/index.d.ts']));
+    expect(listed.filter((file) => /test-buses|\.test\.|\.map$|\.ts$/.test(file) && !file.endsWith('.d.ts'))).toEqual(
+      [],
+    );
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        'package/LICENSE',
+        'package/CHANGELOG.md',
+        'package/README.md',
+        'package/dist/src/index.d.ts',
+      ]),
+    );
   });
 });

@@ -26,18 +26,21 @@ async function load(entry: string): Promise<{ urls: string[]; getMetadata: strin
 const natsPackage = (url: string): boolean => url.includes('/node_modules/nats/');
 
 describe('entry points', () => {
-  describe.each(['kindling', 'kindling/events', 'kindling/boot', 'kindling/components', 'kindling/testing'])('%s', (entry) => {
-    it('loads without the nats package', async () => {
-      const { urls } = await load(entry);
-      expect(urls.some((url) => url.includes('/dist/'))).toBe(true);
-      expect(urls.filter(natsPackage)).toEqual([]);
-    });
+  describe.each(['kindling', 'kindling/events', 'kindling/boot', 'kindling/components', 'kindling/testing'])(
+    '%s',
+    (entry) => {
+      it('loads without the nats package', async () => {
+        const { urls } = await load(entry);
+        expect(urls.some((url) => url.includes('/dist/'))).toBe(true);
+        expect(urls.filter(natsPackage)).toEqual([]);
+      });
 
-    it('loads reflect-metadata itself, so decorators with metadata work', async () => {
-      const { getMetadata } = await load(entry);
-      expect(getMetadata).toBe('function');
-    });
-  });
+      it('loads reflect-metadata itself, so decorators with metadata work', async () => {
+        const { getMetadata } = await load(entry);
+        expect(getMetadata).toBe('function');
+      });
+    },
+  );
 
   describe('kindling/nats', () => {
     it('is where the nats package comes from', async () => {

@@ -67,7 +67,11 @@ function wellFormed(pattern: string): boolean {
 }
 
 const SEGMENTS = ['a', 'b', 'ab', 'ba', 'aa', '$a', 'x'];
-const NAMES = [...new Set(SEGMENTS.flatMap((x) => [x, ...SEGMENTS.flatMap((y) => [`${x}.${y}`, ...SEGMENTS.map((z) => `${x}.${y}.${z}`)])]))];
+const NAMES = [
+  ...new Set(
+    SEGMENTS.flatMap((x) => [x, ...SEGMENTS.flatMap((y) => [`${x}.${y}`, ...SEGMENTS.map((z) => `${x}.${y}.${z}`)])]),
+  ),
+];
 const PATTERNS = patterns(['a', 'b', '.', '*', '?'], 5).filter(wellFormed);
 
 const vectors = readFileSync(new URL('./fixtures/moleculer-match-vectors.txt', import.meta.url), 'utf8')
@@ -76,7 +80,10 @@ const vectors = readFileSync(new URL('./fixtures/moleculer-match-vectors.txt', i
   .filter((line) => line.startsWith('['))
   .map((line) => JSON.parse(line) as [string, string, boolean]);
 
-function disagreements(answer: (name: string, pattern: string) => boolean, reference: (name: string, pattern: string) => boolean): string[] {
+function disagreements(
+  answer: (name: string, pattern: string) => boolean,
+  reference: (name: string, pattern: string) => boolean,
+): string[] {
   const out: string[] = [];
   for (const pattern of PATTERNS) {
     for (const name of NAMES) {
@@ -105,11 +112,21 @@ describe('matchEventName (Moleculer compatibility)', () => {
   });
 
   it('relies on a port of Moleculer match() that agrees with the real one everywhere', () => {
-    expect(disagreements((name, pattern) => portedMatch(name, pattern, NO_FIXES), (name, pattern) => Utils.match(name, pattern))).toEqual([]);
+    expect(
+      disagreements(
+        (name, pattern) => portedMatch(name, pattern, NO_FIXES),
+        (name, pattern) => Utils.match(name, pattern),
+      ),
+    ).toEqual([]);
   });
 
   it('agrees with Moleculer on every well-formed pattern once its three quirks are fixed', () => {
-    expect(disagreements((name, pattern) => matchEventName(pattern, name), (name, pattern) => portedMatch(name, pattern, ALL_FIXES))).toEqual([]);
+    expect(
+      disagreements(
+        (name, pattern) => matchEventName(pattern, name),
+        (name, pattern) => portedMatch(name, pattern, ALL_FIXES),
+      ),
+    ).toEqual([]);
   });
 
   describe('quirks we fix', () => {
@@ -134,10 +151,14 @@ describe('matchEventName (Moleculer compatibility)', () => {
     buses.push(bus);
     const sample = PATTERNS.filter((_, i) => i % 97 === 0);
     const hits = new Map<string, string[]>();
-    for (const pattern of sample) bus.on(pattern, (_payload, name) => void hits.set(pattern, [...(hits.get(pattern) ?? []), name]));
+    for (const pattern of sample)
+      bus.on(pattern, (_payload, name) => void hits.set(pattern, [...(hits.get(pattern) ?? []), name]));
     for (const name of NAMES) bus.emit(name);
     for (const pattern of sample) {
-      expect([pattern, hits.get(pattern) ?? []]).toEqual([pattern, NAMES.filter((name) => matchEventName(pattern, name))]);
+      expect([pattern, hits.get(pattern) ?? []]).toEqual([
+        pattern,
+        NAMES.filter((name) => matchEventName(pattern, name)),
+      ]);
     }
   });
 });

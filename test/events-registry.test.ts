@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { HandlerRegistry, KindlingError, Registry, silentLogger, type EntryListener, type RegistryEventSink } from 'kindling';
+import {
+  HandlerRegistry,
+  KindlingError,
+  Registry,
+  silentLogger,
+  type EntryListener,
+  type RegistryEventSink,
+} from 'kindling';
 import { DefaultEventBus, type EventEnvelope, type WippySubscription } from 'kindling/events';
 
 const buses: DefaultEventBus[] = [];
@@ -98,7 +105,10 @@ describe('Registry with the event bus', () => {
         },
       });
       const received = new Promise<[unknown, string]>((resolve) => {
-        bus.createService({ name: 'ops', events: { '$registry.*': (payload: unknown, _sender: string, name: string) => resolve([payload, name]) } });
+        bus.createService({
+          name: 'ops',
+          events: { '$registry.*': (payload: unknown, _sender: string, name: string) => resolve([payload, name]) },
+        });
       });
       await registry.apply([{ op: 'create', entry: entry('app:a') }]);
       const [payload, name] = await received;

@@ -40,7 +40,11 @@ describe('examples/hello under `kindling run --watch` (in process)', () => {
    * Writes a file of the app and resolves with the watcher's next outcome: by default the next one
    * that applied or refused something (a write may reach the watcher as more than one event).
    */
-  async function edit(path: string, change: (text: string) => string, accepts: (outcome: ReloadOutcome) => boolean = (outcome) => outcome.status !== 'unchanged'): Promise<ReloadOutcome> {
+  async function edit(
+    path: string,
+    change: (text: string) => string,
+    accepts: (outcome: ReloadOutcome) => boolean = (outcome) => outcome.status !== 'unchanged',
+  ): Promise<ReloadOutcome> {
     const file = join(dir, path);
     const outcome = new Promise<ReloadOutcome>((resolve) => waiting.push({ accepts, resolve }));
     await writeFile(file, change(await readFile(file, 'utf8')));
@@ -74,7 +78,9 @@ describe('examples/hello under `kindling run --watch` (in process)', () => {
   });
 
   it('prints where it listens', () => {
-    expect(stdout.join('')).toMatch(/^hello is running \(registry revision 1, 8 entries\)\n {2}hello:server {2}http:\/\/127\.0\.0\.1:\d+\n/);
+    expect(stdout.join('')).toMatch(
+      /^hello is running \(registry revision 1, 8 entries\)\n {2}hello:server {2}http:\/\/127\.0\.0\.1:\d+\n/,
+    );
   });
 
   it('serves GET / over real HTTP', async () => {
@@ -87,7 +93,11 @@ describe('examples/hello under `kindling run --watch` (in process)', () => {
   });
 
   it('serves POST /echo with the JSON body it was sent', async () => {
-    const response = await fetchOnce(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
+    const response = await fetchOnce(`${base}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":1}',
+    });
     expect(await response.json()).toEqual({ received: { n: 1 }, type: 'application/json' });
   });
 
@@ -96,14 +106,18 @@ describe('examples/hello under `kindling run --watch` (in process)', () => {
   });
 
   it('applies a good YAML edit as one batch and serves it', async () => {
-    const outcome = await edit('registry/http.yaml', (text) => text.replace('path: /hello/:name', 'path: /greet/:name'));
+    const outcome = await edit('registry/http.yaml', (text) =>
+      text.replace('path: /hello/:name', 'path: /greet/:name'),
+    );
     expect(outcome).toMatchObject({ status: 'applied', changes: ['~hello:get-hello'] });
     expect((await fetchOnce(`${base}/greet/Bo`)).status).toBe(200);
     expect((await fetchOnce(`${base}/hello/Bo`)).status).toBe(404);
   });
 
   it('reloads an edited function file and serves the new version', async () => {
-    const outcome = await edit('functions/greet.js', (text) => text.replace('`Hello, ${request.params.name}!`', '`Howdy, ${request.params.name}!`'));
+    const outcome = await edit('functions/greet.js', (text) =>
+      text.replace('`Hello, ${request.params.name}!`', '`Howdy, ${request.params.name}!`'),
+    );
     expect(outcome).toMatchObject({ status: 'applied', changes: ['~hello:greet'] });
     expect(await (await fetchOnce(`${base}/greet/Cy`)).json()).toEqual({ message: 'Howdy, Cy!' });
   });
@@ -112,18 +126,38 @@ describe('examples/hello under `kindling run --watch` (in process)', () => {
     const revision = app.registry.revision;
     const outcome = await edit('registry/http.yaml', (text) => text.replace('method: POST', 'method: [POST'));
     expect(outcome.status).toBe('refused');
-    expect(logs.at(-1)).toMatch(new RegExp(`^error change refused, still serving revision ${revision}:\\n[^]*${join(dir, 'registry/http.yaml')}:\\d+:\\d+: `));
+    expect(logs.at(-1)).toMatch(
+      new RegExp(
+        `^error change refused, still serving revision ${revision}:\\n[^]*${join(dir, 'registry/http.yaml')}:\\d+:\\d+: `,
+      ),
+    );
     expect(app.registry.revision).toBe(revision);
     expect((await fetchOnce(`${base}/echo`, { method: 'POST', body: 'still here' })).status).toBe(200);
     // Undo the edit: the file is back to what was applied, so there is nothing to change.
-    expect(await edit('registry/http.yaml', (text) => text.replace('method: [POST', 'method: POST'), (outcome) => outcome.status === 'unchanged')).toMatchObject({ revision: app.registry.revision });
+    expect(
+      await edit(
+        'registry/http.yaml',
+        (text) => text.replace('method: [POST', 'method: POST'),
+        (outcome) => outcome.status === 'unchanged',
+      ),
+    ).toMatchObject({ revision: app.registry.revision });
   });
 
   it('refuses a function edit that drops the export, printing file:line:col, and keeps serving the previous version', async () => {
-    const outcome = await edit('functions/echo.js', (text) => text.replace('export function echo', 'export function echoed'));
+    const outcome = await edit('functions/echo.js', (text) =>
+      text.replace('export function echo', 'export function echoed'),
+    );
     expect(outcome.status).toBe('refused');
-    expect(outcome.status === 'refused' && outcome.message).toMatch(new RegExp(`${join(dir, 'registry/functions.yaml')}:\\d+:\\d+: function hello:echo: module \\.\\./functions/echo\\.js has no export "echo"`));
-    const response = await fetchOnce(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":2}' });
+    expect(outcome.status === 'refused' && outcome.message).toMatch(
+      new RegExp(
+        `${join(dir, 'registry/functions.yaml')}:\\d+:\\d+: function hello:echo: module \\.\\./functions/echo\\.js has no export "echo"`,
+      ),
+    );
+    const response = await fetchOnce(`${base}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":2}',
+    });
     expect(await response.json()).toEqual({ received: { n: 2 }, type: 'application/json' });
   });
 });

@@ -11,7 +11,8 @@ import { PatternSet } from '../src/pattern/pattern-trie.js';
 function referenceKind(pattern: string[], name: string[]): boolean {
   if (pattern.length === 0) return name.length === 0;
   const [head, ...rest] = pattern as [string, ...string[]];
-  if (head === '**') return Array.from({ length: name.length + 1 }, (_, k) => k).some((k) => referenceKind(rest, name.slice(k)));
+  if (head === '**')
+    return Array.from({ length: name.length + 1 }, (_, k) => k).some((k) => referenceKind(rest, name.slice(k)));
   if (name.length === 0) return false;
   if (head === '*' && rest.length === 0) return name.length >= 1;
   const segment = name[0] as string;
@@ -22,7 +23,10 @@ function referenceKind(pattern: string[], name: string[]): boolean {
 /** Event dialect: `*` any run without dots, `**` any run, `?` one non-dot character. */
 function referenceEvent(pattern: string, name: string): boolean {
   if (pattern.length === 0) return name.length === 0;
-  if (pattern.startsWith('**')) return Array.from({ length: name.length + 1 }, (_, k) => k).some((k) => referenceEvent(pattern.slice(2), name.slice(k)));
+  if (pattern.startsWith('**'))
+    return Array.from({ length: name.length + 1 }, (_, k) => k).some((k) =>
+      referenceEvent(pattern.slice(2), name.slice(k)),
+    );
   if (pattern[0] === '*') {
     for (let k = 0; k <= name.length; k++) {
       if (referenceEvent(pattern.slice(1), name.slice(k))) return true;
@@ -38,9 +42,15 @@ function referenceEvent(pattern: string, name: string): boolean {
 const word = fc.constantFrom('a', 'b', 'ab', 'http', 'x1');
 const kindName = fc.array(word, { minLength: 1, maxLength: 5 }).map((parts) => parts.join('.'));
 const kindPattern = fc
-  .array(fc.oneof(word, fc.constant('*'), fc.constant('**'), fc.constant('(a|b)'), fc.constant('(ab|http)')), { minLength: 1, maxLength: 5 })
+  .array(fc.oneof(word, fc.constant('*'), fc.constant('**'), fc.constant('(a|b)'), fc.constant('(ab|http)')), {
+    minLength: 1,
+    maxLength: 5,
+  })
   .map((parts) => parts.join('.'));
-const eventName = fc.array(fc.constantFrom('a', 'b', '.', '$', 'c'), { minLength: 1, maxLength: 8 }).map((c) => c.join('')).filter((n) => !n.startsWith('.') && !n.endsWith('.') && !n.includes('..'));
+const eventName = fc
+  .array(fc.constantFrom('a', 'b', '.', '$', 'c'), { minLength: 1, maxLength: 8 })
+  .map((c) => c.join(''))
+  .filter((n) => !n.startsWith('.') && !n.endsWith('.') && !n.includes('..'));
 const eventPattern = fc
   .array(fc.constantFrom('a', 'b', '.', '*', '**', '?', '$'), { minLength: 1, maxLength: 8 })
   .map((c) => c.join(''))
@@ -67,29 +77,39 @@ describe('pattern compiler (fuzzed)', () => {
 
   it('answers through the trie exactly as pattern by pattern', () => {
     fc.assert(
-      fc.property(fc.array(kindPattern, { minLength: 1, maxLength: 30 }), fc.array(kindName, { minLength: 1, maxLength: 10 }), (patterns, names) => {
-        const set = new PatternSet<number>('kind');
-        patterns.forEach((pattern, i) => set.add(pattern, i));
-        for (const name of names) {
-          const expected = patterns.flatMap((pattern, i) => (referenceKind(pattern.split('.'), name.split('.')) ? [i] : []));
-          expect(set.match(name)).toEqual(expected);
-          expect(set.match(name)).toEqual(expected);
-        }
-      }),
+      fc.property(
+        fc.array(kindPattern, { minLength: 1, maxLength: 30 }),
+        fc.array(kindName, { minLength: 1, maxLength: 10 }),
+        (patterns, names) => {
+          const set = new PatternSet<number>('kind');
+          patterns.forEach((pattern, i) => set.add(pattern, i));
+          for (const name of names) {
+            const expected = patterns.flatMap((pattern, i) =>
+              referenceKind(pattern.split('.'), name.split('.')) ? [i] : [],
+            );
+            expect(set.match(name)).toEqual(expected);
+            expect(set.match(name)).toEqual(expected);
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
 
   it('refuses malformed patterns with INVALID and never anything else', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 12 }), fc.constantFrom('kind' as const, 'event' as const), (pattern, dialect) => {
-        try {
-          compilePattern(pattern, dialect);
-        } catch (error) {
-          expect(error).toBeInstanceOf(KindlingError);
-          expect((error as KindlingError).code).toBe('INVALID');
-        }
-      }),
+      fc.property(
+        fc.string({ maxLength: 12 }),
+        fc.constantFrom('kind' as const, 'event' as const),
+        (pattern, dialect) => {
+          try {
+            compilePattern(pattern, dialect);
+          } catch (error) {
+            expect(error).toBeInstanceOf(KindlingError);
+            expect((error as KindlingError).code).toBe('INVALID');
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -104,7 +124,32 @@ describe('registry YAML loader (fuzzed)', () => {
     .map((file) => readFileSync(join(goodDir, file), 'utf8'));
 
   const mutation = fc.oneof(
-    fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), ch: fc.constantFrom(':', '-', '[', '{', '&', '*', '!', '"', "'", '|', '>', '#', '\t', ' ', '\n', '\0', 'x', '%', '@', '`') }),
+    fc.record({
+      kind: fc.constant('flip' as const),
+      at: fc.nat(),
+      ch: fc.constantFrom(
+        ':',
+        '-',
+        '[',
+        '{',
+        '&',
+        '*',
+        '!',
+        '"',
+        "'",
+        '|',
+        '>',
+        '#',
+        '\t',
+        ' ',
+        '\n',
+        '\0',
+        'x',
+        '%',
+        '@',
+        '`',
+      ),
+    }),
     fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 20 }) }),
     fc.record({ kind: fc.constant('duplicate-line' as const), at: fc.nat() }),
     fc.record({ kind: fc.constant('indent' as const), at: fc.nat(), by: fc.integer({ min: -4, max: 4 }) }),
@@ -120,7 +165,11 @@ describe('registry YAML loader (fuzzed)', () => {
         const lines = out.split('\n');
         const i = at % Math.max(1, lines.length);
         if (m.kind === 'duplicate-line') lines.splice(i, 0, lines[i] ?? '');
-        else lines[i] = (m.by as number) > 0 ? ' '.repeat(m.by as number) + (lines[i] ?? '') : (lines[i] ?? '').slice(-(m.by as number));
+        else
+          lines[i] =
+            (m.by as number) > 0
+              ? ' '.repeat(m.by as number) + (lines[i] ?? '')
+              : (lines[i] ?? '').slice(-(m.by as number));
         out = lines.join('\n');
       }
     }
@@ -258,20 +307,24 @@ describe('registry YAML loader (fuzzed alias structures)', () => {
 
   it('refuses the same generated texts whatever their tags: the count does not depend on how anchors are written', () => {
     fc.assert(
-      fc.property(fc.array(node, { minLength: 2, maxLength: 10 }), fc.array(fc.nat(), { minLength: 1, maxLength: 3 }), (nodes, uses) => {
-        const outcome = (property: AnchoredNode['property']): string => {
-          const written = nodes.map((n) => ({ ...n, property }));
-          try {
-            parseRegistryYaml(aliasText(written, uses, undefined), 'fuzz.yaml', LIMITS);
-            return 'accepted';
-          } catch (error) {
-            const first = (error as RegistryYamlError).problems?.[0];
-            return first === undefined ? 'crash' : first.message;
-          }
-        };
-        expect(outcome('verbatim')).toBe(outcome('plain'));
-        expect(outcome('shorthand')).toBe(outcome('plain'));
-      }),
+      fc.property(
+        fc.array(node, { minLength: 2, maxLength: 10 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 3 }),
+        (nodes, uses) => {
+          const outcome = (property: AnchoredNode['property']): string => {
+            const written = nodes.map((n) => ({ ...n, property }));
+            try {
+              parseRegistryYaml(aliasText(written, uses, undefined), 'fuzz.yaml', LIMITS);
+              return 'accepted';
+            } catch (error) {
+              const first = (error as RegistryYamlError).problems?.[0];
+              return first === undefined ? 'crash' : first.message;
+            }
+          };
+          expect(outcome('verbatim')).toBe(outcome('plain'));
+          expect(outcome('shorthand')).toBe(outcome('plain'));
+        },
+      ),
       { numRuns: 500 },
     );
   });

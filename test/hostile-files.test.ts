@@ -31,7 +31,8 @@ import { fetchOnce } from './support/http-client.js';
 const SPECIAL = ['fifo', 'socket', 'directory', 'oversized'] as const;
 
 /** A module whose top level leaves a marker file next to it: proof that its code ran. */
-const MARKED = 'import { writeFileSync } from "node:fs";\nwriteFileSync(new URL("./marker", import.meta.url), "ran");\nexport const handler = () => "marked";\nexport default { name: "marked", load() {} };\n';
+const MARKED =
+  'import { writeFileSync } from "node:fs";\nwriteFileSync(new URL("./marker", import.meta.url), "ran");\nexport const handler = () => "marked";\nexport default { name: "marked", load() {} };\n';
 
 /** Peak memory any process of these tests may reach while refusing a file (the cases that broke reached gigabytes). */
 const MAX_RSS_BYTES = 320 * 1024 * 1024;
@@ -67,7 +68,8 @@ function boundaryComponent(options: FileBoundaryOptions): ComponentOptions {
   };
 }
 
-const functionYaml = (file: string, exportName = 'handler'): string => `entries:\n  - name: hostile\n    kind: function.js\n    file: ${JSON.stringify(file)}\n    export: ${exportName}\n`;
+const functionYaml = (file: string, exportName = 'handler'): string =>
+  `entries:\n  - name: hostile\n    kind: function.js\n    file: ${JSON.stringify(file)}\n    export: ${exportName}\n`;
 
 let outside: string;
 beforeAll(async () => {
@@ -98,7 +100,9 @@ describe('FunctionManager (a function.js file)', () => {
       const pending = app.expectRefused(functionYaml(path), expected);
       await timerFires();
       const error = await pending;
-      expect((error.cause as Error).message).toMatch(new RegExp(`snippet-\\d+\\.yaml:5:11: function test:hostile: module file ${path}`));
+      expect((error.cause as Error).message).toMatch(
+        new RegExp(`snippet-\\d+\\.yaml:5:11: function test:hostile: module file ${path}`),
+      );
       await app.expectAccepted(functionYaml('./functions/ok.js'));
       expect(app.registry.get('test:hostile')?.data).toMatchObject({ file: './functions/ok.js' });
     });
@@ -110,7 +114,10 @@ describe('FunctionManager (a function.js file)', () => {
 
     it.each(DEVICES)('refuses $label as outside the app root, reading nothing from it', async ({ path }) => {
       const before = process.memoryUsage().arrayBuffers;
-      await app.expectRefused(functionYaml(path), { code: 'REJECTED', message: `module file ${path} is outside the app root` });
+      await app.expectRefused(functionYaml(path), {
+        code: 'REJECTED',
+        message: `module file ${path} is outside the app root`,
+      });
       expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(MAX_BUFFER_GROWTH);
     });
 
@@ -127,7 +134,10 @@ describe('FunctionManager (a function.js file)', () => {
 
     it('refuses a symbolic link to a secret file without echoing a line of it', async () => {
       await symlink(join(outside, 'secret.yaml'), join(app.dir, 'functions/secret.js'));
-      const error = await app.expectRefused(functionYaml('./functions/secret.js'), `(it resolves to ${join(outside, 'secret.yaml')})`);
+      const error = await app.expectRefused(
+        functionYaml('./functions/secret.js'),
+        `(it resolves to ${join(outside, 'secret.yaml')})`,
+      );
       expect(leaksSecret(`${error.message}\n${(error.cause as Error).message}`)).toBe(false);
     });
 
@@ -147,17 +157,28 @@ describe('FunctionManager (a function.js file)', () => {
       await opted.shutdown();
     });
 
-    it.each(DEVICES)('refuses $label for its type even where allow.paths opts /dev in, in bounded memory', async ({ path, expected }) => {
-      opted = await bootTestApp({ components: [boundaryComponent({ allow: ['/dev'] }), 'function'] });
-      const before = process.memoryUsage().arrayBuffers;
-      await opted.expectRefused(functionYaml(path), expected);
-      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(MAX_BUFFER_GROWTH);
-    });
+    it.each(DEVICES)(
+      'refuses $label for its type even where allow.paths opts /dev in, in bounded memory',
+      async ({ path, expected }) => {
+        opted = await bootTestApp({ components: [boundaryComponent({ allow: ['/dev'] }), 'function'] });
+        const before = process.memoryUsage().arrayBuffers;
+        await opted.expectRefused(functionYaml(path), expected);
+        expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(MAX_BUFFER_GROWTH);
+      },
+    );
 
-    it.runIf(process.platform === 'linux')('refuses a module that grows past allow.moduleBytes while it is read', async () => {
-      opted = await bootTestApp({ components: [boundaryComponent({ allow: ['/proc'], maxModuleBytes: 64 }), 'function'] });
-      await opted.expectRefused(functionYaml('/proc/self/status'), /module file \/proc\/self\/status grew past the limit of 64 bytes \(allow\.moduleBytes\) while it was read/);
-    });
+    it.runIf(process.platform === 'linux')(
+      'refuses a module that grows past allow.moduleBytes while it is read',
+      async () => {
+        opted = await bootTestApp({
+          components: [boundaryComponent({ allow: ['/proc'], maxModuleBytes: 64 }), 'function'],
+        });
+        await opted.expectRefused(
+          functionYaml('/proc/self/status'),
+          /module file \/proc\/self\/status grew past the limit of 64 bytes \(allow\.moduleBytes\) while it was read/,
+        );
+      },
+    );
 
     it('loads a module from a directory allow.paths opts in', async () => {
       opted = await bootTestApp({ components: [boundaryComponent({ allow: [outside] }), 'function'] });
@@ -182,7 +203,10 @@ describe('loadRegistryYaml (a registry source)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const problemsOf = async (paths: string | string[], options: Parameters<typeof loadRegistryYaml>[1] = { root: dir }): Promise<string[]> => {
+  const problemsOf = async (
+    paths: string | string[],
+    options: Parameters<typeof loadRegistryYaml>[1] = { root: dir },
+  ): Promise<string[]> => {
     const error: unknown = await loadRegistryYaml(paths, options).then(
       () => undefined,
       (thrown: unknown) => thrown,
@@ -200,7 +224,9 @@ describe('loadRegistryYaml (a registry source)', () => {
 
   it('reports each special file with a YAML name in a registry directory instead of skipping it', async () => {
     const problems = await problemsOf([join(dir, 'registry'), join(dir, 'special')]);
-    expect(problems.map((line) => line.replace(/:1:1: .*/, ''))).toEqual([special.fifo.path, special.oversized.path, special.socket.path].sort());
+    expect(problems.map((line) => line.replace(/:1:1: .*/, ''))).toEqual(
+      [special.fifo.path, special.oversized.path, special.socket.path].sort(),
+    );
   });
 
   it.each(DEVICES)('refuses $label as a source outside the app root', async ({ path }) => {
@@ -213,8 +239,13 @@ describe('loadRegistryYaml (a registry source)', () => {
   });
 
   it.runIf(process.platform === 'linux')('refuses a file that grows past maxFileBytes while it is read', async () => {
-    const [problem] = await problemsOf('/proc/self/status', { root: new FileBoundary(dir, { allow: ['/proc'] }), maxFileBytes: 64 });
-    expect(problem).toBe('/proc/self/status:1:1: file grew past the limit of 64 bytes (maxFileBytes) while it was read');
+    const [problem] = await problemsOf('/proc/self/status', {
+      root: new FileBoundary(dir, { allow: ['/proc'] }),
+      maxFileBytes: 64,
+    });
+    expect(problem).toBe(
+      '/proc/self/status:1:1: file grew past the limit of 64 bytes (maxFileBytes) while it was read',
+    );
   });
 
   it.each([
@@ -240,7 +271,7 @@ describe('loadRegistryYaml (a registry source)', () => {
     expect(leaksSecret(problems.join('\n'))).toBe(false);
   });
 
-  it('skips a dangling symbolic link with a YAML name (an editor\'s lock file)', async () => {
+  it("skips a dangling symbolic link with a YAML name (an editor's lock file)", async () => {
     await symlink('user@host.1234:1700000000', join(dir, 'registry', '.#good.yaml'));
     const loaded = await loadRegistryYaml(join(dir, 'registry'), { root: dir });
     expect(loaded.files).toEqual([join(dir, 'registry', 'good.yaml')]);
@@ -248,13 +279,18 @@ describe('loadRegistryYaml (a registry source)', () => {
 
   it('reads a source in a directory the root opts in', async () => {
     await writeFile(join(outside, 'shared.yaml'), good.replace('note', 'shared'));
-    const loaded = await loadRegistryYaml([join(dir, 'registry'), join(outside, 'shared.yaml')], { root: new FileBoundary(dir, { allow: [outside] }) });
+    const loaded = await loadRegistryYaml([join(dir, 'registry'), join(outside, 'shared.yaml')], {
+      root: new FileBoundary(dir, { allow: [outside] }),
+    });
     expect(loaded.entries.map((entry) => entry.id).sort()).toEqual(['app:note', 'app:shared']);
   });
 
   it('still refuses special files when no root is given (embedders reading paths they trust)', async () => {
     const problems = await problemsOf([special.fifo.path, '/dev/zero'], {});
-    expect(problems).toEqual(['/dev/zero:1:1: file is a character device, not a regular file', `${special.fifo.path}:1:1: file is a FIFO (named pipe), not a regular file`]);
+    expect(problems).toEqual([
+      '/dev/zero:1:1: file is a character device, not a regular file',
+      `${special.fifo.path}:1:1: file is a FIFO (named pipe), not a regular file`,
+    ]);
   });
 });
 
@@ -282,43 +318,67 @@ describe('the boot manifest (loadBootManifest, resolveManifestComponents)', () =
     return (error as ManifestError).problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`);
   };
   const withModule = async (module: string, extra = ''): Promise<string[]> => {
-    await writeFile(join(dir, 'kindling.yaml'), `components:\n  - events\n  - module: ${JSON.stringify(module)}\n${extra}`);
-    return manifestProblems(loadBootManifest(dir).then((manifest) => resolveManifestComponents(manifest, builtinComponents)));
+    await writeFile(
+      join(dir, 'kindling.yaml'),
+      `components:\n  - events\n  - module: ${JSON.stringify(module)}\n${extra}`,
+    );
+    return manifestProblems(
+      loadBootManifest(dir).then((manifest) => resolveManifestComponents(manifest, builtinComponents)),
+    );
   };
 
   describe('loadBootManifest', () => {
-    it.each(SPECIAL.filter((name) => name !== 'directory'))('refuses %s given as the manifest, at file:1:1', async (name) => {
-      const { path, expected } = special[name];
-      const problems = await manifestProblems(loadBootManifest(path));
-      expect(problems).toEqual([expect.stringMatching(name === 'oversized' ? /:1:1: the manifest is larger than 1048576 bytes$/ : new RegExp(`:1:1: the manifest ${expected.source}$`))]);
-    });
+    it.each(SPECIAL.filter((name) => name !== 'directory'))(
+      'refuses %s given as the manifest, at file:1:1',
+      async (name) => {
+        const { path, expected } = special[name];
+        const problems = await manifestProblems(loadBootManifest(path));
+        expect(problems).toEqual([
+          expect.stringMatching(
+            name === 'oversized'
+              ? /:1:1: the manifest is larger than 1048576 bytes$/
+              : new RegExp(`:1:1: the manifest ${expected.source}$`),
+          ),
+        ]);
+      },
+    );
 
     it('refuses an app directory whose kindling.yaml is a FIFO', async () => {
       const app = join(dir, 'fifo-app');
       await mkdir(app);
       execFileSync('mkfifo', [join(app, 'kindling.yaml')]);
-      expect(await manifestProblems(loadBootManifest(app))).toEqual([`${join(app, 'kindling.yaml')}:1:1: the manifest is a FIFO (named pipe), not a regular file`]);
+      expect(await manifestProblems(loadBootManifest(app))).toEqual([
+        `${join(app, 'kindling.yaml')}:1:1: the manifest is a FIFO (named pipe), not a regular file`,
+      ]);
     });
 
     it.each(DEVICES)('refuses $label given as the manifest, reading nothing from it', async ({ path }) => {
       const before = process.memoryUsage().arrayBuffers;
-      expect(await manifestProblems(loadBootManifest(path))).toEqual([`${path}:1:1: the manifest is a character device, not a regular file`]);
+      expect(await manifestProblems(loadBootManifest(path))).toEqual([
+        `${path}:1:1: the manifest is a character device, not a regular file`,
+      ]);
       expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(MAX_BUFFER_GROWTH);
     });
 
     it('refuses a registry source outside the app root, at its line', async () => {
       await writeFile(join(dir, 'kindling.yaml'), `components: [registry]\nregistry:\n  - ${outside}\n`);
-      expect(await manifestProblems(loadBootManifest(dir))).toEqual([`${join(dir, 'kindling.yaml')}:3:5: registry source ${outside} is outside the app root ${dir}`]);
+      expect(await manifestProblems(loadBootManifest(dir))).toEqual([
+        `${join(dir, 'kindling.yaml')}:3:5: registry source ${outside} is outside the app root ${dir}`,
+      ]);
     });
 
     it('refuses allow.paths naming a directory that does not exist, at its line', async () => {
       await writeFile(join(dir, 'kindling.yaml'), 'components: [registry]\nallow:\n  paths: [./nowhere]\n');
-      expect(await manifestProblems(loadBootManifest(dir))).toEqual([`${join(dir, 'kindling.yaml')}:3:11: allow.paths: ${join(dir, 'nowhere')} does not exist`]);
+      expect(await manifestProblems(loadBootManifest(dir))).toEqual([
+        `${join(dir, 'kindling.yaml')}:3:11: allow.paths: ${join(dir, 'nowhere')} does not exist`,
+      ]);
     });
 
     it('refuses an allow.moduleBytes that is not a positive integer, at its line', async () => {
       await writeFile(join(dir, 'kindling.yaml'), 'components: [registry]\nallow:\n  moduleBytes: -1\n');
-      expect(await manifestProblems(loadBootManifest(dir))).toEqual([`${join(dir, 'kindling.yaml')}:3:16: allow.moduleBytes: must be a positive integer (bytes)`]);
+      expect(await manifestProblems(loadBootManifest(dir))).toEqual([
+        `${join(dir, 'kindling.yaml')}:3:16: allow.moduleBytes: must be a positive integer (bytes)`,
+      ]);
     });
   });
 
@@ -326,39 +386,58 @@ describe('the boot manifest (loadBootManifest, resolveManifestComponents)', () =
     it.each(SPECIAL)('refuses %s as a component module, at its position', async (name) => {
       const { path, expected } = modules[name];
       const problems = await withModule(path);
-      expect(problems).toEqual([expect.stringMatching(new RegExp(`kindling\\.yaml:3:13: component module ${path} ${expected.source}`))]);
+      expect(problems).toEqual([
+        expect.stringMatching(new RegExp(`kindling\\.yaml:3:13: component module ${path} ${expected.source}`)),
+      ]);
     });
 
     it.each(DEVICES)('refuses module: $label as outside the app root', async ({ path }) => {
-      expect(await withModule(path)).toEqual([`${join(dir, 'kindling.yaml')}:3:13: component module ${path} is outside the app root ${dir}`]);
+      expect(await withModule(path)).toEqual([
+        `${join(dir, 'kindling.yaml')}:3:13: component module ${path} is outside the app root ${dir}`,
+      ]);
     });
 
-    it.each(DEVICES)('refuses module: $label for its type where allow.paths opts /dev in, reading nothing from it', async ({ path, expected }) => {
-      const before = process.memoryUsage().arrayBuffers;
-      const problems = await withModule(path, 'allow:\n  paths: [/dev]\n');
-      expect(problems).toEqual([expect.stringMatching(expected)]);
-      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(MAX_BUFFER_GROWTH);
-    });
+    it.each(DEVICES)(
+      'refuses module: $label for its type where allow.paths opts /dev in, reading nothing from it',
+      async ({ path, expected }) => {
+        const before = process.memoryUsage().arrayBuffers;
+        const problems = await withModule(path, 'allow:\n  paths: [/dev]\n');
+        expect(problems).toEqual([expect.stringMatching(expected)]);
+        expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(MAX_BUFFER_GROWTH);
+      },
+    );
 
     it.each([
       ['a path with ../', (): string => `../${outside.split('/').pop() ?? ''}/marked.js`],
       ['an absolute path', (): string => join(outside, 'marked.js')],
       ['a symbolic link', (): string => './link.js'],
-    ])('refuses a component module at %s that leads out of the app root, running none of its code', async (_label, module) => {
-      await symlink(join(outside, 'marked.js'), join(dir, 'link.js'));
-      expect(await withModule(module())).toEqual([expect.stringMatching(/:3:13: component module .* is outside the app root/)]);
-      expect(existsSync(join(outside, 'marker'))).toBe(false);
-    });
+    ])(
+      'refuses a component module at %s that leads out of the app root, running none of its code',
+      async (_label, module) => {
+        await symlink(join(outside, 'marked.js'), join(dir, 'link.js'));
+        expect(await withModule(module())).toEqual([
+          expect.stringMatching(/:3:13: component module .* is outside the app root/),
+        ]);
+        expect(existsSync(join(outside, 'marker'))).toBe(false);
+      },
+    );
 
     it('refuses a component module over allow.moduleBytes', async () => {
       await writeFile(join(dir, 'big.js'), `export default { name: "big", load() {} };\n${'//'.repeat(100)}\n`);
       const problems = await withModule('./big.js', 'allow:\n  moduleBytes: 100\n');
-      expect(problems).toEqual([expect.stringMatching(/component module \S+big\.js is \d+ bytes, more than the limit of 100 \(allow\.moduleBytes\)$/)]);
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /component module \S+big\.js is \d+ bytes, more than the limit of 100 \(allow\.moduleBytes\)$/,
+        ),
+      ]);
     });
 
     it('imports a component module from a directory allow.paths opts in', async () => {
       await writeFile(join(outside, 'allowed-component.js'), 'export default { name: "allowed", load() {} };\n');
-      await writeFile(join(dir, 'kindling.yaml'), `components:\n  - module: ${join(outside, 'allowed-component.js')}\nallow:\n  paths: [${outside}]\n`);
+      await writeFile(
+        join(dir, 'kindling.yaml'),
+        `components:\n  - module: ${join(outside, 'allowed-component.js')}\nallow:\n  paths: [${outside}]\n`,
+      );
       const resolved = await resolveManifestComponents(await loadBootManifest(dir), builtinComponents);
       expect(resolved.map((item) => item.component.name)).toEqual(['allowed']);
     });
@@ -386,10 +465,15 @@ describe('kindling (subprocesses)', () => {
     it('validate refuses module: /dev/zero (with /dev opted in) as a character device, in bounded memory', async () => {
       const app = await mkdtemp(join(tmpdir(), 'kindling-devzero-'));
       try {
-        await writeFile(join(app, 'kindling.yaml'), 'components:\n  - events\n  - module: /dev/zero\nallow:\n  paths: [/dev]\n');
+        await writeFile(
+          join(app, 'kindling.yaml'),
+          'components:\n  - events\n  - module: /dev/zero\nallow:\n  paths: [/dev]\n',
+        );
         const { code, err, maxRssBytes } = await measured(['validate', app]);
         expect(code).toBe(2);
-        expect(err).toContain(`${join(app, 'kindling.yaml')}:3:13: component module /dev/zero is a character device, not a regular file`);
+        expect(err).toContain(
+          `${join(app, 'kindling.yaml')}:3:13: component module /dev/zero is a character device, not a regular file`,
+        );
         expect(maxRssBytes).toBeLessThan(MAX_RSS_BYTES);
       } finally {
         await rm(app, { recursive: true, force: true });
@@ -404,15 +488,23 @@ describe('kindling (subprocesses)', () => {
     });
 
     it('validate refuses a function file that is a FIFO, at data.file, in bounded memory', async () => {
-      await writeFile(join(dir, 'registry', 'extra.yaml'), `namespace: hello\n${functionYaml('../special/hostile-fifo.js')}`);
+      await writeFile(
+        join(dir, 'registry', 'extra.yaml'),
+        `namespace: hello\n${functionYaml('../special/hostile-fifo.js')}`,
+      );
       const { code, err, maxRssBytes } = await measured(['validate', dir, '--state-dir', join(dir, '.none')]);
       expect(code).toBe(2);
-      expect(err).toContain(`${join(dir, 'registry', 'extra.yaml')}:5:11: function hello:hostile: module file ../special/hostile-fifo.js is a FIFO (named pipe), not a regular file`);
+      expect(err).toContain(
+        `${join(dir, 'registry', 'extra.yaml')}:5:11: function hello:hostile: module file ../special/hostile-fifo.js is a FIFO (named pipe), not a regular file`,
+      );
       expect(maxRssBytes).toBeLessThan(MAX_RSS_BYTES);
     });
 
     it('validate and plan run no code of a function module (a local boot that starts nothing)', async () => {
-      await writeFile(join(dir, 'registry', 'extra.yaml'), `namespace: hello\n${functionYaml('../functions/marked.js')}`);
+      await writeFile(
+        join(dir, 'registry', 'extra.yaml'),
+        `namespace: hello\n${functionYaml('../functions/marked.js')}`,
+      );
       const validate = await kindling(['validate', dir, '--state-dir', join(dir, '.none')]);
       expect(validate.code).toBe(0);
       const plan = await kindling(['plan', dir, '--state-dir', join(dir, '.none')]);
@@ -421,8 +513,14 @@ describe('kindling (subprocesses)', () => {
     });
 
     it('validate reports a syntax error of a function module at its line and column and at data.file', async () => {
-      await writeFile(join(dir, 'functions', 'broken.js'), 'export const handler = () => 1;\nexport const worse = () => 2);\n');
-      await writeFile(join(dir, 'registry', 'extra.yaml'), `namespace: hello\n${functionYaml('../functions/broken.js')}`);
+      await writeFile(
+        join(dir, 'functions', 'broken.js'),
+        'export const handler = () => 1;\nexport const worse = () => 2);\n',
+      );
+      await writeFile(
+        join(dir, 'registry', 'extra.yaml'),
+        `namespace: hello\n${functionYaml('../functions/broken.js')}`,
+      );
       const { code, err } = await kindling(['validate', dir, '--state-dir', join(dir, '.none')]);
       expect(code).toBe(2);
       expect(err).toContain(
@@ -434,7 +532,9 @@ describe('kindling (subprocesses)', () => {
       await symlink(join(outside, 'secret.yaml'), join(dir, 'registry', 'secret.yaml'));
       const { code, out, err } = await kindling(['validate', dir, '--state-dir', join(dir, '.none')]);
       expect(code).toBe(2);
-      expect(err).toContain(`${join(dir, 'registry', 'secret.yaml')}:1:1: file is outside the app root ${dir} (it resolves to ${join(outside, 'secret.yaml')})`);
+      expect(err).toContain(
+        `${join(dir, 'registry', 'secret.yaml')}:1:1: file is outside the app root ${dir} (it resolves to ${join(outside, 'secret.yaml')})`,
+      );
       expect(leaksSecret(out + err)).toBe(false);
     });
   });
@@ -474,33 +574,57 @@ describe('kindling (subprocesses)', () => {
       ['a FIFO outside the app', () => outsideFifo.fifo.path],
       ['/dev/zero', () => '/dev/zero'],
       ['/dev/urandom', () => '/dev/urandom'],
-    ])('refuses an entry declared in %s (at.file) at its declaration, reading nothing from it', async (_label, file) => {
-      const path = file();
-      const revision = (await client.status()).revision;
-      const at = { file: path, line: 3, column: 5 };
-      const entry = { id: 'hello:hostile', kind: 'function.js', meta: {}, data: { file: join(dir, 'functions', 'greet.js'), export: 'nope' }, at };
-      const error: unknown = await client.apply({ ops: [{ op: 'create', entry }], source: 'hostile test' }).then(
-        () => undefined,
-        (thrown: unknown) => thrown,
-      );
-      expect((error as Error).message).toContain(`${path}:3:5: function hello:hostile: module ${join(dir, 'functions', 'greet.js')} has no export "nope"`);
-      expect((await client.status()).revision).toBe(revision);
-      expect((await fetchOnce(`${app.url}/hello/Ada`)).status).toBe(200);
-      expect(peakRssBytes(app.pid)).toBeLessThan(MAX_RSS_BYTES);
-    });
+    ])(
+      'refuses an entry declared in %s (at.file) at its declaration, reading nothing from it',
+      async (_label, file) => {
+        const path = file();
+        const revision = (await client.status()).revision;
+        const at = { file: path, line: 3, column: 5 };
+        const entry = {
+          id: 'hello:hostile',
+          kind: 'function.js',
+          meta: {},
+          data: { file: join(dir, 'functions', 'greet.js'), export: 'nope' },
+          at,
+        };
+        const error: unknown = await client.apply({ ops: [{ op: 'create', entry }], source: 'hostile test' }).then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        );
+        expect((error as Error).message).toContain(
+          `${path}:3:5: function hello:hostile: module ${join(dir, 'functions', 'greet.js')} has no export "nope"`,
+        );
+        expect((await client.status()).revision).toBe(revision);
+        expect((await fetchOnce(`${app.url}/hello/Ada`)).status).toBe(200);
+        expect(peakRssBytes(app.pid)).toBeLessThan(MAX_RSS_BYTES);
+      },
+    );
 
     it('locates a refusal under an entry whose at.file is a registry file of the app', async () => {
-      await writeFile(join(dir, 'registry', 'extra.yaml'), `namespace: hello\n${functionYaml('../functions/greet.js', 'nope')}`);
+      await writeFile(
+        join(dir, 'registry', 'extra.yaml'),
+        `namespace: hello\n${functionYaml('../functions/greet.js', 'nope')}`,
+      );
       const { code, err } = await kindling(['apply', dir, '--state-dir', state]);
       expect(code).toBe(2);
-      expect(err).toContain(`${join(dir, 'registry', 'extra.yaml')}:6:13: function hello:hostile: module ../functions/greet.js has no export "nope"`);
+      expect(err).toContain(
+        `${join(dir, 'registry', 'extra.yaml')}:6:13: function hello:hostile: module ../functions/greet.js has no export "nope"`,
+      );
     });
 
     it('validate, plan and an admin dry run run no code of a function module; a real apply does', async () => {
-      await writeFile(join(dir, 'registry', 'extra.yaml'), `namespace: hello\n${functionYaml('../functions/marked.js')}`);
+      await writeFile(
+        join(dir, 'registry', 'extra.yaml'),
+        `namespace: hello\n${functionYaml('../functions/marked.js')}`,
+      );
       expect((await kindling(['validate', dir, '--state-dir', state])).code).toBe(0);
       expect((await kindling(['plan', dir, '--state-dir', state])).code).toBe(1);
-      const entry = { id: 'hello:dry', kind: 'function.js', meta: {}, data: { file: join(dir, 'functions', 'marked.js'), export: 'handler' } };
+      const entry = {
+        id: 'hello:dry',
+        kind: 'function.js',
+        meta: {},
+        data: { file: join(dir, 'functions', 'marked.js'), export: 'handler' },
+      };
       expect((await client.apply({ ops: [{ op: 'create', entry }], dryRun: true })).dryRun).toBe(true);
       expect(existsSync(join(dir, 'functions', 'marker'))).toBe(false);
       expect((await kindling(['apply', dir, '--state-dir', state])).code).toBe(0);
@@ -516,14 +640,20 @@ describe('kindling (subprocesses)', () => {
     const special = await makeSpecialFiles(join(dir, 'special'), '.js', DEFAULT_MAX_MODULE_BYTES);
     const app = await RunningApp.start(dir, state);
     try {
-      await writeFile(join(dir, 'registry', 'extra.yaml'), `namespace: hello\n${functionYaml('../special/hostile-fifo.js', 'greet')}`);
+      await writeFile(
+        join(dir, 'registry', 'extra.yaml'),
+        `namespace: hello\n${functionYaml('../special/hostile-fifo.js', 'greet')}`,
+      );
       // One more than the four threads of libuv's pool.
       for (let i = 0; i < 5; i++) {
         const { code, err } = await kindling(['apply', dir, '--state-dir', state]);
         expect(code).toBe(2);
         expect(err).toContain('module file ../special/hostile-fifo.js is a FIFO (named pipe), not a regular file');
       }
-      await writeFile(join(dir, 'registry', 'extra.yaml'), `namespace: hello\n${functionYaml('../functions/greet.js', 'greet')}`);
+      await writeFile(
+        join(dir, 'registry', 'extra.yaml'),
+        `namespace: hello\n${functionYaml('../functions/greet.js', 'greet')}`,
+      );
       expect((await kindling(['apply', dir, '--state-dir', state])).code).toBe(0);
       expect((await fetchOnce(`${app.url}/hello/Ada`)).status).toBe(200);
       expect(peakRssBytes(app.pid)).toBeLessThan(MAX_RSS_BYTES);

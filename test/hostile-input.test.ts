@@ -7,7 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HandlerRegistry, KindlingError, loadRegistryYaml, Registry, RegistryYamlError } from 'kindling';
-import { BootLoader, loadBootManifest, ManifestError, parseBootManifest, resolveManifestComponents } from 'kindling/boot';
+import {
+  BootLoader,
+  loadBootManifest,
+  ManifestError,
+  parseBootManifest,
+  resolveManifestComponents,
+} from 'kindling/boot';
 import { builtinComponents } from 'kindling/components';
 
 interface Expectation<Phase extends string = 'load' | 'apply'> {
@@ -31,9 +37,16 @@ const CLASSES = ['alias', 'number', 'id', 'bom', 'depends-on'] as const;
 const INVISIBLE = /[\p{C}\p{Zl}\p{Zp}\u00a0\u2000-\u200a\u202f\u205f\u3000]/u;
 
 /** The YAML files of a folder of the corpus and what each must give. */
-function corpus<Phase extends string>(folder: string): { files: string[]; expected: Record<string, Expectation<Phase>> } {
-  const expected = JSON.parse(readFileSync(join(folder, 'expected.json'), 'utf8')) as Record<string, Expectation<Phase>>;
-  const files = readdirSync(folder).filter((file) => file.endsWith('.yaml')).sort();
+function corpus<Phase extends string>(
+  folder: string,
+): { files: string[]; expected: Record<string, Expectation<Phase>> } {
+  const expected = JSON.parse(readFileSync(join(folder, 'expected.json'), 'utf8')) as Record<
+    string,
+    Expectation<Phase>
+  >;
+  const files = readdirSync(folder)
+    .filter((file) => file.endsWith('.yaml'))
+    .sort();
   return { files, expected };
 }
 
@@ -125,14 +138,23 @@ describe('hostile registry input: long text repeated by aliases', () => {
   async function aliased(count: number): Promise<string> {
     const file = join(tmp, `aliased-${count}.yaml`);
     const aliases = Array.from({ length: count }, () => '*s').join(', ');
-    await writeFile(file, `namespace: app\nx-text: &s "${mebibyte}"\nentries:\n  - name: a\n    kind: x.y\n    data: [${aliases}]\n`);
+    await writeFile(
+      file,
+      `namespace: app\nx-text: &s "${mebibyte}"\nentries:\n  - name: a\n    kind: x.y\n    data: [${aliases}]\n`,
+    );
     return file;
   }
 
   // The anchored string counts twice (js-yaml composes it once more while it looks ahead for a
   // mapping), then 1 MiB per alias, and the keys a few bytes: the 62nd alias (the first is at column
   // 12, every next one 4 further) crosses 64 MiB.
-  const crossing = { phase: 'load' as const, code: 'INVALID', line: 6, column: 12 + 4 * 61, message: 'strings in this file add up to more than 67108864 bytes' };
+  const crossing = {
+    phase: 'load' as const,
+    code: 'INVALID',
+    line: 6,
+    column: 12 + 4 * 61,
+    message: 'strings in this file add up to more than 67108864 bytes',
+  };
 
   it(
     'refuses a 1 MiB string aliased 300 times, at the alias that crosses maxExpandedBytes (regression: accepted)',
@@ -171,7 +193,8 @@ describe('hostile boot manifests', () => {
         const manifest = await loadBootManifest(join(manifestDir, file));
         const resolved = await resolveManifestComponents(manifest, builtins);
         expect(want.phase, 'the manifest parsed, so booting it must fail').toBe('boot');
-        for (const component of resolved) boot.register(component.component, component.config, { source: component.source });
+        for (const component of resolved)
+          boot.register(component.component, component.config, { source: component.source });
         await boot.load();
       } catch (caught) {
         error = caught;
@@ -198,7 +221,12 @@ describe('hostile boot manifests', () => {
 
 describe('parseBootManifest', () => {
   describe('limits', () => {
-    const manifest = ['name: app', 'components: [events, registry]', 'registry: &r [./a, ./b, ./c]', 'x: [*r, *r]'].join('\n');
+    const manifest = [
+      'name: app',
+      'components: [events, registry]',
+      'registry: &r [./a, ./b, ./c]',
+      'x: [*r, *r]',
+    ].join('\n');
 
     it('takes maxAliasNodes as an option, refusing at the alias that crosses it', () => {
       expect(() => parseBootManifest(manifest, 'kindling.yaml', { maxAliasNodes: 5 })).toThrow(
@@ -207,17 +235,21 @@ describe('parseBootManifest', () => {
     });
 
     it('takes maxExpandedBytes as an option', () => {
-      expect(() => parseBootManifest(manifest, 'kindling.yaml', { maxExpandedBytes: 60 })).toThrow('kindling.yaml:4:9: strings in this file add up to more than 60 bytes');
-    });
-
-    it('takes maxDepth as an option', () => {
-      expect(() => parseBootManifest('name: app\ncomponents: [[[events]]]\n', 'kindling.yaml', { maxDepth: 3 })).toThrow(
-        'kindling.yaml:2:15: the YAML is nested more than 3 levels deep',
+      expect(() => parseBootManifest(manifest, 'kindling.yaml', { maxExpandedBytes: 60 })).toThrow(
+        'kindling.yaml:4:9: strings in this file add up to more than 60 bytes',
       );
     });
 
+    it('takes maxDepth as an option', () => {
+      expect(() =>
+        parseBootManifest('name: app\ncomponents: [[[events]]]\n', 'kindling.yaml', { maxDepth: 3 }),
+      ).toThrow('kindling.yaml:2:15: the YAML is nested more than 3 levels deep');
+    });
+
     it('refuses a limit that is not a positive integer', () => {
-      expect(() => parseBootManifest(manifest, 'kindling.yaml', { maxDepth: 0 })).toThrow('maxDepth must be a positive integer, got 0');
+      expect(() => parseBootManifest(manifest, 'kindling.yaml', { maxDepth: 0 })).toThrow(
+        'maxDepth must be a positive integer, got 0',
+      );
     });
   });
 });

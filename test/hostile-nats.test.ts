@@ -37,12 +37,33 @@ class Arena {
   private probes = 0;
 
   private constructor(limits: Limits, windowMs: number) {
-    const logger = createConsoleLogger('warn', 'victim', { repeatWindowMs: windowMs, write: (line) => void this.lines.push(line) });
-    this.transport = new NatsTransport({ url: NATS_URL, prefix: this.prefix, heartbeatMs: 100, nodeTimeoutMs: 3000, logger, logRepeatWindowMs: windowMs, ...limits });
+    const logger = createConsoleLogger('warn', 'victim', {
+      repeatWindowMs: windowMs,
+      write: (line) => void this.lines.push(line),
+    });
+    this.transport = new NatsTransport({
+      url: NATS_URL,
+      prefix: this.prefix,
+      heartbeatMs: 100,
+      nodeTimeoutMs: 3000,
+      logger,
+      logRepeatWindowMs: windowMs,
+      ...limits,
+    });
     this.victim = createEventBus({ nodeID: 'victim', transport: this.transport, logger, logRepeatWindowMs: windowMs });
-    this.victim.createService({ name: 'probe', events: { 'probe.ok': (ctx: EventContext) => void this.received.push((ctx.params as { n: number }).n) } });
-    this.victim.on('$node.*', (payload, name) => void this.nodeEvents.push(`${name} ${(payload as { node: { id: string } }).node.id}`));
-    this.peer = createNatsEventBus({ nodeID: 'peer', nats: { url: NATS_URL, prefix: this.prefix, heartbeatMs: 100, nodeTimeoutMs: 3000 }, logger: silentLogger });
+    this.victim.createService({
+      name: 'probe',
+      events: { 'probe.ok': (ctx: EventContext) => void this.received.push((ctx.params as { n: number }).n) },
+    });
+    this.victim.on(
+      '$node.*',
+      (payload, name) => void this.nodeEvents.push(`${name} ${(payload as { node: { id: string } }).node.id}`),
+    );
+    this.peer = createNatsEventBus({
+      nodeID: 'peer',
+      nats: { url: NATS_URL, prefix: this.prefix, heartbeatMs: 100, nodeTimeoutMs: 3000 },
+      logger: silentLogger,
+    });
   }
 
   static async open(limits: Limits = {}, windowMs = WINDOW_MS): Promise<Arena> {
@@ -50,7 +71,10 @@ class Arena {
     await arena.victim.start();
     await arena.peer.start();
     arena.attacker = await connect({ servers: NATS_URL });
-    await until(() => arena.victim.nodes().some((n) => n.id === 'peer') && arena.peer.nodes().some((n) => n.id === 'victim'), 'the victim and the peer to see each other');
+    await until(
+      () => arena.victim.nodes().some((n) => n.id === 'peer') && arena.peer.nodes().some((n) => n.id === 'victim'),
+      'the victim and the peer to see each other',
+    );
     return arena;
   }
 
@@ -96,12 +120,18 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
           arena.attacker.publish(`${arena.prefix}.emit.probe.ok`, bytes(`garbage ${i}`));
         }
         await arena.attacker.flush();
-        await until(() => arena.transport.stats().undecodable === 10_000, 'the victim to refuse every garbage message', 15_000);
+        await until(
+          () => arena.transport.stats().undecodable === 10_000,
+          'the victim to refuse every garbage message',
+          15_000,
+        );
         await until(() => arena.transport.stats().deadLettersPending === 0, 'the dead letters in flight to be written');
         await arena.stillDelivers();
 
         const stats = arena.transport.stats();
-        const dlq = await (await arena.attacker.jetstreamManager()).streams.info((arena.victim.channels as JetStreamChannels).dlqStream);
+        const dlq = await (
+          await arena.attacker.jetstreamManager()
+        ).streams.info((arena.victim.channels as JetStreamChannels).dlqStream);
         expect(dlq.config.max_msgs_per_subject).toBe(100);
         expect(dlq.state.messages).toBeLessThanOrEqual(100);
         expect(stats.deadLettersSkipped).toBeGreaterThan(0);
@@ -110,7 +140,9 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
 
         await arena.victim.stop();
         expect(arena.linesWith('warn  refused an undecodable message')).toHaveLength(1);
-        expect(arena.linesWith('… 9,999 more like this in the last 60 s: refused an undecodable message')).toHaveLength(1);
+        expect(arena.linesWith('… 9,999 more like this in the last 60 s: refused an undecodable message')).toHaveLength(
+          1,
+        );
         expect(arena.lines.length).toBeLessThanOrEqual(6);
       });
     });
@@ -120,7 +152,10 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
         const big = `2 e 1 1 peer\n${JSON.stringify('x'.repeat(100_000))}`;
         for (let i = 0; i < 20; i++) arena.attacker.publish(`${arena.prefix}.emit.probe.ok`, bytes(big));
         await arena.attacker.flush();
-        await until(() => arena.transport.stats().undecodable === 20 && arena.transport.stats().deadLettersPending === 0, 'the oversized messages to be refused');
+        await until(
+          () => arena.transport.stats().undecodable === 20 && arena.transport.stats().deadLettersPending === 0,
+          'the oversized messages to be refused',
+        );
         const [letter] = await (arena.victim.channels as JetStreamChannels).undecodable(1);
         expect(letter?.error).toMatch(/\d+ bytes is more than maxMessageBytes \(4096\)/);
         expect(letter?.body.length).toBe(1024);
@@ -141,25 +176,58 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
         ['data that is not JSON', '2 e 1 1 peer\n{', /the data is not JSON/],
         ['an extras line that is not an object', '2 e+ 1 1 peer\n[]\n{}', /extras line is not a JSON object/],
         ['groups that are not a list of strings', '2 e+ 1 1 peer\n{"g":"all"}\n{}', /groups must be a list of strings/],
-        ['a source with an escape sequence', '2 e+ 1 1 \n{"o":"evil\\u001b[2J"}\n{}', /node id "evil\\u001b\[2J" is not/],
-        ['a source of 300 characters', `2 e 1 1 ${'a'.repeat(300)}\n{}`, /node id "a{64}"… \(236 more characters\) is not/],
+        [
+          'a source with an escape sequence',
+          '2 e+ 1 1 \n{"o":"evil\\u001b[2J"}\n{}',
+          /node id "evil\\u001b\[2J" is not/,
+        ],
+        [
+          'a source of 300 characters',
+          `2 e 1 1 ${'a'.repeat(300)}\n{}`,
+          /node id "a{64}"… \(236 more characters\) is not/,
+        ],
         ['a source with a space', '2 e 1 1 two words\n{}', /node id "two words" is not/],
-        ['a name longer than maxNameLength', `2 e+ 1 1 peer\n{"n":"${'n'.repeat(2000)}"}\n{}`, /a name of 2000 characters is longer than maxNameLength \(1024\)/],
+        [
+          'a name longer than maxNameLength',
+          `2 e+ 1 1 peer\n{"n":"${'n'.repeat(2000)}"}\n{}`,
+          /a name of 2000 characters is longer than maxNameLength \(1024\)/,
+        ],
         ['a batch line without a count', '2* x\n', /the batch line "2\* x" is not/],
-        ['a batch announcing more envelopes than it has', '2* 999999999999999\n2 e 1 1 peer\n{}\n', /envelope 2 of 999999999999999: the batch ends after 1/],
+        [
+          'a batch announcing more envelopes than it has',
+          '2* 999999999999999\n2 e 1 1 peer\n{}\n',
+          /envelope 2 of 999999999999999: the batch ends after 1/,
+        ],
         ['a batch inside a batch', '2* 1\n2* 1\n2 e 1 1 peer\n{}\n', /envelope 1 of 1: not a version-2 envelope/],
         ['text after the announced envelopes', '2* 1\n2 e 1 1 peer\n{}\nmore', /more text after the 1 envelope/],
-        ['a batch whose second envelope has a forged source', '2* 2\n2 e 1 1 peer\n{}\n2 e 2 1 pe\u202eer\n{}\n', /node id "pe\\u202eer" is not/],
-        ['a version-1 object with a field of the wrong type', '{"v":1,"eventType":"emit","name":5}', /field name must be a string/],
+        [
+          'a batch whose second envelope has a forged source',
+          '2* 2\n2 e 1 1 peer\n{}\n2 e 2 1 pe\u202eer\n{}\n',
+          /node id "pe\\u202eer" is not/,
+        ],
+        [
+          'a version-1 object with a field of the wrong type',
+          '{"v":1,"eventType":"emit","name":5}',
+          /field name must be a string/,
+        ],
         ['an unsupported version', '7 e 1 1 peer\n{}', /format version 7 is not supported/],
       ];
       await inArena({}, async (arena) => {
         const reasons: string[] = [];
-        arena.victim.on('$transporter.undecodable', (payload) => void reasons.push((payload as { reason: string }).reason));
-        for (const [, payload] of cases) arena.attacker.publish(`${arena.prefix}.emit.probe.ok`, typeof payload === 'string' ? bytes(payload) : payload);
+        arena.victim.on(
+          '$transporter.undecodable',
+          (payload) => void reasons.push((payload as { reason: string }).reason),
+        );
+        for (const [, payload] of cases)
+          arena.attacker.publish(
+            `${arena.prefix}.emit.probe.ok`,
+            typeof payload === 'string' ? bytes(payload) : payload,
+          );
         await arena.attacker.flush();
         await until(() => reasons.length === cases.length, 'every malformed message to be refused');
-        expect(cases.map(([what], i) => [what, reasons[i]])).toEqual(cases.map(([what, , reason]) => [what, expect.stringMatching(reason)]));
+        expect(cases.map(([what], i) => [what, reasons[i]])).toEqual(
+          cases.map(([what, , reason]) => [what, expect.stringMatching(reason)]),
+        );
         expect(arena.received).toEqual([]);
         await arena.stillDelivers();
       });
@@ -172,7 +240,8 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
         let flooded = 0;
         arena.victim.on('flood.*', () => void flooded++);
         await arena.transport.connection?.flush();
-        for (let i = 0; i < 20_000; i++) arena.attacker.publish(`${arena.prefix}.bcast.flood.n${i}`, bytes(`2 b ${i + 1} 0 attacker\n${i}`));
+        for (let i = 0; i < 20_000; i++)
+          arena.attacker.publish(`${arena.prefix}.bcast.flood.n${i}`, bytes(`2 b ${i + 1} 0 attacker\n${i}`));
         await arena.attacker.flush();
         await until(() => flooded === 20_000, 'the victim to take every flood event', 15_000);
         expect(arena.victim.stats().cachedNames).toBeLessThanOrEqual(16_384);
@@ -187,7 +256,8 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
         let repliesSeen = 0;
         const spy = arena.attacker.subscribe(`${arena.prefix}.node.info`, {
           callback: (_error, msg) => {
-            if ((JSON.parse(new TextDecoder().decode(msg.data)) as { node: { id: string } }).node.id === 'victim') repliesSeen++;
+            if ((JSON.parse(new TextDecoder().decode(msg.data)) as { node: { id: string } }).node.id === 'victim')
+              repliesSeen++;
           },
         });
         await arena.attacker.flush();
@@ -201,7 +271,11 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
         await arena.attacker.flush();
         // 49 fake nodes fit beside the peer; every message of the other 151 is refused.
         const refusedFakes = 20_000 - Math.ceil(20_000 / 200) * 49;
-        await until(() => arena.transport.stats().presence.refused - before.refused >= refusedFakes, 'the presence flood to be taken', 15_000);
+        await until(
+          () => arena.transport.stats().presence.refused - before.refused >= refusedFakes,
+          'the presence flood to be taken',
+          15_000,
+        );
         const during = arena.transport.stats().presence;
         expect(during.nodes).toBe(50);
         expect(during.replies - before.replies).toBeLessThanOrEqual(1);
@@ -219,42 +293,104 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
 
         await arena.victim.stop();
         expect(arena.linesWith('warn  refused a presence message')).toHaveLength(1);
-        expect(arena.linesWith(`… ${(refusedFakes - 1).toLocaleString('en-US')} more like this in the last 60 s`)).toHaveLength(1);
+        expect(
+          arena.linesWith(`… ${(refusedFakes - 1).toLocaleString('en-US')} more like this in the last 60 s`),
+        ).toHaveLength(1);
       });
     });
 
     it('refuses malformed, oversized and forged presence messages, naming why, and nothing changes', async () => {
-      const hello = (node: unknown, type = 'hello', extra: Record<string, unknown> = {}): string => JSON.stringify({ v: 1, type, node, ...extra });
+      const hello = (node: unknown, type = 'hello', extra: Record<string, unknown> = {}): string =>
+        JSON.stringify({ v: 1, type, node, ...extra });
       await inArena(
         {},
         async (arena) => {
           const peerInstance = arena.victim.nodes().find((n) => n.id === 'peer')?.['instanceID'];
           const cases: readonly (readonly [string, string, string | Uint8Array, RegExp])[] = [
-            ['a message over maxPresenceBytes', 'hello', hello({ id: 'big', pad: 'x'.repeat(20_000) }), /bytes is more than maxPresenceBytes \(16384\)/],
+            [
+              'a message over maxPresenceBytes',
+              'hello',
+              hello({ id: 'big', pad: 'x'.repeat(20_000) }),
+              /bytes is more than maxPresenceBytes \(16384\)/,
+            ],
             ['bytes that are not UTF-8', 'hello', new Uint8Array([0x7b, 0xff]), /not a UTF-8 JSON presence message/],
             ['text that is not JSON', 'hello', '{"v":1,', /not a UTF-8 JSON presence message/],
             ['a JSON list', 'hello', '[]', /not a JSON object/],
-            ['another version', 'hello', JSON.stringify({ v: 2, type: 'hello', node: { id: 'v2' } }), /version 2 is not supported/],
-            ['a type that is not its subject', 'info', hello({ id: 'liar' }), /its type "hello" is not its subject's \(info\)/],
-            ['a subject that is no presence type', 'evil', hello({ id: 'evil' }, 'evil'), /"evil" is not a presence type/],
+            [
+              'another version',
+              'hello',
+              JSON.stringify({ v: 2, type: 'hello', node: { id: 'v2' } }),
+              /version 2 is not supported/,
+            ],
+            [
+              'a type that is not its subject',
+              'info',
+              hello({ id: 'liar' }),
+              /its type "hello" is not its subject's \(info\)/,
+            ],
+            [
+              'a subject that is no presence type',
+              'evil',
+              hello({ id: 'evil' }, 'evil'),
+              /"evil" is not a presence type/,
+            ],
             ['no node', 'hello', JSON.stringify({ v: 1, type: 'hello' }), /field node is not an object/],
-            ['a node id with an escape sequence', 'hello', hello({ id: 'x\u001b[2J' }), /node id "x\\u001b\[2J" is not/],
+            [
+              'a node id with an escape sequence',
+              'hello',
+              hello({ id: 'x\u001b[2J' }),
+              /node id "x\\u001b\[2J" is not/,
+            ],
             ['a node id with a bidi override', 'hello', hello({ id: 'ab\u202ecd' }), /node id "ab\\u202ecd" is not/], // escaped by the logger
-            ['a node id of 300 characters', 'hello', hello({ id: 'n'.repeat(300) }), /node id "n{64}"… \(236 more characters\) is not/],
+            [
+              'a node id of 300 characters',
+              'hello',
+              hello({ id: 'n'.repeat(300) }),
+              /node id "n{64}"… \(236 more characters\) is not/,
+            ],
             ['an empty node id', 'hello', hello({ id: '' }), /node id "" is not/],
             ['a node id that is a number', 'hello', hello({ id: 7 }), /node id number is not/],
-            ['a prototype key', 'hello', '{"v":1,"type":"hello","node":{"id":"proto","__proto__":{"polluted":true}}}', /the key "__proto__" is not allowed/],
-            ['an instance id that is not a string', 'hello', hello({ id: 'inst', instanceID: 5 }), /instanceID is not a string/],
-            ['a bye for the peer from another instance', 'bye', hello({ id: 'peer', instanceID: 'forged' }, 'bye'), /from node peer: a bye from another instance than the one known/],
-            ["a hello with this node's id from another instance", 'hello', hello({ id: 'victim', instanceID: 'forged' }), /from node victim: another instance claims this node's id/],
+            [
+              'a prototype key',
+              'hello',
+              '{"v":1,"type":"hello","node":{"id":"proto","__proto__":{"polluted":true}}}',
+              /the key "__proto__" is not allowed/,
+            ],
+            [
+              'an instance id that is not a string',
+              'hello',
+              hello({ id: 'inst', instanceID: 5 }),
+              /instanceID is not a string/,
+            ],
+            [
+              'a bye for the peer from another instance',
+              'bye',
+              hello({ id: 'peer', instanceID: 'forged' }, 'bye'),
+              /from node peer: a bye from another instance than the one known/,
+            ],
+            [
+              "a hello with this node's id from another instance",
+              'hello',
+              hello({ id: 'victim', instanceID: 'forged' }),
+              /from node victim: another instance claims this node's id/,
+            ],
           ];
           const before = arena.transport.stats().presence.refused;
           const events = arena.nodeEvents.length;
-          for (const [, type, payload] of cases) arena.attacker.publish(`${arena.prefix}.node.${type}`, typeof payload === 'string' ? bytes(payload) : payload);
+          for (const [, type, payload] of cases)
+            arena.attacker.publish(
+              `${arena.prefix}.node.${type}`,
+              typeof payload === 'string' ? bytes(payload) : payload,
+            );
           await arena.attacker.flush();
-          await until(() => arena.transport.stats().presence.refused - before === cases.length, 'every presence message to be refused');
+          await until(
+            () => arena.transport.stats().presence.refused - before === cases.length,
+            'every presence message to be refused',
+          );
           const refusals = arena.linesWith('refused a presence message');
-          expect(cases.map(([what], i) => [what, refusals[i]])).toEqual(cases.map(([what, , , reason]) => [what, expect.stringMatching(reason)]));
+          expect(cases.map(([what], i) => [what, refusals[i]])).toEqual(
+            cases.map(([what, , , reason]) => [what, expect.stringMatching(reason)]),
+          );
           expect(arena.victim.nodes().map((n) => [n.id, n['instanceID']])).toEqual([['peer', peerInstance]]);
           expect(arena.nodeEvents.length).toBe(events);
           expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
@@ -268,9 +404,17 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
   describe('.replies nobody asked for', () => {
     it('drops 10,000 replies on its request inbox to requests it never made', async () => {
       await inArena({}, async (arena) => {
-        const mux = (arena.transport.connection as unknown as { protocol: { muxSubscriptions: { baseInbox: string; reqs: Map<string, unknown> } } }).protocol.muxSubscriptions;
+        const mux = (
+          arena.transport.connection as unknown as {
+            protocol: { muxSubscriptions: { baseInbox: string; reqs: Map<string, unknown> } };
+          }
+        ).protocol.muxSubscriptions;
         expect(mux.baseInbox).toMatch(/^_INBOX\./);
-        for (let i = 0; i < 10_000; i++) arena.attacker.publish(`${mux.baseInbox}forged${i}`, bytes('{"type":"io.nats.jetstream.api.v1.pub_ack","stream":"X","seq":1}'));
+        for (let i = 0; i < 10_000; i++)
+          arena.attacker.publish(
+            `${mux.baseInbox}forged${i}`,
+            bytes('{"type":"io.nats.jetstream.api.v1.pub_ack","stream":"X","seq":1}'),
+          );
         await arena.attacker.flush();
         await arena.transport.connection?.flush();
         expect(mux.reqs.size).toBe(0);
@@ -284,14 +428,20 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
       await inArena({ partitions: 1 }, async (arena) => {
         const store = arena.victim.channels as JetStreamChannels;
         const pulls: string[] = [];
-        const spy = arena.attacker.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${store.stream}.>`, { callback: (_error, msg) => void (msg.reply && pulls.push(msg.reply)) });
+        const spy = arena.attacker.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${store.stream}.>`, {
+          callback: (_error, msg) => void (msg.reply && pulls.push(msg.reply)),
+        });
         await arena.attacker.flush();
         const handled: unknown[] = [];
-        const subscription = await arena.victim.channels.subscribe('orders', { group: 'billing', handler: (m) => void handled.push(m.data) });
+        const subscription = await arena.victim.channels.subscribe('orders', {
+          group: 'billing',
+          handler: (m) => void handled.push(m.data),
+        });
         try {
           await until(() => pulls.length >= 2, 'the consumers to pull');
           // A peer that sees the pull requests answers each inbox with a "400 Bad Request" status: nats.js stops that consumer.
-          for (const inbox of new Set(pulls)) arena.attacker.publish(inbox, Empty, { headers: headers(400, 'Bad Request') });
+          for (const inbox of new Set(pulls))
+            arena.attacker.publish(inbox, Empty, { headers: headers(400, 'Bad Request') });
           await arena.attacker.flush();
           await arena.peer.channels.send('orders', { n: 1 });
           await until(() => handled.length === 1, 'the channel to handle a message after the forged stop', 10_000);
@@ -308,11 +458,18 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
         const store = arena.victim.channels as JetStreamChannels;
         const js = arena.attacker.jetstream();
         let refused = 0;
-        for (let i = 0; i < 60; i++) await js.publish(store.subject('orders', '_'), bytes(`junk ${i}`)).catch(() => void refused++);
+        for (let i = 0; i < 60; i++)
+          await js.publish(store.subject('orders', '_'), bytes(`junk ${i}`)).catch(() => void refused++);
         expect(refused).toBe(10);
         const info = await (await arena.attacker.jetstreamManager()).streams.info(store.stream);
         expect(info.state.messages).toBe(50);
-        await expect(arena.victim.channels.send('orders', { n: 1 })).rejects.toMatchObject({ code: 'UNAVAILABLE', retryable: true, message: expect.stringMatching(/channel orders: maximum messages exceeded \(JetStream error 10077\) \(the channel stream .* is full: channelMaxMessages/) });
+        await expect(arena.victim.channels.send('orders', { n: 1 })).rejects.toMatchObject({
+          code: 'UNAVAILABLE',
+          retryable: true,
+          message: expect.stringMatching(
+            /channel orders: maximum messages exceeded \(JetStream error 10077\) \(the channel stream .* is full: channelMaxMessages/,
+          ),
+        });
         await arena.stillDelivers();
       });
     });
@@ -340,7 +497,10 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
         const subscription = arena.victim.events.subscribe('burst', undefined, { bufferSize: 4, overflow: 'error' });
         await arena.transport.connection?.flush();
         let refused = 0;
-        arena.victim.on('$broker.error', (payload) => void ((payload as { type: string }).type === 'refused' && refused++));
+        arena.victim.on(
+          '$broker.error',
+          (payload) => void ((payload as { type: string }).type === 'refused' && refused++),
+        );
         for (let i = 0; i < 2000; i++) arena.peer.broadcast('burst.tick', { i });
         await until(() => refused === 1996, 'the victim to refuse what its buffer cannot take', 10_000);
         subscription.close();
@@ -360,16 +520,28 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
       try {
         await using app = await bootTestApp({
           acceptKinds: ['app.note'],
-          config: { events: { nodeID: 'app-node', logRepeatWindowMs: WINDOW_MS, nats: { url: NATS_URL, prefix, maxNodes: 5, helloReplyIntervalMs: WINDOW_MS, deadLetterMaxMessages: 20 } } },
+          config: {
+            events: {
+              nodeID: 'app-node',
+              logRepeatWindowMs: WINDOW_MS,
+              nats: { url: NATS_URL, prefix, maxNodes: 5, helloReplyIntervalMs: WINDOW_MS, deadLetterMaxMessages: 20 },
+            },
+          },
         });
         const bus = getEventBus(app.boot.context);
         const seen: number[] = [];
-        bus.createService({ name: 'notes', events: { 'notes.ping': (ctx: EventContext) => void seen.push((ctx.params as { n: number }).n) } });
+        bus.createService({
+          name: 'notes',
+          events: { 'notes.ping': (ctx: EventContext) => void seen.push((ctx.params as { n: number }).n) },
+        });
         await peer.start();
         await until(() => bus.nodes().some((n) => n.id === 'app-peer'), 'the app to see the peer');
 
         for (let i = 0; i < 2000; i++) {
-          attacker.publish(`${prefix}.node.hello`, bytes(JSON.stringify({ v: 1, type: 'hello', node: { id: `fake-${i}` } })));
+          attacker.publish(
+            `${prefix}.node.hello`,
+            bytes(JSON.stringify({ v: 1, type: 'hello', node: { id: `fake-${i}` } })),
+          );
           attacker.publish(`${prefix}.emit.notes.ping`, bytes(`junk ${i}`));
         }
         await attacker.flush();

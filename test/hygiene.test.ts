@@ -24,7 +24,6 @@ const CITATIONS: readonly { name: string; pattern: RegExp }[] = [
  */
 const FAST_CHECK_OPTION = new RegExp(`(?<![\\w$.])${WORD}(?=\\s*:)|(?<=[{,]\\s*)${WORD}(?=\\s*[,}])`, 'g');
 
-
 function trackedFiles(): string[] {
   const out = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' });
   return out
@@ -62,11 +61,10 @@ describe('project hygiene', () => {
   });
 
   it('cites nothing outside the repository and keeps the reserved word to fast-check', () => {
-    const hits = files
-      .flatMap((file) => {
-        const text = readText(join(root, file));
-        return text === undefined ? [] : findings(file, text);
-      });
+    const hits = files.flatMap((file) => {
+      const text = readText(join(root, file));
+      return text === undefined ? [] : findings(file, text);
+    });
     expect(hits).toEqual([]);
   });
 

@@ -13,16 +13,24 @@ import { bootTestApp } from 'kindling/testing';
 import { builtinComponents, getEventBus } from 'kindling/components';
 import { NATS_URL, skipNats, uniquePrefix, until } from './support/nats-harness.js';
 
-
-
 describe.skipIf(skipNats)('events component over NATS', () => {
   const prefix = uniquePrefix();
   let peer: EventBus;
   const received: { name: string; params: unknown; from: string }[] = [];
 
   beforeAll(async () => {
-    peer = createNatsEventBus({ nodeID: 'boot-peer', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: silentLogger });
-    peer.createService({ name: 'sink', events: { 'booted.*': (ctx: EventContext) => void received.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }) } });
+    peer = createNatsEventBus({
+      nodeID: 'boot-peer',
+      nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 },
+      logger: silentLogger,
+    });
+    peer.createService({
+      name: 'sink',
+      events: {
+        'booted.*': (ctx: EventContext) =>
+          void received.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }),
+      },
+    });
     await peer.start();
   });
 
@@ -59,7 +67,11 @@ describe.skipIf(skipNats)('events component over NATS', () => {
       await until(() => bus.nodes().some((n) => n.id === 'boot-peer'), 'manifest-node to see the peer');
       bus.emit('booted.manifest', { via: 'manifest' });
       await until(() => received.some((e) => e.name === 'booted.manifest'), 'the event on the peer');
-      expect(received.find((e) => e.name === 'booted.manifest')).toEqual({ name: 'booted.manifest', params: { via: 'manifest' }, from: 'manifest-node' });
+      expect(received.find((e) => e.name === 'booted.manifest')).toEqual({
+        name: 'booted.manifest',
+        params: { via: 'manifest' },
+        from: 'manifest-node',
+      });
       await expect(bus.channels.send('boot-check', { ok: true })).resolves.toBeUndefined();
     } finally {
       await app.shutdown();

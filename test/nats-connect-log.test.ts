@@ -38,7 +38,9 @@ describe.skipIf(skipNats)('NatsTransport: the connect and reconnect log lines', 
     // Drops and re-opens this client's socket only: the shared server is untouched.
     await transport.connection?.reconnect();
     await reconnected;
-    expect(await log.waitFor(/ to NATS at /, from)).toBe(`info reconnected to NATS at nats://${AT} as node logged-1 (JetStream: on)`);
+    expect(await log.waitFor(/ to NATS at /, from)).toBe(
+      `info reconnected to NATS at nats://${AT} as node logged-1 (JetStream: on)`,
+    );
     expect(log.lines.slice(from).filter((line) => / to NATS at /.test(line))).toHaveLength(1);
   });
 });

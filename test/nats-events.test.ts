@@ -26,13 +26,21 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
   ];
 
   beforeAll(async () => {
-    for (const [id, service] of [['n1', 'users'], ['n2', 'users'], ['n3', 'payments']] as const) {
+    for (const [id, service] of [
+      ['n1', 'users'],
+      ['n2', 'users'],
+      ['n3', 'payments'],
+    ] as const) {
       nodes.push(new ChildNode({ url: NATS_URL, prefix, nodeID: id, services: services(service) }));
     }
     await Promise.all(nodes.map((n) => n.ready()));
     // Nothing here tests expiry: a generous timeout keeps a child that a loaded CI machine starves of
     // CPU for a second from being counted as gone.
-    publisher = createNatsEventBus({ nodeID: 'pub', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 30_000 }, logger: quiet });
+    publisher = createNatsEventBus({
+      nodeID: 'pub',
+      nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 30_000 },
+      logger: quiet,
+    });
     await publisher.start();
   });
 
@@ -42,7 +50,8 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
     await removeStreams(prefix);
   });
 
-  const handled = (event: string, tag: number) => (l: Record<string, unknown>) => l['event'] === event && (l['params'] as { n?: number } | null)?.n === tag;
+  const handled = (event: string, tag: number) => (l: Record<string, unknown>) =>
+    l['event'] === event && (l['params'] as { n?: number } | null)?.n === tag;
   /** Waits until `check` holds, re-checked whenever any child writes a line. */
   const untilAll = (check: () => boolean, what: string): Promise<void> => untilAny(nodes, check, what);
   const all = (test: (l: Record<string, unknown>) => boolean) => nodes.flatMap((n) => n.lines.filter(test));
@@ -61,8 +70,15 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
       await nextTurn();
     }
     // n3 (payments) gets every event; the users group's share is split over n1 and n2.
-    await (nodes[2] as ChildNode).waitForCount((l) => l['event'] === 'user.created' && l['group'] === 'payments', 2 * count, 'payments events');
-    await untilAll(() => all((l) => l['event'] === 'user.created' && l['group'] === 'users').length >= 2 * count, 'users events');
+    await (nodes[2] as ChildNode).waitForCount(
+      (l) => l['event'] === 'user.created' && l['group'] === 'payments',
+      2 * count,
+      'payments events',
+    );
+    await untilAll(
+      () => all((l) => l['event'] === 'user.created' && l['group'] === 'users').length >= 2 * count,
+      'users events',
+    );
     for (let n = 0; n < count; n++) {
       expect(all((l) => handled('user.created', n)(l) && l['group'] === 'users')).toHaveLength(1);
       expect(all((l) => handled('user.created', n)(l) && l['group'] === 'payments')).toHaveLength(1);
@@ -76,15 +92,24 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
     // 640 events of one subject in one synchronous loop: 20 batches of 32 (the default maxBatch).
     const count = 640;
     for (let n = 0; n < count; n++) publisher.emit('user.created', { n: 10_000 + n });
-    const burst = (l: Record<string, unknown>): boolean => l['event'] === 'user.created' && ((l['params'] as { n?: number } | null)?.n ?? 0) >= 10_000;
-    await (nodes[2] as ChildNode).waitForCount((l) => burst(l) && l['group'] === 'payments', count, 'the burst at payments');
+    const burst = (l: Record<string, unknown>): boolean =>
+      l['event'] === 'user.created' && ((l['params'] as { n?: number } | null)?.n ?? 0) >= 10_000;
+    await (nodes[2] as ChildNode).waitForCount(
+      (l) => burst(l) && l['group'] === 'payments',
+      count,
+      'the burst at payments',
+    );
     await untilAll(() => all((l) => burst(l) && l['group'] === 'users').length >= count, 'the burst at users');
-    const payments = (nodes[2] as ChildNode).lines.filter((l) => burst(l) && l['group'] === 'payments').map((l) => (l['params'] as { n: number }).n);
+    const payments = (nodes[2] as ChildNode).lines
+      .filter((l) => burst(l) && l['group'] === 'payments')
+      .map((l) => (l['params'] as { n: number }).n);
     expect(payments).toEqual(Array.from({ length: count }, (_, i) => 10_000 + i)); // one member: every event, in order
     const users = all((l) => burst(l) && l['group'] === 'users').map((l) => (l['params'] as { n: number }).n);
     expect(new Set(users).size).toBe(count); // each exactly once in the group
     for (const node of nodes.slice(0, 2)) {
-      const share = node.lines.filter((l) => burst(l) && l['group'] === 'users').map((l) => (l['params'] as { n: number }).n);
+      const share = node.lines
+        .filter((l) => burst(l) && l['group'] === 'users')
+        .map((l) => (l['params'] as { n: number }).n);
       expect(share.length).toBeGreaterThan(0); // 20 batches, two members: both take part
       expect(share).toEqual([...share].sort((a, b) => a - b)); // each member sees its share in order
     }
@@ -131,7 +156,8 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
     publisher.emit('user.created', { n: 6002 });
     // partial-users (n1/n2) and partial-payments (n3) each take user.crashed and user.created once.
     // Both matching events, each from both groups: a queue group's members may answer out of order.
-    const partial = (n: number) => all((l) => String(l['group']).startsWith('partial-') && (l['params'] as { n: number } | null)?.n === n);
+    const partial = (n: number) =>
+      all((l) => String(l['group']).startsWith('partial-') && (l['params'] as { n: number } | null)?.n === n);
     await untilAll(() => partial(6000).length >= 2 && partial(6002).length >= 2, 'the partial matches');
     expect(all((l) => l['group'] === 'partial-users' && (l['params'] as { n: number }).n === 6000)).toHaveLength(1);
     expect(all((l) => l['group'] === 'partial-payments' && (l['params'] as { n: number }).n === 6000)).toHaveLength(1);
@@ -147,7 +173,11 @@ describe.skipIf(skipNats)('NatsTransport across processes', () => {
   it('presence: the publisher comes to know the three nodes', async () => {
     // Answers to a hello are rate-limited per node, so a node may be heard only at its next
     // heartbeat: wait for the table to fill rather than read it at once.
-    const ids = (): string[] => publisher.nodes().map((n) => n.id).sort();
+    const ids = (): string[] =>
+      publisher
+        .nodes()
+        .map((n) => n.id)
+        .sort();
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (ids().length < 3) return;
@@ -174,7 +204,11 @@ describe.skipIf(skipNats)('NatsTransport presence and the broker face across pro
   });
 
   it('announces $node.connected, then $node.disconnected graceful and unexpected', async () => {
-    const watcher = createNatsEventBus({ nodeID: 'watcher', nats: { url: NATS_URL, prefix, heartbeatMs: 100, nodeTimeoutMs: 600 }, logger: quiet });
+    const watcher = createNatsEventBus({
+      nodeID: 'watcher',
+      nats: { url: NATS_URL, prefix, heartbeatMs: 100, nodeTimeoutMs: 600 },
+      logger: quiet,
+    });
     const seen: [string, string, unknown][] = [];
     let wake: () => void = () => undefined;
     watcher.on('$node.*', (payload, name) => {
@@ -184,7 +218,10 @@ describe.skipIf(skipNats)('NatsTransport presence and the broker face across pro
     });
     const until = (check: () => boolean, what: string): Promise<void> =>
       new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(seen)}`)), 10_000);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(seen)}`)),
+          10_000,
+        );
         wake = () => {
           if (check()) {
             clearTimeout(timer);
@@ -198,7 +235,12 @@ describe.skipIf(skipNats)('NatsTransport presence and the broker face across pro
     const b = new ChildNode({ url: NATS_URL, prefix, nodeID: 'b', heartbeatMs: 100, nodeTimeoutMs: 600 });
     try {
       await until(() => seen.filter((s) => s[0] === '$node.connected').length === 2, 'two nodes to connect');
-      expect(watcher.nodes().map((n) => n.id).sort()).toEqual(['a', 'b']);
+      expect(
+        watcher
+          .nodes()
+          .map((n) => n.id)
+          .sort(),
+      ).toEqual(['a', 'b']);
       await a.stop();
       await until(() => seen.some((s) => s[0] === '$node.disconnected' && s[1] === 'a'), 'a to leave');
       await b.kill();
@@ -226,8 +268,14 @@ describe.skipIf(skipNats)('NatsTransport presence and the broker face across pro
       await bus.start();
       const { makeEvent } = await import('kindling/events');
       for (let n = 0; n < 20; n++) await bus.broker.publish(makeEvent(`u${n}`, 'user-created', { n }));
-      await untilAny(consumers, () => consumers.flatMap((x) => x.lines.filter((l) => 'consumed' in l)).length >= 20, 'consumed events');
-      const got = consumers.flatMap((c) => c.lines.filter((l) => 'consumed' in l).map((l) => (l['body'] as { n: number }).n));
+      await untilAny(
+        consumers,
+        () => consumers.flatMap((x) => x.lines.filter((l) => 'consumed' in l)).length >= 20,
+        'consumed events',
+      );
+      const got = consumers.flatMap((c) =>
+        c.lines.filter((l) => 'consumed' in l).map((l) => (l['body'] as { n: number }).n),
+      );
       expect(got.sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     } finally {
       await bus.stop();

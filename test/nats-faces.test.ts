@@ -8,8 +8,6 @@ import { createNatsEventBus, NatsTransport, type JetStreamChannels } from 'kindl
 import { decodeEnvelopes } from '../src/transport/nats/wire-format.js';
 import { NATS_URL, removeStreams, skipNats, uniquePrefix, until } from './support/nats-harness.js';
 
-
-
 describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, undecodable messages', () => {
   const prefix = uniquePrefix();
   const warnings: string[] = [];
@@ -22,13 +20,18 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
   const onA: { name: string; payload: unknown }[] = [];
 
   beforeAll(async () => {
-    a = createNatsEventBus({ nodeID: 'face-a', nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 }, logger: silentLogger });
+    a = createNatsEventBus({
+      nodeID: 'face-a',
+      nats: { url: NATS_URL, prefix, heartbeatMs: 200, nodeTimeoutMs: 2000 },
+      logger: silentLogger,
+    });
     b = createEventBus({ nodeID: 'face-b', transport: transportB, logger });
     b.createService({
       name: 'audit',
       events: {
         'audit.**': (ctx: EventContext) => void onB.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }),
-        'dlq.probe': (ctx: EventContext) => void onB.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }),
+        'dlq.probe': (ctx: EventContext) =>
+          void onB.push({ name: ctx.eventName, params: ctx.params, from: ctx.nodeID }),
       },
     });
     a.on('$node.updated', (payload) => void onA.push({ name: '$node.updated', payload }));
@@ -36,7 +39,10 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
     await b.start();
     await a.start();
     raw = await connect({ servers: NATS_URL });
-    await until(() => a.nodes().some((n) => n.id === 'face-b') && b.nodes().some((n) => n.id === 'face-a'), 'the nodes to see each other');
+    await until(
+      () => a.nodes().some((n) => n.id === 'face-b') && b.nodes().some((n) => n.id === 'face-a'),
+      'the nodes to see each other',
+    );
   });
 
   afterAll(async () => {
@@ -64,7 +70,9 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
         let timer: ReturnType<typeof setTimeout> | undefined;
         const next = await Promise.race([
           sub.channel().receive(),
-          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no Wippy event within 5 s')), 5_000))),
+          new Promise<never>(
+            (_, reject) => (timer = setTimeout(() => reject(new Error('no Wippy event within 5 s')), 5_000)),
+          ),
         ]).finally(() => clearTimeout(timer));
         expect(next.ok).toBe(true);
         received.push(next.value as WippyEvent);
@@ -88,7 +96,9 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
     a.emit('audit.order.paid', { n: 5 });
     await until(() => onB.some((e) => (e.params as { n: number }).n === 5), 'the audit events on b');
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(onB.filter((e) => e.name.startsWith('audit')).map((e) => [e.name, (e.params as { n: number }).n, e.from])).toEqual([
+    expect(
+      onB.filter((e) => e.name.startsWith('audit')).map((e) => [e.name, (e.params as { n: number }).n, e.from]),
+    ).toEqual([
       ['audit.user', 1, 'face-a'],
       ['audit.user.created.v2', 2, 'face-a'],
       ['audit.a b..é~', 6, 'face-a'],
@@ -107,7 +117,10 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
 
   it('an undecodable message on a kindling subject goes to the dead-letter stream with its reason; the node carries on', async () => {
     const undecodable: { subject: string; reason: string }[] = [];
-    const listener = b.on('$transporter.undecodable', (payload) => void undecodable.push(payload as { subject: string; reason: string }));
+    const listener = b.on(
+      '$transporter.undecodable',
+      (payload) => void undecodable.push(payload as { subject: string; reason: string }),
+    );
     const before = warnings.length;
     const subject = `${prefix}.emit.dlq.probe`;
     raw.publish(subject, new TextEncoder().encode('{"this is": not json'));
@@ -146,13 +159,17 @@ describe.skipIf(skipNats)('NatsTransport: faces, patterns, presence updates, und
     expect(stored[2]?.header.get('Kindling-Error')).toMatch(/envelope 2 of 2/);
     // The same, as tools read them.
     const letters = await (b.channels as JetStreamChannels).undecodable();
-    expect(letters.map((l) => [l.headers['Kindling-Subject'], l.error.slice(0, 20)])).toEqual(stored.map((m) => [subject, m.header.get('Kindling-Error').slice(0, 20)]));
+    expect(letters.map((l) => [l.headers['Kindling-Subject'], l.error.slice(0, 20)])).toEqual(
+      stored.map((m) => [subject, m.header.get('Kindling-Error').slice(0, 20)]),
+    );
     expect(letters[0]?.body).toBe('{"this is": not json');
 
     // The node still works: a good event on the same subject is handled.
     a.emit('dlq.probe', { n: 42 });
     await until(() => onB.some((e) => e.name === 'dlq.probe'), 'the good event after the bad ones');
-    expect(onB.filter((e) => e.name === 'dlq.probe')).toEqual([{ name: 'dlq.probe', params: { n: 42 }, from: 'face-a' }]);
+    expect(onB.filter((e) => e.name === 'dlq.probe')).toEqual([
+      { name: 'dlq.probe', params: { n: 42 }, from: 'face-a' },
+    ]);
   });
 });
 
@@ -166,8 +183,18 @@ describe.skipIf(skipNats)('NatsTransport: plain sends are fire-and-forget, confi
     await bus.start();
     try {
       const envelope = {
-        id: 'fire-1', name: 'x.y', system: 'x', kind: 'y', path: '', data: 1, meta: {}, time: Date.now(),
-        trace: { requestID: 'fire-1', parentID: undefined, caller: undefined }, source: 'fire', eventType: 'emit' as const, groups: undefined,
+        id: 'fire-1',
+        name: 'x.y',
+        system: 'x',
+        kind: 'y',
+        path: '',
+        data: 1,
+        meta: {},
+        time: Date.now(),
+        trace: { requestID: 'fire-1', parentID: undefined, caller: undefined },
+        source: 'fire',
+        eventType: 'emit' as const,
+        groups: undefined,
       };
       expect(transport.send(envelope)).toBe(SENT);
       let confirmed = false;
@@ -196,16 +223,29 @@ describe.skipIf(skipNats)('NatsTransport: consecutive events of one subject leav
    * Runs `send` (one turn, `count` events) on a bus of `maxBatch` beside a sink node; returns the NATS
    * messages seen on the wire (`subject×events`) and what the sink handled, in order.
    */
-  async function wire(maxBatch: number | undefined, count: number, send: (bus: EventBus) => void): Promise<{ messages: string[]; events: unknown[] }> {
+  async function wire(
+    maxBatch: number | undefined,
+    count: number,
+    send: (bus: EventBus) => void,
+  ): Promise<{ messages: string[]; events: unknown[] }> {
     const prefix = uniquePrefix();
     const raw = await connect({ servers: NATS_URL });
     const messages: string[] = [];
-    raw.subscribe(`${prefix}.emit.>`, { callback: (_e, m) => void messages.push(`${m.subject.slice(prefix.length + 6)}×${decodeEnvelopes(m.data, m.subject.slice(prefix.length + 6)).length}`) });
+    raw.subscribe(`${prefix}.emit.>`, {
+      callback: (_e, m) =>
+        void messages.push(
+          `${m.subject.slice(prefix.length + 6)}×${decodeEnvelopes(m.data, m.subject.slice(prefix.length + 6)).length}`,
+        ),
+    });
     await raw.flush();
     const events: unknown[] = [];
     const sink = createNatsEventBus({ nodeID: 'sink', nats: { url: NATS_URL, prefix }, logger: silentLogger });
     sink.createService({ name: 's', events: { 'a.*': (ctx: EventContext) => void events.push(ctx.params) } });
-    const bus = createNatsEventBus({ nodeID: 'src', nats: { url: NATS_URL, prefix, ...(maxBatch === undefined ? {} : { maxBatch }) }, logger: silentLogger });
+    const bus = createNatsEventBus({
+      nodeID: 'src',
+      nats: { url: NATS_URL, prefix, ...(maxBatch === undefined ? {} : { maxBatch }) },
+      logger: silentLogger,
+    });
     try {
       await sink.start();
       await bus.start();
@@ -246,7 +286,9 @@ describe.skipIf(skipNats)('NatsTransport: consecutive events of one subject leav
 
   it('refuses a maxBatch that is not a whole number ≥ 1', () => {
     for (const maxBatch of [0, 1.5, -1, Number.NaN]) {
-      expect(() => new NatsTransport({ url: NATS_URL, maxBatch })).toThrow(expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/maxBatch/) }));
+      expect(() => new NatsTransport({ url: NATS_URL, maxBatch })).toThrow(
+        expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/maxBatch/) }),
+      );
     }
   });
 });

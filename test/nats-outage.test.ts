@@ -11,7 +11,8 @@ import { ChildNode, reachable, until } from './support/nats-harness.js';
 const NATS_SERVER = process.env['KINDLING_NATS_SERVER'] ?? '/usr/sbin/nats-server';
 const haveServer = existsSync(NATS_SERVER);
 if (!haveServer) {
-  if (process.env['CI'] === 'true') throw new Error(`nats-server is not at ${NATS_SERVER}; install it or set KINDLING_NATS_SERVER`);
+  if (process.env['CI'] === 'true')
+    throw new Error(`nats-server is not at ${NATS_SERVER}; install it or set KINDLING_NATS_SERVER`);
   console.warn(`skipping the NATS outage test: no nats-server at ${NATS_SERVER}`);
 }
 
@@ -27,8 +28,14 @@ function freePort(): Promise<number> {
 }
 
 /** Our own nats-server on a port of its own: the shared one on 4222 is never touched. */
-async function startServer(port: number, store: string, extra: readonly string[] = []): Promise<{ process: ChildProcess; exited: Promise<unknown> }> {
-  const child = spawn(NATS_SERVER, [...extra, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: 'ignore' });
+async function startServer(
+  port: number,
+  store: string,
+  extra: readonly string[] = [],
+): Promise<{ process: ChildProcess; exited: Promise<unknown> }> {
+  const child = spawn(NATS_SERVER, [...extra, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], {
+    stdio: 'ignore',
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   for (let i = 0; i < 100 && !(await reachable(`nats://127.0.0.1:${port}`)); i++) {
     // Bounded wait for the server to listen: it has no readiness signal but the port.
@@ -44,7 +51,13 @@ describe.skipIf(!haveServer)('resilientPublish through a NATS outage', () => {
     const store = mkdtempSync(join(tmpdir(), 'kindling-nats-'));
     let server = await startServer(port, store);
     const timing = { heartbeatMs: 100, nodeTimeoutMs: 3000, reconnectTimeWaitMs: 50 };
-    const consumer = new ChildNode({ url, prefix: 'kindling', nodeID: 'consumer', ...timing, consumers: [{ queue: 'q', type: 'tick-sent' }] });
+    const consumer = new ChildNode({
+      url,
+      prefix: 'kindling',
+      nodeID: 'consumer',
+      ...timing,
+      consumers: [{ queue: 'q', type: 'tick-sent' }],
+    });
     const bus = createNatsEventBus({
       nodeID: 'publisher',
       nats: { url, ...timing },
@@ -54,7 +67,8 @@ describe.skipIf(!haveServer)('resilientPublish through a NATS outage', () => {
     let outages = 0;
     bus.on('$transporter.disconnected', () => outages++);
     const total = 300;
-    const received = (): Set<number> => new Set(consumer.lines.filter((l) => 'consumed' in l).map((l) => (l['body'] as { n: number }).n));
+    const received = (): Set<number> =>
+      new Set(consumer.lines.filter((l) => 'consumed' in l).map((l) => (l['body'] as { n: number }).n));
     try {
       await consumer.ready();
       await bus.start();
@@ -113,7 +127,9 @@ describe.skipIf(!haveServer)('batches and a server with a small max_payload', ()
       for (let n = 0; n < 40; n++) sender.emit('big.part', { n, fill });
       await until(() => got.length === 40, 'the 40 events');
       expect(got).toEqual(Array.from({ length: 40 }, (_, n) => n));
-      await expect(sender.broker.publish(makeEvent('big', 'big-sent', { fill: 'z'.repeat(4096) }))).rejects.toMatchObject({
+      await expect(
+        sender.broker.publish(makeEvent('big', 'big-sent', { fill: 'z'.repeat(4096) })),
+      ).rejects.toMatchObject({
         code: 'INVALID',
         message: expect.stringMatching(/max_payload 2048 bytes/),
       });

@@ -2,7 +2,13 @@
 // undecodable input refused with a reason.
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from 'kindling/events';
-import { decodeEnvelope, decodeEnvelopes, encodeEnvelope, encodeEnvelopes, WIRE_VERSION } from '../src/transport/nats/wire-format.js';
+import {
+  decodeEnvelope,
+  decodeEnvelopes,
+  encodeEnvelope,
+  encodeEnvelopes,
+  WIRE_VERSION,
+} from '../src/transport/nats/wire-format.js';
 
 const base: EventEnvelope = {
   id: 'n1-7',
@@ -28,7 +34,9 @@ describe('wire envelope', () => {
     // The name left to the subject (the transport does that for unescaped names).
     expect(text(encodeEnvelope(base, true))).toBe('2 e 7 1700000000000 n1\n{"id":1,"name":"taylor"}');
     expect(decodeEnvelope(encodeEnvelope(base, true), 'user.created')).toEqual(base);
-    expect(() => decodeEnvelope(encodeEnvelope(base, true))).toThrow(/the name is neither in the message nor in its subject/);
+    expect(() => decodeEnvelope(encodeEnvelope(base, true))).toThrow(
+      /the name is neither in the message nor in its subject/,
+    );
   });
 
   it('sends an id that is not `${source}-${sequence}`, an odd source or time in the extras', () => {
@@ -38,7 +46,12 @@ describe('wire envelope', () => {
       expect(decodeEnvelope(encodeEnvelope(envelope, true), 'user.created')).toEqual(envelope);
     }
     for (const source of ['node with spaces', 'line\nbreak', '']) {
-      const envelope: EventEnvelope = { ...base, source, id: `${source}-3`, trace: { ...base.trace, requestID: `${source}-3` } };
+      const envelope: EventEnvelope = {
+        ...base,
+        source,
+        id: `${source}-3`,
+        trace: { ...base.trace, requestID: `${source}-3` },
+      };
       expect(decodeEnvelope(encodeEnvelope(envelope, true), 'user.created')).toEqual(envelope);
     }
     for (const time of [1.5, -1, Number.MAX_SAFE_INTEGER]) {
@@ -67,13 +80,23 @@ describe('wire envelope', () => {
 
   it('revives a broker event timestamp as a Date', () => {
     const at = new Date('2026-01-02T03:04:05.000Z');
-    const broker: EventEnvelope = { ...base, name: 'broker.user-created', system: 'broker', kind: 'user-created', data: { type: 'user-created', timestamp: at } };
+    const broker: EventEnvelope = {
+      ...base,
+      name: 'broker.user-created',
+      system: 'broker',
+      kind: 'user-created',
+      data: { type: 'user-created', timestamp: at },
+    };
     expect((decodeEnvelope(encodeEnvelope(broker)).data as { timestamp: Date }).timestamp).toEqual(at);
   });
 
   it('still reads version 1 (the object earlier nodes wrote)', () => {
     const v1 = { v: 1, ...base, meta: { m: 1 }, groups: ['g'] };
-    expect(decodeEnvelope(new TextEncoder().encode(JSON.stringify(v1)))).toEqual({ ...base, meta: { m: 1 }, groups: ['g'] });
+    expect(decodeEnvelope(new TextEncoder().encode(JSON.stringify(v1)))).toEqual({
+      ...base,
+      meta: { m: 1 },
+      groups: ['g'],
+    });
   });
 
   it('refuses what it cannot decode, naming the reason', () => {
@@ -85,8 +108,14 @@ describe('wire envelope', () => {
       }
       return undefined;
     };
-    expect(bad('nope')).toMatchObject({ code: 'INVALID', message: expect.stringMatching(/not a kindling event envelope/) });
-    expect(bad(new Uint8Array([0x32, 0x20, 0xff]))).toMatchObject({ code: 'INVALID', message: expect.stringMatching(/not UTF-8/) });
+    expect(bad('nope')).toMatchObject({
+      code: 'INVALID',
+      message: expect.stringMatching(/not a kindling event envelope/),
+    });
+    expect(bad(new Uint8Array([0x32, 0x20, 0xff]))).toMatchObject({
+      code: 'INVALID',
+      message: expect.stringMatching(/not UTF-8/),
+    });
     expect(bad('{"v": nope')).toMatchObject({ message: expect.stringMatching(/the message is not JSON/) });
     expect(bad('3 e 1 1 s\n{}')).toMatchObject({ message: expect.stringMatching(/format version 3 is not supported/) });
     expect(bad('2 x 1 1 s\n{}')).toMatchObject({ message: expect.stringMatching(/delivery mode "x"/) });
@@ -96,7 +125,9 @@ describe('wire envelope', () => {
     expect(bad('2 e 1 soon s\n{}')).toMatchObject({ message: expect.stringMatching(/time "soon"/) });
     expect(bad('2 e 1 1 s\n{bad')).toMatchObject({ message: expect.stringMatching(/the data is not JSON/) });
     expect(bad('2 e+ 1 1 s\n{"n":"a"}')).toMatchObject({ message: expect.stringMatching(/extras line is missing/) });
-    expect(bad('2 e+ 1 1 s\n[1]\n{}')).toMatchObject({ message: expect.stringMatching(/extras line is not a JSON object/) });
+    expect(bad('2 e+ 1 1 s\n[1]\n{}')).toMatchObject({
+      message: expect.stringMatching(/extras line is not a JSON object/),
+    });
     expect(bad('2 e+ 1 1 s\n{"n":"a","g":[1]}\n{}')).toMatchObject({ message: expect.stringMatching(/groups/) });
     expect(bad('2 e+ 1 1 s\n{"n":"a","m":[]}\n{}')).toMatchObject({ message: expect.stringMatching(/meta/) });
     expect(bad('2 e+ - 1 s\n{"n":"a"}\n{}')).toMatchObject({ message: expect.stringMatching(/field id/) });
@@ -107,7 +138,14 @@ describe('wire envelope', () => {
   it('quotes at most 64 characters of what a peer sent in a reason', () => {
     const reasons: string[] = [];
     const long = 'x'.repeat(500_000);
-    for (const text of [`2 ${long} 1 1 s\n{}`, `2 e ${long} 1 s\n{}`, `2 e 1 ${long} s\n{}`, `2* ${long}\n`, JSON.stringify({ v: long }), JSON.stringify({ v: 1, eventType: long })]) {
+    for (const text of [
+      `2 ${long} 1 1 s\n{}`,
+      `2 e ${long} 1 s\n{}`,
+      `2 e 1 ${long} s\n{}`,
+      `2* ${long}\n`,
+      JSON.stringify({ v: long }),
+      JSON.stringify({ v: 1, eventType: long }),
+    ]) {
       try {
         decodeEnvelopes(new TextEncoder().encode(text), 'a.b');
       } catch (error) {
@@ -120,7 +158,14 @@ describe('wire envelope', () => {
 
   it('carries several envelopes of one subject as one batch, each with its own header, in order', () => {
     const second: EventEnvelope = { ...base, id: 'n1-8', trace: { ...base.trace, requestID: 'n1-8' }, data: undefined };
-    const third: EventEnvelope = { ...base, id: 'n1-9', trace: { requestID: 'r', parentID: 'p', caller: undefined }, meta: { m: 1 }, groups: ['g'], data: 'a\nb' };
+    const third: EventEnvelope = {
+      ...base,
+      id: 'n1-9',
+      trace: { requestID: 'r', parentID: 'p', caller: undefined },
+      meta: { m: 1 },
+      groups: ['g'],
+      data: 'a\nb',
+    };
     const batch = encodeEnvelopes([base, second, third], true);
     expect(text(batch)).toBe(
       '2* 3\n' +

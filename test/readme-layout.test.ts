@@ -71,7 +71,8 @@ describe("the README's layout section", () => {
       return depth <= 3 || folder.startsWith('src/events/faces/');
     });
     const covered = (folder: string): boolean =>
-      pictured.has(folder) || (folder.startsWith('src/events/faces') && [...pictured].some((p) => p.startsWith(`${folder}/`)));
+      pictured.has(folder) ||
+      (folder.startsWith('src/events/faces') && [...pictured].some((p) => p.startsWith(`${folder}/`)));
     expect(wanted.filter((folder) => !covered(folder))).toEqual([]);
   });
 

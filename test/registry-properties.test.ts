@@ -2,7 +2,16 @@
 // listeners that accept, refuse, throw NOT_FOUND, or hang past their timeout.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HandlerRegistry, KindlingError, matchKind, Registry, type Entry, type EntryListener, type ListenerContext, type RegistryOp } from 'kindling';
+import {
+  HandlerRegistry,
+  KindlingError,
+  matchKind,
+  Registry,
+  type Entry,
+  type EntryListener,
+  type ListenerContext,
+  type RegistryOp,
+} from 'kindling';
 import { deepEqual } from '../src/common/deep-freeze.js';
 
 type Behaviour = 'accept' | 'refuse' | 'notfound-once' | 'notfound-always' | 'hang';
@@ -21,7 +30,14 @@ interface ListenerSpec {
 interface Scenario {
   readonly initial: readonly { id: string; kind: string }[];
   readonly listeners: readonly ListenerSpec[];
-  readonly batch: readonly { id: string; op: 'write' | 'delete' | 'bogus'; kind: string; depends: string[]; groups: string[]; v: number }[];
+  readonly batch: readonly {
+    id: string;
+    op: 'write' | 'delete' | 'bogus';
+    kind: string;
+    depends: string[];
+    groups: string[];
+    v: number;
+  }[];
   readonly permutation: readonly number[];
   readonly observerThrows: boolean;
 }
@@ -87,14 +103,26 @@ class ModelListener implements EntryListener {
 
 const scenario: fc.Arbitrary<Scenario> = fc
   .record({
-    initial: fc.uniqueArray(fc.record({ id: fc.constantFrom(...IDS), kind: fc.constantFrom(...KINDS) }), { selector: (e) => e.id, maxLength: 6 }),
+    initial: fc.uniqueArray(fc.record({ id: fc.constantFrom(...IDS), kind: fc.constantFrom(...KINDS) }), {
+      selector: (e) => e.id,
+      maxLength: 6,
+    }),
     listeners: fc.array(
       fc.record({
         pattern: fc.constantFrom(...PATTERNS),
         transactional: fc.boolean(),
         behaviour: fc.dictionary(
           fc.constantFrom(...IDS),
-          fc.constantFrom<Behaviour>('accept', 'accept', 'accept', 'accept', 'refuse', 'notfound-once', 'notfound-always', 'hang'),
+          fc.constantFrom<Behaviour>(
+            'accept',
+            'accept',
+            'accept',
+            'accept',
+            'refuse',
+            'notfound-once',
+            'notfound-always',
+            'hang',
+          ),
           { maxKeys: 3 },
         ),
       }),
@@ -113,7 +141,11 @@ const scenario: fc.Arbitrary<Scenario> = fc
     ),
     observerThrows: fc.boolean(),
   })
-  .chain((s) => fc.shuffledSubarray([...s.batch.keys()], { minLength: s.batch.length, maxLength: s.batch.length }).map((permutation) => ({ ...s, permutation })));
+  .chain((s) =>
+    fc
+      .shuffledSubarray([...s.batch.keys()], { minLength: s.batch.length, maxLength: s.batch.length })
+      .map((permutation) => ({ ...s, permutation })),
+  );
 
 interface World {
   registry: Registry;
@@ -128,7 +160,8 @@ async function world(s: Scenario): Promise<World> {
   const listeners = s.listeners.map((spec) => new ModelListener(spec));
   await registry.apply(s.initial.map((e) => ({ op: 'create', entry: { id: e.id, kind: e.kind, data: { v: -1 } } })));
   for (const listener of listeners) {
-    for (const entry of registry.entries()) if (matchKind(listener.spec.pattern, entry.kind)) listener.view.set(entry.id, entry);
+    for (const entry of registry.entries())
+      if (matchKind(listener.spec.pattern, entry.kind)) listener.view.set(entry.id, entry);
     handlers.registerListener(listener.spec.pattern, listener);
   }
   const observed: string[] = [];

@@ -18,7 +18,8 @@ function components(): Component[] {
   const next = random(42);
   return Array.from({ length: COMPONENTS }, (_, i) => {
     // Up to 4 dependencies among earlier components: acyclic by construction.
-    const dependsOn = i === 0 ? [] : [...new Set(Array.from({ length: Math.floor(next() * 5) }, () => `c${Math.floor(next() * i)}`))];
+    const dependsOn =
+      i === 0 ? [] : [...new Set(Array.from({ length: Math.floor(next() * 5) }, () => `c${Math.floor(next() * i)}`))];
     return defineComponent({
       name: `c${i}`,
       dependsOn,
@@ -45,12 +46,18 @@ async function bootOnce(): Promise<{ load: number; start: number; stop: number }
 }
 
 const phases: { load: number; start: number; stop: number }[] = [];
-const total = await medianMs(async () => {
-  const run = await bootOnce();
-  phases.push(run);
-}, { samples: 7, warmupSamples: 2 });
+const total = await medianMs(
+  async () => {
+    const run = await bootOnce();
+    phases.push(run);
+  },
+  { samples: 7, warmupSamples: 2 },
+);
 const median = (pick: (p: { load: number; start: number; stop: number }) => number): number => {
-  const values = phases.slice(2).map(pick).sort((a, b) => a - b);
+  const values = phases
+    .slice(2)
+    .map(pick)
+    .sort((a, b) => a - b);
   return values[values.length >> 1] as number;
 };
 const loadStart = median((p) => p.load + p.start);

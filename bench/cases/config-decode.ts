@@ -72,5 +72,7 @@ const compared = compare(rows).map((row) =>
 report({
   case: 'Config decoding (300 other decorated classes registered)',
   rows: compared,
-  notes: ['kindling also refuses __proto__ keys, fills id/meta, runs initDefaults/validate hooks and freezes the result'],
+  notes: [
+    'kindling also refuses __proto__ keys, fills id/meta, runs initDefaults/validate hooks and freezes the result',
+  ],
 });

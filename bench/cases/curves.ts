@@ -13,7 +13,14 @@
 // Everything goes through the public API, as a user would call it.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { HandlerRegistry, KindlingError, Registry, type EntryInput, type EntryListener, type RegistryOp } from 'kindling';
+import {
+  HandlerRegistry,
+  KindlingError,
+  Registry,
+  type EntryInput,
+  type EntryListener,
+  type RegistryOp,
+} from 'kindling';
 import { BootLoader, defineComponent } from 'kindling/boot';
 import { DefaultEventBus } from 'kindling/events';
 import { silentLogger } from 'kindling';
@@ -107,11 +114,13 @@ type Naming = 'sorted' | 'random' | 'reverse';
 async function bootPlan(size: number, naming: Naming): Promise<number> {
   const next = random(7);
   const order = Array.from({ length: size }, (_, i) => i);
-  const names = naming === 'sorted' ? order : naming === 'reverse' ? order.map((i) => size - 1 - i) : shuffled(order, next);
+  const names =
+    naming === 'sorted' ? order : naming === 'reverse' ? order.map((i) => size - 1 - i) : shuffled(order, next);
   const name = (i: number): string => `c${pad(names[i] as number)}`;
   const boot = new BootLoader({ logger: silentLogger });
   for (let i = 0; i < size; i++) {
-    const deps = i === 0 ? [] : [...new Set(Array.from({ length: Math.floor(next() * 7) }, () => name(Math.floor(next() * i))))];
+    const deps =
+      i === 0 ? [] : [...new Set(Array.from({ length: Math.floor(next() * 7) }, () => name(Math.floor(next() * i))))];
     boot.register(defineComponent({ name: name(i), dependsOn: deps, load: (ctx) => ctx }));
   }
   return timed(() => consume(boot.plan()));
@@ -120,8 +129,16 @@ async function bootPlan(size: number, naming: Naming): Promise<number> {
 /** `size` members of group g, and 10 entries that depend on `group:g`. */
 async function groupDeps(size: number): Promise<number> {
   const registry = registryWithout();
-  const members = Array.from({ length: size }, (_, i) => ({ id: `app:m${pad(i)}`, kind: 'bench.member', meta: { groups: ['g'] } }));
-  const dependants = Array.from({ length: 10 }, (_, i) => ({ id: `app:d${i}`, kind: 'bench.user', meta: { depends_on: ['group:g'] } }));
+  const members = Array.from({ length: size }, (_, i) => ({
+    id: `app:m${pad(i)}`,
+    kind: 'bench.member',
+    meta: { groups: ['g'] },
+  }));
+  const dependants = Array.from({ length: 10 }, (_, i) => ({
+    id: `app:d${i}`,
+    kind: 'bench.user',
+    meta: { depends_on: ['group:g'] },
+  }));
   const ops = creates([...dependants, ...members]);
   return timed(() => registry.apply(ops));
 }
@@ -140,10 +157,18 @@ async function notFoundChain(size: number): Promise<number> {
     }
     applied.add(entry.id);
   };
-  const listener: EntryListener = { add: (_ctx, entry) => accept(entry), update: (_ctx, entry) => accept(entry), delete: () => undefined };
+  const listener: EntryListener = {
+    add: (_ctx, entry) => accept(entry),
+    update: (_ctx, entry) => accept(entry),
+    delete: () => undefined,
+  };
   const registry = registryWithout([{ pattern: 'bench.*', listener }]);
   const ops = creates(
-    Array.from({ length: size }, (_, i) => ({ id: `app:c${pad(i)}`, kind: 'bench.link', data: i + 1 < size ? { needs: `app:c${pad(i + 1)}` } : {} })),
+    Array.from({ length: size }, (_, i) => ({
+      id: `app:c${pad(i)}`,
+      kind: 'bench.link',
+      data: i + 1 < size ? { needs: `app:c${pad(i + 1)}` } : {},
+    })),
   );
   const ms = await timed(() => registry.apply(ops));
   if (applied.size !== size) throw new Error(`chain applied ${applied.size} of ${size}`);
@@ -153,12 +178,20 @@ async function notFoundChain(size: number): Promise<number> {
 /** `size` creates with up to 3 dependencies each on other entries of the batch, ids in random order. */
 async function ordering(size: number): Promise<number> {
   const next = random(11);
-  const names = shuffled(Array.from({ length: size }, (_, i) => i), next);
+  const names = shuffled(
+    Array.from({ length: size }, (_, i) => i),
+    next,
+  );
   const id = (i: number): string => `app:n${pad(names[i] as number)}`;
   const entries = Array.from({ length: size }, (_, i) => ({
     id: id(i),
     kind: 'bench.node',
-    meta: i === 0 ? {} : { depends_on: [...new Set(Array.from({ length: Math.floor(next() * 4) }, () => id(Math.floor(next() * i))))] },
+    meta:
+      i === 0
+        ? {}
+        : {
+            depends_on: [...new Set(Array.from({ length: Math.floor(next() * 4) }, () => id(Math.floor(next() * i))))],
+          },
   }));
   const registry = registryWithout();
   const ops = creates(shuffled(entries, next));
@@ -169,7 +202,11 @@ async function ordering(size: number): Promise<number> {
 async function historyMemory(batches: number): Promise<number> {
   const ENTRIES = 1_000;
   consume(undefined); // let what an earlier round kept go
-  const entry = (i: number, v: number): EntryInput => ({ id: `app:e${pad(i)}`, kind: 'bench.node', data: { v, text: `entry ${i} version ${v}`, limits: { rps: 100 + v } } });
+  const entry = (i: number, v: number): EntryInput => ({
+    id: `app:e${pad(i)}`,
+    kind: 'bench.node',
+    data: { v, text: `entry ${i} version ${v}`, limits: { rps: 100 + v } },
+  });
   const registry = registryWithout();
   await registry.apply(creates(Array.from({ length: ENTRIES }, (_, i) => entry(i, 0))));
   const before = heapUsed();
@@ -185,7 +222,12 @@ const noop = (): void => undefined;
 
 /** 1,000 patterns that never match the published names: trailing wildcards only. */
 export function trailingBackground(count = 1000): string[] {
-  const forms = [(i: number) => `ns${i}.*`, (i: number) => `ns${i}.**`, (i: number) => `ns${i}.*.changed`, (i: number) => `ns${i}.item.*`];
+  const forms = [
+    (i: number) => `ns${i}.*`,
+    (i: number) => `ns${i}.**`,
+    (i: number) => `ns${i}.*.changed`,
+    (i: number) => `ns${i}.item.*`,
+  ];
   return Array.from({ length: count }, (_, i) => (forms[i % forms.length] as (i: number) => string)(i));
 }
 
@@ -255,20 +297,147 @@ async function subscriptionMemory(size: number): Promise<number> {
 const q = (n: number): number => (QUICK ? Math.max(1, Math.round(n / 10)) : n);
 
 export const PATHS: readonly Path[] = [
-  { id: 'watch', label: 'registry.watch() draining one batch', item: 'change', items: 'changes', sizes: [q(10_000), q(100_000)], limit: 1.5, measure: 'time', run: (n) => watchDrain(n, 1) },
-  { id: 'watch10', label: 'registry.watch() draining one batch, 10 watchers', item: 'change', items: 'changes', sizes: [q(10_000), q(40_000)], limit: 1.5, measure: 'time', run: (n) => watchDrain(n, 10) },
-  { id: 'boot-sorted', label: 'boot planning, dependencies sort below dependants', item: 'component', items: 'components', sizes: [q(1_000), q(10_000)], limit: 2, measure: 'time', run: (n) => bootPlan(n, 'sorted') },
-  { id: 'boot-random', label: 'boot planning, random names, up to 6 dependencies', item: 'component', items: 'components', sizes: [q(1_000), q(10_000)], limit: 2, measure: 'time', run: (n) => bootPlan(n, 'random') },
-  { id: 'boot-reverse', label: 'boot planning, dependencies sort above dependants', item: 'component', items: 'components', sizes: [q(1_000), q(10_000)], limit: 2, measure: 'time', run: (n) => bootPlan(n, 'reverse') },
-  { id: 'group', label: "depends_on: ['group:g'], 10 dependants", item: 'member', items: 'members', sizes: [q(4_000), q(40_000)], limit: 2, measure: 'time', run: groupDeps },
-  { id: 'not-found', label: 'NOT_FOUND retry chain', item: 'entry', items: 'entries', sizes: [q(200), q(2_000)], limit: 2, measure: 'time', run: notFoundChain },
-  { id: 'ordering', label: 'ordering of ops (apply, up to 3 dependencies each)', item: 'op', items: 'ops', sizes: [q(10_000), q(100_000)], limit: 2, measure: 'time', run: ordering },
-  { id: 'history', label: 'history memory, batches of 1,000 updates, default limits', item: 'batch', items: 'batches', sizes: [q(100), q(400)], limit: 1.5, measure: 'bounded', run: historyMemory },
-  { id: 'churn', label: 'subscription churn, 1 subscribe+unsubscribe per 10 publishes', item: 'step', items: 'steps', sized: 'subscriptions', sizes: [q(1_000), q(10_000)], limit: 1.5, measure: 'time', run: churn },
-  { id: 'unique', label: 'unique event names, 1,000 other patterns', item: 'publish', items: 'publishes', sizes: [q(100_000), q(1_000_000)], limit: 1.5, measure: 'time', run: (n) => uniqueNames(n, 'time') },
-  { id: 'unique-memory', label: 'unique event names: heap retained', item: 'publish', items: 'publishes', sizes: [q(100_000), q(1_000_000)], limit: 1.5, measure: 'bounded', run: (n) => uniqueNames(n, 'memory') },
-  { id: 'unsubscribe', label: 'unsubscribe many of one name', item: 'unsubscribe', items: 'unsubscribes', sizes: [q(10_000), q(100_000)], limit: 1.5, measure: 'time', run: unsubscribeMany },
-  { id: 'sub-memory', label: 'memory per subscription', item: 'subscription', items: 'subscriptions', sizes: [q(10_000), q(100_000)], limit: 1.5, measure: 'memory', run: subscriptionMemory },
+  {
+    id: 'watch',
+    label: 'registry.watch() draining one batch',
+    item: 'change',
+    items: 'changes',
+    sizes: [q(10_000), q(100_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: (n) => watchDrain(n, 1),
+  },
+  {
+    id: 'watch10',
+    label: 'registry.watch() draining one batch, 10 watchers',
+    item: 'change',
+    items: 'changes',
+    sizes: [q(10_000), q(40_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: (n) => watchDrain(n, 10),
+  },
+  {
+    id: 'boot-sorted',
+    label: 'boot planning, dependencies sort below dependants',
+    item: 'component',
+    items: 'components',
+    sizes: [q(1_000), q(10_000)],
+    limit: 2,
+    measure: 'time',
+    run: (n) => bootPlan(n, 'sorted'),
+  },
+  {
+    id: 'boot-random',
+    label: 'boot planning, random names, up to 6 dependencies',
+    item: 'component',
+    items: 'components',
+    sizes: [q(1_000), q(10_000)],
+    limit: 2,
+    measure: 'time',
+    run: (n) => bootPlan(n, 'random'),
+  },
+  {
+    id: 'boot-reverse',
+    label: 'boot planning, dependencies sort above dependants',
+    item: 'component',
+    items: 'components',
+    sizes: [q(1_000), q(10_000)],
+    limit: 2,
+    measure: 'time',
+    run: (n) => bootPlan(n, 'reverse'),
+  },
+  {
+    id: 'group',
+    label: "depends_on: ['group:g'], 10 dependants",
+    item: 'member',
+    items: 'members',
+    sizes: [q(4_000), q(40_000)],
+    limit: 2,
+    measure: 'time',
+    run: groupDeps,
+  },
+  {
+    id: 'not-found',
+    label: 'NOT_FOUND retry chain',
+    item: 'entry',
+    items: 'entries',
+    sizes: [q(200), q(2_000)],
+    limit: 2,
+    measure: 'time',
+    run: notFoundChain,
+  },
+  {
+    id: 'ordering',
+    label: 'ordering of ops (apply, up to 3 dependencies each)',
+    item: 'op',
+    items: 'ops',
+    sizes: [q(10_000), q(100_000)],
+    limit: 2,
+    measure: 'time',
+    run: ordering,
+  },
+  {
+    id: 'history',
+    label: 'history memory, batches of 1,000 updates, default limits',
+    item: 'batch',
+    items: 'batches',
+    sizes: [q(100), q(400)],
+    limit: 1.5,
+    measure: 'bounded',
+    run: historyMemory,
+  },
+  {
+    id: 'churn',
+    label: 'subscription churn, 1 subscribe+unsubscribe per 10 publishes',
+    item: 'step',
+    items: 'steps',
+    sized: 'subscriptions',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: churn,
+  },
+  {
+    id: 'unique',
+    label: 'unique event names, 1,000 other patterns',
+    item: 'publish',
+    items: 'publishes',
+    sizes: [q(100_000), q(1_000_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: (n) => uniqueNames(n, 'time'),
+  },
+  {
+    id: 'unique-memory',
+    label: 'unique event names: heap retained',
+    item: 'publish',
+    items: 'publishes',
+    sizes: [q(100_000), q(1_000_000)],
+    limit: 1.5,
+    measure: 'bounded',
+    run: (n) => uniqueNames(n, 'memory'),
+  },
+  {
+    id: 'unsubscribe',
+    label: 'unsubscribe many of one name',
+    item: 'unsubscribe',
+    items: 'unsubscribes',
+    sizes: [q(10_000), q(100_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: unsubscribeMany,
+  },
+  {
+    id: 'sub-memory',
+    label: 'memory per subscription',
+    item: 'subscription',
+    items: 'subscriptions',
+    sizes: [q(10_000), q(100_000)],
+    limit: 1.5,
+    measure: 'memory',
+    run: subscriptionMemory,
+  },
 ];
 
 // ------------------------------------------------------------------ child: one path, both sizes
@@ -303,7 +472,12 @@ async function measurePath(path: Path): Promise<void> {
 const count = (n: number): string => n.toLocaleString('en');
 
 function show(value: number, measure: Path['measure']): string {
-  if (measure === 'time') return value >= 100 ? `${value.toFixed(0)} µs` : value >= 1 ? `${value.toFixed(2)} µs` : `${(value * 1000).toFixed(0)} ns`;
+  if (measure === 'time')
+    return value >= 100
+      ? `${value.toFixed(0)} µs`
+      : value >= 1
+        ? `${value.toFixed(2)} µs`
+        : `${(value * 1000).toFixed(0)} ns`;
   if (measure === 'memory') return `${value.toFixed(0)} B`;
   return `${(value / 1024 / 1024).toFixed(1)} MB`;
 }
@@ -314,13 +488,17 @@ function main(): void {
   const notes: string[] = [];
   for (const path of PATHS) {
     process.stderr.write(`  curve: ${path.id}\n`);
-    const run = spawnSync(process.execPath, ['--expose-gc', '--no-flush-bytecode', fileURLToPath(import.meta.url), '--path', path.id], {
-      encoding: 'utf8',
-      timeout: TIMEOUT_S * 1000,
-      killSignal: 'SIGKILL',
-      maxBuffer: 16 * 1024 * 1024,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const run = spawnSync(
+      process.execPath,
+      ['--expose-gc', '--no-flush-bytecode', fileURLToPath(import.meta.url), '--path', path.id],
+      {
+        encoding: 'utf8',
+        timeout: TIMEOUT_S * 1000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 16 * 1024 * 1024,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const points = run.stdout
       .split('\n')
       .filter((line) => line.startsWith('@@point '))
@@ -334,8 +512,20 @@ function main(): void {
     if (first === undefined || second === undefined) {
       const timedOut = run.error !== undefined || run.signal !== null;
       const why = timedOut ? `stopped after ${TIMEOUT_S} s` : `failed (exit ${run.status})`;
-      const known = first === undefined ? `nothing measured` : `${show(first.value, path.measure)} ${what} at ${count(first.size)}, ${count(large)} not finished`;
-      rows.push({ name, subject: 'kindling', value: Number.NaN, unit: '×', better: 'lower', target, met: false, detail: `${why}: ${known}` });
+      const known =
+        first === undefined
+          ? `nothing measured`
+          : `${show(first.value, path.measure)} ${what} at ${count(first.size)}, ${count(large)} not finished`;
+      rows.push({
+        name,
+        subject: 'kindling',
+        value: Number.NaN,
+        unit: '×',
+        better: 'lower',
+        target,
+        met: false,
+        detail: `${why}: ${known}`,
+      });
       continue;
     }
     const growth = second.value / first.value;

@@ -62,15 +62,24 @@ function faces(): Record<string, () => Face> {
     [EE]: () => {
       const ee = new EventEmitter();
       ee.setMaxListeners(0);
-      return { on: (name, handler) => (ee.on(name, handler), () => void ee.off(name, handler)), emit: (name, payload) => void ee.emit(name, payload) };
+      return {
+        on: (name, handler) => (ee.on(name, handler), () => void ee.off(name, handler)),
+        emit: (name, payload) => void ee.emit(name, payload),
+      };
     },
     [EE2]: () => {
       const ee2 = new EventEmitter2({ wildcard: true, delimiter: '.', maxListeners: 0 });
-      return { on: (name, handler) => (ee2.on(name, handler), () => void ee2.off(name, handler)), emit: (name, payload) => void ee2.emit(name, payload) };
+      return {
+        on: (name, handler) => (ee2.on(name, handler), () => void ee2.off(name, handler)),
+        emit: (name, payload) => void ee2.emit(name, payload),
+      };
     },
     [MITT]: () => {
       const emitter = mitt<Record<string, unknown>>();
-      return { on: (name, handler) => (emitter.on(name, handler), () => emitter.off(name, handler)), emit: (name, payload) => emitter.emit(name, payload) };
+      return {
+        on: (name, handler) => (emitter.on(name, handler), () => emitter.off(name, handler)),
+        emit: (name, payload) => emitter.emit(name, payload),
+      };
     },
   };
 }
@@ -159,10 +168,14 @@ function subscriptionBytes(make: () => Face, count = MEMORY_SUBSCRIPTIONS): numb
  * earlier measure left, or the engine dropping unused code, moves the baseline.
  */
 function inChild(what: 'unique' | 'subscriptions', subject: string, count: number): number {
-  const output = execFileSync(process.execPath, ['--expose-gc', '--no-flush-bytecode', fileURLToPath(import.meta.url), '--memory', what, subject, String(count)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const output = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--no-flush-bytecode', fileURLToPath(import.meta.url), '--memory', what, subject, String(count)],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   return Number(output.trim());
 }
 
@@ -213,7 +226,7 @@ async function main(): Promise<void> {
     notes: [
       'churn: publishes go to the 10,000 subscribed names in a scattered order; the extra subscription is made and removed on one of them',
       'unique names: EventEmitter has no wildcards, so its publishes reach no listener (a pure miss); mitt\'s "*" handler receives every event; EventEmitter2 and kindling: "*.created" plus 1,000 trailing-wildcard patterns',
-      'heap kept: retained heap after publishing that many new names on a fresh bus (forced GC); flat means the bus\'s caches are bounded',
+      "heap kept: retained heap after publishing that many new names on a fresh bus (forced GC); flat means the bus's caches are bounded",
       `time = process CPU time, median of ${ROUNDS} interleaved rounds${QUICK ? '; BENCH_QUICK=1: small sizes, for development only' : ''}`,
       `case took ${seconds.toFixed(0)} s`,
     ],
@@ -223,7 +236,9 @@ async function main(): Promise<void> {
 if (process.argv[2] === '--memory') {
   const [what, subject, count] = process.argv.slice(3) as [string, string, string];
   const make = faces()[subject] as () => Face;
-  process.stdout.write(String(what === 'unique' ? uniqueRetained(Number(count), make) : subscriptionBytes(make, Number(count))));
+  process.stdout.write(
+    String(what === 'unique' ? uniqueRetained(Number(count), make) : subscriptionBytes(make, Number(count))),
+  );
 } else {
   await main();
 }

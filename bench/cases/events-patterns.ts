@@ -43,7 +43,9 @@ function patterns(leading: number): string[] {
   const wild = [(i: number) => `*.ns${i}`, (i: number) => `**.ns${i}.done`];
   const every = leading === 0 ? Infinity : PATTERNS / leading;
   return Array.from({ length: PATTERNS }, (_, i) =>
-    i % every < 1 ? (wild[i % 2] as (i: number) => string)(i) : (literal[i % literal.length] as (i: number) => string)(i),
+    i % every < 1
+      ? (wild[i % 2] as (i: number) => string)(i)
+      : (literal[i % literal.length] as (i: number) => string)(i),
   );
 }
 
@@ -107,7 +109,8 @@ const matchers = list.map((p) => picomatch(p.replaceAll('.', '/')));
 const moleculerMatch = moleculer.Utils.match;
 const hot = ['ns7.item3.updated', 'ns21.x5.changed', 'zz1.user.created', 'ns42.order7'];
 
-const missRow = (leading: number): string => `cache miss, ${PATTERNS.toLocaleString('en')} patterns, ${leading} leading wildcards`;
+const missRow = (leading: number): string =>
+  `cache miss, ${PATTERNS.toLocaleString('en')} patterns, ${leading} leading wildcards`;
 const HIT_ROW = `cache hit, ${PATTERNS.toLocaleString('en')} patterns`;
 
 const subjects: Subject[] = [
@@ -178,7 +181,8 @@ function checkAgreement(sample: number): void {
     const ours = [...set.match(name)].sort((a, b) => a - b).join(',');
     const byRegExp = regexps.flatMap((re, i) => (re.test(name) ? [i] : [])).join(',');
     const byCompile = list.flatMap((p, i) => (compilePattern(p, 'event').test(name) ? [i] : [])).join(',');
-    if (ours !== byRegExp || ours !== byCompile) throw new Error(`disagreement on ${name}: ${ours} / ${byRegExp} / ${byCompile}`);
+    if (ours !== byRegExp || ours !== byCompile)
+      throw new Error(`disagreement on ${name}: ${ours} / ${byRegExp} / ${byCompile}`);
   }
 }
 
@@ -203,7 +207,8 @@ async function main(): Promise<void> {
       samples.set(task.name, [...(samples.get(task.name) ?? []), nsPerOp]);
     }
   }
-  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  const median = (values: number[]): number =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
   const rows: BenchRow[] = subjects.map((s) => {
     const value = median(samples.get(key(s)) as number[]);
     // Absolute times are shown for information: they depend on the machine, the ratios do not.

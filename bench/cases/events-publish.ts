@@ -66,25 +66,46 @@ const factories: Record<string, Factory> = {
     ee.setMaxListeners(0);
     for (const name of backgroundPatterns(background, false)) ee.on(name, noop);
     for (const handler of handlers) ee.on(NAME, handler);
-    return { name: EE, run: (count) => { for (let i = 0; i < count; i++) ee.emit(NAME, PAYLOAD); } };
+    return {
+      name: EE,
+      run: (count) => {
+        for (let i = 0; i < count; i++) ee.emit(NAME, PAYLOAD);
+      },
+    };
   },
   [MITT]: ({ background }, handlers) => {
     const emitter = mitt<Record<string, unknown>>();
     for (const name of backgroundPatterns(background, false)) emitter.on(name, noop);
     for (const handler of handlers) emitter.on(NAME, handler);
-    return { name: MITT, run: (count) => { for (let i = 0; i < count; i++) emitter.emit(NAME, PAYLOAD); } };
+    return {
+      name: MITT,
+      run: (count) => {
+        for (let i = 0; i < count; i++) emitter.emit(NAME, PAYLOAD);
+      },
+    };
   },
   [EE2]: ({ background }, handlers) => {
     const ee2 = new EventEmitter2({ wildcard: true, delimiter: '.', maxListeners: 0 });
     for (const pattern of backgroundPatterns(background, true)) ee2.on(pattern, noop);
     for (const handler of handlers) ee2.on(NAME, handler);
-    return { name: EE2, run: (count) => { for (let i = 0; i < count; i++) ee2.emit(NAME, PAYLOAD); } };
+    return {
+      name: EE2,
+      run: (count) => {
+        for (let i = 0; i < count; i++) ee2.emit(NAME, PAYLOAD);
+      },
+    };
   },
   [KINDLING]: ({ background }, handlers) => {
     const bus = new DefaultEventBus({ nodeID: 'bench', logger: silentLogger });
     for (const pattern of backgroundPatterns(background, true)) bus.on(pattern, noop);
     for (const handler of handlers) bus.on(NAME, handler);
-    return { name: KINDLING, run: (count) => { for (let i = 0; i < count; i++) bus.emit(NAME, PAYLOAD); }, close: () => bus.stop() };
+    return {
+      name: KINDLING,
+      run: (count) => {
+        for (let i = 0; i < count; i++) bus.emit(NAME, PAYLOAD);
+      },
+      close: () => bus.stop(),
+    };
   },
 };
 
@@ -105,12 +126,16 @@ async function child(config: Config): Promise<void> {
     for (const task of bench.tasks) {
       const result = task.result;
       if (result.state !== 'completed') throw new Error(`${task.name} did not complete: ${result.state}`);
-      samples.set(task.name, [...(samples.get(task.name) ?? []), ((batches.get(task.name) as number) * 1000) / result.latency.p50]);
+      samples.set(task.name, [
+        ...(samples.get(task.name) ?? []),
+        ((batches.get(task.name) as number) * 1000) / result.latency.p50,
+      ]);
     }
   }
   for (const subject of built) await subject.close?.();
   const medians: Record<string, number> = {};
-  for (const [name, values] of samples) medians[name] = [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  for (const [name, values] of samples)
+    medians[name] = [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
   if (handled.count === 0) throw new Error('no handler ran');
   process.stdout.write(JSON.stringify(medians));
 }
@@ -124,7 +149,11 @@ function measure(config: Config): Record<string, number> {
 }
 
 const subs = (n: number): string => `${n} subscriber${n === 1 ? '' : 's'}`;
-const backgroundLabel: Record<Background, string> = { none: 'no background', trailing: '+1k trailing wildcards', mixed: '+1k mixed wildcards' };
+const backgroundLabel: Record<Background, string> = {
+  none: 'no background',
+  trailing: '+1k trailing wildcards',
+  mixed: '+1k mixed wildcards',
+};
 
 async function main(): Promise<void> {
   const started = process.hrtime.bigint();

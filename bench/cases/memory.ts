@@ -32,19 +32,40 @@ async function registryMemory(): Promise<void> {
   await registry.apply(Array.from({ length: ENTRIES }, (_, i) => ({ op: 'create' as const, entry: entry(i, 0) })));
   // Ten more revisions, each updating 1% of the entries: history keeps the previous versions.
   for (let r = 1; r <= REVISIONS; r++) {
-    await registry.apply(Array.from({ length: ENTRIES / 100 }, (_, k) => ({ op: 'update' as const, entry: entry((k * 100 + r) % ENTRIES, r) })));
+    await registry.apply(
+      Array.from({ length: ENTRIES / 100 }, (_, k) => ({
+        op: 'update' as const,
+        entry: entry((k * 100 + r) % ENTRIES, r),
+      })),
+    );
   }
   const after = heap();
   const perEntry = (after - before) / ENTRIES;
-  rows.push({ name: `heap per entry (${ENTRIES.toLocaleString('en')} entries, ${REVISIONS} revisions kept)`, subject: 'kindling', value: perEntry, unit: 'B', better: 'lower' });
-  rows.push({ name: 'resident size growth per entry', subject: 'kindling', value: (process.memoryUsage().rss - rssBefore) / ENTRIES, unit: 'B', better: 'lower' });
+  rows.push({
+    name: `heap per entry (${ENTRIES.toLocaleString('en')} entries, ${REVISIONS} revisions kept)`,
+    subject: 'kindling',
+    value: perEntry,
+    unit: 'B',
+    better: 'lower',
+  });
+  rows.push({
+    name: 'resident size growth per entry',
+    subject: 'kindling',
+    value: (process.memoryUsage().rss - rssBefore) / ENTRIES,
+    unit: 'B',
+    better: 'lower',
+  });
   if (registry.entries().length !== ENTRIES) throw new Error('registry lost entries');
 }
 
 async function slowSubscriber(): Promise<void> {
   const BUFFER = 1024;
   const BURST = 1_000_000;
-  const bus = createEventBus({ bufferSize: BUFFER, overflow: 'drop-oldest', logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  const bus = createEventBus({
+    bufferSize: BUFFER,
+    overflow: 'drop-oldest',
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  });
   const slow = bus.events.subscribe('burst');
   const before = heap();
   for (let i = 0; i < BURST; i++) void bus.events.send('burst', 'tick', '/t', { i, payload: 'x'.repeat(64) });
@@ -59,7 +80,15 @@ async function slowSubscriber(): Promise<void> {
     target: `bounded by ${BUFFER} buffered events (< 1 MiB)`,
     met: retained < 1024 * 1024,
   });
-  rows.push({ name: 'slow subscriber: events dropped and reported', subject: 'kindling', value: stats.dropped, unit: 'events', better: 'lower', target: `= ${BURST - BUFFER}`, met: stats.dropped === BURST - BUFFER });
+  rows.push({
+    name: 'slow subscriber: events dropped and reported',
+    subject: 'kindling',
+    value: stats.dropped,
+    unit: 'events',
+    better: 'lower',
+    target: `= ${BURST - BUFFER}`,
+    met: stats.dropped === BURST - BUFFER,
+  });
   slow.close();
   await bus.stop();
 }
@@ -69,5 +98,8 @@ await slowSubscriber();
 report({
   case: 'Memory',
   rows,
-  notes: [gc === undefined ? 'run without --expose-gc: heap figures include garbage' : 'heap measured after forced GC', 'slow subscriber: Wippy subscribe, bufferSize 1024, overflow drop-oldest (each drop counted and reported)'],
+  notes: [
+    gc === undefined ? 'run without --expose-gc: heap figures include garbage' : 'heap measured after forced GC',
+    'slow subscriber: Wippy subscribe, bufferSize 1024, overflow drop-oldest (each drop counted and reported)',
+  ],
 });

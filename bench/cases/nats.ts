@@ -54,8 +54,13 @@ function reachable(url: string): Promise<boolean> {
   });
 }
 
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
-const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 0.5);
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
+const median = (values: readonly number[]): number =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 
 interface MolBroker {
   start(): Promise<void>;
@@ -73,7 +78,13 @@ function loadMoleculer(): { ServiceBroker: new (options: object) => MolBroker } 
   }
 }
 
-const molOptions = (prefix: string, nodeID: string): object => ({ transporter: URL_, logger: false, namespace: prefix.replace(/\./g, '-'), heartbeatInterval: 5, nodeID });
+const molOptions = (prefix: string, nodeID: string): object => ({
+  transporter: URL_,
+  logger: false,
+  namespace: prefix.replace(/\./g, '-'),
+  heartbeatInterval: 5,
+  nodeID,
+});
 
 // ---------------------------------------------------------------- the publishing node (child)
 
@@ -109,7 +120,9 @@ async function publisher(subject: Subject, prefix: string): Promise<void> {
     };
     close = () => nc.drain();
   } else {
-    const broker = new (loadMoleculer() as { ServiceBroker: new (options: object) => MolBroker }).ServiceBroker(molOptions(prefix, 'mol-pub'));
+    const broker = new (loadMoleculer() as { ServiceBroker: new (options: object) => MolBroker }).ServiceBroker(
+      molOptions(prefix, 'mol-pub'),
+    );
     await broker.start();
     await broker.waitForServices(['sink']);
     send = (i, t) => void broker.emit('bench.event', event(i, t));
@@ -147,14 +160,20 @@ interface Receiver {
 async function receiver(subject: Subject, prefix: string, onEvent: (e: Sample) => void): Promise<Receiver> {
   if (subject === 'kindling' || subject === 'kindling-1') {
     const bus = createNatsEventBus({ nodeID: 'bench-sub', nats: { url: URL_, prefix }, logger: quiet });
-    bus.createService({ name: 'sink', events: { 'bench.event': (ctx: { params: unknown }) => onEvent(ctx.params as Sample) } });
+    bus.createService({
+      name: 'sink',
+      events: { 'bench.event': (ctx: { params: unknown }) => onEvent(ctx.params as Sample) },
+    });
     await bus.start();
     return { close: () => bus.stop() };
   }
   if (subject === 'nats') {
     const nc = await connect({ servers: URL_ });
     const dec = new TextDecoder();
-    nc.subscribe(`${prefix}.raw`, { queue: 'sink', callback: (_e, m) => onEvent(JSON.parse(dec.decode(m.data)) as Sample) });
+    nc.subscribe(`${prefix}.raw`, {
+      queue: 'sink',
+      callback: (_e, m) => onEvent(JSON.parse(dec.decode(m.data)) as Sample),
+    });
     await nc.flush();
     return { close: () => nc.drain() };
   }
@@ -170,8 +189,17 @@ async function receiver(subject: Subject, prefix: string, onEvent: (e: Sample) =
     await nc.flush();
     return { close: () => nc.drain() };
   }
-  const broker = new (loadMoleculer() as { ServiceBroker: new (options: object) => MolBroker }).ServiceBroker(molOptions(prefix, 'mol-sub'));
-  broker.createService({ name: 'sink', events: { 'bench.event'(ctx: { params: Sample }) { onEvent(ctx.params); } } });
+  const broker = new (loadMoleculer() as { ServiceBroker: new (options: object) => MolBroker }).ServiceBroker(
+    molOptions(prefix, 'mol-sub'),
+  );
+  broker.createService({
+    name: 'sink',
+    events: {
+      'bench.event'(ctx: { params: Sample }) {
+        onEvent(ctx.params);
+      },
+    },
+  });
   await broker.start();
   return { close: () => broker.stop() };
 }
@@ -193,7 +221,9 @@ async function pair(subject: Subject, prefix: string): Promise<Pair> {
     if (e.i >= 0) latency?.(e);
     else if (++received === waiting?.target) waiting.resolve();
   });
-  const child = spawn(process.execPath, [process.argv[1] as string, 'publisher', subject, prefix], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [process.argv[1] as string, 'publisher', subject, prefix], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const command = (cmd: object): void => void child.stdin.write(`${JSON.stringify(cmd)}\n`);
@@ -204,7 +234,10 @@ async function pair(subject: Subject, prefix: string): Promise<Pair> {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const all = new Promise<void>((resolve, reject) => {
         waiting = { target: n, resolve };
-        timer = setTimeout(() => reject(new Error(`${subject}: only ${received} of ${n} events arrived within ${BURST_TIMEOUT_MS} ms`)), BURST_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`${subject}: only ${received} of ${n} events arrived within ${BURST_TIMEOUT_MS} ms`)),
+          BURST_TIMEOUT_MS,
+        );
       });
       const start = process.hrtime.bigint();
       command({ burst: n });
@@ -234,7 +267,10 @@ async function pair(subject: Subject, prefix: string): Promise<Pair> {
  * Every subject's pair is up at once and the bursts are interleaved (a round is one burst of each),
  * so that a load change on the machine hits every subject alike; the medians are compared.
  */
-async function measureAll(subjects: readonly Subject[], prefix: string): Promise<Map<Subject, { rate: number; p50: number; p99: number }>> {
+async function measureAll(
+  subjects: readonly Subject[],
+  prefix: string,
+): Promise<Map<Subject, { rate: number; p50: number; p99: number }>> {
   const pairs = new Map<Subject, Pair>();
   try {
     for (const subject of subjects) pairs.set(subject, await pair(subject, `${prefix}.${subject}`));
@@ -246,7 +282,11 @@ async function measureAll(subjects: readonly Subject[], prefix: string): Promise
     const results = new Map<Subject, { rate: number; p50: number; p99: number }>();
     for (const [subject, p] of pairs) {
       const samples = (await p.latencies(LATENCY_SAMPLES)).sort((a, b) => a - b);
-      results.set(subject, { rate: median(rates.get(subject) ?? []), p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) });
+      results.set(subject, {
+        rate: median(rates.get(subject) ?? []),
+        p50: percentile(samples, 0.5),
+        p99: percentile(samples, 0.99),
+      });
     }
     return results;
   } finally {
@@ -263,8 +303,13 @@ async function durableKindling(prefix: string): Promise<number> {
   let done: () => void = () => undefined;
   const all = new Promise<void>((resolve) => (done = resolve));
   const start = process.hrtime.bigint();
-  const sub = await b.channels.subscribe('bench', { group: 'g', maxInFlight: 256, handler: () => void (++got === DURABLE && done()) });
-  for (let i = 0; i < DURABLE; i += 500) await Promise.all(Array.from({ length: 500 }, (_, j) => a.channels.send('bench', event(i + j, 0))));
+  const sub = await b.channels.subscribe('bench', {
+    group: 'g',
+    maxInFlight: 256,
+    handler: () => void (++got === DURABLE && done()),
+  });
+  for (let i = 0; i < DURABLE; i += 500)
+    await Promise.all(Array.from({ length: 500 }, (_, j) => a.channels.send('bench', event(i + j, 0))));
   await all;
   const rate = DURABLE / (Number(process.hrtime.bigint() - start) / 1e9);
   await sub.close();
@@ -300,7 +345,11 @@ async function durableRaw(prefix: string): Promise<number> {
     }
   })();
   for (let i = 0; i < DURABLE; i += 500) {
-    await Promise.all(Array.from({ length: 500 }, (_, j) => js.publish(`${prefix}.rawjs.bench`, enc.encode(JSON.stringify(event(i + j, 0))), { msgID: `${i + j}` })));
+    await Promise.all(
+      Array.from({ length: 500 }, (_, j) =>
+        js.publish(`${prefix}.rawjs.bench`, enc.encode(JSON.stringify(event(i + j, 0))), { msgID: `${i + j}` }),
+      ),
+    );
   }
   await consumed;
   const rate = DURABLE / (Number(process.hrtime.bigint() - start) / 1e9);
@@ -324,7 +373,14 @@ async function main(): Promise<void> {
   const rows: BenchRow[] = [];
   const name = 'emit node→node, 128 B';
   const add = (subject: string, r: { rate: number; p50: number; p99: number }, target?: string): void => {
-    rows.push({ name: `${name}: events/s`, subject, value: Math.round(r.rate), unit: 'events/s', better: 'higher', ...(target === undefined ? {} : { target }) });
+    rows.push({
+      name: `${name}: events/s`,
+      subject,
+      value: Math.round(r.rate),
+      unit: 'events/s',
+      better: 'higher',
+      ...(target === undefined ? {} : { target }),
+    });
     rows.push({ name: `${name}: p50 latency`, subject, value: Number(r.p50.toFixed(3)), unit: 'ms', better: 'lower' });
     rows.push({ name: `${name}: p99 latency`, subject, value: Number(r.p99.toFixed(3)), unit: 'ms', better: 'lower' });
   };
@@ -335,7 +391,12 @@ async function main(): Promise<void> {
   ];
   const molecular = loadMoleculer() !== undefined;
   if (!molecular) notes.push('moleculer is not installed: no Moleculer rows');
-  const results = await measureAll(molecular ? ['kindling', 'kindling-1', 'nats', 'nats-32', 'moleculer'] : ['kindling', 'kindling-1', 'nats', 'nats-32'], prefix);
+  const results = await measureAll(
+    molecular
+      ? ['kindling', 'kindling-1', 'nats', 'nats-32', 'moleculer']
+      : ['kindling', 'kindling-1', 'nats', 'nats-32'],
+    prefix,
+  );
   add('kindling', results.get('kindling') as { rate: number; p50: number; p99: number });
   add('kindling, maxBatch 1', results.get('kindling-1') as { rate: number; p50: number; p99: number });
   add('nats (raw)', results.get('nats') as { rate: number; p50: number; p99: number });
@@ -343,8 +404,20 @@ async function main(): Promise<void> {
   const mol = results.get('moleculer');
   if (mol !== undefined) add('moleculer', mol, '≥ 3×');
   const durName = 'durable channel send+consume, 128 B';
-  rows.push({ name: durName, subject: 'kindling', value: Math.round(await durableKindling(prefix)), unit: 'msgs/s', better: 'higher' });
-  rows.push({ name: durName, subject: 'jetstream (raw)', value: Math.round(await durableRaw(prefix)), unit: 'msgs/s', better: 'higher' });
+  rows.push({
+    name: durName,
+    subject: 'kindling',
+    value: Math.round(await durableKindling(prefix)),
+    unit: 'msgs/s',
+    better: 'higher',
+  });
+  rows.push({
+    name: durName,
+    subject: 'jetstream (raw)',
+    value: Math.round(await durableRaw(prefix)),
+    unit: 'msgs/s',
+    better: 'higher',
+  });
   notes.push('durable channels: both sides in this process, 500 sends in flight');
   const compared = compare(rows).map((row) => {
     if (row.ratio === undefined || row.target === undefined) return row;

@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
-import { decodeEntryConfig, HandlerRegistry, loadRegistryYaml, Registry, type Entry, type EntryListener } from 'kindling';
+import {
+  decodeEntryConfig,
+  HandlerRegistry,
+  loadRegistryYaml,
+  Registry,
+  type Entry,
+  type EntryListener,
+} from 'kindling';
 import { createEventBus } from 'kindling/events';
 import { compare, consume, cpuNowMs, report } from '../harness.js';
 import { registryText } from '../registry-fixture.js';
@@ -40,7 +47,8 @@ function configClass(index: number): new () => object {
   return ServiceConfig;
 }
 const classes = Array.from({ length: CLASSES }, (_, i) => configClass(i));
-const classOf = (kind: string): new () => object => classes[Number(/^kind(\d+)\./.exec(kind)?.[1] ?? 0) % CLASSES] as new () => object;
+const classOf = (kind: string): new () => object =>
+  classes[Number(/^kind(\d+)\./.exec(kind)?.[1] ?? 0) % CLASSES] as new () => object;
 
 const noop: EntryListener = { add: () => undefined, update: () => undefined, delete: () => undefined };
 const decoding: EntryListener = {
@@ -93,7 +101,8 @@ async function round(): Promise<Round> {
   const bus = createEventBus();
   bus.on('registry.**', (payload) => void consume(payload));
   t = process.hrtime.bigint();
-  for (const entry of entries) void bus.send('registry', 'entry.create', entry.id, { entry, revision: 1, transactionId: 'bench' });
+  for (const entry of entries)
+    void bus.send('registry', 'entry.create', entry.id, { entry, revision: 1, transactionId: 'bench' });
   const publish = ms(t);
   await bus.stop();
   // The whole thing, as `kindling run` does it: read the YAML, then one apply that decodes and
@@ -122,7 +131,13 @@ const perEntry = (med((r) => r.framework) * 1000) / ENTRIES;
 report({
   case: `Registry apply: ${ENTRIES} entries, ${megabytes.toFixed(1)} MB YAML, ${KINDS} kinds, ${CLASSES} config classes, 4 listeners each`,
   rows: compare([
-    { name: 'parse + decode + apply, warm (CPU)', subject: 'kindling', value: med((r) => r.whole), unit: 'ms', better: 'lower' },
+    {
+      name: 'parse + decode + apply, warm (CPU)',
+      subject: 'kindling',
+      value: med((r) => r.whole),
+      unit: 'ms',
+      better: 'lower',
+    },
     {
       name: 'parse + decode + apply, warm (CPU)',
       subject: 'js-yaml loadAll (parse alone)',
@@ -134,11 +149,35 @@ report({
     },
     { name: 'parse + decode + apply, cold (CPU)', subject: 'kindling', value: cold.whole, unit: 'ms', better: 'lower' },
     { name: 'parse (loadRegistryYaml)', subject: 'kindling', value: med((r) => r.parse), unit: 'ms', better: 'lower' },
-    { name: 'parse throughput', subject: 'kindling', value: megabytes / (med((r) => r.parse) / 1000), unit: 'MB/s', better: 'higher' },
-    { name: 'decode (decodeEntryConfig × 10,000)', subject: 'kindling', value: med((r) => r.decode), unit: 'ms', better: 'lower' },
-    { name: 'framework (apply, no-op listeners)', subject: 'kindling', value: med((r) => r.framework), unit: 'ms', better: 'lower' },
+    {
+      name: 'parse throughput',
+      subject: 'kindling',
+      value: megabytes / (med((r) => r.parse) / 1000),
+      unit: 'MB/s',
+      better: 'higher',
+    },
+    {
+      name: 'decode (decodeEntryConfig × 10,000)',
+      subject: 'kindling',
+      value: med((r) => r.decode),
+      unit: 'ms',
+      better: 'lower',
+    },
+    {
+      name: 'framework (apply, no-op listeners)',
+      subject: 'kindling',
+      value: med((r) => r.framework),
+      unit: 'ms',
+      better: 'lower',
+    },
     { name: 'framework per entry', subject: 'kindling', value: perEntry, unit: 'µs', better: 'lower' },
-    { name: 'publish (entry.create on the bus)', subject: 'kindling', value: med((r) => r.publish), unit: 'ms', better: 'lower' },
+    {
+      name: 'publish (entry.create on the bus)',
+      subject: 'kindling',
+      value: med((r) => r.publish),
+      unit: 'ms',
+      better: 'lower',
+    },
   ]),
   notes: [
     'cold = first round in a fresh process; warm = median of rounds 3–8',

@@ -38,5 +38,7 @@ report({
     { name: 'apply, warm', subject: 'kindling', value: warm, unit: 'ms', better: 'lower' },
     { name: 'per entry, warm', subject: 'kindling', value: perEntryUs, unit: 'µs', better: 'lower' },
   ],
-  notes: ['framework = checks, entry copy+freeze, dependency ordering, listener calls, state swap, history; the registry and the 10,000 plain-object operations are made before the clock starts'],
+  notes: [
+    'framework = checks, entry copy+freeze, dependency ordering, listener calls, state swap, history; the registry and the 10,000 plain-object operations are made before the clock starts',
+  ],
 });

@@ -3,7 +3,16 @@ import type { Stats } from 'node:fs';
 import { request } from 'node:http';
 import { KindlingError, messageOf } from 'kindling';
 import { fromWireError } from './admin-protocol.js';
-import type { AdminApplyRequest, AdminApplyResult, AdminCompaction, AdminEntries, AdminHistory, AdminRollbackRequest, AdminStatus, WireError } from './admin-protocol.js';
+import type {
+  AdminApplyRequest,
+  AdminApplyResult,
+  AdminCompaction,
+  AdminEntries,
+  AdminHistory,
+  AdminRollbackRequest,
+  AdminStatus,
+  WireError,
+} from './admin-protocol.js';
 import type { StatePaths } from '../state/state-dir.js';
 
 /** What is at an admin socket path. */
@@ -96,7 +105,10 @@ export class AdminClient {
           path,
           method,
           agent: false,
-          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+          headers:
+            payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
           ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
         },
         (response) => {
@@ -108,9 +120,13 @@ export class AdminClient {
               chunks.length = 0;
               // Settled first: whatever the destroyed response emits next changes nothing.
               reject(
-                new KindlingError('INVALID', `the app at ${this.paths.dir} answered ${method} ${path} with more than ${this.maxResponseBytes} bytes (maxResponseBytes); refused`, {
-                  details: { reason: 'TOO_LARGE', limit: this.maxResponseBytes },
-                }),
+                new KindlingError(
+                  'INVALID',
+                  `the app at ${this.paths.dir} answered ${method} ${path} with more than ${this.maxResponseBytes} bytes (maxResponseBytes); refused`,
+                  {
+                    details: { reason: 'TOO_LARGE', limit: this.maxResponseBytes },
+                  },
+                ),
               );
               req.destroy();
               return;
@@ -123,7 +139,12 @@ export class AdminClient {
             try {
               parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { result?: T; error?: WireError };
             } catch {
-              reject(new KindlingError('INTERNAL', `the admin endpoint at ${this.paths.socket} answered ${method} ${path} with something that is not JSON (HTTP ${response.statusCode ?? '?'})`));
+              reject(
+                new KindlingError(
+                  'INTERNAL',
+                  `the admin endpoint at ${this.paths.socket} answered ${method} ${path} with something that is not JSON (HTTP ${response.statusCode ?? '?'})`,
+                ),
+              );
               return;
             }
             if (parsed.error !== undefined) reject(fromWireError(parsed.error));
@@ -133,9 +154,13 @@ export class AdminClient {
       );
       req.on('timeout', () => {
         req.destroy(
-          new KindlingError('TIMEOUT', `the app at ${this.paths.dir} did not answer within ${timeoutMs ?? 0} ms (is it stopped or stuck?)`, {
-            details: { reason: 'TIMEOUT', stateDir: this.paths.dir },
-          }),
+          new KindlingError(
+            'TIMEOUT',
+            `the app at ${this.paths.dir} did not answer within ${timeoutMs ?? 0} ms (is it stopped or stuck?)`,
+            {
+              details: { reason: 'TIMEOUT', stateDir: this.paths.dir },
+            },
+          ),
         );
       });
       req.on('error', (error) => reject(KindlingError.is(error) ? error : this.unreachable(error)));
@@ -153,7 +178,10 @@ export class AdminClient {
     const dir = await lstatIfAny(this.paths.dir);
     if (dir === undefined) return;
     if (!dir.isDirectory()) {
-      throw this.untrusted(`the state directory ${this.paths.dir} is not a directory${dir.isSymbolicLink() ? ' (a symbolic link)' : ''}`, 'give --state-dir the real directory the app runs with');
+      throw this.untrusted(
+        `the state directory ${this.paths.dir} is not a directory${dir.isSymbolicLink() ? ' (a symbolic link)' : ''}`,
+        'give --state-dir the real directory the app runs with',
+      );
     }
     this.checkOwnerAndMode(dir, `the state directory ${this.paths.dir}`, 'directory');
     const socket = await lstatIfAny(this.paths.socket);
@@ -166,7 +194,9 @@ export class AdminClient {
     if (uid !== undefined && info.uid !== uid && info.uid !== 0) {
       throw this.untrusted(
         `${what} belongs to another user (uid ${info.uid}), so the app answering there may not be yours; nothing was sent to it`,
-        kind === 'directory' ? 'use a state directory of your own with --state-dir' : 'remove it if no app of yours runs there, then start the app again',
+        kind === 'directory'
+          ? 'use a state directory of your own with --state-dir'
+          : 'remove it if no app of yours runs there, then start the app again',
       );
     }
     const open = info.mode & 0o077;
@@ -181,7 +211,9 @@ export class AdminClient {
   }
 
   private untrusted(problem: string, fix: string): KindlingError {
-    return new KindlingError('FORBIDDEN', `${problem}: ${fix}`, { details: { stateDir: this.paths.dir, socket: this.paths.socket } });
+    return new KindlingError('FORBIDDEN', `${problem}: ${fix}`, {
+      details: { stateDir: this.paths.dir, socket: this.paths.socket },
+    });
   }
 
   private unreachable(error: unknown): KindlingError {
@@ -209,7 +241,8 @@ async function lstatIfAny(path: string): Promise<Stats | undefined> {
   try {
     return await lstat(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return undefined;
     throw error;
   }
 }

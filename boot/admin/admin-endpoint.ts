@@ -76,9 +76,12 @@ export class AdminEndpoint {
   }
 
   private requireReady(): { registry: Registry; state: DurableState } {
-    if (this.phase === 'stopping') throw new KindlingError('UNAVAILABLE', `${this.options.name} is shutting down`, { retryable: true });
+    if (this.phase === 'stopping')
+      throw new KindlingError('UNAVAILABLE', `${this.options.name} is shutting down`, { retryable: true });
     if (this.phase === 'starting' || this.registry === undefined || this.state === undefined) {
-      throw new KindlingError('UNAVAILABLE', `${this.options.name} is starting; try again once it is running`, { retryable: true });
+      throw new KindlingError('UNAVAILABLE', `${this.options.name} is starting; try again once it is running`, {
+        retryable: true,
+      });
     }
     return { registry: this.registry, state: this.state };
   }
@@ -98,7 +101,11 @@ export class AdminEndpoint {
       }),
       entries: () => {
         const { registry, state } = this.requireReady();
-        return { revision: registry.revision, entries: registry.entries().map(toWireEntry), owners: state.owners.toJSON() };
+        return {
+          revision: registry.revision,
+          entries: registry.entries().map(toWireEntry),
+          owners: state.owners.toJSON(),
+        };
       },
       history: () => {
         const { registry } = this.requireReady();
@@ -117,7 +124,10 @@ export class AdminEndpoint {
       apply: async (request) => {
         const { registry, state } = this.requireReady();
         await state.readSources(request.ops);
-        const result = await registry.apply(request.ops, { ...flags(request), source: request.source ?? 'kindling apply' });
+        const result = await registry.apply(request.ops, {
+          ...flags(request),
+          source: request.source ?? 'kindling apply',
+        });
         return toResult(result);
       },
       rollback: async (request) => {
@@ -133,7 +143,10 @@ export class AdminEndpoint {
 }
 
 function flags(request: { dryRun: boolean; expectRevision?: number }): { dryRun: boolean; expectRevision?: number } {
-  return { dryRun: request.dryRun, ...(request.expectRevision === undefined ? {} : { expectRevision: request.expectRevision }) };
+  return {
+    dryRun: request.dryRun,
+    ...(request.expectRevision === undefined ? {} : { expectRevision: request.expectRevision }),
+  };
 }
 
 function toResult(result: ApplyResult): AdminApplyResult {

@@ -114,7 +114,12 @@ export interface AdminApplyResult {
   readonly dryRun: boolean;
   readonly changes: readonly WireChange[];
   /** Failures after the point of no return (the batch stayed committed). */
-  readonly faults: readonly { readonly phase: string; readonly name: string; readonly entryId?: string; readonly message: string }[];
+  readonly faults: readonly {
+    readonly phase: string;
+    readonly name: string;
+    readonly entryId?: string;
+    readonly message: string;
+  }[];
 }
 
 /** One batch of `GET /history`. */
@@ -135,7 +140,11 @@ export interface AdminHistory {
 
 /** Operations as they travel. */
 export function toWireOps(ops: readonly RegistryOp[]): WireOp[] {
-  return ops.map((op) => (op.op === 'delete' ? { op: 'delete', entry: { id: op.entry.id } } : { op: op.op, entry: toWireEntry(op.entry as Entry) }));
+  return ops.map((op) =>
+    op.op === 'delete'
+      ? { op: 'delete', entry: { id: op.entry.id } }
+      : { op: op.op, entry: toWireEntry(op.entry as Entry) },
+  );
 }
 
 /**
@@ -146,10 +155,13 @@ export function toWireOps(ops: readonly RegistryOp[]): WireOp[] {
 export function fromWireOps(value: unknown, maxOps = DEFAULT_MAX_OPS): RegistryOp[] {
   if (!Array.isArray(value)) throw invalid('ops must be a list of { op, entry } operations');
   if (value.length > maxOps) {
-    throw invalid(`the batch has ${value.length} operations, more than the ${maxOps} one request may carry (maxOps); apply it in smaller batches, or raise the limit (kindling run --admin-max-ops)`, {
-      ops: value.length,
-      limit: maxOps,
-    });
+    throw invalid(
+      `the batch has ${value.length} operations, more than the ${maxOps} one request may carry (maxOps); apply it in smaller batches, or raise the limit (kindling run --admin-max-ops)`,
+      {
+        ops: value.length,
+        limit: maxOps,
+      },
+    );
   }
   return value.map((item: unknown, index): RegistryOp => {
     const where = `ops[${index}]`;
@@ -158,8 +170,11 @@ export function fromWireOps(value: unknown, maxOps = DEFAULT_MAX_OPS): RegistryO
       const entry = wireObject(op['entry'], `${where}.entry`, ['id']);
       return { op: 'delete', entry: { id: wireText(entry['id'], `${where}.entry.id`) } };
     }
-    if (op['op'] === 'create' || op['op'] === 'update') return { op: op['op'], entry: fromWireEntry(op['entry'], `${where}.entry`) };
-    throw invalid(`${where}.op must be create, update or delete, not ${op['op'] === undefined ? 'missing' : show(op['op'], 64)}`);
+    if (op['op'] === 'create' || op['op'] === 'update')
+      return { op: op['op'], entry: fromWireEntry(op['entry'], `${where}.entry`) };
+    throw invalid(
+      `${where}.op must be create, update or delete, not ${op['op'] === undefined ? 'missing' : show(op['op'], 64)}`,
+    );
   });
 }
 
@@ -188,18 +203,25 @@ export function decodeCompactRequest(body: unknown): void {
 
 function decodeFlags(request: Record<string, unknown>): { dryRun: boolean; expectRevision?: number } {
   const dryRun = request['dryRun'];
-  if (dryRun !== undefined && typeof dryRun !== 'boolean') throw invalid(`dryRun must be true or false, not ${show(dryRun, 64)}`);
+  if (dryRun !== undefined && typeof dryRun !== 'boolean')
+    throw invalid(`dryRun must be true or false, not ${show(dryRun, 64)}`);
   const expect = request['expectRevision'];
-  return { dryRun: dryRun === true, ...(expect === undefined ? {} : { expectRevision: revisionNumber(expect, 'expectRevision') }) };
+  return {
+    dryRun: dryRun === true,
+    ...(expect === undefined ? {} : { expectRevision: revisionNumber(expect, 'expectRevision') }),
+  };
 }
 
 function checkSource(source: unknown, maxLength: number): void {
   if (typeof source !== 'string' || source.length === 0) throw invalid('source must be a non-empty string');
-  if (source.length > maxLength) throw invalid(`source is ${source.length} characters long, more than ${maxLength} (maxSourceLength)`);
+  if (source.length > maxLength)
+    throw invalid(`source is ${source.length} characters long, more than ${maxLength} (maxSourceLength)`);
   const found = findInvisible(source);
   if (found !== undefined) {
     const code = (found.character.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0');
-    throw invalid(`source must be printable: it has a control or invisible character (U+${code}) at index ${found.index}`);
+    throw invalid(
+      `source must be printable: it has a control or invisible character (U+${code}) at index ${found.index}`,
+    );
   }
 }
 
@@ -208,7 +230,10 @@ function invalid(message: string, details?: Record<string, unknown>): KindlingEr
 }
 
 function revisionNumber(value: unknown, name: string): number {
-  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalid(`${name} must be a revision number (an integer, 0 or more), not ${value === undefined ? 'missing' : show(value, 64)}`);
+  if (!Number.isSafeInteger(value) || (value as number) < 0)
+    throw invalid(
+      `${name} must be a revision number (an integer, 0 or more), not ${value === undefined ? 'missing' : show(value, 64)}`,
+    );
   return value as number;
 }
 
@@ -240,7 +265,8 @@ function jsonSafe(value: unknown): unknown {
   try {
     return JSON.parse(
       JSON.stringify(value, (_key, inner: unknown) => {
-        if (inner instanceof Error) return { name: inner.name, message: inner.message, ...(KindlingError.is(inner) ? { code: inner.code } : {}) };
+        if (inner instanceof Error)
+          return { name: inner.name, message: inner.message, ...(KindlingError.is(inner) ? { code: inner.code } : {}) };
         if (typeof inner === 'bigint') return inner.toString();
         return inner;
       }),
@@ -249,4 +275,3 @@ function jsonSafe(value: unknown): unknown {
     return {};
   }
 }
-

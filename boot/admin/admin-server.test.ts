@@ -141,7 +141,9 @@ describe('AdminServer', () => {
     it('refuses a socket path longer than the platform allows, naming the limit and --state-dir', async () => {
       const long = statePaths(root, join(root, 'x'.repeat(MAX_SOCKET_PATH_BYTES)));
       await expect(AdminServer.listen(long, handlers(), silentLogger)).rejects.toThrow(
-        new RegExp(`unix socket paths are limited to ${MAX_SOCKET_PATH_BYTES} bytes on this platform; choose a shorter state directory with --state-dir`),
+        new RegExp(
+          `unix socket paths are limited to ${MAX_SOCKET_PATH_BYTES} bytes on this platform; choose a shorter state directory with --state-dir`,
+        ),
       );
     });
   });
@@ -164,32 +166,54 @@ describe('AdminServer', () => {
 
     it('sends a refusal as { code, message, details } that the client throws again', async () => {
       await listen({
-        apply: () => Promise.reject(new KindlingError('CONFLICT', 'expected revision 1, but the registry is at 3; plan again', { details: { expectRevision: 1, revision: 3 } })),
+        apply: () =>
+          Promise.reject(
+            new KindlingError('CONFLICT', 'expected revision 1, but the registry is at 3; plan again', {
+              details: { expectRevision: 1, revision: 3 },
+            }),
+          ),
       });
       const error = await new AdminClient(paths).apply({ ops: [] }).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(KindlingError);
-      expect(error).toMatchObject({ code: 'CONFLICT', message: 'expected revision 1, but the registry is at 3; plan again', details: { expectRevision: 1, revision: 3 } });
+      expect(error).toMatchObject({
+        code: 'CONFLICT',
+        message: 'expected revision 1, but the registry is at 3; plan again',
+        details: { expectRevision: 1, revision: 3 },
+      });
     });
 
     it('refuses a body that is not JSON', async () => {
       await listen();
-      const client = new AdminClient(paths) as unknown as { call: (method: string, path: string, body: unknown) => Promise<unknown> };
-      await expect(client.call('POST', '/apply', undefined)).rejects.toMatchObject({ code: 'INVALID', message: expect.stringContaining('not valid JSON') });
+      const client = new AdminClient(paths) as unknown as {
+        call: (method: string, path: string, body: unknown) => Promise<unknown>;
+      };
+      await expect(client.call('POST', '/apply', undefined)).rejects.toMatchObject({
+        code: 'INVALID',
+        message: expect.stringContaining('not valid JSON'),
+      });
     });
 
     it('refuses a batch larger than maxRequestBytes with a clear error the client receives', async () => {
       servers.push(await AdminServer.listen(paths, handlers(), silentLogger, { maxRequestBytes: 1024 * 1024 }));
-      const ops = Array.from({ length: 500 }, (_, i) => ({ op: 'create' as const, entry: { id: `app:n${i}`, kind: 'app.note', meta: {}, data: 'x'.repeat(10_000) } }));
+      const ops = Array.from({ length: 500 }, (_, i) => ({
+        op: 'create' as const,
+        entry: { id: `app:n${i}`, kind: 'app.note', meta: {}, data: 'x'.repeat(10_000) },
+      }));
       await expect(new AdminClient(paths).apply({ ops })).rejects.toMatchObject({
         code: 'INVALID',
-        message: expect.stringMatching(/^the request body is \d+ bytes, more than the 1048576 allowed \(maxRequestBytes\)/) as unknown,
+        message: expect.stringMatching(
+          /^the request body is \d+ bytes, more than the 1048576 allowed \(maxRequestBytes\)/,
+        ) as unknown,
       });
     });
 
     it('answers NOT_FOUND for a route it does not have, listing those it has', async () => {
       await listen();
       const client = new AdminClient(paths) as unknown as { call: (method: string, path: string) => Promise<unknown> };
-      await expect(client.call('DELETE', '/entries')).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('GET /status, GET /entries') });
+      await expect(client.call('DELETE', '/entries')).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+        message: expect.stringContaining('GET /status, GET /entries'),
+      });
     });
   });
 });
@@ -210,7 +234,11 @@ describe('AdminClient', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  const secret = { ops: [{ op: 'create' as const, entry: { id: 'app:db', kind: 'app.note', meta: {}, data: { password: 'hunter2' } } }] };
+  const secret = {
+    ops: [
+      { op: 'create' as const, entry: { id: 'app:db', kind: 'app.note', meta: {}, data: { password: 'hunter2' } } },
+    ],
+  };
 
   it('says no app is running when there is no socket', async () => {
     const error = await new AdminClient(paths).status().catch((caught: unknown) => caught);
@@ -258,7 +286,10 @@ describe('AdminClient', () => {
     it('refuses a socket open to others', async () => {
       fake = await fakeApp(paths.socket);
       await chmod(paths.socket, 0o666);
-      await expect(new AdminClient(paths).entries()).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining(`run \`chmod 600 ${paths.socket}\``) });
+      await expect(new AdminClient(paths).entries()).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+        message: expect.stringContaining(`run \`chmod 600 ${paths.socket}\``),
+      });
       expect(fake.requests).toEqual([]);
     });
 
@@ -267,7 +298,10 @@ describe('AdminClient', () => {
       await mkdir(real, { mode: 0o700 });
       await rm(paths.dir, { recursive: true });
       await symlink(real, paths.dir);
-      await expect(new AdminClient(paths).status()).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('is not a directory (a symbolic link)') });
+      await expect(new AdminClient(paths).status()).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+        message: expect.stringContaining('is not a directory (a symbolic link)'),
+      });
     });
 
     it('talks to an app whose state directory and socket are its own and closed to others', async () => {
@@ -279,9 +313,15 @@ describe('AdminClient', () => {
   });
 
   it('refuses an answer larger than maxResponseBytes', async () => {
-    const server = await AdminServer.listen(paths, handlers({ entries: () => ({ revision: 1, entries: [], owners: { big: 'x'.repeat(10_000) } }) }), silentLogger);
+    const server = await AdminServer.listen(
+      paths,
+      handlers({ entries: () => ({ revision: 1, entries: [], owners: { big: 'x'.repeat(10_000) } }) }),
+      silentLogger,
+    );
     try {
-      await expect(new AdminClient(paths, { maxResponseBytes: 1_000 }).entries()).rejects.toMatchObject({ message: expect.stringContaining('with more than 1000 bytes (maxResponseBytes)') });
+      await expect(new AdminClient(paths, { maxResponseBytes: 1_000 }).entries()).rejects.toMatchObject({
+        message: expect.stringContaining('with more than 1000 bytes (maxResponseBytes)'),
+      });
     } finally {
       await server.close();
     }

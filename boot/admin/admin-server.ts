@@ -5,8 +5,23 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KindlingError, messageOf } from 'kindling';
 import type { Logger } from 'kindling';
 import { AdminClient, type SocketProbe } from './admin-client.js';
-import { DEFAULT_MAX_OPS, DEFAULT_MAX_SOURCE_LENGTH, decodeApplyRequest, decodeCompactRequest, decodeRollbackRequest, toWireError } from './admin-protocol.js';
-import type { AdminApplyResult, AdminCompaction, AdminEntries, AdminHistory, AdminStatus, DecodedApplyRequest, DecodedRollbackRequest } from './admin-protocol.js';
+import {
+  DEFAULT_MAX_OPS,
+  DEFAULT_MAX_SOURCE_LENGTH,
+  decodeApplyRequest,
+  decodeCompactRequest,
+  decodeRollbackRequest,
+  toWireError,
+} from './admin-protocol.js';
+import type {
+  AdminApplyResult,
+  AdminCompaction,
+  AdminEntries,
+  AdminHistory,
+  AdminStatus,
+  DecodedApplyRequest,
+  DecodedRollbackRequest,
+} from './admin-protocol.js';
 import { checkSocketPath, ensureStateDir } from '../state/state-dir.js';
 import type { StatePaths } from '../state/state-dir.js';
 
@@ -88,7 +103,12 @@ export class AdminServer {
    * Claims the state directory and listens on its socket. A socket file nothing answers on (a
    * killed app) is removed first; when a live app answers, throws `CONFLICT` naming its pid.
    */
-  static async listen(paths: StatePaths, handlers: AdminHandlers, logger: Logger, options: AdminServerOptions = {}): Promise<AdminServer> {
+  static async listen(
+    paths: StatePaths,
+    handlers: AdminHandlers,
+    logger: Logger,
+    options: AdminServerOptions = {},
+  ): Promise<AdminServer> {
     const limits = {
       maxRequestBytes: positive(options.maxRequestBytes, DEFAULT_MAX_REQUEST_BYTES, 'maxRequestBytes'),
       maxOps: positive(options.maxOps, DEFAULT_MAX_OPS, 'maxOps'),
@@ -174,9 +194,13 @@ async function removeStaleSocket(paths: StatePaths, logger: Logger): Promise<voi
 
 function alreadyRunning(paths: StatePaths, pid: number | undefined): KindlingError {
   const who = pid === undefined ? 'another app' : `an app (pid ${pid})`;
-  return new KindlingError('CONFLICT', `${who} is already running with the state directory ${paths.dir}; stop it first, or give this one another --state-dir`, {
-    details: { stateDir: paths.dir, pid },
-  });
+  return new KindlingError(
+    'CONFLICT',
+    `${who} is already running with the state directory ${paths.dir}; stop it first, or give this one another --state-dir`,
+    {
+      details: { stateDir: paths.dir, pid },
+    },
+  );
 }
 
 interface Limits {
@@ -235,9 +259,13 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const tooLarge = (bytes: number | string): KindlingError =>
-      new KindlingError('INVALID', `the request body is ${bytes} bytes, more than the ${maxBytes} allowed (maxRequestBytes); apply in smaller batches, or raise the limit (kindling run --admin-max-request-bytes)`, {
-        details: { limit: maxBytes },
-      });
+      new KindlingError(
+        'INVALID',
+        `the request body is ${bytes} bytes, more than the ${maxBytes} allowed (maxRequestBytes); apply in smaller batches, or raise the limit (kindling run --admin-max-request-bytes)`,
+        {
+          details: { limit: maxBytes },
+        },
+      );
     const declared = Number(request.headers['content-length']);
     // Refused before a byte of it is read.
     if (declared > maxBytes) {
@@ -277,7 +305,9 @@ function send({ limits, logger }: Serving, response: ServerResponse, status: num
   try {
     text = JSON.stringify(body);
   } catch (error) {
-    text = JSON.stringify({ error: toWireError(new KindlingError('INTERNAL', `the answer could not be encoded: ${messageOf(error)}`)) });
+    text = JSON.stringify({
+      error: toWireError(new KindlingError('INTERNAL', `the answer could not be encoded: ${messageOf(error)}`)),
+    });
     status = 500;
   }
   if (response.destroyed || response.headersSent) return;
@@ -287,12 +317,17 @@ function send({ limits, logger }: Serving, response: ServerResponse, status: num
     response.destroy();
   }, limits.timeoutMs);
   response.once('close', () => clearTimeout(timer));
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    connection: 'close',
+  });
   response.end(text);
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) throw new KindlingError('INVALID', `admin ${name} must be a positive whole number, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new KindlingError('INVALID', `admin ${name} must be a positive whole number, got ${value}`);
   return value;
 }

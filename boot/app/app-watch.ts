@@ -37,7 +37,12 @@ export interface AppWatch extends Disposable {
  * const watching = watchApp(manifest, logger, (files) => void app.reload(files));
  * await watching.ready;
  */
-export function watchApp(manifest: BootManifest, logger: Logger, onChange: (files: string[]) => void, options: WatchOptions = {}): AppWatch {
+export function watchApp(
+  manifest: BootManifest,
+  logger: Logger,
+  onChange: (files: string[]) => void,
+  options: WatchOptions = {},
+): AppWatch {
   const debounceMs = options.debounceMs ?? 80;
   const maxWaitMs = options.maxWaitMs ?? 1000;
   const roots = watchRoots(manifest);
@@ -87,7 +92,9 @@ export function watchApp(manifest: BootManifest, logger: Logger, onChange: (file
     pending.clear();
     // A watch disposed before it was ready is as ready as it will ever be.
     markReady();
-    watcher.close().catch((error: unknown) => logger.warn(`the file watcher did not close cleanly: ${messageOf(error)}`, { error }));
+    watcher
+      .close()
+      .catch((error: unknown) => logger.warn(`the file watcher did not close cleanly: ${messageOf(error)}`, { error }));
   });
   void ready.then(() => {
     if (!closed) logger.debug(`watching ${roots.map(displayPath).join(', ')}`);
@@ -100,14 +107,20 @@ export function watchApp(manifest: BootManifest, logger: Logger, onChange: (file
  * directory), none inside another.
  */
 function watchRoots(manifest: BootManifest): string[] {
-  const dirs = [manifest.dir, ...manifest.registry.map((source) => (/\.ya?ml$/i.test(source) ? dirname(source) : source))];
-  return [...new Set(dirs)].sort().filter((root, index, all) => !all.slice(0, index).some((outer) => root.startsWith(outer + sep)));
+  const dirs = [
+    manifest.dir,
+    ...manifest.registry.map((source) => (/\.ya?ml$/i.test(source) ? dirname(source) : source)),
+  ];
+  return [...new Set(dirs)]
+    .sort()
+    .filter((root, index, all) => !all.slice(0, index).some((outer) => root.startsWith(outer + sep)));
 }
 
 function describeWatchError(error: unknown): string {
   // A Node system error's code (ENOSPC, EMFILE), as the watcher passes it on.
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  if (code === 'ENOSPC') return `${messageOf(error)} (the system's limit of watched files is reached: raise fs.inotify.max_user_watches)`;
+  if (code === 'ENOSPC')
+    return `${messageOf(error)} (the system's limit of watched files is reached: raise fs.inotify.max_user_watches)`;
   if (code === 'EMFILE') return `${messageOf(error)} (too many open files: raise the limit with ulimit -n)`;
   return messageOf(error);
 }

@@ -119,7 +119,8 @@ export class Application {
    */
   static async load(target: string, options: ApplicationOptions): Promise<Application> {
     const manifest = await loadBootManifest(target);
-    const logger = options.logger ?? createConsoleLogger(options.logLevel ?? manifest.log ?? 'info', manifest.name ?? 'kindling');
+    const logger =
+      options.logger ?? createConsoleLogger(options.logLevel ?? manifest.log ?? 'info', manifest.name ?? 'kindling');
     const boot = new BootLoader({
       logger,
       baseDir: manifest.dir,
@@ -131,7 +132,11 @@ export class Application {
     for (const { component, config, source } of await resolveManifestComponents(manifest, options.builtins)) {
       boot.register(component, config, { source });
     }
-    return new Application(manifest, boot, logger, { dir: options.stateDir, journal: options.journal, admin: options.admin });
+    return new Application(manifest, boot, logger, {
+      dir: options.stateDir,
+      journal: options.journal,
+      admin: options.admin,
+    });
   }
 
   /** The registry (available once the boot has loaded). */
@@ -281,7 +286,9 @@ export class Application {
       this.changedFiles.clear();
       const read = files.filter((file) => this.reads(file));
       if (read.length === 0) {
-        this.logger.debug(`no registry source or entry file among the changed files (${files.map(displayPath).join(', ')})`);
+        this.logger.debug(
+          `no registry source or entry file among the changed files (${files.map(displayPath).join(', ')})`,
+        );
         // Nothing was reloaded: nothing to report, nor to tell reload listeners.
         return Promise.resolve({ status: 'unchanged', revision: this.registry.revision, files });
       }
@@ -293,7 +300,8 @@ export class Application {
   /** Whether a reload reads `file`: a registry source, a YAML file under one, or a file an entry uses. */
   private reads(file: string): boolean {
     const yaml = /\.ya?ml$/i.test(file);
-    if (this.manifest.registry.some((source) => file === source || (yaml && file.startsWith(source + sep)))) return true;
+    if (this.manifest.registry.some((source) => file === source || (yaml && file.startsWith(source + sep))))
+      return true;
     return (this.entryFiles()?.entriesUsing(file).length ?? 0) > 0;
   }
 
@@ -307,9 +315,15 @@ export class Application {
     let outcome: ReloadOutcome;
     const ops: RegistryOp[] = [];
     // Only what is there: a direct reload() keeps its outcome as plain as it always was.
-    const extra = { ...(changedFiles.length === 0 ? {} : { files: [...changedFiles] }), ...(this.refused ? { recovered: true as const } : {}) };
+    const extra = {
+      ...(changedFiles.length === 0 ? {} : { files: [...changedFiles] }),
+      ...(this.refused ? { recovered: true as const } : {}),
+    };
     try {
-      const { entries } = await loadRegistryYaml(this.manifest.registry, { ...this.manifest.yamlLimits, root: this.manifest.boundary });
+      const { entries } = await loadRegistryYaml(this.manifest.registry, {
+        ...this.manifest.yamlLimits,
+        root: this.manifest.boundary,
+      });
       const entryFiles = this.entryFiles();
       const touched = new Set(changedFiles.flatMap((file) => entryFiles?.entriesUsing(file) ?? []));
       const next = new Map(entries.map((entry) => [entry.id, entry]));
@@ -345,7 +359,14 @@ export class Application {
       }
     } catch (error) {
       const problems = describeRefusal(error, ops).problems.map(formatProblem);
-      outcome = { status: 'refused', revision: registry.revision, ...(changedFiles.length === 0 ? {} : { files: [...changedFiles] }), error, message: messageOf(error), problems };
+      outcome = {
+        status: 'refused',
+        revision: registry.revision,
+        ...(changedFiles.length === 0 ? {} : { files: [...changedFiles] }),
+        error,
+        message: messageOf(error),
+        problems,
+      };
     }
     this.refused = outcome.status === 'refused';
     this.report(outcome, initial);
@@ -355,7 +376,8 @@ export class Application {
   private report(outcome: ReloadOutcome, initial: boolean): void {
     if (initial) {
       // A refused first batch is thrown by start(): whoever started the app reports it.
-      if (outcome.status === 'applied') this.logger.info(`applied revision ${outcome.revision}: ${outcome.changes.length} entries`);
+      if (outcome.status === 'applied')
+        this.logger.info(`applied revision ${outcome.revision}: ${outcome.changes.length} entries`);
     } else {
       const { level, message } = reloadLogLine(outcome);
       this.logger[level](message);

@@ -1,5 +1,19 @@
 import { plainToInstance, Transform, Type } from 'class-transformer';
-import { Allow, ArrayNotEmpty, IsArray, IsIn, IsInt, IsOptional, IsString, Matches, MinLength, Min, ValidateBy, ValidateNested, type ValidationOptions } from 'class-validator';
+import {
+  Allow,
+  ArrayNotEmpty,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  MinLength,
+  Min,
+  ValidateBy,
+  ValidateNested,
+  type ValidationOptions,
+} from 'class-validator';
 import { quote } from 'kindling';
 import type { ConfigProblem, ConfigValidationResult, LogLevel } from 'kindling';
 
@@ -20,7 +34,9 @@ const NEEDS_NAME = 'a component item needs a name (a built-in component) or a mo
  */
 function IsPathList(listMessage: string, itemsMessage: string, options?: ValidationOptions): PropertyDecorator {
   const bad = (value: unknown): number[] =>
-    Array.isArray(value) ? value.flatMap((item: unknown, i) => (typeof item === 'string' && item.length > 0 ? [] : [i])) : [];
+    Array.isArray(value)
+      ? value.flatMap((item: unknown, i) => (typeof item === 'string' && item.length > 0 ? [] : [i]))
+      : [];
   return ValidateBy(
     {
       name: 'isPathList',
@@ -43,7 +59,8 @@ function IsComponentName(): PropertyDecorator {
     name: 'isComponentName',
     validator: {
       validate: (value: unknown, args) =>
-        (value === undefined && (args?.object as ComponentItemConfig | undefined)?.module !== undefined) || (typeof value === 'string' && value.length > 0),
+        (value === undefined && (args?.object as ComponentItemConfig | undefined)?.module !== undefined) ||
+        (typeof value === 'string' && value.length > 0),
       defaultMessage: (args) => (args?.value === undefined ? NEEDS_NAME : NON_EMPTY),
     },
   });
@@ -60,16 +77,24 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** `allow.yaml`: limits of the app's registry YAML; the others keep their defaults. */
 export class YamlLimitsConfig {
-  @IsOptional() @IsInt({ message: POSITIVE }) @Min(1, { message: POSITIVE })
+  @IsOptional()
+  @IsInt({ message: POSITIVE })
+  @Min(1, { message: POSITIVE })
   maxFileBytes?: number;
 
-  @IsOptional() @IsInt({ message: POSITIVE }) @Min(1, { message: POSITIVE })
+  @IsOptional()
+  @IsInt({ message: POSITIVE })
+  @Min(1, { message: POSITIVE })
   maxDepth?: number;
 
-  @IsOptional() @IsInt({ message: POSITIVE }) @Min(1, { message: POSITIVE })
+  @IsOptional()
+  @IsInt({ message: POSITIVE })
+  @Min(1, { message: POSITIVE })
   maxAliasNodes?: number;
 
-  @IsOptional() @IsInt({ message: POSITIVE }) @Min(1, { message: POSITIVE })
+  @IsOptional()
+  @IsInt({ message: POSITIVE })
+  @Min(1, { message: POSITIVE })
   maxExpandedBytes?: number;
 }
 
@@ -81,7 +106,9 @@ export class AllowConfig {
   paths?: string[];
 
   /** The largest module file, in bytes. */
-  @IsOptional() @IsInt({ message: `${POSITIVE} (bytes)` }) @Min(1, { message: `${POSITIVE} (bytes)` })
+  @IsOptional()
+  @IsInt({ message: `${POSITIVE} (bytes)` })
+  @Min(1, { message: `${POSITIVE} (bytes)` })
   moduleBytes?: number;
 
   @IsOptional()
@@ -108,14 +135,16 @@ export class ComponentItemConfig {
   config?: unknown;
 }
 
-const ITEM_SHAPE = 'a component item is a name ("http"), a module path ("./my-component.js") or { name?, module?, config? }';
+const ITEM_SHAPE =
+  'a component item is a name ("http"), a module path ("./my-component.js") or { name?, module?, config? }';
 const COMPONENTS_SHAPE = 'must be a non-empty list of component names or { name?, module?, config? } items';
 
 /** A string item becomes the item it stands for; a mapping a {@link ComponentItemConfig}; anything else stays, to be refused. */
 function toComponentItems({ value }: { value: unknown }): unknown {
   if (!Array.isArray(value)) return value;
   return value.map((item: unknown) => {
-    if (typeof item === 'string' && item.length > 0) return plainToInstance(ComponentItemConfig, isModulePath(item) ? { module: item } : { name: item });
+    if (typeof item === 'string' && item.length > 0)
+      return plainToInstance(ComponentItemConfig, isModulePath(item) ? { module: item } : { name: item });
     if (isPlainObject(item)) return plainToInstance(ComponentItemConfig, item, { exposeDefaultValues: true });
     return item;
   });
@@ -123,10 +152,13 @@ function toComponentItems({ value }: { value: unknown }): unknown {
 
 /** A boot manifest (`kindling.yaml`), as written. */
 export class ManifestConfig {
-  @IsOptional() @IsString({ message: NON_EMPTY }) @MinLength(1, { message: NON_EMPTY })
+  @IsOptional()
+  @IsString({ message: NON_EMPTY })
+  @MinLength(1, { message: NON_EMPTY })
   name?: string;
 
-  @IsOptional() @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
+  @IsOptional()
+  @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   log?: LogLevel;
 
   @IsArray({ message: COMPONENTS_SHAPE })
@@ -136,11 +168,17 @@ export class ManifestConfig {
   components!: ComponentItemConfig[];
 
   @IsOptional()
-  @IsPathList('must be a list of YAML files or directories, relative to the manifest', 'must list paths to YAML files or directories')
+  @IsPathList(
+    'must be a list of YAML files or directories, relative to the manifest',
+    'must list paths to YAML files or directories',
+  )
   registry?: string[];
 
   @IsOptional()
-  @ValidateNested({ message: 'must be a mapping: { paths: [directories outside the app], moduleBytes: <largest module in bytes>, yaml: { <registry YAML limits> } }' })
+  @ValidateNested({
+    message:
+      'must be a mapping: { paths: [directories outside the app], moduleBytes: <largest module in bytes>, yaml: { <registry YAML limits> } }',
+  })
   @Type(() => AllowConfig)
   allow?: AllowConfig;
 
@@ -152,7 +190,11 @@ export class ManifestConfig {
       if (item.name === undefined) return;
       const first = seen.get(item.name);
       if (first === undefined) seen.set(item.name, index);
-      else problems.push({ path: ['components', index], message: `component ${quote(item.name)} is listed twice (first at components[${first}])` });
+      else
+        problems.push({
+          path: ['components', index],
+          message: `component ${quote(item.name)} is listed twice (first at components[${first}])`,
+        });
     });
     return problems;
   }

@@ -1,9 +1,23 @@
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, decodeEntryConfig, FileAccessError, FileBoundary, escapeInvisible, KindlingError, messageOf, quote, readBoundedFile } from 'kindling';
+import {
+  ConfigError,
+  decodeEntryConfig,
+  FileAccessError,
+  FileBoundary,
+  escapeInvisible,
+  KindlingError,
+  messageOf,
+  quote,
+  readBoundedFile,
+} from 'kindling';
 import { setEntrySource } from '../../src/entry/entry.js';
-import { DEFAULT_MAX_ALIAS_NODES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_EXPANDED_BYTES } from '../../src/yaml/registry-yaml.js';
+import {
+  DEFAULT_MAX_ALIAS_NODES,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_EXPANDED_BYTES,
+} from '../../src/yaml/registry-yaml.js';
 import { DEFAULT_MAX_MODULE_BYTES } from '../../src/common/file-boundary.js';
 import { checkBoundedFile } from '../../src/common/read-bounded-file.js';
 import { findInvalidUtf8 } from '../../src/common/utf8.js';
@@ -37,7 +51,10 @@ export class ManifestError extends KindlingError {
     // A message never hides its cause: invisible and control characters are shown escaped.
     const problems = found.map((p) => ({ ...p, message: escapeInvisible(p.message) }));
     const lines = problems.map((p) => `${escapeInvisible(p.file)}:${p.line}:${p.column}: ${p.message}`);
-    const message = problems.length === 1 ? (lines[0] as string) : `boot manifest has ${problems.length} problems:\n  ${lines.join('\n  ')}`;
+    const message =
+      problems.length === 1
+        ? (lines[0] as string)
+        : `boot manifest has ${problems.length} problems:\n  ${lines.join('\n  ')}`;
     super('INVALID', message, { cause: options.cause, details: { problems } });
     this.problems = problems;
   }
@@ -121,7 +138,8 @@ export interface BootManifestOptions {
 function manifestLimits(options: BootManifestOptions): YamlReadLimits {
   const positive = (value: number | undefined, fallback: number, name: string): number => {
     if (value === undefined) return fallback;
-    if (!Number.isSafeInteger(value) || value < 1) throw new KindlingError('INVALID', `${name} must be a positive integer, got ${String(value)}`);
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new KindlingError('INVALID', `${name} must be a positive integer, got ${String(value)}`);
     return value;
   };
   return {
@@ -143,9 +161,13 @@ export async function loadBootManifest(target: string, options: BootManifestOpti
   try {
     if ((await stat(absolute)).isDirectory()) file = resolve(absolute, MANIFEST_FILE);
   } catch {
-    throw new KindlingError('NOT_FOUND', `${target} does not exist (give an app directory with a ${MANIFEST_FILE}, or a manifest file)`, {
-      details: { path: absolute },
-    });
+    throw new KindlingError(
+      'NOT_FOUND',
+      `${target} does not exist (give an app directory with a ${MANIFEST_FILE}, or a manifest file)`,
+      {
+        details: { path: absolute },
+      },
+    );
   }
   const text = await readManifestText(file);
   const { manifest, locate } = readManifest(text, file, options);
@@ -153,7 +175,11 @@ export async function loadBootManifest(target: string, options: BootManifestOpti
   for (const [index, dir] of manifest.boundary.allowed.entries()) {
     const info = await stat(dir).catch(() => undefined);
     if (info?.isDirectory() !== true) {
-      problems.push({ file, ...locate(['allow', 'paths', index]), message: `allow.paths: ${dir} ${info === undefined ? 'does not exist' : 'is not a directory'}` });
+      problems.push({
+        file,
+        ...locate(['allow', 'paths', index]),
+        message: `allow.paths: ${dir} ${info === undefined ? 'does not exist' : 'is not a directory'}`,
+      });
     }
   }
   if (problems.length > 0) throw new ManifestError(problems);
@@ -161,7 +187,10 @@ export async function loadBootManifest(target: string, options: BootManifestOpti
     try {
       await manifest.boundary.resolve(source);
     } catch (error) {
-      const message = error instanceof FileAccessError && error.reason !== 'not-found' ? `registry source ${error.message}` : `registry source ${source} does not exist`;
+      const message =
+        error instanceof FileAccessError && error.reason !== 'not-found'
+          ? `registry source ${error.message}`
+          : `registry source ${source} does not exist`;
       problems.push({ file, ...locate(['registry', index]), message });
     }
   }
@@ -179,13 +208,22 @@ async function readManifestText(file: string): Promise<string> {
     ({ bytes } = await readBoundedFile(file, { maxBytes: MAX_MANIFEST_BYTES }));
   } catch (error) {
     if (!(error instanceof FileAccessError) || error.reason === 'not-found') {
-      throw new KindlingError('NOT_FOUND', `no boot manifest at ${file} (${messageOf(error)})`, { cause: error, details: { path: file } });
+      throw new KindlingError('NOT_FOUND', `no boot manifest at ${file} (${messageOf(error)})`, {
+        cause: error,
+        details: { path: file },
+      });
     }
-    const message = error.reason === 'too-large' ? `the manifest is larger than ${MAX_MANIFEST_BYTES} bytes` : `the manifest ${error.problem}`;
+    const message =
+      error.reason === 'too-large'
+        ? `the manifest is larger than ${MAX_MANIFEST_BYTES} bytes`
+        : `the manifest ${error.problem}`;
     throw new ManifestError([{ file, line: 1, column: 1, message }], { cause: error });
   }
   const bad = findInvalidUtf8(bytes);
-  if (bad !== undefined) throw new ManifestError([{ file, line: bad.line, column: bad.column, message: 'the manifest is not valid UTF-8 here' }]);
+  if (bad !== undefined)
+    throw new ManifestError([
+      { file, line: bad.line, column: bad.column, message: 'the manifest is not valid UTF-8 here' },
+    ]);
   return bytes.toString('utf8');
 }
 
@@ -205,7 +243,11 @@ type Locate = (path: Path) => { line: number; column: number };
  * then decodes it with `decodeEntryConfig` into a {@link ManifestConfig}: every problem of the text,
  * then every problem of its content, each at its position.
  */
-function readManifest(rawText: string, file: string, options: BootManifestOptions): { manifest: BootManifest; locate: Locate } {
+function readManifest(
+  rawText: string,
+  file: string,
+  options: BootManifestOptions,
+): { manifest: BootManifest; locate: Locate } {
   const limits = manifestLimits(options);
   const { text, problems: marks } = withoutByteOrderMark(rawText);
   if (marks.length > 0) throw new ManifestError(marks.map((p) => ({ file, ...p })));
@@ -218,17 +260,28 @@ function readManifest(rawText: string, file: string, options: BootManifestOption
   const problems: ManifestProblem[] = readProblems(read).map((p) => ({ file, ...p }));
   const guard = new YamlGuard(limits, read.expansion);
   documents.forEach((document, index) => {
-    for (const found of guard.inspect(document)) problems.push({ file, ...at(index, found.path, found.target), message: found.message });
+    for (const found of guard.inspect(document))
+      problems.push({ file, ...at(index, found.path, found.target), message: found.message });
   });
   if (documents.length > 1) {
-    problems.push({ file, ...at(1, []), message: `a boot manifest is one YAML document; this file has ${documents.length}` });
+    problems.push({
+      file,
+      ...at(1, []),
+      message: `a boot manifest is one YAML document; this file has ${documents.length}`,
+    });
   }
   if (problems.length > 0) throw new ManifestError(inOrder(problems));
 
   const locate: Locate = (path) => at(0, path, isUnknownKey(path) ? 'key' : 'value');
   const document = documents[0];
   if (!isPlainObject(document)) {
-    throw new ManifestError([{ file, ...locate([]), message: 'a boot manifest is a mapping with "components" (and optionally "name", "log", "registry", "allow")' }]);
+    throw new ManifestError([
+      {
+        file,
+        ...locate([]),
+        message: 'a boot manifest is a mapping with "components" (and optionally "name", "log", "registry", "allow")',
+      },
+    ]);
   }
   const config = decodeManifest(document, file, locate);
   const dir = dirname(file);
@@ -244,7 +297,8 @@ function readManifest(rawText: string, file: string, options: BootManifestOption
       source: {
         file,
         ...locate(itemAt),
-        locate: (path: readonly (string | number)[]) => (path[0] === 'data' ? locate([...itemAt, 'config', ...path.slice(1)]) : locate([...itemAt, ...path])),
+        locate: (path: readonly (string | number)[]) =>
+          path[0] === 'data' ? locate([...itemAt, 'config', ...path.slice(1)]) : locate([...itemAt, ...path]),
       },
     };
   });
@@ -261,7 +315,10 @@ function readManifest(rawText: string, file: string, options: BootManifestOption
     log: config.log,
     components: Object.freeze(components),
     registry: Object.freeze(registry),
-    boundary: new FileBoundary(dir, { allow: [...(config.allow?.paths ?? [])], maxModuleBytes: config.allow?.moduleBytes ?? DEFAULT_MAX_MODULE_BYTES }),
+    boundary: new FileBoundary(dir, {
+      allow: [...(config.allow?.paths ?? [])],
+      maxModuleBytes: config.allow?.moduleBytes ?? DEFAULT_MAX_MODULE_BYTES,
+    }),
     yamlLimits: Object.freeze(yamlLimits as RegistryYamlLimits),
   });
   return { manifest, locate };
@@ -281,7 +338,12 @@ function decodeManifest(document: Record<string, unknown>, file: string, locate:
     const written: ManifestProblem[] = [];
     const missing: ManifestProblem[] = [];
     for (const issue of error.issues) {
-      const problem = { file, line: issue.line ?? root.line, column: issue.column ?? root.column, message: manifestMessage(issue.path, issue.message) };
+      const problem = {
+        file,
+        line: issue.line ?? root.line,
+        column: issue.column ?? root.column,
+        message: manifestMessage(issue.path, issue.message),
+      };
       // A top-level field the manifest lacks concerns the whole file: said after what is written wrong.
       const field = /^data\.([A-Za-z_]\w*)$/.exec(issue.path)?.[1];
       (field !== undefined && !Object.hasOwn(document, field) ? missing : written).push(problem);
@@ -290,7 +352,8 @@ function decodeManifest(document: Record<string, unknown>, file: string, locate:
   }
 }
 
-const UNKNOWN_KEY = /^(unknown key .*) \(\w+ (?:declares no decorator for it|has a method or read-only property by that name)\)$/s;
+const UNKNOWN_KEY =
+  /^(unknown key .*) \(\w+ (?:declares no decorator for it|has a method or read-only property by that name)\)$/s;
 
 /**
  * A problem of the manifest's content in its words: `field.path: what is wrong`, and an unknown key
@@ -301,7 +364,8 @@ function manifestMessage(configPath: string, message: string): string {
   const unknown = UNKNOWN_KEY.exec(message);
   if (unknown !== null) {
     const container = path.replace(/\.?(?:[^.[\]]+|\[[^\]]*\])$/, '');
-    const where = container === '' ? '' : ` in ${/^components\[\d+\]$/.test(container) ? 'a component item' : container}`;
+    const where =
+      container === '' ? '' : ` in ${/^components\[\d+\]$/.test(container) ? 'a component item' : container}`;
     const keys = MANIFEST_KEYS.get(keyTable(container));
     return keys === undefined ? `${path}: ${unknown[1]}` : `${unknown[1]}${where} (expected ${keys.join(', ')})`;
   }
@@ -317,7 +381,10 @@ function keyTable(container: string): string {
 function isUnknownKey(path: Path): boolean {
   const last = path[path.length - 1];
   if (typeof last !== 'string') return false;
-  const container = path.slice(0, -1).map((part, i) => (typeof part === 'number' ? (i === 1 && path[0] === 'components' ? '*' : String(part)) : part)).join('.');
+  const container = path
+    .slice(0, -1)
+    .map((part, i) => (typeof part === 'number' ? (i === 1 && path[0] === 'components' ? '*' : String(part)) : part))
+    .join('.');
   const keys = MANIFEST_KEYS.get(container);
   return keys !== undefined && !keys.includes(last);
 }
@@ -380,7 +447,13 @@ export async function resolveManifestComponents(
     // right before the import, and by its real path (what was checked, not where a link points now).
     let real: string;
     try {
-      real = (await checkBoundedFile(item.module, { maxBytes: manifest.boundary.maxModuleBytes, limitName: 'allow.moduleBytes', boundary: manifest.boundary })).realPath;
+      real = (
+        await checkBoundedFile(item.module, {
+          maxBytes: manifest.boundary.maxModuleBytes,
+          limitName: 'allow.moduleBytes',
+          boundary: manifest.boundary,
+        })
+      ).realPath;
     } catch (error) {
       problem(item, `component module ${messageOf(error)}`, ['module']);
       continue;
@@ -402,7 +475,11 @@ export async function resolveManifestComponents(
       continue;
     }
     if (item.name !== undefined && item.name !== component.name) {
-      problem(item, `module ${escapeInvisible(item.module)} exports component ${quote(component.name)}, not ${quote(item.name)}`, ['name']);
+      problem(
+        item,
+        `module ${escapeInvisible(item.module)} exports component ${quote(component.name)}, not ${quote(item.name)}`,
+        ['name'],
+      );
       continue;
     }
     resolved.push({ component, config: item.config, source: item.source });
@@ -429,7 +506,11 @@ function levenshtein(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      current[j] = Math.min(
+        (previous[j] as number) + 1,
+        (current[j - 1] as number) + 1,
+        (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     previous = current;
   }

@@ -14,18 +14,22 @@ describe('problemOf', () => {
   });
 
   it('uses the position it is given when the message has none', () => {
-    expect(problemOf('port in use', 'REJECTED', { file: '/srv/r.yaml', line: 3, column: 5, entryId: 'app:a' })).toEqual({
-      file: '/srv/r.yaml',
-      line: 3,
-      column: 5,
-      code: 'REJECTED',
-      entryId: 'app:a',
-      message: 'port in use',
-    });
+    expect(problemOf('port in use', 'REJECTED', { file: '/srv/r.yaml', line: 3, column: 5, entryId: 'app:a' })).toEqual(
+      {
+        file: '/srv/r.yaml',
+        line: 3,
+        column: 5,
+        code: 'REJECTED',
+        entryId: 'app:a',
+        message: 'port in use',
+      },
+    );
   });
 
   it('shows a file below the current directory relative to it', () => {
-    expect(problemOf(`${join(process.cwd(), 'registry', 'a.yaml')}:1:2: x`, 'INVALID').file).toBe(join('registry', 'a.yaml'));
+    expect(problemOf(`${join(process.cwd(), 'registry', 'a.yaml')}:1:2: x`, 'INVALID').file).toBe(
+      join('registry', 'a.yaml'),
+    );
     expect(shownPath('/elsewhere/a.yaml')).toBe('/elsewhere/a.yaml');
   });
 });
@@ -39,13 +43,27 @@ describe('orderProblems', () => {
       problemOf('a.yaml:2:7: early', 'INVALID'),
       problemOf('a.yaml:2:7: early', 'INVALID'),
     ];
-    expect(orderProblems(problems).map(formatProblem)).toEqual(['a.yaml:2:7: early', 'a.yaml:10:3: late', 'b.yaml:2:1: second', 'no position']);
+    expect(orderProblems(problems).map(formatProblem)).toEqual([
+      'a.yaml:2:7: early',
+      'a.yaml:10:3: late',
+      'b.yaml:2:1: second',
+      'no position',
+    ]);
   });
 });
 
 describe('problemOf, on a message that mentions a position after words', () => {
   it('does not take the words for a file', () => {
-    const problem = problemOf('invalid configuration of entry app:a at /srv/r.yaml:26:5: 1 issue', 'REJECTED', { file: '/srv/r.yaml', line: 26, column: 5 });
-    expect(problem).toMatchObject({ file: '/srv/r.yaml', line: 26, column: 5, message: 'invalid configuration of entry app:a: 1 issue' });
+    const problem = problemOf('invalid configuration of entry app:a at /srv/r.yaml:26:5: 1 issue', 'REJECTED', {
+      file: '/srv/r.yaml',
+      line: 26,
+      column: 5,
+    });
+    expect(problem).toMatchObject({
+      file: '/srv/r.yaml',
+      line: 26,
+      column: 5,
+      message: 'invalid configuration of entry app:a: 1 issue',
+    });
   });
 });

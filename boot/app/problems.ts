@@ -40,11 +40,16 @@ export function problemOf(
     return { file: shownPath(file), line: Number(line), column: Number(column), code, ...entryId, message };
   }
   // The position is shown in front: " at <the same position>" inside the message only repeats it.
-  if (extra.file !== undefined && extra.line !== undefined) text = text.replace(` at ${extra.file}:${extra.line}:${extra.column ?? 1}`, '');
+  if (extra.file !== undefined && extra.line !== undefined)
+    text = text.replace(` at ${extra.file}:${extra.line}:${extra.column ?? 1}`, '');
   const at =
     extra.file === undefined
       ? {}
-      : { file: shownPath(extra.file), ...(extra.line === undefined ? {} : { line: extra.line }), ...(extra.column === undefined ? {} : { column: extra.column }) };
+      : {
+          file: shownPath(extra.file),
+          ...(extra.line === undefined ? {} : { line: extra.line }),
+          ...(extra.column === undefined ? {} : { column: extra.column }),
+        };
   return { ...at, code, ...entryId, message: text };
 }
 

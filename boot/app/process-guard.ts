@@ -93,7 +93,8 @@ export class ProcessGuard implements Disposable {
       const total = this.attributed + this.unattributed + 1;
       if (origin !== undefined) {
         this.attributed++;
-        if (this.byEntry.has(origin.entryId) || this.byEntry.size < MAX_COUNTED_ENTRIES) this.byEntry.set(origin.entryId, (this.byEntry.get(origin.entryId) ?? 0) + 1);
+        if (this.byEntry.has(origin.entryId) || this.byEntry.size < MAX_COUNTED_ENTRIES)
+          this.byEntry.set(origin.entryId, (this.byEntry.get(origin.entryId) ?? 0) + 1);
         const frame = topFrame(fault);
         this.storms.log(
           'error',

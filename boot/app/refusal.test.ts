@@ -11,12 +11,24 @@ describe('describeRefusal', () => {
     const registry = registryRefusing(() => undefined);
     const ops: RegistryOp[] = [
       { op: 'update', entry: declared('app:missing', 3) },
-      { op: 'create', entry: createEntry(setEntrySource({ id: 'app:odd', kind: 'other.kind' }, { file: '/app/registry.yaml', line: 9, column: 5 })) },
+      {
+        op: 'create',
+        entry: createEntry(
+          setEntrySource({ id: 'app:odd', kind: 'other.kind' }, { file: '/app/registry.yaml', line: 9, column: 5 }),
+        ),
+      },
     ];
     const error = await registry.apply(ops).catch((caught: unknown) => caught);
     expect(describeRefusal(error, ops)).toEqual({
       problems: [
-        { file: '/app/registry.yaml', line: 3, column: 5, code: 'NOT_FOUND', entryId: 'app:missing', message: 'entry app:missing does not exist, so it cannot be updated' },
+        {
+          file: '/app/registry.yaml',
+          line: 3,
+          column: 5,
+          code: 'NOT_FOUND',
+          entryId: 'app:missing',
+          message: 'entry app:missing does not exist, so it cannot be updated',
+        },
         {
           file: '/app/registry.yaml',
           line: 9,
@@ -32,7 +44,11 @@ describe('describeRefusal', () => {
 
   it('adds the position of the entry to a refusal that came back without one', () => {
     const ops = creates(declared('app:a', 3));
-    const error = new KindlingError('REJECTED', 'create of entry app:a by http was refused: port in use', { details: { entryId: 'app:a' } });
-    expect(describeRefusal(error, ops).problems.map(formatProblem)).toEqual(['/app/registry.yaml:3:5: create of entry app:a by http was refused: port in use']);
+    const error = new KindlingError('REJECTED', 'create of entry app:a by http was refused: port in use', {
+      details: { entryId: 'app:a' },
+    });
+    expect(describeRefusal(error, ops).problems.map(formatProblem)).toEqual([
+      '/app/registry.yaml:3:5: create of entry app:a by http was refused: port in use',
+    ]);
   });
 });

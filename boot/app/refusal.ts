@@ -33,15 +33,20 @@ export function refusalItems(error: unknown, ops: readonly RegistryOp[]): Refusa
     // A message that starts with its own (finer) position keeps it; otherwise the entry's is used.
     const source = entry === undefined ? undefined : getEntrySource(entry);
     const at = source === undefined ? {} : { file: source.file, line: source.line, column: source.column };
-    return { problem: problemOf(message, problemCode, { ...at, ...(entryId === undefined ? {} : { entryId }) }), ids: entryId === undefined ? [] : [entryId] };
+    return {
+      problem: problemOf(message, problemCode, { ...at, ...(entryId === undefined ? {} : { entryId }) }),
+      ids: entryId === undefined ? [] : [entryId],
+    };
   };
   // A registry YAML error: every problem at its position.
   const yamlProblems = details['problems'];
   if (Array.isArray(yamlProblems)) {
-    return (yamlProblems as { file: string; line: number; column: number; message: string; entryId?: string }[]).map((p) => ({
-      problem: problemOf(p.message, code, p),
-      ids: p.entryId === undefined ? [] : [p.entryId],
-    }));
+    return (yamlProblems as { file: string; line: number; column: number; message: string; entryId?: string }[]).map(
+      (p) => ({
+        problem: problemOf(p.message, code, p),
+        ids: p.entryId === undefined ? [] : [p.entryId],
+      }),
+    );
   }
   // The registry's checks: every problem of the batch at once, by operation.
   const checks = details['errors'];
@@ -58,7 +63,8 @@ export function refusalItems(error: unknown, ops: readonly RegistryOp[]): Refusa
     );
   }
   const cycle = details['cycle'];
-  if (Array.isArray(cycle)) return [{ problem: problemOf(messageOf(error), code), ids: [...new Set(cycle as string[])] }];
+  if (Array.isArray(cycle))
+    return [{ problem: problemOf(messageOf(error), code), ids: [...new Set(cycle as string[])] }];
   return [item(details['entryId'], messageOf(error))];
 }
 

@@ -47,18 +47,27 @@ const MAX_FILES = 5;
  * const { level, message } = reloadLogLine(outcome);
  * logger[level](message);
  */
-export function reloadLogLine(outcome: ReloadOutcome): { readonly level: Exclude<LogLevel, 'silent' | 'debug'>; readonly message: string } {
+export function reloadLogLine(outcome: ReloadOutcome): {
+  readonly level: Exclude<LogLevel, 'silent' | 'debug'>;
+  readonly message: string;
+} {
   const after = outcome.files === undefined ? '' : ` after changes to ${listFiles(outcome.files)}`;
   if (outcome.status === 'refused') {
     // Each problem starts with its file:line:col; the running version is what the app still serves.
-    return { level: 'error', message: `change refused, still serving revision ${outcome.revision}:\n${outcome.problems.map((line) => `  ${line}`).join('\n')}` };
+    return {
+      level: 'error',
+      message: `change refused, still serving revision ${outcome.revision}:\n${outcome.problems.map((line) => `  ${line}`).join('\n')}`,
+    };
   }
   const recovered = outcome.recovered === true ? 'recovered from the refused change: ' : '';
   if (outcome.status === 'unchanged') {
     return { level: 'info', message: `${recovered}no change to apply${after}, serving revision ${outcome.revision}` };
   }
   const count = (sign: string): number => outcome.changes.filter((change) => change.startsWith(sign)).length;
-  const ids = outcome.changes.slice(0, MAX_IDS).map((change) => escapeInvisible(change)).join(' ');
+  const ids = outcome.changes
+    .slice(0, MAX_IDS)
+    .map((change) => escapeInvisible(change))
+    .join(' ');
   const more = outcome.changes.length > MAX_IDS ? ` and ${outcome.changes.length - MAX_IDS} more` : '';
   return {
     level: 'info',

@@ -22,7 +22,17 @@ describe('isIgnoredByWatch', () => {
     expect(isIgnoredByWatch(name)).toBe(true);
   });
 
-  it.each(['notes.yaml', 'notes.yml', '.hidden.yaml', 'greet.js', 'registry', 'templates.yaml', 'x.temp.yaml', 'sed.yaml', '49130'])('watches %s', (name) => {
+  it.each([
+    'notes.yaml',
+    'notes.yml',
+    '.hidden.yaml',
+    'greet.js',
+    'registry',
+    'templates.yaml',
+    'x.temp.yaml',
+    'sed.yaml',
+    '49130',
+  ])('watches %s', (name) => {
     expect(isIgnoredByWatch(name)).toBe(false);
   });
 

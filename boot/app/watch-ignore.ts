@@ -19,7 +19,10 @@ export const WATCH_IGNORED: readonly WatchIgnoreRule[] = [
   { name: /~$/, why: 'backup files of Vim, Emacs, gedit, nano' },
   { name: /\.sw[a-px]$/, why: "Vim's swap files (.swp, .swo, ... and .swx)" },
   { name: /^4913$/, why: 'the file Vim writes to check that it may create files in a directory' },
-  { name: /\.te?mp(?:[-._]?[0-9a-f]+)?$/i, why: 'temporary files of atomic writes (file.tmp, file.tmp.1234, file.yaml.tmp-5e1f)' },
+  {
+    name: /\.te?mp(?:[-._]?[0-9a-f]+)?$/i,
+    why: 'temporary files of atomic writes (file.tmp, file.tmp.1234, file.yaml.tmp-5e1f)',
+  },
   { name: /___jb_(?:tmp|old)___$/, why: "JetBrains IDEs' safe-write temporary files" },
   { name: /^sed[0-9A-Za-z]{6}$/, why: 'the temporary file of sed -i' },
 ];

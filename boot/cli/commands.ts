@@ -2,7 +2,15 @@
 // parsing its arguments (main.ts).
 
 import { relative } from 'node:path';
-import { HandlerRegistry, KindlingError, RegistryYamlError, createConsoleLogger, escapeInvisible, loadRegistryYaml, messageOf } from 'kindling';
+import {
+  HandlerRegistry,
+  KindlingError,
+  RegistryYamlError,
+  createConsoleLogger,
+  escapeInvisible,
+  loadRegistryYaml,
+  messageOf,
+} from 'kindling';
 import type { Entry, Logger, Registry, RegistryOp } from 'kindling';
 import { AdminClient, isNotRunning } from '../admin/admin-client.js';
 import { toWireOps } from '../admin/admin-protocol.js';
@@ -80,7 +88,15 @@ export async function validateCommand(arg: string, flags: TargetFlags, io: Comma
     let report: DryRunReport;
     if (app !== undefined) {
       const current = await target.client.entries();
-      ops = [...planRegistry({ desired: entries, current: current.entries, owners: current.owners, source: target.source, prune: false }).ops];
+      ops = [
+        ...planRegistry({
+          desired: entries,
+          current: current.entries,
+          owners: current.owners,
+          source: target.source,
+          prune: false,
+        }).ops,
+      ];
       where = `through the running app (pid ${app.pid}, revision ${current.revision})`;
       progress.phase(`checking ${formatCount(ops.length)} changed entries`);
       report = await dryRunEvery(ops, remoteDryRun(target, current.revision));
@@ -101,7 +117,9 @@ export async function validateCommand(arg: string, flags: TargetFlags, io: Comma
       printProblems(io, report, `${escapeInvisible(target.name)}: the registry is not valid`);
       return ExitCode.error;
     }
-    io.stdout(`${io.style.ok('valid')}: ${formatCount(entries.length)} ${plural(entries.length, 'entry', 'entries')} in ${formatCount(files.length)} ${plural(files.length, 'file')}, checked ${where}\n`);
+    io.stdout(
+      `${io.style.ok('valid')}: ${formatCount(entries.length)} ${plural(entries.length, 'entry', 'entries')} in ${formatCount(files.length)} ${plural(files.length, 'file')}, checked ${where}\n`,
+    );
     return ExitCode.ok;
   } catch (error) {
     progress.clear();
@@ -136,14 +154,26 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
     if (app !== undefined) {
       const current = await target.client.entries();
       against = { running: true, pid: app.pid, revision: current.revision };
-      plan = planRegistry({ desired: entries, current: current.entries, owners: current.owners, source: target.source, prune: flags.prune === true });
+      plan = planRegistry({
+        desired: entries,
+        current: current.entries,
+        owners: current.owners,
+        source: target.source,
+        prune: flags.prune === true,
+      });
       if (plan.ops.length > 0) {
         progress.phase(`dry-running ${formatCount(plan.ops.length)} changes through the app`);
         report = await dryRunEvery(plan.ops, remoteDryRun(target, current.revision));
       }
     } else {
       against = { running: false };
-      plan = planRegistry({ desired: entries, current: [], owners: {}, source: target.source, prune: flags.prune === true });
+      plan = planRegistry({
+        desired: entries,
+        current: [],
+        owners: {},
+        source: target.source,
+        prune: flags.prune === true,
+      });
       if (plan.ops.length > 0) {
         progress.phase('loading the components');
         const local = await bootLocally(target, io);
@@ -159,17 +189,26 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
     const valid = report.problems.length === 0 && !report.incomplete;
     if (flags.json === true) {
       const problems = orderProblems(report.problems);
-      io.stdout(`${JSON.stringify({ app: target.name, source: target.source, against, changes: plan.changes, unpruned: plan.unpruned, valid, problems }, undefined, 2)}\n`);
+      io.stdout(
+        `${JSON.stringify({ app: target.name, source: target.source, against, changes: plan.changes, unpruned: plan.unpruned, valid, problems }, undefined, 2)}\n`,
+      );
     } else {
-      const subject =
-        against.running ? `the running app (pid ${against.pid}, revision ${against.revision})` : `an empty registry (no app is running at ${target.client.paths.dir})`;
+      const subject = against.running
+        ? `the running app (pid ${against.pid}, revision ${against.revision})`
+        : `an empty registry (no app is running at ${target.client.paths.dir})`;
       printPlan(io, target, plan, { about: subject, full: flags.full === true });
       if (!valid) printProblems(io, report, 'the dry run was refused');
       else if (plan.changes.length > 0 && against.running) {
-        const command = escapeInvisible(`kindling apply ${arg}${flags.prune === true ? ' --prune' : ''}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`} --expect-revision ${against.revision}`);
-        io.stdout(`${io.style.dim(`the dry run through the app's listeners passed; \`${command}\` applies it as one batch`)}\n`);
+        const command = escapeInvisible(
+          `kindling apply ${arg}${flags.prune === true ? ' --prune' : ''}${flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`} --expect-revision ${against.revision}`,
+        );
+        io.stdout(
+          `${io.style.dim(`the dry run through the app's listeners passed; \`${command}\` applies it as one batch`)}\n`,
+        );
       } else if (plan.changes.length > 0) {
-        io.stdout(`${io.style.dim(`the dry run through the app's listeners passed (in a local boot that started nothing); \`kindling run ${escapeInvisible(arg)}\` starts the app with it`)}\n`);
+        io.stdout(
+          `${io.style.dim(`the dry run through the app's listeners passed (in a local boot that started nothing); \`kindling run ${escapeInvisible(arg)}\` starts the app with it`)}\n`,
+        );
       }
     }
     if (!valid) return ExitCode.error;
@@ -178,7 +217,9 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
     progress.clear();
     if (flags.json === true) {
       const problems = problemsOf(error, plan?.ops ?? [], arg);
-      io.stdout(`${JSON.stringify({ valid: false, error: { code: codeOf(error), message: relativeInText(messageOf(error)) }, problems }, undefined, 2)}\n`);
+      io.stdout(
+        `${JSON.stringify({ valid: false, error: { code: codeOf(error), message: relativeInText(messageOf(error)) }, problems }, undefined, 2)}\n`,
+      );
       return ExitCode.error;
     }
     return fail(io, error, arg, plan?.ops);
@@ -215,11 +256,21 @@ export async function applyCommand(arg: string, flags: ApplyFlags, io: CommandIO
       progress.phase(`planning ${formatCount(entries.length)} entries`);
       const current = await target.client.entries();
       if (flags.expectRevision !== undefined && flags.expectRevision !== current.revision) {
-        throw new KindlingError('CONFLICT', `expected revision ${flags.expectRevision}, but the registry is at ${current.revision}; plan again`, {
-          details: { expectRevision: flags.expectRevision, revision: current.revision },
-        });
+        throw new KindlingError(
+          'CONFLICT',
+          `expected revision ${flags.expectRevision}, but the registry is at ${current.revision}; plan again`,
+          {
+            details: { expectRevision: flags.expectRevision, revision: current.revision },
+          },
+        );
       }
-      const plan = planRegistry({ desired: entries, current: current.entries, owners: current.owners, source: target.source, prune: flags.prune === true });
+      const plan = planRegistry({
+        desired: entries,
+        current: current.entries,
+        owners: current.owners,
+        source: target.source,
+        prune: flags.prune === true,
+      });
       ops = plan.ops;
       if (plan.ops.length === 0) {
         progress.done('nothing to apply');
@@ -229,15 +280,25 @@ export async function applyCommand(arg: string, flags: ApplyFlags, io: CommandIO
       }
       const deletes = plan.changes.filter((change) => change.op === 'delete').length;
       progress.clear();
-      await confirmDeletes(io, flags, { deletes, entries: current.entries.length, what: 'this apply --prune', check: escapeInvisible(`kindling plan ${arg} --prune`) });
+      await confirmDeletes(io, flags, {
+        deletes,
+        entries: current.entries.length,
+        what: 'this apply --prune',
+        check: escapeInvisible(`kindling plan ${arg} --prune`),
+      });
       progress.size(plan.ops.length);
       progress.phase(`applying ${formatCount(plan.ops.length)} changes`);
       let result: AdminApplyResult;
       try {
         // Fenced by the revision the plan was made against: a change that lands in between is not overwritten blindly.
-        result = await target.client.apply({ ops: toWireOps(plan.ops), expectRevision: current.revision, source: target.source });
+        result = await target.client.apply({
+          ops: toWireOps(plan.ops),
+          expectRevision: current.revision,
+          source: target.source,
+        });
       } catch (error) {
-        const raced = KindlingError.is(error) && error.code === 'CONFLICT' && error.details['expectRevision'] !== undefined;
+        const raced =
+          KindlingError.is(error) && error.code === 'CONFLICT' && error.details['expectRevision'] !== undefined;
         if (raced && flags.expectRevision === undefined && attempt < APPLY_ATTEMPTS) continue;
         throw error;
       }
@@ -310,7 +371,12 @@ export interface RollbackFlags extends TargetFlags {
  * `kindling rollback <app> <revision>`: returns the running app's registry to the state it had at
  * `revision`, as one new batch (history stays linear).
  */
-export async function rollbackCommand(arg: string, revision: number, flags: RollbackFlags, io: CommandIO): Promise<number> {
+export async function rollbackCommand(
+  arg: string,
+  revision: number,
+  flags: RollbackFlags,
+  io: CommandIO,
+): Promise<number> {
   try {
     const target = await resolveTarget(arg, flags);
     const status = await requireRunning(target);
@@ -318,14 +384,26 @@ export async function rollbackCommand(arg: string, revision: number, flags: Roll
     let result = await target.client.rollback({ revision, dryRun: true, ...fence });
     if (flags.dryRun !== true) {
       const deletes = result.changes.filter((change) => change.op === 'delete').length;
-      await confirmDeletes(io, flags, { deletes, entries: status.entries, what: `the rollback to revision ${revision}`, check: escapeInvisible(`kindling rollback ${arg} ${revision} --dry-run`) });
+      await confirmDeletes(io, flags, {
+        deletes,
+        entries: status.entries,
+        what: `the rollback to revision ${revision}`,
+        check: escapeInvisible(`kindling rollback ${arg} ${revision} --dry-run`),
+      });
       // Fenced by the revision that was checked and confirmed: a change that lands in between is not undone blindly.
       result = await target.client.rollback({ revision, dryRun: false, expectRevision: result.revision });
     }
     io.stdout(changeList(io.style, result.changes, flags.full === true));
-    if (result.changes.length === 0) io.stdout(`no changes: the registry is already as it was at revision ${revision}\n`);
-    else if (result.dryRun) io.stdout(`the rollback to revision ${revision} would be revision ${result.revision + 1}: ${summary(result.changes)} (dry run, nothing changed)\n`);
-    else io.stdout(`rolled back to revision ${revision} as revision ${io.style.bold(String(result.revision))}: ${summary(result.changes, true)}\n`);
+    if (result.changes.length === 0)
+      io.stdout(`no changes: the registry is already as it was at revision ${revision}\n`);
+    else if (result.dryRun)
+      io.stdout(
+        `the rollback to revision ${revision} would be revision ${result.revision + 1}: ${summary(result.changes)} (dry run, nothing changed)\n`,
+      );
+    else
+      io.stdout(
+        `rolled back to revision ${revision} as revision ${io.style.bold(String(result.revision))}: ${summary(result.changes, true)}\n`,
+      );
     printFaults(io, result);
     return ExitCode.ok;
   } catch (error) {
@@ -346,9 +424,17 @@ async function resolveTarget(arg: string, flags: TargetFlags): Promise<Target> {
   };
 }
 
-async function loadYaml(target: Target, progress: Progress): Promise<{ entries: readonly Entry[]; files: readonly string[] }> {
-  progress.phase(`loading the registry YAML (${target.manifest.registry.length} ${plural(target.manifest.registry.length, 'source')})`);
-  const loaded = await loadRegistryYaml(target.manifest.registry, { ...target.manifest.yamlLimits, root: target.manifest.boundary });
+async function loadYaml(
+  target: Target,
+  progress: Progress,
+): Promise<{ entries: readonly Entry[]; files: readonly string[] }> {
+  progress.phase(
+    `loading the registry YAML (${target.manifest.registry.length} ${plural(target.manifest.registry.length, 'source')})`,
+  );
+  const loaded = await loadRegistryYaml(target.manifest.registry, {
+    ...target.manifest.yamlLimits,
+    root: target.manifest.boundary,
+  });
   progress.size(loaded.entries.length);
   progress.phase(
     `loaded ${formatCount(loaded.entries.length)} ${plural(loaded.entries.length, 'entry', 'entries')} from ${formatCount(loaded.files.length)} ${plural(loaded.files.length, 'file')}`,
@@ -361,7 +447,11 @@ async function runningApp(target: Target): Promise<AdminStatus | undefined> {
   const probe = await target.client.probe();
   if (probe.state !== 'live') return undefined;
   if (probe.status.phase !== 'ready') {
-    throw new KindlingError('UNAVAILABLE', `${target.name} (pid ${probe.status.pid}) is ${probe.status.phase}; try again once it is running`, { retryable: true });
+    throw new KindlingError(
+      'UNAVAILABLE',
+      `${target.name} (pid ${probe.status.pid}) is ${probe.status.phase}; try again once it is running`,
+      { retryable: true },
+    );
   }
   return probe.status;
 }
@@ -369,13 +459,16 @@ async function runningApp(target: Target): Promise<AdminStatus | undefined> {
 async function requireRunning(target: Target): Promise<AdminStatus> {
   const app = await runningApp(target);
   if (app === undefined) {
-    throw new KindlingError('UNAVAILABLE', `no running app at ${target.client.paths.dir}`, { details: { notRunning: true, stateDir: target.client.paths.dir } });
+    throw new KindlingError('UNAVAILABLE', `no running app at ${target.client.paths.dir}`, {
+      details: { notRunning: true, stateDir: target.client.paths.dir },
+    });
   }
   return app;
 }
 
 function remoteDryRun(target: Target, revision: number): DryRun {
-  return (batch) => target.client.apply({ ops: toWireOps(batch), dryRun: true, expectRevision: revision, source: target.source });
+  return (batch) =>
+    target.client.apply({ ops: toWireOps(batch), dryRun: true, expectRevision: revision, source: target.source });
 }
 
 function localDryRun(registry: Registry): DryRun {
@@ -386,14 +479,24 @@ function localDryRun(registry: Registry): DryRun {
  * Boots the app's components without starting them: their listeners are registered (those bound in
  * the container too), nothing listens or serves.
  */
-async function bootLocally(target: Target, io: CommandIO): Promise<{ registry: Registry; components: readonly string[]; dispose: () => Promise<void> }> {
-  const app = await Application.load(target.arg, { builtins: io.builtins, logger: io.logger ?? createConsoleLogger('warn', target.name) });
+async function bootLocally(
+  target: Target,
+  io: CommandIO,
+): Promise<{ registry: Registry; components: readonly string[]; dispose: () => Promise<void> }> {
+  const app = await Application.load(target.arg, {
+    builtins: io.builtins,
+    logger: io.logger ?? createConsoleLogger('warn', target.name),
+  });
   try {
     await app.boot.load();
     const container = app.boot.context.container;
     // The registry component collects container-declared listeners when it starts; nothing starts here.
     if (container.isBound(HandlerRegistry)) collectHandlers(container, container.get(HandlerRegistry));
-    return { registry: app.registry, components: app.boot.componentNames, dispose: async () => void (await app.shutdown('checked')) };
+    return {
+      registry: app.registry,
+      components: app.boot.componentNames,
+      dispose: async () => void (await app.shutdown('checked')),
+    };
   } catch (error) {
     await app.shutdown('check failed');
     throw error;
@@ -401,7 +504,12 @@ async function bootLocally(target: Target, io: CommandIO): Promise<{ registry: R
 }
 
 /** Prints the plan of `target` against `about` (what was planned: a file, a directory); `full` lists every change. */
-function printPlan(io: CommandIO, target: Target, plan: RegistryPlan, { about, full }: { readonly about: string; readonly full: boolean }): void {
+function printPlan(
+  io: CommandIO,
+  target: Target,
+  plan: RegistryPlan,
+  { about, full }: { readonly about: string; readonly full: boolean },
+): void {
   const { style } = io;
   const subject = escapeInvisible(about);
   const name = escapeInvisible(target.name);
@@ -433,7 +541,9 @@ function changeList(style: Style, changes: readonly (PlannedChange | WireChange)
     groups.set(key, group);
   }
   const order = ['create', 'update', 'delete'];
-  const rows = [...groups.values()].sort((a, b) => order.indexOf(a.op) - order.indexOf(b.op) || b.count - a.count || (a.kind < b.kind ? -1 : 1));
+  const rows = [...groups.values()].sort(
+    (a, b) => order.indexOf(a.op) - order.indexOf(b.op) || b.count - a.count || (a.kind < b.kind ? -1 : 1),
+  );
   const width = Math.max(...rows.map((row) => formatCount(row.count).length));
   const lines = rows.map((row) => {
     const paint = row.op === 'create' ? style.create : row.op === 'update' ? style.update : style.remove;
@@ -447,15 +557,25 @@ function changeList(style: Style, changes: readonly (PlannedChange | WireChange)
  * Asks before a command deletes more than a handful of entries, or every entry; without anyone to
  * ask (not a terminal), refuses unless `--yes` was given. Throws when not confirmed.
  */
-async function confirmDeletes(io: CommandIO, flags: { readonly yes?: boolean }, plan: { deletes: number; entries: number; what: string; check: string }): Promise<void> {
+async function confirmDeletes(
+  io: CommandIO,
+  flags: { readonly yes?: boolean },
+  plan: { deletes: number; entries: number; what: string; check: string },
+): Promise<void> {
   const { deletes, entries, what, check } = plan;
   const everything = deletes > 0 && deletes >= entries;
   if (flags.yes === true || (deletes <= CONFIRMED_DELETES && !everything)) return;
-  const count = everything ? `every entry of the running app (${formatCount(deletes)})` : `${formatCount(deletes)} entries of the running app`;
+  const count = everything
+    ? `every entry of the running app (${formatCount(deletes)})`
+    : `${formatCount(deletes)} entries of the running app`;
   if (io.confirm === undefined) {
-    throw new KindlingError('ABORTED', `${what} would delete ${count}; nothing changed. See the changes with \`${check}\`, then run it again with --yes`, {
-      details: { deletes },
-    });
+    throw new KindlingError(
+      'ABORTED',
+      `${what} would delete ${count}; nothing changed. See the changes with \`${check}\`, then run it again with --yes`,
+      {
+        details: { deletes },
+      },
+    );
   }
   if (!(await io.confirm(`${what} deletes ${count}. Go on?`))) {
     throw new KindlingError('ABORTED', `${what} was not confirmed; nothing changed`, { details: { deletes } });
@@ -463,20 +583,31 @@ async function confirmDeletes(io: CommandIO, flags: { readonly yes?: boolean }, 
 }
 
 function changeLines(style: Style, changes: readonly (PlannedChange | WireChange)[]): string {
-  const shown = changes.map((change) => ({ change, id: escapeInvisible(change.id), kind: escapeInvisible(change.kind) }));
+  const shown = changes.map((change) => ({
+    change,
+    id: escapeInvisible(change.id),
+    kind: escapeInvisible(change.kind),
+  }));
   const width = Math.max(0, ...shown.map((row) => row.id.length));
   const kindWidth = Math.max(0, ...shown.map((row) => row.kind.length));
   return shown.map((row) => `${changeLine(style, { ...row, id: row.id.padEnd(width) }, kindWidth)}\n`).join('');
 }
 
 /** One line of a change; `id` and `kind` come escaped (and `id` padded). */
-function changeLine(style: Style, { change, id, kind }: { readonly change: PlannedChange | WireChange; readonly id: string; readonly kind: string }, kindWidth: number): string {
+function changeLine(
+  style: Style,
+  { change, id, kind }: { readonly change: PlannedChange | WireChange; readonly id: string; readonly kind: string },
+  kindWidth: number,
+): string {
   const paint = change.op === 'create' ? style.create : change.op === 'update' ? style.update : style.remove;
   const sign = change.op === 'create' ? '+' : change.op === 'update' ? '~' : '-';
   const paths = 'paths' in change && change.paths !== undefined ? change.paths : [];
   const at = 'at' in change && change.at !== undefined && change.op === 'create' ? change.at : undefined;
-  const listed = escapeInvisible(paths.slice(0, 5).join(', ') + (paths.length > 5 ? `, … (${paths.length - 5} more)` : ''));
-  const detail = listed !== '' ? `  ${listed}` : at !== undefined ? `  ${style.dim(escapeInvisible(relativePosition(at)))}` : '';
+  const listed = escapeInvisible(
+    paths.slice(0, 5).join(', ') + (paths.length > 5 ? `, … (${paths.length - 5} more)` : ''),
+  );
+  const detail =
+    listed !== '' ? `  ${listed}` : at !== undefined ? `  ${style.dim(escapeInvisible(relativePosition(at)))}` : '';
   return `  ${paint(`${sign} ${id}`)}  ${style.dim(detail === '' ? kind : kind.padEnd(kindWidth))}${detail}`;
 }
 
@@ -488,7 +619,9 @@ function summary(changes: readonly { readonly op: string }[], done = false): str
 
 function printUnpruned(io: CommandIO, plan: RegistryPlan): void {
   if (plan.unpruned.length === 0) return;
-  const ids = escapeInvisible(plan.unpruned.slice(0, 5).join(', ')) + (plan.unpruned.length > 5 ? `, … (${plan.unpruned.length - 5} more)` : '');
+  const ids =
+    escapeInvisible(plan.unpruned.slice(0, 5).join(', ')) +
+    (plan.unpruned.length > 5 ? `, … (${plan.unpruned.length - 5} more)` : '');
   io.stdout(
     io.style.dim(
       `${plan.unpruned.length} ${plural(plan.unpruned.length, 'entry', 'entries')} this YAML applied before ${plan.unpruned.length === 1 ? 'is' : 'are'} no longer declared and kept (${ids}); --prune deletes ${plan.unpruned.length === 1 ? 'it' : 'them'}`,
@@ -499,24 +632,43 @@ function printUnpruned(io: CommandIO, plan: RegistryPlan): void {
 function printFaults(io: CommandIO, result: AdminApplyResult): void {
   for (const fault of result.faults) {
     const on = fault.entryId === undefined ? '' : ` on ${escapeInvisible(fault.entryId)}`;
-    io.stderr(`${io.errStyle.warn('warning')}: committed, but ${fault.phase === 'commit' ? 'the commit of' : 'observer'} ${escapeInvisible(fault.name)} failed${on}: ${indent(fault.message)}\n`);
+    io.stderr(
+      `${io.errStyle.warn('warning')}: committed, but ${fault.phase === 'commit' ? 'the commit of' : 'observer'} ${escapeInvisible(fault.name)} failed${on}: ${indent(fault.message)}\n`,
+    );
   }
 }
 
 function printHistory(io: CommandIO, status: AdminStatus, history: AdminHistory): void {
   const { style } = io;
-  io.stdout(`${style.bold(`history of ${escapeInvisible(status.name)}`)} (pid ${status.pid}, revision ${history.revision}; this run's batches, oldest first)\n`);
+  io.stdout(
+    `${style.bold(`history of ${escapeInvisible(status.name)}`)} (pid ${status.pid}, revision ${history.revision}; this run's batches, oldest first)\n`,
+  );
   // Every cell is escaped before the widths are measured: a value can neither forge a row nor misalign one.
   const rows = history.records.map((record) =>
-    [String(record.revision), record.time.replace(/\.\d+Z$/, 'Z'), displaySource(record.source, history), changeSummary(record.changes)].map((cell) => escapeInvisible(cell)),
+    [
+      String(record.revision),
+      record.time.replace(/\.\d+Z$/, 'Z'),
+      displaySource(record.source, history),
+      changeSummary(record.changes),
+    ].map((cell) => escapeInvisible(cell)),
   );
   const header = ['rev', 'time', 'source', 'changes'];
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] as string).length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === 0 ? cell.padStart(widths[0] as number) : i === cells.length - 1 ? cell : cell.padEnd(widths[i] as number))).join('  ');
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) =>
+        i === 0 ? cell.padStart(widths[0] as number) : i === cells.length - 1 ? cell : cell.padEnd(widths[i] as number),
+      )
+      .join('  ');
   io.stdout(`  ${style.dim(line(header))}\n`);
   for (const row of rows) io.stdout(`  ${line(row)}\n`);
   if (history.records.length === 0) io.stdout('  (no batches yet)\n');
-  if (history.journal.tornTail) io.stdout(style.dim(`  a torn last record of ${escapeInvisible(history.journal.path)} was dropped at start (a crash while it was written)\n`));
+  if (history.journal.tornTail)
+    io.stdout(
+      style.dim(
+        `  a torn last record of ${escapeInvisible(history.journal.path)} was dropped at start (a crash while it was written)\n`,
+      ),
+    );
 }
 
 function displaySource(source: string | undefined, history: AdminHistory): string {
@@ -542,7 +694,12 @@ function printProblems(io: CommandIO, report: DryRunReport, title: string): void
   const count = problems.length;
   io.stderr(`${errStyle.error('error')}: ${title} (${count} ${plural(count, 'problem')}):\n`);
   for (const problem of problems) io.stderr(`  ${indent(formatProblem(problem))}\n`);
-  if (report.followOns > 0) io.stderr(errStyle.dim(`  (${report.followOns} more ${plural(report.followOns, 'entry', 'entries')} refused only because of the problems above)\n`));
+  if (report.followOns > 0)
+    io.stderr(
+      errStyle.dim(
+        `  (${report.followOns} more ${plural(report.followOns, 'entry', 'entries')} refused only because of the problems above)\n`,
+      ),
+    );
   if (report.incomplete) io.stderr(errStyle.dim('  (stopped after too many refusals; fix these and check again)\n'));
 }
 
@@ -602,7 +759,8 @@ function relativePosition(at: string): string {
 
 function formatBytes(n: number): string {
   if (n < 1024) return `${n} bytes`;
-  const [size, unit] = n < 1024 ** 2 ? [n / 1024, 'KiB'] : n < 1024 ** 3 ? [n / 1024 ** 2, 'MiB'] : [n / 1024 ** 3, 'GiB'];
+  const [size, unit] =
+    n < 1024 ** 2 ? [n / 1024, 'KiB'] : n < 1024 ** 3 ? [n / 1024 ** 2, 'MiB'] : [n / 1024 ** 3, 'GiB'];
   return `${size.toFixed(1)} ${unit}`;
 }
 

@@ -44,7 +44,8 @@ export async function dryRunEvery(ops: readonly RegistryOp[], run: DryRun, maxRo
       const items = refusalItems(error, batch);
       const ids = items.flatMap((item) => item.ids);
       for (const item of items) {
-        if (item.ids.length > 0 && [...refused].some((id) => mentions(item.problem.message, id))) followOns += item.ids.length;
+        if (item.ids.length > 0 && [...refused].some((id) => mentions(item.problem.message, id)))
+          followOns += item.ids.length;
         else problems.push(item.problem);
       }
       if (ids.length === 0) return { problems, followOns, incomplete: false };

@@ -13,7 +13,17 @@ import { Functions, HttpServers, builtinComponents } from 'kindling/components';
 import { Application } from '../app/application.js';
 import type { ReloadOutcome } from '../app/application.js';
 import { BootEventName } from '../kernel/boot-events.js';
-import { CONFIRMED_DELETES, LISTED_CHANGES, applyCommand, compactCommand, historyCommand, planCommand, problemsOf, rollbackCommand, validateCommand } from './commands.js';
+import {
+  CONFIRMED_DELETES,
+  LISTED_CHANGES,
+  applyCommand,
+  compactCommand,
+  historyCommand,
+  planCommand,
+  problemsOf,
+  rollbackCommand,
+  validateCommand,
+} from './commands.js';
 import { formatProblem, relativeInText } from '../app/problems.js';
 import { ManifestError } from '../app/manifest.js';
 import { describeHeld } from '../state/durable-state.js';
@@ -102,7 +112,9 @@ export async function main(argv: readonly string[], options: CliOptions = {}): P
     confirm: options.confirm ?? (options.stderr === undefined ? terminalConfirm() : undefined),
   };
   const program = new Command('kindling')
-    .description('Run applications assembled from a boot manifest and registry YAML, and check and change them while they run.')
+    .description(
+      'Run applications assembled from a boot manifest and registry YAML, and check and change them while they run.',
+    )
     .version(packageVersion(), '-V, --version', 'print the version of kindling')
     .exitOverride()
     .configureOutput({ writeOut: stdout, writeErr: stderr })
@@ -123,13 +135,16 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     return Number(value);
   };
   const count = (value: string): number => {
-    if (!/^[1-9]\d*$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('expected a whole number, 1 or more');
+    if (!/^[1-9]\d*$/.test(value) || !Number.isSafeInteger(Number(value)))
+      throw new InvalidArgumentError('expected a whole number, 1 or more');
     return Number(value);
   };
   const bytes = (value: string): number => {
     const match = /^([1-9]\d*)(KiB|MiB|GiB)?$/.exec(value);
-    const size = match === null ? Number.NaN : Number(match[1]) * BYTE_UNITS[(match[2] ?? '') as keyof typeof BYTE_UNITS];
-    if (!Number.isSafeInteger(size)) throw new InvalidArgumentError('expected a size in bytes, such as 1048576, 512KiB, 64MiB or 1GiB');
+    const size =
+      match === null ? Number.NaN : Number(match[1]) * BYTE_UNITS[(match[2] ?? '') as keyof typeof BYTE_UNITS];
+    if (!Number.isSafeInteger(size))
+      throw new InvalidArgumentError('expected a size in bytes, such as 1048576, 512KiB, 64MiB or 1GiB');
     return size;
   };
   const APP = 'an app directory with a kindling.yaml, or a manifest file';
@@ -140,20 +155,40 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .argument('<app>', APP)
     .option('-w, --watch', 'apply edits to the registry YAML and function files as they happen')
     .option('--log-level <level>', `one of ${LEVELS.join(', ')} (default: the manifest's, or info)`, logLevel)
-    .option('--state-dir <dir>', `where the journal of applied changes and the admin socket live (default: <app dir>/.kindling)`)
-    .option('--no-state', 'run without a state directory: no journal, no admin socket (plan, apply, history and rollback cannot reach the app)')
-    .option('--journal-max-record-bytes <size>', 'the largest batch the journal records, and reads back (default 128MiB)', bytes)
-    .option('--journal-compact-bytes <size>', 'compact the journal once the batches after its last snapshot exceed this and the snapshot (default 64MiB)', bytes)
+    .option(
+      '--state-dir <dir>',
+      `where the journal of applied changes and the admin socket live (default: <app dir>/.kindling)`,
+    )
+    .option(
+      '--no-state',
+      'run without a state directory: no journal, no admin socket (plan, apply, history and rollback cannot reach the app)',
+    )
+    .option(
+      '--journal-max-record-bytes <size>',
+      'the largest batch the journal records, and reads back (default 128MiB)',
+      bytes,
+    )
+    .option(
+      '--journal-compact-bytes <size>',
+      'compact the journal once the batches after its last snapshot exceed this and the snapshot (default 64MiB)',
+      bytes,
+    )
     .option('--admin-max-request-bytes <size>', 'the largest request the admin socket accepts (default 64MiB)', bytes)
     .option('--admin-max-ops <n>', 'the most operations one admin apply may carry (default 100000)', count)
-    .option('--admin-timeout <ms>', 'time an admin client has to send a request, and to take its answer (default 30000)', count)
+    .option(
+      '--admin-timeout <ms>',
+      'time an admin client has to send a request, and to take its answer (default 30000)',
+      count,
+    )
     .option('--admin-max-connections <n>', 'the most admin connections open at once (default 16)', count)
     .action(async (target: string, flags: RunFlags) => {
       exitCode = await run(target, flags, options, io);
     });
   program
     .command('validate')
-    .description('load the registry YAML and dry-run every entry through the app\'s listeners (through the running app, or a local boot that starts nothing); exit 0 or 2')
+    .description(
+      "load the registry YAML and dry-run every entry through the app's listeners (through the running app, or a local boot that starts nothing); exit 0 or 2",
+    )
     .argument('<app>', APP)
     .option('--state-dir <dir>', STATE_DIR)
     .action(async (target: string, flags: { stateDir?: string }) => {
@@ -161,7 +196,9 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     });
   program
     .command('plan')
-    .description('show what apply would change in the running app (+ create, ~ update with the changed fields, - delete), dry-run through its listeners; exit 0 no change, 1 changes, 2 error')
+    .description(
+      'show what apply would change in the running app (+ create, ~ update with the changed fields, - delete), dry-run through its listeners; exit 0 no change, 1 changes, 2 error',
+    )
     .argument('<app>', APP)
     .option('--prune', 'also plan to delete the entries this YAML applied before and no longer declares')
     .option('--json', 'print the plan as JSON (every change, and each problem with file, line, column and code)')
@@ -174,17 +211,34 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .command('apply')
     .description('apply the registry YAML to the running app as one atomic batch; exit 0 or 2')
     .argument('<app>', APP)
-    .option('--prune', 'also delete the entries this YAML applied before and no longer declares (never entries of other sources)')
-    .option('--expect-revision <n>', 'refuse unless the app is at exactly this revision (the one a reviewed plan was made against)', revisionNumber)
+    .option(
+      '--prune',
+      'also delete the entries this YAML applied before and no longer declares (never entries of other sources)',
+    )
+    .option(
+      '--expect-revision <n>',
+      'refuse unless the app is at exactly this revision (the one a reviewed plan was made against)',
+      revisionNumber,
+    )
     .option('--full', `list every change (more than ${LISTED_CHANGES} are counted by kind)`)
-    .option('-y, --yes', `prune without asking, even when that deletes more than ${CONFIRMED_DELETES} entries or every entry`)
+    .option(
+      '-y, --yes',
+      `prune without asking, even when that deletes more than ${CONFIRMED_DELETES} entries or every entry`,
+    )
     .option('--state-dir <dir>', STATE_DIR)
-    .action(async (target: string, flags: { stateDir?: string; prune?: boolean; expectRevision?: number; full?: boolean; yes?: boolean }) => {
-      exitCode = await applyCommand(target, flags, io);
-    });
+    .action(
+      async (
+        target: string,
+        flags: { stateDir?: string; prune?: boolean; expectRevision?: number; full?: boolean; yes?: boolean },
+      ) => {
+        exitCode = await applyCommand(target, flags, io);
+      },
+    );
   program
     .command('history')
-    .description('list the batches the running app committed since it started (with the journal replayed at start); exit 0 or 2')
+    .description(
+      'list the batches the running app committed since it started (with the journal replayed at start); exit 0 or 2',
+    )
     .argument('<app>', APP)
     .option('--json', 'print the history as JSON')
     .option('--state-dir <dir>', STATE_DIR)
@@ -193,7 +247,9 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     });
   program
     .command('compact')
-    .description("compact the running app's journal now: a snapshot of its state replaces the batches (it also compacts itself as it grows); exit 0 or 2")
+    .description(
+      "compact the running app's journal now: a snapshot of its state replaces the batches (it also compacts itself as it grows); exit 0 or 2",
+    )
     .argument('<app>', APP)
     .option('--state-dir <dir>', STATE_DIR)
     .action(async (target: string, flags: { stateDir?: string }) => {
@@ -201,17 +257,26 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     });
   program
     .command('rollback')
-    .description('return the running app\'s registry to the state it had at <revision>, as one new batch; exit 0 or 2')
+    .description("return the running app's registry to the state it had at <revision>, as one new batch; exit 0 or 2")
     .argument('<app>', APP)
     .argument('<revision>', 'the revision to return to (see kindling history)', revisionNumber)
     .option('--dry-run', 'check the rollback through the listeners without changing anything')
     .option('--expect-revision <n>', 'refuse unless the app is at exactly this revision', revisionNumber)
     .option('--full', `list every change (more than ${LISTED_CHANGES} are counted by kind)`)
-    .option('-y, --yes', `roll back without asking, even when that deletes more than ${CONFIRMED_DELETES} entries or every entry`)
+    .option(
+      '-y, --yes',
+      `roll back without asking, even when that deletes more than ${CONFIRMED_DELETES} entries or every entry`,
+    )
     .option('--state-dir <dir>', STATE_DIR)
-    .action(async (target: string, revision: number, flags: { stateDir?: string; dryRun?: boolean; expectRevision?: number; full?: boolean; yes?: boolean }) => {
-      exitCode = await rollbackCommand(target, revision, flags, io);
-    });
+    .action(
+      async (
+        target: string,
+        revision: number,
+        flags: { stateDir?: string; dryRun?: boolean; expectRevision?: number; full?: boolean; yes?: boolean },
+      ) => {
+        exitCode = await rollbackCommand(target, revision, flags, io);
+      },
+    );
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -263,7 +328,8 @@ async function run(
     await app.start();
     // A fault no function explains, during boot, leaves a half-booted app that cannot be trusted.
     const internal = guard?.counts().unattributed ?? 0;
-    if (internal > 0) throw new Error(`${internal} internal fault${internal === 1 ? '' : 's'} while starting (logged above)`);
+    if (internal > 0)
+      throw new Error(`${internal} internal fault${internal === 1 ? '' : 's'} while starting (logged above)`);
   } catch (error) {
     stderr(`error: ${name} did not start: ${relativeInText(describeError(error))}\n`);
     watching?.dispose();
@@ -278,15 +344,22 @@ async function run(
       : held.snapshotRevision === undefined
         ? `; ${held.replayedBatches} journaled batch${held.replayedBatches === 1 ? '' : 'es'} replayed`
         : `; journal replayed (${describeHeld(held)})`;
-  const lines = [`${name} is running (registry revision ${app.registry.revision}, ${app.registry.entries().length} entries${journal})`];
+  const lines = [
+    `${name} is running (registry revision ${app.registry.revision}, ${app.registry.entries().length} entries${journal})`,
+  ];
   const container = app.boot.context.container;
   if (container.isBound(HttpServers)) {
-    for (const address of container.get<HttpServers>(HttpServers).addresses()) lines.push(`  ${escapeInvisible(address.id)}  ${escapeInvisible(address.url)}`);
+    for (const address of container.get<HttpServers>(HttpServers).addresses())
+      lines.push(`  ${escapeInvisible(address.id)}  ${escapeInvisible(address.url)}`);
   }
   if (app.state !== undefined) {
     const socket = relative(process.cwd(), app.state.paths.socket);
     const stateFlag = flags.stateDir === undefined ? '' : ` --state-dir ${flags.stateDir}`;
-    lines.push(escapeInvisible(`  admin  ${socket.startsWith('..') ? app.state.paths.socket : socket}  (kindling plan | apply | history | rollback | compact ${target}${stateFlag})`));
+    lines.push(
+      escapeInvisible(
+        `  admin  ${socket.startsWith('..') ? app.state.paths.socket : socket}  (kindling plan | apply | history | rollback | compact ${target}${stateFlag})`,
+      ),
+    );
   }
   const cleanup: { dispose(): void }[] = [];
   if (watching !== undefined) {
@@ -295,7 +368,11 @@ async function run(
     if (options.onReload !== undefined) cleanup.push(app.onDidReload(options.onReload));
     const roots = watching.roots.map(displayPath).join(', ');
     const sources = app.manifest.registry.map(displayPath).join(', ');
-    lines.push(escapeInvisible(`watching ${roots} (the registry YAML in ${sources}, and the files its entries use); a refused change keeps the running version`));
+    lines.push(
+      escapeInvisible(
+        `watching ${roots} (the registry YAML in ${sources}, and the files its entries use); a refused change keeps the running version`,
+      ),
+    );
   }
   lines.push('press Ctrl-C to stop');
   // Stop watching as soon as shutdown begins, whatever began it.
@@ -351,7 +428,8 @@ function printError(stderr: (text: string) => void, error: unknown): void {
   const lines = problemsOf(error, [], '').map(formatProblem);
   if (lines.length === 1) stderr(`error: ${lines[0] as string}\n`);
   else {
-    const title = error instanceof ManifestError ? `the boot manifest has ${lines.length} problems` : `${lines.length} problems`;
+    const title =
+      error instanceof ManifestError ? `the boot manifest has ${lines.length} problems` : `${lines.length} problems`;
     stderr(`error: ${title}:\n${lines.map((line) => `  ${line}\n`).join('')}`);
   }
 }

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Progress, PROGRESS_THRESHOLD, colourFor, createStyle, describeError, escapeLines, terminalSafe } from './output.js';
+import {
+  Progress,
+  PROGRESS_THRESHOLD,
+  colourFor,
+  createStyle,
+  describeError,
+  escapeLines,
+  terminalSafe,
+} from './output.js';
 
 function recorder(): { write: (text: string) => void; text: () => string } {
   let out = '';
@@ -23,7 +31,9 @@ describe('terminalSafe', () => {
 
 describe('describeError', () => {
   it('escapes a message for the terminal, keeping its lines', () => {
-    expect(describeError(new Error('bad id app:\u001b[31mred\nsee above'))).toBe('bad id app:\\u001b[31mred\nsee above');
+    expect(describeError(new Error('bad id app:\u001b[31mred\nsee above'))).toBe(
+      'bad id app:\\u001b[31mred\nsee above',
+    );
   });
 });
 
@@ -69,7 +79,9 @@ describe('Progress', () => {
     progress.size(PROGRESS_THRESHOLD + 1);
     progress.phase('applying 1,001 changes');
     progress.done('applied 1,001 changes');
-    expect(out.text()).toMatch(/^loading the registry YAML\napplying 1,001 changes\napplied 1,001 changes in \d+ ms\n$/);
+    expect(out.text()).toMatch(
+      /^loading the registry YAML\napplying 1,001 changes\napplied 1,001 changes in \d+ ms\n$/,
+    );
   });
 
   it('rewrites one line on a terminal and keeps only the summary of a large batch', () => {

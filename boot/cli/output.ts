@@ -6,7 +6,10 @@ import { escapeInvisible, messageOf } from 'kindling';
  * several lines by design, such as an error message.
  */
 export function escapeLines(text: string): string {
-  return text.split('\n').map((line) => escapeInvisible(line)).join('\n');
+  return text
+    .split('\n')
+    .map((line) => escapeInvisible(line))
+    .join('\n');
 }
 
 /** The sequences the CLI itself writes: line feeds, the colours of {@link createStyle}, and the progress line's erase. */
@@ -18,7 +21,13 @@ const OWN_SEQUENCES = /(\n|\x1b\[(?:1|2|22|31|32|33|39)m|\r\x1b\[2K)/;
  * for any value that reached a line unescaped.
  */
 export function terminalSafe(write: (text: string) => void): (text: string) => void {
-  return (text) => write(text.split(OWN_SEQUENCES).map((part, i) => (i % 2 === 1 ? part : escapeInvisible(part))).join(''));
+  return (text) =>
+    write(
+      text
+        .split(OWN_SEQUENCES)
+        .map((part, i) => (i % 2 === 1 ? part : escapeInvisible(part)))
+        .join(''),
+    );
 }
 
 /** `messageOf` the error, escaped for a terminal with its line feeds kept: what the CLI prints for an error. */
@@ -46,7 +55,8 @@ type Format = Parameters<typeof styleText>[0];
  */
 export function createStyle(enabled: boolean): Style {
   // The caller decided (colourFor); styleText must not check process.stdout again (it may not be the stream written to).
-  const paint = (format: Format) => (text: string) => (enabled ? styleText(format, text, { validateStream: false }) : text);
+  const paint = (format: Format) => (text: string) =>
+    enabled ? styleText(format, text, { validateStream: false }) : text;
   return {
     create: paint('green'),
     update: paint('yellow'),

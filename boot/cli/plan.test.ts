@@ -4,11 +4,18 @@ import type { Entry } from 'kindling';
 import { changedPaths, planRegistry } from './plan.js';
 
 const SOURCE = 'yaml:/srv/app';
-const entry = (id: string, data: unknown = {}, meta: Record<string, unknown> = {}, kind = 'app.note'): Entry => createEntry({ id, kind, meta, data });
+const entry = (id: string, data: unknown = {}, meta: Record<string, unknown> = {}, kind = 'app.note'): Entry =>
+  createEntry({ id, kind, meta, data });
 
 describe('planRegistry', () => {
   it('plans a create for each declared id the registry does not hold', () => {
-    const plan = planRegistry({ desired: [entry('app:a'), entry('app:b')], current: [entry('app:a')], owners: {}, source: SOURCE, prune: false });
+    const plan = planRegistry({
+      desired: [entry('app:a'), entry('app:b')],
+      current: [entry('app:a')],
+      owners: {},
+      source: SOURCE,
+      prune: false,
+    });
     expect(plan.changes).toEqual([{ op: 'create', id: 'app:b', kind: 'app.note' }]);
     expect(plan.ops).toEqual([{ op: 'create', entry: entry('app:b') }]);
   });
@@ -17,11 +24,19 @@ describe('planRegistry', () => {
     const before = entry('app:a', { routes: [{ path: '/a' }], port: 1 }, { groups: ['web'] });
     const after = entry('app:a', { routes: [{ path: '/b' }], port: 1 }, { groups: ['api'] });
     const plan = planRegistry({ desired: [after], current: [before], owners: {}, source: SOURCE, prune: false });
-    expect(plan.changes).toEqual([{ op: 'update', id: 'app:a', kind: 'app.note', paths: ['meta.groups[0]', 'data.routes[0].path'] }]);
+    expect(plan.changes).toEqual([
+      { op: 'update', id: 'app:a', kind: 'app.note', paths: ['meta.groups[0]', 'data.routes[0].path'] },
+    ]);
   });
 
   it('plans nothing for an entry equal to the one the registry holds', () => {
-    const plan = planRegistry({ desired: [entry('app:a', { x: [1, { y: 2 }] })], current: [entry('app:a', { x: [1, { y: 2 }] })], owners: {}, source: SOURCE, prune: false });
+    const plan = planRegistry({
+      desired: [entry('app:a', { x: [1, { y: 2 }] })],
+      current: [entry('app:a', { x: [1, { y: 2 }] })],
+      owners: {},
+      source: SOURCE,
+      prune: false,
+    });
     expect(plan.ops).toEqual([]);
   });
 
@@ -68,7 +83,11 @@ describe('changedPaths', () => {
   });
 
   it('names added and removed keys and list items', () => {
-    expect(changedPaths(entry('app:a', { a: 1, list: [1] }), entry('app:a', { b: 1, list: [1, 2] }))).toEqual(['data.a', 'data.b', 'data.list[1]']);
+    expect(changedPaths(entry('app:a', { a: 1, list: [1] }), entry('app:a', { b: 1, list: [1, 2] }))).toEqual([
+      'data.a',
+      'data.b',
+      'data.list[1]',
+    ]);
   });
 
   it('quotes keys that are not plain names', () => {

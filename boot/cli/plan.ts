@@ -100,7 +100,8 @@ export function changedPaths(before: ComparableEntry, after: ComparableEntry): s
 function diff(a: unknown, b: unknown, path: string, out: string[]): void {
   if (deepEqual(a, b)) return;
   if (isRecord(a) && isRecord(b)) {
-    for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) diff(a[key], b[key], child(path, key), out);
+    for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort())
+      diff(a[key], b[key], child(path, key), out);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {

@@ -8,7 +8,14 @@ import type { ComponentConfigInfo } from './component.js';
  * with the rules of entry config (`decodeEntryConfig`). A missing config decodes as `{}`; problems point
  * at the manifest's file:line:col. The loader calls it for components that declare `configClass`.
  */
-export function decodeComponentConfig<T extends object>(ConfigClass: ConfigClass<T>, raw: unknown, info: ComponentConfigInfo): Readonly<T> {
-  const input = setEntrySource({ id: `component:${info.component}`, kind: 'boot.component', meta: {}, data: raw ?? {} }, info.source);
+export function decodeComponentConfig<T extends object>(
+  ConfigClass: ConfigClass<T>,
+  raw: unknown,
+  info: ComponentConfigInfo,
+): Readonly<T> {
+  const input = setEntrySource(
+    { id: `component:${info.component}`, kind: 'boot.component', meta: {}, data: raw ?? {} },
+    info.source,
+  );
   return decodeEntryConfig(ConfigClass, createEntry(input));
 }

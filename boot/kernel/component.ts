@@ -98,7 +98,12 @@ export function defineComponent<C = unknown>(options: ComponentOptions<C>): Comp
       throw new KindlingError('INVALID', `component ${name}: ${limit} must be a positive number of milliseconds`);
     }
   }
-  return Object.freeze({ ...options, name, dependsOn: Object.freeze([...(dependsOn as string[])]), [COMPONENT]: true as const });
+  return Object.freeze({
+    ...options,
+    name,
+    dependsOn: Object.freeze([...(dependsOn as string[])]),
+    [COMPONENT]: true as const,
+  });
 }
 
 /** Whether `value` came from {@link defineComponent}. */

@@ -1,7 +1,14 @@
 import { Container } from 'inversify';
 import type { Newable } from 'inversify';
 import { DisposableStore, KindlingError, compilePattern } from 'kindling';
-import type { Disposable, EntryListener, EntryObserver, HandlerRegistry, ListenerOptions, Logger as KindlingLogger } from 'kindling';
+import type {
+  Disposable,
+  EntryListener,
+  EntryObserver,
+  HandlerRegistry,
+  ListenerOptions,
+  Logger as KindlingLogger,
+} from 'kindling';
 
 /** The boot's logger, as a container service. */
 export type Logger = KindlingLogger;
@@ -48,7 +55,10 @@ const OBSERVERS = new WeakMap<object, HandlerDeclaration>();
  *   delete() {}
  * }
  */
-export function entryListener(pattern: string, options: ListenerOptions = {}): <T extends Newable<EntryListener>>(target: T) => T {
+export function entryListener(
+  pattern: string,
+  options: ListenerOptions = {},
+): <T extends Newable<EntryListener>>(target: T) => T {
   compilePattern(pattern, 'kind');
   return (target) => {
     LISTENERS.set(target, { pattern, options });
@@ -57,7 +67,10 @@ export function entryListener(pattern: string, options: ListenerOptions = {}): <
 }
 
 /** Class decorator: instances observe the kinds `pattern` matches (see {@link entryListener}). */
-export function entryObserver(pattern: string, options: { name?: string } = {}): <T extends Newable<EntryObserver>>(target: T) => T {
+export function entryObserver(
+  pattern: string,
+  options: { name?: string } = {},
+): <T extends Newable<EntryObserver>>(target: T) => T {
   compilePattern(pattern, 'kind');
   return (target) => {
     OBSERVERS.set(target, { pattern, options });
@@ -87,14 +100,20 @@ export function collectHandlers(container: Container, handlers: HandlerRegistry)
     for (const listener of container.getAll<EntryListener>(EntryListenerContribution, { optional: true })) {
       const declaration = declarationOf(listener, LISTENERS);
       if (declaration === undefined) {
-        throw new KindlingError('INVALID', `${nameOf(listener)} is bound as an EntryListenerContribution but has no @entryListener(pattern) decorator`);
+        throw new KindlingError(
+          'INVALID',
+          `${nameOf(listener)} is bound as an EntryListenerContribution but has no @entryListener(pattern) decorator`,
+        );
       }
       store.add(handlers.registerListener(declaration.pattern, listener, declaration.options));
     }
     for (const observer of container.getAll<EntryObserver>(EntryObserverContribution, { optional: true })) {
       const declaration = declarationOf(observer, OBSERVERS);
       if (declaration === undefined) {
-        throw new KindlingError('INVALID', `${nameOf(observer)} is bound as an EntryObserverContribution but has no @entryObserver(pattern) decorator`);
+        throw new KindlingError(
+          'INVALID',
+          `${nameOf(observer)} is bound as an EntryObserverContribution but has no @entryObserver(pattern) decorator`,
+        );
       }
       store.add(handlers.registerObserver(declaration.pattern, observer, declaration.options));
     }

@@ -143,7 +143,11 @@ export class BootLoader {
    * when a component of the same name is registered. The returned disposable unregisters it (only
    * before `load`).
    */
-  register<C>(component: Component<C> | ComponentOptions<C>, config?: unknown, options: RegisterOptions = {}): Disposable {
+  register<C>(
+    component: Component<C> | ComponentOptions<C>,
+    config?: unknown,
+    options: RegisterOptions = {},
+  ): Disposable {
     const defined = (isComponent(component) ? component : defineComponent(component)) as Component;
     if (this.stateValue !== 'idle') {
       throw new BootError('INVALID', `cannot register component ${defined.name}: the boot has already begun`, {
@@ -157,7 +161,13 @@ export class BootLoader {
         phase: 'register',
       });
     }
-    const slot: Slot = { component: defined, rawConfig: config, source: options.source, config: undefined, loaded: false };
+    const slot: Slot = {
+      component: defined,
+      rawConfig: config,
+      source: options.source,
+      config: undefined,
+      loaded: false,
+    };
     this.slots.set(defined.name, slot);
     return toDisposable(() => {
       if (this.stateValue === 'idle' && this.slots.get(defined.name) === slot) this.slots.delete(defined.name);
@@ -190,7 +200,9 @@ export class BootLoader {
     const levels = this.plan();
     this.stateValue = 'loading';
     const began = performance.now();
-    this.logger.info(`loading ${this.slots.size} component(s): ${levels.map((level) => `[${level.join(', ')}]`).join(' → ')}`);
+    this.logger.info(
+      `loading ${this.slots.size} component(s): ${levels.map((level) => `[${level.join(', ')}]`).join(' → ')}`,
+    );
     this.order = levels.flat().map((name) => this.slots.get(name) as Slot);
     await this.runPhase(this.runLoad(), began, 'loaded', BootEventName.loaded);
     return this.current;
@@ -283,7 +295,10 @@ export class BootLoader {
     for (const slot of this.order) {
       const name = slot.component.name;
       if (this.abort.signal.aborted) {
-        throw new BootError('ABORTED', `boot was shut down while loading (before component ${name})`, { component: name, phase: 'load' });
+        throw new BootError('ABORTED', `boot was shut down while loading (before component ${name})`, {
+          component: name,
+          phase: 'load',
+        });
       }
       const began = performance.now();
       try {
@@ -301,7 +316,10 @@ export class BootLoader {
         const next = await loading;
         if (next !== undefined) {
           if (!(next instanceof BootContext) || !next.sharesEnvironmentWith(this.baseContext)) {
-            throw new KindlingError('INVALID', 'load must return the context it received (or one derived from it with ctx.with)');
+            throw new KindlingError(
+              'INVALID',
+              'load must return the context it received (or one derived from it with ctx.with)',
+            );
           }
           this.current = next;
         }
@@ -323,7 +341,10 @@ export class BootLoader {
       const { component } = slot;
       const name = component.name;
       if (this.abort.signal.aborted) {
-        throw new BootError('ABORTED', `boot was shut down while starting (before component ${name})`, { component: name, phase: 'start' });
+        throw new BootError('ABORTED', `boot was shut down while starting (before component ${name})`, {
+          component: name,
+          phase: 'start',
+        });
       }
       const began = performance.now();
       if (component.start !== undefined) {
@@ -369,7 +390,12 @@ export class BootLoader {
       if (component.stop !== undefined) {
         const stop = component.stop.bind(component);
         try {
-          await this.withinLimit(Promise.resolve().then(() => stop(this.current, slot.config)), component.stopTimeoutMs ?? this.stopTimeoutMs, name, 'stop');
+          await this.withinLimit(
+            Promise.resolve().then(() => stop(this.current, slot.config)),
+            component.stopTimeoutMs ?? this.stopTimeoutMs,
+            name,
+            'stop',
+          );
         } catch (error) {
           const failure = wrapFailure(error, name, 'stop');
           failures.push({ component: name, error: failure });
@@ -386,7 +412,9 @@ export class BootLoader {
     this.stateValue = 'stopped';
     const failed = failures.map((failure) => failure.component);
     if (failed.length > 0) {
-      this.logger.warn(`stopped in ${formatMs(durationMs)}; ${failed.length} component(s) failed to stop: ${failed.join(', ')}`);
+      this.logger.warn(
+        `stopped in ${formatMs(durationMs)}; ${failed.length} component(s) failed to stop: ${failed.join(', ')}`,
+      );
     } else {
       this.logger.info(`stopped ${stopped.length} component(s) in ${formatMs(durationMs)}`);
     }
@@ -395,18 +423,27 @@ export class BootLoader {
   }
 
   /** `pending` (a hook of `component`) under its time limit; `TIMEOUT` names the component, the hook and the limit. */
-  private withinLimit(pending: Promise<unknown>, limitMs: number, component: string, phase: 'load' | 'start' | 'stop'): Promise<unknown> {
+  private withinLimit(
+    pending: Promise<unknown>,
+    limitMs: number,
+    component: string,
+    phase: 'load' | 'start' | 'stop',
+  ): Promise<unknown> {
     const option = `${phase}TimeoutMs`;
     return withinTimeLimit(
       pending,
       limitMs,
       () =>
-        new BootError('TIMEOUT', `component ${component} did not ${phase} within ${limitMs} ms (raise ${option} if it needs longer)`, {
-          component,
-          phase,
-          retryable: phase !== 'stop',
-          details: { timeoutMs: limitMs },
-        }),
+        new BootError(
+          'TIMEOUT',
+          `component ${component} did not ${phase} within ${limitMs} ms (raise ${option} if it needs longer)`,
+          {
+            component,
+            phase,
+            retryable: phase !== 'stop',
+            details: { timeoutMs: limitMs },
+          },
+        ),
     );
   }
 
@@ -441,7 +478,11 @@ export function planLevels(components: readonly Pick<Component, 'name' | 'depend
   }
   if (missing.length > 0) {
     const list = missing.map((m) => `${m.component} needs "${m.dependency}"`).join('; ');
-    throw new BootError('NOT_FOUND', `${missing.length} missing component dependenc${missing.length === 1 ? 'y' : 'ies'}: ${list}`, { missing });
+    throw new BootError(
+      'NOT_FOUND',
+      `${missing.length} missing component dependenc${missing.length === 1 ? 'y' : 'ies'}: ${list}`,
+      { missing },
+    );
   }
   const graph = dependencyGraph([...byName.values()]);
   const { componentOf, order, cyclic } = stronglyConnected(graph.names.length, graph.dependencies);
@@ -479,7 +520,9 @@ function dependencyGraph(components: readonly Pick<Component, 'name' | 'dependsO
   const indexOf = new Map(names.map((name, i) => [name, i]));
   const edges: number[][] = names.map(() => []);
   for (const component of components) {
-    const targets = [...new Set(component.dependsOn)].map((dependency) => indexOf.get(dependency) as number).sort((a, b) => a - b);
+    const targets = [...new Set(component.dependsOn)]
+      .map((dependency) => indexOf.get(dependency) as number)
+      .sort((a, b) => a - b);
     edges[indexOf.get(component.name) as number] = targets;
   }
   return { names, indexOf, dependencies: (node) => edges[node] as number[] };

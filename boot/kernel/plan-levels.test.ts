@@ -61,7 +61,10 @@ describe('planLevels on large graphs', () => {
   });
 
   it('levels a chain of 100,000 components without a deep call stack', () => {
-    const chain = Array.from({ length: 100_000 }, (_, i) => ({ name: `c${pad(i)}`, dependsOn: i === 0 ? [] : [`c${pad(i - 1)}`] }));
+    const chain = Array.from({ length: 100_000 }, (_, i) => ({
+      name: `c${pad(i)}`,
+      dependsOn: i === 0 ? [] : [`c${pad(i - 1)}`],
+    }));
     const levels = planLevels(chain.slice().reverse());
     expect(levels.length).toBe(100_000);
     expect(levels[0]).toEqual(['c000000']);
@@ -97,7 +100,10 @@ describe('planLevels on large graphs', () => {
   });
 
   it('lists one cycle per group of a long ring and never more than 50', () => {
-    const ring = Array.from({ length: 50_000 }, (_, i) => ({ name: `r${pad(i)}`, dependsOn: [`r${pad((i + 1) % 50_000)}`] }));
+    const ring = Array.from({ length: 50_000 }, (_, i) => ({
+      name: `r${pad(i)}`,
+      dependsOn: [`r${pad((i + 1) % 50_000)}`],
+    }));
     const loops = Array.from({ length: 60 }, (_, i) => ({ name: `s${pad(i)}`, dependsOn: [`s${pad(i)}`] }));
     const error = planError([...ring, ...loops]);
     const cycles = error.cycles as string[][];
@@ -110,15 +116,20 @@ describe('planLevels on large graphs', () => {
   it('refuses exactly the graphs that have a cycle, naming real paths (property)', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 12 }).chain((size) =>
-          fc.tuple(fc.constant(size), fc.array(fc.tuple(fc.nat(size - 1), fc.nat(size - 1)), { maxLength: size * 2 })),
-        ),
+        fc
+          .integer({ min: 1, max: 12 })
+          .chain((size) =>
+            fc.tuple(
+              fc.constant(size),
+              fc.array(fc.tuple(fc.nat(size - 1), fc.nat(size - 1)), { maxLength: size * 2 }),
+            ),
+          ),
         ([size, edges]) => {
           const components = Array.from({ length: size }, (_, i) => ({ name: `n${i}`, dependsOn: [] as string[] }));
           for (const [from, to] of edges) (components[from] as Spec).dependsOn.push(`n${to}`);
           // Reference answer: repeatedly remove components whose dependencies are all removed.
           const left = new Set(components.map((c) => c.name));
-          for (let changed = true; changed; ) {
+          for (let changed = true; changed;) {
             changed = false;
             for (const c of components) {
               if (left.has(c.name) && c.dependsOn.every((dep) => !left.has(dep))) {

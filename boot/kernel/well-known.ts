@@ -1,4 +1,9 @@
-import type { HandlerRegistry, Registry, RegistryEventSink, RegistryJournal as RegistryJournalContract } from 'kindling';
+import type {
+  HandlerRegistry,
+  Registry,
+  RegistryEventSink,
+  RegistryJournal as RegistryJournalContract,
+} from 'kindling';
 import type { BootContext } from './context.js';
 import { createContextKey } from './context.js';
 

@@ -1,5 +1,17 @@
 import { FileBoundary, FileJournal, KindlingError, decodeJournalEntry, messageOf, toDisposable } from 'kindling';
-import type { ApplyResult, Disposable, Entry, FileJournalOptions, HistoryRecord, JournalCompaction, JournalEntryState, Logger, Registry, RegistryJournal, RegistryYamlLimits } from 'kindling';
+import type {
+  ApplyResult,
+  Disposable,
+  Entry,
+  FileJournalOptions,
+  HistoryRecord,
+  JournalCompaction,
+  JournalEntryState,
+  Logger,
+  Registry,
+  RegistryJournal,
+  RegistryYamlLimits,
+} from 'kindling';
 import { EntryOwners } from './entry-owners.js';
 import type { StatePaths } from './state-dir.js';
 import { fromWireEntry, fromWirePosition, positionOf, readWireSources } from './wire-entry.js';
@@ -31,7 +43,10 @@ class PositionedJournal implements RegistryJournal {
       changes: record.changes.map((change) => {
         const at = positionOf(change.entry);
         const owner = owners.get(change.entry.id);
-        return { ...change, entry: { ...change.entry, ...(at === undefined ? {} : { at }), ...(owner === undefined ? {} : { owner }) } };
+        return {
+          ...change,
+          entry: { ...change.entry, ...(at === undefined ? {} : { at }), ...(owner === undefined ? {} : { owner }) },
+        };
       }),
     });
   }
@@ -71,7 +86,8 @@ export interface JournalInfo {
 function decodeStoredEntry(value: Record<string, unknown>): Entry {
   const entry = decodeJournalEntry(value, ['at', 'owner']);
   const owner = value['owner'];
-  if (owner !== undefined && (typeof owner !== 'string' || owner === '')) throw new KindlingError('INVALID', `entry ${entry.id}: owner must be a non-empty string`);
+  if (owner !== undefined && (typeof owner !== 'string' || owner === ''))
+    throw new KindlingError('INVALID', `entry ${entry.id}: owner must be a non-empty string`);
   if (value['at'] !== undefined) fromWirePosition(value['at'], `entry ${entry.id}: at`);
   return entry;
 }
@@ -125,7 +141,10 @@ export class DurableState {
       ...(opened.snapshotRevision === undefined ? {} : { snapshotRevision: opened.snapshotRevision }),
       tornTail: opened.tornTail,
     };
-    if (state.info.tornTail) options.logger.warn(`the last record of ${options.paths.journal} was cut short (a crash while writing it); it was dropped`);
+    if (state.info.tornTail)
+      options.logger.warn(
+        `the last record of ${options.paths.journal} was cut short (a crash while writing it); it was dropped`,
+      );
     return state;
   }
 
@@ -182,11 +201,14 @@ export class DurableState {
     // The replay batch gives each entry the owner journaled with its last change (records written
     // before owners were journaled: the source of their batch).
     const owners = new Map<string, string | undefined>();
-    for (const [id, { entry, source }] of this.held) owners.set(id, entry === undefined ? undefined : ((entry as { owner?: string }).owner ?? source));
+    for (const [id, { entry, source }] of this.held)
+      owners.set(id, entry === undefined ? undefined : ((entry as { owner?: string }).owner ?? source));
     this.owners.set(registry.revision, owners);
     if (this.info.replayedBatches > 0 || this.info.snapshotRevision !== undefined) {
       const torn = this.info.tornTail ? ', torn tail dropped' : '';
-      this.options.logger.info(`replayed ${what} from ${this.options.paths.journal} (${ops.length} change${ops.length === 1 ? '' : 's'} over the YAML${torn})`);
+      this.options.logger.info(
+        `replayed ${what} from ${this.options.paths.journal} (${ops.length} change${ops.length === 1 ? '' : 's'} over the YAML${torn})`,
+      );
     }
     this.held = new Map();
     return result;
@@ -215,5 +237,7 @@ export class DurableState {
 /** What the journal held, in words: `3 batches`, `a snapshot of revision 40 and 2 batches`. */
 export function describeHeld(info: Pick<JournalInfo, 'replayedBatches' | 'snapshotRevision'>): string {
   const batches = `${info.replayedBatches} batch${info.replayedBatches === 1 ? '' : 'es'}`;
-  return info.snapshotRevision === undefined ? batches : `a snapshot of revision ${info.snapshotRevision} and ${batches}`;
+  return info.snapshotRevision === undefined
+    ? batches
+    : `a snapshot of revision ${info.snapshotRevision} and ${batches}`;
 }

@@ -64,9 +64,13 @@ export async function ensureStateDir(dir: string): Promise<void> {
   }
   const uid = process.getuid?.();
   if (uid !== undefined && info.uid !== uid) {
-    throw new KindlingError('FORBIDDEN', `the state directory ${dir} belongs to another user (uid ${info.uid}); use a directory of your own with --state-dir`, {
-      details: { dir, owner: info.uid },
-    });
+    throw new KindlingError(
+      'FORBIDDEN',
+      `the state directory ${dir} belongs to another user (uid ${info.uid}); use a directory of your own with --state-dir`,
+      {
+        details: { dir, owner: info.uid },
+      },
+    );
   }
   if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700);
 }

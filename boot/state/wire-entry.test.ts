@@ -20,7 +20,12 @@ describe('readWireSources', () => {
 
   /** Where `data.text` of the entry a client says it declared at notes.yaml:3:5 is, once its file is read. */
   const locateText = async (limits?: RegistryYamlLimits): Promise<unknown> => {
-    const entry = fromWireEntry({ id: 'app:first', kind: 'app.note', data: { text: 'one' }, at: { file, line: 3, column: 5 } });
+    const entry = fromWireEntry({
+      id: 'app:first',
+      kind: 'app.note',
+      data: { text: 'one' },
+      at: { file, line: 3, column: 5 },
+    });
     await readWireSources([{ op: 'create', entry }], new FileBoundary(dir), limits);
     return getEntrySource(entry)?.locate?.(['data', 'text']);
   };

@@ -59,7 +59,8 @@ export function fromWirePosition(value: unknown, where = 'at'): WirePosition {
   const at = wireObject(value, where, ['file', 'line', 'column']);
   const file = wireText(at['file'], `${where}.file`);
   for (const key of ['line', 'column'] as const) {
-    if (!Number.isSafeInteger(at[key]) || (at[key] as number) < 1) throw invalid(`${where}.${key} must be a positive integer`);
+    if (!Number.isSafeInteger(at[key]) || (at[key] as number) < 1)
+      throw invalid(`${where}.${key} must be a positive integer`);
   }
   return { file, line: at['line'] as number, column: at['column'] as number };
 }
@@ -103,7 +104,10 @@ interface WireSlot {
 const slots = new WeakMap<EntrySource, WireSlot>();
 
 /** A few recently read files by content hash and limits, so that the rounds of one dry run parse a file once. */
-const parsedFiles = new Map<string, { readonly hash: string; readonly limits: RegistryYamlLimits; readonly parsed: ParsedFile }>();
+const parsedFiles = new Map<
+  string,
+  { readonly hash: string; readonly limits: RegistryYamlLimits; readonly parsed: ParsedFile }
+>();
 const PARSED_FILES_KEPT = 8;
 /** The limits of registry YAML when the app sets none (one object: the cache compares limits by identity). */
 const DEFAULT_LIMITS: RegistryYamlLimits = Object.freeze({});
@@ -132,7 +136,11 @@ function lazySource(id: string, at: WirePosition): EntrySource {
  * the app's `limits`; any other is left unread, and its entries are located at their declaration
  * only. Never throws.
  */
-export async function readWireSources(ops: readonly RegistryOp[], boundary: FileBoundary, limits: RegistryYamlLimits = DEFAULT_LIMITS): Promise<void> {
+export async function readWireSources(
+  ops: readonly RegistryOp[],
+  boundary: FileBoundary,
+  limits: RegistryYamlLimits = DEFAULT_LIMITS,
+): Promise<void> {
   const byFile = new Map<string, WireSlot[]>();
   for (const op of ops) {
     const source = getEntrySource(op.entry);
@@ -150,10 +158,18 @@ export async function readWireSources(ops: readonly RegistryOp[], boundary: File
   );
 }
 
-async function readParsedFile(file: string, boundary: FileBoundary, limits: RegistryYamlLimits): Promise<ParsedFile | undefined> {
+async function readParsedFile(
+  file: string,
+  boundary: FileBoundary,
+  limits: RegistryYamlLimits,
+): Promise<ParsedFile | undefined> {
   let bytes: Buffer;
   try {
-    ({ bytes } = await readBoundedFile(file, { maxBytes: limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, limitName: 'maxFileBytes', boundary }));
+    ({ bytes } = await readBoundedFile(file, {
+      maxBytes: limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+      limitName: 'maxFileBytes',
+      boundary,
+    }));
   } catch {
     return undefined;
   }

@@ -6,7 +6,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { ContainerModule, ServiceIdentifier } from 'inversify';
 import { KindlingError, createEntry, decodeEntryConfig, messageOf, parseRegistryYaml, silentLogger } from 'kindling';
-import type { ApplyResult, ConfigClass, EntryListener, EntryObserver, HandlerRegistry, ListenerOptions, Logger, Registry, RegistryOp } from 'kindling';
+import type {
+  ApplyResult,
+  ConfigClass,
+  EntryListener,
+  EntryObserver,
+  HandlerRegistry,
+  ListenerOptions,
+  Logger,
+  Registry,
+  RegistryOp,
+} from 'kindling';
 import { builtinComponents } from 'kindling/components';
 import type { Component, ComponentOptions } from '../kernel/component.js';
 import { BootLoader } from '../kernel/loader.js';
@@ -88,7 +98,10 @@ export class TestApp implements AsyncDisposable {
    */
   async apply(yaml: string, options: { dryRun?: boolean; file?: string } = {}): Promise<ApplyResult> {
     const ops = await this.opsOf(yaml, options.file);
-    return this.registry.apply(ops, { source: 'kindling/testing', ...(options.dryRun === true ? { dryRun: true } : {}) });
+    return this.registry.apply(ops, {
+      source: 'kindling/testing',
+      ...(options.dryRun === true ? { dryRun: true } : {}),
+    });
   }
 
   /** Deletes entries by id, as one batch. */
@@ -104,7 +117,9 @@ export class TestApp implements AsyncDisposable {
     try {
       return await this.apply(yaml, options);
     } catch (error) {
-      throw new AssertionError({ message: `expected the batch to be accepted, but it was refused: ${messageOf(error)}` });
+      throw new AssertionError({
+        message: `expected the batch to be accepted, but it was refused: ${messageOf(error)}`,
+      });
     }
   }
 
@@ -112,25 +127,39 @@ export class TestApp implements AsyncDisposable {
    * Applies `yaml`, fails when it is accepted (or refused differently than `expected` says), and
    * returns the refusal. The registry's revision is checked to be unchanged.
    */
-  async expectRefused(yaml: string, expected?: RefusalMatcher, options: { dryRun?: boolean; file?: string } = {}): Promise<KindlingError> {
+  async expectRefused(
+    yaml: string,
+    expected?: RefusalMatcher,
+    options: { dryRun?: boolean; file?: string } = {},
+  ): Promise<KindlingError> {
     const revision = this.registry.revision;
     let result: ApplyResult;
     try {
       result = await this.apply(yaml, options);
     } catch (error) {
-      if (!KindlingError.is(error)) throw new AssertionError({ message: `expected a KindlingError refusal, got ${messageOf(error)}` });
+      if (!KindlingError.is(error))
+        throw new AssertionError({ message: `expected a KindlingError refusal, got ${messageOf(error)}` });
       const text = fullMessage(error);
-      const want = typeof expected === 'string' || expected instanceof RegExp ? { message: expected } : (expected ?? {});
+      const want =
+        typeof expected === 'string' || expected instanceof RegExp ? { message: expected } : (expected ?? {});
       if (want.code !== undefined && error.code !== want.code) {
         throw new AssertionError({ message: `expected a refusal with code ${want.code}, got ${error.code}: ${text}` });
       }
-      if (want.message !== undefined && !(typeof want.message === 'string' ? text.includes(want.message) : want.message.test(text))) {
+      if (
+        want.message !== undefined &&
+        !(typeof want.message === 'string' ? text.includes(want.message) : want.message.test(text))
+      ) {
         throw new AssertionError({ message: `the refusal did not match ${String(want.message)}: ${text}` });
       }
-      if (this.registry.revision !== revision) throw new AssertionError({ message: `a refused batch moved the revision from ${revision} to ${this.registry.revision}` });
+      if (this.registry.revision !== revision)
+        throw new AssertionError({
+          message: `a refused batch moved the revision from ${revision} to ${this.registry.revision}`,
+        });
       return error;
     }
-    throw new AssertionError({ message: `expected the batch to be refused, but it was accepted as revision ${result.revision}` });
+    throw new AssertionError({
+      message: `expected the batch to be refused, but it was accepted as revision ${result.revision}`,
+    });
   }
 
   /** Stops every component (closing servers) and removes the temp dir it created. */
@@ -138,7 +167,10 @@ export class TestApp implements AsyncDisposable {
     const report = await this.boot.shutdown('test finished');
     if (this.ownsDir) await rm(this.dir, { recursive: true, force: true });
     if (report.failures.length > 0) {
-      throw new AggregateError(report.failures.map((failure) => failure.error), `${report.failures.length} component(s) failed to stop: ${report.failures.map((f) => f.component).join(', ')}`);
+      throw new AggregateError(
+        report.failures.map((failure) => failure.error),
+        `${report.failures.length} component(s) failed to stop: ${report.failures.map((f) => f.component).join(', ')}`,
+      );
     }
     return report;
   }
@@ -200,7 +232,10 @@ export async function bootTestApp(options: TestAppOptions = {}): Promise<TestApp
   for (const item of options.components ?? []) {
     const component = typeof item === 'string' ? builtins[item] : item;
     if (component === undefined) {
-      throw new KindlingError('NOT_FOUND', `no built-in component "${item as string}" (built-ins: ${Object.keys(builtinComponents).join(', ')})`);
+      throw new KindlingError(
+        'NOT_FOUND',
+        `no built-in component "${item as string}" (built-ins: ${Object.keys(builtinComponents).join(', ')})`,
+      );
     }
     if (component.name === EventsName || component.name === RegistryName) continue;
     boot.register(component, config[component.name]);
@@ -213,7 +248,8 @@ export async function bootTestApp(options: TestAppOptions = {}): Promise<TestApp
       load: async (ctx) => {
         if (options.modules !== undefined) await ctx.container.loadAsync(...options.modules);
         const handlers = getHandlerRegistry(ctx);
-        for (const { pattern, listener, options: listenerOptions } of options.listeners ?? []) handlers.registerListener(pattern, listener, listenerOptions);
+        for (const { pattern, listener, options: listenerOptions } of options.listeners ?? [])
+          handlers.registerListener(pattern, listener, listenerOptions);
         for (const { pattern, observer } of options.observers ?? []) handlers.registerObserver(pattern, observer);
       },
     });
@@ -234,9 +270,14 @@ export async function bootTestApp(options: TestAppOptions = {}): Promise<TestApp
  * @example
  * const config = decodeYamlConfig(HttpServiceConfig, 'entries:\n  - { name: s, kind: http.service, addr: ":8080" }');
  */
-export function decodeYamlConfig<T extends object>(ConfigClass: ConfigClass<T>, yaml: string, file = 'snippet.yaml'): Readonly<T> {
+export function decodeYamlConfig<T extends object>(
+  ConfigClass: ConfigClass<T>,
+  yaml: string,
+  file = 'snippet.yaml',
+): Readonly<T> {
   const text = /^namespace\s*:/m.test(yaml) ? yaml : `namespace: test\n${yaml}`;
   const entries = parseRegistryYaml(text, file);
-  if (entries.length !== 1) throw new KindlingError('INVALID', `decodeYamlConfig expects a snippet with one entry, got ${entries.length}`);
+  if (entries.length !== 1)
+    throw new KindlingError('INVALID', `decodeYamlConfig expects a snippet with one entry, got ${entries.length}`);
   return decodeEntryConfig(ConfigClass, createEntry(entries[0] as never));
 }

@@ -45,7 +45,9 @@ describe('events component', () => {
 
 describe('events component config', () => {
   it('refuses a nats.maxBatch below 1, naming the field and the component', async () => {
-    const error = await bootTestApp({ config: { events: { nats: { url: 'nats://127.0.0.1:4222', maxBatch: 0 } } } }).then(
+    const error = await bootTestApp({
+      config: { events: { nats: { url: 'nats://127.0.0.1:4222', maxBatch: 0 } } },
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -57,7 +59,9 @@ describe('events component config', () => {
 
 describe('events component limits', () => {
   it('refuses a nats.maxNodes below 1, naming the field', async () => {
-    const error = await bootTestApp({ config: { events: { nats: { url: 'nats://127.0.0.1:4222', maxNodes: 0 } } } }).then(
+    const error = await bootTestApp({
+      config: { events: { nats: { url: 'nats://127.0.0.1:4222', maxNodes: 0 } } },
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );

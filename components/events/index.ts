@@ -109,7 +109,21 @@ export class EventsNatsConfig {
 }
 
 /** The limits of {@link EventsNatsConfig} handed to the NATS transport as they are. */
-const NATS_LIMITS = ['maxMessageBytes', 'maxNameLength', 'maxNodes', 'maxPresenceBytes', 'helloReplyIntervalMs', 'channelMaxMessages', 'channelMaxBytes', 'channelMaxAgeMs', 'deadLetterMaxMessages', 'deadLetterMaxBytes', 'deadLetterMaxAgeMs', 'deadLetterMaxPending', 'deadLetterBodyBytes'] as const;
+const NATS_LIMITS = [
+  'maxMessageBytes',
+  'maxNameLength',
+  'maxNodes',
+  'maxPresenceBytes',
+  'helloReplyIntervalMs',
+  'channelMaxMessages',
+  'channelMaxBytes',
+  'channelMaxAgeMs',
+  'deadLetterMaxMessages',
+  'deadLetterMaxBytes',
+  'deadLetterMaxAgeMs',
+  'deadLetterMaxPending',
+  'deadLetterBodyBytes',
+] as const;
 
 /** Config of the `events` component in a boot manifest. */
 export class EventsComponentConfig {
@@ -175,7 +189,10 @@ export const eventsComponent = defineComponent({
       ...(config.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: config.logRepeatWindowMs }),
     };
     const natsURL = config.nats?.url ?? process.env['KINDLING_NATS_URL'];
-    const bus = natsURL === undefined || natsURL === '' ? createEventBus(options) : await natsEventBus(options, natsURL, config.nats);
+    const bus =
+      natsURL === undefined || natsURL === ''
+        ? createEventBus(options)
+        : await natsEventBus(options, natsURL, config.nats);
     ctx.container.bind<EventBus>(EventBus).toConstantValue(bus);
     const forwarding = ctx.onBootEvent((event) => forward(ctx, bus, event));
     ctx.container.bind<Disposable>(Forwarding).toConstantValue(forwarding);
@@ -191,7 +208,11 @@ export const eventsComponent = defineComponent({
 });
 
 /** A bus over NATS: `kindling/nats`, and with it the `nats` client, is loaded only here. */
-async function natsEventBus(options: EventBusOptions, url: string, nats: EventsNatsConfig | undefined): Promise<EventBus> {
+async function natsEventBus(
+  options: EventBusOptions,
+  url: string,
+  nats: EventsNatsConfig | undefined,
+): Promise<EventBus> {
   const { createNatsEventBus } = await import('kindling/nats');
   return createNatsEventBus({
     ...options,

@@ -2,7 +2,17 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FileAccessError, KindlingError, decodeEntryConfig, escapeInvisible, formatEntryLocation, getEntrySource, messageOf, quote, readBoundedFile } from 'kindling';
+import {
+  FileAccessError,
+  KindlingError,
+  decodeEntryConfig,
+  escapeInvisible,
+  formatEntryLocation,
+  getEntrySource,
+  messageOf,
+  quote,
+  readBoundedFile,
+} from 'kindling';
 import type { BoundedFile, Entry, EntryListener, FileBoundary, ListenerContext, Logger } from 'kindling';
 import { stackOf } from 'kindling/boot';
 import type { EntryFiles, FaultOrigin } from 'kindling/boot';
@@ -56,7 +66,11 @@ export class FunctionManager implements EntryListener, Functions {
   async call(id: string, input: unknown, context: Record<string, unknown> = {}): Promise<unknown> {
     const loaded = this.committed.get(id);
     if (loaded === undefined) {
-      throw new KindlingError('NOT_FOUND', `function ${id} is not loaded (no committed function.js entry with that id)`, { details: { functionId: id } });
+      throw new KindlingError(
+        'NOT_FOUND',
+        `function ${id} is not loaded (no committed function.js entry with that id)`,
+        { details: { functionId: id } },
+      );
     }
     const ctx: FunctionContext = { ...context, id, logger: this.logger };
     const endpoint = typeof context['endpoint'] === 'string' ? context['endpoint'] : undefined;
@@ -69,7 +83,10 @@ export class FunctionManager implements EntryListener, Functions {
   originOf(fault: unknown): FaultOrigin | undefined {
     const scope = this.calls.getStore();
     if (scope !== undefined) {
-      return { entryId: scope.functionId, description: `function ${scope.functionId}${scope.endpoint === undefined ? '' : ` (endpoint ${scope.endpoint})`}` };
+      return {
+        entryId: scope.functionId,
+        description: `function ${scope.functionId}${scope.endpoint === undefined ? '' : ` (endpoint ${scope.endpoint})`}`,
+      };
     }
     const stack = stackOf(fault);
     if (stack === undefined) return undefined;
@@ -81,7 +98,10 @@ export class FunctionManager implements EntryListener, Functions {
       if (file === undefined) continue;
       const ids = [...new Set(loaded.filter((fn) => fn.file === file).map((fn) => fn.id))].sort();
       const first = ids[0] as string;
-      return { entryId: first, description: ids.length === 1 ? `function ${first}` : `functions ${ids.join(', ')} (their module ${file})` };
+      return {
+        entryId: first,
+        description: ids.length === 1 ? `function ${first}` : `functions ${ids.join(', ')} (their module ${file})`,
+      };
     }
     return undefined;
   }
@@ -113,7 +133,9 @@ export class FunctionManager implements EntryListener, Functions {
     for (const [id, loaded] of this.committed) {
       if (previous.get(id) !== loaded) {
         this.files?.set(id, [loaded.file]);
-        this.logger.debug(`function ${id} loaded from ${loaded.file} (export ${loaded.exportName}, version ${loaded.version})`);
+        this.logger.debug(
+          `function ${id} loaded from ${loaded.file} (export ${loaded.exportName}, version ${loaded.version})`,
+        );
       }
     }
     for (const id of previous.keys()) {
@@ -154,18 +176,31 @@ export class FunctionManager implements EntryListener, Functions {
     try {
       // Imported by its real path (the file that was checked, not where a link points now); the
       // content hash in the URL makes a changed file a new module, and an unchanged one stays cached.
-      namespace = (await import(/* @vite-ignore */ `${pathToFileURL(module.realPath).href}?v=${version}`)) as Record<string, unknown>;
+      namespace = (await import(/* @vite-ignore */ `${pathToFileURL(module.realPath).href}?v=${version}`)) as Record<
+        string,
+        unknown
+      >;
     } catch (error) {
-      throw new KindlingError('INVALID', `${where}: module ${escapeInvisible(config.file)} failed to load: ${describeLoadError(error, module)}`, { cause: error, details });
+      throw new KindlingError(
+        'INVALID',
+        `${where}: module ${escapeInvisible(config.file)} failed to load: ${describeLoadError(error, module)}`,
+        { cause: error, details },
+      );
     }
     // import() read the file again itself: should it have changed in between, what ran is not what was checked.
     const after = await this.readModule(file, config.file, where, details);
     if (versionOf(after.bytes) !== version) {
-      throw new KindlingError('CONFLICT', `${where}: module ${escapeInvisible(config.file)} changed while it was loaded; apply again`, { details, retryable: true });
+      throw new KindlingError(
+        'CONFLICT',
+        `${where}: module ${escapeInvisible(config.file)} changed while it was loaded; apply again`,
+        { details, retryable: true },
+      );
     }
     const fn = namespace[config.export];
     if (typeof fn !== 'function') {
-      const exports = Object.keys(namespace).filter((key) => typeof namespace[key] === 'function').sort();
+      const exports = Object.keys(namespace)
+        .filter((key) => typeof namespace[key] === 'function')
+        .sort();
       const found = fn === undefined ? 'has no export' : `exports a ${typeof fn}, not a function, as`;
       throw new KindlingError(
         'INVALID',
@@ -177,9 +212,18 @@ export class FunctionManager implements EntryListener, Functions {
   }
 
   /** The module file, read only when it is a regular file of bounded size inside the boundary. */
-  private async readModule(file: string, written: string, where: string, details: Record<string, unknown>): Promise<BoundedFile> {
+  private async readModule(
+    file: string,
+    written: string,
+    where: string,
+    details: Record<string, unknown>,
+  ): Promise<BoundedFile> {
     try {
-      return await readBoundedFile(file, { maxBytes: this.boundary.maxModuleBytes, limitName: 'allow.moduleBytes', boundary: this.boundary });
+      return await readBoundedFile(file, {
+        maxBytes: this.boundary.maxModuleBytes,
+        limitName: 'allow.moduleBytes',
+        boundary: this.boundary,
+      });
     } catch (error) {
       const problem =
         error instanceof FileAccessError
@@ -187,7 +231,10 @@ export class FunctionManager implements EntryListener, Functions {
             ? `does not exist (looked for ${escapeInvisible(file)})`
             : error.problem
           : `cannot be read: ${messageOf(error)}`;
-      throw new KindlingError('INVALID', `${where}: module file ${escapeInvisible(written)} ${problem}`, { cause: error, details });
+      throw new KindlingError('INVALID', `${where}: module file ${escapeInvisible(written)} ${problem}`, {
+        cause: error,
+        details,
+      });
     }
   }
 
@@ -200,9 +247,16 @@ export class FunctionManager implements EntryListener, Functions {
   ): Promise<void> {
     let exports: ModuleExports;
     try {
-      exports = await readModuleExports({ realPath: module.realPath, text: module.bytes.toString('utf8') }, this.boundary);
+      exports = await readModuleExports(
+        { realPath: module.realPath, text: module.bytes.toString('utf8') },
+        this.boundary,
+      );
     } catch (error) {
-      throw new KindlingError('INVALID', `${whereAt('file')}: module ${escapeInvisible(config.file)} has a ${messageOf(error)}`, { cause: error, details });
+      throw new KindlingError(
+        'INVALID',
+        `${whereAt('file')}: module ${escapeInvisible(config.file)} has a ${messageOf(error)}`,
+        { cause: error, details },
+      );
     }
     if (exports.names.has(config.export)) return;
     if (exports.unknown.length > 0) {

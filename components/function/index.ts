@@ -31,7 +31,9 @@ export const functionComponent = defineComponent({
   load: (ctx) => {
     const files = ctx.container.isBound(EntryFiles) ? ctx.container.get<EntryFiles>(EntryFiles) : undefined;
     // An app binds its boundary (the manifest's directory and allow.paths); a bare boot keeps to its baseDir.
-    const boundary = ctx.container.isBound(FileBoundary) ? ctx.container.get<FileBoundary>(FileBoundary) : new FileBoundary(ctx.baseDir);
+    const boundary = ctx.container.isBound(FileBoundary)
+      ? ctx.container.get<FileBoundary>(FileBoundary)
+      : new FileBoundary(ctx.baseDir);
     const manager = new FunctionManager(ctx.logger, ctx.baseDir, files, boundary);
     const registrations = new DisposableStore();
     registrations.add(getHandlerRegistry(ctx).registerListener(FunctionJsKind, manager, { name: 'function' }));

@@ -17,18 +17,25 @@ describe('readModuleExports', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const exportsOf = async (text: string, file = 'main.js'): Promise<{ names: string[]; unknown: readonly string[] }> => {
+  const exportsOf = async (
+    text: string,
+    file = 'main.js',
+  ): Promise<{ names: string[]; unknown: readonly string[] }> => {
     const result = await readModuleExports({ realPath: join(app, file), text }, new FileBoundary(app));
     return { names: [...result.names].sort(), unknown: result.unknown };
   };
 
   it('lists declared, renamed and default exports', async () => {
-    const text = 'export const a = 1;\nexport function b() {}\nconst c = 3;\nexport { c as see };\nexport default () => 1;\n';
+    const text =
+      'export const a = 1;\nexport function b() {}\nconst c = 3;\nexport { c as see };\nexport default () => 1;\n';
     expect(await exportsOf(text)).toEqual({ names: ['a', 'b', 'default', 'see'], unknown: [] });
   });
 
   it('follows a relative export * inside the boundary, without its default', async () => {
-    await writeFile(join(app, 'lib', 'impl.js'), 'export const handler = () => 1;\nexport default 2;\nexport * from "./deeper.js";\n');
+    await writeFile(
+      join(app, 'lib', 'impl.js'),
+      'export const handler = () => 1;\nexport default 2;\nexport * from "./deeper.js";\n',
+    );
     await writeFile(join(app, 'lib', 'deeper.js'), 'export const deep = 1;\n');
     expect(await exportsOf('export * from "./lib/impl.js";\n')).toEqual({ names: ['deep', 'handler'], unknown: [] });
   });
@@ -41,14 +48,18 @@ describe('readModuleExports', () => {
 
   it('says an export * from a package cannot be followed', async () => {
     const { unknown } = await exportsOf('export * from "some-package";\n');
-    expect(unknown).toEqual([`${join(app, 'main.js')} re-exports everything from "some-package", which is not a relative path`]);
+    expect(unknown).toEqual([
+      `${join(app, 'main.js')} re-exports everything from "some-package", which is not a relative path`,
+    ]);
   });
 
   it('does not follow an export * out of the boundary', async () => {
     await writeFile(join(dir, 'outside.js'), 'export const stolen = 1;\n');
     const { names, unknown } = await exportsOf('export * from "../outside.js";\n');
     expect(names).toEqual([]);
-    expect(unknown[0]).toContain('which was not read: ../outside.js is outside the app root'.replace('../outside.js', join(dir, 'outside.js')));
+    expect(unknown[0]).toContain(
+      'which was not read: ../outside.js is outside the app root'.replace('../outside.js', join(dir, 'outside.js')),
+    );
   });
 
   it('says the named exports of a file without module syntax (CommonJS) cannot be seen, but default can', async () => {
@@ -58,12 +69,15 @@ describe('readModuleExports', () => {
   });
 
   it('lists the names of destructuring declarations, functions, classes and string exports', async () => {
-    const text = 'const o = {};\nexport const { a, b: [c, , d = 1], ...e } = o;\nexport class K {}\nexport async function* g() {}\nexport { o as "a name" };\n';
+    const text =
+      'const o = {};\nexport const { a, b: [c, , d = 1], ...e } = o;\nexport class K {}\nexport async function* g() {}\nexport { o as "a name" };\n';
     expect(await exportsOf(text)).toEqual({ names: ['K', 'a', 'a name', 'c', 'd', 'e', 'g'], unknown: [] });
   });
 
   it('lists the namespace of an export * as, and the names an export from passes on, without following them', async () => {
-    expect(await exportsOf('export * as tools from "./missing.js";\nexport { x, y as zed } from "some-package";\n')).toEqual({ names: ['tools', 'x', 'zed'], unknown: [] });
+    expect(
+      await exportsOf('export * as tools from "./missing.js";\nexport { x, y as zed } from "some-package";\n'),
+    ).toEqual({ names: ['tools', 'x', 'zed'], unknown: [] });
   });
 
   it('reads an .mjs file without exports as a module that exports nothing', async () => {

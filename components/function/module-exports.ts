@@ -33,7 +33,9 @@ interface ParseFailure extends SyntaxErrorPosition {
 }
 
 /** How a module's text reads: as an ES module, or as a script (CommonJS), or not at all. */
-type Parsed = { readonly kind: 'module' | 'script'; readonly program: Program } | { readonly kind: 'error'; readonly error: ParseFailure };
+type Parsed =
+  | { readonly kind: 'module' | 'script'; readonly program: Program }
+  | { readonly kind: 'error'; readonly error: ParseFailure };
 
 /**
  * Reads what a module exports with a JavaScript parser, without running it: its own exports, and
@@ -55,9 +57,13 @@ export async function readModuleExports(module: ModuleSource, boundary: FileBoun
     const parsed = parseSource(current.text, current.realPath);
     if (parsed.kind === 'error') {
       const { line, column, reason } = parsed.error;
-      throw new KindlingError('INVALID', `syntax error at ${current.realPath}:${line}:${column} (found by reading the module, which did not run)`, {
-        details: { file: current.realPath, line, column, reason },
-      });
+      throw new KindlingError(
+        'INVALID',
+        `syntax error at ${current.realPath}:${line}:${column} (found by reading the module, which did not run)`,
+        {
+          details: { file: current.realPath, line, column, reason },
+        },
+      );
     }
     const declarations = parsed.program.body.filter(isModuleDeclaration);
     if (parsed.kind === 'script' || (declarations.length === 0 && isScript(current))) {
@@ -75,7 +81,8 @@ export async function readModuleExports(module: ModuleSource, boundary: FileBoun
       else if (declaration.type === 'ExportNamedDeclaration') {
         for (const specifier of declaration.specifiers) add(nameOf(specifier.exported));
         const declared = declaration.declaration;
-        if (declared?.type === 'VariableDeclaration') for (const item of declared.declarations) bindingNames(item.id, add);
+        if (declared?.type === 'VariableDeclaration')
+          for (const item of declared.declarations) bindingNames(item.id, add);
         else if (declared !== undefined && declared !== null) add(declared.id.name);
       } else if (declaration.type === 'ExportAllDeclaration') {
         if (declaration.exported !== undefined && declaration.exported !== null) {
@@ -90,10 +97,16 @@ export async function readModuleExports(module: ModuleSource, boundary: FileBoun
         }
         let next: ModuleSource;
         try {
-          const file = await readBoundedFile(target, { maxBytes: boundary.maxModuleBytes, limitName: 'allow.moduleBytes', boundary });
+          const file = await readBoundedFile(target, {
+            maxBytes: boundary.maxModuleBytes,
+            limitName: 'allow.moduleBytes',
+            boundary,
+          });
           next = { realPath: file.realPath, text: file.bytes.toString('utf8') };
         } catch (error) {
-          unknown.push(`${current.realPath} re-exports everything from ${quote(from)}, which was not read: ${messageOf(error)}`);
+          unknown.push(
+            `${current.realPath} re-exports everything from ${quote(from)}, which was not read: ${messageOf(error)}`,
+          );
           continue;
         }
         await visit(next, true);
@@ -136,27 +149,48 @@ function parseSource(text: string, path: string): Parsed {
   if (asModule !== undefined && !('offset' in asModule)) return { kind: 'module', program: asModule };
   const asScript = extension === '.mjs' ? undefined : tryParse(text, 'script');
   if (asScript !== undefined && !('offset' in asScript)) return { kind: 'script', program: asScript };
-  const errors = [asModule, asScript].filter((error): error is ParseFailure => error !== undefined && 'offset' in error);
+  const errors = [asModule, asScript].filter(
+    (error): error is ParseFailure => error !== undefined && 'offset' in error,
+  );
   return { kind: 'error', error: errors.reduce((a, b) => (b.offset > a.offset ? b : a)) };
 }
 
 function tryParse(text: string, sourceType: 'module' | 'script'): Program | ParseFailure {
   try {
     // A CommonJS module body runs inside a function: a top-level return is allowed there.
-    return parse(text, { ecmaVersion: 'latest', sourceType, allowHashBang: true, allowReturnOutsideFunction: sourceType === 'script' });
+    return parse(text, {
+      ecmaVersion: 'latest',
+      sourceType,
+      allowHashBang: true,
+      allowReturnOutsideFunction: sourceType === 'script',
+    });
   } catch (error) {
-    const { pos, loc, message } = error as { pos?: unknown; loc?: { line?: unknown; column?: unknown }; message?: unknown };
+    const { pos, loc, message } = error as {
+      pos?: unknown;
+      loc?: { line?: unknown; column?: unknown };
+      message?: unknown;
+    };
     if (typeof pos !== 'number' || typeof loc?.line !== 'number' || typeof loc.column !== 'number') {
       // Not a parse error (none is expected; acorn reports a stack overflow as one): the start of the file.
       return { offset: 0, line: 1, column: 1, reason: String(message) };
     }
     // acorn's columns are 0-based; its message ends with the position, said again here.
-    return { offset: pos, line: loc.line, column: loc.column + 1, reason: String(message).replace(/ \(\d+:\d+\)$/, '') };
+    return {
+      offset: pos,
+      line: loc.line,
+      column: loc.column + 1,
+      reason: String(message).replace(/ \(\d+:\d+\)$/, ''),
+    };
   }
 }
 
 function isModuleDeclaration(node: Program['body'][number]): node is ModuleDeclaration {
-  return node.type === 'ImportDeclaration' || node.type === 'ExportNamedDeclaration' || node.type === 'ExportDefaultDeclaration' || node.type === 'ExportAllDeclaration';
+  return (
+    node.type === 'ImportDeclaration' ||
+    node.type === 'ExportNamedDeclaration' ||
+    node.type === 'ExportDefaultDeclaration' ||
+    node.type === 'ExportAllDeclaration'
+  );
 }
 
 /** An exported name: an identifier, or a string (`export { a as "a b" }`). */
@@ -171,7 +205,8 @@ function bindingNames(pattern: Pattern, add: (name: string) => void): void {
       add(pattern.name);
       return;
     case 'ObjectPattern':
-      for (const property of pattern.properties) bindingNames(property.type === 'RestElement' ? property.argument : property.value, add);
+      for (const property of pattern.properties)
+        bindingNames(property.type === 'RestElement' ? property.argument : property.value, add);
       return;
     case 'ArrayPattern':
       for (const element of pattern.elements) if (element !== null) bindingNames(element, add);

@@ -20,20 +20,30 @@ export interface Refusal {
 }
 
 /** Refuses an entry, naming it and the field at `path`. */
-export function refusal(entry: Entry, path: readonly (string | number)[], { reason, code, cause }: Refusal): KindlingError {
+export function refusal(
+  entry: Entry,
+  path: readonly (string | number)[],
+  { reason, code, cause }: Refusal,
+): KindlingError {
   return new KindlingError(code, `${where(entry, path)}: ${reason}`, { cause, details: { entryId: entry.id } });
 }
 
 /** NOT_FOUND for a reference to an entry that is not there (yet): the registry retries it later in the batch. */
 export function missing(entry: Entry, path: readonly (string | number)[], what: string): KindlingError {
-  return new KindlingError('NOT_FOUND', `${where(entry, path)}: ${what} does not exist`, { details: { entryId: entry.id } });
+  return new KindlingError('NOT_FOUND', `${where(entry, path)}: ${what} does not exist`, {
+    details: { entryId: entry.id },
+  });
 }
 
 /** NOT_FOUND for deleting an entry others still use: retried after the rest of the batch, which may delete them. */
 export function stillUsed(entry: Entry, reason: string): KindlingError {
-  return new KindlingError('NOT_FOUND', `${where(entry, [])} cannot be deleted: ${reason} (delete or change them in the same batch)`, {
-    details: { entryId: entry.id },
-  });
+  return new KindlingError(
+    'NOT_FOUND',
+    `${where(entry, [])} cannot be deleted: ${reason} (delete or change them in the same batch)`,
+    {
+      details: { entryId: entry.id },
+    },
+  );
 }
 
 /** A reference an entry makes: the field it is in, the id it names, the kind it must be. */

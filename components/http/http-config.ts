@@ -27,7 +27,9 @@ export function parseListenAddress(addr: string): ListenAddress {
   const match = ADDRESS.exec(addr);
   const port = Number(match?.[3]);
   if (match === null || !Number.isInteger(port) || port > 65_535) {
-    throw new Error(`${quote(addr)} is not a listen address: write "host:port" or ":port", such as "127.0.0.1:8080" (port 0 picks a free one)`);
+    throw new Error(
+      `${quote(addr)} is not a listen address: write "host:port" or ":port", such as "127.0.0.1:8080" (port 0 picks a free one)`,
+    );
   }
   const host = match[1] ?? (match[2] === undefined || match[2] === '' ? DEFAULT_HOST : match[2]);
   return { host, port };
@@ -93,7 +95,10 @@ export class HttpServiceConfig {
       return { path: 'addr', message: messageOf(error) };
     }
     if (this.headersTimeoutMs > this.requestTimeoutMs) {
-      return { path: 'headersTimeoutMs', message: `headersTimeoutMs (${this.headersTimeoutMs}) must not exceed requestTimeoutMs (${this.requestTimeoutMs}): the head is part of the request` };
+      return {
+        path: 'headersTimeoutMs',
+        message: `headersTimeoutMs (${this.headersTimeoutMs}) must not exceed requestTimeoutMs (${this.requestTimeoutMs}): the head is part of the request`,
+      };
     }
     return undefined;
   }

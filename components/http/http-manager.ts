@@ -78,9 +78,17 @@ export class HttpManager implements EntryListener, HttpServers {
   private readonly regexCheck: RouteRegexCheck;
 
   constructor(private readonly options: HttpManagerOptions) {
-    this.storms = new LogThrottle(options.logger, { linesPerWindow: options.logLinesPerMinute ?? 10, windowMs: 60_000 });
+    this.storms = new LogThrottle(options.logger, {
+      linesPerWindow: options.logLinesPerMinute ?? 10,
+      windowMs: 60_000,
+    });
     const requests = new RequestHandler({ logger: options.logger, storms: this.storms, functions: options.functions });
-    this.servers = new ServerPool({ logger: options.logger, storms: this.storms, requests, shutdownGraceMs: options.shutdownGraceMs });
+    this.servers = new ServerPool({
+      logger: options.logger,
+      storms: this.storms,
+      requests,
+      shutdownGraceMs: options.shutdownGraceMs,
+    });
     this.regexCheck = new RouteRegexCheck({ maxParamLength: options.maxParamLength, steps: options.regexCheckSteps });
   }
 
@@ -97,7 +105,10 @@ export class HttpManager implements EntryListener, HttpServers {
   // ---- transaction -------------------------------------------------------------------------
 
   begin(ctx: ListenerContext): void {
-    this.staging = new Staging(ctx.transactionId, this.committed, { maxParamLength: this.options.maxParamLength, regexCheck: this.regexCheck });
+    this.staging = new Staging(ctx.transactionId, this.committed, {
+      maxParamLength: this.options.maxParamLength,
+      regexCheck: this.regexCheck,
+    });
   }
 
   async add(ctx: ListenerContext, entry: Entry): Promise<void> {
@@ -132,14 +143,18 @@ export class HttpManager implements EntryListener, HttpServers {
     const staging = this.stage(ctx);
     switch (entry.kind) {
       case SERVICE: {
-        const users = [...staging.routers.values()].filter((router) => router.server === entry.id).map((router) => router.id);
+        const users = [...staging.routers.values()]
+          .filter((router) => router.server === entry.id)
+          .map((router) => router.id);
         // NOT_FOUND makes the registry retry after the rest of the batch (which may delete the users).
         if (users.length > 0) throw stillUsed(entry, `routers ${users.join(', ')} still use it`);
         staging.services.delete(entry.id);
         return;
       }
       case ROUTER: {
-        const users = [...staging.endpoints.values()].filter((endpoint) => endpoint.router === entry.id).map((endpoint) => endpoint.id);
+        const users = [...staging.endpoints.values()]
+          .filter((endpoint) => endpoint.router === entry.id)
+          .map((endpoint) => endpoint.id);
         if (users.length > 0) throw stillUsed(entry, `endpoints ${users.join(', ')} still use it`);
         staging.routers.delete(entry.id);
         return;
@@ -151,7 +166,9 @@ export class HttpManager implements EntryListener, HttpServers {
         return;
       }
       default: {
-        const users = [...staging.endpoints.values()].filter((endpoint) => endpoint.func === entry.id).map((endpoint) => endpoint.id);
+        const users = [...staging.endpoints.values()]
+          .filter((endpoint) => endpoint.func === entry.id)
+          .map((endpoint) => endpoint.id);
         if (users.length > 0) throw stillUsed(entry, `endpoints ${users.join(', ')} still call it`);
       }
     }
@@ -171,7 +188,11 @@ export class HttpManager implements EntryListener, HttpServers {
     }
     // All swaps happen in this one synchronous step: no request sees half of the batch.
     for (const [id, live] of next) {
-      live.table = staging.routes.tables.get(id) ?? live.table ?? this.servers.get(id)?.table ?? newTable(this.options.maxParamLength);
+      live.table =
+        staging.routes.tables.get(id) ??
+        live.table ??
+        this.servers.get(id)?.table ??
+        newTable(this.options.maxParamLength);
     }
     this.servers.install(next);
     this.committed = { services: staging.services, routers: staging.routers, endpoints: staging.endpoints };
@@ -205,7 +226,9 @@ export class HttpManager implements EntryListener, HttpServers {
     const { addr: _addr, ...limits } = { ...config };
     const previousLimits = previous?.limits;
     // Keep the committed limits object when nothing changed, so commit knows not to touch the server.
-    const same = previousLimits !== undefined && (Object.keys(limits) as (keyof ServiceLimits)[]).every((key) => previousLimits[key] === limits[key]);
+    const same =
+      previousLimits !== undefined &&
+      (Object.keys(limits) as (keyof ServiceLimits)[]).every((key) => previousLimits[key] === limits[key]);
     const spec: ServiceSpec = { id: entry.id, host, port, limits: same ? previousLimits : limits };
     const sameAddress = previous !== undefined && previous.host === host && previous.port === port;
     if (!sameAddress) {
@@ -245,7 +268,14 @@ export class HttpManager implements EntryListener, HttpServers {
     requireReference(ctx, entry, { path: ['data', 'func'], id: funcId, kind: 'function.*' });
     const router = staging.routers.get(routerId);
     if (router === undefined) throw missing(entry, ['data', 'router'], `http.router ${routerId}`);
-    const spec: EndpointSpec = { id: entry.id, router: routerId, method: config.method, path: config.path, func: funcId, timeoutMs: config.timeoutMs };
+    const spec: EndpointSpec = {
+      id: entry.id,
+      router: routerId,
+      method: config.method,
+      path: config.path,
+      func: funcId,
+      timeoutMs: config.timeoutMs,
+    };
     const before = staging.endpoints.get(entry.id);
     staging.routes.move(entry, before === undefined ? [] : [staging.routes.routeOf(before)], [routeFor(router, spec)]);
     staging.endpoints.set(entry.id, spec);

@@ -32,7 +32,10 @@ export interface HttpResponse {
 }
 
 /** A function an `http.endpoint` can call. */
-export type HttpHandler = (request: HttpRequest, context: { readonly id: string; readonly endpoint: string }) => HttpResponse | Promise<HttpResponse>;
+export type HttpHandler = (
+  request: HttpRequest,
+  context: { readonly id: string; readonly endpoint: string },
+) => HttpResponse | Promise<HttpResponse>;
 
 /** One listening `http.service`. */
 export interface HttpServerAddress {

@@ -103,7 +103,9 @@ describe('http component', () => {
       const taken = await occupyPort();
       const port = portOf(taken);
       await closeNet(taken);
-      await app.apply(`entries:\n  - { name: planned, kind: http.service, addr: "127.0.0.1:${port}" }\n`, { dryRun: true });
+      await app.apply(`entries:\n  - { name: planned, kind: http.service, addr: "127.0.0.1:${port}" }\n`, {
+        dryRun: true,
+      });
       expect(await portIsFree(port)).toBe(true);
       expect(app.get<HttpServers>(HttpServers).addresses()).toEqual([]);
     });
@@ -122,16 +124,23 @@ describe('http component', () => {
     });
 
     it('refuses a malformed address at its file:line:col', async () => {
-      await app.expectRefused('entries:\n  - name: bad\n    kind: http.service\n    addr: "localhost"\n', /data\.addr: "localhost" is not a listen address.*snippet-\d+\.yaml:5:11\)/s);
+      await app.expectRefused(
+        'entries:\n  - name: bad\n    kind: http.service\n    addr: "localhost"\n',
+        /data\.addr: "localhost" is not a listen address.*snippet-\d+\.yaml:5:11\)/s,
+      );
     });
 
     it('refuses deleting a service a router still uses', async () => {
       await app.expectAccepted(BASE);
-      await expect(app.remove('test:server')).rejects.toThrow(/http\.service test:server cannot be deleted: routers test:api still use it/);
+      await expect(app.remove('test:server')).rejects.toThrow(
+        /http\.service test:server cannot be deleted: routers test:api still use it/,
+      );
     });
 
     it('answers 413 to a body over the limit', async () => {
-      await app.expectAccepted(`${BASE}  - { name: echo, kind: function.js, file: ./functions.js, export: echo }\n  - { name: echo-endpoint, kind: http.endpoint, router: api, method: POST, path: /echo, func: echo }\n`);
+      await app.expectAccepted(
+        `${BASE}  - { name: echo, kind: function.js, file: ./functions.js, export: echo }\n  - { name: echo-endpoint, kind: http.endpoint, router: api, method: POST, path: /echo, func: echo }\n`,
+      );
       await app.expectAccepted('entries:\n  - { name: server, kind: http.service, addr: ":0", bodyLimit: 4 }\n');
       const response = await fetch(url('/api/echo'), { method: 'POST', body: 'too long' });
       expect(response.status).toBe(413);
@@ -151,8 +160,14 @@ describe('http component', () => {
     });
 
     it('passes a parsed JSON body and sends the status and headers the function returns', async () => {
-      await app.expectAccepted('entries:\n  - { name: echo, kind: function.js, file: ./functions.js, export: echo }\n  - { name: echo-endpoint, kind: http.endpoint, router: api, method: post, path: /echo, func: echo }\n');
-      const response = await fetch(url('/api/echo'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 1 }) });
+      await app.expectAccepted(
+        'entries:\n  - { name: echo, kind: function.js, file: ./functions.js, export: echo }\n  - { name: echo-endpoint, kind: http.endpoint, router: api, method: post, path: /echo, func: echo }\n',
+      );
+      const response = await fetch(url('/api/echo'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ a: 1 }),
+      });
       expect(response.status).toBe(201);
       expect(response.headers.get('x-echo')).toBe('yes');
       expect(await response.json()).toEqual({ method: 'POST', body: { a: 1 }, type: 'application/json' });
@@ -163,7 +178,11 @@ describe('http component', () => {
         'entries:\n  - { name: text, kind: function.js, file: ./functions.js, export: text }\n  - { name: empty, kind: function.js, file: ./functions.js, export: empty }\n  - { name: text-endpoint, kind: http.endpoint, router: api, path: /text, func: text }\n  - { name: empty-endpoint, kind: http.endpoint, router: api, path: /empty, func: empty }\n',
       );
       const text = await fetch(url('/api/text'));
-      expect([text.status, text.headers.get('content-type'), await text.text()]).toEqual([200, 'text/plain; charset=utf-8', 'plain words']);
+      expect([text.status, text.headers.get('content-type'), await text.text()]).toEqual([
+        200,
+        'text/plain; charset=utf-8',
+        'plain words',
+      ]);
       expect((await fetch(url('/api/empty'))).status).toBe(204);
     });
 
@@ -182,48 +201,71 @@ describe('http component', () => {
     });
 
     it('answers 500 without the details when the function throws', async () => {
-      await app.expectAccepted('entries:\n  - { name: fails, kind: function.js, file: ./functions.js, export: fails }\n  - { name: fails-endpoint, kind: http.endpoint, router: api, path: /fails, func: fails }\n');
+      await app.expectAccepted(
+        'entries:\n  - { name: fails, kind: function.js, file: ./functions.js, export: fails }\n  - { name: fails-endpoint, kind: http.endpoint, router: api, path: /fails, func: fails }\n',
+      );
       const response = await fetch(url('/api/fails'));
       expect(response.status).toBe(500);
       expect(await response.json()).toEqual({ error: 'internal error' });
     });
 
     it('uses the status of an error the function throws with a 4xx status', async () => {
-      await app.expectAccepted('entries:\n  - { name: teapot, kind: function.js, file: ./functions.js, export: teapot }\n  - { name: teapot-endpoint, kind: http.endpoint, router: api, path: /teapot, func: teapot }\n');
+      await app.expectAccepted(
+        'entries:\n  - { name: teapot, kind: function.js, file: ./functions.js, export: teapot }\n  - { name: teapot-endpoint, kind: http.endpoint, router: api, path: /teapot, func: teapot }\n',
+      );
       const response = await fetch(url('/api/teapot'));
       expect([response.status, await response.json()]).toEqual([418, { error: 'short and stout' }]);
     });
 
     it('answers 500 when the function returns something that is not a response', async () => {
-      await app.expectAccepted('entries:\n  - { name: shapeless, kind: function.js, file: ./functions.js, export: shapeless }\n  - { name: shapeless-endpoint, kind: http.endpoint, router: api, path: /shapeless, func: shapeless }\n');
+      await app.expectAccepted(
+        'entries:\n  - { name: shapeless, kind: function.js, file: ./functions.js, export: shapeless }\n  - { name: shapeless-endpoint, kind: http.endpoint, router: api, path: /shapeless, func: shapeless }\n',
+      );
       expect((await fetch(url('/api/shapeless'))).status).toBe(500);
     });
 
     it('refuses a route another endpoint already serves, naming it', async () => {
-      await app.expectRefused('entries:\n  - { name: again, kind: http.endpoint, router: api, method: GET, path: "/hello/:who", func: hello }\n', {
-        code: 'REJECTED',
-        message: 'route GET /api/hello/:who on test:server is already taken by endpoint test:hello-endpoint',
-      });
+      await app.expectRefused(
+        'entries:\n  - { name: again, kind: http.endpoint, router: api, method: GET, path: "/hello/:who", func: hello }\n',
+        {
+          code: 'REJECTED',
+          message: 'route GET /api/hello/:who on test:server is already taken by endpoint test:hello-endpoint',
+        },
+      );
     });
 
     it('refuses an endpoint whose router does not exist', async () => {
-      await app.expectRefused('entries:\n  - { name: lost, kind: http.endpoint, router: nowhere, path: /lost, func: hello }\n', /http\.router entry test:nowhere does not exist/);
+      await app.expectRefused(
+        'entries:\n  - { name: lost, kind: http.endpoint, router: nowhere, path: /lost, func: hello }\n',
+        /http\.router entry test:nowhere does not exist/,
+      );
     });
 
     it('refuses an endpoint whose function does not exist', async () => {
-      await app.expectRefused('entries:\n  - { name: lost, kind: http.endpoint, router: api, path: /lost, func: nothing }\n', /function entry test:nothing does not exist/);
+      await app.expectRefused(
+        'entries:\n  - { name: lost, kind: http.endpoint, router: api, path: /lost, func: nothing }\n',
+        /function entry test:nothing does not exist/,
+      );
     });
 
     it('refuses an endpoint whose function reference names another kind', async () => {
-      await app.expectRefused('entries:\n  - { name: odd, kind: http.endpoint, router: api, path: /odd, func: api }\n', /test:api is a http\.router, not a function\.\*/);
+      await app.expectRefused(
+        'entries:\n  - { name: odd, kind: http.endpoint, router: api, path: /odd, func: api }\n',
+        /test:api is a http\.router, not a function\.\*/,
+      );
     });
 
     it('refuses an unknown method', async () => {
-      await app.expectRefused('entries:\n  - { name: odd, kind: http.endpoint, router: api, method: FETCH, path: /odd, func: hello }\n', /method must be one of GET, HEAD, POST/);
+      await app.expectRefused(
+        'entries:\n  - { name: odd, kind: http.endpoint, router: api, method: FETCH, path: /odd, func: hello }\n',
+        /method must be one of GET, HEAD, POST/,
+      );
     });
 
     it('refuses deleting a function an endpoint still calls', async () => {
-      await expect(app.remove('test:hello')).rejects.toThrow(/function\.js test:hello cannot be deleted: endpoints test:hello-endpoint still call it/);
+      await expect(app.remove('test:hello')).rejects.toThrow(
+        /function\.js test:hello cannot be deleted: endpoints test:hello-endpoint still call it/,
+      );
       expect((await fetch(url('/api/hello/still'))).status).toBe(200);
     });
 
@@ -258,7 +300,10 @@ describe('http component', () => {
     });
 
     it('does not serve the routes of a dry run', async () => {
-      await app.apply('entries:\n  - { name: v2, kind: function.js, file: ./functions.js, export: v2 }\n  - { name: v2-endpoint, kind: http.endpoint, router: api, path: /v2, func: v2 }\n', { dryRun: true });
+      await app.apply(
+        'entries:\n  - { name: v2, kind: function.js, file: ./functions.js, export: v2 }\n  - { name: v2-endpoint, kind: http.endpoint, router: api, path: /v2, func: v2 }\n',
+        { dryRun: true },
+      );
       expect((await fetch(url('/api/v2'))).status).toBe(404);
     });
   });
@@ -277,7 +322,9 @@ describe('http component', () => {
 
 describe('HttpServiceConfig', () => {
   it('defaults to a 1 MiB body limit and bounded heads, times and connections', () => {
-    expect({ ...decodeYamlConfig(HttpServiceConfig, 'entries:\n  - { name: s, kind: http.service, addr: ":8080" }\n') }).toEqual({
+    expect({
+      ...decodeYamlConfig(HttpServiceConfig, 'entries:\n  - { name: s, kind: http.service, addr: ":8080" }\n'),
+    }).toEqual({
       addr: ':8080',
       bodyLimit: 1_048_576,
       maxUrlLength: 8_192,
@@ -291,7 +338,12 @@ describe('HttpServiceConfig', () => {
   });
 
   it('refuses a head time limit longer than the request time limit, at its position', () => {
-    expect(() => decodeYamlConfig(HttpServiceConfig, 'entries:\n  - { name: s, kind: http.service, headersTimeoutMs: 20000, requestTimeoutMs: 10000 }\n')).toThrow(/data\.headersTimeoutMs: headersTimeoutMs \(20000\) must not exceed requestTimeoutMs/);
+    expect(() =>
+      decodeYamlConfig(
+        HttpServiceConfig,
+        'entries:\n  - { name: s, kind: http.service, headersTimeoutMs: 20000, requestTimeoutMs: 10000 }\n',
+      ),
+    ).toThrow(/data\.headersTimeoutMs: headersTimeoutMs \(20000\) must not exceed requestTimeoutMs/);
   });
 
   it('reads an address without a host as 127.0.0.1', () => {
@@ -307,12 +359,19 @@ describe('HttpServiceConfig', () => {
   });
 
   it('refuses an unknown key with its position', () => {
-    expect(() => decodeYamlConfig(HttpServiceConfig, 'entries:\n  - name: s\n    kind: http.service\n    port: 80\n')).toThrow(/data\.port: .*snippet\.yaml:5/);
+    expect(() =>
+      decodeYamlConfig(HttpServiceConfig, 'entries:\n  - name: s\n    kind: http.service\n    port: 80\n'),
+    ).toThrow(/data\.port: .*snippet\.yaml:5/);
   });
 });
 
 describe('HttpComponentConfig', () => {
-  it('defaults to find-my-way\'s parameter length, 2,000 ReDoS check steps and ten log lines a minute', () => {
-    expect({ ...new HttpComponentConfig() }).toEqual({ shutdownGraceMs: 2_000, maxParamLength: 100, regexCheckSteps: 2_000, logLinesPerMinute: 10 });
+  it("defaults to find-my-way's parameter length, 2,000 ReDoS check steps and ten log lines a minute", () => {
+    expect({ ...new HttpComponentConfig() }).toEqual({
+      shutdownGraceMs: 2_000,
+      maxParamLength: 100,
+      regexCheckSteps: 2_000,
+      logLinesPerMinute: 10,
+    });
   });
 });

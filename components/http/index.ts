@@ -81,7 +81,9 @@ export const httpComponent = defineComponent({
     return ctx;
   },
   stop: async (ctx) => {
-    const { manager, registrations } = ctx.container.get<{ manager: HttpManager; registrations: DisposableStore }>(Manager);
+    const { manager, registrations } = ctx.container.get<{ manager: HttpManager; registrations: DisposableStore }>(
+      Manager,
+    );
     registrations.dispose();
     await manager.stop();
   },

@@ -89,14 +89,24 @@ export function createLimitedServer(
     onRequest,
   );
   applyLimits(server, limits);
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError({ id, server, storms }, error, socket));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
+    answerClientError({ id, server, storms }, error, socket),
+  );
   server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => undefined);
-    storms.log('warn', `${id}:connect`, `http.service ${id}: refused a CONNECT request (this server is not a proxy); answered 405`);
+    storms.log(
+      'warn',
+      `${id}:connect`,
+      `http.service ${id}: refused a CONNECT request (this server is not a proxy); answered 405`,
+    );
     writeRaw(socket, 405, 'CONNECT is not served: this server is not a proxy');
   });
   server.on('drop', () => {
-    storms.log('warn', `${id}:drop`, `http.service ${id}: closed a new connection: maxConnections (${server.maxConnections}) are open`);
+    storms.log(
+      'warn',
+      `${id}:drop`,
+      `http.service ${id}: closed a new connection: maxConnections (${server.maxConnections}) are open`,
+    );
   });
   return server;
 }
@@ -116,23 +126,41 @@ function applyLimits(server: Server, limits: ServiceLimits): void {
  * Answers a request node:http could not parse (or that ran out of time) as node:http would — 400,
  * 408, 413 or 431, then closes — but with a body that says what was wrong, and logs it.
  */
-function answerClientError({ id, server, storms }: { id: string; server: Server; storms: LogThrottle }, error: NodeJS.ErrnoException, socket: Duplex): void {
+function answerClientError(
+  { id, server, storms }: { id: string; server: Server; storms: LogThrottle },
+  error: NodeJS.ErrnoException,
+  socket: Duplex,
+): void {
   socket.on('error', () => undefined);
   const code = typeof error.code === 'string' ? error.code : 'unknown';
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
-    storms.log('info', `${id}:reset`, `http.service ${id}: a client closed its connection mid-request (${escapeInvisible(code, 40)}); no answer possible`);
+    storms.log(
+      'info',
+      `${id}:reset`,
+      `http.service ${id}: a client closed its connection mid-request (${escapeInvisible(code, 40)}); no answer possible`,
+    );
     socket.destroy();
     return;
   }
   const [status, reason] =
     code === 'HPE_HEADER_OVERFLOW'
-      ? [431, `the request head is larger than maxHeaderBytes (${(server as Server & { maxHeaderSize?: number }).maxHeaderSize ?? 16_384} bytes)`]
+      ? [
+          431,
+          `the request head is larger than maxHeaderBytes (${(server as Server & { maxHeaderSize?: number }).maxHeaderSize ?? 16_384} bytes)`,
+        ]
       : code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, `the request did not arrive in time (headersTimeoutMs ${server.headersTimeout} ms for the head, requestTimeoutMs ${server.requestTimeout} ms in all)`]
+        ? [
+            408,
+            `the request did not arrive in time (headersTimeoutMs ${server.headersTimeout} ms for the head, requestTimeoutMs ${server.requestTimeout} ms in all)`,
+          ]
         : code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
           ? [413, 'the chunk extensions of the request body are too large']
           : [400, `malformed request (${escapeInvisible(code, 40)}: ${escapeInvisible(parserReason(error), 120)})`];
-  storms.log(status === 408 ? 'info' : 'warn', `${id}:client-error:${status}`, `http.service ${id}: ${reason}; answered ${status}`);
+  storms.log(
+    status === 408 ? 'info' : 'warn',
+    `${id}:client-error:${status}`,
+    `http.service ${id}: ${reason}; answered ${status}`,
+  );
   // An answer already under way on this connection cannot be followed by another one.
   const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (inFlight?.headersSent === true) {

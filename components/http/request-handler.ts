@@ -64,29 +64,45 @@ export class RequestHandler {
       await this.serve(live, request, response, route);
     } catch (error) {
       // Anything but a RequestError is a fault of this component, not of the request or the function.
-      const failure =
-        isInstance(error, RequestError)
-          ? error
-          : new RequestError(500, `internal error while serving ${escapeInvisible(request.method ?? '?', 20)} ${escapeInvisible(request.url ?? '', 200)}: ${describeThrown(error, FAULT_CHARS)}`, 'internal error');
-      const level = failure.answer === undefined || failure.status === 404 ? 'info' : failure.status < 500 ? 'warn' : 'error';
-      this.log(live, route.store, { status: failure.status, level, message: `${failure.message}; ${failure.answer === undefined ? 'no answer possible' : `answered ${failure.status}`}` });
+      const failure = isInstance(error, RequestError)
+        ? error
+        : new RequestError(
+            500,
+            `internal error while serving ${escapeInvisible(request.method ?? '?', 20)} ${escapeInvisible(request.url ?? '', 200)}: ${describeThrown(error, FAULT_CHARS)}`,
+            'internal error',
+          );
+      const level =
+        failure.answer === undefined || failure.status === 404 ? 'info' : failure.status < 500 ? 'warn' : 'error';
+      this.log(live, route.store, {
+        status: failure.status,
+        level,
+        message: `${failure.message}; ${failure.answer === undefined ? 'no answer possible' : `answered ${failure.status}`}`,
+      });
       if (failure.answer !== undefined) sendError(response, failure.status, failure.answer, !request.complete);
     }
   }
 
   /** Serves a request; throws a RequestError for one that cannot be served. */
-  private async serve(live: LiveServer, request: IncomingMessage, response: ServerResponse, route: { store?: RouteStore }): Promise<void> {
+  private async serve(
+    live: LiveServer,
+    request: IncomingMessage,
+    response: ServerResponse,
+    route: { store?: RouteStore },
+  ): Promise<void> {
     const table = live.table;
     if (table === undefined) throw new RequestError(503, 'the server is starting');
     const limits = live.limits;
     const raw = request.url ?? '/';
-    if (raw.length > limits.maxUrlLength) throw new RequestError(414, `the request target is longer than maxUrlLength (${limits.maxUrlLength} characters)`);
-    if (request.rawHeaders.length / 2 > limits.maxHeaders) throw new RequestError(431, `the request has more than maxHeaders (${limits.maxHeaders}) headers`);
+    if (raw.length > limits.maxUrlLength)
+      throw new RequestError(414, `the request target is longer than maxUrlLength (${limits.maxUrlLength} characters)`);
+    if (request.rawHeaders.length / 2 > limits.maxHeaders)
+      throw new RequestError(431, `the request has more than maxHeaders (${limits.maxHeaders}) headers`);
     const target = parseRequestTarget(raw);
     if (isBadTarget(target)) throw new RequestError(400, `${target.problem}: ${escapeInvisible(raw, 200)}`);
     const method = (request.method ?? 'GET').toUpperCase();
     // A GET route answers HEAD too (headers, no body), unless a HEAD route of its own is declared.
-    const found = table.find(method as HTTPMethod, target.path) ?? (method === 'HEAD' ? table.find('GET', target.path) : null);
+    const found =
+      table.find(method as HTTPMethod, target.path) ?? (method === 'HEAD' ? table.find('GET', target.path) : null);
     if (found === null) throw new RequestError(404, `no route for ${method} ${escapeInvisible(target.path, 200)}`);
     const store = found.store as RouteStore;
     route.store = store;
@@ -94,20 +110,30 @@ export class RequestHandler {
     const input: HttpRequest = {
       method,
       path: target.path,
-      params: Object.fromEntries(Object.entries(found.params).filter((pair): pair is [string, string] => pair[1] !== undefined)),
+      params: Object.fromEntries(
+        Object.entries(found.params).filter((pair): pair is [string, string] => pair[1] !== undefined),
+      ),
       query: parseQuery(target.query),
       headers: request.headers,
       body,
     };
     if (this.options.functions.get(store.funcId) === undefined) {
-      throw new RequestError(502, `function ${store.funcId} is not loaded`, `function ${store.funcId} is not available`);
+      throw new RequestError(
+        502,
+        `function ${store.funcId} is not loaded`,
+        `function ${store.funcId} is not available`,
+      );
     }
     const result = await this.call(store, input);
     let encoded;
     try {
       encoded = encodeResult(result);
     } catch (error) {
-      throw new RequestError(500, `function ${store.funcId} ${isInstance(error, ResultError) ? error.message : describeThrown(error, FAULT_CHARS)}`, 'internal error');
+      throw new RequestError(
+        500,
+        `function ${store.funcId} ${isInstance(error, ResultError) ? error.message : describeThrown(error, FAULT_CHARS)}`,
+        'internal error',
+      );
     }
     if (response.destroyed) throw new RequestError(499, 'the client closed the connection before the answer', false);
     sendEncoded(response, method, encoded);
@@ -118,25 +144,52 @@ export class RequestHandler {
     // Compared by identity: asking what a thrown value is may run its code (a proxy's traps).
     const timeout = new KindlingError('TIMEOUT', `did not answer within timeoutMs (${store.timeoutMs} ms)`);
     try {
-      return await withinTimeLimit(this.options.functions.call(store.funcId, input, { endpoint: store.endpointId }), store.timeoutMs, () => timeout);
+      return await withinTimeLimit(
+        this.options.functions.call(store.funcId, input, { endpoint: store.endpointId }),
+        store.timeoutMs,
+        () => timeout,
+      );
     } catch (error) {
-      if (error === timeout) throw new RequestError(504, `function ${store.funcId} ${timeout.message}`, 'the function did not answer in time');
+      if (error === timeout)
+        throw new RequestError(
+          504,
+          `function ${store.funcId} ${timeout.message}`,
+          'the function did not answer in time',
+        );
       const status = statusOf(error);
-      if (status !== undefined && status < 500) throw new RequestError(status, `function ${store.funcId} refused the request: ${describeThrown(error, FAULT_CHARS)}`, messageOfError(error));
-      throw new RequestError(status ?? 500, `function ${store.funcId} failed: ${describeThrown(error, FAULT_CHARS)}`, 'internal error');
+      if (status !== undefined && status < 500)
+        throw new RequestError(
+          status,
+          `function ${store.funcId} refused the request: ${describeThrown(error, FAULT_CHARS)}`,
+          messageOfError(error),
+        );
+      throw new RequestError(
+        status ?? 500,
+        `function ${store.funcId} failed: ${describeThrown(error, FAULT_CHARS)}`,
+        'internal error',
+      );
     }
   }
 
   private log(
     live: LiveServer,
     store: RouteStore | undefined,
-    { status, level, message }: { readonly status: number; readonly level: 'info' | 'warn' | 'error'; readonly message: string },
+    {
+      status,
+      level,
+      message,
+    }: { readonly status: number; readonly level: 'info' | 'warn' | 'error'; readonly message: string },
   ): void {
     const where = store === undefined ? `http.service ${live.id}` : `endpoint ${store.endpointId}`;
     // One key per place and status, not per message: a client sending ever new bad targets cannot
     // flood the log either.
     const key = `${store?.endpointId ?? live.id}:${status}`;
-    this.options.storms.log(level, key, `${where}: ${message}`, store === undefined ? { service: live.id } : { endpoint: store.endpointId, function: store.funcId });
+    this.options.storms.log(
+      level,
+      key,
+      `${where}: ${message}`,
+      store === undefined ? { service: live.id } : { endpoint: store.endpointId, function: store.funcId },
+    );
   }
 }
 
@@ -154,7 +207,11 @@ async function readBody(request: IncomingMessage, limit: number): Promise<unknow
     }
   } catch (error) {
     if (isInstance(error, RequestError)) throw error;
-    throw new RequestError(499, `the client closed the connection before the request body was complete (${describeThrown(error, FAULT_CHARS)})`, false);
+    throw new RequestError(
+      499,
+      `the client closed the connection before the request body was complete (${describeThrown(error, FAULT_CHARS)})`,
+      false,
+    );
   }
   if (size === 0) return undefined;
   const raw = Buffer.concat(chunks);
@@ -163,10 +220,14 @@ async function readBody(request: IncomingMessage, limit: number): Promise<unknow
     try {
       return JSON.parse(raw.toString('utf8')) as unknown;
     } catch (error) {
-      throw new RequestError(400, `the request body is not valid JSON: ${describeThrown(error, FAULT_CHARS).replace(/^SyntaxError: /, '')}`);
+      throw new RequestError(
+        400,
+        `the request body is not valid JSON: ${describeThrown(error, FAULT_CHARS).replace(/^SyntaxError: /, '')}`,
+      );
     }
   }
-  if (type.startsWith('text/') || type === 'application/x-www-form-urlencoded' || type === '') return raw.toString('utf8');
+  if (type.startsWith('text/') || type === 'application/x-www-form-urlencoded' || type === '')
+    return raw.toString('utf8');
   return new Uint8Array(raw);
 }
 
@@ -175,7 +236,9 @@ function statusOf(error: unknown): number | undefined {
   try {
     const carrier = error as { status?: unknown; statusCode?: unknown } | undefined;
     const status = carrier?.status ?? carrier?.statusCode;
-    return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599 ? status : undefined;
+    return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599
+      ? status
+      : undefined;
   } catch {
     return undefined;
   }

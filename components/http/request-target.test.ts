@@ -30,7 +30,12 @@ describe('parseRequestTarget', () => {
 
 describe('parseQuery', () => {
   it('decodes keys and values, + as a space, and gathers repeated keys in order', () => {
-    expect({ ...parseQuery('a=1&b=x+y&a=2&c&=e&a=%E2%9C%93') }).toEqual({ a: ['1', '2', '✓'], b: 'x y', c: '', '': 'e' });
+    expect({ ...parseQuery('a=1&b=x+y&a=2&c&=e&a=%E2%9C%93') }).toEqual({
+      a: ['1', '2', '✓'],
+      b: 'x y',
+      c: '',
+      '': 'e',
+    });
   });
 
   it('has no prototype, so __proto__ is a plain key', () => {

@@ -29,12 +29,20 @@ export function parseRequestTarget(target: string): RequestTarget | BadTarget {
   if (!rest.startsWith('/')) {
     const absolute = ABSOLUTE.exec(rest);
     if (absolute === null) {
-      return { problem: rest === '*' ? 'the asterisk-form target "*" (server-wide OPTIONS) is not served' : 'the request target is neither a path nor an absolute URL' };
+      return {
+        problem:
+          rest === '*'
+            ? 'the asterisk-form target "*" (server-wide OPTIONS) is not served'
+            : 'the request target is neither a path nor an absolute URL',
+      };
     }
     const authority = AUTHORITY.exec(absolute[1] as string);
     if (authority === null) return { problem: 'the request target has a malformed host' };
     const port = authority[1];
-    if (port !== undefined && port !== '' && Number(port) > 65_535) return { problem: `the request target has port ${port.length > 6 ? `${port.slice(0, 6)}...` : port}, outside 0-65535` };
+    if (port !== undefined && port !== '' && Number(port) > 65_535)
+      return {
+        problem: `the request target has port ${port.length > 6 ? `${port.slice(0, 6)}...` : port}, outside 0-65535`,
+      };
     rest = absolute[2] as string;
     if (!rest.startsWith('/')) rest = `/${rest}`;
   }
@@ -44,8 +52,15 @@ export function parseRequestTarget(target: string): RequestTarget | BadTarget {
   const mark = rest.indexOf('?');
   const path = mark === -1 ? rest : rest.slice(0, mark);
   const query = mark === -1 ? '' : rest.slice(mark + 1);
-  if (!decodes(path)) return { problem: 'the path has malformed percent-encoding (% must be followed by two hex digits that decode to UTF-8)' };
-  if (!decodes(query.replaceAll('+', ' '))) return { problem: 'the query string has malformed percent-encoding (% must be followed by two hex digits that decode to UTF-8)' };
+  if (!decodes(path))
+    return {
+      problem: 'the path has malformed percent-encoding (% must be followed by two hex digits that decode to UTF-8)',
+    };
+  if (!decodes(query.replaceAll('+', ' ')))
+    return {
+      problem:
+        'the query string has malformed percent-encoding (% must be followed by two hex digits that decode to UTF-8)',
+    };
   return { path, query };
 }
 

@@ -44,11 +44,18 @@ export function encodeResult(result: unknown): EncodedResponse {
 
 function encode(result: unknown): EncodedResponse {
   if (typeof result !== 'object' || result === null || Array.isArray(result)) {
-    throw new ResultError(`returned ${result === null ? 'null' : Array.isArray(result) ? 'an array' : typeof result}; ${SHAPE}`);
+    throw new ResultError(
+      `returned ${result === null ? 'null' : Array.isArray(result) ? 'an array' : typeof result}; ${SHAPE}`,
+    );
   }
   const keys = Reflect.ownKeys(result);
-  const extra = keys.filter((key) => key !== 'status' && key !== 'headers' && key !== 'body').map((key) => escapeInvisible(String(key), 40));
-  if (extra.length > 0) throw new ResultError(`returned unknown keys ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}; ${SHAPE}`);
+  const extra = keys
+    .filter((key) => key !== 'status' && key !== 'headers' && key !== 'body')
+    .map((key) => escapeInvisible(String(key), 40));
+  if (extra.length > 0)
+    throw new ResultError(
+      `returned unknown keys ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}; ${SHAPE}`,
+    );
   const { status, headers, body } = result as { status?: unknown; headers?: unknown; body?: unknown };
   const headerList = encodeHeaders(headers);
   let payload: Buffer | undefined;
@@ -65,7 +72,10 @@ function encode(result: unknown): EncodedResponse {
     payload = Buffer.from(toJson(body), 'utf8');
     type = 'application/json; charset=utf-8';
   }
-  if (status !== undefined && !(typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599)) {
+  if (
+    status !== undefined &&
+    !(typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599)
+  ) {
     throw new ResultError(`returned status ${show(status, 40)}, not an HTTP status (an integer from 200 to 599)`);
   }
   if (type !== undefined && headerList['content-type'] === undefined) headerList['content-type'] = type;
@@ -76,25 +86,32 @@ function encode(result: unknown): EncodedResponse {
 function encodeHeaders(headers: unknown): OutgoingHttpHeaders {
   const list: OutgoingHttpHeaders = Object.create(null) as OutgoingHttpHeaders;
   if (headers === undefined) return list;
-  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) throw new ResultError('returned headers that are not an object');
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers))
+    throw new ResultError('returned headers that are not an object');
   for (const [rawName, value] of Object.entries(headers)) {
     const name = rawName.toLowerCase();
     const shown = quote(rawName, 40);
     try {
       validateHeaderName(name);
     } catch {
-      throw new ResultError(`returned header name ${shown}, which is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
+      throw new ResultError(
+        `returned header name ${shown}, which is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only)`,
+      );
     }
     if (FRAMING.has(name)) continue;
     const values = Array.isArray(value) ? (value as unknown[]) : [value];
     for (const item of values) {
       if (!(typeof item === 'string' || (typeof item === 'number' && Number.isFinite(item)))) {
-        throw new ResultError(`returned header ${shown} with ${item === undefined ? 'an undefined' : item === null ? 'a null' : `a ${typeof item}`} value; a header value is a string, a finite number or an array of them`);
+        throw new ResultError(
+          `returned header ${shown} with ${item === undefined ? 'an undefined' : item === null ? 'a null' : `a ${typeof item}`} value; a header value is a string, a finite number or an array of them`,
+        );
       }
       try {
         validateHeaderValue(name, String(item));
       } catch {
-        throw new ResultError(`returned header ${shown} with a value that holds characters HTTP does not allow (such as CR or LF)`);
+        throw new ResultError(
+          `returned header ${shown} with a value that holds characters HTTP does not allow (such as CR or LF)`,
+        );
       }
     }
     list[name] = Array.isArray(value) ? values.map(String) : typeof value === 'number' ? value : String(value);
@@ -108,12 +125,17 @@ function toJson(body: unknown): string {
     text = JSON.stringify(body);
   } catch (error) {
     const message = describeThrown(error, FAULT_CHARS);
-    if (isInstance(error, RangeError) && /call stack/i.test(message)) throw new ResultError('returned a body nested too deeply to encode as JSON');
+    if (isInstance(error, RangeError) && /call stack/i.test(message))
+      throw new ResultError('returned a body nested too deeply to encode as JSON');
     if (/BigInt/i.test(message)) throw new ResultError('returned a body holding a BigInt, which JSON cannot encode');
-    if (/circular/i.test(message)) throw new ResultError('returned a body with a circular reference, which JSON cannot encode');
+    if (/circular/i.test(message))
+      throw new ResultError('returned a body with a circular reference, which JSON cannot encode');
     throw new ResultError(`returned a body that cannot be encoded as JSON: ${message}`);
   }
-  if (text === undefined) throw new ResultError(`returned a ${typeof body} as its body, which JSON cannot encode; a body is a string, a Uint8Array or a JSON value`);
+  if (text === undefined)
+    throw new ResultError(
+      `returned a ${typeof body} as its body, which JSON cannot encode; a body is a string, a Uint8Array or a JSON value`,
+    );
   return text;
 }
 
@@ -139,7 +161,10 @@ export function sendError(response: ServerResponse, status: number, message: str
     }
     if (response.destroyed || response.socket === null || response.socket.destroyed) return;
     const text = JSON.stringify({ error: message });
-    const headers: OutgoingHttpHeaders = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) };
+    const headers: OutgoingHttpHeaders = {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    };
     if (close) headers['connection'] = 'close';
     response.writeHead(status, headers);
     response.end(text);

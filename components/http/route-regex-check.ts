@@ -47,13 +47,20 @@ export class RouteRegexCheck {
       const problem = this.verdict(`^${regex}$`, regex);
       if (problem !== undefined) return problem;
     }
-    const probe = Router({ maxParamLength: this.options.maxParamLength, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true });
+    const probe = Router({
+      maxParamLength: this.options.maxParamLength,
+      ignoreTrailingSlash: true,
+      ignoreDuplicateSlashes: true,
+    });
     probe.on(method as HTTPMethod, path, () => undefined);
     const root = (probe as unknown as { trees?: Record<string, TreeNode> }).trees?.[method];
     for (const node of regexNodes(root)) {
       if ((node.regexParamCount ?? 0) < COMPOSED_FROM) continue;
       const source = (node.regex as RegExp).source;
-      const problem = this.verdict(source, `the regex ${source} that find-my-way composes for a path segment with ${node.regexParamCount} parameters`);
+      const problem = this.verdict(
+        source,
+        `the regex ${source} that find-my-way composes for a path segment with ${node.regexParamCount} parameters`,
+      );
       if (problem !== undefined) return `${problem}; put fewer parameters in one segment`;
     }
     return undefined;
@@ -73,7 +80,9 @@ export class RouteRegexCheck {
   }
 }
 
-function firstTrail(trails: readonly { trail: readonly { a: { node: { source: string } }; b: { node: { source: string } } }[] }[]): string {
+function firstTrail(
+  trails: readonly { trail: readonly { a: { node: { source: string } }; b: { node: { source: string } } }[] }[],
+): string {
   const step = trails[0]?.trail[0];
   return step === undefined ? '' : ` (${step.a.node.source} and ${step.b.node.source} can take the same characters)`;
 }

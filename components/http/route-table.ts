@@ -42,7 +42,12 @@ export function newTable(maxParamLength: number): Table {
 export function routeFor(router: RouterSpec, endpoint: EndpointSpec): Route {
   const prefix = router.prefix.replace(/\/+$/, '');
   const path = `${prefix}${endpoint.path}` || '/';
-  return { service: router.server, method: endpoint.method, path, store: { endpointId: endpoint.id, funcId: endpoint.func, timeoutMs: endpoint.timeoutMs } };
+  return {
+    service: router.server,
+    method: endpoint.method,
+    path,
+    store: { endpointId: endpoint.id, funcId: endpoint.func, timeoutMs: endpoint.timeoutMs },
+  };
 }
 
 /** Options of {@link StagedRoutes}. */
@@ -102,17 +107,27 @@ export class StagedRoutes {
       existing = table.findRoute(route.method, route.path);
       unsafe = existing === null ? this.options.regexCheck.problemOf(route.method, route.path) : undefined;
     } catch (error) {
-      throw refusal(entry, field, { reason: `route ${route.method} ${route.path} is not valid: ${messageOf(error)}`, code: 'INVALID' });
+      throw refusal(entry, field, {
+        reason: `route ${route.method} ${route.path} is not valid: ${messageOf(error)}`,
+        code: 'INVALID',
+      });
     }
     if (existing !== null) {
       const taken = `route ${route.method} ${route.path} on ${route.service} is already taken by endpoint ${existing.store?.endpointId ?? '?'}`;
       throw refusal(entry, field, { reason: taken, code: 'CONFLICT' });
     }
-    if (unsafe !== undefined) throw refusal(entry, field, { reason: `route ${route.method} ${route.path} is refused: ${unsafe}`, code: 'INVALID' });
+    if (unsafe !== undefined)
+      throw refusal(entry, field, {
+        reason: `route ${route.method} ${route.path} is refused: ${unsafe}`,
+        code: 'INVALID',
+      });
     try {
       table.on(route.method, route.path, noop, route.store);
     } catch (error) {
-      throw refusal(entry, field, { reason: `route ${route.method} ${route.path} is not valid: ${messageOf(error)}`, code: 'INVALID' });
+      throw refusal(entry, field, {
+        reason: `route ${route.method} ${route.path} is not valid: ${messageOf(error)}`,
+        code: 'INVALID',
+      });
     }
   }
 

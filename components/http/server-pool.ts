@@ -107,7 +107,10 @@ export class ServerPool {
     this.stopped = true;
     const servers = [...this.live.values(), ...bound];
     this.live = new Map();
-    await Promise.all([...servers.map((live) => closeServer(live.server, this.options.shutdownGraceMs)), ...this.closing]);
+    await Promise.all([
+      ...servers.map((live) => closeServer(live.server, this.options.shutdownGraceMs)),
+      ...this.closing,
+    ]);
   }
 
   private retire(live: LiveServer, why: string): void {
@@ -125,9 +128,15 @@ function toAddress(live: LiveServer): HttpServerAddress {
 function listenFailure(error: unknown, spec: ServiceSpec): Refusal {
   const code = (error as NodeJS.ErrnoException).code;
   const what = formatUrl(spec.host, spec.port).slice('http://'.length);
-  if (code === 'EADDRINUSE') return { reason: `address ${what} is already in use (stop what listens there, or choose another port)`, code: 'CONFLICT' };
-  if (code === 'EACCES') return { reason: `no permission to listen on ${what} (ports below 1024 need privileges)`, code: 'UNAVAILABLE' };
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return { reason: `host ${spec.host} is not an address of this machine`, code: 'UNAVAILABLE' };
+  if (code === 'EADDRINUSE')
+    return {
+      reason: `address ${what} is already in use (stop what listens there, or choose another port)`,
+      code: 'CONFLICT',
+    };
+  if (code === 'EACCES')
+    return { reason: `no permission to listen on ${what} (ports below 1024 need privileges)`, code: 'UNAVAILABLE' };
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return { reason: `host ${spec.host} is not an address of this machine`, code: 'UNAVAILABLE' };
   return { reason: `cannot listen on ${what}: ${messageOf(error)}`, code: 'UNAVAILABLE' };
 }
 

@@ -70,7 +70,9 @@ export const registryComponent = defineComponent({
   load: (ctx, config) => {
     const handlers = new HandlerRegistry();
     const events = ctx.get(RegistryEventsKey);
-    const journal = ctx.container.isBound(RegistryJournal) ? ctx.container.get<RegistryJournal>(RegistryJournal) : undefined;
+    const journal = ctx.container.isBound(RegistryJournal)
+      ? ctx.container.get<RegistryJournal>(RegistryJournal)
+      : undefined;
     const options: RegistryOptions = {
       handlers,
       acceptKinds: config.acceptKinds,

@@ -25,7 +25,9 @@ describe('registry component', () => {
     boot.register(registryComponent);
     boot.register(myservice);
     await boot.start();
-    const result = await seen.registry?.apply([{ op: 'create', entry: { id: 'app:one', kind: 'myservice.thing', data: {} } }]);
+    const result = await seen.registry?.apply([
+      { op: 'create', entry: { id: 'app:one', kind: 'myservice.thing', data: {} } },
+    ]);
     expect(result?.revision).toBe(1);
     await boot.shutdown();
   });
@@ -33,7 +35,9 @@ describe('registry component', () => {
   it('refuses getHandlerRegistry before the registry component loaded, saying what to do', async () => {
     const boot = new BootLoader();
     boot.register({ name: 'early', load: (ctx) => void getHandlerRegistry(ctx) });
-    await expect(boot.load()).rejects.toThrow('boot context has no "handler registry" (load the "registry" component first: add it to dependsOn)');
+    await expect(boot.load()).rejects.toThrow(
+      'boot context has no "handler registry" (load the "registry" component first: add it to dependsOn)',
+    );
   });
 
   it('accepts the kinds its config lists without a listener', async () => {
@@ -43,19 +47,26 @@ describe('registry component', () => {
 
   it('refuses a kind no listener handles, naming it', async () => {
     await using app = await bootTestApp();
-    await app.expectRefused('entries:\n  - { name: n, kind: app.note, data: {} }\n', { code: 'INVALID', message: 'no listener handles kind "app.note"' });
+    await app.expectRefused('entries:\n  - { name: n, kind: app.note, data: {} }\n', {
+      code: 'INVALID',
+      message: 'no listener handles kind "app.note"',
+    });
   });
 
   it('bounds history by the changes its config allows', async () => {
     await using app = await bootTestApp({ config: { registry: { acceptKinds: ['app.note'], historyChangeLimit: 3 } } });
     for (const text of ['a', 'b', 'c']) {
-      await app.expectAccepted(`entries:\n  - { name: n${text}, kind: app.note, data: { text: ${text} } }\n  - { name: m${text}, kind: app.note, data: { text: ${text} } }\n`);
+      await app.expectAccepted(
+        `entries:\n  - { name: n${text}, kind: app.note, data: { text: ${text} } }\n  - { name: m${text}, kind: app.note, data: { text: ${text} } }\n`,
+      );
     }
     // Three batches of two changes each: only the newest one fits in three changes.
     expect(app.registry.historyRecords().map((record) => record.changes.length)).toEqual([2]);
   });
 
   it('refuses a config that is not valid, naming the component and the field', async () => {
-    await expect(bootTestApp({ config: { registry: { acceptKinds: 'app.note' } } })).rejects.toThrow(/component registry failed to load: invalid configuration .*\n\s+data\.acceptKinds/);
+    await expect(bootTestApp({ config: { registry: { acceptKinds: 'app.note' } } })).rejects.toThrow(
+      /component registry failed to load: invalid configuration .*\n\s+data\.acceptKinds/,
+    );
   });
 });

@@ -24,7 +24,11 @@ describe('KindlingError.is', () => {
     expect(KindlingError.is(error)).toBe(true);
     expect(KindlingError.is(error, 'CONFLICT')).toBe(true);
     expect(KindlingError.is(error, 'NOT_FOUND')).toBe(false);
-    const config = new ConfigError({ entryId: 'app:a', kind: 'http.service', issues: [{ path: 'data.port', message: 'port must be a number' }] });
+    const config = new ConfigError({
+      entryId: 'app:a',
+      kind: 'http.service',
+      issues: [{ path: 'data.port', message: 'port must be a number' }],
+    });
     expect(KindlingError.is(config, 'INVALID')).toBe(true);
   });
 
@@ -38,7 +42,16 @@ describe('KindlingError.is', () => {
 
   it('refuses plain errors, look-alikes and anything that is not an object', () => {
     const lookAlike = Object.assign(new Error('boom'), { code: 'INVALID', details: {}, retryable: false });
-    for (const value of [new Error('boom'), lookAlike, { code: 'INVALID' }, 'INVALID', null, undefined, 42, Symbol('x')]) {
+    for (const value of [
+      new Error('boom'),
+      lookAlike,
+      { code: 'INVALID' },
+      'INVALID',
+      null,
+      undefined,
+      42,
+      Symbol('x'),
+    ]) {
       expect(KindlingError.is(value)).toBe(false);
     }
   });

@@ -108,7 +108,15 @@ export function errorCodeOf(error: unknown): string | undefined {
 export const MESSAGE_MAX_CHARS = 8192;
 
 /** How {@link messageOf} shows a value that is not an error: one line, small, never calling its code. */
-const INSPECT: InspectOptions = { breakLength: Infinity, compact: true, depth: 2, maxArrayLength: 20, maxStringLength: 1000, getters: false, customInspect: false };
+const INSPECT: InspectOptions = {
+  breakLength: Infinity,
+  compact: true,
+  depth: 2,
+  maxArrayLength: 20,
+  maxStringLength: 1000,
+  getters: false,
+  customInspect: false,
+};
 
 /**
  * A readable message for any thrown value, at most `maxChars` long (longer ones are cut, saying how
@@ -148,7 +156,12 @@ function describe(error: unknown, sayWhat: boolean): string {
 
 function readMessage(error: unknown, sayWhat: boolean): string {
   // A Proxy's traps could throw or lie (even `instanceof` calls one): inspect shows its target.
-  if (typeof error !== 'object' || error === null || types.isProxy(error) || !(types.isNativeError(error) || error instanceof Error)) {
+  if (
+    typeof error !== 'object' ||
+    error === null ||
+    types.isProxy(error) ||
+    !(types.isNativeError(error) || error instanceof Error)
+  ) {
     if (!sayWhat) return typeof error === 'string' ? error : inspect(error, INSPECT);
     if (error === undefined || error === null) return `a thrown ${String(error)}`;
     return `a thrown ${typeof error}: ${typeof error === 'string' ? error : inspect(error, INSPECT)}`;
@@ -159,10 +172,12 @@ function readMessage(error: unknown, sayWhat: boolean): string {
   } catch {
     return `${nameOf(error)} (its message could not be read)`;
   }
-  if (typeof message === 'string') return message === '' ? nameOf(error) : sayWhat ? `${nameOf(error)}: ${message}` : message;
+  if (typeof message === 'string')
+    return message === '' ? nameOf(error) : sayWhat ? `${nameOf(error)}: ${message}` : message;
   if (message === undefined) return nameOf(error);
   // An error as the message (even the error itself) is named, not inspected: inspecting one reads its message again.
-  const described = types.isNativeError(message) && !types.isProxy(message) ? `[${nameOf(message)}]` : inspect(message, INSPECT);
+  const described =
+    types.isNativeError(message) && !types.isProxy(message) ? `[${nameOf(message)}]` : inspect(message, INSPECT);
   return `${nameOf(error)}: ${described}`;
 }
 

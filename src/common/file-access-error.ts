@@ -26,7 +26,12 @@ export class FileAccessError extends KindlingError {
   /** What is wrong, without the path: "is a FIFO (named pipe), not a regular file". */
   readonly problem: string;
 
-  constructor(reason: FileAccessReason, path: string, problem: string, options: { cause?: unknown; details?: Readonly<Record<string, unknown>> } = {}) {
+  constructor(
+    reason: FileAccessReason,
+    path: string,
+    problem: string,
+    options: { cause?: unknown; details?: Readonly<Record<string, unknown>> } = {},
+  ) {
     super(CODES[reason], `${path} ${problem}`, { cause: options.cause, details: { ...options.details, path, reason } });
     this.reason = reason;
     this.path = path;
@@ -36,9 +41,14 @@ export class FileAccessError extends KindlingError {
   /** The error of a failed file system call on `path`. */
   static fromFs(path: string, error: unknown): FileAccessError {
     const code = (error as { code?: unknown } | undefined)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return new FileAccessError('not-found', path, 'does not exist', { cause: error });
-    if (code === 'EACCES' || code === 'EPERM') return new FileAccessError('unreadable', path, 'cannot be read: permission denied', { cause: error });
-    if (code === 'ELOOP') return new FileAccessError('unreadable', path, 'cannot be read: too many levels of symbolic links', { cause: error });
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      return new FileAccessError('not-found', path, 'does not exist', { cause: error });
+    if (code === 'EACCES' || code === 'EPERM')
+      return new FileAccessError('unreadable', path, 'cannot be read: permission denied', { cause: error });
+    if (code === 'ELOOP')
+      return new FileAccessError('unreadable', path, 'cannot be read: too many levels of symbolic links', {
+        cause: error,
+      });
     return new FileAccessError('unreadable', path, `cannot be read: ${messageOf(error)}`, { cause: error });
   }
 }

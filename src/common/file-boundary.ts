@@ -39,7 +39,8 @@ export class FileBoundary {
     this.root = resolve(root);
     this.allowed = Object.freeze((options.allow ?? []).map((dir) => resolve(this.root, dir)));
     const max = options.maxModuleBytes ?? DEFAULT_MAX_MODULE_BYTES;
-    if (!Number.isSafeInteger(max) || max < 1) throw new KindlingError('INVALID', `maxModuleBytes must be a positive integer, got ${String(max)}`);
+    if (!Number.isSafeInteger(max) || max < 1)
+      throw new KindlingError('INVALID', `maxModuleBytes must be a positive integer, got ${String(max)}`);
     this.maxModuleBytes = max;
   }
 
@@ -73,7 +74,8 @@ export class FileBoundary {
 
   /** "the app root /srv/app", with the directories opted in. */
   describe(): string {
-    const allowed = this.allowed.length === 0 ? '' : ` and the directories allow.paths opts in (${this.allowed.join(', ')})`;
+    const allowed =
+      this.allowed.length === 0 ? '' : ` and the directories allow.paths opts in (${this.allowed.join(', ')})`;
     return `the app root ${this.root}${allowed}`;
   }
 

@@ -2,7 +2,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LogThrottle, createConsoleLogger, type ConsoleLoggerOptions, type Logger } from './logger.js';
 
 /** A console logger writing into an array. */
-function capture(options: ConsoleLoggerOptions = {}, level: 'debug' | 'warn' = 'debug'): { logger: Logger; lines: string[] } {
+function capture(
+  options: ConsoleLoggerOptions = {},
+  level: 'debug' | 'warn' = 'debug',
+): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
   return { logger: createConsoleLogger(level, 'app', { ...options, write: (line) => lines.push(line) }), lines };
 }
@@ -33,7 +36,10 @@ describe('createConsoleLogger', () => {
       const line = 'event bus transport: NATS at nats://127.0.0.1:4222: NATS is reconnecting';
       for (let i = 0; i < 1_000_000; i++) logger.warn(line);
       vi.advanceTimersByTime(10_000);
-      expect(lines).toEqual([...Array.from({ length: 10 }, () => `[app] warn  ${line}\n`), `[app] warn  … 999,990 more like this in the last 10 s: ${line}\n`]);
+      expect(lines).toEqual([
+        ...Array.from({ length: 10 }, () => `[app] warn  ${line}\n`),
+        `[app] warn  … 999,990 more like this in the last 10 s: ${line}\n`,
+      ]);
     });
 
     it('counts lines that differ only in numbers and quoted text as repeats', () => {
@@ -42,13 +48,20 @@ describe('createConsoleLogger', () => {
       logger.warn('subscriber "b" refused event 2');
       logger.warn('subscriber "c" refused event 3');
       vi.advanceTimersByTime(10_000);
-      expect(lines).toEqual(['[app] warn  subscriber "a" refused event 1\n', '[app] warn  … 2 more like this in the last 10 s: subscriber "a" refused event 1\n']);
+      expect(lines).toEqual([
+        '[app] warn  subscriber "a" refused event 1\n',
+        '[app] warn  … 2 more like this in the last 10 s: subscriber "a" refused event 1\n',
+      ]);
     });
 
     it('writes the first repeatsPerWindow lines of a template in full', () => {
       const { logger, lines } = capture({ repeatsPerWindow: 3 });
       for (let revision = 1; revision <= 3; revision++) logger.info(`applied revision ${revision}`);
-      expect(lines).toEqual(['[app] info  applied revision 1\n', '[app] info  applied revision 2\n', '[app] info  applied revision 3\n']);
+      expect(lines).toEqual([
+        '[app] info  applied revision 1\n',
+        '[app] info  applied revision 2\n',
+        '[app] info  applied revision 3\n',
+      ]);
     });
 
     it('counts repeats per level', () => {
@@ -64,7 +77,11 @@ describe('createConsoleLogger', () => {
       logger.warn('again');
       vi.advanceTimersByTime(1000);
       logger.warn('again');
-      expect(lines).toEqual(['[app] warn  again\n', '[app] warn  … 1 more like this in the last 1 s: again\n', '[app] warn  again\n']);
+      expect(lines).toEqual([
+        '[app] warn  again\n',
+        '[app] warn  … 1 more like this in the last 1 s: again\n',
+        '[app] warn  again\n',
+      ]);
     });
 
     it('writes no summary when nothing was suppressed', () => {
@@ -94,7 +111,9 @@ describe('createConsoleLogger', () => {
     });
 
     it('refuses a negative repeatWindowMs with INVALID', () => {
-      expect(() => createConsoleLogger('info', 'app', { repeatWindowMs: -1 })).toThrow(expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/repeatWindowMs/) }));
+      expect(() => createConsoleLogger('info', 'app', { repeatWindowMs: -1 })).toThrow(
+        expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/repeatWindowMs/) }),
+      );
     });
 
     it('cuts a line longer than maxLineChars, saying how much was left out', () => {
@@ -127,7 +146,9 @@ describe('createConsoleLogger', () => {
 
     it('escapes control characters in the fields and the prefix', () => {
       const lines: string[] = [];
-      createConsoleLogger('info', 'a\u001b[31m', { write: (line) => lines.push(line) }).info('m', { k: '\u202e\u0085' });
+      createConsoleLogger('info', 'a\u001b[31m', { write: (line) => lines.push(line) }).info('m', {
+        k: '\u202e\u0085',
+      });
       expect(lines).toEqual(['[a\\u001b[31m] info  m {"k":"\\u202e\\u0085"}\n']);
     });
   });
@@ -190,7 +211,9 @@ describe('LogThrottle', () => {
     });
 
     it('refuses a linesPerWindow below 1 with INVALID', () => {
-      expect(() => new LogThrottle(recorder().logger, { linesPerWindow: 0 })).toThrow(expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/linesPerWindow/) }));
+      expect(() => new LogThrottle(recorder().logger, { linesPerWindow: 0 })).toThrow(
+        expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/linesPerWindow/) }),
+      );
     });
 
     it('counts keys beyond maxKeys together', () => {

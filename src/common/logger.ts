@@ -108,10 +108,14 @@ class RepeatWindow {
     this.timer = undefined;
     const last = span(this.windowMs);
     for (const seen of this.seen.values()) {
-      if (seen.count > 0) this.safeEmit(seen.level, `… ${count(seen.count)} more like this in the last ${last}: ${seen.sample}`);
+      if (seen.count > 0)
+        this.safeEmit(seen.level, `… ${count(seen.count)} more like this in the last ${last}: ${seen.sample}`);
     }
     if (this.overflow > 0) {
-      this.safeEmit(this.overflowLevel, `… ${count(this.overflow)} more lines of other kinds in the last ${last} were not written (lines of ${count(this.maxLines)} kinds at most per ${last})`);
+      this.safeEmit(
+        this.overflowLevel,
+        `… ${count(this.overflow)} more lines of other kinds in the last ${last} were not written (lines of ${count(this.maxLines)} kinds at most per ${last})`,
+      );
     }
     this.seen.clear();
     this.lines = 0;
@@ -157,7 +161,11 @@ export interface ConsoleLoggerOptions {
 
 function positiveInteger(value: number, name: string, zeroAllowed: boolean): number {
   if (!Number.isSafeInteger(value) || value < (zeroAllowed ? 0 : 1)) {
-    throw new KindlingError('INVALID', `${name} must be a whole number ≥ ${zeroAllowed ? 0 : 1}, got ${String(value)}`, { details: { [name]: value } });
+    throw new KindlingError(
+      'INVALID',
+      `${name} must be a whole number ≥ ${zeroAllowed ? 0 : 1}, got ${String(value)}`,
+      { details: { [name]: value } },
+    );
   }
   return value;
 }
@@ -171,10 +179,18 @@ function positiveInteger(value: number, name: string, zeroAllowed: boolean): num
  * @example
  * const logger = createConsoleLogger('info', 'my-app', { repeatWindowMs: 60_000 });
  */
-export function createConsoleLogger(level: LogLevel = 'info', prefix = 'kindling', options: ConsoleLoggerOptions = {}): Logger {
+export function createConsoleLogger(
+  level: LogLevel = 'info',
+  prefix = 'kindling',
+  options: ConsoleLoggerOptions = {},
+): Logger {
   const maxLineChars = positiveInteger(options.maxLineChars ?? MAX_LINE_CHARS, 'maxLineChars', false);
   const windowMs = positiveInteger(options.repeatWindowMs ?? REPEAT_WINDOW_MS, 'repeatWindowMs', true);
-  const maxLines = positiveInteger(options.maxTemplatesPerWindow ?? MAX_TEMPLATES_PER_WINDOW, 'maxTemplatesPerWindow', false);
+  const maxLines = positiveInteger(
+    options.maxTemplatesPerWindow ?? MAX_TEMPLATES_PER_WINDOW,
+    'maxTemplatesPerWindow',
+    false,
+  );
   const repeatsPerWindow = positiveInteger(options.repeatsPerWindow ?? REPEATS_PER_WINDOW, 'repeatsPerWindow', false);
   const write = options.write ?? ((line: string): void => void process.stderr.write(line));
   const head = `[${escapeInvisible(prefix)}]`;
@@ -206,7 +222,11 @@ function safeJson(fields: LogFields): string {
   try {
     return (
       JSON.stringify(fields, (_key, value: unknown) =>
-        value instanceof Error ? { name: value.name, message: messageOf(value) } : typeof value === 'bigint' ? `${value}n` : value,
+        value instanceof Error
+          ? { name: value.name, message: messageOf(value) }
+          : typeof value === 'bigint'
+            ? `${value}n`
+            : value,
       ) ?? '[unserialisable fields]'
     );
   } catch {

@@ -69,7 +69,10 @@ describe('messageOf', () => {
       const trap = (): never => {
         throw new Error('trap');
       };
-      const proxy = new Proxy({ code: 'P' }, { get: trap, ownKeys: trap, getPrototypeOf: trap, has: trap, getOwnPropertyDescriptor: trap });
+      const proxy = new Proxy(
+        { code: 'P' },
+        { get: trap, ownKeys: trap, getPrototypeOf: trap, has: trap, getOwnPropertyDescriptor: trap },
+      );
       expect(messageOf(proxy)).toBe("{ code: 'P' }");
     });
 
@@ -120,7 +123,11 @@ describe('messageOf', () => {
     });
 
     it('describes undefined, null and a function', () => {
-      expect([messageOf(undefined), messageOf(null), messageOf(function named() {})]).toEqual(['undefined', 'null', '[Function: named]']);
+      expect([messageOf(undefined), messageOf(null), messageOf(function named() {})]).toEqual([
+        'undefined',
+        'null',
+        '[Function: named]',
+      ]);
     });
 
     it('falls back to the type of a value it cannot describe', () => {
@@ -152,7 +159,8 @@ describe('messageOf', () => {
 const trap = (): never => {
   throw new Error('trap');
 };
-const hostileProxy = (): object => new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap, getOwnPropertyDescriptor: trap });
+const hostileProxy = (): object =>
+  new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap, getOwnPropertyDescriptor: trap });
 
 describe('describeThrown', () => {
   it.each([
@@ -163,7 +171,11 @@ describe('describeThrown', () => {
     { name: 'null', fault: null, text: 'a thrown null' },
     { name: 'an object', fault: { code: 1 }, text: 'a thrown object: { code: 1 }' },
     { name: 'a proxy whose traps throw', fault: hostileProxy(), text: 'a thrown object: {}' },
-    { name: 'an object whose toString and toJSON throw', fault: { toString: trap, toJSON: trap }, text: 'a thrown object: { toString: [Function: trap], toJSON: [Function: trap] }' },
+    {
+      name: 'an object whose toString and toJSON throw',
+      fault: { toString: trap, toJSON: trap },
+      text: 'a thrown object: { toString: [Function: trap], toJSON: [Function: trap] }',
+    },
     { name: 'a BigInt', fault: 10n, text: 'a thrown bigint: 10n' },
   ])('describes $name without throwing', ({ fault, text }) => {
     expect(describeThrown(fault)).toBe(text);
@@ -180,6 +192,8 @@ describe('describeThrown', () => {
   });
 
   it('escapes control characters and cuts long text', () => {
-    expect(describeThrown(new Error(`a\nb\u001b[31m${'x'.repeat(400)}`), 300)).toMatch(/^Error: a\\nb\\u001b\[31mx+… \(\d+ more characters\)$/);
+    expect(describeThrown(new Error(`a\nb\u001b[31m${'x'.repeat(400)}`), 300)).toMatch(
+      /^Error: a\\nb\\u001b\[31mx+… \(\d+ more characters\)$/,
+    );
   });
 });

@@ -53,34 +53,45 @@ describe('readBoundedFile', () => {
     expect(file.size).toBe(7);
   });
 
-  it.each(['fifo', 'socket', 'directory', 'oversized'] as const)('refuses %s without reading it, while timers keep firing', async (name) => {
-    const { path, expected } = special[name];
-    const pending = refusalOf(readBoundedFile(path, { maxBytes: LIMIT }));
-    await timerFires();
-    const error = await pending;
-    expect(error.message).toMatch(expected);
-    expect(error.message.startsWith(path)).toBe(true);
-    expect(error.code).toBe('INVALID');
-  });
+  it.each(['fifo', 'socket', 'directory', 'oversized'] as const)(
+    'refuses %s without reading it, while timers keep firing',
+    async (name) => {
+      const { path, expected } = special[name];
+      const pending = refusalOf(readBoundedFile(path, { maxBytes: LIMIT }));
+      await timerFires();
+      const error = await pending;
+      expect(error.message).toMatch(expected);
+      expect(error.message.startsWith(path)).toBe(true);
+      expect(error.code).toBe('INVALID');
+    },
+  );
 
-  it.each(DEVICES)('refuses the character device $label without reading from it (memory stays bounded)', async ({ path, expected }) => {
-    const before = process.memoryUsage().arrayBuffers;
-    const error = await refusalOf(readBoundedFile(path, { maxBytes: 64 * 1024 * 1024 }));
-    expect(error.message).toMatch(expected);
-    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 1024 * 1024);
-  });
+  it.each(DEVICES)(
+    'refuses the character device $label without reading from it (memory stays bounded)',
+    async ({ path, expected }) => {
+      const before = process.memoryUsage().arrayBuffers;
+      const error = await refusalOf(readBoundedFile(path, { maxBytes: 64 * 1024 * 1024 }));
+      expect(error.message).toMatch(expected);
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 1024 * 1024);
+    },
+  );
 
   it('names the setting that raises the limit', async () => {
-    const error = await refusalOf(readBoundedFile(special.oversized.path, { maxBytes: LIMIT, limitName: 'maxFileBytes' }));
+    const error = await refusalOf(
+      readBoundedFile(special.oversized.path, { maxBytes: LIMIT, limitName: 'maxFileBytes' }),
+    );
     expect(error.message).toContain(`more than the limit of ${LIMIT} (maxFileBytes)`);
     expect(error.reason).toBe('too-large');
   });
 
-  it.runIf(process.platform === 'linux')('refuses a file that grows past the limit while it is read (fstat said 0 bytes)', async () => {
-    // /proc files are regular files whose size fstat gives as 0: what is read is more than was announced.
-    const error = await refusalOf(readBoundedFile('/proc/self/status', { maxBytes: 64 }));
-    expect(error.message).toMatch(/grew past the limit of 64 bytes \(maxBytes\) while it was read/);
-  });
+  it.runIf(process.platform === 'linux')(
+    'refuses a file that grows past the limit while it is read (fstat said 0 bytes)',
+    async () => {
+      // /proc files are regular files whose size fstat gives as 0: what is read is more than was announced.
+      const error = await refusalOf(readBoundedFile('/proc/self/status', { maxBytes: 64 }));
+      expect(error.message).toMatch(/grew past the limit of 64 bytes \(maxBytes\) while it was read/);
+    },
+  );
 
   it.runIf(process.platform === 'linux')('reads a file that grows within the limit', async () => {
     const file = await readBoundedFile('/proc/self/status', { maxBytes: LIMIT * 16 });
@@ -113,7 +124,9 @@ describe('readBoundedFile', () => {
     });
 
     it('says where a symbolic link that leads out resolves', async () => {
-      const error = await refusalOf(readBoundedFile(join(app, 'link-out.js'), { maxBytes: LIMIT, boundary: boundary() }));
+      const error = await refusalOf(
+        readBoundedFile(join(app, 'link-out.js'), { maxBytes: LIMIT, boundary: boundary() }),
+      );
       expect(error.message).toContain(`(it resolves to ${join(dir, 'outside', 'x.js')})`);
     });
 
@@ -134,7 +147,9 @@ describe('readBoundedFile', () => {
     });
 
     it('refuses a device for its type even in a directory the boundary opts in', async () => {
-      const error = await refusalOf(readBoundedFile('/dev/zero', { maxBytes: LIMIT, boundary: new FileBoundary(app, { allow: ['/dev'] }) }));
+      const error = await refusalOf(
+        readBoundedFile('/dev/zero', { maxBytes: LIMIT, boundary: new FileBoundary(app, { allow: ['/dev'] }) }),
+      );
       expect(error.message).toMatch(/is a character device, not a regular file/);
     });
   });
@@ -163,7 +178,9 @@ describe('FileBoundary', () => {
     });
 
     it('names the directories allow.paths opts in when it refuses', async () => {
-      const error = await refusalOf(new FileBoundary(app, { allow: ['../common'] }).resolve(join(dir, 'outside', 'x.js')));
+      const error = await refusalOf(
+        new FileBoundary(app, { allow: ['../common'] }).resolve(join(dir, 'outside', 'x.js')),
+      );
       expect(error.message).toContain(`and the directories allow.paths opts in (${join(dir, 'common')})`);
     });
   });

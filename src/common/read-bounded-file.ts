@@ -59,7 +59,12 @@ export async function readBoundedFile(path: string, options: BoundedFileOptions)
     let length = 0;
     for (;;) {
       if (length === buffer.length) {
-        if (length > max) throw new FileAccessError('too-large', path, `grew past the limit of ${max} bytes (${limitName(options)}) while it was read`);
+        if (length > max)
+          throw new FileAccessError(
+            'too-large',
+            path,
+            `grew past the limit of ${max} bytes (${limitName(options)}) while it was read`,
+          );
         const larger = Buffer.allocUnsafe(Math.min(buffer.length * 2, max + 1));
         buffer.copy(larger, 0, 0, length);
         buffer = larger;
@@ -79,7 +84,10 @@ export async function readBoundedFile(path: string, options: BoundedFileOptions)
   }
 }
 
-async function openBounded(path: string, options: BoundedFileOptions): Promise<{ handle: FileHandle; file: CheckedFile }> {
+async function openBounded(
+  path: string,
+  options: BoundedFileOptions,
+): Promise<{ handle: FileHandle; file: CheckedFile }> {
   const target = options.boundary === undefined ? resolve(path) : await options.boundary.resolve(path);
   // What is not a regular file is never opened: opening a FIFO waits for a writer (holding one of
   // libuv's four threads), and opening some devices does something by itself.
@@ -115,9 +123,14 @@ async function openBounded(path: string, options: BoundedFileOptions): Promise<{
 function checkStats(path: string, info: Stats, options: BoundedFileOptions): void {
   if (!info.isFile()) throw new FileAccessError('not-regular', path, `is ${fileTypeOf(info)}, not a regular file`);
   if (info.size > options.maxBytes) {
-    throw new FileAccessError('too-large', path, `is ${info.size} bytes, more than the limit of ${options.maxBytes} (${limitName(options)})`, {
-      details: { size: info.size, maxBytes: options.maxBytes },
-    });
+    throw new FileAccessError(
+      'too-large',
+      path,
+      `is ${info.size} bytes, more than the limit of ${options.maxBytes} (${limitName(options)})`,
+      {
+        details: { size: info.size, maxBytes: options.maxBytes },
+      },
+    );
   }
 }
 

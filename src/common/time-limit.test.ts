@@ -16,12 +16,18 @@ describe('withinTimeLimit', () => {
   });
 
   it('rejects as the call does', async () => {
-    await expect(withinTimeLimit(Promise.reject(new Error('failed')), 1_000, () => 'the call')).rejects.toThrow('failed');
+    await expect(withinTimeLimit(Promise.reject(new Error('failed')), 1_000, () => 'the call')).rejects.toThrow(
+      'failed',
+    );
   });
 
   it('rejects with a retryable TIMEOUT saying what did not finish once the time has passed', async () => {
     const late = withinTimeLimit(new Promise(() => undefined), 1_000, () => 'add of entry app:a');
-    const settled = expect(late).rejects.toMatchObject({ code: 'TIMEOUT', retryable: true, message: 'add of entry app:a did not finish within 1000 ms' });
+    const settled = expect(late).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      retryable: true,
+      message: 'add of entry app:a did not finish within 1000 ms',
+    });
     await vi.advanceTimersByTimeAsync(1_000);
     await settled;
   });
@@ -29,7 +35,12 @@ describe('withinTimeLimit', () => {
   it("rejects with the caller's own error when what() returns one, then calls onTimeout with it", async () => {
     const own = new KindlingError('TIMEOUT', 'did not answer within timeoutMs (50 ms)');
     const seen: unknown[] = [];
-    const late = withinTimeLimit(new Promise(() => undefined), 50, () => own, (error) => seen.push(error));
+    const late = withinTimeLimit(
+      new Promise(() => undefined),
+      50,
+      () => own,
+      (error) => seen.push(error),
+    );
     const settled = expect(late).rejects.toBe(own);
     await vi.advanceTimersByTimeAsync(50);
     await settled;

@@ -23,7 +23,10 @@ export function withinTimeLimit<T>(
       const error =
         described instanceof KindlingError
           ? described
-          : new KindlingError('TIMEOUT', `${described} did not finish within ${timeoutMs} ms`, { details: { timeoutMs }, retryable: true });
+          : new KindlingError('TIMEOUT', `${described} did not finish within ${timeoutMs} ms`, {
+              details: { timeoutMs },
+              retryable: true,
+            });
       reject(error);
       onTimeout?.(error);
     }, timeoutMs);

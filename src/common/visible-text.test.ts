@@ -13,7 +13,11 @@ describe('escapeInvisible', () => {
     ['a C1 control (CSI)', 'a\u009b2Jb', 'a\\u009b2Jb'],
     ['a soft hyphen', 'ad\u00admin', 'ad\\u00admin'],
     ['bidirectional overrides and embeddings', 'a\u202eb\u202ac\u202d', 'a\\u202eb\\u202ac\\u202d'],
-    ['bidirectional isolates and marks', 'a\u2066b\u2069c\u200fd\u200ee\u061c', 'a\\u2066b\\u2069c\\u200fd\\u200ee\\u061c'],
+    [
+      'bidirectional isolates and marks',
+      'a\u2066b\u2069c\u200fd\u200ee\u061c',
+      'a\\u2066b\\u2069c\\u200fd\\u200ee\\u061c',
+    ],
     ['zero-width characters', 'a\u200b\u200c\u200d\u2060b', 'a\\u200b\\u200c\\u200d\\u2060b'],
     ['a no-break space and a line separator', 'a\u00a0b\u2028c', 'a\\u00a0b\\u2028c'],
     ['line and paragraph separators', 'a\u2028b\u2029', 'a\\u2028b\\u2029'],
@@ -55,7 +59,10 @@ describe('quote', () => {
 
 describe('findInvisible', () => {
   it('finds the first invisible character and its index', () => {
-    expect([findInvisible('ab\u200bc\u202e'), findInvisible('abc')]).toEqual([{ index: 2, character: '\u200b' }, undefined]);
+    expect([findInvisible('ab\u200bc\u202e'), findInvisible('abc')]).toEqual([
+      { index: 2, character: '\u200b' },
+      undefined,
+    ]);
   });
 });
 
@@ -65,17 +72,17 @@ describe('show', () => {
   });
 
   it('shows any value without throwing', () => {
-    expect([show('x'), show(3), show(null), show(undefined), show(2n), show([]), show({}), show(Symbol('s')), show(() => 1)]).toEqual([
-      '"x"',
-      '3',
-      'null',
-      'undefined',
-      '2n',
-      'a list',
-      'a mapping',
-      'a symbol',
-      'a function',
-    ]);
+    expect([
+      show('x'),
+      show(3),
+      show(null),
+      show(undefined),
+      show(2n),
+      show([]),
+      show({}),
+      show(Symbol('s')),
+      show(() => 1),
+    ]).toEqual(['"x"', '3', 'null', 'undefined', '2n', 'a list', 'a mapping', 'a symbol', 'a function']);
   });
 });
 

@@ -53,7 +53,11 @@ export class ConfigError extends KindlingError {
   constructor(init: ConfigErrorInit) {
     // A message never hides its cause: invisible and control characters (of a key, a value or a
     // config class's own words) are shown escaped.
-    const issues = Object.freeze(init.issues.map((issue) => Object.freeze({ ...issue, path: escapeInvisible(issue.path), message: escapeInvisible(issue.message) })));
+    const issues = Object.freeze(
+      init.issues.map((issue) =>
+        Object.freeze({ ...issue, path: escapeInvisible(issue.path), message: escapeInvisible(issue.message) }),
+      ),
+    );
     super('INVALID', formatConfigErrorMessage({ ...init, issues }), {
       cause: init.cause,
       details: {

@@ -140,7 +140,12 @@ describe(decodeEntryConfig, () => {
     it('shows the invisible characters of an unknown key escaped, in its message and its path (was: printed raw)', () => {
       const data = { name: 'api', 'po\u200brt': 80, routes: [] };
       const error = decodeError(() => decodeEntryConfig(ServiceConfig, entryOf(data)));
-      expect(error.issues).toEqual([{ path: 'data["po\\u200brt"]', message: 'unknown key "po\\u200brt" (ServiceConfig declares no decorator for it)' }]);
+      expect(error.issues).toEqual([
+        {
+          path: 'data["po\\u200brt"]',
+          message: 'unknown key "po\\u200brt" (ServiceConfig declares no decorator for it)',
+        },
+      ]);
       expect(error.message).toContain('data["po\\u200brt"]: unknown key "po\\u200brt"');
     });
 

@@ -22,9 +22,7 @@ export interface DecodeEntryConfigOptions {
  * `['routes', 0, 'path']`).
  */
 export type ConfigProblem =
-  | string
-  | Error
-  | { readonly path?: string | readonly (string | number)[]; readonly message: string };
+  string | Error | { readonly path?: string | readonly (string | number)[]; readonly message: string };
 
 /**
  * What a config class's `validate()` hook returns: nothing (or `true`, or an empty array) when the

@@ -30,14 +30,21 @@ const RESERVED_NAMESPACES: ReadonlySet<string> = new Set(['ns', 'group']);
 
 /** What a name may contain, for messages. */
 export const NAME_RULE = 'a name is ASCII letters, digits and _ . - / @, and starts with a letter, a digit or _';
-const NAMESPACE_RULE = 'dotted words such as "app.http": ASCII letters, digits, _ and -, each word starting with a letter or _';
+const NAMESPACE_RULE =
+  'dotted words such as "app.http": ASCII letters, digits, _ and -, each word starting with a letter or _';
 
 /** Why one character is not allowed in a name, in words. */
 function describeCharacter(ch: string): string {
   const code = ch.codePointAt(0) as number;
   const at = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
   if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return `a control character (${at})`;
-  if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) || code === 0x200e || code === 0x200f || code === 0x061c) {
+  if (
+    (code >= 0x202a && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069) ||
+    code === 0x200e ||
+    code === 0x200f ||
+    code === 0x061c
+  ) {
     return `a bidirectional control (${at}), which reorders the text around it`;
   }
   if ((code >= 0x200b && code <= 0x200d) || code === 0x2060 || code === 0xfeff || code === 0x00ad) {
@@ -159,7 +166,8 @@ export function dependencyProblem(ref: unknown, entryId: string): string | undef
     const bad = nameProblem(rest);
     return bad === undefined ? undefined : `does not name a group: ${bad} (${NAME_RULE})`;
   }
-  if (head === 'ns') return NAMESPACE.test(rest) ? undefined : `does not name a namespace: it must be ${NAMESPACE_RULE}`;
+  if (head === 'ns')
+    return NAMESPACE.test(rest) ? undefined : `does not name a namespace: it must be ${NAMESPACE_RULE}`;
   const problem = idProblem(ref);
   if (problem !== undefined) return `is not an entry id: it ${problem}`;
   return ref === entryId ? 'names the entry itself' : undefined;
@@ -190,7 +198,9 @@ export function isPlainDependency(ref: unknown, entryId: string): boolean {
 export function parseDependency(ref: unknown, entryId: string): string {
   const problem = dependencyProblem(ref, entryId);
   if (problem !== undefined) {
-    throw new KindlingError('INVALID', `depends_on ${show(ref)} of entry ${entryId} ${problem}`, { details: { entryId } });
+    throw new KindlingError('INVALID', `depends_on ${show(ref)} of entry ${entryId} ${problem}`, {
+      details: { entryId },
+    });
   }
   const text = ref as string;
   return text.includes(':') ? text : `${entryId.slice(0, entryId.indexOf(':') + 1)}${text}`;

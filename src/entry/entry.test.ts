@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { KindlingError } from '../common/errors.js';
 import { createEntry, formatEntryLocation, getEntrySource, setEntrySource } from './entry.js';
-import { assertValidKind, dependencyProblem, isValidName, isValidNamespace, parseDependency, parseEntryId, resolveEntryRef } from './entry-id.js';
+import {
+  assertValidKind,
+  dependencyProblem,
+  isValidName,
+  isValidNamespace,
+  parseDependency,
+  parseEntryId,
+  resolveEntryRef,
+} from './entry-id.js';
 
 /** The message of what `run` throws. */
 function messageOf(run: () => unknown): string {
@@ -53,17 +61,31 @@ describe('parseEntryId', () => {
     expect(parseEntryId('app:Az09_.-/@x')).toEqual({ namespace: 'app', name: 'Az09_.-/@x' });
   });
 
-  it.each(['', 'server', ':server', 'app:', 'app..http:x', 'app:has space', 'app.http:server:v2', '9app:x', 'app:.hidden', 'app:-x'])(
-    'refuses %j with INVALID',
-    (id) => {
-      expect(() => parseEntryId(id)).toThrow(KindlingError);
+  it.each([
+    '',
+    'server',
+    ':server',
+    'app:',
+    'app..http:x',
+    'app:has space',
+    'app.http:server:v2',
+    '9app:x',
+    'app:.hidden',
+    'app:-x',
+  ])('refuses %j with INVALID', (id) => {
+    expect(() => parseEntryId(id)).toThrow(KindlingError);
+  });
+
+  it.each(REFUSED_CHARACTERS)(
+    'refuses a name with %s, naming it and showing it escaped',
+    (_label, character, named) => {
+      const message = messageOf(() => parseEntryId(`app:a${character}b`));
+      expect([
+        message.includes(`it contains ${named}`),
+        /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/.test(message),
+      ]).toEqual([true, false]);
     },
   );
-
-  it.each(REFUSED_CHARACTERS)('refuses a name with %s, naming it and showing it escaped', (_label, character, named) => {
-    const message = messageOf(() => parseEntryId(`app:a${character}b`));
-    expect([message.includes(`it contains ${named}`), /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/.test(message)]).toEqual([true, false]);
-  });
 
   it.each(['ns', 'group'])('refuses the reserved namespace %s', (namespace) => {
     expect(messageOf(() => parseEntryId(`${namespace}:x`))).toContain(`"${namespace}" is reserved`);
@@ -74,19 +96,21 @@ describe('parseEntryId', () => {
   });
 
   it('refuses an id that is not a string without failing to print it', () => {
-    expect(messageOf(() => parseEntryId(12n as unknown as string))).toBe('entry id is required (expected "namespace:name"), got 12n');
+    expect(messageOf(() => parseEntryId(12n as unknown as string))).toBe(
+      'entry id is required (expected "namespace:name"), got 12n',
+    );
   });
 });
 
 describe('isValidName and isValidNamespace', () => {
   it('agree with the grammar', () => {
-    expect([isValidName('a.b-c/d@e'), isValidName('a b'), isValidNamespace('app.http'), isValidNamespace('ns'), isValidNamespace('app.\u200b')]).toEqual([
-      true,
-      false,
-      true,
-      false,
-      false,
-    ]);
+    expect([
+      isValidName('a.b-c/d@e'),
+      isValidName('a b'),
+      isValidNamespace('app.http'),
+      isValidNamespace('ns'),
+      isValidNamespace('app.\u200b'),
+    ]).toEqual([true, false, true, false, false]);
   });
 });
 
@@ -126,11 +150,16 @@ describe('parseDependency', () => {
   });
 
   it('refuses a reference that is not a string', () => {
-    expect(dependencyProblem(3, 'app:api')).toBe('is not a reference (a name, an id, "ns:<namespace>" or "group:<group>")');
+    expect(dependencyProblem(3, 'app:api')).toBe(
+      'is not a reference (a name, an id, "ns:<namespace>" or "group:<group>")',
+    );
   });
 
   it('accepts the namespace and the groups of the entry itself, which select the others', () => {
-    expect([dependencyProblem('ns:app', 'app:api'), dependencyProblem('group:api', 'app:api')]).toEqual([undefined, undefined]);
+    expect([dependencyProblem('ns:app', 'app:api'), dependencyProblem('group:api', 'app:api')]).toEqual([
+      undefined,
+      undefined,
+    ]);
   });
 });
 
@@ -162,7 +191,9 @@ describe('createEntry', () => {
 
   it('refuses a __proto__ key with its path', () => {
     const data = JSON.parse('{"routes":[{"__proto__":{"polluted":true}}]}') as unknown;
-    expect(() => createEntry({ id: 'app:a', kind: 'x.y', data })).toThrow('entry app:a: data.routes[0].__proto__ is a forbidden key');
+    expect(() => createEntry({ id: 'app:a', kind: 'x.y', data })).toThrow(
+      'entry app:a: data.routes[0].__proto__ is a forbidden key',
+    );
   });
 
   it('refuses nesting deeper than 64 levels', () => {
@@ -180,9 +211,15 @@ describe('createEntry', () => {
     ['a symbol', Symbol('s'), 'data.x is a symbol, which JSON cannot store'],
     ['a Date', new Date(0), 'data.x is a Date, not a plain object or a list (JSON cannot store it as it is)'],
     ['a Map', new Map(), 'data.x is a Map, not a plain object or a list (JSON cannot store it as it is)'],
-    ['a class instance', new (class Point {})(), 'data.x is a Point, not a plain object or a list (JSON cannot store it as it is)'],
+    [
+      'a class instance',
+      new (class Point {})(),
+      'data.x is a Point, not a plain object or a list (JSON cannot store it as it is)',
+    ],
   ])('refuses %s in data, naming its path', (_label, value, message) => {
-    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', data: { x: value } }))).toBe(`entry app:a: ${message}`);
+    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', data: { x: value } }))).toBe(
+      `entry app:a: ${message}`,
+    );
   });
 
   it('refuses a non-finite number in meta, with the path in details', () => {
@@ -192,7 +229,10 @@ describe('createEntry', () => {
     } catch (caught) {
       error = caught;
     }
-    expect([(error as KindlingError).code, (error as KindlingError).details['path']]).toEqual(['INVALID', ['meta', 'limits', 1]]);
+    expect([(error as KindlingError).code, (error as KindlingError).details['path']]).toEqual([
+      'INVALID',
+      ['meta', 'limits', 1],
+    ]);
   });
 
   it('refuses undefined in a list, where JSON would store null', () => {
@@ -232,20 +272,40 @@ describe('createEntry', () => {
   });
 
   it('refuses a Proxy whose traps throw a value that cannot be printed, describing it without calling it', () => {
-    const unprintable = { toString: (): string => { throw new Error('no'); } };
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- a thrown non-error is the case under test
-    const data = new Proxy({}, { ownKeys: () => { throw unprintable; } });
-    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', data }))).toBe('entry app:a: data could not be read (a thrown object: { toString: [Function: toString] })');
+    const unprintable = {
+      toString: (): string => {
+        throw new Error('no');
+      },
+    };
+    const data = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- a thrown non-error is the case under test
+          throw unprintable;
+        },
+      },
+    );
+    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', data }))).toBe(
+      'entry app:a: data could not be read (a thrown object: { toString: [Function: toString] })',
+    );
   });
 
   it('refuses an entry whose fields cannot be read', () => {
-    const input = { get id(): string { throw new Error('gone'); }, kind: 'x.y' };
+    const input = {
+      get id(): string {
+        throw new Error('gone');
+      },
+      kind: 'x.y',
+    };
     expect(messageOf(() => createEntry(input))).toBe('the entry could not be read (Error: gone)');
   });
 
   it('shows a key with invisible characters escaped in the path', () => {
     const data = JSON.parse('{"a\\u202eb":{"__proto__":1}}') as unknown;
-    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', data }))).toBe('entry app:a: data["a\\u202eb"].__proto__ is a forbidden key');
+    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', data }))).toBe(
+      'entry app:a: data["a\\u202eb"].__proto__ is a forbidden key',
+    );
   });
 
   it.each([
@@ -256,11 +316,15 @@ describe('createEntry', () => {
     ['"a:b:c"', ['a:b:c'], 'meta.depends_on[0] "a:b:c" is not an entry id'],
     ['a number', [3], 'meta.depends_on[0] 3 is not a reference'],
   ])('refuses a depends_on naming %s', (_label, dependsOn, message) => {
-    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', meta: { depends_on: dependsOn } }))).toContain(`entry app:a: ${message}`);
+    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', meta: { depends_on: dependsOn } }))).toContain(
+      `entry app:a: ${message}`,
+    );
   });
 
   it('refuses a single depends_on that names the entry itself', () => {
-    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', meta: { depends_on: 'a' } }))).toBe('entry app:a: meta.depends_on "a" names the entry itself');
+    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', meta: { depends_on: 'a' } }))).toBe(
+      'entry app:a: meta.depends_on "a" names the entry itself',
+    );
   });
 
   it('refuses a depends_on that is neither a reference nor a list', () => {
@@ -270,7 +334,9 @@ describe('createEntry', () => {
   });
 
   it('refuses a group name outside the grammar', () => {
-    expect(messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', meta: { groups: ['web', 'we\u200bb'] } }))).toContain(
+    expect(
+      messageOf(() => createEntry({ id: 'app:a', kind: 'x.y', meta: { groups: ['web', 'we\u200bb'] } })),
+    ).toContain(
       'entry app:a: meta.groups[1] "we\\u200bb" is not a group name: it contains an invisible character (U+200B)',
     );
   });
@@ -281,16 +347,21 @@ describe('createEntry', () => {
   });
 
   it('refuses a meta that is not an object', () => {
-    expect(() => createEntry({ id: 'app:a', kind: 'x.y', meta: [] as unknown as Record<string, unknown> })).toThrow(/meta of entry app:a/);
+    expect(() => createEntry({ id: 'app:a', kind: 'x.y', meta: [] as unknown as Record<string, unknown> })).toThrow(
+      /meta of entry app:a/,
+    );
   });
 
   it('keeps the source of the input', () => {
-    const input = setEntrySource({ id: 'app:a', kind: 'x.y', data: { port: 1 } }, {
-      file: 'app.yaml',
-      line: 3,
-      column: 5,
-      locate: (path) => (path[1] === 'port' ? { line: 6, column: 11 } : undefined),
-    });
+    const input = setEntrySource(
+      { id: 'app:a', kind: 'x.y', data: { port: 1 } },
+      {
+        file: 'app.yaml',
+        line: 3,
+        column: 5,
+        locate: (path) => (path[1] === 'port' ? { line: 6, column: 11 } : undefined),
+      },
+    );
     const entry = createEntry(input);
     expect(getEntrySource(entry)?.file).toBe('app.yaml');
     expect(formatEntryLocation(entry)).toBe('app.yaml:3:5');

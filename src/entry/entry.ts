@@ -1,6 +1,14 @@
 import { FORBIDDEN_KEYS } from '../common/deep-freeze.js';
 import { KindlingError, describeThrown } from '../common/errors.js';
-import { assertValidKind, dependencyProblem, isPlainDependency, isValidName, NAME_RULE, nameProblem, parseEntryId } from './entry-id.js';
+import {
+  assertValidKind,
+  dependencyProblem,
+  isPlainDependency,
+  isValidName,
+  NAME_RULE,
+  nameProblem,
+  parseEntryId,
+} from './entry-id.js';
 import { escapeInvisible, quote, show } from '../common/visible-text.js';
 
 /** Attributes of an entry: `depends_on`, `groups`, `source`, and anything a component reads. */
@@ -65,14 +73,16 @@ class CopyRefusal extends Error {
  * refusal at the part being read.
  */
 function asRefusal(error: unknown, key: string | number): CopyRefusal {
-  const refusal = error instanceof CopyRefusal ? error : new CopyRefusal(`could not be read (${describeThrown(error)})`);
+  const refusal =
+    error instanceof CopyRefusal ? error : new CopyRefusal(`could not be read (${describeThrown(error)})`);
   refusal.path.unshift(key);
   return refusal;
 }
 
 /** The refusal of a part that is neither a plain object, a list, a string, a boolean nor null. */
 function notJson(value: unknown): CopyRefusal {
-  if (typeof value === 'number') return new CopyRefusal(`is ${String(value)}, which JSON cannot store (it would become null)`);
+  if (typeof value === 'number')
+    return new CopyRefusal(`is ${String(value)}, which JSON cannot store (it would become null)`);
   if (value === undefined) return new CopyRefusal('is undefined, which JSON cannot store (it would become null)');
   return new CopyRefusal(`is a ${typeof value}, which JSON cannot store`);
 }
@@ -117,7 +127,9 @@ function copyObject(value: object, depth: number): unknown {
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) {
     const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-    throw new CopyRefusal(`is ${typeof name === 'string' && name !== '' ? `a ${escapeInvisible(name)}` : 'an object'}, not a plain object or a list (JSON cannot store it as it is)`);
+    throw new CopyRefusal(
+      `is ${typeof name === 'string' && name !== '' ? `a ${escapeInvisible(name)}` : 'an object'}, not a plain object or a list (JSON cannot store it as it is)`,
+    );
   }
   const out: Record<string, unknown> = {};
   const keys = Object.keys(value);
@@ -137,7 +149,15 @@ function copyObject(value: object, depth: number): unknown {
 /** A path under an entry as it reads in a message: `data.routes[0]["a b"]`. */
 function formatPath(path: readonly (string | number)[]): string {
   return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : /^[A-Za-z_$][\w$-]*$/.test(part) ? (i === 0 ? part : `.${part}`) : `[${quote(part)}]`))
+    .map((part, i) =>
+      typeof part === 'number'
+        ? `[${part}]`
+        : /^[A-Za-z_$][\w$-]*$/.test(part)
+          ? i === 0
+            ? part
+            : `.${part}`
+          : `[${quote(part)}]`,
+    )
     .join('');
 }
 
@@ -168,12 +188,14 @@ function checkReferences(entryId: string, meta: Readonly<Record<string, unknown>
   if (dependsOn !== undefined) {
     const single = typeof dependsOn === 'string';
     const list: unknown = single ? [dependsOn] : dependsOn;
-    if (!Array.isArray(list)) throw refuse(entryId, ['meta', 'depends_on'], 'must be a reference or a list of references');
+    if (!Array.isArray(list))
+      throw refuse(entryId, ['meta', 'depends_on'], 'must be a reference or a list of references');
     for (let i = 0; i < list.length; i++) {
       const ref: unknown = list[i];
       if (isPlainDependency(ref, entryId)) continue;
       const problem = dependencyProblem(ref, entryId);
-      if (problem !== undefined) throw refuse(entryId, single ? ['meta', 'depends_on'] : ['meta', 'depends_on', i], `${show(ref)} ${problem}`);
+      if (problem !== undefined)
+        throw refuse(entryId, single ? ['meta', 'depends_on'] : ['meta', 'depends_on', i], `${show(ref)} ${problem}`);
     }
   }
   const groups = meta['groups'];
@@ -226,7 +248,9 @@ export function createEntry<D = unknown>(input: {
   assertValidKind(kind, id);
   const meta = rawMeta ?? {};
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
-    throw new KindlingError('INVALID', `meta of entry ${id} must be an object`, { details: { entryId: id, path: ['meta'] } });
+    throw new KindlingError('INVALID', `meta of entry ${id} must be an object`, {
+      details: { entryId: id, path: ['meta'] },
+    });
   }
   const entry: Entry<D> = {
     id,

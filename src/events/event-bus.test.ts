@@ -89,7 +89,12 @@ describe('DefaultEventBus', () => {
       bus.emit('job.done', 42);
       expect(after.mock.calls.map((call) => call.slice(0, 2))).toEqual([[42, 'job.done']]);
       expect(errors).toEqual([
-        expect.objectContaining({ module: 'broker', type: 'handler', event: 'job.done', error: expect.objectContaining({ message: 'boom' }) }),
+        expect.objectContaining({
+          module: 'broker',
+          type: 'handler',
+          event: 'job.done',
+          error: expect.objectContaining({ message: 'boom' }),
+        }),
       ]);
       expect(bus.stats().handlerErrors).toBe(1);
     });
@@ -99,7 +104,9 @@ describe('DefaultEventBus', () => {
       const reported = new Promise<BrokerError>((resolve) => bus.on('$broker.error', (p) => resolve(p as BrokerError)));
       bus.on('job.done', () => Promise.reject(new Error('later')));
       bus.emit('job.done');
-      await expect(reported).resolves.toEqual(expect.objectContaining({ type: 'handler', error: expect.objectContaining({ message: 'later' }) }));
+      await expect(reported).resolves.toEqual(
+        expect.objectContaining({ type: 'handler', error: expect.objectContaining({ message: 'later' }) }),
+      );
     });
 
     it('does not loop when a $broker.error handler throws', () => {
@@ -167,7 +174,9 @@ describe('DefaultEventBus', () => {
       for (let i = 0; i < 5; i++) await bus.send('feed', 'item', `/items/${i}`, i);
       expect(slow.dropped).toBe(3);
       expect(bus.stats().dropped).toBe(3);
-      expect(errors).toEqual([expect.objectContaining({ type: 'overflow', subscription: 'events.subscribe("feed")', totalDrops: 1 })]);
+      expect(errors).toEqual([
+        expect.objectContaining({ type: 'overflow', subscription: 'events.subscribe("feed")', totalDrops: 1 }),
+      ]);
       expect([(await slow.receive()).value?.data, (await slow.receive()).value?.data]).toEqual([3, 4]);
       expect(errors.at(-1)).toEqual(expect.objectContaining({ type: 'overflow', drained: true, episodeDrops: 3 }));
     });
@@ -255,7 +264,11 @@ describe('DefaultEventBus', () => {
       vi.useFakeTimers();
       const bus = newBus();
       const baseline = bus.stats();
-      const subs = [bus.events.subscribe('a'), bus.events.subscribe('b.*', 'x'), bus.broker.consume('q', 'user-created')];
+      const subs = [
+        bus.events.subscribe('a'),
+        bus.events.subscribe('b.*', 'x'),
+        bus.broker.consume('q', 'user-created'),
+      ];
       const listener = bus.on('c.**', vi.fn());
       const service = bus.createService({ name: 'svc', events: { 'd.*': () => undefined } });
       for (const sub of subs) sub.close();
@@ -292,7 +305,9 @@ describe('DefaultEventBus', () => {
       bus.on('user.created', (payload) => listener(payload));
       bus.emit('user.created', { id: 1 });
       expect(listener).not.toHaveBeenCalled();
-      expect(transport.sent).toEqual([expect.objectContaining({ name: 'user.created', eventType: 'emit', source: 'node-1' })]);
+      expect(transport.sent).toEqual([
+        expect.objectContaining({ name: 'user.created', eventType: 'emit', source: 'node-1' }),
+      ]);
       transport.receiver?.deliver(transport.sent[0] as EventEnvelope);
       expect(listener).toHaveBeenCalledWith({ id: 1 });
     });

@@ -121,13 +121,19 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
   constructor(options: EventBusOptions = {}) {
     const bufferSize = options.bufferSize ?? 1024;
     if (!Number.isInteger(bufferSize) || bufferSize < 1) {
-      throw new KindlingError('INVALID', `bufferSize must be a positive integer, got ${String(bufferSize)}`, { details: { bufferSize } });
+      throw new KindlingError('INVALID', `bufferSize must be a positive integer, got ${String(bufferSize)}`, {
+        details: { bufferSize },
+      });
     }
     const overflow = options.overflow ?? 'drop-oldest';
     if (!['drop-oldest', 'drop-newest', 'error'].includes(overflow)) {
-      throw new KindlingError('INVALID', `overflow must be drop-oldest, drop-newest or error, got ${String(overflow)}`, {
-        details: { overflow },
-      });
+      throw new KindlingError(
+        'INVALID',
+        `overflow must be drop-oldest, drop-newest or error, got ${String(overflow)}`,
+        {
+          details: { overflow },
+        },
+      );
     }
     this.nodeID = options.nodeID ?? `${hostname().toLowerCase()}-${process.pid}`;
     this.transport = options.transport ?? new LocalTransport();
@@ -200,7 +206,12 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
   start(): Promise<void> {
     if (this.starting !== undefined) return this.starting;
     if (this.currentState !== 'created') {
-      return Promise.reject(new KindlingError('UNAVAILABLE', `the event bus of node ${this.nodeID} is ${this.currentState}; it cannot start again`));
+      return Promise.reject(
+        new KindlingError(
+          'UNAVAILABLE',
+          `the event bus of node ${this.nodeID} is ${this.currentState}; it cannot start again`,
+        ),
+      );
     }
     this.starting = this.doStart();
     return this.starting;

@@ -16,11 +16,24 @@ export type { EventSubscription } from './core/event-subscription.js';
 export type { BufferOptions } from './core/event-subscription.js';
 export { LocalTransport, SENT } from './core/transport.js';
 export type { Transport, TransportReceiver, TransportSlot, NodeInfo } from './core/transport.js';
-export type { Channels, ChannelSendOptions, ChannelMessage, ChannelSubscribeOptions, ChannelSubscription } from './core/channels.js';
+export type {
+  Channels,
+  ChannelSendOptions,
+  ChannelMessage,
+  ChannelSubscribeOptions,
+  ChannelSubscription,
+} from './core/channels.js';
 
 // Moleculer: services, emit / broadcast / broadcastLocal, context-based handlers.
 export type { EventContext, Service } from './faces/moleculer/service.js';
-export type { EmitGroups, EmitOptions, ServiceBroker, ServiceSchema, ServiceEventHandler, ServiceEventDefinition } from './faces/moleculer/service.js';
+export type {
+  EmitGroups,
+  EmitOptions,
+  ServiceBroker,
+  ServiceSchema,
+  ServiceEventHandler,
+  ServiceEventDefinition,
+} from './faces/moleculer/service.js';
 export type {
   ParamsSchema,
   ParamsClass,

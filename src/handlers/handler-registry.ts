@@ -112,7 +112,11 @@ export class HandlerRegistry {
   private readonly declaredKinds = new Set<ListenerRegistration>();
 
   /** Registers a listener for every kind `pattern` matches. Throws `INVALID` for a bad pattern. */
-  registerListener<D = unknown>(pattern: string, listener: EntryListener<D>, options: ListenerOptions = {}): Disposable {
+  registerListener<D = unknown>(
+    pattern: string,
+    listener: EntryListener<D>,
+    options: ListenerOptions = {},
+  ): Disposable {
     const registration: ListenerRegistration = {
       listener: listener,
       pattern,
@@ -130,7 +134,11 @@ export class HandlerRegistry {
   }
 
   /** Registers an observer for every kind `pattern` matches. Throws `INVALID` for a bad pattern. */
-  registerObserver<D = unknown>(pattern: string, observer: EntryObserver<D>, options: { name?: string } = {}): Disposable {
+  registerObserver<D = unknown>(
+    pattern: string,
+    observer: EntryObserver<D>,
+    options: { name?: string } = {},
+  ): Disposable {
     const registration: ObserverRegistration = {
       observer: observer,
       pattern,
@@ -209,7 +217,11 @@ function editDistance(a: string, b: string): number {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + cost);
+      current[j] = Math.min(
+        (previous[j] as number) + 1,
+        (current[j - 1] as number) + 1,
+        (previous[j - 1] as number) + cost,
+      );
     }
     previous = current;
   }

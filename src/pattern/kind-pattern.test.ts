@@ -91,8 +91,13 @@ describe('event patterns of the trailing forms', () => {
     const names = ['a', 'a.', 'a.b', 'a.b.', 'a.b.c', 'a.bc', 'ab.c', 'x.a.b', 'a..b', '.a.b'];
     const cases: [string, string, boolean][] = [];
     for (const name of names) {
-      cases.push(['a.*', name, /^a\.[^.]*$/.test(name)], ['a.**', name, /^a\..*$/.test(name)], ['a.b.*', name, /^a\.b\.[^.]*$/.test(name)]);
+      cases.push(
+        ['a.*', name, /^a\.[^.]*$/.test(name)],
+        ['a.**', name, /^a\..*$/.test(name)],
+        ['a.b.*', name, /^a\.b\.[^.]*$/.test(name)],
+      );
     }
-    for (const [pattern, name, expected] of cases) expect([pattern, name, general(pattern, name)]).toEqual([pattern, name, expected]);
+    for (const [pattern, name, expected] of cases)
+      expect([pattern, name, general(pattern, name)]).toEqual([pattern, name, expected]);
   });
 });

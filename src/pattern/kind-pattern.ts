@@ -116,7 +116,8 @@ export function compilePattern(pattern: string, dialect: PatternDialect): Compil
   const exact = prefix.length === segments.length;
   const suffix: string[] = [];
   if (prefix.length === 0) {
-    for (let i = segments.length - 1; i > 0 && isLiteralSegment(segments[i] as string, dialect); i--) suffix.push(segments[i] as string);
+    for (let i = segments.length - 1; i > 0 && isLiteralSegment(segments[i] as string, dialect); i--)
+      suffix.push(segments[i] as string);
   }
   if (exact) {
     return { source: pattern, dialect, exact, prefix, suffix, test: (name) => name === pattern };
@@ -126,7 +127,14 @@ export function compilePattern(pattern: string, dialect: PatternDialect): Compil
     // Kind bodies start every segment with "\.", so that "**" can stand for zero segments.
     return { source: pattern, dialect, exact, prefix, suffix, test: (name) => regex.test(`.${name}`) };
   }
-  return { source: pattern, dialect, exact, prefix, suffix, test: eventTest(pattern, prefix.length === segments.length - 1 ? segments[prefix.length] : undefined) };
+  return {
+    source: pattern,
+    dialect,
+    exact,
+    prefix,
+    suffix,
+    test: eventTest(pattern, prefix.length === segments.length - 1 ? segments[prefix.length] : undefined),
+  };
 }
 
 /**

@@ -139,13 +139,13 @@ describe('PatternSet under change', () => {
     const cache = set.createCache<string>();
     for (const name of ['user.created', 'user.deleted', 'order.created', 'order.paid']) cache.set(name, name);
     const exact = set.add('order.paid', 'exact');
-    expect([...['user.created', 'user.deleted', 'order.created', 'order.paid'].filter((n) => cache.get(n) !== undefined)]).toEqual([
-      'user.created',
-      'user.deleted',
-      'order.created',
-    ]);
+    expect([
+      ...['user.created', 'user.deleted', 'order.created', 'order.paid'].filter((n) => cache.get(n) !== undefined),
+    ]).toEqual(['user.created', 'user.deleted', 'order.created']);
     set.add('**.created', 'created');
-    expect(['user.created', 'user.deleted', 'order.created'].filter((n) => cache.get(n) !== undefined)).toEqual(['user.deleted']);
+    expect(['user.created', 'user.deleted', 'order.created'].filter((n) => cache.get(n) !== undefined)).toEqual([
+      'user.deleted',
+    ]);
     cache.set('order.paid', 'again');
     exact.dispose();
     expect(cache.get('order.paid')).toBeUndefined();

@@ -26,7 +26,8 @@ export class ResolutionCache<V> {
   private readonly half: number;
 
   constructor(readonly limit: number = RESOLUTION_CACHE_LIMIT) {
-    if (!Number.isInteger(limit) || limit < 2) throw new RangeError(`a resolution cache holds at least 2 names, got ${String(limit)}`);
+    if (!Number.isInteger(limit) || limit < 2)
+      throw new RangeError(`a resolution cache holds at least 2 names, got ${String(limit)}`);
     this.half = limit >> 1;
   }
 

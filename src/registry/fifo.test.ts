@@ -18,28 +18,31 @@ describe('Fifo', () => {
 
   it('behaves as an array used with push and shift, for any interleaving', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.integer({ min: 0, max: 3000 }), fc.constant(-1)), { maxLength: 60 }), (steps) => {
-        const queue = new Fifo<number>();
-        const model: number[] = [];
-        let next = 0;
-        for (const step of steps) {
-          if (step === -1) {
-            queue.clear();
-            model.length = 0;
-            continue;
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 3000 }), fc.constant(-1)), { maxLength: 60 }),
+        (steps) => {
+          const queue = new Fifo<number>();
+          const model: number[] = [];
+          let next = 0;
+          for (const step of steps) {
+            if (step === -1) {
+              queue.clear();
+              model.length = 0;
+              continue;
+            }
+            // Push a run of `step` items, then take back half of what is queued.
+            for (let i = 0; i < step; i++) {
+              queue.push(next);
+              model.push(next++);
+            }
+            const taken: (number | undefined)[] = [];
+            for (let i = Math.ceil(model.length / 2); i > 0; i--) taken.push(queue.shift());
+            expect(taken).toEqual(model.splice(0, taken.length));
+            expect(queue.size).toBe(model.length);
           }
-          // Push a run of `step` items, then take back half of what is queued.
-          for (let i = 0; i < step; i++) {
-            queue.push(next);
-            model.push(next++);
-          }
-          const taken: (number | undefined)[] = [];
-          for (let i = Math.ceil(model.length / 2); i > 0; i--) taken.push(queue.shift());
-          expect(taken).toEqual(model.splice(0, taken.length));
-          expect(queue.size).toBe(model.length);
-        }
-        expect([...queue]).toEqual(model);
-      }),
+          expect([...queue]).toEqual(model);
+        },
+      ),
       { numRuns: 100 },
     );
   });

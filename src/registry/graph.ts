@@ -65,7 +65,8 @@ export function stronglyConnected(
         const next = edges[at] as number;
         if (include !== undefined && !include(next)) continue;
         if (index[next] === -1) enter(next);
-        else if (onStack[next] === 1 && (index[next] as number) < (low[node] as number)) low[node] = index[next] as number;
+        else if (onStack[next] === 1 && (index[next] as number) < (low[node] as number))
+          low[node] = index[next] as number;
         continue;
       }
       visiting.pop();
@@ -101,7 +102,11 @@ export function stronglyConnected(
  * `successors` in the order given wins, so sorted successor lists give a deterministic answer.
  * Returns undefined when no cycle passes through `start`.
  */
-export function shortestCycleThrough(start: number, successors: (node: number) => readonly number[], componentOf: Int32Array): number[] | undefined {
+export function shortestCycleThrough(
+  start: number,
+  successors: (node: number) => readonly number[],
+  componentOf: Int32Array,
+): number[] | undefined {
   const component = componentOf[start];
   const parent = new Map<number, number>([[start, -1]]);
   let frontier = [start];

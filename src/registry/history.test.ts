@@ -53,7 +53,9 @@ describe('History', () => {
     history.add(batch(1, 10));
     history.add(batch(2, 500));
     expect(revisions(history)).toEqual([]);
-    expect(() => history.after(1, 2)).toThrow(expect.objectContaining({ code: 'GONE', details: { revision: 1, oldestRetained: 2 } }));
+    expect(() => history.after(1, 2)).toThrow(
+      expect.objectContaining({ code: 'GONE', details: { revision: 1, oldestRetained: 2 } }),
+    );
     expect(() => history.after(1, 2)).toThrow(/raise historyChangeLimit/);
     history.add(batch(3, 1));
     expect(history.after(2, 3).map((record) => record.revision)).toEqual([3]);
@@ -90,10 +92,26 @@ describe('History', () => {
 
 describe('Registry history limits', () => {
   it('bounds history by changes and bytes as well as batches; rollback beyond it is GONE', async () => {
-    const registry = new Registry({ handlers: new HandlerRegistry(), acceptKinds: ['x.*'], logger: silent, historyChangeLimit: 2_500, historyByteLimit: 10_000_000 });
-    await registry.apply(Array.from({ length: 1_000 }, (_, i) => ({ op: 'create', entry: { id: `app:e${i}`, kind: 'x.y', data: { v: 0 } } })));
+    const registry = new Registry({
+      handlers: new HandlerRegistry(),
+      acceptKinds: ['x.*'],
+      logger: silent,
+      historyChangeLimit: 2_500,
+      historyByteLimit: 10_000_000,
+    });
+    await registry.apply(
+      Array.from({ length: 1_000 }, (_, i) => ({
+        op: 'create',
+        entry: { id: `app:e${i}`, kind: 'x.y', data: { v: 0 } },
+      })),
+    );
     for (let v = 1; v <= 5; v++) {
-      await registry.apply(Array.from({ length: 1_000 }, (_, i) => ({ op: 'update', entry: { id: `app:e${i}`, kind: 'x.y', data: { v } } })));
+      await registry.apply(
+        Array.from({ length: 1_000 }, (_, i) => ({
+          op: 'update',
+          entry: { id: `app:e${i}`, kind: 'x.y', data: { v } },
+        })),
+      );
     }
     expect(registry.historyRecords().map((record) => record.revision)).toEqual([5, 6]);
     await expect(registry.rollbackTo(3)).rejects.toMatchObject({ code: 'GONE' });
@@ -103,9 +121,19 @@ describe('Registry history limits', () => {
   });
 
   it('drops by bytes when entries are large', async () => {
-    const registry = new Registry({ handlers: new HandlerRegistry(), acceptKinds: ['x.*'], logger: silent, historyByteLimit: 1_000_000 });
+    const registry = new Registry({
+      handlers: new HandlerRegistry(),
+      acceptKinds: ['x.*'],
+      logger: silent,
+      historyByteLimit: 1_000_000,
+    });
     for (let r = 0; r < 30; r++) {
-      await registry.apply(Array.from({ length: 10 }, (_, i) => ({ op: 'create', entry: { id: `app:r${r}-${i}`, kind: 'x.y', data: { text: 'y'.repeat(10_000) } } })));
+      await registry.apply(
+        Array.from({ length: 10 }, (_, i) => ({
+          op: 'create',
+          entry: { id: `app:r${r}-${i}`, kind: 'x.y', data: { text: 'y'.repeat(10_000) } },
+        })),
+      );
     }
     const kept = registry.historyRecords().map((record) => record.revision);
     expect(kept.at(-1)).toBe(30);

@@ -155,7 +155,9 @@ export class History {
 
 function positiveInteger(value: number, option: string): number {
   if (!Number.isSafeInteger(value) || value < 1) {
-    throw new KindlingError('INVALID', `${option} must be a positive integer, got ${value}`, { details: { option, value } });
+    throw new KindlingError('INVALID', `${option} must be a positive integer, got ${value}`, {
+      details: { option, value },
+    });
   }
   return value;
 }

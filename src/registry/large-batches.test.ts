@@ -7,7 +7,10 @@ import { Registry, type RegistryOp, type RegistryOptions } from './registry.js';
 
 const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const pad = (i: number): string => String(i).padStart(5, '0');
-const create = (id: string, meta: Record<string, unknown> = {}, data: unknown = {}): RegistryOp => ({ op: 'create', entry: { id, kind: 'x.y', meta, data } });
+const create = (id: string, meta: Record<string, unknown> = {}, data: unknown = {}): RegistryOp => ({
+  op: 'create',
+  entry: { id, kind: 'x.y', meta, data },
+});
 
 function setup(options: Partial<RegistryOptions> = {}, listener?: EntryListener) {
   const handlers = new HandlerRegistry();
@@ -37,7 +40,8 @@ describe('Registry at scale', () => {
 
     it('replays a long history in order while new commits arrive', async () => {
       const { registry } = setup();
-      for (let b = 0; b < 5; b++) await registry.apply(Array.from({ length: 2_000 }, (_, i) => create(`app:b${b}-${pad(i)}`)));
+      for (let b = 0; b < 5; b++)
+        await registry.apply(Array.from({ length: 2_000 }, (_, i) => create(`app:b${b}-${pad(i)}`)));
       const watch = registry.watch({ fromRevision: 0 });
       const seen: number[] = [];
       for (let i = 0; i < 3_000; i++) seen.push(((await watch.next()).value as { revision: number }).revision);
@@ -64,12 +68,16 @@ describe('Registry at scale', () => {
       const { registry, log } = logging();
       const members = Array.from({ length: 20_000 }, (_, i) => create(`b:m${pad(i)}`, { groups: ['g'] }));
       // The dependants' ids sort before the members': only the dependency puts them last.
-      const dependants = Array.from({ length: 10 }, (_, i) => create(`a:d${i}`, { depends_on: ['group:g', 'group:g', `b:m${pad(i)}`] }));
+      const dependants = Array.from({ length: 10 }, (_, i) =>
+        create(`a:d${i}`, { depends_on: ['group:g', 'group:g', `b:m${pad(i)}`] }),
+      );
       await registry.apply([...dependants, ...members]);
       expect(log.slice(0, 20_000)).toEqual(members.map((op) => `add ${op.entry.id}`));
       expect(log.slice(20_000)).toEqual(dependants.map((op) => `add ${op.entry.id}`));
       log.length = 0;
-      await registry.apply([...members, ...dependants].map((op) => ({ op: 'delete' as const, entry: { id: op.entry.id } })));
+      await registry.apply(
+        [...members, ...dependants].map((op) => ({ op: 'delete' as const, entry: { id: op.entry.id } })),
+      );
       expect(log.slice(0, 10)).toEqual(dependants.map((op) => `delete ${op.entry.id}`));
       expect(log.length).toBe(20_010);
     });
@@ -77,7 +85,7 @@ describe('Registry at scale', () => {
     it('reports exactly the cycle of 3 hidden in a random batch of 5,000', async () => {
       const { registry, log } = logging();
       let state = 14;
-      const random = (): number => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+      const random = (): number => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
       // Each entry depends on up to 4 entries created earlier: no cycle until three edges close one.
       const deps = Array.from({ length: 5_000 }, (_, i) =>
         Array.from({ length: i === 0 ? 0 : Math.floor(random() * 5) }, () => `e${pad(Math.floor(random() * i))}`),
@@ -133,7 +141,11 @@ describe('Registry at scale', () => {
           calls.push(e.id);
           const needs = (e.data as { needs?: string }).needs;
           if (needs !== undefined && ctx.get(needs) === undefined) {
-            throw new KindlingError('NOT_FOUND', `${e.id} needs ${needs}`, naming ? { details: { missing: needs } } : {});
+            throw new KindlingError(
+              'NOT_FOUND',
+              `${e.id} needs ${needs}`,
+              naming ? { details: { missing: needs } } : {},
+            );
           }
         },
         update: () => undefined,
@@ -142,7 +154,9 @@ describe('Registry at scale', () => {
       return { calls, ...setup({}, listener) };
     }
     const chain = (length: number): RegistryOp[] =>
-      Array.from({ length }, (_, i) => create(`app:e${pad(i)}`, {}, i + 1 < length ? { needs: `app:e${pad(i + 1)}` } : {}));
+      Array.from({ length }, (_, i) =>
+        create(`app:e${pad(i)}`, {}, i + 1 < length ? { needs: `app:e${pad(i + 1)}` } : {}),
+      );
 
     it('applies a chain of 2,000 where each entry waits for the next, calling each listener at most twice', async () => {
       const { registry, calls } = needing(true);
@@ -178,7 +192,8 @@ describe('Registry at scale', () => {
       let attempts = 0;
       handlers.registerListener('x.*', {
         add: (_ctx, e) => {
-          if (e.id === 'app:b' && ++attempts === 1) throw new KindlingError('NOT_FOUND', 'not yet', { details: { missing: 'app:a' } });
+          if (e.id === 'app:b' && ++attempts === 1)
+            throw new KindlingError('NOT_FOUND', 'not yet', { details: { missing: 'app:a' } });
         },
         update: () => undefined,
         delete: () => undefined,
@@ -195,13 +210,18 @@ describe('Registry at scale', () => {
         fc.asyncProperty(
           fc.array(fc.option(fc.nat(11), { nil: undefined }), { minLength: 1, maxLength: 10 }),
           async (needs) => {
-            const ops = needs.map((need, i) => create(`app:e${pad(i)}`, {}, need === undefined || need === i ? {} : { needs: `app:e${pad(need)}` }));
+            const ops = needs.map((need, i) =>
+              create(`app:e${pad(i)}`, {}, need === undefined || need === i ? {} : { needs: `app:e${pad(need)}` }),
+            );
             const outcomes = await Promise.all(
               [true, false].map(async (naming) => {
                 const { registry } = needing(naming);
                 return registry.apply(ops).then(
                   (result) => ({ ids: result.changes.map((c) => c.entry.id).sort(), code: undefined }),
-                  (error: KindlingError) => ({ ids: (error.details['unresolved'] as { entryId: string }[]).map((u) => u.entryId), code: error.code }),
+                  (error: KindlingError) => ({
+                    ids: (error.details['unresolved'] as { entryId: string }[]).map((u) => u.entryId),
+                    code: error.code,
+                  }),
                 );
               }),
             );

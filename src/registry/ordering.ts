@@ -25,7 +25,9 @@ const NO_INDICES: readonly number[] = Object.freeze([]);
 function asList(value: unknown): readonly string[] {
   if (typeof value === 'string') return [value];
   if (!Array.isArray(value) || value.length === 0) return NONE;
-  return value.every((item) => typeof item === 'string') ? value : value.filter((item): item is string => typeof item === 'string');
+  return value.every((item) => typeof item === 'string')
+    ? value
+    : value.filter((item): item is string => typeof item === 'string');
 }
 
 /** The `meta.groups` of an entry as a list. */
@@ -137,7 +139,8 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
     let namespace: string | undefined;
     for (const ref of refs) {
       if (ref.startsWith('group:')) (byGroup ??= index((o) => groupsOf(o.entry))).get(ref.slice(6))?.forEach(add);
-      else if (ref.startsWith('ns:')) (byNamespace ??= index((o) => [namespaceOf(o.id)])).get(ref.slice(3))?.forEach(add);
+      else if (ref.startsWith('ns:'))
+        (byNamespace ??= index((o) => [namespaceOf(o.id)])).get(ref.slice(3))?.forEach(add);
       else {
         const target = byId.get(ref.includes(':') ? ref : `${(namespace ??= namespaceOf(op.id))}:${ref}`);
         if (target !== undefined) add(target);
@@ -148,7 +151,10 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
   // Ids are unique within a batch (the check refuses repeats): one sort gives every op its rank.
   // The engine's own sort of strings (UTF-16 code units, as `<` compares) needs no callback per
   // comparison; the map gives each sorted id back its op.
-  const byRank = ids.slice().sort().map((id) => byId.get(id) as number);
+  const byRank = ids
+    .slice()
+    .sort()
+    .map((id) => byId.get(id) as number);
   if (edges === 0) return byRank.map((i) => ops[i] as PlannedOp);
   const rank = new Array<number>(ops.length);
   for (let r = 0; r < byRank.length; r++) rank[byRank[r] as number] = r;
@@ -188,7 +194,11 @@ const MAX_CYCLES = 50;
  * components of what is left; each cycle is a breadth-first search through its group's first id.
  * Linear in the ops and edges left over.
  */
-function findCycles(indegree: readonly number[], successors: readonly (number[] | undefined)[], rank: readonly number[]): number[][] {
+function findCycles(
+  indegree: readonly number[],
+  successors: readonly (number[] | undefined)[],
+  rank: readonly number[],
+): number[][] {
   const size = indegree.length;
   const stuck = new Uint8Array(size);
   for (let i = 0; i < size; i++) if ((indegree[i] as number) > 0) stuck[i] = 1;

@@ -1,7 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
 import { KindlingError } from '../common/errors.js';
 import type { Entry } from '../entry/entry.js';
-import { HandlerRegistry, type EntryListener, type EntryObserver, type ListenerContext } from '../handlers/handler-registry.js';
+import {
+  HandlerRegistry,
+  type EntryListener,
+  type EntryObserver,
+  type ListenerContext,
+} from '../handlers/handler-registry.js';
 import { Registry, type RegistryOp } from './registry.js';
 
 /** A listener that records every call and keeps its own view of the entries it accepted. */
@@ -54,8 +59,16 @@ class TxRecorder extends Recorder {
   }
 }
 
-const entry = (id: string, kind = 'http.service', meta: Record<string, unknown> = {}, data: unknown = {}) => ({ id, kind, meta, data });
-const create = (id: string, kind?: string, meta?: Record<string, unknown>, data?: unknown): RegistryOp => ({ op: 'create', entry: entry(id, kind, meta, data) });
+const entry = (id: string, kind = 'http.service', meta: Record<string, unknown> = {}, data: unknown = {}) => ({
+  id,
+  kind,
+  meta,
+  data,
+});
+const create = (id: string, kind?: string, meta?: Record<string, unknown>, data?: unknown): RegistryOp => ({
+  op: 'create',
+  entry: entry(id, kind, meta, data),
+});
 
 function setup(options: { acceptKinds?: string[]; listenerTimeoutMs?: number; historyLimit?: number } = {}) {
   const handlers = new HandlerRegistry();
@@ -132,7 +145,9 @@ describe('Registry', () => {
 
       it('refuses an update or delete of a missing id with NOT_FOUND', async () => {
         const { registry } = setup({ acceptKinds: ['x.*'] });
-        expect((await refusal(registry.apply([{ op: 'update', entry: entry('app:a', 'x.y') }]))).code).toBe('NOT_FOUND');
+        expect((await refusal(registry.apply([{ op: 'update', entry: entry('app:a', 'x.y') }]))).code).toBe(
+          'NOT_FOUND',
+        );
         expect((await refusal(registry.apply([{ op: 'delete', entry: { id: 'app:a' } }]))).code).toBe('NOT_FOUND');
       });
 
@@ -157,7 +172,12 @@ describe('Registry', () => {
         handlers.registerListener('http.*', http);
         await registry.apply([create('app:a')]);
         const error = await refusal(
-          registry.apply([create('app:a'), { op: 'delete', entry: { id: 'app:missing' } }, create('bad id'), create('app:c', 'htp.service')]),
+          registry.apply([
+            create('app:a'),
+            { op: 'delete', entry: { id: 'app:missing' } },
+            create('bad id'),
+            create('app:c', 'htp.service'),
+          ]),
         );
         expect(error.code).toBe('INVALID');
         expect(error.details['errors']).toHaveLength(4);
@@ -179,7 +199,9 @@ describe('Registry', () => {
         const registration = handlers.registerListener('http.*', http, { kinds: ['http.service', 'http.endpoint'] });
         await registry.apply([create('app:a', 'http.endpoint')]);
         const typo = await refusal(registry.apply([create('app:b', 'http.endpiont')]));
-        expect(typo.message).toContain('no listener handles kind "http.endpiont" of entry app:b. Did you mean "http.endpoint"?');
+        expect(typo.message).toContain(
+          'no listener handles kind "http.endpiont" of entry app:b. Did you mean "http.endpoint"?',
+        );
         expect(http.calls).toEqual(['http:add:app:a']);
         registration.dispose();
         expect(handlers.nearestListenerPattern('http.endpiont')).toBeUndefined();
@@ -189,7 +211,12 @@ describe('Registry', () => {
         const { handlers, registry } = setup({ acceptKinds: ['app.note'] });
         handlers.registerListener('http.*', new Recorder('http'), { kinds: ['http.endpoint'] });
         await registry.apply([create('app:a', 'http.endpoint'), create('app:n', 'app.note')]);
-        const typo = await refusal(registry.apply([{ op: 'update', entry: { id: 'app:a', kind: 'http.endpiont' } }, { op: 'update', entry: { id: 'app:n', kind: 'app.nots' } }]));
+        const typo = await refusal(
+          registry.apply([
+            { op: 'update', entry: { id: 'app:a', kind: 'http.endpiont' } },
+            { op: 'update', entry: { id: 'app:n', kind: 'app.nots' } },
+          ]),
+        );
         expect(typo.details['errors']).toHaveLength(2);
         expect(typo.message).toContain('"http.endpiont" of entry app:a. Did you mean "http.endpoint"?');
         expect(typo.message).toContain('"app.nots" of entry app:n. Did you mean "app.note"?');
@@ -299,7 +326,9 @@ describe('Registry', () => {
         http.refuse = (op, e) => (e.id === 'app:b' || op === 'delete' ? new Error(`fail ${op}`) : undefined);
         const error = await refusal(registry.apply([create('app:a'), create('app:b')]));
         expect(error.code).toBe('REJECTED');
-        expect(error.details['desynced']).toMatchObject([{ listener: 'Recorder(http.*)', entryId: 'app:a', phase: 'compensate' }]);
+        expect(error.details['desynced']).toMatchObject([
+          { listener: 'Recorder(http.*)', entryId: 'app:a', phase: 'compensate' },
+        ]);
         expect(error.message).toContain('may be out of step');
       });
 
@@ -354,7 +383,11 @@ describe('Registry', () => {
 
       it('uses the per-listener timeout over the registry default', async () => {
         const { handlers, registry } = setup({ listenerTimeoutMs: 60_000 });
-        handlers.registerListener('http.*', { add: () => new Promise<void>(() => undefined), update: () => undefined, delete: () => undefined }, { timeoutMs: 10, name: 'slow' });
+        handlers.registerListener(
+          'http.*',
+          { add: () => new Promise<void>(() => undefined), update: () => undefined, delete: () => undefined },
+          { timeoutMs: 10, name: 'slow' },
+        );
         const error = await refusal(registry.apply([create('app:a')]));
         expect(error.code).toBe('TIMEOUT');
         expect(error.details['listener']).toBe('slow');
@@ -398,7 +431,10 @@ describe('Registry', () => {
         handlers.registerListener('**', new Recorder('l', log));
         await registry.apply([create('app:db', 'x.y'), create('app:api', 'x.y', { depends_on: 'db' })]);
         log.length = 0;
-        await registry.apply([{ op: 'delete', entry: { id: 'app:db' } }, { op: 'delete', entry: { id: 'app:api' } }]);
+        await registry.apply([
+          { op: 'delete', entry: { id: 'app:db' } },
+          { op: 'delete', entry: { id: 'app:api' } },
+        ]);
         expect(log).toEqual(['l:delete:app:api', 'l:delete:app:db']);
       });
 
@@ -449,7 +485,10 @@ describe('Registry', () => {
           delete: () => undefined,
         });
         // "app:a-endpoint" sorts before "app:z-router", so it runs first and must wait for it.
-        await registry.apply([create('app:a-endpoint', 'http.endpoint', {}, { router: 'app:z-router' }), create('app:z-router', 'http.router')]);
+        await registry.apply([
+          create('app:a-endpoint', 'http.endpoint', {}, { router: 'app:z-router' }),
+          create('app:z-router', 'http.router'),
+        ]);
         expect(log).toEqual(['app:z-router', 'app:a-endpoint']);
       });
 
@@ -465,7 +504,10 @@ describe('Registry', () => {
           delete: () => undefined,
         });
         handlers.registerObserver('http.*', { add: (_ctx, e) => void seen.push(e.id) });
-        const result = await registry.apply([create('app:a-endpoint', 'http.endpoint', {}, { router: 'app:z-router' }), create('app:z-router', 'http.router')]);
+        const result = await registry.apply([
+          create('app:a-endpoint', 'http.endpoint', {}, { router: 'app:z-router' }),
+          create('app:z-router', 'http.router'),
+        ]);
         expect(result.changes.map((c) => c.entry.id)).toEqual(['app:z-router', 'app:a-endpoint']);
         expect(seen).toEqual(['app:z-router', 'app:a-endpoint']);
       });
@@ -506,7 +548,11 @@ describe('Registry', () => {
         const tx = new TxRecorder('tx');
         const seen: boolean[] = [];
         handlers.registerListener('http.*', tx);
-        handlers.registerListener('http.*', { add: (ctx) => void seen.push(ctx.dryRun), update: () => undefined, delete: () => undefined });
+        handlers.registerListener('http.*', {
+          add: (ctx) => void seen.push(ctx.dryRun),
+          update: () => undefined,
+          delete: () => undefined,
+        });
         const result = await registry.apply([create('app:a')], { dryRun: true });
         expect(result.dryRun).toBe(true);
         expect(result.changes.map((c) => `${c.op} ${c.entry.id}`)).toEqual(['create app:a']);
@@ -589,7 +635,9 @@ describe('Registry', () => {
           delete: () => undefined,
         });
         const results = await Promise.all(Array.from({ length: 20 }, (_, i) => registry.apply([create(`app:e${i}`)])));
-        expect(results.map((r) => r.revision).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        expect(results.map((r) => r.revision).sort((a, b) => a - b)).toEqual(
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
         expect(registry.entries()).toHaveLength(20);
         expect(maxActive).toBe(1);
       });
@@ -636,7 +684,10 @@ describe('Registry', () => {
       const http = new Recorder('http');
       handlers.registerListener('http.*', http);
       await registry.apply([create('app:a', 'http.service', {}, { v: 1 }), create('app:b')]);
-      await registry.apply([{ op: 'update', entry: entry('app:a', 'http.service', {}, { v: 2 }) }, { op: 'delete', entry: { id: 'app:b' } }]);
+      await registry.apply([
+        { op: 'update', entry: entry('app:a', 'http.service', {}, { v: 2 }) },
+        { op: 'delete', entry: { id: 'app:b' } },
+      ]);
       await registry.apply([create('app:c')]);
       const result = await registry.rollbackTo(1);
       expect(result.revision).toBe(4);

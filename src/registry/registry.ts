@@ -249,7 +249,10 @@ export class Registry {
         if (current !== undefined) ops.push({ op: 'delete', entry: { id } });
       } else if (current === undefined) {
         ops.push({ op: 'create', entry: wanted });
-      } else if (wanted !== current && !(wanted.kind === current.kind && deepEqual(wanted.meta, current.meta) && deepEqual(wanted.data, current.data))) {
+      } else if (
+        wanted !== current &&
+        !(wanted.kind === current.kind && deepEqual(wanted.meta, current.meta) && deepEqual(wanted.data, current.data))
+      ) {
         ops.push({ op: 'update', entry: wanted });
       }
     }
@@ -264,10 +267,17 @@ export class Registry {
    * @example
    * for await (const change of registry.watch({ fromRevision: 0 })) console.log(change.op, change.entry.id);
    */
-  watch(options: { fromRevision?: number; maxBuffered?: number; signal?: AbortSignal } = {}): AsyncIterableIterator<RegistryChange> {
+  watch(
+    options: { fromRevision?: number; maxBuffered?: number; signal?: AbortSignal } = {},
+  ): AsyncIterableIterator<RegistryChange> {
     const from = options.fromRevision ?? this.head;
     const replay = this.history.after(from, this.head).flatMap((record) => record.changes);
-    return new RegistryWatch(replay, (listener) => this.onDidCommit(listener), options.maxBuffered ?? 100_000, options.signal);
+    return new RegistryWatch(
+      replay,
+      (listener) => this.onDidCommit(listener),
+      options.maxBuffered ?? 100_000,
+      options.signal,
+    );
   }
 
   private nextTransactionId(): string {
@@ -293,11 +303,23 @@ export class Registry {
     if (dryRun) {
       const desynced = await transaction.discardAll();
       this.reportDesynced(transactionId, desynced);
-      return { revision: this.head, transactionId, changes: this.toChanges(applied, this.head + 1), faults: [], dryRun };
+      return {
+        revision: this.head,
+        transactionId,
+        changes: this.toChanges(applied, this.head + 1),
+        faults: [],
+        dryRun,
+      };
     }
     const revision = this.head + 1;
     const changes = this.toChanges(applied, revision);
-    const record: HistoryRecord = { revision, transactionId, time: new Date().toISOString(), source: options.source, changes };
+    const record: HistoryRecord = {
+      revision,
+      transactionId,
+      time: new Date().toISOString(),
+      source: options.source,
+      changes,
+    };
     if (this.journal !== undefined && options.durable !== false) {
       try {
         this.journal.append(record);
@@ -310,7 +332,11 @@ export class Registry {
     return this.commit(transaction, applied, record);
   }
 
-  private async commit(transaction: Transaction, planned: readonly PlannedOp[], record: HistoryRecord): Promise<ApplyResult> {
+  private async commit(
+    transaction: Transaction,
+    planned: readonly PlannedOp[],
+    record: HistoryRecord,
+  ): Promise<ApplyResult> {
     // Point of no return: the swap below is synchronous, so no reader sees half of it.
     const { revision, changes } = record;
     for (const op of planned) {
@@ -324,7 +350,11 @@ export class Registry {
     const faults: ApplyFault[] = [];
     for (const { listener, error } of await transaction.commit()) {
       faults.push({ phase: 'commit', name: listener, entryId: undefined, error });
-      this.report('commit_error', '', `commit of ${listener} failed after revision ${revision} was committed`, { listener, error, revision });
+      this.report('commit_error', '', `commit of ${listener} failed after revision ${revision} was committed`, {
+        listener,
+        error,
+        revision,
+      });
     }
     await this.scope.run(record.transactionId, () => this.notifyObservers(record, faults));
     for (const listener of this.commitListeners) {
@@ -351,15 +381,25 @@ export class Registry {
         if (typeof observer[method] !== 'function') continue;
         try {
           const pending: unknown = observer[method](ctx, change.entry, change.previous as Entry);
-          if (isThenable(pending)) await withinTimeLimit(pending, this.timeoutMs, () => `observer ${name} on ${change.op} of ${change.entry.id}`);
+          if (isThenable(pending))
+            await withinTimeLimit(
+              pending,
+              this.timeoutMs,
+              () => `observer ${name} on ${change.op} of ${change.entry.id}`,
+            );
         } catch (error) {
           faults.push({ phase: 'observer', name, entryId: change.entry.id, error });
-          this.report('observer_error', change.entry.id, `observer ${name} failed on ${change.op} of ${change.entry.id}`, {
-            observer: name,
-            op: change.op,
-            error,
-            revision: record.revision,
-          });
+          this.report(
+            'observer_error',
+            change.entry.id,
+            `observer ${name} failed on ${change.op} of ${change.entry.id}`,
+            {
+              observer: name,
+              op: change.op,
+              error,
+              revision: record.revision,
+            },
+          );
         }
       }
     }
@@ -380,7 +420,9 @@ export class Registry {
 
   private reportDesynced(transactionId: string, desynced: readonly DesyncedListener[]): void {
     for (const d of desynced) {
-      this.report('desynced', d.entryId ?? '-', `${d.listener} failed to ${d.phase} while undoing ${transactionId}`, { ...d });
+      this.report('desynced', d.entryId ?? '-', `${d.listener} failed to ${d.phase} while undoing ${transactionId}`, {
+        ...d,
+      });
     }
   }
 
@@ -396,9 +438,13 @@ export class Registry {
   private check(ops: readonly RegistryOp[], options: ApplyOptions): PlannedOp[] {
     const problems: CheckProblem[] = [];
     if (options.expectRevision !== undefined && options.expectRevision !== this.head) {
-      throw new KindlingError('CONFLICT', `expected revision ${options.expectRevision}, but the registry is at ${this.head}; plan again`, {
-        details: { expectRevision: options.expectRevision, revision: this.head },
-      });
+      throw new KindlingError(
+        'CONFLICT',
+        `expected revision ${options.expectRevision}, but the registry is at ${this.head}; plan again`,
+        {
+          details: { expectRevision: options.expectRevision, revision: this.head },
+        },
+      );
     }
     const planned: PlannedOp[] = [];
     const seen = new Map<string, number>();
@@ -449,7 +495,11 @@ export class Registry {
             continue;
           }
           if (current !== undefined && current.kind !== entry.kind) {
-            problem('INVALID', id, `entry ${id} cannot change kind from ${current.kind} to ${entry.kind} (delete it and create it anew)`);
+            problem(
+              'INVALID',
+              id,
+              `entry ${id} cannot change kind from ${current.kind} to ${entry.kind} (delete it and create it anew)`,
+            );
             continue;
           }
           planned.push({ op: operation.op, id, entry, previous: current, listeners });
@@ -460,10 +510,20 @@ export class Registry {
             problem('NOT_FOUND', id, `entry ${id} does not exist, so it cannot be deleted`);
             continue;
           }
-          planned.push({ op: 'delete', id, entry: current, previous: current, listeners: this.handlers.listenersFor(current.kind) });
+          planned.push({
+            op: 'delete',
+            id,
+            entry: current,
+            previous: current,
+            listeners: this.handlers.listenersFor(current.kind),
+          });
           continue;
         default:
-          problem('INVALID', id, `operation ${index} has an unknown op ${show((operation as { op?: unknown }).op, 64)} (create, update or delete)`);
+          problem(
+            'INVALID',
+            id,
+            `operation ${index} has an unknown op ${show((operation as { op?: unknown }).op, 64)} (create, update or delete)`,
+          );
       }
     }
     if (problems.length > 0) throw checkError(problems, ops);
@@ -487,7 +547,9 @@ function checkError(problems: readonly CheckProblem[], ops: readonly RegistryOp[
     return `${at === undefined ? '' : `${at}: `}${p.message}`;
   });
   const message =
-    problems.length === 1 ? (lines[0] as string) : `batch refused with ${problems.length} problems:\n  - ${lines.join('\n  - ')}`;
+    problems.length === 1
+      ? (lines[0] as string)
+      : `batch refused with ${problems.length} problems:\n  - ${lines.join('\n  - ')}`;
   return new KindlingError(code, message, {
     details: { errors: problems, entryId: problems.length === 1 ? problems[0]?.entryId : undefined },
   });

@@ -101,7 +101,11 @@ export class Transaction {
     for (const { listener, name, timeoutMs } of this.began) {
       if (typeof listener.commit !== 'function') continue;
       try {
-        await this.call(listener.commit.bind(listener), timeoutMs ?? this.host.defaultTimeoutMs, () => `commit of ${name}`);
+        await this.call(
+          listener.commit.bind(listener),
+          timeoutMs ?? this.host.defaultTimeoutMs,
+          () => `commit of ${name}`,
+        );
       } catch (error) {
         faults.push({ listener: name, error });
       }
@@ -114,7 +118,11 @@ export class Transaction {
       const { listener, name, timeoutMs } = registration;
       if (typeof listener.begin === 'function') {
         try {
-          await this.call(listener.begin.bind(listener), timeoutMs ?? this.host.defaultTimeoutMs, () => `begin of ${name}`);
+          await this.call(
+            listener.begin.bind(listener),
+            timeoutMs ?? this.host.defaultTimeoutMs,
+            () => `begin of ${name}`,
+          );
         } catch (error) {
           throw refusal(error, undefined, name, 'begin');
         }
@@ -132,7 +140,14 @@ export class Transaction {
    * chain of n ops that each wait for the next costs O(n), not O(n²).
    */
   private async operate(): Promise<void> {
-    const all: PendingOp[] = this.ops.map((op, index) => ({ op, index, listeners: op.listeners, next: 0, lastError: undefined, waitingFor: undefined }));
+    const all: PendingOp[] = this.ops.map((op, index) => ({
+      op,
+      index,
+      listeners: op.listeners,
+      next: 0,
+      lastError: undefined,
+      waitingFor: undefined,
+    }));
     let queue = new Fifo<PendingOp>(all);
     let deferred: PendingOp[] = [];
     const parked = new Map<string, PendingOp[]>();
@@ -178,7 +193,11 @@ export class Transaction {
     }
     if (deferred.length > 0 || parked.size > 0) {
       const left = [...deferred, ...[...parked.values()].flat()].sort((a, b) => a.index - b.index);
-      const stuck = left.map((item) => ({ entryId: item.op.id, listener: item.listeners[item.next]?.name, message: messageOf(item.lastError) }));
+      const stuck = left.map((item) => ({
+        entryId: item.op.id,
+        listener: item.listeners[item.next]?.name,
+        message: messageOf(item.lastError),
+      }));
       throw new KindlingError(
         'UNRESOLVED',
         `${stuck.length} operation(s) kept failing with NOT_FOUND: ${stuck.map((s) => `${s.entryId} (${s.listener}: ${s.message})`).join('; ')}`,
@@ -234,7 +253,12 @@ export class Transaction {
   }
 
   /** Calls the listener method for `op` (or its inverse); returns a promise only for async listeners. */
-  private invoke(registration: ListenerRegistration, op: PlannedOp, ctx: ListenerContext, inverse: boolean): Promise<unknown> | undefined {
+  private invoke(
+    registration: ListenerRegistration,
+    op: PlannedOp,
+    ctx: ListenerContext,
+    inverse: boolean,
+  ): Promise<unknown> | undefined {
     const listener = registration.listener;
     const run = (): unknown => {
       if (!inverse) {
@@ -248,11 +272,22 @@ export class Transaction {
     };
     const result = run();
     if (!isThenable(result)) return undefined;
-    const method = inverse ? { create: 'delete', update: 'update', delete: 'add' }[op.op] : { create: 'add', update: 'update', delete: 'delete' }[op.op];
-    return this.race(result, registration.timeoutMs ?? this.host.defaultTimeoutMs, () => `${method} of entry ${op.id} by ${registration.name}`);
+    const method = inverse
+      ? { create: 'delete', update: 'update', delete: 'add' }[op.op]
+      : { create: 'add', update: 'update', delete: 'delete' }[op.op];
+    return this.race(
+      result,
+      registration.timeoutMs ?? this.host.defaultTimeoutMs,
+      () => `${method} of entry ${op.id} by ${registration.name}`,
+    );
   }
 
-  private call(fn: (ctx: ListenerContext) => unknown, timeoutMs: number, what: () => string, ctx = this.context): Promise<unknown> | undefined {
+  private call(
+    fn: (ctx: ListenerContext) => unknown,
+    timeoutMs: number,
+    what: () => string,
+    ctx = this.context,
+  ): Promise<unknown> | undefined {
     const result = fn(ctx);
     return isThenable(result) ? this.race(result, timeoutMs, what) : undefined;
   }
@@ -267,9 +302,15 @@ export class Transaction {
    * every participant that began. Failures are collected, never swallowed.
    */
   private async undo(): Promise<DesyncedListener[]> {
-    if (!this.controller.signal.aborted) this.controller.abort(new KindlingError('ABORTED', `transaction ${this.id} was discarded`));
+    if (!this.controller.signal.aborted)
+      this.controller.abort(new KindlingError('ABORTED', `transaction ${this.id} was discarded`));
     const desynced: DesyncedListener[] = [];
-    const undoContext = this.makeContext(new AbortController().signal, true, this.context.dryRun, this.context.baseRevision);
+    const undoContext = this.makeContext(
+      new AbortController().signal,
+      true,
+      this.context.dryRun,
+      this.context.baseRevision,
+    );
     for (let i = this.appliedBy.length - 1; i >= 0; i--) {
       const registration = this.appliedBy[i] as ListenerRegistration;
       const op = this.appliedOps[i] as PlannedOp;
@@ -285,7 +326,12 @@ export class Transaction {
       const { listener, name, timeoutMs } = this.began[i] as ListenerRegistration;
       if (typeof listener.discard !== 'function') continue;
       try {
-        const pending = this.call(listener.discard.bind(listener), timeoutMs ?? this.host.defaultTimeoutMs, () => `discard of ${name}`, undoContext);
+        const pending = this.call(
+          listener.discard.bind(listener),
+          timeoutMs ?? this.host.defaultTimeoutMs,
+          () => `discard of ${name}`,
+          undoContext,
+        );
         if (pending !== undefined) await pending;
       } catch (error) {
         desynced.push({ listener: name, entryId: undefined, phase: 'discard', error });
@@ -294,7 +340,12 @@ export class Transaction {
     return desynced;
   }
 
-  private makeContext(signal: AbortSignal, compensating: boolean, dryRun: boolean, baseRevision: number): ListenerContext {
+  private makeContext(
+    signal: AbortSignal,
+    compensating: boolean,
+    dryRun: boolean,
+    baseRevision: number,
+  ): ListenerContext {
     const staged = this.staged;
     const host = this.host;
     return {
@@ -312,7 +363,8 @@ export class Transaction {
 function missingIdOf(error: unknown): string | undefined {
   try {
     const details: unknown = (error as { details?: unknown }).details;
-    const missing: unknown = typeof details === 'object' && details !== null ? (details as { missing?: unknown }).missing : undefined;
+    const missing: unknown =
+      typeof details === 'object' && details !== null ? (details as { missing?: unknown }).missing : undefined;
     return typeof missing === 'string' && missing.length > 0 ? missing : undefined;
   } catch {
     // A hostile error (a throwing getter, a revoked proxy) names nothing: it is retried as before.
@@ -334,10 +386,16 @@ function refusal(error: unknown, entryId: string | undefined, listener: string, 
 
 function withDesynced(error: unknown, desynced: DesyncedListener[]): unknown {
   if (desynced.length === 0 || !KindlingError.is(error)) return error;
-  const names = desynced.map((d) => `${d.listener} (${d.phase}${d.entryId === undefined ? '' : ` of ${d.entryId}`}: ${messageOf(d.error)})`);
-  return new KindlingError(error.code, `${error.message}; undoing it failed, these listeners may be out of step: ${names.join('; ')}`, {
-    cause: error.cause,
-    details: { ...error.details, desynced },
-    retryable: false,
-  });
+  const names = desynced.map(
+    (d) => `${d.listener} (${d.phase}${d.entryId === undefined ? '' : ` of ${d.entryId}`}: ${messageOf(d.error)})`,
+  );
+  return new KindlingError(
+    error.code,
+    `${error.message}; undoing it failed, these listeners may be out of step: ${names.join('; ')}`,
+    {
+      cause: error.cause,
+      details: { ...error.details, desynced },
+      retryable: false,
+    },
+  );
 }

@@ -50,7 +50,10 @@ describe('EntrySource.locate', () => {
   });
 
   it('points into flow mappings and list items', () => {
-    expect([at('app:api', ['data', 'routes', 1, 'method']), at('app:api', ['data', 'routes', 1])]).toEqual(['18:33', '18:11']);
+    expect([at('app:api', ['data', 'routes', 1, 'method']), at('app:api', ['data', 'routes', 1])]).toEqual([
+      '18:33',
+      '18:11',
+    ]);
   });
 
   it('points a null value at its key', () => {
@@ -94,7 +97,14 @@ describe('EntrySource.locate', () => {
   });
 
   it('locates entries whose list is written in flow style on its own line', () => {
-    const entries = parse(yaml('namespace: app', 'entries:', '  [ { name: a, kind: x.y, port: 1 },', '    { name: b, kind: x.y, port: 2 } ]'));
+    const entries = parse(
+      yaml(
+        'namespace: app',
+        'entries:',
+        '  [ { name: a, kind: x.y, port: 1 },',
+        '    { name: b, kind: x.y, port: 2 } ]',
+      ),
+    );
     const sources = entries.map((e) => getEntrySource(e));
     expect(sources.map((s) => `${s?.line}:${s?.column} ${JSON.stringify(s?.locate?.(['data', 'port']))}`)).toEqual([
       '3:5 {"line":3,"column":33}',

@@ -104,10 +104,14 @@ export class ExpansionMeter implements Expansion {
     if (anchor !== null) {
       this.sharing = true;
       if (typeof result === 'object' && result !== null) {
-        this.sizes.set(result, { nodes: this.nodes - (open[at + 1] as number), bytes: this.expandedBytes - (open[at + 2] as number) });
+        this.sizes.set(result, {
+          nodes: this.nodes - (open[at + 1] as number),
+          bytes: this.expandedBytes - (open[at + 2] as number),
+        });
       }
     }
-    if (this.expandedBytes > this.limits.maxExpandedBytes) this.refuse(tooManyBytesMessage(this.limits.maxExpandedBytes), open[at] as number);
+    if (this.expandedBytes > this.limits.maxExpandedBytes)
+      this.refuse(tooManyBytesMessage(this.limits.maxExpandedBytes), open[at] as number);
   };
 
   private chargeAlias(value: unknown, offset: number): void {
@@ -122,7 +126,8 @@ export class ExpansionMeter implements Expansion {
     this.nodes += size.nodes;
     this.addedNodes += size.nodes;
     this.expandedBytes += size.bytes;
-    if (this.addedNodes > this.limits.maxAliasNodes) this.refuse(tooManyNodesMessage(this.limits.maxAliasNodes), offset);
+    if (this.addedNodes > this.limits.maxAliasNodes)
+      this.refuse(tooManyNodesMessage(this.limits.maxAliasNodes), offset);
   }
 
   private refuse(message: string, offset: number): never {

@@ -30,13 +30,26 @@ describe('loadRegistryYaml', () => {
     const loaded = await loadRegistryYaml(GOOD);
     expect([loaded.files.map((f) => f.slice(GOOD.length + 1)), ids(loaded.entries)]).toEqual([
       ['app.yaml', 'http/nested/handlers.yaml', 'http/routes.yml', 'shared/defaults.yaml'],
-      ['app:db', 'app:api', 'app.http:hello', 'app.http:router', 'app.http.admin:router', 'app.workers:mailer', 'app.workers:resizer', 'app.workers:reporter'],
+      [
+        'app:db',
+        'app:api',
+        'app.http:hello',
+        'app.http:router',
+        'app.http.admin:router',
+        'app.workers:mailer',
+        'app.workers:resizer',
+        'app.workers:reporter',
+      ],
     ]);
   });
 
   it('applies the format rules to the files it loads', async () => {
     const { entries } = await loadRegistryYaml(GOOD);
-    expect([entry(entries, 'app:api').meta, entry(entries, 'app:api').data, entry(entries, 'app.workers:resizer').data]).toEqual([
+    expect([
+      entry(entries, 'app:api').meta,
+      entry(entries, 'app:api').data,
+      entry(entries, 'app.workers:resizer').data,
+    ]).toEqual([
       { owner: 'platform', groups: ['web'], depends_on: ['app:db', 'app.http:router', 'group:observability'] },
       { port: 8080, host: '0.0.0.0' },
       { replicas: 4, resources: { cpu: '500m', memory: '256Mi' }, queue: 'images' },
@@ -51,7 +64,12 @@ describe('loadRegistryYaml', () => {
   it('takes several paths, sorts their files together and reads a file named twice once', async () => {
     const app = join(GOOD, 'app.yaml');
     const loaded = await loadRegistryYaml([join(GOOD, 'http'), join(GOOD, 'extra.registry'), app, app]);
-    expect(loaded.files.map((f) => f.slice(GOOD.length + 1))).toEqual(['app.yaml', 'extra.registry', 'http/nested/handlers.yaml', 'http/routes.yml']);
+    expect(loaded.files.map((f) => f.slice(GOOD.length + 1))).toEqual([
+      'app.yaml',
+      'extra.registry',
+      'http/nested/handlers.yaml',
+      'http/routes.yml',
+    ]);
   });
 
   it('refuses a path that does not exist', async () => {
@@ -71,7 +89,9 @@ describe('loadRegistryYaml', () => {
       'bad/c-hostile.yaml:6:7 key "__proto__" is not allowed (it could reach an object\'s prototype)',
       'bad/c-hostile.yaml:9:10 tag !!js/function is not allowed (plain YAML only: maps, lists, strings, numbers, booleans, null)',
       'bad/c-hostile.yaml:13:5 duplicate key "file" (first at line 12, column 5)',
-      'bad/nested/d-duplicate.yaml:3:5 duplicate entry id "bad.format:both" (first declared at ' + join(BAD, 'b-format.yaml') + ':9:5)',
+      'bad/nested/d-duplicate.yaml:3:5 duplicate entry id "bad.format:both" (first declared at ' +
+        join(BAD, 'b-format.yaml') +
+        ':9:5)',
     ]);
   });
 
@@ -104,7 +124,12 @@ describe('loadRegistryYaml', () => {
     await writeFile(file, ONE_ENTRY);
     const error = await asyncErrorOf(() => loadRegistryYaml(file, { maxFileBytes: 10 }));
     expect(error.problems).toEqual([
-      { file, line: 1, column: 1, message: `file is ${ONE_ENTRY.length} bytes, more than the limit of 10 (maxFileBytes)` },
+      {
+        file,
+        line: 1,
+        column: 1,
+        message: `file is ${ONE_ENTRY.length} bytes, more than the limit of 10 (maxFileBytes)`,
+      },
     ]);
   });
 

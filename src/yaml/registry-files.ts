@@ -12,7 +12,11 @@ import type { RegistryYamlProblem } from './registry-yaml-problem.js';
  * `.yml` files (symbolic links followed inside the boundary, never twice), in sorted order. What
  * cannot be read is added to `problems`, and the rest is still collected.
  */
-export async function collectFiles(paths: readonly string[], boundary: FileBoundary | undefined, problems: RegistryYamlProblem[]): Promise<string[]> {
+export async function collectFiles(
+  paths: readonly string[],
+  boundary: FileBoundary | undefined,
+  problems: RegistryYamlProblem[],
+): Promise<string[]> {
   const found = new Map<string, string>();
   const visited = new Set<string>();
   const add = (file: string): void => {
@@ -99,7 +103,12 @@ export async function readAll(
       } catch (error) {
         failures[i] =
           error instanceof InvalidUtf8
-            ? { file, line: error.at.line, column: error.at.column, message: 'the file is not valid UTF-8 here (registry YAML must be UTF-8)' }
+            ? {
+                file,
+                line: error.at.line,
+                column: error.at.column,
+                message: 'the file is not valid UTF-8 here (registry YAML must be UTF-8)',
+              }
             : fileProblem(file, describeAccess(error, 'file'));
       }
     }
@@ -120,7 +129,11 @@ class InvalidUtf8 extends Error {
  * (see readBoundedFile), and its bytes must be UTF-8.
  */
 async function readText(file: string, maxBytes: number, boundary: FileBoundary | undefined): Promise<string> {
-  const { bytes } = await readBoundedFile(file, { maxBytes, limitName: 'maxFileBytes', ...(boundary === undefined ? {} : { boundary }) });
+  const { bytes } = await readBoundedFile(file, {
+    maxBytes,
+    limitName: 'maxFileBytes',
+    ...(boundary === undefined ? {} : { boundary }),
+  });
   const bad = findInvalidUtf8(bytes);
   if (bad !== undefined) throw new InvalidUtf8(bad);
   return bytes.toString('utf8');

@@ -16,12 +16,25 @@ describe('registry format (parseRegistryYaml)', () => {
           '    data: { file: hello.js, timeout: 5 }',
         ),
       );
-      expect(hello).toEqual({ id: 'app.http:hello', kind: 'function.js', meta: { owner: 'me' }, data: { file: 'hello.js', timeout: 5 } });
+      expect(hello).toEqual({
+        id: 'app.http:hello',
+        kind: 'function.js',
+        meta: { owner: 'me' },
+        data: { file: 'hello.js', timeout: 5 },
+      });
     });
 
     it('takes every key other than name, kind and meta as data when the entry has no data key', () => {
       const [hello] = parse(
-        yaml('namespace: app', 'entries:', '  - name: hello', '    kind: function.js', '    meta: { a: 1 }', '    file: hello.js', '    retries: 3'),
+        yaml(
+          'namespace: app',
+          'entries:',
+          '  - name: hello',
+          '    kind: function.js',
+          '    meta: { a: 1 }',
+          '    file: hello.js',
+          '    retries: 3',
+        ),
       );
       expect(hello?.data).toEqual({ file: 'hello.js', retries: 3 });
     });
@@ -38,7 +51,17 @@ describe('registry format (parseRegistryYaml)', () => {
 
     it('refuses an entry with both data and inline fields, at the first inline key', () => {
       expect(
-        problemsOf(yaml('namespace: app', 'entries:', '  - name: hello', '    kind: function.js', '    data: { file: a.js }', '    file: b.js', '    retries: 3')),
+        problemsOf(
+          yaml(
+            'namespace: app',
+            'entries:',
+            '  - name: hello',
+            '    kind: function.js',
+            '    data: { file: a.js }',
+            '    file: b.js',
+            '    retries: 3',
+          ),
+        ),
       ).toEqual(['6:5 entry app:hello has both data and inline fields (file, retries); move them under data']);
     });
 
@@ -60,30 +83,55 @@ describe('registry format (parseRegistryYaml)', () => {
 
     it('gives bare depends_on names the file namespace and leaves ns:name and group: references alone', () => {
       const [api] = parse(
-        yaml('namespace: app', 'entries:', '  - name: api', '    kind: http.service', '    meta:', '      depends_on: [db, other.ns:cache, group:web, ns:app.http]'),
+        yaml(
+          'namespace: app',
+          'entries:',
+          '  - name: api',
+          '    kind: http.service',
+          '    meta:',
+          '      depends_on: [db, other.ns:cache, group:web, ns:app.http]',
+        ),
       );
       expect(api?.meta['depends_on']).toEqual(['app:db', 'other.ns:cache', 'group:web', 'ns:app.http']);
     });
 
     it('resolves a single depends_on name', () => {
-      const [api] = parse(yaml('namespace: app', 'entries:', '  - { name: api, kind: http.service, meta: { depends_on: db } }'));
+      const [api] = parse(
+        yaml('namespace: app', 'entries:', '  - { name: api, kind: http.service, meta: { depends_on: db } }'),
+      );
       expect(api?.meta['depends_on']).toBe('app:db');
     });
 
     it('resolves a depends_on inherited from the file meta in the file namespace', () => {
-      const [api] = parse(yaml('namespace: app', 'meta: { depends_on: [db] }', 'entries:', '  - { name: api, kind: http.service }'));
+      const [api] = parse(
+        yaml('namespace: app', 'meta: { depends_on: [db] }', 'entries:', '  - { name: api, kind: http.service }'),
+      );
       expect(api?.meta['depends_on']).toEqual(['app:db']);
     });
 
     it('refuses a depends_on that is not a name or a list of names', () => {
-      expect(problemsOf(yaml('namespace: app', 'entries:', '  - name: api', '    kind: http.service', '    meta: { depends_on: [db, 3] }'))).toEqual([
-        '5:30 meta.depends_on of entry app:api must list names, got 3',
-      ]);
+      expect(
+        problemsOf(
+          yaml(
+            'namespace: app',
+            'entries:',
+            '  - name: api',
+            '    kind: http.service',
+            '    meta: { depends_on: [db, 3] }',
+          ),
+        ),
+      ).toEqual(['5:30 meta.depends_on of entry app:api must list names, got 3']);
     });
 
     it('reads every document of a multi-document file, each in its own namespace, in order', () => {
       const entries = parse(
-        yaml('namespace: one', 'entries: [{ name: a, kind: x.y }]', '---', 'namespace: two', 'entries: [{ name: a, kind: x.y }, { name: b, kind: x.y }]'),
+        yaml(
+          'namespace: one',
+          'entries: [{ name: a, kind: x.y }]',
+          '---',
+          'namespace: two',
+          'entries: [{ name: a, kind: x.y }, { name: b, kind: x.y }]',
+        ),
       );
       expect(ids(entries)).toEqual(['one:a', 'two:a', 'two:b']);
     });
@@ -97,12 +145,16 @@ describe('registry format (parseRegistryYaml)', () => {
     });
 
     it('ignores top-level x-* keys, where anchors can live', () => {
-      const [a] = parse(yaml('namespace: app', 'x-port: &port 8080', 'entries:', '  - { name: a, kind: http.service, port: *port }'));
+      const [a] = parse(
+        yaml('namespace: app', 'x-port: &port 8080', 'entries:', '  - { name: a, kind: http.service, port: *port }'),
+      );
       expect(a?.data).toEqual({ port: 8080 });
     });
 
     it('refuses a document that has entries but no namespace', () => {
-      expect(problemsOf(yaml('entries:', '  - { name: a, kind: x.y }'))).toEqual(['1:1 namespace is required (dotted words such as "app.http")']);
+      expect(problemsOf(yaml('entries:', '  - { name: a, kind: x.y }'))).toEqual([
+        '1:1 namespace is required (dotted words such as "app.http")',
+      ]);
     });
 
     it('refuses an invalid namespace, at its value', () => {
@@ -124,15 +176,21 @@ describe('registry format (parseRegistryYaml)', () => {
     });
 
     it('refuses a file meta that is not a mapping', () => {
-      expect(problemsOf(yaml('namespace: app', 'meta: [a]', 'entries: []'))).toEqual(['2:7 meta must be a mapping, got a list']);
+      expect(problemsOf(yaml('namespace: app', 'meta: [a]', 'entries: []'))).toEqual([
+        '2:7 meta must be a mapping, got a list',
+      ]);
     });
 
     it('refuses entries that are not a list', () => {
-      expect(problemsOf(yaml('namespace: app', 'entries: { name: a, kind: x.y }'))).toEqual(['2:10 entries must be a list, got a mapping']);
+      expect(problemsOf(yaml('namespace: app', 'entries: { name: a, kind: x.y }'))).toEqual([
+        '2:10 entries must be a list, got a mapping',
+      ]);
     });
 
     it('refuses an entry that is not a mapping', () => {
-      expect(problemsOf(yaml('namespace: app', 'entries:', '  - hello'))).toEqual(['3:5 an entry must be a mapping with name and kind, got "hello"']);
+      expect(problemsOf(yaml('namespace: app', 'entries:', '  - hello'))).toEqual([
+        '3:5 an entry must be a mapping with name and kind, got "hello"',
+      ]);
     });
 
     it('refuses an entry without a name, at the entry', () => {
@@ -174,20 +232,48 @@ describe('registry format (parseRegistryYaml)', () => {
     });
 
     it('refuses a duplicate id in one file, at the second entry, naming the first', () => {
-      const error = errorOf(() => parse(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y }', '  - name: a', '    kind: x.z')));
+      const error = errorOf(() =>
+        parse(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y }', '  - name: a', '    kind: x.z')),
+      );
       expect(error.problems).toEqual([
-        { file: 'test.yaml', line: 4, column: 5, entryId: 'app:a', message: 'duplicate entry id "app:a" (first declared at test.yaml:3:5)' },
+        {
+          file: 'test.yaml',
+          line: 4,
+          column: 5,
+          entryId: 'app:a',
+          message: 'duplicate entry id "app:a" (first declared at test.yaml:3:5)',
+        },
       ]);
     });
 
     it('refuses a duplicate id across documents of one file', () => {
-      expect(problemsOf(yaml('namespace: app', 'entries: [{ name: a, kind: x.y }]', '---', 'namespace: app', 'entries: [{ name: a, kind: x.y }]'))).toEqual([
-        '5:11 duplicate entry id "app:a" (first declared at test.yaml:2:11)',
-      ]);
+      expect(
+        problemsOf(
+          yaml(
+            'namespace: app',
+            'entries: [{ name: a, kind: x.y }]',
+            '---',
+            'namespace: app',
+            'entries: [{ name: a, kind: x.y }]',
+          ),
+        ),
+      ).toEqual(['5:11 duplicate entry id "app:a" (first declared at test.yaml:2:11)']);
     });
 
     it('refuses every duplicate key, at the second, naming the first', () => {
-      expect(problemsOf(yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', '    port: 1', '    port: 2', 'namespace: app'))).toEqual([
+      expect(
+        problemsOf(
+          yaml(
+            'namespace: app',
+            'entries:',
+            '  - name: a',
+            '    kind: x.y',
+            '    port: 1',
+            '    port: 2',
+            'namespace: app',
+          ),
+        ),
+      ).toEqual([
         '6:5 duplicate key "port" (first at line 5, column 5)',
         '7:1 duplicate key "namespace" (first at line 1, column 1)',
       ]);
@@ -252,24 +338,43 @@ describe('registry format (parseRegistryYaml)', () => {
       ['"a:b:c"', '"a:b:c"', '"a:b:c" is not an entry id: it has an invalid name "b:c": it contains ":"'],
       ['"ns:"', '"ns:"', '"ns:" does not name a namespace'],
     ])('refuses a depends_on naming %s, at the reference (regression: accepted silently)', (_label, ref, message) => {
-      const problems = problemsOf(yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', `    meta: { depends_on: [db, ${ref}] }`));
-      expect([problems.length, problems[0]?.startsWith(`5:30 meta.depends_on of entry app:a: ${message}`)]).toEqual([1, true]);
-    });
-
-    it('refuses a depends_on in the file meta that names an entry that inherits it, at the file meta', () => {
-      expect(problemsOf(yaml('namespace: app', 'meta: { depends_on: [a] }', 'entries:', '  - { name: a, kind: x.y }', '  - { name: b, kind: x.y }'))).toEqual([
-        '2:22 meta.depends_on of entry app:a: "a" names the entry itself',
+      const problems = problemsOf(
+        yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', `    meta: { depends_on: [db, ${ref}] }`),
+      );
+      expect([problems.length, problems[0]?.startsWith(`5:30 meta.depends_on of entry app:a: ${message}`)]).toEqual([
+        1,
+        true,
       ]);
     });
 
+    it('refuses a depends_on in the file meta that names an entry that inherits it, at the file meta', () => {
+      expect(
+        problemsOf(
+          yaml(
+            'namespace: app',
+            'meta: { depends_on: [a] }',
+            'entries:',
+            '  - { name: a, kind: x.y }',
+            '  - { name: b, kind: x.y }',
+          ),
+        ),
+      ).toEqual(['2:22 meta.depends_on of entry app:a: "a" names the entry itself']);
+    });
+
     it('refuses a group name outside the grammar, at the group', () => {
-      expect(problemsOf(yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', '    meta: { groups: [web, "w b"] }'))).toEqual([
+      expect(
+        problemsOf(
+          yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', '    meta: { groups: [web, "w b"] }'),
+        ),
+      ).toEqual([
         '5:27 entry app:a: meta.groups[1] "w b" is not a group name: it contains white space (U+0020) (a name is ASCII letters, digits and _ . - / @, and starts with a letter, a digit or _)',
       ]);
     });
 
     it.each(['ns', 'group'])('refuses the reserved namespace %s', (namespace) => {
-      expect(problemsOf(yaml(`namespace: ${namespace}`, 'entries: []'))[0]).toContain(`1:12 namespace must be dotted words such as "app.http", got "${namespace}"`);
+      expect(problemsOf(yaml(`namespace: ${namespace}`, 'entries: []'))[0]).toContain(
+        `1:12 namespace must be dotted words such as "app.http", got "${namespace}"`,
+      );
     });
   });
 });

@@ -1,6 +1,14 @@
 import { messageOf } from '../common/errors.js';
 import { quote, show } from '../common/visible-text.js';
-import { assertValidKind, dependencyProblem, isPlainDependency, isValidNamespace, NAME_RULE, nameProblem, parseEntryId } from '../entry/entry-id.js';
+import {
+  assertValidKind,
+  dependencyProblem,
+  isPlainDependency,
+  isValidNamespace,
+  NAME_RULE,
+  nameProblem,
+  parseEntryId,
+} from '../entry/entry-id.js';
 import type { Expansion } from './expansion-meter.js';
 import type { YamlPath, YamlPathTarget } from './source-map.js';
 import { YamlGuard } from './yaml-guard.js';
@@ -78,7 +86,11 @@ function analyseDocument(
   { declarations, drafts, problems }: Analysis,
 ): void {
   const problem = (path: YamlPath, message: string, target: YamlPathTarget = 'value', entryId?: string): void => {
-    problems.push(entryId === undefined ? { document: index, path, target, message } : { document: index, path, target, message, entryId });
+    problems.push(
+      entryId === undefined
+        ? { document: index, path, target, message }
+        : { document: index, path, target, message, entryId },
+    );
   };
   // A document with nothing in it (an empty file, `---` alone, only comments) declares nothing.
   if (document === null || document === undefined) return;
@@ -90,7 +102,11 @@ function analyseDocument(
   if (keys.length === 0) return;
   for (const key of keys) {
     if (!TOP_LEVEL_KEYS.has(key) && !key.startsWith('x-')) {
-      problem([key], `unknown key ${quote(key)} (a registry document has namespace, meta and entries; x-* keys are free)`, 'key');
+      problem(
+        [key],
+        `unknown key ${quote(key)} (a registry document has namespace, meta and entries; x-* keys are free)`,
+        'key',
+      );
     }
   }
 
@@ -99,7 +115,10 @@ function analyseDocument(
   if (namespaceValue === undefined) {
     problem([], 'namespace is required (dotted words such as "app.http")');
   } else if (typeof namespaceValue !== 'string' || !isValidNamespace(namespaceValue)) {
-    problem(['namespace'], `namespace must be dotted words such as "app.http", got ${describe(namespaceValue)} (ASCII letters, digits, _ and -, each word starting with a letter or _; "ns" and "group" are reserved)`);
+    problem(
+      ['namespace'],
+      `namespace must be dotted words such as "app.http", got ${describe(namespaceValue)} (ASCII letters, digits, _ and -, each word starting with a letter or _; "ns" and "group" are reserved)`,
+    );
   } else {
     namespace = namespaceValue;
   }
@@ -186,7 +205,11 @@ function analyseDocument(
     }
 
     if (problems.length > failures || guard === undefined || id === undefined || typeof kind !== 'string') return;
-    const data = hasData ? item['data'] : inline.length > 0 ? Object.fromEntries(inline.map((key) => [key, item[key]])) : undefined;
+    const data = hasData
+      ? item['data']
+      : inline.length > 0
+        ? Object.fromEntries(inline.map((key) => [key, item[key]]))
+        : undefined;
     drafts.push({ document: index, index: i, id, kind, meta, data });
   });
 }
@@ -229,7 +252,10 @@ interface DependsOnScope {
   readonly id: string | undefined;
 }
 
-function resolveDependsOn(value: unknown, { namespace, where, label, problem, id }: DependsOnScope): string | string[] | undefined {
+function resolveDependsOn(
+  value: unknown,
+  { namespace, where, label, problem, id }: DependsOnScope,
+): string | string[] | undefined {
   // Before the entry's own name is known to be valid, a reference is checked against a stand-in id
   // (no reference can name it), so that its other problems are still reported.
   const self = id ?? `${namespace}:`;
@@ -247,7 +273,12 @@ function resolveDependsOn(value: unknown, { namespace, where, label, problem, id
   };
   if (typeof value === 'string') return check(value, where);
   if (!Array.isArray(value)) {
-    problem(where, `meta.depends_on of ${label()} must be a name or a list of names, got ${describe(value)}`, 'value', id);
+    problem(
+      where,
+      `meta.depends_on of ${label()} must be a name or a list of names, got ${describe(value)}`,
+      'value',
+      id,
+    );
     return undefined;
   }
   const out: string[] = [];

@@ -66,6 +66,10 @@ export function limitsOf(options: RegistryYamlOptions): RegistryReadLimits {
     maxFileBytes,
     maxDepth: positive(options.maxDepth, DEFAULT_MAX_DEPTH, 'maxDepth'),
     maxAliasNodes: positive(options.maxAliasNodes, DEFAULT_MAX_ALIAS_NODES, 'maxAliasNodes'),
-    maxExpandedBytes: positive(options.maxExpandedBytes, EXPANDED_BYTES_PER_FILE_BYTE * maxFileBytes, 'maxExpandedBytes'),
+    maxExpandedBytes: positive(
+      options.maxExpandedBytes,
+      EXPANDED_BYTES_PER_FILE_BYTE * maxFileBytes,
+      'maxExpandedBytes',
+    ),
   };
 }

@@ -32,4 +32,3 @@ function formatProblems(problems: readonly RegistryYamlProblem[]): string {
   const lines = problems.map((p) => `  ${escapeInvisible(p.file)}:${p.line}:${p.column}: ${p.message}`);
   return `invalid registry YAML (${count}):\n${lines.join('\n')}`;
 }
-

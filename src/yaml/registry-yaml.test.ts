@@ -12,7 +12,14 @@ import { errorOf, ONE_ENTRY, parse, problemsOf, yaml } from '../../test/support/
 describe('parseRegistryYaml', () => {
   describe('anchors and merge keys', () => {
     it('shares a value through an alias', () => {
-      const entries = parse(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, data: &conf { port: 1 } }', '  - { name: b, kind: x.y, data: *conf }'));
+      const entries = parse(
+        yaml(
+          'namespace: app',
+          'entries:',
+          '  - { name: a, kind: x.y, data: &conf { port: 1 } }',
+          '  - { name: b, kind: x.y, data: *conf }',
+        ),
+      );
       expect(entries.map((e) => e.data)).toEqual([{ port: 1 }, { port: 1 }]);
     });
 
@@ -36,18 +43,32 @@ describe('parseRegistryYaml', () => {
 
     it('merges several mappings listed under <<, the first winning', () => {
       const [a] = parse(
-        yaml('namespace: app', 'x-one: &one { a: 1, b: 1 }', 'x-two: &two { b: 2, c: 2 }', 'entries:', '  - { name: a, kind: x.y, <<: [*one, *two] }'),
+        yaml(
+          'namespace: app',
+          'x-one: &one { a: 1, b: 1 }',
+          'x-two: &two { b: 2, c: 2 }',
+          'entries:',
+          '  - { name: a, kind: x.y, <<: [*one, *two] }',
+        ),
       );
       expect(a?.data).toEqual({ a: 1, b: 1, c: 2 });
     });
 
     it('loads ten thousand entries that share defaults through merge keys and aliases', () => {
-      const lines = ['namespace: app', 'x-defaults: &defaults', '  resources: { cpu: 1, memory: [256, Mi] }', 'entries:'];
+      const lines = [
+        'namespace: app',
+        'x-defaults: &defaults',
+        '  resources: { cpu: 1, memory: [256, Mi] }',
+        'entries:',
+      ];
       for (let i = 0; i < 10_000; i += 1) {
         lines.push(`  - { name: w${i}, kind: worker.process, <<: *defaults, meta: { tags: &t${i} [a] }, id: ${i} }`);
       }
       const entries = parse(yaml(...lines));
-      expect([entries.length, entries[9_999]?.data]).toEqual([10_000, { resources: { cpu: 1, memory: [256, 'Mi'] }, id: 9_999 }]);
+      expect([entries.length, entries[9_999]?.data]).toEqual([
+        10_000,
+        { resources: { cpu: 1, memory: [256, 'Mi'] }, id: 9_999 },
+      ]);
     });
   });
 
@@ -65,7 +86,12 @@ describe('parseRegistryYaml', () => {
     });
 
     it('refuses aliases that add more nodes than maxAliasNodes', () => {
-      const text = yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, data: &d [1, 2, 3] }', '  - { name: b, kind: x.y, data: *d }');
+      const text = yaml(
+        'namespace: app',
+        'entries:',
+        '  - { name: a, kind: x.y, data: &d [1, 2, 3] }',
+        '  - { name: b, kind: x.y, data: *d }',
+      );
       expect(problemsOf(text, { maxAliasNodes: 3 })).toEqual([
         '4:33 aliases expand this file by more than 3 nodes (an alias bomb?); raise maxAliasNodes if this is intended',
       ]);
@@ -81,14 +107,22 @@ describe('parseRegistryYaml', () => {
     });
 
     it('refuses a file meta whose copies into every entry add more nodes than maxAliasNodes', () => {
-      const text = yaml('namespace: app', 'meta: { a: [1, 2, 3] }', 'entries:', '  - { name: a, kind: x.y }', '  - { name: b, kind: x.y }');
-      expect(problemsOf(text, { maxAliasNodes: 4 })).toEqual(['2:1 copying this meta into 2 entries adds more than 4 nodes; raise maxAliasNodes if this is intended']);
+      const text = yaml(
+        'namespace: app',
+        'meta: { a: [1, 2, 3] }',
+        'entries:',
+        '  - { name: a, kind: x.y }',
+        '  - { name: b, kind: x.y }',
+      );
+      expect(problemsOf(text, { maxAliasNodes: 4 })).toEqual([
+        '2:1 copying this meta into 2 entries adds more than 4 nodes; raise maxAliasNodes if this is intended',
+      ]);
     });
 
     it('refuses an alias to a node that contains it', () => {
-      expect(problemsOf(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, data: &loop { self: *loop } }'))).toEqual([
-        '3:47 this alias refers to a node that contains it (a cycle)',
-      ]);
+      expect(
+        problemsOf(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, data: &loop { self: *loop } }')),
+      ).toEqual(['3:47 this alias refers to a node that contains it (a cycle)']);
     });
 
     it(`accepts nesting down to maxDepth (${DEFAULT_MAX_DEPTH}) levels`, () => {
@@ -105,7 +139,12 @@ describe('parseRegistryYaml', () => {
     });
 
     it('refuses nesting that only aliases make too deep', () => {
-      const text = yaml('namespace: app', 'x-deep: &deep [[[[1]]]]', 'entries:', '  - { name: a, kind: x.y, data: [[*deep]] }');
+      const text = yaml(
+        'namespace: app',
+        'x-deep: &deep [[[[1]]]]',
+        'entries:',
+        '  - { name: a, kind: x.y, data: [[*deep]] }',
+      );
       expect(problemsOf(text, { maxDepth: 8 })).toEqual(['4:35 the YAML is nested more than 8 levels deep']);
     });
 
@@ -132,13 +171,15 @@ describe('parseRegistryYaml', () => {
       ['!<tag:example.com,2024:thing>', '1'],
     ])('refuses the tag %s, at the tagged value', (tag, value) => {
       const shown = tag.startsWith('!<') ? tag.slice(2, -1) : tag;
-      expect(problemsOf(yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', `    run: ${tag} ${value}`))).toEqual([
-        `5:10 tag ${shown} is not allowed (plain YAML only: maps, lists, strings, numbers, booleans, null)`,
-      ]);
+      expect(
+        problemsOf(yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', `    run: ${tag} ${value}`)),
+      ).toEqual([`5:10 tag ${shown} is not allowed (plain YAML only: maps, lists, strings, numbers, booleans, null)`]);
     });
 
     it('reports every refused tag of a text, even one a duplicate key replaced', () => {
-      expect(problemsOf(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, f: !foo 1, g: !bar 2, f: 3 }'))).toEqual([
+      expect(
+        problemsOf(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, f: !foo 1, g: !bar 2, f: 3 }')),
+      ).toEqual([
         '3:30 tag !foo is not allowed (plain YAML only: maps, lists, strings, numbers, booleans, null)',
         '3:41 tag !bar is not allowed (plain YAML only: maps, lists, strings, numbers, booleans, null)',
         '3:49 duplicate key "f" (first at line 3, column 27)',
@@ -146,7 +187,13 @@ describe('parseRegistryYaml', () => {
     });
 
     it('accepts the plain YAML tags', () => {
-      const [a] = parse(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, s: !!str 12, i: !!int "7", m: !!map { b: !!bool "true" } }'));
+      const [a] = parse(
+        yaml(
+          'namespace: app',
+          'entries:',
+          '  - { name: a, kind: x.y, s: !!str 12, i: !!int "7", m: !!map { b: !!bool "true" } }',
+        ),
+      );
       expect(a?.data).toEqual({ s: '12', i: 7, m: { b: true } });
     });
 
@@ -156,13 +203,32 @@ describe('parseRegistryYaml', () => {
     });
 
     it.each(['__proto__', 'constructor', 'prototype'])('refuses a %s key at its position, wherever it is', (key) => {
-      expect(problemsOf(yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', '    meta:', '      labels:', `        ${key}: { polluted: true }`))).toEqual([
-        `7:9 key "${key}" is not allowed (it could reach an object's prototype)`,
-      ]);
+      expect(
+        problemsOf(
+          yaml(
+            'namespace: app',
+            'entries:',
+            '  - name: a',
+            '    kind: x.y',
+            '    meta:',
+            '      labels:',
+            `        ${key}: { polluted: true }`,
+          ),
+        ),
+      ).toEqual([`7:9 key "${key}" is not allowed (it could reach an object's prototype)`]);
     });
 
     it('does not pollute Object.prototype through __proto__ keys or merges', () => {
-      errorOf(() => parse(yaml('namespace: app', 'x-p: &p { __proto__: { polluted: 1 } }', 'entries:', '  - { name: a, kind: x.y, <<: *p }')));
+      errorOf(() =>
+        parse(
+          yaml(
+            'namespace: app',
+            'x-p: &p { __proto__: { polluted: 1 } }',
+            'entries:',
+            '  - { name: a, kind: x.y, <<: *p }',
+          ),
+        ),
+      );
       expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     });
 
@@ -211,7 +277,12 @@ describe('parseRegistryYaml', () => {
 
     it('refuses a long string repeated by aliases past maxExpandedBytes, at the alias that crosses it', () => {
       // 34 characters of keys and names, the string (100), then 100 per alias: the third crosses 350.
-      const text = yaml('namespace: app', `x-s: [&s "${'x'.repeat(100)}"]`, 'entries:', '  - { name: a, kind: x.y, data: [*s, *s, *s] }');
+      const text = yaml(
+        'namespace: app',
+        `x-s: [&s "${'x'.repeat(100)}"]`,
+        'entries:',
+        '  - { name: a, kind: x.y, data: [*s, *s, *s] }',
+      );
       expect(problemsOf(text, { maxExpandedBytes: 350 })).toEqual([
         '4:42 strings in this file add up to more than 350 bytes once aliases are expanded (long text repeated by aliases?); raise maxExpandedBytes if this is intended',
       ]);
@@ -219,37 +290,81 @@ describe('parseRegistryYaml', () => {
 
     it('derives maxExpandedBytes from maxFileBytes when it is not given', () => {
       const aliases = Array.from({ length: 20 }, () => '*s').join(', ');
-      const text = yaml('namespace: app', `x-s: [&s "${'x'.repeat(100)}"]`, 'entries:', `  - { name: a, kind: x.y, data: [${aliases}] }`);
-      expect(problemsOf(text, { maxFileBytes: text.length })[0]).toContain(`strings in this file add up to more than ${4 * text.length} bytes`);
+      const text = yaml(
+        'namespace: app',
+        `x-s: [&s "${'x'.repeat(100)}"]`,
+        'entries:',
+        `  - { name: a, kind: x.y, data: [${aliases}] }`,
+      );
+      expect(problemsOf(text, { maxFileBytes: text.length })[0]).toContain(
+        `strings in this file add up to more than ${4 * text.length} bytes`,
+      );
     });
 
     it('refuses aliases inside a mapping key before the key is built', () => {
-      const text = yaml('namespace: app', `x-s: [&s "${'x'.repeat(100)}"]`, 'x-k:', '  ? [*s, *s, *s, *s]', '  : 1', 'entries: []');
+      const text = yaml(
+        'namespace: app',
+        `x-s: [&s "${'x'.repeat(100)}"]`,
+        'x-k:',
+        '  ? [*s, *s, *s, *s]',
+        '  : 1',
+        'entries: []',
+      );
       expect(problemsOf(text, { maxExpandedBytes: 350 })).toEqual([
         '4:14 strings in this file add up to more than 350 bytes once aliases are expanded (long text repeated by aliases?); raise maxExpandedBytes if this is intended',
       ]);
     });
 
     it('refuses file meta whose copies into every entry add more than maxExpandedBytes', () => {
-      const text = yaml('namespace: app', `meta: { note: "${'x'.repeat(100)}" }`, 'entries:', '  - { name: a, kind: x.y }', '  - { name: b, kind: x.y }', '  - { name: c, kind: x.y }');
+      const text = yaml(
+        'namespace: app',
+        `meta: { note: "${'x'.repeat(100)}" }`,
+        'entries:',
+        '  - { name: a, kind: x.y }',
+        '  - { name: b, kind: x.y }',
+        '  - { name: c, kind: x.y }',
+      );
       expect(problemsOf(text, { maxExpandedBytes: 250 })).toEqual([
         '2:1 copying this meta into 3 entries: strings in this file add up to more than 250 bytes once aliases are expanded (long text repeated by aliases?); raise maxExpandedBytes if this is intended',
       ]);
     });
 
     it('refuses an alias to the mapping that contains it, whatever its tag', () => {
-      expect(problemsOf(yaml('namespace: app', 'entries:', '  - !<tag:yaml.org,2002:map> &e', '    name: a', '    kind: x.y', '    data: *e'))).toEqual([
-        '6:11 this alias refers to a node that contains it (a cycle)',
-      ]);
+      expect(
+        problemsOf(
+          yaml(
+            'namespace: app',
+            'entries:',
+            '  - !<tag:yaml.org,2002:map> &e',
+            '    name: a',
+            '    kind: x.y',
+            '    data: *e',
+          ),
+        ),
+      ).toEqual(['6:11 this alias refers to a node that contains it (a cycle)']);
     });
 
     it('places a RangeError of the parser (a mapping key longer than a string can be) at the node being composed', () => {
-      const text = yaml('namespace: app', `x-s: [&s "${'x'.repeat(1 << 20)}"]`, 'x-k:', `  ? [${Array.from({ length: 600 }, () => '*s').join(', ')}]`, '  : 1', 'entries: []');
-      expect(problemsOf(text, { maxFileBytes: 2 ** 28, maxExpandedBytes: 2 ** 31 })).toEqual(['5:5 the YAML cannot be composed here (Invalid string length)']);
+      const text = yaml(
+        'namespace: app',
+        `x-s: [&s "${'x'.repeat(1 << 20)}"]`,
+        'x-k:',
+        `  ? [${Array.from({ length: 600 }, () => '*s').join(', ')}]`,
+        '  : 1',
+        'entries: []',
+      );
+      expect(problemsOf(text, { maxFileBytes: 2 ** 28, maxExpandedBytes: 2 ** 31 })).toEqual([
+        '5:5 the YAML cannot be composed here (Invalid string length)',
+      ]);
     });
 
     it('accepts a file that shares values generously within the limits', () => {
-      const lines = ['namespace: app', `x-s: &s "${'x'.repeat(1000)}"`, 'x-l: &l [*s, *s, *s, *s, *s, *s, *s, *s]', 'entries:'];
+      const lines = [
+        'namespace: app',
+        `x-s: &s "${'x'.repeat(1000)}"`,
+        'x-l: &l [*s, *s, *s, *s, *s, *s, *s, *s]',
+        'entries:',
+      ];
       for (let i = 0; i < 100; i += 1) lines.push(`  - { name: e${i}, kind: x.y, data: { notes: *l, title: *s } }`);
       expect(parse(yaml(...lines))).toHaveLength(100);
     });
@@ -260,23 +375,56 @@ describe('parseRegistryYaml', () => {
       ['.inf', '.inf is not a finite number, which JSON cannot store (it would become null); quote it if it is text'],
       ['-.Inf', '-.Inf is not a finite number, which JSON cannot store (it would become null); quote it if it is text'],
       ['.NaN', '.NaN is not a finite number, which JSON cannot store (it would become null); quote it if it is text'],
-      ['!!float .inf', '.inf is not a finite number, which JSON cannot store (it would become null); quote it if it is text'],
-      ['9007199254740993', 'the integer 9007199254740993 is beyond ±9007199254740991 and would silently lose precision; quote it as a string'],
-      ['-9007199254740993', 'the integer -9007199254740993 is beyond ±9007199254740991 and would silently lose precision; quote it as a string'],
-      ['0x20000000000001', 'the integer 0x20000000000001 is beyond ±9007199254740991 and would silently lose precision; quote it as a string'],
-    ])('refuses %s at its position (regression: .inf and .nan became null and apply never converged)', (value, message) => {
-      expect(problemsOf(yaml('namespace: app', 'entries:', `  - { name: a, kind: x.y, data: { n: ${value} } }`))).toEqual([`3:38 ${message}`]);
-    });
+      [
+        '!!float .inf',
+        '.inf is not a finite number, which JSON cannot store (it would become null); quote it if it is text',
+      ],
+      [
+        '9007199254740993',
+        'the integer 9007199254740993 is beyond ±9007199254740991 and would silently lose precision; quote it as a string',
+      ],
+      [
+        '-9007199254740993',
+        'the integer -9007199254740993 is beyond ±9007199254740991 and would silently lose precision; quote it as a string',
+      ],
+      [
+        '0x20000000000001',
+        'the integer 0x20000000000001 is beyond ±9007199254740991 and would silently lose precision; quote it as a string',
+      ],
+    ])(
+      'refuses %s at its position (regression: .inf and .nan became null and apply never converged)',
+      (value, message) => {
+        expect(
+          problemsOf(yaml('namespace: app', 'entries:', `  - { name: a, kind: x.y, data: { n: ${value} } }`)),
+        ).toEqual([`3:38 ${message}`]);
+      },
+    );
 
     it('refuses a non-finite number in meta and in the file meta, once each', () => {
-      expect(problemsOf(yaml('namespace: app', 'meta: { weight: .nan }', 'entries:', '  - { name: a, kind: x.y, meta: { score: .inf } }', '  - { name: b, kind: x.y }'))).toEqual([
+      expect(
+        problemsOf(
+          yaml(
+            'namespace: app',
+            'meta: { weight: .nan }',
+            'entries:',
+            '  - { name: a, kind: x.y, meta: { score: .inf } }',
+            '  - { name: b, kind: x.y }',
+          ),
+        ),
+      ).toEqual([
         '2:17 .nan is not a finite number, which JSON cannot store (it would become null); quote it if it is text',
         '4:42 .inf is not a finite number, which JSON cannot store (it would become null); quote it if it is text',
       ]);
     });
 
     it('accepts the largest exact integers, floats of any size and a quoted .inf', () => {
-      const [a] = parse(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, data: [9007199254740991, -9007199254740991, 1e300, 0.1, ".inf"] }'));
+      const [a] = parse(
+        yaml(
+          'namespace: app',
+          'entries:',
+          '  - { name: a, kind: x.y, data: [9007199254740991, -9007199254740991, 1e300, 0.1, ".inf"] }',
+        ),
+      );
       expect(a?.data).toEqual([9007199254740991, -9007199254740991, 1e300, 0.1, '.inf']);
     });
 
@@ -317,7 +465,9 @@ describe('parseRegistryYaml', () => {
     });
 
     it('keeps zero-width joiners in data, where they are text (emoji sequences)', () => {
-      const [a] = parse(yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, data: { family: "👩\u200d👧" } }'));
+      const [a] = parse(
+        yaml('namespace: app', 'entries:', '  - { name: a, kind: x.y, data: { family: "👩\u200d👧" } }'),
+      );
       expect(a?.data).toEqual({ family: '👩\u200d👧' });
     });
   });
@@ -349,13 +499,29 @@ describe('parseRegistryYaml', () => {
     });
 
     it('counts lines the same with CRLF line breaks', () => {
-      const text = yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', '    port: 1').replace(/\n/g, '\r\n');
+      const text = yaml('namespace: app', 'entries:', '  - name: a', '    kind: x.y', '    port: 1').replace(
+        /\n/g,
+        '\r\n',
+      );
       const source = getEntrySource(parse(text)[0] as Entry);
-      expect([source?.line, source?.column, source?.locate?.(['data', 'port'])]).toEqual([3, 5, { line: 5, column: 11 }]);
+      expect([source?.line, source?.column, source?.locate?.(['data', 'port'])]).toEqual([
+        3,
+        5,
+        { line: 5, column: 11 },
+      ]);
     });
 
     it('records the same entry positions whether or not the file has problems', () => {
-      const lines = ['namespace: app', 'entries:', '  - name: a', '    kind: x.y', '  - { name: b, kind: x.y }', '  -', '    name: c', '    kind: x.y'];
+      const lines = [
+        'namespace: app',
+        'entries:',
+        '  - name: a',
+        '    kind: x.y',
+        '  - { name: b, kind: x.y }',
+        '  -',
+        '    name: c',
+        '    kind: x.y',
+      ];
       const good = parse(yaml(...lines)).map((e) => getEntrySource(e));
       const bad = errorOf(() => parse(yaml(...lines, '  - { name: a, kind: x.y }'))).problems;
       expect([good.map((s) => `${s?.line}:${s?.column}`), bad[0]?.message]).toEqual([

@@ -97,7 +97,11 @@ interface Declared {
 function parseRegistryFile(
   rawText: string,
   file: string,
-  { limits, declared, problems }: { limits: RegistryReadLimits; declared: Map<string, Declared>; problems: RegistryYamlProblem[] },
+  {
+    limits,
+    declared,
+    problems,
+  }: { limits: RegistryReadLimits; declared: Map<string, Declared>; problems: RegistryYamlProblem[] },
 ): Entry[] {
   const { text, problems: marks } = withoutByteOrderMark(rawText);
   if (marks.length > 0) {
@@ -165,7 +169,9 @@ function parseRegistryFile(
     } catch (error) {
       // createEntry names the part it refused (details.path): point at it, not only at the entry.
       const path = (error as { details?: { path?: unknown } }).details?.path;
-      const found = Array.isArray(path) ? origin.locateInEntry(draft.document, draft.index, path as (string | number)[]) : undefined;
+      const found = Array.isArray(path)
+        ? origin.locateInEntry(draft.document, draft.index, path as (string | number)[])
+        : undefined;
       fileProblems.push({ file, ...(found ?? at), entryId: draft.id, message: messageOf(error) });
     }
   }

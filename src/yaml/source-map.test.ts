@@ -64,17 +64,23 @@ describe('YamlSourceMap', () => {
   describe('.has', () => {
     it('tells whether a path was written', () => {
       const map = mapOf('a: { b: null }', 'c: [1]');
-      expect([map.has(0, ['a', 'b']), map.has(0, ['c', 0]), map.has(0, ['c', 1]), map.has(0, ['d'])]).toEqual([true, true, false, false]);
+      expect([map.has(0, ['a', 'b']), map.has(0, ['c', 0]), map.has(0, ['c', 1]), map.has(0, ['d'])]).toEqual([
+        true,
+        true,
+        false,
+        false,
+      ]);
     });
   });
 
   describe('.duplicateKeys', () => {
     it('lists every key written twice in one mapping, leaving merge keys alone', () => {
       const map = mapOf('x: &x { a: 1 }', 'y:', '  <<: *x', '  <<: *x', '  a: 2', '  b: 1', '  b: 2', 'y: 3');
-      expect(map.duplicateKeys().map((d) => `${d.key} ${d.first.line}:${d.first.column} ${d.second.line}:${d.second.column}`)).toEqual([
-        'y 2:1 8:1',
-        'b 6:3 7:3',
-      ]);
+      expect(
+        map
+          .duplicateKeys()
+          .map((d) => `${d.key} ${d.first.line}:${d.first.column} ${d.second.line}:${d.second.column}`),
+      ).toEqual(['y 2:1 8:1', 'b 6:3 7:3']);
     });
   });
 

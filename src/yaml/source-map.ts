@@ -294,7 +294,8 @@ function computeLayout(wrapper: NodeRecord): Layout {
     // A block mapping ends by trying to read one more key and finding none (at `---`, say): that
     // attempt is recorded as a last child that composed nothing.
     const last = children[children.length - 1];
-    const count = children.length % 2 === 1 && last !== undefined && isEmpty(last) ? children.length - 1 : children.length;
+    const count =
+      children.length % 2 === 1 && last !== undefined && isEmpty(last) ? children.length - 1 : children.length;
     if (count % 2 !== 0) return OPAQUE;
     const pairs: Pair[] = [];
     const record = value as Record<string, unknown>;

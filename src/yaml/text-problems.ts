@@ -1,7 +1,13 @@
 import { quote } from '../common/visible-text.js';
 import { positionAt } from './expansion-meter.js';
 import type { YamlPosition } from './source-map.js';
-import { RefusedNumber, refusedNumberMessage, RefusedTag, refusedTagMessage, type DetailedRead } from './yaml-reader.js';
+import {
+  RefusedNumber,
+  refusedNumberMessage,
+  RefusedTag,
+  refusedTagMessage,
+  type DetailedRead,
+} from './yaml-reader.js';
 
 /** A problem of a YAML text at its 1-based line and column, before it is given a file. */
 export interface TextProblem extends YamlPosition {
@@ -46,10 +52,18 @@ export function readProblems(read: DetailedRead): TextProblem[] {
   const { sourceMap, error } = read;
   const out: TextProblem[] = [];
   for (const { key, first, second } of sourceMap.duplicateKeys()) {
-    out.push({ ...second, message: `duplicate key ${quote(key)} (first at line ${first.line}, column ${first.column})` });
+    out.push({
+      ...second,
+      message: `duplicate key ${quote(key)} (first at line ${first.line}, column ${first.column})`,
+    });
   }
-  for (const { value, position } of sourceMap.findValues((v): v is RefusedTag | RefusedNumber => v instanceof RefusedTag || v instanceof RefusedNumber)) {
-    out.push({ ...position, message: value instanceof RefusedTag ? refusedTagMessage(value) : refusedNumberMessage(value) });
+  for (const { value, position } of sourceMap.findValues(
+    (v): v is RefusedTag | RefusedNumber => v instanceof RefusedTag || v instanceof RefusedNumber,
+  )) {
+    out.push({
+      ...position,
+      message: value instanceof RefusedTag ? refusedTagMessage(value) : refusedNumberMessage(value),
+    });
   }
   if (error !== undefined) out.push({ ...error.position, message: error.message });
   return out;

@@ -2,7 +2,14 @@ import { FORBIDDEN_KEYS } from '../common/deep-freeze.js';
 import { quote } from '../common/visible-text.js';
 import { tooManyBytesMessage, type Expansion } from './expansion-meter.js';
 import type { YamlPath, YamlPathTarget } from './source-map.js';
-import { RefusedNumber, refusedNumberMessage, RefusedTag, refusedTagMessage, tooDeepMessage, type YamlReadLimits } from './yaml-reader.js';
+import {
+  RefusedNumber,
+  refusedNumberMessage,
+  RefusedTag,
+  refusedTagMessage,
+  tooDeepMessage,
+  type YamlReadLimits,
+} from './yaml-reader.js';
 
 /** A problem the guard found in a composed document, at a path from the document's root. */
 export interface GuardProblem {
@@ -70,7 +77,11 @@ export class YamlGuard {
     this.expandedBytes += size.bytes * count;
     const copies = `copying this meta into ${count + 1} entries`;
     if (this.addedNodes > this.limits.maxAliasNodes) {
-      return { path, target: 'key', message: `${copies} adds more than ${this.limits.maxAliasNodes} nodes; raise maxAliasNodes if this is intended` };
+      return {
+        path,
+        target: 'key',
+        message: `${copies} adds more than ${this.limits.maxAliasNodes} nodes; raise maxAliasNodes if this is intended`,
+      };
     }
     if (this.expandedBytes > this.limits.maxExpandedBytes) {
       return { path, target: 'key', message: `${copies}: ${tooManyBytesMessage(this.limits.maxExpandedBytes)}` };
@@ -159,7 +170,10 @@ export class YamlGuard {
  * shared object once per alias without walking it again. Only called on values the guard passed, so
  * there is no cycle.
  */
-function measure(value: unknown, memo: Map<object, { nodes: number; bytes: number }> | undefined): { nodes: number; bytes: number } {
+function measure(
+  value: unknown,
+  memo: Map<object, { nodes: number; bytes: number }> | undefined,
+): { nodes: number; bytes: number } {
   if (typeof value === 'string') return { nodes: 1, bytes: value.length };
   if (typeof value !== 'object' || value === null) return { nodes: 1, bytes: 0 };
   const known = memo?.get(value);

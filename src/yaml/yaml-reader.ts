@@ -1,6 +1,12 @@
 import * as jsyaml from 'js-yaml';
 import { FAILSAFE_SCHEMA, loadAll, Type, YAMLException, type LoadOptions, type State } from 'js-yaml';
-import { ExpansionMeter, ExpansionRefusal, positionAt, type Expansion, type ExpansionLimits } from './expansion-meter.js';
+import {
+  ExpansionMeter,
+  ExpansionRefusal,
+  positionAt,
+  type Expansion,
+  type ExpansionLimits,
+} from './expansion-meter.js';
 import { contentPosition, YamlSourceMap, type ParserState, type YamlPosition } from './source-map.js';
 
 /** The limits every YAML read runs under. */
@@ -74,7 +80,13 @@ const MERGE = new Type('tag:yaml.org,2002:merge', { kind: 'scalar', resolve: (da
  * schema, with numbers that JSON can carry).
  */
 const STRICT_SCHEMA = FAILSAFE_SCHEMA.extend({
-  implicit: [CORE_TYPES.null, CORE_TYPES.bool, checkedNumberType(CORE_TYPES.int, 'int'), checkedNumberType(CORE_TYPES.float, 'float'), MERGE],
+  implicit: [
+    CORE_TYPES.null,
+    CORE_TYPES.bool,
+    checkedNumberType(CORE_TYPES.int, 'int'),
+    checkedNumberType(CORE_TYPES.float, 'float'),
+    MERGE,
+  ],
 });
 
 /** The same, but an unknown tag becomes a {@link RefusedTag} instead of stopping the parse. */
@@ -202,7 +214,12 @@ export function readYamlDetailed(text: string, limits: YamlReadLimits): Detailed
     return { documents, sourceMap, error: undefined, expansion: meter };
   } catch (thrown) {
     // js-yaml returns no document when any fails; the source map still holds those composed before.
-    return { documents: sourceMap.documentValues(), sourceMap, error: toReadError(thrown, limits, text, meter), expansion: meter };
+    return {
+      documents: sourceMap.documentValues(),
+      sourceMap,
+      error: toReadError(thrown, limits, text, meter),
+      expansion: meter,
+    };
   }
 }
 

@@ -42,17 +42,32 @@ export interface CommandResult {
  * Runs `kindling <argv>` in this process through main() and resolves with what it wrote; the app's
  * logger is silent and signals are left alone unless `options` says otherwise.
  */
-export async function runCli(argv: readonly string[], options: Omit<CliOptions, 'stdout' | 'stderr'> = {}): Promise<{ code: number; out: string; err: string }> {
+export async function runCli(
+  argv: readonly string[],
+  options: Omit<CliOptions, 'stdout' | 'stderr'> = {},
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await main(argv, { logger: silentLogger, handleSignals: false, ...options, stdout: (text) => void (out += text), stderr: (text) => void (err += text) });
+  const code = await main(argv, {
+    logger: silentLogger,
+    handleSignals: false,
+    ...options,
+    stdout: (text) => void (out += text),
+    stderr: (text) => void (err += text),
+  });
   return { code, out, err };
 }
 
 /** Runs `kindling <args>` as a subprocess (with `env` added to this process's) and resolves once it has exited. */
-export function kindling(args: readonly string[], options: { env?: Readonly<Record<string, string>> } = {}): Promise<CommandResult> {
+export function kindling(
+  args: readonly string[],
+  options: { env?: Readonly<Record<string, string>> } = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1', ...options.env } });
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -81,9 +96,12 @@ export class RunningApp {
       child.stdout.on('data', (chunk: Buffer) => {
         output.out += chunk.toString();
         const url = /http:\/\/127\.0\.0\.1:\d+/.exec(output.out)?.[0];
-        if (url !== undefined && output.out.includes('press Ctrl-C to stop')) resolve(new RunningApp(child, url, output, exited));
+        if (url !== undefined && output.out.includes('press Ctrl-C to stop'))
+          resolve(new RunningApp(child, url, output, exited));
       });
-      void exited.then((code) => reject(new Error(`kindling run exited with ${code} before it was up:\n${output.out}${output.err}`)));
+      void exited.then((code) =>
+        reject(new Error(`kindling run exited with ${code} before it was up:\n${output.out}${output.err}`)),
+      );
     });
   }
 

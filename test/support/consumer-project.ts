@@ -67,7 +67,12 @@ export interface ConsumerProject {
 }
 
 function run(command: string, args: readonly string[], cwd: string, timeoutMs = 300_000): CommandResult {
-  const result: SpawnSyncReturns<string> = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, npm_config_update_notifier: 'false' } });
+  const result: SpawnSyncReturns<string> = spawnSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
   if (result.error) throw new Error(`${command} ${args.join(' ')} failed to run: ${result.error.message}`);
   return { status: result.status, stdout: result.stdout, output: `${result.stdout}${result.stderr}` };
 }
@@ -93,7 +98,10 @@ export function createConsumerProject(options: { readonly devDependencies?: read
   if (packed.length !== 1) throw new Error(`npm pack left ${packed.length} tarballs in ${packDir}`);
   const tarball = join(packDir, packed[0]!);
 
-  writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'kindling-consumer', private: true, type: 'module' }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'package.json'),
+    `${JSON.stringify({ name: 'kindling-consumer', private: true, type: 'module' }, null, 2)}\n`,
+  );
   writeFileSync(join(dir, 'tsconfig.json'), `${JSON.stringify(consumerTsconfig, null, 2)}\n`);
   const npmInstall = ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'];
   must(run('npm', [...npmInstall, tarball, ...userDependencies], dir), 'npm install of the tarball');
@@ -109,13 +117,19 @@ export function createConsumerProject(options: { readonly devDependencies?: read
       writeFileSync(file, text);
     },
     compile(compiler, outDir = 'dist', project = 'tsconfig.json') {
-      return run(process.execPath, [compilers[compiler](dir), '-p', project, '--outDir', outDir, '--pretty', 'false'], dir);
+      return run(
+        process.execPath,
+        [compilers[compiler](dir), '-p', project, '--outDir', outDir, '--pretty', 'false'],
+        dir,
+      );
     },
     run(file) {
       return run(process.execPath, [file], dir, 60_000);
     },
     list() {
-      return must(run('tar', ['-tzf', tarball], dir), 'tar -t').stdout.split('\n').filter((line) => line !== '');
+      return must(run('tar', ['-tzf', tarball], dir), 'tar -t')
+        .stdout.split('\n')
+        .filter((line) => line !== '');
     },
     remove() {
       rmSync(dir, { recursive: true, force: true });

@@ -8,10 +8,15 @@ import { fileURLToPath } from 'node:url';
  */
 export default function setup(): void {
   const root = fileURLToPath(new URL('../..', import.meta.url));
-  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
+  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   if (build.status === 0) return;
   if (build.status === 2) {
-    process.stderr.write(`warning: the build has type errors (run npm run typecheck):\n${build.stdout.split('\n').slice(0, 5).join('\n')}\n`);
+    process.stderr.write(
+      `warning: the build has type errors (run npm run typecheck):\n${build.stdout.split('\n').slice(0, 5).join('\n')}\n`,
+    );
     return;
   }
   throw new Error(`building dist/ failed (tsc exit ${build.status ?? build.signal}):\n${build.stdout}${build.stderr}`);

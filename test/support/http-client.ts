@@ -3,7 +3,10 @@
 import { request } from 'node:http';
 
 /** Like `fetch(url, init)` for http:// URLs, without connection reuse. */
-export function fetchOnce(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+export function fetchOnce(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Response> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];

@@ -3,7 +3,18 @@
 import { afterEach, beforeEach, expect } from 'vitest';
 
 /** The kinds of handle a test must close before it ends. */
-const WATCHED = new Set(['Timeout', 'Immediate', 'TCPServerWrap', 'TCPSocketWrap', 'PipeServerWrap', 'PipeWrap', 'ProcessWrap', 'UDPWrap', 'FSEventWrap', 'StatWatcher']);
+const WATCHED = new Set([
+  'Timeout',
+  'Immediate',
+  'TCPServerWrap',
+  'TCPSocketWrap',
+  'PipeServerWrap',
+  'PipeWrap',
+  'ProcessWrap',
+  'UDPWrap',
+  'FSEventWrap',
+  'StatWatcher',
+]);
 
 /** Counts the watched handles that are open now, by kind. */
 export function census(): Map<string, number> {
@@ -21,7 +32,9 @@ async function quiesce(): Promise<void> {
 
 /** The watched handles opened since `before` was taken, as `Kind ×n`. */
 export function leakedSince(before: ReadonlyMap<string, number>): string[] {
-  return [...census()].filter(([type, count]) => count > (before.get(type) ?? 0)).map(([type, count]) => `${type} ×${count - (before.get(type) ?? 0)}`);
+  return [...census()]
+    .filter(([type, count]) => count > (before.get(type) ?? 0))
+    .map(([type, count]) => `${type} ×${count - (before.get(type) ?? 0)}`);
 }
 
 /**
@@ -44,6 +57,8 @@ export function installLeakCheck(): void {
       if (leaked.length === 0) return;
       await new Promise<void>((resolve) => setTimeout(resolve, 25).unref());
     }
-    expect.fail(`the test left resources open: ${leaked.join(', ')} (close servers, sockets, timers and child processes before it ends)`);
+    expect.fail(
+      `the test left resources open: ${leaked.join(', ')} (close servers, sockets, timers and child processes before it ends)`,
+    );
   });
 }

@@ -14,6 +14,9 @@ import ts from 'typescript';
  * - `<!-- snippet: app running -->`: a CLI block whose commands talk to a running app.
  * - `<!-- snippet: exit 1 -->`: the exit code a CLI block's commands end with, when the exit-code
  *   table does not decide it.
+ * - `<!-- snippet: files test/fixtures/x -->`: a folder copied over the example before a CLI block
+ *   runs (the edits its transcript shows the result of).
+ * - `<!-- snippet: skip: reason -->`: a block that is only read, reported as skipped with the reason.
  */
 export interface CodeBlock {
   /** The fence's info string's first word (`ts`, `sh`, `console`, ...), `''` for none. */

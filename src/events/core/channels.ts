@@ -75,7 +75,8 @@ export function unavailableChannels(absence: ChannelsAbsence): Channels {
 const ABSENCE_MESSAGES: Record<ChannelsAbsence, string> = {
   'no-transport':
     'durable channels need NATS with JetStream: configure a NATS URL (KINDLING_NATS_URL, the events component config nats.url, or createNatsEventBus({ nats: { url } }) of kindling/nats)',
-  'not-started': 'durable channels open once the bus has connected to NATS: await bus.start() before using bus.channels',
+  'not-started':
+    'durable channels open once the bus has connected to NATS: await bus.start() before using bus.channels',
   'no-jetstream':
     'durable channels need JetStream, and the NATS server the bus is connected to has it off: start nats-server with -js (--jetstream)',
 };

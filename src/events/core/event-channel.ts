@@ -11,7 +11,8 @@
 export type OverflowPolicy = 'drop-oldest' | 'drop-newest' | 'error';
 
 /** The answer of {@link EventChannel.receive}, in Go's `value, ok` form: `ok` is false once the channel ended. */
-export type ReceiveResult<T> = { readonly value: T; readonly ok: true } | { readonly value: undefined; readonly ok: false };
+export type ReceiveResult<T> =
+  { readonly value: T; readonly ok: true } | { readonly value: undefined; readonly ok: false };
 
 /** What a channel reports when it had to drop events. */
 export interface ChannelOverflow {

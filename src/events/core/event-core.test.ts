@@ -8,7 +8,13 @@ import { EventCore } from './event-core.js';
 import { LocalTransport } from './transport.js';
 
 function newCore(): EventCore {
-  return new EventCore({ nodeID: 'node-1', logger: silentLogger, transport: new LocalTransport(), bufferSize: 16, overflow: 'drop-oldest' });
+  return new EventCore({
+    nodeID: 'node-1',
+    logger: silentLogger,
+    transport: new LocalTransport(),
+    bufferSize: 16,
+    overflow: 'drop-oldest',
+  });
 }
 
 interface Live {
@@ -19,13 +25,20 @@ interface Live {
 }
 
 type Step =
-  | { readonly op: 'subscribe'; readonly pattern: string; readonly group: string | undefined; readonly needsEnvelope: boolean }
+  | {
+      readonly op: 'subscribe';
+      readonly pattern: string;
+      readonly group: string | undefined;
+      readonly needsEnvelope: boolean;
+    }
   | { readonly op: 'unsubscribe'; readonly pick: number }
   | { readonly op: 'publish'; readonly name: string; readonly mode: 'emit' | 'broadcast' };
 
 const words = ['a', 'b', 'c'];
 const eventName = fc.array(fc.constantFrom(...words), { minLength: 1, maxLength: 3 }).map((s) => s.join('.'));
-const eventPattern = fc.array(fc.constantFrom(...words, '*', '**', 'a*', '?'), { minLength: 1, maxLength: 3 }).map((s) => s.join('.'));
+const eventPattern = fc
+  .array(fc.constantFrom(...words, '*', '**', 'a*', '?'), { minLength: 1, maxLength: 3 })
+  .map((s) => s.join('.'));
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({
     op: fc.constant('subscribe' as const),
@@ -34,8 +47,16 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     needsEnvelope: fc.boolean(),
   }),
   fc.record({ op: fc.constant('unsubscribe' as const), pick: fc.nat() }),
-  fc.record({ op: fc.constant('publish' as const), name: eventName, mode: fc.constantFrom('emit' as const, 'broadcast' as const) }),
-  fc.record({ op: fc.constant('publish' as const), name: eventName, mode: fc.constantFrom('emit' as const, 'broadcast' as const) }),
+  fc.record({
+    op: fc.constant('publish' as const),
+    name: eventName,
+    mode: fc.constantFrom('emit' as const, 'broadcast' as const),
+  }),
+  fc.record({
+    op: fc.constant('publish' as const),
+    name: eventName,
+    mode: fc.constantFrom('emit' as const, 'broadcast' as const),
+  }),
 );
 
 describe('EventCore subscriptions', () => {
@@ -74,7 +95,9 @@ describe('EventCore subscriptions', () => {
               const slotOf = (l: Live): string => (l.group === undefined ? `#${l.id}` : `${l.group} ${l.pattern}`);
               const byId = new Map(matching.map((l) => [l.id, l]));
               expect(delivered.every((id) => byId.has(id))).toBe(true);
-              expect(delivered.map((id) => slotOf(byId.get(id) as Live)).sort()).toEqual([...new Set(matching.map(slotOf))].sort());
+              expect(delivered.map((id) => slotOf(byId.get(id) as Live)).sort()).toEqual(
+                [...new Set(matching.map(slotOf))].sort(),
+              );
             }
           }
           expect(core.stats().subscriptions).toBe(live.length);
@@ -121,7 +144,12 @@ describe('EventCore subscriptions', () => {
     const called: number[] = [];
     const count = 40_000;
     const registrations = Array.from({ length: count }, (_, id) =>
-      core.subscribe({ pattern: 'app.ready', needsEnvelope: false, label: `#${id}`, deliver: () => void called.push(id) }),
+      core.subscribe({
+        pattern: 'app.ready',
+        needsEnvelope: false,
+        label: `#${id}`,
+        deliver: () => void called.push(id),
+      }),
     );
     // A fixed shuffle (a multiplicative step coprime with the count visits every index once).
     const order = Array.from({ length: count }, (_, i) => (i * 7919) % count);
@@ -145,10 +173,21 @@ describe('EventCore subscriptions', () => {
     const core = newCore();
     const called: string[] = [];
     const member = (label: string): Disposable =>
-      core.subscribe({ pattern: 'job.*', group: 'workers', needsEnvelope: false, label, deliver: () => void called.push(label) });
+      core.subscribe({
+        pattern: 'job.*',
+        group: 'workers',
+        needsEnvelope: false,
+        label,
+        deliver: () => void called.push(label),
+      });
     const a = member('a');
     member('b');
-    core.subscribe({ pattern: 'job.*', needsEnvelope: false, label: 'audit', deliver: () => void called.push('audit') });
+    core.subscribe({
+      pattern: 'job.*',
+      needsEnvelope: false,
+      label: 'audit',
+      deliver: () => void called.push('audit'),
+    });
     for (let i = 0; i < 4; i++) core.emit('job.run', null);
     expect(called.filter((l) => l !== 'audit').sort()).toEqual(['a', 'a', 'b', 'b']);
     expect(called.filter((l) => l === 'audit')).toHaveLength(4);

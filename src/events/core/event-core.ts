@@ -5,7 +5,13 @@ import { LogThrottle, REPEAT_WINDOW_MS, type Logger } from '../../common/logger.
 import { PatternSet, type PatternRegistration } from '../../pattern/pattern-trie.js';
 import type { ResolutionCache } from '../../pattern/resolution-cache.js';
 import type { ChannelOverflow, OverflowPolicy } from './event-channel.js';
-import { EMPTY_META, splitEventName, type DeliveryMode, type EnvelopeInit, type EventEnvelope } from './event-envelope.js';
+import {
+  EMPTY_META,
+  splitEventName,
+  type DeliveryMode,
+  type EnvelopeInit,
+  type EventEnvelope,
+} from './event-envelope.js';
 import { EventSubscription, type BufferOptions, type SubscriptionOwner } from './event-subscription.js';
 import { SENT, type NodeInfo, type Transport, type TransportReceiver } from './transport.js';
 
@@ -88,7 +94,13 @@ export class Subscriber implements Disposable {
 /** The slot of a subscriber without a group. NUL cannot clash with a user's group name. */
 function soloSlot(subscriber: Subscriber): Slot {
   const group = `\u0000${subscriber.id}`;
-  return { key: `${group}\u0000${subscriber.pattern}`, group, pattern: subscriber.pattern, members: [subscriber], next: 0 };
+  return {
+    key: `${group}\u0000${subscriber.pattern}`,
+    group,
+    pattern: subscriber.pattern,
+    members: [subscriber],
+    next: 0,
+  };
 }
 
 /** Everything precomputed about one event name; rebuilt after a change of a pattern that matches it. */
@@ -236,7 +248,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     // Only a remote transport needs to know the slots (to join NATS queue groups).
     if (newSlot && slot !== undefined) {
       this.slots.set(slot.key, slot);
-      if (this.remote) this.transport.slotAdded?.({ key: slot.key, group: slot.group, pattern, shared: group !== undefined });
+      if (this.remote)
+        this.transport.slotAdded?.({ key: slot.key, group: slot.group, pattern, shared: group !== undefined });
     }
     return subscriber;
   }
@@ -378,7 +391,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     if (remote === undefined) return this.publish({ name, data, eventType });
     this.envelopeSeq++;
     if (remote === SENT) remote = undefined;
-    if (eventType === 'emit') return remote === undefined ? undefined : { refused: undefined, remote, envelope: undefined };
+    if (eventType === 'emit')
+      return remote === undefined ? undefined : { refused: undefined, remote, envelope: undefined };
     const refused = this.deliverLocal(plan, name, data, eventType, undefined, undefined);
     return refused === undefined && remote === undefined ? undefined : { refused, remote, envelope: undefined };
   }
@@ -449,17 +463,33 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
    * `{ error, module, type, ... }`). A fault raised while a report is being delivered is only
    * logged, so a failing `$broker.error` handler cannot loop.
    */
-  report(type: string, error: unknown, fields: Readonly<Record<string, unknown>>, level: 'warn' | 'error' = 'error'): void {
+  report(
+    type: string,
+    error: unknown,
+    fields: Readonly<Record<string, unknown>>,
+    level: 'warn' | 'error' = 'error',
+  ): void {
     const message = messageOf(error);
     // One storm per kind of fault and who had it: the first line of each is logged, the rest counted.
     const who = fields['subscriber'] ?? fields['subscription'] ?? fields['service'] ?? '';
-    this.storms.log(level, `${type}\u0000${typeof who === 'string' || typeof who === 'number' ? who : ''}\u0000${errorCodeOf(error) ?? ''}`, `event bus ${type}: ${message}`, { ...fields, error: message });
+    this.storms.log(
+      level,
+      `${type}\u0000${typeof who === 'string' || typeof who === 'number' ? who : ''}\u0000${errorCodeOf(error) ?? ''}`,
+      `event bus ${type}: ${message}`,
+      { ...fields, error: message },
+    );
     if (this.reporting > 0 || !this.open) return;
     this.reporting++;
     try {
-      const outcome = this.publish({ name: '$broker.error', data: { error, module: 'broker', type, ...fields }, eventType: 'broadcastLocal' });
+      const outcome = this.publish({
+        name: '$broker.error',
+        data: { error, module: 'broker', type, ...fields },
+        eventType: 'broadcastLocal',
+      });
       if (outcome?.refused !== undefined) {
-        this.storms.warn('report-refused', 'a $broker.error report was refused by full buffers', { subscribers: outcome.refused.map((s) => s.label) });
+        this.storms.warn('report-refused', 'a $broker.error report was refused by full buffers', {
+          subscribers: outcome.refused.map((s) => s.label),
+        });
       }
     } finally {
       this.reporting--;
@@ -473,7 +503,9 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
       : `is full (${overflow.capacity}) and dropped an event`;
     this.report(
       'overflow',
-      new KindlingError('UNAVAILABLE', `subscription ${subscription.label} ${what} (policy ${overflow.policy})`, { retryable: true }),
+      new KindlingError('UNAVAILABLE', `subscription ${subscription.label} ${what} (policy ${overflow.policy})`, {
+        retryable: true,
+      }),
       { subscription: subscription.label, ...overflow },
       'warn',
     );
@@ -495,8 +527,16 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   deliver(envelope: EventEnvelope): void {
     if (!this.open) return;
     const plan = this.plans.get(envelope.name) ?? this.plan(envelope.name);
-    const refused = this.deliverLocal(plan, envelope.name, envelope.data, envelope.eventType, envelope.groups, envelope);
-    if (refused !== undefined) this.report('refused', this.refusal(envelope.name, refused), { event: envelope.name }, 'warn');
+    const refused = this.deliverLocal(
+      plan,
+      envelope.name,
+      envelope.data,
+      envelope.eventType,
+      envelope.groups,
+      envelope,
+    );
+    if (refused !== undefined)
+      this.report('refused', this.refusal(envelope.name, refused), { event: envelope.name }, 'warn');
   }
 
   /** @internal {@link TransportReceiver}: an `emit` routed by the network to one slot of this node. */
@@ -507,7 +547,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     const groups = envelope.groups;
     if (groups !== undefined && !groups.includes(slot.group)) return;
     const refusedBy = this.offerToSlot(slot, envelope.name, envelope.data, envelope);
-    if (refusedBy !== undefined) this.report('refused', this.refusal(envelope.name, [refusedBy]), { event: envelope.name }, 'warn');
+    if (refusedBy !== undefined)
+      this.report('refused', this.refusal(envelope.name, [refusedBy]), { event: envelope.name }, 'warn');
   }
 
   /** @internal {@link TransportReceiver}. */
@@ -529,7 +570,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   internal(name: string, data: unknown): void {
     if (!this.open) return;
     const outcome = this.publish({ name, data, eventType: 'broadcastLocal' });
-    if (outcome?.refused !== undefined) this.report('refused', this.refusal(name, outcome.refused), { event: name }, 'warn');
+    if (outcome?.refused !== undefined)
+      this.report('refused', this.refusal(name, outcome.refused), { event: name }, 'warn');
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -604,7 +646,12 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   }
 
   /** Round robin within a slot; a member whose buffer refuses passes the event to the next one. */
-  private offerToSlot(slot: Slot, name: string, data: unknown, envelope: EventEnvelope | undefined): Subscriber | undefined {
+  private offerToSlot(
+    slot: Slot,
+    name: string,
+    data: unknown,
+    envelope: EventEnvelope | undefined,
+  ): Subscriber | undefined {
     const members = slot.members;
     const count = members.length;
     if (count === 0) return undefined;
@@ -651,7 +698,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     for (let i = 0; i < subscribers.length; i++) {
       const subscriber = subscribers[i] as Subscriber;
       if (subscriber.needsEnvelope) needsEnvelope = true;
-      if (!balanced && subscriber.group !== undefined && (subscriber.slotIfAny as Slot).members.length > 1) balanced = true;
+      if (!balanced && subscriber.group !== undefined && (subscriber.slotIfAny as Slot).members.length > 1)
+        balanced = true;
     }
     let slots = NO_SLOTS;
     if (balanced) {

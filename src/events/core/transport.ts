@@ -77,7 +77,13 @@ export interface Transport {
    * time. Returns what {@link send} would, or `undefined` when the transport cannot take this event
    * this way (the core then builds the envelope and calls `send`).
    */
-  sendPlain?(eventType: 'emit' | 'broadcast', name: string, data: unknown, sequence: number, time: number): Promise<void> | undefined;
+  sendPlain?(
+    eventType: 'emit' | 'broadcast',
+    name: string,
+    data: unknown,
+    sequence: number,
+    time: number,
+  ): Promise<void> | undefined;
   disconnect(): Promise<void>;
   /** A remote transport learns each slot of this node (called only when `remote`; may come before `connect`). */
   slotAdded?(slot: TransportSlot): void;

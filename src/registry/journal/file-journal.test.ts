@@ -1,6 +1,16 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -43,7 +53,9 @@ async function reopen(options: FileJournalOptions = {}): Promise<JournalReadResu
 
 /** The state as `[id, data]` pairs (undefined data: deleted). */
 function summary(read: JournalReadResult): [string, unknown][] {
-  return [...read.state].map(([id, { entry }]) => [id, entry?.data] as [string, unknown]).sort(([a], [b]) => a.localeCompare(b));
+  return [...read.state]
+    .map(([id, { entry }]) => [id, entry?.data] as [string, unknown])
+    .sort(([a], [b]) => a.localeCompare(b));
 }
 
 /** A journal line written by hand: `crc32<TAB>json<LF>`. */
@@ -52,7 +64,15 @@ function record(value: unknown): string {
   return `${crc32(json).toString(16).padStart(8, '0')}\t${json}\n`;
 }
 const batch = (revision: number, changes: unknown[], extra: object = {}) =>
-  record({ v: 1, revision, transactionId: `t${revision}`, time: '2025-01-01T00:00:00.000Z', source: 'test', changes, ...extra });
+  record({
+    v: 1,
+    revision,
+    transactionId: `t${revision}`,
+    time: '2025-01-01T00:00:00.000Z',
+    source: 'test',
+    changes,
+    ...extra,
+  });
 
 /** Two committed batches, then a third: the file, and where the third (last) line begins. */
 async function threeBatches(): Promise<{ bytes: Buffer; lastStart: number }> {
@@ -101,7 +121,9 @@ describe('FileJournal', () => {
       const lines = readFileSync(path, 'utf8').split('\n');
       lines[0] = (lines[0] as string).replace('app:a', 'app:X');
       writeFileSync(path, lines.join('\n'));
-      await expect(reopen()).rejects.toThrow(`registry journal ${path}:1 is damaged: its checksum does not match its content`);
+      await expect(reopen()).rejects.toThrow(
+        `registry journal ${path}:1 is damaged: its checksum does not match its content`,
+      );
     });
 
     it('creates the file with owner-only permissions', async () => {
@@ -117,7 +139,9 @@ describe('FileJournal', () => {
 
     it('refuses a symbolic link in place of the journal (say to /dev/zero)', async () => {
       symlinkSync('/dev/zero', path);
-      await expect(reopen()).rejects.toThrow(`the registry journal ${path} is a symbolic link; it must be a regular file`);
+      await expect(reopen()).rejects.toThrow(
+        `the registry journal ${path} is a symbolic link; it must be a regular file`,
+      );
     });
 
     it('reads a journal of many records as a stream, records across read chunks included', async () => {
@@ -125,7 +149,14 @@ describe('FileJournal', () => {
       for (let revision = 1; revision <= 3_000; revision++) {
         // Sizes that put line ends everywhere in the 1 MiB read chunks, and one record larger than a chunk.
         const padding = 'p'.repeat(revision === 1_500 ? 3 * 1024 * 1024 : (revision * 7919) % 2_000);
-        lines.push(batch(revision, [{ op: 'create', entry: { id: `app:e${revision % 500}`, kind: 'x.y', meta: {}, data: { revision, padding } } }]));
+        lines.push(
+          batch(revision, [
+            {
+              op: 'create',
+              entry: { id: `app:e${revision % 500}`, kind: 'x.y', meta: {}, data: { revision, padding } },
+            },
+          ]),
+        );
       }
       writeFileSync(path, lines.join(''));
       const read = await reopen();
@@ -136,7 +167,10 @@ describe('FileJournal', () => {
     });
 
     it('refuses a record longer than maxRecordBytes, naming file, line and the limit', async () => {
-      writeFileSync(path, batch(1, []) + batch(2, [{ op: 'create', entry: { id: 'app:a', kind: 'x.y', data: 'x'.repeat(5_000) } }]));
+      writeFileSync(
+        path,
+        batch(1, []) + batch(2, [{ op: 'create', entry: { id: 'app:a', kind: 'x.y', data: 'x'.repeat(5_000) } }]),
+      );
       await expect(reopen({ maxRecordBytes: 4_096 })).rejects.toThrow(
         `registry journal ${path}:2 is damaged: a record longer than 4096 bytes (maxRecordBytes); if the journal was written with a higher limit, start with it (kindling run --journal-max-record-bytes)`,
       );
@@ -151,7 +185,9 @@ describe('FileJournal', () => {
         const damaged = Buffer.from(bytes);
         damaged[at] = (damaged[at] as number) ^ 0xff;
         writeFileSync(path, damaged);
-        await expect(reopen(), `flip at byte ${at - lastStart} of the last record`).rejects.toThrow(`registry journal ${path}:3 is damaged`);
+        await expect(reopen(), `flip at byte ${at - lastStart} of the last record`).rejects.toThrow(
+          `registry journal ${path}:3 is damaged`,
+        );
         expect(readFileSync(path).equals(damaged)).toBe(true);
       }
     });
@@ -161,7 +197,9 @@ describe('FileJournal', () => {
       const damaged = Buffer.from(bytes);
       damaged[damaged.length - 1] = 0x0a ^ 0xff;
       writeFileSync(path, damaged);
-      await expect(reopen()).rejects.toThrow(`registry journal ${path}:3 is damaged: a complete record whose line end is damaged (byte 0xf5 instead of a line feed)`);
+      await expect(reopen()).rejects.toThrow(
+        `registry journal ${path}:3 is damaged: a complete record whose line end is damaged (byte 0xf5 instead of a line feed)`,
+      );
     });
 
     it('drops the last record cut at any length short of its line end, keeping the batches before it', async () => {
@@ -169,7 +207,10 @@ describe('FileJournal', () => {
       for (let length = lastStart + 1; length < bytes.length; length++) {
         writeFileSync(path, bytes.subarray(0, length));
         const read = await reopen();
-        expect({ torn: read.tornTail, batches: read.batches, last: read.lastRevision }, `cut at ${length - lastStart}`).toEqual({ torn: true, batches: 2, last: 2 });
+        expect(
+          { torn: read.tornTail, batches: read.batches, last: read.lastRevision },
+          `cut at ${length - lastStart}`,
+        ).toEqual({ torn: true, batches: 2, last: 2 });
         expect(readFileSync(path).equals(bytes.subarray(0, lastStart))).toBe(true);
       }
     });
@@ -191,20 +232,48 @@ describe('FileJournal', () => {
   describe('.open, forged records', () => {
     const entry = { id: 'app:a', kind: 'x.y', meta: {}, data: {} };
     it.each([
-      ['changes that are not a list (was: record.changes is not iterable)', batch(2, 'nope' as never), 'changes must be a list'],
+      [
+        'changes that are not a list (was: record.changes is not iterable)',
+        batch(2, 'nope' as never),
+        'changes must be a list',
+      ],
       ['a revision that does not follow the one before', batch(1, []), 'revision 1 does not follow revision 1'],
       ['a revision that is not a number', batch('2' as never, []), 'revision must be a positive integer, not "2"'],
       ['an unknown field', batch(2, [], { extra: true }), 'batch has an unknown field "extra"'],
-      ['an unknown op', batch(2, [{ op: 'upsert', entry }]), 'changes[0].op must be create, update or delete, not "upsert"'],
-      ['an entry without a kind', batch(2, [{ op: 'create', entry: { id: 'app:a' } }]), 'changes[0].entry: entry app:a: kind must be a non-empty string'],
-      ['an entry whose meta is not an object', batch(2, [{ op: 'create', entry: { ...entry, meta: [] } }]), 'changes[0].entry: entry app:a: meta must be an object'],
-      ['an entry with an unknown field', batch(2, [{ op: 'create', entry: { ...entry, owner: 1 } }]), 'changes[0].entry: entry has an unknown field "owner"'],
+      [
+        'an unknown op',
+        batch(2, [{ op: 'upsert', entry }]),
+        'changes[0].op must be create, update or delete, not "upsert"',
+      ],
+      [
+        'an entry without a kind',
+        batch(2, [{ op: 'create', entry: { id: 'app:a' } }]),
+        'changes[0].entry: entry app:a: kind must be a non-empty string',
+      ],
+      [
+        'an entry whose meta is not an object',
+        batch(2, [{ op: 'create', entry: { ...entry, meta: [] } }]),
+        'changes[0].entry: entry app:a: meta must be an object',
+      ],
+      [
+        'an entry with an unknown field',
+        batch(2, [{ op: 'create', entry: { ...entry, owner: 1 } }]),
+        'changes[0].entry: entry has an unknown field "owner"',
+      ],
       ['a change that is not an object', batch(2, [7]), 'changes[0] must be an object { op, entry }'],
       ['a time that is not a date', batch(2, [], { time: 'soon' }), 'time must be an ISO date, not "soon"'],
       ['a source that is not a string', batch(2, [], { source: 7 }), 'source must be a string'],
       ['an unknown format version', record({ v: 2 }), 'unknown format version 2 (this version reads 1)'],
-      ['a JSON value that is not an object', `${crc32('[1]').toString(16).padStart(8, '0')}\t[1]\n`, 'its content is not a JSON object'],
-      ['a snapshot after the first line', record({ v: 1, type: 'snapshot', revision: 5, time: '2025-01-01T00:00:00Z', entries: 0 }), 'a snapshot can only begin the journal'],
+      [
+        'a JSON value that is not an object',
+        `${crc32('[1]').toString(16).padStart(8, '0')}\t[1]\n`,
+        'its content is not a JSON object',
+      ],
+      [
+        'a snapshot after the first line',
+        record({ v: 1, type: 'snapshot', revision: 5, time: '2025-01-01T00:00:00Z', entries: 0 }),
+        'a snapshot can only begin the journal',
+      ],
     ])('refuses %s with file:line and what is wrong', async (_what, forged, message) => {
       writeFileSync(path, batch(1, [{ op: 'create', entry }]) + forged + batch(3, []));
       await expect(reopen()).rejects.toThrow(`registry journal ${path}:2 is damaged: ${message}`);
@@ -243,7 +312,11 @@ describe('FileJournal', () => {
       await first.registry.apply([create('app:d', 1)]);
       first.journal.close();
       const read = await reopen();
-      expect({ snapshot: read.snapshotRevision, batches: read.batches, last: read.lastRevision }).toEqual({ snapshot: 2, batches: 1, last: 3 });
+      expect({ snapshot: read.snapshotRevision, batches: read.batches, last: read.lastRevision }).toEqual({
+        snapshot: 2,
+        batches: 1,
+        last: 3,
+      });
       expect(summary(read)).toEqual([...before, ['app:d', 1]].sort(([a], [b]) => String(a).localeCompare(String(b))));
     });
 
@@ -266,7 +339,11 @@ describe('FileJournal', () => {
       const read = await reopen({ compactBytes: 1_024 });
       expect(read.batches).toBe(20);
       const again = await reopen();
-      expect({ snapshot: again.snapshotRevision, batches: again.batches, state: summary(again) }).toEqual({ snapshot: 20, batches: 0, state: [['app:a', 19]] });
+      expect({ snapshot: again.snapshotRevision, batches: again.batches, state: summary(again) }).toEqual({
+        snapshot: 20,
+        batches: 0,
+        state: [['app:a', 19]],
+      });
     });
 
     it('refuses a snapshot cut short: a snapshot is renamed into place whole, a crash cannot cut it', async () => {
@@ -279,7 +356,9 @@ describe('FileJournal', () => {
       await expect(reopen()).rejects.toThrow(`registry journal ${path}:3 is damaged: the snapshot is cut short`);
       const lines = bytes.toString('utf8').split('\n');
       writeFileSync(path, `${lines[0]}\n${lines[1]}\n`);
-      await expect(reopen()).rejects.toThrow(`registry journal ${path}:2 is damaged: the snapshot ends 1 entries short of what its header declares`);
+      await expect(reopen()).rejects.toThrow(
+        `registry journal ${path}:2 is damaged: the snapshot ends 1 entries short of what its header declares`,
+      );
     });
 
     it('removes a compaction a crash left half-written, and reads the journal as it was', async () => {
@@ -303,7 +382,11 @@ describe('FileJournal', () => {
             calls++;
             if (calls >= crashAt) {
               // The process is gone from here on: a write gets half its bytes out, then nothing more happens.
-              if (calls === crashAt && name === 'writeSync') (fs.writeSync as (...a: unknown[]) => number)(args[0], (args[1] as Buffer).subarray(0, Math.floor((args[3] as number) / 2)));
+              if (calls === crashAt && name === 'writeSync')
+                (fs.writeSync as (...a: unknown[]) => number)(
+                  args[0],
+                  (args[1] as Buffer).subarray(0, Math.floor((args[3] as number) / 2)),
+                );
               throw new Error(`crashed at step ${calls} (${name})`);
             }
             return (fs[name] as (...a: unknown[]) => unknown)(...args);
@@ -347,8 +430,20 @@ describe('foldJournal', () => {
   it('keeps the last word on each id', () => {
     const entry = (id: string, v: number) => ({ id, kind: 'x.y', meta: {}, data: v });
     const records = [
-      { revision: 1, transactionId: 't1', time: '', source: undefined, changes: [{ op: 'create' as const, entry: entry('app:a', 1) }] },
-      { revision: 2, transactionId: 't2', time: '', source: undefined, changes: [{ op: 'delete' as const, entry: entry('app:a', 1) }] },
+      {
+        revision: 1,
+        transactionId: 't1',
+        time: '',
+        source: undefined,
+        changes: [{ op: 'create' as const, entry: entry('app:a', 1) }],
+      },
+      {
+        revision: 2,
+        transactionId: 't2',
+        time: '',
+        source: undefined,
+        changes: [{ op: 'delete' as const, entry: entry('app:a', 1) }],
+      },
     ];
     expect([...foldJournal(records)]).toEqual([['app:a', undefined]]);
   });
@@ -358,7 +453,12 @@ describe('Registry with a journal', () => {
   it('refuses the batch and changes nothing when the journal cannot write', async () => {
     const discarded: string[] = [];
     const handlers = new HandlerRegistry();
-    handlers.registerListener('x.*', { add: () => undefined, update: () => undefined, delete: () => undefined, discard: () => void discarded.push('discard') });
+    handlers.registerListener('x.*', {
+      add: () => undefined,
+      update: () => undefined,
+      delete: () => undefined,
+      discard: () => void discarded.push('discard'),
+    });
     const registry = new Registry({
       handlers,
       logger: silent,
@@ -393,9 +493,13 @@ describe('Registry with a journal', () => {
   });
 
   it('keeps exactly the acknowledged batches when the process is killed mid-apply', async () => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, '../../../test/fixtures/journal/apply-forever.mjs'), path], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, '../../../test/fixtures/journal/apply-forever.mjs'), path],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const acknowledged: number[] = [];
     await new Promise<void>((resolve) => {
       let buffer = '';
@@ -416,6 +520,7 @@ describe('Registry with a journal', () => {
     expect(read.lastRevision).toBeGreaterThanOrEqual(acknowledged.at(-1) as number);
     expect(read.lastRevision - acknowledged.length).toBeLessThanOrEqual(2);
     expect(read.batches).toBe(read.lastRevision);
-    for (const revision of acknowledged) expect(read.state.get(`crash:e${revision}`)?.entry?.data).toMatchObject({ i: revision });
+    for (const revision of acknowledged)
+      expect(read.state.get(`crash:e${revision}`)?.entry?.data).toMatchObject({ i: revision });
   });
 });

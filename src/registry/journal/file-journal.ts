@@ -52,7 +52,10 @@ export interface JournalCompaction {
 }
 
 /** The file operations a compaction makes; replaceable so that tests can fail each step. */
-export type JournalFileSystem = Pick<typeof nodeFs, 'openSync' | 'writeSync' | 'fsyncSync' | 'closeSync' | 'renameSync'>;
+export type JournalFileSystem = Pick<
+  typeof nodeFs,
+  'openSync' | 'writeSync' | 'fsyncSync' | 'closeSync' | 'renameSync'
+>;
 
 /** Options of {@link FileJournal.open}. */
 export interface FileJournalOptions {
@@ -146,7 +149,10 @@ export class FileJournal implements RegistryJournal {
    * into its net state. Refuses (`INVALID`, naming `file:line`) a journal damaged anywhere but in a
    * torn last line, and anything at `path` that is not a regular file.
    */
-  static async open(path: string, options: FileJournalOptions = {}): Promise<JournalReadResult & { journal: FileJournal }> {
+  static async open(
+    path: string,
+    options: FileJournalOptions = {},
+  ): Promise<JournalReadResult & { journal: FileJournal }> {
     const settings = {
       ...options,
       maxRecordBytes: positive(options.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES, 'maxRecordBytes'),
@@ -206,7 +212,8 @@ export class FileJournal implements RegistryJournal {
     }
     this.tailBytes += line.length;
     this.last = record.revision;
-    for (const { op, entry } of stored.changes) this.net.set(entry.id, { entry: op === 'delete' ? undefined : entry, source: record.source });
+    for (const { op, entry } of stored.changes)
+      this.net.set(entry.id, { entry: op === 'delete' ? undefined : entry, source: record.source });
     // The batch is durable and committed from here on: a compaction that fails must not refuse it.
     this.compactIfDue();
   }
@@ -223,7 +230,11 @@ export class FileJournal implements RegistryJournal {
     const temporary = compactionPath(this.path);
     let fd: number | undefined;
     try {
-      fd = fs.openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+      fd = fs.openSync(
+        temporary,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+        0o600,
+      );
       let written = 0;
       let pending: Buffer[] = [];
       let pendingBytes = 0;
@@ -239,9 +250,25 @@ export class FileJournal implements RegistryJournal {
         pendingBytes += line.length;
         if (pendingBytes >= WRITE_CHUNK_BYTES) flush();
       };
-      add(this.encode({ v: FORMAT, type: 'snapshot', revision: this.last, time: new Date().toISOString(), entries: this.net.size }, 'snapshot header'));
+      add(
+        this.encode(
+          { v: FORMAT, type: 'snapshot', revision: this.last, time: new Date().toISOString(), entries: this.net.size },
+          'snapshot header',
+        ),
+      );
       for (const [id, { entry, source }] of this.net) {
-        add(this.encode({ v: FORMAT, type: 'state', id, ...(entry === undefined ? {} : { entry }), ...(source === undefined ? {} : { source }) }, `snapshot of entry ${id}`));
+        add(
+          this.encode(
+            {
+              v: FORMAT,
+              type: 'state',
+              id,
+              ...(entry === undefined ? {} : { entry }),
+              ...(source === undefined ? {} : { source }),
+            },
+            `snapshot of entry ${id}`,
+          ),
+        );
       }
       flush();
       fs.fsyncSync(fd);
@@ -278,10 +305,14 @@ export class FileJournal implements RegistryJournal {
       }
       this.compactAt = this.tailBytes + this.options.compactBytes;
       if (error instanceof KindlingError) throw error;
-      throw new KindlingError('UNAVAILABLE', `could not compact the registry journal ${this.path}: ${messageOf(error)} (it is unchanged)`, {
-        cause: error,
-        retryable: true,
-      });
+      throw new KindlingError(
+        'UNAVAILABLE',
+        `could not compact the registry journal ${this.path}: ${messageOf(error)} (it is unchanged)`,
+        {
+          cause: error,
+          retryable: true,
+        },
+      );
     }
   }
 
@@ -311,7 +342,11 @@ export class FileJournal implements RegistryJournal {
     try {
       json = JSON.stringify(value);
     } catch (error) {
-      throw new KindlingError('INVALID', `the ${what} cannot be written to the registry journal ${this.path}: ${messageOf(error)}`, { cause: error });
+      throw new KindlingError(
+        'INVALID',
+        `the ${what} cannot be written to the registry journal ${this.path}: ${messageOf(error)}`,
+        { cause: error },
+      );
     }
     const body = Buffer.from(json);
     const line = Buffer.allocUnsafe(body.length + 10);
@@ -337,11 +372,14 @@ export class FileJournal implements RegistryJournal {
  */
 export function decodeJournalEntry(value: Record<string, unknown>, allowed: readonly string[] = []): Entry {
   for (const key of Object.keys(value)) {
-    if (!ENTRY_KEYS.includes(key) && !allowed.includes(key)) throw invalid(`entry has an unknown field ${quote(key, 64)}`);
+    if (!ENTRY_KEYS.includes(key) && !allowed.includes(key))
+      throw invalid(`entry has an unknown field ${quote(key, 64)}`);
   }
   if (typeof value['id'] !== 'string' || value['id'] === '') throw invalid('entry.id must be a non-empty string');
-  if (typeof value['kind'] !== 'string' || value['kind'] === '') throw invalid(`entry ${value['id']}: kind must be a non-empty string`);
-  if (value['meta'] !== undefined && !isPlainObject(value['meta'])) throw invalid(`entry ${value['id']}: meta must be an object`);
+  if (typeof value['kind'] !== 'string' || value['kind'] === '')
+    throw invalid(`entry ${value['id']}: kind must be a non-empty string`);
+  if (value['meta'] !== undefined && !isPlainObject(value['meta']))
+    throw invalid(`entry ${value['id']}: meta must be an object`);
   return value as unknown as Entry;
 }
 
@@ -370,8 +408,20 @@ interface ReadState {
   snapshotBytes: number;
 }
 
-async function readJournal(path: string, maxRecordBytes: number, decodeEntry: (value: Record<string, unknown>) => Entry): Promise<ReadState> {
-  const state: ReadState = { net: new Map(), batches: 0, snapshotRevision: undefined, lastRevision: 0, tornTail: false, validBytes: 0, snapshotBytes: 0 };
+async function readJournal(
+  path: string,
+  maxRecordBytes: number,
+  decodeEntry: (value: Record<string, unknown>) => Entry,
+): Promise<ReadState> {
+  const state: ReadState = {
+    net: new Map(),
+    batches: 0,
+    snapshotRevision: undefined,
+    lastRevision: 0,
+    tornTail: false,
+    validBytes: 0,
+    snapshotBytes: 0,
+  };
   let handle: Awaited<ReturnType<typeof openFile>>;
   try {
     await requireRegularFile(path);
@@ -383,7 +433,11 @@ async function readJournal(path: string, maxRecordBytes: number, decodeEntry: (v
   }
   if (!(await handle.stat()).isFile()) {
     await handle.close();
-    throw new KindlingError('INVALID', `the registry journal ${path} is not a regular file; move it aside to start over`, { details: { path } });
+    throw new KindlingError(
+      'INVALID',
+      `the registry journal ${path} is not a regular file; move it aside to start over`,
+      { details: { path } },
+    );
   }
   const decoder = new JournalDecoder(path, state, decodeEntry);
   try {
@@ -447,15 +501,27 @@ class JournalDecoder {
       const lineNumber = this.lineNumber + 1;
       // A crash mid-write leaves a prefix of a line: never a whole record followed by another byte.
       if (rest.length > 1 && this.verify(rest.subarray(0, -1)) !== undefined) {
-        throw this.damaged(lineNumber, `a complete record whose line end is damaged (byte 0x${(rest.at(-1) as number).toString(16).padStart(2, '0')} instead of a line feed)`);
+        throw this.damaged(
+          lineNumber,
+          `a complete record whose line end is damaged (byte 0x${(rest.at(-1) as number).toString(16).padStart(2, '0')} instead of a line feed)`,
+        );
       }
-      if (this.snapshotLeft > 0 || (this.lineNumber === 0 && rest.subarray(9).toString('latin1').startsWith('{"v":1,"t'))) {
-        throw this.damaged(lineNumber, 'the snapshot is cut short (a snapshot is written whole before it replaces the journal, so a crash cannot do this)');
+      if (
+        this.snapshotLeft > 0 ||
+        (this.lineNumber === 0 && rest.subarray(9).toString('latin1').startsWith('{"v":1,"t'))
+      ) {
+        throw this.damaged(
+          lineNumber,
+          'the snapshot is cut short (a snapshot is written whole before it replaces the journal, so a crash cannot do this)',
+        );
       }
       this.state.tornTail = true;
     }
     if (this.snapshotLeft > 0) {
-      throw this.damaged(this.lineNumber, `the snapshot ends ${this.snapshotLeft} entries short of what its header declares`);
+      throw this.damaged(
+        this.lineNumber,
+        `the snapshot ends ${this.snapshotLeft} entries short of what its header declares`,
+      );
     }
   }
 
@@ -483,16 +549,20 @@ class JournalDecoder {
   }
 
   private whyBroken(bytes: Buffer): string {
-    if (bytes.length < 10 || bytes[8] !== 0x09 || !/^[0-9a-f]{8}$/.test(bytes.toString('latin1', 0, 8))) return 'not a journal record (crc32<TAB>json)';
-    if (crc32(bytes.subarray(9)).toString(16).padStart(8, '0') !== bytes.toString('latin1', 0, 8)) return 'its checksum does not match its content';
+    if (bytes.length < 10 || bytes[8] !== 0x09 || !/^[0-9a-f]{8}$/.test(bytes.toString('latin1', 0, 8)))
+      return 'not a journal record (crc32<TAB>json)';
+    if (crc32(bytes.subarray(9)).toString(16).padStart(8, '0') !== bytes.toString('latin1', 0, 8))
+      return 'its checksum does not match its content';
     return 'its content is not a JSON object';
   }
 
   private take(value: Record<string, unknown>): void {
-    if (value['v'] !== FORMAT) throw invalid(`unknown format version ${show(value['v'], 64)} (this version reads ${FORMAT})`);
+    if (value['v'] !== FORMAT)
+      throw invalid(`unknown format version ${show(value['v'], 64)} (this version reads ${FORMAT})`);
     const type = value['type'];
     if (this.snapshotLeft > 0) {
-      if (type !== 'state') throw invalid(`the snapshot declares ${this.snapshotLeft} more entries, but this line is not one`);
+      if (type !== 'state')
+        throw invalid(`the snapshot declares ${this.snapshotLeft} more entries, but this line is not one`);
       this.takeState(value);
       this.snapshotLeft--;
       return;
@@ -503,7 +573,8 @@ class JournalDecoder {
       const revision = this.revision(value['revision']);
       checkTime(value['time']);
       const entries = value['entries'];
-      if (!Number.isSafeInteger(entries) || (entries as number) < 0) throw invalid('snapshot.entries must be a count (an integer, 0 or more)');
+      if (!Number.isSafeInteger(entries) || (entries as number) < 0)
+        throw invalid('snapshot.entries must be a count (an integer, 0 or more)');
       this.state.snapshotRevision = revision;
       this.snapshotLeft = entries as number;
       return;
@@ -529,7 +600,8 @@ class JournalDecoder {
   private takeBatch(value: Record<string, unknown>): void {
     onlyKeys(value, BATCH_KEYS, 'batch');
     this.revision(value['revision']); // checked here; the batch's changes carry what is replayed
-    if (typeof value['transactionId'] !== 'string' || value['transactionId'] === '') throw invalid('transactionId must be a non-empty string');
+    if (typeof value['transactionId'] !== 'string' || value['transactionId'] === '')
+      throw invalid('transactionId must be a non-empty string');
     checkTime(value['time']);
     const source = optionalString(value['source'], 'source');
     const changes = value['changes'];
@@ -539,11 +611,13 @@ class JournalDecoder {
       if (!isPlainObject(change)) throw invalid(`${where} must be an object { op, entry }`);
       onlyKeys(change, new Set(['op', 'entry']), where);
       const op = change['op'];
-      if (op !== 'create' && op !== 'update' && op !== 'delete') throw invalid(`${where}.op must be create, update or delete, not ${show(op, 64)}`);
+      if (op !== 'create' && op !== 'update' && op !== 'delete')
+        throw invalid(`${where}.op must be create, update or delete, not ${show(op, 64)}`);
       return { op, entry: this.entry(change['entry'], `${where}.entry`) };
     });
     // Only once the whole record is known good does it change the state.
-    for (const { op, entry } of decoded) this.state.net.set(entry.id, { entry: op === 'delete' ? undefined : entry, source });
+    for (const { op, entry } of decoded)
+      this.state.net.set(entry.id, { entry: op === 'delete' ? undefined : entry, source });
     this.state.batches++;
   }
 
@@ -557,9 +631,11 @@ class JournalDecoder {
   }
 
   private revision(value: unknown): number {
-    if (!Number.isSafeInteger(value) || (value as number) < 1) throw invalid(`revision must be a positive integer, not ${show(value, 64)}`);
+    if (!Number.isSafeInteger(value) || (value as number) < 1)
+      throw invalid(`revision must be a positive integer, not ${show(value, 64)}`);
     const revision = value as number;
-    if (revision <= this.state.lastRevision) throw invalid(`revision ${revision} does not follow revision ${this.state.lastRevision}`);
+    if (revision <= this.state.lastRevision)
+      throw invalid(`revision ${revision} does not follow revision ${this.state.lastRevision}`);
     this.state.lastRevision = revision;
     return revision;
   }
@@ -582,13 +658,27 @@ function compactionPath(path: string): string {
 async function requireRegularFile(path: string): Promise<void> {
   const info = await lstat(path);
   if (!info.isFile()) {
-    const what = info.isSymbolicLink() ? 'a symbolic link' : info.isFIFO() ? 'a FIFO' : info.isDirectory() ? 'a directory' : 'not a regular file';
-    throw new KindlingError('INVALID', `the registry journal ${path} is ${what}; it must be a regular file (move it aside to start over)`, { details: { path } });
+    const what = info.isSymbolicLink()
+      ? 'a symbolic link'
+      : info.isFIFO()
+        ? 'a FIFO'
+        : info.isDirectory()
+          ? 'a directory'
+          : 'not a regular file';
+    throw new KindlingError(
+      'INVALID',
+      `the registry journal ${path} is ${what}; it must be a regular file (move it aside to start over)`,
+      { details: { path } },
+    );
   }
 }
 
 function openForAppend(path: string): number {
-  return nodeFs.openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  return nodeFs.openSync(
+    path,
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+    0o600,
+  );
 }
 
 function writeAll(fs: JournalFileSystem, fd: number, bytes: Buffer): void {
@@ -608,7 +698,8 @@ function optionalString(value: unknown, what: string): string | undefined {
 }
 
 function checkTime(value: unknown): void {
-  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw invalid(`time must be an ISO date, not ${show(value, 64)}`);
+  if (typeof value !== 'string' || Number.isNaN(Date.parse(value)))
+    throw invalid(`time must be an ISO date, not ${show(value, 64)}`);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -617,7 +708,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) throw new KindlingError('INVALID', `${name} must be a positive whole number of bytes, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new KindlingError('INVALID', `${name} must be a positive whole number of bytes, got ${value}`);
   return value;
 }
 

@@ -18,7 +18,13 @@ import {
 } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { LogThrottle, type Logger } from '../../common/logger.js';
-import type { ChannelMessage, Channels, ChannelSendOptions, ChannelSubscribeOptions, ChannelSubscription } from '../../events/core/channels.js';
+import type {
+  ChannelMessage,
+  Channels,
+  ChannelSendOptions,
+  ChannelSubscribeOptions,
+  ChannelSubscription,
+} from '../../events/core/channels.js';
 import { encodeToken, safeName } from './subjects.js';
 
 /**
@@ -177,13 +183,21 @@ export class JetStreamChannels implements Channels {
       limit('max_age', o.channelMaxAgeMs === undefined ? undefined : nanos(maxAge), 0),
       // A full channel refuses the send (the sender can retry) rather than drop a message nobody handled.
       { key: 'discard', value: DiscardPolicy.New, apply: 'always' },
-      { key: 'duplicate_window', value: nanos(duplicateWindow), apply: o.duplicateWindowMs === undefined ? 'create' : 'given' },
+      {
+        key: 'duplicate_window',
+        value: nanos(duplicateWindow),
+        apply: o.duplicateWindowMs === undefined ? 'create' : 'given',
+      },
     ]);
     await this.ensure(this.dlqStream, `${this.prefix}.dlq.>`, [
       // Per subject: a flood of undecodable messages never pushes out a channel's dead letters.
       limit('max_msgs_per_subject', o.deadLetterMaxMessages, DEAD_LETTER_MAX_MESSAGES),
       limit('max_bytes', o.deadLetterMaxBytes, DEAD_LETTER_MAX_BYTES),
-      limit('max_age', o.deadLetterMaxAgeMs === undefined ? undefined : nanos(o.deadLetterMaxAgeMs), nanos(DEAD_LETTER_MAX_AGE_MS)),
+      limit(
+        'max_age',
+        o.deadLetterMaxAgeMs === undefined ? undefined : nanos(o.deadLetterMaxAgeMs),
+        nanos(DEAD_LETTER_MAX_AGE_MS),
+      ),
       { key: 'discard', value: DiscardPolicy.Old, apply: 'always' },
       // Tools read one subject's dead letters with direct gets, skipping the other subjects.
       { key: 'allow_direct', value: true, apply: 'always' },
@@ -210,25 +224,35 @@ export class JetStreamChannels implements Channels {
       // Buffer.from: a slice of Node's pool, several times cheaper than TextEncoder for small texts.
       body = Buffer.from(JSON.stringify({ v: 1, data: payload, key, source: this.nodeID, time: Date.now() }), 'utf8');
     } catch (error) {
-      throw new KindlingError('INVALID', `the message for channel ${channel} cannot be encoded: ${messageOf(error)}`, { cause: error });
+      throw new KindlingError('INVALID', `the message for channel ${channel} cannot be encoded: ${messageOf(error)}`, {
+        cause: error,
+      });
     }
     try {
       await this.js.publish(this.subject(channel, lane), body, { msgID: id });
     } catch (error) {
       const reason = jetStreamReason(error);
-      const full = /maximum (messages|bytes) exceeded/i.test(reason) ? ` (the channel stream ${this.stream} is full: channelMaxMessages / channelMaxBytes)` : '';
-      throw new KindlingError('UNAVAILABLE', `JetStream did not store the message for channel ${channel}: ${reason}${full}`, {
-        cause: error,
-        retryable: true,
-        details: { channel, id },
-      });
+      const full = /maximum (messages|bytes) exceeded/i.test(reason)
+        ? ` (the channel stream ${this.stream} is full: channelMaxMessages / channelMaxBytes)`
+        : '';
+      throw new KindlingError(
+        'UNAVAILABLE',
+        `JetStream did not store the message for channel ${channel}: ${reason}${full}`,
+        {
+          cause: error,
+          retryable: true,
+          details: { channel, id },
+        },
+      );
     }
   }
 
   async subscribe<T = unknown>(channel: string, options: ChannelSubscribeOptions<T>): Promise<ChannelSubscription> {
     checkChannel(channel);
     if (typeof options.group !== 'string' || options.group === '') {
-      throw new KindlingError('INVALID', `a subscription to channel ${channel} needs a group`, { details: { channel } });
+      throw new KindlingError('INVALID', `a subscription to channel ${channel} needs a group`, {
+        details: { channel },
+      });
     }
     const maxRetries = options.maxRetries ?? 3;
     const maxInFlight = options.maxInFlight ?? 16;
@@ -252,16 +276,27 @@ export class JetStreamChannels implements Channels {
       } catch (error) {
         // An existing durable with other settings: take the new settings where JetStream allows it.
         try {
-          await this.jsm.consumers.update(this.stream, durable, { max_deliver: config.max_deliver, ack_wait: ackWait, max_ack_pending: config.max_ack_pending });
-        } catch {
-          throw new KindlingError('UNAVAILABLE', `cannot create the consumer of group ${options.group} on channel ${channel}: ${messageOf(error)}`, {
-            cause: error,
+          await this.jsm.consumers.update(this.stream, durable, {
+            max_deliver: config.max_deliver,
+            ack_wait: ackWait,
+            max_ack_pending: config.max_ack_pending,
           });
+        } catch {
+          throw new KindlingError(
+            'UNAVAILABLE',
+            `cannot create the consumer of group ${options.group} on channel ${channel}: ${messageOf(error)}`,
+            {
+              cause: error,
+            },
+          );
         }
       }
       consumers.push(durable);
     }
-    const subscription = new JetStreamChannelSubscription(this, channel, options as ChannelSubscribeOptions, { maxRetries, maxInFlight });
+    const subscription = new JetStreamChannelSubscription(this, channel, options as ChannelSubscribeOptions, {
+      maxRetries,
+      maxInFlight,
+    });
     await subscription.start(this.js, this.stream, consumers, lanes);
     this.subscriptions.add(subscription);
     subscription.onClose = () => this.subscriptions.delete(subscription);
@@ -291,7 +326,9 @@ export class JetStreamChannels implements Channels {
     let seq = 0;
     while (out.length < max) {
       // The next message of this subject from `seq` on; none left (or no stream) ends the list.
-      const msg = await (this.jsm as unknown as DirectGets).direct.getMessage(this.dlqStream, { seq, next_by_subj: subject }).catch(() => undefined);
+      const msg = await (this.jsm as unknown as DirectGets).direct
+        .getMessage(this.dlqStream, { seq, next_by_subj: subject })
+        .catch(() => undefined);
       if (msg === undefined) break;
       seq = msg.seq + 1;
       const headers: Record<string, string> = {};
@@ -356,7 +393,11 @@ export class JetStreamChannels implements Channels {
       } catch (error) {
         // Another node may have created it meanwhile: then it gets these limits below.
         if ((await this.jsm.streams.info(name).catch(() => undefined)) === undefined) {
-          throw new KindlingError('UNAVAILABLE', `cannot create the JetStream stream ${name}: ${jetStreamReason(error)}`, { cause: error });
+          throw new KindlingError(
+            'UNAVAILABLE',
+            `cannot create the JetStream stream ${name}: ${jetStreamReason(error)}`,
+            { cause: error },
+          );
         }
       }
     }
@@ -365,17 +406,22 @@ export class JetStreamChannels implements Channels {
     const limits: Record<string, unknown> = {};
     for (const { key, value, apply } of settings) {
       const now = current[key];
-      const applies = apply === 'always' || apply === 'given' || (apply === 'fill' && (now === undefined || now === -1 || now === 0));
+      const applies =
+        apply === 'always' || apply === 'given' || (apply === 'fill' && (now === undefined || now === -1 || now === 0));
       if (applies && now !== value) limits[key] = value;
     }
     if (Object.keys(limits).length === 0) return;
     try {
       await this.jsm.streams.update(name, { ...config, ...limits });
     } catch (error) {
-      throw new KindlingError('UNAVAILABLE', `cannot set the limits of the JetStream stream ${name}: ${jetStreamReason(error)}`, {
-        cause: error,
-        details: { stream: name, limits },
-      });
+      throw new KindlingError(
+        'UNAVAILABLE',
+        `cannot set the limits of the JetStream stream ${name}: ${jetStreamReason(error)}`,
+        {
+          cause: error,
+          details: { stream: name, limits },
+        },
+      );
     }
   }
 }
@@ -399,7 +445,9 @@ function limit(key: keyof StreamConfig, given: number | undefined, fallback: num
 /** What JetStream said: nats.js puts the server's words in `api_error` and only the status code in the message. */
 function jetStreamReason(error: unknown): string {
   const api = (error as { api_error?: { description?: unknown; err_code?: unknown } } | undefined)?.api_error;
-  return typeof api?.description === 'string' ? `${api.description} (JetStream error ${String(api.err_code)})` : messageOf(error);
+  return typeof api?.description === 'string'
+    ? `${api.description} (JetStream error ${String(api.err_code)})`
+    : messageOf(error);
 }
 
 /** Dead-letter headers starting with `Kindling-Error`: one header line, at most 4 000 characters. */
@@ -410,7 +458,8 @@ function errorHeaders(error: string): MsgHdrs {
 }
 
 function checkChannel(channel: string): void {
-  if (typeof channel !== 'string' || channel === '') throw new KindlingError('INVALID', 'a channel name must be a non-empty string');
+  if (typeof channel !== 'string' || channel === '')
+    throw new KindlingError('INVALID', 'a channel name must be a non-empty string');
 }
 
 /** One member of a channel group on this node. */
@@ -433,11 +482,21 @@ class JetStreamChannelSubscription implements ChannelSubscription {
     this.maxInFlight = maxInFlight;
   }
 
-  async start(js: JetStreamClient, stream: string, consumers: readonly string[], lanes: readonly string[]): Promise<void> {
+  async start(
+    js: JetStreamClient,
+    stream: string,
+    consumers: readonly string[],
+    lanes: readonly string[],
+  ): Promise<void> {
     for (let i = 0; i < consumers.length; i++) {
       const consumer = await js.consumers.get(stream, consumers[i]);
       const ordered = lanes[i] !== '_';
-      const lane: Lane = { consumer, ordered, messages: await consumer.consume(this.consumeOptions(ordered)), done: Promise.resolve() };
+      const lane: Lane = {
+        consumer,
+        ordered,
+        messages: await consumer.consume(this.consumeOptions(ordered)),
+        done: Promise.resolve(),
+      };
       lane.done = this.run(lane);
       this.lanes.push(lane);
     }
@@ -478,14 +537,21 @@ class JetStreamChannelSubscription implements ChannelSubscription {
             while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
           }
         } catch (error) {
-          if (this.closing === undefined) this.owner.storms.error(`channel-stopped ${this.channel}`, `channel ${this.channel} (${this.options.group}) stopped consuming: ${messageOf(error)}; consuming again`);
+          if (this.closing === undefined)
+            this.owner.storms.error(
+              `channel-stopped ${this.channel}`,
+              `channel ${this.channel} (${this.options.group}) stopped consuming: ${messageOf(error)}; consuming again`,
+            );
         }
       }
       if (this.closing !== undefined) return;
       await this.sleep(LANE_RESTART_MS);
       if (this.closing !== undefined) return;
       lane.messages = await lane.consumer.consume(this.consumeOptions(lane.ordered)).catch((error: unknown) => {
-        this.owner.storms.error(`channel-restart ${this.channel}`, `channel ${this.channel} (${this.options.group}) cannot consume: ${messageOf(error)}`);
+        this.owner.storms.error(
+          `channel-restart ${this.channel}`,
+          `channel ${this.channel} (${this.options.group}) cannot consume: ${messageOf(error)}`,
+        );
         return undefined;
       });
       // A close that came while consume() was on its way did not see these messages.
@@ -511,19 +577,31 @@ class JetStreamChannelSubscription implements ChannelSubscription {
     try {
       await this.process(msg);
     } catch (error) {
-      this.owner.storms.error(`channel-message ${this.channel}`, `channel ${this.channel} (${this.options.group}) could not handle a delivery: ${messageOf(error)}`);
+      this.owner.storms.error(
+        `channel-message ${this.channel}`,
+        `channel ${this.channel} (${this.options.group}) could not handle a delivery: ${messageOf(error)}`,
+      );
     }
   }
 
   private async process(msg: JsMsg): Promise<void> {
     const attempt = msg.info.redeliveryCount;
     if (attempt > this.maxRetries + 1) {
-      await this.fail(msg, `no acknowledgement after ${attempt - 1} deliveries (the handler timed out or its node died)`, true);
+      await this.fail(
+        msg,
+        `no acknowledgement after ${attempt - 1} deliveries (the handler timed out or its node died)`,
+        true,
+      );
       return;
     }
     let message: ChannelMessage;
     try {
-      const raw = JSON.parse(decoder.decode(msg.data)) as { v?: unknown; data?: unknown; key?: unknown; source?: unknown };
+      const raw = JSON.parse(decoder.decode(msg.data)) as {
+        v?: unknown;
+        data?: unknown;
+        key?: unknown;
+        source?: unknown;
+      };
       if (raw.v !== 1) throw new Error(`format version ${messageOf(raw.v, 64)} is not supported`);
       message = {
         channel: this.channel,
@@ -556,7 +634,10 @@ class JetStreamChannelSubscription implements ChannelSubscription {
       msg.term();
     } catch (dlqError) {
       // Not terminated: JetStream redelivers it after ack_wait, and the dead letter is tried again.
-      this.owner.storms.error(`channel-dead-letter ${this.channel}`, `channel ${this.channel}: could not dead-letter a message (${messageOf(dlqError)}); it stays pending`);
+      this.owner.storms.error(
+        `channel-dead-letter ${this.channel}`,
+        `channel ${this.channel}: could not dead-letter a message (${messageOf(dlqError)}); it stays pending`,
+      );
     }
   }
 

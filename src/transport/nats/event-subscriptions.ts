@@ -80,7 +80,9 @@ export class EventSubscriptions {
     const literal = exact && !/[*?]/.test(pattern) ? pattern : undefined;
     if (!exact && !this.warned.has(pattern)) {
       this.warned.add(pattern);
-      logger.warn(`pattern "${pattern}" cannot be expressed as a NATS subject; subscribed to ${subject} and filtered on this node`);
+      logger.warn(
+        `pattern "${pattern}" cannot be expressed as a NATS subject; subscribed to ${subject} and filtered on this node`,
+      );
     }
     entry.sub = nc.subscribe(subject, {
       ...(shared ? { queue: queueName(group, pattern) } : {}),

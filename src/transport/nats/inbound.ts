@@ -46,7 +46,11 @@ export class Inbound {
   constructor(private readonly init: InboundInit) {}
 
   stats(): InboundStats {
-    return { undecodable: this.undecodableCount, deadLettersPending: this.deadLettersPending, deadLettersSkipped: this.deadLettersSkipped };
+    return {
+      undecodable: this.undecodableCount,
+      deadLettersPending: this.deadLettersPending,
+      deadLettersSkipped: this.deadLettersSkipped,
+    };
   }
 
   /**
@@ -59,7 +63,10 @@ export class Inbound {
     const data = msg.data;
     try {
       if (data.length > this.init.maxMessageBytes) {
-        throw new KindlingError('INVALID', `undecodable event envelope: ${data.length} bytes is more than maxMessageBytes (${this.init.maxMessageBytes})`);
+        throw new KindlingError(
+          'INVALID',
+          `undecodable event envelope: ${data.length} bytes is more than maxMessageBytes (${this.init.maxMessageBytes})`,
+        );
       }
       const envelopes = this.decoder.decodeAll(data, name ?? msg.subject.slice(base.length));
       for (const envelope of envelopes) this.check(envelope);
@@ -83,7 +90,10 @@ export class Inbound {
     if (store === undefined) return;
     if (this.deadLettersPending >= deadLetterMaxPending) {
       this.deadLettersSkipped++;
-      storms.warn('dead-letter-skipped', `an undecodable message on ${subject} was not dead-lettered: ${deadLetterMaxPending} are being written already (deadLetterMaxPending)`);
+      storms.warn(
+        'dead-letter-skipped',
+        `an undecodable message on ${subject} was not dead-lettered: ${deadLetterMaxPending} are being written already (deadLetterMaxPending)`,
+      );
       return;
     }
     this.deadLettersPending++;
@@ -91,7 +101,10 @@ export class Inbound {
       () => this.deadLettersPending--,
       (error: unknown) => {
         this.deadLettersPending--;
-        storms.error('dead-letter-failed', `could not dead-letter an undecodable message from ${subject}: ${messageOf(error)}`);
+        storms.error(
+          'dead-letter-failed',
+          `could not dead-letter an undecodable message from ${subject}: ${messageOf(error)}`,
+        );
       },
     );
   }
@@ -99,7 +112,10 @@ export class Inbound {
   /** What the wire format leaves to the transport: names and sources a peer cannot use to bloat or forge. */
   private check(envelope: EventEnvelope): void {
     if (envelope.name.length > this.init.maxNameLength) {
-      throw new KindlingError('INVALID', `undecodable event envelope: a name of ${envelope.name.length} characters is longer than maxNameLength (${this.init.maxNameLength})`);
+      throw new KindlingError(
+        'INVALID',
+        `undecodable event envelope: a name of ${envelope.name.length} characters is longer than maxNameLength (${this.init.maxNameLength})`,
+      );
     }
     const source = envelope.source;
     if (source === this.goodSource) return;

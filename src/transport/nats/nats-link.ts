@@ -51,11 +51,15 @@ export class NatsLink {
         timeout: options.connectTimeoutMs ?? 5000,
       });
     } catch (error) {
-      throw new KindlingError('UNAVAILABLE', `cannot connect to NATS at ${this.url}: ${messageOf(error)}; is nats-server running there?`, {
-        cause: error,
-        retryable: true,
-        details: { url: this.url },
-      });
+      throw new KindlingError(
+        'UNAVAILABLE',
+        `cannot connect to NATS at ${this.url}: ${messageOf(error)}; is nats-server running there?`,
+        {
+          cause: error,
+          retryable: true,
+          details: { url: this.url },
+        },
+      );
     }
     this.nc = nc;
     this.up = true;
@@ -70,10 +74,13 @@ export class NatsLink {
   refusal(settling: boolean): Promise<void> | undefined {
     const nc = this.nc;
     if (nc === undefined || !this.up || settling) {
-      return Promise.reject(this.unavailable(nc === undefined ? 'the transport is not connected' : 'NATS is reconnecting'));
+      return Promise.reject(
+        this.unavailable(nc === undefined ? 'the transport is not connected' : 'NATS is reconnecting'),
+      );
     }
     // What nc.publish would throw, known now rather than when a batch leaves.
-    if (nc.isClosed() || nc.isDraining()) return Promise.reject(this.unavailable(`the NATS connection is ${nc.isClosed() ? 'closed' : 'draining'}`));
+    if (nc.isClosed() || nc.isDraining())
+      return Promise.reject(this.unavailable(`the NATS connection is ${nc.isClosed() ? 'closed' : 'draining'}`));
     return undefined;
   }
 
@@ -92,7 +99,10 @@ export class NatsLink {
     // nats.js names the server host:port; give it the scheme the configured URL used.
     const scheme = /^[a-z]+:\/\//i.exec(this.url)?.[0] ?? 'nats://';
     const at = /^[a-z]+:\/\//i.test(server) ? server : `${scheme}${server}`;
-    this.logger.info(`${what} to NATS at ${at} as node ${nodeID} (JetStream: ${jetStream ? 'on' : 'off'})`, { url: at, nodeID });
+    this.logger.info(`${what} to NATS at ${at} as node ${nodeID} (JetStream: ${jetStream ? 'on' : 'off'})`, {
+      url: at,
+      nodeID,
+    });
   }
 
   /** Forgets the connection (sends are refused from now on) and returns it, for {@link close}. */

@@ -78,7 +78,11 @@ export class NatsTransport implements Transport {
     checkOptions(options);
     this.storms = new LogThrottle(this.logger, { windowMs: options.logRepeatWindowMs ?? REPEAT_WINDOW_MS });
     this.link = new NatsLink(this.url, this.logger);
-    this.outgoing = new OutgoingBatches({ link: this.link, storms: this.storms, maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH });
+    this.outgoing = new OutgoingBatches({
+      link: this.link,
+      storms: this.storms,
+      maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
+    });
     this.inbound = new Inbound({
       storms: this.storms,
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
@@ -87,13 +91,21 @@ export class NatsTransport implements Transport {
       receiver: () => this.receiver,
       channels: () => this.channelStore,
     });
-    this.subscriptions = new EventSubscriptions({ prefix: this.prefix, subjects: this.subjects, inbound: this.inbound, logger: this.logger });
+    this.subscriptions = new EventSubscriptions({
+      prefix: this.prefix,
+      subjects: this.subjects,
+      inbound: this.inbound,
+      logger: this.logger,
+    });
   }
 
   /** Durable channels on JetStream; available once connected. Throws `UNAVAILABLE` before. */
   get channels(): JetStreamChannels {
     if (this.channelStore === undefined) {
-      throw new KindlingError('UNAVAILABLE', `durable channels need a connected NATS transport (${this.url}) with JetStream enabled`);
+      throw new KindlingError(
+        'UNAVAILABLE',
+        `durable channels need a connected NATS transport (${this.url}) with JetStream enabled`,
+      );
     }
     return this.channelStore;
   }
@@ -136,7 +148,15 @@ export class NatsTransport implements Transport {
     // Subscriptions first, so that a node that hears our hello can already reach us.
     await nc.flush();
     await this.startChannels(nc);
-    this.presence = new NodePresence({ nc, base: `${this.prefix}.node`, self: info, receiver, logger: this.logger, options: this.options, storms: this.storms });
+    this.presence = new NodePresence({
+      nc,
+      base: `${this.prefix}.node`,
+      self: info,
+      receiver,
+      logger: this.logger,
+      options: this.options,
+      storms: this.storms,
+    });
     this.presence.start();
     await nc.flush();
     this.link.logConnected('connected', nodeID, this.channelStore !== undefined);
@@ -172,7 +192,13 @@ export class NatsTransport implements Transport {
    * name travels in the subject unescaped and this node's id has no line break, else `undefined`.
    */
   // eslint-disable-next-line @typescript-eslint/max-params -- Transport.sendPlain, the fast path of every plain emit: no options object per event
-  sendPlain(eventType: 'emit' | 'broadcast', name: string, data: unknown, sequence: number, time: number): Promise<void> | undefined {
+  sendPlain(
+    eventType: 'emit' | 'broadcast',
+    name: string,
+    data: unknown,
+    sequence: number,
+    time: number,
+  ): Promise<void> | undefined {
     if (!this.plainSource) return undefined;
     const down = this.link.refusal(this.presence?.isSettled === false);
     if (down !== undefined) return down;
@@ -244,10 +270,21 @@ export class NatsTransport implements Transport {
     try {
       jsm = await nc.jetstreamManager();
     } catch (error) {
-      this.logger.warn(`JetStream is not available at ${this.url} (${messageOf(error)}); durable channels and the dead-letter stream are off`);
+      this.logger.warn(
+        `JetStream is not available at ${this.url} (${messageOf(error)}); durable channels and the dead-letter stream are off`,
+      );
       return;
     }
-    this.channelStore = new JetStreamChannels({ nc, jsm, js: nc.jetstream(), prefix: this.prefix, nodeID: this.nodeID, logger: this.logger, options: this.options, storms: this.storms });
+    this.channelStore = new JetStreamChannels({
+      nc,
+      jsm,
+      js: nc.jetstream(),
+      prefix: this.prefix,
+      nodeID: this.nodeID,
+      logger: this.logger,
+      options: this.options,
+      storms: this.storms,
+    });
     await this.channelStore.ensureStreams();
   }
 }

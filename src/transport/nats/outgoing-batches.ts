@@ -65,7 +65,12 @@ export class OutgoingBatches {
   enqueue(nc: NatsConnection, subject: string, text: string, confirm: boolean): Promise<void> {
     try {
       const batch = this.batch;
-      if (batch !== undefined && batch.subject === subject && batch.texts.length < this.maxBatch && batch.chars + text.length <= this.batchChars) {
+      if (
+        batch !== undefined &&
+        batch.subject === subject &&
+        batch.texts.length < this.maxBatch &&
+        batch.chars + text.length <= this.batchChars
+      ) {
         batch.texts.push(text);
         batch.chars += text.length;
       } else {
@@ -85,10 +90,14 @@ export class OutgoingBatches {
       if ((error as { code?: unknown }).code === 'MAX_PAYLOAD_EXCEEDED') {
         const maxPayload = nc.info?.max_payload;
         return Promise.reject(
-          new KindlingError('INVALID', `an event on ${subject} is larger than the NATS server accepts (max_payload ${String(maxPayload)} bytes)`, {
-            cause: error,
-            details: { subject, maxPayload },
-          }),
+          new KindlingError(
+            'INVALID',
+            `an event on ${subject} is larger than the NATS server accepts (max_payload ${String(maxPayload)} bytes)`,
+            {
+              cause: error,
+              details: { subject, maxPayload },
+            },
+          ),
         );
       }
       return Promise.reject(error instanceof KindlingError ? error : this.link.unavailable(messageOf(error), error));

@@ -69,9 +69,13 @@ export function isNodeID(id: unknown): id is string {
 /** The `INVALID` error for a node id outside {@link NODE_ID_PATTERN}, quoting at most 64 characters of it. */
 export function badNodeID(id: unknown, where: string): KindlingError {
   const shown = typeof id === 'string' ? quote(id, 64) : typeof id;
-  return new KindlingError('INVALID', `${where}: node id ${shown} is not 1–256 characters from A–Z a–z 0–9 _ . : @ + -`, {
-    details: { nodeID: typeof id === 'string' ? id.slice(0, 256) : undefined },
-  });
+  return new KindlingError(
+    'INVALID',
+    `${where}: node id ${shown} is not 1–256 characters from A–Z a–z 0–9 _ . : @ + -`,
+    {
+      details: { nodeID: typeof id === 'string' ? id.slice(0, 256) : undefined },
+    },
+  );
 }
 
 const encoder = new TextEncoder();
@@ -172,7 +176,13 @@ export class NodePresence {
 
   /** Counters of the node table and of the presence traffic. */
   stats(): PresenceStats {
-    return { nodes: this.known.size, departed: this.departed.size, refused: this.refusedCount, replies: this.replyCount, repliesShared: this.sharedCount };
+    return {
+      nodes: this.known.size,
+      departed: this.departed.size,
+      refused: this.refusedCount,
+      replies: this.replyCount,
+      repliesShared: this.sharedCount,
+    };
   }
 
   /** Whether outgoing events may flow (not waiting for the nodes to come back after a reconnect). */
@@ -259,7 +269,12 @@ export class NodePresence {
   }
 
   /** Counts a refusal; the first of each kind per window is logged, the rest counted. */
-  private refuse(kind: 'malformed' | 'clash' | 'forged' | 'full', subject: string, reason: string, node?: string): void {
+  private refuse(
+    kind: 'malformed' | 'clash' | 'forged' | 'full',
+    subject: string,
+    reason: string,
+    node?: string,
+  ): void {
     this.refusedCount++;
     const from = node === undefined ? '' : ` from node ${node}`;
     this.storms.warn(`presence-${kind}`, `refused a presence message on ${subject}${from}: ${reason}`, { subject });
@@ -288,7 +303,8 @@ export class NodePresence {
     const id = (node as NodeInfo).id;
     if (!isNodeID(id)) return badNodeID(id, 'field node.id').message.replace(/^field node\.id: /, '');
     const instanceID = (node as NodeInfo)['instanceID'];
-    if (instanceID !== undefined && (typeof instanceID !== 'string' || instanceID.length > 128)) return 'field node.instanceID is not a string of at most 128 characters';
+    if (instanceID !== undefined && (typeof instanceID !== 'string' || instanceID.length > 128))
+      return 'field node.instanceID is not a string of at most 128 characters';
     return { v: 1, type: type as PresenceKind, node: node as NodeInfo };
   }
 
@@ -301,7 +317,8 @@ export class NodePresence {
     const node = message.node;
     if (node.id === this.self.id) {
       // Our own messages come back to us; another instance with our id is a clash (or a forgery).
-      if (node['instanceID'] !== this.self['instanceID']) this.refuse('clash', subject, "another instance claims this node's id", node.id);
+      if (node['instanceID'] !== this.self['instanceID'])
+        this.refuse('clash', subject, "another instance claims this node's id", node.id);
       return;
     }
     const known = this.known.get(node.id);
@@ -326,7 +343,10 @@ export class NodePresence {
       this.receiver.nodeConnected(node, this.departed.delete(node.id));
     } else {
       known.lastSeen = Date.now();
-      if (message.type === 'update' || (message.type !== 'heartbeat' && node['instanceID'] !== known.info['instanceID'])) {
+      if (
+        message.type === 'update' ||
+        (message.type !== 'heartbeat' && node['instanceID'] !== known.info['instanceID'])
+      ) {
         known.info = node;
         this.receiver.nodeUpdated(node);
       }

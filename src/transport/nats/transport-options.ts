@@ -74,7 +74,11 @@ export function checkOptions(options: NatsTransportOptions): void {
     const value = (options as unknown as Record<string, unknown>)[name];
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) {
-      throw new KindlingError('INVALID', `nats.${name} must be a whole number ≥ ${least}, got ${messageOf(value, 40)}`, { details: { [name]: value } });
+      throw new KindlingError(
+        'INVALID',
+        `nats.${name} must be a whole number ≥ ${least}, got ${messageOf(value, 40)}`,
+        { details: { [name]: value } },
+      );
     }
   }
 }

@@ -25,7 +25,8 @@ function optionalStr(value: unknown, field: string): string | undefined {
 function checkGroups(groups: unknown): readonly string[] | undefined {
   if (groups === undefined) return undefined;
   if (!Array.isArray(groups)) fail('field groups must be a list of strings');
-  for (let i = 0; i < groups.length; i++) if (typeof groups[i] !== 'string') fail('field groups must be a list of strings');
+  for (let i = 0; i < groups.length; i++)
+    if (typeof groups[i] !== 'string') fail('field groups must be a list of strings');
   return groups as readonly string[];
 }
 
@@ -36,7 +37,12 @@ function splitName(name: string): [string, string] {
 
 /** A broker event's `timestamp` is a `Date`, which JSON carried as text. */
 function revive(system: string, data: unknown): unknown {
-  if (system === 'broker' && typeof data === 'object' && data !== null && typeof (data as { timestamp?: unknown }).timestamp === 'string') {
+  if (
+    system === 'broker' &&
+    typeof data === 'object' &&
+    data !== null &&
+    typeof (data as { timestamp?: unknown }).timestamp === 'string'
+  ) {
     return { ...data, timestamp: new Date((data as { timestamp: string }).timestamp) };
   }
   return data;
@@ -105,14 +111,16 @@ export class EnvelopeDecoder {
   private decodeBatch(text: string, subjectName: string | undefined): EventEnvelope[] {
     const lineEnd = text.indexOf('\n');
     const count = lineEnd < 0 ? -1 : decimal(text, BATCH_HEAD.length, lineEnd);
-    if (count < 1) fail(`the batch line ${show(text.slice(0, lineEnd < 0 ? 24 : lineEnd), QUOTE_CHARS)} is not "2* <count>"`);
+    if (count < 1)
+      fail(`the batch line ${show(text.slice(0, lineEnd < 0 ? 24 : lineEnd), QUOTE_CHARS)} is not "2* <count>"`);
     const envelopes: EventEnvelope[] = [];
     const cursor: Cursor = { at: lineEnd + 1 };
     for (let i = 0; i < count; i++) {
       try {
         const at = cursor.at;
         if (at >= text.length) fail(`the batch ends after ${i} envelope(s)`);
-        if (text.charCodeAt(at) !== 50 || text.charCodeAt(at + 1) !== 32) fail('not a version-2 envelope ("2 <mode> ...")');
+        if (text.charCodeAt(at) !== 50 || text.charCodeAt(at + 1) !== 32)
+          fail('not a version-2 envelope ("2 <mode> ...")');
         envelopes.push(this.decodeText(text, cursor, true, subjectName));
       } catch (error) {
         fail(`envelope ${i + 1} of ${count}: ${reasonOf(error)}`);
@@ -123,7 +131,8 @@ export class EnvelopeDecoder {
   }
 
   private decodeSingle(text: string, subjectName: string | undefined): EventEnvelope {
-    if (text.charCodeAt(0) === 50 && text.charCodeAt(1) === 32) return this.decodeText(text, { at: 0 }, false, subjectName); // "2 "
+    if (text.charCodeAt(0) === 50 && text.charCodeAt(1) === 32)
+      return this.decodeText(text, { at: 0 }, false, subjectName); // "2 "
     if (text.charCodeAt(0) === 123) {
       // "{": version 1
       const raw = parseJSON(text, 'message');
@@ -131,7 +140,8 @@ export class EnvelopeDecoder {
       return decodeLegacy(raw as Record<string, unknown>);
     }
     const version = /^(\d+) /.exec(text.slice(0, 12));
-    if (version !== null) fail(`format version ${version[1]} is not supported (this node reads ${WIRE_VERSION} and ${LEGACY_VERSION})`);
+    if (version !== null)
+      fail(`format version ${version[1]} is not supported (this node reads ${WIRE_VERSION} and ${LEGACY_VERSION})`);
     fail('not a kindling event envelope (neither "2 <mode> ..." nor a version-1 JSON object)');
   }
 
@@ -151,11 +161,14 @@ export class EnvelopeDecoder {
     const s3 = s2 < 0 ? -1 : text.indexOf(' ', s2 + 1);
     if (s3 < 0 || s3 > lineEnd) fail('the header line is not "2 <mode> <id> <time> <source>"');
     const mode = text.charCodeAt(start + 2);
-    const eventType: DeliveryMode | undefined = mode === 101 ? 'emit' : mode === 98 ? 'broadcast' : mode === 108 ? 'broadcastLocal' : undefined; // e b l
+    const eventType: DeliveryMode | undefined =
+      mode === 101 ? 'emit' : mode === 98 ? 'broadcast' : mode === 108 ? 'broadcastLocal' : undefined; // e b l
     const withExtras = s1 === start + 4 && text.charCodeAt(start + 3) === 43; // '+'
-    if (eventType === undefined || (s1 !== start + 3 && !withExtras)) fail(`delivery mode ${show(text.slice(start + 2, s1), QUOTE_CHARS)} is unknown`);
+    if (eventType === undefined || (s1 !== start + 3 && !withExtras))
+      fail(`delivery mode ${show(text.slice(start + 2, s1), QUOTE_CHARS)} is unknown`);
     const sequence = decimal(text, s1 + 1, s2);
-    if (sequence < 0 && !(s2 === s1 + 2 && text.charCodeAt(s1 + 1) === 45)) fail(`id ${show(text.slice(s1 + 1, s2), QUOTE_CHARS)} is neither a sequence number nor "-"`);
+    if (sequence < 0 && !(s2 === s1 + 2 && text.charCodeAt(s1 + 1) === 45))
+      fail(`id ${show(text.slice(s1 + 1, s2), QUOTE_CHARS)} is neither a sequence number nor "-"`);
     const time = decimal(text, s2 + 1, s3);
     if (time < 0) fail(`time ${show(text.slice(s2 + 1, s3), QUOTE_CHARS)} is not a number`);
     // Messages come in runs from one node about one name: the last source and split name are reused.
@@ -213,7 +226,8 @@ export class EnvelopeDecoder {
     let kind = optionalStr(e['k'], 'kind');
     if (system === undefined || kind === undefined) [system, kind] = splitName(name);
     const meta = e['m'];
-    if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta))) fail('field meta must be an object');
+    if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta)))
+      fail('field meta must be an object');
     return {
       id,
       name,
@@ -223,7 +237,11 @@ export class EnvelopeDecoder {
       data: revive(system, data),
       meta: (meta as Record<string, unknown> | undefined) ?? EMPTY_META,
       time: typeof e['t'] === 'number' ? e['t'] : time,
-      trace: { requestID: optionalStr(e['r'], 'requestID') ?? id, parentID: optionalStr(e['q'], 'parentID'), caller: optionalStr(e['c'], 'caller') },
+      trace: {
+        requestID: optionalStr(e['r'], 'requestID') ?? id,
+        parentID: optionalStr(e['q'], 'parentID'),
+        caller: optionalStr(e['c'], 'caller'),
+      },
       source,
       eventType,
       groups: checkGroups(e['g']),
@@ -233,7 +251,10 @@ export class EnvelopeDecoder {
 
 /** Version 1: `{ v: 1, id, name, system, kind, path, data, meta, time, trace, source, eventType, groups }`. */
 function decodeLegacy(r: Record<string, unknown>): EventEnvelope {
-  if (r['v'] !== LEGACY_VERSION) fail(`format version ${show(r['v'], QUOTE_CHARS)} is not supported (this node reads ${WIRE_VERSION} and ${LEGACY_VERSION})`);
+  if (r['v'] !== LEGACY_VERSION)
+    fail(
+      `format version ${show(r['v'], QUOTE_CHARS)} is not supported (this node reads ${WIRE_VERSION} and ${LEGACY_VERSION})`,
+    );
   const eventType = str(r['eventType'], 'eventType');
   if (!(MODES as readonly string[]).includes(eventType)) fail(`eventType ${show(eventType, QUOTE_CHARS)} is unknown`);
   const trace = (typeof r['trace'] === 'object' && r['trace'] !== null ? r['trace'] : {}) as Record<string, unknown>;

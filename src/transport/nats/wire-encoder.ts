@@ -56,7 +56,12 @@ function sequenceOf(id: string, source: string): number {
 function derived(name: string, system: string, kind: string): boolean {
   if (system.includes('.')) return false;
   if (kind === '') return name === system;
-  return name.length === system.length + 1 + kind.length && name.startsWith(system) && name.charCodeAt(system.length) === 46 && name.endsWith(kind);
+  return (
+    name.length === system.length + 1 + kind.length &&
+    name.startsWith(system) &&
+    name.charCodeAt(system.length) === 46 &&
+    name.endsWith(kind)
+  );
 }
 
 function extrasOf(envelope: EventEnvelope, nameInSubject: boolean): Extras | undefined {
@@ -134,7 +139,14 @@ export function batchBytes(texts: readonly string[]): Uint8Array {
  * one, `source` has no line break; the caller sees to that. Throws `INVALID` as `envelopeText` does.
  */
 // eslint-disable-next-line @typescript-eslint/max-params -- the fast path of every plain emit: no options object per event
-export function plainEnvelopeText(eventType: 'emit' | 'broadcast', name: string, sequence: number, time: number, source: string, data: unknown): string {
+export function plainEnvelopeText(
+  eventType: 'emit' | 'broadcast',
+  name: string,
+  sequence: number,
+  time: number,
+  source: string,
+  data: unknown,
+): string {
   let json: string | undefined;
   try {
     // undefined for data JSON leaves out (undefined, a function): the envelope then has no data.

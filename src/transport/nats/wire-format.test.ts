@@ -22,8 +22,18 @@ describe('plainEnvelopeText', () => {
           const id = `${source}-${sequence}`;
           const { system, kind } = splitEventName(name);
           const envelope: EventEnvelope = {
-            id, name, system, kind, path: '', data, meta: EMPTY_META, time,
-            trace: { requestID: id, parentID: undefined, caller: undefined }, source, eventType, groups: undefined,
+            id,
+            name,
+            system,
+            kind,
+            path: '',
+            data,
+            meta: EMPTY_META,
+            time,
+            trace: { requestID: id, parentID: undefined, caller: undefined },
+            source,
+            eventType,
+            groups: undefined,
           };
           const text = plainEnvelopeText(eventType, name, sequence, time, source, data);
           expect(text).toBe(envelopeText(envelope, true));
@@ -35,27 +45,60 @@ describe('plainEnvelopeText', () => {
   });
 
   it('refuses data JSON cannot encode with INVALID naming the event', () => {
-    expect(() => plainEnvelopeText('emit', 'a.b', 1, 0, 'n', 1n)).toThrow(expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/event a\.b cannot be encoded/) }));
+    expect(() => plainEnvelopeText('emit', 'a.b', 1, 0, 'n', 1n)).toThrow(
+      expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/event a\.b cannot be encoded/) }),
+    );
   });
 });
 
 describe('EnvelopeDecoder', () => {
-  const text = (source: string, sequence: number, name: string): Uint8Array => Buffer.from(plainEnvelopeText('emit', name, sequence, 7, source, { n: sequence }), 'utf8');
+  const text = (source: string, sequence: number, name: string): Uint8Array =>
+    Buffer.from(plainEnvelopeText('emit', name, sequence, 7, source, { n: sequence }), 'utf8');
 
   it('reads runs and changes of source and name alike, whichever decoder read what before', () => {
     const first = new EnvelopeDecoder();
     const second = new EnvelopeDecoder();
-    expect(first.decode(text('a', 1, 'x.one'), 'x.one')).toMatchObject({ id: 'a-1', source: 'a', system: 'x', kind: 'one' });
-    expect(second.decode(text('b', 2, 'y.two'), 'y.two')).toMatchObject({ id: 'b-2', source: 'b', system: 'y', kind: 'two' });
-    expect(first.decode(text('a', 3, 'x.one'), 'x.one')).toMatchObject({ id: 'a-3', source: 'a', system: 'x', kind: 'one' });
-    expect(first.decode(text('c', 4, 'z.three'), 'z.three')).toMatchObject({ id: 'c-4', source: 'c', system: 'z', kind: 'three' });
-    expect(second.decode(text('b', 5, 'y.two'), 'y.two')).toMatchObject({ id: 'b-5', source: 'b', system: 'y', kind: 'two' });
+    expect(first.decode(text('a', 1, 'x.one'), 'x.one')).toMatchObject({
+      id: 'a-1',
+      source: 'a',
+      system: 'x',
+      kind: 'one',
+    });
+    expect(second.decode(text('b', 2, 'y.two'), 'y.two')).toMatchObject({
+      id: 'b-2',
+      source: 'b',
+      system: 'y',
+      kind: 'two',
+    });
+    expect(first.decode(text('a', 3, 'x.one'), 'x.one')).toMatchObject({
+      id: 'a-3',
+      source: 'a',
+      system: 'x',
+      kind: 'one',
+    });
+    expect(first.decode(text('c', 4, 'z.three'), 'z.three')).toMatchObject({
+      id: 'c-4',
+      source: 'c',
+      system: 'z',
+      kind: 'three',
+    });
+    expect(second.decode(text('b', 5, 'y.two'), 'y.two')).toMatchObject({
+      id: 'b-5',
+      source: 'b',
+      system: 'y',
+      kind: 'two',
+    });
   });
 
   it('reads a batch after a refused one as if nothing had come before', () => {
     const decoder = new EnvelopeDecoder();
     const good = (n: number): string => plainEnvelopeText('emit', 'a.b', n, 0, 'node', undefined);
-    expect(() => decoder.decodeAll(Buffer.from(`2* 3\n${good(1)}\n${good(2)}\n`, 'utf8'), 'a.b')).toThrow(/the batch ends after 2 envelope/);
-    expect(decoder.decodeAll(Buffer.from(`2* 2\n${good(3)}\n${good(4)}\n`, 'utf8'), 'a.b').map((e) => e.id)).toEqual(['node-3', 'node-4']);
+    expect(() => decoder.decodeAll(Buffer.from(`2* 3\n${good(1)}\n${good(2)}\n`, 'utf8'), 'a.b')).toThrow(
+      /the batch ends after 2 envelope/,
+    );
+    expect(decoder.decodeAll(Buffer.from(`2* 2\n${good(3)}\n${good(4)}\n`, 'utf8'), 'a.b').map((e) => e.id)).toEqual([
+      'node-3',
+      'node-4',
+    ]);
   });
 });

@@ -8,8 +8,16 @@ export const LEGACY_VERSION = 1;
 /** @internal The delivery modes a version-1 envelope may name. */
 export const MODES: readonly DeliveryMode[] = ['emit', 'broadcast', 'broadcastLocal'];
 /** @internal The start of a version-2 header line without an extras line, by mode. */
-export const MODE_HEADS: Readonly<Record<DeliveryMode, string>> = { emit: '2 e ', broadcast: '2 b ', broadcastLocal: '2 l ' };
+export const MODE_HEADS: Readonly<Record<DeliveryMode, string>> = {
+  emit: '2 e ',
+  broadcast: '2 b ',
+  broadcastLocal: '2 l ',
+};
 /** @internal The start of a version-2 header line followed by an extras line, by mode. */
-export const MODE_HEADS_EXTRAS: Readonly<Record<DeliveryMode, string>> = { emit: '2 e+ ', broadcast: '2 b+ ', broadcastLocal: '2 l+ ' };
+export const MODE_HEADS_EXTRAS: Readonly<Record<DeliveryMode, string>> = {
+  emit: '2 e+ ',
+  broadcast: '2 b+ ',
+  broadcastLocal: '2 l+ ',
+};
 /** @internal The first line of a batch is this and the number of envelopes that follow. */
 export const BATCH_HEAD = '2* ';

@@ -11,16 +11,24 @@ afterEach(() => {
 describe('makeEvent', () => {
   it('encodes the data as JSON with the aggregate, the type and a timestamp', () => {
     const event = makeEvent('user', 'user-created', { id: 'taylor' });
-    expect(event).toEqual({ aggregateId: 'user', type: 'user-created', body: '{"id":"taylor"}', timestamp: expect.any(Date) });
+    expect(event).toEqual({
+      aggregateId: 'user',
+      type: 'user-created',
+      body: '{"id":"taylor"}',
+      timestamp: expect.any(Date),
+    });
     expect(decodeEvent(event)).toEqual({ id: 'taylor' });
   });
 
   it.each([
-    ['a cycle', (() => {
-      const cyclic: Record<string, unknown> = {};
-      cyclic['self'] = cyclic;
-      return cyclic;
-    })()],
+    [
+      'a cycle',
+      (() => {
+        const cyclic: Record<string, unknown> = {};
+        cyclic['self'] = cyclic;
+        return cyclic;
+      })(),
+    ],
     ['a BigInt', { n: 1n }],
     ['undefined', undefined],
     ['a function', () => 1],
@@ -34,16 +42,25 @@ describe('makeEvent', () => {
 });
 
 describe('isValidEventType', () => {
-  it.each(['article-created', 'user-logged_in', 'key_set-updated', 'changed_password_notification-sent'])('accepts %s', (type) => {
-    expect(isValidEventType(type)).toBe(true);
-  });
-
-  it.each(['UserCreated', 'user_created', 'user-', '-created', 'user-created-now', 'User-created', 'user--created', 'user-_in'])(
-    'refuses %s',
+  it.each(['article-created', 'user-logged_in', 'key_set-updated', 'changed_password_notification-sent'])(
+    'accepts %s',
     (type) => {
-      expect(isValidEventType(type)).toBe(false);
+      expect(isValidEventType(type)).toBe(true);
     },
   );
+
+  it.each([
+    'UserCreated',
+    'user_created',
+    'user-',
+    '-created',
+    'user-created-now',
+    'User-created',
+    'user--created',
+    'user-_in',
+  ])('refuses %s', (type) => {
+    expect(isValidEventType(type)).toBe(false);
+  });
 });
 
 describe('EventBroker', () => {
@@ -65,14 +82,19 @@ describe('EventBroker', () => {
 
     it('rejects with ABORTED when the signal aborted', async () => {
       const bus = newBus();
-      await expect(bus.broker.publish(makeEvent('user', 'user-created', {}), AbortSignal.abort())).rejects.toMatchObject({ code: 'ABORTED' });
+      await expect(
+        bus.broker.publish(makeEvent('user', 'user-created', {}), AbortSignal.abort()),
+      ).rejects.toMatchObject({ code: 'ABORTED' });
     });
 
     it('rejects with UNAVAILABLE when a consumer buffer with policy error is full', async () => {
       const bus = newBus({ bufferSize: 1, overflow: 'error' });
       bus.broker.consume('mailer', 'user-created');
       await bus.broker.publish(makeEvent('user', 'user-created', 1));
-      await expect(bus.broker.publish(makeEvent('user', 'user-created', 2))).rejects.toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+      await expect(bus.broker.publish(makeEvent('user', 'user-created', 2))).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        retryable: true,
+      });
     });
   });
 
@@ -120,7 +142,12 @@ describe('EventBroker', () => {
       const consumer = bus.broker.consume('q', 'user-created');
       await bus.send('broker', 'user-created', 'user', { id: 7 });
       const { value } = await consumer.receive();
-      expect(value).toEqual({ aggregateId: 'user', type: 'user-created', body: '{"id":7}', timestamp: expect.any(Date) });
+      expect(value).toEqual({
+        aggregateId: 'user',
+        type: 'user-created',
+        body: '{"id":7}',
+        timestamp: expect.any(Date),
+      });
     });
 
     it('refuses an empty queue name and a malformed type with INVALID', () => {
@@ -135,7 +162,8 @@ describe('EventBroker', () => {
       const bus = newBus();
       const seen: string[] = [];
       bus.broker.subscribe({ handle: (event) => void seen.push(event.type) }, 'user-created', 'user-deleted');
-      for (const type of ['user-created', 'user-updated', 'user-deleted']) await bus.broker.publish(makeEvent('user', type, {}));
+      for (const type of ['user-created', 'user-updated', 'user-deleted'])
+        await bus.broker.publish(makeEvent('user', type, {}));
       expect(seen).toEqual(['user-created', 'user-deleted']);
     });
 
@@ -169,7 +197,8 @@ describe('EventBroker', () => {
       vi.useFakeTimers();
       const bus = newBus({ bufferSize: 1, overflow: 'error', resilient: { initialDelayMs: 10, maxDelayMs: 1000 } });
       const consumer = bus.broker.consume('mailer', 'user-created');
-      for (const n of [1, 2, 3]) expect(bus.broker.resilientPublish(makeEvent('user', 'user-created', n))).toBeUndefined();
+      for (const n of [1, 2, 3])
+        expect(bus.broker.resilientPublish(makeEvent('user', 'user-created', n))).toBeUndefined();
       expect(bus.broker.pending).toBe(2);
       const received: unknown[] = [];
       for (let i = 0; i < 3; i++) {

@@ -107,16 +107,24 @@ export function decodeEvent<T = unknown>(event: BrokerEvent): T {
 /** The encoding problem of an event, if any: a bad type, a body that is not JSON text. */
 function checkEvent(event: BrokerEvent): KindlingError | undefined {
   if (typeof event !== 'object' || event === null) {
-    return new KindlingError('INVALID', 'a broker event must be an object made by makeEvent', { details: { event: String(event) } });
+    return new KindlingError('INVALID', 'a broker event must be an object made by makeEvent', {
+      details: { event: String(event) },
+    });
   }
   if (!isValidEventType(event.type)) return invalidType(event.type);
   if (typeof event.aggregateId !== 'string') {
-    return new KindlingError('INVALID', `the aggregateId of a ${event.type} event must be a string`, { details: { type: event.type } });
-  }
-  if (typeof event.body !== 'string') {
-    return new KindlingError('INVALID', `the body of a ${event.type} event must be JSON text; build events with makeEvent`, {
+    return new KindlingError('INVALID', `the aggregateId of a ${event.type} event must be a string`, {
       details: { type: event.type },
     });
+  }
+  if (typeof event.body !== 'string') {
+    return new KindlingError(
+      'INVALID',
+      `the body of a ${event.type} event must be JSON text; build events with makeEvent`,
+      {
+        details: { type: event.type },
+      },
+    );
   }
   try {
     JSON.parse(event.body);
@@ -274,7 +282,8 @@ export class EventBroker {
   subscribe(handler: BrokerHandler, ...types: string[]): Disposable {
     for (const type of types) if (!isValidEventType(type)) throw invalidType(type);
     const handle = typeof handler === 'function' ? handler : (event: BrokerEvent): unknown => handler.handle(event);
-    const patterns = types.length === 0 ? [`${BROKER_SYSTEM}.*`] : [...new Set(types)].map((type) => `${BROKER_SYSTEM}.${type}`);
+    const patterns =
+      types.length === 0 ? [`${BROKER_SYSTEM}.*`] : [...new Set(types)].map((type) => `${BROKER_SYSTEM}.${type}`);
     const registrations = patterns.map((pattern) =>
       this.core.subscribe({
         pattern,
@@ -304,17 +313,25 @@ export class EventBroker {
     if (abandoned.length > 0) {
       this.core.report(
         'resilient',
-        new KindlingError('UNAVAILABLE', `the bus stopped with ${abandoned.length} event(s) still waiting for a retry; they were given up`, {
-          details: { events: abandoned.map((p) => p.name) },
-        }),
+        new KindlingError(
+          'UNAVAILABLE',
+          `the bus stopped with ${abandoned.length} event(s) still waiting for a retry; they were given up`,
+          {
+            details: { events: abandoned.map((p) => p.name) },
+          },
+        ),
         { abandoned: abandoned.length },
       );
     }
     const waiters = this.flushWaiters.splice(0);
-    for (const waiter of waiters) waiter.reject(new KindlingError('UNAVAILABLE', 'the bus stopped before every event was delivered'));
+    for (const waiter of waiters)
+      waiter.reject(new KindlingError('UNAVAILABLE', 'the bus stopped before every event was delivered'));
   }
 
-  private init(event: BrokerEvent, name: string): { name: string; system: string; kind: string; path: string; data: BrokerEvent; eventType: 'emit' } {
+  private init(
+    event: BrokerEvent,
+    name: string,
+  ): { name: string; system: string; kind: string; path: string; data: BrokerEvent; eventType: 'emit' } {
     return { name, system: BROKER_SYSTEM, kind: event.type, path: event.aggregateId, data: event, eventType: 'emit' };
   }
 
@@ -359,7 +376,9 @@ export class EventBroker {
         if (this.queue[0] === pending) this.drain();
       },
       (error: unknown) => {
-        this.core.storms.warn('resilient-refused', `the transport refused ${pending.name}; it will be retried`, { error: messageOf(error) });
+        this.core.storms.warn('resilient-refused', `the transport refused ${pending.name}; it will be retried`, {
+          error: messageOf(error),
+        });
         pending.remote = false;
         pending.targets = undefined;
         if (this.queue.includes(pending)) this.schedule();
@@ -369,10 +388,15 @@ export class EventBroker {
   }
 
   private giveUp(pending: PendingEvent, error: unknown, queue?: string): void {
-    const reason = KindlingError.is(error, 'NOT_FOUND') ? `queue ${queue ?? '?'} has no consumer any more` : messageOf(error);
+    const reason = KindlingError.is(error, 'NOT_FOUND')
+      ? `queue ${queue ?? '?'} has no consumer any more`
+      : messageOf(error);
     this.core.report(
       'resilient',
-      new KindlingError('UNAVAILABLE', `gave up delivering ${pending.name}: ${reason}`, { cause: error, details: { event: pending.name } }),
+      new KindlingError('UNAVAILABLE', `gave up delivering ${pending.name}: ${reason}`, {
+        cause: error,
+        details: { event: pending.name },
+      }),
       { event: pending.name },
     );
   }
@@ -384,7 +408,13 @@ export class EventBroker {
     }
     if (this.queue.length >= this.bufferSize) {
       const oldest = this.queue.shift() as PendingEvent;
-      this.giveUp(oldest, new KindlingError('UNAVAILABLE', `the retry buffer is full (${this.bufferSize}); the oldest waiting event was given up`));
+      this.giveUp(
+        oldest,
+        new KindlingError(
+          'UNAVAILABLE',
+          `the retry buffer is full (${this.bufferSize}); the oldest waiting event was given up`,
+        ),
+      );
     }
     this.queue.push(pending);
     this.schedule();

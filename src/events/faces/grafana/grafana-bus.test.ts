@@ -71,7 +71,9 @@ describe('GrafanaBus', () => {
       const bus = newBus();
       const listener = vi.fn();
       bus.grafana.addEventListener(UserCreated, listener);
-      expect(() => bus.grafana.publish(new UserCreated('x'), AbortSignal.abort())).toThrow(expect.objectContaining({ code: 'ABORTED' }));
+      expect(() => bus.grafana.publish(new UserCreated('x'), AbortSignal.abort())).toThrow(
+        expect.objectContaining({ code: 'ABORTED' }),
+      );
       expect(listener).not.toHaveBeenCalled();
     });
 
@@ -89,7 +91,9 @@ describe('GrafanaBus', () => {
       const First = class Clash {};
       const Second = class Clash {};
       bus.grafana.addEventListener(First, vi.fn());
-      expect(() => bus.grafana.addEventListener(Second, vi.fn())).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
+      expect(() => bus.grafana.addEventListener(Second, vi.fn())).toThrow(
+        expect.objectContaining({ code: 'CONFLICT' }),
+      );
     });
   });
 
@@ -106,7 +110,9 @@ describe('GrafanaBus', () => {
 
     it('fails with HANDLER_NOT_FOUND when no handler is registered', async () => {
       const bus = newBus();
-      await expect(bus.grafana.dispatch(new SendStickersCommand('taylor', 1))).rejects.toMatchObject({ code: 'HANDLER_NOT_FOUND' });
+      await expect(bus.grafana.dispatch(new SendStickersCommand('taylor', 1))).rejects.toMatchObject({
+        code: 'HANDLER_NOT_FOUND',
+      });
     });
 
     it('fails with the handler error', async () => {
@@ -155,13 +161,17 @@ describe('GrafanaBus', () => {
     it('refuses a second handler for the same class with CONFLICT', () => {
       const bus = newBus();
       bus.grafana.addHandler(SendStickersCommand, vi.fn());
-      expect(() => bus.grafana.addHandler(SendStickersCommand, vi.fn())).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
+      expect(() => bus.grafana.addHandler(SendStickersCommand, vi.fn())).toThrow(
+        expect.objectContaining({ code: 'CONFLICT' }),
+      );
     });
 
     it('removes the handler once disposed', async () => {
       const bus = newBus();
       bus.grafana.addHandler(SendStickersCommand, vi.fn()).dispose();
-      await expect(bus.grafana.dispatch(new SendStickersCommand('t', 1))).rejects.toMatchObject({ code: 'HANDLER_NOT_FOUND' });
+      await expect(bus.grafana.dispatch(new SendStickersCommand('t', 1))).rejects.toMatchObject({
+        code: 'HANDLER_NOT_FOUND',
+      });
     });
   });
 });

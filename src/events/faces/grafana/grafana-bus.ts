@@ -24,7 +24,10 @@ export abstract class Query<R> {
 export type HandlerResult<M> = M extends Query<infer R> ? R | undefined | void : void;
 
 /** A command or query handler: exactly one per class. It may fail; it receives the caller's signal. */
-export type MessageHandler<M extends object> = (message: M, signal: AbortSignal) => HandlerResult<M> | Promise<HandlerResult<M>>;
+export type MessageHandler<M extends object> = (
+  message: M,
+  signal: AbortSignal,
+) => HandlerResult<M> | Promise<HandlerResult<M>>;
 
 /** A listener of one event class, called in registration order. */
 export type GrafanaEventListener<E extends object> = (event: E) => unknown;
@@ -38,9 +41,13 @@ function nameOf(messageClass: MessageClass<object>): string {
   const declared = (messageClass as unknown as { eventName?: unknown }).eventName;
   const name = typeof declared === 'string' ? declared : messageClass.name;
   if (name.length === 0 || /[\s*?]/.test(name)) {
-    throw new KindlingError('INVALID', `an event class needs a name without white space or wildcards (got "${name}"); name the class or give it a static eventName`, {
-      details: { name },
-    });
+    throw new KindlingError(
+      'INVALID',
+      `an event class needs a name without white space or wildcards (got "${name}"); name the class or give it a static eventName`,
+      {
+        details: { name },
+      },
+    );
   }
   return name;
 }
@@ -97,9 +104,13 @@ export class GrafanaBus {
   /** Registers the one handler of a command or query class; a second one is a `CONFLICT`. */
   addHandler<M extends object>(messageClass: MessageClass<M>, handler: MessageHandler<M>): Disposable {
     if (this.handlers.has(messageClass)) {
-      throw new KindlingError('CONFLICT', `${messageClass.name} already has a handler; a command or query has exactly one`, {
-        details: { message: messageClass.name },
-      });
+      throw new KindlingError(
+        'CONFLICT',
+        `${messageClass.name} already has a handler; a command or query has exactly one`,
+        {
+          details: { message: messageClass.name },
+        },
+      );
     }
     this.handlers.set(messageClass, handler as MessageHandler<object>);
     return toDisposable(() => {
@@ -119,7 +130,9 @@ export class GrafanaBus {
     const messageName = message.constructor.name;
     const handler = this.handlers.get(message.constructor);
     if (handler === undefined) {
-      throw new KindlingError('HANDLER_NOT_FOUND', `no handler is registered for ${messageName}`, { details: { message: messageName } });
+      throw new KindlingError('HANDLER_NOT_FOUND', `no handler is registered for ${messageName}`, {
+        details: { message: messageName },
+      });
     }
     if (signal.aborted) throw aborted(signal, `dispatch of ${messageName}`);
     let onAbort: (() => void) | undefined;

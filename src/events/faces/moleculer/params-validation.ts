@@ -23,7 +23,12 @@ export interface StandardSchemaV1 {
 
 type StandardResult =
   | { readonly value: unknown; readonly issues?: undefined }
-  | { readonly issues: readonly { readonly message: string; readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[] }[] };
+  | {
+      readonly issues: readonly {
+        readonly message: string;
+        readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[];
+      }[];
+    };
 
 /** A field of a Moleculer-style shorthand schema: `'string'`, `'email|optional'` or `{ type, optional }`. */
 export type ShorthandRule = string | { readonly type: string; readonly optional?: boolean };
@@ -39,7 +44,8 @@ export type ShorthandSchema = Readonly<Record<string, ShorthandRule>>;
 export type ParamsSchema = ParamsClass | StandardSchemaV1 | ShorthandSchema;
 
 /** @internal The outcome of validating one payload. */
-export type ParamsCheck = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issues: readonly ParamsIssue[] };
+export type ParamsCheck =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issues: readonly ParamsIssue[] };
 
 /** @internal A compiled validator; synchronous except for asynchronous Standard Schemas. */
 export type ParamsValidator = (params: unknown) => ParamsCheck | Promise<ParamsCheck>;
@@ -62,7 +68,11 @@ function isStandardSchema(schema: unknown): schema is StandardSchemaV1 {
 
 function flattenClassErrors(errors: readonly ValidationError[], parent: string, out: ParamsIssue[]): void {
   for (const error of errors) {
-    const path = /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : parent === '' ? error.property : `${parent}.${error.property}`;
+    const path = /^\d+$/.test(error.property)
+      ? `${parent}[${error.property}]`
+      : parent === ''
+        ? error.property
+        : `${parent}.${error.property}`;
     for (const message of Object.values(error.constraints ?? {})) out.push({ path, message });
     if (error.children !== undefined && error.children.length > 0) flattenClassErrors(error.children, path, out);
   }
@@ -101,7 +111,8 @@ function compileStandard(schema: StandardSchemaV1): ParamsValidator {
 
 function compileShorthand(schema: ShorthandSchema, where: string): ParamsValidator {
   const fields = Object.entries(schema).map(([field, rule]) => {
-    const [type, ...flags] = typeof rule === 'string' ? rule.split('|') : [rule.type, ...(rule.optional === true ? ['optional'] : [])];
+    const [type, ...flags] =
+      typeof rule === 'string' ? rule.split('|') : [rule.type, ...(rule.optional === true ? ['optional'] : [])];
     const test = type === undefined ? undefined : SHORTHAND_TYPES[type];
     if (test === undefined || flags.some((flag) => flag !== 'optional')) {
       throw new KindlingError(
@@ -123,7 +134,10 @@ function compileShorthand(schema: ShorthandSchema, where: string): ParamsValidat
       if (value === undefined) {
         if (!optional) issues.push({ path: field, message: `${field} is required` });
       } else if (!test(value)) {
-        issues.push({ path: field, message: `${field} must be ${type === 'email' ? 'an email address' : `a ${type}`}` });
+        issues.push({
+          path: field,
+          message: `${field} must be ${type === 'email' ? 'an email address' : `a ${type}`}`,
+        });
       }
     }
     return issues.length === 0 ? { ok: true, value: params } : { ok: false, issues };

@@ -34,15 +34,35 @@ describe('DefaultEventBus (Moleculer face)', () => {
         bus.createService({ name: 'payments', events: { 'user.created': () => void calls.push(instance) } });
       }
       for (let i = 0; i < 6; i++) bus.emit('user.created', { i });
-      expect(calls.filter((c) => c.startsWith('users'))).toEqual(['users-1', 'users-2', 'users-3', 'users-1', 'users-2', 'users-3']);
-      expect(calls.filter((c) => c.startsWith('payments'))).toEqual(['payments-1', 'payments-2', 'payments-1', 'payments-2', 'payments-1', 'payments-2']);
+      expect(calls.filter((c) => c.startsWith('users'))).toEqual([
+        'users-1',
+        'users-2',
+        'users-3',
+        'users-1',
+        'users-2',
+        'users-3',
+      ]);
+      expect(calls.filter((c) => c.startsWith('payments'))).toEqual([
+        'payments-1',
+        'payments-2',
+        'payments-1',
+        'payments-2',
+        'payments-1',
+        'payments-2',
+      ]);
     });
 
     it('puts a handler in the group its definition names instead of the service name', () => {
       const bus = newBus();
       const calls: string[] = [];
-      bus.createService({ name: 'payment', events: { 'order.created': { group: 'other', handler: () => void calls.push('payment') } } });
-      bus.createService({ name: 'billing', events: { 'order.created': { group: 'other', handler: () => void calls.push('billing') } } });
+      bus.createService({
+        name: 'payment',
+        events: { 'order.created': { group: 'other', handler: () => void calls.push('payment') } },
+      });
+      bus.createService({
+        name: 'billing',
+        events: { 'order.created': { group: 'other', handler: () => void calls.push('billing') } },
+      });
       bus.emit('order.created');
       bus.emit('order.created');
       expect(calls).toEqual(['payment', 'billing']);
@@ -98,7 +118,10 @@ describe('DefaultEventBus (Moleculer face)', () => {
     it('gives a context to a handler declared with context: true, whatever its parameter is called', () => {
       const bus = newBus();
       const handler = vi.fn();
-      bus.createService({ name: 's', events: { 'user.removed': { context: true, handler: (other: EventContext) => void handler(other.params) } } });
+      bus.createService({
+        name: 's',
+        events: { 'user.removed': { context: true, handler: (other: EventContext) => void handler(other.params) } },
+      });
       bus.emit('user.removed', { id: 2 });
       expect(handler).toHaveBeenCalledWith({ id: 2 });
     });
@@ -131,7 +154,8 @@ describe('DefaultEventBus (Moleculer face)', () => {
     it('delivers to every instance of every service', () => {
       const bus = newBus();
       const calls: string[] = [];
-      for (const instance of ['mail-1', 'mail-2']) bus.createService({ name: 'mail', events: { 'config.changed': () => void calls.push(instance) } });
+      for (const instance of ['mail-1', 'mail-2'])
+        bus.createService({ name: 'mail', events: { 'config.changed': () => void calls.push(instance) } });
       bus.broadcast('config.changed', {});
       expect(calls).toEqual(['mail-1', 'mail-2']);
     });
@@ -139,7 +163,8 @@ describe('DefaultEventBus (Moleculer face)', () => {
     it('limits delivery to the named groups', () => {
       const bus = newBus();
       const calls: string[] = [];
-      for (const name of ['mail', 'mail', 'other']) bus.createService({ name, events: { 'user.created': () => void calls.push(name) } });
+      for (const name of ['mail', 'mail', 'other'])
+        bus.createService({ name, events: { 'user.created': () => void calls.push(name) } });
       bus.broadcast('user.created', { user: 1 }, 'mail');
       expect(calls).toEqual(['mail', 'mail']);
     });
@@ -150,7 +175,10 @@ describe('DefaultEventBus (Moleculer face)', () => {
       const bus = newBus();
       const types: string[] = [];
       for (const name of ['a', 'a']) {
-        bus.createService({ name, events: { 'config.changed': (ctx: EventContext) => void types.push(ctx.eventType) } });
+        bus.createService({
+          name,
+          events: { 'config.changed': (ctx: EventContext) => void types.push(ctx.eventType) },
+        });
       }
       bus.broadcastLocal('config.changed', {});
       expect(types).toEqual(['broadcastLocal', 'broadcastLocal']);
@@ -209,7 +237,12 @@ describe('DefaultEventBus (Moleculer face)', () => {
         expect.objectContaining({
           type: 'validation',
           service: 'mailer',
-          error: expect.objectContaining({ code: 'INVALID', details: expect.objectContaining({ issues: expect.arrayContaining([expect.objectContaining({ path: 'to' })]) }) }),
+          error: expect.objectContaining({
+            code: 'INVALID',
+            details: expect.objectContaining({
+              issues: expect.arrayContaining([expect.objectContaining({ path: 'to' })]),
+            }),
+          }),
         }),
       ]);
     });
@@ -230,9 +263,9 @@ describe('DefaultEventBus (Moleculer face)', () => {
 
     it('refuses a shorthand rule it does not support when the service is created', () => {
       const bus = newBus();
-      expect(() => bus.createService({ name: 'm', events: { e: { params: { n: 'number|min:3' }, handler: vi.fn() } } })).toThrow(
-        expect.objectContaining({ code: 'INVALID' }),
-      );
+      expect(() =>
+        bus.createService({ name: 'm', events: { e: { params: { n: 'number|min:3' }, handler: vi.fn() } } }),
+      ).toThrow(expect.objectContaining({ code: 'INVALID' }));
       expect(bus.stats().subscriptions).toBe(0);
     });
 
@@ -242,10 +275,15 @@ describe('DefaultEventBus (Moleculer face)', () => {
         '~standard': {
           version: 1,
           vendor: 'test',
-          validate: (value) => Promise.resolve(typeof value === 'number' ? { value: value * 2 } : { issues: [{ message: 'not a number' }] }),
+          validate: (value) =>
+            Promise.resolve(
+              typeof value === 'number' ? { value: value * 2 } : { issues: [{ message: 'not a number' }] },
+            ),
         },
       };
-      const received = new Promise((resolve) => bus.createService({ name: 's', events: { n: { params: schema, handler: resolve } } }));
+      const received = new Promise((resolve) =>
+        bus.createService({ name: 's', events: { n: { params: schema, handler: resolve } } }),
+      );
       bus.emit('n', 21);
       await expect(received).resolves.toBe(42);
     });
@@ -272,7 +310,9 @@ describe('DefaultEventBus (Moleculer face)', () => {
   describe('.createService', () => {
     it('refuses an event declaration without a handler', () => {
       const bus = newBus();
-      expect(() => bus.createService({ name: 's', events: { e: { group: 'g' } as never } })).toThrow(expect.objectContaining({ code: 'INVALID' }));
+      expect(() => bus.createService({ name: 's', events: { e: { group: 'g' } as never } })).toThrow(
+        expect.objectContaining({ code: 'INVALID' }),
+      );
     });
 
     it('starts a service created after the bus started', async () => {

@@ -1,6 +1,17 @@
 import type { Disposable } from '../../../common/disposable.js';
 import { KindlingError } from '../../../common/errors.js';
-import { EventContext, Service, toEmitOptions, type ContextPublisher, type EmitGroups, type EmitOptions, type ServiceBroker, type ServiceEventDefinition, type ServiceEventHandler, type ServiceSchema } from './service.js';
+import {
+  EventContext,
+  Service,
+  toEmitOptions,
+  type ContextPublisher,
+  type EmitGroups,
+  type EmitOptions,
+  type ServiceBroker,
+  type ServiceEventDefinition,
+  type ServiceEventHandler,
+  type ServiceSchema,
+} from './service.js';
 import type { EventCore } from '../../core/event-core.js';
 import type { DeliveryMode, EventEnvelope } from '../../core/event-envelope.js';
 import { compileParamsValidator, type ParamsCheck } from './params-validation.js';
@@ -50,7 +61,9 @@ export class ServiceEvents implements ContextPublisher {
     this.services.push(service);
     this.core.internal('$services.changed', { localService: true });
     if (this.running) {
-      this.startService(service).catch((error: unknown) => this.core.report('service', error, { service: service.fullName }));
+      this.startService(service).catch((error: unknown) =>
+        this.core.report('service', error, { service: service.fullName }),
+      );
     }
     return service;
   }
@@ -111,8 +124,14 @@ export class ServiceEvents implements ContextPublisher {
 
   private publish(name: string, payload: unknown, options: EmitOptions, eventType: DeliveryMode): void {
     const parent = options.parentCtx;
-    const meta = parent === undefined ? options.meta : options.meta === undefined ? parent.meta : { ...parent.meta, ...options.meta };
-    const groups = options.groups === undefined ? undefined : typeof options.groups === 'string' ? [options.groups] : options.groups;
+    const meta =
+      parent === undefined
+        ? options.meta
+        : options.meta === undefined
+          ? parent.meta
+          : { ...parent.meta, ...options.meta };
+    const groups =
+      options.groups === undefined ? undefined : typeof options.groups === 'string' ? [options.groups] : options.groups;
     this.core.settle(
       this.core.publish({
         name,
@@ -128,12 +147,19 @@ export class ServiceEvents implements ContextPublisher {
     );
   }
 
-  private register(service: Service, eventName: string, declaration: ServiceEventHandler | ServiceEventDefinition): Disposable {
-    const definition: ServiceEventDefinition = typeof declaration === 'function' ? { handler: declaration } : declaration;
+  private register(
+    service: Service,
+    eventName: string,
+    declaration: ServiceEventHandler | ServiceEventDefinition,
+  ): Disposable {
+    const definition: ServiceEventDefinition =
+      typeof declaration === 'function' ? { handler: declaration } : declaration;
     const where = `service ${service.fullName}, event "${eventName}"`;
     const handler = definition?.handler;
     if (typeof handler !== 'function') {
-      throw new KindlingError('INVALID', `${where} has no handler function`, { details: { service: service.fullName, event: eventName } });
+      throw new KindlingError('INVALID', `${where} has no handler function`, {
+        details: { service: service.fullName, event: eventName },
+      });
     }
     const firstParameter = firstParameterName(handler);
     const withContext = definition.context ?? (firstParameter === 'ctx' || firstParameter === 'context');
@@ -160,7 +186,13 @@ export class ServiceEvents implements ContextPublisher {
           );
         }
         const ctx = needsContext ? new EventContext(this, envelope as EventEnvelope, params, service) : undefined;
-        return handler.call(service, params, envelope === undefined ? localNode : envelope.source, name, ctx as EventContext);
+        return handler.call(
+          service,
+          params,
+          envelope === undefined ? localNode : envelope.source,
+          name,
+          ctx as EventContext,
+        );
       };
       deliver =
         validator === undefined
@@ -168,7 +200,8 @@ export class ServiceEvents implements ContextPublisher {
           : (data, name, envelope) => {
               const check = validator(data);
               const run = (params: unknown): unknown => invoke(params, name, envelope);
-              if (check instanceof Promise) return check.then((settled) => this.afterCheck(settled, service, name, run));
+              if (check instanceof Promise)
+                return check.then((settled) => this.afterCheck(settled, service, name, run));
               return this.afterCheck(check, service, name, run);
             };
     }
@@ -184,7 +217,9 @@ export class ServiceEvents implements ContextPublisher {
   /** Runs the handler with the checked params, or reports why they were refused. */
   private afterCheck(check: ParamsCheck, service: Service, name: string, run: (params: unknown) => unknown): unknown {
     if (check.ok) return run(check.value);
-    const summary = check.issues.map((issue) => (issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`)).join('; ');
+    const summary = check.issues
+      .map((issue) => (issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`))
+      .join('; ');
     this.core.report(
       'validation',
       new KindlingError('INVALID', `parameters of "${name}" for service ${service.fullName} are invalid: ${summary}`, {

@@ -111,8 +111,15 @@ export class EventContext<P = unknown> {
  * `(payload, sender, eventName, ctx)`. The first parameter is `any` so that both
  * `(ctx: EventContext<User>)` and `(payload: User)` fit without a cast.
  */
-// eslint-disable-next-line @typescript-eslint/max-params, @typescript-eslint/no-explicit-any -- Moleculer's legacy signature; `any` as said above
-export type ServiceEventHandler = (this: Service, payloadOrContext: any, sender: string, eventName: string, ctx: EventContext) => unknown;
+// eslint-disable-next-line @typescript-eslint/max-params -- Moleculer's legacy signature
+export type ServiceEventHandler = (
+  this: Service,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- `any` as said above
+  payloadOrContext: any,
+  sender: string,
+  eventName: string,
+  ctx: EventContext,
+) => unknown;
 
 /** The long form of an event declaration. */
 export interface ServiceEventDefinition {
@@ -165,7 +172,9 @@ export class Service {
     this.name = schema.name;
     this.version = schema.version;
     this.fullName =
-      schema.version === undefined ? schema.name : `${typeof schema.version === 'number' ? `v${schema.version}` : schema.version}.${schema.name}`;
+      schema.version === undefined
+        ? schema.name
+        : `${typeof schema.version === 'number' ? `v${schema.version}` : schema.version}.${schema.name}`;
   }
 
   /** The node the service runs on. */

@@ -41,7 +41,10 @@ export function allowEvents(rules: readonly EventPermissionRule[]): EventPermiss
   return {
     allows(action, system) {
       for (const rule of compiled) {
-        if ((rule.action === '*' || rule.action === action) && (rule.pattern.source === system || rule.pattern.test(system))) {
+        if (
+          (rule.action === '*' || rule.action === action) &&
+          (rule.pattern.source === system || rule.pattern.test(system))
+        ) {
           return true;
         }
       }

@@ -7,7 +7,9 @@ import type { WippyEvent } from './wippy-events.js';
 const newBus = trackedBuses();
 
 function pick(event: WippyEvent | undefined): unknown {
-  return event === undefined ? undefined : { system: event.system, kind: event.kind, path: event.path, data: event.data };
+  return event === undefined
+    ? undefined
+    : { system: event.system, kind: event.kind, path: event.path, data: event.data };
 }
 
 describe('WippyEvents', () => {
@@ -18,14 +20,24 @@ describe('WippyEvents', () => {
       await bus.events.send('orders', 'order.created', '/orders/123', { total: 99.99 });
       const { value, ok } = await sub.channel().receive();
       expect(ok).toBe(true);
-      expect(pick(value)).toEqual({ system: 'orders', kind: 'order.created', path: '/orders/123', data: { total: 99.99 } });
+      expect(pick(value)).toEqual({
+        system: 'orders',
+        kind: 'order.created',
+        path: '/orders/123',
+        data: { total: 99.99 },
+      });
     });
 
     it('sends without data', async () => {
       const bus = newBus();
       const sub = bus.events.subscribe('system');
       await bus.events.send('system', 'heartbeat', '/health');
-      expect(pick((await sub.receive()).value)).toEqual({ system: 'system', kind: 'heartbeat', path: '/health', data: undefined });
+      expect(pick((await sub.receive()).value)).toEqual({
+        system: 'system',
+        kind: 'heartbeat',
+        path: '/health',
+        data: undefined,
+      });
     });
 
     it('stamps the envelope with an id, the node, the time and the name seen by other faces', async () => {
@@ -34,7 +46,12 @@ describe('WippyEvents', () => {
       await bus.events.send('orders', 'order.created', '/orders/1');
       const { value } = await sub.receive();
       expect(value).toEqual(
-        expect.objectContaining({ id: expect.stringMatching(/^node-1-\d+$/), name: 'orders.order.created', source: 'node-1', time: expect.any(Number) }),
+        expect.objectContaining({
+          id: expect.stringMatching(/^node-1-\d+$/),
+          name: 'orders.order.created',
+          source: 'node-1',
+          time: expect.any(Number),
+        }),
       );
     });
 
@@ -54,7 +71,9 @@ describe('WippyEvents', () => {
 
     it('refuses a system the policy does not allow with FORBIDDEN', async () => {
       const bus = newBus({ permissions: allowEvents([{ action: 'events.send', system: 'orders' }]) });
-      await expect(bus.events.send('payments', 'payment.completed', '/p/1')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      await expect(bus.events.send('payments', 'payment.completed', '/p/1')).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+      });
       await expect(bus.events.send('orders', 'order.created', '/o/1')).resolves.toBeUndefined();
     });
 
@@ -63,7 +82,9 @@ describe('WippyEvents', () => {
       const logger: Logger = { ...silentLogger, warn };
       const bus = newBus({ logger });
       void bus.events.send('', 'k', '/p');
-      await vi.waitFor(() => expect(warn).toHaveBeenCalledWith(expect.stringContaining('events.send refused'), expect.anything()));
+      await vi.waitFor(() =>
+        expect(warn).toHaveBeenCalledWith(expect.stringContaining('events.send refused'), expect.anything()),
+      );
     });
 
     it('is what the Moleculer face sees as the event `${system}.${kind}`', async () => {

@@ -16,7 +16,9 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 function checkDotted(what: 'system' | 'kind', value: unknown): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new KindlingError('INVALID', `the event ${what} is empty; give a non-empty ${what}`, { details: { [what]: value } });
+    throw new KindlingError('INVALID', `the event ${what} is empty; give a non-empty ${what}`, {
+      details: { [what]: value },
+    });
   }
   if (value.startsWith('.') || value.endsWith('.') || value.includes('..') || /\s/.test(value)) {
     throw new KindlingError('INVALID', `the event ${what} ${quote(value)} has an empty segment or white space`, {
@@ -66,14 +68,22 @@ export class WippyEvents {
       checkDotted('system', system);
       checkDotted('kind', kind);
       if (typeof path !== 'string' || path.length === 0) {
-        throw new KindlingError('INVALID', `the event path is empty (system ${system}, kind ${kind}); give a path such as "/orders/123"`, {
-          details: { system, kind, path },
-        });
+        throw new KindlingError(
+          'INVALID',
+          `the event path is empty (system ${system}, kind ${kind}); give a path such as "/orders/123"`,
+          {
+            details: { system, kind, path },
+          },
+        );
       }
       if (this.policy !== undefined && !this.policy.allows('events.send', system)) {
-        throw new KindlingError('FORBIDDEN', `sending events to system ${quote(system)} is not allowed (permission events.send)`, {
-          details: { action: 'events.send', system, kind },
-        });
+        throw new KindlingError(
+          'FORBIDDEN',
+          `sending events to system ${quote(system)} is not allowed (permission events.send)`,
+          {
+            details: { action: 'events.send', system, kind },
+          },
+        );
       }
       const name = eventNameOf(system, kind);
       // Built eagerly: the path has no other carrier than the envelope.
@@ -98,30 +108,43 @@ export class WippyEvents {
    */
   subscribe(systemPattern: string, kind?: string, options?: BufferOptions): WippySubscription {
     if (typeof systemPattern !== 'string' || systemPattern.length === 0) {
-      throw new KindlingError('INVALID', 'the system to subscribe to is empty; give a system or a pattern such as "orders.*"', {
-        details: { system: systemPattern },
-      });
+      throw new KindlingError(
+        'INVALID',
+        'the system to subscribe to is empty; give a system or a pattern such as "orders.*"',
+        {
+          details: { system: systemPattern },
+        },
+      );
     }
     if (kind !== undefined && (typeof kind !== 'string' || kind.length === 0)) {
-      throw new KindlingError('INVALID', `the kind filter of a subscription to ${quote(systemPattern)} is empty; omit it or give a kind`, {
-        details: { system: systemPattern, kind },
-      });
+      throw new KindlingError(
+        'INVALID',
+        `the kind filter of a subscription to ${quote(systemPattern)} is empty; omit it or give a kind`,
+        {
+          details: { system: systemPattern, kind },
+        },
+      );
     }
     const system = compilePattern(systemPattern, 'kind');
     const kindExact = kind === undefined || !/[*(]/.test(kind);
     const kindPattern = kind !== undefined && !kindExact ? compilePattern(kind, 'kind') : undefined;
     const policy = this.policy;
     if (policy !== undefined && !policy.allows('events.subscribe', systemPattern)) {
-      throw new KindlingError('FORBIDDEN', `subscribing to system ${quote(systemPattern)} is not allowed (permission events.subscribe)`, {
-        details: { action: 'events.subscribe', system: systemPattern },
-      });
+      throw new KindlingError(
+        'FORBIDDEN',
+        `subscribing to system ${quote(systemPattern)} is not allowed (permission events.subscribe)`,
+        {
+          details: { action: 'events.subscribe', system: systemPattern },
+        },
+      );
     }
     // A wildcard subscription under a policy checks each concrete system it receives, once.
     const verdicts = policy !== undefined && !system.exact ? new Map<string, boolean>() : undefined;
     const accept = (_data: unknown, _name: string, envelope: EventEnvelope | undefined): WippyEvent | undefined => {
       const event = envelope as EventEnvelope;
       if (system.exact ? event.system !== systemPattern : !system.test(event.system)) return undefined;
-      if (kind !== undefined && (kindPattern === undefined ? event.kind !== kind : !kindPattern.test(event.kind))) return undefined;
+      if (kind !== undefined && (kindPattern === undefined ? event.kind !== kind : !kindPattern.test(event.kind)))
+        return undefined;
       if (verdicts !== undefined) {
         let allowed = verdicts.get(event.system);
         if (allowed === undefined) {
@@ -143,7 +166,8 @@ export class WippyEvents {
           : kind === undefined
             ? [`${prefix}.**`, prefix] // the bare prefix catches dotless names (`tick` has system `tick`)
             : [`${prefix}.**`];
-    const label = kind === undefined ? `events.subscribe("${systemPattern}")` : `events.subscribe("${systemPattern}", "${kind}")`;
+    const label =
+      kind === undefined ? `events.subscribe("${systemPattern}")` : `events.subscribe("${systemPattern}", "${kind}")`;
     return this.core.openChannel<WippyEvent>(
       label,
       patterns.map((pattern) => ({ pattern, needsEnvelope: true, accept })),
