@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { createEntry, KindlingError } from 'kindling';
+import type { Entry } from 'kindling';
+import { ClusterState } from './cluster-state.js';
+
+const wire = (id: string, data: unknown, kind = 'http.endpoint'): object => ({ id, kind, meta: {}, data });
+const entry = (id: string, data: unknown, kind = 'http.endpoint'): Entry => createEntry({ id, kind, data });
+
+function messageOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    return KindlingError.is(error) ? `${error.code}: ${error.message}` : String(error);
+  }
+  return 'no error';
+}
+
+describe('ClusterState', () => {
+  it('folds batches in revision order into the entries they leave', () => {
+    const state = new ClusterState();
+    state.fold(1, [
+      { op: 'create', entry: wire('app:a', { port: 1 }) },
+      { op: 'create', entry: wire('app:b', { port: 2 }) },
+    ]);
+    state.fold(2, [
+      { op: 'update', entry: wire('app:a', { port: 3 }) },
+      { op: 'delete', entry: { id: 'app:b' } },
+      { op: 'create', entry: wire('app:c', {}) },
+    ]);
+    expect(state.revision).toBe(2);
+    expect(state.snapshot()).toEqual({
+      revision: 2,
+      entries: [
+        { id: 'app:a', kind: 'http.endpoint', meta: {}, data: { port: 3 } },
+        { id: 'app:c', kind: 'http.endpoint', meta: {}, data: {} },
+      ],
+    });
+  });
+
+  it('refuses a batch that does not fit, or comes out of order, and changes nothing', () => {
+    const state = new ClusterState();
+    state.fold(1, [{ op: 'create', entry: wire('app:a', {}) }]);
+    const before = state.snapshot();
+    expect(
+      messageOf(() =>
+        state.fold(2, [
+          { op: 'delete', entry: { id: 'app:a' } },
+          { op: 'update', entry: wire('app:a', {}) },
+        ]),
+      ),
+    ).toBe('INVALID: revision 2, ops[1]: update of app:a, which does not exist');
+    expect(messageOf(() => state.fold(2, [{ op: 'create', entry: wire('app:a', {}) }]))).toBe(
+      'INVALID: revision 2, ops[0]: create of app:a, which exists',
+    );
+    expect(messageOf(() => state.fold(3, []))).toBe(
+      'INVALID: the batch of revision 3 does not follow revision 1: the log was read out of order',
+    );
+    expect(messageOf(() => state.fold(2, [{ op: 'rename', entry: { id: 'app:a' } }]))).toBe(
+      'INVALID: ops[0].op must be create, update or delete, not "rename"',
+    );
+    expect(state.snapshot()).toEqual(before);
+    // An empty batch is a revision too.
+    state.fold(2, []);
+    expect(state.revision).toBe(2);
+  });
+
+  it('computes the one batch that takes a registry to the state, ignoring where entries were declared', () => {
+    const state = new ClusterState();
+    state.fold(1, [
+      { op: 'create', entry: wire('app:same', { a: [1, { b: 2 }] }) },
+      { op: 'create', entry: { ...wire('app:moved', {}), at: { file: 'registry/x.yaml', line: 9, column: 3 } } },
+      { op: 'create', entry: wire('app:changed', { port: 2 }) },
+      { op: 'create', entry: wire('app:new', {}) },
+      { op: 'create', entry: wire('app:rekinded', {}, 'function.js') },
+    ]);
+    const current = [
+      entry('app:same', { a: [1, { b: 2 }] }),
+      entry('app:moved', {}),
+      entry('app:changed', { port: 1 }),
+      entry('app:gone', {}),
+      entry('app:rekinded', {}),
+    ];
+    const ops = state.opsFrom(current);
+    expect(ops.map((op) => [op.op, op.entry.id])).toEqual([
+      ['update', 'app:changed'],
+      ['delete', 'app:gone'],
+      ['create', 'app:new'],
+      ['update', 'app:rekinded'],
+    ]);
+    expect(ops[0]).toMatchObject({ entry: { data: { port: 2 } } });
+    expect(state.opsFrom([entry('app:same', { a: [1, { b: 2 }] })]).length).toBe(4);
+  });
+
+  it('round-trips through a snapshot, and decodes one strictly', () => {
+    const state = new ClusterState();
+    state.fold(1, [{ op: 'create', entry: wire('app:a', { n: 1 }) }]);
+    const copy = ClusterState.fromSnapshot(JSON.parse(JSON.stringify(state.snapshot())));
+    expect(copy.revision).toBe(1);
+    expect(copy.snapshot()).toEqual(state.snapshot());
+    copy.fold(2, [{ op: 'delete', entry: { id: 'app:a' } }]);
+    expect(copy.size).toBe(0);
+
+    expect(messageOf(() => ClusterState.fromSnapshot([]))).toBe(
+      'INVALID: a cluster snapshot must be an object { revision, entries }',
+    );
+    expect(messageOf(() => ClusterState.fromSnapshot({ revision: -1, entries: [] }))).toBe(
+      'INVALID: a cluster snapshot needs a revision, a whole number from 0',
+    );
+    expect(messageOf(() => ClusterState.fromSnapshot({ revision: 1, entries: [{ id: 'app:a' }] }))).toMatch(
+      /^INVALID: entries\[0\]\.kind/,
+    );
+    expect(
+      messageOf(() => ClusterState.fromSnapshot({ revision: 1, entries: [wire('app:a', {}), wire('app:a', {})] })),
+    ).toBe('INVALID: entries[1]: app:a is in the snapshot twice');
+  });
+});

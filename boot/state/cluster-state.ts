@@ -1,0 +1,115 @@
+// What a cluster's registry log says the registry holds: the entries as the logged batches left
+// them, folded without listeners. A node keeps it beside its registry, so that a node whose listener
+// refused a committed batch (it is desynced) knows what it must reach, and can compute the one batch
+// that takes its registry there when it retries.
+
+import { isDeepStrictEqual } from 'node:util';
+import { KindlingError } from 'kindling';
+import type { Entry, RegistryOp } from 'kindling';
+import { fromWireOps, toWireOps, type WireOp } from '../admin/admin-protocol.js';
+import { fromWireEntry, toWireEntry, type WireEntry } from './wire-entry.js';
+
+/** The whole state at a revision: what a snapshot stores. */
+export interface ClusterSnapshot {
+  readonly revision: number;
+  readonly entries: readonly WireEntry[];
+}
+
+/** The entries a cluster's log describes, at the revision of the last batch folded. */
+export class ClusterState {
+  private readonly entries = new Map<string, WireEntry>();
+  private at = 0;
+
+  /** The revision of the last batch folded (0 for none; a snapshot's revision after {@link fromSnapshot}). */
+  get revision(): number {
+    return this.at;
+  }
+
+  /** How many entries the state holds. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The state a snapshot stored; its entries are decoded strictly (`INVALID` naming the field). */
+  static fromSnapshot(snapshot: unknown): ClusterState {
+    const state = new ClusterState();
+    if (typeof snapshot !== 'object' || snapshot === null || Array.isArray(snapshot))
+      throw new KindlingError('INVALID', 'a cluster snapshot must be an object { revision, entries }');
+    const { revision, entries } = snapshot as { revision?: unknown; entries?: unknown };
+    if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0)
+      throw new KindlingError('INVALID', 'a cluster snapshot needs a revision, a whole number from 0');
+    if (!Array.isArray(entries)) throw new KindlingError('INVALID', 'a cluster snapshot needs entries, a list');
+    entries.forEach((value: unknown, index) => {
+      const entry = toWireEntry(fromWireEntry(value, `entries[${index}]`) as Entry);
+      if (state.entries.has(entry.id))
+        throw new KindlingError('INVALID', `entries[${index}]: ${entry.id} is in the snapshot twice`);
+      state.entries.set(entry.id, entry);
+    });
+    state.at = revision;
+    return state;
+  }
+
+  /** The whole state, for a snapshot (entries in id order). */
+  snapshot(): ClusterSnapshot {
+    return { revision: this.at, entries: [...this.entries.values()].sort((a, b) => (a.id < b.id ? -1 : 1)) };
+  }
+
+  /**
+   * Folds the batch logged at `revision` (the one after {@link revision}). The batch was checked by
+   * the node that proposed it against this same state, so it fits; one that does not (a create of
+   * an id that exists, an update or delete of one that does not, a revision out of order) is refused
+   * with `INVALID` naming the operation, and the state is left as it was.
+   */
+  fold(revision: number, wireOps: unknown): void {
+    if (revision !== this.at + 1)
+      throw new KindlingError(
+        'INVALID',
+        `the batch of revision ${revision} does not follow revision ${this.at}: the log was read out of order`,
+      );
+    const ops = toWireOps(fromWireOps(wireOps));
+    const next = new Map<string, WireEntry | undefined>();
+    const current = (id: string): WireEntry | undefined => (next.has(id) ? next.get(id) : this.entries.get(id));
+    ops.forEach((op: WireOp, index) => {
+      const id = op.entry.id;
+      const exists = current(id) !== undefined;
+      if (op.op === 'create' && exists)
+        throw new KindlingError('INVALID', `revision ${revision}, ops[${index}]: create of ${id}, which exists`);
+      if (op.op !== 'create' && !exists)
+        throw new KindlingError(
+          'INVALID',
+          `revision ${revision}, ops[${index}]: ${op.op} of ${id}, which does not exist`,
+        );
+      next.set(id, op.op === 'delete' ? undefined : op.entry);
+    });
+    for (const [id, entry] of next) {
+      if (entry === undefined) this.entries.delete(id);
+      else this.entries.set(id, entry);
+    }
+    this.at = revision;
+  }
+
+  /**
+   * The operations that take a registry holding `current` to this state: creates, updates of the
+   * entries whose kind, meta or data differ (where an entry was declared does not count) and
+   * deletes, in id order. Empty when the two agree.
+   */
+  opsFrom(current: Iterable<Entry>): RegistryOp[] {
+    const ops: WireOp[] = [];
+    const seen = new Set<string>();
+    for (const entry of current) {
+      seen.add(entry.id);
+      const wanted = this.entries.get(entry.id);
+      if (wanted === undefined) ops.push({ op: 'delete', entry: { id: entry.id } });
+      else if (!sameEntry(wanted, entry)) ops.push({ op: 'update', entry: wanted });
+    }
+    for (const [id, entry] of this.entries) if (!seen.has(id)) ops.push({ op: 'create', entry });
+    ops.sort((a, b) => (a.entry.id < b.entry.id ? -1 : a.entry.id > b.entry.id ? 1 : 0));
+    return fromWireOps(ops, Number.MAX_SAFE_INTEGER);
+  }
+}
+
+function sameEntry(wire: WireEntry, entry: Entry): boolean {
+  return (
+    wire.kind === entry.kind && isDeepStrictEqual(wire.meta, entry.meta) && isDeepStrictEqual(wire.data, entry.data)
+  );
+}
