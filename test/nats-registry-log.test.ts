@@ -35,7 +35,7 @@ describe.skipIf(skipNats)('the registry log on JetStream', () => {
       cluster: `t${process.pid}-${Date.now().toString(36)}-${serial++}`,
       storage: 'memory',
     });
-    created.push(log.stream);
+    created.push(log.stream, log.stream.replace('KINDLING_REGISTRY_', 'OBJ_KINDLING_SNAPSHOTS_'));
     return log;
   }
 
@@ -115,6 +115,24 @@ describe.skipIf(skipNats)('the registry log on JetStream', () => {
     await reader.close();
     // Appending goes on from the same numbering.
     expect(await log.append({ n: 6 }, { expectRevision: 6 })).toBe(7);
+  });
+
+  it('keeps the latest snapshot beside the log, and compacts up to it', async () => {
+    const log = await freshLog();
+    expect(await log.loadSnapshot()).toBeUndefined();
+    for (let n = 0; n < 4; n++) await log.append({ n }, { expectRevision: n });
+    await log.saveSnapshot(2, { entries: ['a', 'b'] });
+    expect(await log.loadSnapshot()).toEqual({ revision: 2, body: { entries: ['a', 'b'] } });
+    const big = { entries: Array.from({ length: 20_000 }, (_, i) => ({ id: `app:e${i}`, data: 'x'.repeat(64) })) };
+    expect(await log.compactAt(3, big)).toBe(3);
+    expect(await log.loadSnapshot()).toEqual({ revision: 3, body: big });
+    expect(await log.firstRevision()).toBe(4);
+    await expect(log.read(3)).rejects.toThrow(
+      `revision 3 is no longer in the log of ${log.stream} (it starts at 4): load a snapshot first`,
+    );
+    await expect(log.saveSnapshot(9, {})).rejects.toThrow(
+      'a snapshot at revision 9: the log goes from 0 to revision 4',
+    );
   });
 
   it('reports a message that no log wrote, or that is not JSON, at its revision', async () => {

@@ -9,6 +9,7 @@ import {
   type JetStreamManager,
   type JsMsg,
   type NatsConnection,
+  type ObjectStore,
 } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { safeName } from './subjects.js';
@@ -60,6 +61,13 @@ export interface LoggedBatch {
   readonly problem?: KindlingError;
 }
 
+/** The whole registry at a revision, as stored beside the log. */
+export interface StoredSnapshot {
+  readonly revision: number;
+  /** The state as saved (parsed JSON). */
+  readonly body: unknown;
+}
+
 /** A reader of the log, from a revision onwards, following new batches as they are appended. */
 export interface LogReader extends AsyncIterable<LoggedBatch> {
   /** Stops reading; the iteration ends. */
@@ -73,6 +81,8 @@ const FORMAT = '1';
 /** JetStream's error code for an expected-last-sequence mismatch. */
 const WRONG_LAST_SEQUENCE = 10071;
 const DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/** The object name of the latest snapshot in the cluster's object store. */
+const SNAPSHOT = 'latest';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -91,16 +101,23 @@ export class RegistryLog {
   /** The subject its batches are appended on. */
   readonly subject: string;
   private readonly js: JetStreamClient;
+  private readonly cluster: string;
+  private readonly storage: StorageType;
+  private readonly maxBatchBytes: number;
+  private snapshotStore: Promise<ObjectStore> | undefined;
 
   private constructor(
     private readonly jsm: JetStreamManager,
     connection: NatsConnection,
-    names: { readonly stream: string; readonly subject: string },
-    private readonly maxBatchBytes: number,
+    names: { readonly stream: string; readonly subject: string; readonly cluster: string },
+    options: RegistryLogOptions,
   ) {
     this.js = connection.jetstream();
     this.stream = names.stream;
     this.subject = names.subject;
+    this.cluster = safeName(names.cluster);
+    this.storage = options.storage === 'memory' ? StorageType.Memory : StorageType.File;
+    this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
   }
 
   /** Opens the cluster's log, creating its stream on first use. */
@@ -135,7 +152,7 @@ export class RegistryLog {
         `cluster ${cluster}: the JetStream stream ${stream} exists but does not hold ${subject} (another prefix?)`,
       );
     }
-    return new RegistryLog(jsm, options.connection, { stream, subject }, maxBatchBytes);
+    return new RegistryLog(jsm, options.connection, { stream, subject, cluster }, options);
   }
 
   /** The revision of the last batch in the log (0 for an empty log). */
@@ -209,6 +226,57 @@ export class RegistryLog {
         for await (const msg of messages) yield loggedBatch(msg);
       },
     };
+  }
+
+  /**
+   * Stores the whole registry as it is at `revision`, replacing the previous snapshot: the state a
+   * node behind a compaction loads before it reads the rest of the log. Kept in a JetStream object
+   * store of the cluster (`KINDLING_SNAPSHOTS_<name>`), so a snapshot may be larger than a message.
+   */
+  async saveSnapshot(revision: number, body: unknown): Promise<void> {
+    const last = await this.lastRevision();
+    if (!Number.isSafeInteger(revision) || revision < 0 || revision > last)
+      throw new KindlingError(
+        'INVALID',
+        `a snapshot at revision ${String(revision)}: the log goes from 0 to revision ${last}`,
+      );
+    const data = encodeBody({ revision, body }, Number.MAX_SAFE_INTEGER);
+    const store = await this.snapshots();
+    await store.putBlob({ name: SNAPSHOT, description: `registry at revision ${revision}` }, data);
+  }
+
+  /** The latest snapshot, or undefined when none was saved; `INVALID` when what is stored is not one. */
+  async loadSnapshot(): Promise<StoredSnapshot | undefined> {
+    const data = await (await this.snapshots()).getBlob(SNAPSHOT);
+    if (data === null) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(decoder.decode(data));
+    } catch (error) {
+      throw new KindlingError('INVALID', `the snapshot of ${this.stream} is not JSON: ${messageOf(error)}`);
+    }
+    const { revision, body } = (parsed ?? {}) as { revision?: unknown; body?: unknown };
+    if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0)
+      throw new KindlingError('INVALID', `the snapshot of ${this.stream} has no revision`);
+    return { revision, body };
+  }
+
+  /**
+   * Saves a snapshot of the registry at `revision` and removes the batches up to it from the log:
+   * a reader from an older revision gets `GONE` and loads the snapshot. Resolves with how many
+   * batches were removed.
+   */
+  async compactAt(revision: number, body: unknown): Promise<number> {
+    await this.saveSnapshot(revision, body);
+    return this.compact(revision + 1);
+  }
+
+  private async snapshots(): Promise<ObjectStore> {
+    this.snapshotStore ??= this.js.views.os(`KINDLING_SNAPSHOTS_${this.cluster}`, {
+      storage: this.storage,
+      description: `registry snapshots of cluster ${this.cluster}`,
+    });
+    return this.snapshotStore;
   }
 
   /**
