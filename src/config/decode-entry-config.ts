@@ -5,6 +5,7 @@ import { messageOf } from '../common/errors.js';
 import { quote } from '../common/visible-text.js';
 import { getEntrySource, type Entry } from '../entry/entry.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
+import { plainToConfig } from './plain-to-config.js';
 import { passesCached, validateCached } from './validate-cached.js';
 
 /** Options of {@link decodeEntryConfig}. */
@@ -141,7 +142,7 @@ export function decodeEntryConfig<T extends object>(
 
   let instance: T;
   try {
-    instance = plainToInstance(ConfigClass, input, TRANSFORM_OPTIONS);
+    instance = plainToConfig(ConfigClass, input) ?? plainToInstance(ConfigClass, input, TRANSFORM_OPTIONS);
   } catch (error) {
     throw configError(entry, [{ segments: DATA, message: `could not be decoded: ${messageOf(error)}` }], error);
   }
