@@ -28,10 +28,13 @@ export function refusal(
   return new KindlingError(code, `${where(entry, path)}: ${reason}`, { cause, details: { entryId: entry.id } });
 }
 
-/** NOT_FOUND for a reference to an entry that is not there (yet): the registry retries it later in the batch. */
-export function missing(entry: Entry, path: readonly (string | number)[], what: string): KindlingError {
+/**
+ * NOT_FOUND for a reference to an entry that is not there (yet): `details.missing` names the id, so the
+ * registry runs the entry again once an op of the batch creates it.
+ */
+export function missing(entry: Entry, path: readonly (string | number)[], what: string, id: string): KindlingError {
   return new KindlingError('NOT_FOUND', `${where(entry, path)}: ${what} does not exist`, {
-    details: { entryId: entry.id },
+    details: { entryId: entry.id, missing: id },
   });
 }
 
@@ -56,7 +59,7 @@ export interface Reference {
 /** Refuses a reference to a missing entry (NOT_FOUND: retried later in the batch) or one of the wrong kind. */
 export function requireReference(ctx: ListenerContext, entry: Entry, { path, id, kind }: Reference): void {
   const target = ctx.get(id);
-  if (target === undefined) throw missing(entry, path, `${kind.replace('.*', '')} entry ${id}`);
+  if (target === undefined) throw missing(entry, path, `${kind.replace('.*', '')} entry ${id}`, id);
   if (!matchKind(kind, target.kind)) {
     throw refusal(entry, path, { reason: `${id} is a ${target.kind}, not a ${kind}`, code: 'INVALID' });
   }

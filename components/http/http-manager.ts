@@ -247,7 +247,7 @@ export class HttpManager implements EntryListener, HttpServers {
     const config = decodeEntryConfig(HttpRouterConfig, entry);
     const server = resolveEntryRef(config.server, namespaceOf(entry.id));
     requireReference(ctx, entry, { path: ['data', 'server'], id: server, kind: SERVICE });
-    if (!staging.services.has(server)) throw missing(entry, ['data', 'server'], `http.service ${server}`);
+    if (!staging.services.has(server)) throw missing(entry, ['data', 'server'], `http.service ${server}`, server);
     const spec: RouterSpec = { id: entry.id, server, prefix: config.prefix };
     const before = staging.routers.get(entry.id);
     if (before !== undefined && (before.server !== spec.server || before.prefix !== spec.prefix)) {
@@ -267,7 +267,7 @@ export class HttpManager implements EntryListener, HttpServers {
     requireReference(ctx, entry, { path: ['data', 'router'], id: routerId, kind: ROUTER });
     requireReference(ctx, entry, { path: ['data', 'func'], id: funcId, kind: 'function.*' });
     const router = staging.routers.get(routerId);
-    if (router === undefined) throw missing(entry, ['data', 'router'], `http.router ${routerId}`);
+    if (router === undefined) throw missing(entry, ['data', 'router'], `http.router ${routerId}`, routerId);
     const spec: EndpointSpec = {
       id: entry.id,
       router: routerId,

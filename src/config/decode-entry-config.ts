@@ -5,7 +5,8 @@ import { messageOf } from '../common/errors.js';
 import { quote } from '../common/visible-text.js';
 import { getEntrySource, type Entry } from '../entry/entry.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
-import { validateCached } from './validate-cached.js';
+import { plainToConfig } from './plain-to-config.js';
+import { passesCached, validateCached } from './validate-cached.js';
 
 /** Options of {@link decodeEntryConfig}. */
 export interface DecodeEntryConfigOptions {
@@ -141,7 +142,7 @@ export function decodeEntryConfig<T extends object>(
 
   let instance: T;
   try {
-    instance = plainToInstance(ConfigClass, input, TRANSFORM_OPTIONS);
+    instance = plainToConfig(ConfigClass, input) ?? plainToInstance(ConfigClass, input, TRANSFORM_OPTIONS);
   } catch (error) {
     throw configError(entry, [{ segments: DATA, message: `could not be decoded: ${messageOf(error)}` }], error);
   }
@@ -167,9 +168,11 @@ export function decodeEntryConfig<T extends object>(
     }
   }
 
-  let errors: ValidationError[];
+  const validatorOptions = options?.allowUnknownKeys === true ? LENIENT_OPTIONS : STRICT_OPTIONS;
+  let errors: ValidationError[] = [];
   try {
-    errors = validateCached(instance, options?.allowUnknownKeys === true ? LENIENT_OPTIONS : STRICT_OPTIONS);
+    // Most configs are valid: a yes/no walk first; class-validator's error tree only when it says no.
+    if (!passes(instance, validatorOptions)) errors = validateCached(instance, validatorOptions);
   } catch (error) {
     throw configError(entry, [{ segments: DATA, message: `a validation rule failed: ${messageOf(error)}` }], error);
   }
@@ -189,6 +192,15 @@ export function decodeEntryConfig<T extends object>(
   }
 
   return deepFreeze(instance);
+}
+
+/** {@link passesCached}, with a throw read as "maybe not": class-validator then runs and reports it. */
+function passes(instance: object, validatorOptions: ValidatorOptions): boolean {
+  try {
+    return passesCached(instance, validatorOptions);
+  } catch {
+    return false;
+  }
 }
 
 function planOf(ConfigClass: ConfigClass<object>): ClassPlan {

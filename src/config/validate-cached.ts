@@ -1,5 +1,6 @@
 import {
   getMetadataStorage,
+  ValidationTypes,
   Validator,
   type MetadataStorage,
   type ValidationError,
@@ -55,6 +56,167 @@ export function validateCached(object: object, options: ValidatorOptions): Valid
     active = false;
     holder.classValidatorMetadataStorage = real;
   }
+}
+
+/**
+ * Whether `validator.validateSync(object, options)` would find nothing wrong, answered without building
+ * class-validator's error tree: `true` only when every rule passes. `false` means "maybe not" (a rule
+ * failed, a rule is asynchronous, an option or a rule kind this walk does not model): the caller then
+ * runs {@link validateCached} for the errors. It follows class-validator's own walk (whitelist,
+ * conditions, `isDefined`, custom constraints with `each`, nested objects and lists) on the same rules
+ * and constraint functions, so a `true` here is a `[]` there.
+ */
+export function passesCached(object: object, options: ValidatorOptions): boolean {
+  if (active || !plainOptions(options)) return false;
+  const holder = globalThis as StorageHolder;
+  const real = getMetadataStorage();
+  if (installed?.real !== real) installed = { real, view: createCachingView(real, holder) };
+  const view = installed.view;
+  if (view === undefined) return false;
+  // Custom constraints see the same storage as in validateCached (one may decode another config).
+  holder.classValidatorMetadataStorage = view;
+  active = true;
+  try {
+    return passesObject(view, object, options.whitelist === true);
+  } finally {
+    active = false;
+    holder.classValidatorMetadataStorage = real;
+  }
+}
+
+/** The options {@link passesCached} models: whitelisting (refusing or not), no groups, no skipping. */
+function plainOptions(options: ValidatorOptions): boolean {
+  for (const key of Object.keys(options)) {
+    const value = (options as Record<string, unknown>)[key];
+    if (key === 'whitelist' || key === 'validationError') continue;
+    if (key === 'forbidUnknownValues' && value === false) continue;
+    // Stripping (whitelist without forbidNonWhitelisted) changes the object: leave it to class-validator.
+    if (key === 'forbidNonWhitelisted' && value === true) continue;
+    return false;
+  }
+  return options.forbidUnknownValues === false && (options.whitelist !== true || options.forbidNonWhitelisted === true);
+}
+
+type Metadata = Metadatas[number];
+
+/** One property's rules, split the way class-validator's executor splits them. */
+interface PropertyRules {
+  readonly name: string;
+  readonly defined: readonly Metadata[];
+  readonly custom: readonly Metadata[];
+  readonly nested: readonly Metadata[];
+  readonly conditional: readonly Metadata[];
+}
+
+const splits = new WeakMap<Grouped, readonly PropertyRules[] | null>();
+
+/** The rules of a grouped lookup, split per property; `null` when one is of a kind not modelled here. */
+function splitRules(grouped: Grouped): readonly PropertyRules[] | null {
+  let split = splits.get(grouped);
+  if (split !== undefined) return split;
+  const properties: PropertyRules[] = [];
+  split = properties;
+  for (const name of Object.keys(grouped)) {
+    const all = grouped[name] ?? [];
+    const rules = {
+      name,
+      defined: [] as Metadata[],
+      custom: [] as Metadata[],
+      nested: [] as Metadata[],
+      conditional: [] as Metadata[],
+    };
+    for (const metadata of all) {
+      if (metadata.type === ValidationTypes.IS_DEFINED) rules.defined.push(metadata);
+      else if (metadata.type === ValidationTypes.CUSTOM_VALIDATION) rules.custom.push(metadata);
+      else if (metadata.type === ValidationTypes.NESTED_VALIDATION) rules.nested.push(metadata);
+      else if (metadata.type === ValidationTypes.CONDITIONAL_VALIDATION) rules.conditional.push(metadata);
+      else if (metadata.type !== ValidationTypes.WHITELIST) split = null;
+    }
+    properties.push(rules);
+  }
+  splits.set(grouped, split);
+  return split;
+}
+
+/** class-validator's `execute` on one object, as a yes/no. */
+function passesObject(view: MetadataStorage, object: object, whitelist: boolean): boolean {
+  const target = object.constructor as (new () => object) | undefined;
+  const metadatas = view.getTargetValidationMetadatas(target as new () => object, '', false, false, undefined);
+  const grouped = view.groupByPropertyName(metadatas);
+  const properties = splitRules(grouped);
+  if (properties === null) return false;
+  if (whitelist) {
+    for (const key of Object.keys(object)) {
+      const rules = grouped[key];
+      if (!rules || rules.length === 0) return false;
+    }
+  }
+  for (const rules of properties) {
+    const value: unknown = (object as Record<string, unknown>)[rules.name];
+    if (value instanceof Promise) return false;
+    if (!passesProperty(view, object, value, rules, whitelist)) return false;
+  }
+  return true;
+}
+
+// eslint-disable-next-line @typescript-eslint/max-params -- class-validator's performValidations, as a yes/no
+function passesProperty(
+  view: MetadataStorage,
+  object: object,
+  value: unknown,
+  rules: Omit<PropertyRules, 'name'>,
+  whitelist: boolean,
+): boolean {
+  for (const metadata of rules.conditional) {
+    if (!(metadata.constraints[0] as (object: object, value: unknown) => boolean)(object, value)) return true;
+  }
+  if (!passesCustom(view, object, value, rules.defined) || !passesCustom(view, object, value, rules.custom)) {
+    return false;
+  }
+  if (value === undefined || rules.nested.length === 0) return true;
+  for (let i = 0; i < rules.nested.length; i++) {
+    if (Array.isArray(value) || value instanceof Set || value instanceof Map) {
+      const items: unknown[] =
+        value instanceof Set ? Array.from(value) : value instanceof Map ? [...value.values()] : value;
+      const itemRules = { defined: [], custom: [], nested: rules.nested, conditional: [] };
+      for (const item of items) if (!passesProperty(view, value, item, itemRules, whitelist)) return false;
+    } else if (value instanceof Object) {
+      if (!passesObject(view, value, whitelist)) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** class-validator's `customValidations` (its synchronous part), as a yes/no. */
+function passesCustom(view: MetadataStorage, object: object, value: unknown, metadatas: readonly Metadata[]): boolean {
+  for (const metadata of metadatas) {
+    if (metadata.validateIf !== undefined && !metadata.validateIf(object, value)) continue;
+    for (const constraint of view.getTargetValidatorConstraints(metadata.constraintCls)) {
+      // An asynchronous rule is skipped by validateSync; leave such a class to it.
+      if (constraint.async) return false;
+      const args = {
+        targetName: (object.constructor as { name?: string } | undefined)?.name as string,
+        property: metadata.propertyName,
+        object,
+        value,
+        constraints: metadata.constraints,
+      };
+      const instance = constraint.instance as { validate(value: unknown, args: unknown): unknown };
+      if (!metadata.each || !(Array.isArray(value) || value instanceof Set || value instanceof Map)) {
+        const valid = instance.validate(value, args);
+        if (valid instanceof Promise || !valid) return false;
+        continue;
+      }
+      const items: unknown[] = value instanceof Map ? [...value.values()] : Array.isArray(value) ? value : [...value];
+      for (const item of items) {
+        const valid = instance.validate(item, args);
+        if (valid instanceof Promise || !valid) return false;
+      }
+    }
+  }
+  return true;
 }
 
 function createCachingView(real: MetadataStorage, holder: StorageHolder): MetadataStorage | undefined {

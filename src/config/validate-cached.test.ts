@@ -1,0 +1,106 @@
+import { plainToInstance, Type } from 'class-transformer';
+import {
+  Allow,
+  ArrayMinSize,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  Min,
+  registerDecorator,
+  ValidateIf,
+  ValidateNested,
+  validateSync,
+  type ValidatorOptions,
+} from 'class-validator';
+import { describe, expect, it } from 'vitest';
+import { passesCached, validateCached } from './validate-cached.js';
+
+class Leaf {
+  @IsString() path!: string;
+  @IsIn(['GET', 'POST']) @IsOptional() method?: string;
+}
+
+class Tree {
+  @IsString() @IsOptional() id?: string;
+  @Allow() free?: unknown;
+  @IsInt() @Min(1) @Max(10) count = 1;
+  @IsString({ each: true }) @IsOptional() tags?: string[];
+  @ValidateNested({ each: true }) @Type(() => Leaf) @ArrayMinSize(0) leaves: Leaf[] = [];
+  @ValidateNested() @Type(() => Leaf) @IsOptional() main?: Leaf;
+  @ValidateNested() @IsOptional() untyped?: object;
+  @IsDefined() @ValidateIf((tree: Tree) => tree.count > 5) needed?: string;
+}
+
+function Eventually(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'eventually',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      async: true,
+      validator: { validate: async () => Promise.resolve(false) },
+    });
+}
+
+class Later {
+  @Eventually() value = 1;
+}
+
+const STRICT: ValidatorOptions = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false };
+const LENIENT: ValidatorOptions = { forbidUnknownValues: false };
+
+const cases: Record<string, unknown>[] = [
+  {},
+  { count: 3 },
+  { count: 0 },
+  { count: 11 },
+  { count: '3' },
+  { id: 7 },
+  { free: { anything: [1, 2] } },
+  { tags: ['a', 'b'] },
+  { tags: ['a', 2] },
+  { tags: 'a' },
+  { leaves: [{ path: '/a' }, { path: '/b', method: 'POST' }] },
+  { leaves: [{ path: '/a', method: 'PUT' }] },
+  { leaves: [{ path: 1 }] },
+  { leaves: ['not an object'] },
+  { leaves: [{ path: '/a', extra: true }] },
+  { leaves: [[{ path: '/a' }]] },
+  { main: { path: '/m' } },
+  { main: null },
+  { main: 'text' },
+  { untyped: {} },
+  { untyped: { key: 1 } },
+  { count: 6 },
+  { count: 6, needed: 'yes' },
+  { count: 6, needed: 5 },
+  { unknown: 1 },
+];
+
+describe('passesCached', () => {
+  for (const [name, options] of [
+    ['strict', STRICT],
+    ['lenient', LENIENT],
+  ] as const) {
+    it(`says yes exactly when class-validator finds nothing (${name})`, () => {
+      for (const data of cases) {
+        const instance = plainToInstance(Tree, data, { exposeDefaultValues: true });
+        const expected = validateSync(instance, options).length === 0;
+        expect({ data, passes: passesCached(instance, options) }).toEqual({ data, passes: expected });
+        expect(validateCached(instance, options).length === 0).toBe(expected);
+      }
+    });
+  }
+
+  it('leaves asynchronous rules and options it does not model to class-validator', () => {
+    expect(passesCached(new Later(), STRICT)).toBe(false);
+    const instance = plainToInstance(Tree, { count: 2 });
+    expect(passesCached(instance, STRICT)).toBe(true);
+    expect(passesCached(instance, { ...STRICT, groups: ['a'] })).toBe(false);
+    expect(passesCached(instance, { whitelist: true, forbidUnknownValues: false })).toBe(false);
+    expect(passesCached(instance, { skipMissingProperties: true, forbidUnknownValues: false })).toBe(false);
+  });
+});
