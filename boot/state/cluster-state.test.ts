@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createEntry, KindlingError } from 'kindling';
+import { createEntry, HandlerRegistry, KindlingError, Registry } from 'kindling';
 import type { Entry } from 'kindling';
 import { ClusterState } from './cluster-state.js';
 
@@ -64,31 +64,32 @@ describe('ClusterState', () => {
     expect(state.revision).toBe(2);
   });
 
-  it('computes the one batch that takes a registry to the state, ignoring where entries were declared', () => {
+  it('gives the target from which a registry computes the one batch that reaches the state', async () => {
     const state = new ClusterState();
     state.fold(1, [
       { op: 'create', entry: wire('app:same', { a: [1, { b: 2 }] }) },
       { op: 'create', entry: { ...wire('app:moved', {}), at: { file: 'registry/x.yaml', line: 9, column: 3 } } },
       { op: 'create', entry: wire('app:changed', { port: 2 }) },
       { op: 'create', entry: wire('app:new', {}) },
-      { op: 'create', entry: wire('app:rekinded', {}, 'function.js') },
     ]);
-    const current = [
-      entry('app:same', { a: [1, { b: 2 }] }),
-      entry('app:moved', {}),
-      entry('app:changed', { port: 1 }),
-      entry('app:gone', {}),
-      entry('app:rekinded', {}),
-    ];
-    const ops = state.opsFrom(current);
-    expect(ops.map((op) => [op.op, op.entry.id])).toEqual([
-      ['update', 'app:changed'],
-      ['delete', 'app:gone'],
+    const registry = new Registry({ handlers: new HandlerRegistry(), acceptKinds: ['http.*', 'function.*'] });
+    await registry.apply(
+      [
+        entry('app:same', { a: [1, { b: 2 }] }),
+        entry('app:moved', {}),
+        entry('app:changed', { port: 1 }),
+        entry('app:gone', {}),
+      ].map((e) => ({ op: 'create' as const, entry: e })),
+    );
+    const ops = registry.opsToReach(state.targetFor(registry.entries().map((e) => e.id)));
+    expect(ops.map((op) => [op.op, op.entry.id]).sort()).toEqual([
       ['create', 'app:new'],
-      ['update', 'app:rekinded'],
+      ['delete', 'app:gone'],
+      ['update', 'app:changed'],
     ]);
-    expect(ops[0]).toMatchObject({ entry: { data: { port: 2 } } });
-    expect(state.opsFrom([entry('app:same', { a: [1, { b: 2 }] })]).length).toBe(4);
+    await registry.apply(ops);
+    expect(registry.opsToReach(state.targetFor(registry.entries().map((e) => e.id)))).toEqual([]);
+    expect(registry.get('app:changed')?.data).toEqual({ port: 2 });
   });
 
   it('round-trips through a snapshot, and decodes one strictly', () => {

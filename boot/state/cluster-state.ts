@@ -3,9 +3,8 @@
 // refused a committed batch (it is desynced) knows what it must reach, and can compute the one batch
 // that takes its registry there when it retries.
 
-import { isDeepStrictEqual } from 'node:util';
-import { KindlingError } from 'kindling';
-import type { Entry, RegistryOp } from 'kindling';
+import { createEntry, KindlingError } from 'kindling';
+import type { Entry } from 'kindling';
 import { fromWireOps, toWireOps, type WireOp } from '../admin/admin-protocol.js';
 import { fromWireEntry, toWireEntry, type WireEntry } from './wire-entry.js';
 
@@ -89,27 +88,14 @@ export class ClusterState {
   }
 
   /**
-   * The operations that take a registry holding `current` to this state: creates, updates of the
-   * entries whose kind, meta or data differ (where an entry was declared does not count) and
-   * deletes, in id order. Empty when the two agree.
+   * What a registry that holds `currentIds` must hold to agree with this state, for every id either
+   * names (an entry, or undefined for "absent"): the target `registry.opsToReach` turns into the one
+   * batch that gets there.
    */
-  opsFrom(current: Iterable<Entry>): RegistryOp[] {
-    const ops: WireOp[] = [];
-    const seen = new Set<string>();
-    for (const entry of current) {
-      seen.add(entry.id);
-      const wanted = this.entries.get(entry.id);
-      if (wanted === undefined) ops.push({ op: 'delete', entry: { id: entry.id } });
-      else if (!sameEntry(wanted, entry)) ops.push({ op: 'update', entry: wanted });
-    }
-    for (const [id, entry] of this.entries) if (!seen.has(id)) ops.push({ op: 'create', entry });
-    ops.sort((a, b) => (a.entry.id < b.entry.id ? -1 : a.entry.id > b.entry.id ? 1 : 0));
-    return fromWireOps(ops, Number.MAX_SAFE_INTEGER);
+  targetFor(currentIds: Iterable<string>): Map<string, Entry | undefined> {
+    const target = new Map<string, Entry | undefined>();
+    for (const id of currentIds) if (!this.entries.has(id)) target.set(id, undefined);
+    for (const [id, wire] of this.entries) target.set(id, createEntry(fromWireEntry(wire, id)));
+    return target;
   }
-}
-
-function sameEntry(wire: WireEntry, entry: Entry): boolean {
-  return (
-    wire.kind === entry.kind && isDeepStrictEqual(wire.meta, entry.meta) && isDeepStrictEqual(wire.data, entry.data)
-  );
 }

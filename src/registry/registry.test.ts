@@ -678,6 +678,36 @@ describe('Registry', () => {
     });
   });
 
+  describe('the revision option (batches of a shared log)', () => {
+    it('numbers a batch as asked, skipping the revisions between, and an empty batch moves the revision', async () => {
+      const registry = new Registry({ handlers: new HandlerRegistry(), acceptKinds: ['x.*'] });
+      expect((await registry.apply([create('app:a', 'x.y')], { revision: 3 })).revision).toBe(3);
+      expect((await registry.apply([], { revision: 5 })).revision).toBe(5);
+      expect((await registry.apply([], { revision: 6, dryRun: true })).revision).toBe(5);
+      expect((await registry.apply([create('app:b', 'x.y')], { revision: 7, dryRun: true })).changes).toMatchObject([
+        { op: 'create', revision: 7 },
+      ]);
+      expect(registry.revision).toBe(5);
+      expect((await registry.apply([create('app:b', 'x.y')])).revision).toBe(6);
+      expect(registry.historyRecords().map((record) => record.revision)).toEqual([3, 6]);
+      await registry.rollbackTo(3);
+      expect(registry.entries().map((e) => e.id)).toEqual(['app:a']);
+    });
+
+    it('refuses a revision that is not ahead of the registry, and changes nothing', async () => {
+      const registry = new Registry({ handlers: new HandlerRegistry(), acceptKinds: ['x.*'] });
+      await registry.apply([create('app:a', 'x.y')], { revision: 4 });
+      for (const revision of [4, 2, 4.5, Number.NaN]) {
+        await expect(registry.apply([create('app:b', 'x.y')], { revision })).rejects.toMatchObject({
+          code: 'CONFLICT',
+          message: `a batch cannot make revision ${revision}: the registry is already at 4`,
+        });
+      }
+      expect(registry.revision).toBe(4);
+      expect(registry.entries().map((e) => e.id)).toEqual(['app:a']);
+    });
+  });
+
   describe('.rollbackTo', () => {
     it('applies the inverse of later batches as a new revision', async () => {
       const { handlers, registry } = setup();

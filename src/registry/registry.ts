@@ -46,6 +46,12 @@ export interface ApplyOptions {
    * disk, or replaying the journal, passes false.
    */
   readonly durable?: boolean;
+  /**
+   * The revision this batch makes, when it is not simply the next one: a node that follows a shared
+   * log numbers its batches by the log's, so its revisions are the cluster's. Must be greater than
+   * the current revision (`CONFLICT` otherwise); an empty batch still moves the revision there.
+   */
+  readonly revision?: number;
 }
 
 /** Something that went wrong after the point of no return: reported, the batch stays committed. */
@@ -280,6 +286,19 @@ export class Registry {
     );
   }
 
+  /** The revision a batch applied with `options` makes. */
+  private nextRevision(options: ApplyOptions): number {
+    const wanted = options.revision;
+    if (wanted === undefined) return this.head + 1;
+    if (!Number.isSafeInteger(wanted) || wanted <= this.head)
+      throw new KindlingError(
+        'CONFLICT',
+        `a batch cannot make revision ${String(wanted)}: the registry is already at ${this.head}`,
+        { details: { revision: this.head, wanted } },
+      );
+    return wanted;
+  }
+
   private nextTransactionId(): string {
     return `${this.idPrefix}-${++this.counter}`;
   }
@@ -288,7 +307,10 @@ export class Registry {
     const transactionId = this.nextTransactionId();
     const dryRun = options.dryRun === true;
     const planned = orderOperations(this.check(ops, options));
+    const next = this.nextRevision(options);
     if (planned.length === 0) {
+      // A batch of the shared log that changes nothing here still takes the log's revision.
+      if (!dryRun && options.revision !== undefined) this.head = next;
       return { revision: this.head, transactionId, changes: [], faults: [], dryRun };
     }
     const transaction = new Transaction(
@@ -306,12 +328,12 @@ export class Registry {
       return {
         revision: this.head,
         transactionId,
-        changes: this.toChanges(applied, this.head + 1),
+        changes: this.toChanges(applied, next),
         faults: [],
         dryRun,
       };
     }
-    const revision = this.head + 1;
+    const revision = next;
     const changes = this.toChanges(applied, revision);
     const record: HistoryRecord = {
       revision,
