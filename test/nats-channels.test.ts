@@ -1,10 +1,31 @@
-import { connect, type NatsConnection } from 'nats';
+import { connect, headers, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventBus, type EventBus } from 'kindling/events';
+import type { EventBus } from 'kindling/events';
 import { createNatsEventBus, JetStreamChannels } from 'kindling/nats';
-import { ChildNode, NATS_URL, skipNats, uniquePrefix } from './support/nats-harness.js';
+import { channelContract } from './support/channel-contract.js';
+import { ChildNode, NATS_URL, removeStreams, skipNats, uniquePrefix } from './support/nats-harness.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+// The same contract as the in-process channels, over JetStream: two nodes in this process.
+channelContract(
+  'JetStream',
+  async () => {
+    const prefix = uniquePrefix();
+    const buses = ['js-a', 'js-b'].map((nodeID) =>
+      createNatsEventBus({ nodeID, nats: { url: NATS_URL, prefix }, logger: quiet }),
+    );
+    for (const bus of buses) await bus.start();
+    return {
+      bus: (node: number): EventBus => buses[node] as EventBus,
+      close: async () => {
+        for (const bus of buses) await bus.stop();
+        await removeStreams(prefix);
+      },
+    };
+  },
+  skipNats,
+);
 
 describe.skipIf(skipNats)('durable channels on JetStream', () => {
   const prefix = uniquePrefix();
@@ -45,75 +66,6 @@ describe.skipIf(skipNats)('durable channels on JetStream', () => {
     }
   });
 
-  it('deduplicates a publisher retry by message id', async () => {
-    await producer.channels.send('dedupe', { n: 1 }, { id: 'same-id' });
-    await producer.channels.send('dedupe', { n: 1 }, { id: 'same-id' });
-    await producer.channels.send('dedupe', { n: 2 }, { id: 'other-id' });
-    const consumer = new ChildNode({
-      url: NATS_URL,
-      prefix,
-      nodeID: 'dedupe',
-      channels: [{ name: 'dedupe', group: 'g' }],
-    });
-    try {
-      await consumer.waitFor(
-        (l) => l['channel'] === 'dedupe' && (l['data'] as { n: number }).n === 2,
-        'the second message',
-      );
-      await consumer.stop();
-      expect(consumer.lines.filter((l) => l['channel'] === 'dedupe')).toHaveLength(2);
-    } finally {
-      await consumer.kill();
-    }
-  });
-
-  it('a handler that fails every time lands the message in the dead-letter stream with its error', async () => {
-    const consumer = new ChildNode({
-      url: NATS_URL,
-      prefix,
-      nodeID: 'failing',
-      channels: [{ name: 'payments', group: 'g', failTimes: 100, maxRetries: 2, backoffMs: 5 }],
-    });
-    try {
-      await consumer.ready();
-      // A JetStream publish also reaches plain subscribers: wait for the dead letter to be stored.
-      const arrived = admin.subscribe(store.dlqSubject('payments'), { max: 1 });
-      await admin.flush();
-      await producer.channels.send('payments', { n: 9 }, { id: 'pay-9' });
-      for await (const _ of arrived) break;
-      const letters = await store.deadLetters('payments');
-      expect(letters).toHaveLength(1);
-      expect(letters[0]).toMatchObject({
-        channel: 'payments',
-        group: 'g',
-        attempts: 3,
-        id: 'pay-9',
-        error: 'refused {"n":9} (3)',
-      });
-      expect(JSON.parse((letters[0] as { body: string }).body)).toMatchObject({ data: { n: 9 } });
-    } finally {
-      await consumer.stop();
-    }
-  });
-
-  it('a handler that fails twice then succeeds is retried and not dead-lettered', async () => {
-    const consumer = new ChildNode({
-      url: NATS_URL,
-      prefix,
-      nodeID: 'flaky',
-      channels: [{ name: 'flaky', group: 'g', failTimes: 2, maxRetries: 3, backoffMs: 5 }],
-    });
-    try {
-      await consumer.ready();
-      await producer.channels.send('flaky', { n: 1 });
-      const line = await consumer.waitFor((l) => l['channel'] === 'flaky', 'the successful attempt');
-      expect(line['attempt']).toBe(3);
-      expect(await store.deadLetters('flaky')).toEqual([]);
-    } finally {
-      await consumer.stop();
-    }
-  });
-
   it('SIGKILL of a consumer mid-batch loses nothing: its messages are redelivered to the other member', async () => {
     const victim = new ChildNode({
       url: NATS_URL,
@@ -139,32 +91,26 @@ describe.skipIf(skipNats)('durable channels on JetStream', () => {
     }
   });
 
-  it('keeps per-key order', async () => {
-    for (let n = 0; n < 30; n++) await producer.channels.send('keyed', { n, k: n % 3 }, { key: `k${n % 3}` });
-    const consumer = new ChildNode({
-      url: NATS_URL,
-      prefix,
-      nodeID: 'keyed',
-      channels: [{ name: 'keyed', group: 'g' }],
-    });
+  it('dead-letters a forged message whose meta header is no JSON object, without calling the handler', async () => {
+    const seen: unknown[] = [];
+    const sub = await producer.channels.subscribe('forged', { group: 'g', handler: (m) => void seen.push(m.data) });
     try {
-      const lines = await consumer.waitForCount((l) => l['channel'] === 'keyed', 30, 'the keyed messages');
-      for (const key of ['k0', 'k1', 'k2']) {
-        const ns = lines.filter((l) => l['key'] === key).map((l) => (l['data'] as { n: number }).n);
-        expect(ns).toEqual([...ns].sort((a, b) => a - b));
+      const h = headers();
+      h.set('Kindling-Meta', '{not json');
+      const js = admin.jetstream();
+      await js.publish(store.subject('forged', '_'), JSON.stringify({ v: 1, data: 'x', source: 'evil', time: 1 }), {
+        headers: h,
+      });
+      let letters: Awaited<ReturnType<JetStreamChannels['deadLetters']>> = [];
+      for (let i = 0; i < 300 && letters.length === 0; i++) {
+        letters = await store.deadLetters('forged');
+        if (letters.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
       }
+      expect(letters[0]?.error).toMatch(/^undecodable message: /);
+      expect(seen).toEqual([]);
     } finally {
-      await consumer.stop();
+      await sub.close();
     }
-  });
-
-  it('refuses with UNAVAILABLE without NATS', async () => {
-    const local = createEventBus({ nodeID: 'local' });
-    await expect(local.channels.send('x', 1)).rejects.toMatchObject({
-      code: 'UNAVAILABLE',
-      message: expect.stringContaining('KINDLING_NATS_URL'),
-    });
-    await local.stop();
   });
 
   it('before start() says to start the bus, not to configure NATS', async () => {

@@ -4,6 +4,12 @@ import { request } from 'node:http';
 import { KindlingError, messageOf } from 'kindling';
 import { fromWireError } from './admin-protocol.js';
 import type {
+  AdminDeadLetters,
+  AdminDeadLettersRequest,
+  AdminRedriveRequest,
+  AdminRedriveResult,
+} from './admin-protocol.js';
+import type {
   AdminApplyRequest,
   AdminApplyResult,
   AdminCompaction,
@@ -93,6 +99,16 @@ export class AdminClient {
   /** Compacts the app's journal now. */
   compact(): Promise<AdminCompaction> {
     return this.call('POST', '/compact', {});
+  }
+
+  /** The dead-letter counts of the app's durable channels, and the dead letters of `channel` when given. */
+  deadLetters(body: AdminDeadLettersRequest): Promise<AdminDeadLetters> {
+    return this.call('POST', '/dead-letters', body);
+  }
+
+  /** Sends dead letters of a channel again, each to the group that gave up on it. */
+  redrive(body: AdminRedriveRequest): Promise<AdminRedriveResult> {
+    return this.call('POST', '/redrive', body);
   }
 
   private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs?: number): Promise<T> {

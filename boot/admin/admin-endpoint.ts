@@ -1,4 +1,5 @@
 import type { ApplyResult, Logger, Registry } from 'kindling';
+import type { Channels } from 'kindling/events';
 import { KindlingError, messageOf } from 'kindling';
 import type { DurableState, JournalInfo } from '../state/durable-state.js';
 import type { StatePaths } from '../state/state-dir.js';
@@ -35,6 +36,7 @@ export class AdminEndpoint {
   private server: AdminServer | undefined;
   private state: DurableState | undefined;
   private registry: Registry | undefined;
+  private channels: (() => Channels) | undefined;
   private phase: AdminPhase = 'starting';
   private readonly startedAt = new Date().toISOString();
 
@@ -58,6 +60,11 @@ export class AdminEndpoint {
   /** The registry the commands apply to; `status` reports its revision from now on. */
   track(registry: Registry): void {
     this.registry = registry;
+  }
+
+  /** The durable channels whose dead letters `kindling dead-letters` and `kindling redrive` reach. */
+  trackChannels(channels: () => Channels): void {
+    this.channels = channels;
   }
 
   /** The endpoint serves every command from now on. */
@@ -84,6 +91,16 @@ export class AdminEndpoint {
       });
     }
     return { registry: this.registry, state: this.state };
+  }
+
+  private requireChannels(): Channels {
+    this.requireReady();
+    if (this.channels === undefined)
+      throw new KindlingError(
+        'NOT_FOUND',
+        `${this.options.name} has no event bus, so no durable channels: load the events component`,
+      );
+    return this.channels();
   }
 
   private handlers(): AdminHandlers {
@@ -137,6 +154,21 @@ export class AdminEndpoint {
       compact: () => {
         const { state } = this.requireReady();
         return { path: state.paths.journal, ...state.compact() };
+      },
+      deadLetters: async (request) => {
+        const channels = this.requireChannels();
+        const counts = await channels.deadLetterCounts();
+        const letters =
+          request.channel === undefined ? [] : await channels.deadLetters(request.channel, request.max ?? 100);
+        return { counts, letters };
+      },
+      redrive: (request) => {
+        const { channel, ids, olderThanMs, group } = request;
+        return this.requireChannels().redrive(channel, {
+          ...(ids === undefined ? {} : { ids }),
+          ...(olderThanMs === undefined ? {} : { olderThanMs }),
+          ...(group === undefined ? {} : { group }),
+        });
       },
     };
   }

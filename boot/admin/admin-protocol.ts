@@ -2,6 +2,7 @@
 
 import { ErrorCode, KindlingError, messageOf, show } from 'kindling';
 import type { Entry, HistoryRecord, RegistryOp } from 'kindling';
+import type { DeadLetter, RedriveResult } from 'kindling/events';
 import { findInvisible } from '../../src/common/visible-text.js';
 import type { JournalInfo } from '../state/durable-state.js';
 import { fromWireEntry, toWireEntry, wireObject, wireText } from '../state/wire-entry.js';
@@ -274,4 +275,76 @@ function jsonSafe(value: unknown): unknown {
   } catch {
     return {};
   }
+}
+
+// ---- durable channels ----------------------------------------------------------------------------
+
+/** `POST /dead-letters`: the counts of every channel, and the dead letters of one when named. */
+export interface AdminDeadLettersRequest {
+  readonly channel?: string;
+  /** At most this many dead letters of the channel (default 100, at most 10 000). */
+  readonly max?: number;
+}
+
+/** The answer of `POST /dead-letters`. */
+export interface AdminDeadLetters {
+  /** Dead letters per channel (channels with none are left out). */
+  readonly counts: Readonly<Record<string, number>>;
+  /** The dead letters of the channel asked for, oldest first. */
+  readonly letters: readonly DeadLetter[];
+}
+
+/** `POST /redrive`: which dead letters of a channel to send again; `all` or a filter is required. */
+export interface AdminRedriveRequest {
+  readonly channel: string;
+  readonly all?: boolean;
+  readonly ids?: readonly string[];
+  readonly olderThanMs?: number;
+  readonly group?: string;
+}
+
+/** The answer of `POST /redrive`. */
+export type AdminRedriveResult = RedriveResult;
+
+/** The most dead letters one `POST /dead-letters` lists. */
+export const MAX_LISTED_DEAD_LETTERS = 10_000;
+
+/** Decodes `POST /dead-letters` strictly. */
+export function decodeDeadLettersRequest(body: unknown): AdminDeadLettersRequest {
+  const request = wireObject(body, 'the request', ['channel', 'max']);
+  const channel = request['channel'] === undefined ? undefined : wireText(request['channel'], 'channel');
+  const max = request['max'];
+  if (
+    max !== undefined &&
+    (!Number.isSafeInteger(max) || (max as number) < 1 || (max as number) > MAX_LISTED_DEAD_LETTERS)
+  )
+    throw invalid(`max must be an integer from 1 to ${MAX_LISTED_DEAD_LETTERS}, not ${show(max, 64)}`);
+  return { ...(channel === undefined ? {} : { channel }), ...(max === undefined ? {} : { max: max as number }) };
+}
+
+/** Decodes `POST /redrive` strictly: a channel, and `all: true` or at least one filter. */
+export function decodeRedriveRequest(body: unknown): AdminRedriveRequest {
+  const request = wireObject(body, 'the request', ['channel', 'all', 'ids', 'olderThanMs', 'group']);
+  const channel = wireText(request['channel'], 'channel');
+  const { all, ids, olderThanMs, group } = request;
+  if (all !== undefined && typeof all !== 'boolean') throw invalid(`all must be true or false, not ${show(all, 64)}`);
+  if (
+    ids !== undefined &&
+    (!Array.isArray(ids) || ids.length > 100_000 || ids.some((id) => typeof id !== 'string' || id === ''))
+  )
+    throw invalid('ids must be a list of non-empty strings (at most 100 000)');
+  if (olderThanMs !== undefined && (!Number.isSafeInteger(olderThanMs) || (olderThanMs as number) < 0))
+    throw invalid(`olderThanMs must be a non-negative integer, not ${show(olderThanMs, 64)}`);
+  if (group !== undefined) wireText(group, 'group');
+  if (all !== true && ids === undefined && olderThanMs === undefined && group === undefined)
+    throw invalid(
+      `say which dead letters of channel ${show(channel, 200)} to re-drive: all, ids, olderThanMs or group`,
+    );
+  return {
+    channel,
+    ...(all === true ? { all } : {}),
+    ...(ids === undefined ? {} : { ids: ids as string[] }),
+    ...(olderThanMs === undefined ? {} : { olderThanMs: olderThanMs as number }),
+    ...(group === undefined ? {} : { group: group as string }),
+  };
 }

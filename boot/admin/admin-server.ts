@@ -10,13 +10,19 @@ import {
   DEFAULT_MAX_SOURCE_LENGTH,
   decodeApplyRequest,
   decodeCompactRequest,
+  decodeDeadLettersRequest,
+  decodeRedriveRequest,
   decodeRollbackRequest,
   toWireError,
 } from './admin-protocol.js';
 import type {
   AdminApplyResult,
   AdminCompaction,
+  AdminDeadLetters,
+  AdminDeadLettersRequest,
   AdminEntries,
+  AdminRedriveRequest,
+  AdminRedriveResult,
   AdminHistory,
   AdminStatus,
   DecodedApplyRequest,
@@ -34,6 +40,10 @@ export interface AdminHandlers {
   rollback(request: DecodedRollbackRequest): Promise<AdminApplyResult>;
   /** Compacts the journal now (absent: the route answers NOT_FOUND). */
   compact?(): AdminCompaction;
+  /** Lists the dead letters of the app's durable channels. */
+  deadLetters?(request: AdminDeadLettersRequest): Promise<AdminDeadLetters>;
+  /** Sends dead letters of a channel again. */
+  redrive?(request: AdminRedriveRequest): Promise<AdminRedriveResult>;
 }
 
 /** Limits of the admin endpoint: what one client can make it hold, and for how long. */
@@ -75,7 +85,8 @@ const STATUS_OF: Readonly<Record<string, number>> = {
   ABORTED: 503,
 };
 
-const ROUTES = 'GET /status, GET /entries, POST /apply, GET /history, POST /rollback, POST /compact';
+const ROUTES =
+  'GET /status, GET /entries, POST /apply, GET /history, POST /rollback, POST /compact, POST /dead-letters, POST /redrive';
 
 /**
  * A running app's admin endpoint: JSON over HTTP on a unix socket in the app's state directory,
@@ -243,6 +254,14 @@ async function serve(serving: Serving, request: IncomingMessage, response: Serve
         decodeCompactRequest(await readJson(request, limits.maxRequestBytes));
         result = handlers.compact();
         break;
+      case 'POST /dead-letters':
+        if (handlers.deadLetters === undefined) throw noChannels();
+        result = await handlers.deadLetters(decodeDeadLettersRequest(await readJson(request, limits.maxRequestBytes)));
+        break;
+      case 'POST /redrive':
+        if (handlers.redrive === undefined) throw noChannels();
+        result = await handlers.redrive(decodeRedriveRequest(await readJson(request, limits.maxRequestBytes)));
+        break;
       default:
         throw new KindlingError('NOT_FOUND', `the admin endpoint has no ${route.slice(0, 200)} (${ROUTES})`);
     }
@@ -252,6 +271,10 @@ async function serve(serving: Serving, request: IncomingMessage, response: Serve
     if (wire.code === 'INTERNAL') logger.error(`admin ${route.slice(0, 200)} failed: ${wire.message}`, { error });
     send(serving, response, STATUS_OF[wire.code] ?? 500, { error: wire });
   }
+}
+
+function noChannels(): KindlingError {
+  return new KindlingError('NOT_FOUND', 'this app has no event bus, so no durable channels: load the events component');
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

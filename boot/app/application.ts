@@ -3,6 +3,7 @@ import { basename, sep } from 'node:path';
 import { FileBoundary, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
 import type { Disposable, Entry, Logger, LogLevel, Registry, RegistryOp } from 'kindling';
 import { deepEqual } from '../../src/common/deep-freeze.js';
+import { EventBus } from 'kindling/events';
 import { AdminEndpoint } from '../admin/admin-endpoint.js';
 import type { AdminServerOptions } from '../admin/admin-server.js';
 import { BootEventName } from '../kernel/boot-events.js';
@@ -165,6 +166,12 @@ export class Application {
     }
     this.durable?.track(this.registry);
     this.admin?.track(this.registry);
+    // The events component binds the bus under its token: its durable channels are reachable by the CLI.
+    const container = this.boot.context.container;
+    if (container.isBound(EventBus)) {
+      const bus = container.get<EventBus>(EventBus);
+      this.admin?.trackChannels(() => bus.channels);
+    }
     const run = (): Promise<ReloadOutcome> => this.runReload([], true);
     this.reloading = this.reloading.then(run, run);
     const outcome = await this.reloading;

@@ -356,6 +356,96 @@ export async function compactCommand(arg: string, flags: TargetFlags, io: Comman
   }
 }
 
+// ---- dead letters --------------------------------------------------------------------------------
+
+/** Flags of `kindling dead-letters`. */
+export interface DeadLettersFlags extends TargetFlags {
+  readonly json?: boolean;
+  readonly max?: number;
+}
+
+/**
+ * `kindling dead-letters <app> [channel]`: how many dead letters each durable channel of the running
+ * app holds; with a channel, its dead letters (oldest first) with their error.
+ */
+export async function deadLettersCommand(
+  arg: string,
+  channel: string | undefined,
+  flags: DeadLettersFlags,
+  io: CommandIO,
+): Promise<number> {
+  try {
+    const target = await resolveTarget(arg, flags);
+    await requireRunning(target);
+    const answer = await target.client.deadLetters({
+      ...(channel === undefined ? {} : { channel }),
+      ...(flags.max === undefined ? {} : { max: flags.max }),
+    });
+    if (flags.json === true) {
+      io.stdout(`${JSON.stringify(channel === undefined ? answer.counts : answer.letters, undefined, 2)}\n`);
+      return ExitCode.ok;
+    }
+    if (channel === undefined) {
+      const counts = Object.entries(answer.counts);
+      if (counts.length === 0) io.stdout('no dead letters\n');
+      for (const [name, count] of counts)
+        io.stdout(`${escapeInvisible(name)}  ${formatCount(count)} ${plural(count, 'dead letter')}\n`);
+      return ExitCode.ok;
+    }
+    if (answer.letters.length === 0) io.stdout(`no dead letters in channel ${escapeInvisible(channel)}\n`);
+    for (const letter of answer.letters) {
+      io.stdout(
+        `${escapeInvisible(letter.id ?? '(no id)')}  group ${escapeInvisible(letter.group ?? '?')}  ${letter.attempts} ${plural(letter.attempts, 'attempt')}  ${new Date(letter.time).toISOString()}\n  ${io.style.dim(escapeInvisible(letter.error))}\n`,
+      );
+    }
+    return ExitCode.ok;
+  } catch (error) {
+    return fail(io, error, arg);
+  }
+}
+
+/** Flags of `kindling redrive`. */
+export interface RedriveFlags extends TargetFlags {
+  readonly all?: boolean;
+  readonly id?: readonly string[];
+  /** Only dead letters older than this many ms. */
+  readonly olderThan?: number;
+  readonly group?: string;
+  readonly json?: boolean;
+}
+
+/**
+ * `kindling redrive <app> <channel>`: sends dead letters of a durable channel of the running app
+ * again, each to the group that gave up on it — all of them (`--all`), by message id (`--id`, more
+ * than once), by age (`--older-than`) or by group (`--group`).
+ */
+export async function redriveCommand(
+  arg: string,
+  channel: string,
+  flags: RedriveFlags,
+  io: CommandIO,
+): Promise<number> {
+  try {
+    const target = await resolveTarget(arg, flags);
+    await requireRunning(target);
+    const result = await target.client.redrive({
+      channel,
+      ...(flags.all === true ? { all: true } : {}),
+      ...(flags.id === undefined ? {} : { ids: flags.id }),
+      ...(flags.olderThan === undefined ? {} : { olderThanMs: flags.olderThan }),
+      ...(flags.group === undefined ? {} : { group: flags.group }),
+    });
+    if (flags.json === true) io.stdout(`${JSON.stringify(result, undefined, 2)}\n`);
+    else
+      io.stdout(
+        `re-drove ${formatCount(result.redriven)} ${plural(result.redriven, 'dead letter')} of channel ${escapeInvisible(channel)}${result.ids.length > 0 ? `: ${result.ids.map((id) => escapeInvisible(id)).join(', ')}` : ''}\n`,
+      );
+    return ExitCode.ok;
+  } catch (error) {
+    return fail(io, error, arg);
+  }
+}
+
 // ---- rollback ------------------------------------------------------------------------------------
 
 /** Flags of `kindling rollback`. */

@@ -18,9 +18,11 @@ import {
   LISTED_CHANGES,
   applyCommand,
   compactCommand,
+  deadLettersCommand,
   historyCommand,
   planCommand,
   problemsOf,
+  redriveCommand,
   rollbackCommand,
   validateCommand,
 } from './commands.js';
@@ -133,6 +135,12 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
   const revisionNumber = (value: string): number => {
     if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a revision number (0, 1, 2, ...)');
     return Number(value);
+  };
+  const duration = (value: string): number => {
+    const m = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+    if (m === null) throw new InvalidArgumentError('expected a duration: a whole number and ms, s, m, h or d (15m)');
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    return Number(m[1]) * unit;
   };
   const count = (value: string): number => {
     if (!/^[1-9]\d*$/.test(value) || !Number.isSafeInteger(Number(value)))
@@ -255,6 +263,50 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .action(async (target: string, flags: { stateDir?: string }) => {
       exitCode = await compactCommand(target, flags, io);
     });
+  program
+    .command('dead-letters')
+    .description(
+      "count the dead letters of the running app's durable channels, or list those of one channel with their error; exit 0 or 2",
+    )
+    .argument('<app>', APP)
+    .argument('[channel]', 'the channel whose dead letters to list')
+    .option('--max <n>', 'list at most this many (default 100)', count)
+    .option('--json', 'print them as JSON')
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(
+      async (
+        target: string,
+        channel: string | undefined,
+        flags: { stateDir?: string; json?: boolean; max?: number },
+      ) => {
+        exitCode = await deadLettersCommand(target, channel, flags, io);
+      },
+    );
+  program
+    .command('redrive')
+    .description(
+      'send dead letters of a durable channel of the running app again, each to the group that gave up on it; exit 0 or 2',
+    )
+    .argument('<app>', APP)
+    .argument('<channel>', 'the channel')
+    .option('--all', 'every dead letter of the channel')
+    .option('--id <id>', 'the dead letters of this message id (repeatable)', (value: string, list: string[] = []) => [
+      ...list,
+      value,
+    ])
+    .option('--older-than <duration>', 'only those dead-lettered longer ago than this (90s, 15m, 2h, 7d)', duration)
+    .option('--group <group>', 'only those of this consumer group')
+    .option('--json', 'print the result as JSON')
+    .option('--state-dir <dir>', STATE_DIR)
+    .action(
+      async (
+        target: string,
+        channel: string,
+        flags: { stateDir?: string; all?: boolean; id?: string[]; olderThan?: number; group?: string; json?: boolean },
+      ) => {
+        exitCode = await redriveCommand(target, channel, flags, io);
+      },
+    );
   program
     .command('rollback')
     .description("return the running app's registry to the state it had at <revision>, as one new batch; exit 0 or 2")

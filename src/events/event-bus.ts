@@ -10,6 +10,8 @@ import { GrafanaBus } from './faces/grafana/grafana-bus.js';
 import type { EmitGroups, EmitOptions, Service, ServiceBroker, ServiceSchema } from './faces/moleculer/service.js';
 import { ServiceEvents } from './faces/moleculer/service-events.js';
 import { unavailableChannels, type Channels } from './core/channels.js';
+import type { ChannelEventPublisher, ContextHost } from './channels/channel-context.js';
+import { MemoryChannels, type MemoryChannelsOptions } from './channels/memory-channels.js';
 import { LocalTransport, type NodeInfo, type Transport } from './core/transport.js';
 import { WippyEvents } from './faces/wippy/wippy-events.js';
 
@@ -38,6 +40,11 @@ export interface EventBusOptions {
    * `$broker.error` is still published for every fault.
    */
   readonly logRepeatWindowMs?: number;
+  /**
+   * Limits of the in-process durable channels (`bus.channels` without a NATS transport); see
+   * {@link MemoryChannelsOptions}. A NATS transport has its own (`ChannelsOptions` of `kindling/nats`).
+   */
+  readonly channels?: MemoryChannelsOptions;
 }
 
 /** Where a bus is in its life: events flow in `created` and `started`; `stopped` is final. */
@@ -76,8 +83,9 @@ export interface EventBus extends ServiceBroker {
   /** The Go event-broker face. */
   readonly broker: EventBroker;
   /**
-   * Durable channels (at-least-once, consumer groups, retries, dead letters) on NATS JetStream; without
-   * a NATS transport every call refuses with `UNAVAILABLE`.
+   * Durable channels (at-least-once, consumer groups, retries with backoff, per-key order, dead letters
+   * and their re-drive): in this process by default, on NATS JetStream with a NATS transport (from
+   * `start()` on). Both keep the same contract.
    */
   readonly channels: Channels;
   /** The other nodes this node knows (NATS presence); empty in-process. */
@@ -114,6 +122,9 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
   private readonly core: EventCore;
   private readonly moleculer: ServiceEvents;
   private readonly transport: Transport;
+  /** The in-process channels, when the transport has none of its own. */
+  private readonly memoryChannels: MemoryChannels | undefined;
+  private readonly channelEvents: ChannelEventPublisher;
   private currentState: EventBusState = 'created';
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -149,6 +160,20 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
     this.grafana = new GrafanaBus(this.core);
     this.broker = new EventBroker(this.core, options.resilient);
     this.moleculer = new ServiceEvents(this.core, this);
+    this.channelEvents = {
+      emit: (name, payload, o) => this.moleculer.emit(name, payload, o),
+      broadcast: (name, payload, o) => this.moleculer.broadcast(name, payload, o),
+      broadcastLocal: (name, payload, o) => this.moleculer.broadcastLocal(name, payload, o),
+    };
+    // A transport that can carry channels declares `openChannels` (undefined until it has them).
+    if (!('openChannels' in this.transport)) {
+      this.memoryChannels = new MemoryChannels({
+        nodeID: this.nodeID,
+        logger: this.core.logger,
+        ...(options.channels === undefined ? {} : { options: options.channels }),
+      });
+      this.memoryChannels.attachEvents(this.channelEvents);
+    }
   }
 
   get state(): EventBusState {
@@ -156,10 +181,14 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
   }
 
   get channels(): Channels {
-    const open = this.currentState === 'stopped' ? undefined : this.transport.openChannels;
-    if (open !== undefined) return open;
-    // A transport that can carry channels declares `openChannels` (undefined until it has them).
-    if (!('openChannels' in this.transport)) return unavailableChannels('no-transport');
+    if (this.memoryChannels !== undefined) return this.memoryChannels;
+    if (this.currentState === 'stopped') return unavailableChannels('stopped');
+    const open = this.transport.openChannels;
+    if (open !== undefined) {
+      if (typeof (open as Partial<ContextHost>).attachEvents === 'function')
+        (open as unknown as ContextHost).attachEvents(this.channelEvents);
+      return open;
+    }
     return unavailableChannels(this.currentState === 'started' ? 'no-jetstream' : 'not-started');
   }
 
@@ -250,6 +279,7 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
     if (afterStart && this.starting !== undefined) await this.starting.catch(() => undefined);
     this.currentState = 'stopping';
     await this.moleculer.stopAll();
+    await this.memoryChannels?.close();
     this.core.internal('$broker.stopped', undefined);
     this.broker.close();
     this.core.close();

@@ -20,9 +20,17 @@ export type {
   Channels,
   ChannelSendOptions,
   ChannelMessage,
+  ChannelContext,
+  ChannelEmitOptions,
+  ChannelParent,
   ChannelSubscribeOptions,
   ChannelSubscription,
+  DeadLetter,
+  RedriveFilter,
+  RedriveResult,
 } from './core/channels.js';
+export { MemoryChannels } from './channels/memory-channels.js';
+export type { MemoryChannelsOptions, MemoryChannelsInit } from './channels/memory-channels.js';
 
 // Moleculer: services, emit / broadcast / broadcastLocal, context-based handlers.
 export type { EventContext, Service } from './faces/moleculer/service.js';

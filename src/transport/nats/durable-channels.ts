@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -19,12 +18,24 @@ import {
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { LogThrottle, type Logger } from '../../common/logger.js';
 import type {
-  ChannelMessage,
   Channels,
   ChannelSendOptions,
   ChannelSubscribeOptions,
   ChannelSubscription,
+  DeadLetter,
+  RedriveFilter,
+  RedriveResult,
 } from '../../events/core/channels.js';
+import { channelContext, type ChannelEventPublisher, type ContextHost } from '../../events/channels/channel-context.js';
+import {
+  checkChannel,
+  checkSubscribeOptions,
+  CONTEXT_HEADERS,
+  decodeChannelMessage,
+  encodeChannelMessage,
+  H,
+  retryDelay,
+} from '../../events/channels/channel-wire.js';
 import { encodeToken, safeName } from './subjects.js';
 
 /**
@@ -77,19 +88,12 @@ const DEAD_LETTER_MAX_BYTES = 256 * 1024 ** 2;
 const DEAD_LETTER_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const DEAD_LETTER_BODY_BYTES = 65_536;
 
-/** A message of a dead-letter stream. */
-export interface DeadLetter {
-  readonly channel: string;
-  readonly group: string | undefined;
-  readonly error: string;
-  readonly attempts: number;
-  readonly id: string | undefined;
-  /** The original message body (the wire JSON). */
-  readonly body: string;
-  readonly headers: Readonly<Record<string, string>>;
-}
+export type { DeadLetter } from '../../events/core/channels.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** How many dead letters one re-drive reads at most. */
+const REDRIVE_MAX = 100_000;
 
 /** nats.js's JetStreamManager has direct gets (`$JS.API.DIRECT.GET`) but its interface leaves them out. */
 interface DirectGets {
@@ -141,7 +145,7 @@ export interface JetStreamChannelsInit {
  * whole group: per-key order). Success acks; failure naks with the backoff delay; the last failure
  * publishes the message to the dead-letter stream with its error in headers, then terms it.
  */
-export class JetStreamChannels implements Channels {
+export class JetStreamChannels implements Channels, ContextHost {
   readonly stream: string;
   readonly dlqStream: string;
   /** @internal Where storms of channel faults are counted (the transport's). */
@@ -155,6 +159,7 @@ export class JetStreamChannels implements Channels {
   private readonly options: ChannelsOptions;
   private readonly partitions: number;
   private readonly subscriptions = new Set<JetStreamChannelSubscription>();
+  private events: ChannelEventPublisher | undefined;
 
   constructor(init: JetStreamChannelsInit) {
     this.nc = init.nc;
@@ -169,6 +174,16 @@ export class JetStreamChannels implements Channels {
     this.stream = `${base}_CHANNELS`;
     this.dlqStream = `${base}_DLQ`;
     this.partitions = Math.max(1, this.options.partitions ?? 4);
+  }
+
+  /** @internal The bus tells where a handler context's events go. */
+  attachEvents(publisher: ChannelEventPublisher): void {
+    this.events = publisher;
+  }
+
+  /** @internal The handler context of a decoded message. */
+  contextOf(message: Parameters<typeof channelContext>[0]): ReturnType<typeof channelContext> {
+    return channelContext(message, this, () => this.events);
   }
 
   /** @internal Creates the channel and dead-letter streams, or gives existing ones this node's limits. */
@@ -214,22 +229,20 @@ export class JetStreamChannels implements Channels {
     return `${this.prefix}.dlq.${encodeToken(channel)}`;
   }
 
+  /** The lane of a key (`_` for none). */
+  private lane(key: string | undefined): string {
+    return key === undefined ? '_' : `p${hash(key) % this.partitions}`;
+  }
+
   async send(channel: string, payload: unknown, options: ChannelSendOptions = {}): Promise<void> {
-    checkChannel(channel);
-    const key = options.key;
-    const lane = key === undefined ? '_' : `p${hash(key) % this.partitions}`;
-    const id = options.id ?? randomUUID();
-    let body: Uint8Array;
+    const encoded = encodeChannelMessage(channel, payload, options, this.nodeID);
+    const { id } = encoded;
+    // Buffer.from: a slice of Node's pool, several times cheaper than TextEncoder for small texts.
+    const body = Buffer.from(encoded.body, 'utf8');
+    const h = natsHeaders();
+    for (const [name, value] of Object.entries(encoded.headers)) h.set(name, value);
     try {
-      // Buffer.from: a slice of Node's pool, several times cheaper than TextEncoder for small texts.
-      body = Buffer.from(JSON.stringify({ v: 1, data: payload, key, source: this.nodeID, time: Date.now() }), 'utf8');
-    } catch (error) {
-      throw new KindlingError('INVALID', `the message for channel ${channel} cannot be encoded: ${messageOf(error)}`, {
-        cause: error,
-      });
-    }
-    try {
-      await this.js.publish(this.subject(channel, lane), body, { msgID: id });
+      await this.js.publish(this.subject(channel, this.lane(encoded.key)), body, { msgID: id, headers: h });
     } catch (error) {
       const reason = jetStreamReason(error);
       const full = /maximum (messages|bytes) exceeded/i.test(reason)
@@ -248,12 +261,7 @@ export class JetStreamChannels implements Channels {
   }
 
   async subscribe<T = unknown>(channel: string, options: ChannelSubscribeOptions<T>): Promise<ChannelSubscription> {
-    checkChannel(channel);
-    if (typeof options.group !== 'string' || options.group === '') {
-      throw new KindlingError('INVALID', `a subscription to channel ${channel} needs a group`, {
-        details: { channel },
-      });
-    }
+    checkSubscribeOptions(channel, options);
     const maxRetries = options.maxRetries ?? 3;
     const maxInFlight = options.maxInFlight ?? 16;
     const ackWait = nanos(options.ackWaitMs ?? 30_000);
@@ -303,9 +311,68 @@ export class JetStreamChannels implements Channels {
     return subscription;
   }
 
-  /** Reads up to `max` dead letters of a channel (for tools and tests), oldest first. */
+  /** Reads up to `max` dead letters of a channel, oldest first. */
   deadLetters(channel: string, max = 100): Promise<DeadLetter[]> {
+    checkChannel(channel);
     return this.readDeadLetters(this.dlqSubject(channel), channel, max);
+  }
+
+  async deadLetterCounts(): Promise<Readonly<Record<string, number>>> {
+    const info = await this.jsm.streams
+      .info(this.dlqStream, { subjects_filter: `${this.prefix}.dlq.>` })
+      .catch(() => undefined);
+    const counts: Record<string, number> = {};
+    const base = `${this.prefix}.dlq.`;
+    for (const [subject, count] of Object.entries(info?.state.subjects ?? {})) {
+      if (!subject.startsWith(base) || subject === this.undecodableSubject) continue;
+      const channel = decodeToken(subject.slice(base.length));
+      if (channel !== undefined && count > 0) counts[channel] = count;
+    }
+    return counts;
+  }
+
+  async redrive(channel: string, filter: RedriveFilter = {}): Promise<RedriveResult> {
+    checkChannel(channel);
+    const letters = await this.readDeadLetters(this.dlqSubject(channel), channel, REDRIVE_MAX);
+    const wanted = filter.ids === undefined ? undefined : new Set(filter.ids);
+    const now = Date.now();
+    const ids: string[] = [];
+    for (const letter of letters) {
+      if (wanted !== undefined && (letter.id === undefined || !wanted.has(letter.id))) continue;
+      if (filter.group !== undefined && letter.group !== filter.group) continue;
+      if (filter.olderThanMs !== undefined && now - letter.time <= filter.olderThanMs) continue;
+      if (letter.group === undefined || letter.id === undefined) continue;
+      let key: string | undefined;
+      try {
+        const raw = JSON.parse(letter.body) as { key?: unknown };
+        key = typeof raw.key === 'string' ? raw.key : undefined;
+      } catch {
+        continue; // An undecodable message stays a dead letter: sending it again would fail again.
+      }
+      const h = natsHeaders();
+      for (const name of CONTEXT_HEADERS) {
+        const value = letter.headers[name];
+        if (value !== undefined && value !== '') h.set(name, value);
+      }
+      h.set(H.id, letter.id);
+      h.set(H.onlyGroup, letter.group);
+      try {
+        // A new transport id (the original may be in the duplicate window), the same for a repeated re-drive.
+        await this.js.publish(this.subject(channel, this.lane(key)), Buffer.from(letter.body, 'utf8'), {
+          msgID: `redrive:${this.dlqStream}:${letter.seq}`,
+          headers: h,
+        });
+      } catch (error) {
+        throw new KindlingError(
+          'UNAVAILABLE',
+          `JetStream did not take a re-driven message of channel ${channel} (${ids.length} re-driven before it): ${jetStreamReason(error)}`,
+          { cause: error, retryable: true, details: { channel, id: letter.id, redriven: ids } },
+        );
+      }
+      await this.jsm.streams.deleteMessage(this.dlqStream, letter.seq).catch(() => false);
+      ids.push(letter.id);
+    }
+    return { redriven: ids.length, ids };
   }
 
   /**
@@ -341,6 +408,8 @@ export class JetStreamChannels implements Channels {
         id: headers['Kindling-Id'],
         body: new TextDecoder().decode(msg.data),
         headers,
+        seq: msg.seq,
+        time: msg.time.getTime(),
       });
     }
     return out;
@@ -354,8 +423,13 @@ export class JetStreamChannels implements Channels {
     h.set('Kindling-Attempts', String(msg.info.redeliveryCount));
     h.set('Kindling-Original-Subject', msg.subject);
     h.set('Kindling-Original-Sequence', String(msg.seq));
-    const id = msg.headers?.get('Nats-Msg-Id');
-    if (id !== undefined && id !== '') h.set('Kindling-Id', id);
+    const id = messageId(msg);
+    if (id !== '') h.set('Kindling-Id', id);
+    // The context travels with the dead letter, so that a re-drive sends it again.
+    for (const name of CONTEXT_HEADERS) {
+      const value = msg.headers?.get(name);
+      if (value !== undefined && value !== '') h.set(name, value);
+    }
     await this.js.publish(this.dlqSubject(channel), msg.data, { headers: h });
   }
 
@@ -457,9 +531,32 @@ function errorHeaders(error: string): MsgHdrs {
   return h;
 }
 
-function checkChannel(channel: string): void {
-  if (typeof channel !== 'string' || channel === '')
-    throw new KindlingError('INVALID', 'a channel name must be a non-empty string');
+/** The id of a channel message: a re-driven one carries it in `Kindling-Id`, any other is its `Nats-Msg-Id`. */
+function messageId(msg: JsMsg): string {
+  const h = msg.headers;
+  if (h === undefined) return '';
+  const redriven = h.get(H.id);
+  return redriven !== '' ? redriven : h.get('Nats-Msg-Id');
+}
+
+/** The channel name of a subject token ({@link encodeToken} reversed); `undefined` for a malformed one. */
+function decodeToken(token: string): string | undefined {
+  if (token === '~') return '';
+  const bytes: number[] = [];
+  for (let i = 0; i < token.length; i++) {
+    const ch = token.charCodeAt(i);
+    if (token[i] === '~') {
+      const hex = token.slice(i + 1, i + 3);
+      if (!/^[0-9A-F]{2}$/.test(hex)) return undefined;
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else bytes.push(ch);
+  }
+  try {
+    return decoder.decode(Uint8Array.from(bytes));
+  } catch {
+    return undefined;
+  }
 }
 
 /** One member of a channel group on this node. */
@@ -594,29 +691,36 @@ class JetStreamChannelSubscription implements ChannelSubscription {
       );
       return;
     }
-    let message: ChannelMessage;
+    const only = msg.headers?.get(H.onlyGroup);
+    if (only !== undefined && only !== '' && only !== this.options.group) {
+      // A re-drive for another group of this channel.
+      msg.ack();
+      return;
+    }
+    let text: string;
     try {
-      const raw = JSON.parse(decoder.decode(msg.data)) as {
-        v?: unknown;
-        data?: unknown;
-        key?: unknown;
-        source?: unknown;
-      };
-      if (raw.v !== 1) throw new Error(`format version ${messageOf(raw.v, 64)} is not supported`);
-      message = {
-        channel: this.channel,
-        data: raw.data,
-        id: msg.headers?.get('Nats-Msg-Id') ?? '',
-        key: typeof raw.key === 'string' ? raw.key : undefined,
-        attempt,
-        source: typeof raw.source === 'string' ? raw.source : '',
-      };
-    } catch (error) {
-      await this.fail(msg, `undecodable message: ${messageOf(error)}`, true);
+      text = decoder.decode(msg.data);
+    } catch {
+      await this.fail(msg, 'undecodable message: the body is not UTF-8', true);
+      return;
+    }
+    const decoded = decodeChannelMessage({
+      channel: this.channel,
+      group: this.options.group,
+      text,
+      get: (name) => {
+        const value = msg.headers?.get(name);
+        return value === undefined || value === '' ? undefined : value;
+      },
+      id: messageId(msg),
+      attempt,
+    });
+    if (!decoded.ok) {
+      await this.fail(msg, decoded.error, true);
       return;
     }
     try {
-      await this.options.handler(message);
+      await this.options.handler(this.owner.contextOf(decoded.message));
     } catch (error) {
       await this.fail(msg, messageOf(error), attempt >= this.maxRetries + 1);
       return;
@@ -642,8 +746,6 @@ class JetStreamChannelSubscription implements ChannelSubscription {
   }
 
   private delay(attempt: number): number {
-    const backoff = this.options.backoffMs ?? 1000;
-    if (typeof backoff === 'function') return Math.max(0, backoff(attempt));
-    return Math.min(backoff * 2 ** (attempt - 1), 60_000);
+    return retryDelay(this.options.backoffMs, attempt);
   }
 }
