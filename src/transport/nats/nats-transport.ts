@@ -67,6 +67,10 @@ export class NatsTransport implements Transport {
   /** Whether this node's id can stand on the header line as it is (no line break): {@link sendPlain} needs that. */
   private plainSource = false;
   private presence: NodePresence | undefined;
+  /** The name and mode {@link sendPlain} took last, and their subject: names come in runs. */
+  private plainName: string | undefined;
+  private plainType: 'emit' | 'broadcast' = 'emit';
+  private plainSubject = '';
   private channelStore: JetStreamChannels | undefined;
 
   constructor(options: NatsTransportOptions) {
@@ -203,9 +207,16 @@ export class NatsTransport implements Transport {
     if (!this.plainSource) return undefined;
     const down = this.link.refusal(this.presence?.isSettled === false);
     if (down !== undefined) return down;
-    const emit = eventType === 'emit';
-    const subject = this.subjects.subject(emit, name);
-    if (!this.subjects.carriesName(subject, emit, name)) return undefined;
+    let subject: string;
+    if (name === this.plainName && eventType === this.plainType) subject = this.plainSubject;
+    else {
+      const emit = eventType === 'emit';
+      subject = this.subjects.subject(emit, name);
+      if (!this.subjects.carriesName(subject, emit, name)) return undefined;
+      this.plainName = name;
+      this.plainType = eventType;
+      this.plainSubject = subject;
+    }
     let json: string | undefined;
     try {
       json = dataJSON(name, data);

@@ -185,8 +185,8 @@ export class OutgoingBatches {
       const changes = run.changes;
       if (changes !== undefined)
         for (let i = 0; i < changes.length; i += 2) times += `,${changes[i]}:${changes[i + 1]}`;
-      const text = plainRunText(run.eventType, jsons.length, run.first, times, this.source, jsons.join(','));
-      this.publish(run.subject, jsons.length, text);
+      const count = jsons.length;
+      this.publish(run.subject, count, plainRunText(run.eventType, run.first, times, this.source, jsons));
       return;
     }
     const batch = this.batch;

@@ -175,30 +175,32 @@ export function dataJSON(name: string, data: unknown): string | undefined {
 }
 
 /**
- * @internal The text of a plain run: `count` (at least 2) plain events of one subject and mode from
- * one source, with consecutive sequence numbers from `first`, whose optional fields all have their
+ * @internal The text of a plain run: two or more plain events of one subject and mode from one
+ * source, with consecutive sequence numbers from `first`, whose optional fields all have their
  * defaults (what {@link plainEnvelopeText} would write one by one). `times` is the time of the
  * first event, followed by `,<index>:<time>` for each event (by its index in the run) whose time
- * differs from the one before. `datas` is their data JSON joined with commas (none of them
- * `undefined`); the run carries it as one JSON array after the header line, so that the receiver
- * parses it once:
+ * differs from the one before. `jsons` is their data JSON (none `undefined`), which the run carries
+ * as one JSON array after the header line, so that the receiver parses it once:
  *
  * ```
  * 2= <count> <mode> <first> <times> <source>\n[<data>,<data>,...]
  * ```
+ *
+ * `jsons` is used up (its first and last texts change): the text is joined in one pass.
  */
 // eslint-disable-next-line @typescript-eslint/max-params -- once per batch on the fast path: no options object
 export function plainRunText(
   eventType: 'emit' | 'broadcast',
-  count: number,
   first: number,
   times: string,
   source: string,
-  datas: string,
+  jsons: string[],
 ): string {
-  return (
-    RUN_HEAD + count + (eventType === 'emit' ? ' e ' : ' b ') + first + ' ' + times + ' ' + source + '\n[' + datas + ']'
-  );
+  const last = jsons.length - 1;
+  const mode = eventType === 'emit' ? ' e ' : ' b ';
+  jsons[0] = RUN_HEAD + jsons.length + mode + first + ' ' + times + ' ' + source + '\n[' + jsons[0];
+  jsons[last] += ']';
+  return jsons.join(',');
 }
 
 function unencodable(name: string, error: unknown): KindlingError {

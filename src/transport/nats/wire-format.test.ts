@@ -116,8 +116,8 @@ describe('plainRunText', () => {
   function run(eventType: 'emit' | 'broadcast', first: number, times: readonly number[], datas: readonly unknown[]) {
     let changes = String(times[0]);
     for (let i = 1; i < times.length; i++) if (times[i] !== times[i - 1]) changes += `,${i}:${times[i]}`;
-    const json = datas.map((data, i) => dataJSON(`event ${i}`, data) as string).join(',');
-    return Buffer.from(plainRunText(eventType, datas.length, first, changes, 'node-1', json), 'utf8');
+    const jsons = datas.map((data, i) => dataJSON(`event ${i}`, data) as string);
+    return Buffer.from(plainRunText(eventType, first, changes, 'node-1', jsons), 'utf8');
   }
 
   it('decodes to the envelopes the same events decode to one by one', () => {
