@@ -205,6 +205,12 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
           '2* 2\n2 e 1 1 peer\n{}\n2 e 2 1 pe\u202eer\n{}\n',
           /node id "pe\\u202eer" is not/,
         ],
+        ['a run with a forged source', '2= 2 e 1 1 pe\u202eer\n[{},{}]', /node id "pe\\u202eer" is not/],
+        [
+          'a run announcing more events than its data holds',
+          '2= 3 e 1 1 peer\n[{},{}]',
+          /not a JSON array of the 3 events the run line announces/,
+        ],
         [
           'a version-1 object with a field of the wrong type',
           '{"v":1,"eventType":"emit","name":5}',

@@ -284,6 +284,21 @@ describe.skipIf(skipNats)('NatsTransport: consecutive events of one subject leav
     expect(events).toEqual([1, 2, 3, 4]);
   });
 
+  it('events without data, and events whose time changes, keep their place and their fields', async () => {
+    const { messages, events } = await wire(undefined, 6, (bus) => {
+      bus.emit('a.x', 1);
+      bus.emit('a.x');
+      bus.emit('a.x', 3);
+      const until = Date.now() + 2;
+      while (Date.now() < until); // the clock ticks within the turn
+      bus.emit('a.x', 4);
+      bus.emit('a.x', null);
+      bus.emit('a.x', { six: 6 });
+    });
+    expect(events).toEqual([1, undefined, 3, 4, null, { six: 6 }]);
+    expect(messages).toEqual(['a.x×6']);
+  });
+
   it('refuses a maxBatch that is not a whole number ≥ 1', () => {
     for (const maxBatch of [0, 1.5, -1, Number.NaN]) {
       expect(() => new NatsTransport({ url: NATS_URL, maxBatch })).toThrow(

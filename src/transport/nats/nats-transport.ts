@@ -13,7 +13,7 @@ import { OutgoingBatches } from './outgoing-batches.js';
 import { NodePresence, badNodeID, isNodeID, type PresenceStats } from './presence.js';
 import { SubjectCache } from './subject-cache.js';
 import { checkOptions, type NatsTransportOptions } from './transport-options.js';
-import { envelopeText, plainEnvelopeText } from './wire-format.js';
+import { dataJSON, envelopeText } from './wire-format.js';
 
 export type { NatsTransportOptions } from './transport-options.js';
 
@@ -67,6 +67,10 @@ export class NatsTransport implements Transport {
   /** Whether this node's id can stand on the header line as it is (no line break): {@link sendPlain} needs that. */
   private plainSource = false;
   private presence: NodePresence | undefined;
+  /** The name and mode {@link sendPlain} took last, and their subject: names come in runs. */
+  private plainName: string | undefined;
+  private plainType: 'emit' | 'broadcast' = 'emit';
+  private plainSubject = '';
   private channelStore: JetStreamChannels | undefined;
 
   constructor(options: NatsTransportOptions) {
@@ -125,6 +129,7 @@ export class NatsTransport implements Transport {
     if (!isNodeID(nodeID)) throw badNodeID(nodeID, `cannot join NATS at ${this.url}`);
     this.nodeID = nodeID;
     this.plainSource = !nodeID.includes('\n') && !nodeID.includes('\r');
+    this.outgoing.source = nodeID;
     this.receiver = receiver;
     const nc = await this.link.open(this.options, nodeID, {
       disconnected: () => this.receiver?.internal('$transporter.disconnected', { url: this.url, unexpected: true }),
@@ -202,16 +207,23 @@ export class NatsTransport implements Transport {
     if (!this.plainSource) return undefined;
     const down = this.link.refusal(this.presence?.isSettled === false);
     if (down !== undefined) return down;
-    const emit = eventType === 'emit';
-    const subject = this.subjects.subject(emit, name);
-    if (!this.subjects.carriesName(subject, emit, name)) return undefined;
-    let text: string;
+    let subject: string;
+    if (name === this.plainName && eventType === this.plainType) subject = this.plainSubject;
+    else {
+      const emit = eventType === 'emit';
+      subject = this.subjects.subject(emit, name);
+      if (!this.subjects.carriesName(subject, emit, name)) return undefined;
+      this.plainName = name;
+      this.plainType = eventType;
+      this.plainSubject = subject;
+    }
+    let json: string | undefined;
     try {
-      text = plainEnvelopeText(eventType, name, sequence, time, this.nodeID, data);
+      json = dataJSON(name, data);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.outgoing.enqueue(this.link.connection as NatsConnection, subject, text, false);
+    return this.outgoing.enqueuePlain(this.link.connection as NatsConnection, subject, eventType, sequence, time, json);
   }
 
   slotAdded(slot: TransportSlot): void {

@@ -3,7 +3,7 @@ import { KindlingError, messageOf } from '../../common/errors.js';
 import type { LogThrottle } from '../../common/logger.js';
 import { SENT } from '../../events/core/transport.js';
 import type { NatsLink } from './nats-link.js';
-import { batchBytes } from './wire-format.js';
+import { batchBytes, plainRunText, plainText } from './wire-format.js';
 
 /** Consecutive events of one subject, waiting for the end of the turn to leave as one message. */
 interface Batch {
@@ -13,11 +13,31 @@ interface Batch {
 }
 
 /**
- * A batch stays under this many UTF-16 units: a text under 4 KiB is encoded into Node's shared
- * buffer pool where a larger one allocates its own, and with events this large the per-message cost
- * NATS saves is already small. An event larger than this travels alone.
+ * Consecutive plain events of one subject from this node (see `NatsTransport.sendPlain`) with
+ * consecutive sequence numbers: they leave as one run ({@link plainRunText}), whose header line is
+ * written once and whose data the receiver parses as one JSON array.
  */
-const BATCH_CHARS = 4000;
+interface Run {
+  readonly subject: string;
+  readonly eventType: 'emit' | 'broadcast';
+  readonly first: number;
+  readonly firstTime: number;
+  /** The time of the last event. */
+  time: number;
+  /** `[index, time, ...]` of each event whose time differs from the one before, if any does. */
+  changes: number[] | undefined;
+  /** The data JSON of each event (none `undefined`). */
+  readonly jsons: string[];
+  /** UTF-16 units of the run's text, at most (header line included). */
+  chars: number;
+}
+
+/**
+ * A batch stays under this many UTF-16 units (32 events of 128 bytes fit several times over): with
+ * events larger than that, the per-message cost NATS saves is already small. An event larger than
+ * this travels alone.
+ */
+const BATCH_CHARS = 16_000;
 
 /** What {@link OutgoingBatches} sends over and reports to. */
 export interface OutgoingBatchesInit {
@@ -39,7 +59,11 @@ export class OutgoingBatches {
   private readonly maxBatch: number;
   /** The UTF-16 units a batch may hold: {@link BATCH_CHARS}, less when the server's payload limit is lower. */
   private batchChars = BATCH_CHARS;
+  /** The message waiting for the end of the turn: a batch of envelope texts or a run (never both). */
   private batch: Batch | undefined;
+  private run: Run | undefined;
+  /** This node's id, which heads a run (set on connect; it has no line break). */
+  source = '';
   private flushQueued = false;
   private confirming: Promise<void> | undefined;
   /** Why a batch was lost since the last confirmation (which then fails, so that it is retried). */
@@ -64,6 +88,8 @@ export class OutgoingBatches {
   /** Adds an encoded envelope to its subject's batch (or publishes it alone); see `NatsTransport.send`. */
   enqueue(nc: NatsConnection, subject: string, text: string, confirm: boolean): Promise<void> {
     try {
+      const run = this.run;
+      if (run !== undefined && run.subject === subject) this.runToBatch(run);
       const batch = this.batch;
       if (
         batch !== undefined &&
@@ -74,7 +100,7 @@ export class OutgoingBatches {
         batch.texts.push(text);
         batch.chars += text.length;
       } else {
-        if (batch !== undefined) this.flush();
+        if (batch !== undefined || this.run !== undefined) this.flush();
         if (this.maxBatch === 1 || text.length > this.batchChars) {
           // Alone: published now, so that a refusal (too large for the server) reaches the caller.
           nc.publish(subject, batchBytes([text]));
@@ -105,17 +131,125 @@ export class OutgoingBatches {
     return confirm ? this.confirm() : SENT;
   }
 
-  /** Publishes the waiting batch (a failure loses it: it was fire-and-forget, so it is logged). */
+  /**
+   * Adds a plain event (`NatsTransport.sendPlain`; `json` its data as JSON, `undefined` for none) to
+   * the run of its subject, or starts one; fire-and-forget like {@link enqueue} without `confirm`.
+   * What cannot join a run (no data, too large, `maxBatch` 1, a gap in the sequence numbers, a batch
+   * of envelope texts of the same subject waiting) goes as an envelope text through {@link enqueue}.
+   */
+  // eslint-disable-next-line @typescript-eslint/max-params -- the fast path of every plain emit: no options object per event
+  enqueuePlain(
+    nc: NatsConnection,
+    subject: string,
+    eventType: 'emit' | 'broadcast',
+    sequence: number,
+    time: number,
+    json: string | undefined,
+  ): Promise<void> {
+    if (json !== undefined && this.maxBatch > 1 && json.length <= this.batchChars) {
+      const run = this.run;
+      if (run !== undefined && run.subject === subject) {
+        const jsons = run.jsons;
+        const change = run.time === time ? 0 : 40;
+        if (jsons.length < this.maxBatch && run.chars + 1 + json.length + change <= this.batchChars) {
+          if (run.first + jsons.length === sequence) {
+            if (change !== 0) {
+              (run.changes ??= []).push(jsons.length, time);
+              run.time = time;
+              run.chars += change;
+            }
+            jsons.push(json);
+            run.chars += json.length + 1;
+            return SENT;
+          }
+          // A gap in the sequence numbers: enqueue turns the run into envelope texts, which this joins.
+        } else return this.startRun(subject, eventType, sequence, time, json);
+      } else if (this.batch?.subject !== subject || this.batch.texts.length >= this.maxBatch) {
+        return this.startRun(subject, eventType, sequence, time, json);
+      }
+    }
+    return this.enqueue(nc, subject, plainText(eventType, sequence, time, this.source, json), false);
+  }
+
+  /** Publishes the waiting batch or run (a failure loses it: it was fire-and-forget, so it is logged). */
   flush(): void {
+    const run = this.run;
+    if (run !== undefined) {
+      this.run = undefined;
+      const jsons = run.jsons;
+      if (jsons.length === 1) {
+        this.publish(run.subject, 1, plainText(run.eventType, run.first, run.firstTime, this.source, jsons[0]));
+        return;
+      }
+      let times = String(run.firstTime);
+      const changes = run.changes;
+      if (changes !== undefined)
+        for (let i = 0; i < changes.length; i += 2) times += `,${changes[i]}:${changes[i + 1]}`;
+      const count = jsons.length;
+      this.publish(run.subject, count, plainRunText(run.eventType, run.first, times, this.source, jsons));
+      return;
+    }
     const batch = this.batch;
     if (batch === undefined) return;
     this.batch = undefined;
+    this.publish(batch.subject, batch.texts.length, batch.texts);
+  }
+
+  /** Sends what is waiting, and starts a run with this event. */
+  // eslint-disable-next-line @typescript-eslint/max-params -- the fast path of every plain emit: no options object per event
+  private startRun(
+    subject: string,
+    eventType: 'emit' | 'broadcast',
+    sequence: number,
+    time: number,
+    json: string,
+  ): Promise<void> {
+    if (this.run !== undefined || this.batch !== undefined) this.flush();
+    // The header line: at most 64 units besides the source (ASCII, as node ids are).
+    const chars = json.length + this.source.length + 64;
+    this.run = { subject, eventType, first: sequence, firstTime: time, time, changes: undefined, jsons: [json], chars };
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushTask);
+    }
+    return SENT;
+  }
+
+  /**
+   * Turns the waiting run into a batch of envelope texts, so that an event that cannot join a run
+   * still leaves in the same message (what does not fit leaves now).
+   */
+  private runToBatch(run: Run): void {
+    this.run = undefined;
+    const { subject, eventType, first, jsons, changes } = run;
+    let time = run.firstTime;
+    let change = 0;
+    let batch: Batch = { subject, texts: [], chars: 0 };
+    for (let i = 0; i < jsons.length; i++) {
+      if (changes !== undefined && changes[change] === i) {
+        time = changes[change + 1] as number;
+        change += 2;
+      }
+      const text = plainText(eventType, first + i, time, this.source, jsons[i]);
+      if (batch.texts.length > 0 && batch.chars + text.length > this.batchChars) {
+        this.batch = batch;
+        this.flush();
+        batch = { subject, texts: [], chars: 0 };
+      }
+      batch.texts.push(text);
+      batch.chars += text.length;
+    }
+    this.batch = batch;
+  }
+
+  /** Publishes one message: a text, or envelope texts as a batch ({@link batchBytes}). */
+  private publish(subject: string, count: number, message: string | readonly string[]): void {
     try {
       const nc = this.link.connection;
       if (nc === undefined) throw new Error('the transport disconnected');
-      nc.publish(batch.subject, batchBytes(batch.texts));
+      nc.publish(subject, typeof message === 'string' ? Buffer.from(message, 'utf8') : batchBytes(message));
     } catch (error) {
-      const reason = `${batch.texts.length} event(s) on ${batch.subject} were not sent: ${messageOf(error)}`;
+      const reason = `${count} event(s) on ${subject} were not sent: ${messageOf(error)}`;
       this.storms.error('lost-batch', reason);
       // A confirmed send of this turn may have been in it: the confirmation must not succeed.
       this.lostSince ??= reason;

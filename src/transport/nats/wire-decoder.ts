@@ -1,7 +1,7 @@
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { show } from '../../common/visible-text.js';
 import { EMPTY_META, type DeliveryMode, type EventEnvelope } from '../../events/core/event-envelope.js';
-import { BATCH_HEAD, LEGACY_VERSION, MODES, WIRE_VERSION } from './wire-header.js';
+import { BATCH_HEAD, LEGACY_VERSION, MODES, RUN_HEAD, WIRE_VERSION } from './wire-header.js';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -98,14 +98,84 @@ export class EnvelopeDecoder {
   /** Decodes a message that holds one envelope; see {@link decodeEnvelope}. */
   decode(bytes: Uint8Array, subjectName?: string): EventEnvelope {
     const text = utf8(bytes);
-    if (isBatch(text)) fail('a batch of envelopes (decodeEnvelopes reads it)');
+    if (isBatch(text) || isRun(text)) fail('a batch of envelopes (decodeEnvelopes reads it)');
     return this.decodeSingle(text, subjectName);
   }
 
   /** Decodes a message of one envelope or a batch; see {@link decodeEnvelopes}. */
   decodeAll(bytes: Uint8Array, subjectName?: string): EventEnvelope[] {
     const text = utf8(bytes);
+    if (isRun(text)) return this.decodeRun(text, subjectName);
     return isBatch(text) ? this.decodeBatch(text, subjectName) : [this.decodeSingle(text, subjectName)];
+  }
+
+  /** A plain run: `2= <count> <mode> <first> <time> <source>` and the data of each event as one JSON array. */
+  private decodeRun(text: string, subjectName: string | undefined): EventEnvelope[] {
+    const last = this.last;
+    const lineEnd = text.indexOf('\n');
+    const s1 = text.indexOf(' ', RUN_HEAD.length);
+    const s2 = s1 < 0 ? -1 : text.indexOf(' ', s1 + 1);
+    const s3 = s2 < 0 ? -1 : text.indexOf(' ', s2 + 1);
+    const s4 = s3 < 0 ? -1 : text.indexOf(' ', s3 + 1);
+    if (lineEnd < 0 || s4 < 0 || s4 > lineEnd)
+      fail(
+        `the run line ${show(text.slice(0, lineEnd < 0 ? 24 : lineEnd), QUOTE_CHARS)} is not "2= <count> <mode> <first> <time> <source>"`,
+      );
+    const count = decimal(text, RUN_HEAD.length, s1);
+    if (count < 2) fail(`run count ${show(text.slice(RUN_HEAD.length, s1), QUOTE_CHARS)} is not a number above 1`);
+    const mode = s2 === s1 + 2 ? text.charCodeAt(s1 + 1) : 0;
+    const eventType: DeliveryMode | undefined = mode === 101 ? 'emit' : mode === 98 ? 'broadcast' : undefined; // e b
+    if (eventType === undefined) fail(`delivery mode ${show(text.slice(s1 + 1, s2), QUOTE_CHARS)} is unknown`);
+    const first = decimal(text, s2 + 1, s3);
+    if (first < 0 || first > Number.MAX_SAFE_INTEGER - (count - 1))
+      fail(`first sequence number ${show(text.slice(s2 + 1, s3), QUOTE_CHARS)} is not a number`);
+    // "<time>[,<index>:<time>...]": the time of the first event, then each change by index.
+    let comma = text.indexOf(',', s3 + 1);
+    if (comma > s4) comma = -1;
+    let time = decimal(text, s3 + 1, comma < 0 ? s4 : comma);
+    if (time < 0) fail(`time ${show(text.slice(s3 + 1, s4), QUOTE_CHARS)} is not a number`);
+    const changes = comma < 0 ? undefined : runTimes(text, comma, s4, count);
+    if (subjectName === undefined) fail('the name is neither in the message nor in its subject');
+    let source: string;
+    if (lineEnd - s4 - 1 === last.source.length && text.startsWith(last.source, s4 + 1)) source = last.source;
+    else {
+      source = text.slice(s4 + 1, lineEnd);
+      last.source = source;
+      last.idPrefix = `${source}-`;
+    }
+    if (text.charCodeAt(lineEnd + 1) !== 91) fail('the data of a run is not a JSON array'); // "["
+    const datas = parseJSON(text.slice(lineEnd + 1), 'data');
+    if (!Array.isArray(datas) || datas.length !== count)
+      fail(`the data of a run is not a JSON array of the ${count} events the run line announces`);
+    if (subjectName !== last.name) {
+      last.name = subjectName;
+      [last.system, last.kind] = splitName(subjectName);
+    }
+    const { idPrefix, system, kind } = last;
+    const envelopes: EventEnvelope[] = [];
+    let change = 0;
+    for (let i = 0; i < count; i++) {
+      if (changes !== undefined && changes[change] === i) {
+        time = changes[change + 1] as number;
+        change += 2;
+      }
+      const id = idPrefix + String(first + i);
+      envelopes.push({
+        id,
+        name: subjectName,
+        system,
+        kind,
+        path: '',
+        data: revive(system, datas[i]),
+        meta: EMPTY_META,
+        time,
+        trace: { requestID: id, parentID: undefined, caller: undefined },
+        source,
+        eventType,
+        groups: undefined,
+      });
+    }
+    return envelopes;
   }
 
   private decodeBatch(text: string, subjectName: string | undefined): EventEnvelope[] {
@@ -249,6 +319,31 @@ export class EnvelopeDecoder {
   }
 }
 
+/**
+ * The time changes of a run's time field, `,<index>:<time>` each from `text[comma]` to `end`, as
+ * `[index, time, index, time, ...]`; the indices rise and stay within the run's `count` events.
+ */
+function runTimes(text: string, comma: number, end: number, count: number): number[] {
+  const changes: number[] = [];
+  let at = comma;
+  let previous = 0;
+  while (at < end) {
+    const colon = text.indexOf(':', at + 1);
+    let next = text.indexOf(',', at + 1);
+    if (next < 0 || next > end) next = end;
+    const index = colon < 0 || colon > next ? -1 : decimal(text, at + 1, colon);
+    const time = index < 0 ? -1 : decimal(text, colon + 1, next);
+    if (index <= previous || index >= count || time < 0)
+      fail(
+        `the time change ${show(text.slice(at + 1, next), QUOTE_CHARS)} is not "<index>:<time>" with a rising index within the run`,
+      );
+    changes.push(index, time);
+    previous = index;
+    at = next;
+  }
+  return changes;
+}
+
 /** Version 1: `{ v: 1, id, name, system, kind, path, data, meta, time, trace, source, eventType, groups }`. */
 function decodeLegacy(r: Record<string, unknown>): EventEnvelope {
   if (r['v'] !== LEGACY_VERSION)
@@ -301,7 +396,8 @@ export function decodeEnvelope(bytes: Uint8Array, subjectName?: string): EventEn
 
 /**
  * Decodes a message: one envelope as {@link decodeEnvelope} does, or every envelope of a batch
- * ({@link encodeEnvelopes}), in order. A batch is all or nothing: one bad envelope refuses the whole
+ * ({@link encodeEnvelopes}) or of a run of plain events (`2= <count> <mode> <first> <times>
+ * <source>` and their data as one JSON array, which the transport writes), in order. A batch is all or nothing: one bad envelope refuses the whole
  * message with `INVALID`, naming its place (`envelope 3 of 8: ...`).
  *
  * @example
@@ -321,6 +417,10 @@ function utf8(bytes: Uint8Array): string {
 
 function isBatch(text: string): boolean {
   return text.startsWith(BATCH_HEAD);
+}
+
+function isRun(text: string): boolean {
+  return text.startsWith(RUN_HEAD);
 }
 
 function reasonOf(error: unknown): string {

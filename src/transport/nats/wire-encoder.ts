@@ -1,6 +1,6 @@
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { EMPTY_META, type EventEnvelope } from '../../events/core/event-envelope.js';
-import { BATCH_HEAD, MODE_HEADS, MODE_HEADS_EXTRAS } from './wire-header.js';
+import { BATCH_HEAD, MODE_HEADS, MODE_HEADS_EXTRAS, RUN_HEAD } from './wire-header.js';
 
 /** The optional fields of a version-2 envelope, present only when they differ from their default. */
 interface Extras {
@@ -147,14 +147,60 @@ export function plainEnvelopeText(
   source: string,
   data: unknown,
 ): string {
-  let json: string | undefined;
+  return plainText(eventType, sequence, time, source, dataJSON(name, data));
+}
+
+/** @internal {@link plainEnvelopeText} of data already encoded ({@link dataJSON}). */
+// eslint-disable-next-line @typescript-eslint/max-params -- the fast path of every plain emit: no options object per event
+export function plainText(
+  eventType: 'emit' | 'broadcast',
+  sequence: number,
+  time: number,
+  source: string,
+  json: string | undefined,
+): string {
+  return MODE_HEADS[eventType] + sequence + ' ' + time + ' ' + source + '\n' + (json ?? '');
+}
+
+/**
+ * @internal The data of event `name` as JSON, or `undefined` for data JSON leaves out (undefined, a
+ * function): the envelope then has no data. Throws `INVALID` for data JSON cannot encode.
+ */
+export function dataJSON(name: string, data: unknown): string | undefined {
   try {
-    // undefined for data JSON leaves out (undefined, a function): the envelope then has no data.
-    json = JSON.stringify(data);
+    return JSON.stringify(data);
   } catch (error) {
     throw unencodable(name, error);
   }
-  return MODE_HEADS[eventType] + sequence + ' ' + time + ' ' + source + '\n' + (json ?? '');
+}
+
+/**
+ * @internal The text of a plain run: two or more plain events of one subject and mode from one
+ * source, with consecutive sequence numbers from `first`, whose optional fields all have their
+ * defaults (what {@link plainEnvelopeText} would write one by one). `times` is the time of the
+ * first event, followed by `,<index>:<time>` for each event (by its index in the run) whose time
+ * differs from the one before. `jsons` is their data JSON (none `undefined`), which the run carries
+ * as one JSON array after the header line, so that the receiver parses it once:
+ *
+ * ```
+ * 2= <count> <mode> <first> <times> <source>\n[<data>,<data>,...]
+ * ```
+ *
+ * `jsons` is used up (its first and last texts change): the text is joined in one pass.
+ */
+// eslint-disable-next-line @typescript-eslint/max-params -- once per batch on the fast path: no options object
+export function plainRunText(
+  eventType: 'emit' | 'broadcast',
+  first: number,
+  times: string,
+  source: string,
+  jsons: string[],
+): string {
+  const last = jsons.length - 1;
+  const mode = eventType === 'emit' ? ' e ' : ' b ';
+  jsons[0] = RUN_HEAD + jsons.length + mode + first + ' ' + times + ' ' + source + '\n[' + jsons[0];
+  jsons[last] += ']';
+  return jsons.join(',');
 }
 
 function unencodable(name: string, error: unknown): KindlingError {

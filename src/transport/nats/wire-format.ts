@@ -3,5 +3,14 @@
  * encoder and the decoder.
  */
 export { WIRE_VERSION } from './wire-header.js';
-export { batchBytes, encodeEnvelope, encodeEnvelopes, envelopeText, plainEnvelopeText } from './wire-encoder.js';
+export {
+  batchBytes,
+  dataJSON,
+  encodeEnvelope,
+  encodeEnvelopes,
+  envelopeText,
+  plainEnvelopeText,
+  plainRunText,
+  plainText,
+} from './wire-encoder.js';
 export { EnvelopeDecoder, decodeEnvelope, decodeEnvelopes } from './wire-decoder.js';

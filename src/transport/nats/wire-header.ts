@@ -21,3 +21,8 @@ export const MODE_HEADS_EXTRAS: Readonly<Record<DeliveryMode, string>> = {
 };
 /** @internal The first line of a batch is this and the number of envelopes that follow. */
 export const BATCH_HEAD = '2* ';
+/**
+ * @internal The first line of a plain run is this, then `<count> <mode> <first sequence> <time> <source>`;
+ * the data of the `count` events follows as one JSON array.
+ */
+export const RUN_HEAD = '2= ';
