@@ -441,7 +441,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   settle(outcome: PublishOutcome | undefined, name: string): void {
     if (outcome === undefined) return;
     if (outcome.remote !== undefined) {
-      outcome.remote.then(undefined, (error: unknown) => this.report('transport', error, { event: name }));
+      outcome.remote.then(undefined, (error: unknown) => this.report('failedSendEventPacket', error, { event: name }));
     }
     if (outcome.refused !== undefined) throw this.refusal(name, outcome.refused);
   }

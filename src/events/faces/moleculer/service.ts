@@ -123,12 +123,22 @@ export type ServiceEventHandler = (
 
 /** The long form of an event declaration. */
 export interface ServiceEventDefinition {
+  /**
+   * The handler. An array of handlers is accepted too, as Moleculer does (each is called with the
+   * same context); it is typed as one handler, as in Moleculer's typings, so that `handler: vi.fn()`
+   * keeps its type.
+   */
   readonly handler: ServiceEventHandler;
+  /** The event name or pattern to listen on, when it is not the key (Moleculer's `name`). */
+  readonly name?: string;
   /** The balancing group (default: the service name). */
   readonly group?: string;
   /** Validated before the handler runs; a failure is reported (`$broker.error`), never thrown at the sender. */
   readonly params?: ParamsSchema;
-  /** Force the context signature (`true`) or the legacy one (`false`). */
+  /**
+   * `true` forces the context signature. Otherwise, as in Moleculer, a handler whose first parameter
+   * is named `ctx` or `context` gets the context alone, and any other the legacy arguments.
+   */
   readonly context?: boolean;
 }
 
