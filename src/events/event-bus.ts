@@ -45,6 +45,12 @@ export interface EventBusOptions {
    * {@link MemoryChannelsOptions}. A NATS transport has its own (`ChannelsOptions` of `kindling/nats`).
    */
   readonly channels?: MemoryChannelsOptions;
+  /**
+   * Moleculer's `preferLocal` (default true): over a remote transport, an `emit` from a node that has
+   * a member of a group goes to that member, synchronously as in one process, and only the other
+   * groups go through the network. False: every group is balanced over all its members on every node.
+   */
+  readonly preferLocal?: boolean;
 }
 
 /** Where a bus is in its life: events flow in `created` and `started`; `stopped` is final. */
@@ -155,6 +161,7 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
       bufferSize,
       overflow,
       ...(options.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: options.logRepeatWindowMs }),
+      ...(options.preferLocal === undefined ? {} : { preferLocal: options.preferLocal }),
     });
     this.events = new WippyEvents(this.core, options.permissions);
     this.grafana = new GrafanaBus(this.core);
