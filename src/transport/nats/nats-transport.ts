@@ -67,6 +67,8 @@ export class NatsTransport implements Transport {
   /** Whether this node's id can stand on the header line as it is (no line break): {@link sendPlain} needs that. */
   private plainSource = false;
   private presence: NodePresence | undefined;
+  /** Fields of this node's description set by the bus (its services), kept across reconnects. */
+  private announced: Record<string, unknown> = {};
   private channelStore: JetStreamChannels | undefined;
 
   constructor(options: NatsTransportOptions) {
@@ -138,12 +140,13 @@ export class NatsTransport implements Transport {
     this.outgoing.fitTo(nc.info?.max_payload);
     this.subscriptions.attach(nc, nodeID, receiver);
     const info: NodeInfo = {
-      id: nodeID,
       hostname: hostname(),
       pid: process.pid,
       instanceID: randomUUID(),
       startedAt: Date.now(),
       ...(this.options.metadata === undefined ? {} : { metadata: this.options.metadata }),
+      ...this.announced,
+      id: nodeID,
     };
     // Subscriptions first, so that a node that hears our hello can already reach us.
     await nc.flush();
@@ -237,6 +240,7 @@ export class NatsTransport implements Transport {
 
   /** Announces changed fields of this node's description to the others (`$node.updated`). */
   updateNodeInfo(fields: Readonly<Record<string, unknown>>): void {
+    this.announced = { ...this.announced, ...fields };
     this.presence?.update(fields);
   }
 

@@ -15,6 +15,7 @@ import {
 import type { EventCore } from '../../core/event-core.js';
 import type { DeliveryMode, EventEnvelope } from '../../core/event-envelope.js';
 import { compileParamsValidator, type ParamsCheck } from './params-validation.js';
+import { ServiceCatalog, describeServices, type CatalogService } from './service-catalog.js';
 
 /**
  * The `type` of each `$broker.error` this face reports: Moleculer's own constants (its
@@ -123,11 +124,26 @@ function callEach(
 export class ServiceEvents implements ContextPublisher {
   private readonly services: Service[] = [];
   private running = false;
+  /** Every node's services: this node's, and the others' from presence. */
+  readonly catalog: ServiceCatalog;
 
   constructor(
     private readonly core: EventCore,
     private readonly broker: ServiceBroker,
-  ) {}
+    /** Tells the other nodes this node's services (presence), when a transport spans nodes. */
+    private readonly announce: (services: CatalogService[]) => void = () => undefined,
+  ) {
+    this.catalog = new ServiceCatalog(
+      core.nodeID,
+      () => this.services,
+      () => core.internal('$services.changed', { localService: false }),
+    );
+  }
+
+  /** The description of this node's services, as presence carries it. */
+  describe(): CatalogService[] {
+    return describeServices(this.services);
+  }
 
   /** The services, in creation order. */
   list(): readonly Service[] {
@@ -149,6 +165,7 @@ export class ServiceEvents implements ContextPublisher {
       throw error;
     }
     this.services.push(service);
+    this.announce(this.describe());
     this.core.internal('$services.changed', { localService: true });
     if (this.running) {
       this.startService(service).catch((error: unknown) =>
@@ -169,6 +186,7 @@ export class ServiceEvents implements ContextPublisher {
       // As Moleculer: the service is gone all the same; its failing `stopped` hook is reported.
       this.core.report(BROKER_ERROR_TYPES.serviceDestruction, error, { service: service.fullName, phase: 'stopped' });
     }
+    this.announce(this.describe());
     this.core.internal('$services.changed', { localService: true });
   }
 

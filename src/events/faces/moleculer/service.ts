@@ -4,6 +4,7 @@ import type { DeliveryMode, EventEnvelope } from '../../core/event-envelope.js';
 import type { Disposable } from '../../../common/disposable.js';
 import type { Logger } from '../../../common/logger.js';
 import type { ParamsSchema } from './params-validation.js';
+import type { ServiceRegistry } from './service-catalog.js';
 
 /** Groups an event is limited to: one name or several (Moleculer's third argument). */
 export type EmitGroups = string | readonly string[];
@@ -209,6 +210,11 @@ export interface ServiceBroker {
   createService(schema: ServiceSchema): Service;
   /** Removes a service (its `stopped` hook runs when it was started). */
   destroyService(service: Service): Promise<void>;
-  /** The services, in creation order. */
+  /** The services of this node, in creation order. */
   services(): readonly Service[];
+  /**
+   * Moleculer's `broker.registry`: the services and nodes of the whole bus, this node's and those
+   * the other nodes announce (`getServiceList`, `getNodeList`).
+   */
+  readonly registry: ServiceRegistry;
 }
