@@ -28,6 +28,8 @@ export const BROKER_ERROR_TYPES = Object.freeze({
   servicesStop: 'failedServicesStop',
   /** A `stopped` hook failed in `destroyService` (Moleculer `FAILED_DESTRUCTION_SERVICE`). */
   serviceDestruction: 'failedServiceDestruction',
+  /** Handing an event to the transport failed (Moleculer `FAILED_SEND_EVENT_PACKET`; reported by the bus core). */
+  sendEvent: 'failedSendEventPacket',
   /**
    * An event's params were refused. Moleculer hands this to its `errorHandler` and publishes no
    * `$broker.error`; Kindling reports it, under a name of its own.
