@@ -493,8 +493,12 @@ describe.skipIf(skipNats)('NatsTransport under a hostile peer', () => {
       await until(() => errors.length === 100_000, 'every refusal to be reported');
       await bus.stop();
       expect(lines).toEqual([
-        expect.stringMatching(/^\[app\] error event bus transport: NATS at .*: the transport is not connected/),
-        expect.stringMatching(/^\[app\] error … 99,999 more like this in the last 10 s: event bus transport: NATS at/),
+        expect.stringMatching(
+          /^\[app\] error event bus failedSendEventPacket: NATS at .*: the transport is not connected/,
+        ),
+        expect.stringMatching(
+          /^\[app\] error … 99,999 more like this in the last 10 s: event bus failedSendEventPacket: NATS at/,
+        ),
       ]);
     });
 

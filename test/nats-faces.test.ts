@@ -210,7 +210,7 @@ describe.skipIf(skipNats)('NatsTransport: plain sends are fire-and-forget, confi
       await expect(transport.send(envelope, true)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
       // A plain emit's refusal is reported, never thrown.
       expect(() => bus.emit('x.y', 2)).not.toThrow();
-      await until(() => errors.some((e) => e.type === 'transport'), 'the transport failure report');
+      await until(() => errors.some((e) => e.type === 'failedSendEventPacket'), 'the transport failure report');
     } finally {
       await bus.stop();
       await removeStreams(prefix);

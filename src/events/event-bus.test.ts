@@ -297,9 +297,9 @@ describe('DefaultEventBus', () => {
       }
     }
 
-    it('hands a balanced emit to a remote transport only, which delivers this node its share', async () => {
+    it('with preferLocal: false, hands an emit to a remote transport only, which delivers this node its share', async () => {
       const transport = new LoopbackTransport();
-      const bus = newBus({ transport });
+      const bus = newBus({ transport, preferLocal: false });
       await bus.start();
       const listener = vi.fn();
       bus.on('user.created', (payload) => listener(payload));
@@ -310,6 +310,26 @@ describe('DefaultEventBus', () => {
       ]);
       transport.receiver?.deliver(transport.sent[0] as EventEnvelope);
       expect(listener).toHaveBeenCalledWith({ id: 1 });
+    });
+
+    it('prefers local members: serves them at once and names the served slots for the other nodes', async () => {
+      const transport = new LoopbackTransport();
+      const bus = newBus({ transport });
+      await bus.start();
+      const handler = vi.fn();
+      const listener = vi.fn();
+      bus.createService({ name: 'users', events: { 'user.created': handler } });
+      bus.on('user.created', (payload) => listener(payload));
+      bus.emit('user.created', { id: 1 });
+      expect(handler).toHaveBeenCalledTimes(1);
+      expect(listener).toHaveBeenCalledTimes(1);
+      expect(transport.sent).toEqual([
+        expect.objectContaining({ name: 'user.created', eventType: 'emit', servedSlots: ['users\u0000user.created'] }),
+      ]);
+      // The network's copy coming back to this node is dropped.
+      transport.receiver?.deliver(transport.sent[0] as EventEnvelope);
+      expect(handler).toHaveBeenCalledTimes(1);
+      expect(listener).toHaveBeenCalledTimes(1);
     });
 
     it('delivers a broadcast locally and sends it to the other nodes', async () => {

@@ -9,10 +9,11 @@ import type { EventPermissionPolicy } from './faces/wippy/event-permissions.js';
 import { GrafanaBus } from './faces/grafana/grafana-bus.js';
 import type { EmitGroups, EmitOptions, Service, ServiceBroker, ServiceSchema } from './faces/moleculer/service.js';
 import { ServiceEvents } from './faces/moleculer/service-events.js';
+import type { ServiceRegistry } from './faces/moleculer/service-catalog.js';
 import { unavailableChannels, type Channels } from './core/channels.js';
 import type { ChannelEventPublisher, ContextHost } from './channels/channel-context.js';
 import { MemoryChannels, type MemoryChannelsOptions } from './channels/memory-channels.js';
-import { LocalTransport, type NodeInfo, type Transport } from './core/transport.js';
+import { LocalTransport, type NodeInfo, type Transport, type TransportReceiver } from './core/transport.js';
 import { WippyEvents } from './faces/wippy/wippy-events.js';
 
 /** Options of {@link DefaultEventBus}. */
@@ -45,6 +46,12 @@ export interface EventBusOptions {
    * {@link MemoryChannelsOptions}. A NATS transport has its own (`ChannelsOptions` of `kindling/nats`).
    */
   readonly channels?: MemoryChannelsOptions;
+  /**
+   * Moleculer's `preferLocal` (default true): over a remote transport, an `emit` from a node that has
+   * a member of a group goes to that member, synchronously as in one process, and only the other
+   * groups go through the network. False: every group is balanced over all its members on every node.
+   */
+  readonly preferLocal?: boolean;
 }
 
 /** Where a bus is in its life: events flow in `created` and `started`; `stopped` is final. */
@@ -155,11 +162,12 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
       bufferSize,
       overflow,
       ...(options.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: options.logRepeatWindowMs }),
+      ...(options.preferLocal === undefined ? {} : { preferLocal: options.preferLocal }),
     });
     this.events = new WippyEvents(this.core, options.permissions);
     this.grafana = new GrafanaBus(this.core);
     this.broker = new EventBroker(this.core, options.resilient);
-    this.moleculer = new ServiceEvents(this.core, this);
+    this.moleculer = new ServiceEvents(this.core, this, (services) => this.transport.updateNodeInfo?.({ services }));
     this.channelEvents = {
       emit: (name, payload, o) => this.moleculer.emit(name, payload, o),
       broadcast: (name, payload, o) => this.moleculer.broadcast(name, payload, o),
@@ -232,6 +240,10 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
     return this.moleculer.list();
   }
 
+  get registry(): ServiceRegistry {
+    return this.moleculer.catalog;
+  }
+
   start(): Promise<void> {
     if (this.starting !== undefined) return this.starting;
     if (this.currentState !== 'created') {
@@ -259,10 +271,33 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
     return this.core.stats();
   }
 
+  /** The core as the transport's receiver, with node news also feeding the service catalogue. */
+  private receiver(): TransportReceiver {
+    const core = this.core;
+    const catalog = this.moleculer.catalog;
+    return {
+      deliver: core.deliver.bind(core),
+      deliverToSlot: core.deliverToSlot.bind(core),
+      internal: core.internal.bind(core),
+      nodeConnected(node, reconnected) {
+        core.nodeConnected(node, reconnected);
+        catalog.nodeSeen(node);
+      },
+      nodeUpdated(node) {
+        core.nodeUpdated(node);
+        catalog.nodeSeen(node);
+      },
+      nodeDisconnected(node, unexpected) {
+        catalog.nodeLeft(node);
+        core.nodeDisconnected(node, unexpected);
+      },
+    };
+  }
+
   private async doStart(): Promise<void> {
     this.currentState = 'starting';
     try {
-      await this.transport.connect(this.nodeID, this.core);
+      await this.transport.connect(this.nodeID, this.receiver());
       await this.moleculer.startAll();
     } catch (error) {
       // Stop what did start; `stop()` itself would wait for this very start.

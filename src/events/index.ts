@@ -50,6 +50,16 @@ export type {
   ShorthandRule,
   StandardSchemaV1,
 } from './faces/moleculer/params-validation.js';
+export type {
+  ServiceRegistry,
+  ServiceListItem,
+  ServiceListOptions,
+  NodeListItem,
+  NodeListOptions,
+  CatalogService,
+  CatalogEvent,
+} from './faces/moleculer/service-catalog.js';
+export { BROKER_ERROR_TYPES } from './faces/moleculer/service-events.js';
 
 // Wippy: send / subscribe with channels, and permissions per system.
 export type { WippyEvents } from './faces/wippy/wippy-events.js';

@@ -155,6 +155,12 @@ export interface EventCoreOptions {
   readonly overflow: OverflowPolicy;
   /** Repeats of a fault report within this many ms are counted, not logged (default 10 000; 0 logs each). */
   readonly logRepeatWindowMs?: number;
+  /**
+   * Over a remote transport, an `emit` goes to this node's own member of a group when it has one,
+   * synchronously, and only the other groups through the network (Moleculer's `preferLocal`; default
+   * true). False: the network balances every group over all members, this node's included.
+   */
+  readonly preferLocal?: boolean;
 }
 
 const NO_SUBSCRIBERS: readonly Subscriber[] = Object.freeze([]);
@@ -182,6 +188,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   readonly overflow: OverflowPolicy;
   private readonly transport: Transport;
   private readonly remote: boolean;
+  /** Remote and preferring local members (see {@link EventCoreOptions.preferLocal}). */
+  private readonly preferLocal: boolean;
   /** The transport's `sendPlain`, bound, when it is remote and has one. */
   private readonly sendPlain: Transport['sendPlain'];
   private readonly trie = new PatternSet<Subscriber>('event');
@@ -206,6 +214,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     this.storms = new LogThrottle(options.logger, { windowMs: options.logRepeatWindowMs ?? REPEAT_WINDOW_MS });
     this.transport = options.transport;
     this.remote = options.transport.remote;
+    this.preferLocal = this.remote && options.preferLocal !== false;
     this.sendPlain = this.remote ? options.transport.sendPlain?.bind(options.transport) : undefined;
     this.bufferSize = options.bufferSize;
     this.overflow = options.overflow;
@@ -364,6 +373,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     const name = init.name;
     const plan = this.plans.get(name) ?? this.plan(name);
     const toRemote = this.remote && init.eventType !== 'broadcastLocal';
+    if (toRemote && this.preferLocal && init.eventType === 'emit' && plan.subscribers.length > 0)
+      return this.publishPreferringLocal(plan, init, prebuilt, confirm);
     let envelope = prebuilt;
     if (envelope === undefined && (plan.needsEnvelope || toRemote)) envelope = this.makeEnvelope(init);
     let remote: Promise<void> | undefined;
@@ -386,7 +397,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     const sendPlain = this.sendPlain;
     if (sendPlain === undefined || !this.open) return this.publish({ name, data, eventType });
     const plan = this.plans.get(name) ?? this.plan(name);
-    if (eventType === 'broadcast' && plan.needsEnvelope) return this.publish({ name, data, eventType });
+    if (eventType === 'broadcast' ? plan.needsEnvelope : this.preferLocal && plan.subscribers.length > 0)
+      return this.publish({ name, data, eventType });
     let remote = sendPlain(eventType, name, data, this.envelopeSeq + 1, Date.now());
     if (remote === undefined) return this.publish({ name, data, eventType });
     this.envelopeSeq++;
@@ -395,6 +407,36 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
       return remote === undefined ? undefined : { refused: undefined, remote, envelope: undefined };
     const refused = this.deliverLocal(plan, name, data, eventType, undefined, undefined);
     return refused === undefined && remote === undefined ? undefined : { refused, remote, envelope: undefined };
+  }
+
+  /**
+   * An `emit` over a remote transport from a node that has subscribers of the name (local
+   * preference): this node's members get it now, as in one process, and the envelope sent names the
+   * shared slots they served, so that the other nodes' members of those slots skip it. A subscriber
+   * without a group is served here too; the network's copy of the event coming back is dropped.
+   */
+  private publishPreferringLocal(
+    plan: Plan,
+    init: EnvelopeInit,
+    prebuilt: EventEnvelope | undefined,
+    confirm: boolean,
+  ): PublishOutcome | undefined {
+    const groups = init.groups;
+    const served: string[] = [];
+    for (const subscriber of plan.subscribers) {
+      const group = subscriber.group;
+      if (group === undefined || (groups !== undefined && !groups.includes(group))) continue;
+      const key = (subscriber.slotIfAny as Slot).key;
+      if (!served.includes(key)) served.push(key);
+    }
+    const envelope =
+      prebuilt === undefined
+        ? this.makeEnvelope({ ...init, servedSlots: served })
+        : Object.freeze({ ...prebuilt, servedSlots: served });
+    let remote: Promise<void> | undefined = this.transport.send(envelope, confirm);
+    if (remote === SENT && !confirm) remote = undefined;
+    const refused = this.deliverLocal(plan, init.name, init.data, 'emit', groups, envelope);
+    return refused === undefined && remote === undefined ? undefined : { refused, remote, envelope };
   }
 
   /**
@@ -434,6 +476,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
       source: this.nodeID,
       eventType: init.eventType,
       groups: init.groups,
+      servedSlots: init.servedSlots,
     });
   }
 
@@ -441,7 +484,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   settle(outcome: PublishOutcome | undefined, name: string): void {
     if (outcome === undefined) return;
     if (outcome.remote !== undefined) {
-      outcome.remote.then(undefined, (error: unknown) => this.report('transport', error, { event: name }));
+      outcome.remote.then(undefined, (error: unknown) => this.report('failedSendEventPacket', error, { event: name }));
     }
     if (outcome.refused !== undefined) throw this.refusal(name, outcome.refused);
   }
@@ -526,6 +569,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   /** @internal {@link TransportReceiver}: an envelope from another node. */
   deliver(envelope: EventEnvelope): void {
     if (!this.open) return;
+    // Our own `emit` sent with local preference: this node served it already.
+    if (envelope.servedSlots !== undefined && envelope.source === this.nodeID) return;
     const plan = this.plans.get(envelope.name) ?? this.plan(envelope.name);
     const refused = this.deliverLocal(
       plan,
@@ -546,6 +591,9 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     if (slot === undefined) return;
     const groups = envelope.groups;
     if (groups !== undefined && !groups.includes(slot.group)) return;
+    // Local preference: the sender served these slots (and all of its own) itself.
+    const served = envelope.servedSlots;
+    if (served !== undefined && (envelope.source === this.nodeID || served.includes(slotKey))) return;
     const refusedBy = this.offerToSlot(slot, envelope.name, envelope.data, envelope);
     if (refusedBy !== undefined)
       this.report('refused', this.refusal(envelope.name, [refusedBy]), { event: envelope.name }, 'warn');

@@ -46,6 +46,11 @@ export interface EventEnvelope<T = unknown> {
   readonly eventType: DeliveryMode;
   /** The groups the delivery is limited to, when the publisher named some. */
   readonly groups: readonly string[] | undefined;
+  /**
+   * An `emit` whose sender preferred its own members (local preference): the balancing slots
+   * (`group NUL pattern`) it served itself, which the other nodes skip; the sender drops its own copy.
+   */
+  readonly servedSlots?: readonly string[] | undefined;
 }
 
 /** The fields of an envelope that a publisher chooses; the bus fills in the rest. */
@@ -61,6 +66,7 @@ export interface EnvelopeInit<T = unknown> {
   readonly caller?: string | undefined;
   readonly eventType: DeliveryMode;
   readonly groups?: readonly string[] | undefined;
+  readonly servedSlots?: readonly string[] | undefined;
 }
 
 /** Shared empty metadata, so that envelopes without meta allocate nothing. */

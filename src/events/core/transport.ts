@@ -91,6 +91,11 @@ export interface Transport {
   slotRemoved?(key: string): void;
   /** The other nodes this transport knows about (presence), when it tracks them. */
   nodes?(): readonly NodeInfo[];
+  /**
+   * Changed fields of this node's description (the bus sets `services`), for the other nodes'
+   * `$node.updated`; fields set before `connect` are part of the first announcement.
+   */
+  updateNodeInfo?(fields: Readonly<Record<string, unknown>>): void;
   /** Durable channels, when this transport offers them and is connected (`undefined` otherwise). */
   readonly openChannels?: Channels | undefined;
 }

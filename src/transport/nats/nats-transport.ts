@@ -71,6 +71,8 @@ export class NatsTransport implements Transport {
   private plainName: string | undefined;
   private plainType: 'emit' | 'broadcast' = 'emit';
   private plainSubject = '';
+  /** Fields of this node's description set by the bus (its services), kept across reconnects. */
+  private announced: Record<string, unknown> = {};
   private channelStore: JetStreamChannels | undefined;
 
   constructor(options: NatsTransportOptions) {
@@ -143,12 +145,13 @@ export class NatsTransport implements Transport {
     this.outgoing.fitTo(nc.info?.max_payload);
     this.subscriptions.attach(nc, nodeID, receiver);
     const info: NodeInfo = {
-      id: nodeID,
       hostname: hostname(),
       pid: process.pid,
       instanceID: randomUUID(),
       startedAt: Date.now(),
       ...(this.options.metadata === undefined ? {} : { metadata: this.options.metadata }),
+      ...this.announced,
+      id: nodeID,
     };
     // Subscriptions first, so that a node that hears our hello can already reach us.
     await nc.flush();
@@ -249,6 +252,7 @@ export class NatsTransport implements Transport {
 
   /** Announces changed fields of this node's description to the others (`$node.updated`). */
   updateNodeInfo(fields: Readonly<Record<string, unknown>>): void {
+    this.announced = { ...this.announced, ...fields };
     this.presence?.update(fields);
   }
 

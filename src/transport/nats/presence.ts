@@ -133,6 +133,7 @@ export class NodePresence {
   private refusedCount = 0;
   private replyCount = 0;
   private sharedCount = 0;
+  private omittedWarned = false;
   private readonly nc: NatsConnection;
   private readonly base: string;
   private self: NodeInfo;
@@ -233,12 +234,32 @@ export class NodePresence {
   }
 
   private say(type: PresenceKind): void {
-    const message: PresenceMessage = { v: 1, type, node: this.self };
     try {
-      this.nc.publish(`${this.base}.${type}`, encoder.encode(JSON.stringify(message)));
+      this.nc.publish(`${this.base}.${type}`, this.encodeSelf(type));
     } catch (error) {
       this.logger.debug(`presence ${type} not sent: ${messageOf(error)}`);
     }
+  }
+
+  /**
+   * This node's presence message. When its description is larger than `maxPresenceBytes` (the
+   * limit its peers hold it to, when they share the setting) it goes without its `services` list,
+   * marked `servicesOmitted`, and that is logged once: a node whose presence is refused would
+   * disappear altogether.
+   */
+  private encodeSelf(type: PresenceKind): Uint8Array {
+    const bytes = encoder.encode(JSON.stringify({ v: 1, type, node: this.self } satisfies PresenceMessage));
+    if (bytes.length <= this.maxBytes || this.self['services'] === undefined) return bytes;
+    const { services, ...rest } = this.self;
+    if (!this.omittedWarned) {
+      this.omittedWarned = true;
+      this.logger.warn(
+        `the presence of node ${this.self.id} is ${bytes.length} bytes, more than maxPresenceBytes (${this.maxBytes}); ` +
+          `it goes without its ${Array.isArray(services) ? services.length : 0} service(s), which other nodes will not list`,
+      );
+    }
+    const node: NodeInfo = { ...rest, id: this.self.id, servicesOmitted: true };
+    return encoder.encode(JSON.stringify({ v: 1, type, node } satisfies PresenceMessage));
   }
 
   /**

@@ -22,11 +22,11 @@ function optionalStr(value: unknown, field: string): string | undefined {
   return value;
 }
 
-function checkGroups(groups: unknown): readonly string[] | undefined {
+function checkGroups(groups: unknown, field = 'groups'): readonly string[] | undefined {
   if (groups === undefined) return undefined;
-  if (!Array.isArray(groups)) fail('field groups must be a list of strings');
+  if (!Array.isArray(groups)) fail(`field ${field} must be a list of strings`);
   for (let i = 0; i < groups.length; i++)
-    if (typeof groups[i] !== 'string') fail('field groups must be a list of strings');
+    if (typeof groups[i] !== 'string') fail(`field ${field} must be a list of strings`);
   return groups as readonly string[];
 }
 
@@ -315,6 +315,7 @@ export class EnvelopeDecoder {
       source,
       eventType,
       groups: checkGroups(e['g']),
+      servedSlots: checkGroups(e['h'], 'servedSlots'),
     };
   }
 }

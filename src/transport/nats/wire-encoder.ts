@@ -24,6 +24,8 @@ interface Extras {
   c?: string;
   /** groups */
   g?: readonly string[];
+  /** servedSlots (local preference) */
+  h?: readonly string[];
   /** system and kind, when they are not the name split at its first dot */
   s?: string;
   k?: string;
@@ -75,6 +77,7 @@ function extrasOf(envelope: EventEnvelope, nameInSubject: boolean): Extras | und
   if (trace.parentID !== undefined) (extras ??= {}).q = trace.parentID;
   if (trace.caller !== undefined) (extras ??= {}).c = trace.caller;
   if (envelope.groups !== undefined) (extras ??= {}).g = envelope.groups;
+  if (envelope.servedSlots !== undefined) (extras ??= {}).h = envelope.servedSlots;
   if (!derived(envelope.name, envelope.system, envelope.kind)) {
     extras ??= {};
     extras.s = envelope.system;
@@ -96,7 +99,7 @@ function extrasOf(envelope: EventEnvelope, nameInSubject: boolean): Extras | und
  * `id` is the bare sequence number of an id `${source}-${n}` (as the bus makes them), or `-` with
  * the id in the extras; `source` is the rest of the line (in the extras, and empty here, when it has
  * a line break). The extras object carries only what differs from its default: `i` id, `o` source,
- * `n` name, `p` path, `m` meta, `r` requestID, `q` parentID, `c` caller, `g` groups, `s`/`k` system
+ * `n` name, `p` path, `m` meta, `r` requestID, `q` parentID, `c` caller, `g` groups, `h` served slots, `s`/`k` system
  * and kind when they are not the name split at its first dot. The data is absent when `undefined`.
  * The name is left out when `nameInSubject` says the subject carries it unescaped after the
  * `<prefix>.emit.` / `<prefix>.bcast.` base (the receiver reads it from there). Data travels as JSON

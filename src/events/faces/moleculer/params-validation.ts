@@ -1,5 +1,10 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
+import fastestValidator, {
+  type ValidationError as FastestError,
+  type ValidationRule,
+  type ValidationSchema,
+} from 'fastest-validator';
 import { KindlingError, messageOf } from '../../../common/errors.js';
 
 /** One problem with an event's parameters. */
@@ -30,37 +35,48 @@ type StandardResult =
       }[];
     };
 
-/** A field of a Moleculer-style shorthand schema: `'string'`, `'email|optional'` or `{ type, optional }`. */
-export type ShorthandRule = string | { readonly type: string; readonly optional?: boolean };
-
 /**
- * Moleculer-style shorthand (a subset of fastest-validator): each field names a type among `any`,
- * `string`, `number`, `boolean`, `object`, `array`, `email`, `date`, optionally `|optional`. Another
- * rule is refused when the service is created, never silently ignored.
+ * A Moleculer params schema: fastest-validator's, as Moleculer's default validator reads it
+ * (`{ name: 'string|max:64', tags: { type: 'array', items: 'number' }, email: 'email|normalize:true' }`).
+ * Every rule of fastest-validator works; a rule it does not know is refused when the service is created.
  */
-export type ShorthandSchema = Readonly<Record<string, ShorthandRule>>;
+export type ShorthandSchema = ValidationSchema;
+
+/** One field's rule in a {@link ShorthandSchema}: `'string|max:64'`, `{ type: 'array', items: 'number' }`, ... */
+export type ShorthandRule = ValidationRule;
 
 /** What an event definition's `params` may be. */
 export type ParamsSchema = ParamsClass | StandardSchemaV1 | ShorthandSchema;
 
 /** @internal The outcome of validating one payload. */
 export type ParamsCheck =
-  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issues: readonly ParamsIssue[] };
+  | { readonly ok: true; readonly value: unknown }
+  | {
+      readonly ok: false;
+      readonly issues: readonly ParamsIssue[];
+      /** fastest-validator's own errors (Moleculer's `ValidationError.data`), for a shorthand schema. */
+      readonly data?: readonly FastestError[];
+    };
 
 /** @internal A compiled validator; synchronous except for asynchronous Standard Schemas. */
 export type ParamsValidator = (params: unknown) => ParamsCheck | Promise<ParamsCheck>;
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const SHORTHAND_TYPES: Readonly<Record<string, (value: unknown) => boolean>> = {
-  any: () => true,
-  string: (value) => typeof value === 'string',
-  number: (value) => typeof value === 'number' && Number.isFinite(value),
-  boolean: (value) => typeof value === 'boolean',
-  object: (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
-  array: (value) => Array.isArray(value),
-  email: (value) => typeof value === 'string' && EMAIL.test(value),
-  date: (value) => value instanceof Date && !Number.isNaN(value.getTime()),
-};
+type Validator = import('fastest-validator').default;
+// A CommonJS class: its typings declare it as the default export, Node hands it over as the module itself.
+const ValidatorClass = ((fastestValidator as unknown as { default?: unknown }).default ??
+  fastestValidator) as unknown as new () => Validator;
+
+/** One validator per process, as Moleculer keeps one per broker; it holds no per-schema state. */
+let fastest: Validator | undefined;
+
+/** A copy of a schema (plain objects and arrays; functions and other values kept): fastest-validator edits what it compiles. */
+function cloneSchema(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(cloneSchema);
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) copy[key] = cloneSchema(field);
+  return copy;
+}
 
 function isStandardSchema(schema: unknown): schema is StandardSchemaV1 {
   return typeof schema === 'object' && schema !== null && '~standard' in schema;
@@ -109,38 +125,36 @@ function compileStandard(schema: StandardSchemaV1): ParamsValidator {
   };
 }
 
+/** fastest-validator's own field list becomes our issues; the list itself is kept for Moleculer's error data. */
+function fromFastest(result: true | FastestError[], value: unknown): ParamsCheck {
+  if (result === true) return { ok: true, value };
+  return {
+    ok: false,
+    issues: result.map((error) => ({ path: error.field ?? '', message: error.message ?? error.type })),
+    data: result,
+  };
+}
+
 function compileShorthand(schema: ShorthandSchema, where: string): ParamsValidator {
-  const fields = Object.entries(schema).map(([field, rule]) => {
-    const [type, ...flags] =
-      typeof rule === 'string' ? rule.split('|') : [rule.type, ...(rule.optional === true ? ['optional'] : [])];
-    const test = type === undefined ? undefined : SHORTHAND_TYPES[type];
-    if (test === undefined || flags.some((flag) => flag !== 'optional')) {
-      throw new KindlingError(
-        'INVALID',
-        `${where}: params rule "${field}: ${typeof rule === 'string' ? rule : JSON.stringify(rule)}" is not supported; ` +
-          `use one of ${Object.keys(SHORTHAND_TYPES).join(', ')} with an optional "|optional", a class-validator class or a Standard Schema`,
-        { details: { field } },
-      );
-    }
-    return { field, type, test, optional: flags.includes('optional') };
-  });
+  let check: ReturnType<Validator['compile']>;
+  try {
+    check = (fastest ??= new ValidatorClass()).compile(cloneSchema(schema) as ValidationSchema);
+  } catch (error) {
+    throw new KindlingError(
+      'INVALID',
+      `${where}: params schema is not a valid fastest-validator schema: ${messageOf(error)}`,
+      {
+        details: { params: Object.keys(schema) },
+      },
+    );
+  }
   return (params) => {
-    if (typeof params !== 'object' || params === null || Array.isArray(params)) {
-      return { ok: false, issues: [{ path: '', message: 'expected an object' }] };
-    }
-    const issues: ParamsIssue[] = [];
-    for (const { field, type, test, optional } of fields) {
-      const value = (params as Record<string, unknown>)[field];
-      if (value === undefined) {
-        if (!optional) issues.push({ path: field, message: `${field} is required` });
-      } else if (!test(value)) {
-        issues.push({
-          path: field,
-          message: `${field} must be ${type === 'email' ? 'an email address' : `a ${type}`}`,
-        });
-      }
-    }
-    return issues.length === 0 ? { ok: true, value: params } : { ok: false, issues };
+    // Moleculer validates `{}` for an event sent without a payload.
+    const value = params ?? {};
+    const result = check(value);
+    return result instanceof Promise
+      ? result.then((settled: true | FastestError[]) => fromFastest(settled, value))
+      : fromFastest(result, value);
   };
 }
 

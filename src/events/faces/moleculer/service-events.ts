@@ -15,14 +15,107 @@ import {
 import type { EventCore } from '../../core/event-core.js';
 import type { DeliveryMode, EventEnvelope } from '../../core/event-envelope.js';
 import { compileParamsValidator, type ParamsCheck } from './params-validation.js';
+import { ServiceCatalog, describeServices, type CatalogService } from './service-catalog.js';
 
-/** Moleculer's rule: the first parameter is named `ctx` or `context`. */
+/**
+ * The `type` of each `$broker.error` this face reports: Moleculer's own constants (its
+ * src/constants.js) where Moleculer reports the same fault, else a name of ours.
+ */
+export const BROKER_ERROR_TYPES = Object.freeze({
+  /** A `started` hook failed for a service created on a running bus (Moleculer `FAILED_RESTART_SERVICE`). */
+  serviceStart: 'failedServiceRestart',
+  /** A `stopped` hook failed while the bus stopped (Moleculer `FAILED_STOPPING_SERVICES`). */
+  servicesStop: 'failedServicesStop',
+  /** A `stopped` hook failed in `destroyService` (Moleculer `FAILED_DESTRUCTION_SERVICE`). */
+  serviceDestruction: 'failedServiceDestruction',
+  /** Handing an event to the transport failed (Moleculer `FAILED_SEND_EVENT_PACKET`; reported by the bus core). */
+  sendEvent: 'failedSendEventPacket',
+  /**
+   * An event's params were refused. Moleculer hands this to its `errorHandler` and publishes no
+   * `$broker.error`; Kindling reports it, under a name of its own.
+   */
+  validation: 'validation',
+});
+
+/** The name of a function's first parameter, as written (Moleculer's rule looks at it). */
 function firstParameterName(fn: (...args: never[]) => unknown): string | undefined {
   const source = Function.prototype.toString.call(fn);
   const arrow = /^(?:async\s*)?([\w$]+)\s*=>/.exec(source);
   if (arrow !== null) return arrow[1];
   const open = source.indexOf('(');
   return open < 0 ? undefined : /^\s*([\w$]+)/.exec(source.slice(open + 1))?.[1];
+}
+
+/** How one handler of an event is called. */
+interface HandlerCaller {
+  /** Whether it can see a context: then the bus builds an envelope for every event it gets. */
+  readonly needsContext: boolean;
+  call(service: Service, params: unknown, sender: string, name: string, ctx: EventContext | undefined): unknown;
+}
+
+/**
+ * Whether a legacy handler could ever see a fourth argument. Moleculer always passes the context;
+ * building it costs an envelope per event, so it is skipped only for a plain function that declares
+ * one to three parameters and never reads `arguments` (it cannot tell the difference). Rest
+ * parameters, mocks, bound and wrapped functions (length 0, or native code) get it.
+ */
+function mayReadFourthArgument(handler: (...args: never[]) => unknown): boolean {
+  if (handler.length === 0 || handler.length >= 4) return true;
+  const source = Function.prototype.toString.call(handler);
+  return source.includes('arguments') || source.includes('[native code]');
+}
+
+/** Moleculer's rule: `context: true`, or a first parameter named `ctx` or `context` (any case), means the context alone. */
+function handlerCaller(handler: ServiceEventHandler, context: boolean | undefined): HandlerCaller {
+  const first = firstParameterName(handler)?.toLowerCase();
+  if (context === true || first === 'ctx' || first === 'context') {
+    return {
+      needsContext: true,
+      // eslint-disable-next-line @typescript-eslint/max-params -- Moleculer's legacy arguments, passed on
+      call: (service, _params, _sender, _name, ctx) =>
+        (handler as unknown as (this: Service, ctx: EventContext) => unknown).call(service, ctx as EventContext),
+    };
+  }
+  return {
+    needsContext: mayReadFourthArgument(handler),
+    // eslint-disable-next-line @typescript-eslint/max-params -- Moleculer's legacy arguments, passed on
+    call: (service, params, sender, name, ctx) => handler.call(service, params, sender, name, ctx as EventContext),
+  };
+}
+
+/**
+ * Several handlers of one event (Moleculer's handler array): each is called, a throw does not stop
+ * the others; the result settles once they all have, failing with the first failure as Moleculer's
+ * `Promise.all` does.
+ */
+// eslint-disable-next-line @typescript-eslint/max-params -- the handler's own arguments, passed on
+function callEach(
+  callers: readonly HandlerCaller[],
+  service: Service,
+  params: unknown,
+  sender: string,
+  name: string,
+  ctx: EventContext | undefined,
+): unknown {
+  const results: unknown[] = [];
+  let asynchronous = false;
+  let failure: { error: unknown } | undefined;
+  for (const caller of callers) {
+    try {
+      const result = caller.call(service, params, sender, name, ctx);
+      if (result instanceof Promise) asynchronous = true;
+      results.push(result);
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (!asynchronous) {
+    if (failure !== undefined) throw failure.error;
+    return undefined;
+  }
+  return Promise.all(results).then(() => {
+    if (failure !== undefined) throw failure.error;
+  });
 }
 
 /**
@@ -33,11 +126,26 @@ function firstParameterName(fn: (...args: never[]) => unknown): string | undefin
 export class ServiceEvents implements ContextPublisher {
   private readonly services: Service[] = [];
   private running = false;
+  /** Every node's services: this node's, and the others' from presence. */
+  readonly catalog: ServiceCatalog;
 
   constructor(
     private readonly core: EventCore,
     private readonly broker: ServiceBroker,
-  ) {}
+    /** Tells the other nodes this node's services (presence), when a transport spans nodes. */
+    private readonly announce: (services: CatalogService[]) => void = () => undefined,
+  ) {
+    this.catalog = new ServiceCatalog(
+      core.nodeID,
+      () => this.services,
+      () => core.internal('$services.changed', { localService: false }),
+    );
+  }
+
+  /** The description of this node's services, as presence carries it. */
+  describe(): CatalogService[] {
+    return describeServices(this.services);
+  }
 
   /** The services, in creation order. */
   list(): readonly Service[] {
@@ -59,10 +167,11 @@ export class ServiceEvents implements ContextPublisher {
       throw error;
     }
     this.services.push(service);
+    this.announce(this.describe());
     this.core.internal('$services.changed', { localService: true });
     if (this.running) {
       this.startService(service).catch((error: unknown) =>
-        this.core.report('service', error, { service: service.fullName }),
+        this.core.report(BROKER_ERROR_TYPES.serviceStart, error, { service: service.fullName, phase: 'started' }),
       );
     }
     return service;
@@ -73,7 +182,13 @@ export class ServiceEvents implements ContextPublisher {
     if (at < 0) return;
     this.services.splice(at, 1);
     for (const registration of service.registrations.splice(0).reverse()) registration.dispose();
-    await this.stopService(service);
+    try {
+      await this.stopService(service);
+    } catch (error) {
+      // As Moleculer: the service is gone all the same; its failing `stopped` hook is reported.
+      this.core.report(BROKER_ERROR_TYPES.serviceDestruction, error, { service: service.fullName, phase: 'stopped' });
+    }
+    this.announce(this.describe());
     this.core.internal('$services.changed', { localService: true });
   }
 
@@ -105,7 +220,7 @@ export class ServiceEvents implements ContextPublisher {
       try {
         await this.stopService(service);
       } catch (error) {
-        this.core.report('service', error, { service: service.fullName, phase: 'stopped' });
+        this.core.report(BROKER_ERROR_TYPES.servicesStop, error, { service: service.fullName, phase: 'stopped' });
       }
     }
   }
@@ -149,62 +264,51 @@ export class ServiceEvents implements ContextPublisher {
 
   private register(
     service: Service,
-    eventName: string,
+    key: string,
     declaration: ServiceEventHandler | ServiceEventDefinition,
   ): Disposable {
     const definition: ServiceEventDefinition =
       typeof declaration === 'function' ? { handler: declaration } : declaration;
+    // Moleculer listens on the definition's own `name` when it has one, else on the key.
+    const ownName = (definition as { name?: unknown } | undefined)?.name;
+    if (ownName !== undefined && (typeof ownName !== 'string' || ownName === '')) {
+      throw new KindlingError(
+        'INVALID',
+        `service ${service.fullName}, event "${key}": name must be a non-empty string`,
+        {
+          details: { service: service.fullName, event: key },
+        },
+      );
+    }
+    const eventName = ownName ?? key;
     const where = `service ${service.fullName}, event "${eventName}"`;
-    const handler = definition?.handler;
-    if (typeof handler !== 'function') {
+    const declared: unknown = definition?.handler;
+    const handlers: readonly unknown[] = Array.isArray(declared) ? declared : [declared];
+    if (handlers.length === 0 || handlers.some((handler) => typeof handler !== 'function')) {
       throw new KindlingError('INVALID', `${where} has no handler function`, {
         details: { service: service.fullName, event: eventName },
       });
     }
-    const firstParameter = firstParameterName(handler);
-    const withContext = definition.context ?? (firstParameter === 'ctx' || firstParameter === 'context');
-    // Legacy handlers get the context as their fourth argument only when they declare one.
-    const needsContext = withContext || handler.length >= 4;
+    const callers = (handlers as ServiceEventHandler[]).map((handler) => handlerCaller(handler, definition.context));
+    const needsContext = callers.some((caller) => caller.needsContext);
     const validator = definition.params === undefined ? undefined : compileParamsValidator(definition.params, where);
     const localNode = this.core.nodeID;
-    let deliver: (data: unknown, name: string, envelope: EventEnvelope | undefined) => unknown;
-    if (!needsContext && validator === undefined) {
-      deliver = (data, name, envelope) =>
-        (handler as unknown as (this: Service, payload: unknown, sender: string, eventName: string) => unknown).call(
-          service,
-          data,
-          envelope === undefined ? localNode : envelope.source,
-          name,
-        );
-    } else {
-      const invoke = (params: unknown, name: string, envelope: EventEnvelope | undefined): unknown => {
-        if (withContext) {
-          // Moleculer calls a context handler with the context alone.
-          return (handler as unknown as (this: Service, ctx: EventContext) => unknown).call(
-            service,
-            new EventContext(this, envelope as EventEnvelope, params, service),
-          );
-        }
-        const ctx = needsContext ? new EventContext(this, envelope as EventEnvelope, params, service) : undefined;
-        return handler.call(
-          service,
-          params,
-          envelope === undefined ? localNode : envelope.source,
-          name,
-          ctx as EventContext,
-        );
-      };
-      deliver =
-        validator === undefined
-          ? invoke
-          : (data, name, envelope) => {
-              const check = validator(data);
-              const run = (params: unknown): unknown => invoke(params, name, envelope);
-              if (check instanceof Promise)
-                return check.then((settled) => this.afterCheck(settled, service, name, run));
-              return this.afterCheck(check, service, name, run);
-            };
-    }
+    const only = callers.length === 1 ? callers[0] : undefined;
+    const invoke = (params: unknown, name: string, envelope: EventEnvelope | undefined): unknown => {
+      const sender = envelope === undefined ? localNode : envelope.source;
+      const ctx = needsContext ? new EventContext(this, envelope as EventEnvelope, params, service) : undefined;
+      if (only !== undefined) return only.call(service, params, sender, name, ctx);
+      return callEach(callers, service, params, sender, name, ctx);
+    };
+    const deliver: (data: unknown, name: string, envelope: EventEnvelope | undefined) => unknown =
+      validator === undefined
+        ? invoke
+        : (data, name, envelope) => {
+            const check = validator(data);
+            const run = (params: unknown): unknown => invoke(params, name, envelope);
+            if (check instanceof Promise) return check.then((settled) => this.afterCheck(settled, service, name, run));
+            return this.afterCheck(check, service, name, run);
+          };
     return this.core.subscribe({
       pattern: eventName,
       group: definition.group ?? service.name,
@@ -220,10 +324,13 @@ export class ServiceEvents implements ContextPublisher {
     const summary = check.issues
       .map((issue) => (issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`))
       .join('; ');
+    const details: Record<string, unknown> = { event: name, service: service.fullName, issues: check.issues };
+    // fastest-validator's field list, as Moleculer's ValidationError carries it in `data`.
+    if (check.data !== undefined) details['data'] = check.data.map((error) => ({ ...error, event: name }));
     this.core.report(
-      'validation',
+      BROKER_ERROR_TYPES.validation,
       new KindlingError('INVALID', `parameters of "${name}" for service ${service.fullName} are invalid: ${summary}`, {
-        details: { event: name, service: service.fullName, issues: check.issues },
+        details,
       }),
       { event: name, service: service.fullName },
       'warn',

@@ -4,6 +4,7 @@ import type { DeliveryMode, EventEnvelope } from '../../core/event-envelope.js';
 import type { Disposable } from '../../../common/disposable.js';
 import type { Logger } from '../../../common/logger.js';
 import type { ParamsSchema } from './params-validation.js';
+import type { ServiceRegistry } from './service-catalog.js';
 
 /** Groups an event is limited to: one name or several (Moleculer's third argument). */
 export type EmitGroups = string | readonly string[];
@@ -123,12 +124,22 @@ export type ServiceEventHandler = (
 
 /** The long form of an event declaration. */
 export interface ServiceEventDefinition {
+  /**
+   * The handler. An array of handlers is accepted too, as Moleculer does (each is called with the
+   * same context); it is typed as one handler, as in Moleculer's typings, so that `handler: vi.fn()`
+   * keeps its type.
+   */
   readonly handler: ServiceEventHandler;
+  /** The event name or pattern to listen on, when it is not the key (Moleculer's `name`). */
+  readonly name?: string;
   /** The balancing group (default: the service name). */
   readonly group?: string;
   /** Validated before the handler runs; a failure is reported (`$broker.error`), never thrown at the sender. */
   readonly params?: ParamsSchema;
-  /** Force the context signature (`true`) or the legacy one (`false`). */
+  /**
+   * `true` forces the context signature. Otherwise, as in Moleculer, a handler whose first parameter
+   * is named `ctx` or `context` gets the context alone, and any other the legacy arguments.
+   */
   readonly context?: boolean;
 }
 
@@ -199,6 +210,11 @@ export interface ServiceBroker {
   createService(schema: ServiceSchema): Service;
   /** Removes a service (its `stopped` hook runs when it was started). */
   destroyService(service: Service): Promise<void>;
-  /** The services, in creation order. */
+  /** The services of this node, in creation order. */
   services(): readonly Service[];
+  /**
+   * Moleculer's `broker.registry`: the services and nodes of the whole bus, this node's and those
+   * the other nodes announce (`getServiceList`, `getNodeList`).
+   */
+  readonly registry: ServiceRegistry;
 }

@@ -92,7 +92,12 @@ describe('WippyEvents', () => {
       const handler = vi.fn();
       bus.createService({ name: 'audit', events: { 'registry.entry.*': handler } });
       await bus.send('registry', 'entry.create', 'app:a', { revision: 1 });
-      expect(handler).toHaveBeenCalledWith({ revision: 1 }, 'node-1', 'registry.entry.create');
+      expect(handler).toHaveBeenCalledWith(
+        { revision: 1 },
+        'node-1',
+        'registry.entry.create',
+        expect.objectContaining({ eventName: 'registry.entry.create' }),
+      );
     });
   });
 
@@ -153,10 +158,20 @@ describe('WippyEvents', () => {
       expect([(await sub.receive()).value?.name, (await sub.receive()).value?.name]).toEqual(['a.x', 'b.c']);
     });
 
-    it('refuses an empty system pattern and an empty kind with INVALID', () => {
+    it('refuses an empty system pattern and a kind that is not a string with INVALID', () => {
       const bus = newBus();
       expect(() => bus.events.subscribe('')).toThrow(expect.objectContaining({ code: 'INVALID' }));
-      expect(() => bus.events.subscribe('orders', '')).toThrow(expect.objectContaining({ code: 'INVALID' }));
+      expect(() => bus.events.subscribe('orders', 7 as unknown as string)).toThrow(
+        expect.objectContaining({ code: 'INVALID' }),
+      );
+    });
+
+    it('takes an empty kind as no kind filter, as Wippy does', async () => {
+      const bus = newBus();
+      const sub = bus.events.subscribe('orders', '');
+      await bus.send('orders', 'created', '/o/1');
+      await bus.send('orders', 'paid', '/o/1');
+      expect([(await sub.receive()).value?.kind, (await sub.receive()).value?.kind]).toEqual(['created', 'paid']);
     });
 
     it('refuses a system pattern the policy does not allow with FORBIDDEN', () => {

@@ -99,14 +99,17 @@ export class WippyEvents {
   }
 
   /**
-   * Subscribes to the events of every system matching `systemPattern`, optionally of one kind.
-   * Empty pattern or kind → `INVALID`; denied by policy → `FORBIDDEN`.
+   * Subscribes to the events of every system matching `systemPattern`, optionally of one kind. An
+   * empty kind means no kind filter, as in Wippy (`subscribe(system, "")`). Empty pattern or a kind
+   * that is not a string → `INVALID`; denied by policy → `FORBIDDEN`.
    *
    * @example
    * const sub = bus.events.subscribe('registry');
    * for await (const event of sub) console.log(event.kind, event.path);
    */
-  subscribe(systemPattern: string, kind?: string, options?: BufferOptions): WippySubscription {
+  subscribe(systemPattern: string, kindFilter?: string, options?: BufferOptions): WippySubscription {
+    // Wippy's `subscribe(system, "")`: every kind.
+    const kind = kindFilter === '' ? undefined : kindFilter;
     if (typeof systemPattern !== 'string' || systemPattern.length === 0) {
       throw new KindlingError(
         'INVALID',
@@ -116,10 +119,10 @@ export class WippyEvents {
         },
       );
     }
-    if (kind !== undefined && (typeof kind !== 'string' || kind.length === 0)) {
+    if (kind !== undefined && typeof kind !== 'string') {
       throw new KindlingError(
         'INVALID',
-        `the kind filter of a subscription to ${quote(systemPattern)} is empty; omit it or give a kind`,
+        `the kind filter of a subscription to ${quote(systemPattern)} is not a string; omit it or give a kind`,
         {
           details: { system: systemPattern, kind },
         },
