@@ -25,6 +25,37 @@ describe('ResolutionCache', () => {
     expect([...seen]).toEqual(['kept']);
   });
 
+  it('keeps a working set of three quarters of its limit without a miss', () => {
+    const cache = new ResolutionCache<number>(100);
+    let misses = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 75; i++) {
+        const name = `n${(i * 7) % 75}`;
+        if (cache.get(name) === undefined) {
+          misses++;
+          cache.set(name, i);
+        }
+      }
+    }
+    expect(misses).toBe(75);
+  });
+
+  it('keeps the names in use while a stream of new names passes, within its limit', () => {
+    const cache = new ResolutionCache<number>(100);
+    const hot = Array.from({ length: 20 }, (_, i) => `hot${i}`);
+    let misses = 0;
+    for (let i = 0; i < 10_000; i++) {
+      cache.set(`cold${i}`, i);
+      const name = hot[i % hot.length] as string;
+      if (cache.get(name) === undefined) {
+        misses++;
+        cache.set(name, i);
+      }
+      expect(cache.size).toBeLessThanOrEqual(100);
+    }
+    expect(misses).toBe(hot.length);
+  });
+
   it('forgets one name, the names a test picks, or everything', () => {
     const cache = new ResolutionCache<number>(4);
     for (const [i, name] of ['a.1', 'a.2', 'b.1', 'b.2'].entries()) cache.set(name, i);
