@@ -67,6 +67,26 @@ describe('ResolutionCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('answers a repeated read of one name with what was set or forgotten since', () => {
+    const cache = new ResolutionCache<number>(4);
+    cache.set('a', 1);
+    expect([cache.get('a'), cache.get('a')]).toEqual([1, 1]);
+    cache.set('a', 2);
+    expect(cache.get('a')).toBe(2);
+    cache.forget('a');
+    expect(cache.get('a')).toBeUndefined();
+    cache.set('a', 3);
+    expect(cache.get('a')).toBe(3);
+    cache.forgetWhere((name) => name === 'a');
+    expect(cache.get('a')).toBeUndefined();
+    cache.set('a', 4);
+    expect(cache.get('a')).toBe(4);
+    cache.clear();
+    expect(cache.get('a')).toBeUndefined();
+    for (const name of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) cache.set(name, 5);
+    expect(cache.get('a')).toBeUndefined(); // dropped to stay within the limit
+  });
+
   it('has a documented default limit and refuses a limit below 2', () => {
     expect(new ResolutionCache().limit).toBe(RESOLUTION_CACHE_LIMIT);
     expect(() => new ResolutionCache(1)).toThrow(/at least 2 names/);

@@ -26,6 +26,9 @@ export class ResolutionCache<V> {
   private old = new Map<string, V>();
   /** Walks the old generation oldest first, dropping names to make room; made when first needed. */
   private evicting: Iterator<string> | undefined = undefined;
+  /** The name read last and its answer, so that a run of reads of one name costs no map lookup. */
+  private lastName: string | undefined = undefined;
+  private lastValue: V | undefined = undefined;
   private readonly half: number;
   /** The size at which the young generation turns old. */
   private readonly youngLimit: number;
@@ -44,12 +47,21 @@ export class ResolutionCache<V> {
 
   /** The cached answer for `name`, or `undefined`. */
   get(name: string): V | undefined {
-    const value = this.young.get(name);
-    return value !== undefined ? value : this.old.size === 0 ? undefined : this.promote(name);
+    if (name === this.lastName) return this.lastValue;
+    let value = this.young.get(name);
+    if (value === undefined) {
+      if (this.old.size === 0) return undefined;
+      value = this.promote(name);
+      if (value === undefined) return undefined;
+    }
+    this.lastName = name;
+    this.lastValue = value;
+    return value;
   }
 
   /** Caches `value` (never `undefined`) for `name`. */
   set(name: string, value: V): void {
+    this.lastName = undefined;
     if (this.old.size > 0) this.old.delete(name);
     const size = this.young.size;
     if ((size >= this.youngLimit || size + this.old.size >= this.limit) && !this.young.has(name)) this.makeRoom();
@@ -58,12 +70,14 @@ export class ResolutionCache<V> {
 
   /** Forgets one name. */
   forget(name: string): void {
+    this.lastName = undefined;
     this.young.delete(name);
     if (this.old.size > 0) this.old.delete(name);
   }
 
   /** Forgets every name for which `test` is true; costs one call per cached name. */
   forgetWhere(test: (name: string) => boolean): void {
+    this.lastName = undefined;
     for (const generation of [this.young, this.old]) {
       for (const name of generation.keys()) if (test(name)) generation.delete(name);
     }
@@ -71,6 +85,7 @@ export class ResolutionCache<V> {
 
   /** Forgets everything. */
   clear(): void {
+    this.lastName = undefined;
     this.young = new Map();
     this.old = new Map();
     this.evicting = undefined;
