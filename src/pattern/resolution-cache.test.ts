@@ -87,6 +87,17 @@ describe('ResolutionCache', () => {
     expect(cache.get('a')).toBeUndefined(); // dropped to stay within the limit
   });
 
+  it('offers: keeps a name from its second offer on, and few of a stream of names offered once', () => {
+    const cache = new ResolutionCache<number>(1000);
+    expect(cache.offer('again', 1)).toBe(false);
+    expect(cache.get('again')).toBeUndefined();
+    expect(cache.offer('again', 2)).toBe(true);
+    expect(cache.get('again')).toBe(2);
+    for (let i = 0; i < 100_000; i++) cache.offer(`once${i}`, i);
+    expect(cache.size).toBeLessThan(500); // hash collisions only (181 with this hash)
+    expect(cache.get('again')).toBe(2);
+  });
+
   it('has a documented default limit and refuses a limit below 2', () => {
     expect(new ResolutionCache().limit).toBe(RESOLUTION_CACHE_LIMIT);
     expect(() => new ResolutionCache(1)).toThrow(/at least 2 names/);

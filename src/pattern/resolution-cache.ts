@@ -6,6 +6,9 @@
  */
 export const RESOLUTION_CACHE_LIMIT = 16_384;
 
+/** Bits of the filter of names offered once (2^18: 32 KiB, a few false positives at the limit). */
+const SEEN_BITS = 1 << 18;
+
 /**
  * A bounded cache of what a name resolved to, kept in two generations. New answers go to the young
  * generation, which grows to three quarters of the {@link limit}: a working set that size (12,288
@@ -14,7 +17,8 @@ export const RESOLUTION_CACHE_LIMIT = 16_384;
  * cache is full, becomes the old one and the previous old one is dropped; a smaller one makes room in
  * a full cache by dropping the oldest names of the old generation one at a time. A hit in the old
  * generation moves the name back to the young one, so the names in use survive every turn, and a
- * stream of names seen once (unique ids in event names) never holds more than {@link limit} entries.
+ * stream of names seen once (unique ids in event names) never holds more than {@link limit} entries;
+ * with {@link offer} it holds almost none of them.
  *
  * @example
  * const cache = new ResolutionCache<string[]>(4);
@@ -29,6 +33,9 @@ export class ResolutionCache<V> {
   /** The name read last and its answer, so that a run of reads of one name costs no map lookup. */
   private lastName: string | undefined = undefined;
   private lastValue: V | undefined = undefined;
+  /** Hashes of the names offered since the filter was last cleared, one bit each. */
+  private seen: Int32Array | undefined = undefined;
+  private seenCount = 0;
   private readonly half: number;
   /** The size at which the young generation turns old. */
   private readonly youngLimit: number;
@@ -66,6 +73,18 @@ export class ResolutionCache<V> {
     const size = this.young.size;
     if ((size >= this.youngLimit || size + this.old.size >= this.limit) && !this.young.has(name)) this.makeRoom();
     this.young.set(name, value);
+  }
+
+  /**
+   * Caches `value` for `name` only if the name was offered before (since about {@link limit} other
+   * names): a name seen once, such as one carrying a unique id, is answered but neither kept nor
+   * allowed to push the names in use out. Returns whether it was cached. A name offered twice may, by
+   * a hash collision, be cached at its first offer.
+   */
+  offer(name: string, value: V): boolean {
+    if (!this.seenBefore(name)) return false;
+    this.set(name, value);
+    return true;
   }
 
   /** Forgets one name. */
@@ -109,6 +128,26 @@ export class ResolutionCache<V> {
       this.old = new Map();
       this.evicting = undefined;
     }
+  }
+
+  /** Whether `name` was offered since the filter was cleared; marks it. */
+  private seenBefore(name: string): boolean {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193);
+    hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+    hash ^= hash >>> 13;
+    const seen = (this.seen ??= new Int32Array(SEEN_BITS >>> 5));
+    const index = (hash >>> 5) & ((SEEN_BITS >>> 5) - 1);
+    const bit = 1 << (hash & 31);
+    const word = seen[index] as number;
+    if ((word & bit) !== 0) return true;
+    if (++this.seenCount > this.limit) {
+      // Past the limit, the filter starts over: names seen once long ago count as new again.
+      seen.fill(0);
+      this.seenCount = 1;
+      seen[index] = bit;
+    } else seen[index] = word | bit;
+    return false;
   }
 
   private promote(name: string): V | undefined {

@@ -138,7 +138,10 @@ export interface EventBusStats {
   readonly subscriptions: number;
   /** Open buffered subscriptions (Wippy `subscribe`, broker `consume`). */
   readonly channels: number;
-  /** Event names whose delivery plan is cached (at most 16,384: the cache keeps the names in use). */
+  /**
+   * Event names whose delivery plan is cached: names published more than once, at most 16,384 (the
+   * cache keeps the names in use).
+   */
   readonly cachedNames: number;
   /** Events dropped by full buffers (each one also reported). */
   readonly dropped: number;
@@ -719,7 +722,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
       local,
       fastEmit && subscribers.length === 1 ? subscribers[0] : undefined,
     );
-    this.plans.set(name, plan);
+    // A name published once (a unique id in it) is delivered with a plan that is not kept.
+    this.plans.offer(name, plan);
     return plan;
   }
 
