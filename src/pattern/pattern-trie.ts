@@ -89,6 +89,15 @@ function bySeq(a: PatternRegistration<unknown>, b: PatternRegistration<unknown>)
   return a.seq - b.seq;
 }
 
+/** Appends the wildcard entries of a trie node that match `name`. */
+function collectMatches<T>(wild: readonly PatternEntry<T>[] | undefined, name: string, into: PatternEntry<T>[]): void {
+  if (wild === undefined) return;
+  for (let i = 0; i < wild.length; i++) {
+    const entry = wild[i] as PatternEntry<T>;
+    if ((entry.test as CompiledPattern['test'])(name)) into.push(entry);
+  }
+}
+
 /**
  * A set of patterns with values, answering "which values match this name" in registration order.
  *
@@ -172,23 +181,14 @@ export class PatternSet<T> {
 
   /** The values whose pattern matches `name`, in registration order, freshly resolved (a new array). */
   resolve(name: string): T[] {
-    let first: PatternEntry<T> | undefined = this.entries.get(name);
-    if (first !== undefined && first.test !== undefined) first = undefined;
-    let more: PatternEntry<T>[] | undefined;
+    const found: PatternEntry<T>[] = [];
+    const exact = this.entries.get(name);
+    if (exact !== undefined && exact.test === undefined) found.push(exact);
     // The prefix trie, one segment at a time.
     let node: TrieNode<T> | undefined = this.root;
     let start = 0;
     for (;;) {
-      const wild = node.wild;
-      if (wild !== undefined) {
-        for (let i = 0; i < wild.length; i++) {
-          const entry = wild[i] as PatternEntry<T>;
-          if ((entry.test as CompiledPattern['test'])(name)) {
-            if (first === undefined) first = entry;
-            else (more ??= []).push(entry);
-          }
-        }
-      }
+      collectMatches(node.wild, name, found);
       const children: Map<string, TrieNode<T>> | undefined = node.children;
       if (children === undefined || start > name.length) break;
       let dot = name.indexOf('.', start);
@@ -206,27 +206,17 @@ export class PatternSet<T> {
       const dot = end === 0 ? -1 : name.lastIndexOf('.', end - 1);
       node = children.get(name.slice(dot + 1, end));
       if (node === undefined) break;
-      const wild = node.wild;
-      if (wild !== undefined) {
-        for (let i = 0; i < wild.length; i++) {
-          const entry = wild[i] as PatternEntry<T>;
-          if ((entry.test as CompiledPattern['test'])(name)) {
-            if (first === undefined) first = entry;
-            else (more ??= []).push(entry);
-          }
-        }
-      }
+      collectMatches(node.wild, name, found);
       end = dot;
     }
-    if (first === undefined) return [];
-    if (more === undefined) {
+    if (found.length === 0) return [];
+    if (found.length === 1) {
       const values: T[] = [];
-      for (let r = first.head; r !== undefined; r = r.next) values.push(r.value);
+      for (let r = (found[0] as PatternEntry<T>).head; r !== undefined; r = r.next) values.push(r.value);
       return values;
     }
     const hits: PatternRegistration<T>[] = [];
-    for (let r = first.head; r !== undefined; r = r.next) hits.push(r);
-    for (const entry of more) for (let r = entry.head; r !== undefined; r = r.next) hits.push(r);
+    for (const entry of found) for (let r = entry.head; r !== undefined; r = r.next) hits.push(r);
     hits.sort(bySeq);
     const values: T[] = new Array<T>(hits.length);
     for (let i = 0; i < hits.length; i++) values[i] = (hits[i] as PatternRegistration<T>).value;
