@@ -9,7 +9,7 @@ import type { EventPermissionPolicy } from './faces/wippy/event-permissions.js';
 import { GrafanaBus } from './faces/grafana/grafana-bus.js';
 import type { EmitGroups, EmitOptions, Service, ServiceBroker, ServiceSchema } from './faces/moleculer/service.js';
 import { ServiceEvents } from './faces/moleculer/service-events.js';
-import type { ServiceRegistry } from './faces/moleculer/service-catalog.js';
+import type { ServiceRegistry } from './faces/moleculer/service-registry.js';
 import { unavailableChannels, type Channels } from './core/channels.js';
 import type { ChannelEventPublisher, ContextHost } from './channels/channel-context.js';
 import { MemoryChannels, type MemoryChannelsOptions } from './channels/memory-channels.js';

@@ -58,7 +58,7 @@ export type {
   NodeListOptions,
   CatalogService,
   CatalogEvent,
-} from './faces/moleculer/service-catalog.js';
+} from './faces/moleculer/service-registry.js';
 export { BROKER_ERROR_TYPES } from './faces/moleculer/service-events.js';
 
 // Wippy: send / subscribe with channels, and permissions per system.

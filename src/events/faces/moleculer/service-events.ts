@@ -15,7 +15,8 @@ import {
 import type { EventCore } from '../../core/event-core.js';
 import type { DeliveryMode, EventEnvelope } from '../../core/event-envelope.js';
 import { compileParamsValidator, type ParamsCheck } from './params-validation.js';
-import { ServiceCatalog, describeServices, type CatalogService } from './service-catalog.js';
+import { ServiceCatalog, describeServices } from './service-catalog.js';
+import type { CatalogService } from './service-registry.js';
 
 /**
  * The `type` of each `$broker.error` this face reports: Moleculer's own constants (its

@@ -4,7 +4,7 @@ import type { DeliveryMode, EventEnvelope } from '../../core/event-envelope.js';
 import type { Disposable } from '../../../common/disposable.js';
 import type { Logger } from '../../../common/logger.js';
 import type { ParamsSchema } from './params-validation.js';
-import type { ServiceRegistry } from './service-catalog.js';
+import type { ServiceRegistry } from './service-registry.js';
 
 /** Groups an event is limited to: one name or several (Moleculer's third argument). */
 export type EmitGroups = string | readonly string[];
