@@ -13,6 +13,7 @@ import { silentLogger } from 'kindling';
 import { DefaultEventBus, type EventBus, type ServiceSchema } from 'kindling/events';
 import { createNatsEventBus } from 'kindling/nats';
 import { type BenchRow, compare, cpuNowMs, report } from '../harness.js';
+import { removeStreams } from '../nats-streams.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
 const URL_ = process.env['KINDLING_NATS_URL'] ?? 'nats://127.0.0.1:4222';
@@ -230,8 +231,10 @@ async function remotePair(subject: string, scenario: Scenario, prefix: string): 
 /** Events per second of `scenario` from one node to another over NATS, for each subject, interleaved. */
 async function remote(scenario: Scenario, subjects: string[]): Promise<Map<string, number>> {
   const pairs = new Map<string, [Broker, Broker]>();
+  const prefixes: string[] = [];
   for (const subject of subjects) {
     const prefix = `bench-mf-${subject}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    prefixes.push(prefix);
     pairs.set(subject, await remotePair(subject, scenario, prefix));
   }
   // The Kindling nodes find each other through presence: wait until an event gets across.
@@ -265,6 +268,7 @@ async function remote(scenario: Scenario, subjects: string[]): Promise<Map<strin
     await sender.stop();
     await receiver.stop();
   }
+  for (const prefix of prefixes) await removeStreams(URL_, prefix);
   return new Map([...rates].map(([s, values]) => [s, median(values)]));
 }
 

@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { AckPolicy, connect, type NatsConnection } from 'nats';
 import { createNatsEventBus, type JetStreamChannels } from 'kindling/nats';
 import { compare, report, type BenchRow } from '../harness.js';
+import { removeStreams } from '../nats-streams.js';
 
 const URL_ = process.env['KINDLING_NATS_URL'] ?? 'nats://127.0.0.1:4222';
 const WARMUP = 20_000;
@@ -294,23 +295,6 @@ async function measureAll(
   }
 }
 
-/** Deletes the JetStream streams every bus under `prefix` made (each bus makes its channel and dead-letter streams). */
-async function removeStreams(prefix: string): Promise<void> {
-  const nc = await connect({ servers: URL_ });
-  try {
-    const jsm = await nc.jetstreamManager();
-    const names: string[] = [];
-    for await (const stream of jsm.streams.list()) {
-      const subjects = stream.config.subjects ?? [];
-      if (subjects.length > 0 && subjects.every((subject) => subject.startsWith(`${prefix}.`)))
-        names.push(stream.config.name);
-    }
-    for (const name of names) await jsm.streams.delete(name).catch(() => undefined);
-  } finally {
-    await nc.close();
-  }
-}
-
 async function durableKindling(prefix: string): Promise<number> {
   const a = createNatsEventBus({ nodeID: 'dur-a', nats: { url: URL_, prefix }, logger: quiet });
   const b = createNatsEventBus({ nodeID: 'dur-b', nats: { url: URL_, prefix }, logger: quiet });
@@ -440,7 +424,7 @@ async function main(): Promise<void> {
     'durable channels: both sides in this process, 500 sends in flight; timed from the first send, the consumers already set up',
   );
   // The buses of the emit pairs made channel and dead-letter streams; each reserves storage on the server.
-  await removeStreams(prefix);
+  await removeStreams(URL_, prefix);
   const compared = compare(rows).map((row) => {
     if (row.ratio === undefined || row.target === undefined) return row;
     const need = row.subject === 'nats (raw, batches of 32)' ? 1 : 3;
