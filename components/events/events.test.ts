@@ -57,6 +57,19 @@ describe('events component config', () => {
   });
 });
 
+describe('events component preferLocal', () => {
+  it('takes a boolean, and refuses anything else naming the field', async () => {
+    await using app = await bootTestApp({ config: { events: { preferLocal: false } } });
+    expect(app.get<EventBus>(EventBus).state).toBe('started');
+    const error = await bootTestApp({ config: { events: { preferLocal: 'no' } } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'INVALID' });
+    expect(String((error as Error).message)).toMatch(/preferLocal/);
+  });
+});
+
 describe('events component limits', () => {
   it('refuses a nats.maxNodes below 1, naming the field', async () => {
     const error = await bootTestApp({

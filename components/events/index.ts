@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
 import { messageOf } from 'kindling';
 import { EventBus, createEventBus } from 'kindling/events';
 import type { Disposable } from 'kindling';
@@ -149,6 +149,14 @@ export class EventsComponentConfig {
   @IsIn(['drop-oldest', 'drop-newest', 'error'])
   overflow?: 'drop-oldest' | 'drop-newest' | 'error';
 
+  /**
+   * Moleculer's `preferLocal` (default true): over NATS, an `emit` from a node that has a member of
+   * a group is handled by that member, on this node; false balances every emit across all nodes.
+   */
+  @IsOptional()
+  @IsBoolean()
+  preferLocal?: boolean;
+
   /** Repeats of a bus or transport fault within this many ms are counted and logged as one line (default 10 000; 0 logs each). */
   @IsOptional()
   @IsInt()
@@ -186,6 +194,7 @@ export const eventsComponent = defineComponent({
       ...(config.nodeID === undefined ? {} : { nodeID: config.nodeID }),
       ...(config.bufferSize === undefined ? {} : { bufferSize: config.bufferSize }),
       ...(config.overflow === undefined ? {} : { overflow: config.overflow }),
+      ...(config.preferLocal === undefined ? {} : { preferLocal: config.preferLocal }),
       ...(config.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: config.logRepeatWindowMs }),
     };
     const natsURL = config.nats?.url ?? process.env['KINDLING_NATS_URL'];
