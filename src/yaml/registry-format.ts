@@ -196,7 +196,7 @@ function analyseDocument(
     }
 
     // Entry keys win over the file's meta; references take the file's namespace. The values read are
-    // never changed in place (an alias may share them): createEntry copies them.
+    // never changed in place (an alias may share them); the entry freezes them as they are.
     let meta = fileMeta === EMPTY ? ownMeta : ownMeta === EMPTY ? fileMeta : { ...fileMeta, ...ownMeta };
     if (hasOwn(meta, 'depends_on') && namespace !== undefined) {
       const where: YamlPath = hasOwn(ownMeta, 'depends_on') ? [...at, 'meta', 'depends_on'] : ['meta', 'depends_on'];
