@@ -3,7 +3,7 @@ import { getMetadataStorage, type ValidationError, type ValidatorOptions } from 
 import { deepFreeze, FORBIDDEN_KEYS } from '../common/deep-freeze.js';
 import { messageOf } from '../common/errors.js';
 import { quote } from '../common/visible-text.js';
-import { getEntrySource, type Entry } from '../entry/entry.js';
+import { getEntrySource, isCanonicalEntry, type Entry } from '../entry/entry.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { plainToConfig } from './plain-to-config.js';
 import { passesCached, validateCached } from './validate-cached.js';
@@ -118,8 +118,10 @@ export function decodeEntryConfig<T extends object>(
 
   const problems: Problem[] = [];
   // class-transformer skips `__proto__` and `constructor` silently and would copy `prototype`: refuse
-  // all three up front. Own-key enumeration sees a `__proto__` key that JSON.parse created.
-  findForbiddenKeys(data, ['data'], 0, problems);
+  // all three up front. Own-key enumeration sees a `__proto__` key that JSON.parse created. An entry
+  // createEntry made was refused these keys and deeper nesting already.
+  const checked = isCanonicalEntry(entry);
+  if (!checked) findForbiddenKeys(data, ['data'], 0, problems);
 
   let plan: ClassPlan;
   try {
@@ -134,7 +136,8 @@ export function decodeEntryConfig<T extends object>(
     input = { ...input };
     if (fillId) input['id'] = entry.id;
     if (fillMeta) {
-      if (typeof entry.meta === 'object' && entry.meta !== null) findForbiddenKeys(entry.meta, ['meta'], 0, problems);
+      if (!checked && typeof entry.meta === 'object' && entry.meta !== null)
+        findForbiddenKeys(entry.meta, ['meta'], 0, problems);
       input['meta'] = entry.meta;
     }
   }

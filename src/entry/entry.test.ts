@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { KindlingError } from '../common/errors.js';
-import { createEntry, formatEntryLocation, getEntrySource, setEntrySource } from './entry.js';
+import {
+  createEntry,
+  createOwnedEntry,
+  formatEntryLocation,
+  getEntrySource,
+  jsonBytes,
+  knownEntryBytes,
+  setEntrySource,
+} from './entry.js';
 import {
   assertValidKind,
   dependencyProblem,
@@ -367,5 +375,45 @@ describe('createEntry', () => {
     expect(formatEntryLocation(entry)).toBe('app.yaml:3:5');
     expect(formatEntryLocation(entry, ['data', 'port'])).toBe('app.yaml:6:11');
     expect(Object.keys(entry)).toEqual(['id', 'kind', 'meta', 'data']);
+  });
+});
+
+describe('createOwnedEntry', () => {
+  const source = { file: 'a.yaml', line: 3, column: 5 };
+
+  it('freezes the values in place, shared parts included, and knows the entry size', () => {
+    const shared = { list: [1, -0, { deep: 'x' }] };
+    const meta = { owner: 'me', depends_on: ['app:other'] };
+    const data = { a: shared, b: shared, c: null, d: true };
+    const entry = createOwnedEntry({ id: 'app:one', kind: 'http.service', meta, data }, source);
+    expect(entry.data).toBe(data);
+    expect(entry.meta).toBe(meta);
+    expect(Object.isFrozen(entry) && Object.isFrozen(shared.list[2])).toBe(true);
+    expect(Object.is(shared.list[1], 0)).toBe(true);
+    expect(getEntrySource(entry)).toBe(source);
+    expect(createEntry(entry)).toBe(entry);
+    expect(knownEntryBytes(entry)).toBe(32 + 7 + 12 + jsonBytes(meta, Infinity) + jsonBytes(data, Infinity));
+    expect(entry).toEqual(createEntry({ id: 'app:one', kind: 'http.service', meta, data }));
+  });
+
+  it('refuses what createEntry refuses, with the same message and path', () => {
+    const input = () => ({ id: 'app:one', kind: 'k.v', meta: {}, data: { x: [1, Number.NaN] } });
+    const copied = (() => {
+      try {
+        return createEntry(input());
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(() => createOwnedEntry(input(), undefined)).toThrow((copied as Error).message);
+    const bad = { id: 'app:one', kind: 'k.v', meta: { depends_on: 'app:one' }, data: undefined };
+    expect(() => createOwnedEntry(bad, undefined)).toThrow(/meta\.depends_on/);
+  });
+
+  it('copies what it cannot take as it is (a key whose value is undefined is left out)', () => {
+    const data = { keep: 1, drop: undefined };
+    const entry = createOwnedEntry({ id: 'app:one', kind: 'k.v', meta: {}, data }, undefined);
+    expect(entry.data).toEqual({ keep: 1 });
+    expect(Object.keys(entry.data as object)).toEqual(['keep']);
   });
 });

@@ -35,7 +35,11 @@ export interface EntrySource {
 }
 
 const SOURCE = Symbol.for('kindling.entry.source');
-const CANONICAL = new WeakSet<object>();
+/**
+ * Every entry {@link createEntry} produced, with its estimated JSON size ({@link jsonBytes} of its
+ * parts) once known, or -1 until something asks for it.
+ */
+const CANONICAL = new WeakMap<object, number>();
 
 /** The declaration site of an entry, when it came from a file. */
 export function getEntrySource(entry: object): EntrySource | undefined {
@@ -58,7 +62,9 @@ export function formatEntryLocation(entry: object, path?: readonly (string | num
   return `${source.file}:${at?.line ?? source.line}:${at?.column ?? source.column}`;
 }
 
-const MAX_DEPTH = 64;
+/** How deep `meta` and `data` may nest (the field itself is level 1). */
+export const MAX_ENTRY_DEPTH = 64;
+const MAX_DEPTH = MAX_ENTRY_DEPTH;
 
 /** A refusal deep inside a value; each level it passes on the way up adds its key to `path`. */
 class CopyRefusal extends Error {
@@ -260,6 +266,146 @@ export function createEntry<D = unknown>(input: {
   };
   checkReferences(id, entry.meta);
   setEntrySource(entry, source);
-  CANONICAL.add(entry);
+  CANONICAL.set(entry, -1);
   return Object.freeze(entry);
+}
+
+/** What the in-place walk throws (one instance, no stack per throw) at anything it does not take as it is. */
+const NOT_OWNED = new Error('not owned');
+
+/**
+ * Freezes a value in place (children first, so a frozen object is one already checked whole) and
+ * returns its {@link jsonBytes}; throws {@link NOT_OWNED} at anything {@link frozenCopy} would
+ * refuse or change other than -0, which becomes 0 here too.
+ */
+function freezeOwned(value: unknown, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+      return value.length + 2;
+    case 'boolean':
+      return 5;
+    case 'number':
+      if (value - value !== 0) throw NOT_OWNED;
+      return 8;
+    case 'object':
+      break;
+    default:
+      throw NOT_OWNED;
+  }
+  if (value === null) return 4;
+  if (Object.isFrozen(value)) return jsonBytes(value, Infinity);
+  if (depth > MAX_DEPTH) throw NOT_OWNED;
+  let total = 2;
+  if (Array.isArray(value)) {
+    const length = value.length;
+    total += length;
+    for (let i = 0; i < length; i++) {
+      const item: unknown = value[i];
+      if (item === 0 && 1 / item < 0) value[i] = 0;
+      total += freezeOwned(item, depth + 1);
+    }
+  } else {
+    const prototype: unknown = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) throw NOT_OWNED;
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (FORBIDDEN_KEYS.has(key)) throw NOT_OWNED;
+      const item = record[key];
+      if (item === 0 && 1 / item < 0) record[key] = 0;
+      total += key.length + 4 + freezeOwned(item, depth + 1);
+    }
+  }
+  Object.freeze(value);
+  return total;
+}
+
+/**
+ * {@link createEntry} for values the caller owns outright (the YAML loader's freshly composed
+ * documents, which nothing else holds): the same checks and the same result, but `meta` and `data`
+ * are frozen in place instead of copied, and the entry's estimated size is known at once. Parts
+ * may be shared (a YAML alias, the file-level meta); they are frozen too. Anything unusual goes
+ * the copying way, which refuses it with its exact message. Not for values a user may still hold.
+ */
+export function createOwnedEntry(
+  input: { id: string; kind: string; meta: Record<string, unknown>; data: unknown },
+  source: EntrySource | undefined,
+): Entry {
+  const { id, kind, meta, data } = input;
+  parseEntryId(id);
+  assertValidKind(kind, id);
+  let bytes: number;
+  try {
+    bytes = 32 + id.length + kind.length + freezeOwned(meta, 1) + (data === undefined ? 4 : freezeOwned(data, 1));
+  } catch (error) {
+    if (error !== NOT_OWNED) throw error;
+    return createEntry(setEntrySource({ id, kind, meta, data }, source));
+  }
+  const entry: Entry = { id, kind, meta, data };
+  checkReferences(id, meta);
+  setEntrySource(entry, source);
+  CANONICAL.set(entry, bytes);
+  return Object.freeze(entry);
+}
+
+/**
+ * The estimated JSON size of an entry {@link createEntry} produced, once known; undefined for any
+ * other object or when it has not been computed yet.
+ */
+export function knownEntryBytes(entry: object): number | undefined {
+  const known = CANONICAL.get(entry);
+  return known === undefined || known < 0 ? undefined : known;
+}
+
+/** Records the estimated JSON size of an entry {@link createEntry} produced (others are ignored). */
+export function rememberEntryBytes(entry: object, bytes: number): void {
+  if (CANONICAL.has(entry)) CANONICAL.set(entry, bytes);
+}
+
+/** Whether `entry` is one {@link createEntry} produced: checked and deep-frozen. */
+export function isCanonicalEntry(entry: object): boolean {
+  return CANONICAL.has(entry);
+}
+
+/**
+ * About how many bytes `JSON.stringify(value)` would take (strings counted in UTF-16 units, no
+ * escapes), without building the string. Stops counting once past `cap`, so a huge or cyclic value
+ * costs at most O(cap).
+ */
+export function jsonBytes(value: unknown, cap: number): number {
+  let total = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && total <= cap) {
+    const item = stack.pop();
+    switch (typeof item) {
+      case 'string':
+        total += item.length + 2;
+        break;
+      case 'number':
+      case 'bigint':
+        total += 8;
+        break;
+      case 'boolean':
+        total += 5;
+        break;
+      case 'object':
+        if (item === null) {
+          total += 4;
+        } else if (Array.isArray(item)) {
+          total += 2 + item.length;
+          for (const element of item) stack.push(element);
+        } else {
+          total += 2;
+          for (const key of Object.keys(item)) {
+            total += key.length + 4;
+            stack.push((item as Record<string, unknown>)[key]);
+          }
+        }
+        break;
+      default:
+        total += 4;
+    }
+  }
+  return total;
 }

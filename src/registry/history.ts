@@ -1,5 +1,7 @@
 import { KindlingError } from '../common/errors.js';
-import type { Entry } from '../entry/entry.js';
+import { isCanonicalEntry, jsonBytes, knownEntryBytes, rememberEntryBytes, type Entry } from '../entry/entry.js';
+
+export { jsonBytes } from '../entry/entry.js';
 
 /** One committed change of one entry. */
 export interface RegistryChange {
@@ -165,56 +167,17 @@ function positiveInteger(value: number, option: string): number {
 /** A rough fixed cost of one change record and its references. */
 const CHANGE_OVERHEAD = 64;
 
-/** Entries are immutable: each one's estimate is computed once. */
+/** Entries are immutable: each one's estimate is computed once (see knownEntryBytes). */
 const sizes = new WeakMap<Entry, number>();
 
 /** The estimated JSON size of an entry's id, kind, meta and data; counting stops past `cap`. */
 export function entryBytes(entry: Entry, cap: number): number {
-  const known = sizes.get(entry);
+  const known = knownEntryBytes(entry) ?? sizes.get(entry);
   if (known !== undefined) return known;
   const size = 32 + entry.id.length + entry.kind.length + jsonBytes(entry.meta, cap) + jsonBytes(entry.data, cap);
-  sizes.set(entry, size);
+  // A count stopped at `cap` is not the entry's size: kept only when exact.
+  if (size > cap) return size;
+  if (isCanonicalEntry(entry)) rememberEntryBytes(entry, size);
+  else sizes.set(entry, size);
   return size;
-}
-
-/**
- * About how many bytes `JSON.stringify(value)` would take (strings counted in UTF-16 units, no
- * escapes), without building the string. Stops counting once past `cap`, so a huge or cyclic value
- * costs at most O(cap).
- */
-export function jsonBytes(value: unknown, cap: number): number {
-  let total = 0;
-  const stack: unknown[] = [value];
-  while (stack.length > 0 && total <= cap) {
-    const item = stack.pop();
-    switch (typeof item) {
-      case 'string':
-        total += item.length + 2;
-        break;
-      case 'number':
-      case 'bigint':
-        total += 8;
-        break;
-      case 'boolean':
-        total += 5;
-        break;
-      case 'object':
-        if (item === null) {
-          total += 4;
-        } else if (Array.isArray(item)) {
-          total += 2 + item.length;
-          for (const element of item) stack.push(element);
-        } else {
-          total += 2;
-          for (const key of Object.keys(item)) {
-            total += key.length + 4;
-            stack.push((item as Record<string, unknown>)[key]);
-          }
-        }
-        break;
-      default:
-        total += 4;
-    }
-  }
-  return total;
 }

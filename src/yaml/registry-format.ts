@@ -7,7 +7,6 @@ import {
   isValidNamespace,
   NAME_RULE,
   nameProblem,
-  parseEntryId,
 } from '../entry/entry-id.js';
 import type { Expansion } from './expansion-meter.js';
 import type { YamlPath, YamlPathTarget } from './source-map.js';
@@ -154,13 +153,9 @@ function analyseDocument(
     const name = checkName(item, at, problem);
     let id: string | undefined;
     if (name !== undefined && namespace !== undefined) {
-      try {
-        parseEntryId(`${namespace}:${name}`);
-        id = `${namespace}:${name}`;
-        declarations.push({ document: index, index: i, id });
-      } catch (error) {
-        problem([...at, 'name'], messageOf(error));
-      }
+      // Both halves passed the grammar (isValidNamespace, checkName), so the id does: no second parse.
+      id = `${namespace}:${name}`;
+      declarations.push({ document: index, index: i, id });
     }
     const label = (): string => (id === undefined ? `entry ${i + 1}` : `entry ${id}`);
 
@@ -196,13 +191,16 @@ function analyseDocument(
     }
 
     // Entry keys win over the file's meta; references take the file's namespace. The values read are
-    // never changed in place (an alias may share them): createEntry copies them.
-    let meta = fileMeta === EMPTY ? ownMeta : ownMeta === EMPTY ? fileMeta : { ...fileMeta, ...ownMeta };
-    if (hasOwn(meta, 'depends_on') && namespace !== undefined) {
-      const where: YamlPath = hasOwn(ownMeta, 'depends_on') ? [...at, 'meta', 'depends_on'] : ['meta', 'depends_on'];
-      const resolved = resolveDependsOn(meta['depends_on'], { namespace, where, label, problem, id });
-      if (resolved !== undefined) meta = { ...meta, depends_on: resolved };
+    // never changed in place (an alias may share them); the entry freezes them as they are.
+    let meta = fileMeta === EMPTY ? ownMeta : ownMeta === EMPTY ? fileMeta : undefined;
+    const own = hasOwn(ownMeta, 'depends_on');
+    if ((own || hasOwn(fileMeta, 'depends_on')) && namespace !== undefined) {
+      const where: YamlPath = own ? [...at, 'meta', 'depends_on'] : ['meta', 'depends_on'];
+      const value = own ? ownMeta['depends_on'] : fileMeta['depends_on'];
+      const resolved = resolveDependsOn(value, { namespace, where, label, problem, id });
+      if (resolved !== undefined) meta = { ...fileMeta, ...ownMeta, depends_on: resolved };
     }
+    meta ??= { ...fileMeta, ...ownMeta };
 
     if (problems.length > failures || guard === undefined || id === undefined || typeof kind !== 'string') return;
     const data = hasData
@@ -259,19 +257,22 @@ function resolveDependsOn(
   // Before the entry's own name is known to be valid, a reference is checked against a stand-in id
   // (no reference can name it), so that its other problems are still reported.
   const self = id ?? `${namespace}:`;
-  const check = (ref: unknown, at: YamlPath): string | undefined => {
+  const check = (ref: unknown, at: () => YamlPath): string | undefined => {
+    // Most references are plain names or ids: resolved without building a path or a message.
+    if (isPlainDependency(ref, self))
+      return (ref as string).includes(':') ? (ref as string) : `${namespace}:${ref as string}`;
     if (typeof ref !== 'string') {
-      problem(at, `meta.depends_on of ${label()} must list names, got ${describe(ref)}`, 'value', id);
+      problem(at(), `meta.depends_on of ${label()} must list names, got ${describe(ref)}`, 'value', id);
       return undefined;
     }
-    const bad = isPlainDependency(ref, self) ? undefined : dependencyProblem(ref, self);
+    const bad = dependencyProblem(ref, self);
     if (bad !== undefined) {
-      problem(at, `meta.depends_on of ${label()}: ${quote(ref)} ${bad}`, 'value', id);
+      problem(at(), `meta.depends_on of ${label()}: ${quote(ref)} ${bad}`, 'value', id);
       return undefined;
     }
     return ref.includes(':') ? ref : `${namespace}:${ref}`;
   };
-  if (typeof value === 'string') return check(value, where);
+  if (typeof value === 'string') return check(value, () => where);
   if (!Array.isArray(value)) {
     problem(
       where,
@@ -282,10 +283,10 @@ function resolveDependsOn(
     return undefined;
   }
   const out: string[] = [];
-  value.forEach((ref: unknown, i) => {
-    const resolved = check(ref, [...where, i]);
+  for (let i = 0; i < value.length; i++) {
+    const resolved = check(value[i], () => [...where, i]);
     if (resolved !== undefined) out.push(resolved);
-  });
+  }
   return out.length === value.length ? out : undefined;
 }
 

@@ -1,6 +1,6 @@
 import { messageOf } from '../common/errors.js';
 import { FileBoundary } from '../common/file-boundary.js';
-import { createEntry, setEntrySource, type Entry } from '../entry/entry.js';
+import { createEntry, createOwnedEntry, MAX_ENTRY_DEPTH, setEntrySource, type Entry } from '../entry/entry.js';
 import { entrySource, FileOrigin } from './entry-origin.js';
 import { collectFiles, compare, readAll, tooLarge } from './registry-files.js';
 import { analyse, entriesOf, type Analysis, type Declaration } from './registry-format.js';
@@ -158,14 +158,16 @@ function parseRegistryFile(
   }
 
   const entries: Entry[] = [];
+  // The composed documents are this function's alone: entries freeze them in place instead of
+  // copying them, when the depth limit already keeps them within what an entry may nest.
+  const owned = limits.maxDepth <= MAX_ENTRY_DEPTH;
   for (const draft of analysis.drafts) {
-    if (duplicates.has(`${draft.document}:${draft.index}`)) continue;
+    if (duplicates.size > 0 && duplicates.has(`${draft.document}:${draft.index}`)) continue;
     const at = positions(draft);
     const source = entrySource(origin, draft.document, draft.index, at);
     try {
-      entries.push(
-        createEntry(setEntrySource({ id: draft.id, kind: draft.kind, meta: draft.meta, data: draft.data }, source)),
-      );
+      const input = { id: draft.id, kind: draft.kind, meta: draft.meta, data: draft.data };
+      entries.push(owned ? createOwnedEntry(input, source) : createEntry(setEntrySource(input, source)));
     } catch (error) {
       // createEntry names the part it refused (details.path): point at it, not only at the entry.
       const path = (error as { details?: { path?: unknown } }).details?.path;
