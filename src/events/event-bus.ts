@@ -169,9 +169,9 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
     this.broker = new EventBroker(this.core, options.resilient);
     this.moleculer = new ServiceEvents(this.core, this, (services) => this.transport.updateNodeInfo?.({ services }));
     this.channelEvents = {
-      emit: (name, payload, o) => this.moleculer.emit(name, payload, o),
-      broadcast: (name, payload, o) => this.moleculer.broadcast(name, payload, o),
-      broadcastLocal: (name, payload, o) => this.moleculer.broadcastLocal(name, payload, o),
+      emit: (name, payload, o) => this.moleculer.followUp(name, payload, 'emit', o),
+      broadcast: (name, payload, o) => this.moleculer.followUp(name, payload, 'broadcast', o),
+      broadcastLocal: (name, payload, o) => this.moleculer.followUp(name, payload, 'broadcastLocal', o),
     };
     // A transport that can carry channels declares `openChannels` (undefined until it has them).
     if (!('openChannels' in this.transport)) {

@@ -297,7 +297,15 @@ export function channelContract(label: string, makeWorld: () => Promise<ChannelW
         requestID: 'root',
         caller: 'g',
       });
-      expect(events[0]?.meta).toEqual({ user: 'taylor', step: 1, via: 'event' });
+      // The event continues the trace (in its meta, where handlers read it) and names its parent.
+      expect(events[0]?.meta).toEqual({
+        traceparent: TRACEPARENT,
+        tracestate: 'vendor=1',
+        user: 'taylor',
+        step: 1,
+        via: 'event',
+      });
+      expect(events[0]).toMatchObject({ parentID: a.id, requestID: 'root', caller: 'g' });
       await world.bus(0).destroyService(service);
     });
 

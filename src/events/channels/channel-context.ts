@@ -6,10 +6,16 @@ import type {
   ChannelSendOptions,
 } from '../core/channels.js';
 
-/** @internal The options of a follow-up event. */
+/**
+ * @internal A follow-up event's groups and meta, and its lineage: the message it follows from is its
+ * parent, in the same request, from the consumer group as caller.
+ */
 export interface FollowUpOptions {
   readonly groups?: string | readonly string[];
   readonly meta: Readonly<Record<string, unknown>>;
+  readonly parentID: string;
+  readonly requestID: string;
+  readonly caller: string | undefined;
 }
 
 /** @internal Where a channel handler's follow-up events go: the bus's Moleculer calls. */
@@ -28,8 +34,16 @@ export interface ContextHost {
 }
 
 function followUp(message: ChannelMessage, options: ChannelEmitOptions | undefined): FollowUpOptions {
-  const meta = options?.meta === undefined ? { ...message.meta } : { ...message.meta, ...options.meta };
-  return options?.groups === undefined ? { meta } : { groups: options.groups, meta };
+  // The trace goes on in the meta, where event handlers and channel sends read it.
+  const trace =
+    message.traceparent === undefined
+      ? {}
+      : message.tracestate === undefined
+        ? { traceparent: message.traceparent }
+        : { traceparent: message.traceparent, tracestate: message.tracestate };
+  const meta = { ...trace, ...message.meta, ...options?.meta };
+  const lineage = { meta, parentID: message.id, requestID: message.requestID, caller: message.group };
+  return options?.groups === undefined ? lineage : { ...lineage, groups: options.groups };
 }
 
 /** @internal The context a channel handler receives for `message`. */

@@ -119,6 +119,15 @@ function callEach(
   });
 }
 
+/** @internal Where an event that follows from another message comes from. */
+export interface FollowUpLineage {
+  readonly groups?: EmitGroups | undefined;
+  readonly meta?: Readonly<Record<string, unknown>> | undefined;
+  readonly parentID?: string | undefined;
+  readonly requestID?: string | undefined;
+  readonly caller?: string | undefined;
+}
+
 /**
  * @internal The Moleculer face, hosted by the bus: `createService`, `emit` (balanced:
  * one handler per group and pattern), `broadcast`, `broadcastLocal`, lifecycle hooks and the
@@ -246,18 +255,31 @@ export class ServiceEvents implements ContextPublisher {
         : options.meta === undefined
           ? parent.meta
           : { ...parent.meta, ...options.meta };
-    const groups =
-      options.groups === undefined ? undefined : typeof options.groups === 'string' ? [options.groups] : options.groups;
+    this.followUp(name, payload, eventType, {
+      groups: options.groups,
+      meta,
+      parentID: parent?.id,
+      requestID: parent?.requestID,
+      caller: parent?.service?.fullName,
+    });
+  }
+
+  /**
+   * An event that follows from another message (a handler's `ctx.emit`, a channel handler's): the
+   * lineage — parent id, request id, caller — and the meta are given as they are.
+   */
+  followUp(name: string, payload: unknown, eventType: DeliveryMode, lineage: FollowUpLineage): void {
+    const groups = lineage.groups;
     this.core.settle(
       this.core.publish({
         name,
         data: payload,
         eventType,
-        groups,
-        meta,
-        parentID: parent?.id,
-        requestID: parent?.requestID,
-        caller: parent?.service?.fullName,
+        groups: groups === undefined ? undefined : typeof groups === 'string' ? [groups] : groups,
+        meta: lineage.meta,
+        parentID: lineage.parentID,
+        requestID: lineage.requestID,
+        caller: lineage.caller,
       }),
       name,
     );
