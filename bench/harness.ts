@@ -49,7 +49,8 @@ export interface MeasureOptions {
   readonly warmupSamples?: number;
 }
 
-function median(values: readonly number[]): number {
+/** The median of `values`. */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { silentLogger } from 'kindling';
 import { DefaultEventBus, type EventBus, type ServiceSchema } from 'kindling/events';
 import { createNatsEventBus } from 'kindling/nats';
-import { type BenchRow, compare, cpuNowMs, report } from '../harness.js';
+import { type BenchRow, compare, cpuNowMs, median, report } from '../harness.js';
 import { removeStreams } from '../nats-streams.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
@@ -270,14 +270,6 @@ async function remote(scenario: Scenario, subjects: string[]): Promise<Map<strin
   }
   for (const prefix of prefixes) await removeStreams(URL_, prefix);
   return new Map([...rates].map(([s, values]) => [s, median(values)]));
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function natsReachable(): Promise<boolean> {

@@ -82,6 +82,15 @@ interface RunCache {
   kind: string;
 }
 
+/** The source at the end of a header line, from `from` to `lineEnd`: the last one again when it repeats. */
+function sourceOfLine(text: string, from: number, lineEnd: number, last: RunCache): string {
+  if (lineEnd - from === last.source.length && text.startsWith(last.source, from)) return last.source;
+  const source = text.slice(from, lineEnd);
+  last.source = source;
+  last.idPrefix = `${source}-`;
+  return source;
+}
+
 /**
  * Reads wire envelopes ({@link decodeEnvelope}, {@link decodeEnvelopes}) and remembers the source
  * and split name of the last one it read: messages come in runs from one node about one name, so a
@@ -136,13 +145,7 @@ export class EnvelopeDecoder {
     if (time < 0) fail(`time ${show(text.slice(s3 + 1, s4), QUOTE_CHARS)} is not a number`);
     const changes = comma < 0 ? undefined : runTimes(text, comma, s4, count);
     if (subjectName === undefined) fail('the name is neither in the message nor in its subject');
-    let source: string;
-    if (lineEnd - s4 - 1 === last.source.length && text.startsWith(last.source, s4 + 1)) source = last.source;
-    else {
-      source = text.slice(s4 + 1, lineEnd);
-      last.source = source;
-      last.idPrefix = `${source}-`;
-    }
+    const source = sourceOfLine(text, s4 + 1, lineEnd, last);
     if (text.charCodeAt(lineEnd + 1) !== 91) fail('the data of a run is not a JSON array'); // "["
     const datas = parseJSON(text.slice(lineEnd + 1), 'data');
     if (!Array.isArray(datas) || datas.length !== count)
@@ -242,13 +245,7 @@ export class EnvelopeDecoder {
     const time = decimal(text, s2 + 1, s3);
     if (time < 0) fail(`time ${show(text.slice(s2 + 1, s3), QUOTE_CHARS)} is not a number`);
     // Messages come in runs from one node about one name: the last source and split name are reused.
-    let source: string;
-    if (lineEnd - s3 - 1 === last.source.length && text.startsWith(last.source, s3 + 1)) source = last.source;
-    else {
-      source = text.slice(s3 + 1, lineEnd);
-      last.source = source;
-      last.idPrefix = `${source}-`;
-    }
+    let source = sourceOfLine(text, s3 + 1, lineEnd, last);
     let dataStart = lineEnd + 1;
     let e: Record<string, unknown> | undefined;
     if (withExtras) {
