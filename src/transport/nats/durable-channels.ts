@@ -565,6 +565,8 @@ class JetStreamChannelSubscription implements ChannelSubscription {
   private lanes: Lane[] = [];
   private closing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Lanes waiting for a free place in {@link inFlight}: each finished message wakes one. */
+  private readonly waitingForRoom: (() => void)[] = [];
   private readonly sleepers = new Set<() => void>();
   private readonly maxRetries: number;
   private readonly maxInFlight: number;
@@ -629,9 +631,15 @@ class JetStreamChannelSubscription implements ChannelSubscription {
               await this.handle(msg);
               continue;
             }
-            const task = this.handle(msg).finally(() => this.inFlight.delete(task));
+            const task = this.handle(msg).finally(() => {
+              this.inFlight.delete(task);
+              this.waitingForRoom.shift()?.();
+            });
             this.inFlight.add(task);
-            while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+            // One waiter per full lane, woken by the next message done: no handler per pending
+            // promise at every wait (Promise.race over them grew with the square of maxInFlight).
+            while (this.inFlight.size >= this.maxInFlight)
+              await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
           }
         } catch (error) {
           if (this.closing === undefined)
