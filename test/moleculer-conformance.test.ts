@@ -171,6 +171,30 @@ describe.each(['moleculer', 'kindling'] as const)('Moleculer event scenarios, on
     expect(contexts[0]).toBe(contexts[1]);
   });
 
+  // moleculer test/unit/service.spec.js › "should create event definition with multiple handlers"
+  // (the definition given as the array itself)
+  it('calls each function of an array given as the event itself', async () => {
+    const broker = make();
+    const calls: string[] = [];
+    broker.createService({
+      name: 'users',
+      events: {
+        'user.updated': [
+          function (ctx: EventContext) {
+            calls.push(`first ${(ctx.params as { id: number }).id}`);
+          },
+          function (payload: { id: number }) {
+            calls.push(`second ${payload.id}`);
+          },
+        ],
+      },
+    });
+    await broker.start();
+    broker.emit('user.updated', { id: 1 });
+    await settle();
+    expect(calls).toEqual(['first 1', 'second 1']);
+  });
+
   // moleculer test/unit/service-broker.spec.js › "Test broker.destroyService" › "should broadcast
   // error while destroying service"
   it('destroys a service whose stopped hook throws: resolves, reports, announces', async () => {

@@ -23,7 +23,9 @@ export function describeServices(services: readonly Service[]): CatalogService[]
     ...(service.version === undefined ? {} : { version: service.version }),
     fullName: service.fullName,
     events: Object.entries(service.schema.events ?? {}).map(([key, declaration]) => {
-      const definition = (typeof declaration === 'function' ? {} : declaration) as Partial<ServiceEventDefinition>;
+      const definition = (
+        typeof declaration === 'function' || Array.isArray(declaration) ? {} : declaration
+      ) as Partial<ServiceEventDefinition>;
       return {
         name: typeof definition.name === 'string' ? definition.name : key,
         group: typeof definition.group === 'string' ? definition.group : service.name,

@@ -288,10 +288,13 @@ export class ServiceEvents implements ContextPublisher {
   private register(
     service: Service,
     key: string,
-    declaration: ServiceEventHandler | ServiceEventDefinition,
+    declaration: ServiceEventHandler | ServiceEventDefinition | readonly ServiceEventHandler[],
   ): Disposable {
+    // A function or an array of functions is the handler; anything else is a definition.
     const definition: ServiceEventDefinition =
-      typeof declaration === 'function' ? { handler: declaration } : declaration;
+      typeof declaration === 'function' || Array.isArray(declaration)
+        ? ({ handler: declaration } as ServiceEventDefinition)
+        : (declaration as ServiceEventDefinition);
     // Moleculer listens on the definition's own `name` when it has one, else on the key.
     const ownName = (definition as { name?: unknown } | undefined)?.name;
     if (ownName !== undefined && (typeof ownName !== 'string' || ownName === '')) {

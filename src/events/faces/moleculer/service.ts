@@ -147,7 +147,10 @@ export interface ServiceEventDefinition {
 export interface ServiceSchema {
   readonly name: string;
   readonly version?: string | number;
-  readonly events?: Readonly<Record<string, ServiceEventHandler | ServiceEventDefinition>>;
+  /** Handlers by event name: a function, a definition, or (as Moleculer) an array of functions, each called. */
+  readonly events?: Readonly<
+    Record<string, ServiceEventHandler | ServiceEventDefinition | readonly ServiceEventHandler[]>
+  >;
   /** Called once the service is registered. */
   readonly created?: (this: Service) => void;
   /** Called when the bus starts (or at once, when it already runs). */
