@@ -121,21 +121,26 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
   // deduplicated in O(1) per member.
   const addedFor = new Int32Array(ops.length);
   let edges = 0;
-  ops.forEach((op, i) => {
-    const refs = dependsOnOf(op.entry);
-    if (refs.length === 0) return;
-    const mark = i + 1;
+  // One edge adder for the whole batch (no closure per op): `current` is the op whose references are read.
+  let current = 0;
+  let deleting = false;
+  const add = (target: number): void => {
+    const i = current;
+    if (target === i || addedFor[target] === i + 1) return;
+    addedFor[target] = i + 1;
     // Deletes run dependants first; creates and updates run dependencies first.
-    const deleting = op.op === 'delete';
-    const add = (target: number): void => {
-      if (target === i || addedFor[target] === mark) return;
-      addedFor[target] = mark;
-      const from = deleting ? i : target;
-      const to = deleting ? target : i;
-      (successors[from] ??= []).push(to);
-      indegree[to] = (indegree[to] as number) + 1;
-      edges++;
-    };
+    const from = deleting ? i : target;
+    const to = deleting ? target : i;
+    (successors[from] ??= []).push(to);
+    indegree[to] = (indegree[to] as number) + 1;
+    edges++;
+  };
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i] as PlannedOp;
+    const refs = dependsOnOf(op.entry);
+    if (refs.length === 0) continue;
+    current = i;
+    deleting = op.op === 'delete';
     let namespace: string | undefined;
     for (const ref of refs) {
       if (ref.startsWith('group:')) (byGroup ??= index((o) => groupsOf(o.entry))).get(ref.slice(6))?.forEach(add);
@@ -146,7 +151,7 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
         if (target !== undefined) add(target);
       }
     }
-  });
+  }
 
   // Ids are unique within a batch (the check refuses repeats): one sort gives every op its rank.
   // The engine's own sort of strings (UTF-16 code units, as `<` compares) needs no callback per

@@ -260,17 +260,15 @@ export class Transaction {
     inverse: boolean,
   ): Promise<unknown> | undefined {
     const listener = registration.listener;
-    const run = (): unknown => {
-      if (!inverse) {
-        if (op.op === 'create') return listener.add(ctx, op.entry);
-        if (op.op === 'update') return listener.update(ctx, op.entry, op.previous as Entry);
-        return listener.delete(ctx, op.entry);
-      }
-      if (op.op === 'create') return listener.delete(ctx, op.entry);
-      if (op.op === 'update') return listener.update(ctx, op.previous as Entry, op.entry);
-      return listener.add(ctx, op.entry);
-    };
-    const result = run();
+    // No closure per call: this runs once per listener per op.
+    let result: unknown;
+    if (!inverse) {
+      if (op.op === 'create') result = listener.add(ctx, op.entry);
+      else if (op.op === 'update') result = listener.update(ctx, op.entry, op.previous as Entry);
+      else result = listener.delete(ctx, op.entry);
+    } else if (op.op === 'create') result = listener.delete(ctx, op.entry);
+    else if (op.op === 'update') result = listener.update(ctx, op.previous as Entry, op.entry);
+    else result = listener.add(ctx, op.entry);
     if (!isThenable(result)) return undefined;
     const method = inverse
       ? { create: 'delete', update: 'update', delete: 'add' }[op.op]
