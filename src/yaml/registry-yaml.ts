@@ -153,7 +153,7 @@ function parseRegistryFile(
         message: `duplicate entry id "${entry.id}" (first declared at ${first.file}:${first.line}:${first.column})`,
       });
     } else {
-      declared.set(entry.id, { file, ...at });
+      declared.set(entry.id, { file, line: at.line, column: at.column });
     }
   }
 
