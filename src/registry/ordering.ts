@@ -87,18 +87,24 @@ class RankHeap {
   }
 }
 
+function indexById(ids: readonly string[]): Map<string, number> {
+  const byId = new Map<string, number>();
+  for (let i = 0; i < ids.length; i++) byId.set(ids[i] as string, i);
+  return byId;
+}
+
 /**
  * Orders a batch deterministically: a dependency (`meta.depends_on`: `name`, `ns:name`,
  * `ns:<namespace>`, `group:<g>`) is created or updated before its dependants and deleted after
  * them; ties break by id, so input order never changes the outcome. Dependencies outside the batch
  * impose no order. Throws `INVALID` with `details.cycle` (and `details.cycles`, one per cyclic
  * group) when the batch's dependencies form a cycle. O(n log n + e) for n ops and e edges; every
- * reference is resolved through a map, never by scanning.
+ * reference is resolved through a map, never by scanning. `indexOf`, when the caller has it already,
+ * maps every op's id to its index in `ops`.
  */
-export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
+export function orderOperations(ops: readonly PlannedOp[], indexOf?: ReadonlyMap<string, number>): PlannedOp[] {
   const ids = ops.map((op) => op.id);
-  const byId = new Map<string, number>();
-  for (let i = 0; i < ids.length; i++) byId.set(ids[i] as string, i);
+  const byId = indexOf ?? indexById(ids);
   // The namespace and group indexes are built only when a `ns:` or `group:` reference needs them.
   let byNamespace: Map<string, number[]> | undefined;
   let byGroup: Map<string, number[]> | undefined;
