@@ -139,7 +139,7 @@ function transform(store: TransformerStorage, value: unknown, targetType: unknow
     if (Object.getPrototypeOf(value) !== Array.prototype) throw BAIL;
     if (arrayType !== undefined && arrayType !== Array && arrayType !== Object) throw BAIL;
     const out: unknown[] = [];
-    for (const item of value) out.push(transform(store, item, targetType, undefined));
+    for (let i = 0; i < value.length; i++) out.push(transform(store, value[i], targetType, undefined));
     return out;
   }
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- class-transformer's own conversion
@@ -155,6 +155,8 @@ function transform(store: TransformerStorage, value: unknown, targetType: unknow
     return transformObject(store, value as Record<string, unknown>, targetType as Constructor | undefined);
   }
   if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') throw BAIL;
+  // Most fields have no type rule: nothing below can refuse them.
+  if (targetType === undefined) return value;
   if (targetType === Date || targetType === Map || targetType === Set) throw BAIL;
   if (typeof Buffer !== 'undefined' && targetType === Buffer) throw BAIL;
   return value;

@@ -84,8 +84,22 @@ export function passesCached(object: object, options: ValidatorOptions): boolean
   }
 }
 
+/** Frozen option objects already read by {@link plainOptions} (decodes pass the same few each time). */
+const plainAnswers = new WeakMap<ValidatorOptions, boolean>();
+
 /** The options {@link passesCached} models: whitelisting (refusing or not), no groups, no skipping. */
 function plainOptions(options: ValidatorOptions): boolean {
+  // A frozen options object (its nested values included, read below only at the top level) cannot change.
+  if (!Object.isFrozen(options)) return readPlainOptions(options);
+  let answer = plainAnswers.get(options);
+  if (answer === undefined) {
+    answer = readPlainOptions(options);
+    plainAnswers.set(options, answer);
+  }
+  return answer;
+}
+
+function readPlainOptions(options: ValidatorOptions): boolean {
   for (const key of Object.keys(options)) {
     const value = (options as Record<string, unknown>)[key];
     if (key === 'whitelist' || key === 'validationError') continue;
@@ -191,13 +205,15 @@ function passesProperty(
 
 /** class-validator's `customValidations` (its synchronous part), as a yes/no. */
 function passesCustom(view: MetadataStorage, object: object, value: unknown, metadatas: readonly Metadata[]): boolean {
+  if (metadatas.length === 0) return true;
+  const targetName = (object.constructor as { name?: string } | undefined)?.name as string;
   for (const metadata of metadatas) {
     if (metadata.validateIf !== undefined && !metadata.validateIf(object, value)) continue;
     for (const constraint of view.getTargetValidatorConstraints(metadata.constraintCls)) {
       // An asynchronous rule is skipped by validateSync; leave such a class to it.
       if (constraint.async) return false;
       const args = {
-        targetName: (object.constructor as { name?: string } | undefined)?.name as string,
+        targetName,
         property: metadata.propertyName,
         object,
         value,

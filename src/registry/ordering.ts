@@ -87,18 +87,24 @@ class RankHeap {
   }
 }
 
+function indexById(ids: readonly string[]): Map<string, number> {
+  const byId = new Map<string, number>();
+  for (let i = 0; i < ids.length; i++) byId.set(ids[i] as string, i);
+  return byId;
+}
+
 /**
  * Orders a batch deterministically: a dependency (`meta.depends_on`: `name`, `ns:name`,
  * `ns:<namespace>`, `group:<g>`) is created or updated before its dependants and deleted after
  * them; ties break by id, so input order never changes the outcome. Dependencies outside the batch
  * impose no order. Throws `INVALID` with `details.cycle` (and `details.cycles`, one per cyclic
  * group) when the batch's dependencies form a cycle. O(n log n + e) for n ops and e edges; every
- * reference is resolved through a map, never by scanning.
+ * reference is resolved through a map, never by scanning. `indexOf`, when the caller has it already,
+ * maps every op's id to its index in `ops`.
  */
-export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
+export function orderOperations(ops: readonly PlannedOp[], indexOf?: ReadonlyMap<string, number>): PlannedOp[] {
   const ids = ops.map((op) => op.id);
-  const byId = new Map<string, number>();
-  for (let i = 0; i < ids.length; i++) byId.set(ids[i] as string, i);
+  const byId = indexOf ?? indexById(ids);
   // The namespace and group indexes are built only when a `ns:` or `group:` reference needs them.
   let byNamespace: Map<string, number[]> | undefined;
   let byGroup: Map<string, number[]> | undefined;
@@ -121,21 +127,26 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
   // deduplicated in O(1) per member.
   const addedFor = new Int32Array(ops.length);
   let edges = 0;
-  ops.forEach((op, i) => {
-    const refs = dependsOnOf(op.entry);
-    if (refs.length === 0) return;
-    const mark = i + 1;
+  // One edge adder for the whole batch (no closure per op): `current` is the op whose references are read.
+  let current = 0;
+  let deleting = false;
+  const add = (target: number): void => {
+    const i = current;
+    if (target === i || addedFor[target] === i + 1) return;
+    addedFor[target] = i + 1;
     // Deletes run dependants first; creates and updates run dependencies first.
-    const deleting = op.op === 'delete';
-    const add = (target: number): void => {
-      if (target === i || addedFor[target] === mark) return;
-      addedFor[target] = mark;
-      const from = deleting ? i : target;
-      const to = deleting ? target : i;
-      (successors[from] ??= []).push(to);
-      indegree[to] = (indegree[to] as number) + 1;
-      edges++;
-    };
+    const from = deleting ? i : target;
+    const to = deleting ? target : i;
+    (successors[from] ??= []).push(to);
+    indegree[to] = (indegree[to] as number) + 1;
+    edges++;
+  };
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i] as PlannedOp;
+    const refs = dependsOnOf(op.entry);
+    if (refs.length === 0) continue;
+    current = i;
+    deleting = op.op === 'delete';
     let namespace: string | undefined;
     for (const ref of refs) {
       if (ref.startsWith('group:')) (byGroup ??= index((o) => groupsOf(o.entry))).get(ref.slice(6))?.forEach(add);
@@ -146,7 +157,7 @@ export function orderOperations(ops: readonly PlannedOp[]): PlannedOp[] {
         if (target !== undefined) add(target);
       }
     }
-  });
+  }
 
   // Ids are unique within a batch (the check refuses repeats): one sort gives every op its rank.
   // The engine's own sort of strings (UTF-16 code units, as `<` compares) needs no callback per

@@ -306,7 +306,8 @@ export class Registry {
   private async runApply(ops: readonly RegistryOp[], options: ApplyOptions): Promise<ApplyResult> {
     const transactionId = this.nextTransactionId();
     const dryRun = options.dryRun === true;
-    const planned = orderOperations(this.check(ops, options));
+    const checked = this.check(ops, options);
+    const planned = orderOperations(checked.planned, checked.indexOf);
     const next = this.nextRevision(options);
     if (planned.length === 0) {
       // A batch of the shared log that changes nothing here still takes the log's revision.
@@ -457,7 +458,14 @@ export class Registry {
   }
 
   /** The check step: every problem of the batch at once; nothing is called when one is found. */
-  private check(ops: readonly RegistryOp[], options: ApplyOptions): PlannedOp[] {
+  /**
+   * The planned ops of a batch, every op in its place (any problem throws), and each one's index by
+   * id, which the ordering reuses.
+   */
+  private check(
+    ops: readonly RegistryOp[],
+    options: ApplyOptions,
+  ): { planned: PlannedOp[]; indexOf: ReadonlyMap<string, number> } {
     const problems: CheckProblem[] = [];
     if (options.expectRevision !== undefined && options.expectRevision !== this.head) {
       throw new KindlingError(
@@ -549,7 +557,7 @@ export class Registry {
       }
     }
     if (problems.length > 0) throw checkError(problems, ops);
-    return planned;
+    return { planned, indexOf: seen };
   }
 
   private checkKind(entry: Entry): string | undefined {

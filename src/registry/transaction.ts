@@ -47,9 +47,14 @@ export class Transaction {
   private readonly staged = new Map<string, Entry | undefined>();
   /** The ops in the order their listeners finished them (after NOT_FOUND retries). */
   readonly completed: PlannedOp[] = [];
-  /** The calls made so far, as two parallel lists (one pair per call, kept for compensation). */
-  private readonly appliedBy: ListenerRegistration[] = [];
-  private readonly appliedOps: PlannedOp[] = [];
+  /**
+   * The calls made so far, kept for compensation, as runs: the calls of `runOps[r]` to its listeners
+   * `runFrom[r]` up to (not including) `runTo[r]`, in the order made. An op's listeners mostly accept
+   * one after the other, so a batch keeps about one run per op, not one record per call.
+   */
+  private readonly runOps: PendingOp[] = [];
+  private readonly runFrom: number[] = [];
+  private readonly runTo: number[] = [];
   /** One registration per listener object: a listener under two patterns begins once. */
   private readonly participants: ListenerRegistration[] = [];
   private readonly began: ListenerRegistration[] = [];
@@ -223,20 +228,27 @@ export class Transaction {
       if (pending !== undefined) {
         return pending.then(
           () => {
-            this.accepted(item, registration);
+            this.accepted(item);
             return this.advance(item);
           },
           (error: unknown) => this.refused(item, registration, error),
         );
       }
-      this.accepted(item, registration);
+      this.accepted(item);
     }
     return true;
   }
 
-  private accepted(item: PendingOp, registration: ListenerRegistration): void {
-    this.appliedBy.push(registration);
-    this.appliedOps.push(item.op);
+  /** Records that `item`'s listener `item.next` accepted, and moves on to the next. */
+  private accepted(item: PendingOp): void {
+    const last = this.runOps.length - 1;
+    if (last >= 0 && this.runOps[last] === item && this.runTo[last] === item.next) {
+      this.runTo[last] = item.next + 1;
+    } else {
+      this.runOps.push(item);
+      this.runFrom.push(item.next);
+      this.runTo.push(item.next + 1);
+    }
     item.next++;
   }
 
@@ -260,17 +272,15 @@ export class Transaction {
     inverse: boolean,
   ): Promise<unknown> | undefined {
     const listener = registration.listener;
-    const run = (): unknown => {
-      if (!inverse) {
-        if (op.op === 'create') return listener.add(ctx, op.entry);
-        if (op.op === 'update') return listener.update(ctx, op.entry, op.previous as Entry);
-        return listener.delete(ctx, op.entry);
-      }
-      if (op.op === 'create') return listener.delete(ctx, op.entry);
-      if (op.op === 'update') return listener.update(ctx, op.previous as Entry, op.entry);
-      return listener.add(ctx, op.entry);
-    };
-    const result = run();
+    // No closure per call: this runs once per listener per op.
+    let result: unknown;
+    if (!inverse) {
+      if (op.op === 'create') result = listener.add(ctx, op.entry);
+      else if (op.op === 'update') result = listener.update(ctx, op.entry, op.previous as Entry);
+      else result = listener.delete(ctx, op.entry);
+    } else if (op.op === 'create') result = listener.delete(ctx, op.entry);
+    else if (op.op === 'update') result = listener.update(ctx, op.previous as Entry, op.entry);
+    else result = listener.add(ctx, op.entry);
     if (!isThenable(result)) return undefined;
     const method = inverse
       ? { create: 'delete', update: 'update', delete: 'add' }[op.op]
@@ -311,15 +321,18 @@ export class Transaction {
       this.context.dryRun,
       this.context.baseRevision,
     );
-    for (let i = this.appliedBy.length - 1; i >= 0; i--) {
-      const registration = this.appliedBy[i] as ListenerRegistration;
-      const op = this.appliedOps[i] as PlannedOp;
-      if (typeof registration.listener.discard === 'function') continue;
-      try {
-        const pending = this.invoke(registration, op, undoContext, true);
-        if (pending !== undefined) await pending;
-      } catch (error) {
-        desynced.push({ listener: registration.name, entryId: op.id, phase: 'compensate', error });
+    for (let r = this.runOps.length - 1; r >= 0; r--) {
+      const item = this.runOps[r] as PendingOp;
+      const op = item.op;
+      for (let i = (this.runTo[r] as number) - 1; i >= (this.runFrom[r] as number); i--) {
+        const registration = item.listeners[i] as ListenerRegistration;
+        if (typeof registration.listener.discard === 'function') continue;
+        try {
+          const pending = this.invoke(registration, op, undoContext, true);
+          if (pending !== undefined) await pending;
+        } catch (error) {
+          desynced.push({ listener: registration.name, entryId: op.id, phase: 'compensate', error });
+        }
       }
     }
     for (let i = this.began.length - 1; i >= 0; i--) {

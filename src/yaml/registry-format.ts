@@ -143,31 +143,30 @@ function analyseDocument(
     }
   }
 
-  list.forEach((item: unknown, i) => {
-    const at: YamlPath = ['entries', i];
+  for (let i = 0; i < list.length; i++) {
+    const item: unknown = list[i];
     if (!isPlainObject(item)) {
-      problem(at, `an entry must be a mapping with name and kind, got ${describe(item)}`);
-      return;
+      problem(['entries', i], `an entry must be a mapping with name and kind, got ${describe(item)}`);
+      continue;
     }
     const failures = problems.length;
-    const name = checkName(item, at, problem);
+    const name = checkName(item, i, problem);
     let id: string | undefined;
     if (name !== undefined && namespace !== undefined) {
       // Both halves passed the grammar (isValidNamespace, checkName), so the id does: no second parse.
       id = `${namespace}:${name}`;
       declarations.push({ document: index, index: i, id });
     }
-    const label = (): string => (id === undefined ? `entry ${i + 1}` : `entry ${id}`);
 
     const kind = item['kind'];
     if (kind === undefined) {
-      problem(at, `${label()} has no kind`, 'value', id);
+      problem(['entries', i], `${labelOf(id, i)} has no kind`, 'value', id);
     } else if (!(kind instanceof RefusedTag || kind instanceof RefusedNumber)) {
       // A refused tag or number is reported by the guard already.
       try {
         assertValidKind(kind, id);
       } catch (error) {
-        problem([...at, 'kind'], messageOf(error), 'value', id);
+        problem(['entries', i, 'kind'], messageOf(error), 'value', id);
       }
     }
 
@@ -175,16 +174,26 @@ function analyseDocument(
     let ownMeta: Record<string, unknown> = EMPTY;
     if (isPlainObject(ownMetaValue)) ownMeta = ownMetaValue;
     else if (ownMetaValue !== undefined && ownMetaValue !== null) {
-      problem([...at, 'meta'], `meta of ${label()} must be a mapping, got ${describe(ownMetaValue)}`, 'value', id);
+      problem(
+        ['entries', i, 'meta'],
+        `meta of ${labelOf(id, i)} must be a mapping, got ${describe(ownMetaValue)}`,
+        'value',
+        id,
+      );
     }
 
-    const inline: string[] = [];
-    for (const key in item) if (hasOwn(item, key) && !ENTRY_KEYS.has(key)) inline.push(key);
+    // Most entries have no inline fields: the list is made only for one that does.
+    let inline: string[] | undefined;
+    const itemKeys = Object.keys(item);
+    for (let k = 0; k < itemKeys.length; k++) {
+      const key = itemKeys[k] as string;
+      if (!ENTRY_KEYS.has(key)) (inline ??= []).push(key);
+    }
     const hasData = hasOwn(item, 'data');
-    if (hasData && inline.length > 0) {
+    if (hasData && inline !== undefined) {
       problem(
-        [...at, inline[0] as string],
-        `${label()} has both data and inline fields (${inline.join(', ')}); move them under data`,
+        ['entries', i, inline[0] as string],
+        `${labelOf(id, i)} has both data and inline fields (${inline.join(', ')}); move them under data`,
         'key',
         id,
       );
@@ -195,99 +204,141 @@ function analyseDocument(
     let meta = fileMeta === EMPTY ? ownMeta : ownMeta === EMPTY ? fileMeta : undefined;
     const own = hasOwn(ownMeta, 'depends_on');
     if ((own || hasOwn(fileMeta, 'depends_on')) && namespace !== undefined) {
-      const where: YamlPath = own ? [...at, 'meta', 'depends_on'] : ['meta', 'depends_on'];
       const value = own ? ownMeta['depends_on'] : fileMeta['depends_on'];
-      const resolved = resolveDependsOn(value, { namespace, where, label, problem, id });
-      if (resolved !== undefined) meta = { ...fileMeta, ...ownMeta, depends_on: resolved };
+      const resolved = resolveDependsOn(value, { namespace, own, item: i, problem, id });
+      if (resolved !== undefined) meta = mergeMeta(fileMeta, ownMeta, resolved);
     }
-    meta ??= { ...fileMeta, ...ownMeta };
+    meta ??= mergeMeta(fileMeta, ownMeta, undefined);
 
-    if (problems.length > failures || guard === undefined || id === undefined || typeof kind !== 'string') return;
+    if (problems.length > failures || guard === undefined || id === undefined || typeof kind !== 'string') continue;
     const data = hasData
       ? item['data']
-      : inline.length > 0
+      : inline !== undefined
         ? Object.fromEntries(inline.map((key) => [key, item[key]]))
         : undefined;
     drafts.push({ document: index, index: i, id, kind, meta, data });
-  });
+  }
+}
+
+/**
+ * `{ ...fileMeta, ...ownMeta }`, then `depends_on` set to `dependsOn` when given: the same keys in the
+ * same order, built key by key (object spread costs microseconds per entry here). A `__proto__` key
+ * stays an own key, as spread makes it.
+ */
+function mergeMeta(
+  fileMeta: Record<string, unknown>,
+  ownMeta: Record<string, unknown>,
+  dependsOn: string | string[] | undefined,
+): Record<string, unknown> {
+  const meta: Record<string, unknown> = {};
+  copyInto(meta, fileMeta);
+  copyInto(meta, ownMeta);
+  if (dependsOn !== undefined) meta['depends_on'] = dependsOn;
+  return meta;
+}
+
+function copyInto(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  const keys = Object.keys(source);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (key === '__proto__') {
+      Object.defineProperty(target, key, { value: source[key], writable: true, enumerable: true, configurable: true });
+    } else {
+      target[key] = source[key];
+    }
+  }
+}
+
+/** How a message names entry `i` (0-based) of the list: by its id once known. */
+function labelOf(id: string | undefined, i: number): string {
+  return id === undefined ? `entry ${i + 1}` : `entry ${id}`;
 }
 
 type Report = (path: YamlPath, message: string, target?: YamlPathTarget, entryId?: string) => void;
 
-function checkName(item: Record<string, unknown>, at: YamlPath, problem: Report): string | undefined {
+function checkName(item: Record<string, unknown>, i: number, problem: Report): string | undefined {
   const name = item['name'];
   if (name === undefined) {
-    problem(at, 'entry has no name');
+    problem(['entries', i], 'entry has no name');
     return undefined;
   }
   if (typeof name !== 'string') {
     const hint = typeof name === 'number' || typeof name === 'boolean' ? ` (quote it: "${String(name)}")` : '';
-    problem([...at, 'name'], `name must be a string, got ${describe(name)}${hint}`);
+    problem(['entries', i, 'name'], `name must be a string, got ${describe(name)}${hint}`);
     return undefined;
   }
   if (name.length === 0) {
-    problem([...at, 'name'], 'name must not be empty');
+    problem(['entries', i, 'name'], 'name must not be empty');
     return undefined;
   }
   if (name.includes(':')) {
-    problem([...at, 'name'], `name ${quote(name)} must not contain ":" (the namespace comes from the file)`);
+    problem(['entries', i, 'name'], `name ${quote(name)} must not contain ":" (the namespace comes from the file)`);
     return undefined;
   }
   const bad = nameProblem(name);
   if (bad !== undefined) {
-    problem([...at, 'name'], `name ${quote(name)} is not valid: ${bad} (${NAME_RULE})`);
+    problem(['entries', i, 'name'], `name ${quote(name)} is not valid: ${bad} (${NAME_RULE})`);
     return undefined;
   }
   return name;
 }
 
-/** Where a `depends_on` is read: the entry's namespace, position, label, id, and where problems go. */
+/** Where a `depends_on` is read: the entry's namespace, whose list it comes from, its index and id, and where problems go. */
 interface DependsOnScope {
   readonly namespace: string;
-  readonly where: YamlPath;
-  readonly label: () => string;
+  /** Whether the entry's own meta holds it (else the file's meta). */
+  readonly own: boolean;
+  /** The entry's index in the list. */
+  readonly item: number;
   readonly problem: Report;
   readonly id: string | undefined;
 }
 
-function resolveDependsOn(
-  value: unknown,
-  { namespace, where, label, problem, id }: DependsOnScope,
-): string | string[] | undefined {
-  // Before the entry's own name is known to be valid, a reference is checked against a stand-in id
-  // (no reference can name it), so that its other problems are still reported.
-  const self = id ?? `${namespace}:`;
-  const check = (ref: unknown, at: () => YamlPath): string | undefined => {
-    // Most references are plain names or ids: resolved without building a path or a message.
-    if (isPlainDependency(ref, self))
-      return (ref as string).includes(':') ? (ref as string) : `${namespace}:${ref as string}`;
-    if (typeof ref !== 'string') {
-      problem(at(), `meta.depends_on of ${label()} must list names, got ${describe(ref)}`, 'value', id);
-      return undefined;
-    }
-    const bad = dependencyProblem(ref, self);
-    if (bad !== undefined) {
-      problem(at(), `meta.depends_on of ${label()}: ${quote(ref)} ${bad}`, 'value', id);
-      return undefined;
-    }
-    return ref.includes(':') ? ref : `${namespace}:${ref}`;
-  };
-  if (typeof value === 'string') return check(value, () => where);
+/** Where the `depends_on` of a scope sits in the document, and its item `ref` when given. */
+function dependsOnPath(scope: DependsOnScope, ref?: number): YamlPath {
+  const where: YamlPath = scope.own ? ['entries', scope.item, 'meta', 'depends_on'] : ['meta', 'depends_on'];
+  return ref === undefined ? where : [...where, ref];
+}
+
+function resolveDependsOn(value: unknown, scope: DependsOnScope): string | string[] | undefined {
+  if (typeof value === 'string') return resolveReference(value, scope, undefined);
   if (!Array.isArray(value)) {
-    problem(
-      where,
-      `meta.depends_on of ${label()} must be a name or a list of names, got ${describe(value)}`,
+    scope.problem(
+      dependsOnPath(scope),
+      `meta.depends_on of ${labelOf(scope.id, scope.item)} must be a name or a list of names, got ${describe(value)}`,
       'value',
-      id,
+      scope.id,
     );
     return undefined;
   }
   const out: string[] = [];
   for (let i = 0; i < value.length; i++) {
-    const resolved = check(value[i], () => [...where, i]);
+    const resolved = resolveReference(value[i], scope, i);
     if (resolved !== undefined) out.push(resolved);
   }
   return out.length === value.length ? out : undefined;
+}
+
+/** One reference of a `depends_on` (item `at` of the list, or the whole value), resolved or reported. */
+function resolveReference(ref: unknown, scope: DependsOnScope, at: number | undefined): string | undefined {
+  const { namespace, problem, id } = scope;
+  // Before the entry's own name is known to be valid, a reference is checked against a stand-in id
+  // (no reference can name it), so that its other problems are still reported.
+  const self = id ?? `${namespace}:`;
+  // Most references are plain names or ids: resolved without building a path or a message.
+  if (isPlainDependency(ref, self))
+    return (ref as string).includes(':') ? (ref as string) : `${namespace}:${ref as string}`;
+  const label = labelOf(id, scope.item);
+  if (typeof ref !== 'string') {
+    problem(dependsOnPath(scope, at), `meta.depends_on of ${label} must list names, got ${describe(ref)}`, 'value', id);
+    return undefined;
+  }
+  const bad = dependencyProblem(ref, self);
+  if (bad !== undefined) {
+    problem(dependsOnPath(scope, at), `meta.depends_on of ${label}: ${quote(ref)} ${bad}`, 'value', id);
+    return undefined;
+  }
+  return ref.includes(':') ? ref : `${namespace}:${ref}`;
 }
 
 /** The `entries` list of a registry document, when it has one. */

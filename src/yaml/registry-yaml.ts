@@ -153,7 +153,7 @@ function parseRegistryFile(
         message: `duplicate entry id "${entry.id}" (first declared at ${first.file}:${first.line}:${first.column})`,
       });
     } else {
-      declared.set(entry.id, { file, ...at });
+      declared.set(entry.id, { file, line: at.line, column: at.column });
     }
   }
 
@@ -166,8 +166,12 @@ function parseRegistryFile(
     const at = positions(draft);
     const source = entrySource(origin, draft.document, draft.index, at);
     try {
-      const input = { id: draft.id, kind: draft.kind, meta: draft.meta, data: draft.data };
-      entries.push(owned ? createOwnedEntry(input, source) : createEntry(setEntrySource(input, source)));
+      // createOwnedEntry reads the draft's four fields; createEntry gets an object of its own to carry the source.
+      entries.push(
+        owned
+          ? createOwnedEntry(draft, source)
+          : createEntry(setEntrySource({ id: draft.id, kind: draft.kind, meta: draft.meta, data: draft.data }, source)),
+      );
     } catch (error) {
       // createEntry names the part it refused (details.path): point at it, not only at the entry.
       const path = (error as { details?: { path?: unknown } }).details?.path;
