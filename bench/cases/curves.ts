@@ -25,6 +25,7 @@ import { BootLoader, defineComponent } from 'kindling/boot';
 import { DefaultEventBus } from 'kindling/events';
 import { silentLogger } from 'kindling';
 import { consume, cpuNowMs, report, type BenchRow } from '../harness.js';
+import { trailingBackground } from '../bus-fixture.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
 const TIMEOUT_S = Number(process.env['CURVE_TIMEOUT_S'] ?? 60);
@@ -219,17 +220,6 @@ async function historyMemory(batches: number): Promise<number> {
 }
 
 const noop = (): void => undefined;
-
-/** 1,000 patterns that never match the published names: trailing wildcards only. */
-export function trailingBackground(count = 1000): string[] {
-  const forms = [
-    (i: number) => `ns${i}.*`,
-    (i: number) => `ns${i}.**`,
-    (i: number) => `ns${i}.*.changed`,
-    (i: number) => `ns${i}.item.*`,
-  ];
-  return Array.from({ length: count }, (_, i) => (forms[i % forms.length] as (i: number) => string)(i));
-}
 
 /**
  * Subscription churn: `size` subscriptions on distinct names; one step is 10 publishes to those

@@ -100,7 +100,6 @@ interface Broker extends Face {
   createService(schema: object): unknown;
   start(): Promise<void>;
   stop(): Promise<void>;
-  waitForServices?(names: string[]): Promise<void>;
 }
 
 interface MolBroker extends Broker {

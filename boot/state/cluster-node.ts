@@ -8,7 +8,7 @@
 import { KindlingError, messageOf } from 'kindling';
 import type { ApplyResult, Logger, Registry, RegistryOp } from 'kindling';
 import type { LoggedBatch, LogReader, RegistryLog } from '../../src/transport/nats/registry-log.js';
-import { fromWireOps, toWireOps } from '../admin/admin-protocol.js';
+import { toWireOps } from '../admin/admin-protocol.js';
 import { ClusterState, type ClusterSnapshot } from './cluster-state.js';
 
 /** Where a node stands against the cluster's log. */
@@ -183,9 +183,10 @@ export class ClusterNode {
       this.wake(batch.revision);
       return;
     }
+    let ops: RegistryOp[];
     try {
       if (batch.problem !== undefined) throw batch.problem;
-      this.state.fold(batch.revision, (batch.body as BatchBody | undefined)?.ops);
+      ops = this.state.fold(batch.revision, (batch.body as BatchBody | undefined)?.ops);
     } catch (error) {
       // A batch that cannot be read cannot be applied anywhere: the node says so and stops there.
       this.unreadable = batch.revision;
@@ -194,7 +195,7 @@ export class ClusterNode {
       return;
     }
     if (this.status === 'desynced') await this.reconcile(batch.revision);
-    else await this.applyLogged(batch);
+    else await this.applyLogged(batch, ops);
     this.wake(batch.revision);
   }
 
@@ -204,9 +205,9 @@ export class ClusterNode {
     return run;
   }
 
-  private async applyLogged(batch: LoggedBatch): Promise<void> {
+  private async applyLogged(batch: LoggedBatch, ops: readonly RegistryOp[]): Promise<void> {
     try {
-      await this.options.registry.apply(fromWireOps((batch.body as BatchBody).ops, Number.MAX_SAFE_INTEGER), {
+      await this.options.registry.apply(ops, {
         revision: batch.revision,
         ...(batch.source === undefined ? {} : { source: batch.source }),
       });

@@ -4,7 +4,7 @@
 // that takes its registry there when it retries.
 
 import { createEntry, KindlingError } from 'kindling';
-import type { Entry } from 'kindling';
+import type { Entry, RegistryOp } from 'kindling';
 import { fromWireOps, toWireOps, type WireOp } from '../admin/admin-protocol.js';
 import { fromWireEntry, toWireEntry, type WireEntry } from './wire-entry.js';
 
@@ -57,15 +57,17 @@ export class ClusterState {
    * Folds the batch logged at `revision` (the one after {@link revision}). The batch was checked by
    * the node that proposed it against this same state, so it fits; one that does not (a create of
    * an id that exists, an update or delete of one that does not, a revision out of order) is refused
-   * with `INVALID` naming the operation, and the state is left as it was.
+   * with `INVALID` naming the operation, and the state is left as it was. Returns the batch's
+   * operations, decoded, for the registry to apply.
    */
-  fold(revision: number, wireOps: unknown): void {
+  fold(revision: number, wireOps: unknown): RegistryOp[] {
     if (revision !== this.at + 1)
       throw new KindlingError(
         'INVALID',
         `the batch of revision ${revision} does not follow revision ${this.at}: the log was read out of order`,
       );
-    const ops = toWireOps(fromWireOps(wireOps));
+    const decoded = fromWireOps(wireOps);
+    const ops = toWireOps(decoded);
     const next = new Map<string, WireEntry | undefined>();
     const current = (id: string): WireEntry | undefined => (next.has(id) ? next.get(id) : this.entries.get(id));
     ops.forEach((op: WireOp, index) => {
@@ -85,6 +87,7 @@ export class ClusterState {
       else this.entries.set(id, entry);
     }
     this.at = revision;
+    return decoded;
   }
 
   /**

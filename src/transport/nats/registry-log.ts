@@ -12,7 +12,6 @@ import {
   type ObjectStore,
 } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
-import { safeName } from './subjects.js';
 
 /**
  * The shared log of a cluster's registry: one JetStream stream in which each committed batch is one
@@ -61,6 +60,15 @@ export interface LoggedBatch {
   readonly problem?: KindlingError;
 }
 
+/** What a log is, decided once when it is opened. */
+interface LogSettings {
+  readonly cluster: string;
+  readonly stream: string;
+  readonly subject: string;
+  readonly storage: StorageType;
+  readonly maxBatchBytes: number;
+}
+
 /** The whole registry at a revision, as stored beside the log. */
 export interface StoredSnapshot {
   readonly revision: number;
@@ -101,32 +109,30 @@ export class RegistryLog {
   /** The subject its batches are appended on. */
   readonly subject: string;
   private readonly js: JetStreamClient;
-  private readonly cluster: string;
-  private readonly storage: StorageType;
-  private readonly maxBatchBytes: number;
   private snapshotStore: Promise<ObjectStore> | undefined;
 
   private constructor(
     private readonly jsm: JetStreamManager,
     connection: NatsConnection,
-    names: { readonly stream: string; readonly subject: string; readonly cluster: string },
-    options: RegistryLogOptions,
+    private readonly settings: LogSettings,
   ) {
     this.js = connection.jetstream();
-    this.stream = names.stream;
-    this.subject = names.subject;
-    this.cluster = safeName(names.cluster);
-    this.storage = options.storage === 'memory' ? StorageType.Memory : StorageType.File;
-    this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    this.stream = settings.stream;
+    this.subject = settings.subject;
   }
 
   /** Opens the cluster's log, creating its stream on first use. */
   static async open(options: RegistryLogOptions): Promise<RegistryLog> {
+    // The name is letters, digits, '-' and '_' only, so it names a stream and a subject token as it is.
     const cluster = checkClusterName(options.cluster);
-    const prefix = options.prefix ?? 'kindling';
-    const stream = `KINDLING_REGISTRY_${safeName(cluster)}`;
-    const subject = `${prefix}.registry.${cluster}`;
-    const maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    const settings: LogSettings = {
+      cluster,
+      stream: `KINDLING_REGISTRY_${cluster}`,
+      subject: `${options.prefix ?? 'kindling'}.registry.${cluster}`,
+      storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File,
+      maxBatchBytes: options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
+    };
+    const { stream, subject } = settings;
     const jsm = await jetStreamOf(options.connection);
     const existing = await jsm.streams.info(stream).catch(() => undefined);
     if (existing === undefined) {
@@ -135,8 +141,8 @@ export class RegistryLog {
           name: stream,
           subjects: [subject],
           retention: RetentionPolicy.Limits,
-          storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File,
-          max_msg_size: maxBatchBytes,
+          storage: settings.storage,
+          max_msg_size: settings.maxBatchBytes,
           // The log is the registry's history: nothing ages out; only a compaction removes batches.
           max_msgs: -1,
           max_bytes: -1,
@@ -152,7 +158,7 @@ export class RegistryLog {
         `cluster ${cluster}: the JetStream stream ${stream} exists but does not hold ${subject} (another prefix?)`,
       );
     }
-    return new RegistryLog(jsm, options.connection, { stream, subject, cluster }, options);
+    return new RegistryLog(jsm, options.connection, settings);
   }
 
   /** The revision of the last batch in the log (0 for an empty log). */
@@ -172,7 +178,7 @@ export class RegistryLog {
    * appended since; with `INVALID` when the batch is not JSON or larger than the log takes.
    */
   async append(body: unknown, options: AppendOptions): Promise<number> {
-    const data = encodeBody(body, this.maxBatchBytes);
+    const data = encodeBody(body, this.settings.maxBatchBytes);
     const headers = natsHeaders();
     headers.set(HEADER_FORMAT, FORMAT);
     if (options.source !== undefined) headers.set(HEADER_SOURCE, headerText(options.source));
@@ -272,9 +278,10 @@ export class RegistryLog {
   }
 
   private async snapshots(): Promise<ObjectStore> {
-    this.snapshotStore ??= this.js.views.os(`KINDLING_SNAPSHOTS_${this.cluster}`, {
-      storage: this.storage,
-      description: `registry snapshots of cluster ${this.cluster}`,
+    const { cluster, storage } = this.settings;
+    this.snapshotStore ??= this.js.views.os(`KINDLING_SNAPSHOTS_${cluster}`, {
+      storage,
+      description: `registry snapshots of cluster ${cluster}`,
     });
     return this.snapshotStore;
   }
