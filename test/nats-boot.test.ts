@@ -95,6 +95,28 @@ describe.skipIf(skipNats)('events component over NATS', () => {
     }
   });
 
+  it('events.config.preferLocal reaches the bus: true serves this node at once, false goes through NATS', async () => {
+    for (const preferLocal of [true, false]) {
+      await using app = await bootTestApp({
+        config: { events: { nodeID: `local-${preferLocal}`, preferLocal, nats: { url: NATS_URL, prefix } } },
+      });
+      const bus = getEventBus(app.boot.context);
+      const here: unknown[] = [];
+      // A member of the peer's group, on this node.
+      bus.createService({ name: 'sink', events: { 'booted.*': (ctx: EventContext) => void here.push(ctx.params) } });
+      await until(() => peer.nodes().some((n) => n.id === `local-${preferLocal}`), 'the peer to see this node');
+      const name = `booted.prefer-${preferLocal}`;
+      bus.emit(name, { preferLocal });
+      // Local preference is synchronous; without it the emit is handed to NATS, which balances it.
+      expect(here).toHaveLength(preferLocal ? 1 : 0);
+      if (!preferLocal)
+        await until(
+          () => here.length + received.filter((e) => e.name === name).length === 1,
+          'one member of the group to get it',
+        );
+    }
+  });
+
   it('without a NATS URL the bus stays in-process, durable channels too', async () => {
     const saved = process.env['KINDLING_NATS_URL'];
     delete process.env['KINDLING_NATS_URL'];
