@@ -1,50 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeEvent } from 'kindling/events';
 import { createNatsEventBus } from 'kindling/nats';
-import { ChildNode, reachable, until } from './support/nats-harness.js';
+import { ChildNode, until } from './support/nats-harness.js';
+import { freePort, haveNatsServer, startNatsServer as startServer } from './support/nats-server.js';
 
-const NATS_SERVER = process.env['KINDLING_NATS_SERVER'] ?? '/usr/sbin/nats-server';
-const haveServer = existsSync(NATS_SERVER);
-if (!haveServer) {
-  if (process.env['CI'] === 'true')
-    throw new Error(`nats-server is not at ${NATS_SERVER}; install it or set KINDLING_NATS_SERVER`);
-  console.warn(`skipping the NATS outage test: no nats-server at ${NATS_SERVER}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Our own nats-server on a port of its own: the shared one on 4222 is never touched. */
-async function startServer(
-  port: number,
-  store: string,
-  extra: readonly string[] = [],
-): Promise<{ process: ChildProcess; exited: Promise<unknown> }> {
-  const child = spawn(NATS_SERVER, [...extra, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], {
-    stdio: 'ignore',
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  for (let i = 0; i < 100 && !(await reachable(`nats://127.0.0.1:${port}`)); i++) {
-    // Bounded wait for the server to listen: it has no readiness signal but the port.
-    await new Promise<void>((resolve) => setTimeout(resolve, 50));
-  }
-  return { process: child, exited };
-}
-
-describe.skipIf(!haveServer)('resilientPublish through a NATS outage', () => {
+describe.skipIf(!haveNatsServer)('resilientPublish through a NATS outage', () => {
   it('loses nothing when nats-server is killed and restarted during a stream of events', async () => {
     const port = await freePort();
     const url = `nats://127.0.0.1:${port}`;
@@ -106,7 +69,7 @@ describe.skipIf(!haveServer)('resilientPublish through a NATS outage', () => {
   }, 60_000);
 });
 
-describe.skipIf(!haveServer)('batches and a server with a small max_payload', () => {
+describe.skipIf(!haveNatsServer)('batches and a server with a small max_payload', () => {
   it('keeps every batch under max_payload, and refuses a single event over it with INVALID', async () => {
     const port = await freePort();
     const url = `nats://127.0.0.1:${port}`;

@@ -64,6 +64,11 @@ export class AdminClient {
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
+  /** How a command names where it looked for the app: its state directory. */
+  get where(): string {
+    return this.paths.dir;
+  }
+
   /** What is at the socket: nothing, a stale file, or a live app (with its status). */
   async probe(): Promise<SocketProbe> {
     try {

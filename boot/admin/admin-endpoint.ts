@@ -140,6 +140,11 @@ export class AdminEndpoint {
       },
       apply: async (request) => {
         const { registry, state } = this.requireReady();
+        if (request.allNodes === true)
+          throw new KindlingError(
+            'INVALID',
+            `${this.options.name} is not a cluster: --all-nodes needs the manifest's cluster: { nats } (see docs/cluster.md)`,
+          );
         await state.readSources(request.ops);
         const result = await registry.apply(request.ops, {
           ...flags(request),

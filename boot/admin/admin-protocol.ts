@@ -65,6 +65,8 @@ export interface AdminApplyRequest {
   readonly dryRun?: boolean;
   readonly expectRevision?: number;
   readonly source?: string;
+  /** In a cluster: every live node dry-runs the batch first, and it is appended only when all accept. */
+  readonly allNodes?: boolean;
 }
 
 /** `POST /rollback`. */
@@ -80,6 +82,7 @@ export interface DecodedApplyRequest {
   readonly dryRun: boolean;
   readonly expectRevision?: number;
   readonly source?: string;
+  readonly allNodes?: boolean;
 }
 
 /** `POST /rollback` once decoded. */
@@ -181,13 +184,16 @@ export function fromWireOps(value: unknown, maxOps = DEFAULT_MAX_OPS): RegistryO
 
 /** Decodes the body of `POST /apply` strictly (unknown fields refused); throws `INVALID` naming the field. */
 export function decodeApplyRequest(body: unknown, limits: RequestLimits = {}): DecodedApplyRequest {
-  const request = wireObject(body, 'the request', ['ops', 'dryRun', 'expectRevision', 'source']);
+  const request = wireObject(body, 'the request', ['ops', 'dryRun', 'expectRevision', 'source', 'allNodes']);
   const source = request['source'];
   if (source !== undefined) checkSource(source, limits.maxSourceLength ?? DEFAULT_MAX_SOURCE_LENGTH);
+  const allNodes = request['allNodes'];
+  if (allNodes !== undefined && typeof allNodes !== 'boolean') throw invalid('allNodes must be true or false');
   return {
     ops: fromWireOps(request['ops'], limits.maxOps ?? DEFAULT_MAX_OPS),
     ...decodeFlags(request),
     ...(source === undefined ? {} : { source: source as string }),
+    ...(allNodes === true ? { allNodes } : {}),
   };
 }
 

@@ -27,6 +27,7 @@ import type {
   AdminStatus,
   DecodedApplyRequest,
   DecodedRollbackRequest,
+  RequestLimits,
 } from './admin-protocol.js';
 import { checkSocketPath, ensureStateDir } from '../state/state-dir.js';
 import type { StatePaths } from '../state/state-dir.js';
@@ -39,7 +40,7 @@ export interface AdminHandlers {
   history(): AdminHistory;
   rollback(request: DecodedRollbackRequest): Promise<AdminApplyResult>;
   /** Compacts the journal now (absent: the route answers NOT_FOUND). */
-  compact?(): AdminCompaction;
+  compact?(): AdminCompaction | Promise<AdminCompaction>;
   /** Lists the dead letters of the app's durable channels. */
   deadLetters?(request: AdminDeadLettersRequest): Promise<AdminDeadLetters>;
   /** Sends dead letters of a channel again. */
@@ -232,44 +233,49 @@ async function serve(serving: Serving, request: IncomingMessage, response: Serve
   const { handlers, logger, limits } = serving;
   const route = `${request.method ?? 'GET'} ${(request.url ?? '/').split('?')[0] ?? '/'}`;
   try {
-    let result: unknown;
-    switch (route) {
-      case 'GET /status':
-        result = handlers.status();
-        break;
-      case 'GET /entries':
-        result = handlers.entries();
-        break;
-      case 'GET /history':
-        result = handlers.history();
-        break;
-      case 'POST /apply':
-        result = await handlers.apply(decodeApplyRequest(await readJson(request, limits.maxRequestBytes), limits));
-        break;
-      case 'POST /rollback':
-        result = await handlers.rollback(decodeRollbackRequest(await readJson(request, limits.maxRequestBytes)));
-        break;
-      case 'POST /compact':
-        if (handlers.compact === undefined) throw new KindlingError('NOT_FOUND', 'this app has no journal to compact');
-        decodeCompactRequest(await readJson(request, limits.maxRequestBytes));
-        result = handlers.compact();
-        break;
-      case 'POST /dead-letters':
-        if (handlers.deadLetters === undefined) throw noChannels();
-        result = await handlers.deadLetters(decodeDeadLettersRequest(await readJson(request, limits.maxRequestBytes)));
-        break;
-      case 'POST /redrive':
-        if (handlers.redrive === undefined) throw noChannels();
-        result = await handlers.redrive(decodeRedriveRequest(await readJson(request, limits.maxRequestBytes)));
-        break;
-      default:
-        throw new KindlingError('NOT_FOUND', `the admin endpoint has no ${route.slice(0, 200)} (${ROUTES})`);
-    }
+    const result = await dispatchAdmin(handlers, limits, route, () => readJson(request, limits.maxRequestBytes));
     send(serving, response, 200, { result });
   } catch (error) {
     const wire = toWireError(error);
     if (wire.code === 'INTERNAL') logger.error(`admin ${route.slice(0, 200)} failed: ${wire.message}`, { error });
     send(serving, response, STATUS_OF[wire.code] ?? 500, { error: wire });
+  }
+}
+
+/**
+ * Serves one admin request: `route` (`POST /apply`) with its body, read by `readBody` only for the
+ * routes that take one and decoded strictly. The same for the admin socket and for a cluster's
+ * admin subject on NATS.
+ */
+export async function dispatchAdmin(
+  handlers: AdminHandlers,
+  limits: RequestLimits,
+  route: string,
+  readBody: () => Promise<unknown>,
+): Promise<unknown> {
+  switch (route) {
+    case 'GET /status':
+      return handlers.status();
+    case 'GET /entries':
+      return handlers.entries();
+    case 'GET /history':
+      return handlers.history();
+    case 'POST /apply':
+      return handlers.apply(decodeApplyRequest(await readBody(), limits));
+    case 'POST /rollback':
+      return handlers.rollback(decodeRollbackRequest(await readBody()));
+    case 'POST /compact':
+      if (handlers.compact === undefined) throw new KindlingError('NOT_FOUND', 'this app has no journal to compact');
+      decodeCompactRequest(await readBody());
+      return handlers.compact();
+    case 'POST /dead-letters':
+      if (handlers.deadLetters === undefined) throw noChannels();
+      return handlers.deadLetters(decodeDeadLettersRequest(await readBody()));
+    case 'POST /redrive':
+      if (handlers.redrive === undefined) throw noChannels();
+      return handlers.redrive(decodeRedriveRequest(await readBody()));
+    default:
+      throw new KindlingError('NOT_FOUND', `the admin endpoint has no ${route.slice(0, 200)} (${ROUTES})`);
   }
 }
 

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { basename, sep } from 'node:path';
-import { FileBoundary, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
-import type { Disposable, Entry, Logger, LogLevel, Registry, RegistryOp } from 'kindling';
+import { FileBoundary, KindlingError, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
+import type { ApplyResult, Disposable, Entry, Logger, LogLevel, Registry, RegistryOp } from 'kindling';
 import { deepEqual } from '../../src/common/deep-freeze.js';
 import { EventBus } from 'kindling/events';
 import { AdminEndpoint } from '../admin/admin-endpoint.js';
@@ -23,6 +23,9 @@ import { loadBootManifest, resolveManifestComponents } from './manifest.js';
 import type { BootManifest } from './manifest.js';
 import { RegistryJournal, getRegistry } from '../kernel/well-known.js';
 import { reloadLogLine } from './reload-report.js';
+import { resolveCluster } from '../cluster/cluster-address.js';
+import type { ClusterMember } from '../cluster/cluster-member.js';
+import type { ClusterNodeStatus } from '../state/cluster-node.js';
 import type { ReloadOutcome } from './reload-report.js';
 
 export type { ReloadOutcome } from './reload-report.js';
@@ -54,6 +57,8 @@ export interface ApplicationOptions {
   readonly journal?: JournalLimits;
   /** Limits of the admin endpoint: request size, operations per batch, time, connections. */
   readonly admin?: AdminServerOptions;
+  /** This node's name in a cluster (the manifest's `cluster:`; default `<host>-<pid>`). */
+  readonly node?: string;
 }
 
 /**
@@ -62,6 +67,9 @@ export interface ApplicationOptions {
  * entries the YAML applied.
  */
 export function yamlSourceOf(manifest: BootManifest): string {
+  // A cluster's files are the same app on every machine, wherever its directory is.
+  if (manifest.cluster !== undefined)
+    return `yaml:cluster/${manifest.cluster.name ?? manifest.name ?? basename(manifest.dir)}`;
   let dir = manifest.dir;
   try {
     dir = realpathSync(dir);
@@ -97,6 +105,8 @@ export class Application {
   private changeReloadQueued = false;
   private durable: DurableState | undefined;
   private admin: AdminEndpoint | undefined;
+  /** This app's membership of its cluster (the manifest's `cluster:`), once `start` connected. */
+  private member: ClusterMember | undefined;
   /** The source label of this app's registry YAML (see {@link yamlSourceOf}). */
   readonly source: string;
 
@@ -109,6 +119,7 @@ export class Application {
       readonly dir: string | true | undefined;
       readonly journal: JournalLimits | undefined;
       readonly admin: AdminServerOptions | undefined;
+      readonly node: string | undefined;
     },
   ) {
     this.source = yamlSourceOf(manifest);
@@ -137,6 +148,7 @@ export class Application {
       dir: options.stateDir,
       journal: options.journal,
       admin: options.admin,
+      node: options.node,
     });
   }
 
@@ -150,6 +162,11 @@ export class Application {
     return this.durable;
   }
 
+  /** This node's membership of the cluster (with the manifest's `cluster:`), once `start` joined it. */
+  get cluster(): ClusterMember | undefined {
+    return this.member;
+  }
+
   /**
    * Boots every component, then applies the registry sources as one batch (the baseline, not
    * journaled). With a state directory: claims it first, journals every later batch, and replays
@@ -157,13 +174,16 @@ export class Application {
    * throws the refusal.
    */
   async start(): Promise<ReloadOutcome> {
-    if (this.stateOptions.dir !== undefined) await this.openState(this.stateOptions.dir);
+    const cluster = resolveCluster(this.manifest);
+    if (cluster !== undefined) await this.connectCluster(cluster);
+    else if (this.stateOptions.dir !== undefined) await this.openState(this.stateOptions.dir);
     try {
       await this.boot.start();
     } catch (error) {
       await this.closeState();
       throw error;
     }
+    if (this.member !== undefined) return this.startClusterNode(this.member);
     this.durable?.track(this.registry);
     this.admin?.track(this.registry);
     // The events component binds the bus under its token: its durable channels are reachable by the CLI.
@@ -277,10 +297,94 @@ export class Application {
     });
   }
 
-  /** Closes the admin socket, then the journal. Idempotent. */
+  /** Closes the admin socket, then the journal, or leaves the cluster. Idempotent. */
   private async closeState(): Promise<void> {
     await this.admin?.stopping();
     this.durable?.close();
+    await this.member?.close();
+  }
+
+  /**
+   * Connects to the cluster's NATS and opens its log, before the components boot (an app that
+   * cannot reach its cluster does not start). The cluster's log replaces the state directory.
+   */
+  private async connectCluster(cluster: { nats: string; cluster: string; prefix?: string }): Promise<void> {
+    if (this.stateOptions.dir !== undefined)
+      this.logger.debug('the registry lives in the cluster log: no local journal or admin socket');
+    const { ClusterMember } = await import('../cluster/cluster-member.js');
+    const name = this.manifest.name ?? basename(this.manifest.dir);
+    this.member = await ClusterMember.connect({
+      ...cluster,
+      ...(this.stateOptions.node === undefined ? {} : { node: this.stateOptions.node }),
+      app: { name, dir: this.manifest.dir },
+      logger: this.logger,
+      onStatus: (status) => this.announce(status),
+    });
+    this.boot.onBootEvent((event) => {
+      if (event.name === BootEventName.stopped) void this.closeState();
+    });
+  }
+
+  /**
+   * Joins the cluster once the components are up: catches up from its log (the node is ready then),
+   * seeds an empty cluster with the registry sources, and otherwise says how the sources differ
+   * from the cluster's state without applying them.
+   */
+  private async startClusterNode(member: ClusterMember): Promise<ReloadOutcome> {
+    let node;
+    try {
+      node = await member.join(this.registry);
+    } catch (error) {
+      await this.shutdown('the cluster could not be joined');
+      throw error;
+    }
+    const info = node.info;
+    this.logger.info(
+      `node ${info.node} joined cluster ${member.log.stream.replace(/^KINDLING_REGISTRY_/, '')} at revision ${info.clusterRevision} (${info.state})`,
+    );
+    const run = (): Promise<ReloadOutcome> => this.runReload([], true);
+    this.reloading = this.reloading.then(run, run);
+    const outcome = await this.reloading;
+    if (outcome.status === 'refused') {
+      await this.shutdown('the registry sources were refused');
+      throw outcome.error;
+    }
+    this.started = true;
+    this.reloadChangedFiles();
+    return outcome;
+  }
+
+  /** Tells of a change of the node's state: a log line, and a `$registry` event on the bus. */
+  private announce(status: ClusterNodeStatus): void {
+    const container = this.boot.context.container;
+    if (status.state !== 'desynced')
+      this.logger.info(`node ${status.node} is ${status.state} at revision ${status.revision}`);
+    if (!container.isBound(EventBus)) return;
+    container
+      .get<EventBus>(EventBus)
+      .send('$registry', `node_${status.state.replace('-', '_')}`, status.node, status)
+      .catch((error: unknown) => this.logger.warn(`the node's status could not be sent: ${messageOf(error)}`));
+  }
+
+  /**
+   * Commits a batch of the registry sources: through the cluster (proposed to its log) or to the
+   * local registry. The baseline of a local app is not journaled (the YAML itself is on disk).
+   */
+  private commit(ops: readonly RegistryOp[], initial: boolean): Promise<ApplyResult> {
+    if (this.member !== undefined)
+      return this.member.propose(ops, { source: this.source, ...(initial ? { expectRevision: 0 } : {}) });
+    return this.registry.apply(ops, { source: this.source, ...(initial ? { durable: false } : {}) });
+  }
+
+  /**
+   * With a cluster whose log is not empty, the first read of the sources applies nothing: the
+   * cluster's state wins, and the node says how its files differ (it does not fight over them).
+   */
+  private async clusterHasState(initial: boolean): Promise<boolean> {
+    const node = this.member?.joined;
+    if (!initial || node === undefined) return false;
+    await node.catchUp();
+    return node.info.clusterRevision > 0;
   }
 
   /** Queues one reload of the files the watcher reported, unless one is queued already (they join it). */
@@ -355,12 +459,27 @@ export class Application {
           changes.push(`-${id}`);
         }
       }
-      if (ops.length === 0) {
+      if (await this.clusterHasState(initial)) {
+        // Entries of these files' source that the cluster holds and the files no longer declare.
+        const owners = this.member?.joined?.owners() ?? {};
+        for (const [id, owner] of Object.entries(owners))
+          if (owner === this.source && !next.has(id) && registry.has(id)) changes.push(`-${id}`);
+        this.applied = next;
+        if (changes.length > 0) this.reportDifference(changes);
+        outcome = { status: 'unchanged', revision: registry.revision, ...extra };
+      } else if (ops.length === 0) {
         this.applied = next;
         outcome = { status: 'unchanged', revision: registry.revision, ...extra };
       } else {
-        // The baseline is on disk already (the YAML itself): only later batches go to the journal.
-        const result = await registry.apply(ops, { source: this.source, ...(initial ? { durable: false } : {}) });
+        let result: ApplyResult;
+        try {
+          result = await this.commit(ops, initial);
+        } catch (error) {
+          // Another node seeded the empty cluster first: its state wins, as for any later node.
+          if (!(initial && this.member !== undefined && KindlingError.is(error) && error.code === 'CONFLICT'))
+            throw error;
+          return this.runReload(changedFiles, initial);
+        }
         this.applied = next;
         outcome = { status: 'applied', revision: result.revision, changes, result, ...extra };
       }
@@ -378,6 +497,16 @@ export class Application {
     this.refused = outcome.status === 'refused';
     this.report(outcome, initial);
     return outcome;
+  }
+
+  /** How this node's registry sources differ from the cluster's state, which it does not change. */
+  private reportDifference(changes: readonly string[]): void {
+    const shown = changes.slice(0, 20).join(' ');
+    const more = changes.length > 20 ? ` and ${changes.length - 20} more` : '';
+    const dir = displayPath(this.manifest.dir);
+    this.logger.warn(
+      `the registry files of this node differ from the cluster's state at revision ${this.registry.revision}: ${shown}${more}; the cluster's state is served. \`kindling plan ${dir}\` shows the difference, \`kindling apply ${dir}\` applies the files to every node`,
+    );
   }
 
   private report(outcome: ReloadOutcome, initial: boolean): void {

@@ -118,6 +118,30 @@ export class AllowConfig {
 }
 
 /**
+ * `cluster`: the app's registry is one registry shared by every node of the cluster, kept as a log
+ * on NATS JetStream (see docs/cluster.md).
+ */
+export class ClusterConfig {
+  /** The NATS server, e.g. `nats://127.0.0.1:4222` (`KINDLING_NATS_URL` when omitted). */
+  @IsOptional()
+  @IsString({ message: NON_EMPTY })
+  @MinLength(1, { message: NON_EMPTY })
+  nats?: string;
+
+  /** The cluster's name: nodes with the same name share one registry (default: the manifest's `name`). */
+  @IsOptional()
+  @IsString({ message: NON_EMPTY })
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1 to 64 letters, digits, "_" or "-"' })
+  name?: string;
+
+  /** The subject prefix of the cluster's NATS subjects (default `kindling`). */
+  @IsOptional()
+  @IsString({ message: NON_EMPTY })
+  @Matches(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, { message: 'must be NATS subject tokens joined by "."' })
+  prefix?: string;
+}
+
+/**
  * One item of `components`: a built-in by `name`, or an ES module by `module`, with its config. A
  * plain string item reads as one of the two: a path as a module, anything else as a name.
  */
@@ -182,6 +206,13 @@ export class ManifestConfig {
   @Type(() => AllowConfig)
   allow?: AllowConfig;
 
+  @IsOptional()
+  @ValidateNested({
+    message: 'must be a mapping: { nats: <NATS URL>, name: <cluster name>, prefix: <subject prefix> }',
+  })
+  @Type(() => ClusterConfig)
+  cluster?: ClusterConfig;
+
   /** What the declarative checks cannot say: a component listed twice. */
   validate(): ConfigValidationResult {
     const problems: ConfigProblem[] = [];
@@ -202,8 +233,9 @@ export class ManifestConfig {
 
 /** The keys each part of a manifest may hold, by the path of that part (`components[n]` as `components.*`). */
 export const MANIFEST_KEYS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
-  ['', ['name', 'log', 'components', 'registry', 'allow']],
+  ['', ['name', 'log', 'components', 'registry', 'allow', 'cluster']],
   ['components.*', ['name', 'module', 'config']],
   ['allow', ['paths', 'moduleBytes', 'yaml']],
   ['allow.yaml', YAML_LIMIT_KEYS],
+  ['cluster', ['nats', 'name', 'prefix']],
 ]);

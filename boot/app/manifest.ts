@@ -117,6 +117,18 @@ export interface BootManifest {
    * clients name.
    */
   readonly yamlLimits: RegistryYamlLimits;
+  /**
+   * `cluster`: the registry is shared by every node of the cluster through NATS JetStream (see
+   * docs/cluster.md); undefined without the key. Its `name` defaults to the manifest's `name`.
+   */
+  readonly cluster: ManifestCluster | undefined;
+}
+
+/** The `cluster` of a boot manifest, as written (`nats` is filled from `KINDLING_NATS_URL` when run). */
+export interface ManifestCluster {
+  readonly nats: string | undefined;
+  readonly name: string | undefined;
+  readonly prefix: string | undefined;
 }
 
 const MAX_MANIFEST_BYTES = 1_048_576;
@@ -320,6 +332,10 @@ function readManifest(
       maxModuleBytes: config.allow?.moduleBytes ?? DEFAULT_MAX_MODULE_BYTES,
     }),
     yamlLimits: Object.freeze(yamlLimits as RegistryYamlLimits),
+    cluster:
+      config.cluster === undefined
+        ? undefined
+        : Object.freeze({ nats: config.cluster.nats, name: config.cluster.name, prefix: config.cluster.prefix }),
   });
   return { manifest, locate };
 }

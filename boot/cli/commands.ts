@@ -13,6 +13,8 @@ import {
 } from 'kindling';
 import type { Entry, Logger, Registry, RegistryOp } from 'kindling';
 import { AdminClient, isNotRunning } from '../admin/admin-client.js';
+import type { ClusterClient } from '../cluster/cluster-client.js';
+import { resolveCluster } from '../cluster/cluster-address.js';
 import { toWireOps } from '../admin/admin-protocol.js';
 import type { AdminApplyResult, AdminHistory, AdminStatus, WireChange } from '../admin/admin-protocol.js';
 import { Application, yamlSourceOf } from '../app/application.js';
@@ -50,12 +52,19 @@ export interface CommandIO {
    * and then a command that needs a confirmation asks for `--yes` instead.
    */
   readonly confirm: ((question: string) => Promise<boolean>) | undefined;
+  /** What to close once the command is done (a cluster client's NATS connection); main closes them. */
+  readonly closers?: (() => Promise<void>)[];
 }
 
 /** Flags every command that finds an app takes. */
 export interface TargetFlags {
   readonly stateDir?: string;
+  /** Reach the app's cluster through this NATS server (default: the manifest's `cluster.nats`). */
+  readonly nats?: string;
 }
+
+/** How a command reaches a running app: its admin socket, or its cluster over NATS. */
+type AppClient = AdminClient | ClusterClient;
 
 /** Exit codes: `plan` follows `kubectl diff` (0 no change, 1 changes, 2 error); the others 0 or 2. */
 export const ExitCode = { ok: 0, changes: 1, error: 2 } as const;
@@ -66,7 +75,7 @@ interface Target {
   readonly manifest: BootManifest;
   readonly name: string;
   readonly source: string;
-  readonly client: AdminClient;
+  readonly client: AppClient;
 }
 
 // ---- validate ------------------------------------------------------------------------------------
@@ -80,7 +89,7 @@ interface Target {
 export async function validateCommand(arg: string, flags: TargetFlags, io: CommandIO): Promise<number> {
   const progress = new Progress(io.stderr, io.progress);
   try {
-    const target = await resolveTarget(arg, flags);
+    const target = await resolveTarget(arg, flags, io);
     const { entries, files } = await loadYaml(target, progress);
     const app = await runningApp(target);
     let ops: RegistryOp[];
@@ -145,7 +154,7 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
   const progress = new Progress(io.stderr, io.progress);
   let plan: RegistryPlan | undefined;
   try {
-    const target = await resolveTarget(arg, flags);
+    const target = await resolveTarget(arg, flags, io);
     const { entries } = await loadYaml(target, progress);
     const app = await runningApp(target);
     progress.phase(`planning ${formatCount(entries.length)} entries`);
@@ -195,7 +204,7 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
     } else {
       const subject = against.running
         ? `the running app (pid ${against.pid}, revision ${against.revision})`
-        : `an empty registry (no app is running at ${target.client.paths.dir})`;
+        : `an empty registry (no app is running at ${target.client.where})`;
       printPlan(io, target, plan, { about: subject, full: flags.full === true });
       if (!valid) printProblems(io, report, 'the dry run was refused');
       else if (plan.changes.length > 0 && against.running) {
@@ -231,6 +240,8 @@ export async function planCommand(arg: string, flags: PlanFlags, io: CommandIO):
 /** Flags of `kindling apply`. */
 export interface ApplyFlags extends TargetFlags {
   readonly prune?: boolean;
+  /** In a cluster: every live node dry-runs the batch before it is appended. */
+  readonly allNodes?: boolean;
   readonly expectRevision?: number;
   readonly full?: boolean;
   /** Delete many entries (with --prune) without asking. */
@@ -249,7 +260,7 @@ export async function applyCommand(arg: string, flags: ApplyFlags, io: CommandIO
   const progress = new Progress(io.stderr, io.progress);
   let ops: readonly RegistryOp[] = [];
   try {
-    const target = await resolveTarget(arg, flags);
+    const target = await resolveTarget(arg, flags, io);
     await requireRunning(target);
     const { entries } = await loadYaml(target, progress);
     for (let attempt = 1; ; attempt++) {
@@ -295,6 +306,7 @@ export async function applyCommand(arg: string, flags: ApplyFlags, io: CommandIO
           ops: toWireOps(plan.ops),
           expectRevision: current.revision,
           source: target.source,
+          ...(flags.allNodes === true ? { allNodes: true } : {}),
         });
       } catch (error) {
         const raced =
@@ -325,7 +337,7 @@ export interface HistoryFlags extends TargetFlags {
 /** `kindling history <app>`: the batches the running app committed since it started. */
 export async function historyCommand(arg: string, flags: HistoryFlags, io: CommandIO): Promise<number> {
   try {
-    const target = await resolveTarget(arg, flags);
+    const target = await resolveTarget(arg, flags, io);
     const status = await requireRunning(target);
     const history = await target.client.history();
     if (flags.json === true) {
@@ -344,7 +356,7 @@ export async function historyCommand(arg: string, flags: HistoryFlags, io: Comma
 /** `kindling compact <app>`: compacts the running app's journal now (a snapshot replaces its batches). */
 export async function compactCommand(arg: string, flags: TargetFlags, io: CommandIO): Promise<number> {
   try {
-    const target = await resolveTarget(arg, flags);
+    const target = await resolveTarget(arg, flags, io);
     await requireRunning(target);
     const done = await target.client.compact();
     io.stdout(
@@ -375,7 +387,7 @@ export async function deadLettersCommand(
   io: CommandIO,
 ): Promise<number> {
   try {
-    const target = await resolveTarget(arg, flags);
+    const target = await resolveTarget(arg, flags, io);
     await requireRunning(target);
     const answer = await target.client.deadLetters({
       ...(channel === undefined ? {} : { channel }),
@@ -426,7 +438,7 @@ export async function redriveCommand(
   io: CommandIO,
 ): Promise<number> {
   try {
-    const target = await resolveTarget(arg, flags);
+    const target = await resolveTarget(arg, flags, io);
     await requireRunning(target);
     const result = await target.client.redrive({
       channel,
@@ -441,6 +453,82 @@ export async function redriveCommand(
         `re-drove ${formatCount(result.redriven)} ${plural(result.redriven, 'dead letter')} of channel ${escapeInvisible(channel)}${result.ids.length > 0 ? `: ${result.ids.map((id) => escapeInvisible(id)).join(', ')}` : ''}\n`,
       );
     return ExitCode.ok;
+  } catch (error) {
+    return fail(io, error, arg);
+  }
+}
+
+// ---- status --------------------------------------------------------------------------------------
+
+/** Flags of `kindling status`. */
+export interface StatusFlags extends TargetFlags {
+  readonly json?: boolean;
+  /** Ask every desynced node of the cluster to try again first. */
+  readonly retry?: boolean;
+}
+
+/**
+ * `kindling status <app>`: the running app (its pid, revision and entries), or for a cluster every
+ * live node with its name, revision and state (`desynced` with the refusing entry and error). 0
+ * when the app runs and every node is in sync, 1 when a node is not, 2 when none answers.
+ */
+export async function statusCommand(arg: string, flags: StatusFlags, io: CommandIO): Promise<number> {
+  try {
+    const target = await resolveTarget(arg, flags, io);
+    const { client } = target;
+    if (client instanceof AdminClient) {
+      if (flags.retry === true)
+        throw new KindlingError('INVALID', `${target.name} is not a cluster: --retry is for the nodes of a cluster`);
+      const status = await requireRunning(target);
+      if (flags.json === true) io.stdout(`${JSON.stringify(status, undefined, 2)}\n`);
+      else
+        io.stdout(
+          `${escapeInvisible(status.name)} is ${status.phase} (pid ${status.pid}, revision ${status.revision}, ${formatCount(status.entries)} ${plural(status.entries, 'entry', 'entries')}, since ${status.startedAt})\n`,
+        );
+      return ExitCode.ok;
+    }
+    const answers = flags.retry === true ? await client.retry() : await client.nodes();
+    if (answers.length === 0)
+      throw new KindlingError('UNAVAILABLE', `${client.where}: no node answered (is any running?)`, {
+        details: { notRunning: true },
+      });
+    if (flags.json === true) {
+      io.stdout(`${JSON.stringify({ cluster: client.address.cluster, nodes: answers }, undefined, 2)}\n`);
+    } else {
+      const head = Math.max(...answers.map((answer) => answer.result?.clusterRevision ?? 0));
+      io.stdout(
+        `${io.style.bold(`cluster ${escapeInvisible(client.address.cluster)}`)} on ${escapeInvisible(client.address.nats)}: ${answers.length} ${plural(answers.length, 'node')}, log at revision ${head}\n`,
+      );
+      const rows = answers.map((answer) => {
+        const status = answer.result;
+        if (status === undefined) return [answer.node, 'error', '', answer.error.message];
+        const problem = status.problem;
+        const why =
+          problem === undefined
+            ? ''
+            : `could not apply revision ${problem.revision}${problem.entryId === undefined ? '' : ` (entry ${problem.entryId})`}: ${problem.error}`;
+        return [status.node, status.state, String(status.revision), why];
+      });
+      const cells = rows.map((row) => row.map((cell) => escapeInvisible(cell)));
+      const widths = [0, 1, 2].map((column) =>
+        Math.max(['node', 'state', 'revision'][column]?.length ?? 0, ...cells.map((row) => (row[column] ?? '').length)),
+      );
+      const line = (row: readonly string[]): string =>
+        `  ${row
+          .slice(0, 3)
+          .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+          .join('  ')}${row[3] === undefined || row[3] === '' ? '' : `  ${row[3]}`}`.trimEnd();
+      io.stdout(`${io.style.dim(line(['node', 'state', 'revision']))}\n`);
+      for (const row of cells) {
+        const shown = line(row);
+        io.stdout(`${row[1] === 'in-sync' ? shown : io.style.error(shown)}\n`);
+      }
+      if (cells.some((row) => row[1] === 'desynced'))
+        io.stdout(
+          `${io.style.dim(`a desynced node serves its last good revision; fix the cause on that machine, then \`kindling status ${escapeInvisible(arg)} --retry\` (it also retries on the next batch)`)}\n`,
+        );
+    }
+    return answers.every((answer) => answer.result?.state === 'in-sync') ? ExitCode.ok : ExitCode.changes;
   } catch (error) {
     return fail(io, error, arg);
   }
@@ -468,7 +556,7 @@ export async function rollbackCommand(
   io: CommandIO,
 ): Promise<number> {
   try {
-    const target = await resolveTarget(arg, flags);
+    const target = await resolveTarget(arg, flags, io);
     const status = await requireRunning(target);
     const fence = flags.expectRevision === undefined ? {} : { expectRevision: flags.expectRevision };
     let result = await target.client.rollback({ revision, dryRun: true, ...fence });
@@ -503,14 +591,24 @@ export async function rollbackCommand(
 
 // ---- shared --------------------------------------------------------------------------------------
 
-async function resolveTarget(arg: string, flags: TargetFlags): Promise<Target> {
+async function resolveTarget(arg: string, flags: TargetFlags, io: Pick<CommandIO, 'closers'>): Promise<Target> {
   const manifest = await loadBootManifest(arg);
+  const cluster = resolveCluster(manifest, flags.nats);
+  let client: AppClient;
+  if (cluster === undefined) client = new AdminClient(statePaths(manifest.dir, flags.stateDir));
+  else {
+    // Only a cluster's commands load the NATS client.
+    const { ClusterClient } = await import('../cluster/cluster-client.js');
+    const clusterClient = new ClusterClient(cluster);
+    io.closers?.push(() => clusterClient.close());
+    client = clusterClient;
+  }
   return {
     arg,
     manifest,
     name: manifest.name ?? (relative(process.cwd(), manifest.dir) || '.'),
     source: yamlSourceOf(manifest),
-    client: new AdminClient(statePaths(manifest.dir, flags.stateDir)),
+    client,
   };
 }
 
@@ -549,8 +647,8 @@ async function runningApp(target: Target): Promise<AdminStatus | undefined> {
 async function requireRunning(target: Target): Promise<AdminStatus> {
   const app = await runningApp(target);
   if (app === undefined) {
-    throw new KindlingError('UNAVAILABLE', `no running app at ${target.client.paths.dir}`, {
-      details: { notRunning: true, stateDir: target.client.paths.dir },
+    throw new KindlingError('UNAVAILABLE', `no running app at ${target.client.where}`, {
+      details: { notRunning: true, stateDir: target.client.where },
     });
   }
   return app;

@@ -24,12 +24,13 @@ import {
   problemsOf,
   redriveCommand,
   rollbackCommand,
+  statusCommand,
   validateCommand,
 } from './commands.js';
 import { formatProblem, relativeInText } from '../app/problems.js';
 import { ManifestError } from '../app/manifest.js';
 import { describeHeld } from '../state/durable-state.js';
-import type { CommandIO } from './commands.js';
+import type { ApplyFlags, CommandIO, RollbackFlags, StatusFlags } from './commands.js';
 import { colourFor, createStyle, describeError, terminalSafe } from './output.js';
 import type { ProgressMode } from './output.js';
 import type { Component } from '../kernel/component.js';
@@ -85,6 +86,8 @@ interface RunFlags {
   readonly adminMaxOps?: number;
   readonly adminTimeout?: number;
   readonly adminMaxConnections?: number;
+  /** This node's name in a cluster. */
+  readonly node?: string;
 }
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -112,6 +115,7 @@ export async function main(argv: readonly string[], options: CliOptions = {}): P
     builtins: options.builtins ?? builtinComponents,
     logger: options.logger,
     confirm: options.confirm ?? (options.stderr === undefined ? terminalConfirm() : undefined),
+    closers: [],
   };
   const program = new Command('kindling')
     .description(
@@ -157,6 +161,8 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
   };
   const APP = 'an app directory with a kindling.yaml, or a manifest file';
   const STATE_DIR = 'the state directory of the app (default: <app dir>/.kindling)';
+  const NATS =
+    "reach the app's cluster through this NATS server (default: the manifest's cluster.nats, or KINDLING_NATS_URL)";
   program
     .command('run')
     .description('boot the app of a manifest (kindling.yaml), apply its registry sources and serve until Ctrl-C')
@@ -189,6 +195,7 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
       count,
     )
     .option('--admin-max-connections <n>', 'the most admin connections open at once (default 16)', count)
+    .option('--node <name>', "this node's name in the manifest's cluster (default: <host>-<pid>)")
     .action(async (target: string, flags: RunFlags) => {
       exitCode = await run(target, flags, options, io);
     });
@@ -199,7 +206,8 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     )
     .argument('<app>', APP)
     .option('--state-dir <dir>', STATE_DIR)
-    .action(async (target: string, flags: { stateDir?: string }) => {
+    .option('--nats <url>', NATS)
+    .action(async (target: string, flags: { stateDir?: string; nats?: string }) => {
       exitCode = await validateCommand(target, flags, io);
     });
   program
@@ -212,9 +220,15 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .option('--json', 'print the plan as JSON (every change, and each problem with file, line, column and code)')
     .option('--full', `list every change (a plan of more than ${LISTED_CHANGES} is counted by kind)`)
     .option('--state-dir <dir>', STATE_DIR)
-    .action(async (target: string, flags: { stateDir?: string; prune?: boolean; json?: boolean; full?: boolean }) => {
-      exitCode = await planCommand(target, flags, io);
-    });
+    .option('--nats <url>', NATS)
+    .action(
+      async (
+        target: string,
+        flags: { stateDir?: string; nats?: string; prune?: boolean; json?: boolean; full?: boolean },
+      ) => {
+        exitCode = await planCommand(target, flags, io);
+      },
+    );
   program
     .command('apply')
     .description('apply the registry YAML to the running app as one atomic batch; exit 0 or 2')
@@ -228,20 +242,33 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
       'refuse unless the app is at exactly this revision (the one a reviewed plan was made against)',
       revisionNumber,
     )
+    .option(
+      '--all-nodes',
+      'in a cluster: every live node dry-runs the batch first, and it is appended only when all accept',
+    )
     .option('--full', `list every change (more than ${LISTED_CHANGES} are counted by kind)`)
     .option(
       '-y, --yes',
       `prune without asking, even when that deletes more than ${CONFIRMED_DELETES} entries or every entry`,
     )
     .option('--state-dir <dir>', STATE_DIR)
-    .action(
-      async (
-        target: string,
-        flags: { stateDir?: string; prune?: boolean; expectRevision?: number; full?: boolean; yes?: boolean },
-      ) => {
-        exitCode = await applyCommand(target, flags, io);
-      },
-    );
+    .option('--nats <url>', NATS)
+    .action(async (target: string, flags: ApplyFlags) => {
+      exitCode = await applyCommand(target, flags, io);
+    });
+  program
+    .command('status')
+    .description(
+      'show the running app, or every live node of its cluster with its revision and state (in-sync, catching-up, desynced and why); exit 0 all in sync, 1 a node is not, 2 none answers',
+    )
+    .argument('<app>', APP)
+    .option('--retry', 'in a cluster: ask every desynced node to try again to reach the cluster state first')
+    .option('--json', 'print the status as JSON')
+    .option('--state-dir <dir>', STATE_DIR)
+    .option('--nats <url>', NATS)
+    .action(async (target: string, flags: StatusFlags) => {
+      exitCode = await statusCommand(target, flags, io);
+    });
   program
     .command('history')
     .description(
@@ -250,7 +277,8 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .argument('<app>', APP)
     .option('--json', 'print the history as JSON')
     .option('--state-dir <dir>', STATE_DIR)
-    .action(async (target: string, flags: { stateDir?: string; json?: boolean }) => {
+    .option('--nats <url>', NATS)
+    .action(async (target: string, flags: { stateDir?: string; nats?: string; json?: boolean }) => {
       exitCode = await historyCommand(target, flags, io);
     });
   program
@@ -320,20 +348,17 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
       `roll back without asking, even when that deletes more than ${CONFIRMED_DELETES} entries or every entry`,
     )
     .option('--state-dir <dir>', STATE_DIR)
-    .action(
-      async (
-        target: string,
-        revision: number,
-        flags: { stateDir?: string; dryRun?: boolean; expectRevision?: number; full?: boolean; yes?: boolean },
-      ) => {
-        exitCode = await rollbackCommand(target, revision, flags, io);
-      },
-    );
+    .option('--nats <url>', NATS)
+    .action(async (target: string, revision: number, flags: RollbackFlags) => {
+      exitCode = await rollbackCommand(target, revision, flags, io);
+    });
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     throw error;
+  } finally {
+    for (const close of io.closers?.splice(0) ?? []) await close();
   }
   if (argv.length === 0) {
     program.outputHelp();
@@ -365,6 +390,7 @@ async function run(
       },
       ...(options.logger !== undefined ? { logger: options.logger } : {}),
       ...(flags.logLevel === undefined ? {} : { logLevel: flags.logLevel }),
+      ...(flags.node === undefined ? {} : { node: flags.node }),
     });
   } catch (error) {
     // Nothing was booted: the manifest or its path is wrong, as validate would say (and with its exit code).
@@ -403,6 +429,15 @@ async function run(
   if (container.isBound(HttpServers)) {
     for (const address of container.get<HttpServers>(HttpServers).addresses())
       lines.push(`  ${escapeInvisible(address.id)}  ${escapeInvisible(address.url)}`);
+  }
+  const member = app.cluster;
+  if (member !== undefined) {
+    const status = member.status();
+    lines.push(
+      escapeInvisible(
+        `  cluster  ${status.cluster}, node ${status.node}: ${status.state} at revision ${status.revision}  (kindling status | plan | apply | history | rollback ${target})`,
+      ),
+    );
   }
   if (app.state !== undefined) {
     const socket = relative(process.cwd(), app.state.paths.socket);

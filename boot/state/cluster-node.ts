@@ -83,6 +83,9 @@ export class ClusterNode {
           `the cluster log starts at revision ${first} and no snapshot covers the revisions before it`,
         );
       state = ClusterState.fromSnapshot(snapshot.body);
+      options.logger.info(
+        `loaded the cluster snapshot of revision ${snapshot.revision} (the log was compacted: it starts at revision ${first})`,
+      );
     }
     const node = new ClusterNode(options, state);
     const target = await log.lastRevision();
@@ -102,6 +105,11 @@ export class ClusterNode {
       clusterRevision: this.state.revision,
       ...(this.problem === undefined ? {} : { problem: this.problem }),
     };
+  }
+
+  /** Which source owns each entry of the cluster's state (what `--prune` reads). */
+  owners(): Record<string, string> {
+    return this.state.owners.toJSON();
   }
 
   /** The cluster's whole state at the last revision read, for a snapshot. */
@@ -150,6 +158,11 @@ export class ClusterNode {
     return { ...plan, revision, dryRun: false };
   }
 
+  /** Resolves once the node has read every batch the log holds now. */
+  async catchUp(): Promise<void> {
+    await this.until(await this.options.log.lastRevision());
+  }
+
   /** Tries again to reach the cluster's state (`kindling status --retry`); resolves with the new status. */
   async retry(): Promise<ClusterNodeStatus> {
     await this.serially(async () => {
@@ -186,7 +199,7 @@ export class ClusterNode {
     let ops: RegistryOp[];
     try {
       if (batch.problem !== undefined) throw batch.problem;
-      ops = this.state.fold(batch.revision, (batch.body as BatchBody | undefined)?.ops);
+      ops = this.state.fold(batch.revision, (batch.body as BatchBody | undefined)?.ops, batch.source);
     } catch (error) {
       // A batch that cannot be read cannot be applied anywhere: the node says so and stops there.
       this.unreadable = batch.revision;

@@ -34,7 +34,38 @@ describe('ClusterState', () => {
         { id: 'app:a', kind: 'http.endpoint', meta: {}, data: { port: 3 } },
         { id: 'app:c', kind: 'http.endpoint', meta: {}, data: {} },
       ],
+      owners: {},
     });
+  });
+
+  it('folds the owner of each entry from the sources of the batches, and keeps it in a snapshot', () => {
+    const state = new ClusterState();
+    state.fold(
+      1,
+      [
+        { op: 'create', entry: wire('app:a', {}) },
+        { op: 'create', entry: wire('app:b', {}) },
+      ],
+      'yaml:/a',
+    );
+    state.fold(2, [{ op: 'update', entry: wire('app:b', { x: 1 }) }], 'kindling apply');
+    state.fold(3, [{ op: 'delete', entry: { id: 'app:a' } }], 'yaml:/a');
+    expect(state.owners.toJSON()).toEqual({ 'app:b': 'kindling apply' });
+    // A rollback gives what it restores back to the owner it had then.
+    state.fold(
+      4,
+      [
+        { op: 'create', entry: wire('app:a', {}) },
+        { op: 'update', entry: wire('app:b', {}) },
+      ],
+      'rollback to 1',
+    );
+    expect(state.owners.toJSON()).toEqual({ 'app:a': 'yaml:/a', 'app:b': 'yaml:/a' });
+    const copy = ClusterState.fromSnapshot(JSON.parse(JSON.stringify(state.snapshot())));
+    expect(copy.owners.toJSON()).toEqual({ 'app:a': 'yaml:/a', 'app:b': 'yaml:/a' });
+    expect(messageOf(() => ClusterState.fromSnapshot({ revision: 1, entries: [], owners: { 'app:a': 3 } }))).toBe(
+      'INVALID: owners.app:a: the owner must be a non-empty string',
+    );
   });
 
   it('refuses a batch that does not fit, or comes out of order, and changes nothing', () => {

@@ -6,17 +6,22 @@
 import { createEntry, KindlingError } from 'kindling';
 import type { Entry, RegistryOp } from 'kindling';
 import { fromWireOps, toWireOps, type WireOp } from '../admin/admin-protocol.js';
+import { EntryOwners } from './entry-owners.js';
 import { fromWireEntry, toWireEntry, type WireEntry } from './wire-entry.js';
 
 /** The whole state at a revision: what a snapshot stores. */
 export interface ClusterSnapshot {
   readonly revision: number;
   readonly entries: readonly WireEntry[];
+  /** The source that owns each entry (what `--prune` reads); absent in snapshots that predate owners. */
+  readonly owners?: Readonly<Record<string, string>>;
 }
 
 /** The entries a cluster's log describes, at the revision of the last batch folded. */
 export class ClusterState {
   private readonly entries = new Map<string, WireEntry>();
+  /** Which source owns each entry, folded from the batches' sources the way one node's journal does. */
+  readonly owners = new EntryOwners();
   private at = 0;
 
   /** The revision of the last batch folded (0 for none; a snapshot's revision after {@link fromSnapshot}). */
@@ -34,7 +39,7 @@ export class ClusterState {
     const state = new ClusterState();
     if (typeof snapshot !== 'object' || snapshot === null || Array.isArray(snapshot))
       throw new KindlingError('INVALID', 'a cluster snapshot must be an object { revision, entries }');
-    const { revision, entries } = snapshot as { revision?: unknown; entries?: unknown };
+    const { revision, entries, owners } = snapshot as { revision?: unknown; entries?: unknown; owners?: unknown };
     if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0)
       throw new KindlingError('INVALID', 'a cluster snapshot needs a revision, a whole number from 0');
     if (!Array.isArray(entries)) throw new KindlingError('INVALID', 'a cluster snapshot needs entries, a list');
@@ -44,13 +49,28 @@ export class ClusterState {
         throw new KindlingError('INVALID', `entries[${index}]: ${entry.id} is in the snapshot twice`);
       state.entries.set(entry.id, entry);
     });
+    if (owners !== undefined) {
+      if (typeof owners !== 'object' || owners === null || Array.isArray(owners))
+        throw new KindlingError('INVALID', "a cluster snapshot's owners must be a mapping of entry id to source");
+      const read = new Map<string, string | undefined>();
+      for (const [id, owner] of Object.entries(owners)) {
+        if (typeof owner !== 'string' || owner === '')
+          throw new KindlingError('INVALID', `owners.${id}: the owner must be a non-empty string`);
+        if (state.entries.has(id)) read.set(id, owner);
+      }
+      state.owners.set(revision, read);
+    }
     state.at = revision;
     return state;
   }
 
   /** The whole state, for a snapshot (entries in id order). */
   snapshot(): ClusterSnapshot {
-    return { revision: this.at, entries: [...this.entries.values()].sort((a, b) => (a.id < b.id ? -1 : 1)) };
+    return {
+      revision: this.at,
+      entries: [...this.entries.values()].sort((a, b) => (a.id < b.id ? -1 : 1)),
+      owners: this.owners.toJSON(),
+    };
   }
 
   /**
@@ -58,9 +78,10 @@ export class ClusterState {
    * the node that proposed it against this same state, so it fits; one that does not (a create of
    * an id that exists, an update or delete of one that does not, a revision out of order) is refused
    * with `INVALID` naming the operation, and the state is left as it was. Returns the batch's
-   * operations, decoded, for the registry to apply.
+   * operations, decoded, for the registry to apply. `source` (who applied the batch) becomes the
+   * owner of what it creates or updates.
    */
-  fold(revision: number, wireOps: unknown): RegistryOp[] {
+  fold(revision: number, wireOps: unknown, source?: string): RegistryOp[] {
     if (revision !== this.at + 1)
       throw new KindlingError(
         'INVALID',
@@ -86,8 +107,14 @@ export class ClusterState {
       if (entry === undefined) this.entries.delete(id);
       else this.entries.set(id, entry);
     }
+    this.owners.record(revision, source, ops);
     this.at = revision;
     return decoded;
+  }
+
+  /** Every entry, as the log left them (wire form), in no particular order. */
+  list(): IterableIterator<WireEntry> {
+    return this.entries.values();
   }
 
   /**

@@ -57,6 +57,8 @@ export interface HttpManagerOptions {
   readonly regexCheckSteps: number;
   /** Log lines per minute for one kind of refused request (default 10). */
   readonly logLinesPerMinute?: number;
+  /** Where this node listens for a service, by entry id, over the entry's `addr`. */
+  readonly listen?: Readonly<Record<string, string>>;
 }
 
 const SERVICE = HttpKind.service;
@@ -222,7 +224,7 @@ export class HttpManager implements EntryListener, HttpServers {
 
   private async putService(staging: Staging, entry: Entry, previous: ServiceSpec | undefined): Promise<void> {
     const config = decodeEntryConfig(HttpServiceConfig, entry);
-    const { host, port } = parseListenAddress(config.addr);
+    const { host, port } = parseListenAddress(this.options.listen?.[entry.id] ?? config.addr);
     const { addr: _addr, ...limits } = { ...config };
     const previousLimits = previous?.limits;
     // Keep the committed limits object when nothing changed, so commit knows not to touch the server.

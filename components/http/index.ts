@@ -1,9 +1,11 @@
 import 'reflect-metadata';
-import { IsInt, Max, Min } from 'class-validator';
-import { DisposableStore } from 'kindling';
+import { IsInt, IsObject, IsOptional, Max, Min } from 'class-validator';
+import { DisposableStore, KindlingError, messageOf, quote } from 'kindling';
+import type { ConfigValidationResult } from 'kindling';
 import { FunctionName, HttpName, RegistryName, defineComponent, getHandlerRegistry } from 'kindling/boot';
 import { Functions } from '../function/index.js';
 import { HttpManager } from './http-manager.js';
+import { parseListenAddress } from './http-config.js';
 import { HttpServers } from './http-types.js';
 import { HTTP_KINDS } from './kinds.js';
 
@@ -41,6 +43,58 @@ export class HttpComponentConfig {
   @IsInt()
   @Min(1)
   logLinesPerMinute = 10;
+
+  /**
+   * Where this node listens for a service, by `http.service` entry id, over the entry's own `addr`:
+   * the registry says what is served, the node says where (three replicas on one machine, each on
+   * its own port). `KINDLING_HTTP_LISTEN` (`id=addr,id=addr`) adds to it and wins.
+   */
+  @IsOptional()
+  @IsObject()
+  listen?: Record<string, string>;
+
+  validate(): ConfigValidationResult {
+    const problems: { path: (string | number)[]; message: string }[] = [];
+    for (const [id, addr] of Object.entries(this.listen ?? {})) {
+      try {
+        if (typeof addr !== 'string') throw new Error('must be a listen address such as "127.0.0.1:8081"');
+        parseListenAddress(addr);
+      } catch (error) {
+        problems.push({ path: ['listen', id], message: messageOf(error) });
+      }
+    }
+    return problems;
+  }
+}
+
+/**
+ * The listen addresses of `KINDLING_HTTP_LISTEN` (`id=addr,id=addr`), over those of the config.
+ * Throws `INVALID` naming the pair that is not one.
+ */
+export function listenAddresses(
+  config: Readonly<Record<string, string>> = {},
+  env = process.env,
+): Record<string, string> {
+  const listen: Record<string, string> = { ...config };
+  const text = env['KINDLING_HTTP_LISTEN'];
+  if (text === undefined || text.trim() === '') return listen;
+  for (const pair of text.split(',')) {
+    const at = pair.indexOf('=');
+    const id = pair.slice(0, at).trim();
+    const addr = pair.slice(at + 1).trim();
+    if (at <= 0 || addr === '')
+      throw new KindlingError(
+        'INVALID',
+        `KINDLING_HTTP_LISTEN: ${quote(pair.trim())} is not id=addr (such as hello:server=127.0.0.1:8081)`,
+      );
+    try {
+      parseListenAddress(addr);
+    } catch (error) {
+      throw new KindlingError('INVALID', `KINDLING_HTTP_LISTEN: ${id}: ${messageOf(error)}`);
+    }
+    listen[id] = addr;
+  }
+  return listen;
 }
 
 const Manager: unique symbol = Symbol('kindling.http.manager');
@@ -70,6 +124,7 @@ export const httpComponent = defineComponent({
       maxParamLength: config.maxParamLength,
       regexCheckSteps: config.regexCheckSteps,
       logLinesPerMinute: config.logLinesPerMinute,
+      listen: listenAddresses(config.listen),
     });
     const registrations = new DisposableStore();
     const handlers = getHandlerRegistry(ctx);

@@ -86,9 +86,20 @@ export class RunningApp {
     private readonly exited: Promise<number | null>,
   ) {}
 
-  /** Starts the app and resolves once it says it is running (rejects if it exits first). */
-  static start(dir: string, state: string): Promise<RunningApp> {
-    const child = spawn(process.execPath, [cliPath, 'run', dir, '--state-dir', state], { cwd: root });
+  /**
+   * Starts the app and resolves once it says it is running (rejects if it exits first). `state`
+   * undefined: no --state-dir (a cluster's node has none); `options` adds arguments and environment.
+   */
+  static start(
+    dir: string,
+    state: string | undefined,
+    options: { readonly args?: readonly string[]; readonly env?: Readonly<Record<string, string>> } = {},
+  ): Promise<RunningApp> {
+    const args = [cliPath, 'run', dir, ...(state === undefined ? [] : ['--state-dir', state]), ...(options.args ?? [])];
+    const child = spawn(process.execPath, args, {
+      cwd: root,
+      ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
+    });
     const output = { out: '', err: '' };
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     return new Promise((resolve, reject) => {

@@ -286,6 +286,12 @@ export class RegistryLog {
     return this.snapshotStore;
   }
 
+  /** How large the log is now: its bytes and its batches (what a compaction removes). */
+  async size(): Promise<{ readonly bytes: number; readonly batches: number }> {
+    const info = await this.jsm.streams.info(this.stream);
+    return { bytes: info.state.bytes, batches: info.state.messages };
+  }
+
   /**
    * Removes every batch before `keepFrom` from the log (after a snapshot at `keepFrom - 1` was
    * stored elsewhere); resolves with how many were removed. The revision numbers do not change.

@@ -1,0 +1,490 @@
+// A running app as one node of a cluster: its NATS connection, the cluster's registry log, the
+// node that follows and applies it, and the cluster's admin subjects, over which `kindling apply |
+// plan | history | rollback | status --nats` reach the cluster with no local socket. Loaded only
+// when the manifest has `cluster:` (so only then is the `nats` client loaded).
+
+import { hostname } from 'node:os';
+import { connect, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { KindlingError, messageOf } from 'kindling';
+import type { ApplyResult, Logger, Registry, RegistryOp } from 'kindling';
+import { RegistryLog } from '../../src/transport/nats/registry-log.js';
+import { fromWireError, fromWireOps, toWireChanges, toWireError, toWireOps } from '../admin/admin-protocol.js';
+import type {
+  AdminApplyResult,
+  AdminCompaction,
+  AdminHistory,
+  AdminStatus,
+  DecodedApplyRequest,
+  DecodedRollbackRequest,
+  WireError,
+} from '../admin/admin-protocol.js';
+import { dispatchAdmin, type AdminHandlers } from '../admin/admin-server.js';
+import { ClusterNode, type ClusterNodeStatus } from '../state/cluster-node.js';
+import { toWireEntry } from '../state/wire-entry.js';
+import { clusterSubjects, type ClusterSubjects } from './cluster-subjects.js';
+
+/** Options of {@link ClusterMember.connect}. */
+export interface ClusterMemberOptions {
+  /** The NATS server. */
+  readonly nats: string;
+  /** The cluster's name (its stream, subjects and snapshot store are named after it). */
+  readonly cluster: string;
+  /** The subject prefix (default `kindling`). */
+  readonly prefix?: string;
+  /** This node's name (default `<host>-<pid>`). */
+  readonly node?: string;
+  /** The app's name and directory, as `status` shows them. */
+  readonly app: { readonly name: string; readonly dir: string };
+  readonly logger: Logger;
+  /** Where JetStream keeps the log (default `file`). */
+  readonly storage?: 'file' | 'memory';
+  /** How long `apply --all-nodes` waits for every live node's dry run, in ms (default 5,000). */
+  readonly allNodesTimeoutMs?: number;
+  /** Called on every change of this node's state (the app sends a `$registry` event). */
+  readonly onStatus?: (status: ClusterNodeStatus) => void;
+}
+
+/** What a node says of itself in `kindling status`: the node, and the app it runs. */
+export interface ClusterMemberStatus extends ClusterNodeStatus {
+  readonly cluster: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly app: string;
+  readonly startedAt: string;
+}
+
+/** A node's answer to a request sent to every node: its name and result, or its error. */
+export type NodeAnswer<T> =
+  | { readonly node: string; readonly result: T; readonly error?: undefined }
+  | { readonly node: string; readonly error: WireError; readonly result?: undefined };
+
+/** Default time `apply --all-nodes` waits for every live node's dry run. */
+export const DEFAULT_ALL_NODES_TIMEOUT_MS = 5_000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** The largest admin request a node reads (NATS's own max_payload is usually lower: 1 MiB). */
+const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * One app's membership in a cluster: connect, {@link join} once the components have booted (the
+ * node catches up before it is ready), serve the cluster's admin subjects, {@link close} at shutdown.
+ */
+export class ClusterMember {
+  private node: ClusterNode | undefined;
+  private registry: Registry | undefined;
+  private readonly subscriptions: Subscription[] = [];
+  /** The subscription of this node to the write queue: held only while the node is in sync. */
+  private writes: Subscription | undefined;
+  private readonly startedAt = new Date().toISOString();
+  private closed = false;
+  readonly subjects: ClusterSubjects;
+  readonly nodeName: string;
+
+  private constructor(
+    private readonly options: ClusterMemberOptions,
+    private readonly connection: NatsConnection,
+    readonly log: RegistryLog,
+  ) {
+    this.subjects = clusterSubjects(options.prefix, options.cluster);
+    this.nodeName = options.node ?? `${hostname()}-${process.pid}`;
+  }
+
+  /** Connects to NATS and opens the cluster's log (creating its stream on first use). */
+  static async connect(options: ClusterMemberOptions): Promise<ClusterMember> {
+    let connection: NatsConnection;
+    try {
+      connection = await connect({
+        servers: options.nats,
+        name: `kindling ${options.app.name} (cluster ${options.cluster})`,
+        // A node outlives an outage of nats-server: it reconnects for as long as it runs.
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+      });
+    } catch (error) {
+      throw new KindlingError(
+        'UNAVAILABLE',
+        `cluster ${options.cluster}: cannot reach NATS at ${options.nats}: ${messageOf(error)} (start nats-server with JetStream: nats-server -js)`,
+        { cause: error, details: { nats: options.nats } },
+      );
+    }
+    try {
+      const log = await RegistryLog.open({
+        connection,
+        cluster: options.cluster,
+        ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+        ...(options.storage === undefined ? {} : { storage: options.storage }),
+      });
+      return new ClusterMember(options, connection, log);
+    } catch (error) {
+      await connection.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The node, once {@link join} has resolved. */
+  get joined(): ClusterNode | undefined {
+    return this.node;
+  }
+
+  /**
+   * Joins the cluster with the app's registry: catches up from the log (a snapshot first when the
+   * log was compacted past what the registry holds), then serves the admin subjects.
+   */
+  async join(registry: Registry): Promise<ClusterNode> {
+    this.registry = registry;
+    this.node = await ClusterNode.join({
+      node: this.nodeName,
+      registry,
+      log: this.log,
+      logger: this.options.logger,
+      onStatus: (status) => {
+        this.followWrites(status.state === 'in-sync');
+        this.options.onStatus?.(status);
+      },
+    });
+    this.serveEveryNode();
+    this.subscriptions.push(this.serve(this.subjects.read, 'kindling-admin'));
+    this.followWrites(this.node.info.state === 'in-sync');
+    return this.node;
+  }
+
+  /** This node as `kindling status` shows it. */
+  status(): ClusterMemberStatus {
+    const info = this.requireNode().info;
+    return {
+      ...info,
+      cluster: this.options.cluster,
+      pid: process.pid,
+      host: hostname(),
+      app: this.options.app.name,
+      startedAt: this.startedAt,
+    };
+  }
+
+  /**
+   * Proposes a batch to the cluster through this node (see {@link ClusterNode.propose}); with
+   * `allNodes`, every live node dry-runs it first.
+   */
+  async propose(
+    ops: readonly RegistryOp[],
+    options: { readonly source?: string; readonly expectRevision?: number; readonly allNodes?: boolean } = {},
+  ): Promise<ApplyResult> {
+    const node = this.requireNode();
+    if (options.allNodes === true) await this.everyNodeAccepts(ops);
+    return node.propose(ops, options);
+  }
+
+  /** Stops serving and following, and closes the connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const subscription of this.subscriptions.splice(0)) subscription.unsubscribe();
+    this.writes?.unsubscribe();
+    this.writes = undefined;
+    await this.node?.leave();
+    await this.connection.drain().catch(() => undefined);
+  }
+
+  private requireNode(): ClusterNode {
+    if (this.node === undefined || this.registry === undefined)
+      throw new KindlingError('UNAVAILABLE', `node ${this.nodeName} is starting; try again once it is running`, {
+        retryable: true,
+      });
+    return this.node;
+  }
+
+  /** Holds the write queue while the node is in sync: a node that is not takes no apply. */
+  private followWrites(inSync: boolean): void {
+    if (this.closed || this.node === undefined) return;
+    if (inSync && this.writes === undefined) this.writes = this.serve(this.subjects.write, 'kindling-admin');
+    else if (!inSync && this.writes !== undefined) {
+      this.writes.unsubscribe();
+      this.writes = undefined;
+    }
+  }
+
+  /** Serves the admin routes on `subject` (one node of the queue group answers each request). */
+  private serve(subject: string, queue: string): Subscription {
+    const handlers = this.handlers();
+    return this.connection.subscribe(subject, {
+      queue,
+      callback: (error, msg) => {
+        if (error === null)
+          void this.answer(msg, (route, body) => dispatchAdmin(handlers, {}, route, () => Promise.resolve(body)));
+      },
+    });
+  }
+
+  /** Every node answers on the nodes subject: status, retry, and the dry run of `apply --all-nodes`. */
+  private serveEveryNode(): void {
+    this.subscriptions.push(
+      this.connection.subscribe(this.subjects.nodes, {
+        callback: (error, msg) => {
+          if (error !== null) return;
+          void this.answer(msg, async (route, body) => {
+            switch (route) {
+              case 'GET /status':
+                return this.status();
+              case 'POST /retry':
+                await this.requireNode().retry();
+                return this.status();
+              case 'POST /dry-run': {
+                const ops = decodeOpsBody(body);
+                const registry = this.requireRegistry();
+                return toAdminResult(await registry.apply(ops, { dryRun: true }));
+              }
+              default:
+                throw new KindlingError(
+                  'NOT_FOUND',
+                  `the nodes of a cluster have no ${route.slice(0, 200)} (GET /status, POST /retry, POST /dry-run)`,
+                );
+            }
+          });
+        },
+      }),
+    );
+  }
+
+  private requireRegistry(): Registry {
+    this.requireNode();
+    return this.registry as Registry;
+  }
+
+  /** Decodes one request `{ route, body }`, serves it, and answers `{ node, result }` or `{ node, error }`. */
+  private async answer(msg: Msg, serve: (route: string, body: unknown) => Promise<unknown>): Promise<void> {
+    let reply: unknown;
+    try {
+      if (msg.data.length > MAX_REQUEST_BYTES)
+        throw new KindlingError('INVALID', `the request is ${msg.data.length} bytes, more than ${MAX_REQUEST_BYTES}`);
+      const request = decodeRequest(msg.data);
+      reply = { node: this.nodeName, result: await serve(request.route, request.body) };
+    } catch (error) {
+      const wire = toWireError(error);
+      if (wire.code === 'INTERNAL')
+        this.options.logger.error(`cluster admin request failed: ${wire.message}`, { error });
+      reply = { node: this.nodeName, error: wire };
+    }
+    if (msg.reply === undefined || msg.reply === '') return;
+    try {
+      msg.respond(encoder.encode(JSON.stringify(reply)));
+    } catch (error) {
+      this.options.logger.warn(`a cluster admin answer could not be sent: ${messageOf(error)}`, { error });
+    }
+  }
+
+  /** Dry-runs `ops` on every live node; throws `REJECTED` naming the node and entry that refused. */
+  private async everyNodeAccepts(ops: readonly RegistryOp[]): Promise<void> {
+    const timeoutMs = this.options.allNodesTimeoutMs ?? DEFAULT_ALL_NODES_TIMEOUT_MS;
+    const live = await askEveryNode<ClusterMemberStatus>(
+      this.connection,
+      this.subjects.nodes,
+      'GET /status',
+      {},
+      timeoutMs,
+    );
+    const names = live.map((answer) => answer.node);
+    const answers = await askEveryNode<AdminApplyResult>(
+      this.connection,
+      this.subjects.nodes,
+      'POST /dry-run',
+      { ops: toWireOps(ops) },
+      timeoutMs,
+      names.length,
+    );
+    const answered = new Set(answers.map((answer) => answer.node));
+    const missing = names.filter((name) => !answered.has(name));
+    if (missing.length > 0)
+      throw new KindlingError(
+        'TIMEOUT',
+        `node${missing.length === 1 ? '' : 's'} ${missing.join(', ')} did not answer the dry run within ${timeoutMs} ms; nothing was appended`,
+        { details: { nodes: missing } },
+      );
+    for (const answer of answers) {
+      if (answer.error === undefined) continue;
+      const refusal = fromWireError(answer.error);
+      throw new KindlingError(refusal.code, `node ${answer.node} refused the batch: ${refusal.message}`, {
+        cause: refusal,
+        details: { ...refusal.details, node: answer.node },
+      });
+    }
+  }
+
+  private handlers(): AdminHandlers {
+    return {
+      status: (): AdminStatus => {
+        const info = this.status();
+        return {
+          pid: info.pid,
+          name: this.options.app.name,
+          appDir: this.options.app.dir,
+          stateDir: `nats cluster ${this.options.cluster}`,
+          phase: 'ready',
+          startedAt: this.startedAt,
+          revision: info.revision,
+          entries: this.requireRegistry().entries().length,
+          journal: { path: this.log.stream, replayedBatches: 0, tornTail: false },
+        };
+      },
+      entries: () => {
+        const registry = this.requireRegistry();
+        const node = this.requireNode();
+        return {
+          revision: registry.revision,
+          entries: registry.entries().map(toWireEntry),
+          owners: node.owners(),
+        };
+      },
+      history: (): AdminHistory => {
+        const registry = this.requireRegistry();
+        return {
+          revision: registry.revision,
+          records: registry.historyRecords().map((record) => ({
+            revision: record.revision,
+            transactionId: record.transactionId,
+            time: record.time,
+            ...(record.source === undefined ? {} : { source: record.source }),
+            changes: toWireChanges(record.changes),
+          })),
+          journal: { path: this.log.stream, replayedBatches: 0, tornTail: false },
+        };
+      },
+      apply: async (request: DecodedApplyRequest) => {
+        const registry = this.requireRegistry();
+        if (request.dryRun) {
+          const result = await registry.apply(request.ops, {
+            dryRun: true,
+            ...(request.expectRevision === undefined ? {} : { expectRevision: request.expectRevision }),
+          });
+          return toAdminResult(result);
+        }
+        return toAdminResult(
+          await this.propose(request.ops, {
+            source: request.source ?? 'kindling apply',
+            ...(request.expectRevision === undefined ? {} : { expectRevision: request.expectRevision }),
+            ...(request.allNodes === true ? { allNodes: true } : {}),
+          }),
+        );
+      },
+      compact: async (): Promise<AdminCompaction> => {
+        const node = this.requireNode();
+        const before = await this.log.size();
+        const snapshot = node.snapshot();
+        await this.log.compactAt(snapshot.revision, snapshot);
+        const after = await this.log.size();
+        this.options.logger.info(
+          `compacted the cluster log ${this.log.stream}: a snapshot at revision ${snapshot.revision}, ${before.batches - after.batches} batches removed`,
+        );
+        return {
+          path: this.log.stream,
+          revision: snapshot.revision,
+          entries: snapshot.entries.length,
+          bytesBefore: before.bytes,
+          bytesAfter: after.bytes,
+        };
+      },
+      rollback: async (request: DecodedRollbackRequest) => {
+        const registry = this.requireRegistry();
+        const fence = request.expectRevision === undefined ? {} : { expectRevision: request.expectRevision };
+        const plan = await registry.rollbackTo(request.revision, { dryRun: true, ...fence });
+        if (request.dryRun) return toAdminResult(plan);
+        const ops = plan.changes.map((change): RegistryOp =>
+          change.op === 'delete'
+            ? { op: 'delete', entry: { id: change.entry.id } }
+            : { op: change.op, entry: change.entry },
+        );
+        return toAdminResult(
+          await this.propose(ops, { source: `rollback to ${request.revision}`, expectRevision: plan.revision }),
+        );
+      },
+    };
+  }
+}
+
+/** The request every cluster admin subject takes. */
+interface ClusterRequest {
+  readonly route: string;
+  readonly body: unknown;
+}
+
+function decodeRequest(data: Uint8Array): ClusterRequest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(data));
+  } catch {
+    throw new KindlingError('INVALID', 'a cluster admin request must be JSON: { route, body }');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new KindlingError('INVALID', 'a cluster admin request must be an object: { route, body }');
+  const { route, body } = parsed as { route?: unknown; body?: unknown };
+  if (typeof route !== 'string') throw new KindlingError('INVALID', 'a cluster admin request needs a route (a string)');
+  return { route, body };
+}
+
+function decodeOpsBody(body: unknown): RegistryOp[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new KindlingError('INVALID', 'a dry run needs { ops }');
+  const { ops, ...rest } = body as { ops?: unknown };
+  const extra = Object.keys(rest);
+  if (extra.length > 0) throw new KindlingError('INVALID', `a dry run takes only ops, not ${extra.join(', ')}`);
+  return fromWireOps(ops);
+}
+
+function toAdminResult(result: ApplyResult): AdminApplyResult {
+  return {
+    revision: result.revision,
+    dryRun: result.dryRun,
+    changes: toWireChanges(result.changes),
+    faults: result.faults.map((fault) => ({
+      phase: fault.phase,
+      name: fault.name,
+      ...(fault.entryId === undefined ? {} : { entryId: fault.entryId }),
+      message: messageOf(fault.error),
+    })),
+  };
+}
+
+/**
+ * Sends `{ route, body }` to every node and gathers their answers until `expected` have come (when
+ * known) or none has come for a while, within `timeoutMs`.
+ */
+export async function askEveryNode<T>(
+  connection: NatsConnection,
+  subject: string,
+  route: string,
+  body: unknown,
+  timeoutMs: number,
+  expected?: number,
+): Promise<NodeAnswer<T>[]> {
+  const { RequestStrategy } = await import('nats');
+  const answers: NodeAnswer<T>[] = [];
+  if (expected === 0) return answers;
+  const replies = await connection.requestMany(subject, encoder.encode(JSON.stringify({ route, body })), {
+    maxWait: timeoutMs,
+    ...(expected === undefined
+      ? { strategy: RequestStrategy.JitterTimer, jitter: Math.min(500, timeoutMs) }
+      : { strategy: RequestStrategy.Count, maxMessages: expected }),
+  });
+  try {
+    for await (const msg of replies) {
+      const answer = decodeAnswer<T>(msg.data);
+      if (answer !== undefined) answers.push(answer);
+    }
+  } catch (error) {
+    // "No responders": no node of the cluster is running.
+    if (!/503|no responders/i.test(messageOf(error))) throw error;
+  }
+  return answers.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+}
+
+/** One node's answer, or undefined for anything that is not one (it is left out). */
+export function decodeAnswer<T>(data: Uint8Array): NodeAnswer<T> | undefined {
+  try {
+    const parsed = JSON.parse(decoder.decode(data)) as { node?: unknown; result?: unknown; error?: unknown };
+    if (typeof parsed.node !== 'string') return undefined;
+    if (parsed.error !== undefined) return { node: parsed.node, error: parsed.error as WireError };
+    return { node: parsed.node, result: parsed.result as T };
+  } catch {
+    return undefined;
+  }
+}
