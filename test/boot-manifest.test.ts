@@ -94,7 +94,7 @@ describe('parseBootManifest', () => {
       ),
     );
     expect(problems).toEqual([
-      '1:1 unknown key "nmae" (expected name, log, components, registry, allow)',
+      '1:1 unknown key "nmae" (expected name, log, components, registry, allow, cluster)',
       '2:6 log: must be one of debug, info, warn, error, silent',
       expect.stringMatching(/^4:5 components\[0\]: a component item is a name/),
       '5:19 unknown key "extra" in a component item (expected name, module, config)',

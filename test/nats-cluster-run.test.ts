@@ -138,7 +138,7 @@ describe.skipIf(skipNats)('three kindling run processes sharing one registry on 
   it('serves one apply on every node, and a killed node catches up when it comes back', async () => {
     const cluster = newCluster();
     const dir = await copyReplicas(cluster, NATS_URL);
-    // The first node of an empty cluster seeds it from its files; the others take the cluster's state.
+    // The first node of an empty cluster fills it from its files; the others take the cluster's state.
     const a = await startNode(dir, 'a');
     expect(a.app.output.out).toContain('registry revision 1, 4 entries');
     const b = await startNode(dir, 'b');
@@ -180,6 +180,13 @@ describe.skipIf(skipNats)('three kindling run processes sharing one registry on 
     ]);
     const history = await kindling(['history', dir]);
     expect(history.out).toMatch(/ {4}4 .*\+replicas:three/);
+
+    // A rollback is one more batch of the log, served by every node (the restarted one too).
+    const rolled = await kindling(['rollback', dir, '2']);
+    expect(rolled.err).toBe('');
+    expect(rolled.out).toContain('rolled back to revision 2 as revision 5');
+    await waitServed([a, b, back], '/three', 404);
+    await waitServed([a, b, back], '/one');
   }, 120_000);
 
   it('lets exactly one of two concurrent applies win, and the other gets CONFLICT', async () => {
@@ -302,6 +309,9 @@ describe.skipIf(skipNats)('three kindling run processes sharing one registry on 
     expect(compacted.out).toMatch(/a snapshot of 5 entries at revision 3/);
     const log = await RegistryLog.open({ connection: admin, cluster });
     expect(await log.firstRevision()).toBe(4);
+    const gone = await kindling(['rollback', dir, '1']);
+    expect(gone.code).toBe(2);
+    expect(gone.err).toMatch(/revision 1 was compacted away: the oldest revision a rollback can reach is 3/);
     const late = await startNode(dir, 'late');
     expect(late.app.output.out + late.app.output.err).toContain('loaded the cluster snapshot of revision');
     expect(late.app.output.out).toContain('registry revision 3');

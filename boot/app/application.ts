@@ -327,7 +327,7 @@ export class Application {
 
   /**
    * Joins the cluster once the components are up: catches up from its log (the node is ready then),
-   * seeds an empty cluster with the registry sources, and otherwise says how the sources differ
+   * fills an empty cluster with the registry sources, and otherwise says how the sources differ
    * from the cluster's state without applying them.
    */
   private async startClusterNode(member: ClusterMember): Promise<ReloadOutcome> {
@@ -475,7 +475,7 @@ export class Application {
         try {
           result = await this.commit(ops, initial);
         } catch (error) {
-          // Another node seeded the empty cluster first: its state wins, as for any later node.
+          // Another node filled the empty cluster first: its state wins, as for any later node.
           if (!(initial && this.member !== undefined && KindlingError.is(error) && error.code === 'CONFLICT'))
             throw error;
           return this.runReload(changedFiles, initial);

@@ -216,6 +216,11 @@ export class ManifestConfig {
   /** What the declarative checks cannot say: a component listed twice. */
   validate(): ConfigValidationResult {
     const problems: ConfigProblem[] = [];
+    if (Array.isArray(this.cluster))
+      problems.push({
+        path: ['cluster'],
+        message: 'must be a mapping: { nats: <NATS URL>, name: <cluster name>, prefix: <subject prefix> }',
+      });
     const seen = new Map<string, number>();
     this.components.forEach((item, index) => {
       if (item.name === undefined) return;

@@ -1,9 +1,9 @@
 // The CLI's way into a cluster: the same calls as the admin socket's client, sent over NATS to the
 // cluster's admin subjects, where any node (any node in sync, for a change) answers.
 
-import { connect, type NatsConnection } from 'nats';
 import { KindlingError, messageOf } from 'kindling';
 import { fromWireError } from '../admin/admin-protocol.js';
+import { connectNats, requestOne, type NatsConnection } from '../../src/transport/nats/nats-rpc.js';
 import type {
   AdminApplyRequest,
   AdminApplyResult,
@@ -126,16 +126,13 @@ export class ClusterClient {
   }
 
   private connect(): Promise<NatsConnection> {
-    this.connection ??= connect({
-      servers: this.address.nats,
-      name: `kindling cli (cluster ${this.address.cluster})`,
-      maxReconnectAttempts: 0,
+    this.connection ??= connectNats(this.address.nats, `kindling cli (cluster ${this.address.cluster})`, {
+      reconnect: false,
     }).catch((error: unknown) => {
-      throw new KindlingError(
-        'UNAVAILABLE',
-        `cannot reach NATS at ${this.address.nats}: ${messageOf(error)} (is nats-server running?)`,
-        { cause: error, details: { notRunning: true, nats: this.address.nats } },
-      );
+      throw new KindlingError('UNAVAILABLE', `${messageOf(error)} (is nats-server running?)`, {
+        cause: error,
+        details: { notRunning: true, nats: this.address.nats },
+      });
     });
     return this.connection;
   }
@@ -144,26 +141,21 @@ export class ClusterClient {
     const connection = await this.connect();
     let data: Uint8Array;
     try {
-      const reply = await connection.request(subject, encoder.encode(JSON.stringify({ route, body })), {
-        timeout: this.timeoutMs,
-      });
-      data = reply.data;
+      data = await requestOne(connection, subject, encoder.encode(JSON.stringify({ route, body })), this.timeoutMs);
     } catch (error) {
-      const message = messageOf(error);
-      if (/503|no responders/i.test(message)) {
-        const who =
-          subject === this.subjects.write ? 'no node of it is in sync to take a change' : 'no node of it is running';
-        throw new KindlingError(
-          'UNAVAILABLE',
-          `${this.where}: ${who}${subject === this.subjects.write ? ' (kindling status --nats shows why)' : ''}`,
-          { details: { notRunning: subject !== this.subjects.write, cluster: this.address.cluster } },
-        );
+      if (!(KindlingError.is(error) && error.details['noResponders'] === true)) {
+        if (KindlingError.is(error) && error.code === 'TIMEOUT')
+          throw new KindlingError('TIMEOUT', `${this.where} did not answer ${route} within ${this.timeoutMs} ms`, {
+            cause: error,
+          });
+        throw error;
       }
-      if (/timeout/i.test(message))
-        throw new KindlingError('TIMEOUT', `${this.where} did not answer ${route} within ${this.timeoutMs} ms`, {
-          cause: error,
-        });
-      throw new KindlingError('UNAVAILABLE', `${this.where}: ${message}`, { cause: error });
+      const write = subject === this.subjects.write;
+      throw new KindlingError(
+        'UNAVAILABLE',
+        `${this.where}: ${write ? 'no node of it is in sync to take a change (kindling status shows why)' : 'no node of it is running'}`,
+        { details: { notRunning: !write, cluster: this.address.cluster } },
+      );
     }
     const answer = decodeAnswer<T>(data);
     if (answer === undefined)

@@ -4,10 +4,16 @@
 // when the manifest has `cluster:` (so only then is the `nats` client loaded).
 
 import { hostname } from 'node:os';
-import { connect, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { KindlingError, messageOf } from 'kindling';
 import type { ApplyResult, Logger, Registry, RegistryOp } from 'kindling';
 import { RegistryLog } from '../../src/transport/nats/registry-log.js';
+import {
+  connectNats,
+  requestAll,
+  serveRequests,
+  type NatsConnection,
+  type Responder,
+} from '../../src/transport/nats/nats-rpc.js';
 import { fromWireError, fromWireOps, toWireChanges, toWireError, toWireOps } from '../admin/admin-protocol.js';
 import type {
   AdminApplyResult,
@@ -20,6 +26,7 @@ import type {
 } from '../admin/admin-protocol.js';
 import { dispatchAdmin, type AdminHandlers } from '../admin/admin-server.js';
 import { ClusterNode, type ClusterNodeStatus } from '../state/cluster-node.js';
+import { ClusterState } from '../state/cluster-state.js';
 import { toWireEntry } from '../state/wire-entry.js';
 import { clusterSubjects, type ClusterSubjects } from './cluster-subjects.js';
 
@@ -73,9 +80,9 @@ const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 export class ClusterMember {
   private node: ClusterNode | undefined;
   private registry: Registry | undefined;
-  private readonly subscriptions: Subscription[] = [];
+  private readonly subscriptions: Responder[] = [];
   /** The subscription of this node to the write queue: held only while the node is in sync. */
-  private writes: Subscription | undefined;
+  private writes: Responder | undefined;
   private readonly startedAt = new Date().toISOString();
   private closed = false;
   readonly subjects: ClusterSubjects;
@@ -94,17 +101,14 @@ export class ClusterMember {
   static async connect(options: ClusterMemberOptions): Promise<ClusterMember> {
     let connection: NatsConnection;
     try {
-      connection = await connect({
-        servers: options.nats,
-        name: `kindling ${options.app.name} (cluster ${options.cluster})`,
-        // A node outlives an outage of nats-server: it reconnects for as long as it runs.
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
+      // A node outlives an outage of nats-server: it reconnects for as long as it runs.
+      connection = await connectNats(options.nats, `kindling ${options.app.name} (cluster ${options.cluster})`, {
+        reconnect: true,
       });
     } catch (error) {
       throw new KindlingError(
         'UNAVAILABLE',
-        `cluster ${options.cluster}: cannot reach NATS at ${options.nats}: ${messageOf(error)} (start nats-server with JetStream: nats-server -js)`,
+        `cluster ${options.cluster}: ${messageOf(error)} (start nats-server with JetStream: nats-server -js)`,
         { cause: error, details: { nats: options.nats } },
       );
     }
@@ -205,44 +209,64 @@ export class ClusterMember {
   }
 
   /** Serves the admin routes on `subject` (one node of the queue group answers each request). */
-  private serve(subject: string, queue: string): Subscription {
+  private serve(subject: string, queue: string): Responder {
     const handlers = this.handlers();
-    return this.connection.subscribe(subject, {
-      queue,
-      callback: (error, msg) => {
-        if (error === null)
-          void this.answer(msg, (route, body) => dispatchAdmin(handlers, {}, route, () => Promise.resolve(body)));
-      },
-    });
+    return this.respond(subject, queue, (route, body) =>
+      dispatchAdmin(handlers, {}, route, () => Promise.resolve(body)),
+    );
   }
 
   /** Every node answers on the nodes subject: status, retry, and the dry run of `apply --all-nodes`. */
   private serveEveryNode(): void {
     this.subscriptions.push(
-      this.connection.subscribe(this.subjects.nodes, {
-        callback: (error, msg) => {
-          if (error !== null) return;
-          void this.answer(msg, async (route, body) => {
-            switch (route) {
-              case 'GET /status':
-                return this.status();
-              case 'POST /retry':
-                await this.requireNode().retry();
-                return this.status();
-              case 'POST /dry-run': {
-                const ops = decodeOpsBody(body);
-                const registry = this.requireRegistry();
-                return toAdminResult(await registry.apply(ops, { dryRun: true }));
-              }
-              default:
-                throw new KindlingError(
-                  'NOT_FOUND',
-                  `the nodes of a cluster have no ${route.slice(0, 200)} (GET /status, POST /retry, POST /dry-run)`,
-                );
-            }
-          });
-        },
+      this.respond(this.subjects.nodes, undefined, async (route, body) => {
+        switch (route) {
+          case 'GET /status':
+            return this.status();
+          case 'POST /retry':
+            await this.requireNode().retry();
+            return this.status();
+          case 'POST /dry-run':
+            return toAdminResult(await this.requireRegistry().apply(decodeOpsBody(body), { dryRun: true }));
+          default:
+            throw new KindlingError(
+              'NOT_FOUND',
+              `the nodes of a cluster have no ${route.slice(0, 200)} (GET /status, POST /retry, POST /dry-run)`,
+            );
+        }
       }),
+    );
+  }
+
+  /**
+   * Answers each request `{ route, body }` on `subject` with `{ node, result }` or `{ node, error }`:
+   * whatever a request holds, the answer is an error at worst.
+   */
+  private respond(
+    subject: string,
+    queue: string | undefined,
+    serve: (route: string, body: unknown) => Promise<unknown>,
+  ): Responder {
+    return serveRequests(
+      this.connection,
+      subject,
+      queue === undefined ? {} : { queue },
+      async (data) => {
+        let reply: unknown;
+        try {
+          if (data.length > MAX_REQUEST_BYTES)
+            throw new KindlingError('INVALID', `the request is ${data.length} bytes, more than ${MAX_REQUEST_BYTES}`);
+          const request = decodeRequest(data);
+          reply = { node: this.nodeName, result: await serve(request.route, request.body) };
+        } catch (error) {
+          const wire = toWireError(error);
+          if (wire.code === 'INTERNAL')
+            this.options.logger.error(`cluster admin request failed: ${wire.message}`, { error });
+          reply = { node: this.nodeName, error: wire };
+        }
+        return encoder.encode(JSON.stringify(reply));
+      },
+      (error) => this.options.logger.warn(`a cluster admin answer could not be sent: ${messageOf(error)}`, { error }),
     );
   }
 
@@ -251,29 +275,39 @@ export class ClusterMember {
     return this.registry as Registry;
   }
 
-  /** Decodes one request `{ route, body }`, serves it, and answers `{ node, result }` or `{ node, error }`. */
-  private async answer(msg: Msg, serve: (route: string, body: unknown) => Promise<unknown>): Promise<void> {
-    let reply: unknown;
-    try {
-      if (msg.data.length > MAX_REQUEST_BYTES)
-        throw new KindlingError('INVALID', `the request is ${msg.data.length} bytes, more than ${MAX_REQUEST_BYTES}`);
-      const request = decodeRequest(msg.data);
-      reply = { node: this.nodeName, result: await serve(request.route, request.body) };
-    } catch (error) {
-      const wire = toWireError(error);
-      if (wire.code === 'INTERNAL')
-        this.options.logger.error(`cluster admin request failed: ${wire.message}`, { error });
-      reply = { node: this.nodeName, error: wire };
+  /**
+   * The cluster's state at `revision`, folded from the log (from the snapshot when the log was
+   * compacted). `GONE` when the log no longer holds what leads there.
+   */
+  private async stateAt(revision: number): Promise<ClusterState> {
+    if (revision === 0) return new ClusterState();
+    const first = await this.log.firstRevision();
+    let state = new ClusterState();
+    if (first > 1) {
+      const snapshot = await this.log.loadSnapshot();
+      if (snapshot === undefined || snapshot.revision > revision || snapshot.revision + 1 < first)
+        throw new KindlingError(
+          'GONE',
+          `revision ${revision} was compacted away: the oldest revision a rollback can reach is ${snapshot?.revision ?? first - 1}`,
+          { details: { revision, oldest: snapshot?.revision ?? first - 1 } },
+        );
+      state = ClusterState.fromSnapshot(snapshot.body);
     }
-    if (msg.reply === undefined || msg.reply === '') return;
+    if (state.revision >= revision) return state;
+    const reader = await this.log.read(state.revision + 1);
     try {
-      msg.respond(encoder.encode(JSON.stringify(reply)));
-    } catch (error) {
-      this.options.logger.warn(`a cluster admin answer could not be sent: ${messageOf(error)}`, { error });
+      for await (const batch of reader) {
+        if (batch.problem !== undefined) throw batch.problem;
+        state.fold(batch.revision, (batch.body as { ops?: unknown } | undefined)?.ops, batch.source);
+        if (batch.revision >= revision) break;
+      }
+    } finally {
+      await reader.close();
     }
+    return state;
   }
 
-  /** Dry-runs `ops` on every live node; throws `REJECTED` naming the node and entry that refused. */
+  /** Dry-runs `ops` on every live node; throws the refusal naming the node and entry that refused. */
   private async everyNodeAccepts(ops: readonly RegistryOp[]): Promise<void> {
     const timeoutMs = this.options.allNodesTimeoutMs ?? DEFAULT_ALL_NODES_TIMEOUT_MS;
     const live = await askEveryNode<ClusterMemberStatus>(
@@ -385,16 +419,20 @@ export class ClusterMember {
       },
       rollback: async (request: DecodedRollbackRequest) => {
         const registry = this.requireRegistry();
-        const fence = request.expectRevision === undefined ? {} : { expectRevision: request.expectRevision };
-        const plan = await registry.rollbackTo(request.revision, { dryRun: true, ...fence });
-        if (request.dryRun) return toAdminResult(plan);
-        const ops = plan.changes.map((change): RegistryOp =>
-          change.op === 'delete'
-            ? { op: 'delete', entry: { id: change.entry.id } }
-            : { op: change.op, entry: change.entry },
-        );
+        if (request.revision > registry.revision)
+          throw new KindlingError(
+            'INVALID',
+            `cannot roll back to revision ${request.revision}: the cluster is at ${registry.revision}`,
+            { details: { revision: request.revision, head: registry.revision } },
+          );
+        const base = request.expectRevision ?? registry.revision;
+        // The state at that revision as the log says it (not this node's history, which may fold
+        // several of the log's batches into one when the node caught up).
+        const target = await this.stateAt(request.revision);
+        const ops = registry.opsToReach(target.targetFor(registry.entries().map((entry) => entry.id)));
+        if (request.dryRun) return toAdminResult(await registry.apply(ops, { dryRun: true, expectRevision: base }));
         return toAdminResult(
-          await this.propose(ops, { source: `rollback to ${request.revision}`, expectRevision: plan.revision }),
+          await this.propose(ops, { source: `rollback to ${request.revision}`, expectRevision: base }),
         );
       },
     };
@@ -445,8 +483,8 @@ function toAdminResult(result: ApplyResult): AdminApplyResult {
 }
 
 /**
- * Sends `{ route, body }` to every node and gathers their answers until `expected` have come (when
- * known) or none has come for a while, within `timeoutMs`.
+ * Sends `{ route, body }` to every node and gathers their answers (by node name) until `expected`
+ * have come (when known) or none has come for a while, within `timeoutMs`.
  */
 export async function askEveryNode<T>(
   connection: NatsConnection,
@@ -456,25 +494,13 @@ export async function askEveryNode<T>(
   timeoutMs: number,
   expected?: number,
 ): Promise<NodeAnswer<T>[]> {
-  const { RequestStrategy } = await import('nats');
-  const answers: NodeAnswer<T>[] = [];
-  if (expected === 0) return answers;
-  const replies = await connection.requestMany(subject, encoder.encode(JSON.stringify({ route, body })), {
-    maxWait: timeoutMs,
-    ...(expected === undefined
-      ? { strategy: RequestStrategy.JitterTimer, jitter: Math.min(500, timeoutMs) }
-      : { strategy: RequestStrategy.Count, maxMessages: expected }),
+  const replies = await requestAll(connection, subject, encoder.encode(JSON.stringify({ route, body })), {
+    timeoutMs,
+    ...(expected === undefined ? {} : { expected }),
   });
-  try {
-    for await (const msg of replies) {
-      const answer = decodeAnswer<T>(msg.data);
-      if (answer !== undefined) answers.push(answer);
-    }
-  } catch (error) {
-    // "No responders": no node of the cluster is running.
-    if (!/503|no responders/i.test(messageOf(error))) throw error;
-  }
-  return answers.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  return replies
+    .flatMap((data) => decodeAnswer<T>(data) ?? [])
+    .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 }
 
 /** One node's answer, or undefined for anything that is not one (it is left out). */

@@ -1,0 +1,179 @@
+// Apps of a cluster in this process, on the real JetStream: the manifest's cluster key, what a node
+// says about itself on the bus, and the cluster's admin subjects against hostile requests.
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { KindlingError, silentLogger } from 'kindling';
+import { EventBus } from 'kindling/events';
+import { Application } from 'kindling/boot';
+import { builtinComponents } from 'kindling/components';
+import { ClusterClient } from '../boot/cluster/cluster-client.js';
+import { resolveCluster } from '../boot/cluster/cluster-address.js';
+import { parseBootManifest } from '../boot/app/manifest.js';
+import { root } from './support/cli-harness.js';
+import { NATS_URL, skipNats } from './support/nats-harness.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+describe('the manifest cluster key', () => {
+  const parse = (text: string) => parseBootManifest(text, '/apps/shop/kindling.yaml');
+
+  it('names the cluster after the manifest unless it says otherwise, and fills nats from KINDLING_NATS_URL', () => {
+    const manifest = parse('name: shop\ncomponents: [registry]\ncluster: {}\n');
+    expect(resolveCluster(manifest, 'nats://x:4222')).toEqual({ nats: 'nats://x:4222', cluster: 'shop' });
+    const previous = process.env['KINDLING_NATS_URL'];
+    process.env['KINDLING_NATS_URL'] = 'nats://from-env:4222';
+    try {
+      expect(resolveCluster(manifest)).toEqual({ nats: 'nats://from-env:4222', cluster: 'shop' });
+      delete process.env['KINDLING_NATS_URL'];
+      expect(() => resolveCluster(manifest)).toThrow(/cluster has no NATS server/);
+    } finally {
+      if (previous === undefined) delete process.env['KINDLING_NATS_URL'];
+      else process.env['KINDLING_NATS_URL'] = previous;
+    }
+    const named = parse(
+      'name: shop\ncomponents: [registry]\ncluster: { nats: "nats://a:1", name: eu, prefix: acme }\n',
+    );
+    expect(resolveCluster(named)).toEqual({ nats: 'nats://a:1', cluster: 'eu', prefix: 'acme' });
+    // Without the key nothing changes.
+    expect(resolveCluster(parse('name: shop\ncomponents: [registry]\n'))).toBeUndefined();
+  });
+
+  it('refuses a bad cluster key at its position', () => {
+    expect(() => parse('name: shop\ncomponents: [registry]\ncluster: { nmae: x }\n')).toThrow(
+      /3:12: unknown key "nmae" in cluster \(expected nats, name, prefix\)/,
+    );
+    expect(() => parse('name: shop\ncomponents: [registry]\ncluster: { name: "two words" }\n')).toThrow(
+      /cluster\.name: must be 1 to 64 letters, digits/,
+    );
+    expect(() => parse('name: shop\ncomponents: [registry]\ncluster: []\n')).toThrow(/cluster: must be a mapping/);
+  });
+});
+
+describe.skipIf(skipNats)('an app of a cluster, in this process', () => {
+  let nc: NatsConnection;
+  const clusters: string[] = [];
+  const apps: Application[] = [];
+  const dirs: string[] = [];
+  let serial = 0;
+
+  beforeAll(async () => {
+    nc = await connect({ servers: NATS_URL });
+  });
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.shutdown();
+  });
+  afterAll(async () => {
+    const jsm = await nc.jetstreamManager();
+    for (const cluster of clusters) await jsm.streams.delete(`KINDLING_REGISTRY_${cluster}`).catch(() => undefined);
+    await nc.close();
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function newApp(): Promise<{ dir: string; cluster: string }> {
+    const cluster = `app${process.pid}-${Date.now().toString(36)}-${serial++}`;
+    clusters.push(cluster);
+    const dir = await mkdtemp(join(tmpdir(), 'kindling-cluster-app-'));
+    dirs.push(dir);
+    await cp(join(root, 'examples/replicas'), dir, { recursive: true });
+    const manifest = join(dir, 'kindling.yaml');
+    await writeFile(
+      manifest,
+      (await readFile(manifest, 'utf8'))
+        .replace('name: replicas', `name: ${cluster}`)
+        .replace('nats://127.0.0.1:4222', NATS_URL),
+    );
+    const registry = join(dir, 'registry/app.yaml');
+    await writeFile(registry, (await readFile(registry, 'utf8')).replace('"127.0.0.1:8090"', '"127.0.0.1:0"'));
+    return { dir, cluster };
+  }
+
+  async function start(dir: string, node: string): Promise<Application> {
+    const app = await Application.load(dir, { builtins: builtinComponents, logger: silentLogger, node });
+    apps.push(app);
+    await app.start();
+    return app;
+  }
+
+  it('answers hostile requests on its admin subjects with errors, and keeps serving', async () => {
+    const { dir, cluster } = await newApp();
+    const app = await start(dir, 'solo');
+    const subjects = ['read', 'write', 'nodes'].map((name) => `kindling.admin.${cluster}.${name}`);
+    const bodies = [
+      new Uint8Array([0xff, 0xfe, 0x00]),
+      encoder.encode('not json'),
+      encoder.encode('[]'),
+      encoder.encode('{"route": 42}'),
+      encoder.encode('{"route": "DELETE /everything"}'),
+      encoder.encode('{"route": "POST /apply", "body": {"ops": "all"}}'),
+      encoder.encode('{"route": "POST /apply", "body": {"ops": [{"op": "create", "entry": {"id": "x"}}]}}'),
+      encoder.encode('{"route": "POST /dry-run", "body": {"ops": [], "extra": 1}}'),
+      encoder.encode('{"route": "POST /rollback", "body": {"revision": -1}}'),
+      encoder.encode(JSON.stringify({ route: 'GET /status', body: { ['__proto__']: { polluted: true } } })),
+    ];
+    for (const subject of subjects) {
+      for (const body of bodies) {
+        const reply = await nc.request(subject, body, { timeout: 5_000 });
+        const answer = JSON.parse(decoder.decode(reply.data)) as {
+          node: string;
+          result?: unknown;
+          error?: { code: string; message: string };
+        };
+        expect(answer.node).toBe('solo');
+        if (answer.error === undefined) {
+          // Only the status route answers a result, whatever else the request held.
+          expect(decoder.decode(body)).toContain('GET /status');
+        } else {
+          expect(answer.error.code).toMatch(/INVALID|NOT_FOUND/);
+          expect(answer.error.message.length).toBeGreaterThan(0);
+        }
+      }
+    }
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(app.registry.revision).toBe(1);
+    expect(app.cluster?.status()).toMatchObject({ node: 'solo', state: 'in-sync', revision: 1 });
+  });
+
+  it('tells the bus when a node is desynced, and serves its last good revision', async () => {
+    const { dir, cluster } = await newApp();
+    const app = await start(dir, 'one');
+    const bus = app.boot.context.container.get<EventBus>(EventBus);
+    const seen: unknown[] = [];
+    bus.on('$registry.node_*', (event) => void seen.push(event));
+    // A batch that a node cannot apply, appended behind every node's back (no dry run).
+    const log = app.cluster?.log;
+    expect(log).toBeDefined();
+    await log?.append(
+      {
+        ops: [
+          {
+            op: 'create',
+            entry: { id: 'replicas:broken', kind: 'http.endpoint', meta: {}, data: { router: 'nowhere' } },
+          },
+        ],
+      },
+      { expectRevision: 1, source: 'a test' },
+    );
+    for (let i = 0; i < 200 && app.cluster?.status().state !== 'desynced'; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const status = app.cluster?.status();
+    expect(status).toMatchObject({ state: 'desynced', revision: 1, clusterRevision: 2 });
+    expect(status?.problem?.entryId).toBe('replicas:broken');
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(JSON.stringify(seen)).toContain('"entryId":"replicas:broken"');
+    // A desynced node takes no change: the write queue has no member, and the client says so.
+    const client = new ClusterClient({ nats: NATS_URL, cluster });
+    try {
+      const refused = await client.apply({ ops: [], expectRevision: 2 }).catch((error: unknown) => error);
+      expect(KindlingError.is(refused) && refused.code).toBe('UNAVAILABLE');
+      expect(String((refused as Error).message)).toMatch(/no node of it is in sync/);
+      const nodes = await client.nodes();
+      expect(nodes.map((node) => [node.node, node.result?.state])).toEqual([['one', 'desynced']]);
+    } finally {
+      await client.close();
+    }
+  });
+});
