@@ -61,16 +61,36 @@ export interface StagedRoutesOptions {
 
 function noop(): void {}
 
+/** A route's key in a service's route set: its method and path as written. */
+function keyOf(route: Route): string {
+  return `${route.method} ${route.path}`;
+}
+
 /**
  * The routing tables of one batch: only the services the batch touches get a table here, built on
  * first use from the staged endpoints; the others keep their live table. A route goes in only when
  * it is free, valid and passes the ReDoS check.
+ *
+ * find-my-way rebuilds its whole tree for every route taken out (`off`), which would make a batch
+ * that deletes n endpoints cost n rebuilds. A route taken out leaves the service's route set and
+ * marks its table stale instead; the table is rebuilt once, from the set, when a route must be
+ * placed or the batch reads its tables.
  */
 export class StagedRoutes {
-  /** Tables of the services this batch touched. */
-  readonly tables = new Map<string, Table>();
+  /** Tables of the services this batch touched (some may be stale: see {@link tables}). */
+  private readonly built = new Map<string, Table>();
+  /** The routes of each touched service, by method and path: what its table holds once rebuilt. */
+  private readonly routes = new Map<string, Map<string, Route>>();
+  /** Services whose table lacks the removals of its route set. */
+  private readonly stale = new Set<string>();
 
   constructor(private readonly options: StagedRoutesOptions) {}
+
+  /** The tables of the services this batch touched, each up to date. */
+  get tables(): Map<string, Table> {
+    for (const service of [...this.stale]) this.tableOf(service);
+    return this.built;
+  }
 
   /** The route of a staged endpoint (its router is staged too). */
   routeOf(endpoint: EndpointSpec): Route {
@@ -82,8 +102,8 @@ export class StagedRoutes {
    * back as it was and refuses, naming the endpoint already on that route.
    */
   move(entry: Entry, removed: readonly Route[], added: readonly Route[]): void {
-    for (const route of [...removed, ...added]) this.tableOf(route.service);
-    for (const route of removed) this.tableOf(route.service).off(route.method, route.path);
+    for (const route of [...removed, ...added]) this.routesOf(route.service);
+    for (const route of removed) this.take(route);
     const done: Route[] = [];
     try {
       // A router's prefix moves its endpoints' routes: a refusal is about the prefix then.
@@ -93,10 +113,17 @@ export class StagedRoutes {
         done.push(route);
       }
     } catch (error) {
-      for (const route of done) this.tableOf(route.service).off(route.method, route.path);
-      for (const route of removed) this.tableOf(route.service).on(route.method, route.path, noop, route.store);
+      for (const route of done) this.take(route);
+      for (const route of removed) this.routesOf(route.service).set(keyOf(route), route);
+      for (const route of removed) this.stale.add(route.service);
       throw error;
     }
+  }
+
+  /** Takes a route out of its service's set; the table catches up when it is next needed. */
+  private take(route: Route): void {
+    this.routesOf(route.service).delete(keyOf(route));
+    this.stale.add(route.service);
   }
 
   private place(entry: Entry, field: readonly string[], route: Route): void {
@@ -129,19 +156,37 @@ export class StagedRoutes {
         code: 'INVALID',
       });
     }
+    this.routesOf(route.service).set(keyOf(route), route);
   }
 
-  /** The staged table of a service, built on first use from the staged endpoints. */
-  private tableOf(service: string): Table {
-    let table = this.tables.get(service);
-    if (table === undefined) {
-      table = newTable(this.options.maxParamLength);
+  /** The routes of a service, built on first use from the staged endpoints (with its table). */
+  private routesOf(service: string): Map<string, Route> {
+    let routes = this.routes.get(service);
+    if (routes === undefined) {
+      routes = new Map();
+      // A table the batch handed over (a service that moved keeps its routes) is kept as it is.
+      const given = this.built.get(service);
+      const table = given ?? newTable(this.options.maxParamLength);
       for (const endpoint of this.options.endpoints.values()) {
         const route = this.routeOf(endpoint);
-        if (route.service === service) table.on(route.method, route.path, noop, route.store);
+        if (route.service !== service) continue;
+        routes.set(keyOf(route), route);
+        if (given === undefined) table.on(route.method, route.path, noop, route.store);
       }
-      this.tables.set(service, table);
+      this.routes.set(service, routes);
+      this.built.set(service, table);
     }
-    return table;
+    return routes;
+  }
+
+  /** The staged table of a service, rebuilt from its route set when routes were taken out. */
+  private tableOf(service: string): Table {
+    const routes = this.routesOf(service);
+    if (this.stale.delete(service)) {
+      const table = newTable(this.options.maxParamLength);
+      for (const route of routes.values()) table.on(route.method, route.path, noop, route.store);
+      this.built.set(service, table);
+    }
+    return this.built.get(service) as Table;
   }
 }
