@@ -89,6 +89,12 @@ const FORMAT = '1';
 /** JetStream's error code for an expected-last-sequence mismatch. */
 const WRONG_LAST_SEQUENCE = 10071;
 const DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * How long a JetStream API call (stream info, append) may wait for its answer. Longer than the
+ * client's 5 s: a node applying a large batch through its listeners can hold its event loop for a
+ * while, and an answer that arrived in the meantime must not count as lost.
+ */
+const API_TIMEOUT_MS = 30_000;
 /** The object name of the latest snapshot in the cluster's object store. */
 const SNAPSHOT = 'latest';
 
@@ -116,7 +122,7 @@ export class RegistryLog {
     connection: NatsConnection,
     private readonly settings: LogSettings,
   ) {
-    this.js = connection.jetstream();
+    this.js = connection.jetstream({ timeout: API_TIMEOUT_MS });
     this.stream = settings.stream;
     this.subject = settings.subject;
   }
@@ -304,7 +310,7 @@ export class RegistryLog {
 
 async function jetStreamOf(connection: NatsConnection): Promise<JetStreamManager> {
   try {
-    return await connection.jetstreamManager();
+    return await connection.jetstreamManager({ timeout: API_TIMEOUT_MS });
   } catch (error) {
     throw new KindlingError(
       'UNAVAILABLE',
