@@ -10,6 +10,7 @@ import { EventBus } from 'kindling/events';
 import { Application } from 'kindling/boot';
 import { builtinComponents } from 'kindling/components';
 import { ClusterClient } from '../boot/cluster/cluster-client.js';
+import { RegistryLog } from '../src/transport/nats/registry-log.js';
 import { resolveCluster } from '../boot/cluster/cluster-address.js';
 import { parseBootManifest } from '../boot/app/manifest.js';
 import { root } from './support/cli-harness.js';
@@ -144,9 +145,8 @@ describe.skipIf(skipNats)('an app of a cluster, in this process', () => {
     const seen: unknown[] = [];
     bus.on('$registry.node_*', (event) => void seen.push(event));
     // A batch that a node cannot apply, appended behind every node's back (no dry run).
-    const log = app.cluster?.log;
-    expect(log).toBeDefined();
-    await log?.append(
+    const log = await RegistryLog.open({ connection: nc, cluster });
+    await log.append(
       {
         ops: [
           {

@@ -25,6 +25,7 @@ import { RegistryJournal, getRegistry } from '../kernel/well-known.js';
 import { reloadLogLine } from './reload-report.js';
 import { resolveCluster } from '../cluster/cluster-address.js';
 import type { ClusterMember } from '../cluster/cluster-member.js';
+import type { ClusterMembership } from '../cluster/cluster-types.js';
 import type { ClusterNodeStatus } from '../state/cluster-node.js';
 import type { ReloadOutcome } from './reload-report.js';
 
@@ -163,7 +164,7 @@ export class Application {
   }
 
   /** This node's membership of the cluster (with the manifest's `cluster:`), once `start` joined it. */
-  get cluster(): ClusterMember | undefined {
+  get cluster(): ClusterMembership | undefined {
     return this.member;
   }
 

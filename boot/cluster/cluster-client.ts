@@ -18,7 +18,8 @@ import type {
   AdminStatus,
 } from '../admin/admin-protocol.js';
 import type { SocketProbe } from '../admin/admin-client.js';
-import { askEveryNode, decodeAnswer, type ClusterMemberStatus, type NodeAnswer } from './cluster-member.js';
+import { askEveryNode, decodeAnswer } from './cluster-member.js';
+import type { ClusterMemberStatus, NodeAnswer } from './cluster-types.js';
 import { clusterSubjects, type ClusterSubjects } from './cluster-subjects.js';
 
 /** Where a cluster is: its NATS server, name and subject prefix. */
@@ -104,12 +105,22 @@ export class ClusterClient {
 
   /** Every live node's status (those that answer within the time limit), by name. */
   async nodes(): Promise<NodeAnswer<ClusterMemberStatus>[]> {
-    return askEveryNode(await this.connect(), this.subjects.nodes, 'GET /status', {}, STATUS_WAIT_MS);
+    return askEveryNode(
+      await this.connect(),
+      this.subjects.nodes,
+      { route: 'GET /status', body: {} },
+      { timeoutMs: STATUS_WAIT_MS },
+    );
   }
 
   /** Asks every desynced node to try again to reach the cluster's state; their statuses after. */
   async retry(): Promise<NodeAnswer<ClusterMemberStatus>[]> {
-    return askEveryNode(await this.connect(), this.subjects.nodes, 'POST /retry', {}, this.timeoutMs);
+    return askEveryNode(
+      await this.connect(),
+      this.subjects.nodes,
+      { route: 'POST /retry', body: {} },
+      { timeoutMs: this.timeoutMs },
+    );
   }
 
   /** Closes the connection, if one was opened. */

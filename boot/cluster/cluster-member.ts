@@ -29,6 +29,9 @@ import { ClusterNode, type ClusterNodeStatus } from '../state/cluster-node.js';
 import { ClusterState } from '../state/cluster-state.js';
 import { toWireEntry } from '../state/wire-entry.js';
 import { clusterSubjects, type ClusterSubjects } from './cluster-subjects.js';
+import type { ClusterMemberStatus, ClusterMembership, NodeAnswer } from './cluster-types.js';
+
+export type { ClusterMemberStatus, NodeAnswer } from './cluster-types.js';
 
 /** Options of {@link ClusterMember.connect}. */
 export interface ClusterMemberOptions {
@@ -51,20 +54,6 @@ export interface ClusterMemberOptions {
   readonly onStatus?: (status: ClusterNodeStatus) => void;
 }
 
-/** What a node says of itself in `kindling status`: the node, and the app it runs. */
-export interface ClusterMemberStatus extends ClusterNodeStatus {
-  readonly cluster: string;
-  readonly pid: number;
-  readonly host: string;
-  readonly app: string;
-  readonly startedAt: string;
-}
-
-/** A node's answer to a request sent to every node: its name and result, or its error. */
-export type NodeAnswer<T> =
-  | { readonly node: string; readonly result: T; readonly error?: undefined }
-  | { readonly node: string; readonly error: WireError; readonly result?: undefined };
-
 /** Default time `apply --all-nodes` waits for every live node's dry run. */
 export const DEFAULT_ALL_NODES_TIMEOUT_MS = 5_000;
 
@@ -77,7 +66,7 @@ const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
  * One app's membership in a cluster: connect, {@link join} once the components have booted (the
  * node catches up before it is ready), serve the cluster's admin subjects, {@link close} at shutdown.
  */
-export class ClusterMember {
+export class ClusterMember implements ClusterMembership {
   private node: ClusterNode | undefined;
   private registry: Registry | undefined;
   private readonly subscriptions: Responder[] = [];
@@ -250,7 +239,11 @@ export class ClusterMember {
     return serveRequests(
       this.connection,
       subject,
-      queue === undefined ? {} : { queue },
+      {
+        ...(queue === undefined ? {} : { queue }),
+        onSendError: (error) =>
+          this.options.logger.warn(`a cluster admin answer could not be sent: ${messageOf(error)}`, { error }),
+      },
       async (data) => {
         let reply: unknown;
         try {
@@ -266,7 +259,6 @@ export class ClusterMember {
         }
         return encoder.encode(JSON.stringify(reply));
       },
-      (error) => this.options.logger.warn(`a cluster admin answer could not be sent: ${messageOf(error)}`, { error }),
     );
   }
 
@@ -313,18 +305,15 @@ export class ClusterMember {
     const live = await askEveryNode<ClusterMemberStatus>(
       this.connection,
       this.subjects.nodes,
-      'GET /status',
-      {},
-      timeoutMs,
+      { route: 'GET /status', body: {} },
+      { timeoutMs },
     );
     const names = live.map((answer) => answer.node);
     const answers = await askEveryNode<AdminApplyResult>(
       this.connection,
       this.subjects.nodes,
-      'POST /dry-run',
-      { ops: toWireOps(ops) },
-      timeoutMs,
-      names.length,
+      { route: 'POST /dry-run', body: { ops: toWireOps(ops) } },
+      { timeoutMs, expected: names.length },
     );
     const answered = new Set(answers.map((answer) => answer.node));
     const missing = names.filter((name) => !answered.has(name));
@@ -489,11 +478,11 @@ function toAdminResult(result: ApplyResult): AdminApplyResult {
 export async function askEveryNode<T>(
   connection: NatsConnection,
   subject: string,
-  route: string,
-  body: unknown,
-  timeoutMs: number,
-  expected?: number,
+  request: { readonly route: string; readonly body: unknown },
+  limits: { readonly timeoutMs: number; readonly expected?: number },
 ): Promise<NodeAnswer<T>[]> {
+  const { route, body } = request;
+  const { timeoutMs, expected } = limits;
   const replies = await requestAll(connection, subject, encoder.encode(JSON.stringify({ route, body })), {
     timeoutMs,
     ...(expected === undefined ? {} : { expected }),

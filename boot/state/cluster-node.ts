@@ -11,24 +11,9 @@ import type { LoggedBatch, LogReader, RegistryLog } from '../../src/transport/na
 import { toWireOps } from '../admin/admin-protocol.js';
 import { ClusterState, type ClusterSnapshot } from './cluster-state.js';
 
-/** Where a node stands against the cluster's log. */
-export type ClusterNodeState = 'catching-up' | 'in-sync' | 'desynced';
+import type { ClusterNodeState, ClusterNodeStatus } from '../cluster/cluster-types.js';
 
-/** What `kindling status` shows of a node. */
-export interface ClusterNodeStatus {
-  readonly node: string;
-  readonly state: ClusterNodeState;
-  /** The revision the node's registry serves. */
-  readonly revision: number;
-  /** The last revision of the log the node has read. */
-  readonly clusterRevision: number;
-  /** Why the node is desynced: the revision it could not reach, the refusing entry, the error. */
-  readonly problem?: {
-    readonly revision: number;
-    readonly entryId: string | undefined;
-    readonly error: string;
-  };
-}
+export type { ClusterNodeState, ClusterNodeStatus } from '../cluster/cluster-types.js';
 
 export interface ClusterNodeOptions {
   /** This node's name, recorded with the batches it proposes. */

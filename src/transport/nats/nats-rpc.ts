@@ -33,14 +33,13 @@ export interface Responder {
 /**
  * Answers every request on `subject` (one member of `queue` each, when given) with what `answer`
  * resolves to; a request without a reply subject is served and not answered. `answer` must not
- * throw: what it resolves to is sent as it is.
+ * throw: what it resolves to is sent as it is (an answer that cannot be sent goes to `onSendError`).
  */
 export function serveRequests(
   connection: NatsConnection,
   subject: string,
-  options: { readonly queue?: string },
+  options: { readonly queue?: string; readonly onSendError: (error: unknown) => void },
   answer: (data: Uint8Array) => Promise<Uint8Array>,
-  onSendError: (error: unknown) => void,
 ): Responder {
   const subscription: Subscription = connection.subscribe(subject, {
     ...(options.queue === undefined ? {} : { queue: options.queue }),
@@ -51,7 +50,7 @@ export function serveRequests(
         try {
           msg.respond(reply);
         } catch (sendError) {
-          onSendError(sendError);
+          options.onSendError(sendError);
         }
       });
     },
