@@ -38,6 +38,7 @@ export type {
   ListenerOptions,
   ListenerRegistration,
   ObserverRegistration,
+  KindConfig,
 } from './handlers/handler-registry.js';
 
 export { Registry } from './registry/registry.js';
@@ -63,6 +64,7 @@ export type {
 } from './registry/journal/file-journal.js';
 
 export { decodeEntryConfig } from './config/decode-entry-config.js';
+export { entryConfig } from './config/entry-config.js';
 export type {
   ConfigClass,
   ConfigProblem,
