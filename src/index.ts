@@ -65,6 +65,10 @@ export type {
 
 export { decodeEntryConfig } from './config/decode-entry-config.js';
 export { entryConfig } from './config/entry-config.js';
+export { Describe, configSchema } from './config/config-schema.js';
+export type { JsonSchema } from './config/config-schema.js';
+export { registryFileSchema } from './yaml/registry-schema.js';
+export type { RegistryFileSchemaOptions, SchemaKind } from './yaml/registry-schema.js';
 export type {
   ConfigClass,
   ConfigProblem,
