@@ -68,6 +68,13 @@ describe('kindling schema <app>', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('prints its usage with --help', async () => {
+    const { code, out } = await runCli(['schema', '--help']);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^Usage: kindling schema \[options\] <app>/);
+    expect(out).toContain('-o, --out <file>');
+  });
+
   it('writes the file --out names, and says how many kinds it describes', async () => {
     const out = join(dir, 'registry.schema.json');
     const result = await runCli(['schema', join(root, 'examples', 'hello'), '--out', out]);
