@@ -38,6 +38,7 @@ export type {
   ListenerOptions,
   ListenerRegistration,
   ObserverRegistration,
+  KindConfig,
 } from './handlers/handler-registry.js';
 
 export { Registry } from './registry/registry.js';
@@ -63,6 +64,11 @@ export type {
 } from './registry/journal/file-journal.js';
 
 export { decodeEntryConfig } from './config/decode-entry-config.js';
+export { entryConfig } from './config/entry-config.js';
+export { Describe, configSchema } from './config/config-schema.js';
+export type { JsonSchema } from './config/config-schema.js';
+export { registryFileSchema } from './yaml/registry-schema.js';
+export type { RegistryFileSchemaOptions, SchemaKind } from './yaml/registry-schema.js';
 export type {
   ConfigClass,
   ConfigProblem,

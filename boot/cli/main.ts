@@ -27,6 +27,7 @@ import {
   statusCommand,
   validateCommand,
 } from './commands.js';
+import { schemaCommand } from './schema.js';
 import { formatProblem, relativeInText } from '../app/problems.js';
 import { ManifestError } from '../app/manifest.js';
 import { describeHeld } from '../state/durable-state.js';
@@ -209,6 +210,16 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     .option('--nats <url>', NATS)
     .action(async (target: string, flags: { stateDir?: string; nats?: string }) => {
       exitCode = await validateCommand(target, flags, io);
+    });
+  program
+    .command('schema')
+    .description(
+      "write the JSON Schema of the app's registry files (every kind its components register, with their fields) for editors; exit 0 or 2",
+    )
+    .argument('<app>', APP)
+    .option('-o, --out <file>', 'write it to this file (default: stdout)')
+    .action(async (target: string, flags: { out?: string }) => {
+      exitCode = await schemaCommand(target, flags, io);
     });
   program
     .command('plan')

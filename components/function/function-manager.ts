@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import {
   FileAccessError,
   KindlingError,
-  decodeEntryConfig,
+  entryConfig,
   escapeInvisible,
   formatEntryLocation,
   getEntrySource,
@@ -155,7 +155,7 @@ export class FunctionManager implements EntryListener, Functions {
 
   /** The loaded function of `entry`; in a dry run, only checked (undefined). */
   private async load(ctx: ListenerContext, entry: Entry): Promise<LoadedFunction | undefined> {
-    const config = decodeEntryConfig(FunctionJsConfig, entry);
+    const config = entryConfig(FunctionJsConfig, entry);
     /** `file:line:col: function <id>`, at the field the message is about. */
     const whereAt = (field: 'file' | 'export'): string => {
       const at = formatEntryLocation(entry, ['data', field]);

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { DisposableStore, FileBoundary } from 'kindling';
 import { EntryFiles, FunctionName, RegistryName, defineComponent, getHandlerRegistry } from 'kindling/boot';
+import { FunctionJsConfig } from './function-js-config.js';
 import { FunctionManager } from './function-manager.js';
 import { Functions } from './functions.js';
 
@@ -36,7 +37,12 @@ export const functionComponent = defineComponent({
       : new FileBoundary(ctx.baseDir);
     const manager = new FunctionManager(ctx.logger, ctx.baseDir, files, boundary);
     const registrations = new DisposableStore();
-    registrations.add(getHandlerRegistry(ctx).registerListener(FunctionJsKind, manager, { name: 'function' }));
+    registrations.add(
+      getHandlerRegistry(ctx).registerListener(FunctionJsKind, manager, {
+        name: 'function',
+        configs: { [FunctionJsKind]: FunctionJsConfig },
+      }),
+    );
     ctx.container.bind<Functions>(Functions).toConstantValue(manager);
     ctx.container.bind(Registrations).toConstantValue(registrations);
     return ctx;

@@ -1,12 +1,19 @@
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min } from 'class-validator';
-import { messageOf, quote } from 'kindling';
+import { Describe, messageOf, quote } from 'kindling';
 import type { ConfigValidationResult } from 'kindling';
 
 /** The HTTP methods an `http.endpoint` may declare. */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 /** One of {@link HTTP_METHODS}. */
 export type HttpMethodName = (typeof HTTP_METHODS)[number];
+
+/** A pattern that matches one of `words` in any case (what JSON Schema can say of a case-insensitive enum). */
+function anyCase(words: readonly string[]): string {
+  const letters = (word: string): string =>
+    [...word].map((c) => (c.toLowerCase() === c.toUpperCase() ? c : `[${c.toUpperCase()}${c.toLowerCase()}]`)).join('');
+  return `^(?:${words.map(letters).join('|')})$`;
+}
 
 /** The host a service listens on when its address names none. */
 export const DEFAULT_HOST = '127.0.0.1';
@@ -41,49 +48,52 @@ export function formatUrl(host: string, port: number): string {
 }
 
 /** Data of an `http.service` entry: one listening server, and what one client may hold of it. */
+@Describe('An HTTP server: where it listens, and what one client may hold of it.')
 export class HttpServiceConfig {
-  /** Where to listen: `host:port` or `:port` (host 127.0.0.1); port 0 picks a free port. */
+  @Describe('Where to listen: `host:port` or `:port` (host 127.0.0.1); port 0 picks a free port.')
   @IsString()
   addr = ':0';
 
-  /** Largest request body accepted, in bytes (default 1 MiB); larger ones get 413. */
+  @Describe('Largest request body accepted, in bytes (default 1 MiB); larger ones get 413.')
   @IsInt()
   @Min(0)
   bodyLimit = 1_048_576;
 
-  /** Longest request target (path and query), in characters (default 8 KiB); longer ones get 414. */
+  @Describe('Longest request target (path and query), in characters (default 8 KiB); longer ones get 414.')
   @IsInt()
   @Min(1)
   maxUrlLength = 8_192;
 
-  /** Largest request head (request line and headers), in bytes (default 16 KiB); larger ones get 431. */
+  @Describe('Largest request head (request line and headers), in bytes (default 16 KiB); larger ones get 431.')
   @IsInt()
   @Min(1_024)
   @Max(1_048_576)
   maxHeaderBytes = 16_384;
 
-  /** Most request headers (default 100); more get 431. */
+  @Describe('Most request headers (default 100); more get 431.')
   @IsInt()
   @Min(1)
   @Max(10_000)
   maxHeaders = 100;
 
-  /** Time a client has to send the request head, in ms (default 10 000); past it the request gets 408. */
+  @Describe('Time a client has to send the request head, in ms (default 10 000); past it the request gets 408.')
   @IsInt()
   @Min(1)
   headersTimeoutMs = 10_000;
 
-  /** Time a client has to send the whole request, body included, in ms (default 30 000); past it the request gets 408. */
+  @Describe(
+    'Time a client has to send the whole request, body included, in ms (default 30 000); past it the request gets 408.',
+  )
   @IsInt()
   @Min(1)
   requestTimeoutMs = 30_000;
 
-  /** How long an idle keep-alive connection stays open, in ms (default 5 000). */
+  @Describe('How long an idle keep-alive connection stays open, in ms (default 5 000).')
   @IsInt()
   @Min(1)
   keepAliveTimeoutMs = 5_000;
 
-  /** Most open connections (default 1 024); a connection past it is closed at once. */
+  @Describe('Most open connections (default 1 024); a connection past it is closed at once.')
   @IsInt()
   @Min(1)
   maxConnections = 1_024;
@@ -105,41 +115,46 @@ export class HttpServiceConfig {
 }
 
 /** Data of an `http.router` entry: a group of endpoints under a path prefix of one service. */
+@Describe('A group of endpoints under a path prefix of one http.service.')
 export class HttpRouterConfig {
-  /** The `http.service` entry (`name` in the same namespace, or `namespace:name`). */
+  @Describe('The `http.service` entry (`name` in the same namespace, or `namespace:name`).')
   @IsString()
   @IsNotEmpty()
   server!: string;
 
-  /** Path prefix of every endpoint of the router (`/api`); empty for none. */
+  @Describe('Path prefix of every endpoint of the router (`/api`); empty for none.')
   @IsString()
   @Matches(/^(\/[^\s?#]*)?$/, { message: 'prefix must be empty or a path that starts with "/" (such as "/api")' })
   prefix = '';
 }
 
 /** Data of an `http.endpoint` entry: one route that calls one function. */
+@Describe('One route of an http.router that calls one function.')
 export class HttpEndpointConfig {
-  /** The `http.router` entry (`name` in the same namespace, or `namespace:name`). */
+  @Describe('The `http.router` entry (`name` in the same namespace, or `namespace:name`).')
   @IsString()
   @IsNotEmpty()
   router!: string;
 
-  /** The HTTP method (any case). */
+  @Describe('The HTTP method (any case).', {
+    type: 'string',
+    anyOf: [{ enum: [...HTTP_METHODS] }, { pattern: anyCase(HTTP_METHODS) }],
+  })
   @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toUpperCase() : value))
   @IsIn(HTTP_METHODS, { message: `method must be one of ${HTTP_METHODS.join(', ')}` })
   method: HttpMethodName = 'GET';
 
-  /** The path under the router's prefix; `:name` segments become `params.name`, a final `*` matches the rest. */
+  @Describe("The path under the router's prefix; `:name` segments become `params.name`, a final `*` matches the rest.")
   @IsString()
   @Matches(/^\/[^\s?#]*$/, { message: 'path must start with "/" and have no spaces, "?" or "#"' })
   path!: string;
 
-  /** The function entry called for each request (`name` in the same namespace, or `namespace:name`). */
+  @Describe('The function entry called for each request (`name` in the same namespace, or `namespace:name`).')
   @IsString()
   @IsNotEmpty()
   func!: string;
 
-  /** Limit for the function's answer, in ms (default 30 000); past it the request gets 504. */
+  @Describe("Limit for the function's answer, in ms (default 30 000); past it the request gets 504.")
   @IsInt()
   @Min(1)
   @Max(3_600_000)

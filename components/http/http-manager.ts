@@ -1,4 +1,4 @@
-import { LogThrottle, decodeEntryConfig, resolveEntryRef } from 'kindling';
+import { LogThrottle, entryConfig, resolveEntryRef } from 'kindling';
 import type { Entry, EntryListener, ListenerContext, Logger } from 'kindling';
 import { HttpEndpointConfig, HttpRouterConfig, HttpServiceConfig, parseListenAddress } from './http-config.js';
 import type { HttpServerAddress, HttpServers } from './http-types.js';
@@ -223,7 +223,7 @@ export class HttpManager implements EntryListener, HttpServers {
   }
 
   private async putService(staging: Staging, entry: Entry, previous: ServiceSpec | undefined): Promise<void> {
-    const config = decodeEntryConfig(HttpServiceConfig, entry);
+    const config = entryConfig(HttpServiceConfig, entry);
     const { host, port } = parseListenAddress(this.options.listen?.[entry.id] ?? config.addr);
     const { addr: _addr, ...limits } = { ...config };
     const previousLimits = previous?.limits;
@@ -246,7 +246,7 @@ export class HttpManager implements EntryListener, HttpServers {
   }
 
   private putRouter(ctx: ListenerContext, staging: Staging, entry: Entry): void {
-    const config = decodeEntryConfig(HttpRouterConfig, entry);
+    const config = entryConfig(HttpRouterConfig, entry);
     const server = resolveEntryRef(config.server, namespaceOf(entry.id));
     requireReference(ctx, entry, { path: ['data', 'server'], id: server, kind: SERVICE });
     if (!staging.services.has(server)) throw missing(entry, ['data', 'server'], `http.service ${server}`, server);
@@ -262,7 +262,7 @@ export class HttpManager implements EntryListener, HttpServers {
   }
 
   private putEndpoint(ctx: ListenerContext, staging: Staging, entry: Entry): void {
-    const config = decodeEntryConfig(HttpEndpointConfig, entry);
+    const config = entryConfig(HttpEndpointConfig, entry);
     const namespace = namespaceOf(entry.id);
     const routerId = resolveEntryRef(config.router, namespace);
     const funcId = resolveEntryRef(config.func, namespace);

@@ -7,7 +7,8 @@ import { Functions } from '../function/index.js';
 import { HttpManager } from './http-manager.js';
 import { parseListenAddress } from './http-config.js';
 import { HttpServers } from './http-types.js';
-import { HTTP_KINDS } from './kinds.js';
+import { HttpEndpointConfig, HttpRouterConfig, HttpServiceConfig } from './http-config.js';
+import { HTTP_KINDS, HttpKind } from './kinds.js';
 
 export { HttpServiceConfig, HttpRouterConfig, HttpEndpointConfig } from './http-config.js';
 export type { HttpMethodName } from './http-config.js';
@@ -128,7 +129,18 @@ export const httpComponent = defineComponent({
     });
     const registrations = new DisposableStore();
     const handlers = getHandlerRegistry(ctx);
-    registrations.add(handlers.registerListener('http.*', manager, { name: 'http', kinds: HTTP_KINDS }));
+    registrations.add(
+      handlers.registerListener('http.*', manager, {
+        name: 'http',
+        kinds: HTTP_KINDS,
+        // Decoded by the registry before the manager sees an entry; the manager reads them with entryConfig.
+        configs: {
+          [HttpKind.service]: HttpServiceConfig,
+          [HttpKind.router]: HttpRouterConfig,
+          [HttpKind.endpoint]: HttpEndpointConfig,
+        },
+      }),
+    );
     // Refuses deleting a function an endpoint still calls.
     registrations.add(handlers.registerListener('function.*', manager, { name: 'http (function references)' }));
     ctx.container.bind<HttpServers>(HttpServers).toConstantValue(manager);

@@ -203,3 +203,27 @@ function transformObject(
   }
   return newValue;
 }
+
+/**
+ * What class-transformer knows of one property of a config class, for `configSchema`: the class of
+ * its `@Type(() => Class)` rule, and whether a `@Transform` rewrites its value (then the value a file
+ * holds is not the one validated).
+ */
+export function propertyRules(target: Constructor, property: string): { type: unknown; transformed: boolean } {
+  const store = transformerStorage();
+  if (store === null) return { type: undefined, transformed: false };
+  let type: unknown;
+  let transformed = false;
+  for (const owner of ancestorsOf(target)) {
+    const rule = store._typeMetadatas.get(owner)?.get(property);
+    if (type === undefined && rule !== undefined) {
+      try {
+        type = rule.typeFunction ? rule.typeFunction({ newObject: {}, object: {}, property }) : rule.reflectedType;
+      } catch {
+        type = undefined;
+      }
+    }
+    if ((store._transformMetadatas.get(owner)?.get(property)?.length ?? 0) > 0) transformed = true;
+  }
+  return { type, transformed };
+}

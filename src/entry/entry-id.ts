@@ -25,6 +25,9 @@ const NAMESPACE = /^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_./@-]*$/;
 const KIND = /^[a-z][a-z0-9_-]*(?:\.[a-z][a-z0-9_-]*)*$/;
 
+/** The grammars of namespaces, names and kinds, as regex sources (for the registry file's JSON Schema). */
+export const ID_GRAMMAR = Object.freeze({ namespace: NAMESPACE.source, name: NAME.source, kind: KIND.source });
+
 /** Namespaces that would read as a dependency selector (`ns:app`, `group:web`) in `depends_on`. */
 const RESERVED_NAMESPACES: ReadonlySet<string> = new Set(['ns', 'group']);
 

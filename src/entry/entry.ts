@@ -39,7 +39,18 @@ const SOURCE = Symbol.for('kindling.entry.source');
  * Every entry {@link createEntry} produced, with its estimated JSON size ({@link jsonBytes} of its
  * parts) once known, or -1 until something asks for it.
  */
-const CANONICAL = new WeakMap<object, number>();
+const CANONICAL = new WeakMap<object, number | EntryMemo>();
+
+/**
+ * What is known of a canonical entry once its config was decoded: its estimated size (as the plain
+ * number would say) and the config, with the class it was decoded with. Kept in {@link CANONICAL},
+ * so keeping a config updates a key the map already holds instead of adding one to another map.
+ */
+interface EntryMemo {
+  bytes: number;
+  readonly configClass: object;
+  readonly config: object;
+}
 
 /** The declaration site of an entry, when it came from a file. */
 export function getEntrySource(entry: object): EntrySource | undefined {
@@ -354,13 +365,32 @@ export function createOwnedEntry(
  * other object or when it has not been computed yet.
  */
 export function knownEntryBytes(entry: object): number | undefined {
-  const known = CANONICAL.get(entry);
+  const memo = CANONICAL.get(entry);
+  const known = typeof memo === 'object' ? memo.bytes : memo;
   return known === undefined || known < 0 ? undefined : known;
 }
 
 /** Records the estimated JSON size of an entry {@link createEntry} produced (others are ignored). */
 export function rememberEntryBytes(entry: object, bytes: number): void {
-  if (CANONICAL.has(entry)) CANONICAL.set(entry, bytes);
+  const memo = CANONICAL.get(entry);
+  if (typeof memo === 'object') memo.bytes = bytes;
+  else if (memo !== undefined) CANONICAL.set(entry, bytes);
+}
+
+/**
+ * Keeps the config decoded from an entry {@link createEntry} produced (deep-frozen, so it cannot go
+ * stale), with its class; other entries are ignored. See `entryConfig`.
+ */
+export function keepEntryConfig(entry: object, configClass: object, config: object): void {
+  const memo = CANONICAL.get(entry);
+  if (memo === undefined) return;
+  CANONICAL.set(entry, { bytes: typeof memo === 'object' ? memo.bytes : memo, configClass, config });
+}
+
+/** The config kept for `entry` by {@link keepEntryConfig}, when it was decoded with `configClass`. */
+export function keptEntryConfig(entry: object, configClass: object): object | undefined {
+  const memo = CANONICAL.get(entry);
+  return typeof memo === 'object' && memo.configClass === configClass ? memo.config : undefined;
 }
 
 /** Whether `entry` is one {@link createEntry} produced: checked and deep-frozen. */

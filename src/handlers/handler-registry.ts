@@ -1,6 +1,10 @@
 import { toDisposable } from '../common/disposable.js';
 import type { Disposable } from '../common/disposable.js';
+import { KindlingError } from '../common/errors.js';
+import type { ConfigClass } from '../config/decode-entry-config.js';
 import type { Entry } from '../entry/entry.js';
+import { assertValidKind } from '../entry/entry-id.js';
+import { matchKind } from '../pattern/kind-pattern.js';
 import { PatternSet } from '../pattern/pattern-trie.js';
 
 /** What every listener call receives: the batch it belongs to and how to stop early. */
@@ -70,6 +74,25 @@ export interface ListenerOptions {
    * and names the nearest known kind (`http.endpiont`: did you mean `http.endpoint`?).
    */
   readonly kinds?: readonly string[];
+  /**
+   * The config class of each kind this listener owns: `{ 'http.endpoint': HttpEndpointConfig }`.
+   * Before any listener sees a created or updated entry of such a kind, the registry decodes its
+   * `data` with {@link decodeEntryConfig} (once per entry); a decode failure refuses the batch in
+   * this listener's name, with the entry id and the field path. Listeners read the result with
+   * `entryConfig(ConfigClass, entry)`, which returns it without decoding again. The same mapping
+   * is what `kindling schema` describes. Each key must be a kind (no wildcards) that `pattern`
+   * matches and, when `kinds` is given, one of them; one kind has one config class across all
+   * registrations (a second, different one is refused with `CONFLICT`).
+   */
+  readonly configs?: Readonly<Record<string, ConfigClass<object>>>;
+}
+
+/** A kind whose entries' data a listener declared a config class for (see {@link ListenerOptions.configs}). */
+export interface KindConfig {
+  readonly kind: string;
+  readonly configClass: ConfigClass<object>;
+  /** The name of the listener that declared it (refusals of a bad config are in its name). */
+  readonly listener: string;
 }
 
 /** A listener as registered: the object, its pattern and its options. */
@@ -80,6 +103,8 @@ export interface ListenerRegistration {
   readonly timeoutMs: number | undefined;
   /** The kinds it handles among those its pattern matches (undefined: all of them). */
   readonly kinds: ReadonlySet<string> | undefined;
+  /** The config classes it declared, by kind (undefined: none). */
+  readonly configs: ReadonlyMap<string, KindConfig> | undefined;
 }
 
 /** An observer as registered. */
@@ -110,27 +135,106 @@ export class HandlerRegistry {
   private readonly observers = new PatternSet<ObserverRegistration>('kind');
   /** The listeners that declared the kinds they handle, for "did you mean" hints. */
   private readonly declaredKinds = new Set<ListenerRegistration>();
+  /** The config class of each kind that has one, and how many registrations declared it. */
+  private readonly configs = new Map<string, { config: KindConfig; count: number }>();
 
-  /** Registers a listener for every kind `pattern` matches. Throws `INVALID` for a bad pattern. */
+  /**
+   * Registers a listener for every kind `pattern` matches. Throws `INVALID` for a bad pattern or a
+   * bad `configs` key, `CONFLICT` for a kind another registration gave a different config class.
+   *
+   * @example
+   * handlers.registerListener('http.*', manager, {
+   *   name: 'http',
+   *   kinds: ['http.service', 'http.endpoint'],
+   *   configs: { 'http.service': HttpServiceConfig, 'http.endpoint': HttpEndpointConfig },
+   * });
+   */
   registerListener<D = unknown>(
     pattern: string,
     listener: EntryListener<D>,
     options: ListenerOptions = {},
   ): Disposable {
+    const name = describe(listener, pattern, options.name);
+    const kinds = options.kinds === undefined ? undefined : new Set(options.kinds);
+    const configs =
+      options.configs === undefined ? undefined : this.checkConfigs(pattern, name, kinds, options.configs);
     const registration: ListenerRegistration = {
       listener: listener,
       pattern,
-      name: describe(listener, pattern, options.name),
+      name,
       timeoutMs: options.timeoutMs,
-      kinds: options.kinds === undefined ? undefined : new Set(options.kinds),
+      kinds,
+      configs,
     };
     const added = this.listeners.add(pattern, registration);
-    if (registration.kinds === undefined) return added;
-    this.declaredKinds.add(registration);
+    for (const config of configs?.values() ?? []) {
+      const held = this.configs.get(config.kind);
+      if (held === undefined) this.configs.set(config.kind, { config, count: 1 });
+      else held.count++;
+    }
+    if (registration.kinds === undefined && configs === undefined) return added;
+    if (registration.kinds !== undefined) this.declaredKinds.add(registration);
     return toDisposable(() => {
       this.declaredKinds.delete(registration);
+      for (const config of configs?.values() ?? []) {
+        const held = this.configs.get(config.kind);
+        if (held !== undefined && --held.count === 0) this.configs.delete(config.kind);
+      }
       added.dispose();
     });
+  }
+
+  /** The config class declared for `kind`, if any (see {@link ListenerOptions.configs}). */
+  configFor(kind: string): KindConfig | undefined {
+    return this.configs.get(kind)?.config;
+  }
+
+  /** Every kind with a declared config class, sorted by kind. */
+  kindConfigs(): KindConfig[] {
+    return [...this.configs.values()].map((held) => held.config).sort((a, b) => (a.kind < b.kind ? -1 : 1));
+  }
+
+  /**
+   * Every kind a listener names as a kind, sorted: its `kinds`, its `configs` keys, or its pattern
+   * when that has no wildcard (for completion in editors and `kindling schema`).
+   */
+  knownKinds(): string[] {
+    const kinds = new Set<string>(this.configs.keys());
+    for (const { value: registration } of this.listeners.registrations()) {
+      if (registration.kinds !== undefined) for (const kind of registration.kinds) kinds.add(kind);
+      else if (!/[*(]/.test(registration.pattern)) kinds.add(registration.pattern);
+    }
+    return [...kinds].sort();
+  }
+
+  private checkConfigs(
+    pattern: string,
+    name: string,
+    kinds: ReadonlySet<string> | undefined,
+    configs: Readonly<Record<string, ConfigClass<object>>>,
+  ): ReadonlyMap<string, KindConfig> {
+    const checked = new Map<string, KindConfig>();
+    for (const [kind, configClass] of Object.entries(configs)) {
+      const where = `config class of kind ${JSON.stringify(kind)} (listener ${name})`;
+      assertValidKind(kind);
+      if (typeof configClass !== 'function') throw new KindlingError('INVALID', `the ${where} is not a class`);
+      if (!matchKind(pattern, kind)) {
+        throw new KindlingError('INVALID', `the ${where}: the listener's pattern ${pattern} does not match that kind`);
+      }
+      if (kinds !== undefined && !kinds.has(kind)) {
+        throw new KindlingError('INVALID', `the ${where}: the kind is not one of the listener's kinds`);
+      }
+      const held = this.configs.get(kind)?.config;
+      if (held !== undefined && held.configClass !== configClass) {
+        throw new KindlingError(
+          'CONFLICT',
+          `the ${where}: kind ${kind} already has config class ${held.configClass.name} (listener ${held.listener}); one kind has one config class`,
+          { details: { kind, listener: name, heldBy: held.listener } },
+        );
+      }
+      checked.set(kind, Object.freeze({ kind, configClass, listener: name }));
+    }
+    return checked;
   }
 
   /** Registers an observer for every kind `pattern` matches. Throws `INVALID` for a bad pattern. */

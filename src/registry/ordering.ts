@@ -1,6 +1,6 @@
 import { KindlingError } from '../common/errors.js';
 import { formatEntryLocation, type Entry } from '../entry/entry.js';
-import type { ListenerRegistration } from '../handlers/handler-registry.js';
+import type { KindConfig, ListenerRegistration } from '../handlers/handler-registry.js';
 import { shortestCycleThrough, stronglyConnected } from './graph.js';
 
 /** One checked operation of a batch, with the entry it acts on. */
@@ -13,6 +13,8 @@ export interface PlannedOp {
   readonly previous: Entry | undefined;
   /** The listeners of the entry's kind, resolved once when the batch is checked. */
   readonly listeners: readonly ListenerRegistration[];
+  /** The config class of the entry's kind, for a create or update: decoded before any listener runs. */
+  readonly config: KindConfig | undefined;
 }
 
 function namespaceOf(id: string): string {

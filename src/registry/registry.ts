@@ -532,7 +532,14 @@ export class Registry {
             );
             continue;
           }
-          planned.push({ op: operation.op, id, entry, previous: current, listeners });
+          planned.push({
+            op: operation.op,
+            id,
+            entry,
+            previous: current,
+            listeners,
+            config: this.handlers.configFor(entry.kind),
+          });
           continue;
         }
         case 'delete':
@@ -546,6 +553,7 @@ export class Registry {
             entry: current,
             previous: current,
             listeners: this.handlers.listenersFor(current.kind),
+            config: undefined,
           });
           continue;
         default:

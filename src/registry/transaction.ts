@@ -1,10 +1,11 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { errorCodeOf, KindlingError, messageOf } from '../common/errors.js';
 import type { Entry } from '../entry/entry.js';
-import type { EntryListener, ListenerContext, ListenerRegistration } from '../handlers/handler-registry.js';
+import type { EntryListener, KindConfig, ListenerContext, ListenerRegistration } from '../handlers/handler-registry.js';
 import type { PlannedOp } from './ordering.js';
 import { isThenable, withinTimeLimit } from '../common/time-limit.js';
 import { Fifo } from './fifo.js';
+import { entryConfig } from '../config/entry-config.js';
 
 /** A listener that may be out of step with the registry after a failed compensation or discard. */
 export interface DesyncedListener {
@@ -23,6 +24,8 @@ interface PendingOp {
   lastError: unknown;
   /** The id the last `NOT_FOUND` refusal named as missing (`details.missing`), until it is created. */
   waitingFor: string | undefined;
+  /** Whether the entry's config was decoded (or needs none). */
+  decoded: boolean;
 }
 
 /** What a transaction needs from the registry that runs it. */
@@ -152,6 +155,7 @@ export class Transaction {
       next: 0,
       lastError: undefined,
       waitingFor: undefined,
+      decoded: op.config === undefined,
     }));
     let queue = new Fifo<PendingOp>(all);
     let deferred: PendingOp[] = [];
@@ -217,6 +221,7 @@ export class Transaction {
    * to a promise for the rest.
    */
   private advance(item: PendingOp): boolean | Promise<boolean> {
+    if (!item.decoded) this.decode(item);
     while (item.next < item.listeners.length) {
       const registration = item.listeners[item.next] as ListenerRegistration;
       let pending: Promise<unknown> | undefined;
@@ -237,6 +242,21 @@ export class Transaction {
       this.accepted(item);
     }
     return true;
+  }
+
+  /**
+   * Decodes the entry's data with its kind's config class before any listener sees it; the
+   * listeners read the result with `entryConfig`. A bad config refuses the batch in the name of the
+   * listener that declared the class, as its own `decodeEntryConfig` call used to.
+   */
+  private decode(item: PendingOp): void {
+    const config = item.op.config as KindConfig;
+    try {
+      entryConfig(config.configClass, item.op.entry);
+    } catch (error) {
+      throw refusal(error, item.op.id, config.listener, item.op.op);
+    }
+    item.decoded = true;
   }
 
   /** Records that `item`'s listener `item.next` accepted, and moves on to the next. */
