@@ -72,7 +72,7 @@ describe.skipIf(skipChromium)('the inspector page in Chromium', () => {
 
   it("lists the example's entries, and shows one with its data and where it was declared", async () => {
     const page = await open();
-    await page.waitForFunction("document.querySelectorAll('#entry-list .row').length === 8");
+    await expect.poll(() => page.locator('#entry-list .row').count()).toBe(8);
     const ids = await page.locator('#entry-list .row .id').allTextContents();
     expect(ids).toEqual([
       'hello:echo',
@@ -85,7 +85,7 @@ describe.skipIf(skipChromium)('the inspector page in Chromium', () => {
       'hello:site',
     ]);
     await page.fill('#f-kind', 'http.*');
-    await page.waitForFunction("document.querySelectorAll('#entry-list .row').length === 5");
+    await expect.poll(() => page.locator('#entry-list .row').count()).toBe(5);
     await page.click('text=hello:server');
     await page.waitForSelector('#entry-detail h2');
     expect(await page.textContent('#entry-detail')).toContain('declared at registry/http.yaml:4:5');
@@ -98,21 +98,15 @@ describe.skipIf(skipChromium)('the inspector page in Chromium', () => {
     const events = await open('#events');
     await events.fill('#f-pattern', 'registry.**');
     await events.click('#tail-apply');
-    await events.waitForFunction("document.querySelector('#tail-count').textContent.includes('following')");
+    await events.locator('#tail-count', { hasText: 'following registry.**' }).waitFor();
     const http = join(dir, 'registry/http.yaml');
     await writeFile(http, (await readFile(http, 'utf8')).replace('path: /hello/:name', 'path: /hi/:name'));
     const applied = await kindling(['apply', dir, '--state-dir', state]);
     expect(applied.err).toBe('');
     expect(applied.out).toContain('applied revision 2');
     // Pushed over the stream: no reload, no poll.
-    await entries.waitForFunction("document.querySelector('#revision').textContent === 'revision 2'", undefined, {
-      timeout: 1_000,
-    });
-    await events.waitForFunction(
-      "document.querySelector('#tail-rows').textContent.includes('registry.entry.update')",
-      undefined,
-      { timeout: 1_000 },
-    );
+    await entries.locator('#revision', { hasText: /^revision 2$/ }).waitFor({ timeout: 1_000 });
+    await events.locator('#tail-rows tr', { hasText: 'registry.entry.update' }).first().waitFor({ timeout: 1_000 });
     expect(await events.textContent('#tail-rows')).toContain('hello:get-hello');
     // The revision's diff names the changed field, before and after.
     await entries.evaluate("location.hash = '#revision/2'");

@@ -153,6 +153,7 @@ export const INSPECTOR_JS = String.raw`'use strict';
   }
   function setStatus(text, cls) { var s = $('status'); s.textContent = text; s.className = 'badge ' + (cls || ''); }
   function setRevision(n) { state.revision = n; $('revision').textContent = 'revision ' + n; }
+  function count(n, one, many) { return n.toLocaleString('en') + ' ' + (n === 1 ? one : (many || one + 's')); }
   function nsOf(id) { var i = id.indexOf(':'); return i < 0 ? '' : id.slice(0, i); }
 
   // ---- kind patterns, as the registry reads them: a trailing * is one or more segments, * in the
@@ -310,7 +311,7 @@ export const INSPECTOR_JS = String.raw`'use strict';
     var frag = document.createDocumentFragment();
     state.revisions.forEach(function (r) { frag.appendChild(revisionItem(r, false)); });
     ol.appendChild(frag);
-    $('revision-count').textContent = state.revisions.length + ' retained revisions, newest first';
+    $('revision-count').textContent = count(state.revisions.length, 'retained revision') + ', newest first';
   }
   function showRevision(n) {
     var box = $('revision-detail');
@@ -318,7 +319,7 @@ export const INSPECTOR_JS = String.raw`'use strict';
     return getJson('api/revision?n=' + n).then(function (v) {
       clear(box);
       box.appendChild(el('h2', null, 'revision ' + v.revision));
-      box.appendChild(el('p', 'dim', v.time + (v.source ? '  ·  ' + v.source : '') + '  ·  ' + v.total + ' changes'));
+      box.appendChild(el('p', 'dim', v.time + (v.source ? '  ·  ' + v.source : '') + '  ·  ' + count(v.total, 'change')));
       v.changes.forEach(function (c) {
         var div = el('div', 'change');
         var head = el('div');
@@ -376,7 +377,7 @@ export const INSPECTOR_JS = String.raw`'use strict';
     if (state.revisions.length > 1000) state.revisions.pop();
     var ol = $('revision-list');
     ol.insertBefore(revisionItem(r, true), ol.firstChild);
-    $('revision-count').textContent = state.revisions.length + ' retained revisions, newest first';
+    $('revision-count').textContent = count(state.revisions.length, 'retained revision') + ', newest first';
     if (state.selected && r.changes && r.changes.some(function (c) { return c[1] === state.selected; })) showEntry(state.selected);
   }
 
@@ -442,9 +443,9 @@ export const INSPECTOR_JS = String.raw`'use strict';
     clear(body);
     if (!c.available) { $('channel-summary').textContent = 'no durable channels: ' + c.reason; return; }
     var names = Object.keys(c.deadLetters).sort();
-    var store = c.store ? 'kept now: ' + c.store.messages + ' messages (' + c.store.bytes + ' bytes) not yet handled by every group, ' +
-      c.store.deadLetters + ' dead letters' + (c.store.droppedDeadLetters ? ', ' + c.store.droppedDeadLetters + ' dropped at the limit' : '') : '';
-    $('channel-summary').textContent = (names.length ? names.length + ' channels with dead letters' : 'no dead letters') + (store ? ' · ' + store : '');
+    var store = c.store ? 'the in-process store keeps ' + count(c.store.messages, 'message') + ' (' + count(c.store.bytes, 'byte') + ') and ' +
+      count(c.store.deadLetters, 'dead letter') + (c.store.droppedDeadLetters ? ', ' + count(c.store.droppedDeadLetters, 'dead letter') + ' dropped at its limit' : '') : '';
+    $('channel-summary').textContent = (names.length ? count(names.length, 'channel') + ' with dead letters' : 'no dead letters') + (store ? ' · ' + store : '');
     names.forEach(function (name) {
       var tr = el('tr');
       var a = el('a', 'link', name);
@@ -459,10 +460,10 @@ export const INSPECTOR_JS = String.raw`'use strict';
     getJson('api/dead-letters?channel=' + encodeURIComponent(name)).then(function (v) {
       clear(box);
       box.appendChild(el('h2', null, name));
-      box.appendChild(el('p', 'dim', v.letters.length + ' dead letters, oldest first (kindling redrive sends them again)'));
+      box.appendChild(el('p', 'dim', count(v.letters.length, 'dead letter') + ', oldest first (kindling redrive sends them again)'));
       v.letters.forEach(function (l) {
         var div = el('div', 'change');
-        div.appendChild(el('div', 'mono', (l.id || '(no id)') + '  group ' + (l.group || '?') + '  ' + l.attempts + ' attempts  ' + new Date(l.time).toISOString()));
+        div.appendChild(el('div', 'mono', (l.id || '(no id)') + '  group ' + (l.group || '?') + '  ' + count(l.attempts, 'attempt') + '  ' + new Date(l.time).toISOString()));
         div.appendChild(el('div', 'error', l.error));
         div.appendChild(el('pre', null, l.body));
         box.appendChild(div);
