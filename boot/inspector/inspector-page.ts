@@ -119,6 +119,7 @@ table.grid th { text-align: left; font-weight: 600; color: var(--dim); padding: 
 table.grid td { padding: 3px 8px; border-bottom: 1px solid #f2f2f4; font-family: ui-monospace, monospace; font-size: 12px;
   overflow: hidden; text-overflow: ellipsis; white-space: nowrap; vertical-align: top; }
 table.grid th.time { width: 110px; } table.grid th.name { width: 30%; }
+#view-nodes th:last-child { width: 45%; } #view-nodes td:last-child { white-space: normal; }
 .diff td { white-space: pre-wrap; word-break: break-word; }
 .diff td:first-child { width: 30%; }
 .before { color: var(--delete); } .after { color: var(--create); }
