@@ -2,7 +2,7 @@
 // fatal), the revision stream resuming from Last-Event-ID (or resetting when history lost the
 // revision), and the event tail with its pattern and hostile payloads.
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HandlerRegistry, Registry } from 'kindling';
@@ -120,6 +120,9 @@ describe('the inspector server', () => {
     );
     expect(post.status).toBe(405);
     expect(post.headers['allow']).toBe('GET, HEAD');
+    const head = await fetch(`${inspector.url}stream/revisions`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^text\/plain/);
   });
 
   it('answers malformed and oversized requests, and keeps serving', async () => {
@@ -237,6 +240,33 @@ describe('the inspector server', () => {
       /the pattern a\.\.b is refused: .*empty segment/,
     );
   });
+
+  it('cuts off a stream client that does not read, and serves the next one', async () => {
+    await inspector.close();
+    await bus.stop();
+    await start({ limits: { maxStreams: 1, maxStreamBacklogBytes: 64 * 1024 } });
+    const stalled = connect({ host: '127.0.0.1', port: inspector.port });
+    stalled.on('error', () => undefined);
+    stalled.write(rawRequest(`GET /${inspector.token}/stream/revisions?since=0 HTTP/1.1`, [host()]));
+    // Reads nothing: what the server writes piles up in the kernel's buffers, then in the server's.
+    stalled.once('connect', () => stalled.pause());
+    const from = logs.mark();
+    let cutOff = false;
+    void logs.waitFor(/closed an event stream whose client did not read/, from, 50_000).then(() => (cutOff = true));
+    for (let batch = 0; batch < 1_000 && !cutOff; batch++) {
+      await registry.apply(Array.from({ length: 1_000 }, (_, i) => create(`b${batch}-${i}-${'x'.repeat(60)}`)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(cutOff).toBe(true);
+    // Its place is free again, and the server is fine.
+    const next = new AbortController();
+    const response = await fetch(`${inspector.url}stream/revisions?since=${registry.revision}`, {
+      signal: next.signal,
+    });
+    expect(response.status).toBe(200);
+    next.abort();
+    stalled.destroy();
+  }, 60_000);
 
   it('caps open streams, and reads nodes from the sources it is given', async () => {
     await inspector.close();

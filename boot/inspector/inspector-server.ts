@@ -217,7 +217,7 @@ export class Inspector implements AsyncDisposable {
   private broadcastRevision(record: HistoryRecord): void {
     if (this.revisionStreams.size === 0) return;
     const message = sse('revision', revisionMessage(record), String(record.revision));
-    for (const stream of this.revisionStreams) write(stream, message, this.limits.maxStreamBacklogBytes);
+    for (const stream of this.revisionStreams) this.send(stream, message);
   }
 
   private nodesJson(): string {
@@ -229,7 +229,7 @@ export class Inspector implements AsyncDisposable {
     const json = this.nodesJson();
     if (json === this.lastNodes) return;
     this.lastNodes = json;
-    for (const stream of this.revisionStreams) write(stream, sse('nodes', json), this.limits.maxStreamBacklogBytes);
+    for (const stream of this.revisionStreams) this.send(stream, sse('nodes', json));
   }
 
   private async pollChannels(): Promise<void> {
@@ -237,7 +237,7 @@ export class Inspector implements AsyncDisposable {
     const json = JSON.stringify(await this.channelsView());
     if (json === this.lastChannels) return;
     this.lastChannels = json;
-    for (const stream of this.revisionStreams) write(stream, sse('channels', json), this.limits.maxStreamBacklogBytes);
+    for (const stream of this.revisionStreams) this.send(stream, sse('channels', json));
   }
 
   private async channelsView(): Promise<object> {
@@ -307,6 +307,11 @@ export class Inspector implements AsyncDisposable {
     const rest = path.slice(slash + 1);
     const query = new URLSearchParams(queryAt < 0 ? '' : raw.slice(queryAt + 1));
     const { registry } = this.options;
+    if (request.method === 'HEAD' && rest.startsWith('stream/')) {
+      // A stream is for a client that reads it: a HEAD opens none.
+      plain(response, 200, '');
+      return;
+    }
     switch (rest) {
       case '':
         asset(response, 'text/html', INSPECTOR_HTML.replaceAll('{{NAME}}', htmlText(this.options.name)));
@@ -455,9 +460,9 @@ export class Inspector implements AsyncDisposable {
     }
     out += sse('nodes', this.nodesJson());
     this.revisionStreams.add(stream);
-    write(stream, out, Infinity);
+    this.send(stream, out, Infinity);
     void this.channelsView().then((view) => {
-      if (this.revisionStreams.has(stream)) write(stream, sse('channels', JSON.stringify(view)), Infinity);
+      if (this.revisionStreams.has(stream)) this.send(stream, sse('channels', JSON.stringify(view)), Infinity);
     });
   }
 
@@ -504,7 +509,7 @@ export class Inspector implements AsyncDisposable {
       const batch = JSON.stringify({ events: pending, dropped });
       pending = [];
       dropped = 0;
-      write(stream, sse('events', batch), this.limits.maxStreamBacklogBytes);
+      this.send(stream, sse('events', batch));
     }, this.limits.tailFlushMs);
     flush.unref();
     (stream as Stream & { cleanups: (() => void)[] }).cleanups.push(
@@ -512,7 +517,24 @@ export class Inspector implements AsyncDisposable {
       () => subscription.dispose(),
     );
     this.tailStreams.add(stream);
-    write(stream, sse('ready', JSON.stringify({ pattern })), Infinity);
+    this.send(stream, sse('ready', JSON.stringify({ pattern })), Infinity);
+  }
+
+  /** Writes to a stream; a client that lets more than `maxBacklog` bytes wait is cut off (it reconnects and resumes). */
+  private send(stream: Stream, text: string, maxBacklog = this.limits.maxStreamBacklogBytes): void {
+    const { response } = stream;
+    if (response.writableEnded || response.destroyed) return;
+    if (response.writableLength > maxBacklog) {
+      this.storms.warn(
+        'slow-stream',
+        `inspector: closed an event stream whose client did not read (${response.writableLength} bytes waiting, maxStreamBacklogBytes ${this.limits.maxStreamBacklogBytes}); a page reconnects and resumes`,
+      );
+      // Ending would wait for the client to read what is queued: it never will.
+      response.destroy();
+      stream.close();
+      return;
+    }
+    response.write(text);
   }
 
   private clientError(error: NodeJS.ErrnoException, socket: Duplex): void {
@@ -559,16 +581,6 @@ function revisionMessage(record: HistoryRecord): string {
 /** One server-sent event: `data` is one line of JSON (no newline). */
 function sse(event: string, data: string, id?: string): string {
   return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`;
-}
-
-/** Writes to a stream; a client that lets more than `maxBacklog` bytes wait is cut off (it reconnects and resumes). */
-function write(stream: Stream, text: string, maxBacklog: number): void {
-  if (stream.response.writableEnded) return;
-  if (stream.response.writableLength > maxBacklog) {
-    stream.close();
-    return;
-  }
-  stream.response.write(text);
 }
 
 function json(response: ServerResponse, status: number, body: unknown): void {
