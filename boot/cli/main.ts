@@ -37,6 +37,8 @@ import type { ProgressMode } from './output.js';
 import type { Component } from '../kernel/component.js';
 import { ProcessGuard } from '../app/process-guard.js';
 import { displayPath } from '../app/display-path.js';
+import { inspectApplication } from '../inspector/inspect-app.js';
+import type { Inspector } from '../inspector/inspector-server.js';
 
 /** Options of {@link main}, for tests and for embedding the CLI. */
 export interface CliOptions {
@@ -89,6 +91,8 @@ interface RunFlags {
   readonly adminMaxConnections?: number;
   /** This node's name in a cluster. */
   readonly node?: string;
+  /** --inspect [port]: true without a port. */
+  readonly inspect?: boolean | number;
 }
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -160,6 +164,11 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
       throw new InvalidArgumentError('expected a size in bytes, such as 1048576, 512KiB, 64MiB or 1GiB');
     return size;
   };
+  const port = (value: string): number => {
+    if (!/^\d{1,5}$/.test(value) || Number(value) > 65_535)
+      throw new InvalidArgumentError('expected a port number from 0 to 65535 (0: any free port)');
+    return Number(value);
+  };
   const APP = 'an app directory with a kindling.yaml, or a manifest file';
   const STATE_DIR = 'the state directory of the app (default: <app dir>/.kindling)';
   const NATS =
@@ -197,6 +206,11 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
     )
     .option('--admin-max-connections <n>', 'the most admin connections open at once (default 16)', count)
     .option('--node <name>', "this node's name in the manifest's cluster (default: <host>-<pid>)")
+    .option(
+      '--inspect [port]',
+      'serve the live inspector page on 127.0.0.1 (a free port unless given), behind a random token printed at start',
+      port,
+    )
     .action(async (target: string, flags: RunFlags) => {
       exitCode = await run(target, flags, options, io);
     });
@@ -426,6 +440,18 @@ async function run(
     guard?.dispose();
     return 1;
   }
+  let inspector: Inspector | undefined;
+  if (flags.inspect !== undefined && flags.inspect !== false) {
+    try {
+      inspector = await inspectApplication(app, flags.inspect === true ? {} : { port: flags.inspect });
+    } catch (error) {
+      stderr(`error: ${name} did not start: ${describeError(error)}\n`);
+      watching?.dispose();
+      await app.shutdown('failed to start');
+      guard?.dispose();
+      return 1;
+    }
+  }
   const held = app.state?.journalInfo;
   const journal =
     held === undefined || (held.replayedBatches === 0 && held.snapshotRevision === undefined)
@@ -459,7 +485,13 @@ async function run(
       ),
     );
   }
+  if (inspector !== undefined)
+    lines.push(`  inspector  ${inspector.url}  (open it in a browser; the token in the address guards it)`);
   const cleanup: { dispose(): void }[] = [];
+  if (inspector !== undefined) {
+    const open = inspector;
+    cleanup.push({ dispose: () => void open.close() });
+  }
   if (watching !== undefined) {
     cleanup.push(watching);
     // In time for the reload of what changed while starting: that reload reads files before it reports.
@@ -507,6 +539,7 @@ async function run(
   // Shutdown has run; this also waits for the admin socket and the journal to close (not after a
   // second signal, which means "exit now").
   if (code !== 130) await app.shutdown();
+  await inspector?.close();
   guard?.dispose();
   return code;
 }
