@@ -23,8 +23,10 @@ export async function placeOrder(request, ctx) {
   if (typeof order !== 'object' || order === null || Array.isArray(order)) {
     problems.push('the body must be a JSON object');
   } else {
-    if (typeof order.customer !== 'string' || order.customer === '') problems.push('customer must be a non-empty string');
-    if (typeof order.card !== 'string' || !/^[0-9 ]{12,23}$/.test(order.card)) problems.push('card must be a card number');
+    if (typeof order.customer !== 'string' || order.customer === '')
+      problems.push('customer must be a non-empty string');
+    if (typeof order.card !== 'string' || !/^[0-9 ]{12,23}$/.test(order.card))
+      problems.push('card must be a card number');
     if (!Array.isArray(order.items) || order.items.length === 0) problems.push('items must be a non-empty array');
     else order.items.forEach((line, i) => problems.push(...lineProblems(line, `items[${i}]`)));
   }
