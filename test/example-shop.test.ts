@@ -1,30 +1,13 @@
 // examples/shop end to end: `kindling run --watch` on a copy of the example, driven over HTTP, with
 // hot edits of each reactive kind. Two real processes on NATS are in example-shop-nats.test.ts.
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogFields, Logger } from 'kindling';
 import type { Application, ReloadOutcome } from 'kindling/boot';
 import { main } from '../boot/cli/main.js';
 import { fetchOnce } from './support/http-client.js';
-
-const root = resolve(import.meta.dirname, '..');
-
-/** A copy of the example in a temp dir: a free port, and the totals timer every 100 ms. */
-export async function copyShop(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'kindling-shop-'));
-  await cp(join(root, 'examples/shop'), dir, { recursive: true });
-  const edit = async (path: string, from: string, to: string): Promise<void> => {
-    const file = join(dir, path);
-    const text = await readFile(file, 'utf8');
-    if (!text.includes(from)) throw new Error(`${path} no longer contains ${from}`);
-    await writeFile(file, text.replace(from, to));
-  };
-  await edit('node/server.yaml', '"127.0.0.1:8080"', '"127.0.0.1:0"');
-  await edit('registry/reactive.yaml', 'every: 30s', 'every: 100ms');
-  return dir;
-}
+import { copyShop } from './support/shop-copy.js';
 
 interface Order {
   readonly id: string;
