@@ -39,6 +39,7 @@ export {
   ChannelConsumerConfig,
   TimerIntervalConfig,
   TimerCronConfig,
+  TimerCommonConfig,
   OVERLAP_POLICIES,
 } from './reactive/index.js';
 export type { OverlapPolicy } from './reactive/index.js';

@@ -140,7 +140,7 @@ describe('examples/shop under `kindling run --watch` (in process)', () => {
       () => statusOf(id),
       (found) => found?.status === 'failed',
     );
-    expect(order.error).toBe('card ending 0002 declined (attempt 3)');
+    expect(order?.error).toBe('card ending 0002 declined (attempt 3)');
     let out = '';
     const code = await main(['dead-letters', dir, 'payments', '--json'], {
       stdout: (text) => void (out += text),
@@ -199,7 +199,7 @@ describe('examples/shop under `kindling run --watch` (in process)', () => {
       () => statusOf(id),
       (found) => found?.status === 'failed',
     );
-    expect(order.error).toBe('card ending 0002 declined (attempt 1)');
+    expect(order?.error).toBe('card ending 0002 declined (attempt 1)');
   });
 
   it('applies an edit of the listener: a pattern that no longer matches order.paid leaves orders pending', async () => {

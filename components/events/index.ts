@@ -5,7 +5,6 @@ import { messageOf } from 'kindling';
 import { EventBus, createEventBus } from 'kindling/events';
 import type { Disposable } from 'kindling';
 import type { EventBusOptions } from 'kindling/events';
-import type { NatsConnection } from 'nats';
 import { EventsName, RegistryEventsKey, createContextKey, defineComponent } from 'kindling/boot';
 import type { BootContext, BootEvent } from 'kindling/boot';
 
@@ -174,8 +173,11 @@ export class EventsComponentConfig {
 export interface BusNats {
   /** The subject prefix of the bus (default `kindling`). */
   readonly prefix: string;
-  /** The connection; `undefined` before the bus has started and after it stopped. */
-  connection(): NatsConnection | undefined;
+  /**
+   * The `nats` client's `NatsConnection`; `undefined` before the bus has started. Typed `unknown`
+   * so that these declarations do not load the `nats` typings: the user casts it.
+   */
+  connection(): unknown;
 }
 /** The container token of {@link BusNats}. */
 export const BusNats: unique symbol = Symbol.for('kindling.BusNats');

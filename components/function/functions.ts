@@ -14,8 +14,11 @@ export type FunctionSendOptions = Pick<ChannelSendOptions, 'key' | 'id' | 'meta'
  * Passed through as it is; a tracer may add its own fields.
  */
 export interface FunctionCaller {
+  /** The kind of the calling entry (`event.listener`, `channel.consumer`, `timer.cron`...). */
   readonly kind: string;
+  /** The id of the calling entry. */
   readonly id: string;
+  /** What the caller adds: the event name, the channel message id and attempt, the scheduled time. */
   readonly [key: string]: unknown;
 }
 

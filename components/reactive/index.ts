@@ -13,11 +13,11 @@ export {
   ChannelConsumerConfig,
   TimerIntervalConfig,
   TimerCronConfig,
+  TimerCommonConfig,
   OVERLAP_POLICIES,
 } from './reactive-config.js';
 export type { OverlapPolicy } from './reactive-config.js';
-export { ReactiveKind } from './kinds.js';
-export { claimBucketName } from './tick-claims.js';
+export { ReactiveKind, claimBucketName } from './kinds.js';
 
 /** Name of the reactive component in a boot manifest. */
 export const ReactiveName = 'reactive';

@@ -38,6 +38,7 @@ export class EventListenerConfig {
   @IsObject()
   params?: Record<string, unknown>;
 
+  /** Refuses a pattern the event dialect refuses, and a params schema fastest-validator cannot compile. */
   validate(): ConfigValidationResult {
     try {
       compilePattern(this.pattern, 'event');
@@ -132,6 +133,7 @@ export class TimerIntervalConfig extends TimerCommonConfig {
     return parseDuration(this.every);
   }
 
+  /** Refuses an `every` that is not a duration of 10 ms to about 24 days. */
   validate(): ConfigValidationResult {
     try {
       parseDuration(this.every);
@@ -155,6 +157,7 @@ export class TimerCronConfig extends TimerCommonConfig {
   @IsNotEmpty()
   timezone?: string;
 
+  /** Refuses an expression or a time zone croner refuses. */
   validate(): ConfigValidationResult {
     try {
       cronSchedule(this.cron, this.timezone);

@@ -1,6 +1,7 @@
 import type { KV, NatsConnection } from 'nats';
 import { messageOf } from 'kindling';
 import type { Logger } from 'kindling';
+import { claimBucketName, natsToken } from './kinds.js';
 
 /** Decides which node runs a tick: the first to claim it. */
 export interface TickClaims {
@@ -14,16 +15,6 @@ export const localClaims: TickClaims = { claim: () => Promise.resolve(true) };
 /** How long a claim is kept in the bucket: ticks older than this are never claimed again. */
 const CLAIM_TTL_MS = 3_600_000;
 
-/** A JetStream name or KV key part: letters, digits, `_` and `-` kept, anything else as `_<hex>_`. */
-function token(text: string): string {
-  return text.replace(/[^A-Za-z0-9_-]/g, (ch) => `_${ch.codePointAt(0)?.toString(16) ?? ''}_`);
-}
-
-/** The KV bucket the ticks of a bus prefix are claimed in: `KINDLING_TIMERS` for the default prefix. */
-export function claimBucketName(prefix: string): string {
-  return `${token(prefix).toUpperCase()}_TIMERS`;
-}
-
 /**
  * Tick claims on JetStream KV: a tick is the key `<timer id>.<scheduled ms>`, and KV `create` stores
  * it for the first node only (it refuses a key that exists), so exactly one node runs each tick. The
@@ -35,7 +26,7 @@ export class KvTickClaims implements TickClaims {
   private bucket: Promise<KV> | undefined;
 
   constructor(
-    private readonly connection: () => NatsConnection | undefined,
+    private readonly connection: () => unknown,
     private readonly prefix: string,
     private readonly logger: Logger,
   ) {}
@@ -51,7 +42,7 @@ export class KvTickClaims implements TickClaims {
       return false;
     }
     try {
-      await kv.create(`${token(timerId)}.${scheduledAt}`, new TextEncoder().encode(String(Date.now())));
+      await kv.create(`${natsToken(timerId)}.${scheduledAt}`, new TextEncoder().encode(String(Date.now())));
       return true;
     } catch (error) {
       // Another node claimed it first: JetStream refuses the create (wrong last sequence).
@@ -64,7 +55,7 @@ export class KvTickClaims implements TickClaims {
   }
 
   private open(): Promise<KV> {
-    const nc = this.connection();
+    const nc = this.connection() as NatsConnection | undefined;
     if (nc === undefined) return Promise.reject(new Error('the bus is not connected to NATS'));
     this.bucket ??= nc
       .jetstream()
