@@ -6,6 +6,7 @@ import type { Component } from 'kindling/boot';
 import { eventsComponent } from './events/index.js';
 import { functionComponent } from './function/index.js';
 import { httpComponent } from './http/index.js';
+import { reactiveComponent } from './reactive/index.js';
 import { registryComponent } from './registry/index.js';
 
 export { eventsComponent, EventsComponentConfig, EventBusKey, getEventBus } from './events/index.js';
@@ -13,7 +14,13 @@ export { registryComponent, RegistryComponentConfig } from './registry/index.js'
 // The registry component's accessors; the boot kernel defines them (an app reads its registry too).
 export { getHandlerRegistry, getRegistry } from 'kindling/boot';
 export { functionComponent, FunctionJsConfig, FunctionJsKind, Functions } from './function/index.js';
-export type { FunctionContext, LoadedFunction } from './function/index.js';
+export type {
+  FunctionCaller,
+  FunctionContext,
+  FunctionEmitOptions,
+  FunctionSendOptions,
+  LoadedFunction,
+} from './function/index.js';
 export {
   httpComponent,
   HttpComponentConfig,
@@ -23,6 +30,19 @@ export {
   HttpServers,
 } from './http/index.js';
 export type { HttpMethodName, HttpRequest, HttpResponse, HttpHandler, HttpServerAddress } from './http/index.js';
+export {
+  reactiveComponent,
+  ReactiveName,
+  ReactiveKind,
+  ReactiveEntries,
+  EventListenerConfig,
+  ChannelConsumerConfig,
+  TimerIntervalConfig,
+  TimerCronConfig,
+  TimerCommonConfig,
+  OVERLAP_POLICIES,
+} from './reactive/index.js';
+export type { OverlapPolicy } from './reactive/index.js';
 
 /** The built-in components, by the name a manifest uses. */
 // A type alias, not an interface: it must fit `Record<string, Component>`.
@@ -31,6 +51,7 @@ export type BuiltinComponents = {
   readonly registry: Component;
   readonly function: Component;
   readonly http: Component;
+  readonly reactive: Component;
 };
 
 /**
@@ -49,4 +70,5 @@ export const builtinComponents: BuiltinComponents = Object.freeze({
   registry: registryComponent,
   function: functionComponent,
   http: httpComponent,
+  reactive: reactiveComponent,
 });

@@ -164,6 +164,24 @@ export class EventsComponentConfig {
   logRepeatWindowMs?: number;
 }
 
+/**
+ * The NATS side of a bus that spans nodes: its connection (once the bus has started) and subject
+ * prefix. Bound in the container under {@link BusNats} only when the bus runs over NATS; components
+ * that keep shared state on JetStream (the timers' tick claims) use it rather than a connection of
+ * their own.
+ */
+export interface BusNats {
+  /** The subject prefix of the bus (default `kindling`). */
+  readonly prefix: string;
+  /**
+   * The `nats` client's `NatsConnection`; `undefined` before the bus has started. Typed `unknown`
+   * so that these declarations do not load the `nats` typings: the user casts it.
+   */
+  connection(): unknown;
+}
+/** The container token of {@link BusNats}. */
+export const BusNats: unique symbol = Symbol.for('kindling.BusNats');
+
 /** Where the events component puts the bus. */
 export const EventBusKey = createContextKey<EventBus>('event bus');
 
@@ -198,10 +216,13 @@ export const eventsComponent = defineComponent({
       ...(config.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: config.logRepeatWindowMs }),
     };
     const natsURL = config.nats?.url ?? process.env['KINDLING_NATS_URL'];
-    const bus =
-      natsURL === undefined || natsURL === ''
-        ? createEventBus(options)
-        : await natsEventBus(options, natsURL, config.nats);
+    let bus: EventBus;
+    if (natsURL === undefined || natsURL === '') bus = createEventBus(options);
+    else {
+      const nats = await natsEventBus(options, natsURL, config.nats);
+      bus = nats.bus;
+      ctx.container.bind<BusNats>(BusNats).toConstantValue(nats.link);
+    }
     ctx.container.bind<EventBus>(EventBus).toConstantValue(bus);
     const forwarding = ctx.onBootEvent((event) => forward(ctx, bus, event));
     ctx.container.bind<Disposable>(Forwarding).toConstantValue(forwarding);
@@ -221,17 +242,19 @@ async function natsEventBus(
   options: EventBusOptions,
   url: string,
   nats: EventsNatsConfig | undefined,
-): Promise<EventBus> {
-  const { createNatsEventBus } = await import('kindling/nats');
-  return createNatsEventBus({
-    ...options,
-    nats: {
-      url,
-      ...(nats?.prefix === undefined ? {} : { prefix: nats.prefix }),
-      ...(nats?.maxBatch === undefined ? {} : { maxBatch: nats.maxBatch }),
-      ...limitsOf(nats),
-    },
+): Promise<{ bus: EventBus; link: BusNats }> {
+  const { NatsTransport } = await import('kindling/nats');
+  // What createNatsEventBus does, keeping the transport: its connection serves BusNats.
+  const transport = new NatsTransport({
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.logRepeatWindowMs === undefined ? {} : { logRepeatWindowMs: options.logRepeatWindowMs }),
+    url,
+    ...(nats?.prefix === undefined ? {} : { prefix: nats.prefix }),
+    ...(nats?.maxBatch === undefined ? {} : { maxBatch: nats.maxBatch }),
+    ...limitsOf(nats),
   });
+  const bus = createEventBus({ ...options, transport });
+  return { bus, link: { prefix: transport.prefix, connection: () => transport.connection } };
 }
 
 function limitsOf(nats: EventsNatsConfig | undefined): Partial<Record<(typeof NATS_LIMITS)[number], number>> {

@@ -15,9 +15,10 @@ import {
 } from 'kindling';
 import type { BoundedFile, Entry, EntryListener, FileBoundary, ListenerContext, Logger } from 'kindling';
 import { stackOf } from 'kindling/boot';
+import type { EventBus } from 'kindling/events';
 import type { EntryFiles, FaultOrigin } from 'kindling/boot';
 import { FunctionJsConfig } from './function-js-config.js';
-import type { FunctionContext, Functions, LoadedFunction } from './functions.js';
+import type { FunctionContext, FunctionEmitOptions, Functions, LoadedFunction } from './functions.js';
 import { findSyntaxError, readModuleExports } from './module-exports.js';
 import type { ModuleExports } from './module-exports.js';
 
@@ -54,6 +55,14 @@ export class FunctionManager implements EntryListener, Functions {
     private readonly boundary: FileBoundary,
   ) {}
 
+  /** The app's event bus, when it has one: what a function's `emit`, `send` and `channels` use. */
+  private bus: () => EventBus | undefined = () => undefined;
+
+  /** Gives calls their way to the bus (looked up at each call). */
+  useBus(bus: () => EventBus | undefined): void {
+    this.bus = bus;
+  }
+
   get(id: string): LoadedFunction | undefined {
     return this.committed.get(id);
   }
@@ -72,12 +81,40 @@ export class FunctionManager implements EntryListener, Functions {
         { details: { functionId: id } },
       );
     }
-    const ctx: FunctionContext = { ...context, id, logger: this.logger };
+    const meta = isRecord(context['meta']) ? context['meta'] : {};
+    // The caller's own emit / channels (an event's, carrying its lineage) win over the plain ones.
+    const ctx: FunctionContext = { ...this.busFacing(meta), meta, ...context, id, logger: this.logger };
     const endpoint = typeof context['endpoint'] === 'string' ? context['endpoint'] : undefined;
     // The call's async context names the function: a fault that escapes the call (a rejection
     // nobody handles, a throw in a timer it set) is traced back to it by originOf. Being inside an
     // async function, a synchronous throw becomes a rejection too.
     return this.calls.run({ functionId: id, endpoint }, () => loaded.fn(input, ctx));
+  }
+
+  /** A function's way to the bus: emit, broadcast, send and channels.send, carrying `meta`. */
+  private busFacing(
+    meta: Readonly<Record<string, unknown>>,
+  ): Pick<FunctionContext, 'emit' | 'broadcast' | 'send' | 'channels'> {
+    const bus = (): EventBus => {
+      const found = this.bus();
+      if (found === undefined) {
+        throw new KindlingError('UNAVAILABLE', 'this app has no event bus: add the "events" component to its manifest');
+      }
+      return found;
+    };
+    const withMeta = (options: FunctionEmitOptions | undefined): FunctionEmitOptions => ({
+      ...options,
+      meta: { ...meta, ...options?.meta },
+    });
+    return {
+      emit: (name, payload, options) => bus().emit(name, payload, withMeta(options)),
+      broadcast: (name, payload, options) => bus().broadcast(name, payload, withMeta(options)),
+      send: (system, kind, path, data) => bus().send(system, kind, path, data),
+      channels: {
+        send: (channel, payload, options) =>
+          bus().channels.send(channel, payload, { ...options, meta: { ...meta, ...options?.meta } }),
+      },
+    };
   }
 
   originOf(fault: unknown): FaultOrigin | undefined {
@@ -272,6 +309,10 @@ export class FunctionManager implements EntryListener, Functions {
       { details: { ...details, export: config.export } },
     );
   }
+}
+
+function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function versionOf(bytes: Buffer): string {

@@ -2,12 +2,19 @@ import 'reflect-metadata';
 import { DisposableStore, FileBoundary } from 'kindling';
 import { EntryFiles, FunctionName, RegistryName, defineComponent, getHandlerRegistry } from 'kindling/boot';
 import { FunctionJsConfig } from './function-js-config.js';
+import { EventBus } from 'kindling/events';
 import { FunctionManager } from './function-manager.js';
 import { Functions } from './functions.js';
 
 export { FunctionJsConfig } from './function-js-config.js';
 export { Functions } from './functions.js';
-export type { FunctionContext, LoadedFunction } from './functions.js';
+export type {
+  FunctionCaller,
+  FunctionContext,
+  FunctionEmitOptions,
+  FunctionSendOptions,
+  LoadedFunction,
+} from './functions.js';
 
 /** The kind of entries the function component loads. */
 export const FunctionJsKind = 'function.js';
@@ -35,7 +42,11 @@ export const functionComponent = defineComponent({
     const boundary = ctx.container.isBound(FileBoundary)
       ? ctx.container.get<FileBoundary>(FileBoundary)
       : new FileBoundary(ctx.baseDir);
+    // Looked up at each call: the events component may load after this one, or not at all.
+    const bus = (): EventBus | undefined =>
+      ctx.container.isBound(EventBus) ? ctx.container.get<EventBus>(EventBus) : undefined;
     const manager = new FunctionManager(ctx.logger, ctx.baseDir, files, boundary);
+    manager.useBus(bus);
     const registrations = new DisposableStore();
     registrations.add(
       getHandlerRegistry(ctx).registerListener(FunctionJsKind, manager, {
