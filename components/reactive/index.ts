@@ -5,6 +5,7 @@ import { EventBus } from 'kindling/events';
 import { BusNats } from '../events/index.js';
 import { Functions } from '../function/index.js';
 import { ReactiveKind, TIMER_KINDS } from './kinds.js';
+import { ChannelConsumerConfig, EventListenerConfig, TimerCronConfig, TimerIntervalConfig } from './reactive-config.js';
 import { ReactiveManager } from './reactive-manager.js';
 import { KvTickClaims, localClaims } from './tick-claims.js';
 
@@ -61,9 +62,25 @@ export const reactiveComponent = defineComponent({
     });
     const registrations = new DisposableStore();
     const handlers = getHandlerRegistry(ctx);
-    registrations.add(handlers.registerListener(ReactiveKind.eventListener, manager, { name: 'event.listener' }));
-    registrations.add(handlers.registerListener(ReactiveKind.channelConsumer, manager, { name: 'channel.consumer' }));
-    registrations.add(handlers.registerListener('timer.*', manager, { name: 'timer', kinds: TIMER_KINDS }));
+    registrations.add(
+      handlers.registerListener(ReactiveKind.eventListener, manager, {
+        name: 'event.listener',
+        configs: { [ReactiveKind.eventListener]: EventListenerConfig },
+      }),
+    );
+    registrations.add(
+      handlers.registerListener(ReactiveKind.channelConsumer, manager, {
+        name: 'channel.consumer',
+        configs: { [ReactiveKind.channelConsumer]: ChannelConsumerConfig },
+      }),
+    );
+    registrations.add(
+      handlers.registerListener('timer.*', manager, {
+        name: 'timer',
+        kinds: TIMER_KINDS,
+        configs: { [ReactiveKind.timerInterval]: TimerIntervalConfig, [ReactiveKind.timerCron]: TimerCronConfig },
+      }),
+    );
     // Refuses deleting a function a listener, consumer or timer still calls.
     registrations.add(handlers.registerListener('function.*', manager, { name: 'reactive (function references)' }));
     ctx.container.bind<ReactiveEntries>(ReactiveEntries).toConstantValue(manager);

@@ -1,4 +1,4 @@
-import { KindlingError, decodeEntryConfig, messageOf, resolveEntryRef } from 'kindling';
+import { KindlingError, entryConfig, messageOf, resolveEntryRef } from 'kindling';
 import type { Entry, EntryListener, ListenerContext, Logger } from 'kindling';
 import type {
   ChannelContext,
@@ -179,11 +179,11 @@ export class ReactiveManager implements EntryListener {
     };
     switch (entry.kind) {
       case ReactiveKind.eventListener: {
-        const config = decodeEntryConfig(EventListenerConfig, entry);
+        const config = entryConfig(EventListenerConfig, entry);
         return { kind: 'event.listener', id: entry.id, func: func('func', config.func), config };
       }
       case ReactiveKind.channelConsumer: {
-        const config = decodeEntryConfig(ChannelConsumerConfig, entry);
+        const config = entryConfig(ChannelConsumerConfig, entry);
         return {
           kind: 'channel.consumer',
           id: entry.id,
@@ -193,12 +193,12 @@ export class ReactiveManager implements EntryListener {
         };
       }
       case ReactiveKind.timerInterval: {
-        const config = decodeEntryConfig(TimerIntervalConfig, entry);
+        const config = entryConfig(TimerIntervalConfig, entry);
         const schedule = intervalSchedule(config.everyMs());
         return { kind: 'timer.interval', id: entry.id, func: func('func', config.func), config, schedule };
       }
       case ReactiveKind.timerCron: {
-        const config = decodeEntryConfig(TimerCronConfig, entry);
+        const config = entryConfig(TimerCronConfig, entry);
         const schedule = cronSchedule(config.cron, config.timezone);
         return { kind: 'timer.cron', id: entry.id, func: func('func', config.func), config, schedule };
       }
