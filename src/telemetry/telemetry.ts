@@ -241,10 +241,14 @@ export class Telemetry {
     return carrier['traceparent'] === undefined ? undefined : carrier;
   }
 
-  /** The context a carrier continues (the active one when it carries none). */
+  /**
+   * The context a carrier continues; without one, a new trace. Never the active context: what
+   * arrives (a request, a message) runs in the async context of whatever started the server or the
+   * subscription (a registry apply, say), which it is no part of.
+   */
   extract(carrier: TraceCarrier | undefined): OtelApi.Context {
-    const active = this.api.context.active();
-    return carrier === undefined ? active : this.api.propagation.extract(active, carrier);
+    const root = this.api.ROOT_CONTEXT;
+    return carrier === undefined ? root : this.api.propagation.extract(root, carrier);
   }
 
   // ---------------------------------------------------------------- registry

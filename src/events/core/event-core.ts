@@ -632,8 +632,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   deliver(envelope: EventEnvelope): void {
     if (!this.open) return;
     const otel = this.otel;
-    // The handlers' spans continue the sender's trace.
-    if (otel !== undefined && envelope.traceContext !== undefined) {
+    // The handlers' spans continue the sender's trace (or start one), not the subscription's context.
+    if (otel !== undefined) {
       otel.api.context.with(otel.extract(envelope.traceContext), () => this.deliverNow(envelope));
       return;
     }
@@ -660,7 +660,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   deliverToSlot(envelope: EventEnvelope, slotKey: string): void {
     if (!this.open) return;
     const otel = this.otel;
-    if (otel !== undefined && envelope.traceContext !== undefined) {
+    if (otel !== undefined) {
       otel.api.context.with(otel.extract(envelope.traceContext), () => this.deliverToSlotNow(envelope, slotKey));
       return;
     }
