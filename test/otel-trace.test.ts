@@ -12,7 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpServers, getEventBus } from 'kindling/components';
 import { bootTestApp } from 'kindling/testing';
-import { ChildNode, NATS_URL, removeStreams, skipNats, uniquePrefix } from './support/nats-harness.js';
+import { connect } from 'nats';
+import { createNatsEventBus } from 'kindling/nats';
+import type { EventContext } from 'kindling/events';
+import { ChildNode, NATS_URL, removeStreams, skipNats, uniquePrefix, until } from './support/nats-harness.js';
 
 // One trace across two processes: an HTTP request (this process) calls a function.js entry that
 // emits an event; NATS carries it to a second process, whose handler sends a durable channel
@@ -137,6 +140,70 @@ entries:
       expect(names).toContain('messaging.client.sent.messages');
     } finally {
       await peer.stop();
+      await removeStreams(prefix);
+    }
+  });
+
+  it('each event of a batched NATS message carries its own context; a message of one event has it in headers too', async () => {
+    const prefix = uniquePrefix();
+    const sender = createNatsEventBus({ nodeID: 'otel-sender', nats: { url: NATS_URL, prefix } });
+    const receiver = createNatsEventBus({ nodeID: 'otel-receiver', nats: { url: NATS_URL, prefix } });
+    try {
+      const got: number[] = [];
+      receiver.createService({
+        name: 'tally',
+        events: { 'tally.*': (ctx: EventContext) => void got.push((ctx.params as { n: number }).n) },
+      });
+      await receiver.start();
+      await sender.start();
+      await until(() => sender.nodes().some((node) => node.id === 'otel-receiver'), 'the sender to see the receiver');
+      const nc = await connect({ servers: NATS_URL });
+      const headers: (string | undefined)[] = [];
+      const raw = nc.subscribe(`${prefix}.emit.tally.>`, {
+        callback: (_error, msg) => void headers.push(msg.headers?.get('traceparent')),
+      });
+      await nc.flush();
+      spans.reset();
+      const tracer = trace.getTracer('test');
+      // Three events in one turn: one NATS message (a batch), three parents.
+      for (let n = 1; n <= 3; n++)
+        tracer.startActiveSpan(`parent ${n}`, (span) => {
+          sender.emit('tally.batch', { n });
+          span.end();
+        });
+      await until(() => got.length === 3, 'the three events');
+      // Then one alone.
+      tracer.startActiveSpan('parent 4', (span) => {
+        sender.emit('tally.single', { n: 4 });
+        span.end();
+      });
+      await until(() => got.length === 4 && headers.length === 2, 'the fourth event and both raw messages');
+      // Four events, two messages: the batch of three and the one alone.
+      expect(headers).toHaveLength(2);
+      raw.unsubscribe();
+      await nc.close();
+      const finished = spans.getFinishedSpans();
+      const byName = (name: string) => finished.filter((span) => span.name === name);
+      for (let n = 1; n <= 3; n++) {
+        const parent = byName(`parent ${n}`)[0];
+        const send = byName('send tally.batch').find(
+          (span) => span.parentSpanContext?.spanId === parent?.spanContext().spanId,
+        );
+        expect(send, `the send under parent ${n}`).toBeDefined();
+        const processes = byName('process tally.batch').filter(
+          (span) => span.parentSpanContext?.spanId === send?.spanContext().spanId,
+        );
+        expect(processes).toHaveLength(1);
+        expect(processes[0]?.spanContext().traceId).toBe(parent?.spanContext().traceId);
+      }
+      const single = byName('send tally.single')[0];
+      expect(headers[1]).toBe(`00-${single?.spanContext().traceId}-${single?.spanContext().spanId}-01`);
+      // The batch message's headers name its first event's context.
+      const first = byName('send tally.batch')[0];
+      expect(headers[0]).toBe(`00-${first?.spanContext().traceId}-${first?.spanContext().spanId}-01`);
+    } finally {
+      await sender.stop();
+      await receiver.stop();
       await removeStreams(prefix);
     }
   });
