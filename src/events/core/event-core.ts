@@ -213,7 +213,11 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   private handlerErrorCount = 0;
   /** @internal Fault storms (refused sends, full buffers, a handler failing on every event) are counted, not logged per event. */
   readonly storms: LogThrottle;
-  /** Spans and metrics, when an OpenTelemetry SDK is registered (docs/telemetry.md); every publish then takes {@link publish}. */
+  /**
+   * Spans and metrics, when an OpenTelemetry SDK is registered (docs/telemetry.md). Then no plan is
+   * fast and there is no `sendPlain`: every publish takes {@link publish}, and the fast paths
+   * (which never build an envelope) stay as they are, without even a check.
+   */
   private readonly otel: Telemetry | undefined = telemetry();
 
   constructor(options: EventCoreOptions) {
@@ -223,7 +227,9 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     this.transport = options.transport;
     this.remote = options.transport.remote;
     this.preferLocal = this.remote && options.preferLocal !== false;
-    this.sendPlain = this.remote ? options.transport.sendPlain?.bind(options.transport) : undefined;
+    // With telemetry, each event carries its own trace context: none is sent in a plain run.
+    this.sendPlain =
+      this.remote && this.otel === undefined ? options.transport.sendPlain?.bind(options.transport) : undefined;
     this.bufferSize = options.bufferSize;
     this.overflow = options.overflow;
     this.idPrefix = `${options.nodeID}-`;
@@ -335,7 +341,6 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
 
   /** Balanced delivery by name, the hot path of Moleculer's `emit`. Throws `UNAVAILABLE` on refusal. */
   emit(name: string, data: unknown): void {
-    if (this.otel !== undefined) return this.settle(this.publish({ name, data, eventType: 'emit' }), name);
     const plan = this.plans.get(name) ?? this.plan(name);
     const deliver = plan.singleDeliver;
     if (deliver !== undefined) {
@@ -359,7 +364,6 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
 
   /** Delivery to every subscriber on every node. Throws `UNAVAILABLE` on refusal. */
   broadcast(name: string, data: unknown): void {
-    if (this.otel !== undefined) return this.settle(this.publish({ name, data, eventType: 'broadcast' }), name);
     const plan = this.plans.get(name) ?? this.plan(name);
     if (plan.fastBroadcast) this.loop(plan.subscribers, name, data);
     else this.settle(this.publishPlain(name, data, 'broadcast'), name);
@@ -367,7 +371,6 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
 
   /** Delivery to every subscriber of this node. Throws `UNAVAILABLE` on refusal. */
   broadcastLocal(name: string, data: unknown): void {
-    if (this.otel !== undefined) return this.settle(this.publish({ name, data, eventType: 'broadcastLocal' }), name);
     const plan = this.plans.get(name) ?? this.plan(name);
     if (plan.fastLocal) this.loop(plan.subscribers, name, data);
     else this.settle(this.publish({ name, data, eventType: 'broadcastLocal' }), name);
@@ -840,7 +843,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
       for (const subscriber of subscribers) distinct.add(subscriber.slot);
       slots = [...distinct];
     }
-    const local = !needsEnvelope;
+    // With telemetry on, every publish takes the general path, which makes the spans.
+    const local = !needsEnvelope && this.otel === undefined;
     const fastEmit = local && !balanced && !this.remote;
     const plan = new Plan(
       subscribers,
