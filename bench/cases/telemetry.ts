@@ -102,7 +102,7 @@ async function child(mode: Mode): Promise<void> {
     // An apply is asynchronous: it is timed per batch (one apply of BATCH_OPS entries per call).
     batches.set(
       subject.name,
-      subject.async === true ? 1 : calibrateCpu(subject.run as (count: number) => void, TARGET_CALL_MS),
+      subject.async === true ? 1 : calibrateCpu((count) => void subject.run(count), TARGET_CALL_MS),
     );
   }
   const samples = new Map<string, number[]>();

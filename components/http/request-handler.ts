@@ -75,9 +75,9 @@ export class RequestHandler {
     // A reset connection emits 'error' on these; unheard, it would be an uncaught exception.
     request.on('error', () => undefined);
     response.on('error', () => undefined);
-    const route: { store?: RouteStore } = {};
+    const route: { store?: RouteStore; readonly span: HttpRequestSpan | undefined } = { span };
     try {
-      await this.serve(live, request, response, route, span);
+      await this.serve(live, request, response, route);
       span?.end(response.statusCode);
     } catch (error) {
       // Anything but a RequestError is a fault of this component, not of the request or the function.
@@ -105,8 +105,7 @@ export class RequestHandler {
     live: LiveServer,
     request: IncomingMessage,
     response: ServerResponse,
-    route: { store?: RouteStore },
-    span: HttpRequestSpan | undefined,
+    route: { store?: RouteStore; readonly span: HttpRequestSpan | undefined },
   ): Promise<void> {
     const table = live.table;
     if (table === undefined) throw new RequestError(503, 'the server is starting');
@@ -125,7 +124,7 @@ export class RequestHandler {
     if (found === null) throw new RequestError(404, `no route for ${method} ${escapeInvisible(target.path, 200)}`);
     const store = found.store as RouteStore;
     route.store = store;
-    span?.matched(store.route);
+    route.span?.matched(store.route);
     const body = await readBody(request, limits.bodyLimit);
     const input: HttpRequest = {
       method,

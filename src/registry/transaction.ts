@@ -5,7 +5,6 @@ import type { EntryListener, ListenerContext, ListenerRegistration } from '../ha
 import type { PlannedOp } from './ordering.js';
 import { isThenable, withinTimeLimit } from '../common/time-limit.js';
 import { Fifo } from './fifo.js';
-import type { Telemetry } from '../telemetry/telemetry.js';
 
 /** A listener that may be out of step with the registry after a failed compensation or discard. */
 export interface DesyncedListener {
@@ -37,7 +36,15 @@ export interface TransactionHost {
   /** The committed entry with this id. */
   committed(id: string): Entry | undefined;
   /** Spans and metrics of listener calls, when an OpenTelemetry SDK is registered. */
-  readonly telemetry?: Telemetry | undefined;
+  readonly telemetry?: ListenerTelemetry | undefined;
+}
+
+/**
+ * What a transaction asks of the telemetry (docs/telemetry.md): a span around one listener call.
+ * Declared here, without OpenTelemetry's types, so that no public type depends on the optional api.
+ */
+export interface ListenerTelemetry {
+  handlerCall<T>(kind: 'listener', name: string, entryId: string | undefined, op: string, fn: () => T): T;
 }
 
 /**

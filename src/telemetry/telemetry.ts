@@ -285,6 +285,7 @@ export class Telemetry {
   }
 
   /** A listener or observer call: its span is active while it runs; the duration is measured. */
+  // eslint-disable-next-line @typescript-eslint/max-params -- the fields of one call, as the registry has them
   handlerCall<T>(kind: 'listener' | 'observer', name: string, entryId: string | undefined, op: string, fn: () => T): T {
     const attributes: Attributes = { [`kindling.${kind}`]: name, 'kindling.registry.op': op };
     if (entryId !== undefined) attributes['kindling.entry.id'] = entryId;

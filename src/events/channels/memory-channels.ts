@@ -166,6 +166,9 @@ class ChannelLog {
   }
 }
 
+/** The telemetry of each store, for its groups (a private field of the store would be out of their reach). */
+const telemetryOf = new WeakMap<MemoryChannels, Telemetry>();
+
 /**
  * One consumer group of a channel: where it is in the channel, what it has in hand, and its members.
  * It outlives its members (as a durable JetStream consumer does): messages sent while it has none
@@ -184,14 +187,16 @@ class Group {
   maxRetries = 3;
   backoffMs: ChannelSubscribeOptions['backoffMs'];
   ackWaitMs = 30_000;
-  /** Spans and metrics of deliveries, when an OpenTelemetry SDK is registered. */
-  otel: Telemetry | undefined;
+  /** Spans and metrics of deliveries, when an OpenTelemetry SDK is registered (private: no public type names it). */
+  private readonly otel: Telemetry | undefined;
 
   constructor(
     readonly name: string,
     readonly log: ChannelLog,
     private readonly owner: MemoryChannels,
-  ) {}
+  ) {
+    this.otel = telemetryOf.get(owner);
+  }
 
   done(msg: Stored): boolean {
     return msg.seq < this.next && !this.pending.has(msg.seq);
@@ -268,7 +273,9 @@ class Group {
         const otel = this.otel;
         const handler = member.options.handler;
         const ctx = this.owner.contextOf(decoded.message);
-        await (otel === undefined ? handler(ctx) : otel.channelDelivery(decoded.message, async () => handler(ctx)));
+        await (otel === undefined
+          ? handler(ctx)
+          : otel.channelDelivery(decoded.message, () => Promise.resolve(handler(ctx))));
       } catch (error) {
         return this.settle(p, delivery, messageOf(error), false);
       }
@@ -415,6 +422,7 @@ export class MemoryChannels implements Channels, ContextHost {
   private readonly otel: Telemetry | undefined = telemetry();
 
   constructor(init: MemoryChannelsInit) {
+    if (this.otel !== undefined) telemetryOf.set(this, this.otel);
     this.nodeID = init.nodeID;
     this.storms = new LogThrottle(init.logger ?? silentLogger);
     const o = init.options ?? {};
@@ -484,7 +492,6 @@ export class MemoryChannels implements Channels, ContextHost {
       let group = log.groups.get(options.group);
       if (group === undefined) {
         group = new Group(options.group, log, this);
-        group.otel = this.otel;
         // A new group starts at the oldest message kept, as a new JetStream consumer does.
         group.next = log.first?.seq ?? this.seq + 1;
         log.groups.set(options.group, group);

@@ -756,7 +756,9 @@ class JetStreamChannelSubscription implements ChannelSubscription {
       const otel = this.otel;
       const handler = this.options.handler;
       const ctx = this.owner.contextOf(decoded.message);
-      await (otel === undefined ? handler(ctx) : otel.channelDelivery(decoded.message, async () => handler(ctx)));
+      await (otel === undefined
+        ? handler(ctx)
+        : otel.channelDelivery(decoded.message, () => Promise.resolve(handler(ctx))));
     } catch (error) {
       await this.fail(msg, messageOf(error), attempt >= this.maxRetries + 1);
       return;
