@@ -14,6 +14,8 @@ export type { Disposable } from './common/disposable.js';
 export { createConsoleLogger, silentLogger, LogThrottle } from './common/logger.js';
 export type { Logger, LogLevel, LogFields, ConsoleLoggerOptions, LogThrottleOptions } from './common/logger.js';
 export { withinTimeLimit } from './common/time-limit.js';
+export { httpTelemetry } from './telemetry/http-telemetry.js';
+export type { HttpTelemetry, HttpRequestSpan } from './telemetry/http-telemetry.js';
 export { FileBoundary } from './common/file-boundary.js';
 export type { FileBoundaryOptions } from './common/file-boundary.js';
 export { readBoundedFile } from './common/read-bounded-file.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HTTPMethod } from 'find-my-way';
-import type { LogThrottle, Logger } from 'kindling';
-import { KindlingError, describeThrown, escapeInvisible, withinTimeLimit } from 'kindling';
+import type { HttpRequestSpan, HttpTelemetry, LogThrottle, Logger } from 'kindling';
+import { KindlingError, describeThrown, escapeInvisible, httpTelemetry, withinTimeLimit } from 'kindling';
 import type { HttpRequest } from './http-types.js';
 import type { LiveServer } from './live-server.js';
 import { isBadTarget, parseQuery, parseRequestTarget } from './request-target.js';
@@ -12,6 +12,8 @@ export interface RouteStore {
   readonly endpointId: string;
   readonly funcId: string;
   readonly timeoutMs: number;
+  /** The route template (`/users/:id`), for `http.route`. */
+  readonly route: string;
 }
 
 /** Options of a {@link RequestHandler}. */
@@ -52,16 +54,31 @@ class RequestError extends Error {
  * endpoint and function, or the service; nothing escapes as an unhandled error.
  */
 export class RequestHandler {
+  /** Server spans and metrics, when an OpenTelemetry SDK is registered (docs/telemetry.md). */
+  private readonly otel: HttpTelemetry | undefined = httpTelemetry();
+
   constructor(private readonly options: RequestHandlerOptions) {}
 
   /** Serves one request. Never rejects. */
-  async handle(live: LiveServer, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  handle(live: LiveServer, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (this.otel === undefined) return this.handleNow(live, request, response, undefined);
+    const span = this.otel.request(request.method ?? 'GET', request.url ?? '/', request.headers);
+    return span.run(() => this.handleNow(live, request, response, span));
+  }
+
+  private async handleNow(
+    live: LiveServer,
+    request: IncomingMessage,
+    response: ServerResponse,
+    span: HttpRequestSpan | undefined,
+  ): Promise<void> {
     // A reset connection emits 'error' on these; unheard, it would be an uncaught exception.
     request.on('error', () => undefined);
     response.on('error', () => undefined);
-    const route: { store?: RouteStore } = {};
+    const route: { store?: RouteStore; readonly span: HttpRequestSpan | undefined } = { span };
     try {
       await this.serve(live, request, response, route);
+      span?.end(response.statusCode);
     } catch (error) {
       // Anything but a RequestError is a fault of this component, not of the request or the function.
       const failure = isInstance(error, RequestError)
@@ -79,6 +96,7 @@ export class RequestHandler {
         message: `${failure.message}; ${failure.answer === undefined ? 'no answer possible' : `answered ${failure.status}`}`,
       });
       if (failure.answer !== undefined) sendError(response, failure.status, failure.answer, !request.complete);
+      span?.end(failure.status, failure.message);
     }
   }
 
@@ -87,7 +105,7 @@ export class RequestHandler {
     live: LiveServer,
     request: IncomingMessage,
     response: ServerResponse,
-    route: { store?: RouteStore },
+    route: { store?: RouteStore; readonly span: HttpRequestSpan | undefined },
   ): Promise<void> {
     const table = live.table;
     if (table === undefined) throw new RequestError(503, 'the server is starting');
@@ -106,6 +124,7 @@ export class RequestHandler {
     if (found === null) throw new RequestError(404, `no route for ${method} ${escapeInvisible(target.path, 200)}`);
     const store = found.store as RouteStore;
     route.store = store;
+    route.span?.matched(store.route);
     const body = await readBody(request, limits.bodyLimit);
     const input: HttpRequest = {
       method,

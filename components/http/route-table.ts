@@ -46,7 +46,7 @@ export function routeFor(router: RouterSpec, endpoint: EndpointSpec): Route {
     service: router.server,
     method: endpoint.method,
     path,
-    store: { endpointId: endpoint.id, funcId: endpoint.func, timeoutMs: endpoint.timeoutMs },
+    store: { endpointId: endpoint.id, funcId: endpoint.func, timeoutMs: endpoint.timeoutMs, route: path },
   };
 }
 

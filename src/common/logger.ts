@@ -1,5 +1,6 @@
 import { KindlingError, messageOf } from './errors.js';
 import { escapeInvisible } from './visible-text.js';
+import { activeTraceIds } from '../telemetry/telemetry.js';
 
 /** Structured fields attached to a log line. */
 export type LogFields = Readonly<Record<string, unknown>>;
@@ -204,9 +205,19 @@ export function createConsoleLogger(
       if (RANK[at] < RANK[level]) return;
       const text = typeof message === 'string' ? message : messageOf(message);
       if (!repeats.admit(at, `${at} ${templateOf(text)}`, text)) return;
-      print(at, fields === undefined || isEmpty(fields) ? text : `${text} ${safeJson(fields)}`);
+      const all = withTrace(fields);
+      print(at, all === undefined || isEmpty(all) ? text : `${text} ${safeJson(all)}`);
     };
   return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+/**
+ * The fields with the trace and span id of the active span (`traceId`, `spanId`), when an
+ * OpenTelemetry SDK is registered and a span is active (docs/telemetry.md).
+ */
+function withTrace(fields: LogFields | undefined): LogFields | undefined {
+  const ids = activeTraceIds();
+  return ids === undefined ? fields : { ...fields, traceId: ids.traceId, spanId: ids.spanId };
 }
 
 function isEmpty(fields: LogFields): boolean {
@@ -270,7 +281,7 @@ export class LogThrottle {
 
   /** Logs `message` at `level` unless `key` has used up its lines in this window (then it is counted). */
   log(level: LineLevel, key: string, message: string, fields?: LogFields): void {
-    if (this.repeats.admit(level, key, message)) this.logger[level](message, fields);
+    if (this.repeats.admit(level, key, message)) this.logger[level](message, withTrace(fields));
   }
 
   /** {@link log} at `warn`. */

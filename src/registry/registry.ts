@@ -14,6 +14,7 @@ import { RegistryWatch } from './registry-watch.js';
 import { isThenable, withinTimeLimit } from '../common/time-limit.js';
 import type { RegistryJournal } from './registry-journal.js';
 import { deepEqual } from '../common/deep-freeze.js';
+import { telemetry, type Telemetry } from '../telemetry/telemetry.js';
 
 /** Where the registry announces committed changes and faults (the event bus's Wippy face fits). */
 export interface RegistryEventSink {
@@ -143,6 +144,8 @@ export class Registry {
   private readonly scope = new AsyncLocalStorage<string>();
   private readonly commitListeners = new Set<CommitListener>();
   private readonly idPrefix = randomBytes(4).toString('hex');
+  /** Spans and metrics of applies, when an OpenTelemetry SDK is registered (docs/telemetry.md). */
+  private readonly otel: Telemetry | undefined = telemetry();
   private counter = 0;
 
   constructor(options: RegistryOptions) {
@@ -214,7 +217,11 @@ export class Registry {
         ),
       );
     }
-    const run = (): Promise<ApplyResult> => this.runApply(ops, options);
+    const otel = this.otel;
+    const run =
+      otel === undefined
+        ? (): Promise<ApplyResult> => this.runApply(ops, options)
+        : (): Promise<ApplyResult> => this.tracedApply(otel, ops, options);
     const result = this.tail.then(run, run);
     this.tail = result.catch(() => undefined);
     return result;
@@ -303,6 +310,21 @@ export class Registry {
     return `${this.idPrefix}-${++this.counter}`;
   }
 
+  /** {@link runApply} inside a `registry.apply` span (docs/telemetry.md). */
+  private async tracedApply(otel: Telemetry, ops: readonly RegistryOp[], options: ApplyOptions): Promise<ApplyResult> {
+    const open = otel.applySpan(ops.length, options.source, options.dryRun === true);
+    let result: ApplyResult;
+    try {
+      result = await otel.api.context.with(open.context, () => this.runApply(ops, options));
+    } catch (error) {
+      otel.applyRefused(open, error);
+      throw error;
+    }
+    const outcome = result.dryRun ? 'dry_run' : result.changes.length === 0 ? 'empty' : 'committed';
+    otel.applyEnded(open, outcome, result.revision, result.faults.length);
+    return result;
+  }
+
   private async runApply(ops: readonly RegistryOp[], options: ApplyOptions): Promise<ApplyResult> {
     const transactionId = this.nextTransactionId();
     const dryRun = options.dryRun === true;
@@ -315,7 +337,12 @@ export class Registry {
       return { revision: this.head, transactionId, changes: [], faults: [], dryRun };
     }
     const transaction = new Transaction(
-      { defaultTimeoutMs: this.timeoutMs, scope: this.scope, committed: (id) => this.state.get(id) },
+      {
+        defaultTimeoutMs: this.timeoutMs,
+        scope: this.scope,
+        committed: (id) => this.state.get(id),
+        telemetry: this.otel,
+      },
       transactionId,
       planned,
       { dryRun, baseRevision: this.head },
@@ -403,7 +430,12 @@ export class Registry {
         const method = change.op === 'create' ? 'add' : change.op;
         if (typeof observer[method] !== 'function') continue;
         try {
-          const pending: unknown = observer[method](ctx, change.entry, change.previous as Entry);
+          const pending: unknown =
+            this.otel === undefined
+              ? observer[method](ctx, change.entry, change.previous as Entry)
+              : this.otel.handlerCall('observer', name, change.entry.id, change.op, () =>
+                  observer[method]?.(ctx, change.entry, change.previous as Entry),
+                );
           if (isThenable(pending))
             await withinTimeLimit(
               pending,

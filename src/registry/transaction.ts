@@ -38,6 +38,16 @@ export interface TransactionHost {
   readonly scope: AsyncLocalStorage<string>;
   /** The committed entry with this id. */
   committed(id: string): Entry | undefined;
+  /** Spans and metrics of listener calls, when an OpenTelemetry SDK is registered. */
+  readonly telemetry?: ListenerTelemetry | undefined;
+}
+
+/**
+ * What a transaction asks of the telemetry (docs/telemetry.md): a span around one listener call.
+ * Declared here, without OpenTelemetry's types, so that no public type depends on the optional api.
+ */
+export interface ListenerTelemetry {
+  handlerCall<T>(kind: 'listener', name: string, entryId: string | undefined, op: string, fn: () => T): T;
 }
 
 /**
@@ -109,10 +119,9 @@ export class Transaction {
     for (const { listener, name, timeoutMs } of this.began) {
       if (typeof listener.commit !== 'function') continue;
       try {
-        await this.call(
-          listener.commit.bind(listener),
-          timeoutMs ?? this.host.defaultTimeoutMs,
-          () => `commit of ${name}`,
+        const commit = listener.commit.bind(listener);
+        await this.traced(name, undefined, 'commit', () =>
+          this.call(commit, timeoutMs ?? this.host.defaultTimeoutMs, () => `commit of ${name}`),
         );
       } catch (error) {
         faults.push({ listener: name, error });
@@ -126,10 +135,9 @@ export class Transaction {
       const { listener, name, timeoutMs } = registration;
       if (typeof listener.begin === 'function') {
         try {
-          await this.call(
-            listener.begin.bind(listener),
-            timeoutMs ?? this.host.defaultTimeoutMs,
-            () => `begin of ${name}`,
+          const begin = listener.begin.bind(listener);
+          await this.traced(name, undefined, 'begin', () =>
+            this.call(begin, timeoutMs ?? this.host.defaultTimeoutMs, () => `begin of ${name}`),
           );
         } catch (error) {
           throw refusal(error, undefined, name, 'begin');
@@ -226,7 +234,13 @@ export class Transaction {
       const registration = item.listeners[item.next] as ListenerRegistration;
       let pending: Promise<unknown> | undefined;
       try {
-        pending = this.invoke(registration, item.op, this.context, false);
+        const otel = this.host.telemetry;
+        pending =
+          otel === undefined
+            ? this.invoke(registration, item.op, this.context, false)
+            : otel.handlerCall('listener', registration.name, item.op.id, item.op.op, () =>
+                this.invoke(registration, item.op, this.context, false),
+              );
       } catch (error) {
         return this.refused(item, registration, error);
       }
@@ -310,6 +324,17 @@ export class Transaction {
       registration.timeoutMs ?? this.host.defaultTimeoutMs,
       () => `${method} of entry ${op.id} by ${registration.name}`,
     );
+  }
+
+  /** A begin or commit call inside a listener span, when telemetry is on. */
+  private traced(
+    name: string,
+    entryId: string | undefined,
+    op: string,
+    fn: () => Promise<unknown> | undefined,
+  ): Promise<unknown> | undefined {
+    const otel = this.host.telemetry;
+    return otel === undefined ? fn() : otel.handlerCall('listener', name, entryId, op, fn);
   }
 
   private call(

@@ -9,6 +9,7 @@ import type {
   RedriveFilter,
   RedriveResult,
 } from '../core/channels.js';
+import { carrierOf, telemetry, type Telemetry } from '../../telemetry/telemetry.js';
 import { channelContext, type ChannelEventPublisher, type ContextHost } from './channel-context.js';
 import {
   checkChannel,
@@ -165,6 +166,9 @@ class ChannelLog {
   }
 }
 
+/** The telemetry of each store, for its groups (a private field of the store would be out of their reach). */
+const telemetryOf = new WeakMap<MemoryChannels, Telemetry>();
+
 /**
  * One consumer group of a channel: where it is in the channel, what it has in hand, and its members.
  * It outlives its members (as a durable JetStream consumer does): messages sent while it has none
@@ -183,12 +187,16 @@ class Group {
   maxRetries = 3;
   backoffMs: ChannelSubscribeOptions['backoffMs'];
   ackWaitMs = 30_000;
+  /** Spans and metrics of deliveries, when an OpenTelemetry SDK is registered (private: no public type names it). */
+  private readonly otel: Telemetry | undefined;
 
   constructor(
     readonly name: string,
     readonly log: ChannelLog,
     private readonly owner: MemoryChannels,
-  ) {}
+  ) {
+    this.otel = telemetryOf.get(owner);
+  }
 
   done(msg: Stored): boolean {
     return msg.seq < this.next && !this.pending.has(msg.seq);
@@ -262,7 +270,12 @@ class Group {
       await Promise.resolve();
       if (!decoded.ok) return this.settle(p, delivery, decoded.error, true);
       try {
-        await member.options.handler(this.owner.contextOf(decoded.message));
+        const otel = this.otel;
+        const handler = member.options.handler;
+        const ctx = this.owner.contextOf(decoded.message);
+        await (otel === undefined
+          ? handler(ctx)
+          : otel.channelDelivery(decoded.message, () => Promise.resolve(handler(ctx))));
       } catch (error) {
         return this.settle(p, delivery, messageOf(error), false);
       }
@@ -278,7 +291,9 @@ class Group {
   /** A delivery ended: `error` undefined is a success. A stale failure is ignored; a stale success still acks. */
   private settle(p: Pending, delivery: number, error: string | undefined, final: boolean): void {
     if (this.pending.get(p.msg.seq) !== p) return;
+    const otel = this.otel;
     if (error === undefined) {
+      otel?.channelAcked(this.log.name, this.name);
       this.finish(p);
       return;
     }
@@ -289,6 +304,7 @@ class Group {
       this.finish(p);
       return;
     }
+    otel?.channelRetry(this.log.name, this.name);
     p.state = 'waiting';
     p.timer = setTimeout(
       () => {
@@ -316,6 +332,7 @@ class Group {
       this.finish(p);
       return;
     }
+    this.otel?.channelRetry(this.log.name, this.name);
     p.state = 'queued';
     p.timer = undefined;
     this.queue.push(p);
@@ -401,8 +418,11 @@ export class MemoryChannels implements Channels, ContextHost {
   private events: ChannelEventPublisher | undefined;
   private readonly subscriptions = new Set<MemoryChannelSubscription>();
   private closed = false;
+  /** Spans and metrics, when an OpenTelemetry SDK is registered (docs/telemetry.md). */
+  private readonly otel: Telemetry | undefined = telemetry();
 
   constructor(init: MemoryChannelsInit) {
+    if (this.otel !== undefined) telemetryOf.set(this, this.otel);
     this.nodeID = init.nodeID;
     this.storms = new LogThrottle(init.logger ?? silentLogger);
     const o = init.options ?? {};
@@ -442,6 +462,13 @@ export class MemoryChannels implements Channels, ContextHost {
   }
 
   send(channel: string, payload: unknown, options: ChannelSendOptions = {}): Promise<void> {
+    const otel = this.otel;
+    if (otel !== undefined)
+      return otel.channelSend(channel, options, (traced) => this.sendNow(channel, payload, traced));
+    return this.sendNow(channel, payload, options);
+  }
+
+  private sendNow(channel: string, payload: unknown, options: ChannelSendOptions): Promise<void> {
     try {
       this.checkOpen();
       const encoded = encodeChannelMessage(channel, payload, options, this.nodeID);
@@ -552,6 +579,14 @@ export class MemoryChannels implements Channels, ContextHost {
   /** @internal Keeps a dead letter, dropping the oldest past the limits. */
   deadLetter(log: ChannelLog, group: string, { msg, attempt: attempts }: Pending, error: string): void {
     const now = Date.now();
+    this.otel?.channelDeadLetter(
+      log.name,
+      group,
+      msg.id,
+      attempts,
+      error,
+      carrierOf(msg.headers[H.traceparent], msg.headers[H.tracestate]),
+    );
     const headers: Record<string, string> = {
       'Kindling-Error': error.slice(0, 4000).replace(/[\r\n]+/g, ' '),
       'Kindling-Channel': log.name,

@@ -14,6 +14,7 @@ import {
 } from './event-envelope.js';
 import { EventSubscription, type BufferOptions, type SubscriptionOwner } from './event-subscription.js';
 import { SENT, type NodeInfo, type Transport, type TransportReceiver } from './transport.js';
+import { telemetry, type Telemetry } from '../../telemetry/telemetry.js';
 
 /** @internal Returned by a buffered subscriber whose full buffer refuses the event (policy `error`). */
 export const REFUSED: unique symbol = Symbol('kindling.events.refused');
@@ -212,6 +213,12 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   private handlerErrorCount = 0;
   /** @internal Fault storms (refused sends, full buffers, a handler failing on every event) are counted, not logged per event. */
   readonly storms: LogThrottle;
+  /**
+   * Spans and metrics, when an OpenTelemetry SDK is registered (docs/telemetry.md). Then no plan is
+   * fast and there is no `sendPlain`: every publish takes {@link publish}, and the fast paths
+   * (which never build an envelope) stay as they are, without even a check.
+   */
+  private readonly otel: Telemetry | undefined = telemetry();
 
   constructor(options: EventCoreOptions) {
     this.nodeID = options.nodeID;
@@ -220,7 +227,9 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     this.transport = options.transport;
     this.remote = options.transport.remote;
     this.preferLocal = this.remote && options.preferLocal !== false;
-    this.sendPlain = this.remote ? options.transport.sendPlain?.bind(options.transport) : undefined;
+    // With telemetry, each event carries its own trace context: none is sent in a plain run.
+    this.sendPlain =
+      this.remote && this.otel === undefined ? options.transport.sendPlain?.bind(options.transport) : undefined;
     this.bufferSize = options.bufferSize;
     this.overflow = options.overflow;
     this.idPrefix = `${options.nodeID}-`;
@@ -377,6 +386,53 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
    */
   publish(init: EnvelopeInit, prebuilt?: EventEnvelope, confirm = false): PublishOutcome | undefined {
     if (!this.open) throw this.closedError(`publish "${init.name}"`);
+    const otel = this.otel;
+    if (otel !== undefined && init.name.charCodeAt(0) !== 36) return this.tracedPublish(otel, init, prebuilt, confirm);
+    return this.publishNow(init, prebuilt, confirm);
+  }
+
+  /**
+   * {@link publishNow} inside a producer span (`send <name>`), whose trace context the envelope
+   * carries (to this node's handlers and over the transport).
+   */
+  private tracedPublish(
+    otel: Telemetry,
+    init: EnvelopeInit,
+    prebuilt: EventEnvelope | undefined,
+    confirm: boolean,
+  ): PublishOutcome | undefined {
+    const open = otel.publishSpan(init.name, init.eventType);
+    const carrier = otel.inject(open.context);
+    let outcome: PublishOutcome | undefined;
+    try {
+      outcome = otel.api.context.with(open.context, () =>
+        carrier === undefined
+          ? this.publishNow(init, prebuilt, confirm)
+          : this.publishNow(
+              { ...init, traceContext: carrier },
+              prebuilt === undefined ? undefined : Object.freeze({ ...prebuilt, traceContext: carrier }),
+              confirm,
+            ),
+      );
+    } catch (error) {
+      otel.fail(open.span, error);
+      throw error;
+    }
+    if (outcome?.envelope !== undefined) open.span.setAttribute('messaging.message.id', outcome.envelope.id);
+    if (outcome?.refused !== undefined) otel.fail(open.span, this.refusal(init.name, outcome.refused), 'refused');
+    else {
+      open.span.setAttribute('kindling.outcome', 'ok');
+      open.span.end();
+    }
+    return outcome;
+  }
+
+  /** The publish itself (see {@link publish}). */
+  private publishNow(
+    init: EnvelopeInit,
+    prebuilt: EventEnvelope | undefined,
+    confirm: boolean,
+  ): PublishOutcome | undefined {
     const name = init.name;
     const plan = this.plans.get(name) ?? this.plan(name);
     const toRemote = this.remote && init.eventType !== 'broadcastLocal';
@@ -484,6 +540,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
       eventType: init.eventType,
       groups: init.groups,
       servedSlots: init.servedSlots,
+      traceContext: init.traceContext,
     });
   }
 
@@ -564,6 +621,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   /** @internal {@link SubscriptionOwner}: counts drops. */
   onDrop(): void {
     this.droppedCount++;
+    this.otel?.droppedEvent();
   }
 
   /** @internal {@link SubscriptionOwner}: forgets a closed subscription. */
@@ -576,6 +634,16 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   /** @internal {@link TransportReceiver}: an envelope from another node. */
   deliver(envelope: EventEnvelope): void {
     if (!this.open) return;
+    const otel = this.otel;
+    // The handlers' spans continue the sender's trace (or start one), not the subscription's context.
+    if (otel !== undefined) {
+      otel.api.context.with(otel.extract(envelope.traceContext), () => this.deliverNow(envelope));
+      return;
+    }
+    this.deliverNow(envelope);
+  }
+
+  private deliverNow(envelope: EventEnvelope): void {
     // Our own `emit` sent with local preference: this node served it already.
     if (envelope.servedSlots !== undefined && envelope.source === this.nodeID) return;
     const plan = this.plans.get(envelope.name) ?? this.plan(envelope.name);
@@ -594,6 +662,15 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   /** @internal {@link TransportReceiver}: an `emit` routed by the network to one slot of this node. */
   deliverToSlot(envelope: EventEnvelope, slotKey: string): void {
     if (!this.open) return;
+    const otel = this.otel;
+    if (otel !== undefined) {
+      otel.api.context.with(otel.extract(envelope.traceContext), () => this.deliverToSlotNow(envelope, slotKey));
+      return;
+    }
+    this.deliverToSlotNow(envelope, slotKey);
+  }
+
+  private deliverToSlotNow(envelope: EventEnvelope, slotKey: string): void {
     const slot = this.slots.get(slotKey);
     if (slot === undefined) return;
     const groups = envelope.groups;
@@ -722,8 +799,12 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   /** Calls one subscriber; true when it refused the event. */
   private call(subscriber: Subscriber, name: string, data: unknown, envelope: EventEnvelope | undefined): boolean {
     const deliver = subscriber.deliver;
+    const otel = this.otel;
     try {
-      const result = deliver(data, name, envelope);
+      const result =
+        otel === undefined || name.charCodeAt(0) === 36
+          ? deliver(data, name, envelope)
+          : otel.consume(name, subscriber.label, subscriber.group, envelope?.id, () => deliver(data, name, envelope));
       return result !== undefined && this.afterDelivery(subscriber, name, result);
     } catch (error) {
       this.handlerFailed(subscriber, name, error);
@@ -762,7 +843,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
       for (const subscriber of subscribers) distinct.add(subscriber.slot);
       slots = [...distinct];
     }
-    const local = !needsEnvelope;
+    // With telemetry on, every publish takes the general path, which makes the spans.
+    const local = !needsEnvelope && this.otel === undefined;
     const fastEmit = local && !balanced && !this.remote;
     const plan = new Plan(
       subscribers,

@@ -51,6 +51,11 @@ export interface EventEnvelope<T = unknown> {
    * (`group NUL pattern`) it served itself, which the other nodes skip; the sender drops its own copy.
    */
   readonly servedSlots?: readonly string[] | undefined;
+  /**
+   * The W3C trace context of the publish (`traceparent`, `tracestate`), when an OpenTelemetry SDK
+   * is registered (docs/telemetry.md): the handlers' spans, on this node and the others, continue it.
+   */
+  readonly traceContext?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The fields of an envelope that a publisher chooses; the bus fills in the rest. */
@@ -67,6 +72,7 @@ export interface EnvelopeInit<T = unknown> {
   readonly eventType: DeliveryMode;
   readonly groups?: readonly string[] | undefined;
   readonly servedSlots?: readonly string[] | undefined;
+  readonly traceContext?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Shared empty metadata, so that envelopes without meta allocate nothing. */

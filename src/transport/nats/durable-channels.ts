@@ -1,3 +1,4 @@
+import { carrierOf, telemetry, type Telemetry } from '../../telemetry/telemetry.js';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -159,6 +160,8 @@ export class JetStreamChannels implements Channels, ContextHost {
   private readonly options: ChannelsOptions;
   private readonly partitions: number;
   private readonly subscriptions = new Set<JetStreamChannelSubscription>();
+  /** Spans and metrics, when an OpenTelemetry SDK is registered (docs/telemetry.md). */
+  private readonly otel: Telemetry | undefined = telemetry();
   private events: ChannelEventPublisher | undefined;
 
   constructor(init: JetStreamChannelsInit) {
@@ -234,7 +237,14 @@ export class JetStreamChannels implements Channels, ContextHost {
     return key === undefined ? '_' : `p${hash(key) % this.partitions}`;
   }
 
-  async send(channel: string, payload: unknown, options: ChannelSendOptions = {}): Promise<void> {
+  send(channel: string, payload: unknown, options: ChannelSendOptions = {}): Promise<void> {
+    const otel = this.otel;
+    if (otel !== undefined)
+      return otel.channelSend(channel, options, (traced) => this.sendNow(channel, payload, traced));
+    return this.sendNow(channel, payload, options);
+  }
+
+  private async sendNow(channel: string, payload: unknown, options: ChannelSendOptions): Promise<void> {
     const encoded = encodeChannelMessage(channel, payload, options, this.nodeID);
     const { id } = encoded;
     // Buffer.from: a slice of Node's pool, several times cheaper than TextEncoder for small texts.
@@ -417,6 +427,19 @@ export class JetStreamChannels implements Channels, ContextHost {
 
   /** @internal Publishes a dead letter: the original body, the error and where it came from in headers. */
   async deadLetter(channel: string, group: string, msg: JsMsg, error: string): Promise<void> {
+    const otel = this.otel;
+    if (otel !== undefined) {
+      const traceparent = msg.headers?.get(H.traceparent);
+      const tracestate = msg.headers?.get(H.tracestate);
+      otel.channelDeadLetter(
+        channel,
+        group,
+        messageId(msg) || undefined,
+        msg.info.redeliveryCount,
+        error,
+        carrierOf(traceparent || undefined, tracestate || undefined),
+      );
+    }
     const h = errorHeaders(error);
     h.set('Kindling-Channel', channel);
     h.set('Kindling-Group', group);
@@ -570,6 +593,8 @@ class JetStreamChannelSubscription implements ChannelSubscription {
   private readonly sleepers = new Set<() => void>();
   private readonly maxRetries: number;
   private readonly maxInFlight: number;
+  /** Spans and metrics of deliveries, when an OpenTelemetry SDK is registered. */
+  private readonly otel: Telemetry | undefined = telemetry();
 
   constructor(
     private readonly owner: JetStreamChannels,
@@ -728,16 +753,23 @@ class JetStreamChannelSubscription implements ChannelSubscription {
       return;
     }
     try {
-      await this.options.handler(this.owner.contextOf(decoded.message));
+      const otel = this.otel;
+      const handler = this.options.handler;
+      const ctx = this.owner.contextOf(decoded.message);
+      await (otel === undefined
+        ? handler(ctx)
+        : otel.channelDelivery(decoded.message, () => Promise.resolve(handler(ctx))));
     } catch (error) {
       await this.fail(msg, messageOf(error), attempt >= this.maxRetries + 1);
       return;
     }
     msg.ack();
+    this.otel?.channelAcked(this.channel, this.options.group);
   }
 
   private async fail(msg: JsMsg, error: string, last: boolean): Promise<void> {
     if (!last) {
+      this.otel?.channelRetry(this.channel, this.options.group);
       msg.nak(this.delay(msg.info.redeliveryCount));
       return;
     }

@@ -6,6 +6,7 @@ import type { TransportReceiver } from '../../events/core/transport.js';
 import type { JetStreamChannels } from './durable-channels.js';
 import { badNodeID, isNodeID } from './presence.js';
 import { EnvelopeDecoder } from './wire-format.js';
+import { traceContextOf } from './wire-decoder.js';
 
 /** What {@link Inbound} reads with and reports to. */
 export interface InboundInit {
@@ -70,6 +71,9 @@ export class Inbound {
       }
       const envelopes = this.decoder.decodeAll(data, name ?? msg.subject.slice(base.length));
       for (const envelope of envelopes) this.check(envelope);
+      // A message of one event may carry its trace context in NATS headers only (another publisher).
+      const headers = msg.headers;
+      if (headers !== undefined && envelopes.length === 1) return this.withHeaderTrace(envelopes, headers);
       return envelopes;
     } catch (error) {
       this.deadLetter(msg.subject, data, messageOf(error, 1000));
@@ -107,6 +111,17 @@ export class Inbound {
         );
       },
     );
+  }
+
+  /** The envelope of a one-event message with the `traceparent`/`tracestate` of its headers, when it has none of its own. */
+  private withHeaderTrace(envelopes: EventEnvelope[], headers: NonNullable<Msg['headers']>): EventEnvelope[] {
+    const envelope = envelopes[0] as EventEnvelope;
+    if (envelope.traceContext !== undefined) return envelopes;
+    const traceparent = headers.get('traceparent');
+    if (traceparent === '') return envelopes;
+    const tracestate = headers.get('tracestate');
+    const traceContext = traceContextOf(tracestate === '' ? { traceparent } : { traceparent, tracestate });
+    return traceContext === undefined ? envelopes : [{ ...envelope, traceContext }];
   }
 
   /** What the wire format leaves to the transport: names and sources a peer cannot use to bloat or forge. */

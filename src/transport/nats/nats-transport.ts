@@ -192,7 +192,7 @@ export class NatsTransport implements Transport {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.outgoing.enqueue(this.link.connection as NatsConnection, subject, text, confirm);
+    return this.outgoing.enqueue(this.link.connection as NatsConnection, subject, text, confirm, envelope.traceContext);
   }
 
   /**

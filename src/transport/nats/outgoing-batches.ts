@@ -1,4 +1,4 @@
-import type { NatsConnection } from 'nats';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
 import { KindlingError, messageOf } from '../../common/errors.js';
 import type { LogThrottle } from '../../common/logger.js';
 import { SENT } from '../../events/core/transport.js';
@@ -10,6 +10,15 @@ interface Batch {
   readonly subject: string;
   readonly texts: string[];
   chars: number;
+  /** The trace context of its first event that has one, for the message's headers (each event carries its own too). */
+  trace?: Readonly<Record<string, string>> | undefined;
+}
+
+/** NATS headers of a trace context (`traceparent`, `tracestate`). */
+function traceHeaders(trace: Readonly<Record<string, string>>): MsgHdrs {
+  const h = natsHeaders();
+  for (const key in trace) h.set(key, trace[key] as string);
+  return h;
 }
 
 /**
@@ -86,7 +95,14 @@ export class OutgoingBatches {
   }
 
   /** Adds an encoded envelope to its subject's batch (or publishes it alone); see `NatsTransport.send`. */
-  enqueue(nc: NatsConnection, subject: string, text: string, confirm: boolean): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/max-params -- once per event: no options object
+  enqueue(
+    nc: NatsConnection,
+    subject: string,
+    text: string,
+    confirm: boolean,
+    trace?: Readonly<Record<string, string>>,
+  ): Promise<void> {
     try {
       const run = this.run;
       if (run !== undefined && run.subject === subject) this.runToBatch(run);
@@ -99,13 +115,14 @@ export class OutgoingBatches {
       ) {
         batch.texts.push(text);
         batch.chars += text.length;
+        if (trace !== undefined) batch.trace ??= trace;
       } else {
         if (batch !== undefined || this.run !== undefined) this.flush();
         if (this.maxBatch === 1 || text.length > this.batchChars) {
           // Alone: published now, so that a refusal (too large for the server) reaches the caller.
-          nc.publish(subject, batchBytes([text]));
+          nc.publish(subject, batchBytes([text]), trace === undefined ? undefined : { headers: traceHeaders(trace) });
         } else {
-          this.batch = { subject, texts: [text], chars: text.length };
+          this.batch = { subject, texts: [text], chars: text.length, trace };
           if (!this.flushQueued) {
             this.flushQueued = true;
             queueMicrotask(this.flushTask);
@@ -192,7 +209,7 @@ export class OutgoingBatches {
     const batch = this.batch;
     if (batch === undefined) return;
     this.batch = undefined;
-    this.publish(batch.subject, batch.texts.length, batch.texts);
+    this.publish(batch.subject, batch.texts.length, batch.texts, batch.trace);
   }
 
   /** Sends what is waiting, and starts a run with this event. */
@@ -243,11 +260,20 @@ export class OutgoingBatches {
   }
 
   /** Publishes one message: a text, or envelope texts as a batch ({@link batchBytes}). */
-  private publish(subject: string, count: number, message: string | readonly string[]): void {
+  private publish(
+    subject: string,
+    count: number,
+    message: string | readonly string[],
+    trace?: Readonly<Record<string, string>>,
+  ): void {
     try {
       const nc = this.link.connection;
       if (nc === undefined) throw new Error('the transport disconnected');
-      nc.publish(subject, typeof message === 'string' ? Buffer.from(message, 'utf8') : batchBytes(message));
+      nc.publish(
+        subject,
+        typeof message === 'string' ? Buffer.from(message, 'utf8') : batchBytes(message),
+        trace === undefined ? undefined : { headers: traceHeaders(trace) },
+      );
     } catch (error) {
       const reason = `${count} event(s) on ${subject} were not sent: ${messageOf(error)}`;
       this.storms.error('lost-batch', reason);

@@ -313,8 +313,30 @@ export class EnvelopeDecoder {
       eventType,
       groups: checkGroups(e['g']),
       servedSlots: checkGroups(e['h'], 'servedSlots'),
+      ...(e['x'] === undefined ? {} : { traceContext: traceContextOf(e['x']) }),
     };
   }
+}
+
+/** At most this many fields of at most this many characters each in a trace context: more is left out. */
+const TRACE_FIELDS = 8;
+const TRACE_CHARS = 512;
+
+/**
+ * The trace context of the extras (`x`): string fields, `traceparent` among them, of bounded size.
+ * Anything else is left out (`undefined`): a peer's malformed context is not continued, and the
+ * event is still delivered.
+ */
+export function traceContextOf(value: unknown): Readonly<Record<string, string>> | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const fields = Object.entries(value as Record<string, unknown>);
+  if (fields.length > TRACE_FIELDS) return undefined;
+  const context: Record<string, string> = {};
+  for (const [key, field] of fields) {
+    if (typeof field !== 'string' || field.length > TRACE_CHARS || key.length > 64) return undefined;
+    context[key] = field;
+  }
+  return typeof context['traceparent'] === 'string' ? Object.freeze(context) : undefined;
 }
 
 /**

@@ -29,6 +29,8 @@ interface Extras {
   /** system and kind, when they are not the name split at its first dot */
   s?: string;
   k?: string;
+  /** the trace context (`traceparent`, `tracestate`) of the publish, when telemetry is on */
+  x?: Readonly<Record<string, string>>;
 }
 
 function hasKeys(value: object): boolean {
@@ -78,6 +80,7 @@ function extrasOf(envelope: EventEnvelope, nameInSubject: boolean): Extras | und
   if (trace.caller !== undefined) (extras ??= {}).c = trace.caller;
   if (envelope.groups !== undefined) (extras ??= {}).g = envelope.groups;
   if (envelope.servedSlots !== undefined) (extras ??= {}).h = envelope.servedSlots;
+  if (envelope.traceContext !== undefined) (extras ??= {}).x = envelope.traceContext;
   if (!derived(envelope.name, envelope.system, envelope.kind)) {
     extras ??= {};
     extras.s = envelope.system;
@@ -100,7 +103,8 @@ function extrasOf(envelope: EventEnvelope, nameInSubject: boolean): Extras | und
  * the id in the extras; `source` is the rest of the line (in the extras, and empty here, when it has
  * a line break). The extras object carries only what differs from its default: `i` id, `o` source,
  * `n` name, `p` path, `m` meta, `r` requestID, `q` parentID, `c` caller, `g` groups, `h` served slots, `s`/`k` system
- * and kind when they are not the name split at its first dot. The data is absent when `undefined`.
+ * and kind when they are not the name split at its first dot, `x` the W3C trace context
+ * (`{ traceparent, tracestate }`, each event of a batch its own). The data is absent when `undefined`.
  * The name is left out when `nameInSubject` says the subject carries it unescaped after the
  * `<prefix>.emit.` / `<prefix>.bcast.` base (the receiver reads it from there). Data travels as JSON
  * (no line breaks): a `Date` becomes its ISO text (a broker event's `timestamp` is revived). Throws
