@@ -88,7 +88,7 @@ describe.skipIf(skipChromium)('the inspector page in Chromium', () => {
     await expect.poll(() => page.locator('#entry-list .row').count()).toBe(5);
     await page.click('text=hello:server');
     await page.waitForSelector('#entry-detail h2');
-    expect(await page.textContent('#entry-detail')).toContain('declared at registry/http.yaml:4:5');
+    expect(await page.textContent('#entry-detail')).toContain('declared at registry/http.yaml:5:5');
     expect(await page.textContent('#entry-detail .entry-data')).toContain('"addr": "127.0.0.1:0"');
     await page.close();
   });

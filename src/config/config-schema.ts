@@ -95,7 +95,10 @@ function classSchema(ConfigClass: ConfigClass<object>, seen: Set<unknown>): Json
   const required: string[] = [];
   for (const [property, metadatas] of byProperty) {
     const defaultValue = jsonValue(probe[property]);
-    const optional = metadatas.some((m) => m.type === 'conditionalValidation');
+    // @IsOptional, or only @Allow (which takes any value, none included): not required.
+    const optional =
+      metadatas.some((m) => m.type === 'conditionalValidation') ||
+      metadatas.every((m) => m.type === 'whitelistValidation');
     const field = propertySchema(ConfigClass, property, { metadatas, optional }, seen);
     if (defaultValue !== undefined) field['default'] = defaultValue;
     properties[property] = field;
