@@ -42,6 +42,7 @@ export {
   RegistryKey,
   RegistryEventsKey,
   RegistryJournal,
+  ClusterNats,
   getHandlerRegistry,
   getRegistry,
 } from './kernel/well-known.js';

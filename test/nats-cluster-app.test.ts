@@ -10,6 +10,8 @@ import { EventBus } from 'kindling/events';
 import { Application } from 'kindling/boot';
 import { builtinComponents } from 'kindling/components';
 import { ClusterClient } from '../boot/cluster/cluster-client.js';
+import type { ClusterMembership } from '../boot/cluster/cluster-types.js';
+import { clusterNodeSource } from '../boot/inspector/inspector-nodes.js';
 import { RegistryLog } from '../src/transport/nats/registry-log.js';
 import { resolveCluster } from '../boot/cluster/cluster-address.js';
 import { parseBootManifest } from '../boot/app/manifest.js';
@@ -74,7 +76,7 @@ describe.skipIf(skipNats)('an app of a cluster, in this process', () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
-  async function newApp(): Promise<{ dir: string; cluster: string }> {
+  async function newApp(extra = ''): Promise<{ dir: string; cluster: string }> {
     const cluster = `app${process.pid}-${Date.now().toString(36)}-${serial++}`;
     clusters.push(cluster);
     const dir = await mkdtemp(join(tmpdir(), 'kindling-cluster-app-'));
@@ -85,10 +87,11 @@ describe.skipIf(skipNats)('an app of a cluster, in this process', () => {
       manifest,
       (await readFile(manifest, 'utf8'))
         .replace('name: replicas', `name: ${cluster}`)
-        .replace('nats://127.0.0.1:4222', NATS_URL),
+        .replace('nats://127.0.0.1:4222', NATS_URL)
+        .replace('  - http\n', extra === '' ? '  - http\n' : '  - http\n  - reactive\n'),
     );
     const registry = join(dir, 'registry/app.yaml');
-    await writeFile(registry, (await readFile(registry, 'utf8')).replace('"127.0.0.1:8090"', '"127.0.0.1:0"'));
+    await writeFile(registry, (await readFile(registry, 'utf8')).replace('"127.0.0.1:8090"', '"127.0.0.1:0"') + extra);
     return { dir, cluster };
   }
 
@@ -172,8 +175,50 @@ describe.skipIf(skipNats)('an app of a cluster, in this process', () => {
       expect(String((refused as Error).message)).toMatch(/no node of it is in sync/);
       const nodes = await client.nodes();
       expect(nodes.map((node) => [node.node, node.result?.state])).toEqual([['one', 'desynced']]);
+      // The inspector's nodes view of the cluster says the same.
+      const source = clusterNodeSource(app.cluster as ClusterMembership);
+      try {
+        for (let i = 0; i < 150 && source.nodes()[0]?.problem === undefined; i++)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(source.nodes()).toMatchObject([
+          { node: 'one', local: true, state: 'desynced', revision: 1, clusterRevision: 2 },
+        ]);
+        expect(source.nodes()[0]?.problem).toMatch(/could not apply revision 2 \(entry replicas:broken\)/);
+      } finally {
+        source.dispose();
+      }
     } finally {
       await client.close();
+    }
+  });
+
+  it('runs each tick of a timer on one node of the cluster, with the bus in process', async () => {
+    const { dir } = await newApp(`
+  - name: tick
+    kind: function.js
+    file: ../functions/tick.js
+    export: tick
+
+  - name: every-200ms
+    kind: timer.interval
+    every: 200ms
+    func: tick
+`);
+    await writeFile(
+      join(dir, 'functions/tick.js'),
+      'export function tick(input) {\n  (globalThis.kindlingTicks ??= []).push(input.scheduledAt);\n}\n',
+    );
+    const ticks: string[] = [];
+    (globalThis as { kindlingTicks?: string[] }).kindlingTicks = ticks;
+    try {
+      await start(dir, 'one');
+      await start(dir, 'two');
+      for (let i = 0; i < 300 && ticks.length < 6; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(ticks.length).toBeGreaterThanOrEqual(6);
+      // Both nodes run the timer; each scheduled time was claimed by one of them only.
+      expect(new Set(ticks).size).toBe(ticks.length);
+    } finally {
+      delete (globalThis as { kindlingTicks?: string[] }).kindlingTicks;
     }
   });
 });

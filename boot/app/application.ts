@@ -21,7 +21,7 @@ import type { AppWatch, WatchOptions } from './app-watch.js';
 import { displayPath } from './display-path.js';
 import { loadBootManifest, resolveManifestComponents } from './manifest.js';
 import type { BootManifest } from './manifest.js';
-import { RegistryJournal, getRegistry } from '../kernel/well-known.js';
+import { ClusterNats, RegistryJournal, getRegistry } from '../kernel/well-known.js';
 import { reloadLogLine } from './reload-report.js';
 import { resolveCluster } from '../cluster/cluster-address.js';
 import type { ClusterMember } from '../cluster/cluster-member.js';
@@ -321,6 +321,10 @@ export class Application {
       logger: this.logger,
       onStatus: (status) => this.announce(status),
     });
+    const member = this.member;
+    this.boot.context.container
+      .bind<ClusterNats>(ClusterNats)
+      .toConstantValue({ prefix: cluster.prefix ?? 'kindling', connection: () => member.natsConnection });
     this.boot.onBootEvent((event) => {
       if (event.name === BootEventName.stopped) void this.closeState();
     });

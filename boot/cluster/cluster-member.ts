@@ -4,8 +4,8 @@
 // when the manifest has `cluster:` (so only then is the `nats` client loaded).
 
 import { hostname } from 'node:os';
-import { KindlingError, messageOf } from 'kindling';
-import type { ApplyResult, Logger, Registry, RegistryOp } from 'kindling';
+import { KindlingError, messageOf, toDisposable } from 'kindling';
+import type { ApplyResult, Disposable, Logger, Registry, RegistryOp } from 'kindling';
 import { RegistryLog } from '../../src/transport/nats/registry-log.js';
 import {
   connectNats,
@@ -54,6 +54,9 @@ export interface ClusterMemberOptions {
   readonly onStatus?: (status: ClusterNodeStatus) => void;
 }
 
+/** How long {@link ClusterMember.nodes} waits for nodes after the last one answered. */
+const NODES_WAIT_MS = 2_000;
+
 /** Default time `apply --all-nodes` waits for every live node's dry run. */
 export const DEFAULT_ALL_NODES_TIMEOUT_MS = 5_000;
 
@@ -73,6 +76,7 @@ export class ClusterMember implements ClusterMembership {
   /** The subscription of this node to the write queue: held only while the node is in sync. */
   private writes: Responder | undefined;
   private readonly startedAt = new Date().toISOString();
+  private readonly statusListeners = new Set<(status: ClusterMemberStatus) => void>();
   private closed = false;
   readonly subjects: ClusterSubjects;
   readonly nodeName: string;
@@ -115,6 +119,11 @@ export class ClusterMember implements ClusterMembership {
     }
   }
 
+  /** The NATS connection of this node (typed `unknown` where it is handed on: see `ClusterNats`). */
+  get natsConnection(): NatsConnection {
+    return this.connection;
+  }
+
   /** The node, once {@link join} has resolved. */
   get joined(): ClusterNode | undefined {
     return this.node;
@@ -134,12 +143,37 @@ export class ClusterMember implements ClusterMembership {
       onStatus: (status) => {
         this.followWrites(status.state === 'in-sync');
         this.options.onStatus?.(status);
+        if (this.node === undefined) return;
+        const member = this.status();
+        for (const listener of [...this.statusListeners]) {
+          try {
+            listener(member);
+          } catch (error) {
+            this.options.logger.warn(`a cluster status listener threw: ${messageOf(error)}`, { error });
+          }
+        }
       },
     });
     this.serveEveryNode();
     this.subscriptions.push(this.serve(this.subjects.read, 'kindling-admin'));
     this.followWrites(this.node.info.state === 'in-sync');
     return this.node;
+  }
+
+  /** Every live node's state, by name (see {@link ClusterMembership.nodes}). */
+  async nodes(): Promise<readonly ClusterMemberStatus[]> {
+    const answers = await askEveryNode<ClusterMemberStatus>(
+      this.connection,
+      this.subjects.nodes,
+      { route: 'GET /status', body: {} },
+      { timeoutMs: NODES_WAIT_MS },
+    );
+    return answers.flatMap((answer) => answer.result ?? []);
+  }
+
+  onDidChangeStatus(listener: (status: ClusterMemberStatus) => void): Disposable {
+    this.statusListeners.add(listener);
+    return toDisposable(() => this.statusListeners.delete(listener));
   }
 
   /** This node as `kindling status` shows it. */

@@ -1,6 +1,6 @@
 // What a cluster node says of itself, free of the NATS client's types (the public surface of
 // kindling/boot names these, and must compile without them).
-import type { ApplyResult, RegistryOp } from 'kindling';
+import type { ApplyResult, Disposable, RegistryOp } from 'kindling';
 import type { WireError } from '../admin/admin-protocol.js';
 
 /** Where a node stands against the cluster's log. */
@@ -42,6 +42,10 @@ export interface ClusterMembership {
   readonly nodeName: string;
   /** This node's state against the cluster's log. */
   status(): ClusterMemberStatus;
+  /** Every live node's state (those that answer within two seconds), by name. */
+  nodes(): Promise<readonly ClusterMemberStatus[]>;
+  /** Calls `listener` whenever this node's state changes; dispose to stop. */
+  onDidChangeStatus(listener: (status: ClusterMemberStatus) => void): Disposable;
   /**
    * Proposes a batch to the cluster through this node: checked here (a dry run), appended to the
    * log against the revision it was checked at, resolved once this node has applied it.

@@ -4,9 +4,10 @@
 import { basename } from 'node:path';
 import { EventBus } from 'kindling/events';
 import type { Application } from '../app/application.js';
+import { BootEventName } from '../kernel/boot-events.js';
 import { Inspector } from './inspector-server.js';
 import type { InspectorLimits } from './inspector-server.js';
-import type { InspectorNodeSource } from './inspector-nodes.js';
+import { clusterNodeSource, type InspectorNodeSource } from './inspector-nodes.js';
 
 /** Options of {@link inspectApplication}. */
 export interface InspectApplicationOptions {
@@ -28,12 +29,25 @@ export async function inspectApplication(
 ): Promise<Inspector> {
   const container = app.boot.context.container;
   const bus = container.isBound(EventBus) ? container.get<EventBus>(EventBus) : undefined;
-  return Inspector.start({
-    name: app.manifest.name ?? basename(app.manifest.dir),
-    registry: app.registry,
-    bus,
-    appDir: app.manifest.dir,
-    logger: app.logger,
-    ...options,
-  });
+  // A node of a cluster shows every node's state against the shared log.
+  const cluster = app.cluster === undefined ? undefined : clusterNodeSource(app.cluster);
+  try {
+    const inspector = await Inspector.start({
+      name: app.manifest.name ?? basename(app.manifest.dir),
+      registry: app.registry,
+      bus,
+      appDir: app.manifest.dir,
+      logger: app.logger,
+      ...options,
+      nodes: [...(cluster === undefined ? [] : [cluster]), ...(options.nodes ?? [])],
+    });
+    if (cluster !== undefined)
+      app.boot.onBootEvent((event) => {
+        if (event.name === BootEventName.stopping) cluster.dispose();
+      });
+    return inspector;
+  } catch (error) {
+    cluster?.dispose();
+    throw error;
+  }
 }

@@ -4,9 +4,10 @@
 // small interface: `nodes()` to read, `onDidChange` to be shown at once rather than at the next poll.
 
 import { hostname } from 'node:os';
-import { messageOf } from 'kindling';
+import { messageOf, toDisposable } from 'kindling';
 import type { Disposable, Registry } from 'kindling';
 import type { EventBus } from 'kindling/events';
+import type { ClusterMemberStatus, ClusterMembership } from '../cluster/cluster-types.js';
 
 /** One node as the inspector shows it. Fields a source does not know are left out. */
 export interface InspectorNode {
@@ -84,4 +85,59 @@ export function collectNodes(sources: readonly InspectorNodeSource[]): Inspector
     for (const node of nodes) byName.set(node.node, node);
   }
   return [...byName.values()].sort((a, b) => Number(b.local) - Number(a.local) || (a.node < b.node ? -1 : 1));
+}
+
+/** How often the inspector asks the cluster for its nodes' states. */
+const CLUSTER_POLL_MS = 2_000;
+
+/**
+ * The nodes of this app's cluster, each with its state against the shared log (`in-sync`,
+ * `catching-up`, `desynced` and why): asked of every node over NATS every two seconds, and at once
+ * when this node's own state changes. Dispose to stop asking.
+ */
+export function clusterNodeSource(cluster: ClusterMembership): InspectorNodeSource & { dispose(): void } {
+  let known: readonly InspectorNode[] = [];
+  const listeners = new Set<() => void>();
+  const row = (status: ClusterMemberStatus): InspectorNode => ({
+    node: status.node,
+    local: status.node === cluster.nodeName,
+    state: status.state,
+    revision: status.revision,
+    clusterRevision: status.clusterRevision,
+    ...(status.problem === undefined
+      ? {}
+      : {
+          problem: `could not apply revision ${status.problem.revision}${status.problem.entryId === undefined ? '' : ` (entry ${status.problem.entryId})`}: ${status.problem.error}`,
+        }),
+    details: { cluster: status.cluster, pid: status.pid, host: status.host, started: status.startedAt },
+  });
+  let asking = false;
+  const refresh = (): void => {
+    if (asking) return;
+    asking = true;
+    cluster
+      .nodes()
+      .then((statuses) => {
+        known = statuses.map(row);
+        for (const listener of [...listeners]) listener();
+      })
+      .catch(() => undefined)
+      .finally(() => (asking = false));
+  };
+  const timer = setInterval(refresh, CLUSTER_POLL_MS);
+  timer.unref();
+  const own = cluster.onDidChangeStatus(refresh);
+  refresh();
+  return {
+    nodes: () => (known.length > 0 ? known : [row(cluster.status())]),
+    onDidChange: (listener) => {
+      listeners.add(listener);
+      return toDisposable(() => listeners.delete(listener));
+    },
+    dispose: () => {
+      clearInterval(timer);
+      own.dispose();
+      listeners.clear();
+    },
+  };
 }

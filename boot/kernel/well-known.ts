@@ -31,6 +31,20 @@ export type RegistryJournal = RegistryJournalContract;
 /** The container token of {@link RegistryJournal}. */
 export const RegistryJournal: unique symbol = Symbol.for('kindling.RegistryJournal');
 
+/**
+ * The NATS connection of the app's cluster (the manifest's `cluster:`), bound before the components
+ * load when there is one: for a component that must agree with the other nodes (a timer whose tick
+ * runs on one node). `connection()` is the `nats` client's `NatsConnection`, typed `unknown` so that
+ * these declarations do not load the `nats` typings.
+ */
+export interface ClusterNats {
+  /** The subject prefix of the cluster (default `kindling`). */
+  readonly prefix: string;
+  connection(): unknown;
+}
+/** The container token of {@link ClusterNats}. */
+export const ClusterNats: unique symbol = Symbol.for('kindling.ClusterNats');
+
 const NEEDS_REGISTRY = `load the "${RegistryName}" component first: add it to dependsOn`;
 
 /**

@@ -1,6 +1,13 @@
 import 'reflect-metadata';
 import { DisposableStore } from 'kindling';
-import { EventsName, FunctionName, RegistryName, defineComponent, getHandlerRegistry } from 'kindling/boot';
+import {
+  ClusterNats,
+  EventsName,
+  FunctionName,
+  RegistryName,
+  defineComponent,
+  getHandlerRegistry,
+} from 'kindling/boot';
 import { EventBus } from 'kindling/events';
 import { BusNats } from '../events/index.js';
 import { Functions } from '../function/index.js';
@@ -51,7 +58,12 @@ export const reactiveComponent = defineComponent({
   dependsOn: [RegistryName, EventsName, FunctionName],
   load: (ctx) => {
     const bus = ctx.container.get<EventBus>(EventBus);
-    const nats = ctx.container.isBound(BusNats) ? ctx.container.get<BusNats>(BusNats) : undefined;
+    // Over NATS (the bus's, else the cluster's), each tick runs on the one node that claims it.
+    const nats = ctx.container.isBound(BusNats)
+      ? ctx.container.get<BusNats>(BusNats)
+      : ctx.container.isBound(ClusterNats)
+        ? ctx.container.get<ClusterNats>(ClusterNats)
+        : undefined;
     const claims =
       nats === undefined ? localClaims : new KvTickClaims(() => nats.connection(), nats.prefix, ctx.logger);
     const manager = new ReactiveManager({
