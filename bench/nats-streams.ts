@@ -1,4 +1,5 @@
-// What the NATS cases share: removing the JetStream streams their buses made.
+// What the NATS cases share: whether NATS is there, and removing the JetStream streams their buses made.
+import { createConnection } from 'node:net';
 import { connect } from 'nats';
 
 /**
@@ -19,4 +20,19 @@ export async function removeStreams(url: string, prefix: string): Promise<void> 
   } finally {
     await nc.close();
   }
+}
+
+/** Whether something accepts a TCP connection at the NATS URL's host and port (within a second). */
+export function reachable(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: hostname, port: Number(port || 4222) });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.setTimeout(1000, () => done(false));
+  });
 }

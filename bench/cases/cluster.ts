@@ -6,7 +6,6 @@
 // through the log, one after another. The peer is the same batch applied by one app without a
 // cluster. Without a reachable NATS it reports a note and no rows.
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
@@ -14,25 +13,12 @@ import type { Entry, RegistryOp } from 'kindling';
 import { Application } from 'kindling/boot';
 import { builtinComponents } from 'kindling/components';
 import { compare, median, report, type BenchRow } from '../harness.js';
+import { reachable } from '../nats-streams.js';
 
 const URL_ = process.env['KINDLING_NATS_URL'] ?? 'nats://127.0.0.1:4222';
 const SAMPLES = 7;
 const BATCHES = 200;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-
-function reachable(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: hostname, port: Number(port || 4222) });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.setTimeout(1000, () => done(false));
-  });
-}
 
 /** A copy of examples/replicas: as cluster `cluster` on NATS, or (undefined) without a cluster. */
 async function appDir(cluster: string | undefined): Promise<string> {

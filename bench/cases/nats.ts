@@ -9,13 +9,12 @@
 // process. Without a reachable NATS it reports a note and no rows.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createConnection } from 'node:net';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { AckPolicy, connect, type NatsConnection } from 'nats';
 import { createNatsEventBus, type JetStreamChannels } from 'kindling/nats';
 import { compare, report, type BenchRow } from '../harness.js';
-import { removeStreams } from '../nats-streams.js';
+import { reachable, removeStreams } from '../nats-streams.js';
 
 const URL_ = process.env['KINDLING_NATS_URL'] ?? 'nats://127.0.0.1:4222';
 const WARMUP = 20_000;
@@ -40,20 +39,6 @@ type Subject = 'kindling' | 'kindling-1' | 'nats' | 'nats-32' | 'moleculer';
 /** Kindling's default `maxBatch`, which the batching raw peer copies. */
 const BATCH = 32;
 type Sample = { i: number; t: number };
-
-function reachable(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: hostname, port: Number(port || 4222) });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.setTimeout(1000, () => done(false));
-  });
-}
 
 const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;

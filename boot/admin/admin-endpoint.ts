@@ -1,11 +1,11 @@
-import type { ApplyResult, Logger, Registry } from 'kindling';
+import type { Logger, Registry } from 'kindling';
 import type { Channels } from 'kindling/events';
-import { KindlingError, messageOf } from 'kindling';
+import { KindlingError } from 'kindling';
 import type { DurableState, JournalInfo } from '../state/durable-state.js';
 import type { StatePaths } from '../state/state-dir.js';
 import { toWireEntry } from '../state/wire-entry.js';
-import { toWireChanges } from './admin-protocol.js';
-import type { AdminApplyResult, AdminPhase, AdminStatus } from './admin-protocol.js';
+import { toAdminResult, toWireChanges } from './admin-protocol.js';
+import type { AdminPhase, AdminStatus } from './admin-protocol.js';
 import { AdminServer } from './admin-server.js';
 import type { AdminHandlers, AdminServerOptions } from './admin-server.js';
 
@@ -150,11 +150,11 @@ export class AdminEndpoint {
           ...flags(request),
           source: request.source ?? 'kindling apply',
         });
-        return toResult(result);
+        return toAdminResult(result);
       },
       rollback: async (request) => {
         const { registry } = this.requireReady();
-        return toResult(await registry.rollbackTo(request.revision, flags(request)));
+        return toAdminResult(await registry.rollbackTo(request.revision, flags(request)));
       },
       compact: () => {
         const { state } = this.requireReady();
@@ -183,19 +183,5 @@ function flags(request: { dryRun: boolean; expectRevision?: number }): { dryRun:
   return {
     dryRun: request.dryRun,
     ...(request.expectRevision === undefined ? {} : { expectRevision: request.expectRevision }),
-  };
-}
-
-function toResult(result: ApplyResult): AdminApplyResult {
-  return {
-    revision: result.revision,
-    dryRun: result.dryRun,
-    changes: toWireChanges(result.changes),
-    faults: result.faults.map((fault) => ({
-      phase: fault.phase,
-      name: fault.name,
-      ...(fault.entryId === undefined ? {} : { entryId: fault.entryId }),
-      message: messageOf(fault.error),
-    })),
   };
 }

@@ -1,7 +1,7 @@
 // The JSON spoken over a running app's admin socket (admin-server.ts, admin-client.ts).
 
 import { ErrorCode, KindlingError, messageOf, show } from 'kindling';
-import type { Entry, HistoryRecord, RegistryOp } from 'kindling';
+import type { ApplyResult, Entry, HistoryRecord, RegistryOp } from 'kindling';
 import type { DeadLetter, RedriveResult } from 'kindling/events';
 import { findInvisible } from '../../src/common/visible-text.js';
 import type { JournalInfo } from '../state/durable-state.js';
@@ -352,5 +352,20 @@ export function decodeRedriveRequest(body: unknown): AdminRedriveRequest {
     ...(ids === undefined ? {} : { ids: ids as string[] }),
     ...(olderThanMs === undefined ? {} : { olderThanMs: olderThanMs as number }),
     ...(group === undefined ? {} : { group: group as string }),
+  };
+}
+
+/** A registry's apply result as the admin endpoints answer it: changes without content, faults as text. */
+export function toAdminResult(result: ApplyResult): AdminApplyResult {
+  return {
+    revision: result.revision,
+    dryRun: result.dryRun,
+    changes: toWireChanges(result.changes),
+    faults: result.faults.map((fault) => ({
+      phase: fault.phase,
+      name: fault.name,
+      ...(fault.entryId === undefined ? {} : { entryId: fault.entryId }),
+      message: messageOf(fault.error),
+    })),
   };
 }

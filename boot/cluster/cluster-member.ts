@@ -14,7 +14,14 @@ import {
   type NatsConnection,
   type Responder,
 } from '../../src/transport/nats/nats-rpc.js';
-import { fromWireError, fromWireOps, toWireChanges, toWireError, toWireOps } from '../admin/admin-protocol.js';
+import {
+  fromWireError,
+  fromWireOps,
+  toAdminResult,
+  toWireChanges,
+  toWireError,
+  toWireOps,
+} from '../admin/admin-protocol.js';
 import type {
   AdminApplyResult,
   AdminCompaction,
@@ -489,20 +496,6 @@ function decodeOpsBody(body: unknown): RegistryOp[] {
   const extra = Object.keys(rest);
   if (extra.length > 0) throw new KindlingError('INVALID', `a dry run takes only ops, not ${extra.join(', ')}`);
   return fromWireOps(ops);
-}
-
-function toAdminResult(result: ApplyResult): AdminApplyResult {
-  return {
-    revision: result.revision,
-    dryRun: result.dryRun,
-    changes: toWireChanges(result.changes),
-    faults: result.faults.map((fault) => ({
-      phase: fault.phase,
-      name: fault.name,
-      ...(fault.entryId === undefined ? {} : { entryId: fault.entryId }),
-      message: messageOf(fault.error),
-    })),
-  };
 }
 
 /**
