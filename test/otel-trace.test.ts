@@ -10,7 +10,7 @@ import {
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpServers, getEventBus } from 'kindling/components';
+import { HttpServers } from 'kindling/components';
 import { bootTestApp } from 'kindling/testing';
 import { connect } from 'nats';
 import { createNatsEventBus } from 'kindling/nats';
@@ -66,14 +66,12 @@ describe.skipIf(skipNats)('OpenTelemetry across processes', () => {
         components: ['function', 'http'],
         config: { http: { shutdownGraceMs: 0 }, events: { nodeID: 'otel-front', nats: { url: NATS_URL, prefix } } },
       });
-      const bus = getEventBus(app.boot.context);
-      // The function reaches the bus through a global the test sets (a function module has no bus of its own).
-      (globalThis as { otelTestBus?: unknown }).otelTestBus = bus;
+      // The function emits through its context, and answers with the trace it was called in.
       await app.write(
         'orders.js',
-        `export const place = (request) => {
-  globalThis.otelTestBus.emit('order.placed', { order: Number(request.params.id) });
-  return { status: 202, body: { placed: request.params.id } };
+        `export const place = (request, context) => {
+  context.emit('order.placed', { order: Number(request.params.id) });
+  return { status: 202, body: { placed: request.params.id, trace: context.trace } };
 };
 `,
       );
@@ -87,6 +85,7 @@ entries:
       const address = app.get<HttpServers>(HttpServers).address('test:server');
       const response = await fetch(`${address?.url ?? ''}/api/orders/7`, { method: 'POST' });
       expect(response.status).toBe(202);
+      const answer = (await response.json()) as { trace?: { traceId: string; spanId: string } };
       await peer.waitFor((line) => 'shipped' in line, 'the channel handler in the second process', 15_000);
       peer.send({ cmd: 'dump' });
       const dump = await peer.waitFor((line) => 'spans' in line, 'the spans of the second process');
@@ -112,6 +111,8 @@ entries:
       expect(server.attributes['http.route']).toBe('/api/orders/:id');
       expect(server.attributes['http.response.status_code']).toBe(202);
       expect(server.parentSpanId).toBeUndefined();
+      // The function's context named the request's span: its trace, and the span it ran in.
+      expect(answer.trace).toEqual({ traceId: server.traceId, spanId: server.spanId });
       const send = find(local, 'send order.placed');
       expect(send.kind).toBe(SpanKind.PRODUCER);
       const processEvent = find(remote, 'process order.placed');

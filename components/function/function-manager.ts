@@ -12,6 +12,7 @@ import {
   messageOf,
   quote,
   readBoundedFile,
+  activeTraceIds,
 } from 'kindling';
 import type { BoundedFile, Entry, EntryListener, FileBoundary, ListenerContext, Logger } from 'kindling';
 import { stackOf } from 'kindling/boot';
@@ -83,7 +84,15 @@ export class FunctionManager implements EntryListener, Functions {
     }
     const meta = isRecord(context['meta']) ? context['meta'] : {};
     // The caller's own emit / channels (an event's, carrying its lineage) win over the plain ones.
-    const ctx: FunctionContext = { ...this.busFacing(meta), meta, ...context, id, logger: this.logger };
+    const trace = activeTraceIds();
+    const ctx: FunctionContext = {
+      ...this.busFacing(meta),
+      meta,
+      ...context,
+      ...(trace === undefined ? {} : { trace }),
+      id,
+      logger: this.logger,
+    };
     const endpoint = typeof context['endpoint'] === 'string' ? context['endpoint'] : undefined;
     // The call's async context names the function: a fault that escapes the call (a rejection
     // nobody handles, a throw in a timer it set) is traced back to it by originOf. Being inside an

@@ -35,6 +35,12 @@ export interface FunctionContext {
   /** Who called, when an entry did (event listeners, channel consumers and timers say). */
   readonly caller?: FunctionCaller | undefined;
   /**
+   * The caller's trace, when an OpenTelemetry SDK is registered and a span is active (the HTTP
+   * request's, the event handler's, the channel delivery's): its W3C trace id and span id. `emit`,
+   * `broadcast` and `channels.send` continue it on their own.
+   */
+  readonly trace?: { readonly traceId: string; readonly spanId: string } | undefined;
+  /**
    * Emits a balanced event on the app's bus (Moleculer `emit`: one handler per group), carrying
    * {@link meta}. Called from an event or a channel message, the new event names it as its parent.
    * Throws `UNAVAILABLE` when the app has no events component.
