@@ -15,7 +15,7 @@ export { createConsoleLogger, silentLogger, LogThrottle } from './common/logger.
 export type { Logger, LogLevel, LogFields, ConsoleLoggerOptions, LogThrottleOptions } from './common/logger.js';
 export { withinTimeLimit } from './common/time-limit.js';
 export { httpTelemetry } from './telemetry/http-telemetry.js';
-export { activeTraceIds } from './telemetry/telemetry.js';
+export { activeTraceIds } from './telemetry/trace-ids.js';
 export type { HttpTelemetry, HttpRequestSpan } from './telemetry/http-telemetry.js';
 export { FileBoundary } from './common/file-boundary.js';
 export type { FileBoundaryOptions } from './common/file-boundary.js';

@@ -257,6 +257,8 @@ describe('reactive component', () => {
     });
 
     it('skips a tick while the last call runs (overlap: skip, the default)', async () => {
+      // A slow call of the test before (its app is gone) may still be running: wait it out.
+      await until(() => (globalThis.__reactiveRunning ?? 0) === 0);
       globalThis.__reactiveMaxRunning = 0;
       await app.expectAccepted('entries:\n  - { name: busy, kind: timer.interval, every: 10ms, func: slow }\n');
       await until(() => (running()['test:busy']?.skipped ?? 0) >= 3 && callsOf('test:slow').length >= 2);
@@ -264,6 +266,8 @@ describe('reactive component', () => {
     });
 
     it('runs ticks side by side with overlap: allow', async () => {
+      // A slow call of the test before (its app is gone) may still be running: wait it out.
+      await until(() => (globalThis.__reactiveRunning ?? 0) === 0);
       globalThis.__reactiveMaxRunning = 0;
       await app.expectAccepted(
         'entries:\n  - { name: busy, kind: timer.interval, every: 10ms, overlap: allow, func: slow }\n',
@@ -273,6 +277,8 @@ describe('reactive component', () => {
     });
 
     it('queues one tick with overlap: queue-one and skips the rest', async () => {
+      // A slow call of the test before (its app is gone) may still be running: wait it out.
+      await until(() => (globalThis.__reactiveRunning ?? 0) === 0);
       globalThis.__reactiveMaxRunning = 0;
       await app.expectAccepted(
         'entries:\n  - { name: busy, kind: timer.interval, every: 10ms, overlap: queue-one, func: slow }\n',
