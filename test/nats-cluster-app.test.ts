@@ -1,7 +1,6 @@
 // Apps of a cluster in this process, on the real JetStream: the manifest's cluster key, what a node
 // says about itself on the bus, and the cluster's admin subjects against hostile requests.
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +14,7 @@ import { clusterNodeSource } from '../boot/inspector/inspector-nodes.js';
 import { RegistryLog } from '../src/transport/nats/registry-log.js';
 import { resolveCluster } from '../boot/cluster/cluster-address.js';
 import { parseBootManifest } from '../boot/app/manifest.js';
-import { root } from './support/cli-harness.js';
+import { copyReplicas } from './support/replicas.js';
 import { NATS_URL, skipNats } from './support/nats-harness.js';
 
 const encoder = new TextEncoder();
@@ -79,19 +78,14 @@ describe.skipIf(skipNats)('an app of a cluster, in this process', () => {
   async function newApp(extra = ''): Promise<{ dir: string; cluster: string }> {
     const cluster = `app${process.pid}-${Date.now().toString(36)}-${serial++}`;
     clusters.push(cluster);
-    const dir = await mkdtemp(join(tmpdir(), 'kindling-cluster-app-'));
+    const dir = await copyReplicas({
+      name: cluster,
+      nats: NATS_URL,
+      extra,
+      addr: '127.0.0.1:0',
+      components: extra === '' ? [] : ['reactive'],
+    });
     dirs.push(dir);
-    await cp(join(root, 'examples/replicas'), dir, { recursive: true });
-    const manifest = join(dir, 'kindling.yaml');
-    await writeFile(
-      manifest,
-      (await readFile(manifest, 'utf8'))
-        .replace('name: replicas', `name: ${cluster}`)
-        .replace('nats://127.0.0.1:4222', NATS_URL)
-        .replace('  - http\n', extra === '' ? '  - http\n' : '  - http\n  - reactive\n'),
-    );
-    const registry = join(dir, 'registry/app.yaml');
-    await writeFile(registry, (await readFile(registry, 'utf8')).replace('"127.0.0.1:8090"', '"127.0.0.1:0"') + extra);
     return { dir, cluster };
   }
 

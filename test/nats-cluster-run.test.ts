@@ -1,14 +1,15 @@
 // Three real `kindling run` processes of examples/replicas, one registry on JetStream: what a user
 // of a cluster sees. Each node serves the app on a port of its own (KINDLING_HTTP_LISTEN); the
 // commands reach the cluster over NATS with no state directory.
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryLog } from '../src/transport/nats/registry-log.js';
-import { RunningApp, kindling, root } from './support/cli-harness.js';
+import { RunningApp, kindling } from './support/cli-harness.js';
+import { copyReplicas as copyExample } from './support/replicas.js';
 import { NATS_URL, skipNats } from './support/nats-harness.js';
 import { freePort, haveNatsServer, startNatsServer } from './support/nats-server.js';
 
@@ -29,18 +30,8 @@ let serial = 0;
 
 /** A copy of examples/replicas as cluster `name` on `nats`, with `extra` entries added. */
 async function copyReplicas(name: string, nats: string, extra = ''): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'kindling-replicas-'));
+  const dir = await copyExample({ name, nats, extra });
   dirs.push(dir);
-  await cp(join(root, 'examples/replicas'), dir, { recursive: true });
-  const manifest = join(dir, 'kindling.yaml');
-  await writeFile(
-    manifest,
-    (await readFile(manifest, 'utf8'))
-      .replace('name: replicas', `name: ${name}`)
-      .replace('nats://127.0.0.1:4222', nats),
-  );
-  if (extra !== '')
-    await writeFile(join(dir, 'registry/app.yaml'), (await readFile(join(dir, 'registry/app.yaml'), 'utf8')) + extra);
   return dir;
 }
 

@@ -3,8 +3,7 @@ import type { Channels } from 'kindling/events';
 import { KindlingError } from 'kindling';
 import type { DurableState, JournalInfo } from '../state/durable-state.js';
 import type { StatePaths } from '../state/state-dir.js';
-import { toWireEntry } from '../state/wire-entry.js';
-import { toAdminResult, toWireChanges } from './admin-protocol.js';
+import { toAdminEntries, toAdminHistory, toAdminResult } from './admin-protocol.js';
 import type { AdminPhase, AdminStatus } from './admin-protocol.js';
 import { AdminServer } from './admin-server.js';
 import type { AdminHandlers, AdminServerOptions } from './admin-server.js';
@@ -118,25 +117,11 @@ export class AdminEndpoint {
       }),
       entries: () => {
         const { registry, state } = this.requireReady();
-        return {
-          revision: registry.revision,
-          entries: registry.entries().map(toWireEntry),
-          owners: state.owners.toJSON(),
-        };
+        return toAdminEntries(registry, state.owners.toJSON());
       },
       history: () => {
         const { registry } = this.requireReady();
-        return {
-          revision: registry.revision,
-          records: registry.historyRecords().map((record) => ({
-            revision: record.revision,
-            transactionId: record.transactionId,
-            time: record.time,
-            ...(record.source === undefined ? {} : { source: record.source }),
-            changes: toWireChanges(record.changes),
-          })),
-          journal: this.journalInfo,
-        };
+        return toAdminHistory(registry, this.journalInfo);
       },
       apply: async (request) => {
         const { registry, state } = this.requireReady();

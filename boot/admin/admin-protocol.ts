@@ -1,7 +1,7 @@
 // The JSON spoken over a running app's admin socket (admin-server.ts, admin-client.ts).
 
 import { ErrorCode, KindlingError, messageOf, show } from 'kindling';
-import type { ApplyResult, Entry, HistoryRecord, RegistryOp } from 'kindling';
+import type { ApplyResult, Entry, HistoryRecord, Registry, RegistryOp } from 'kindling';
 import type { DeadLetter, RedriveResult } from 'kindling/events';
 import { findInvisible } from '../../src/common/visible-text.js';
 import type { JournalInfo } from '../state/durable-state.js';
@@ -367,5 +367,25 @@ export function toAdminResult(result: ApplyResult): AdminApplyResult {
       ...(fault.entryId === undefined ? {} : { entryId: fault.entryId }),
       message: messageOf(fault.error),
     })),
+  };
+}
+
+/** `GET /entries` of a registry: its entries on the wire and which source owns each. */
+export function toAdminEntries(registry: Registry, owners: Readonly<Record<string, string>>): AdminEntries {
+  return { revision: registry.revision, entries: registry.entries().map(toWireEntry), owners };
+}
+
+/** `GET /history` of a registry: its retained batches on the wire, and what its journal held. */
+export function toAdminHistory(registry: Registry, journal: AdminJournalInfo): AdminHistory {
+  return {
+    revision: registry.revision,
+    records: registry.historyRecords().map((record) => ({
+      revision: record.revision,
+      transactionId: record.transactionId,
+      time: record.time,
+      ...(record.source === undefined ? {} : { source: record.source }),
+      changes: toWireChanges(record.changes),
+    })),
+    journal,
   };
 }

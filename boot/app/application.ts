@@ -23,7 +23,7 @@ import { loadBootManifest, resolveManifestComponents } from './manifest.js';
 import type { BootManifest } from './manifest.js';
 import { ClusterNats, RegistryJournal, getRegistry } from '../kernel/well-known.js';
 import { reloadLogLine } from './reload-report.js';
-import { resolveCluster } from '../cluster/cluster-address.js';
+import { resolveCluster, type ResolvedCluster } from '../cluster/cluster-address.js';
 import type { ClusterMember } from '../cluster/cluster-member.js';
 import type { ClusterMembership } from '../cluster/cluster-types.js';
 import type { ClusterNodeStatus } from '../state/cluster-node.js';
@@ -309,7 +309,7 @@ export class Application {
    * Connects to the cluster's NATS and opens its log, before the components boot (an app that
    * cannot reach its cluster does not start). The cluster's log replaces the state directory.
    */
-  private async connectCluster(cluster: { nats: string; cluster: string; prefix?: string }): Promise<void> {
+  private async connectCluster(cluster: ResolvedCluster): Promise<void> {
     if (this.stateOptions.dir !== undefined)
       this.logger.debug('the registry lives in the cluster log: no local journal or admin socket');
     const { ClusterMember } = await import('../cluster/cluster-member.js');

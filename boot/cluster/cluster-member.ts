@@ -18,7 +18,8 @@ import {
   fromWireError,
   fromWireOps,
   toAdminResult,
-  toWireChanges,
+  toAdminEntries,
+  toAdminHistory,
   toWireError,
   toWireOps,
 } from '../admin/admin-protocol.js';
@@ -34,7 +35,6 @@ import type {
 import { dispatchAdmin, type AdminHandlers } from '../admin/admin-server.js';
 import { ClusterNode, type ClusterNodeStatus } from '../state/cluster-node.js';
 import { ClusterState } from '../state/cluster-state.js';
-import { toWireEntry } from '../state/wire-entry.js';
 import { clusterSubjects, type ClusterSubjects } from './cluster-subjects.js';
 import type { ClusterMemberStatus, ClusterMembership, NodeAnswer } from './cluster-types.js';
 
@@ -391,27 +391,10 @@ export class ClusterMember implements ClusterMembership {
         };
       },
       entries: () => {
-        const registry = this.requireRegistry();
-        const node = this.requireNode();
-        return {
-          revision: registry.revision,
-          entries: registry.entries().map(toWireEntry),
-          owners: node.owners(),
-        };
+        return toAdminEntries(this.requireRegistry(), this.requireNode().owners());
       },
       history: (): AdminHistory => {
-        const registry = this.requireRegistry();
-        return {
-          revision: registry.revision,
-          records: registry.historyRecords().map((record) => ({
-            revision: record.revision,
-            transactionId: record.transactionId,
-            time: record.time,
-            ...(record.source === undefined ? {} : { source: record.source }),
-            changes: toWireChanges(record.changes),
-          })),
-          journal: { path: this.log.stream, replayedBatches: 0, tornTail: false },
-        };
+        return toAdminHistory(this.requireRegistry(), { path: this.log.stream, replayedBatches: 0, tornTail: false });
       },
       apply: async (request: DecodedApplyRequest) => {
         const registry = this.requireRegistry();
