@@ -115,9 +115,15 @@ async function publisher(subject: Subject, prefix: string): Promise<void> {
     close = () => broker.stop();
   }
   out({ ready: true });
+  let cpuMark = process.cpuUsage();
   for await (const text of createInterface({ input: process.stdin })) {
-    const cmd = JSON.parse(text) as { burst?: number; ping?: number; stop?: true };
-    if (cmd.burst !== undefined) {
+    const cmd = JSON.parse(text) as { burst?: number; ping?: number; cpu?: true; stop?: true };
+    if (cmd.cpu === true) {
+      // The CPU this process spent since the last report (the receiver asks once a burst has arrived).
+      const spent = process.cpuUsage(cpuMark);
+      cpuMark = process.cpuUsage();
+      out({ cpuUs: spent.user + spent.system });
+    } else if (cmd.burst !== undefined) {
       for (let i = 0; i < cmd.burst; i++) {
         send(-1, 0);
         if (i % 1000 === 999) {
@@ -190,9 +196,25 @@ async function receiver(subject: Subject, prefix: string, onEvent: (e: Sample) =
   return { close: () => broker.stop() };
 }
 
+/** What one subject measured: medians over the bursts, latency percentiles in ms. */
+interface Result {
+  readonly rate: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly publisherUs: number;
+  readonly receiverUs: number;
+}
+
+/** One burst: events/s from the command to the last arrival, and the CPU each side spent per event. */
+interface Burst {
+  readonly rate: number;
+  readonly publisherUs: number;
+  readonly receiverUs: number;
+}
+
 interface Pair {
-  /** Times one burst of `n` events: from the command to the last arrival; events/s. */
-  burst(n: number): Promise<number>;
+  /** Times one burst of `n` events. */
+  burst(n: number): Promise<Burst>;
   /** One-way latencies in ms of `count` events, one in flight. */
   latencies(count: number): Promise<number[]>;
   close(): Promise<void>;
@@ -214,6 +236,11 @@ async function pair(subject: Subject, prefix: string): Promise<Pair> {
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const command = (cmd: object): void => void child.stdin.write(`${JSON.stringify(cmd)}\n`);
   await lines.next(); // ready
+  const report = async (): Promise<number> => {
+    command({ cpu: true });
+    const line = await lines.next();
+    return (JSON.parse(line.value as string) as { cpuUs: number }).cpuUs;
+  };
   return {
     async burst(n) {
       received = 0;
@@ -225,10 +252,16 @@ async function pair(subject: Subject, prefix: string): Promise<Pair> {
           BURST_TIMEOUT_MS,
         );
       });
+      await report(); // the publisher's CPU count starts here
       const start = process.hrtime.bigint();
+      const cpu = process.cpuUsage();
       command({ burst: n });
       await all.finally(() => clearTimeout(timer));
-      return n / (Number(process.hrtime.bigint() - start) / 1e9);
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const spent = process.cpuUsage(cpu);
+      // Asked after the last arrival: the publisher's sends and flushes are all done by then.
+      const publisherUs = await report();
+      return { rate: n / seconds, publisherUs: publisherUs / n, receiverUs: (spent.user + spent.system) / n };
     },
     async latencies(count) {
       const samples: number[] = [];
@@ -253,23 +286,23 @@ async function pair(subject: Subject, prefix: string): Promise<Pair> {
  * Every subject's pair is up at once and the bursts are interleaved (a round is one burst of each),
  * so that a load change on the machine hits every subject alike; the medians are compared.
  */
-async function measureAll(
-  subjects: readonly Subject[],
-  prefix: string,
-): Promise<Map<Subject, { rate: number; p50: number; p99: number }>> {
+async function measureAll(subjects: readonly Subject[], prefix: string): Promise<Map<Subject, Result>> {
   const pairs = new Map<Subject, Pair>();
   try {
     for (const subject of subjects) pairs.set(subject, await pair(subject, `${prefix}.${subject}`));
-    const rates = new Map<Subject, number[]>(subjects.map((s) => [s, []]));
+    const bursts = new Map<Subject, Burst[]>(subjects.map((s) => [s, []]));
     for (const p of pairs.values()) await p.burst(WARMUP);
     for (let round = 0; round < SAMPLES; round++) {
-      for (const [subject, p] of pairs) rates.get(subject)?.push(await p.burst(BURST));
+      for (const [subject, p] of pairs) bursts.get(subject)?.push(await p.burst(BURST));
     }
-    const results = new Map<Subject, { rate: number; p50: number; p99: number }>();
+    const of = (subject: Subject): Burst[] => bursts.get(subject) ?? [];
+    const results = new Map<Subject, Result>();
     for (const [subject, p] of pairs) {
       const samples = (await p.latencies(LATENCY_SAMPLES)).sort((a, b) => a - b);
       results.set(subject, {
-        rate: median(rates.get(subject) ?? []),
+        rate: median(of(subject).map((b) => b.rate)),
+        publisherUs: median(of(subject).map((b) => b.publisherUs)),
+        receiverUs: median(of(subject).map((b) => b.receiverUs)),
         p50: percentile(samples, 0.5),
         p99: percentile(samples, 0.99),
       });
@@ -359,7 +392,7 @@ async function main(): Promise<void> {
   const prefix = `kindling.b${randomBytes(3).toString('hex')}`;
   const rows: BenchRow[] = [];
   const name = 'emit node→node, 128 B';
-  const add = (subject: string, r: { rate: number; p50: number; p99: number }, target?: string): void => {
+  const add = (subject: string, r: Result, target?: string): void => {
     rows.push({
       name: `${name}: events/s`,
       subject,
@@ -370,11 +403,20 @@ async function main(): Promise<void> {
     });
     rows.push({ name: `${name}: p50 latency`, subject, value: Number(r.p50.toFixed(3)), unit: 'ms', better: 'lower' });
     rows.push({ name: `${name}: p99 latency`, subject, value: Number(r.p99.toFixed(3)), unit: 'ms', better: 'lower' });
+    rows.push({
+      name: `${name}: CPU per event, both processes`,
+      subject,
+      value: Number((r.publisherUs + r.receiverUs).toFixed(3)),
+      unit: 'µs',
+      better: 'lower',
+      detail: `publisher ${r.publisherUs.toFixed(2)} µs + receiver ${r.receiverUs.toFixed(2)} µs`,
+    });
   };
   const notes: string[] = [
     `two processes (publisher → receiver), same payload for every subject; events/s: median of ${SAMPLES} bursts of ${BURST / 1000}k, interleaved across subjects; latency: one way, one event in flight, ${LATENCY_SAMPLES} samples`,
     'kindling sends consecutive events of one subject in one turn as one NATS message (default maxBatch 32); "kindling, maxBatch 1" sends one message per event, as raw nats and Moleculer do here',
     '"nats (raw, batches of 32)" publishes the same batches by hand: up to 32 events as one JSON array, flushed when the publisher yields; the receiver parses the array',
+    "CPU per event: what the publishing and the receiving process each spent in a burst (median), divided by its events; the NATS server and the other processes on the machine are not counted. Raw nats sends bare JSON; kindling also carries each event's id, time, source and mode, and hands the receiver a Moleculer context",
   ];
   const molecular = loadMoleculer() !== undefined;
   if (!molecular) notes.push('moleculer is not installed: no Moleculer rows');
@@ -384,10 +426,10 @@ async function main(): Promise<void> {
       : ['kindling', 'kindling-1', 'nats', 'nats-32'],
     prefix,
   );
-  add('kindling', results.get('kindling') as { rate: number; p50: number; p99: number });
-  add('kindling, maxBatch 1', results.get('kindling-1') as { rate: number; p50: number; p99: number });
-  add('nats (raw)', results.get('nats') as { rate: number; p50: number; p99: number });
-  add('nats (raw, batches of 32)', results.get('nats-32') as { rate: number; p50: number; p99: number }, '≥ 1×');
+  add('kindling', results.get('kindling') as Result);
+  add('kindling, maxBatch 1', results.get('kindling-1') as Result);
+  add('nats (raw)', results.get('nats') as Result);
+  add('nats (raw, batches of 32)', results.get('nats-32') as Result, '≥ 1×');
   const mol = results.get('moleculer');
   if (mol !== undefined) add('moleculer', mol, '≥ 3×');
   const durName = 'durable channel send+consume, 128 B';
