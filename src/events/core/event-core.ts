@@ -4,6 +4,7 @@ import { quote } from '../../common/visible-text.js';
 import { LogThrottle, REPEAT_WINDOW_MS, type Logger } from '../../common/logger.js';
 import { PatternSet, type PatternRegistration } from '../../pattern/pattern-trie.js';
 import type { ResolutionCache } from '../../pattern/resolution-cache.js';
+import { COMPILE_AFTER_CALLS, compileDelivery, type CompiledDelivery } from './compiled-delivery.js';
 import type { ChannelOverflow, OverflowPolicy } from './event-channel.js';
 import {
   EMPTY_META,
@@ -126,6 +127,11 @@ class Plan {
     /** Its `deliver`, kept here so that `emit` reads one object less per event. */
     readonly singleDeliver: DeliverFunction | undefined = single?.deliver,
   ) {}
+
+  /** Tight loops run over this plan; at {@link COMPILE_AFTER_CALLS} its delivery is compiled. */
+  calls = 0;
+  /** The loop written for these subscribers (compiled-delivery.ts), once the plan is hot. */
+  compiled: CompiledDelivery | undefined = undefined;
 }
 
 /** @internal What a publish left to settle: refusals (overflow `error`) and the remote hand-off. */
@@ -356,7 +362,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
         if (this.afterDelivery(single, name, result)) throw this.refusal(name, [single]);
       }
     } else if (plan.fastEmit) {
-      this.loop(plan.subscribers, name, data);
+      this.loop(plan, name, data);
     } else {
       this.settle(this.publishPlain(name, data, 'emit'), name);
     }
@@ -365,14 +371,14 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   /** Delivery to every subscriber on every node. Throws `UNAVAILABLE` on refusal. */
   broadcast(name: string, data: unknown): void {
     const plan = this.plans.get(name) ?? this.plan(name);
-    if (plan.fastBroadcast) this.loop(plan.subscribers, name, data);
+    if (plan.fastBroadcast) this.loop(plan, name, data);
     else this.settle(this.publishPlain(name, data, 'broadcast'), name);
   }
 
   /** Delivery to every subscriber of this node. Throws `UNAVAILABLE` on refusal. */
   broadcastLocal(name: string, data: unknown): void {
     const plan = this.plans.get(name) ?? this.plan(name);
-    if (plan.fastLocal) this.loop(plan.subscribers, name, data);
+    if (plan.fastLocal) this.loop(plan, name, data);
     else this.settle(this.publish({ name, data, eventType: 'broadcastLocal' }), name);
   }
 
@@ -734,7 +740,19 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   // ---------------------------------------------------------------- delivery
 
   /** The tight loop: no envelope, no balancing, one try/catch per subscriber, no allocation. */
-  private loop(subscribers: readonly Subscriber[], name: string, data: unknown): void {
+  private loop(plan: Plan, name: string, data: unknown): void {
+    const subscribers = plan.subscribers;
+    const compiled = plan.compiled;
+    if (compiled !== undefined) {
+      const refusedAt = compiled(name, data);
+      if (refusedAt !== undefined)
+        throw this.refusal(
+          name,
+          refusedAt.map((index) => subscribers[index] as Subscriber),
+        );
+      return;
+    }
+    if (++plan.calls === COMPILE_AFTER_CALLS) this.compile(plan);
     let refused: Subscriber[] | undefined;
     for (let i = 0; i < subscribers.length; i++) {
       const subscriber = subscribers[i] as Subscriber;
@@ -747,6 +765,18 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
       }
     }
     if (refused !== undefined) throw this.refusal(name, refused);
+  }
+
+  /** Writes the delivery of a hot plan (compiled-delivery.ts); where that cannot be done, the loop stays. */
+  private compile(plan: Plan): void {
+    const subscribers = plan.subscribers;
+    plan.compiled = compileDelivery(
+      subscribers.map((subscriber) => subscriber.deliver),
+      {
+        after: (index, name, result) => this.afterDelivery(subscribers[index] as Subscriber, name, result),
+        failed: (index, name, error) => this.handlerFailed(subscribers[index] as Subscriber, name, error),
+      },
+    );
   }
 
   // eslint-disable-next-line @typescript-eslint/max-params -- the hot path of every publish: no options object per event
