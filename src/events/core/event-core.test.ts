@@ -199,4 +199,52 @@ describe('EventCore subscriptions', () => {
     for (let i = 0; i < 3; i++) core.emit('job.run', null);
     expect(called.sort()).toEqual(['audit', 'audit', 'audit', 'b', 'b', 'b']);
   });
+
+  it('delivers right through a name going from one subscriber to several and back', () => {
+    const core = newCore();
+    const called: string[] = [];
+    const member = (label: string, pattern = 'job.run'): Disposable =>
+      core.subscribe({
+        pattern,
+        group: 'workers',
+        needsEnvelope: false,
+        label,
+        deliver: () => void called.push(label),
+      });
+    const emitMany = (count: number): string[] => {
+      called.length = 0;
+      for (let i = 0; i < count; i++) core.emit('job.run', i);
+      return [...called].sort();
+    };
+    // Published twice so that the plan is cached: the subscriber's own plan from then on.
+    const a = member('a');
+    expect(emitMany(2)).toEqual(['a', 'a']);
+    // A second member of the group: the name is balanced now.
+    const b = member('b');
+    expect(emitMany(4)).toEqual(['a', 'a', 'b', 'b']);
+    // Back to one: the first plan again, every emit to a.
+    b.dispose();
+    expect(emitMany(3)).toEqual(['a', 'a', 'a']);
+    // A wildcard match beside it, then gone again.
+    const all = core.subscribe({
+      pattern: 'job.*',
+      needsEnvelope: true,
+      label: 'audit',
+      deliver: (_data, _name, envelope) =>
+        void called.push(`audit ${envelope === undefined ? 'no envelope' : 'envelope'}`),
+    });
+    expect(emitMany(2)).toEqual(['a', 'a', 'audit envelope', 'audit envelope']);
+    all.dispose();
+    expect(emitMany(2)).toEqual(['a', 'a']);
+    a.dispose();
+    expect(emitMany(2)).toEqual([]);
+    // A subscriber that needs the envelope alone on a name gets it.
+    core.subscribe({
+      pattern: 'job.run',
+      needsEnvelope: true,
+      label: 'alone',
+      deliver: (_data, _name, envelope) => void called.push(envelope?.name ?? 'no envelope'),
+    });
+    expect(emitMany(2)).toEqual(['job.run', 'job.run']);
+  });
 });
