@@ -1,5 +1,13 @@
 // What the bus cases share: the background subscriptions (patterns that never match what is
 // published) and handler functions that are really distinct, as in an application.
+import { EventEmitter } from 'node:events';
+import eventemitter2 from 'eventemitter2';
+import mittModule from 'mitt';
+import { silentLogger } from 'kindling';
+import { DefaultEventBus } from 'kindling/events';
+
+const { EventEmitter2 } = eventemitter2;
+const mitt = ((mittModule as { default?: unknown }).default ?? mittModule) as typeof mittModule.default;
 
 /** Which unrelated subscriptions are registered beside the measured ones. */
 export type Background = 'none' | 'trailing' | 'mixed';
@@ -62,4 +70,59 @@ export function distinctHandlers(count: number): ((payload: unknown) => void)[] 
         `return function handler${i}(payload) { if (payload !== undefined) state.count += ${(i % 7) + 1}; };`,
       )(handled) as (payload: unknown) => void,
   );
+}
+
+/** The subjects of the bus cases, as their rows name them. */
+export const KINDLING = 'kindling';
+export const EE = 'EventEmitter';
+export const EE2 = 'EventEmitter2 (wildcard)';
+export const MITT = 'mitt';
+
+/** One emitter behind a common face: `on` returns its own undo; `close` ends it. */
+export interface EmitterFace {
+  on(name: string, handler: (payload: unknown) => void): () => void;
+  emit(name: string, payload: unknown): void;
+  close(): Promise<void>;
+}
+
+/** A fresh emitter of each subject, by its row name: the bus and the peers it is measured beside. */
+export function emitterFaces(): Record<string, () => EmitterFace> {
+  return {
+    [KINDLING]: () => {
+      const bus = new DefaultEventBus({ nodeID: 'bench', logger: silentLogger });
+      return {
+        on: (name, handler) => {
+          const subscription = bus.on(name, handler);
+          return () => subscription.dispose();
+        },
+        emit: (name, payload) => bus.emit(name, payload),
+        close: () => bus.stop(),
+      };
+    },
+    [EE]: () => {
+      const ee = new EventEmitter();
+      ee.setMaxListeners(0);
+      return {
+        on: (name, handler) => (ee.on(name, handler), () => void ee.off(name, handler)),
+        emit: (name, payload) => void ee.emit(name, payload),
+        close: async () => void ee.removeAllListeners(),
+      };
+    },
+    [EE2]: () => {
+      const ee2 = new EventEmitter2({ wildcard: true, delimiter: '.', maxListeners: 0 });
+      return {
+        on: (name, handler) => (ee2.on(name, handler), () => void ee2.off(name, handler)),
+        emit: (name, payload) => void ee2.emit(name, payload),
+        close: async () => void ee2.removeAllListeners(),
+      };
+    },
+    [MITT]: () => {
+      const emitter = mitt<Record<string, unknown>>();
+      return {
+        on: (name, handler) => (emitter.on(name, handler), () => emitter.off(name, handler)),
+        emit: (name, payload) => emitter.emit(name, payload),
+        close: async () => emitter.all.clear(),
+      };
+    },
+  };
 }

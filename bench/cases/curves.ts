@@ -12,7 +12,6 @@
 //
 // Everything goes through the public API, as a user would call it.
 import { spawnSync } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import {
   HandlerRegistry,
@@ -26,7 +25,7 @@ import { BootLoader, defineComponent } from 'kindling/boot';
 import { DefaultEventBus } from 'kindling/events';
 import { silentLogger } from 'kindling';
 import { consume, cpuNowMs, report, type BenchRow } from '../harness.js';
-import { trailingBackground } from '../bus-fixture.js';
+import { emitterFaces, trailingBackground, type EmitterFace } from '../bus-fixture.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
 const TIMEOUT_S = Number(process.env['CURVE_TIMEOUT_S'] ?? 60);
@@ -224,34 +223,19 @@ async function historyMemory(batches: number): Promise<number> {
 
 const noop = (): void => undefined;
 
-/** The churn steps, on the bus or on EventEmitter (the control: how the same steps grow without us). */
-interface ChurnTarget {
-  subscribe(name: string, handler: (payload: unknown) => void): () => void;
-  publish(name: string, payload: unknown): void;
-  close(): Promise<void>;
-}
-
-function churnTarget(on: 'kindling' | 'EventEmitter'): ChurnTarget {
-  if (on === 'kindling') {
-    const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
-    return {
-      subscribe: (name, handler) => {
-        const subscription = bus.on(name, handler);
-        return () => subscription.dispose();
-      },
-      publish: (name, payload) => bus.emit(name, payload),
-      close: () => bus.stop(),
-    };
-  }
-  const emitter = new EventEmitter();
-  emitter.setMaxListeners(0);
+/** The churn curve on the bus, or on EventEmitter as its control (no target: the machine's share of the growth). */
+function churnPath(on: 'kindling' | 'EventEmitter'): Path {
   return {
-    subscribe: (name, handler) => {
-      emitter.on(name, handler);
-      return () => emitter.off(name, handler);
-    },
-    publish: (name, payload) => void emitter.emit(name, payload),
-    close: async () => void emitter.removeAllListeners(),
+    id: on === 'kindling' ? 'churn' : 'churn-ee',
+    label: 'subscription churn, 1 subscribe+unsubscribe per 10 publishes',
+    item: 'step',
+    items: 'steps',
+    sized: 'subscriptions',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    ...(on === 'kindling' ? {} : { control: on }),
+    run: (n) => churn(n, on),
   };
 }
 
@@ -263,15 +247,15 @@ function churnTarget(on: 'kindling' | 'EventEmitter'): ChurnTarget {
  * (counted here over a fixed number of steps it would grow with `size` by construction).
  */
 async function churn(size: number, on: 'kindling' | 'EventEmitter' = 'kindling'): Promise<number> {
-  const target = churnTarget(on);
-  for (let i = 0; i < size; i++) target.subscribe(`n${i}.changed`, (payload) => consume(payload));
-  for (let round = 0; round < 2; round++) for (let i = 0; i < size; i++) target.publish(`n${i}.changed`, i);
+  const target = (emitterFaces()[on] as () => EmitterFace)();
+  for (let i = 0; i < size; i++) target.on(`n${i}.changed`, (payload) => consume(payload));
+  for (let round = 0; round < 2; round++) for (let i = 0; i < size; i++) target.emit(`n${i}.changed`, i);
   const STEPS = 20_000;
   let k = 0;
   const ms = await timed(() => {
     for (let s = 0; s < STEPS; s++) {
-      for (let j = 0; j < 10; j++) target.publish(`n${(k++ * 7919) % size}.changed`, k);
-      target.subscribe(`n${s % size}.changed`, noop)();
+      for (let j = 0; j < 10; j++) target.emit(`n${(k++ * 7919) % size}.changed`, k);
+      target.on(`n${s % size}.changed`, noop)();
     }
   });
   await target.close();
@@ -415,29 +399,8 @@ export const PATHS: readonly Path[] = [
     measure: 'bounded',
     run: historyMemory,
   },
-  {
-    id: 'churn',
-    label: 'subscription churn, 1 subscribe+unsubscribe per 10 publishes',
-    item: 'step',
-    items: 'steps',
-    sized: 'subscriptions',
-    sizes: [q(1_000), q(10_000)],
-    limit: 1.5,
-    measure: 'time',
-    run: (n) => churn(n),
-  },
-  {
-    id: 'churn-ee',
-    label: 'subscription churn, 1 subscribe+unsubscribe per 10 publishes',
-    item: 'step',
-    items: 'steps',
-    sized: 'subscriptions',
-    sizes: [q(1_000), q(10_000)],
-    limit: 1.5,
-    measure: 'time',
-    control: 'EventEmitter',
-    run: (n) => churn(n, 'EventEmitter'),
-  },
+  churnPath('kindling'),
+  churnPath('EventEmitter'),
   {
     id: 'unique',
     label: 'unique event names, 1,000 other patterns',

@@ -9,17 +9,19 @@
 // Time is the process's CPU time; the libraries run interleaved over ROUNDS rounds and the median
 // round counts. Heap is measured after forced GC (the runner passes --expose-gc).
 import { execFileSync } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import eventemitter2 from 'eventemitter2';
-import mittModule from 'mitt';
-import { silentLogger } from 'kindling';
-import { DefaultEventBus } from 'kindling/events';
 import { type BenchRow, compare, consume, cpuNowMs, report } from '../harness.js';
-import { distinctHandlers, handled, trailingBackground } from '../bus-fixture.js';
-
-const { EventEmitter2 } = eventemitter2;
-const mitt = ((mittModule as { default?: unknown }).default ?? mittModule) as typeof mittModule.default;
+import {
+  distinctHandlers,
+  EE,
+  EE2,
+  emitterFaces,
+  handled,
+  KINDLING,
+  MITT,
+  trailingBackground,
+  type EmitterFace,
+} from '../bus-fixture.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
 const ROUNDS = QUICK ? 3 : 7;
@@ -32,58 +34,10 @@ const UNIQUE_LARGE = QUICK ? 100_000 : 1_000_000;
 /** Heap figures below this (0.25 MB) are within measurement noise; the growth ratio counts them as this. */
 const HEAP_NOISE = 256 * 1024;
 
-const EE = 'EventEmitter';
-const EE2 = 'EventEmitter2 (wildcard)';
-const MITT = 'mitt';
-const KINDLING = 'kindling';
-
 const gc = (globalThis as { gc?: () => void }).gc;
 function heapUsed(): number {
   for (let i = 0; i < 3; i++) gc?.();
   return process.memoryUsage().heapUsed;
-}
-
-/** One emitter behind a common face: on returns its own undo. */
-interface Face {
-  on(name: string, handler: (payload: unknown) => void): () => void;
-  emit(name: string, payload: unknown): void;
-}
-
-function faces(): Record<string, () => Face> {
-  return {
-    [KINDLING]: () => {
-      const bus = new DefaultEventBus({ nodeID: 'bench', logger: silentLogger });
-      return {
-        on: (name, handler) => {
-          const subscription = bus.on(name, handler);
-          return () => subscription.dispose();
-        },
-        emit: (name, payload) => bus.emit(name, payload),
-      };
-    },
-    [EE]: () => {
-      const ee = new EventEmitter();
-      ee.setMaxListeners(0);
-      return {
-        on: (name, handler) => (ee.on(name, handler), () => void ee.off(name, handler)),
-        emit: (name, payload) => void ee.emit(name, payload),
-      };
-    },
-    [EE2]: () => {
-      const ee2 = new EventEmitter2({ wildcard: true, delimiter: '.', maxListeners: 0 });
-      return {
-        on: (name, handler) => (ee2.on(name, handler), () => void ee2.off(name, handler)),
-        emit: (name, payload) => void ee2.emit(name, payload),
-      };
-    },
-    [MITT]: () => {
-      const emitter = mitt<Record<string, unknown>>();
-      return {
-        on: (name, handler) => (emitter.on(name, handler), () => emitter.off(name, handler)),
-        emit: (name, payload) => emitter.emit(name, payload),
-      };
-    },
-  };
 }
 
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
@@ -107,7 +61,7 @@ function churn(): Record<string, number> {
   const handlers = distinctHandlers(CHURN_SUBSCRIPTIONS);
   const extra = distinctHandlers(1)[0] as (payload: unknown) => void;
   const subjects: Record<string, (round: number) => number> = {};
-  for (const [name, make] of Object.entries(faces())) {
+  for (const [name, make] of Object.entries(emitterFaces())) {
     const face = make();
     names.forEach((n, i) => face.on(n, handlers[i] as (payload: unknown) => void));
     let k = 0;
@@ -125,7 +79,7 @@ function churn(): Record<string, number> {
 function uniqueNames(): Record<string, number> {
   const subjects: Record<string, (round: number) => number> = {};
   const catchAll = distinctHandlers(1)[0] as (payload: unknown) => void;
-  for (const [name, make] of Object.entries(faces())) {
+  for (const [name, make] of Object.entries(emitterFaces())) {
     const face = make();
     if (name !== EE && name !== MITT) for (const pattern of trailingBackground()) face.on(pattern, () => undefined);
     if (name === MITT) face.on('*', catchAll);
@@ -140,7 +94,7 @@ function uniqueNames(): Record<string, number> {
 }
 
 /** Heap kept by the bus after `count` unique names were published (from a fresh bus). */
-function uniqueRetained(count: number, make: () => Face): number {
+function uniqueRetained(count: number, make: () => EmitterFace): number {
   consume(undefined); // let what an earlier measure kept go
   const face = make();
   for (const pattern of trailingBackground()) face.on(pattern, () => undefined);
@@ -153,7 +107,7 @@ function uniqueRetained(count: number, make: () => Face): number {
   return retained;
 }
 
-function subscriptionBytes(make: () => Face, count = MEMORY_SUBSCRIPTIONS): number {
+function subscriptionBytes(make: () => EmitterFace, count = MEMORY_SUBSCRIPTIONS): number {
   consume(undefined);
   const face = make();
   const handlers = Array.from({ length: count }, (_, i) => (payload: unknown) => consume([i, payload]));
@@ -216,7 +170,8 @@ async function main(): Promise<void> {
 
   const memoryName = `memory per subscription (${MEMORY_SUBSCRIPTIONS.toLocaleString('en')} on 1,000 names)`;
   const bytes: Record<string, number> = {};
-  for (const subject of Object.keys(faces())) bytes[subject] = inChild('subscriptions', subject, MEMORY_SUBSCRIPTIONS);
+  for (const subject of Object.keys(emitterFaces()))
+    bytes[subject] = inChild('subscriptions', subject, MEMORY_SUBSCRIPTIONS);
   for (const [subject, value] of Object.entries(bytes)) {
     const target = subject === KINDLING ? { target: '≤ 600 B', met: value <= 600 } : {};
     rows.push({ name: memoryName, subject, value, unit: 'B', better: 'lower', ...target });
@@ -239,7 +194,7 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--memory') {
   const [what, subject, count] = process.argv.slice(3) as [string, string, string];
-  const make = faces()[subject] as () => Face;
+  const make = emitterFaces()[subject] as () => EmitterFace;
   process.stdout.write(
     String(what === 'unique' ? uniqueRetained(Number(count), make) : subscriptionBytes(make, Number(count))),
   );
