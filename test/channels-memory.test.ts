@@ -23,6 +23,40 @@ describe('in-process durable channels', () => {
     await expect(bus.channels.send('early', 2)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 
+  it('counts pending per group: behind a busy key waits, a retry waiting for its backoff is in flight', async () => {
+    const channels = new MemoryChannels({ nodeID: 'n' });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let failed = false;
+    await channels.subscribe('c', {
+      group: 'g',
+      maxInFlight: 3,
+      maxRetries: 1,
+      backoffMs: 600_000,
+      handler: async (m) => {
+        if (m.data === 'fail') {
+          failed = true;
+          throw new Error('not now');
+        }
+        await gate;
+      },
+    });
+    await channels.send('c', 'fail');
+    for (const data of ['k1', 'k2', 'k3']) await channels.send('c', data, { key: 'k' });
+    for (const data of ['u1', 'u2', 'u3', 'u4']) await channels.send('c', data);
+    await eventually(() => failed, 'the first attempt to fail');
+    // Running: k1, u1, u2; waiting for its retry: fail. Behind k1: k2, k3; not yet handed out: u3, u4.
+    await expect(channels.pendingCounts()).resolves.toEqual([{ channel: 'c', group: 'g', waiting: 4, inFlight: 4 }]);
+    release();
+    let counts = await channels.pendingCounts();
+    for (let i = 0; i < 500 && counts[0]?.waiting !== 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      counts = await channels.pendingCounts();
+    }
+    expect(counts).toEqual([{ channel: 'c', group: 'g', waiting: 0, inFlight: 1 }]);
+    await channels.close();
+  });
+
   it('refuses a send with UNAVAILABLE when the store is full of messages a group has not handled', async () => {
     const channels = new MemoryChannels({ nodeID: 'n', options: { maxMessages: 3 } });
     await channels.subscribe('c', { group: 'g', handler: () => new Promise(() => {}), maxInFlight: 1 });

@@ -1,4 +1,4 @@
-import { connect, headers, type NatsConnection } from 'nats';
+import { AckPolicy, connect, headers, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventBus } from 'kindling/events';
 import { createNatsEventBus, JetStreamChannels } from 'kindling/nats';
@@ -111,6 +111,49 @@ describe.skipIf(skipNats)('durable channels on JetStream', () => {
     } finally {
       await sub.close();
     }
+  });
+
+  it('sums the lanes of a group into its pending counts, and reads consumers made before they had a description', async () => {
+    const sub = await producer.channels.subscribe('tallies', {
+      group: 'counters',
+      handler: () => new Promise(() => {}),
+    });
+    await sub.close();
+    for (let n = 0; n < 6; n++) await producer.channels.send('tallies', { n }, n % 2 ? { key: `k${n}` } : {});
+    const jsm = await admin.jetstreamManager();
+    // As an older kindling named them: no description, the group in the durable name only.
+    await jsm.consumers.add(store.stream, {
+      durable_name: 'tallies__old_2e_group__p1',
+      filter_subject: store.subject('tallies', 'p1'),
+      ack_policy: AckPolicy.Explicit,
+    });
+    // Someone else's consumer on the stream is no group of a channel.
+    await jsm.consumers.add(store.stream, {
+      durable_name: 'audit',
+      filter_subject: `${prefix}.chan.>`,
+      ack_policy: AckPolicy.Explicit,
+    });
+    const tallies = (await producer.channels.pendingCounts()).filter((p) => p.channel === 'tallies');
+    const p1 = (await jsm.consumers.info(store.stream, 'tallies__old_2e_group__p1')).num_pending;
+    expect(tallies).toEqual([
+      { channel: 'tallies', group: 'counters', waiting: 6, inFlight: 0 },
+      { channel: 'tallies', group: 'old.group', waiting: p1, inFlight: 0 },
+    ]);
+    await jsm.consumers.delete(store.stream, 'audit');
+  });
+
+  it('has no pending counts before the stream exists, and a clear error when NATS cannot answer', async () => {
+    const nc = await connect({ servers: NATS_URL });
+    const init = { nc, jsm: await nc.jetstreamManager(), js: nc.jetstream(), nodeID: 'n', logger: quiet };
+    const bare = new JetStreamChannels({ ...init, prefix: uniquePrefix() });
+    await expect(bare.pendingCounts()).resolves.toEqual([]);
+    await nc.close();
+    await expect(bare.pendingCounts()).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(
+        /^cannot read the consumers of the JetStream stream \w+_CHANNELS for the pending counts: /,
+      ),
+    });
   });
 
   it('before start() says to start the bus, not to configure NATS', async () => {

@@ -23,6 +23,7 @@ export type {
   ChannelContext,
   ChannelEmitOptions,
   ChannelParent,
+  ChannelPending,
   ChannelSubscribeOptions,
   ChannelSubscription,
   DeadLetter,

@@ -1,7 +1,7 @@
 // The contract of durable channels, run against every implementation: the in-process one
 // (test/channels-memory.test.ts) and JetStream (test/nats-channels.test.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ChannelContext, Channels, EventBus, EventContext } from 'kindling/events';
+import type { ChannelContext, ChannelPending, Channels, EventBus, EventContext } from 'kindling/events';
 
 /** The nodes of one run: node 0 sends; nodes 1… are more members (the same bus in one process). */
 export interface ChannelWorld {
@@ -15,6 +15,15 @@ export async function eventually(check: () => boolean, what: string, ms = 10_000
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Resolves once the asynchronous `check` holds (polled every 20 ms); fails after `ms` naming `what`. */
+async function until(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -393,6 +402,45 @@ export function channelContract(label: string, makeWorld: () => Promise<ChannelW
       await expect(ch(0).subscribe(channel, { group: '', handler: () => undefined })).rejects.toMatchObject({
         code: 'INVALID',
       });
+    });
+
+    it('counts what each group has not acknowledged, waiting and in flight, down to none', async () => {
+      const channel = fresh('pending');
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let started = 0;
+      await subscribe(channel, {
+        group: 'slow',
+        maxInFlight: 2,
+        handler: async () => {
+          started++;
+          await gate;
+        },
+      });
+      // A group with no member left: its messages wait for the next.
+      const idle = await ch(0).subscribe(channel, { group: 'idle', handler: () => undefined });
+      await idle.close();
+      const counts = async (): Promise<ChannelPending[]> =>
+        (await ch(0).pendingCounts()).filter((p) => p.channel === channel);
+      expect(await counts()).toEqual([
+        { channel, group: 'idle', waiting: 0, inFlight: 0 },
+        { channel, group: 'slow', waiting: 0, inFlight: 0 },
+      ]);
+      for (let i = 0; i < 10; i++) await ch(0).send(channel, { i }, i % 3 === 0 ? { key: `k${i}` } : {});
+      await eventually(() => started >= 2, 'two handlers to start');
+      await until(async () => {
+        const [idleCounts, slow] = await counts();
+        return (
+          idleCounts?.waiting === 10 && slow !== undefined && slow.waiting + slow.inFlight === 10 && slow.inFlight >= 2
+        );
+      }, 'ten pending in each group, some in flight');
+      release();
+      await until(async () => {
+        const [, slow] = await counts();
+        return slow?.waiting === 0 && slow.inFlight === 0;
+      }, 'the slow group to drain');
+      expect(started).toBe(10);
+      expect((await counts())[0]).toEqual({ channel, group: 'idle', waiting: 10, inFlight: 0 });
     });
 
     it('close() waits for the messages in hand', async () => {

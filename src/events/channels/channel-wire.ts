@@ -2,7 +2,7 @@
 // body `{ v: 1, data, key, source, time }` and string headers for the context (meta, trace, ids).
 import { randomUUID } from 'node:crypto';
 import { KindlingError, messageOf } from '../../common/errors.js';
-import type { ChannelMessage, ChannelSendOptions } from '../core/channels.js';
+import type { ChannelMessage, ChannelPending, ChannelSendOptions } from '../core/channels.js';
 
 /** Header names: W3C trace context under its own names, the rest under `Kindling-`. */
 export const H = {
@@ -245,6 +245,12 @@ export function decodeChannelMessage(delivery: {
       time: typeof raw.time === 'number' && Number.isFinite(raw.time) ? raw.time : 0,
     },
   };
+}
+
+/** The order of `Channels.pendingCounts`: by channel, then group (code units, not the locale). */
+export function byChannelAndGroup(a: ChannelPending, b: ChannelPending): number {
+  if (a.channel !== b.channel) return a.channel < b.channel ? -1 : 1;
+  return a.group < b.group ? -1 : a.group > b.group ? 1 : 0;
 }
 
 /** `INVALID` unless `channel` is a non-empty string. */

@@ -1,6 +1,7 @@
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { LogThrottle, silentLogger, type Logger } from '../../common/logger.js';
 import type {
+  ChannelPending,
   Channels,
   ChannelSendOptions,
   ChannelSubscribeOptions,
@@ -12,6 +13,7 @@ import type {
 import { carrierOf, telemetry, type Telemetry } from '../../telemetry/telemetry.js';
 import { channelContext, type ChannelEventPublisher, type ContextHost } from './channel-context.js';
 import {
+  byChannelAndGroup,
   checkChannel,
   checkSubscribeOptions,
   CONTEXT_HEADERS,
@@ -178,6 +180,8 @@ class Group {
   /** The sequence of the next message the group has not looked at. */
   next = 0;
   readonly pending = new Map<number, Pending>();
+  /** How many of `pending` have been handed to a handler at least once (the others wait behind their key). */
+  delivered = 0;
   /** Deliveries ready to run, oldest message first. */
   readonly queue: Pending[] = [];
   /** Keys with a message in hand (running, waiting for a retry or queued): later ones of the key wait here. */
@@ -250,6 +254,7 @@ class Group {
   }
 
   private run(p: Pending, member: Member): void {
+    if (p.attempt === 0) this.delivered++;
     p.attempt++;
     p.state = 'running';
     const delivery = ++p.delivery;
@@ -343,6 +348,7 @@ class Group {
   private finish(p: Pending): void {
     clearTimeout(p.timer);
     this.pending.delete(p.msg.seq);
+    if (p.attempt > 0) this.delivered--;
     const at = this.queue.indexOf(p);
     if (at >= 0) this.queue.splice(at, 1);
     const key = p.msg.key;
@@ -357,6 +363,18 @@ class Group {
       }
     }
     this.pump();
+  }
+
+  /**
+   * What the group has not acknowledged, without walking the messages: those past its position in the
+   * channel (a re-drive for another group among them counts until the group passes it, as on
+   * JetStream) and those taken but never handed out (behind their key) wait; the others are in flight.
+   */
+  counts(): ChannelPending {
+    const log = this.log;
+    const unread = log.messages.length - log.indexFrom(this.next);
+    const waiting = unread + this.pending.size - this.delivered;
+    return { channel: log.name, group: this.name, waiting, inFlight: this.delivered };
   }
 
   /** Stops every timer (the bus stops). */
@@ -532,6 +550,12 @@ export class MemoryChannels implements Channels, ContextHost {
     const counts: Record<string, number> = {};
     for (const log of this.logs.values()) if (log.deadLetters.length > 0) counts[log.name] = log.deadLetters.length;
     return Promise.resolve(counts);
+  }
+
+  pendingCounts(): Promise<readonly ChannelPending[]> {
+    const counts: ChannelPending[] = [];
+    for (const log of this.logs.values()) for (const group of log.groups.values()) counts.push(group.counts());
+    return Promise.resolve(counts.sort(byChannelAndGroup));
   }
 
   redrive(channel: string, filter: RedriveFilter = {}): Promise<RedriveResult> {

@@ -149,6 +149,21 @@ export interface RedriveResult {
 }
 
 /**
+ * The messages one consumer group of a channel has not acknowledged yet: {@link Channels.pendingCounts}.
+ * Its pending messages are `waiting + inFlight`.
+ */
+export interface ChannelPending {
+  /** The channel. */
+  readonly channel: string;
+  /** The consumer group: its counts are those of all its members, on every node. */
+  readonly group: string;
+  /** Messages stored for the group and not yet handed to a handler. */
+  readonly waiting: number;
+  /** Messages handed to a handler and not yet acknowledged: running, or waiting for a retry or a redelivery. */
+  readonly inFlight: number;
+}
+
+/**
  * Durable channels (Moleculer's `moleculer-channels`): at-least-once messages that wait for their
  * consumers, with consumer groups, retries with backoff and dead letters. In-process by default
  * ({@link MemoryChannels}), on JetStream when the bus has a NATS transport; both keep the same
@@ -168,6 +183,12 @@ export interface Channels {
   /** How many dead letters each channel holds (channels with none are left out). */
   deadLetterCounts(): Promise<Readonly<Record<string, number>>>;
   /**
+   * What each consumer group of each channel has not acknowledged yet: messages waiting for a handler
+   * and messages in flight, sorted by channel, then group. A group counts from its first subscription
+   * on, and keeps counting while it has no member (its messages wait for the next).
+   */
+  pendingCounts(): Promise<readonly ChannelPending[]>;
+  /**
    * Sends dead letters of a channel again, each to the group that gave up on it only, and removes
    * them from the dead-letter store. Same id, key, meta and trace context; attempts start again at 1.
    */
@@ -183,7 +204,14 @@ export type ChannelsAbsence = 'not-started' | 'no-jetstream' | 'stopped';
  */
 export function unavailableChannels(absence: ChannelsAbsence): Channels {
   const refuse = (): Promise<never> => Promise.reject(noChannels(absence));
-  return { send: refuse, subscribe: refuse, deadLetters: refuse, deadLetterCounts: refuse, redrive: refuse };
+  return {
+    send: refuse,
+    subscribe: refuse,
+    deadLetters: refuse,
+    deadLetterCounts: refuse,
+    pendingCounts: refuse,
+    redrive: refuse,
+  };
 }
 
 const ABSENCE_MESSAGES: Record<ChannelsAbsence, string> = {

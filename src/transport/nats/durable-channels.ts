@@ -7,6 +7,7 @@ import {
   nanos,
   StorageType,
   type Consumer,
+  type ConsumerInfo,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -19,6 +20,7 @@ import {
 import { KindlingError, messageOf } from '../../common/errors.js';
 import { LogThrottle, type Logger } from '../../common/logger.js';
 import type {
+  ChannelPending,
   Channels,
   ChannelSendOptions,
   ChannelSubscribeOptions,
@@ -29,6 +31,7 @@ import type {
 } from '../../events/core/channels.js';
 import { channelContext, type ChannelEventPublisher, type ContextHost } from '../../events/channels/channel-context.js';
 import {
+  byChannelAndGroup,
   checkChannel,
   checkSubscribeOptions,
   CONTEXT_HEADERS,
@@ -281,6 +284,7 @@ export class JetStreamChannels implements Channels, ContextHost {
       const durable = safeName(`${channel}__${options.group}__${lane}`);
       const config = {
         durable_name: durable,
+        description: consumerDescription(channel, options.group),
         filter_subject: this.subject(channel, lane),
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
@@ -295,6 +299,7 @@ export class JetStreamChannels implements Channels, ContextHost {
         // An existing durable with other settings: take the new settings where JetStream allows it.
         try {
           await this.jsm.consumers.update(this.stream, durable, {
+            description: config.description,
             max_deliver: config.max_deliver,
             ack_wait: ackWait,
             max_ack_pending: config.max_ack_pending,
@@ -339,6 +344,59 @@ export class JetStreamChannels implements Channels, ContextHost {
       if (channel !== undefined && count > 0) counts[channel] = count;
     }
     return counts;
+  }
+
+  /**
+   * Read from the consumers of the channel stream, whichever node made them: `num_pending` is waiting,
+   * `num_ack_pending` in flight, summed over the lanes of a group.
+   */
+  async pendingCounts(): Promise<readonly ChannelPending[]> {
+    const groups = new Map<string, { channel: string; group: string; waiting: number; inFlight: number }>();
+    try {
+      for await (const info of this.jsm.consumers.list(this.stream)) {
+        const owner = this.consumerOwner(info);
+        if (owner === undefined) continue;
+        const id = JSON.stringify([owner.channel, owner.group]);
+        const counts = groups.get(id) ?? { ...owner, waiting: 0, inFlight: 0 };
+        counts.waiting += info.num_pending;
+        counts.inFlight += info.num_ack_pending;
+        groups.set(id, counts);
+      }
+    } catch (error) {
+      // No stream yet: no channel has a group.
+      if (isStreamNotFound(error)) return [];
+      throw new KindlingError(
+        'UNAVAILABLE',
+        `cannot read the consumers of the JetStream stream ${this.stream} for the pending counts: ${jetStreamReason(error)}`,
+        { cause: error, retryable: true, details: { stream: this.stream } },
+      );
+    }
+    return [...groups.values()].sort(byChannelAndGroup);
+  }
+
+  /**
+   * The channel and group of one of our consumers: its channel from its filter subject, its group from
+   * its description, or else from its durable name; `undefined` for a consumer someone else added.
+   */
+  private consumerOwner(info: ConsumerInfo): { channel: string; group: string } | undefined {
+    const base = `${this.prefix}.chan.`;
+    const subject = info.config.filter_subject ?? '';
+    const dot = subject.lastIndexOf('.');
+    if (!subject.startsWith(base) || dot < base.length) return undefined;
+    const channel = decodeToken(subject.slice(base.length, dot));
+    if (channel === undefined) return undefined;
+    const described = groupOfDescription(info.config.description, channel);
+    if (described !== undefined) return { channel, group: described };
+    // Made before consumers had a description: safeName(`${channel}__${group}__${lane}`).
+    const durable = info.config.durable_name ?? '';
+    const head = `${safeName(channel)}__`;
+    const tail = `__${subject.slice(dot + 1)}`;
+    if (!durable.startsWith(head) || !durable.endsWith(tail) || durable.length <= head.length + tail.length)
+      return undefined;
+    const group = durable
+      .slice(head.length, durable.length - tail.length)
+      .replace(/_([0-9a-f]{1,6})_/g, (_, hex: string) => String.fromCodePoint(parseInt(hex, 16)));
+    return { channel, group };
   }
 
   async redrive(channel: string, filter: RedriveFilter = {}): Promise<RedriveResult> {
@@ -545,6 +603,28 @@ function jetStreamReason(error: unknown): string {
   return typeof api?.description === 'string'
     ? `${api.description} (JetStream error ${String(api.err_code)})`
     : messageOf(error);
+}
+
+/** What JetStream answers for a stream that does not exist. */
+function isStreamNotFound(error: unknown): boolean {
+  return (error as { api_error?: { err_code?: unknown } } | undefined)?.api_error?.err_code === 10059;
+}
+
+/** A channel consumer's description: who it is for, readable by operators and by {@link groupOfDescription}. */
+function consumerDescription(channel: string, group: string): string {
+  return `kindling channel ${JSON.stringify(channel)} group ${JSON.stringify(group)}`;
+}
+
+/** The group a {@link consumerDescription} names, when it is one for `channel`. */
+function groupOfDescription(description: string | undefined, channel: string): string | undefined {
+  const match = /^kindling channel ("(?:[^"\\]|\\.)*") group ("(?:[^"\\]|\\.)*")$/.exec(description ?? '');
+  if (match === null) return undefined;
+  try {
+    const named = JSON.parse(match[1] as string) as string;
+    return named === channel ? (JSON.parse(match[2] as string) as string) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Dead-letter headers starting with `Kindling-Error`: one header line, at most 4 000 characters. */
