@@ -1,13 +1,16 @@
 // The inspector in a real browser: `kindling run --inspect` on a copy of examples/hello (the compiled
 // CLI, a child process), its page in headless Chromium. The page lists the example's entries, shows
 // the revision a real `kindling apply` makes and the bus event it sends, and nothing is served
-// without the token.
+// without the token. The channels view, on an inspector in this process, follows pending counts live.
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
+import { HandlerRegistry, Registry } from 'kindling';
+import { DefaultEventBus } from 'kindling/events';
+import { Inspector } from '../boot/inspector/inspector-server.js';
 import { cliPath, copyHello, kindling, root, stateDir } from './support/cli-harness.js';
 import { launchChromium, skipChromium } from './support/chromium.js';
 
@@ -118,6 +121,46 @@ describe.skipIf(skipChromium)('the inspector page in Chromium', () => {
     expect(diff).toContain('"/hi/:name"');
     await entries.close();
     await events.close();
+  });
+
+  it('shows pending messages per channel group beside dead letters, and follows them live', async () => {
+    // An inspector in this process, over a bus whose channels this test drives.
+    const bus = new DefaultEventBus({ nodeID: 'channels-1' });
+    const registry = new Registry({ handlers: new HandlerRegistry(), acceptKinds: ['config.*'], events: bus });
+    const inspector = await Inspector.start({ name: 'channels', registry, bus, limits: { pollMs: 50 } });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await bus.channels.subscribe('orders', { group: 'billing', maxInFlight: 2, handler: () => gate });
+      await bus.channels.subscribe('orders', {
+        group: 'audit',
+        maxRetries: 0,
+        handler: () => {
+          throw new Error('no audit today');
+        },
+      });
+      for (let i = 0; i < 5; i++) await bus.channels.send('orders', { i });
+      const page = await context.newPage();
+      await page.goto(`${inspector.url}#channels`);
+      await page.waitForSelector('#status.live');
+      const billing = page.locator('#channel-rows tr[data-group="billing"]');
+      const audit = page.locator('#channel-rows tr[data-group="audit"]');
+      await expect.poll(() => billing.locator('td.waiting').textContent()).toBe('3');
+      expect(await billing.locator('td.in-flight').textContent()).toBe('2');
+      await expect.poll(() => audit.locator('td.letters').textContent()).toBe('5');
+      expect(await page.textContent('#channel-summary')).toContain('5 messages pending (3 waiting, 2 in flight)');
+      // Pushed over the stream as the handlers finish: no reload.
+      release();
+      await expect.poll(() => billing.locator('td.waiting').textContent()).toBe('0');
+      expect(await billing.locator('td.in-flight').textContent()).toBe('0');
+      await page.click('#channel-rows a');
+      await page.locator('#channel-detail .error', { hasText: 'no audit today' }).first().waitFor();
+      await page.close();
+    } finally {
+      release();
+      await inspector.close();
+      await bus.stop();
+    }
   });
 
   it('serves nothing without the token', async () => {

@@ -268,6 +268,44 @@ describe('the inspector server', () => {
     stalled.destroy();
   }, 60_000);
 
+  it('shows pending messages per channel group beside dead letters, and streams them as they change', async () => {
+    await inspector.close();
+    await bus.stop();
+    await start({ limits: { pollMs: 20 } });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await bus.channels.subscribe('orders', { group: 'billing', maxInFlight: 1, handler: () => gate });
+    await bus.channels.subscribe('orders', {
+      group: 'audit',
+      maxRetries: 0,
+      handler: () => {
+        throw new Error('no audit today');
+      },
+    });
+    for (let i = 0; i < 3; i++) await bus.channels.send('orders', { i });
+    let view = { deadLetters: {}, pending: [] as unknown[] };
+    for (let i = 0; i < 200 && JSON.stringify(view.deadLetters) !== '{"orders":3}'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      view = (await (await fetch(`${inspector.url}api/channels`)).json()) as typeof view;
+    }
+    expect(view).toMatchObject({
+      available: true,
+      deadLetters: { orders: 3 },
+      pending: [
+        { channel: 'orders', group: 'audit', waiting: 0, inFlight: 0 },
+        { channel: 'orders', group: 'billing', waiting: 2, inFlight: 1 },
+      ],
+    });
+    const drained = '{"channel":"orders","group":"billing","waiting":0,"inFlight":0}';
+    const text = await readStream(`${inspector.url}stream/revisions?since=0`, (t) => {
+      if (t.includes('"waiting":2,"inFlight":1')) release();
+      return t.includes(drained);
+    });
+    const shown = messages(text).filter((m) => m.event === 'channels');
+    expect(shown[0]?.data).toMatchObject({ pending: [{ group: 'audit' }, { group: 'billing', waiting: 2 }] });
+    expect(shown.at(-1)?.data).toMatchObject({ deadLetters: { orders: 3 }, pending: [{}, JSON.parse(drained)] });
+  });
+
   it('caps open streams, and reads nodes from the sources it is given', async () => {
     await inspector.close();
     await bus.stop();

@@ -64,9 +64,9 @@ export const INSPECTOR_HTML = String.raw`<!doctype html>
   <section id="view-channels" class="view split">
     <div class="pane">
       <div class="count" id="channel-summary"></div>
-      <table class="grid"><thead><tr><th>channel</th><th>dead letters</th></tr></thead><tbody id="channel-rows"></tbody></table>
+      <table class="grid"><thead><tr><th>channel</th><th>group</th><th>waiting</th><th>in flight</th><th>dead letters</th></tr></thead><tbody id="channel-rows"></tbody></table>
     </div>
-    <div class="pane detail" id="channel-detail"><p class="dim">Pick a channel with dead letters.</p></div>
+    <div class="pane detail" id="channel-detail"><p class="dim">Pending messages per consumer group, live. Pick a channel with dead letters to read them.</p></div>
   </section>
 </main>
 </body>
@@ -443,17 +443,29 @@ export const INSPECTOR_JS = String.raw`'use strict';
     if (!c) return;
     clear(body);
     if (!c.available) { $('channel-summary').textContent = 'no durable channels: ' + c.reason; return; }
-    var names = Object.keys(c.deadLetters).sort();
+    var pending = c.pending || [], groups = {}, waiting = 0, inFlight = 0;
+    pending.forEach(function (p) { (groups[p.channel] = groups[p.channel] || []).push(p); waiting += p.waiting; inFlight += p.inFlight; });
+    var lettered = Object.keys(c.deadLetters);
+    var names = lettered.concat(Object.keys(groups).filter(function (n) { return !(n in c.deadLetters); })).sort();
     var store = c.store ? 'the in-process store keeps ' + count(c.store.messages, 'message') + ' (' + count(c.store.bytes, 'byte') + ') and ' +
       count(c.store.deadLetters, 'dead letter') + (c.store.droppedDeadLetters ? ', ' + count(c.store.droppedDeadLetters, 'dead letter') + ' dropped at its limit' : '') : '';
-    $('channel-summary').textContent = (names.length ? count(names.length, 'channel') + ' with dead letters' : 'no dead letters') + (store ? ' · ' + store : '');
+    $('channel-summary').textContent = count(waiting + inFlight, 'message') + ' pending (' + waiting.toLocaleString('en') + ' waiting, ' +
+      inFlight.toLocaleString('en') + ' in flight) in ' + count(pending.length, 'group') + ' · ' +
+      (lettered.length ? count(lettered.length, 'channel') + ' with dead letters' : 'no dead letters') + (store ? ' · ' + store : '');
     names.forEach(function (name) {
-      var tr = el('tr');
-      var a = el('a', 'link', name);
-      a.onclick = function () { showDeadLetters(name); };
-      var td = el('td'); td.appendChild(a); tr.appendChild(td);
-      tr.appendChild(el('td', null, c.deadLetters[name]));
-      body.appendChild(tr);
+      var letters = c.deadLetters[name] || 0;
+      (groups[name] || [{ group: '', waiting: '', inFlight: '' }]).forEach(function (p, i) {
+        var tr = el('tr'), td = el('td');
+        tr.dataset.channel = name; tr.dataset.group = p.group;
+        if (i === 0 && letters) { var a = el('a', 'link', name); a.onclick = function () { showDeadLetters(name); }; td.appendChild(a); }
+        else td.textContent = i === 0 ? name : '';
+        tr.appendChild(td);
+        tr.appendChild(el('td', null, p.group));
+        tr.appendChild(el('td', 'waiting', p.waiting));
+        tr.appendChild(el('td', 'in-flight', p.inFlight));
+        tr.appendChild(el('td', 'letters', i === 0 ? letters : ''));
+        body.appendChild(tr);
+      });
     });
   }
   function showDeadLetters(name) {

@@ -245,9 +245,9 @@ export class Inspector implements AsyncDisposable {
     if (channels === undefined)
       return { available: false, reason: 'this app has no event bus: load the events component' };
     try {
-      const counts = await channels.deadLetterCounts();
+      const [counts, pending] = await Promise.all([channels.deadLetterCounts(), channels.pendingCounts()]);
       const stats = (channels as Partial<{ stats(): Record<string, number> }>).stats?.();
-      return { available: true, deadLetters: counts, ...(stats === undefined ? {} : { store: stats }) };
+      return { available: true, deadLetters: counts, pending, ...(stats === undefined ? {} : { store: stats }) };
     } catch (error) {
       return { available: false, reason: messageOf(error) };
     }
