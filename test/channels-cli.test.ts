@@ -1,6 +1,6 @@
-// `kindling dead-letters` and `kindling redrive`, driven in process through main(), against an app
-// started in this process with a state directory: the CLI reaches its durable channels through the
-// admin socket.
+// `kindling dead-letters` (with each group's pending counts) and `kindling redrive`, driven in
+// process through main(), against an app started in this process with a state directory: the CLI
+// reaches its durable channels through the admin socket.
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,9 +51,24 @@ describe('kindling dead-letters | redrive', () => {
     await rm(state, { recursive: true, force: true });
   });
 
-  it('counts dead letters per channel and lists those of one with their error', async () => {
-    const counts = await runCli(['dead-letters', dir, '--state-dir', state]);
-    expect(counts).toMatchObject({ code: 0, out: 'orders  3 dead letters\n' });
+  it('counts dead letters per channel and pending per group, and lists the dead letters of one', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // A group that joins late gets the messages still kept: one in hand, two waiting.
+    const shipping = await bus.channels.subscribe('orders', { group: 'shipping', maxInFlight: 1, handler: () => gate });
+    try {
+      const counts = await runCli(['dead-letters', dir, '--state-dir', state]);
+      expect(counts).toMatchObject({
+        code: 0,
+        out:
+          'orders  3 dead letters\n' +
+          '  group billing  0 waiting, 0 in flight\n' +
+          '  group shipping  2 waiting, 1 in flight\n',
+      });
+    } finally {
+      release();
+      await shipping.close();
+    }
     const listed = await runCli(['dead-letters', dir, 'orders', '--state-dir', state, '--json']);
     expect(listed.code).toBe(0);
     expect((JSON.parse(listed.out) as { id: string; error: string }[]).map((l) => [l.id, l.error])).toEqual([
@@ -78,7 +93,7 @@ describe('kindling dead-letters | redrive', () => {
     expect(handled.sort()).toEqual(['o-1', 'o-2', 'o-3']);
     expect(await runCli(['dead-letters', dir, '--state-dir', state])).toMatchObject({
       code: 0,
-      out: 'no dead letters\n',
+      out: 'orders  no dead letters\n  group billing  0 waiting, 0 in flight\n',
     });
   });
 });

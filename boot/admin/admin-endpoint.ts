@@ -147,10 +147,10 @@ export class AdminEndpoint {
       },
       deadLetters: async (request) => {
         const channels = this.requireChannels();
-        const counts = await channels.deadLetterCounts();
+        const [counts, pending] = await Promise.all([channels.deadLetterCounts(), channels.pendingCounts()]);
         const letters =
           request.channel === undefined ? [] : await channels.deadLetters(request.channel, request.max ?? 100);
-        return { counts, letters };
+        return { counts, pending, letters };
       },
       redrive: (request) => {
         const { channel, ids, olderThanMs, group } = request;

@@ -2,7 +2,7 @@
 
 import { ErrorCode, KindlingError, messageOf, show } from 'kindling';
 import type { ApplyResult, Entry, HistoryRecord, Registry, RegistryOp } from 'kindling';
-import type { DeadLetter, RedriveResult } from 'kindling/events';
+import type { ChannelPending, DeadLetter, RedriveResult } from 'kindling/events';
 import { findInvisible } from '../../src/common/visible-text.js';
 import type { JournalInfo } from '../state/durable-state.js';
 import { fromWireEntry, toWireEntry, wireObject, wireText } from '../state/wire-entry.js';
@@ -285,7 +285,7 @@ function jsonSafe(value: unknown): unknown {
 
 // ---- durable channels ----------------------------------------------------------------------------
 
-/** `POST /dead-letters`: the counts of every channel, and the dead letters of one when named. */
+/** `POST /dead-letters`: the counts of every channel (dead letters, and pending per group), and the dead letters of one when named. */
 export interface AdminDeadLettersRequest {
   readonly channel?: string;
   /** At most this many dead letters of the channel (default 100, at most 10 000). */
@@ -296,6 +296,8 @@ export interface AdminDeadLettersRequest {
 export interface AdminDeadLetters {
   /** Dead letters per channel (channels with none are left out). */
   readonly counts: Readonly<Record<string, number>>;
+  /** What each consumer group of each channel has not acknowledged (absent from an app of an older kindling). */
+  readonly pending?: readonly ChannelPending[];
   /** The dead letters of the channel asked for, oldest first. */
   readonly letters: readonly DeadLetter[];
 }

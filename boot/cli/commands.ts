@@ -16,7 +16,13 @@ import { AdminClient, isNotRunning } from '../admin/admin-client.js';
 import type { ClusterClient } from '../cluster/cluster-client.js';
 import { resolveCluster } from '../cluster/cluster-address.js';
 import { toWireOps } from '../admin/admin-protocol.js';
-import type { AdminApplyResult, AdminHistory, AdminStatus, WireChange } from '../admin/admin-protocol.js';
+import type {
+  AdminApplyResult,
+  AdminDeadLetters,
+  AdminHistory,
+  AdminStatus,
+  WireChange,
+} from '../admin/admin-protocol.js';
 import { Application, yamlSourceOf } from '../app/application.js';
 import { Progress, describeError, escapeLines, formatCount } from './output.js';
 import type { ProgressMode, Style } from './output.js';
@@ -378,7 +384,8 @@ export interface DeadLettersFlags extends TargetFlags {
 
 /**
  * `kindling dead-letters <app> [channel]`: how many dead letters each durable channel of the running
- * app holds; with a channel, its dead letters (oldest first) with their error.
+ * app holds, and what each of its groups has pending (waiting and in flight; `--json` prints the dead
+ * letter counts only, as it did before); with a channel, its dead letters (oldest first) with their error.
  */
 export async function deadLettersCommand(
   arg: string,
@@ -398,10 +405,7 @@ export async function deadLettersCommand(
       return ExitCode.ok;
     }
     if (channel === undefined) {
-      const counts = Object.entries(answer.counts);
-      if (counts.length === 0) io.stdout('no dead letters\n');
-      for (const [name, count] of counts)
-        io.stdout(`${escapeInvisible(name)}  ${formatCount(count)} ${plural(count, 'dead letter')}\n`);
+      listChannels(answer.counts, answer.pending ?? [], io);
       return ExitCode.ok;
     }
     if (answer.letters.length === 0) io.stdout(`no dead letters in channel ${escapeInvisible(channel)}\n`);
@@ -413,6 +417,28 @@ export async function deadLettersCommand(
     return ExitCode.ok;
   } catch (error) {
     return fail(io, error, arg);
+  }
+}
+
+/**
+ * The listing of `kindling dead-letters <app>`: each channel with its dead letters, and under it each
+ * consumer group with what it has not acknowledged.
+ */
+function listChannels(
+  counts: AdminDeadLetters['counts'],
+  pending: NonNullable<AdminDeadLetters['pending']>,
+  io: CommandIO,
+): void {
+  const names = [...new Set([...Object.keys(counts), ...pending.map((p) => p.channel)])].sort();
+  if (names.length === 0) io.stdout('no dead letters\n');
+  for (const name of names) {
+    const count = counts[name] ?? 0;
+    io.stdout(`${escapeInvisible(name)}  ${count === 0 ? 'no' : formatCount(count)} ${plural(count, 'dead letter')}\n`);
+    for (const p of pending)
+      if (p.channel === name)
+        io.stdout(
+          `  group ${escapeInvisible(p.group)}  ${formatCount(p.waiting)} waiting, ${formatCount(p.inFlight)} in flight\n`,
+        );
   }
 }
 

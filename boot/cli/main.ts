@@ -319,7 +319,7 @@ An app's state directory (default <app>/.kindling, or --state-dir) holds its jou
   program
     .command('dead-letters')
     .description(
-      "count the dead letters of the running app's durable channels, or list those of one channel with their error; exit 0 or 2",
+      "count the dead letters of the running app's durable channels and the messages each group has pending, or list the dead letters of one channel with their error; exit 0 or 2",
     )
     .argument('<app>', APP)
     .argument('[channel]', 'the channel whose dead letters to list')
