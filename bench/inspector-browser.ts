@@ -159,13 +159,15 @@ async function screenshots(): Promise<void> {
   const app = await Application.load(dir, { builtins: builtinComponents, logger: silentLogger });
   await app.start();
   const inspector = await inspectApplication(app);
+  let ship = (): void => {};
+  const shipped = new Promise<void>((resolve) => (ship = resolve));
   const out = join(root, 'docs/images');
   await mkdir(out, { recursive: true });
   try {
     // A second revision with a diff: the greeting's route renamed, as an edit and a reload would.
     await writeFile(httpYaml, (await readFile(httpYaml, 'utf8')).replace('path: /hello/:name', 'path: /hi/:name'));
     await app.reload();
-    // Two dead letters in a durable channel whose handler always fails.
+    // Two dead letters in a durable channel whose billing handler always fails.
     const bus = app.boot.context.container.get<EventBus>(EventBus);
     await bus.channels.subscribe('orders', {
       group: 'billing',
@@ -174,6 +176,8 @@ async function screenshots(): Promise<void> {
         throw new Error('the card was declined');
       },
     });
+    // A shipping group busy with the first order: the other waits behind it.
+    await bus.channels.subscribe('orders', { group: 'shipping', maxInFlight: 1, handler: () => shipped });
     await bus.channels.send('orders', { order: 1041, total: 18.5 }, { id: 'order-1041' });
     await bus.channels.send('orders', { order: 1042, total: 7 }, { id: 'order-1042' });
     await withPage({ width: 1280, height: 640 }, async (page) => {
@@ -221,6 +225,7 @@ async function screenshots(): Promise<void> {
       });
     });
   } finally {
+    ship();
     await inspector.close();
     await app.shutdown('screenshots taken');
     await rm(dir, { recursive: true, force: true });
