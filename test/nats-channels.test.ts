@@ -168,6 +168,10 @@ describe.skipIf(skipNats)('durable channels on JetStream', () => {
       message: expect.stringContaining('await bus.start()'),
     });
     await expect(refusal).rejects.not.toMatchObject({ message: expect.stringContaining('KINDLING_NATS_URL') });
+    await expect(unstarted.channels.pendingCounts()).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringContaining('await bus.start()'),
+    });
     await unstarted.stop();
   });
 });
