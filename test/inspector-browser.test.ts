@@ -11,6 +11,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { HandlerRegistry, Registry } from 'kindling';
 import { DefaultEventBus } from 'kindling/events';
 import { Inspector } from '../boot/inspector/inspector-server.js';
+import { busyOrders } from './support/busy-channel.js';
 import { cliPath, copyHello, kindling, root, stateDir } from './support/cli-harness.js';
 import { launchChromium, skipChromium } from './support/chromium.js';
 
@@ -128,31 +129,22 @@ describe.skipIf(skipChromium)('the inspector page in Chromium', () => {
     const bus = new DefaultEventBus({ nodeID: 'channels-1' });
     const registry = new Registry({ handlers: new HandlerRegistry(), acceptKinds: ['config.*'], events: bus });
     const inspector = await Inspector.start({ name: 'channels', registry, bus, limits: { pollMs: 50 } });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    let release = (): void => {};
     try {
-      await bus.channels.subscribe('orders', { group: 'billing', maxInFlight: 2, handler: () => gate });
-      await bus.channels.subscribe('orders', {
-        group: 'audit',
-        maxRetries: 0,
-        handler: () => {
-          throw new Error('no audit today');
-        },
-      });
-      for (let i = 0; i < 5; i++) await bus.channels.send('orders', { i });
+      release = await busyOrders(bus.channels, 2, 5);
       const page = await context.newPage();
       await page.goto(`${inspector.url}#channels`);
       await page.waitForSelector('#status.live');
       const billing = page.locator('#channel-rows tr[data-group="billing"]');
       const audit = page.locator('#channel-rows tr[data-group="audit"]');
-      await expect.poll(() => billing.locator('td.waiting').textContent()).toBe('3');
-      expect(await billing.locator('td.in-flight').textContent()).toBe('2');
+      const pending = async (): Promise<string> =>
+        `${await billing.locator('td.waiting').textContent()} waiting, ${await billing.locator('td.in-flight').textContent()} in flight`;
+      await expect.poll(pending).toBe('3 waiting, 2 in flight');
       await expect.poll(() => audit.locator('td.letters').textContent()).toBe('5');
       expect(await page.textContent('#channel-summary')).toContain('5 messages pending (3 waiting, 2 in flight)');
       // Pushed over the stream as the handlers finish: no reload.
       release();
-      await expect.poll(() => billing.locator('td.waiting').textContent()).toBe('0');
-      expect(await billing.locator('td.in-flight').textContent()).toBe('0');
+      await expect.poll(pending).toBe('0 waiting, 0 in flight');
       await page.click('#channel-rows a');
       await page.locator('#channel-detail .error', { hasText: 'no audit today' }).first().waitFor();
       await page.close();

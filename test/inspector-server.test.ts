@@ -11,6 +11,7 @@ import { DefaultEventBus } from 'kindling/events';
 import { Inspector } from '../boot/inspector/inspector-server.js';
 import type { InspectorOptions } from '../boot/inspector/inspector-server.js';
 import type { InspectorNodeSource } from '../boot/inspector/inspector-nodes.js';
+import { busyOrders } from './support/busy-channel.js';
 import { copyHello, runCli, stateDir } from './support/cli-harness.js';
 import { LogCapture } from './support/log-capture.js';
 import { rawRequest, sendRaw } from './support/raw-http.js';
@@ -272,17 +273,7 @@ describe('the inspector server', () => {
     await inspector.close();
     await bus.stop();
     await start({ limits: { pollMs: 20 } });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    await bus.channels.subscribe('orders', { group: 'billing', maxInFlight: 1, handler: () => gate });
-    await bus.channels.subscribe('orders', {
-      group: 'audit',
-      maxRetries: 0,
-      handler: () => {
-        throw new Error('no audit today');
-      },
-    });
-    for (let i = 0; i < 3; i++) await bus.channels.send('orders', { i });
+    const release = await busyOrders(bus.channels, 1, 3);
     let view = { deadLetters: {}, pending: [] as unknown[] };
     for (let i = 0; i < 200 && JSON.stringify(view.deadLetters) !== '{"orders":3}'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 5));
