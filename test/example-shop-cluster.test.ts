@@ -131,7 +131,8 @@ describe.skipIf(skipNats)('examples/shop as a cluster of three kindling run proc
       'an order confirmed on a node other than the one that took it',
       async () => {
         const crossed = [...placed].some(([id, took]) => ![undefined, took].includes(confirmedOn(id)));
-        if (!crossed) await post(node('a'), `more${placed.size}`);
+        // At most a few dozen: each is confirmed and charged, and checked below.
+        if (!crossed && placed.size < 30) await post(node('a'), `more${placed.size}`);
         return crossed;
       },
       (crossed) => crossed,
