@@ -9,7 +9,16 @@ import { connect, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryLog } from '../src/transport/nats/registry-log.js';
 import { RunningApp, kindling } from './support/cli-harness.js';
-import { copyReplicas as copyExample } from './support/replicas.js';
+import {
+  clusterStatus,
+  copyReplicas as copyExample,
+  deleteClusterStreams,
+  runClusterNode,
+  statusOf,
+  uniqueClusterName,
+  waitServed,
+  type NodeStatus,
+} from './support/replicas.js';
 import { NATS_URL, skipNats } from './support/nats-harness.js';
 import { freePort, haveNatsServer, startNatsServer } from './support/nats-server.js';
 
@@ -49,52 +58,13 @@ function endpoint(name: string, path: string): string {
 async function startNode(dir: string, name: string, ports?: { port: number; adminPort: number }): Promise<Node> {
   const port = ports?.port ?? (await freePort());
   const adminPort = ports?.adminPort ?? (await freePort());
-  const app = await RunningApp.start(dir, undefined, {
-    args: ['--node', name],
-    env: { KINDLING_HTTP_LISTEN: `replicas:server=127.0.0.1:${port},replicas:admin=127.0.0.1:${adminPort}` },
-  });
+  const app = await runClusterNode(
+    dir,
+    name,
+    `replicas:server=127.0.0.1:${port},replicas:admin=127.0.0.1:${adminPort}`,
+  );
   started.push(app);
   return { name, port, adminPort, app };
-}
-
-/** The status code of GET `path` on `port` (0 when nothing answers). */
-async function statusOf(port: number, path: string): Promise<number> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2_000) });
-    await response.arrayBuffer();
-    return response.status;
-  } catch {
-    return 0;
-  }
-}
-
-/** Polls every node until all answer GET `path` with `status`. */
-async function waitServed(nodes: readonly Node[], path: string, status = 200): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const codes = await Promise.all(nodes.map((node) => statusOf(node.port, path)));
-    if (codes.every((code) => code === status)) return;
-    if (Date.now() > deadline)
-      throw new Error(
-        `GET ${path}: expected ${status} from ${nodes.map((n) => n.name).join(', ')}, got ${codes.join(', ')}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-interface NodeStatus {
-  readonly node: string;
-  readonly result?: {
-    readonly state: string;
-    readonly revision: number;
-    readonly problem?: { readonly entryId?: string; readonly error: string };
-  };
-}
-
-async function statusJson(dir: string, extra: readonly string[] = []): Promise<NodeStatus[]> {
-  const result = await kindling(['status', dir, '--json', ...extra]);
-  expect(result.err).toBe('');
-  return (JSON.parse(result.out) as { nodes: NodeStatus[] }).nodes;
 }
 
 afterEach(async () => {
@@ -116,16 +86,12 @@ describe.skipIf(skipNats)('three kindling run processes sharing one registry on 
   });
 
   afterAll(async () => {
-    const jsm = await admin.jetstreamManager();
-    for (const cluster of clusters) {
-      await jsm.streams.delete(`KINDLING_REGISTRY_${cluster}`).catch(() => undefined);
-      await jsm.streams.delete(`OBJ_KINDLING_SNAPSHOTS_${cluster}`).catch(() => undefined);
-    }
+    for (const cluster of clusters) await deleteClusterStreams(admin, cluster);
     await admin.close();
   });
 
   function newCluster(): string {
-    const name = `t${process.pid}-${Date.now().toString(36)}-${serial++}`;
+    const name = uniqueClusterName(serial++);
     clusters.push(name);
     return name;
   }
@@ -167,7 +133,7 @@ describe.skipIf(skipNats)('three kindling run processes sharing one registry on 
     expect(back.app.output.err + back.app.output.out).toMatch(/differ from the cluster's state at revision 4/);
     await waitServed([a, b, back], '/three');
 
-    const nodes = await statusJson(dir);
+    const nodes = await clusterStatus(dir);
     expect(nodes.map((node) => [node.node, node.result?.state, node.result?.revision])).toEqual([
       ['a', 'in-sync', 4],
       ['b', 'in-sync', 4],
@@ -204,7 +170,7 @@ describe.skipIf(skipNats)('three kindling run processes sharing one registry on 
     const loser = winner === '/left' ? '/right' : '/left';
     await waitServed(nodes, winner);
     for (const node of nodes) expect(await statusOf(node.port, loser)).toBe(404);
-    expect((await statusJson(dir)).every((node) => node.result?.revision === 2)).toBe(true);
+    expect((await clusterStatus(dir)).every((node) => node.result?.revision === 2)).toBe(true);
   }, 120_000);
 
   it('reports a node whose port is taken as desynced while the others serve, until it retries', async () => {
@@ -246,7 +212,7 @@ describe.skipIf(skipNats)('three kindling run processes sharing one registry on 
     let status: NodeStatus[] = [];
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      status = await statusJson(dir);
+      status = await clusterStatus(dir);
       if (status.find((node) => node.node === 'b')?.result?.state === 'desynced') break;
     }
     const desynced = status.find((node) => node.node === 'b')?.result;
@@ -264,7 +230,7 @@ describe.skipIf(skipNats)('three kindling run processes sharing one registry on 
 
     // With the port free again, a retry brings b to the cluster's state.
     await new Promise<void>((resolve) => squatter.close(() => resolve()));
-    const retried = await statusJson(dir, ['--retry']);
+    const retried = await clusterStatus(dir, ['--retry']);
     expect(retried.find((node) => node.node === 'b')?.result).toMatchObject({ state: 'in-sync', revision: 2 });
     await waitServed(adminNodes(nodes), '/');
   }, 120_000);
@@ -291,7 +257,7 @@ describe.skipIf(skipNats)('three kindling run processes sharing one registry on 
       expect(refused.err).toMatch(/node b refused the batch/);
       expect(refused.err).toContain('replicas:admin');
       // Nothing was appended.
-      expect((await statusJson(dir)).map((node) => node.result?.revision)).toEqual([1, 1]);
+      expect((await clusterStatus(dir)).map((node) => node.result?.revision)).toEqual([1, 1]);
     } finally {
       await new Promise<void>((resolve) => squatter.close(() => resolve()));
     }

@@ -12,8 +12,8 @@ function lineProblems(line, at) {
 }
 
 /**
- * POST /orders — validates an order, emits `order.created` and sends the payment to the
- * `payments` channel. Answers 202: the payment happens after the answer.
+ * POST /orders — validates an order, emits `order.created`, broadcasts its status to the views and
+ * sends the payment to the `payments` channel. Answers 202: the payment happens after the answer.
  *
  * Body: `{ customer: string, card: string, items: [{ sku: string, qty: number, price: number }] }`.
  */
@@ -34,14 +34,17 @@ export async function placeOrder(request, ctx) {
 
   const id = `ord-${randomUUID().slice(0, 8)}`;
   const total = Math.round(order.items.reduce((sum, line) => sum + line.qty * line.price, 0) * 100) / 100;
+  // Emitted: one listener of each group handles it, on one node of a cluster (the confirmation).
   ctx.emit('order.created', { id, customer: order.customer, total });
+  // Broadcast: every listener on every node, so that each node's view holds every order.
+  ctx.broadcast('order.status', { id, status: 'pending', customer: order.customer, total });
   // Keyed by order: the payments of one order are handled in order. The id makes a retried send a no-op.
   await ctx.channels.send('payments', { orderId: id, amount: total, card: order.card }, { key: id, id });
   ctx.logger.info(`order ${id} placed by ${order.customer}: ${total.toFixed(2)}`);
   return { status: 202, body: { id, status: 'pending', total } };
 }
 
-/** GET /orders — the orders this node has seen, by status (`?status=paid` for one status). */
+/** GET /orders — this node's view of the orders, by status (`?status=paid` for one status). */
 export function listOrders(request) {
   const byStatus = {};
   for (const order of orders.values()) (byStatus[order.status] ??= []).push(order);

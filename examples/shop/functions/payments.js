@@ -3,7 +3,7 @@ const DECLINED = '4000000000000002';
 
 /**
  * The payments consumer: charges one order. A throw is a failed attempt: the channel retries it
- * with backoff, then dead-letters it. On success, `order.paid` moves the order in the view.
+ * with backoff, then dead-letters it. On success, the paid status is broadcast to every node's view.
  */
 export function charge(payment, ctx) {
   const card = payment.card.replace(/ /g, '');
@@ -11,7 +11,7 @@ export function charge(payment, ctx) {
     throw new Error(`card ending ${card.slice(-4)} declined (attempt ${ctx.caller.attempt})`);
   }
   ctx.logger.info(`charged ${payment.amount.toFixed(2)} for ${payment.orderId}`);
-  ctx.emit('order.paid', { id: payment.orderId, amount: payment.amount });
+  ctx.broadcast('order.status', { id: payment.orderId, status: 'paid' });
 }
 
 /**
@@ -21,5 +21,5 @@ export function charge(payment, ctx) {
  */
 export function paymentFailed(letter, ctx) {
   ctx.logger.warn(`payment of ${letter.data.orderId} failed after ${letter.attempts} attempts: ${letter.error}`);
-  ctx.emit('order.failed', { id: letter.data.orderId, error: letter.error });
+  ctx.broadcast('order.status', { id: letter.data.orderId, status: 'failed', error: letter.error });
 }

@@ -1,23 +1,18 @@
 import { orders } from './store.js';
 
+/** How far along an order is: a status never moves back (a node may hear `paid` before `pending`). */
+const STAGE = { pending: 0, paid: 1, failed: 1 };
+
 /**
- * The orders-view listener: `order.created`, `order.paid` and `order.failed` move an order in the
- * view. The event name is in `ctx.caller.event`.
+ * The orders-view listener: each `order.status` event (`{ id, status, customer?, total?, error? }`)
+ * moves an order in this node's view. The events are broadcast, so every node's view sees each one.
  */
 export function keepView(event, ctx) {
-  const known = orders.get(event.id);
-  switch (ctx.caller?.event) {
-    case 'order.created':
-      // A payment may have been seen first (another node's listener got the created event).
-      orders.set(event.id, { status: 'pending', ...known, id: event.id, customer: event.customer, total: event.total });
-      break;
-    case 'order.paid':
-      orders.set(event.id, { ...known, id: event.id, status: 'paid' });
-      break;
-    case 'order.failed':
-      orders.set(event.id, { ...known, id: event.id, status: 'failed', error: event.error });
-      break;
-    default:
-      ctx.logger.debug(`orders-view: ignoring ${ctx.caller?.event}`);
+  if (!(event.status in STAGE)) {
+    ctx.logger.warn(`orders-view: ignoring ${event.id} with status ${event.status}`);
+    return;
   }
+  const known = orders.get(event.id);
+  const status = known !== undefined && STAGE[known.status] > STAGE[event.status] ? known.status : event.status;
+  orders.set(event.id, { ...known, ...event, status });
 }
