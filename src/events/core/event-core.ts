@@ -57,7 +57,7 @@ export class Subscriber implements Disposable {
   /** Set by {@link EventCore.subscribe} right after construction. */
   registration!: PatternRegistration<Subscriber>;
   /**
-   * The plan of every name this subscriber alone matches, made the first time one is published. It
+   * @internal The plan of every name this subscriber alone matches, made the first time one is published. It
    * depends on nothing else: a second match, or a second member of its slot, matches the same names.
    */
   soloPlan: Plan | undefined = undefined;
@@ -110,7 +110,7 @@ function soloSlot(subscriber: Subscriber): Slot {
   };
 }
 
-/** Everything precomputed about one event name; rebuilt after a change of a pattern that matches it. */
+/** @internal Everything precomputed about one event name; rebuilt after a change of a pattern that matches it. */
 class Plan {
   // eslint-disable-next-line @typescript-eslint/max-params -- a record of precomputed flags, built only by planFor
   constructor(
