@@ -32,6 +32,13 @@ const TIMEOUT_S = Number(process.env['CURVE_TIMEOUT_S'] ?? 60);
 const ROUNDS = 5;
 /** A size stops taking rounds once it has spent this much CPU (at least one round is always taken). */
 const ROUND_BUDGET_MS = 2_000;
+/**
+ * A size whose rounds are short keeps taking them, up to this many, while it has spent less than
+ * {@link SHORT_BUDGET_MS}: the median of a few millisecond-long rounds moves with every pause of the
+ * machine, and the small size of a curve is the one that divides.
+ */
+const MAX_ROUNDS = 25;
+const SHORT_BUDGET_MS = 500;
 
 interface Path {
   readonly id: string;
@@ -453,13 +460,17 @@ interface Point {
 }
 
 async function measurePath(path: Path): Promise<void> {
-  // Warm-up at a tenth of the first size, so that the first size is not measured cold.
-  await path.run(Math.max(1, Math.round(path.sizes[0] / 10)));
+  // One round at the first size first, so that it is not measured cold.
+  await path.run(path.sizes[0]);
   for (const size of path.sizes) {
     const values: number[] = [];
     let spent = 0;
-    const rounds = path.measure === 'time' ? ROUNDS : 1;
-    while (values.length < rounds && (values.length === 0 || spent < ROUND_BUDGET_MS)) {
+    const byTime = path.measure === 'time';
+    const more = (): boolean =>
+      values.length === 0 ||
+      (byTime && values.length < ROUNDS && spent < ROUND_BUDGET_MS) ||
+      (byTime && values.length < MAX_ROUNDS && spent < SHORT_BUDGET_MS);
+    while (more()) {
       const started = cpuNowMs();
       values.push(await path.run(size));
       spent += cpuNowMs() - started;
@@ -553,7 +564,7 @@ function main(): void {
     'value = growth of the cost per item from the smaller size to the larger (1.0 = linear); paths that sort are allowed 2×, the others 1.5×',
     '"in total" rows must stay bounded: their total may not grow with the work',
     'a "(control)" row runs the same steps on a peer, with no target: growth the peer shows too comes from the machine (caches, garbage collection), not from an algorithm',
-    `time = process CPU time, median of up to ${ROUNDS} rounds per size; each path in its own process, stopped after ${TIMEOUT_S} s`,
+    `time = process CPU time, median of up to ${ROUNDS} rounds per size (up to ${MAX_ROUNDS} when they are short); each path in its own process, stopped after ${TIMEOUT_S} s`,
     ...(QUICK ? ['BENCH_QUICK=1: sizes divided by 10, for development only'] : []),
     `case took ${seconds.toFixed(0)} s`,
   );
