@@ -168,6 +168,11 @@ describe.skipIf(skipNats)('examples/shop as a cluster of three kindling run proc
       if (message?.subject === `${prefix}.dlq.payments`) letters.push(message.header.get('Kindling-Id'));
     }
     expect(letters).toEqual([id]);
+    // The CLI reads them through the cluster: any node answers for the shared channel.
+    const listed = await kindling(['dead-letters', target, 'payments'], { env });
+    expect(listed.err).toBe('');
+    expect(listed.out).toContain(id);
+    expect(listed.out).toContain('card ending 0002 declined (attempt 3)');
   });
 
   it('applies a new endpoint to the cluster, and all three nodes serve it', async () => {

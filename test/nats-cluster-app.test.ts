@@ -1,6 +1,6 @@
 // Apps of a cluster in this process, on the real JetStream: the manifest's cluster key, what a node
 // says about itself on the bus, and the cluster's admin subjects against hostile requests.
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { RegistryLog } from '../src/transport/nats/registry-log.js';
 import { resolveCluster } from '../boot/cluster/cluster-address.js';
 import { parseBootManifest } from '../boot/app/manifest.js';
 import { copyReplicas } from './support/replicas.js';
-import { NATS_URL, skipNats } from './support/nats-harness.js';
+import { deleteStreams, NATS_URL, skipNats, uniquePrefix } from './support/nats-harness.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -110,6 +110,8 @@ describe.skipIf(skipNats)('an app of a cluster, in this process', () => {
       encoder.encode('{"route": "POST /apply", "body": {"ops": [{"op": "create", "entry": {"id": "x"}}]}}'),
       encoder.encode('{"route": "POST /dry-run", "body": {"ops": [], "extra": 1}}'),
       encoder.encode('{"route": "POST /rollback", "body": {"revision": -1}}'),
+      encoder.encode('{"route": "POST /dead-letters", "body": {"channel": 42}}'),
+      encoder.encode('{"route": "POST /redrive", "body": {"channel": "payments"}}'),
       encoder.encode(JSON.stringify({ route: 'GET /status', body: { ['__proto__']: { polluted: true } } })),
     ];
     for (const subject of subjects) {
@@ -180,6 +182,69 @@ describe.skipIf(skipNats)('an app of a cluster, in this process', () => {
         expect(source.nodes()[0]?.problem).toMatch(/could not apply revision 2 \(entry replicas:broken\)/);
       } finally {
         source.dispose();
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('reads and re-drives dead letters through the cluster when the channels are on JetStream', async () => {
+    const { dir, cluster } = await newApp();
+    // The events component on the same NATS server, with subjects and streams of its own.
+    const prefix = uniquePrefix();
+    const manifest = join(dir, 'kindling.yaml');
+    await writeFile(
+      manifest,
+      (await readFile(manifest, 'utf8')).replace(
+        '  - events\n',
+        `  - name: events\n    config: { nats: { url: ${JSON.stringify(NATS_URL)}, prefix: ${JSON.stringify(prefix)} } }\n`,
+      ),
+    );
+    const app = await start(dir, 'one');
+    const client = new ClusterClient({ nats: NATS_URL, cluster });
+    try {
+      const bus = app.boot.context.container.get<EventBus>(EventBus);
+      let calls = 0;
+      const subscription = await bus.channels.subscribe('payments', {
+        group: 'billing',
+        maxRetries: 0,
+        handler: () => {
+          calls++;
+          throw new Error('card declined');
+        },
+      });
+      await bus.channels.send('payments', { order: 7 }, { id: 'order-7' });
+      let answer = await client.deadLetters({ channel: 'payments' });
+      for (let i = 0; i < 250 && answer.letters.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        answer = await client.deadLetters({ channel: 'payments' });
+      }
+      expect(answer.counts).toEqual({ payments: 1 });
+      expect(answer.letters).toMatchObject([{ channel: 'payments', group: 'billing', id: 'order-7' }]);
+      expect(answer.letters[0]?.error).toMatch(/card declined/);
+      expect(answer.pending).toEqual([{ channel: 'payments', group: 'billing', waiting: 0, inFlight: 0 }]);
+      // The re-drive goes through a node in sync and hands the message to the group again.
+      const redriven = await client.redrive({ channel: 'payments', all: true });
+      expect(redriven.ids).toEqual(['order-7']);
+      for (let i = 0; i < 250 && calls < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(calls).toBe(2);
+      await subscription.close();
+    } finally {
+      await client.close();
+      await app.shutdown();
+      await deleteStreams(nc, prefix);
+    }
+  });
+
+  it('refuses dead letters through the cluster when each node keeps its channels in process, naming the node', async () => {
+    const { dir, cluster } = await newApp();
+    await start(dir, 'solo');
+    const client = new ClusterClient({ nats: NATS_URL, cluster });
+    try {
+      for (const ask of [() => client.deadLetters({}), () => client.redrive({ channel: 'payments', all: true })]) {
+        const refused = await ask().catch((error: unknown) => error);
+        expect(KindlingError.is(refused) && refused.code).toBe('INVALID');
+        expect(String((refused as Error).message)).toMatch(/node solo keeps its durable channels in its own process/);
       }
     } finally {
       await client.close();

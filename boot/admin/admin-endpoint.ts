@@ -6,6 +6,7 @@ import type { StatePaths } from '../state/state-dir.js';
 import { toAdminEntries, toAdminHistory, toAdminResult } from './admin-protocol.js';
 import type { AdminPhase, AdminStatus } from './admin-protocol.js';
 import { AdminServer } from './admin-server.js';
+import { channelHandlers } from './channel-handlers.js';
 import type { AdminHandlers, AdminServerOptions } from './admin-server.js';
 
 /** Options of {@link AdminEndpoint.listen}. */
@@ -145,21 +146,7 @@ export class AdminEndpoint {
         const { state } = this.requireReady();
         return { path: state.paths.journal, ...state.compact() };
       },
-      deadLetters: async (request) => {
-        const channels = this.requireChannels();
-        const [counts, pending] = await Promise.all([channels.deadLetterCounts(), channels.pendingCounts()]);
-        const letters =
-          request.channel === undefined ? [] : await channels.deadLetters(request.channel, request.max ?? 100);
-        return { counts, pending, letters };
-      },
-      redrive: (request) => {
-        const { channel, ids, olderThanMs, group } = request;
-        return this.requireChannels().redrive(channel, {
-          ...(ids === undefined ? {} : { ids }),
-          ...(olderThanMs === undefined ? {} : { olderThanMs }),
-          ...(group === undefined ? {} : { group }),
-        });
-      },
+      ...channelHandlers(() => this.requireChannels()),
     };
   }
 }

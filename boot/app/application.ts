@@ -184,15 +184,16 @@ export class Application {
       await this.closeState();
       throw error;
     }
-    if (this.member !== undefined) return this.startClusterNode(this.member);
-    this.durable?.track(this.registry);
-    this.admin?.track(this.registry);
     // The events component binds the bus under its token: its durable channels are reachable by the CLI.
     const container = this.boot.context.container;
-    if (container.isBound(EventBus)) {
-      const bus = container.get<EventBus>(EventBus);
-      this.admin?.trackChannels(() => bus.channels);
+    const bus = container.isBound(EventBus) ? container.get<EventBus>(EventBus) : undefined;
+    if (this.member !== undefined) {
+      if (bus !== undefined) this.member.trackChannels(() => bus.channels);
+      return this.startClusterNode(this.member);
     }
+    this.durable?.track(this.registry);
+    this.admin?.track(this.registry);
+    if (bus !== undefined) this.admin?.trackChannels(() => bus.channels);
     const run = (): Promise<ReloadOutcome> => this.runReload([], true);
     this.reloading = this.reloading.then(run, run);
     const outcome = await this.reloading;

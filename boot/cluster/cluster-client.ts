@@ -95,12 +95,14 @@ export class ClusterClient {
     return this.call(this.subjects.write, 'POST /compact', {});
   }
 
-  deadLetters(_body: AdminDeadLettersRequest): Promise<AdminDeadLetters> {
-    return Promise.reject(this.perNode('dead-letters'));
+  /** Dead letters and pending counts of the bus's durable channels, when they are on JetStream (any node reads them). */
+  deadLetters(body: AdminDeadLettersRequest): Promise<AdminDeadLetters> {
+    return this.call(this.subjects.read, 'POST /dead-letters', body);
   }
 
-  redrive(_body: AdminRedriveRequest): Promise<AdminRedriveResult> {
-    return Promise.reject(this.perNode('redrive'));
+  /** Sends dead letters again, through a node in sync with the cluster. */
+  redrive(body: AdminRedriveRequest): Promise<AdminRedriveResult> {
+    return this.call(this.subjects.write, 'POST /redrive', body);
   }
 
   /** Every live node's status (those that answer within the time limit), by name. */
@@ -127,13 +129,6 @@ export class ClusterClient {
   async close(): Promise<void> {
     const connection = await this.connection?.catch(() => undefined);
     await connection?.close().catch(() => undefined);
-  }
-
-  private perNode(command: string): KindlingError {
-    return new KindlingError(
-      'INVALID',
-      `${this.where}: durable channels belong to the bus, not to the registry; run kindling ${command} against one node's state directory`,
-    );
   }
 
   private connect(): Promise<NatsConnection> {

@@ -6,6 +6,8 @@
 import { hostname } from 'node:os';
 import { KindlingError, messageOf, toDisposable } from 'kindling';
 import type { ApplyResult, Disposable, Logger, Registry, RegistryOp } from 'kindling';
+import type { Channels } from 'kindling/events';
+import { JetStreamChannels } from '../../src/transport/nats/durable-channels.js';
 import { RegistryLog } from '../../src/transport/nats/registry-log.js';
 import {
   connectNats,
@@ -33,6 +35,7 @@ import type {
   WireError,
 } from '../admin/admin-protocol.js';
 import { dispatchAdmin, type AdminHandlers } from '../admin/admin-server.js';
+import { channelHandlers } from '../admin/channel-handlers.js';
 import { ClusterNode, type ClusterNodeStatus } from '../state/cluster-node.js';
 import { ClusterState } from '../state/cluster-state.js';
 import { clusterSubjects, type ClusterSubjects } from './cluster-subjects.js';
@@ -79,6 +82,7 @@ const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 export class ClusterMember implements ClusterMembership {
   private node: ClusterNode | undefined;
   private registry: Registry | undefined;
+  private channels: (() => Channels) | undefined;
   private readonly subscriptions: Responder[] = [];
   /** The subscription of this node to the write queue: held only while the node is in sync. */
   private writes: Responder | undefined;
@@ -303,6 +307,32 @@ export class ClusterMember implements ClusterMembership {
     );
   }
 
+  /** The event bus's durable channels, which `kindling dead-letters` and `kindling redrive` reach through the cluster. */
+  trackChannels(channels: () => Channels): void {
+    this.channels = channels;
+  }
+
+  /**
+   * The channels every node shares (on JetStream), which any node can read and re-drive for the
+   * cluster. In-process channels are one node's own: asked through the cluster, a node would answer
+   * for itself only, so it refuses and says where they are.
+   */
+  private sharedChannels(): Channels {
+    const channels = this.channels?.();
+    if (channels === undefined)
+      throw new KindlingError(
+        'NOT_FOUND',
+        `${this.options.app.name} has no event bus, so no durable channels: load the events component`,
+      );
+    if (!(channels instanceof JetStreamChannels))
+      throw new KindlingError(
+        'INVALID',
+        `node ${this.nodeName} keeps its durable channels in its own process (its event bus is not on NATS), so the cluster has no one store of them: set KINDLING_NATS_URL for the events component to keep them on JetStream, or open that node's inspector (kindling run --inspect)`,
+        { details: { node: this.nodeName } },
+      );
+    return channels;
+  }
+
   private requireRegistry(): Registry {
     this.requireNode();
     return this.registry as Registry;
@@ -448,6 +478,7 @@ export class ClusterMember implements ClusterMembership {
           await this.propose(ops, { source: `rollback to ${request.revision}`, expectRevision: base }),
         );
       },
+      ...channelHandlers(() => this.sharedChannels()),
     };
   }
 }
