@@ -24,7 +24,7 @@ import {
 } from '../bus-fixture.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
-const ROUNDS = QUICK ? 3 : 7;
+const ROUNDS = QUICK ? 3 : 15;
 const CHURN_SUBSCRIPTIONS = 10_000;
 const CHURN_STEPS = QUICK ? 2_000 : 20_000;
 const UNIQUE_PER_ROUND = QUICK ? 20_000 : 200_000;
