@@ -8,7 +8,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { HandlerRegistry, Registry } from 'kindling';
+import { HandlerRegistry, Registry, silentLogger } from 'kindling';
 import { DefaultEventBus } from 'kindling/events';
 import { Inspector } from '../boot/inspector/inspector-server.js';
 import { busyOrders } from './support/busy-channel.js';
@@ -128,7 +128,13 @@ describe.skipIf(skipChromium)('the inspector page in Chromium', () => {
     // An inspector in this process, over a bus whose channels this test drives.
     const bus = new DefaultEventBus({ nodeID: 'channels-1' });
     const registry = new Registry({ handlers: new HandlerRegistry(), acceptKinds: ['config.*'], events: bus });
-    const inspector = await Inspector.start({ name: 'channels', registry, bus, limits: { pollMs: 50 } });
+    const inspector = await Inspector.start({
+      name: 'channels',
+      registry,
+      bus,
+      logger: silentLogger,
+      limits: { pollMs: 50 },
+    });
     let release = (): void => {};
     try {
       release = await busyOrders(bus.channels, 2, 5);
