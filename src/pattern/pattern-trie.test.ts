@@ -70,7 +70,12 @@ describe('PatternSet under change', () => {
   const name = fc.array(fc.constantFrom(...words), { minLength: 1, maxLength: 3 }).map((s) => s.join('.'));
   const pattern = (segments: string[]): fc.Arbitrary<string> =>
     fc.array(fc.constantFrom(...segments), { minLength: 1, maxLength: 3 }).map((s) => s.join('.'));
-  type Step = { op: 'add'; pattern: string } | { op: 'remove'; pick: number } | { op: 'match'; name: string };
+  type Step =
+    | { op: 'add'; pattern: string }
+    | { op: 'remove'; pick: number }
+    | { op: 'match'; name: string }
+    // A registration that comes and goes (the set may put back what it knew), looked up in between or not.
+    | { op: 'blip'; pattern: string; lookup: string | undefined };
   const steps = (segments: string[]): fc.Arbitrary<Step[]> =>
     fc.array(
       fc.oneof(
@@ -78,6 +83,9 @@ describe('PatternSet under change', () => {
         fc.nat().map((pick): Step => ({ op: 'remove', pick })),
         name.map((n): Step => ({ op: 'match', name: n })),
         name.map((n): Step => ({ op: 'match', name: n })),
+        fc
+          .record({ pattern: fc.oneof(name, pattern(segments)), lookup: fc.option(name, { nil: undefined }) })
+          .map(({ pattern: p, lookup }): Step => ({ op: 'blip', pattern: p, lookup })),
       ),
       { maxLength: 80 },
     );
@@ -94,6 +102,16 @@ describe('PatternSet under change', () => {
             if (step.op === 'add') {
               const id = next++;
               live.push({ id, pattern: step.pattern, registration: set.add(step.pattern, id) });
+            } else if (step.op === 'blip') {
+              const id = next++;
+              const registration = set.add(step.pattern, id);
+              if (step.lookup !== undefined) {
+                const expected = [...live, { id, pattern: step.pattern }]
+                  .filter((r) => matches(r.pattern, step.lookup as string))
+                  .map((r) => r.id);
+                expect(set.match(step.lookup)).toEqual(expected);
+              }
+              registration.dispose();
             } else if (step.op === 'remove') {
               if (live.length === 0) continue;
               const [gone] = live.splice(step.pick % live.length, 1);
@@ -112,6 +130,29 @@ describe('PatternSet under change', () => {
       );
     });
   }
+
+  it('puts back what it knew when a registration comes and goes, and only when nothing else changed between', () => {
+    const set = new PatternSet<number>('event');
+    set.add('a.b', 1);
+    const wildcard = set.add('a.*', 2);
+    const before = set.match('a.b');
+    expect(before).toEqual([1, 2]);
+    // Comes and goes, looked up in between: the answer from before comes back (the same array).
+    const blip = set.add('a.b', 3);
+    expect(set.match('a.b')).toEqual([1, 2, 3]);
+    blip.dispose();
+    expect(set.match('a.b')).toBe(before);
+    // Another registration removed between: the name is resolved again.
+    const second = set.add('a.b', 4);
+    wildcard.dispose();
+    second.dispose();
+    expect(set.match('a.b')).toEqual([1]);
+    // A wildcard added between: the same.
+    const third = set.add('a.b', 5);
+    set.add('*.b', 6);
+    third.dispose();
+    expect(set.match('a.b')).toEqual([1, 6]);
+  });
 
   it('removes any one of many registrations of one name, keeping the others in order', () => {
     const set = new PatternSet<number>('event');

@@ -127,6 +127,15 @@ export class PatternSet<T> {
   private answers: ResolutionCache<readonly T[]> | undefined;
   private seq = 0;
   private count = 0;
+  /**
+   * What the caches held for an exact name before its latest registration was added, kept until
+   * the next change: when that next change removes the same registration, the name's matches are
+   * what they were, and the answers come back instead of being resolved again (a subscription
+   * that comes and goes, as a request waiting for its reply does).
+   */
+  private parkedName: string | undefined = undefined;
+  private parkedRegistration: PatternRegistration<T> | undefined = undefined;
+  private readonly parkedValues: unknown[] = [];
 
   constructor(readonly dialect: PatternDialect) {}
 
@@ -154,6 +163,8 @@ export class PatternSet<T> {
     entry.last = registration;
     entry.count++;
     this.count++;
+    if (entry.test === undefined) this.park(entry.source, registration);
+    else if (this.parkedRegistration !== undefined) this.unparkNothing();
     this.changed(entry);
     return registration;
   }
@@ -245,8 +256,14 @@ export class PatternSet<T> {
     registration.prev = registration.next = undefined;
     entry.count--;
     this.count--;
+    // Parked only by the last change: its own add.
+    const restore = registration === this.parkedRegistration;
     if (entry.count === 0) this.dropEntry(entry);
-    this.changed(entry);
+    if (restore) this.unpark();
+    else {
+      if (this.parkedRegistration !== undefined) this.unparkNothing();
+      this.changed(entry);
+    }
   }
 
   private newEntry(pattern: string): PatternEntry<T> {
@@ -301,6 +318,35 @@ export class PatternSet<T> {
       if (children.size === 0) parent.children = undefined;
       node = parent;
     }
+  }
+
+  /** Keeps what each cache holds for `name` before `registration` (just added to its exact entry) changes it. */
+  private park(name: string, registration: PatternRegistration<T>): void {
+    const caches = this.caches;
+    if (caches.length === 0) return;
+    this.parkedName = name;
+    this.parkedRegistration = registration;
+    for (let i = 0; i < caches.length; i++) this.parkedValues[i] = (caches[i] as ResolutionCache<unknown>).peek(name);
+  }
+
+  /** Puts back what {@link park} kept: the parked registration is gone again and nothing else changed. */
+  private unpark(): void {
+    const caches = this.caches;
+    const name = this.parkedName as string;
+    for (let i = 0; i < caches.length; i++) {
+      const cache = caches[i] as ResolutionCache<unknown>;
+      const value = this.parkedValues[i];
+      if (value === undefined) cache.forget(name);
+      else cache.set(name, value);
+      this.parkedValues[i] = undefined;
+    }
+    this.parkedRegistration = undefined;
+  }
+
+  /** Lets go of what {@link park} kept: something else changed first. */
+  private unparkNothing(): void {
+    this.parkedRegistration = undefined;
+    this.parkedValues.fill(undefined);
   }
 
   /** Forgets the cached answers that a change of `entry`'s registrations makes stale. */

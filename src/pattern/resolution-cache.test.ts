@@ -98,6 +98,20 @@ describe('ResolutionCache', () => {
     expect(cache.get('again')).toBe(2);
   });
 
+  it('peeks at a name without keeping it in use', () => {
+    const cache = new ResolutionCache<string>(4);
+    cache.set('a', 'first');
+    expect(cache.peek('a')).toBe('first');
+    expect(cache.peek('b')).toBeUndefined();
+    // Peeked at but never read, 'a' leaves with its generation as new names come.
+    for (let i = 0; i < 8; i++) {
+      cache.set(`n${i}`, 'passing');
+      cache.peek('a');
+    }
+    expect(cache.peek('a')).toBeUndefined();
+    expect(cache.get('a')).toBeUndefined();
+  });
+
   it('has a documented default limit and refuses a limit below 2', () => {
     expect(new ResolutionCache().limit).toBe(RESOLUTION_CACHE_LIMIT);
     expect(() => new ResolutionCache(1)).toThrow(/at least 2 names/);

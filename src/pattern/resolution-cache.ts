@@ -69,6 +69,11 @@ export class ResolutionCache<V> {
     return value;
   }
 
+  /** The cached answer for `name`, or `undefined`, without counting as a use (no move between generations). */
+  peek(name: string): V | undefined {
+    return this.young.get(name) ?? this.old.get(name);
+  }
+
   /** Caches `value` (never `undefined`) for `name`. */
   set(name: string, value: V): void {
     this.lastName = undefined;
