@@ -4,10 +4,8 @@ import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LogFields, Logger } from 'kindling';
-import type { Application, ReloadOutcome } from 'kindling/boot';
-import { main } from '../boot/cli/main.js';
 import { fetchOnce } from './support/http-client.js';
+import { startWatchedRun, type WatchedRun } from './support/watched-run.js';
 
 const root = resolve(import.meta.dirname, '..');
 const example = join(root, 'examples/hello');
@@ -21,79 +19,34 @@ async function copyExample(): Promise<string> {
   return dir;
 }
 
-function memoryLogger(lines: string[]): Logger {
-  const write = (level: string) => (message: string, _fields?: LogFields) => void lines.push(`${level} ${message}`);
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
-}
-
 describe('examples/hello under `kindling run --watch` (in process)', () => {
-  let dir: string;
-  let app: Application;
-  let base: string;
-  let exited: Promise<number>;
-  const stop = new AbortController();
-  const stdout: string[] = [];
-  const logs: string[] = [];
-  const waiting: { accepts: (outcome: ReloadOutcome) => boolean; resolve: (outcome: ReloadOutcome) => void }[] = [];
-
-  /**
-   * Writes a file of the app and resolves with the watcher's next outcome: by default the next one
-   * that applied or refused something (a write may reach the watcher as more than one event).
-   */
-  async function edit(
-    path: string,
-    change: (text: string) => string,
-    accepts: (outcome: ReloadOutcome) => boolean = (outcome) => outcome.status !== 'unchanged',
-  ): Promise<ReloadOutcome> {
-    const file = join(dir, path);
-    const outcome = new Promise<ReloadOutcome>((resolve) => waiting.push({ accepts, resolve }));
-    await writeFile(file, change(await readFile(file, 'utf8')));
-    return outcome;
-  }
+  let run: WatchedRun;
 
   beforeAll(async () => {
-    dir = await copyExample();
-    const ready = new Promise<Application>((resolve, reject) => {
-      exited = main(['run', dir, '--watch'], {
-        stdout: (text) => void stdout.push(text),
-        stderr: (text) => reject(new Error(text)),
-        logger: memoryLogger(logs),
-        handleSignals: false,
-        signal: stop.signal,
-        onReady: resolve,
-        onReload: (outcome) => {
-          if (waiting[0]?.accepts(outcome) === true) waiting.shift()?.resolve(outcome);
-        },
-      });
-      exited.then((code) => reject(new Error(`kindling run exited early with ${code}`)), reject);
-    });
-    app = await ready;
-    base = stdout.join('').match(/http:\/\/127\.0\.0\.1:\d+/)?.[0] ?? '';
+    run = await startWatchedRun(await copyExample());
   });
 
   afterAll(async () => {
-    stop.abort();
-    expect(await exited).toBe(0);
-    await rm(dir, { recursive: true, force: true });
+    expect(await run.stop()).toBe(0);
   });
 
   it('prints where it listens', () => {
-    expect(stdout.join('')).toMatch(
+    expect(run.stdout.join('')).toMatch(
       /^hello is running \(registry revision 1, 8 entries\)\n {2}hello:server {2}http:\/\/127\.0\.0\.1:\d+\n/,
     );
   });
 
   it('serves GET / over real HTTP', async () => {
-    const response = await fetchOnce(`${base}/`);
+    const response = await fetchOnce(`${run.base}/`);
     expect(await response.json()).toEqual({ app: 'hello', try: ['GET /hello/:name', 'POST /echo'] });
   });
 
   it('serves GET /hello/:name with the name from the path', async () => {
-    expect(await (await fetchOnce(`${base}/hello/Ada?shout=1`)).json()).toEqual({ message: 'HELLO, ADA!' });
+    expect(await (await fetchOnce(`${run.base}/hello/Ada?shout=1`)).json()).toEqual({ message: 'HELLO, ADA!' });
   });
 
   it('serves POST /echo with the JSON body it was sent', async () => {
-    const response = await fetchOnce(`${base}/echo`, {
+    const response = await fetchOnce(`${run.base}/echo`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"n":1}',
@@ -101,59 +54,59 @@ describe('examples/hello under `kindling run --watch` (in process)', () => {
     expect(await response.json()).toEqual({ received: { n: 1 }, type: 'application/json' });
   });
 
-  it('logs each committed change through the example observer', () => {
-    expect(logs).toContain('info [registry] revision 1: + http.endpoint hello:get-hello');
+  it('run.logs each committed change through the example observer', () => {
+    expect(run.logs).toContain('info [registry] revision 1: + http.endpoint hello:get-hello');
   });
 
   it('applies a good YAML edit as one batch and serves it', async () => {
-    const outcome = await edit('registry/http.yaml', (text) =>
+    const outcome = await run.edit('registry/http.yaml', (text) =>
       text.replace('path: /hello/:name', 'path: /greet/:name'),
     );
     expect(outcome).toMatchObject({ status: 'applied', changes: ['~hello:get-hello'] });
-    expect((await fetchOnce(`${base}/greet/Bo`)).status).toBe(200);
-    expect((await fetchOnce(`${base}/hello/Bo`)).status).toBe(404);
+    expect((await fetchOnce(`${run.base}/greet/Bo`)).status).toBe(200);
+    expect((await fetchOnce(`${run.base}/hello/Bo`)).status).toBe(404);
   });
 
   it('reloads an edited function file and serves the new version', async () => {
-    const outcome = await edit('functions/greet.js', (text) =>
+    const outcome = await run.edit('functions/greet.js', (text) =>
       text.replace('`Hello, ${request.params.name}!`', '`Howdy, ${request.params.name}!`'),
     );
     expect(outcome).toMatchObject({ status: 'applied', changes: ['~hello:greet'] });
-    expect(await (await fetchOnce(`${base}/greet/Cy`)).json()).toEqual({ message: 'Howdy, Cy!' });
+    expect(await (await fetchOnce(`${run.base}/greet/Cy`)).json()).toEqual({ message: 'Howdy, Cy!' });
   });
 
   it('refuses a YAML edit that is not valid, printing file:line:col, and keeps serving the previous version', async () => {
-    const revision = app.registry.revision;
-    const outcome = await edit('registry/http.yaml', (text) => text.replace('method: POST', 'method: [POST'));
+    const revision = run.app.registry.revision;
+    const outcome = await run.edit('registry/http.yaml', (text) => text.replace('method: POST', 'method: [POST'));
     expect(outcome.status).toBe('refused');
-    expect(logs.at(-1)).toMatch(
+    expect(run.logs.at(-1)).toMatch(
       new RegExp(
-        `^error change refused, still serving revision ${revision}:\\n[^]*${join(dir, 'registry/http.yaml')}:\\d+:\\d+: `,
+        `^error change refused, still serving revision ${revision}:\\n[^]*${join(run.dir, 'registry/http.yaml')}:\\d+:\\d+: `,
       ),
     );
-    expect(app.registry.revision).toBe(revision);
-    expect((await fetchOnce(`${base}/echo`, { method: 'POST', body: 'still here' })).status).toBe(200);
+    expect(run.app.registry.revision).toBe(revision);
+    expect((await fetchOnce(`${run.base}/echo`, { method: 'POST', body: 'still here' })).status).toBe(200);
     // Undo the edit: the file is back to what was applied, so there is nothing to change.
     expect(
-      await edit(
+      await run.edit(
         'registry/http.yaml',
         (text) => text.replace('method: [POST', 'method: POST'),
         (outcome) => outcome.status === 'unchanged',
       ),
-    ).toMatchObject({ revision: app.registry.revision });
+    ).toMatchObject({ revision: run.app.registry.revision });
   });
 
   it('refuses a function edit that drops the export, printing file:line:col, and keeps serving the previous version', async () => {
-    const outcome = await edit('functions/echo.js', (text) =>
+    const outcome = await run.edit('functions/echo.js', (text) =>
       text.replace('export function echo', 'export function echoed'),
     );
     expect(outcome.status).toBe('refused');
     expect(outcome.status === 'refused' && outcome.message).toMatch(
       new RegExp(
-        `${join(dir, 'registry/functions.yaml')}:\\d+:\\d+: function hello:echo: module \\.\\./functions/echo\\.js has no export "echo"`,
+        `${join(run.dir, 'registry/functions.yaml')}:\\d+:\\d+: function hello:echo: module \\.\\./functions/echo\\.js has no export "echo"`,
       ),
     );
-    const response = await fetchOnce(`${base}/echo`, {
+    const response = await fetchOnce(`${run.base}/echo`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"n":2}',

@@ -1,13 +1,12 @@
 // examples/shop end to end: `kindling run --watch` on a copy of the example, driven over HTTP, with
 // hot edits of each reactive kind. Three real nodes of a cluster on NATS are in example-shop-cluster.test.ts.
-import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LogFields, Logger } from 'kindling';
-import type { Application, ReloadOutcome } from 'kindling/boot';
+import type { ReloadOutcome } from 'kindling/boot';
 import { main } from '../boot/cli/main.js';
 import { fetchOnce } from './support/http-client.js';
 import { copyShop } from './support/shop-copy.js';
+import { startWatchedRun, type WatchedRun } from './support/watched-run.js';
 
 interface Order {
   readonly id: string;
@@ -29,36 +28,19 @@ const tea = { customer: 'ada', card: '4242 4242 4242 4242', items: [{ sku: 'tea'
 const declined = { customer: 'bo', card: '4000 0000 0000 0002', items: [{ sku: 'mug', qty: 1, price: 9 }] };
 
 describe('examples/shop under `kindling run --watch` (in process)', () => {
-  let dir: string;
-  let app: Application;
-  let base: string;
-  let exited: Promise<number>;
-  const stop = new AbortController();
-  const stdout: string[] = [];
-  const logs: string[] = [];
-  const waiting: { accepts: (outcome: ReloadOutcome) => boolean; resolve: (outcome: ReloadOutcome) => void }[] = [];
+  let run: WatchedRun;
 
-  const logger: Logger = Object.fromEntries(
-    ['debug', 'info', 'warn', 'error'].map((level) => [
-      level,
-      (message: string, _fields?: LogFields) => void logs.push(`${level} ${message}`),
-    ]),
-  ) as unknown as Logger;
-
-  async function edit(path: string, change: (text: string) => string): Promise<ReloadOutcome> {
-    const file = join(dir, path);
-    const outcome = new Promise<ReloadOutcome>((resolve) =>
-      waiting.push({ accepts: (o) => o.status !== 'unchanged', resolve }),
-    );
-    const before = await readFile(file, 'utf8');
-    const after = change(before);
-    expect(after).not.toBe(before);
-    await writeFile(file, after);
-    return outcome;
+  /** {@link WatchedRun.edit}, checking that the change changes the file. */
+  function edit(path: string, change: (text: string) => string): Promise<ReloadOutcome> {
+    return run.edit(path, (before) => {
+      const after = change(before);
+      expect(after).not.toBe(before);
+      return after;
+    });
   }
 
   const post = async (body: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const response = await fetchOnce(`${base}/orders`, {
+    const response = await fetchOnce(`${run.base}/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -66,41 +48,23 @@ describe('examples/shop under `kindling run --watch` (in process)', () => {
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
   const orders = async (): Promise<Record<string, Order[]>> =>
-    (await (await fetchOnce(`${base}/orders`)).json()) as Record<string, Order[]>;
+    (await (await fetchOnce(`${run.base}/orders`)).json()) as Record<string, Order[]>;
   const statusOf = async (id: string): Promise<Order | undefined> =>
     Object.values(await orders())
       .flat()
       .find((order) => order.id === id);
-  const totals = (): string[] => logs.filter((line) => / totals(?: \([^)]*\))? at \S+: /.test(line));
+  const totals = (): string[] => run.logs.filter((line) => / totals(?: \([^)]*\))? at \S+: /.test(line));
 
   beforeAll(async () => {
-    dir = await copyShop();
-    const ready = new Promise<Application>((resolve, reject) => {
-      exited = main(['run', dir, '--watch'], {
-        stdout: (text) => void stdout.push(text),
-        stderr: (text) => reject(new Error(text)),
-        logger,
-        handleSignals: false,
-        signal: stop.signal,
-        onReady: resolve,
-        onReload: (outcome) => {
-          if (waiting[0]?.accepts(outcome) === true) waiting.shift()?.resolve(outcome);
-        },
-      });
-      exited.then((code) => reject(new Error(`kindling run exited early with ${code}`)), reject);
-    });
-    app = await ready;
-    base = stdout.join('').match(/http:\/\/127\.0\.0\.1:\d+/)?.[0] ?? '';
+    run = await startWatchedRun(await copyShop());
   });
 
   afterAll(async () => {
-    stop.abort();
-    expect(await exited).toBe(0);
-    await rm(dir, { recursive: true, force: true });
+    expect(await run.stop()).toBe(0);
   });
 
   it('boots the whole shop from its manifest', () => {
-    expect(stdout.join('')).toMatch(
+    expect(run.stdout.join('')).toMatch(
       /^shop is running \(registry revision 1, 15 entries\)\n {2}shop:server {2}http:\/\/127\.0\.0\.1:\d+\n/,
     );
   });
@@ -114,8 +78,8 @@ describe('examples/shop under `kindling run --watch` (in process)', () => {
       (found) => found?.status === 'paid',
     );
     expect(order).toMatchObject({ id, customer: 'ada', status: 'paid' });
-    expect(logs).toContain(`info charged 7.00 for ${id}`);
-    expect(logs).toContain(`info confirmation of ${id} sent to ada`);
+    expect(run.logs).toContain(`info charged 7.00 for ${id}`);
+    expect(run.logs).toContain(`info confirmation of ${id} sent to ada`);
   });
 
   it('refuses an invalid order with the problems, and places nothing', async () => {
@@ -143,7 +107,7 @@ describe('examples/shop under `kindling run --watch` (in process)', () => {
     );
     expect(order?.error).toBe('card ending 0002 declined (attempt 3)');
     let out = '';
-    const code = await main(['dead-letters', dir, 'payments', '--json'], {
+    const code = await main(['dead-letters', run.dir, 'payments', '--json'], {
       stdout: (text) => void (out += text),
       stderr: (text) => void (out += text),
       handleSignals: false,
@@ -173,7 +137,7 @@ describe('examples/shop under `kindling run --watch` (in process)', () => {
   });
 
   it('refuses a bad cron expression with file:line:col and the entry, and the timer keeps its schedule', async () => {
-    const revision = app.registry.revision;
+    const revision = run.app.registry.revision;
     const outcome = await edit(
       'registry/reactive.yaml',
       (text) => `${text}\n  - { name: nightly, kind: timer.cron, cron: "0 25 * * *", func: report-totals }\n`,
@@ -183,10 +147,10 @@ describe('examples/shop under `kindling run --watch` (in process)', () => {
     expect(message).toContain('entry shop:nightly (kind timer.cron)');
     expect(message).toMatch(
       new RegExp(
-        `data\\.cron: "0 25 \\* \\* \\*" is not a cron schedule croner reads: .*hour: 25 \\(${join(dir, 'registry/reactive.yaml')}:\\d+:\\d+\\)`,
+        `data\\.cron: "0 25 \\* \\* \\*" is not a cron schedule croner reads: .*hour: 25 \\(${join(run.dir, 'registry/reactive.yaml')}:\\d+:\\d+\\)`,
       ),
     );
-    expect(app.registry.revision).toBe(revision);
+    expect(run.app.registry.revision).toBe(revision);
     const seen = totals().length;
     await until(totals, (lines) => lines.length >= seen + 2);
   });
@@ -212,7 +176,7 @@ describe('examples/shop under `kindling run --watch` (in process)', () => {
     expect(outcome).toMatchObject({ status: 'applied', changes: ['~shop:orders-view'] });
     const id = String((await post(tea)).body['id']);
     await until(
-      () => logs,
+      () => run.logs,
       (lines) => lines.includes(`info charged 7.00 for ${id}`),
     );
     // Both statuses were broadcast before the charge was logged, and no listener matches them any more.
