@@ -1,15 +1,7 @@
-import { context, metrics, propagation, trace, SpanKind } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SpanKind, trace } from '@opentelemetry/api';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useInMemorySdk } from './support/otel-sdk.js';
 import { HttpServers } from 'kindling/components';
 import { bootTestApp } from 'kindling/testing';
 import { connect } from 'nats';
@@ -33,28 +25,7 @@ interface SpanLine {
   readonly attributes: Record<string, unknown>;
 }
 
-const spans = new InMemorySpanExporter();
-const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 });
-const meterProvider = new MeterProvider({ readers: [reader] });
-
-beforeAll(() => {
-  // Registered before boot, as docs/telemetry.md says.
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(tracerProvider);
-  metrics.setGlobalMeterProvider(meterProvider);
-});
-
-afterAll(async () => {
-  await tracerProvider.shutdown();
-  await meterProvider.shutdown();
-  trace.disable();
-  metrics.disable();
-  propagation.disable();
-  context.disable();
-});
+const { spans, metricExporter, reader } = useInMemorySdk();
 
 describe.skipIf(skipNats)('OpenTelemetry across processes', () => {
   it('an HTTP request, a function, NATS, a second process and a durable channel handler make one trace', async () => {
