@@ -1,5 +1,6 @@
 // The measuring side of `npm run bench`: every case is a script that measures, then reports one
 // JSON document on stdout for the runner (bench/run.ts) to tabulate.
+import { Bench } from 'tinybench';
 
 /** One line of a case's table: our figure beside a peer's, and how they compare. */
 export interface BenchRow {
@@ -141,4 +142,52 @@ export function calibrateCpu(run: (count: number) => void, targetMs: number): nu
     if (elapsed >= 20 || count >= 1 << 24) return Math.max(1, Math.round((count * targetMs) / Math.max(elapsed, 1e-3)));
     count *= 4;
   }
+}
+
+/** One subject of {@link interleavedRates}: `run(count)` does `count` units of its work. */
+export interface RatedSubject {
+  readonly name: string;
+  /** An asynchronous `run` is awaited. */
+  readonly async?: boolean;
+  run(count: number): unknown;
+}
+
+/** Options of {@link interleavedRates}. */
+export interface RoundOptions {
+  readonly rounds: number;
+  readonly timeMs: number;
+  readonly warmupMs: number;
+}
+
+/**
+ * Each subject's units per CPU-second: `rounds` tinybench runs in which every subject takes its turn
+ * (so that load on the machine hits them alike), each timing calls of `run(batches[name])` in CPU
+ * time and keeping the median call; the median over the rounds.
+ */
+export async function interleavedRates(
+  subjects: readonly RatedSubject[],
+  batches: ReadonlyMap<string, number>,
+  options: RoundOptions,
+): Promise<Record<string, number>> {
+  const samples = new Map<string, number[]>();
+  for (let round = 0; round < options.rounds; round++) {
+    const bench = new Bench({ time: options.timeMs, warmupTime: options.warmupMs, throws: true, now: cpuNowMs });
+    for (const subject of subjects) {
+      const batch = batches.get(subject.name) as number;
+      if (subject.async === true) bench.add(subject.name, async () => subject.run(batch));
+      else bench.add(subject.name, () => void subject.run(batch));
+    }
+    await bench.run();
+    for (const task of bench.tasks) {
+      const result = task.result;
+      if (result.state !== 'completed') throw new Error(`${task.name} did not complete: ${result.state}`);
+      samples.set(task.name, [
+        ...(samples.get(task.name) ?? []),
+        ((batches.get(task.name) as number) * 1000) / result.latency.p50,
+      ]);
+    }
+  }
+  const rates: Record<string, number> = {};
+  for (const [name, values] of samples) rates[name] = median(values);
+  return rates;
 }

@@ -18,10 +18,9 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import eventemitter2 from 'eventemitter2';
 import mittModule from 'mitt';
-import { Bench } from 'tinybench';
 import { silentLogger } from 'kindling';
 import { DefaultEventBus } from 'kindling/events';
-import { type BenchRow, calibrateCpu, compare, cpuNowMs, report } from '../harness.js';
+import { type BenchRow, calibrateCpu, compare, interleavedRates, report } from '../harness.js';
 import { type Background, backgroundPatterns, distinctHandlers, handled } from '../bus-fixture.js';
 
 const { EventEmitter2 } = eventemitter2;
@@ -115,29 +114,10 @@ async function child(config: Config): Promise<void> {
   const handlers = distinctHandlers(config.subscribers);
   const built = Object.values(factories).map((factory) => factory(config, handlers));
   const batches = new Map(built.map((subject) => [subject.name, calibrateCpu(subject.run, TARGET_CALL_MS)]));
-  const samples = new Map<string, number[]>();
-  for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, throws: true, now: cpuNowMs });
-    for (const subject of built) {
-      const batch = batches.get(subject.name) as number;
-      bench.add(subject.name, () => subject.run(batch));
-    }
-    await bench.run();
-    for (const task of bench.tasks) {
-      const result = task.result;
-      if (result.state !== 'completed') throw new Error(`${task.name} did not complete: ${result.state}`);
-      samples.set(task.name, [
-        ...(samples.get(task.name) ?? []),
-        ((batches.get(task.name) as number) * 1000) / result.latency.p50,
-      ]);
-    }
-  }
+  const rates = await interleavedRates(built, batches, { rounds: ROUNDS, timeMs: TIME_MS, warmupMs: WARMUP_MS });
   for (const subject of built) await subject.close?.();
-  const medians: Record<string, number> = {};
-  for (const [name, values] of samples)
-    medians[name] = [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
   if (handled.count === 0) throw new Error('no handler ran');
-  process.stdout.write(JSON.stringify(medians));
+  process.stdout.write(JSON.stringify(rates));
 }
 
 function measure(config: Config): Record<string, number> {

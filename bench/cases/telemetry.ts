@@ -15,10 +15,9 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { Bench } from 'tinybench';
 import { HandlerRegistry, Registry, silentLogger, type EntryListener } from 'kindling';
 import { DefaultEventBus } from 'kindling/events';
-import { type BenchRow, calibrateCpu, compare, cpuNowMs, report } from '../harness.js';
+import { type BenchRow, calibrateCpu, compare, interleavedRates, report } from '../harness.js';
 
 const NAME = 'bench.event';
 /**
@@ -111,31 +110,11 @@ async function child(mode: Mode): Promise<void> {
       subject.async === true ? 1 : calibrateCpu((count) => void subject.run(count), TARGET_CALL_MS),
     );
   }
-  const samples = new Map<string, number[]>();
-  for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, throws: true, now: cpuNowMs });
-    for (const subject of built) {
-      const batch = batches.get(subject.name) as number;
-      if (subject.async === true) bench.add(subject.name, async () => subject.run(batch));
-      else bench.add(subject.name, () => void subject.run(batch));
-    }
-    await bench.run();
-    for (const task of bench.tasks) {
-      const result = task.result;
-      if (result.state !== 'completed') throw new Error(`${task.name} did not complete: ${result.state}`);
-      samples.set(task.name, [
-        ...(samples.get(task.name) ?? []),
-        ((batches.get(task.name) as number) * 1000) / result.latency.p50,
-      ]);
-    }
-  }
+  const rates = await interleavedRates(built, batches, { rounds: ROUNDS, timeMs: TIME_MS, warmupMs: WARMUP_MS });
   await close();
   // The sink is read: no handler's work can be dropped.
   if (sink.sum === 0) throw new Error('no handler ran');
-  const medians: Record<string, number> = {};
-  for (const [name, values] of samples)
-    medians[name] = [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-  process.stdout.write(JSON.stringify(medians));
+  process.stdout.write(JSON.stringify(rates));
 }
 
 function measure(mode: Mode): Record<string, number> {
