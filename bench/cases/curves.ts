@@ -25,7 +25,7 @@ import { BootLoader, defineComponent } from 'kindling/boot';
 import { DefaultEventBus } from 'kindling/events';
 import { silentLogger } from 'kindling';
 import { consume, cpuNowMs, report, type BenchRow } from '../harness.js';
-import { emitterFaces, trailingBackground, type EmitterFace } from '../bus-fixture.js';
+import { EE2, emitterFaces, trailingBackground, type EmitterFace } from '../bus-fixture.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
 const TIMEOUT_S = Number(process.env['CURVE_TIMEOUT_S'] ?? 60);
@@ -270,6 +270,42 @@ async function churn(size: number, on: 'kindling' | 'EventEmitter' = 'kindling')
   return (ms / STEPS) * size;
 }
 
+/** The wildcard ramp on the bus, or on EventEmitter2 as its control. */
+function wildcardPath(on: 'kindling' | typeof EE2): Path {
+  return {
+    id: on === 'kindling' ? 'wildcard' : 'wildcard-ee2',
+    label: 'connections arriving, each subscribing user.<id>.* among the names cached',
+    item: 'connection',
+    items: 'connections',
+    sizes: [q(4_000), q(40_000)],
+    limit: 1.5,
+    measure: 'time',
+    ...(on === 'kindling' ? {} : { control: on }),
+    run: (n) => wildcardRamp(n, on),
+  };
+}
+
+/**
+ * Connections arriving one by one, as on a server that pushes each user's events: each subscribes
+ * `user.<id>.*` and then receives two events of its own. Every new wildcard must forget the cached
+ * names it can match; the cost per connection should not depend on how many names are cached.
+ */
+async function wildcardRamp(size: number, on: 'kindling' | typeof EE2): Promise<number> {
+  const target = (emitterFaces()[on] as () => EmitterFace)();
+  let received = 0;
+  const count = (): void => void received++;
+  const ms = await timed(() => {
+    for (let i = 0; i < size; i++) {
+      target.on(`user.${i}.*`, count);
+      target.emit(`user.${i}.updated`, i);
+      target.emit(`user.${i}.updated`, i);
+    }
+  });
+  await target.close();
+  if (received !== 2 * size) throw new Error(`wildcard ramp: ${received} of ${2 * size} delivered`);
+  return ms;
+}
+
 /** Publishing `size` names never published before, with a subscriber of `*.created` and 1,000 other patterns. */
 async function uniqueNames(size: number, what: 'time' | 'memory'): Promise<number> {
   const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
@@ -408,6 +444,8 @@ export const PATHS: readonly Path[] = [
   },
   churnPath('kindling'),
   churnPath('EventEmitter'),
+  wildcardPath('kindling'),
+  wildcardPath(EE2),
   {
     id: 'unique',
     label: 'unique event names, 1,000 other patterns',

@@ -192,4 +192,30 @@ describe('PatternSet under change', () => {
     expect(cache.get('order.paid')).toBeUndefined();
     expect(cache.get('user.deleted')).toBe('user.deleted');
   });
+
+  it('gives every name of its own registrations room in its caches, beyond the default limit', () => {
+    const set = new PatternSet<number>('event');
+    const count = RESOLUTION_CACHE_LIMIT * 2;
+    for (let i = 0; i < count; i++) set.add(`n${i}.changed`, i);
+    const plans = set.createCache<number>();
+    expect(plans.limit).toBe(2 * count);
+    for (let round = 0; round < 2; round++) for (let i = 0; i < count; i++) set.match(`n${i}.changed`);
+    expect(set.cachedNames).toBe(count);
+    // A cache given its own limit keeps it.
+    expect(set.createCache<number>(100).limit).toBe(100);
+  });
+
+  it('tests only the cached names a wildcard can reach when it comes and goes', () => {
+    const set = new PatternSet<string>('event');
+    for (let i = 0; i < 5000; i++) set.match(`user.${i}.updated`);
+    for (let i = 0; i < 5000; i++) set.match(`user.${i}.updated`);
+    expect(set.cachedNames).toBe(5000);
+    const sub = set.add('user.42.*', 'one user');
+    expect(set.match('user.42.updated')).toEqual(['one user']);
+    expect(set.match('user.43.updated')).toEqual([]);
+    sub.dispose();
+    expect(set.match('user.42.updated')).toEqual([]);
+    set.add('**.updated', 'every update');
+    expect(set.match('user.43.updated')).toEqual(['every update']);
+  });
 });

@@ -1,6 +1,6 @@
 import type { Disposable } from '../common/disposable.js';
 import { compilePattern, type CompiledPattern, type PatternDialect } from './kind-pattern.js';
-import { ResolutionCache } from './resolution-cache.js';
+import { RESOLUTION_CACHE_LIMIT, ResolutionCache, type NameScope } from './resolution-cache.js';
 
 /**
  * @internal One distinct pattern of a {@link PatternSet} and its registrations, oldest first, in a doubly
@@ -27,6 +27,15 @@ export class PatternEntry<T> {
     /** The literal trailing text every matching name ends with (`done` for `**.done`). */
     readonly trail: string,
   ) {}
+
+  /** The cached names a change of this wildcard entry can concern: its literal leading segments, or last one. */
+  scope(): NameScope {
+    const trail = this.trail;
+    return {
+      lead: this.lead === '' ? [] : this.lead.split('.', 2),
+      last: trail === '' ? undefined : trail.slice(trail.lastIndexOf('.') + 1),
+    };
+  }
 
   /** Whether `name` can match, cheaply first. */
   matches(name: string): boolean {
@@ -107,10 +116,13 @@ function collectMatches<T>(wild: readonly PatternEntry<T>[] | undefined, name: s
  *   literal segments sit in a second trie keyed by those segments from the last one back. A lookup
  *   walks the name's segments without splitting it.
  * - Adding or removing a registration costs constant time plus the cache upkeep: the answers cached
- *   for names the pattern can match are forgotten, and only those (one name for an exact pattern; a
- *   scan of the bounded cache for a wildcard).
- * - {@link match} caches answers in a {@link ResolutionCache} (bounded); a user with its own derived
- *   answers per name (the event bus's delivery plans) asks {@link createCache} for one that the set
+ *   for names the pattern can match are forgotten, and only those. An exact pattern forgets one name;
+ *   a wildcard tests the cached names that share its literal first two segments (or its first one,
+ *   or, starting with a wildcard, its last one), and only a pattern with no literal segment at
+ *   either end (`*`, `**`, `*.x.*`) tests every cached name.
+ * - {@link match} caches answers in a {@link ResolutionCache} (bounded by the larger of 16,384 names
+ *   and twice the registrations); a user with its own derived answers per name (the event bus's
+ *   delivery plans) asks {@link createCache} for one that the set
  *   keeps up to date the same way, and reads fresh answers with {@link resolve}.
  *
  * @example
@@ -124,6 +136,8 @@ export class PatternSet<T> {
   /** Every distinct pattern by source. */
   private readonly entries = new Map<string, PatternEntry<T>>();
   private readonly caches: ResolutionCache<unknown>[] = [];
+  /** The caches made without a limit of their own: their limit follows the registrations. */
+  private readonly growing: ResolutionCache<unknown>[] = [];
   private answers: ResolutionCache<readonly T[]> | undefined;
   private seq = 0;
   private count = 0;
@@ -163,6 +177,8 @@ export class PatternSet<T> {
     entry.last = registration;
     entry.count++;
     this.count++;
+    // Every name of a subscription has room in the caches: a limit of twice the registrations.
+    if (this.count > RESOLUTION_CACHE_LIMIT >> 1) for (const cache of this.growing) cache.raiseLimit(2 * this.count);
     if (entry.test === undefined) this.park(entry.source, registration);
     else if (this.parkedRegistration !== undefined) this.unparkNothing();
     this.changed(entry);
@@ -170,12 +186,17 @@ export class PatternSet<T> {
   }
 
   /**
-   * A cache of answers derived from this set (bounded by `limit`), which the set clears of every
-   * name whose matches change. Fill it with `resolve`.
+   * A cache of answers derived from this set, which the set clears of every name whose matches
+   * change. Fill it with `resolve`. Bounded by `limit`; without one, by the larger of
+   * {@link RESOLUTION_CACHE_LIMIT} and twice the most registrations the set has held.
    */
   createCache<V>(limit?: number): ResolutionCache<V> {
     const cache = new ResolutionCache<V>(limit);
     this.caches.push(cache);
+    if (limit === undefined) {
+      cache.raiseLimit(2 * this.count);
+      this.growing.push(cache);
+    }
     return cache;
   }
 
@@ -356,7 +377,8 @@ export class PatternSet<T> {
     if (entry.test === undefined) {
       for (const cache of caches) cache.forget(entry.source);
     } else {
-      for (const cache of caches) if (cache.size > 0) cache.forgetWhere((name) => entry.matches(name));
+      const scope = entry.scope();
+      for (const cache of caches) if (cache.size > 0) cache.forgetWhere((name) => entry.matches(name), scope);
     }
   }
 }

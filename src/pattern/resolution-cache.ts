@@ -1,16 +1,34 @@
 /**
- * How many event or kind names a {@link ResolutionCache} remembers at most. A name costs one map
- * entry and whatever was resolved for it; 16,384 names keep the cache to a few megabytes even
- * when every name has its own subscriber list, and cover the working set of an application that
- * publishes to ten thousand distinct names.
+ * How many event or kind names a {@link ResolutionCache} remembers at least. A name costs one map
+ * entry, its place in the cache's index and whatever was resolved for it; 16,384 names keep the
+ * cache to a few megabytes even when every name has its own subscriber list, and cover the working
+ * set of an application that publishes to ten thousand distinct names. A {@link PatternSet} raises
+ * the limit of its caches to twice the registrations it holds, so that a name of its own
+ * subscription always has room: what is cached stays proportional to what was registered, never to
+ * what was published.
  */
 export const RESOLUTION_CACHE_LIMIT = 16_384;
 
 /**
- * Bits of the filter of names offered once: 2^20 (128 KiB), three bits a name, so that at the limit
- * of 16,384 names about one name in 10,000 offered once passes it by collision.
+ * Bits of the filter of names offered once, per name of the limit: 64 (2^20 bits, 128 KiB, at the
+ * default limit), three bits a name, so that about one name in 10,000 offered once passes it by
+ * collision.
  */
-const SEEN_BITS = 1 << 20;
+const SEEN_BITS_PER_NAME = 64;
+
+/**
+ * The size from which a cache indexes its names for scoped forgets; a smaller one is scanned whole
+ * (cheaper than keeping an index up to date on every change of a few hundred names).
+ */
+const INDEX_FROM = 512;
+
+/** Which cached names a forget must test: those starting with `lead` segments or ending with a `last` one. */
+export interface NameScope {
+  /** Literal leading segments every name to forget starts with (`['user', '42']` for `user.42.*`). */
+  readonly lead: readonly string[];
+  /** A literal last segment every name to forget ends with (`done` for `**.done`), when `lead` is empty. */
+  readonly last: string | undefined;
+}
 
 /**
  * A bounded cache of what a name resolved to, kept in two generations. New answers go to the young
@@ -39,15 +57,49 @@ export class ResolutionCache<V> {
   /** Hashes of the names offered since the filter was last cleared, one bit each. */
   private seen: Int32Array | undefined = undefined;
   private seenCount = 0;
-  private readonly half: number;
+  private limitNow: number;
+  private half: number;
   /** The size at which the young generation turns old. */
-  private readonly youngLimit: number;
+  private youngLimit: number;
+  /** Made by the first scoped forget of a cache larger than {@link INDEX_FROM}, then kept up to date. */
+  private index: NameIndex | undefined = undefined;
 
-  constructor(readonly limit: number = RESOLUTION_CACHE_LIMIT) {
+  /**
+   * @param limit how many names the cache holds at most (raised by {@link raiseLimit}).
+   * @param indexFrom the size from which a scoped {@link forgetWhere} indexes the names (tests lower it).
+   */
+  constructor(
+    limit: number = RESOLUTION_CACHE_LIMIT,
+    private readonly indexFrom: number = INDEX_FROM,
+  ) {
     if (!Number.isInteger(limit) || limit < 2)
       throw new RangeError(`a resolution cache holds at least 2 names, got ${String(limit)}`);
+    this.limitNow = limit;
     this.half = limit >> 1;
     this.youngLimit = limit - (limit >> 2);
+  }
+
+  /** @internal How many names the index holds (always {@link size}, or it leaks), or `undefined` before there is one. */
+  get indexedNames(): number | undefined {
+    return this.index?.size;
+  }
+
+  /** How many names the cache holds at most. */
+  get limit(): number {
+    return this.limitNow;
+  }
+
+  /** Raises the limit to `limit` (a lower one is ignored: a cache never shrinks under its names). */
+  raiseLimit(limit: number): void {
+    if (!(limit > this.limitNow) || !Number.isInteger(limit)) return;
+    this.limitNow = limit;
+    this.half = limit >> 1;
+    this.youngLimit = limit - (limit >> 2);
+    // A larger filter keeps collisions as rare; names offered once before count as new once more.
+    if (this.seen !== undefined && this.seen.length * 32 < limit * SEEN_BITS_PER_NAME) {
+      this.seen = undefined;
+      this.seenCount = 0;
+    }
   }
 
   /** How many names are cached (never more than {@link limit}). */
@@ -77,10 +129,12 @@ export class ResolutionCache<V> {
   /** Caches `value` (never `undefined`) for `name`. */
   set(name: string, value: V): void {
     this.lastName = undefined;
-    if (this.old.size > 0) this.old.delete(name);
-    const size = this.young.size;
-    if ((size >= this.youngLimit || size + this.old.size >= this.limit) && !this.young.has(name)) this.makeRoom();
-    this.young.set(name, value);
+    if (this.old.size > 0 && this.old.delete(name)) this.place(name, value);
+    else if (this.young.has(name)) this.young.set(name, value);
+    else {
+      this.place(name, value);
+      this.index?.add(name);
+    }
   }
 
   /**
@@ -98,16 +152,35 @@ export class ResolutionCache<V> {
   /** Forgets one name. */
   forget(name: string): void {
     this.lastName = undefined;
-    this.young.delete(name);
-    if (this.old.size > 0) this.old.delete(name);
+    if (this.young.delete(name) || (this.old.size > 0 && this.old.delete(name))) this.index?.remove(name);
   }
 
-  /** Forgets every name for which `test` is true; costs one call per cached name. */
-  forgetWhere(test: (name: string) => boolean): void {
+  /**
+   * Forgets every name for which `test` is true. With a `scope`, only the names it admits are
+   * tested (those that share its literal leading segments, or its last one): the cost follows the
+   * names a pattern can match. Without one, or with an empty one, every cached name is tested.
+   */
+  forgetWhere(test: (name: string) => boolean, scope?: NameScope): void {
     this.lastName = undefined;
-    for (const generation of [this.young, this.old]) {
-      for (const name of generation.keys()) if (test(name)) generation.delete(name);
+    const candidates = scope === undefined ? undefined : this.indexed()?.candidates(scope);
+    if (candidates === undefined) {
+      for (const generation of [this.young, this.old]) {
+        for (const name of generation.keys()) {
+          if (!test(name)) continue;
+          generation.delete(name);
+          this.index?.remove(name);
+        }
+      }
+      return;
     }
+    // Collected first: forgetting changes the group being read.
+    const doomed: string[] = [];
+    if (typeof candidates === 'string') {
+      if (test(candidates)) doomed.push(candidates);
+    } else {
+      for (const name of candidates) if (test(name)) doomed.push(name);
+    }
+    for (const name of doomed) this.forget(name);
   }
 
   /** Forgets everything. */
@@ -116,23 +189,28 @@ export class ResolutionCache<V> {
     this.young = new Map();
     this.old = new Map();
     this.evicting = undefined;
+    this.index = undefined;
   }
 
   /** Frees one place: turns the generations, or drops the oldest name of the old one. */
   private makeRoom(): void {
     if (this.young.size >= this.half) {
+      this.unindex(this.old);
       this.old = this.young;
       this.young = new Map();
       this.evicting = undefined;
       // With a limit of 2 or 3, the young generation may have filled the whole cache.
-      if (this.old.size < this.limit) return;
+      if (this.old.size < this.limitNow) return;
     }
     // The old generation holds more than half the limit here. It only loses names once old, so an
     // iterator made at any point since still meets every name left, oldest first.
     const evicting = (this.evicting ??= this.old.keys());
     const oldest = evicting.next();
-    if (oldest.done !== true) this.old.delete(oldest.value);
-    else {
+    if (oldest.done !== true) {
+      this.old.delete(oldest.value);
+      this.index?.remove(oldest.value);
+    } else {
+      this.unindex(this.old);
       this.old = new Map();
       this.evicting = undefined;
     }
@@ -147,8 +225,8 @@ export class ResolutionCache<V> {
     h1 ^= h1 >>> 13;
     let h2 = Math.imul(hash ^ (hash >>> 15), 0xc2b2ae35);
     h2 = (h2 ^ (h2 >>> 16)) | 1;
-    const seen = (this.seen ??= new Int32Array(SEEN_BITS >>> 5));
-    const mask = SEEN_BITS - 1;
+    const seen = (this.seen ??= new Int32Array(seenBits(this.limitNow) >>> 5));
+    const mask = seen.length * 32 - 1;
     const a = h1 & mask;
     const b = (h1 + h2) & mask;
     const c = (h1 + 2 * h2) & mask;
@@ -156,7 +234,7 @@ export class ResolutionCache<V> {
     const wb = seen[b >>> 5] as number;
     const wc = seen[c >>> 5] as number;
     if ((wa & (1 << (a & 31))) !== 0 && (wb & (1 << (b & 31))) !== 0 && (wc & (1 << (c & 31))) !== 0) return true;
-    if (++this.seenCount > this.limit) {
+    if (++this.seenCount > this.limitNow) {
       // Past the limit, the filter starts over: names seen once long ago count as new again.
       seen.fill(0);
       this.seenCount = 1;
@@ -172,7 +250,128 @@ export class ResolutionCache<V> {
     const value = old.get(name);
     if (value === undefined) return undefined;
     old.delete(name);
-    this.set(name, value);
+    this.place(name, value);
     return value;
   }
+
+  /** The index of the cached names, made now if the cache is large enough to need one. */
+  private indexed(): NameIndex | undefined {
+    if (this.index !== undefined || this.size <= this.indexFrom) return this.index;
+    const index = new NameIndex();
+    for (const name of this.young.keys()) index.add(name);
+    for (const name of this.old.keys()) index.add(name);
+    return (this.index = index);
+  }
+
+  private unindex(generation: Map<string, V>): void {
+    const index = this.index;
+    if (index !== undefined) for (const name of generation.keys()) index.remove(name);
+  }
+
+  /** Puts a name that is in neither generation into the young one, making room first. */
+  private place(name: string, value: V): void {
+    const size = this.young.size;
+    if (size >= this.youngLimit || size + this.old.size >= this.limitNow) this.makeRoom();
+    this.young.set(name, value);
+  }
 }
+
+/** The filter size for `limit` names: a power of two, at least {@link SEEN_BITS_PER_NAME} bits a name. */
+function seenBits(limit: number): number {
+  let bits = 1 << 10;
+  while (bits < limit * SEEN_BITS_PER_NAME && bits < 1 << 30) bits *= 2;
+  return bits;
+}
+
+/** Names grouped under a key; a group of one name is the name itself (most groups of two segments). */
+class Groups {
+  private readonly map = new Map<string, string | Set<string>>();
+  /** Names in all groups. */
+  size = 0;
+
+  add(key: string, name: string): void {
+    const group = this.map.get(key);
+    if (group === undefined) this.map.set(key, name);
+    else if (typeof group === 'string') {
+      if (group === name) return;
+      this.map.set(key, new Set([group, name]));
+    } else {
+      const before = group.size;
+      if (group.add(name).size === before) return;
+    }
+    this.size++;
+  }
+
+  remove(key: string, name: string): void {
+    const group = this.map.get(key);
+    if (group === undefined) return;
+    if (typeof group === 'string') {
+      if (group !== name) return;
+      this.map.delete(key);
+    } else {
+      if (!group.delete(name)) return;
+      if (group.size === 1) this.map.set(key, group.values().next().value as string);
+    }
+    this.size--;
+  }
+
+  get(key: string): string | ReadonlySet<string> | undefined {
+    return this.map.get(key);
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.size = 0;
+  }
+}
+
+/** The cached names by first segment, first two segments and last segment. */
+class NameIndex {
+  private readonly byFirst = new Groups();
+  private readonly byFirstTwo = new Groups();
+  private readonly byLast = new Groups();
+
+  /** How many names are indexed (each is in one group of each kind). */
+  get size(): number {
+    return this.byLast.size;
+  }
+
+  add(name: string): void {
+    this.each(name, (groups, key) => groups.add(key, name));
+  }
+
+  remove(name: string): void {
+    this.each(name, (groups, key) => groups.remove(key, name));
+  }
+
+  /** The names `scope` admits, or `undefined` when it admits every name. */
+  candidates(scope: NameScope): string | ReadonlySet<string> | undefined {
+    const lead = scope.lead;
+    const none: ReadonlySet<string> = EMPTY_GROUP;
+    if (lead.length >= 2) return this.byFirstTwo.get(`${lead[0] as string}.${lead[1] as string}`) ?? none;
+    if (lead.length === 1) return this.byFirst.get(lead[0] as string) ?? none;
+    if (scope.last !== undefined) return this.byLast.get(scope.last) ?? none;
+    return undefined;
+  }
+
+  clear(): void {
+    this.byFirst.clear();
+    this.byFirstTwo.clear();
+    this.byLast.clear();
+  }
+
+  private each(name: string, visit: (groups: Groups, key: string) => void): void {
+    const dot = name.indexOf('.');
+    if (dot < 0) {
+      visit(this.byFirst, name);
+      visit(this.byLast, name);
+      return;
+    }
+    visit(this.byFirst, name.slice(0, dot));
+    const second = name.indexOf('.', dot + 1);
+    visit(this.byFirstTwo, second < 0 ? name : name.slice(0, second));
+    visit(this.byLast, name.slice(name.lastIndexOf('.') + 1));
+  }
+}
+
+const EMPTY_GROUP: ReadonlySet<string> = new Set();
