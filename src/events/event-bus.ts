@@ -209,7 +209,7 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
   }
 
   on(pattern: string, listener: BusListener): Disposable {
-    return this.core.subscribe({ pattern, needsEnvelope: false, label: `on("${pattern}")`, deliver: listener });
+    return this.core.subscribe({ pattern, needsEnvelope: false, deliver: listener });
   }
 
   // The hot path goes straight to the core; options need the Moleculer face's envelope fields.

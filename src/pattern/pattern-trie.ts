@@ -16,10 +16,9 @@ export class PatternEntry<T> {
   // eslint-disable-next-line @typescript-eslint/max-params -- one per distinct pattern: fields set directly
   constructor(
     readonly source: string,
-    /**
-     * The compiled test (only it is kept, not the rest of the compiled pattern); `undefined` for a
-     * pattern without wildcards: it is found by name, not by testing.
-     */
+    /** How a name is tested: {@link EXACT} (found by name, never tested), by `test`, or by `lead` alone. */
+    readonly form: Form,
+    /** The compiled test (only it is kept, not the rest of the compiled pattern), for {@link BY_TEST}. */
     readonly test: CompiledPattern['test'] | undefined,
     readonly node: TrieNode<T> | undefined,
     /** The literal leading text every matching name starts with (`ns.a` for `ns.a.*`). */
@@ -37,13 +36,34 @@ export class PatternEntry<T> {
     };
   }
 
+  /** Whether `name` matches this wildcard entry (its trie node already ruled in by the name's segments). */
+  accepts(name: string): boolean {
+    const form = this.form;
+    if (form === BY_TEST) return (this.test as CompiledPattern['test'])(name);
+    // `lead.*` and `lead.**` of the event dialect: the name continues `lead` after a dot.
+    const lead = this.lead;
+    const at = lead.length;
+    if (name.length <= at || name.charCodeAt(at) !== 46 || !name.startsWith(lead)) return false;
+    return form === LEAD_GLOBSTAR || name.indexOf('.', at + 1) < 0;
+  }
+
   /** Whether `name` can match, cheaply first. */
   matches(name: string): boolean {
-    const test = this.test;
-    if (test === undefined) return name === this.source;
-    return name.startsWith(this.lead) && name.endsWith(this.trail) && test(name);
+    if (this.form === EXACT) return name === this.source;
+    return name.startsWith(this.lead) && name.endsWith(this.trail) && this.accepts(name);
   }
 }
+
+/**
+ * How a {@link PatternEntry} tests names: an exact name is found by name; the event dialect's common
+ * trailing forms `a.b.*` and `a.b.**` are tested with their literal lead (no closure per pattern:
+ * servers hold one per connection); every other form by its compiled test.
+ */
+type Form = typeof EXACT | typeof BY_TEST | typeof LEAD_STAR | typeof LEAD_GLOBSTAR;
+const EXACT = 0;
+const BY_TEST = 1;
+const LEAD_STAR = 2;
+const LEAD_GLOBSTAR = 3;
 
 interface TrieNode<T> {
   readonly parent: TrieNode<T> | undefined;
@@ -103,7 +123,7 @@ function collectMatches<T>(wild: readonly PatternEntry<T>[] | undefined, name: s
   if (wild === undefined) return;
   for (let i = 0; i < wild.length; i++) {
     const entry = wild[i] as PatternEntry<T>;
-    if ((entry.test as CompiledPattern['test'])(name)) into.push(entry);
+    if (entry.accepts(name)) into.push(entry);
   }
 }
 
@@ -179,7 +199,7 @@ export class PatternSet<T> {
     this.count++;
     // Every name of a subscription has room in the caches: a limit of twice the registrations.
     if (this.count > RESOLUTION_CACHE_LIMIT >> 1) for (const cache of this.growing) cache.raiseLimit(2 * this.count);
-    if (entry.test === undefined) this.park(entry.source, registration);
+    if (entry.form === EXACT) this.park(entry.source, registration);
     else if (this.parkedRegistration !== undefined) this.unparkNothing();
     this.changed(entry);
     return registration;
@@ -215,7 +235,7 @@ export class PatternSet<T> {
   resolve(name: string): T[] {
     const found: PatternEntry<T>[] = [];
     const exact = this.entries.get(name);
-    if (exact !== undefined && exact.test === undefined) found.push(exact);
+    if (exact !== undefined && exact.form === EXACT) found.push(exact);
     // The prefix trie, one segment at a time.
     let node: TrieNode<T> | undefined = this.root;
     let start = 0;
@@ -291,7 +311,7 @@ export class PatternSet<T> {
     const compiled = compilePattern(pattern, this.dialect); // throws INVALID before any change
     let entry: PatternEntry<T>;
     if (compiled.exact) {
-      entry = new PatternEntry<T>(pattern, undefined, undefined, pattern, pattern);
+      entry = new PatternEntry<T>(pattern, EXACT, undefined, undefined, pattern, pattern);
     } else {
       const bySuffix = compiled.suffix.length > 0;
       let node = bySuffix ? this.suffixRoot : this.root;
@@ -306,7 +326,13 @@ export class PatternSet<T> {
       // Without the joining dots: in the kind dialect `a.**` matches `a` and `**.z` matches `z`.
       const lead = compiled.prefix.join('.');
       const trail = [...compiled.suffix].reverse().join('.');
-      entry = new PatternEntry<T>(pattern, compiled.test, node, lead, trail);
+      let form: Form = BY_TEST;
+      if (this.dialect === 'event' && lead !== '' && pattern.startsWith(lead)) {
+        const rest = pattern.length - lead.length;
+        if (rest === 2 && pattern.endsWith('.*')) form = LEAD_STAR;
+        else if (rest === 3 && pattern.endsWith('.**')) form = LEAD_GLOBSTAR;
+      }
+      entry = new PatternEntry<T>(pattern, form, form === BY_TEST ? compiled.test : undefined, node, lead, trail);
       const wild = node.wild;
       if (wild === undefined) {
         entry.index = 0;
@@ -374,7 +400,7 @@ export class PatternSet<T> {
   private changed(entry: PatternEntry<T>): void {
     const caches = this.caches;
     if (caches.length === 0) return;
-    if (entry.test === undefined) {
+    if (entry.form === EXACT) {
       for (const cache of caches) cache.forget(entry.source);
     } else {
       const scope = entry.scope();

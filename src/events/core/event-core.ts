@@ -34,8 +34,11 @@ export interface SubscriberSpec {
   /** The balancing group; omitted, the subscriber is a group of its own (it gets every `emit`). */
   readonly group?: string | undefined;
   readonly needsEnvelope: boolean;
-  /** Who this is, for error reports (`service users, event user.created`). */
-  readonly label: string;
+  /**
+   * Who this is, for error reports (`service users, event user.created`); omitted, `on("<pattern>")`,
+   * made only when a report needs it.
+   */
+  readonly label?: string | undefined;
   readonly deliver: DeliverFunction;
 }
 
@@ -70,12 +73,17 @@ export class Subscriber implements Disposable {
     /** The balancing group; `undefined` for a subscriber that is a group of its own. */
     readonly group: string | undefined,
     readonly needsEnvelope: boolean,
-    readonly label: string,
+    private ownLabel: string | undefined,
     readonly deliver: DeliverFunction,
     private readonly core: EventCore,
     slot: Slot | undefined,
   ) {
     this.ownSlot = slot;
+  }
+
+  /** Who this is, for error reports: the face's label, or `on("<pattern>")`. */
+  get label(): string {
+    return (this.ownLabel ??= `on("${this.pattern}")`);
   }
 
   /** The slot an `emit` balances over: the shared one of its group, or one of its own. */
