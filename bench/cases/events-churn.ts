@@ -4,7 +4,9 @@
 // - unique names: every publish a name never published before, with 1,000 trailing-wildcard
 //   patterns and one `*.created` subscriber (EventEmitter has no wildcards: its publishes find no
 //   listener; mitt's `*` handler receives every event), and the heap the bus keeps for them;
-// - memory per subscription: 100,000 subscriptions on 1,000 names, each its own handler function.
+// - memory per subscription: 100,000 subscriptions on 1,000 names, each its own handler function;
+//   and 100,000 wildcard subscriptions `user.<id>.*` (one per connection of a server), beside
+//   EventEmitter2, the one peer with wildcards.
 //
 // Time is the process's CPU time; the libraries run interleaved over ROUNDS rounds and the median
 // round counts. Heap is measured after forced GC (the runner passes --expose-gc).
@@ -107,13 +109,15 @@ function uniqueRetained(count: number, make: () => EmitterFace): number {
   return retained;
 }
 
-function subscriptionBytes(make: () => EmitterFace, count = MEMORY_SUBSCRIPTIONS): number {
+function subscriptionBytes(make: () => EmitterFace, count = MEMORY_SUBSCRIPTIONS, wildcard = false): number {
   consume(undefined);
   const face = make();
   const handlers = Array.from({ length: count }, (_, i) => (payload: unknown) => consume([i, payload]));
-  const names = Array.from({ length: 1000 }, (_, i) => `app.e${i}.changed`);
+  const names = wildcard
+    ? Array.from({ length: count }, (_, i) => `user.${i}.*`)
+    : Array.from({ length: 1000 }, (_, i) => `app.e${i}.changed`);
   const before = heapUsed();
-  const undo = handlers.map((handler, i) => face.on(names[i % 1000] as string, handler));
+  const undo = handlers.map((handler, i) => face.on(names[i % names.length] as string, handler));
   const bytes = (heapUsed() - before) / count;
   consume(undo);
   return bytes;
@@ -123,7 +127,7 @@ function subscriptionBytes(make: () => EmitterFace, count = MEMORY_SUBSCRIPTIONS
  * Heap figures come from a fresh process each (with bytecode flushing off), so that nothing an
  * earlier measure left, or the engine dropping unused code, moves the baseline.
  */
-function inChild(what: 'unique' | 'subscriptions', subject: string, count: number): number {
+function inChild(what: 'unique' | 'subscriptions' | 'wildcards', subject: string, count: number): number {
   const output = execFileSync(
     process.execPath,
     ['--expose-gc', '--no-flush-bytecode', fileURLToPath(import.meta.url), '--memory', what, subject, String(count)],
@@ -188,6 +192,12 @@ async function main(): Promise<void> {
     const target = subject === KINDLING ? { target: '≤ 600 B', met: value <= 600 } : {};
     rows.push({ name: memoryName, subject, value, unit: 'B', better: 'lower', ...target });
   }
+  const wildcardName = `memory per wildcard subscription (${MEMORY_SUBSCRIPTIONS.toLocaleString('en')} of user.<id>.*)`;
+  for (const subject of [KINDLING, EE2]) {
+    const value = inChild('wildcards', subject, MEMORY_SUBSCRIPTIONS);
+    const target = subject === KINDLING ? { target: '≤ 600 B', met: value <= 600 } : {};
+    rows.push({ name: wildcardName, subject, value, unit: 'B', better: 'lower', ...target });
+  }
 
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   report({
@@ -211,7 +221,11 @@ if (process.argv[2] === '--timed') {
   const [what, subject, count] = process.argv.slice(3) as [string, string, string];
   const make = emitterFaces()[subject] as () => EmitterFace;
   process.stdout.write(
-    String(what === 'unique' ? uniqueRetained(Number(count), make) : subscriptionBytes(make, Number(count))),
+    String(
+      what === 'unique'
+        ? uniqueRetained(Number(count), make)
+        : subscriptionBytes(make, Number(count), what === 'wildcards'),
+    ),
   );
 } else {
   await main();

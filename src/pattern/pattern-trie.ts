@@ -10,7 +10,7 @@ export class PatternEntry<T> {
   head: PatternRegistration<T> | undefined = undefined;
   last: PatternRegistration<T> | undefined = undefined;
   count = 0;
-  /** Where a wildcard entry sits in its trie node's `wild` list (removal swaps the last one in). */
+  /** Where a wildcard entry sits in its trie node's `wild` list (removal swaps the last one in); -1 when alone. */
   index = -1;
 
   // eslint-disable-next-line @typescript-eslint/max-params -- one per distinct pattern: fields set directly
@@ -70,7 +70,8 @@ interface TrieNode<T> {
   readonly key: string;
   children: Map<string, TrieNode<T>> | undefined;
   /** Wildcard patterns whose literal prefix (or, in the suffix trie, suffix) is the path here. */
-  wild: PatternEntry<T>[] | undefined;
+  /** A node's one wildcard entry is held as it is (most nodes have one: `user.42.*`), several in a list. */
+  wild: PatternEntry<T> | PatternEntry<T>[] | undefined;
 }
 
 function newNode<T>(parent: TrieNode<T> | undefined, key: string): TrieNode<T> {
@@ -119,8 +120,12 @@ function bySeq(a: PatternRegistration<unknown>, b: PatternRegistration<unknown>)
 }
 
 /** Appends the wildcard entries of a trie node that match `name`. */
-function collectMatches<T>(wild: readonly PatternEntry<T>[] | undefined, name: string, into: PatternEntry<T>[]): void {
+function collectMatches<T>(wild: TrieNode<T>['wild'], name: string, into: PatternEntry<T>[]): void {
   if (wild === undefined) return;
+  if (!Array.isArray(wild)) {
+    if (wild.accepts(name)) into.push(wild);
+    return;
+  }
   for (let i = 0; i < wild.length; i++) {
     const entry = wild[i] as PatternEntry<T>;
     if (entry.accepts(name)) into.push(entry);
@@ -334,12 +339,14 @@ export class PatternSet<T> {
       }
       entry = new PatternEntry<T>(pattern, form, form === BY_TEST ? compiled.test : undefined, node, lead, trail);
       const wild = node.wild;
-      if (wild === undefined) {
-        entry.index = 0;
-        node.wild = [entry]; // an array literal is allocated at its size; a push would reserve 17
-      } else {
+      if (wild === undefined) node.wild = entry;
+      else if (Array.isArray(wild)) {
         entry.index = wild.length;
         wild.push(entry);
+      } else {
+        wild.index = 0;
+        entry.index = 1;
+        node.wild = [wild, entry];
       }
     }
     this.entries.set(pattern, entry);
@@ -350,13 +357,16 @@ export class PatternSet<T> {
     this.entries.delete(entry.source);
     let node = entry.node;
     if (node === undefined) return;
-    const wild = node.wild as PatternEntry<T>[];
-    const moved = wild.pop() as PatternEntry<T>;
-    if (moved !== entry) {
-      wild[entry.index] = moved;
-      moved.index = entry.index;
+    const wild = node.wild as PatternEntry<T> | PatternEntry<T>[];
+    if (!Array.isArray(wild)) node.wild = undefined;
+    else {
+      const moved = wild.pop() as PatternEntry<T>;
+      if (moved !== entry) {
+        wild[entry.index] = moved;
+        moved.index = entry.index;
+      }
+      if (wild.length === 0) node.wild = undefined;
     }
-    if (wild.length === 0) node.wild = undefined;
     // Prune nodes left with nothing, so that patterns that come and go leave no trace.
     while (node.parent !== undefined && node.wild === undefined && node.children === undefined) {
       const parent: TrieNode<T> = node.parent;
