@@ -79,9 +79,9 @@ export class ResolutionCache<V> {
     this.youngLimit = limit - (limit >> 2);
   }
 
-  /** @internal How many names the index holds (always {@link size}, or it leaks), or `undefined` before there is one. */
-  get indexedNames(): number | undefined {
-    return this.index?.size;
+  /** @internal How many names each kind of group of the index holds (always {@link size}, or it leaks). */
+  get indexedNames(): number[] {
+    return this.index?.sizes ?? [];
   }
 
   /** How many names the cache holds at most. */
@@ -257,10 +257,7 @@ export class ResolutionCache<V> {
   /** The index of the cached names, made now if the cache is large enough to need one. */
   private indexed(): NameIndex | undefined {
     if (this.index !== undefined || this.size <= this.indexFrom) return this.index;
-    const index = new NameIndex();
-    for (const name of this.young.keys()) index.add(name);
-    for (const name of this.old.keys()) index.add(name);
-    return (this.index = index);
+    return (this.index = new NameIndex(() => [...this.young.keys(), ...this.old.keys()]));
   }
 
   private unindex(generation: Map<string, V>): void {
@@ -325,52 +322,67 @@ class Groups {
   }
 }
 
-/** The cached names by first segment, first two segments and last segment. */
-class NameIndex {
-  private readonly byFirst = new Groups();
-  private readonly byFirstTwo = new Groups();
-  private readonly byLast = new Groups();
+/** The key of a name in each kind of group: its first segment, its first two, its last. */
+const KEYS: readonly ((name: string) => string)[] = [
+  (name) => {
+    const dot = name.indexOf('.');
+    return dot < 0 ? name : name.slice(0, dot);
+  },
+  (name) => {
+    const dot = name.indexOf('.');
+    const second = dot < 0 ? -1 : name.indexOf('.', dot + 1);
+    return second < 0 ? name : name.slice(0, second);
+  },
+  (name) => name.slice(name.lastIndexOf('.') + 1),
+];
+const FIRST = 0;
+const FIRST_TWO = 1;
+const LAST = 2;
 
-  /** How many names are indexed (each is in one group of each kind). */
-  get size(): number {
-    return this.byLast.size;
+/**
+ * The cached names by first segment, first two segments or last segment. Each kind of group is made
+ * the first time a scope asks for it, from the names cached then, and kept up to date from there on:
+ * a server whose wildcards all look like `user.<id>.*` keeps only the groups by first two segments.
+ */
+class NameIndex {
+  private readonly groups: (Groups | undefined)[] = [undefined, undefined, undefined];
+
+  /** @param names every name cached now (read when a kind of group is first made). */
+  constructor(private readonly names: () => Iterable<string>) {}
+
+  /** How many names each kind of group made so far holds (each, every cached name once). */
+  get sizes(): number[] {
+    return this.groups.flatMap((groups) => (groups === undefined ? [] : [groups.size]));
   }
 
   add(name: string): void {
-    this.each(name, (groups, key) => groups.add(key, name));
+    const groups = this.groups;
+    for (let kind = 0; kind < 3; kind++) groups[kind]?.add((KEYS[kind] as (name: string) => string)(name), name);
   }
 
   remove(name: string): void {
-    this.each(name, (groups, key) => groups.remove(key, name));
+    const groups = this.groups;
+    for (let kind = 0; kind < 3; kind++) groups[kind]?.remove((KEYS[kind] as (name: string) => string)(name), name);
   }
 
   /** The names `scope` admits, or `undefined` when it admits every name. */
   candidates(scope: NameScope): string | ReadonlySet<string> | undefined {
     const lead = scope.lead;
-    const none: ReadonlySet<string> = EMPTY_GROUP;
-    if (lead.length >= 2) return this.byFirstTwo.get(`${lead[0] as string}.${lead[1] as string}`) ?? none;
-    if (lead.length === 1) return this.byFirst.get(lead[0] as string) ?? none;
-    if (scope.last !== undefined) return this.byLast.get(scope.last) ?? none;
+    if (lead.length >= 2) return this.kind(FIRST_TWO).get(`${lead[0] as string}.${lead[1] as string}`) ?? EMPTY_GROUP;
+    if (lead.length === 1) return this.kind(FIRST).get(lead[0] as string) ?? EMPTY_GROUP;
+    if (scope.last !== undefined) return this.kind(LAST).get(scope.last) ?? EMPTY_GROUP;
     return undefined;
   }
 
-  clear(): void {
-    this.byFirst.clear();
-    this.byFirstTwo.clear();
-    this.byLast.clear();
-  }
-
-  private each(name: string, visit: (groups: Groups, key: string) => void): void {
-    const dot = name.indexOf('.');
-    if (dot < 0) {
-      visit(this.byFirst, name);
-      visit(this.byLast, name);
-      return;
+  private kind(kind: number): Groups {
+    let groups = this.groups[kind];
+    if (groups === undefined) {
+      groups = new Groups();
+      const key = KEYS[kind] as (name: string) => string;
+      for (const name of this.names()) groups.add(key(name), name);
+      this.groups[kind] = groups;
     }
-    visit(this.byFirst, name.slice(0, dot));
-    const second = name.indexOf('.', dot + 1);
-    visit(this.byFirstTwo, second < 0 ? name : name.slice(0, second));
-    visit(this.byLast, name.slice(name.lastIndexOf('.') + 1));
+    return groups;
   }
 }
 
