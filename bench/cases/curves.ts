@@ -25,6 +25,8 @@ import { BootLoader, defineComponent } from 'kindling/boot';
 import { DefaultEventBus } from 'kindling/events';
 import { silentLogger } from 'kindling';
 import { consume, cpuNowMs, report, type BenchRow } from '../harness.js';
+import { heapUsed, noop, q, timed, type Path } from '../curve-kit.js';
+import { EXTRA_PATHS } from '../curves/index.js';
 import { EE2, emitterFaces, trailingBackground, type EmitterFace } from '../bus-fixture.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
@@ -39,33 +41,6 @@ const ROUND_BUDGET_MS = 2_000;
  */
 const MAX_ROUNDS = 25;
 const SHORT_BUDGET_MS = 500;
-
-interface Path {
-  readonly id: string;
-  readonly label: string;
-  /** The item the cost is counted per (`change`, `component`...). */
-  readonly item: string;
-  readonly items: string;
-  /** What the size counts, when it is not the items (churn: steps at 1,000 or 10,000 subscriptions). */
-  readonly sized?: string;
-  readonly sizes: readonly [number, number];
-  /** The largest growth of the per-item cost that passes: 1.5, or 2 for paths that sort. */
-  readonly limit: number;
-  /** `time`: CPU ms of one round; `memory`: bytes retained, per item; `bounded`: bytes retained in total (must not grow). */
-  readonly measure: 'time' | 'memory' | 'bounded';
-  /** One round at `size`: returns CPU ms (time) or retained bytes (memory, bounded). */
-  readonly run: (size: number) => Promise<number>;
-  /** A peer run beside the line above it as a control: its growth is shown, with no target. */
-  readonly control?: string;
-}
-
-// ------------------------------------------------------------------ helpers
-
-const gc = (globalThis as { gc?: () => void }).gc;
-function heapUsed(): number {
-  for (let i = 0; i < 3; i++) gc?.();
-  return process.memoryUsage().heapUsed;
-}
 
 /** A generator started from a fixed number, so that every run builds the same graphs. */
 function random(start: number): () => number {
@@ -86,12 +61,6 @@ function shuffled<T>(items: readonly T[], next: () => number): T[] {
 }
 
 const pad = (i: number): string => String(i).padStart(7, '0');
-
-async function timed(fn: () => unknown): Promise<number> {
-  const start = cpuNowMs();
-  await fn();
-  return cpuNowMs() - start;
-}
 
 function registryWithout(listeners: { pattern: string; listener: EntryListener }[] = []): Registry {
   const handlers = new HandlerRegistry();
@@ -228,8 +197,6 @@ async function historyMemory(batches: number): Promise<number> {
   return retained;
 }
 
-const noop = (): void => undefined;
-
 /** The churn curve on the bus, or on EventEmitter as its control (no target: the machine's share of the growth). */
 function churnPath(on: 'kindling' | 'EventEmitter'): Path {
   return {
@@ -348,8 +315,6 @@ async function subscriptionMemory(size: number): Promise<number> {
   await bus.stop();
   return retained;
 }
-
-const q = (n: number): number => (QUICK ? Math.max(1, Math.round(n / 10)) : n);
 
 export const PATHS: readonly Path[] = [
   {
@@ -486,6 +451,7 @@ export const PATHS: readonly Path[] = [
     measure: 'memory',
     run: subscriptionMemory,
   },
+  ...EXTRA_PATHS,
 ];
 
 // ------------------------------------------------------------------ child: one path, both sizes
