@@ -113,7 +113,7 @@ export class AdminEndpoint {
         phase: this.phase,
         startedAt: this.startedAt,
         revision: this.registry?.revision ?? 0,
-        entries: this.registry?.entries().length ?? 0,
+        entries: this.registry?.size ?? 0,
         journal: this.journalInfo,
       }),
       entries: () => {

@@ -460,7 +460,7 @@ async function run(
         ? `; ${held.replayedBatches} journaled batch${held.replayedBatches === 1 ? '' : 'es'} replayed`
         : `; journal replayed (${describeHeld(held)})`;
   const lines = [
-    `${name} is running (registry revision ${app.registry.revision}, ${app.registry.entries().length} entries${journal})`,
+    `${name} is running (registry revision ${app.registry.revision}, ${app.registry.size} entries${journal})`,
   ];
   const container = app.boot.context.container;
   if (container.isBound(HttpServers)) {

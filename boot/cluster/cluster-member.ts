@@ -416,7 +416,7 @@ export class ClusterMember implements ClusterMembership {
           phase: 'ready',
           startedAt: this.startedAt,
           revision: info.revision,
-          entries: this.requireRegistry().entries().length,
+          entries: this.requireRegistry().size,
           journal: { path: this.log.stream, replayedBatches: 0, tornTail: false },
         };
       },

@@ -49,7 +49,7 @@ export function localNodeSource(registry: Registry, bus: EventBus | undefined): 
         revision: registry.revision,
         details: {
           pid: process.pid,
-          entries: registry.entries().length,
+          entries: registry.size,
           started: new Date(started).toISOString().replace(/\.\d+Z$/, 'Z'),
           ...(bus === undefined ? {} : { bus: bus.state }),
         },

@@ -233,6 +233,20 @@ describe('Registry', () => {
         expect(registry.entries()).toHaveLength(2);
       });
 
+      it('counts the committed entries in size, as entries() does, and not those of a refused batch', async () => {
+        const { registry } = setup({ acceptKinds: ['x.*'] });
+        expect(registry.size).toBe(0);
+        await registry.apply([create('app:a', 'x.y'), create('app:b', 'x.y'), create('app:c', 'x.y')]);
+        expect(registry.size).toBe(3);
+        await registry.apply([{ op: 'update', entry: { id: 'app:a', kind: 'x.y', data: { v: 2 } } }]);
+        await registry.apply([{ op: 'delete', entry: { id: 'app:b' } }]);
+        expect(registry.size).toBe(2);
+        await refusal(registry.apply([create('app:d', 'x.y'), create('app:e', 'not.accepted')]));
+        await registry.apply([create('app:d', 'x.y')], { dryRun: true });
+        expect(registry.size).toBe(2);
+        expect(registry.size).toBe(registry.entries().length);
+      });
+
       it('refuses a stale expectRevision with CONFLICT', async () => {
         const { registry } = setup({ acceptKinds: ['x.*'] });
         await registry.apply([create('app:a', 'x.y')]);

@@ -182,6 +182,14 @@ export class Registry {
     return this.state.has(id);
   }
 
+  /**
+   * How many entries are committed. Cheaper than `entries().length`, which copies and sorts the
+   * whole state once after each commit.
+   */
+  get size(): number {
+    return this.state.size;
+  }
+
   /** Every committed entry, sorted by id (a frozen snapshot, shared until the next commit). */
   entries(): readonly Entry[] {
     this.snapshot ??= Object.freeze([...this.state.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
