@@ -39,6 +39,104 @@ class Staging {
     this.endpoints = new Map(committed.endpoints);
     this.routes = new StagedRoutes({ routers: this.routers, endpoints: this.endpoints, ...tables });
   }
+
+  /**
+   * Who names whom: endpoints by the function they call and by their router, routers by their
+   * service. Built on the first question of a batch and kept up to date by the setters below (the
+   * only writers of `routers` and `endpoints`), so that deleting many entries does not scan every
+   * endpoint for each. A delete that the index says is in use still scans, to list the users in
+   * the order the maps hold them, as its refusal always has.
+   */
+  private users: { callers: Users; endpoints: Users; routers: Users } | undefined;
+
+  private index(): { callers: Users; endpoints: Users; routers: Users } {
+    if (this.users === undefined) {
+      const callers = new Users();
+      const endpoints = new Users();
+      const routers = new Users();
+      for (const endpoint of this.endpoints.values()) {
+        callers.add(endpoint.func, endpoint.id);
+        endpoints.add(endpoint.router, endpoint.id);
+      }
+      for (const router of this.routers.values()) routers.add(router.server, router.id);
+      this.users = { callers, endpoints, routers };
+    }
+    return this.users;
+  }
+
+  /** Whether an endpoint calls the function `id`. */
+  isCalled(id: string): boolean {
+    return this.index().callers.has(id);
+  }
+
+  /** Whether an endpoint is on the router `id`. */
+  isRouted(id: string): boolean {
+    return this.index().endpoints.has(id);
+  }
+
+  /** Whether a router is on the service `id`. */
+  isServed(id: string): boolean {
+    return this.index().routers.has(id);
+  }
+
+  setRouter(spec: RouterSpec): void {
+    const before = this.routers.get(spec.id);
+    if (this.users !== undefined) {
+      if (before !== undefined) this.users.routers.remove(before.server, before.id);
+      this.users.routers.add(spec.server, spec.id);
+    }
+    this.routers.set(spec.id, spec);
+  }
+
+  deleteRouter(id: string): void {
+    const before = this.routers.get(id);
+    if (before !== undefined) this.users?.routers.remove(before.server, id);
+    this.routers.delete(id);
+  }
+
+  setEndpoint(spec: EndpointSpec): void {
+    const before = this.endpoints.get(spec.id);
+    if (this.users !== undefined) {
+      if (before !== undefined) {
+        this.users.callers.remove(before.func, before.id);
+        this.users.endpoints.remove(before.router, before.id);
+      }
+      this.users.callers.add(spec.func, spec.id);
+      this.users.endpoints.add(spec.router, spec.id);
+    }
+    this.endpoints.set(spec.id, spec);
+  }
+
+  deleteEndpoint(id: string): void {
+    const before = this.endpoints.get(id);
+    if (before !== undefined && this.users !== undefined) {
+      this.users.callers.remove(before.func, id);
+      this.users.endpoints.remove(before.router, id);
+    }
+    this.endpoints.delete(id);
+  }
+}
+
+/** The ids of the entries that name each entry (an index of one reference field). */
+class Users {
+  private readonly by = new Map<string, Set<string>>();
+
+  add(used: string, user: string): void {
+    let users = this.by.get(used);
+    if (users === undefined) this.by.set(used, (users = new Set()));
+    users.add(user);
+  }
+
+  remove(used: string, user: string): void {
+    const users = this.by.get(used);
+    if (users === undefined) return;
+    users.delete(user);
+    if (users.size === 0) this.by.delete(used);
+  }
+
+  has(used: string): boolean {
+    return this.by.has(used);
+  }
 }
 
 /** Options of an {@link HttpManager}. */
@@ -145,32 +243,37 @@ export class HttpManager implements EntryListener, HttpServers {
     const staging = this.stage(ctx);
     switch (entry.kind) {
       case SERVICE: {
-        const users = [...staging.routers.values()]
-          .filter((router) => router.server === entry.id)
-          .map((router) => router.id);
+        // The index rules out most deletes at once; a refusal lists the users in the maps' order.
+        const users = !staging.isServed(entry.id)
+          ? []
+          : [...staging.routers.values()].filter((router) => router.server === entry.id).map((router) => router.id);
         // NOT_FOUND makes the registry retry after the rest of the batch (which may delete the users).
         if (users.length > 0) throw stillUsed(entry, `routers ${users.join(', ')} still use it`);
         staging.services.delete(entry.id);
         return;
       }
       case ROUTER: {
-        const users = [...staging.endpoints.values()]
-          .filter((endpoint) => endpoint.router === entry.id)
-          .map((endpoint) => endpoint.id);
+        const users = !staging.isRouted(entry.id)
+          ? []
+          : [...staging.endpoints.values()]
+              .filter((endpoint) => endpoint.router === entry.id)
+              .map((endpoint) => endpoint.id);
         if (users.length > 0) throw stillUsed(entry, `endpoints ${users.join(', ')} still use it`);
-        staging.routers.delete(entry.id);
+        staging.deleteRouter(entry.id);
         return;
       }
       case ENDPOINT: {
         const spec = staging.endpoints.get(entry.id);
         if (spec !== undefined) staging.routes.move(entry, [staging.routes.routeOf(spec)], []);
-        staging.endpoints.delete(entry.id);
+        staging.deleteEndpoint(entry.id);
         return;
       }
       default: {
-        const users = [...staging.endpoints.values()]
-          .filter((endpoint) => endpoint.func === entry.id)
-          .map((endpoint) => endpoint.id);
+        const users = !staging.isCalled(entry.id)
+          ? []
+          : [...staging.endpoints.values()]
+              .filter((endpoint) => endpoint.func === entry.id)
+              .map((endpoint) => endpoint.id);
         if (users.length > 0) throw stillUsed(entry, `endpoints ${users.join(', ')} still call it`);
       }
     }
@@ -252,13 +355,17 @@ export class HttpManager implements EntryListener, HttpServers {
     if (!staging.services.has(server)) throw missing(entry, ['data', 'server'], `http.service ${server}`, server);
     const spec: RouterSpec = { id: entry.id, server, prefix: config.prefix };
     const before = staging.routers.get(entry.id);
-    if (before !== undefined && (before.server !== spec.server || before.prefix !== spec.prefix)) {
+    if (
+      before !== undefined &&
+      (before.server !== spec.server || before.prefix !== spec.prefix) &&
+      staging.isRouted(entry.id)
+    ) {
       const users = [...staging.endpoints.values()].filter((endpoint) => endpoint.router === entry.id);
       const removed = users.map((endpoint) => staging.routes.routeOf(endpoint));
       const added = users.map((endpoint) => routeFor(spec, endpoint));
       staging.routes.move(entry, removed, added);
     }
-    staging.routers.set(entry.id, spec);
+    staging.setRouter(spec);
   }
 
   private putEndpoint(ctx: ListenerContext, staging: Staging, entry: Entry): void {
@@ -280,6 +387,6 @@ export class HttpManager implements EntryListener, HttpServers {
     };
     const before = staging.endpoints.get(entry.id);
     staging.routes.move(entry, before === undefined ? [] : [staging.routes.routeOf(before)], [routeFor(router, spec)]);
-    staging.endpoints.set(entry.id, spec);
+    staging.setEndpoint(spec);
   }
 }

@@ -269,6 +269,47 @@ describe('http component', () => {
       expect((await fetch(url('/api/hello/still'))).status).toBe(200);
     });
 
+    it('lists every endpoint that still calls a function, in the order they were added', async () => {
+      await app.expectAccepted(
+        'entries:\n  - { name: another, kind: http.endpoint, router: api, path: /another, func: hello }\n',
+      );
+      await expect(app.remove('test:hello')).rejects.toThrow(
+        'function.js test:hello cannot be deleted: endpoints test:hello-endpoint, test:another still call it',
+      );
+      await expect(app.remove('test:api')).rejects.toThrow(
+        'http.router test:api cannot be deleted: endpoints test:hello-endpoint, test:another still use it',
+      );
+    });
+
+    it('follows an endpoint to its new function, router and service within one batch', async () => {
+      await app.expectAccepted(
+        'entries:\n' +
+          '  - { name: v2, kind: function.js, file: ./functions.js, export: v2 }\n' +
+          '  - { name: server2, kind: http.service, addr: ":0" }\n' +
+          '  - { name: api2, kind: http.router, server: server2, prefix: /api }\n',
+      );
+      const data = { router: 'api2', method: 'GET', path: '/hello/:name', func: 'v2' };
+      // Whichever order the batch runs in, the deletes see the endpoint where the update put it.
+      await app.registry.apply([
+        { op: 'delete', entry: { id: 'test:hello' } },
+        { op: 'delete', entry: { id: 'test:api' } },
+        { op: 'delete', entry: { id: 'test:server' } },
+        { op: 'update', entry: { id: 'test:hello-endpoint', kind: 'http.endpoint', data } },
+      ]);
+      expect(await (await fetch(url('/api/hello/ada', 'test:server2'))).text()).toBe('version 2');
+      await expect(app.remove('test:v2')).rejects.toThrow(
+        'function.js test:v2 cannot be deleted: endpoints test:hello-endpoint still call it',
+      );
+      await expect(app.remove('test:api2')).rejects.toThrow(
+        'http.router test:api2 cannot be deleted: endpoints test:hello-endpoint still use it',
+      );
+      await expect(app.remove('test:server2')).rejects.toThrow(
+        'http.service test:server2 cannot be deleted: routers test:api2 still use it',
+      );
+      await app.remove('test:server2', 'test:api2', 'test:hello-endpoint', 'test:v2');
+      expect(app.get<HttpServers>(HttpServers).addresses()).toEqual([]);
+    });
+
     it('accepts deleting a router together with its endpoints', async () => {
       await app.remove('test:api', 'test:hello-endpoint');
       expect((await fetch(url('/api/hello/gone'))).status).toBe(404);
