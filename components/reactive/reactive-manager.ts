@@ -54,6 +54,53 @@ interface Running {
 interface Staging {
   readonly transactionId: string;
   readonly specs: Map<string, Spec>;
+  /**
+   * The ids of the specs that call each function: built on the first function delete of a batch
+   * and kept up to date by {@link putSpec} and {@link removeSpec}, so that deleting many functions
+   * does not scan every spec for each.
+   */
+  callers?: Map<string, Set<string>>;
+}
+
+/** Whether a staged spec calls the function `id`. */
+function isCalled(staging: Staging, id: string): boolean {
+  if (staging.callers === undefined) {
+    staging.callers = new Map();
+    for (const spec of staging.specs.values()) addCaller(staging.callers, spec);
+  }
+  return staging.callers.has(id);
+}
+
+function addCaller(callers: Map<string, Set<string>>, spec: Spec): void {
+  for (const func of calls(spec)) {
+    let ids = callers.get(func);
+    if (ids === undefined) callers.set(func, (ids = new Set()));
+    ids.add(spec.id);
+  }
+}
+
+function removeCaller(callers: Map<string, Set<string>>, spec: Spec): void {
+  for (const func of calls(spec)) {
+    const ids = callers.get(func);
+    if (ids === undefined) continue;
+    ids.delete(spec.id);
+    if (ids.size === 0) callers.delete(func);
+  }
+}
+
+function putSpec(staging: Staging, spec: Spec): void {
+  if (staging.callers !== undefined) {
+    const before = staging.specs.get(spec.id);
+    if (before !== undefined) removeCaller(staging.callers, before);
+    addCaller(staging.callers, spec);
+  }
+  staging.specs.set(spec.id, spec);
+}
+
+function removeSpec(staging: Staging, id: string): void {
+  const before = staging.specs.get(id);
+  if (before !== undefined && staging.callers !== undefined) removeCaller(staging.callers, before);
+  staging.specs.delete(id);
 }
 
 /** Options of a {@link ReactiveManager}. */
@@ -106,7 +153,7 @@ export class ReactiveManager implements EntryListener {
 
   add(ctx: ListenerContext, entry: Entry): void {
     const spec = this.decode(ctx, entry);
-    if (spec !== undefined) this.stage(ctx).set(entry.id, spec);
+    if (spec !== undefined) putSpec(this.stage(ctx), spec);
   }
 
   update(ctx: ListenerContext, entry: Entry): void {
@@ -114,15 +161,17 @@ export class ReactiveManager implements EntryListener {
   }
 
   delete(ctx: ListenerContext, entry: Entry): void {
-    const specs = this.stage(ctx);
+    const staging = this.stage(ctx);
     if (entry.kind.startsWith('function.')) {
-      const callers = [...specs.values()]
+      if (!isCalled(staging, entry.id)) return;
+      // The callers in the order the specs are staged, as the refusal has always listed them.
+      const callers = [...staging.specs.values()]
         .filter((spec) => calls(spec).includes(entry.id))
         .map((spec) => `${spec.kind} ${spec.id}`);
       if (callers.length > 0) throw stillCalled(entry, callers);
       return;
     }
-    specs.delete(entry.id);
+    removeSpec(staging, entry.id);
   }
 
   async commit(ctx: ListenerContext): Promise<void> {
@@ -164,9 +213,9 @@ export class ReactiveManager implements EntryListener {
 
   // ---- decoding ----------------------------------------------------------------------------
 
-  private stage(ctx: ListenerContext): Map<string, Spec> {
+  private stage(ctx: ListenerContext): Staging {
     if (this.staging?.transactionId !== ctx.transactionId) this.begin(ctx);
-    return (this.staging as Staging).specs;
+    return this.staging as Staging;
   }
 
   /** The spec of `entry`, checked; undefined for a function (only its deletion concerns us). */

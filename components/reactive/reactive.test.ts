@@ -177,6 +177,27 @@ describe('reactive component', () => {
       expect(running()).toEqual({});
     });
 
+    it('lists every caller of a function, dead-letter ones too, in the order they were added', async () => {
+      await app.expectAccepted('entries:\n  - { name: z-first, kind: event.listener, pattern: a.b, func: record }\n');
+      await app.expectAccepted(
+        'entries:\n  - { name: a-second, kind: channel.consumer, channel: cards, func: declined, deadLetter: record }\n',
+      );
+      await expect(app.remove('test:record')).rejects.toThrow(
+        'function.js test:record cannot be deleted: event.listener test:z-first, channel.consumer test:a-second still call it',
+      );
+      await expect(app.remove('test:declined')).rejects.toThrow(/channel\.consumer test:a-second still call it/);
+      await app.remove('test:forward', 'test:slow');
+    });
+
+    it('follows a listener to its new function: the old one can go, the new one cannot', async () => {
+      await app.expectAccepted('entries:\n  - { name: l, kind: event.listener, pattern: a.b, func: record }\n');
+      await app.expectAccepted('entries:\n  - { name: l, kind: event.listener, pattern: a.b, func: forward }\n');
+      await app.remove('test:record');
+      await expect(app.remove('test:forward')).rejects.toThrow(/event\.listener test:l still call it/);
+      await app.remove('test:forward', 'test:l');
+      expect(running()).toEqual({});
+    });
+
     it('leaves listeners, consumers and timers as they were when a batch is refused', async () => {
       await app.expectAccepted(
         'entries:\n' +
