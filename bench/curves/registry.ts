@@ -1,0 +1,137 @@
+// Growth curves of the registry's size read and of the function guards of the http and reactive
+// components: reading how many entries there are after each batch, and deleting many unused
+// functions while many endpoints or listeners exist.
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HandlerRegistry, Registry, silentLogger, type Entry, type RegistryOp } from 'kindling';
+import { Application } from 'kindling/boot';
+import { builtinComponents } from 'kindling/components';
+import { consume } from '../harness.js';
+import { q, timed, type Path } from '../curve-kit.js';
+
+const pad = (i: number): string => String(i).padStart(7, '0');
+
+/**
+ * A registry of `size` entries polled as the admin status, the inspector and the cluster poll it:
+ * each step commits a batch of one update and then reads how many entries there are. The cost per
+ * step should not depend on `size`.
+ */
+async function statusPolling(size: number): Promise<number> {
+  const registry = new Registry({ handlers: new HandlerRegistry(), acceptKinds: ['bench.*'], logger: silentLogger });
+  const entry = (i: number, v: number): Entry => ({ id: `app:e${pad(i)}`, kind: 'bench.node', meta: {}, data: { v } });
+  await registry.apply(Array.from({ length: size }, (_, i): RegistryOp => ({ op: 'create', entry: entry(i, 0) })));
+  const STEPS = 2_000;
+  const ms = await timed(async () => {
+    for (let s = 0; s < STEPS; s++) {
+      await registry.apply([{ op: 'update', entry: entry((s * 7919) % size, s + 1) }]);
+      consume(registry.size);
+    }
+  });
+  // Per step, scaled so that the per-item arithmetic (ms / size) yields the cost of one step.
+  return (ms / STEPS) * size;
+}
+
+const FUNCTIONS = 'export const hello = () => ({ body: "hello" });\n';
+
+/**
+ * An app of the function, http (and reactive) components in a new directory, started with a
+ * service, a router and the function `hello`.
+ */
+async function startApp(components: readonly string[]): Promise<{ app: Application; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'kindling-bench-guards-'));
+  await mkdir(join(dir, 'registry'));
+  await writeFile(join(dir, 'functions.js'), FUNCTIONS);
+  await writeFile(
+    join(dir, 'kindling.yaml'),
+    `name: guards\nlog: silent\ncomponents:\n${components.map((c) => `  - ${c}\n`).join('')}registry:\n  - ./registry\n`,
+  );
+  await writeFile(
+    join(dir, 'registry/app.yaml'),
+    'namespace: app\nentries:\n' +
+      '  - { name: hello, kind: function.js, file: ../functions.js, export: hello }\n' +
+      (components.includes('http')
+        ? '  - { name: server, kind: http.service, addr: "127.0.0.1:0" }\n  - { name: site, kind: http.router, server: server }\n'
+        : ''),
+  );
+  const app = await Application.load(dir, { builtins: builtinComponents, logger: silentLogger });
+  await app.start();
+  return { app, dir };
+}
+
+/**
+ * `size` entries that call `app:hello` (endpoints or event listeners, made by `user`) and `size`
+ * functions no one calls; the measured batch deletes the unused functions. Each delete asks the
+ * component whether something still calls the function: the cost per function should not depend
+ * on how many callers of other functions there are.
+ */
+async function functionDelete(
+  size: number,
+  components: readonly string[],
+  user: (i: number) => Entry,
+): Promise<number> {
+  const { app, dir } = await startApp(components);
+  try {
+    const unused = (i: number): string => `app:unused${pad(i)}`;
+    const ops: RegistryOp[] = [];
+    for (let i = 0; i < size; i++) {
+      ops.push({ op: 'create', entry: user(i) });
+      const data = { file: 'functions.js', export: 'hello' };
+      ops.push({ op: 'create', entry: { id: unused(i), kind: 'function.js', meta: {}, data } });
+    }
+    await app.registry.apply(ops, { source: 'bench' });
+    const deletes = Array.from({ length: size }, (_, i): RegistryOp => ({ op: 'delete', entry: { id: unused(i) } }));
+    return await timed(() => app.registry.apply(deletes, { source: 'bench' }));
+  } finally {
+    await app.shutdown('bench done');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const endpoint = (i: number): Entry => ({
+  id: `app:get${pad(i)}`,
+  kind: 'http.endpoint',
+  meta: {},
+  data: { router: 'site', method: 'GET', path: `/p${i}`, func: 'hello' },
+});
+
+const listener = (i: number): Entry => ({
+  id: `app:on${pad(i)}`,
+  kind: 'event.listener',
+  meta: {},
+  data: { pattern: `bench.e${i}`, func: 'hello' },
+});
+
+export const REGISTRY_PATHS: readonly Path[] = [
+  {
+    id: 'status-polling',
+    label: 'status polling: a batch of 1 update, then registry.size',
+    item: 'batch',
+    items: 'batches',
+    sized: 'entries',
+    sizes: [q(10_000), q(100_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: statusPolling,
+  },
+  {
+    id: 'http-function-delete',
+    label: 'http: deleting unused functions while endpoints exist',
+    item: 'function',
+    items: 'functions',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: (n) => functionDelete(n, ['events', 'registry', 'function', 'http'], endpoint),
+  },
+  {
+    id: 'reactive-function-delete',
+    label: 'reactive: deleting unused functions while event listeners exist',
+    item: 'function',
+    items: 'functions',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: (n) => functionDelete(n, ['events', 'registry', 'function', 'reactive'], listener),
+  },
+];
