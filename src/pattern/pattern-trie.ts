@@ -16,8 +16,8 @@ export class PatternEntry<T> {
   // eslint-disable-next-line @typescript-eslint/max-params -- one per distinct pattern: fields set directly
   constructor(
     readonly source: string,
-    /** How a name is tested: {@link EXACT} (found by name, never tested), by `test`, or by `lead` alone. */
-    readonly form: Form,
+    /** How a name is tested (a {@link Form}): found by name (exact), by `test`, or by `lead` alone. */
+    readonly form: number,
     /** The compiled test (only it is kept, not the rest of the compiled pattern), for {@link BY_TEST}. */
     readonly test: CompiledPattern['test'] | undefined,
     readonly node: TrieNode<T> | undefined,
