@@ -167,7 +167,12 @@ export class DefaultEventBus implements EventBus, AsyncDisposable {
     this.events = new WippyEvents(this.core, options.permissions);
     this.grafana = new GrafanaBus(this.core);
     this.broker = new EventBroker(this.core, options.resilient);
-    this.moleculer = new ServiceEvents(this.core, this, (services) => this.transport.updateNodeInfo?.({ services }));
+    const transport = this.transport;
+    this.moleculer = new ServiceEvents(
+      this.core,
+      this,
+      transport.updateNodeInfo === undefined ? undefined : (services) => transport.updateNodeInfo?.({ services }),
+    );
     this.channelEvents = {
       emit: (name, payload, o) => this.moleculer.followUp(name, payload, 'emit', o),
       broadcast: (name, payload, o) => this.moleculer.followUp(name, payload, 'broadcast', o),

@@ -200,6 +200,85 @@ describe('EventCore subscriptions', () => {
     expect(called.sort()).toEqual(['audit', 'audit', 'audit', 'b', 'b', 'b']);
   });
 
+  it('keeps the round robin of a group fair while its members leave oldest first, middle or newest', () => {
+    const core = newCore();
+    const called: number[] = [];
+    const members = Array.from({ length: 6 }, (_, id) =>
+      core.subscribe({
+        pattern: 'job.run',
+        group: 'workers',
+        needsEnvelope: false,
+        deliver: () => void called.push(id),
+      }),
+    );
+    const round = (): number[] => {
+      called.length = 0;
+      for (let i = 0; i < 12; i++) core.emit('job.run', i);
+      return [...called];
+    };
+    expect(round()).toEqual([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5]);
+    // One emit served #0, so #1 is due: it stays due after #0 (the oldest) leaves.
+    core.emit('job.run', null);
+    members[0]?.dispose();
+    called.length = 0;
+    core.emit('job.run', null);
+    expect(called).toEqual([1]);
+    const counts = (ids: number[]): Map<number, number> => {
+      const out = new Map<number, number>();
+      for (const id of ids) out.set(id, (out.get(id) ?? 0) + 1);
+      return out;
+    };
+    expect(counts(round().slice(0, 10))).toEqual(new Map([1, 2, 3, 4, 5].map((id) => [id, 2])));
+    // The member that was due leaves: the next one is served, and the leaver never again.
+    called.length = 0;
+    core.emit('job.run', null);
+    const due = called[0] as number;
+    core.emit('job.run', null);
+    const next = called[1] as number;
+    members[next]?.dispose();
+    called.length = 0;
+    core.emit('job.run', null);
+    expect(called).not.toContain(next);
+    members[5]?.dispose();
+    members[2]?.dispose();
+    const left = [1, 2, 3, 4, 5].filter((id) => id !== next && id !== 5 && id !== 2);
+    const many = round();
+    expect(many.every((id) => left.includes(id))).toBe(true);
+    expect(new Set(counts(many).values()).size).toBe(1);
+    expect(due).not.toBe(next);
+    for (const member of members) member?.dispose();
+    called.length = 0;
+    core.emit('job.run', null);
+    expect(called).toEqual([]);
+    expect(core.stats().subscriptions).toBe(0);
+  });
+
+  it('limits an emit to the groups it names, however many (a long list is looked up, not searched)', () => {
+    const core = newCore();
+    const called: string[] = [];
+    const groups = Array.from({ length: 40 }, (_, i) => `g${i}`);
+    for (const group of groups) {
+      for (const member of ['a', 'b']) {
+        core.subscribe({
+          pattern: 'job.*',
+          group,
+          needsEnvelope: false,
+          deliver: () => void called.push(`${group}${member}`),
+        });
+      }
+    }
+    core.subscribe({ pattern: 'job.*', needsEnvelope: false, deliver: () => void called.push('no group') });
+    const named = groups.filter((_, i) => i % 3 === 0);
+    for (const list of [named, named.slice(0, 3)]) {
+      called.length = 0;
+      core.publish({ name: 'job.run', data: null, eventType: 'emit', groups: list });
+      expect(called.map((label) => label.slice(0, -1))).toEqual(list);
+      called.length = 0;
+      core.publish({ name: 'job.run', data: null, eventType: 'broadcast', groups: list });
+      expect(called).toEqual(list.flatMap((group) => [`${group}a`, `${group}b`]));
+    }
+  });
+
   it('delivers right through a name going from one subscriber to several and back', () => {
     const core = newCore();
     const called: string[] = [];

@@ -64,6 +64,8 @@ export class Subscriber implements Disposable {
    * depends on nothing else: a second match, or a second member of its slot, matches the same names.
    */
   soloPlan: Plan | undefined = undefined;
+  /** @internal Its place in its slot's `members`, so that leaving the slot takes constant time. */
+  slotIndex = 0;
   private ownSlot: Slot | undefined;
 
   // eslint-disable-next-line @typescript-eslint/max-params -- one per subscription: fields set directly, no options object to allocate
@@ -116,6 +118,41 @@ function soloSlot(subscriber: Subscriber): Slot {
     members: [subscriber],
     next: 0,
   };
+}
+
+/**
+ * Removes a member from its slot in constant time, whichever it is (a queue's consumers often leave
+ * oldest first): the last member takes its place. The member due next stays due next (the leaver's
+ * successor, when the leaver was due): the round robin goes on from where it was.
+ */
+function leaveSlot(slot: Slot, subscriber: Subscriber): void {
+  const members = slot.members;
+  const at = subscriber.slotIndex;
+  if (members[at] !== subscriber) return;
+  const count = members.length;
+  let due = slot.next % count;
+  // The leaver was due: the one after it is.
+  if (due === at) due = at + 1 === count ? 0 : at + 1;
+  const last = members.pop() as Subscriber;
+  if (last !== subscriber) {
+    members[at] = last;
+    last.slotIndex = at;
+  }
+  if (due === count - 1) due = at;
+  slot.next = due;
+}
+
+/** Lists of groups up to this long are searched; a longer one is looked up through a Set. */
+const SHORT_GROUPS = 8;
+
+/**
+ * Whether a group is among the `groups` a publish names: made once per publish, so that naming many
+ * groups costs one Set, not a search of the list per subscriber.
+ */
+function groupTest(groups: readonly string[]): (group: string) => boolean {
+  if (groups.length <= SHORT_GROUPS) return (group) => groups.includes(group);
+  const set = new Set(groups);
+  return (group) => set.has(group);
 }
 
 /** @internal Everything precomputed about one event name; rebuilt after a change of a pattern that matches it. */
@@ -282,8 +319,10 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     }
     const subscriber = new Subscriber(id, pattern, group, spec.needsEnvelope, spec.label, spec.deliver, this, slot);
     subscriber.registration = this.trie.add(pattern, subscriber); // throws INVALID before any change
-    if (slot !== undefined) slot.members.push(subscriber);
-    else if (this.remote) {
+    if (slot !== undefined) {
+      subscriber.slotIndex = slot.members.length;
+      slot.members.push(subscriber);
+    } else if (this.remote) {
       slot = subscriber.slot;
       newSlot = true;
     }
@@ -303,11 +342,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     registration.dispose();
     const slot = subscriber.slotIfAny;
     if (slot === undefined) return;
-    const members = slot.members;
-    // Members mostly leave newest first; the search starts at the end.
-    const at = members.lastIndexOf(subscriber);
-    if (at >= 0) members.splice(at, 1);
-    if (members.length === 0 && this.slots.get(slot.key) === slot) {
+    leaveSlot(slot, subscriber);
+    if (slot.members.length === 0 && this.slots.get(slot.key) === slot) {
       this.slots.delete(slot.key);
       if (this.remote) this.transport.slotRemoved?.(slot.key);
     }
@@ -504,13 +540,14 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     confirm: boolean,
   ): PublishOutcome | undefined {
     const groups = init.groups;
-    const served: string[] = [];
+    const named = groups === undefined ? undefined : groupTest(groups);
+    const keys = new Set<string>();
     for (const subscriber of plan.subscribers) {
       const group = subscriber.group;
-      if (group === undefined || (groups !== undefined && !groups.includes(group))) continue;
-      const key = (subscriber.slotIfAny as Slot).key;
-      if (!served.includes(key)) served.push(key);
+      if (group === undefined || (named !== undefined && !named(group))) continue;
+      keys.add((subscriber.slotIfAny as Slot).key);
     }
+    const served = [...keys];
     const envelope =
       prebuilt === undefined
         ? this.makeEnvelope({ ...init, servedSlots: served })
@@ -802,9 +839,10 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     envelope: EventEnvelope | undefined,
   ): Subscriber[] | undefined {
     let refused: Subscriber[] | undefined;
+    const named = groups === undefined ? undefined : groupTest(groups);
     if (mode === 'emit' && plan.balanced) {
       for (const slot of plan.slots) {
-        if (groups !== undefined && !groups.includes(slot.group)) continue;
+        if (named !== undefined && !named(slot.group)) continue;
         const refusedBy = this.offerToSlot(slot, name, data, envelope);
         if (refusedBy !== undefined) (refused ??= []).push(refusedBy);
       }
@@ -814,7 +852,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     for (let i = 0; i < subscribers.length; i++) {
       const subscriber = subscribers[i] as Subscriber;
       // A subscriber without a group is in no named group.
-      if (groups !== undefined && (subscriber.group === undefined || !groups.includes(subscriber.group))) continue;
+      if (named !== undefined && (subscriber.group === undefined || !named(subscriber.group))) continue;
       if (this.call(subscriber, name, data, envelope)) (refused ??= []).push(subscriber);
     }
     return refused;

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { IsEmail, IsString } from 'class-validator';
 import { describe, expect, it, vi } from 'vitest';
 import type { DefaultEventBus } from '../../event-bus.js';
+import { LocalTransport } from '../../core/transport.js';
 import { trackedBuses } from '../../../../test/support/test-buses.js';
 import type { StandardSchemaV1 } from './params-validation.js';
 import type { EventContext, Service } from './service.js';
@@ -345,6 +346,50 @@ describe('DefaultEventBus (Moleculer face)', () => {
       expect(handler).not.toHaveBeenCalled();
       expect(stopped).toHaveBeenCalledTimes(1);
       expect(bus.services()).toEqual([]);
+    });
+
+    it('removes the service destroyed, whichever it is, and keeps the others in creation order', async () => {
+      const bus = newBus();
+      const calls: string[] = [];
+      const services = ['a', 'b', 'c', 'd', 'e'].map((name) =>
+        bus.createService({ name, events: { e: () => void calls.push(name) } }),
+      );
+      const [a, , c, , e] = services as [Service, Service, Service, Service, Service];
+      await bus.destroyService(a);
+      await bus.destroyService(c);
+      await bus.destroyService(c);
+      expect(bus.services().map((s) => s.name)).toEqual(['b', 'd', 'e']);
+      await bus.destroyService(e);
+      bus.createService({ name: 'f' });
+      expect(bus.services().map((s) => s.name)).toEqual(['b', 'd', 'f']);
+      bus.broadcast('e');
+      expect(calls).toEqual(['b', 'd']);
+      expect(bus.registry.getServiceList({ onlyLocal: true }).map((s) => s.name)).toEqual(['b', 'd', 'f']);
+    });
+  });
+
+  describe('presence', () => {
+    /** A transport that records what the bus announces to the other nodes. */
+    class AnnouncingTransport extends LocalTransport {
+      readonly announced: string[][] = [];
+      updateNodeInfo(fields: Readonly<Record<string, unknown>>): void {
+        this.announced.push((fields['services'] as { name: string }[]).map((s) => s.name));
+      }
+    }
+
+    it('announces the services once after a burst of creates and destroys, as they are then', async () => {
+      const transport = new AnnouncingTransport();
+      const bus = newBus({ transport });
+      const services = Array.from({ length: 20 }, (_, i) => bus.createService({ name: `s${i}` }));
+      expect(transport.announced).toEqual([]);
+      await Promise.resolve();
+      expect(transport.announced).toEqual([services.map((s) => s.name)]);
+      transport.announced.length = 0;
+      await Promise.all(services.slice(0, 18).map((s) => bus.destroyService(s)));
+      bus.createService({ name: 'last' });
+      await Promise.resolve();
+      expect(transport.announced.at(-1)).toEqual(['s18', 's19', 'last']);
+      expect(transport.announced.length).toBeLessThanOrEqual(2);
     });
   });
 });

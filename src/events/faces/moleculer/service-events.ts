@@ -134,7 +134,12 @@ export interface FollowUpLineage {
  * `$services.changed` event.
  */
 export class ServiceEvents implements ContextPublisher {
-  private readonly services: Service[] = [];
+  /** The services, in creation order (a Set: destroying one takes constant time). */
+  private readonly services = new Set<Service>();
+  /** {@link list}, made when first asked for after a change. */
+  private listed: readonly Service[] | undefined;
+  /** Whether an announcement of the services is due at the end of this microtask. */
+  private announcing = false;
   private running = false;
   /** Every node's services: this node's, and the others' from presence. */
   readonly catalog: ServiceCatalog;
@@ -142,24 +147,39 @@ export class ServiceEvents implements ContextPublisher {
   constructor(
     private readonly core: EventCore,
     private readonly broker: ServiceBroker,
-    /** Tells the other nodes this node's services (presence), when a transport spans nodes. */
-    private readonly announce: (services: CatalogService[]) => void = () => undefined,
+    /** Tells the other nodes this node's services (presence); omitted when no transport spans nodes. */
+    private readonly announce?: (services: CatalogService[]) => void,
   ) {
     this.catalog = new ServiceCatalog(
       core.nodeID,
-      () => this.services,
+      () => this.list(),
       () => core.internal('$services.changed', { localService: false }),
     );
   }
 
   /** The description of this node's services, as presence carries it. */
   describe(): CatalogService[] {
-    return describeServices(this.services);
+    return describeServices(this.list());
   }
 
   /** The services, in creation order. */
   list(): readonly Service[] {
-    return this.services;
+    return (this.listed ??= [...this.services]);
+  }
+
+  /**
+   * The services changed: they are announced once at the end of this microtask, whatever the number
+   * of services created or destroyed meanwhile, and only when a transport spans nodes (describing
+   * every service on each change made creating N services quadratic).
+   */
+  private changed(): void {
+    this.listed = undefined;
+    if (this.announce === undefined || this.announcing) return;
+    this.announcing = true;
+    queueMicrotask(() => {
+      this.announcing = false;
+      this.announce?.(this.describe());
+    });
   }
 
   createService(schema: ServiceSchema): Service {
@@ -176,8 +196,8 @@ export class ServiceEvents implements ContextPublisher {
       for (const registration of service.registrations.splice(0).reverse()) registration.dispose();
       throw error;
     }
-    this.services.push(service);
-    this.announce(this.describe());
+    this.services.add(service);
+    this.changed();
     this.core.internal('$services.changed', { localService: true });
     if (this.running) {
       this.startService(service).catch((error: unknown) =>
@@ -188,9 +208,8 @@ export class ServiceEvents implements ContextPublisher {
   }
 
   async destroyService(service: Service): Promise<void> {
-    const at = this.services.indexOf(service);
-    if (at < 0) return;
-    this.services.splice(at, 1);
+    if (!this.services.delete(service)) return;
+    this.listed = undefined;
     for (const registration of service.registrations.splice(0).reverse()) registration.dispose();
     try {
       await this.stopService(service);
@@ -198,7 +217,7 @@ export class ServiceEvents implements ContextPublisher {
       // As Moleculer: the service is gone all the same; its failing `stopped` hook is reported.
       this.core.report(BROKER_ERROR_TYPES.serviceDestruction, error, { service: service.fullName, phase: 'stopped' });
     }
-    this.announce(this.describe());
+    this.changed();
     this.core.internal('$services.changed', { localService: true });
   }
 
@@ -220,13 +239,13 @@ export class ServiceEvents implements ContextPublisher {
   /** Starts every service in creation order; the first failure rejects. */
   async startAll(): Promise<void> {
     this.running = true;
-    for (const service of [...this.services]) await this.startService(service);
+    for (const service of this.list()) await this.startService(service);
   }
 
   /** Stops every started service in reverse order; failures are reported and do not stop the others. */
   async stopAll(): Promise<void> {
     this.running = false;
-    for (const service of [...this.services].reverse()) {
+    for (const service of [...this.list()].reverse()) {
       try {
         await this.stopService(service);
       } catch (error) {

@@ -1,0 +1,181 @@
+// Growth curves of the Moleculer face and the bus core's balancing groups: creating and destroying
+// services one by one, the members of one queue leaving oldest first, and an `emit` naming many
+// groups. Moleculer's own ServiceBroker runs beside the service paths as a control, when installed.
+import { createRequire } from 'node:module';
+import { silentLogger } from 'kindling';
+import { DefaultEventBus, type Service } from 'kindling/events';
+import { heapUsed, noop, q, timed, type Path } from '../curve-kit.js';
+
+interface MolService {
+  readonly name: string;
+}
+
+interface MolBroker {
+  createService(schema: object): MolService;
+  destroyService(service: MolService): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function loadMoleculer(): (new (options: object) => MolBroker) | undefined {
+  try {
+    return (createRequire(import.meta.url)('moleculer') as { ServiceBroker: new (options: object) => MolBroker })
+      .ServiceBroker;
+  } catch {
+    return undefined;
+  }
+}
+
+const ServiceBroker = loadMoleculer();
+
+/**
+ * Collects the garbage of earlier rounds and lets the collector's helper threads finish, so that
+ * neither lands in the measured CPU time of this one.
+ */
+async function quiet(): Promise<void> {
+  heapUsed();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/** The schema of the i-th service: one event handler, as most services have. */
+function schema(i: number): { name: string; events: Record<string, () => void> } {
+  return { name: `svc${i}`, events: { [`job.${i}`]: noop } };
+}
+
+/** Creates `size` services one by one (and, with `destroy`, destroys them oldest first), on the bus. */
+async function services(size: number, destroy: boolean): Promise<number> {
+  const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
+  const created: Service[] = [];
+  const create = (): void => {
+    for (let i = 0; i < size; i++) created.push(bus.createService(schema(i)));
+  };
+  let ms: number;
+  if (destroy) {
+    create();
+    await quiet();
+    ms = await timed(async () => {
+      for (const service of created) await bus.destroyService(service);
+    });
+    if (bus.services().length !== 0) throw new Error(`destroy: ${bus.services().length} services left`);
+  } else {
+    await quiet();
+    ms = await timed(create);
+    if (bus.services().length !== size) throw new Error(`create: ${bus.services().length} of ${size} services`);
+  }
+  await bus.stop();
+  return ms;
+}
+
+/** The same on Moleculer's ServiceBroker (not started: no transporter, no timers). */
+async function molServices(size: number, destroy: boolean): Promise<number> {
+  const Broker = ServiceBroker as new (options: object) => MolBroker;
+  const broker = new Broker({ nodeID: 'curve', logger: false });
+  const created: MolService[] = [];
+  const create = (): void => {
+    for (let i = 0; i < size; i++) created.push(broker.createService(schema(i)));
+  };
+  let ms: number;
+  if (destroy) {
+    create();
+    await quiet();
+    ms = await timed(async () => {
+      for (const service of created) await broker.destroyService(service);
+    });
+  } else {
+    await quiet();
+    ms = await timed(create);
+  }
+  await broker.stop();
+  return ms;
+}
+
+/** `size` consumers of one queue, then closed oldest first. */
+async function slotLeave(size: number): Promise<number> {
+  const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
+  const consumers = Array.from({ length: size }, () => bus.broker.consume('workers', 'job-created'));
+  await quiet();
+  const ms = await timed(() => {
+    for (const consumer of consumers) consumer.close();
+  });
+  await bus.stop();
+  return ms;
+}
+
+/** `size` consumers of one queue, closed by stopping the bus. */
+async function slotStop(size: number): Promise<number> {
+  const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
+  for (let i = 0; i < size; i++) bus.broker.consume('workers', 'job-created');
+  await quiet();
+  return timed(() => bus.stop());
+}
+
+/** `size` services, each its own group listening to one name, and emits naming every group. */
+async function emitGroups(size: number): Promise<number> {
+  const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
+  let received = 0;
+  const groups: string[] = [];
+  for (let i = 0; i < size; i++) {
+    groups.push(`g${i}`);
+    bus.createService({ name: `g${i}`, events: { 'job.run': () => void received++ } });
+  }
+  const EMITS = 10;
+  await quiet();
+  const ms = await timed(() => {
+    for (let e = 0; e < EMITS; e++) bus.emit('job.run', e, { groups });
+  });
+  await bus.stop();
+  if (received !== EMITS * size) throw new Error(`emit groups: ${received} of ${EMITS * size} delivered`);
+  // Per emit, so that the per-item arithmetic (ms / size) yields the cost per subscriber reached.
+  return ms / EMITS;
+}
+
+function servicePath(destroy: boolean, on: 'kindling' | 'moleculer'): Path {
+  const id = destroy ? 'mol-destroy' : 'mol-create';
+  return {
+    id: on === 'kindling' ? id : `${id}-moleculer`,
+    label: destroy ? 'destroyService oldest first, one at a time' : 'createService one by one',
+    item: 'service',
+    items: 'services',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    ...(on === 'kindling' ? {} : { control: 'moleculer' }),
+    run: (n) => (on === 'kindling' ? services(n, destroy) : molServices(n, destroy)),
+  };
+}
+
+export const EVENTS_PATHS: readonly Path[] = [
+  servicePath(false, 'kindling'),
+  ...(ServiceBroker === undefined ? [] : [servicePath(false, 'moleculer')]),
+  servicePath(true, 'kindling'),
+  ...(ServiceBroker === undefined ? [] : [servicePath(true, 'moleculer')]),
+  {
+    id: 'slot-leave',
+    label: 'consumers of one queue closed oldest first',
+    item: 'consumer',
+    items: 'consumers',
+    sizes: [q(5_000), q(50_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: slotLeave,
+  },
+  {
+    id: 'slot-stop',
+    label: 'bus.stop() with the consumers of one queue',
+    item: 'consumer',
+    items: 'consumers',
+    sizes: [q(5_000), q(50_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: slotStop,
+  },
+  {
+    id: 'emit-groups',
+    label: 'emit naming every group, one service per group',
+    item: 'subscriber',
+    items: 'subscribers',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: emitGroups,
+  },
+];
