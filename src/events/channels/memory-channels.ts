@@ -553,6 +553,9 @@ class Group {
   }
 }
 
+/** What close() of a subscription with no handler running returns: shared, as there is nothing to wait for. */
+const CLOSED: Promise<void> = Promise.resolve();
+
 /** One member of a group on this bus. */
 class MemoryChannelSubscription implements ChannelSubscription {
   readonly running = new Set<Promise<void>>();
@@ -566,16 +569,25 @@ class MemoryChannelSubscription implements ChannelSubscription {
   ) {}
 
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      const member = this.member();
-      if (member === undefined) return;
-      this.group.leave(member);
-      while (this.running.size > 0) await Promise.allSettled([...this.running]);
-      // What the member had in hand and did not finish goes to the others when its ack wait ends.
-      this.group.pump();
-      this.closed(this);
-    })();
+    if (this.closing !== undefined) return this.closing;
+    const member = this.member();
+    if (member === undefined) return (this.closing = CLOSED);
+    this.group.leave(member);
+    // With no handler running (the usual case) it is done now: no promise of its own to keep.
+    this.closing = this.running.size === 0 ? CLOSED : this.drain();
+    if (this.closing === CLOSED) this.done();
     return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    this.done();
+  }
+
+  private done(): void {
+    // What the member had in hand and did not finish goes to the others when its ack wait ends.
+    this.group.pump();
+    this.closed(this);
   }
 }
 
