@@ -559,6 +559,8 @@ const CLOSED: Promise<void> = Promise.resolve();
 /** One member of a group on this bus. */
 class MemoryChannelSubscription implements ChannelSubscription {
   readonly running = new Set<Promise<void>>();
+  /** Where it is in the store's list of open subscriptions. */
+  slot = -1;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -619,8 +621,13 @@ export class MemoryChannels implements Channels, ContextHost {
   private deadLetterBytes = 0;
   private droppedDeadLetters = 0;
   private events: ChannelEventPublisher | undefined;
-  /** The subscriptions not closed yet (a closed one removes itself), for close(). */
-  private readonly subscriptions = new Set<MemoryChannelSubscription>();
+  /**
+   * The subscriptions not closed yet, in the order they were made, for close(). A closed one leaves
+   * a hole at its slot, swept out once holes are half of the list: closing costs the same at any
+   * number of subscriptions, and nothing stays behind for a closed one.
+   */
+  private subscriptions: (MemoryChannelSubscription | undefined)[] = [];
+  private holes = 0;
   private closed = false;
   /** Spans and metrics, when an OpenTelemetry SDK is registered (docs/telemetry.md). */
   private readonly otel: Telemetry | undefined = telemetry();
@@ -708,7 +715,7 @@ export class MemoryChannels implements Channels, ContextHost {
       const subscription = new MemoryChannelSubscription(
         group,
         () => members[0],
-        (closed) => this.subscriptions.delete(closed),
+        (closed) => this.forget(closed),
       );
       const member: Member = {
         subscription,
@@ -719,7 +726,8 @@ export class MemoryChannels implements Channels, ContextHost {
       };
       members.push(member);
       group.join(member);
-      this.subscriptions.add(subscription);
+      subscription.slot = this.subscriptions.length;
+      this.subscriptions.push(subscription);
       group.pump();
       return Promise.resolve(subscription);
     } catch (error) {
@@ -782,9 +790,22 @@ export class MemoryChannels implements Channels, ContextHost {
   /** Stops handing out messages and waits for the handlers in hand; the bus calls it when it stops. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    const open = this.subscriptions.filter((s) => s !== undefined);
+    await Promise.all(open.map((s) => s.close()));
     for (const log of this.logs.values()) for (const group of log.groups.values()) group.stop();
     this.storms.flush();
+  }
+
+  /** A subscription has closed: its slot becomes a hole. */
+  private forget(subscription: MemoryChannelSubscription): void {
+    if (this.subscriptions[subscription.slot] !== subscription) return;
+    this.subscriptions[subscription.slot] = undefined;
+    this.holes++;
+    if (this.holes <= 64 || this.holes * 2 <= this.subscriptions.length) return;
+    const open = this.subscriptions.filter((s) => s !== undefined);
+    open.forEach((s, i) => (s.slot = i));
+    this.subscriptions = open;
+    this.holes = 0;
   }
 
   /** @internal The handler context of a decoded message. */
