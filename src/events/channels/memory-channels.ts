@@ -95,6 +95,9 @@ interface Member {
   readonly maxInFlight: number;
   inFlight: number;
   closed: boolean;
+  /** Its neighbours in the ring of its group's members (itself when alone); set when it joins. */
+  before?: Member | undefined;
+  after?: Member | undefined;
 }
 
 interface StoredDeadLetter extends DeadLetter {
@@ -118,6 +121,85 @@ function positive(value: number | undefined, fallback: number, name: string, min
   return v;
 }
 
+/**
+ * The dead letters of one channel, oldest first, with an index by message id. A letter taken out of
+ * the middle (a re-drive) is only marked gone, and the gone ones are swept out in one pass once they
+ * are half of the array: taking letters out one by one, or all in one call, costs the same per letter
+ * at any number of letters.
+ */
+class DeadLetterList {
+  /** Oldest first, gone ones among them; the first `head` are gone and no longer in `gone`. */
+  private letters: StoredDeadLetter[] = [];
+  private head = 0;
+  private readonly gone = new Set<StoredDeadLetter>();
+  private readonly byId = new Map<string, Set<StoredDeadLetter>>();
+
+  get size(): number {
+    return this.letters.length - this.head - this.gone.size;
+  }
+
+  get first(): StoredDeadLetter | undefined {
+    for (;;) {
+      const letter = this.letters[this.head];
+      if (letter === undefined || !this.gone.has(letter)) return letter;
+      this.gone.delete(letter);
+      this.letters[this.head] = undefined as unknown as StoredDeadLetter;
+      this.head++;
+    }
+  }
+
+  push(letter: StoredDeadLetter): void {
+    this.letters.push(letter);
+    if (letter.id === undefined) return;
+    let same = this.byId.get(letter.id);
+    if (same === undefined) this.byId.set(letter.id, (same = new Set()));
+    same.add(letter);
+  }
+
+  /** Takes out the oldest. */
+  shift(): StoredDeadLetter | undefined {
+    const letter = this.first;
+    if (letter !== undefined) this.remove(letter);
+    return letter;
+  }
+
+  /** Takes out `letter` (one of this list). */
+  remove(letter: StoredDeadLetter): void {
+    if (letter.id !== undefined) {
+      const same = this.byId.get(letter.id);
+      same?.delete(letter);
+      if (same?.size === 0) this.byId.delete(letter.id);
+    }
+    if (letter === this.letters[this.head]) {
+      this.letters[this.head] = undefined as unknown as StoredDeadLetter;
+      this.head++;
+    } else this.gone.add(letter);
+    const dead = this.head + this.gone.size;
+    if (dead > 1024 && dead * 2 > this.letters.length) {
+      this.letters = this.list();
+      this.head = 0;
+      this.gone.clear();
+    }
+  }
+
+  /** The letters kept, oldest first: all of them, or the first `max`. */
+  list(max = Infinity): StoredDeadLetter[] {
+    const out: StoredDeadLetter[] = [];
+    for (let i = this.head; i < this.letters.length && out.length < max; i++) {
+      const letter = this.letters[i] as StoredDeadLetter;
+      if (!this.gone.has(letter)) out.push(letter);
+    }
+    return out;
+  }
+
+  /** The letters of these message ids, oldest first, found without walking the others. */
+  withIds(ids: ReadonlySet<string>): StoredDeadLetter[] {
+    const out: StoredDeadLetter[] = [];
+    for (const id of ids) for (const letter of this.byId.get(id) ?? []) out.push(letter);
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+}
+
 /** One channel: its messages (oldest first), its groups, the ids seen recently, its dead letters. */
 class ChannelLog {
   readonly messages: Stored[] = [];
@@ -125,7 +207,9 @@ class ChannelLog {
   head = 0;
   readonly groups = new Map<string, Group>();
   readonly recentIds = new Map<string, number>();
-  readonly deadLetters: StoredDeadLetter[] = [];
+  readonly deadLetters = new DeadLetterList();
+  /** The sequence of the first message while it waits in the store's heap of handled heads; -1 when it does not. */
+  inHeap = -1;
 
   constructor(readonly name: string) {}
 
@@ -168,6 +252,52 @@ class ChannelLog {
   }
 }
 
+/**
+ * The channels whose first message every group has handled, smallest sequence first (a binary
+ * min-heap): the store drops the oldest of those heads to make room without looking at the others.
+ */
+class HandledHeads {
+  private readonly entries: { readonly seq: number; readonly log: ChannelLog }[] = [];
+
+  push(seq: number, log: ChannelLog): void {
+    const entries = this.entries;
+    const entry = { seq, log };
+    let i = entries.length;
+    entries.push(entry);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const up = entries[parent] as { seq: number; log: ChannelLog };
+      if (up.seq <= seq) break;
+      entries[i] = up;
+      i = parent;
+    }
+    entries[i] = entry;
+  }
+
+  pop(): { readonly seq: number; readonly log: ChannelLog } | undefined {
+    const entries = this.entries;
+    const top = entries[0];
+    const last = entries.pop();
+    if (top === undefined || last === undefined || entries.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= entries.length) break;
+      const right = left + 1;
+      const child =
+        right < entries.length && (entries[right] as { seq: number }).seq < (entries[left] as { seq: number }).seq
+          ? right
+          : left;
+      const down = entries[child] as { seq: number; log: ChannelLog };
+      if (down.seq >= last.seq) break;
+      entries[i] = down;
+      i = child;
+    }
+    entries[i] = last;
+    return top;
+  }
+}
+
 /** The telemetry of each store, for its groups (a private field of the store would be out of their reach). */
 const telemetryOf = new WeakMap<MemoryChannels, Telemetry>();
 
@@ -186,8 +316,14 @@ class Group {
   readonly queue: Pending[] = [];
   /** Keys with a message in hand (running, waiting for a retry or queued): later ones of the key wait here. */
   readonly busyKeys = new Map<string, Stored[]>();
-  readonly members: Member[] = [];
-  private turn = 0;
+  /**
+   * The open members, in a ring in the order they subscribed (a doubly linked list, so that a member
+   * leaves without the others moving): `oldest` is where a new member goes before, `turn` is the next
+   * one offered a message (round robin). Both undefined when there is none.
+   */
+  private oldest: Member | undefined;
+  private turn: Member | undefined;
+  private size = 0;
   maxRetries = 3;
   backoffMs: ChannelSubscribeOptions['backoffMs'];
   ackWaitMs = 30_000;
@@ -217,12 +353,42 @@ class Group {
     }
   }
 
+  /** A new member: last in the ring, after every member already there. */
+  join(member: Member): void {
+    const oldest = this.oldest;
+    if (oldest === undefined) {
+      member.before = member.after = member;
+      this.oldest = this.turn = member;
+    } else {
+      const newest = oldest.before as Member;
+      member.before = newest;
+      member.after = oldest;
+      newest.after = oldest.before = member;
+    }
+    this.size++;
+  }
+
+  /** `member` has closed: out of the ring; if it was next in turn, the one after it is. */
+  leave(member: Member): void {
+    member.closed = true;
+    this.size--;
+    const { before, after } = member as { before: Member; after: Member };
+    if (this.size === 0) this.oldest = this.turn = undefined;
+    else {
+      before.after = after;
+      after.before = before;
+      if (this.oldest === member) this.oldest = after;
+      if (this.turn === member) this.turn = after;
+    }
+    member.before = member.after = undefined;
+  }
+
+  /** The next member with room, from `turn` on around the ring; the one after it is next in turn. */
   private freeMember(): Member | undefined {
-    const n = this.members.length;
-    for (let i = 0; i < n; i++) {
-      const member = this.members[(this.turn + i) % n] as Member;
-      if (!member.closed && member.inFlight < member.maxInFlight) {
-        this.turn = (this.turn + i + 1) % n;
+    let member = this.turn;
+    for (let i = 0; i < this.size && member !== undefined; i++, member = member.after) {
+      if (member.inFlight < member.maxInFlight) {
+        this.turn = member.after;
         return member;
       }
     }
@@ -237,7 +403,10 @@ class Group {
     for (let i = log.indexFrom(this.next); i < log.messages.length; i = log.indexFrom(this.next)) {
       const msg = log.messages[i] as Stored;
       this.next = msg.seq + 1;
-      if (msg.onlyGroup !== undefined && msg.onlyGroup !== this.name) continue;
+      if (msg.onlyGroup !== undefined && msg.onlyGroup !== this.name) {
+        if (msg === log.first) this.owner.headMayBeHandled(log);
+        continue;
+      }
       const pending: Pending = { msg, attempt: 0, delivery: 0, state: 'queued', timer: undefined };
       this.pending.set(msg.seq, pending);
       if (msg.key !== undefined) {
@@ -348,6 +517,7 @@ class Group {
   private finish(p: Pending): void {
     clearTimeout(p.timer);
     this.pending.delete(p.msg.seq);
+    if (p.msg === this.log.first) this.owner.headMayBeHandled(this.log);
     if (p.attempt > 0) this.delivered--;
     const at = this.queue.indexOf(p);
     if (at >= 0) this.queue.splice(at, 1);
@@ -383,28 +553,43 @@ class Group {
   }
 }
 
+/** What close() of a subscription with no handler running returns: shared, as there is nothing to wait for. */
+const CLOSED: Promise<void> = Promise.resolve();
+
 /** One member of a group on this bus. */
 class MemoryChannelSubscription implements ChannelSubscription {
   readonly running = new Set<Promise<void>>();
+  /** Where it is in the store's list of open subscriptions. */
+  slot = -1;
   private closing: Promise<void> | undefined;
 
   constructor(
     private readonly group: Group,
     private readonly member: () => Member | undefined,
+    /** Called once the member is closed and its handlers have ended: the store forgets it. */
+    private readonly closed: (subscription: MemoryChannelSubscription) => void,
   ) {}
 
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      const member = this.member();
-      if (member === undefined) return;
-      member.closed = true;
-      const at = this.group.members.indexOf(member);
-      if (at >= 0) this.group.members.splice(at, 1);
-      while (this.running.size > 0) await Promise.allSettled([...this.running]);
-      // What the member had in hand and did not finish goes to the others when its ack wait ends.
-      this.group.pump();
-    })();
+    if (this.closing !== undefined) return this.closing;
+    const member = this.member();
+    if (member === undefined) return (this.closing = CLOSED);
+    this.group.leave(member);
+    // With no handler running (the usual case) it is done now: no promise of its own to keep.
+    this.closing = this.running.size === 0 ? CLOSED : this.drain();
+    if (this.closing === CLOSED) this.done();
     return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    this.done();
+  }
+
+  private done(): void {
+    // What the member had in hand and did not finish goes to the others when its ack wait ends.
+    this.group.pump();
+    this.closed(this);
   }
 }
 
@@ -427,6 +612,8 @@ export class MemoryChannels implements Channels, ContextHost {
   private readonly storms: LogThrottle;
   private readonly limits: Required<MemoryChannelsOptions>;
   private readonly logs = new Map<string, ChannelLog>();
+  /** Every channel whose first message all its groups have handled is here (with, now and then, one that no longer is). */
+  private readonly handledHeads = new HandledHeads();
   private seq = 0;
   private deadLetterSeq = 0;
   private storedMessages = 0;
@@ -434,7 +621,13 @@ export class MemoryChannels implements Channels, ContextHost {
   private deadLetterBytes = 0;
   private droppedDeadLetters = 0;
   private events: ChannelEventPublisher | undefined;
-  private readonly subscriptions = new Set<MemoryChannelSubscription>();
+  /**
+   * The subscriptions not closed yet, in the order they were made, for close(). A closed one leaves
+   * a hole at its slot, swept out once holes are half of the list: closing costs the same at any
+   * number of subscriptions, and nothing stays behind for a closed one.
+   */
+  private subscriptions: (MemoryChannelSubscription | undefined)[] = [];
+  private holes = 0;
   private closed = false;
   /** Spans and metrics, when an OpenTelemetry SDK is registered (docs/telemetry.md). */
   private readonly otel: Telemetry | undefined = telemetry();
@@ -469,7 +662,7 @@ export class MemoryChannels implements Channels, ContextHost {
     droppedDeadLetters: number;
   } {
     let deadLetters = 0;
-    for (const log of this.logs.values()) deadLetters += log.deadLetters.length;
+    for (const log of this.logs.values()) deadLetters += log.deadLetters.size;
     return {
       messages: this.storedMessages,
       bytes: this.storedBytes,
@@ -519,7 +712,11 @@ export class MemoryChannels implements Channels, ContextHost {
       group.backoffMs = options.backoffMs;
       group.ackWaitMs = options.ackWaitMs ?? 30_000;
       const members: Member[] = [];
-      const subscription = new MemoryChannelSubscription(group, () => members[0]);
+      const subscription = new MemoryChannelSubscription(
+        group,
+        () => members[0],
+        (closed) => this.forget(closed),
+      );
       const member: Member = {
         subscription,
         options: options as ChannelSubscribeOptions,
@@ -528,8 +725,9 @@ export class MemoryChannels implements Channels, ContextHost {
         closed: false,
       };
       members.push(member);
-      group.members.push(member);
-      this.subscriptions.add(subscription);
+      group.join(member);
+      subscription.slot = this.subscriptions.length;
+      this.subscriptions.push(subscription);
       group.pump();
       return Promise.resolve(subscription);
     } catch (error) {
@@ -542,13 +740,13 @@ export class MemoryChannels implements Channels, ContextHost {
     const log = this.logs.get(channel);
     if (log === undefined) return Promise.resolve([]);
     this.expireDeadLetters(Date.now());
-    return Promise.resolve(log.deadLetters.slice(0, max).map(({ bytes: _bytes, ...letter }) => letter));
+    return Promise.resolve(log.deadLetters.list(max).map(({ bytes: _bytes, ...letter }) => letter));
   }
 
   deadLetterCounts(): Promise<Readonly<Record<string, number>>> {
     this.expireDeadLetters(Date.now());
     const counts: Record<string, number> = {};
-    for (const log of this.logs.values()) if (log.deadLetters.length > 0) counts[log.name] = log.deadLetters.length;
+    for (const log of this.logs.values()) if (log.deadLetters.size > 0) counts[log.name] = log.deadLetters.size;
     return Promise.resolve(counts);
   }
 
@@ -568,7 +766,9 @@ export class MemoryChannels implements Channels, ContextHost {
       const now = Date.now();
       this.expireDeadLetters(now);
       const wanted = filter.ids === undefined ? undefined : new Set(filter.ids);
-      for (const letter of [...log.deadLetters]) {
+      // With ids, only their letters are looked at; each letter re-driven is taken out without moving the others.
+      const letters = wanted === undefined ? log.deadLetters.list() : log.deadLetters.withIds(wanted);
+      for (const letter of letters) {
         if (!matches(letter, wanted, filter, now)) continue;
         const headers: Record<string, string> = {};
         for (const name of CONTEXT_HEADERS) {
@@ -577,7 +777,7 @@ export class MemoryChannels implements Channels, ContextHost {
         }
         // Stored first, then removed: at a full store the dead letter stays and the call refuses.
         this.store(log, { id: letter.id ?? '', key: keyOf(letter.body), body: letter.body, headers }, letter.group);
-        log.deadLetters.splice(log.deadLetters.indexOf(letter), 1);
+        log.deadLetters.remove(letter);
         this.deadLetterBytes -= letter.bytes;
         ids.push(letter.id ?? '');
       }
@@ -590,9 +790,22 @@ export class MemoryChannels implements Channels, ContextHost {
   /** Stops handing out messages and waits for the handlers in hand; the bus calls it when it stops. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    const open = this.subscriptions.filter((s) => s !== undefined);
+    await Promise.all(open.map((s) => s.close()));
     for (const log of this.logs.values()) for (const group of log.groups.values()) group.stop();
     this.storms.flush();
+  }
+
+  /** A subscription has closed: its slot becomes a hole. */
+  private forget(subscription: MemoryChannelSubscription): void {
+    if (this.subscriptions[subscription.slot] !== subscription) return;
+    this.subscriptions[subscription.slot] = undefined;
+    this.holes++;
+    if (this.holes <= 64 || this.holes * 2 <= this.subscriptions.length) return;
+    const open = this.subscriptions.filter((s) => s !== undefined);
+    open.forEach((s, i) => (s.slot = i));
+    this.subscriptions = open;
+    this.holes = 0;
   }
 
   /** @internal The handler context of a decoded message. */
@@ -635,7 +848,7 @@ export class MemoryChannels implements Channels, ContextHost {
     this.deadLetterBytes += bytes;
     this.expireDeadLetters(now);
     let dropped = 0;
-    while (log.deadLetters.length > this.limits.deadLetterMaxMessages) {
+    while (log.deadLetters.size > this.limits.deadLetterMaxMessages) {
       this.deadLetterBytes -= (log.deadLetters.shift() as StoredDeadLetter).bytes;
       dropped++;
     }
@@ -657,8 +870,8 @@ export class MemoryChannels implements Channels, ContextHost {
   private oldestDeadLetters(): ChannelLog | undefined {
     let oldest: ChannelLog | undefined;
     for (const log of this.logs.values()) {
-      const first = log.deadLetters[0];
-      if (first !== undefined && (oldest === undefined || first.seq < (oldest.deadLetters[0] as DeadLetter).seq))
+      const first = log.deadLetters.first;
+      if (first !== undefined && (oldest === undefined || first.seq < (oldest.deadLetters.first as DeadLetter).seq))
         oldest = log;
     }
     return oldest;
@@ -667,7 +880,7 @@ export class MemoryChannels implements Channels, ContextHost {
   private expireDeadLetters(now: number): void {
     const before = now - this.limits.deadLetterMaxAgeMs;
     for (const log of this.logs.values()) {
-      while (log.deadLetters.length > 0 && (log.deadLetters[0] as DeadLetter).time < before)
+      while (log.deadLetters.size > 0 && (log.deadLetters.first as DeadLetter).time < before)
         this.deadLetterBytes -= (log.deadLetters.shift() as StoredDeadLetter).bytes;
     }
   }
@@ -712,16 +925,7 @@ export class MemoryChannels implements Channels, ContextHost {
   /** Drops the oldest messages every group has handled until `bytes` more fit; refuses when they cannot. */
   private makeRoom(bytes: number, channel: string, id: string): void {
     while (this.storedMessages + 1 > this.limits.maxMessages || this.storedBytes + bytes > this.limits.maxBytes) {
-      let victim: ChannelLog | undefined;
-      for (const log of this.logs.values()) {
-        const first = log.first;
-        if (
-          first !== undefined &&
-          log.handledByAll(first) &&
-          (victim === undefined || first.seq < (victim.first as Stored).seq)
-        )
-          victim = log;
-      }
+      const victim = this.oldestHandledHead();
       if (victim === undefined) {
         throw new KindlingError(
           'UNAVAILABLE',
@@ -732,6 +936,35 @@ export class MemoryChannels implements Channels, ContextHost {
       const dropped = victim.dropFirst();
       this.storedMessages--;
       this.storedBytes -= dropped.bytes;
+      this.headMayBeHandled(victim);
+    }
+  }
+
+  /**
+   * @internal The first message of `log` may now be handled by every group (a group finished it or
+   * passed it, or it just became the first): if so, it joins the heads that can be dropped.
+   */
+  headMayBeHandled(log: ChannelLog): void {
+    const first = log.first;
+    if (first === undefined || log.inHeap === first.seq || !log.handledByAll(first)) return;
+    log.inHeap = first.seq;
+    this.handledHeads.push(first.seq, log);
+  }
+
+  /**
+   * The channel whose first message is the oldest of those every group has handled, taken out of the
+   * heap. An entry whose channel has since gained a group that has not handled it is dropped: that
+   * group's finishing it puts the channel back.
+   */
+  private oldestHandledHead(): ChannelLog | undefined {
+    for (;;) {
+      const top = this.handledHeads.pop();
+      if (top === undefined) return undefined;
+      const { seq, log } = top;
+      if (log.inHeap !== seq) continue;
+      log.inHeap = -1;
+      const first = log.first;
+      if (first !== undefined && first.seq === seq && log.handledByAll(first)) return log;
     }
   }
 
