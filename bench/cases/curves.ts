@@ -25,7 +25,7 @@ import { BootLoader, defineComponent } from 'kindling/boot';
 import { DefaultEventBus } from 'kindling/events';
 import { silentLogger } from 'kindling';
 import { consume, cpuNowMs, report, type BenchRow } from '../harness.js';
-import { heapUsed, noop, q, timed, type Path } from '../curve-kit.js';
+import { heapUsed, noop, q, quiet, timed, type Path } from '../curve-kit.js';
 import { EXTRA_PATHS } from '../curves/index.js';
 import { EE2, emitterFaces, trailingBackground, type EmitterFace } from '../bus-fixture.js';
 
@@ -224,6 +224,7 @@ async function churn(size: number, on: 'kindling' | 'EventEmitter' = 'kindling')
   const target = (emitterFaces()[on] as () => EmitterFace)();
   for (let i = 0; i < size; i++) target.on(`n${i}.changed`, (payload) => consume(payload));
   for (let round = 0; round < 2; round++) for (let i = 0; i < size; i++) target.emit(`n${i}.changed`, i);
+  await quiet();
   const STEPS = 20_000;
   let k = 0;
   const ms = await timed(() => {
@@ -261,6 +262,7 @@ async function wildcardRamp(size: number, on: 'kindling' | typeof EE2): Promise<
   const target = (emitterFaces()[on] as () => EmitterFace)();
   let received = 0;
   const count = (): void => void received++;
+  await quiet();
   const ms = await timed(() => {
     for (let i = 0; i < size; i++) {
       target.on(`user.${i}.*`, count);
@@ -568,6 +570,7 @@ function main(): void {
     'value = growth of the cost per item from the smaller size to the larger (1.0 = linear); paths that sort are allowed 2×, the others 1.5×',
     '"in total" rows must stay bounded: their total may not grow with the work',
     'a "(control)" row runs the same steps on a peer, with no target: growth the peer shows too comes from the machine (caches, garbage collection), not from an algorithm',
+    'the bus, service, channel and component paths collect the garbage of their setup and of earlier rounds before the clock starts (kindling and its controls alike), so that neither lands in one size and not the other',
     `time = process CPU time, median of up to ${ROUNDS} rounds per size (up to ${MAX_ROUNDS} when they are short); each path in its own process, stopped after ${TIMEOUT_S} s`,
     ...(QUICK ? ['BENCH_QUICK=1: sizes divided by 10, for development only'] : []),
     `case took ${seconds.toFixed(0)} s`,

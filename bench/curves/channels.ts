@@ -1,7 +1,7 @@
 // Growth curves of the in-process durable channels (MemoryChannels): subscriptions that come and go,
 // re-driving dead letters, a full store with many channels, members of one group leaving.
 import { MemoryChannels, type ChannelSubscription } from 'kindling/events';
-import { heapUsed, noop, q, timed, type Path } from '../curve-kit.js';
+import { heapUsed, noop, q, quiet, timed, type Path } from '../curve-kit.js';
 
 /** Waits (on the event loop) until `done()`, or throws after a while. */
 async function until(done: () => boolean, what: string): Promise<void> {
@@ -52,7 +52,7 @@ async function deadLetters(size: number): Promise<MemoryChannels> {
 async function redriveAll(size: number): Promise<number> {
   const channels = await deadLetters(size);
   let redriven = 0;
-  heapUsed();
+  await quiet();
   const ms = await timed(async () => {
     redriven = (await channels.redrive('c')).redriven;
   });
@@ -66,7 +66,7 @@ async function redriveOne(size: number): Promise<number> {
   const CALLS = 5_000;
   const channels = await deadLetters(size);
   let redriven = 0;
-  heapUsed(); // what the setup left is collected before the clock starts
+  await quiet(); // what the setup left is collected before the clock starts
   const ms = await timed(async () => {
     for (let k = 0; k < CALLS; k++) {
       const id = `d${(k * 7919) % size}`;
@@ -89,7 +89,7 @@ async function storeFull(size: number): Promise<number> {
   for (let i = 0; i < size; i++) await channels.subscribe(`t${i}`, { group: 'g', handler: count });
   for (let i = 0; i < size; i++) await channels.send(`t${i}`, i);
   await until(() => handled === size, 'every message handled');
-  heapUsed();
+  await quiet();
   const ms = await timed(async () => {
     for (let i = 0; i < size; i++) await channels.send(`t${i}`, i);
   });
@@ -103,7 +103,7 @@ async function groupLeave(size: number): Promise<number> {
   const channels = new MemoryChannels({ nodeID: 'curve' });
   const members: ChannelSubscription[] = [];
   for (let i = 0; i < size; i++) members.push(await channels.subscribe('c', { group: 'g', handler: noop }));
-  heapUsed(); // what the setup left is collected before the clock starts
+  await quiet(); // what the setup left is collected before the clock starts
   const ms = await timed(async () => {
     for (const member of members) await member.close();
   });

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { silentLogger } from 'kindling';
 import { DefaultEventBus, type Service } from 'kindling/events';
-import { heapUsed, noop, q, timed, type Path } from '../curve-kit.js';
+import { noop, q, quiet, timed, type Path } from '../curve-kit.js';
 
 interface MolService {
   readonly name: string;
@@ -26,15 +26,6 @@ function loadMoleculer(): (new (options: object) => MolBroker) | undefined {
 }
 
 const ServiceBroker = loadMoleculer();
-
-/**
- * Collects the garbage of earlier rounds and lets the collector's helper threads finish, so that
- * neither lands in the measured CPU time of this one.
- */
-async function quiet(): Promise<void> {
-  heapUsed();
-  await new Promise((resolve) => setTimeout(resolve, 20));
-}
 
 /** The schema of the i-th service: one event handler, as most services have. */
 function schema(i: number): { name: string; events: Record<string, () => void> } {

@@ -8,7 +8,7 @@ import { HandlerRegistry, Registry, silentLogger, type Entry, type RegistryOp } 
 import { Application } from 'kindling/boot';
 import { builtinComponents } from 'kindling/components';
 import { consume } from '../harness.js';
-import { q, timed, type Path } from '../curve-kit.js';
+import { q, quiet, timed, type Path } from '../curve-kit.js';
 
 const pad = (i: number): string => String(i).padStart(7, '0');
 
@@ -22,6 +22,7 @@ async function statusPolling(size: number): Promise<number> {
   const entry = (i: number, v: number): Entry => ({ id: `app:e${pad(i)}`, kind: 'bench.node', meta: {}, data: { v } });
   await registry.apply(Array.from({ length: size }, (_, i): RegistryOp => ({ op: 'create', entry: entry(i, 0) })));
   const STEPS = 2_000;
+  await quiet();
   const ms = await timed(async () => {
     for (let s = 0; s < STEPS; s++) {
       await registry.apply([{ op: 'update', entry: entry((s * 7919) % size, s + 1) }]);
@@ -81,6 +82,7 @@ async function functionDelete(
     }
     await app.registry.apply(ops, { source: 'bench' });
     const deletes = Array.from({ length: size }, (_, i): RegistryOp => ({ op: 'delete', entry: { id: unused(i) } }));
+    await quiet();
     return await timed(() => app.registry.apply(deletes, { source: 'bench' }));
   } finally {
     await app.shutdown('bench done');
