@@ -1,6 +1,7 @@
 // The measuring side of `npm run bench`: every case is a script that measures, then reports one
 // JSON document on stdout for the runner (bench/run.ts) to tabulate.
 import { Bench } from 'tinybench';
+import { createRequire } from 'node:module';
 
 /** One line of a case's table: our figure beside a peer's, and how they compare. */
 export interface BenchRow {
@@ -190,4 +191,16 @@ export async function interleavedRates(
   const rates: Record<string, number> = {};
   for (const [name, values] of samples) rates[name] = median(values);
   return rates;
+}
+
+/**
+ * Moleculer's ServiceBroker class, typed as the broker face a case uses, or `undefined` when the
+ * package is not installed (a case then measures kindling alone).
+ */
+export function loadMoleculer<B>(): (new (options: object) => B) | undefined {
+  try {
+    return (createRequire(import.meta.url)('moleculer') as { ServiceBroker: new (options: object) => B }).ServiceBroker;
+  } catch {
+    return undefined;
+  }
 }

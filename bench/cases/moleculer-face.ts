@@ -8,11 +8,10 @@
 // rounds, the median round counting. Over NATS it is wall time from the first emit to the last
 // handler call, bursts interleaved. Without a reachable NATS the NATS rows are left out with a note.
 import { createConnection } from 'node:net';
-import { createRequire } from 'node:module';
 import { silentLogger } from 'kindling';
 import { DefaultEventBus, type EventBus, type ServiceSchema } from 'kindling/events';
 import { createNatsEventBus } from 'kindling/nats';
-import { type BenchRow, compare, cpuNowMs, median, report } from '../harness.js';
+import { type BenchRow, compare, cpuNowMs, loadMoleculer, median, report } from '../harness.js';
 import { removeStreams } from '../nats-streams.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
@@ -106,15 +105,6 @@ interface MolBroker extends Broker {
   waitForServices(names: string[]): Promise<void>;
 }
 
-function loadMoleculer(): (new (options: object) => MolBroker) | undefined {
-  try {
-    return (createRequire(import.meta.url)('moleculer') as { ServiceBroker: new (options: object) => MolBroker })
-      .ServiceBroker;
-  } catch {
-    return undefined;
-  }
-}
-
 function kindlingBroker(bus: EventBus): Broker {
   return {
     emit: (name, p) => bus.emit(name, p),
@@ -170,7 +160,7 @@ async function localPair(subject: string, scenario: Scenario): Promise<Broker> {
   const broker =
     subject === KINDLING
       ? kindlingBroker(new DefaultEventBus({ nodeID: 'bench', logger: silentLogger }))
-      : new (loadMoleculer() as new (options: object) => MolBroker)({ nodeID: 'bench', logger: false });
+      : new (loadMoleculer<MolBroker>() as new (options: object) => MolBroker)({ nodeID: 'bench', logger: false });
   for (const service of countedServices(scenario)) broker.createService(service);
   await broker.start();
   return broker;
@@ -214,7 +204,7 @@ async function remotePair(subject: string, scenario: Scenario, prefix: string): 
     await sender.start();
     return [sender, receiver];
   }
-  const ServiceBroker = loadMoleculer() as new (options: object) => MolBroker;
+  const ServiceBroker = loadMoleculer<MolBroker>() as new (options: object) => MolBroker;
   const node = (nodeID: string): MolBroker =>
     new ServiceBroker({ nodeID, logger: false, transporter: URL_, namespace: prefix, heartbeatInterval: 5 });
   const receiver = node('mol-rx');
@@ -284,7 +274,7 @@ function natsReachable(): Promise<boolean> {
 
 async function main(): Promise<void> {
   const notes: string[] = [];
-  const subjects = loadMoleculer() === undefined ? [KINDLING] : [KINDLING, MOLECULER];
+  const subjects = loadMoleculer<MolBroker>() === undefined ? [KINDLING] : [KINDLING, MOLECULER];
   if (subjects.length === 1) notes.push('moleculer is not installed: no Moleculer rows');
   const rows: BenchRow[] = [];
   const add = (name: string, results: Map<string, number>, target?: string): void => {

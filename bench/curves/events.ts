@@ -1,10 +1,10 @@
 // Growth curves of the Moleculer face and the bus core's balancing groups: creating and destroying
 // services one by one, the members of one queue leaving oldest first, and an `emit` naming many
 // groups. Moleculer's own ServiceBroker runs beside the service paths as a control, when installed.
-import { createRequire } from 'node:module';
 import { silentLogger } from 'kindling';
 import { DefaultEventBus, type Service } from 'kindling/events';
 import { noop, q, quiet, timed, type Path } from '../curve-kit.js';
+import { loadMoleculer } from '../harness.js';
 
 interface MolService {
   readonly name: string;
@@ -16,16 +16,7 @@ interface MolBroker {
   stop(): Promise<void>;
 }
 
-function loadMoleculer(): (new (options: object) => MolBroker) | undefined {
-  try {
-    return (createRequire(import.meta.url)('moleculer') as { ServiceBroker: new (options: object) => MolBroker })
-      .ServiceBroker;
-  } catch {
-    return undefined;
-  }
-}
-
-const ServiceBroker = loadMoleculer();
+const ServiceBroker = loadMoleculer<MolBroker>();
 
 /** The schema of the i-th service: one event handler, as most services have. */
 function schema(i: number): { name: string; events: Record<string, () => void> } {
