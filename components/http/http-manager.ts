@@ -10,6 +10,7 @@ import { RouteRegexCheck } from './route-regex-check.js';
 import { StagedRoutes, newTable, routeFor } from './route-table.js';
 import type { EndpointSpec, RouterSpec } from './route-table.js';
 import { ServerPool, closeServer } from './server-pool.js';
+import { References } from '../references/index.js';
 import type { ServiceSpec } from './server-pool.js';
 
 /** The committed entries of the three kinds. */
@@ -47,13 +48,13 @@ class Staging {
    * endpoint for each. A delete that the index says is in use still scans, to list the users in
    * the order the maps hold them, as its refusal always has.
    */
-  private users: { callers: Users; endpoints: Users; routers: Users } | undefined;
+  private users: { callers: References; endpoints: References; routers: References } | undefined;
 
-  private index(): { callers: Users; endpoints: Users; routers: Users } {
+  private index(): { callers: References; endpoints: References; routers: References } {
     if (this.users === undefined) {
-      const callers = new Users();
-      const endpoints = new Users();
-      const routers = new Users();
+      const callers = new References();
+      const endpoints = new References();
+      const routers = new References();
       for (const endpoint of this.endpoints.values()) {
         callers.add(endpoint.func, endpoint.id);
         endpoints.add(endpoint.router, endpoint.id);
@@ -114,28 +115,6 @@ class Staging {
       this.users.endpoints.remove(before.router, id);
     }
     this.endpoints.delete(id);
-  }
-}
-
-/** The ids of the entries that name each entry (an index of one reference field). */
-class Users {
-  private readonly by = new Map<string, Set<string>>();
-
-  add(used: string, user: string): void {
-    let users = this.by.get(used);
-    if (users === undefined) this.by.set(used, (users = new Set()));
-    users.add(user);
-  }
-
-  remove(used: string, user: string): void {
-    const users = this.by.get(used);
-    if (users === undefined) return;
-    users.delete(user);
-    if (users.size === 0) this.by.delete(used);
-  }
-
-  has(used: string): boolean {
-    return this.by.has(used);
   }
 }
 

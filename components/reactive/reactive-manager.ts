@@ -9,6 +9,7 @@ import type {
   ServiceEventHandler,
 } from 'kindling/events';
 import type { Functions } from '../function/index.js';
+import { References } from '../references/index.js';
 import { ReactiveKind } from './kinds.js';
 import { copySchema } from './params-schema.js';
 import { ChannelConsumerConfig, EventListenerConfig, TimerCronConfig, TimerIntervalConfig } from './reactive-config.js';
@@ -59,33 +60,24 @@ interface Staging {
    * and kept up to date by {@link putSpec} and {@link removeSpec}, so that deleting many functions
    * does not scan every spec for each.
    */
-  callers?: Map<string, Set<string>>;
+  callers?: References;
 }
 
 /** Whether a staged spec calls the function `id`. */
 function isCalled(staging: Staging, id: string): boolean {
   if (staging.callers === undefined) {
-    staging.callers = new Map();
+    staging.callers = new References();
     for (const spec of staging.specs.values()) addCaller(staging.callers, spec);
   }
   return staging.callers.has(id);
 }
 
-function addCaller(callers: Map<string, Set<string>>, spec: Spec): void {
-  for (const func of calls(spec)) {
-    let ids = callers.get(func);
-    if (ids === undefined) callers.set(func, (ids = new Set()));
-    ids.add(spec.id);
-  }
+function addCaller(callers: References, spec: Spec): void {
+  for (const func of calls(spec)) callers.add(func, spec.id);
 }
 
-function removeCaller(callers: Map<string, Set<string>>, spec: Spec): void {
-  for (const func of calls(spec)) {
-    const ids = callers.get(func);
-    if (ids === undefined) continue;
-    ids.delete(spec.id);
-    if (ids.size === 0) callers.delete(func);
-  }
+function removeCaller(callers: References, spec: Spec): void {
+  for (const func of calls(spec)) callers.remove(func, spec.id);
 }
 
 function putSpec(staging: Staging, spec: Spec): void {

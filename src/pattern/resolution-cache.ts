@@ -315,11 +315,6 @@ class Groups {
   get(key: string): string | ReadonlySet<string> | undefined {
     return this.map.get(key);
   }
-
-  clear(): void {
-    this.map.clear();
-    this.size = 0;
-  }
 }
 
 /** The key of a name in each kind of group: its first segment, its first two, its last. */

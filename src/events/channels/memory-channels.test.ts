@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChannelSubscription } from '../core/channels.js';
 import { MemoryChannels } from './memory-channels.js';
-
-/** Resolves once `check` holds (polled every 5 ms); fails after 5 s naming `what`. */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { eventually } from '../../../test/support/channel-contract.js';
 
 /** The subscriptions the store still holds (a private field: the only way to see a leak without a heap snapshot). */
 const held = (channels: MemoryChannels): number =>
