@@ -7,114 +7,78 @@ import { HttpKind } from './kinds.js';
 import type { LiveServer, ServiceLimits } from './live-server.js';
 import { RequestHandler } from './request-handler.js';
 import { RouteRegexCheck } from './route-regex-check.js';
-import { StagedRoutes, newTable, routeFor } from './route-table.js';
+import { RouteTable, StagedRoutes, routeFor } from './route-table.js';
 import type { EndpointSpec, RouterSpec } from './route-table.js';
 import { ServerPool, closeServer } from './server-pool.js';
-import { References } from '../references/index.js';
+import { Referrers, StagedMap } from '../staging/index.js';
 import type { ServiceSpec } from './server-pool.js';
 
-/** The committed entries of the three kinds. */
-interface Committed {
-  readonly services: ReadonlyMap<string, ServiceSpec>;
-  readonly routers: ReadonlyMap<string, RouterSpec>;
-  readonly endpoints: ReadonlyMap<string, EndpointSpec>;
+/**
+ * The committed entries of the three kinds, and who names whom among them: endpoints by the
+ * function they call and by their router, routers by their service.
+ */
+class Committed {
+  readonly services = new Map<string, ServiceSpec>();
+  readonly routers = new Map<string, RouterSpec>();
+  readonly endpoints = new Map<string, EndpointSpec>();
+  readonly callers = new Referrers<EndpointSpec>((endpoint) => [endpoint.func]);
+  readonly routed = new Referrers<EndpointSpec>((endpoint) => [endpoint.router]);
+  readonly served = new Referrers<RouterSpec>((router) => [router.server]);
 }
 
-/** The desired state of one batch, built up operation by operation. */
+/**
+ * The desired state of one batch, built up operation by operation as changes over the committed
+ * entries: a batch costs what it changes, however many entries are committed. A delete that the
+ * indexes say is in use still scans, to list the users in the order the maps hold them, as its
+ * refusal always has.
+ */
 class Staging {
-  readonly services: Map<string, ServiceSpec>;
-  readonly routers: Map<string, RouterSpec>;
-  readonly endpoints: Map<string, EndpointSpec>;
+  readonly services: StagedMap<ServiceSpec>;
+  readonly routers: StagedMap<RouterSpec>;
+  readonly endpoints: StagedMap<EndpointSpec>;
   /** Servers bound during this batch (new services, or changed addresses). */
   readonly bound = new Map<string, LiveServer>();
-  /** Tables of the services this batch touched; the others keep their live table. */
+  /** The route changes of this batch; the live tables change at commit. */
   readonly routes: StagedRoutes;
 
   constructor(
     readonly transactionId: string,
-    committed: Committed,
-    tables: { maxParamLength: number; regexCheck: RouteRegexCheck },
+    private readonly committed: Committed,
+    tables: { live: (service: string) => RouteTable | undefined; maxParamLength: number; regexCheck: RouteRegexCheck },
   ) {
-    this.services = new Map(committed.services);
-    this.routers = new Map(committed.routers);
-    this.endpoints = new Map(committed.endpoints);
-    this.routes = new StagedRoutes({ routers: this.routers, endpoints: this.endpoints, ...tables });
-  }
-
-  /**
-   * Who names whom: endpoints by the function they call and by their router, routers by their
-   * service. Built on the first question of a batch and kept up to date by the setters below (the
-   * only writers of `routers` and `endpoints`), so that deleting many entries does not scan every
-   * endpoint for each. A delete that the index says is in use still scans, to list the users in
-   * the order the maps hold them, as its refusal always has.
-   */
-  private users: { callers: References; endpoints: References; routers: References } | undefined;
-
-  private index(): { callers: References; endpoints: References; routers: References } {
-    if (this.users === undefined) {
-      const callers = new References();
-      const endpoints = new References();
-      const routers = new References();
-      for (const endpoint of this.endpoints.values()) {
-        callers.add(endpoint.func, endpoint.id);
-        endpoints.add(endpoint.router, endpoint.id);
-      }
-      for (const router of this.routers.values()) routers.add(router.server, router.id);
-      this.users = { callers, endpoints, routers };
-    }
-    return this.users;
+    this.services = new StagedMap(committed.services);
+    this.routers = new StagedMap(committed.routers, [committed.served]);
+    this.endpoints = new StagedMap(committed.endpoints, [committed.callers, committed.routed]);
+    this.routes = new StagedRoutes({ routers: this.routers, ...tables });
   }
 
   /** Whether an endpoint calls the function `id`. */
   isCalled(id: string): boolean {
-    return this.index().callers.has(id);
+    return this.committed.callers.has(id, this.endpoints);
   }
 
   /** Whether an endpoint is on the router `id`. */
   isRouted(id: string): boolean {
-    return this.index().endpoints.has(id);
+    return this.committed.routed.has(id, this.endpoints);
   }
 
   /** Whether a router is on the service `id`. */
   isServed(id: string): boolean {
-    return this.index().routers.has(id);
+    return this.committed.served.has(id, this.routers);
   }
 
-  setRouter(spec: RouterSpec): void {
-    const before = this.routers.get(spec.id);
-    if (this.users !== undefined) {
-      if (before !== undefined) this.users.routers.remove(before.server, before.id);
-      this.users.routers.add(spec.server, spec.id);
-    }
-    this.routers.set(spec.id, spec);
+  /** Makes the batch's changes the committed entries. */
+  commit(): void {
+    this.services.commit();
+    this.routers.commit();
+    this.endpoints.commit();
   }
 
-  deleteRouter(id: string): void {
-    const before = this.routers.get(id);
-    if (before !== undefined) this.users?.routers.remove(before.server, id);
-    this.routers.delete(id);
-  }
-
-  setEndpoint(spec: EndpointSpec): void {
-    const before = this.endpoints.get(spec.id);
-    if (this.users !== undefined) {
-      if (before !== undefined) {
-        this.users.callers.remove(before.func, before.id);
-        this.users.endpoints.remove(before.router, before.id);
-      }
-      this.users.callers.add(spec.func, spec.id);
-      this.users.endpoints.add(spec.router, spec.id);
-    }
-    this.endpoints.set(spec.id, spec);
-  }
-
-  deleteEndpoint(id: string): void {
-    const before = this.endpoints.get(id);
-    if (before !== undefined && this.users !== undefined) {
-      this.users.callers.remove(before.func, id);
-      this.users.endpoints.remove(before.router, id);
-    }
-    this.endpoints.delete(id);
+  /** Drops the batch's changes. */
+  discard(): void {
+    this.services.discard();
+    this.routers.discard();
+    this.endpoints.discard();
   }
 }
 
@@ -144,13 +108,15 @@ const ENDPOINT = HttpKind.endpoint;
 
 /**
  * The listener of the `http.*` kinds (and a guard on `function.*` deletes). Transactional: a batch
- * builds a staged copy of the routing tables ({@link StagedRoutes}); `commit` swaps them in at once;
- * a refused or discarded batch leaves the running routes untouched. Listening sockets of new
+ * stages its route changes ({@link StagedRoutes}), checked as they come; `commit` applies them to
+ * the live tables in one step; a refused or discarded batch leaves the running routes untouched. Listening sockets of new
  * services are bound during the batch ({@link ServerPool}), so an address in use refuses it, and
  * closed again on discard.
  */
 export class HttpManager implements EntryListener, HttpServers {
-  private committed: Committed = { services: new Map(), routers: new Map(), endpoints: new Map() };
+  private readonly committed = new Committed();
+  /** The live routing table of each committed service. */
+  private readonly tables = new Map<string, RouteTable>();
   private staging: Staging | undefined;
   private readonly storms: LogThrottle;
   private readonly servers: ServerPool;
@@ -185,6 +151,7 @@ export class HttpManager implements EntryListener, HttpServers {
 
   begin(ctx: ListenerContext): void {
     this.staging = new Staging(ctx.transactionId, this.committed, {
+      live: (service) => this.tables.get(service),
       maxParamLength: this.options.maxParamLength,
       regexCheck: this.regexCheck,
     });
@@ -238,13 +205,13 @@ export class HttpManager implements EntryListener, HttpServers {
               .filter((endpoint) => endpoint.router === entry.id)
               .map((endpoint) => endpoint.id);
         if (users.length > 0) throw stillUsed(entry, `endpoints ${users.join(', ')} still use it`);
-        staging.deleteRouter(entry.id);
+        staging.routers.delete(entry.id);
         return;
       }
       case ENDPOINT: {
         const spec = staging.endpoints.get(entry.id);
         if (spec !== undefined) staging.routes.move(entry, [staging.routes.routeOf(spec)], []);
-        staging.deleteEndpoint(entry.id);
+        staging.endpoints.delete(entry.id);
         return;
       }
       default: {
@@ -263,35 +230,41 @@ export class HttpManager implements EntryListener, HttpServers {
     if (staging === undefined || staging.transactionId !== ctx.transactionId) return;
     this.staging = undefined;
     const next = new Map<string, LiveServer>();
-    for (const [id, spec] of staging.services) {
+    for (const [id, spec] of staging.services.entries()) {
       const live = staging.bound.get(id) ?? this.servers.get(id);
       // A staged service was bound in this batch or is live from an earlier one.
       if (live === undefined) throw new Error(`http.service ${id} has no server to commit`);
       if (live.limits !== spec.limits) live.limits = spec.limits;
       next.set(id, live);
     }
-    // All swaps happen in this one synchronous step: no request sees half of the batch.
+    // All changes happen in this one synchronous step: no request sees half of the batch.
+    for (const [service, changes] of staging.routes.changed) {
+      let table = this.tables.get(service);
+      if (table === undefined) this.tables.set(service, (table = new RouteTable(this.options.maxParamLength)));
+      table.apply(changes.removed.values(), changes.added.values());
+    }
+    for (const [id, , after] of staging.services.changed()) if (after === undefined) this.tables.delete(id);
     for (const [id, live] of next) {
-      live.table =
-        staging.routes.tables.get(id) ??
-        live.table ??
-        this.servers.get(id)?.table ??
-        newTable(this.options.maxParamLength);
+      let table = this.tables.get(id);
+      if (table === undefined) this.tables.set(id, (table = new RouteTable(this.options.maxParamLength)));
+      live.table = table;
     }
     this.servers.install(next);
-    this.committed = { services: staging.services, routers: staging.routers, endpoints: staging.endpoints };
+    staging.commit();
   }
 
   async discard(ctx: ListenerContext): Promise<void> {
     const staging = this.staging;
     if (staging === undefined || staging.transactionId !== ctx.transactionId) return;
     this.staging = undefined;
+    staging.discard();
     await this.servers.release(staging.bound.values());
   }
 
   /** Closes every server (in-flight requests get `shutdownGraceMs` to finish). */
   async stop(): Promise<void> {
     const bound = this.staging?.bound.values() ?? [];
+    this.staging?.discard();
     this.staging = undefined;
     await this.servers.stop(bound);
     this.storms.flush();
@@ -319,10 +292,8 @@ export class HttpManager implements EntryListener, HttpServers {
       const live = await this.servers.bind(entry, spec);
       const replaced = staging.bound.get(entry.id);
       staging.bound.set(entry.id, live);
+      // The new server takes over the service's routing table at commit.
       if (replaced !== undefined) await closeServer(replaced.server, 0);
-      // The new server takes over the routes of the old one at commit.
-      const table = staging.routes.tables.get(entry.id) ?? this.servers.get(entry.id)?.table;
-      if (table !== undefined) staging.routes.tables.set(entry.id, table);
     }
     staging.services.set(entry.id, spec);
   }
@@ -344,7 +315,7 @@ export class HttpManager implements EntryListener, HttpServers {
       const added = users.map((endpoint) => routeFor(spec, endpoint));
       staging.routes.move(entry, removed, added);
     }
-    staging.setRouter(spec);
+    staging.routers.set(spec.id, spec);
   }
 
   private putEndpoint(ctx: ListenerContext, staging: Staging, entry: Entry): void {
@@ -366,6 +337,6 @@ export class HttpManager implements EntryListener, HttpServers {
     };
     const before = staging.endpoints.get(entry.id);
     staging.routes.move(entry, before === undefined ? [] : [staging.routes.routeOf(before)], [routeFor(router, spec)]);
-    staging.setEndpoint(spec);
+    staging.endpoints.set(spec.id, spec);
   }
 }

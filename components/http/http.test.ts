@@ -340,6 +340,35 @@ describe('http component', () => {
       expect(await (await fetch(url('/api/v2'))).text()).toBe('version 2');
     });
 
+    it('lets an endpoint take, in the same batch, the route another one leaves', async () => {
+      await app.expectAccepted(
+        'entries:\n  - { name: hello-endpoint, kind: http.endpoint, router: api, method: GET, path: "/greet/:name", func: hello }\n  - { name: v2, kind: function.js, file: ./functions.js, export: v2 }\n  - { name: v2-endpoint, kind: http.endpoint, router: api, method: GET, path: "/hello/:who", func: v2 }\n',
+      );
+      expect(await (await fetch(url('/api/hello/ada'))).text()).toBe('version 2');
+      expect(await (await fetch(url('/api/greet/ada'))).json()).toMatchObject({ hello: 'ada' });
+    });
+
+    it('refuses two new endpoints of one batch on one route, naming the first', async () => {
+      await app.expectRefused(
+        'entries:\n  - { name: a-endpoint, kind: http.endpoint, router: api, path: "/same/:x", func: hello }\n  - { name: b-endpoint, kind: http.endpoint, router: api, path: "/same/:y", func: hello }\n',
+        {
+          code: 'REJECTED',
+          message: 'route GET /api/same/:y on test:server is already taken by endpoint test:a-endpoint',
+        },
+      );
+      expect((await fetch(url('/api/same/1'))).status).toBe(404);
+    });
+
+    it('serves what is left after batches of one change each, and not what they took out', async () => {
+      for (let v = 1; v <= 5; v++)
+        await app.expectAccepted(
+          `entries:\n  - { name: hello-endpoint, kind: http.endpoint, router: api, method: GET, path: "/hello${v}/:name", func: hello }\n`,
+        );
+      expect(await (await fetch(url('/api/hello5/ada'))).json()).toMatchObject({ hello: 'ada' });
+      for (const gone of ['/api/hello/ada', '/api/hello1/ada', '/api/hello4/ada'])
+        expect((await fetch(url(gone))).status).toBe(404);
+    });
+
     it('does not serve the routes of a dry run', async () => {
       await app.apply(
         'entries:\n  - { name: v2, kind: function.js, file: ./functions.js, export: v2 }\n  - { name: v2-endpoint, kind: http.endpoint, router: api, path: /v2, func: v2 }\n',

@@ -1,13 +1,10 @@
 import { STATUS_CODES, createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { HTTPVersion, Instance } from 'find-my-way';
 import { escapeInvisible } from 'kindling';
 import type { LogThrottle } from 'kindling';
 import { formatUrl } from './http-config.js';
-
-/** A service's routing table. */
-export type Table = Instance<HTTPVersion.V1>;
+import type { RouteTable } from './route-table.js';
 
 /** What one client may hold of a service (the limits of `http.service`). */
 export interface ServiceLimits {
@@ -34,10 +31,10 @@ export interface LiveServerOptions {
   readonly limits: ServiceLimits;
 }
 
-/** One bound server. Its routing table is swapped whole at commit. */
+/** One bound server, serving its service's routing table (changed in place at commit). */
 export class LiveServer {
   /** Undefined until the batch that bound the server commits: requests get 503 until then. */
-  table: Table | undefined;
+  table: RouteTable | undefined;
   readonly id: string;
   readonly host: string;
   readonly server: Server;

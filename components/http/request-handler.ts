@@ -6,15 +6,7 @@ import type { HttpRequest } from './http-types.js';
 import type { LiveServer } from './live-server.js';
 import { isBadTarget, parseQuery, parseRequestTarget } from './request-target.js';
 import { FAULT_CHARS, ResultError, encodeResult, isInstance, sendEncoded, sendError } from './response-encoding.js';
-
-/** What a route of a table points at. */
-export interface RouteStore {
-  readonly endpointId: string;
-  readonly funcId: string;
-  readonly timeoutMs: number;
-  /** The route template (`/users/:id`), for `http.route`. */
-  readonly route: string;
-}
+import type { RouteStore } from './route-table.js';
 
 /** Options of a {@link RequestHandler}. */
 export interface RequestHandlerOptions {
@@ -122,7 +114,7 @@ export class RequestHandler {
     const found =
       table.find(method as HTTPMethod, target.path) ?? (method === 'HEAD' ? table.find('GET', target.path) : null);
     if (found === null) throw new RequestError(404, `no route for ${method} ${escapeInvisible(target.path, 200)}`);
-    const store = found.store as RouteStore;
+    const store = found.store;
     route.store = store;
     route.span?.matched(store.route);
     const body = await readBody(request, limits.bodyLimit);

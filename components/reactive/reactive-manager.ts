@@ -9,7 +9,7 @@ import type {
   ServiceEventHandler,
 } from 'kindling/events';
 import type { Functions } from '../function/index.js';
-import { References } from '../references/index.js';
+import { Referrers, StagedMap } from '../staging/index.js';
 import { ReactiveKind } from './kinds.js';
 import { copySchema } from './params-schema.js';
 import { ChannelConsumerConfig, EventListenerConfig, TimerCronConfig, TimerIntervalConfig } from './reactive-config.js';
@@ -54,45 +54,8 @@ interface Running {
 
 interface Staging {
   readonly transactionId: string;
-  readonly specs: Map<string, Spec>;
-  /**
-   * The ids of the specs that call each function: built on the first function delete of a batch
-   * and kept up to date by {@link putSpec} and {@link removeSpec}, so that deleting many functions
-   * does not scan every spec for each.
-   */
-  callers?: References;
-}
-
-/** Whether a staged spec calls the function `id`. */
-function isCalled(staging: Staging, id: string): boolean {
-  if (staging.callers === undefined) {
-    staging.callers = new References();
-    for (const spec of staging.specs.values()) addCaller(staging.callers, spec);
-  }
-  return staging.callers.has(id);
-}
-
-function addCaller(callers: References, spec: Spec): void {
-  for (const func of calls(spec)) callers.add(func, spec.id);
-}
-
-function removeCaller(callers: References, spec: Spec): void {
-  for (const func of calls(spec)) callers.remove(func, spec.id);
-}
-
-function putSpec(staging: Staging, spec: Spec): void {
-  if (staging.callers !== undefined) {
-    const before = staging.specs.get(spec.id);
-    if (before !== undefined) removeCaller(staging.callers, before);
-    addCaller(staging.callers, spec);
-  }
-  staging.specs.set(spec.id, spec);
-}
-
-function removeSpec(staging: Staging, id: string): void {
-  const before = staging.specs.get(id);
-  if (before !== undefined && staging.callers !== undefined) removeCaller(staging.callers, before);
-  staging.specs.delete(id);
+  /** The batch's changes over the committed specs. */
+  readonly specs: StagedMap<Spec>;
 }
 
 /** Options of a {@link ReactiveManager}. */
@@ -126,9 +89,16 @@ function fingerprintOf(spec: Spec): string {
  * starts what is committed.
  */
 export class ReactiveManager implements EntryListener {
-  private committed = new Map<string, Spec>();
+  private readonly committed = new Map<string, Spec>();
+  /** The specs that call each function (and dead-letter function). */
+  private readonly callers = new Referrers<Spec>(calls);
   private staging: Staging | undefined;
   private readonly running = new Map<string, Running>();
+  /**
+   * The ids whose committed spec may differ from what runs: those a commit changed, every id at
+   * start and stop, and those that failed to start (tried again by the next reconcile).
+   */
+  private readonly dirty = new Set<string>();
   private started = false;
   /** Reconciles run one after the other. */
   private settling: Promise<void> = Promise.resolve();
@@ -140,12 +110,12 @@ export class ReactiveManager implements EntryListener {
   begin(ctx: ListenerContext): void {
     // Called once per registration (the kinds, and function deletes): stage once per batch.
     if (this.staging?.transactionId === ctx.transactionId) return;
-    this.staging = { transactionId: ctx.transactionId, specs: new Map(this.committed) };
+    this.staging = { transactionId: ctx.transactionId, specs: new StagedMap(this.committed, [this.callers]) };
   }
 
   add(ctx: ListenerContext, entry: Entry): void {
     const spec = this.decode(ctx, entry);
-    if (spec !== undefined) putSpec(this.stage(ctx), spec);
+    if (spec !== undefined) this.stage(ctx).specs.set(spec.id, spec);
   }
 
   update(ctx: ListenerContext, entry: Entry): void {
@@ -155,7 +125,7 @@ export class ReactiveManager implements EntryListener {
   delete(ctx: ListenerContext, entry: Entry): void {
     const staging = this.stage(ctx);
     if (entry.kind.startsWith('function.')) {
-      if (!isCalled(staging, entry.id)) return;
+      if (!this.callers.has(entry.id, staging.specs)) return;
       // The callers in the order the specs are staged, as the refusal has always listed them.
       const callers = [...staging.specs.values()]
         .filter((spec) => calls(spec).includes(entry.id))
@@ -163,20 +133,23 @@ export class ReactiveManager implements EntryListener {
       if (callers.length > 0) throw stillCalled(entry, callers);
       return;
     }
-    removeSpec(staging, entry.id);
+    staging.specs.delete(entry.id);
   }
 
   async commit(ctx: ListenerContext): Promise<void> {
     const staging = this.staging;
     if (staging === undefined || staging.transactionId !== ctx.transactionId) return;
     this.staging = undefined;
-    if (ctx.dryRun) return;
-    this.committed = staging.specs;
+    if (ctx.dryRun) return staging.specs.discard();
+    for (const [id] of staging.specs.changed()) this.dirty.add(id);
+    staging.specs.commit();
     if (this.started) await this.reconcile();
   }
 
   discard(ctx: ListenerContext): void {
-    if (this.staging?.transactionId === ctx.transactionId) this.staging = undefined;
+    if (this.staging?.transactionId !== ctx.transactionId) return;
+    this.staging.specs.discard();
+    this.staging = undefined;
   }
 
   // ---- life --------------------------------------------------------------------------------
@@ -184,13 +157,16 @@ export class ReactiveManager implements EntryListener {
   /** Starts what is committed; later commits start and stop what they change. */
   async start(): Promise<void> {
     this.started = true;
+    for (const id of this.committed.keys()) this.dirty.add(id);
     await this.reconcile();
   }
 
   /** Stops every timer, listener and consumer (consumers finish the messages in hand). */
   async stop(): Promise<void> {
     this.started = false;
+    this.staging?.specs.discard();
     this.staging = undefined;
+    for (const id of this.running.keys()) this.dirty.add(id);
     await this.reconcile();
   }
 
@@ -257,12 +233,20 @@ export class ReactiveManager implements EntryListener {
     return next;
   }
 
+  /**
+   * Brings what runs in line with what is committed, for the ids a commit, start or stop marked:
+   * a batch of one entry starts or stops one thing, however many run. What changed is stopped
+   * first, then what is wanted and not running is started, in the order the marks were made.
+   */
   private async reconcileNow(): Promise<void> {
-    const wanted = this.started ? this.committed : new Map<string, Spec>();
+    const ids = [...this.dirty];
+    this.dirty.clear();
     const failures: string[] = [];
     const stopping: Promise<void>[] = [];
-    for (const [id, running] of this.running) {
-      const spec = wanted.get(id);
+    for (const id of ids) {
+      const running = this.running.get(id);
+      if (running === undefined) continue;
+      const spec = this.wanted(id);
       if (spec !== undefined && fingerprintOf(spec) === running.fingerprint) continue;
       this.running.delete(id);
       stopping.push(
@@ -272,11 +256,14 @@ export class ReactiveManager implements EntryListener {
       );
     }
     await Promise.all(stopping);
-    for (const [id, spec] of wanted) {
-      if (this.running.has(id)) continue;
+    for (const id of ids) {
+      const spec = this.wanted(id);
+      if (spec === undefined || this.running.has(id)) continue;
       try {
         this.running.set(id, { fingerprint: fingerprintOf(spec), spec, ...(await this.run(spec)) });
       } catch (error) {
+        // Tried again by the next reconcile, as long as it is committed.
+        this.dirty.add(id);
         failures.push(`${spec.kind} ${id} could not start: ${messageOf(error)}`);
       }
     }
@@ -284,6 +271,11 @@ export class ReactiveManager implements EntryListener {
       for (const failure of failures) this.options.logger.error(failure);
       throw new KindlingError('UNAVAILABLE', failures.join('; '));
     }
+  }
+
+  /** The spec that should run under `id` now (none once stopped). */
+  private wanted(id: string): Spec | undefined {
+    return this.started ? this.committed.get(id) : undefined;
   }
 
   private run(spec: Spec): Promise<Pick<Running, 'stop' | 'timer'>> {
