@@ -1,6 +1,6 @@
-// Growth curves of the registry's size read and of the function guards of the http and reactive
-// components: reading how many entries there are after each batch, and deleting many unused
-// functions while many endpoints or listeners exist.
+// Growth curves of the registry's size read and of the http and reactive components: reading how
+// many entries there are after each batch, deleting many unused functions while many endpoints or
+// listeners exist, and batches of one update each among many endpoints or listeners.
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,34 @@ async function functionDelete(
   }
 }
 
+/**
+ * `size` entries that call `app:hello` (endpoints or event listeners, made by `user`), then batches
+ * of one update each, as an editor saving one file or an admin client changing one entry makes
+ * them. The cost per batch should not depend on how many other entries the component holds.
+ */
+async function oneUpdatePerBatch(
+  size: number,
+  components: readonly string[],
+  user: (i: number, version: number) => Entry,
+): Promise<number> {
+  const { app, dir } = await startApp(components);
+  try {
+    const ops = Array.from({ length: size }, (_, i): RegistryOp => ({ op: 'create', entry: user(i, 0) }));
+    await app.registry.apply(ops, { source: 'bench' });
+    const STEPS = 1_000;
+    await quiet();
+    const ms = await timed(async () => {
+      for (let s = 0; s < STEPS; s++)
+        await app.registry.apply([{ op: 'update', entry: user((s * 7919) % size, s + 1) }], { source: 'bench' });
+    });
+    // Per batch, scaled so that the per-item arithmetic (ms / size) yields the cost of one batch.
+    return (ms / STEPS) * size;
+  } finally {
+    await app.shutdown('bench done');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const endpoint = (i: number): Entry => ({
   id: `app:get${pad(i)}`,
   kind: 'http.endpoint',
@@ -102,6 +130,20 @@ const listener = (i: number): Entry => ({
   kind: 'event.listener',
   meta: {},
   data: { pattern: `bench.e${i}`, func: 'hello' },
+});
+
+const versionedEndpoint = (i: number, version: number): Entry => ({
+  id: `app:get${pad(i)}`,
+  kind: 'http.endpoint',
+  meta: {},
+  data: { router: 'site', method: 'GET', path: `/p${i}/v${version}`, func: 'hello' },
+});
+
+const versionedListener = (i: number, version: number): Entry => ({
+  id: `app:on${pad(i)}`,
+  kind: 'event.listener',
+  meta: {},
+  data: { pattern: `bench.e${i}.v${version}`, func: 'hello' },
 });
 
 export const REGISTRY_PATHS: readonly Path[] = [
@@ -135,5 +177,27 @@ export const REGISTRY_PATHS: readonly Path[] = [
     limit: 1.5,
     measure: 'time',
     run: (n) => functionDelete(n, ['events', 'registry', 'function', 'reactive'], listener),
+  },
+  {
+    id: 'http-one-per-batch',
+    label: 'http: batches of one endpoint update among many endpoints',
+    item: 'batch',
+    items: 'batches',
+    sized: 'endpoints',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: (n) => oneUpdatePerBatch(n, ['events', 'registry', 'function', 'http'], versionedEndpoint),
+  },
+  {
+    id: 'reactive-one-per-batch',
+    label: 'reactive: batches of one listener update among many listeners',
+    item: 'batch',
+    items: 'batches',
+    sized: 'listeners',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: (n) => oneUpdatePerBatch(n, ['events', 'registry', 'function', 'reactive'], versionedListener),
   },
 ];
