@@ -33,7 +33,7 @@ async function statusPolling(size: number): Promise<number> {
   return (ms / STEPS) * size;
 }
 
-const FUNCTIONS = 'export const hello = () => ({ body: "hello" });\n';
+const FUNCTIONS = 'export const hello = () => ({ body: "hello" });\nexport const hi = () => ({ body: "hi" });\n';
 
 /**
  * An app of the function, http (and reactive) components in a new directory, started with a
@@ -146,6 +146,13 @@ const versionedListener = (i: number, version: number): Entry => ({
   data: { pattern: `bench.e${i}.v${version}`, func: 'hello' },
 });
 
+const versionedFunction = (i: number, version: number): Entry => ({
+  id: `app:fn${pad(i)}`,
+  kind: 'function.js',
+  meta: {},
+  data: { file: 'functions.js', export: version % 2 === 0 ? 'hello' : 'hi' },
+});
+
 export const REGISTRY_PATHS: readonly Path[] = [
   {
     id: 'status-polling',
@@ -188,6 +195,17 @@ export const REGISTRY_PATHS: readonly Path[] = [
     limit: 1.5,
     measure: 'time',
     run: (n) => oneUpdatePerBatch(n, ['events', 'registry', 'function', 'http'], versionedEndpoint),
+  },
+  {
+    id: 'function-one-per-batch',
+    label: 'function: batches of one function.js update among many functions',
+    item: 'batch',
+    items: 'batches',
+    sized: 'functions',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: (n) => oneUpdatePerBatch(n, ['events', 'registry', 'function'], versionedFunction),
   },
   {
     id: 'reactive-one-per-batch',

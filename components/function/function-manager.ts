@@ -22,6 +22,7 @@ import { FunctionJsConfig } from './function-js-config.js';
 import type { FunctionContext, FunctionEmitOptions, Functions, LoadedFunction } from './functions.js';
 import { findSyntaxError, readModuleExports } from './module-exports.js';
 import type { ModuleExports } from './module-exports.js';
+import { StagedMap } from '../staging/index.js';
 
 /** The function a call runs, kept in the call's async context. */
 interface CallScope {
@@ -31,7 +32,8 @@ interface CallScope {
 
 interface Staging {
   readonly transactionId: string;
-  readonly functions: Map<string, LoadedFunction>;
+  /** The batch's changes over the committed functions. */
+  readonly functions: StagedMap<LoadedFunction>;
 }
 
 /**
@@ -45,7 +47,7 @@ interface Staging {
  * of the module runs before a real batch.
  */
 export class FunctionManager implements EntryListener, Functions {
-  private committed = new Map<string, LoadedFunction>();
+  private readonly committed = new Map<string, LoadedFunction>();
   private staging: Staging | undefined;
   private readonly calls = new AsyncLocalStorage<CallScope>();
 
@@ -153,7 +155,7 @@ export class FunctionManager implements EntryListener, Functions {
   }
 
   begin(ctx: ListenerContext): void {
-    this.staging = { transactionId: ctx.transactionId, functions: new Map(this.committed) };
+    this.staging = { transactionId: ctx.transactionId, functions: new StagedMap(this.committed) };
   }
 
   async add(ctx: ListenerContext, entry: Entry): Promise<void> {
@@ -173,27 +175,28 @@ export class FunctionManager implements EntryListener, Functions {
   commit(ctx: ListenerContext): void {
     const staging = this.staging;
     if (staging === undefined || staging.transactionId !== ctx.transactionId) return;
-    const previous = this.committed;
-    this.committed = staging.functions;
     this.staging = undefined;
-    for (const [id, loaded] of this.committed) {
-      if (previous.get(id) !== loaded) {
-        this.files?.set(id, [loaded.file]);
-        this.logger.debug(
-          `function ${id} loaded from ${loaded.file} (export ${loaded.exportName}, version ${loaded.version})`,
-        );
+    // Only what the batch changed: a batch costs what it changes, however many functions are loaded.
+    for (const [id, , loaded] of staging.functions.changed()) {
+      if (loaded === undefined) {
+        this.files?.delete(id);
+        continue;
       }
+      this.files?.set(id, [loaded.file]);
+      this.logger.debug(
+        `function ${id} loaded from ${loaded.file} (export ${loaded.exportName}, version ${loaded.version})`,
+      );
     }
-    for (const id of previous.keys()) {
-      if (!this.committed.has(id)) this.files?.delete(id);
-    }
+    staging.functions.commit();
   }
 
   discard(ctx: ListenerContext): void {
-    if (this.staging?.transactionId === ctx.transactionId) this.staging = undefined;
+    if (this.staging?.transactionId !== ctx.transactionId) return;
+    this.staging.functions.discard();
+    this.staging = undefined;
   }
 
-  private staged(ctx: ListenerContext): Map<string, LoadedFunction> {
+  private staged(ctx: ListenerContext): StagedMap<LoadedFunction> {
     // A registry that calls begin always gives us a staging; without one, stage from the committed state.
     if (this.staging === undefined || this.staging.transactionId !== ctx.transactionId) this.begin(ctx);
     return (this.staging as Staging).functions;
