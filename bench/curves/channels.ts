@@ -1,5 +1,6 @@
 // Growth curves of the in-process durable channels (MemoryChannels): subscriptions that come and go,
-// re-driving dead letters, a full store with many channels, members of one group leaving.
+// re-driving dead letters, a full store with many channels, members of one group leaving, a backlog
+// of one key.
 import { MemoryChannels, type ChannelSubscription } from 'kindling/events';
 import { heapUsed, noop, q, quiet, timed, type Path } from '../curve-kit.js';
 
@@ -114,6 +115,23 @@ async function groupLeave(size: number): Promise<number> {
   return ms;
 }
 
+/**
+ * A backlog of `size` messages of one key (kept in order: each waits for the one before), then a
+ * group that drains it: the cost per message should not depend on how many wait behind it.
+ */
+async function keyedBacklog(size: number): Promise<number> {
+  const channels = new MemoryChannels({ nodeID: 'curve', options: { maxMessages: 2 * size } });
+  for (let i = 0; i < size; i++) await channels.send('c', i, { key: 'one' });
+  let handled = 0;
+  await quiet();
+  const ms = await timed(async () => {
+    await channels.subscribe('c', { group: 'g', maxInFlight: 64, handler: () => void handled++ });
+    await until(() => handled === size, `${size} keyed messages handled`);
+  });
+  await channels.close();
+  return ms;
+}
+
 export const CHANNEL_PATHS: readonly Path[] = [
   {
     id: 'channel-subscriptions',
@@ -167,5 +185,15 @@ export const CHANNEL_PATHS: readonly Path[] = [
     limit: 1.5,
     measure: 'time',
     run: groupLeave,
+  },
+  {
+    id: 'keyed-backlog',
+    label: 'a backlog of one key drained in order',
+    item: 'message',
+    items: 'messages',
+    sizes: [q(10_000), q(100_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: keyedBacklog,
   },
 ];

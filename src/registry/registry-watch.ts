@@ -1,6 +1,6 @@
 import type { Disposable } from '../common/disposable.js';
 import { KindlingError } from '../common/errors.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '../common/fifo.js';
 import type { HistoryRecord, RegistryChange } from './history.js';
 
 type Waiter = { resolve: (result: IteratorResult<RegistryChange>) => void; reject: (error: unknown) => void };

@@ -4,7 +4,7 @@ import type { Entry } from '../entry/entry.js';
 import type { EntryListener, KindConfig, ListenerContext, ListenerRegistration } from '../handlers/handler-registry.js';
 import type { PlannedOp } from './ordering.js';
 import { isThenable, withinTimeLimit } from '../common/time-limit.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '../common/fifo.js';
 import { entryConfig } from '../config/entry-config.js';
 
 /** A listener that may be out of step with the registry after a failed compensation or discard. */

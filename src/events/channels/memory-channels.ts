@@ -1,4 +1,5 @@
 import { KindlingError, messageOf } from '../../common/errors.js';
+import { Fifo } from '../../common/fifo.js';
 import { LogThrottle, silentLogger, type Logger } from '../../common/logger.js';
 import type {
   ChannelPending,
@@ -313,9 +314,12 @@ class Group {
   /** How many of `pending` have been handed to a handler at least once (the others wait behind their key). */
   delivered = 0;
   /** Deliveries ready to run, oldest message first. */
-  readonly queue: Pending[] = [];
-  /** Keys with a message in hand (running, waiting for a retry or queued): later ones of the key wait here. */
-  readonly busyKeys = new Map<string, Stored[]>();
+  readonly queue = new Fifo<Pending>();
+  /**
+   * Keys with a message in hand (running, waiting for a retry or queued): later ones of the key wait
+   * here, in a queue (one key may hold back every message of a long backlog).
+   */
+  readonly busyKeys = new Map<string, Fifo<Stored>>();
   /**
    * The open members, in a ring in the order they subscribed (a doubly linked list, so that a member
    * leaves without the others moving): `oldest` is where a new member goes before, `turn` is the next
@@ -415,7 +419,7 @@ class Group {
           waiting.push(msg);
           continue;
         }
-        this.busyKeys.set(msg.key, []);
+        this.busyKeys.set(msg.key, new Fifo());
       }
       return pending;
     }
@@ -519,8 +523,8 @@ class Group {
     this.pending.delete(p.msg.seq);
     if (p.msg === this.log.first) this.owner.headMayBeHandled(this.log);
     if (p.attempt > 0) this.delivered--;
-    const at = this.queue.indexOf(p);
-    if (at >= 0) this.queue.splice(at, 1);
+    // Only a delivery that went back to the queue (it timed out, then succeeded late) is still in it.
+    if (p.state === 'queued') this.queue.delete(p);
     const key = p.msg.key;
     if (key !== undefined) {
       const waiting = this.busyKeys.get(key);

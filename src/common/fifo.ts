@@ -2,7 +2,7 @@
 const COMPACT_AFTER = 1024;
 
 /**
- * A first-in first-out queue with O(1) `push` and `shift` (amortized): taking moves a cursor instead
+ * A first-in first-out queue with O(1) `push`, `shift` and `unshift` (amortized): taking moves a cursor instead
  * of shifting the array, and the taken prefix is cut off once it is at least half of the array, so
  * memory stays proportional to what is queued. `Array.prototype.shift` on a large array copies the
  * rest each time, which makes draining n items cost O(n²).
@@ -37,6 +37,21 @@ export class Fifo<T> {
       this.head = 0;
     }
     return item;
+  }
+
+  /** Puts `item` first: the next {@link shift} returns it (O(1) once something was taken). */
+  unshift(item: T): void {
+    if (this.head > 0) this.items[--this.head] = item;
+    else this.items.unshift(item);
+  }
+
+  /** Takes `item` out wherever it is queued (O(n): for the rare removal from the middle). */
+  delete(item: T): boolean {
+    const at = this.items.indexOf(item, this.head);
+    if (at < 0) return false;
+    this.items.splice(at, 1);
+    if (this.head === this.items.length) this.clear();
+    return true;
   }
 
   /** The oldest item, left in place. */

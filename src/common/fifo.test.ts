@@ -46,4 +46,44 @@ describe('Fifo', () => {
       { numRuns: 100 },
     );
   });
+
+  it('behaves as an array used with push, shift, unshift and removal, for any interleaving', () => {
+    const step = fc.oneof(
+      fc.record({ op: fc.constant('push' as const), n: fc.integer({ min: 1, max: 1500 }) }),
+      fc.record({ op: fc.constant('shift' as const), n: fc.integer({ min: 1, max: 1500 }) }),
+      fc.record({ op: fc.constant('unshift' as const), n: fc.integer({ min: 1, max: 3 }) }),
+      fc.record({ op: fc.constant('delete' as const), n: fc.nat() }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const queue = new Fifo<number>();
+        const model: number[] = [];
+        let next = 0;
+        for (const { op, n } of steps) {
+          if (op === 'push') {
+            for (let i = 0; i < n; i++) {
+              queue.push(next);
+              model.push(next++);
+            }
+          } else if (op === 'shift') {
+            for (let i = 0; i < n; i++) expect(queue.shift()).toBe(model.shift());
+          } else if (op === 'unshift') {
+            for (let i = 0; i < n; i++) {
+              queue.unshift(next);
+              model.unshift(next++);
+            }
+          } else {
+            const victim = model.length === 0 ? -1 : (model[n % model.length] as number);
+            const at = model.indexOf(victim);
+            if (at >= 0) model.splice(at, 1);
+            expect(queue.delete(victim)).toBe(at >= 0);
+          }
+          expect(queue.size).toBe(model.length);
+          expect(queue.peek()).toBe(model[0]);
+        }
+        expect([...queue]).toEqual(model);
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
