@@ -1,3 +1,5 @@
+import { Fifo } from '../../common/fifo.js';
+
 /**
  * What a buffered subscriber does when its buffer is full and another event arrives. No policy drops
  * silently: every drop is counted on the subscription and reported as a `$broker.error` of type
@@ -37,8 +39,6 @@ export interface ChannelHooks {
 
 const ENDED: ReceiveResult<never> = Object.freeze({ value: undefined, ok: false });
 const ITERATION_DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true });
-/** Above this many consumed slots the buffer array is compacted. */
-const COMPACT_AFTER = 1024;
 
 /**
  * A bounded FIFO buffer between the synchronous delivery loop and one asynchronous reader: `receive()`
@@ -55,8 +55,7 @@ const COMPACT_AFTER = 1024;
  * }
  */
 export class EventChannel<T> implements AsyncIterable<T> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
+  private readonly buffer = new Fifo<T>();
   private readonly waiters: ((result: ReceiveResult<T>) => void)[] = [];
   private ended = false;
   private totalDrops = 0;
@@ -72,7 +71,7 @@ export class EventChannel<T> implements AsyncIterable<T> {
 
   /** How many events wait in the buffer. */
   get size(): number {
-    return this.items.length - this.head;
+    return this.buffer.size;
   }
 
   /** How many events this channel dropped because its buffer was full. */
@@ -87,14 +86,14 @@ export class EventChannel<T> implements AsyncIterable<T> {
 
   /** The next event, waiting for one when the buffer is empty; `{ ok: false }` once ended and drained. */
   receive(): Promise<ReceiveResult<T>> {
-    if (this.items.length > this.head) return Promise.resolve({ value: this.take(), ok: true });
+    if (this.buffer.size > 0) return Promise.resolve({ value: this.take(), ok: true });
     if (this.ended) return Promise.resolve(ENDED);
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   /** The next buffered event without waiting, or `{ ok: false }` when none is buffered. */
   tryReceive(): ReceiveResult<T> {
-    return this.items.length > this.head ? { value: this.take(), ok: true } : ENDED;
+    return this.buffer.size > 0 ? { value: this.take(), ok: true } : ENDED;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {
@@ -121,14 +120,14 @@ export class EventChannel<T> implements AsyncIterable<T> {
       waiter({ value, ok: true });
       return true;
     }
-    if (this.items.length - this.head < this.capacity) {
-      this.items.push(value);
+    if (this.buffer.size < this.capacity) {
+      this.buffer.push(value);
       return true;
     }
     if (this.overflow === 'error') return false;
     if (this.overflow === 'drop-oldest') {
-      this.shift();
-      this.items.push(value);
+      this.buffer.shift();
+      this.buffer.push(value);
     }
     this.totalDrops++;
     this.episodeDrops++;
@@ -144,27 +143,14 @@ export class EventChannel<T> implements AsyncIterable<T> {
     for (const waiter of this.waiters.splice(0)) waiter(ENDED);
   }
 
+  /** The oldest buffered event (the caller checked there is one). */
   private take(): T {
-    const value = this.shift();
-    if (this.episodeDrops > 0 && this.head === this.items.length) {
+    const value = this.buffer.shift() as T;
+    if (this.episodeDrops > 0 && this.buffer.size === 0) {
       // The reader caught up: the overflow episode is over. Report its total when it grew past the
       // first (already reported) drop.
       if (this.episodeDrops > 1) this.report(true);
       this.episodeDrops = 0;
-    }
-    return value;
-  }
-
-  private shift(): T {
-    const value = this.items[this.head] as T;
-    this.items[this.head] = undefined;
-    this.head++;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head >= COMPACT_AFTER && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
     }
     return value;
   }

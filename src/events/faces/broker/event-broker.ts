@@ -2,6 +2,7 @@ import type { Disposable } from '../../../common/disposable.js';
 import { toDisposable } from '../../../common/disposable.js';
 import { KindlingError, messageOf } from '../../../common/errors.js';
 import { show } from '../../../common/visible-text.js';
+import { Fifo } from '../../../common/fifo.js';
 import type { EventCore, Slot } from '../../core/event-core.js';
 import type { EventEnvelope } from '../../core/event-envelope.js';
 import type { BufferOptions, EventSubscription } from '../../core/event-subscription.js';
@@ -162,6 +163,8 @@ interface PendingEvent {
   /** The remote hand-off still to do (when a remote transport refused it). */
   remote: boolean;
   attempt: number;
+  /** Whether it waits in the retry queue (set by enqueue, cleared when it leaves). */
+  queued?: boolean;
 }
 
 /**
@@ -176,7 +179,8 @@ interface PendingEvent {
  * for await (const event of consumer) sendWelcomeMail(decodeEvent(event));
  */
 export class EventBroker {
-  private readonly queue: PendingEvent[] = [];
+  /** Events waiting for a retry, oldest first (up to `bufferSize`, which may be large). */
+  private readonly queue = new Fifo<PendingEvent>();
   private readonly bufferSize: number;
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
@@ -197,7 +201,7 @@ export class EventBroker {
 
   /** How many events wait for a retry of {@link resilientPublish}. */
   get pending(): number {
-    return this.queue.length;
+    return this.queue.size;
   }
 
   /**
@@ -239,7 +243,7 @@ export class EventBroker {
     const name = `${BROKER_SYSTEM}.${event.type}`;
     const pending: PendingEvent = { event, name, envelope: undefined, targets: undefined, remote: false, attempt: 0 };
     // Behind events already waiting, so that every consumer still sees them in order.
-    if (this.queue.length > 0 || this.closed) {
+    if (this.queue.size > 0 || this.closed) {
       this.enqueue(pending);
       return undefined;
     }
@@ -299,7 +303,7 @@ export class EventBroker {
 
   /** Resolves once no event waits for a retry; rejects with `UNAVAILABLE` if the bus stops first. */
   flush(): Promise<void> {
-    if (this.queue.length === 0) return Promise.resolve();
+    if (this.queue.size === 0) return Promise.resolve();
     return new Promise((resolve, reject) => this.flushWaiters.push({ resolve, reject }));
   }
 
@@ -309,7 +313,9 @@ export class EventBroker {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    const abandoned = this.queue.splice(0);
+    const abandoned = [...this.queue];
+    this.queue.clear();
+    for (const pending of abandoned) pending.queued = false;
     if (abandoned.length > 0) {
       this.core.report(
         'resilient',
@@ -373,7 +379,7 @@ export class EventBroker {
     remote.then(
       () => {
         pending.remote = false;
-        if (this.queue[0] === pending) this.drain();
+        if (this.queue.peek() === pending) this.drain();
       },
       (error: unknown) => {
         this.core.storms.warn('resilient-refused', `the transport refused ${pending.name}; it will be retried`, {
@@ -381,7 +387,7 @@ export class EventBroker {
         });
         pending.remote = false;
         pending.targets = undefined;
-        if (this.queue.includes(pending)) this.schedule();
+        if (pending.queued === true) this.schedule();
         else this.enqueue(pending);
       },
     );
@@ -406,8 +412,9 @@ export class EventBroker {
       this.giveUp(pending, new KindlingError('UNAVAILABLE', 'the bus is stopped'));
       return;
     }
-    if (this.queue.length >= this.bufferSize) {
+    if (this.queue.size >= this.bufferSize) {
       const oldest = this.queue.shift() as PendingEvent;
+      oldest.queued = false;
       this.giveUp(
         oldest,
         new KindlingError(
@@ -417,12 +424,13 @@ export class EventBroker {
       );
     }
     this.queue.push(pending);
+    pending.queued = true;
     this.schedule();
   }
 
   private schedule(): void {
-    if (this.timer !== undefined || this.closed || this.queue.length === 0) return;
-    const head = this.queue[0] as PendingEvent;
+    if (this.timer !== undefined || this.closed || this.queue.size === 0) return;
+    const head = this.queue.peek() as PendingEvent;
     const delay = Math.min(this.initialDelayMs * 2 ** head.attempt, this.maxDelayMs);
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -437,18 +445,19 @@ export class EventBroker {
     this.timer = undefined;
     this.draining = true;
     try {
-      while (this.queue.length > 0) {
-        const head = this.queue[0] as PendingEvent;
+      while (this.queue.size > 0) {
+        const head = this.queue.peek() as PendingEvent;
         if (!this.attempt(head)) {
           head.attempt++;
           break;
         }
         this.queue.shift();
+        head.queued = false;
       }
     } finally {
       this.draining = false;
     }
-    if (this.queue.length === 0) {
+    if (this.queue.size === 0) {
       for (const waiter of this.flushWaiters.splice(0)) waiter.resolve();
     } else {
       this.schedule();
