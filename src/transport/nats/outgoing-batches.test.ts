@@ -87,6 +87,24 @@ describe('OutgoingBatches, plain runs', () => {
     );
   });
 
+  it('reads each getter of the data once, whether the data is kept or encoded at emit', async () => {
+    const r = recorder(3072);
+    let reads = 0;
+    const getter = <T>(value: T) => ({
+      get value(): T {
+        reads++;
+        return value;
+      },
+    });
+    // Kept; nested (encoded at emit); too large to keep (encoded at emit).
+    const datas = [getter(1), getter({ nested: true }), getter('x'.repeat(500))];
+    const sends = datas.map((data) => r.emit(data));
+    r.flush();
+    await Promise.all(sends);
+    expect(reads).toBe(3);
+    expect(r.received()).toEqual([{ value: 1 }, { value: { nested: true } }, { value: 'x'.repeat(500) }]);
+  });
+
   it('refuses data that cannot be read with INVALID, and sends the rest', async () => {
     const r = recorder();
     const sent = r.emit({ n: 1 });

@@ -191,13 +191,20 @@ export class OutgoingBatches {
     let json: string | undefined;
     let size = 0;
     try {
+      let source = data;
       if (this.maxBatch > 1) {
         item = keptData(name, data);
-        if (item !== UNKEPT && kept.most > this.batchChars) item = UNKEPT;
-        else size = kept.chars;
+        if (item === UNKEPT) {
+          source = kept.copy ?? data;
+          kept.copy = undefined;
+        } else if (kept.most > this.batchChars) {
+          // Too large to be sure of fitting a batch: encoded now, from the snapshot (getters read once).
+          source = item;
+          item = UNKEPT;
+        } else size = kept.chars;
       }
       if (item === UNKEPT) {
-        json = dataJSON(name, data);
+        json = dataJSON(name, source);
         item = json;
         size = json === undefined ? 0 : json.length;
       }

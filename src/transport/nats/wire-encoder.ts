@@ -185,10 +185,12 @@ export function dataJSON(name: string, data: unknown): string | undefined {
 export const UNKEPT: unique symbol = Symbol('unkept');
 
 /**
- * @internal The UTF-16 units the JSON of the last data {@link keptData} kept takes without escapes
- * (numbers counted at their longest, 24), and at most with them: read right after the call.
+ * @internal What {@link keptData} tells of its last call, read right after it: the UTF-16 units the
+ * JSON of the data it kept takes without escapes (numbers counted at their longest, 24) and at most
+ * with them; for data it did not keep, the shallow copy it made (`undefined` if none), which is to be
+ * encoded instead of the data so that no getter is read twice.
  */
-export const kept = { chars: 0, most: 0 };
+export const kept: { chars: number; most: number; copy: object | undefined } = { chars: 0, most: 0, copy: undefined };
 
 const OBJECT_PROTOTYPE = Object.prototype;
 
@@ -198,10 +200,11 @@ const OBJECT_PROTOTYPE = Object.prototype;
  * number, a boolean or `null` as it is (immutable), a plain object whose own enumerable values are
  * all of those (or `undefined`) as a shallow copy, its getters read now. Anything else (nested
  * objects, arrays, class instances, dates, functions, BigInts) is {@link UNKEPT}: the caller encodes
- * it now with {@link dataJSON}, as JSON.stringify per event costs several times more than one
+ * it now with {@link dataJSON} (its shallow copy if one was made: {@link kept}), as JSON.stringify per event costs several times more than one
  * stringify of the run. {@link kept} tells its size. Throws `INVALID` when reading the data throws.
  */
 export function keptData(name: string, data: unknown): unknown {
+  kept.copy = undefined;
   switch (typeof data) {
     case 'string':
       kept.chars = data.length + 2;
@@ -251,7 +254,10 @@ export function keptData(name: string, data: unknown): unknown {
       case 'undefined':
         break;
       default:
-        if (value !== null) return UNKEPT;
+        if (value !== null) {
+          kept.copy = copy;
+          return UNKEPT;
+        }
         chars += key.length + 8;
         text += key.length;
     }
