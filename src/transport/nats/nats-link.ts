@@ -3,6 +3,14 @@ import { KindlingError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { NatsTransportOptions } from './transport-options.js';
 
+/**
+ * The bytes nats.js holds before it writes them to the socket in the middle of a turn (its hidden
+ * `pendingLimit`, 32 KiB by default; the end of a turn writes whatever is held anyway). A turn that
+ * sends a thousand 128-byte events is ~140 KB: one write instead of five, which saves ~0.1 µs of
+ * kernel time an event on loopback.
+ */
+const PENDING_LIMIT = 256 * 1024;
+
 /** What a {@link NatsLink} tells its transport about the connection. */
 export interface LinkEvents {
   /** The connection dropped; nats.js is reconnecting. */
@@ -49,6 +57,8 @@ export class NatsLink {
         maxReconnectAttempts: -1,
         reconnectTimeWait: options.reconnectTimeWaitMs ?? 500,
         timeout: options.connectTimeoutMs ?? 5000,
+        // Not in ConnectionOptions' type, read by nats.js all the same.
+        ...({ pendingLimit: PENDING_LIMIT } as object),
       });
     } catch (error) {
       throw new KindlingError(

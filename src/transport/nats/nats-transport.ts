@@ -13,7 +13,7 @@ import { OutgoingBatches } from './outgoing-batches.js';
 import { NodePresence, badNodeID, isNodeID, type PresenceStats } from './presence.js';
 import { SubjectCache } from './subject-cache.js';
 import { checkOptions, type NatsTransportOptions } from './transport-options.js';
-import { dataJSON, envelopeText } from './wire-format.js';
+import { envelopeText } from './wire-format.js';
 
 export type { NatsTransportOptions } from './transport-options.js';
 
@@ -220,13 +220,15 @@ export class NatsTransport implements Transport {
       this.plainType = eventType;
       this.plainSubject = subject;
     }
-    let json: string | undefined;
-    try {
-      json = dataJSON(name, data);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.outgoing.enqueuePlain(this.link.connection as NatsConnection, subject, eventType, sequence, time, json);
+    return this.outgoing.enqueuePlain(
+      this.link.connection as NatsConnection,
+      subject,
+      eventType,
+      sequence,
+      time,
+      name,
+      data,
+    );
   }
 
   slotAdded(slot: TransportSlot): void {

@@ -3,7 +3,7 @@ import { KindlingError, messageOf } from '../../common/errors.js';
 import type { LogThrottle } from '../../common/logger.js';
 import { SENT } from '../../events/core/transport.js';
 import type { NatsLink } from './nats-link.js';
-import { batchBytes, plainRunText, plainText } from './wire-format.js';
+import { UNKEPT, batchBytes, dataJSON, kept, keptData, plainRunHead, plainRunText, plainText } from './wire-format.js';
 
 /** Consecutive events of one subject, waiting for the end of the turn to leave as one message. */
 interface Batch {
@@ -24,7 +24,9 @@ function traceHeaders(trace: Readonly<Record<string, string>>): MsgHdrs {
 /**
  * Consecutive plain events of one subject from this node (see `NatsTransport.sendPlain`) with
  * consecutive sequence numbers: they leave as one run ({@link plainRunText}), whose header line is
- * written once and whose data the receiver parses as one JSON array.
+ * written once and whose data the receiver parses as one JSON array. Their data is kept as
+ * snapshots ({@link keptData}) that one `JSON.stringify` encodes at flush, until an event whose data
+ * must be encoded at once joins: then every event's data is JSON text (`encoded`).
  */
 interface Run {
   readonly subject: string;
@@ -35,10 +37,30 @@ interface Run {
   time: number;
   /** `[index, time, ...]` of each event whose time differs from the one before, if any does. */
   changes: number[] | undefined;
-  /** The data JSON of each event (none `undefined`). */
-  readonly jsons: string[];
-  /** UTF-16 units of the run's text, at most (header line included). */
+  /** The data of each event: JSON texts (none `undefined`) when `encoded`, else snapshots. */
+  readonly items: unknown[];
+  encoded: boolean;
+  /**
+   * UTF-16 units of the run's text, at most (header line included); of snapshots an estimate
+   * (their escapes not counted), checked when the run is encoded.
+   */
   chars: number;
+}
+
+/**
+ * Encodes the snapshots of a run ({@link keptData}) as the JSON texts `JSON.stringify` gives each,
+ * and counts its units exactly; `head` is what its header line may take.
+ */
+function encodeRun(run: Run, head: number): void {
+  const items = run.items;
+  let chars = head + (run.changes === undefined ? 0 : 20 * run.changes.length);
+  for (let i = 0; i < items.length; i++) {
+    const json = JSON.stringify(items[i]);
+    items[i] = json;
+    chars += json.length + 1;
+  }
+  run.encoded = true;
+  run.chars = chars;
 }
 
 /**
@@ -149,10 +171,11 @@ export class OutgoingBatches {
   }
 
   /**
-   * Adds a plain event (`NatsTransport.sendPlain`; `json` its data as JSON, `undefined` for none) to
-   * the run of its subject, or starts one; fire-and-forget like {@link enqueue} without `confirm`.
-   * What cannot join a run (no data, too large, `maxBatch` 1, a gap in the sequence numbers, a batch
-   * of envelope texts of the same subject waiting) goes as an envelope text through {@link enqueue}.
+   * Adds a plain event (`NatsTransport.sendPlain`) to the run of its subject, or starts one;
+   * fire-and-forget like {@link enqueue} without `confirm`. Its data is kept as a snapshot when it
+   * can be ({@link keptData}), else encoded now (`INVALID` when JSON cannot encode it). What cannot
+   * join a run (no data, too large, `maxBatch` 1, a gap in the sequence numbers, a batch of envelope
+   * texts of the same subject waiting) goes as an envelope text through {@link enqueue}.
    */
   // eslint-disable-next-line @typescript-eslint/max-params -- the fast path of every plain emit: no options object per event
   enqueuePlain(
@@ -161,30 +184,61 @@ export class OutgoingBatches {
     eventType: 'emit' | 'broadcast',
     sequence: number,
     time: number,
-    json: string | undefined,
+    name: string,
+    data: unknown,
   ): Promise<void> {
-    if (json !== undefined && this.maxBatch > 1 && json.length <= this.batchChars) {
+    let item: unknown = UNKEPT;
+    let json: string | undefined;
+    let size = 0;
+    try {
+      let source = data;
+      if (this.maxBatch > 1) {
+        item = keptData(name, data);
+        if (item === UNKEPT) {
+          source = kept.copy ?? data;
+          kept.copy = undefined;
+        } else if (kept.most > this.batchChars) {
+          // Too large to be sure of fitting a batch: encoded now, from the snapshot (getters read once).
+          source = item;
+          item = UNKEPT;
+        } else size = kept.chars;
+      }
+      if (item === UNKEPT) {
+        json = dataJSON(name, source);
+        item = json;
+        size = json === undefined ? 0 : json.length;
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const encoded = json !== undefined;
+    if (item !== undefined && this.maxBatch > 1 && size <= this.batchChars) {
       const run = this.run;
       if (run !== undefined && run.subject === subject) {
-        const jsons = run.jsons;
+        const items = run.items;
         const change = run.time === time ? 0 : 40;
-        if (jsons.length < this.maxBatch && run.chars + 1 + json.length + change <= this.batchChars) {
-          if (run.first + jsons.length === sequence) {
+        if (items.length < this.maxBatch && run.chars + 1 + size + change <= this.batchChars) {
+          if (run.first + items.length === sequence) {
             if (change !== 0) {
-              (run.changes ??= []).push(jsons.length, time);
+              (run.changes ??= []).push(items.length, time);
               run.time = time;
               run.chars += change;
             }
-            jsons.push(json);
-            run.chars += json.length + 1;
+            if (run.encoded) items.push(encoded ? item : JSON.stringify(item));
+            else {
+              if (encoded) encodeRun(run, this.source.length + 64);
+              items.push(item);
+            }
+            run.chars += size + 1;
             return SENT;
           }
           // A gap in the sequence numbers: enqueue turns the run into envelope texts, which this joins.
-        } else return this.startRun(subject, eventType, sequence, time, json);
+        } else return this.startRun(subject, eventType, sequence, time, item, encoded, size);
       } else if (this.batch?.subject !== subject || this.batch.texts.length >= this.maxBatch) {
-        return this.startRun(subject, eventType, sequence, time, json);
+        return this.startRun(subject, eventType, sequence, time, item, encoded, size);
       }
     }
+    if (!encoded && item !== undefined) json = JSON.stringify(item);
     return this.enqueue(nc, subject, plainText(eventType, sequence, time, this.source, json), false);
   }
 
@@ -193,17 +247,31 @@ export class OutgoingBatches {
     const run = this.run;
     if (run !== undefined) {
       this.run = undefined;
-      const jsons = run.jsons;
-      if (jsons.length === 1) {
-        this.publish(run.subject, 1, plainText(run.eventType, run.first, run.firstTime, this.source, jsons[0]));
+      const items = run.items;
+      const count = items.length;
+      if (count === 1) {
+        const json = run.encoded ? (items[0] as string) : JSON.stringify(items[0]);
+        this.publish(run.subject, 1, plainText(run.eventType, run.first, run.firstTime, this.source, json));
         return;
       }
       let times = String(run.firstTime);
       const changes = run.changes;
       if (changes !== undefined)
         for (let i = 0; i < changes.length; i += 2) times += `,${changes[i]}:${changes[i + 1]}`;
-      const count = jsons.length;
-      this.publish(run.subject, count, plainRunText(run.eventType, run.first, times, this.source, jsons));
+      if (run.encoded) {
+        this.publish(run.subject, count, plainRunText(run.eventType, run.first, times, this.source, items as string[]));
+        return;
+      }
+      const json = JSON.stringify(items);
+      const head = plainRunHead(run.eventType, count, run.first, times, this.source);
+      if (head.length + json.length > this.batchChars) {
+        // Escapes made the snapshots longer than estimated: the events leave in smaller batches.
+        encodeRun(run, this.source.length + 64);
+        this.runToBatch(run);
+        this.flush();
+        return;
+      }
+      this.publish(run.subject, count, head + json);
       return;
     }
     const batch = this.batch;
@@ -219,12 +287,24 @@ export class OutgoingBatches {
     eventType: 'emit' | 'broadcast',
     sequence: number,
     time: number,
-    json: string,
+    item: unknown,
+    encoded: boolean,
+    size: number,
   ): Promise<void> {
     if (this.run !== undefined || this.batch !== undefined) this.flush();
     // The header line: at most 64 units besides the source (ASCII, as node ids are).
-    const chars = json.length + this.source.length + 64;
-    this.run = { subject, eventType, first: sequence, firstTime: time, time, changes: undefined, jsons: [json], chars };
+    const chars = size + this.source.length + 64;
+    this.run = {
+      subject,
+      eventType,
+      first: sequence,
+      firstTime: time,
+      time,
+      changes: undefined,
+      items: [item],
+      encoded,
+      chars,
+    };
     if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(this.flushTask);
@@ -238,7 +318,9 @@ export class OutgoingBatches {
    */
   private runToBatch(run: Run): void {
     this.run = undefined;
-    const { subject, eventType, first, jsons, changes } = run;
+    if (!run.encoded) encodeRun(run, this.source.length + 64);
+    const { subject, eventType, first, changes } = run;
+    const jsons = run.items as string[];
     let time = run.firstTime;
     let change = 0;
     let batch: Batch = { subject, texts: [], chars: 0 };

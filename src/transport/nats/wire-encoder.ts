@@ -181,6 +181,107 @@ export function dataJSON(name: string, data: unknown): string | undefined {
   }
 }
 
+/** @internal What {@link keptData} returns for data it does not keep: the caller encodes it now ({@link dataJSON}). */
+export const UNKEPT: unique symbol = Symbol('unkept');
+
+/**
+ * @internal What {@link keptData} tells of its last call, read right after it: the UTF-16 units the
+ * JSON of the data it kept takes without escapes (numbers counted at their longest, 24) and at most
+ * with them; for data it did not keep, the shallow copy it made (`undefined` if none), which is to be
+ * encoded instead of the data so that no getter is read twice.
+ */
+export const kept: { chars: number; most: number; copy: object | undefined } = { chars: 0, most: 0, copy: undefined };
+
+const OBJECT_PROTOTYPE = Object.prototype;
+
+/**
+ * @internal A snapshot of event `name`'s data that `JSON.stringify` encodes later, as one array with
+ * the other events of its run, to the same text it would give now: a string, a finite or other
+ * number, a boolean or `null` as it is (immutable), a plain object whose own enumerable values are
+ * all of those (or `undefined`) as a shallow copy, its getters read now. Anything else (nested
+ * objects, arrays, class instances, dates, functions, BigInts) is {@link UNKEPT}: the caller encodes
+ * it now with {@link dataJSON} (its shallow copy if one was made: {@link kept}), as JSON.stringify per event costs several times more than one
+ * stringify of the run. {@link kept} tells its size. Throws `INVALID` when reading the data throws.
+ */
+export function keptData(name: string, data: unknown): unknown {
+  kept.copy = undefined;
+  switch (typeof data) {
+    case 'string':
+      kept.chars = data.length + 2;
+      kept.most = 6 * data.length + 2;
+      return data;
+    case 'number':
+      kept.chars = kept.most = 24;
+      return data;
+    case 'boolean':
+      kept.chars = kept.most = 5;
+      return data;
+    case 'object':
+      break;
+    default:
+      return UNKEPT;
+  }
+  if (data === null) {
+    kept.chars = kept.most = 4;
+    return data;
+  }
+  let copy: Record<string, unknown>;
+  try {
+    const prototype: unknown = Object.getPrototypeOf(data);
+    if (prototype !== OBJECT_PROTOTYPE && prototype !== null) return UNKEPT;
+    copy = { ...data };
+  } catch (error) {
+    throw unencodable(name, error);
+  }
+  // `{"key":value,...}`: the braces, and per field its quoted key, a colon and a comma.
+  let chars = 2;
+  let text = 0;
+  for (const key in copy) {
+    const value = copy[key];
+    switch (typeof value) {
+      case 'string':
+        chars += key.length + value.length + 6;
+        text += key.length + value.length;
+        break;
+      case 'number':
+        chars += key.length + 28;
+        text += key.length;
+        break;
+      case 'boolean':
+        chars += key.length + 9;
+        text += key.length;
+        break;
+      case 'undefined':
+        break;
+      default:
+        if (value !== null) {
+          kept.copy = copy;
+          return UNKEPT;
+        }
+        chars += key.length + 8;
+        text += key.length;
+    }
+  }
+  // An escape takes at most 6 units for 1 (`\u001f`).
+  kept.chars = chars;
+  kept.most = chars + 5 * text;
+  return copy;
+}
+
+/**
+ * @internal The header line of a plain run ({@link plainRunText}), up to and including its line break.
+ */
+// eslint-disable-next-line @typescript-eslint/max-params -- once per batch on the fast path: no options object
+export function plainRunHead(
+  eventType: 'emit' | 'broadcast',
+  count: number,
+  first: number,
+  times: string,
+  source: string,
+): string {
+  return RUN_HEAD + count + (eventType === 'emit' ? ' e ' : ' b ') + first + ' ' + times + ' ' + source + '\n';
+}
+
 /**
  * @internal The text of a plain run: two or more plain events of one subject and mode from one
  * source, with consecutive sequence numbers from `first`, whose optional fields all have their
@@ -204,8 +305,7 @@ export function plainRunText(
   jsons: string[],
 ): string {
   const last = jsons.length - 1;
-  const mode = eventType === 'emit' ? ' e ' : ' b ';
-  jsons[0] = RUN_HEAD + jsons.length + mode + first + ' ' + times + ' ' + source + '\n[' + jsons[0];
+  jsons[0] = plainRunHead(eventType, jsons.length, first, times, source) + '[' + jsons[0];
   jsons[last] += ']';
   return jsons.join(',');
 }

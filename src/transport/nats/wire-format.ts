@@ -9,8 +9,12 @@ export {
   encodeEnvelope,
   encodeEnvelopes,
   envelopeText,
+  kept,
+  keptData,
   plainEnvelopeText,
+  plainRunHead,
   plainRunText,
   plainText,
+  UNKEPT,
 } from './wire-encoder.js';
 export { EnvelopeDecoder, decodeEnvelope, decodeEnvelopes } from './wire-decoder.js';

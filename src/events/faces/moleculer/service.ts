@@ -49,24 +49,8 @@ export function toEmitOptions(options: EmitGroups | EmitOptions | undefined): Em
  * });
  */
 export class EventContext<P = unknown> {
-  /** The event's id (the envelope id); follow-up events name it as their `parentID`. */
-  readonly id: string;
-  /** Metadata: a copy per handler, so that one handler's changes reach only its own follow-ups. */
-  meta: Record<string, unknown>;
-  /** The node that sent the event. */
-  readonly nodeID: string;
-  /** The name the event was sent with (not the pattern that matched it). */
-  readonly eventName: string;
-  /** `emit`, `broadcast` or `broadcastLocal`. */
-  readonly eventType: DeliveryMode;
-  /** The groups the sender limited the event to, if any. */
-  readonly eventGroups: readonly string[] | undefined;
-  /** The id of the first event of the chain. */
-  readonly requestID: string;
-  /** The id of the event whose handler sent this one. */
-  readonly parentID: string | undefined;
-  /** The service that sent this event from a handler, if any. */
-  readonly caller: string | undefined;
+  /** The private copy of the envelope's meta, made when first read (most handlers never do). */
+  private ownMeta: Record<string, unknown> | undefined = undefined;
 
   /** @internal Made by the bus for each handler call. */
   constructor(
@@ -77,16 +61,58 @@ export class EventContext<P = unknown> {
     readonly params: P,
     /** The service whose handler runs. */
     readonly service: Service | undefined,
-  ) {
-    this.id = envelope.id;
-    this.meta = { ...envelope.meta };
-    this.nodeID = envelope.source;
-    this.eventName = envelope.name;
-    this.eventType = envelope.eventType;
-    this.eventGroups = envelope.groups;
-    this.requestID = envelope.trace.requestID;
-    this.parentID = envelope.trace.parentID;
-    this.caller = envelope.trace.caller;
+  ) {}
+
+  // The fields below read the envelope when asked: a context is made for every handler call, and
+  // most handlers read only `params`.
+
+  /** The event's id (the envelope id); follow-up events name it as their `parentID`. */
+  get id(): string {
+    return this.envelope.id;
+  }
+
+  /** Metadata: a copy per handler, so that one handler's changes reach only its own follow-ups. */
+  get meta(): Record<string, unknown> {
+    return (this.ownMeta ??= { ...this.envelope.meta });
+  }
+
+  set meta(value: Record<string, unknown>) {
+    this.ownMeta = value;
+  }
+
+  /** The node that sent the event. */
+  get nodeID(): string {
+    return this.envelope.source;
+  }
+
+  /** The name the event was sent with (not the pattern that matched it). */
+  get eventName(): string {
+    return this.envelope.name;
+  }
+
+  /** `emit`, `broadcast` or `broadcastLocal`. */
+  get eventType(): DeliveryMode {
+    return this.envelope.eventType;
+  }
+
+  /** The groups the sender limited the event to, if any. */
+  get eventGroups(): readonly string[] | undefined {
+    return this.envelope.groups;
+  }
+
+  /** The id of the first event of the chain. */
+  get requestID(): string {
+    return this.envelope.trace.requestID;
+  }
+
+  /** The id of the event whose handler sent this one. */
+  get parentID(): string | undefined {
+    return this.envelope.trace.parentID;
+  }
+
+  /** The service that sent this event from a handler, if any. */
+  get caller(): string | undefined {
+    return this.envelope.trace.caller;
   }
 
   /** Emits a balanced follow-up event carrying this context's meta and id. */
