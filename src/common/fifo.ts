@@ -20,6 +20,7 @@ export class Fifo<T> {
     return this.items.length - this.head;
   }
 
+  /** Puts `item` last. */
   push(item: T): void {
     this.items.push(item);
   }
@@ -59,6 +60,7 @@ export class Fifo<T> {
     return this.head < this.items.length ? this.items[this.head] : undefined;
   }
 
+  /** Empties the queue. */
   clear(): void {
     this.items = [];
     this.head = 0;
