@@ -81,7 +81,7 @@ export type {
 export { ConfigError } from './config/config-error.js';
 export type { ConfigErrorInit, ConfigIssue } from './config/config-error.js';
 
-export { loadRegistryYaml, parseRegistryYaml, RegistryYamlError } from './yaml/registry-yaml.js';
+export { loadRegistryYaml, parseRegistryYaml, RegistryYamlCache, RegistryYamlError } from './yaml/registry-yaml.js';
 export type {
   LoadedRegistry,
   RegistryYamlProblem,

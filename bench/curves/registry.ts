@@ -118,6 +118,58 @@ async function oneUpdatePerBatch(
   }
 }
 
+/**
+ * An app whose registry is `size` function entries in files of 100, then saves of one file each (one
+ * entry's export changes) and a reload after each, as the file watch makes them. The cost per save
+ * should not depend on how many entries the other files hold.
+ */
+async function reloadOneFile(size: number): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'kindling-bench-reload-'));
+  const PER_FILE = 100;
+  const fileOf = (f: number): string => join(dir, 'registry', `part${pad(f)}.yaml`);
+  /** Files whose first entry exports `hi` now (each save flips it). */
+  const flipped = new Set<number>();
+  const text = (f: number): string => {
+    let out = 'namespace: app\nentries:\n';
+    for (let i = f * PER_FILE; i < (f + 1) * PER_FILE; i++) {
+      const name = i === f * PER_FILE && flipped.has(f) ? 'hi' : 'hello';
+      out += `  - { name: fn${pad(i)}, kind: function.js, file: ../functions.js, export: ${name} }\n`;
+    }
+    return out;
+  };
+  try {
+    await mkdir(join(dir, 'registry'));
+    await writeFile(join(dir, 'functions.js'), FUNCTIONS);
+    await writeFile(
+      join(dir, 'kindling.yaml'),
+      'name: reload\nlog: silent\ncomponents:\n  - events\n  - registry\n  - function\nregistry:\n  - ./registry\n',
+    );
+    const files = size / PER_FILE;
+    for (let f = 0; f < files; f++) await writeFile(fileOf(f), text(f));
+    const app = await Application.load(dir, { builtins: builtinComponents, logger: silentLogger });
+    await app.start();
+    try {
+      const STEPS = 50;
+      await quiet();
+      const ms = await timed(async () => {
+        for (let s = 1; s <= STEPS; s++) {
+          const f = (s * 7919) % files;
+          if (!flipped.delete(f)) flipped.add(f);
+          await writeFile(fileOf(f), text(f));
+          const outcome = await app.reload([fileOf(f)]);
+          if (outcome.status !== 'applied') throw new Error(`reload ${s}: ${outcome.status}`);
+        }
+      });
+      // Per save, scaled so that the per-item arithmetic (ms / size) yields the cost of one save.
+      return (ms / STEPS) * size;
+    } finally {
+      await app.shutdown('bench done');
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const endpoint = (i: number): Entry => ({
   id: `app:get${pad(i)}`,
   kind: 'http.endpoint',
@@ -206,6 +258,17 @@ export const REGISTRY_PATHS: readonly Path[] = [
     limit: 1.5,
     measure: 'time',
     run: (n) => oneUpdatePerBatch(n, ['events', 'registry', 'function'], versionedFunction),
+  },
+  {
+    id: 'reload-one-file',
+    label: 'file watch: a save of one registry file of 100 entries, then its reload',
+    item: 'save',
+    items: 'saves',
+    sized: 'entries',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: reloadOneFile,
   },
   {
     id: 'reactive-one-per-batch',

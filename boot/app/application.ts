@@ -1,6 +1,14 @@
 import { realpathSync } from 'node:fs';
 import { basename, sep } from 'node:path';
-import { FileBoundary, KindlingError, createConsoleLogger, loadRegistryYaml, messageOf, toDisposable } from 'kindling';
+import {
+  FileBoundary,
+  KindlingError,
+  RegistryYamlCache,
+  createConsoleLogger,
+  loadRegistryYaml,
+  messageOf,
+  toDisposable,
+} from 'kindling';
 import type { ApplyResult, Disposable, Entry, Logger, LogLevel, Registry, RegistryOp } from 'kindling';
 import { deepEqual } from '../../src/common/deep-freeze.js';
 import { EventBus } from 'kindling/events';
@@ -94,6 +102,8 @@ export function yamlSourceOf(manifest: BootManifest): string {
 export class Application {
   /** The entries of the sources as last applied, by id. */
   private applied = new Map<string, Entry>();
+  /** What each registry file read into: a reload after one file of many changed reads that one. */
+  private readonly yamlCache = new RegistryYamlCache();
   private readonly reloadListeners = new Set<(outcome: ReloadOutcome) => void>();
   private reloading: Promise<ReloadOutcome> = Promise.resolve({ status: 'unchanged', revision: 0 });
   /** Whether the last reload was refused (the next good one says it recovered). */
@@ -440,6 +450,7 @@ export class Application {
       const { entries } = await loadRegistryYaml(this.manifest.registry, {
         ...this.manifest.yamlLimits,
         root: this.manifest.boundary,
+        cache: this.yamlCache,
       });
       const entryFiles = this.entryFiles();
       const touched = new Set(changedFiles.flatMap((file) => entryFiles?.entriesUsing(file) ?? []));
@@ -449,7 +460,8 @@ export class Application {
       // now: `kindling apply` or the journal may already have made (or undone) some of it.
       for (const entry of entries) {
         const before = this.applied.get(entry.id);
-        if (before !== undefined && sameEntry(before, entry) && !touched.has(entry.id)) continue;
+        // An entry of a file that did not change is the very object applied last time.
+        if (before !== undefined && (before === entry || sameEntry(before, entry)) && !touched.has(entry.id)) continue;
         const current = registry.get(entry.id);
         if (current === undefined) {
           ops.push({ op: 'create', entry });

@@ -1,5 +1,6 @@
 import { KindlingError } from '../common/errors.js';
 import type { FileBoundary } from '../common/file-boundary.js';
+import type { RegistryYamlCache } from './registry-yaml-cache.js';
 import type { YamlReadLimits } from './yaml-reader.js';
 
 /**
@@ -36,6 +37,11 @@ export interface RegistryYamlOptions extends RegistryYamlLimits {
    * app's root.
    */
   readonly root?: string | FileBoundary;
+  /**
+   * What the files read into last time (for {@link loadRegistryYaml}): only the files whose text
+   * changed since are read again. A watcher reloading after a save passes the same cache each time.
+   */
+  readonly cache?: RegistryYamlCache;
 }
 
 /** The default of {@link RegistryYamlOptions.maxFileBytes}: 16 MiB. */

@@ -2,6 +2,7 @@ import { messageOf } from '../common/errors.js';
 import { FileBoundary } from '../common/file-boundary.js';
 import { createEntry, createOwnedEntry, MAX_ENTRY_DEPTH, setEntrySource, type Entry } from '../entry/entry.js';
 import { entrySource, FileOrigin } from './entry-origin.js';
+import { keepOnlyFiles, recallFile, rememberFile, type Declared } from './registry-yaml-cache.js';
 import { collectFiles, compare, readAll, tooLarge } from './registry-files.js';
 import { analyse, entriesOf, type Analysis, type Declaration } from './registry-format.js';
 import { limitsOf, type RegistryReadLimits, type RegistryYamlOptions } from './registry-yaml-limits.js';
@@ -11,6 +12,7 @@ import { readProblems, withoutByteOrderMark } from './text-problems.js';
 import { readYamlFast, YamlReadFailure, type DetailedRead, type YamlReadError } from './yaml-reader.js';
 
 export { RegistryYamlError, type RegistryYamlProblem } from './registry-yaml-problem.js';
+export { RegistryYamlCache } from './registry-yaml-cache.js';
 export {
   DEFAULT_MAX_ALIAS_NODES,
   DEFAULT_MAX_DEPTH,
@@ -69,11 +71,24 @@ export async function loadRegistryYaml(
   const texts = await readAll(files, limits.maxFileBytes, boundary, problems);
   const declared = new Map<string, Declared>();
   const entries: Entry[] = [];
+  const cache = options.cache;
   files.forEach((file, i) => {
     const text = texts[i];
     if (text === undefined) return;
-    for (const entry of parseRegistryFile(text, file, { limits, declared, problems })) entries.push(entry);
+    // A file whose text is what it was, none of whose ids a file before it declares now, reads as before.
+    const recalled = cache === undefined ? undefined : recallFile(cache, file, text, limits);
+    if (recalled !== undefined && recalled.declared.every(([id]) => !declared.has(id))) {
+      for (const [id, at] of recalled.declared) declared.set(id, at);
+      for (const entry of recalled.entries) entries.push(entry);
+      return;
+    }
+    const before = problems.length;
+    const read = parseRegistryFile(text, file, { limits, declared, problems });
+    for (const entry of read) entries.push(entry);
+    if (cache !== undefined && problems.length === before)
+      rememberFile(cache, file, { text, limits, entries: read }, declared);
   });
+  if (cache !== undefined) keepOnlyFiles(cache, new Set(files));
   if (problems.length > 0) {
     // By file, keeping each file's own order (by position).
     const order = new Map([...new Set(problems.map((p) => p.file))].sort(compare).map((file, i) => [file, i]));
@@ -81,13 +96,6 @@ export async function loadRegistryYaml(
     throw new RegistryYamlError(problems);
   }
   return { entries, files };
-}
-
-/** Where an id was first declared, to point at both declarations of a duplicate. */
-interface Declared {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
 }
 
 /**

@@ -1,0 +1,78 @@
+import type { Entry } from '../entry/entry.js';
+import type { RegistryReadLimits } from './registry-yaml-limits.js';
+
+/** Where an entry id was declared: its file and the position of its item. */
+export interface Declared {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** What one file read into, kept for as long as its text stays the same. */
+interface FileRead {
+  readonly text: string;
+  readonly limits: string;
+  readonly entries: readonly Entry[];
+  readonly declared: readonly (readonly [string, Declared])[];
+}
+
+/**
+ * What each registry file read into, so that the next {@link loadRegistryYaml} with the same cache
+ * reads again only the files whose text changed: a watcher that reloads after one file of many was
+ * saved pays for that file, not for the whole registry. A file is remembered only when it read
+ * without a problem; one whose ids another file now declares first is read again, so that every
+ * problem is reported as a load without the cache reports it. The cache holds each file's text and
+ * its entries (which the registry holds anyway); files no longer loaded are forgotten.
+ *
+ * @example
+ * const cache = new RegistryYamlCache();
+ * await loadRegistryYaml('registry/', { cache }); // reads every file
+ * await loadRegistryYaml('registry/', { cache }); // reads only the files that changed
+ */
+export class RegistryYamlCache {
+  /** How many files the cache remembers. */
+  get size(): number {
+    return filesOf(this).size;
+  }
+}
+
+/** The files each cache remembers: out of its public shape. */
+const stores = new WeakMap<RegistryYamlCache, Map<string, FileRead>>();
+
+function filesOf(cache: RegistryYamlCache): Map<string, FileRead> {
+  let files = stores.get(cache);
+  if (files === undefined) stores.set(cache, (files = new Map<string, FileRead>()));
+  return files;
+}
+
+/** What `file` read into when its text and the limits were the same, if `cache` remembers it. */
+export function recallFile(
+  cache: RegistryYamlCache,
+  file: string,
+  text: string,
+  limits: RegistryReadLimits,
+): FileRead | undefined {
+  const read = filesOf(cache).get(file);
+  return read !== undefined && read.text === text && read.limits === keyOf(limits) ? read : undefined;
+}
+
+/** Remembers a file that read without a problem, with where each of its ids was declared. */
+export function rememberFile(
+  cache: RegistryYamlCache,
+  file: string,
+  read: { readonly text: string; readonly limits: RegistryReadLimits; readonly entries: readonly Entry[] },
+  declared: ReadonlyMap<string, Declared>,
+): void {
+  const positions = read.entries.map((entry) => [entry.id, declared.get(entry.id) as Declared] as const);
+  filesOf(cache).set(file, { text: read.text, limits: keyOf(read.limits), entries: read.entries, declared: positions });
+}
+
+/** Forgets what is not in `files` (files removed, or that no longer read). */
+export function keepOnlyFiles(cache: RegistryYamlCache, files: ReadonlySet<string>): void {
+  const remembered = filesOf(cache);
+  for (const file of remembered.keys()) if (!files.has(file)) remembered.delete(file);
+}
+
+function keyOf(limits: RegistryReadLimits): string {
+  return `${limits.maxFileBytes}/${limits.maxDepth}/${limits.maxAliasNodes}/${limits.maxExpandedBytes}`;
+}
