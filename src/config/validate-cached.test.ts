@@ -103,4 +103,21 @@ describe('passesCached', () => {
     expect(passesCached(instance, { whitelist: true, forbidUnknownValues: false })).toBe(false);
     expect(passesCached(instance, { skipMissingProperties: true, forbidUnknownValues: false })).toBe(false);
   });
+
+  it('sees a rule added to a class after its first check', () => {
+    class Growing {
+      @IsInt() count = 0;
+      label = 'x';
+    }
+    const instance = new Growing();
+    expect(passesCached(instance, LENIENT)).toBe(true);
+    expect(passesCached(instance, STRICT)).toBe(false);
+    IsString()(Growing.prototype, 'label');
+    expect(passesCached(instance, STRICT)).toBe(true);
+    Min(1)(Growing.prototype, 'count');
+    expect(passesCached(instance, STRICT)).toBe(false);
+    expect(validateSync(instance, STRICT).length).toBeGreaterThan(0);
+    instance.count = 2;
+    expect(passesCached(instance, STRICT)).toBe(true);
+  });
 });
