@@ -22,21 +22,31 @@ export interface PathProblem {
   readonly entryId?: string;
 }
 
-/** An entry that passed every check of its document, waiting for its position and createEntry. */
-export interface Draft {
-  readonly document: number;
-  readonly index: number;
-  readonly id: string;
-  readonly kind: string;
-  readonly meta: Record<string, unknown>;
-  readonly data: unknown;
-}
-
 /** An entry whose id is known, checked for duplicates whatever else is wrong with it. */
 export interface Declaration {
   readonly document: number;
   readonly index: number;
   readonly id: string;
+}
+
+/**
+ * An entry that passed every check of its document, waiting for its position and createEntry: the
+ * very object that declared it (one object per entry, not two).
+ */
+export interface Draft extends Declaration {
+  readonly kind: string;
+  readonly meta: Record<string, unknown>;
+  readonly data: unknown;
+}
+
+/** A declaration, filled in as a draft when its entry passes. */
+interface Drafting {
+  readonly document: number;
+  readonly index: number;
+  readonly id: string;
+  kind: string;
+  meta: Record<string, unknown>;
+  data: unknown;
 }
 
 export interface Analysis {
@@ -152,10 +162,12 @@ function analyseDocument(
     const failures = problems.length;
     const name = checkName(item, i, problem);
     let id: string | undefined;
+    let declaration: Drafting | undefined;
     if (name !== undefined && namespace !== undefined) {
       // Both halves passed the grammar (isValidNamespace, checkName), so the id does: no second parse.
       id = `${namespace}:${name}`;
-      declarations.push({ document: index, index: i, id });
+      declaration = { document: index, index: i, id, kind: '', meta: EMPTY, data: undefined };
+      declarations.push(declaration);
     }
 
     const kind = item['kind'];
@@ -210,13 +222,16 @@ function analyseDocument(
     }
     meta ??= mergeMeta(fileMeta, ownMeta, undefined);
 
-    if (problems.length > failures || guard === undefined || id === undefined || typeof kind !== 'string') continue;
-    const data = hasData
+    if (problems.length > failures || guard === undefined || declaration === undefined || typeof kind !== 'string')
+      continue;
+    declaration.kind = kind;
+    declaration.meta = meta;
+    declaration.data = hasData
       ? item['data']
       : inline !== undefined
         ? Object.fromEntries(inline.map((key) => [key, item[key]]))
         : undefined;
-    drafts.push({ document: index, index: i, id, kind, meta, data });
+    drafts.push(declaration);
   }
 }
 

@@ -140,12 +140,13 @@ function parseRegistryFile(
     positions = (entry) => sourceMap.locate(entry.document, ['entries', entry.index]) ?? { line: 1, column: 1 };
   }
 
-  const duplicates = new Set<string>();
+  // A draft is the object that declared it: a duplicate is known by that object.
+  const duplicates = new Set<Declaration>();
   for (const entry of analysis.declarations) {
     const at = positions(entry);
     const first = declared.get(entry.id);
     if (first !== undefined) {
-      duplicates.add(`${entry.document}:${entry.index}`);
+      duplicates.add(entry);
       fileProblems.push({
         file,
         ...at,
@@ -162,7 +163,7 @@ function parseRegistryFile(
   // copying them, when the depth limit already keeps them within what an entry may nest.
   const owned = limits.maxDepth <= MAX_ENTRY_DEPTH;
   for (const draft of analysis.drafts) {
-    if (duplicates.size > 0 && duplicates.has(`${draft.document}:${draft.index}`)) continue;
+    if (duplicates.size > 0 && duplicates.has(draft)) continue;
     const at = positions(draft);
     const source = entrySource(origin, draft.document, draft.index, at);
     try {
