@@ -9,6 +9,7 @@ import { RegistryYamlError, type RegistryYamlProblem } from './registry-yaml-pro
 import type { YamlPosition } from './source-map.js';
 import { readProblems, withoutByteOrderMark } from './text-problems.js';
 import { readYamlFast, YamlReadFailure, type DetailedRead, type YamlReadError } from './yaml-reader.js';
+import { readYamlSubset } from './yaml-subset.js';
 
 export { RegistryYamlError, type RegistryYamlProblem } from './registry-yaml-problem.js';
 export {
@@ -113,7 +114,8 @@ function parseRegistryFile(
   let positions: ((entry: Declaration) => YamlPosition) | undefined;
   let analysis: Analysis | undefined;
   try {
-    const fast = readYamlFast(text, limits);
+    // Most registry files are plain enough for the subset reader; js-yaml reads the rest.
+    const fast = readYamlSubset(text, limits) ?? readYamlFast(text, limits);
     analysis = analyse(fast.documents, limits, fast.expansion);
     if (analysis.problems.length === 0) {
       const starts = fast.documents.map((document) => {
