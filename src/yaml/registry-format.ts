@@ -10,7 +10,7 @@ import {
 } from '../entry/entry-id.js';
 import type { Expansion } from './expansion-meter.js';
 import type { YamlPath, YamlPathTarget } from './source-map.js';
-import { YamlGuard } from './yaml-guard.js';
+import { YamlGuard, type GuardProblem } from './yaml-guard.js';
 import { displayTag, RefusedNumber, RefusedTag, type YamlReadLimits } from './yaml-reader.js';
 
 /** A problem found in a document, before it has a position. */
@@ -55,6 +55,8 @@ export interface Analysis {
   readonly problems: PathProblem[];
 }
 
+const NO_PROBLEMS: readonly GuardProblem[] = [];
+
 const TOP_LEVEL_KEYS = new Set(['namespace', 'meta', 'entries']);
 const ENTRY_KEYS = new Set(['name', 'kind', 'meta', 'data']);
 
@@ -76,14 +78,23 @@ function describe(value: unknown): string {
   return show(value);
 }
 
-/** Checks every document of a file against the registry format and drafts the entries of the good ones. */
-export function analyse(documents: readonly unknown[], limits: YamlReadLimits, expansion: Expansion): Analysis {
+/**
+ * Checks every document of a file against the registry format and drafts the entries of the good ones.
+ * `guarded`: the reader already refused everything the guard looks for (the subset reader does), so
+ * the documents are not walked again.
+ */
+export function analyse(
+  documents: readonly unknown[],
+  limits: YamlReadLimits,
+  expansion: Expansion,
+  guarded = false,
+): Analysis {
   const guard = new YamlGuard(limits, expansion);
   const analysis: Analysis = { declarations: [], drafts: [], problems: [] };
   documents.forEach((document, index) => {
-    const guarded = guard.inspect(document);
-    for (const problem of guarded) analysis.problems.push({ document: index, ...problem });
-    analyseDocument(document, index, guarded.length === 0 ? guard : undefined, analysis);
+    const found = guarded ? NO_PROBLEMS : guard.inspect(document);
+    for (const problem of found) analysis.problems.push({ document: index, ...problem });
+    analyseDocument(document, index, found.length === 0 ? guard : undefined, analysis);
   });
   return analysis;
 }

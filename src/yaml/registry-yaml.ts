@@ -116,7 +116,7 @@ function parseRegistryFile(
   try {
     // Most registry files are plain enough for the subset reader; js-yaml reads the rest.
     const fast = readYamlSubset(text, limits) ?? readYamlFast(text, limits);
-    analysis = analyse(fast.documents, limits, fast.expansion);
+    analysis = analyse(fast.documents, limits, fast.expansion, fast.guarded === true);
     if (analysis.problems.length === 0) {
       const starts = fast.documents.map((document) => {
         const list = entriesOf(document);

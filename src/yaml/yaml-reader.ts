@@ -130,6 +130,11 @@ export interface FastRead {
   readonly itemStarts: Map<unknown[], YamlPosition[]>;
   /** What aliases added to the documents. */
   readonly expansion: Expansion;
+  /**
+   * Whether the reader refused all that the guard (yaml-guard.ts) looks for: forbidden keys, tags,
+   * refused numbers, nesting past the limit, aliases.
+   */
+  readonly guarded?: boolean;
 }
 
 /** A read that stopped, with its reason rewritten for people and its position. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readYamlFast, YamlReadFailure, type FastRead } from './yaml-reader.js';
+import { YamlGuard } from './yaml-guard.js';
 import { readYamlSubset } from './yaml-subset.js';
 
 const LIMITS = { maxDepth: 64, maxAliasNodes: 1_000_000, maxExpandedBytes: 64 * 1024 * 1024 };
@@ -204,6 +205,9 @@ function expectSameRead(text: string): boolean {
     expandedBytes: expected.expansion.expandedBytes,
     sharing: expected.expansion.sharing,
   });
+  // What the subset reads needs no guard walk: the guard would find nothing in it.
+  expect(subset.guarded).toBe(true);
+  expect(new YamlGuard(LIMITS, expected.expansion).inspect(expected.documents[0])).toEqual([]);
   const document = expected.documents[0] as Record<string, unknown>;
   for (const value of Object.values(document)) {
     if (!Array.isArray(value) || value.length === 0) continue;

@@ -1,4 +1,5 @@
 import type { Type } from 'js-yaml';
+import { FORBIDDEN_KEYS } from '../common/deep-freeze.js';
 import type { YamlPosition } from './source-map.js';
 import { RefusedNumber, strictImplicitTypes, type FastRead, type YamlReadLimits } from './yaml-reader.js';
 
@@ -269,7 +270,8 @@ class SubsetReader {
     const end = this.plainEnd(at, flow);
     if (end === at || end - at > MAX_KEY) throw GIVE_UP;
     const raw = text.slice(at, end);
-    if (raw === '__proto__') throw GIVE_UP;
+    // The guard reports these (with their positions) on js-yaml's read.
+    if (FORBIDDEN_KEYS.has(raw)) throw GIVE_UP;
     const value = this.resolve(raw);
     if (typeof value !== 'string') throw GIVE_UP;
     return value;
@@ -430,5 +432,7 @@ export function readYamlSubset(text: string, limits: YamlReadLimits): FastRead |
     documents: [document],
     itemStarts,
     expansion: { addedNodes: 0, expandedBytes: reader.bytes, sharing: false },
+    // No tag, alias or refused number gets here, no forbidden key and no nesting past maxDepth.
+    guarded: true,
   };
 }
