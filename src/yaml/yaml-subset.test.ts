@@ -274,6 +274,10 @@ describe('readYamlSubset', () => {
     expect(readYamlSubset(text, { ...LIMITS, maxExpandedBytes: 20 })).toBeUndefined();
     expect(readYamlSubset(text, { ...LIMITS, maxDepth: 2 })).toBeUndefined();
     expect(readYamlSubset(`${text}---\n${text}`, LIMITS)).toBeUndefined();
+    expect(readYamlSubset(`---\n${text}`, LIMITS)).toBeUndefined();
+    expect(readYamlSubset(`${text}...\n`, LIMITS)).toBeUndefined();
+    expect(readYamlSubset(`${text}--- x: 1\n`, LIMITS)).toBeUndefined();
+    expect(readYamlSubset(`%YAML 1.2\n---\n${text}`, LIMITS)).toBeUndefined();
     expect(readYamlSubset(text.replace('kind: k.v', 'kind: &k k.v'), LIMITS)).toBeUndefined();
     expect(readYamlSubset(text.replace('name: a', 'name: a\n    name: b'), LIMITS)).toBeUndefined();
     expect(readYamlSubset(text.replace('\n', '\r\n'), LIMITS)).toBeUndefined();

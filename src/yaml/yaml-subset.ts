@@ -267,6 +267,14 @@ class SubsetReader {
       throw GIVE_UP;
     }
     if (ch === DASH && (text.charCodeAt(at + 1) === SPACE || text.charCodeAt(at + 1) === LINE_FEED)) throw GIVE_UP;
+    // A document marker (`---`, `...`) at the start of a line; every line that starts with content
+    // starts with a key here (a directive starts with `%`, refused above).
+    if (
+      (at === 0 || text.charCodeAt(at - 1) === LINE_FEED) &&
+      (text.startsWith('---', at) || text.startsWith('...', at))
+    ) {
+      throw GIVE_UP;
+    }
     const end = this.plainEnd(at, flow);
     if (end === at || end - at > MAX_KEY) throw GIVE_UP;
     const raw = text.slice(at, end);
@@ -388,12 +396,6 @@ class SubsetReader {
   }
 }
 
-/** Whether a line starts with a document marker (`---`, `...`) or a directive (`%`). */
-function hasMarker(text: string): boolean {
-  if (text.startsWith('---') || text.startsWith('...') || text.startsWith('%')) return true;
-  return text.includes('\n---') || text.includes('\n...') || text.includes('\n%');
-}
-
 /** 1-based positions of ascending `offsets` of an ASCII text. */
 function positionsOf(text: string, offsets: readonly number[]): YamlPosition[] {
   const out: YamlPosition[] = [];
@@ -416,7 +418,7 @@ function positionsOf(text: string, offsets: readonly number[]): YamlPosition[] {
  * would return for it; `undefined` when the text is outside that part (then js-yaml reads it).
  */
 export function readYamlSubset(text: string, limits: YamlReadLimits): FastRead | undefined {
-  if (UNUSUAL.test(text) || hasMarker(text)) return undefined;
+  if (UNUSUAL.test(text)) return undefined;
   const reader = new SubsetReader(text, limits.maxDepth);
   let document: unknown;
   try {
