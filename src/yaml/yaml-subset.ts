@@ -40,6 +40,8 @@ const MAY_RESOLVE: readonly boolean[] = (() => {
 
 /** Keys longer than this are left to js-yaml (it limits implicit keys). */
 const MAX_KEY = 1000;
+/** How many different keys of one length and first character are remembered. */
+const KEYS_PER_BUCKET = 8;
 /** Nesting deeper than this is left to js-yaml, whatever the limit says (no deep recursion here). */
 const MAX_NESTING = 48;
 
@@ -73,6 +75,8 @@ class SubsetReader {
   readonly itemOffsets = new Map<unknown[], number[]>();
   private readonly end: number;
   private readonly types: readonly Type[];
+  /** Keys read so far (strings that resolve to themselves), by length and first character. */
+  private readonly keys = new Map<number, string[]>();
 
   constructor(
     private readonly text: string,
@@ -276,12 +280,28 @@ class SubsetReader {
       throw GIVE_UP;
     }
     const end = this.plainEnd(at, flow);
-    if (end === at || end - at > MAX_KEY) throw GIVE_UP;
+    const length = end - at;
+    if (length === 0 || length > MAX_KEY) throw GIVE_UP;
+    // Keys repeat (every entry has a name and a kind): one read before is compared in place and
+    // reused, instead of cutting, hashing and resolving the same text again.
+    const bucket = length * 128 + ch;
+    const known = this.keys.get(bucket);
+    if (known !== undefined) {
+      for (let k = 0; k < known.length; k++) {
+        const candidate = known[k] as string;
+        if (text.startsWith(candidate, at)) {
+          this.bytes += length;
+          return candidate;
+        }
+      }
+    }
     const raw = text.slice(at, end);
     // The guard reports these (with their positions) on js-yaml's read.
     if (FORBIDDEN_KEYS.has(raw)) throw GIVE_UP;
     const value = this.resolve(raw);
     if (typeof value !== 'string') throw GIVE_UP;
+    if (known === undefined) this.keys.set(bucket, [value]);
+    else if (known.length < KEYS_PER_BUCKET) known.push(value);
     return value;
   }
 
