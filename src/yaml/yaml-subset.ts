@@ -40,6 +40,9 @@ const MAY_RESOLVE: readonly boolean[] = (() => {
 
 /** Keys longer than this are left to js-yaml (it limits implicit keys). */
 const MAX_KEY = 1000;
+/** Decimal digits only. */
+const DIGITS = /^[0-9]+$/;
+
 /** How many different keys of one length and first character are remembered. */
 const KEYS_PER_BUCKET = 8;
 /** Nesting deeper than this is left to js-yaml, whatever the limit says (no deep recursion here). */
@@ -173,10 +176,13 @@ class SubsetReader {
   private resolve(raw: string): unknown {
     // The strict schema's implicit types (null, bool, int, float, merge) only take text starting
     // with one of these; anything else is a string, as js-yaml would find after trying them all.
-    if (!MAY_RESOLVE[raw.charCodeAt(0)]) {
+    const first = raw.charCodeAt(0);
+    if (!MAY_RESOLVE[first]) {
       this.bytes += raw.length;
       return raw;
     }
+    // Plain decimal digits without a leading zero (ports, counts): the int type's value, at once.
+    if (first >= 0x31 && first <= 0x39 && raw.length <= 15 && DIGITS.test(raw)) return Number(raw);
     const types = this.types;
     for (let t = 0; t < types.length; t++) {
       const type = types[t] as Type;
