@@ -81,6 +81,9 @@ const SCALARS = [
   'trailing   ',
   '<<',
   'é',
+  'a\u0001b',
+  '"x\u007fy"',
+  'ok # note \u2028',
 ];
 const KEYS = [
   'name',
@@ -284,5 +287,13 @@ describe('readYamlSubset', () => {
     expect(readYamlSubset(text.replace('kind: k.v', 'kind: &k k.v'), LIMITS)).toBeUndefined();
     expect(readYamlSubset(text.replace('name: a', 'name: a\n    name: b'), LIMITS)).toBeUndefined();
     expect(readYamlSubset(text.replace('\n', '\r\n'), LIMITS)).toBeUndefined();
+    // Any character but printable ASCII and the line feed, wherever it is, comments included.
+    for (const odd of ['\t', '\u0001', '\u007f', '\u0085', '\u00e9', '\u2028', '\ufeff', '\ud83d']) {
+      expect(readYamlSubset(text.replace('long text', `long${odd}text`), LIMITS)).toBeUndefined();
+      expect(readYamlSubset(text.replace('name: a', `name: a${odd}`), LIMITS)).toBeUndefined();
+      expect(readYamlSubset(`# note${odd}\n${text}`, LIMITS)).toBeUndefined();
+      expect(readYamlSubset(`${text}    # note ${odd}`, LIMITS)).toBeUndefined();
+      expect(readYamlSubset(text.replace('kind: k.v', `kind: k.v # ${odd}`), LIMITS)).toBeUndefined();
+    }
   });
 });

@@ -16,10 +16,9 @@ import { RefusedNumber, strictImplicitTypes, type FastRead, type YamlReadLimits 
 /** Thrown (one instance, no stack) to give up; caught by {@link readYamlSubset}. */
 const GIVE_UP = new Error('outside the subset');
 
-/** Any character other than printable ASCII and the line feed. */
-const UNUSUAL = /[^\x20-\x7e\n]/;
-
 const SPACE = 0x20;
+/** The last printable ASCII character: anything past it (or a control character) is left to js-yaml. */
+const TILDE = 0x7e;
 const LINE_FEED = 0x0a;
 const HASH = 0x23;
 const COLON = 0x3a;
@@ -110,8 +109,7 @@ class SubsetReader {
       if (ch === LINE_FEED) {
         p = i + 1;
       } else if (ch === HASH) {
-        const eol = text.indexOf('\n', i);
-        p = eol < 0 ? this.end : eol + 1;
+        p = this.comment(i);
       } else {
         return p;
       }
@@ -137,11 +135,20 @@ class SubsetReader {
     if (p >= this.end) return this.end;
     const ch = text.charCodeAt(p);
     if (ch === LINE_FEED) return p + 1;
-    if (ch === HASH && text.charCodeAt(p - 1) === SPACE) {
-      const eol = text.indexOf('\n', p);
-      return eol < 0 ? this.end : eol + 1;
-    }
+    if (ch === HASH && text.charCodeAt(p - 1) === SPACE) return this.comment(p);
     throw GIVE_UP;
+  }
+
+  /** Past a comment (its characters checked like any other): the next line's start. */
+  private comment(at: number): number {
+    const text = this.text;
+    let i = at;
+    for (; i < this.end; i++) {
+      const ch = text.charCodeAt(i);
+      if (ch === LINE_FEED) return i + 1;
+      if (ch < SPACE || ch > TILDE) throw GIVE_UP;
+    }
+    return this.end;
   }
 
   /**
@@ -154,6 +161,7 @@ class SubsetReader {
     for (; i < this.end; i++) {
       const ch = text.charCodeAt(i);
       if (ch === LINE_FEED) break;
+      if (ch < SPACE || ch > TILDE) throw GIVE_UP;
       if (ch === COLON) {
         const next = text.charCodeAt(i + 1);
         if (i + 1 >= this.end || next === SPACE || next === LINE_FEED) break;
@@ -207,7 +215,7 @@ class SubsetReader {
       for (; i < this.end; i++) {
         const c = text.charCodeAt(i);
         if (c === QUOTE) break;
-        if (c === 0x5c /* \ */ || c === LINE_FEED) throw GIVE_UP;
+        if (c === 0x5c /* \ */ || c < SPACE || c > TILDE) throw GIVE_UP;
       }
       if (i >= this.end) throw GIVE_UP;
       this.pos = i + 1;
@@ -444,7 +452,6 @@ function positionsOf(text: string, offsets: readonly number[]): YamlPosition[] {
  * would return for it; `undefined` when the text is outside that part (then js-yaml reads it).
  */
 export function readYamlSubset(text: string, limits: YamlReadLimits): FastRead | undefined {
-  if (UNUSUAL.test(text)) return undefined;
   const reader = new SubsetReader(text, limits.maxDepth);
   let document: unknown;
   try {
