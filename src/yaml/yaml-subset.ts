@@ -73,8 +73,10 @@ class SubsetReader {
   private pos = 0;
   /** Characters of every string composed (keys and values), as the expansion meter counts them. */
   bytes = 0;
-  /** Offsets where the items of each list that is a value of the root mapping start. */
-  readonly itemOffsets = new Map<unknown[], number[]>();
+  /** Where the items of each list that is a value of the root mapping start. */
+  readonly itemStarts = new Map<unknown[], YamlPosition[]>();
+  /** Line feeds passed so far: every one is passed once, by skipBlankLines, endOfLine or comment. */
+  private line = 0;
   private readonly end: number;
   private readonly types: readonly Type[];
   /** Keys read so far (strings that resolve to themselves), by length and first character. */
@@ -107,6 +109,7 @@ class SubsetReader {
       const ch = text.charCodeAt(i);
       if (i >= this.end) return this.end;
       if (ch === LINE_FEED) {
+        this.line++;
         p = i + 1;
       } else if (ch === HASH) {
         p = this.comment(i);
@@ -134,7 +137,10 @@ class SubsetReader {
     const p = this.skipSpaces(at);
     if (p >= this.end) return this.end;
     const ch = text.charCodeAt(p);
-    if (ch === LINE_FEED) return p + 1;
+    if (ch === LINE_FEED) {
+      this.line++;
+      return p + 1;
+    }
     if (ch === HASH && text.charCodeAt(p - 1) === SPACE) return this.comment(p);
     throw GIVE_UP;
   }
@@ -145,7 +151,10 @@ class SubsetReader {
     let i = at;
     for (; i < this.end; i++) {
       const ch = text.charCodeAt(i);
-      if (ch === LINE_FEED) return i + 1;
+      if (ch === LINE_FEED) {
+        this.line++;
+        return i + 1;
+      }
       if (ch < SPACE || ch > TILDE) throw GIVE_UP;
     }
     return this.end;
@@ -345,7 +354,7 @@ class SubsetReader {
           if (listed) {
             const list = this.list(next, childIndent, depth + 1);
             record[key] = list;
-            if (depth === 1) this.itemOffsets.set(list, this.lastItemOffsets);
+            if (depth === 1) this.itemStarts.set(list, this.lastItemStarts);
           } else {
             record[key] = this.mapping(childIndent, childAt, depth + 1);
           }
@@ -376,20 +385,20 @@ class SubsetReader {
     return text.charCodeAt(at) === DASH && text.charCodeAt(at + 1) === SPACE;
   }
 
-  private lastItemOffsets: number[] = [];
+  private lastItemStarts: YamlPosition[] = [];
 
   /** A block list whose first `- ` is on the line starting at `lineStart`, at `indent`. */
   private list(lineStart: number, indent: number, depth: number): unknown[] {
     if (depth > this.maxDepth || depth > MAX_NESTING) throw GIVE_UP;
     const text = this.text;
     const list: unknown[] = [];
-    const offsets: number[] = [];
+    const starts: YamlPosition[] = [];
     let line = lineStart;
     for (;;) {
       const at = this.skipSpaces(line + indent + 2);
       const ch = text.charCodeAt(at);
       if (at >= this.end || ch === LINE_FEED || ch === HASH) throw GIVE_UP;
-      offsets.push(at);
+      starts.push({ line: this.line + 1, column: at - line + 1 });
       let next: number;
       if (this.startsMapping(at)) {
         list.push(this.mapping(at - line, at, depth + 1));
@@ -416,7 +425,7 @@ class SubsetReader {
       }
       line = next;
     }
-    this.lastItemOffsets = offsets;
+    this.lastItemStarts = starts;
     return list;
   }
 
@@ -428,23 +437,6 @@ class SubsetReader {
     this.plainEnd(at, false);
     return this.text.charCodeAt(this.pos) === COLON;
   }
-}
-
-/** 1-based positions of ascending `offsets` of an ASCII text. */
-function positionsOf(text: string, offsets: readonly number[]): YamlPosition[] {
-  const out: YamlPosition[] = [];
-  let line = 0;
-  let lineStart = 0;
-  let next = text.indexOf('\n');
-  for (const offset of offsets) {
-    while (next >= 0 && next < offset) {
-      line += 1;
-      lineStart = next + 1;
-      next = text.indexOf('\n', lineStart);
-    }
-    out.push({ line: line + 1, column: offset - lineStart + 1 });
-  }
-  return out;
 }
 
 /**
@@ -461,11 +453,9 @@ export function readYamlSubset(text: string, limits: YamlReadLimits): FastRead |
     throw error;
   }
   if (reader.bytes > limits.maxExpandedBytes) return undefined;
-  const itemStarts = new Map<unknown[], YamlPosition[]>();
-  for (const [list, offsets] of reader.itemOffsets) itemStarts.set(list, positionsOf(text, offsets));
   return {
     documents: [document],
-    itemStarts,
+    itemStarts: reader.itemStarts,
     expansion: { addedNodes: 0, expandedBytes: reader.bytes, sharing: false },
     // No tag, alias or refused number gets here, no forbidden key and no nesting past maxDepth.
     guarded: true,
