@@ -13,6 +13,7 @@ import {
   ValidateIf,
   ValidateNested,
   validateSync,
+  type ValidationArguments,
   type ValidatorOptions,
 } from 'class-validator';
 import { describe, expect, it } from 'vitest';
@@ -119,5 +120,38 @@ describe('passesCached', () => {
     expect(validateSync(instance, STRICT).length).toBeGreaterThan(0);
     instance.count = 2;
     expect(passesCached(instance, STRICT)).toBe(true);
+  });
+
+  it('gives each constraint the arguments class-validator gives it', () => {
+    const seen: string[] = [];
+    function Recorded(): PropertyDecorator {
+      return (target, propertyName) =>
+        registerDecorator({
+          name: 'recorded',
+          target: target.constructor,
+          propertyName: propertyName as string,
+          constraints: [propertyName],
+          options: { each: true },
+          validator: {
+            validate: (value: unknown, args?: ValidationArguments) => {
+              const { targetName, property, object, constraints } = args as ValidationArguments;
+              seen.push(JSON.stringify({ value, targetName, property, object, constraints }));
+              return true;
+            },
+          },
+        });
+    }
+    class Recording {
+      @Recorded() first = 'a';
+      @Recorded() second = ['b', 'c'];
+      @IsInt() @Min(0) count = 1;
+    }
+    const instance = new Recording();
+    validateSync(instance, STRICT);
+    const expected = [...seen];
+    seen.length = 0;
+    expect(passesCached(instance, STRICT)).toBe(true);
+    expect(seen).toEqual(expected);
+    expect(seen).toHaveLength(3);
   });
 });

@@ -79,6 +79,10 @@ export function passesCached(object: object, options: ValidatorOptions): boolean
   try {
     return passesObject(view, object, options.whitelist === true);
   } finally {
+    // Nothing validated stays reachable from the shared arguments.
+    ARGS.object = undefined;
+    ARGS.value = undefined;
+    ARGS.constraints = NO_CONSTRAINTS;
     active = false;
     holder.classValidatorMetadataStorage = real;
   }
@@ -234,6 +238,21 @@ function passesProperty(
   return true;
 }
 
+/**
+ * The arguments a constraint's `validate` gets, filled in before each call: one object for the whole
+ * walk, not one per rule (a decode checks a few dozen). A constraint has it for the duration of its
+ * call, as class-validator gives one object to every item of an `each` rule; the walk is synchronous
+ * and not re-entered (see `active`), and {@link passesCached} empties it when done.
+ */
+const ARGS: { targetName: string; property: string; object: unknown; value: unknown; constraints: unknown[] } = {
+  targetName: '',
+  property: '',
+  object: undefined,
+  value: undefined,
+  constraints: [],
+};
+const NO_CONSTRAINTS: unknown[] = [];
+
 /** class-validator's `customValidations` (its synchronous part), as a yes/no. */
 function passesCustom(view: MetadataStorage, object: object, value: unknown, rules: readonly Rule[]): boolean {
   if (rules.length === 0) return true;
@@ -251,13 +270,12 @@ function passesCustom(view: MetadataStorage, object: object, value: unknown, rul
       const constraint = constraints[c] as Constraints[number];
       // An asynchronous rule is skipped by validateSync; leave such a class to it.
       if (constraint.async) return false;
-      const args = {
-        targetName,
-        property: metadata.propertyName,
-        object,
-        value,
-        constraints: metadata.constraints,
-      };
+      const args = ARGS;
+      args.targetName = targetName;
+      args.property = metadata.propertyName;
+      args.object = object;
+      args.value = value;
+      args.constraints = metadata.constraints;
       const instance = constraint.instance as { validate(value: unknown, args: unknown): unknown };
       if (!metadata.each || !(Array.isArray(value) || value instanceof Set || value instanceof Map)) {
         const valid = instance.validate(value, args);
