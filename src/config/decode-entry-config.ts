@@ -145,7 +145,7 @@ export function decodeEntryConfig<T extends object>(
 
   let instance: T;
   try {
-    instance = plainToConfig(ConfigClass, input) ?? plainToInstance(ConfigClass, input, TRANSFORM_OPTIONS);
+    instance = plainToConfig(ConfigClass, input, checked) ?? plainToInstance(ConfigClass, input, TRANSFORM_OPTIONS);
   } catch (error) {
     throw configError(entry, [{ segments: DATA, message: `could not be decoded: ${messageOf(error)}` }], error);
   }

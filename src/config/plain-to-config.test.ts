@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Exclude, plainToInstance, Transform, Type } from 'class-transformer';
 import { describe, expect, it } from 'vitest';
+import { deepFreeze } from '../common/deep-freeze.js';
 import { plainToConfig } from './plain-to-config.js';
 
 class Leaf {
@@ -77,6 +78,28 @@ describe('plainToConfig', () => {
         expect((actual?.leaves[i] as object | null)?.constructor).toBe((leaf as object | null)?.constructor);
       }
     }
+  });
+
+  it('takes the untyped parts of deep-frozen JSON data as they are, and still builds the typed ones', () => {
+    const json = [
+      { free: { ok: [1, 'two', { deep: true }] }, leaves: [{ path: '/a', extra: { x: [1] } }], main: { path: '/m' } },
+      { free: ['a', ['b']], label: 12, size: '7', on: 0, inherited: { path: '/i' } },
+      { leaves: [[{ path: '/nested' }]], name: 'x' },
+    ];
+    for (const plain of json) {
+      const data = deepFreeze(structuredClone(plain));
+      const expected = plainToInstance(Tree, data, { exposeDefaultValues: true });
+      const actual = plainToConfig(Tree, data, true);
+      same(actual, expected);
+      if ('free' in data) expect(actual?.free).toBe(data.free);
+      if ('main' in data) expect(actual?.main).toBeInstanceOf(Leaf);
+      for (const [i, leaf] of expected.leaves.entries()) {
+        expect((actual?.leaves[i] as object | null)?.constructor).toBe((leaf as object | null)?.constructor);
+      }
+    }
+    // Data that is not frozen is copied as before.
+    const open = { free: { ok: 1 } };
+    expect(plainToConfig(Tree, open, true)?.free).not.toBe(open.free);
   });
 
   it('leaves classes with exclude or transform rules, Set fields and odd values to class-transformer', () => {

@@ -114,12 +114,20 @@ function rulesOf(store: TransformerStorage, target: Constructor): Map<string, Ty
 /**
  * `plainToInstance(ConfigClass, data, { exposeDefaultValues: true })` for a plain class and JSON-like
  * data, or `undefined` when class-transformer must do it.
+ *
+ * With `frozenJson` (the data of an entry createEntry made: deep-frozen plain objects, lists and JSON
+ * scalars only), a frozen part that no type rule applies to is taken as it is instead of copied: the
+ * copy would hold the same values, and the caller freezes the instance anyway.
  */
-export function plainToConfig<T extends object>(ConfigClass: new () => T, data: object): T | undefined {
+export function plainToConfig<T extends object>(
+  ConfigClass: new () => T,
+  data: object,
+  frozenJson = false,
+): T | undefined {
   const store = transformerStorage();
   if (store === null) return undefined;
   try {
-    return transform(store, data, ConfigClass, undefined) as T;
+    return transform(store, data, ConfigClass, undefined, frozenJson) as T;
   } catch {
     // BAIL, or a constructor or type function that threw: class-transformer runs it again and its
     // error is the one reported.
@@ -133,13 +141,30 @@ function isPlainObject(value: object): boolean {
 }
 
 /** class-transformer's `transform` (plain to class, default options but exposeDefaultValues) on JSON-like values. */
-function transform(store: TransformerStorage, value: unknown, targetType: unknown, arrayType: unknown): unknown {
+// eslint-disable-next-line @typescript-eslint/max-params -- class-transformer's transform, plus what the data is
+function transform(
+  store: TransformerStorage,
+  value: unknown,
+  targetType: unknown,
+  arrayType: unknown,
+  frozenJson: boolean,
+): unknown {
+  if (
+    frozenJson &&
+    targetType === undefined &&
+    arrayType === undefined &&
+    typeof value === 'object' &&
+    value !== null &&
+    Object.isFrozen(value)
+  ) {
+    return value;
+  }
   if (Array.isArray(value)) {
     // class-transformer builds a list of the reflected type (a Set for a Set field): only plain lists here.
     if (Object.getPrototypeOf(value) !== Array.prototype) throw BAIL;
     if (arrayType !== undefined && arrayType !== Array && arrayType !== Object) throw BAIL;
     const out: unknown[] = [];
-    for (let i = 0; i < value.length; i++) out.push(transform(store, value[i], targetType, undefined));
+    for (let i = 0; i < value.length; i++) out.push(transform(store, value[i], targetType, undefined, frozenJson));
     return out;
   }
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- class-transformer's own conversion
@@ -152,7 +177,7 @@ function transform(store: TransformerStorage, value: unknown, targetType: unknow
       throw BAIL;
     }
     if (typeof (value as { then?: unknown }).then === 'function') throw BAIL;
-    return transformObject(store, value as Record<string, unknown>, targetType as Constructor | undefined);
+    return transformObject(store, value as Record<string, unknown>, targetType as Constructor | undefined, frozenJson);
   }
   if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') throw BAIL;
   // Most fields have no type rule: nothing below can refuse them.
@@ -166,6 +191,7 @@ function transformObject(
   store: TransformerStorage,
   value: Record<string, unknown>,
   targetType: Constructor | undefined,
+  frozenJson: boolean,
 ): object {
   let types: Map<string, TypeRule> | null | undefined;
   if (targetType !== undefined) {
@@ -199,7 +225,7 @@ function transformObject(
       const descriptor = Object.getOwnPropertyDescriptor(prototype, key);
       if ((descriptor && !descriptor.set) || newValue[key] instanceof Function) continue;
     }
-    newValue[key] = subValue === undefined ? newValue[key] : transform(store, subValue, type, arrayType);
+    newValue[key] = subValue === undefined ? newValue[key] : transform(store, subValue, type, arrayType, frozenJson);
   }
   return newValue;
 }

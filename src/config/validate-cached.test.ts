@@ -13,6 +13,7 @@ import {
   ValidateIf,
   ValidateNested,
   validateSync,
+  type ValidationArguments,
   type ValidatorOptions,
 } from 'class-validator';
 import { describe, expect, it } from 'vitest';
@@ -102,5 +103,55 @@ describe('passesCached', () => {
     expect(passesCached(instance, { ...STRICT, groups: ['a'] })).toBe(false);
     expect(passesCached(instance, { whitelist: true, forbidUnknownValues: false })).toBe(false);
     expect(passesCached(instance, { skipMissingProperties: true, forbidUnknownValues: false })).toBe(false);
+  });
+
+  it('sees a rule added to a class after its first check', () => {
+    class Growing {
+      @IsInt() count = 0;
+      label = 'x';
+    }
+    const instance = new Growing();
+    expect(passesCached(instance, LENIENT)).toBe(true);
+    expect(passesCached(instance, STRICT)).toBe(false);
+    IsString()(Growing.prototype, 'label');
+    expect(passesCached(instance, STRICT)).toBe(true);
+    Min(1)(Growing.prototype, 'count');
+    expect(passesCached(instance, STRICT)).toBe(false);
+    expect(validateSync(instance, STRICT).length).toBeGreaterThan(0);
+    instance.count = 2;
+    expect(passesCached(instance, STRICT)).toBe(true);
+  });
+
+  it('gives each constraint the arguments class-validator gives it', () => {
+    const seen: string[] = [];
+    function Recorded(): PropertyDecorator {
+      return (target, propertyName) =>
+        registerDecorator({
+          name: 'recorded',
+          target: target.constructor,
+          propertyName: propertyName as string,
+          constraints: [propertyName],
+          options: { each: true },
+          validator: {
+            validate: (value: unknown, args?: ValidationArguments) => {
+              const { targetName, property, object, constraints } = args as ValidationArguments;
+              seen.push(JSON.stringify({ value, targetName, property, object, constraints }));
+              return true;
+            },
+          },
+        });
+    }
+    class Recording {
+      @Recorded() first = 'a';
+      @Recorded() second = ['b', 'c'];
+      @IsInt() @Min(0) count = 1;
+    }
+    const instance = new Recording();
+    validateSync(instance, STRICT);
+    const expected = [...seen];
+    seen.length = 0;
+    expect(passesCached(instance, STRICT)).toBe(true);
+    expect(seen).toEqual(expected);
+    expect(seen).toHaveLength(3);
   });
 });

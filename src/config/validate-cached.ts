@@ -79,6 +79,10 @@ export function passesCached(object: object, options: ValidatorOptions): boolean
   try {
     return passesObject(view, object, options.whitelist === true);
   } finally {
+    // Nothing validated stays reachable from the shared arguments.
+    ARGS.object = undefined;
+    ARGS.value = undefined;
+    ARGS.constraints = NO_CONSTRAINTS;
     active = false;
     holder.classValidatorMetadataStorage = real;
   }
@@ -112,60 +116,86 @@ function readPlainOptions(options: ValidatorOptions): boolean {
 }
 
 type Metadata = Metadatas[number];
+type Constraints = ReturnType<MetadataStorage['getTargetValidatorConstraints']>;
+
+/**
+ * One rule of a property with its constraints: class-validator keeps a constraint class's list in
+ * place once registered (later ones are pushed onto it), so a non-empty list is kept; an empty one
+ * is looked up again on each use.
+ */
+interface Rule {
+  readonly metadata: Metadata;
+  constraints: Constraints | undefined;
+}
 
 /** One property's rules, split the way class-validator's executor splits them. */
 interface PropertyRules {
   readonly name: string;
-  readonly defined: readonly Metadata[];
-  readonly custom: readonly Metadata[];
+  readonly defined: readonly Rule[];
+  readonly custom: readonly Rule[];
   readonly nested: readonly Metadata[];
   readonly conditional: readonly Metadata[];
+  /** The rules each item of a nested list or set is checked with. */
+  readonly items: Omit<PropertyRules, 'name' | 'items'>;
 }
 
-const splits = new WeakMap<Grouped, readonly PropertyRules[] | null>();
+/** A class's rules as one lookup answered them, split per property; `properties` null when not modelled. */
+interface ClassRules {
+  readonly metadatas: Metadatas;
+  readonly grouped: Grouped;
+  readonly properties: readonly PropertyRules[] | null;
+}
+
+const classRules = new WeakMap<object, ClassRules>();
+
+const NO_RULES: readonly Rule[] = [];
 
 /** The rules of a grouped lookup, split per property; `null` when one is of a kind not modelled here. */
 function splitRules(grouped: Grouped): readonly PropertyRules[] | null {
-  let split = splits.get(grouped);
-  if (split !== undefined) return split;
   const properties: PropertyRules[] = [];
-  split = properties;
   for (const name of Object.keys(grouped)) {
     const all = grouped[name] ?? [];
-    const rules = {
-      name,
-      defined: [] as Metadata[],
-      custom: [] as Metadata[],
-      nested: [] as Metadata[],
-      conditional: [] as Metadata[],
-    };
+    const defined: Rule[] = [];
+    const custom: Rule[] = [];
+    const nested: Metadata[] = [];
+    const conditional: Metadata[] = [];
     for (const metadata of all) {
-      if (metadata.type === ValidationTypes.IS_DEFINED) rules.defined.push(metadata);
-      else if (metadata.type === ValidationTypes.CUSTOM_VALIDATION) rules.custom.push(metadata);
-      else if (metadata.type === ValidationTypes.NESTED_VALIDATION) rules.nested.push(metadata);
-      else if (metadata.type === ValidationTypes.CONDITIONAL_VALIDATION) rules.conditional.push(metadata);
-      else if (metadata.type !== ValidationTypes.WHITELIST) split = null;
+      if (metadata.type === ValidationTypes.IS_DEFINED) defined.push({ metadata, constraints: undefined });
+      else if (metadata.type === ValidationTypes.CUSTOM_VALIDATION) custom.push({ metadata, constraints: undefined });
+      else if (metadata.type === ValidationTypes.NESTED_VALIDATION) nested.push(metadata);
+      else if (metadata.type === ValidationTypes.CONDITIONAL_VALIDATION) conditional.push(metadata);
+      else if (metadata.type !== ValidationTypes.WHITELIST) return null;
     }
-    properties.push(rules);
+    const items = { defined: NO_RULES, custom: NO_RULES, nested, conditional: [] };
+    properties.push({ name, defined, custom, nested, conditional, items });
   }
-  splits.set(grouped, split);
-  return split;
+  return properties;
+}
+
+/** The split rules of `target` for the lookup `metadatas` (the view answers the same array until rules change). */
+function rulesOf(view: MetadataStorage, target: (new () => object) | undefined): ClassRules {
+  const metadatas = view.getTargetValidationMetadatas(target as new () => object, '', false, false, undefined);
+  const known = typeof target === 'function' ? classRules.get(target) : undefined;
+  if (known !== undefined && known.metadatas === metadatas) return known;
+  const grouped = view.groupByPropertyName(metadatas);
+  const rules: ClassRules = { metadatas, grouped, properties: splitRules(grouped) };
+  if (typeof target === 'function') classRules.set(target, rules);
+  return rules;
 }
 
 /** class-validator's `execute` on one object, as a yes/no. */
 function passesObject(view: MetadataStorage, object: object, whitelist: boolean): boolean {
-  const target = object.constructor as (new () => object) | undefined;
-  const metadatas = view.getTargetValidationMetadatas(target as new () => object, '', false, false, undefined);
-  const grouped = view.groupByPropertyName(metadatas);
-  const properties = splitRules(grouped);
+  const { grouped, properties } = rulesOf(view, object.constructor as (new () => object) | undefined);
   if (properties === null) return false;
   if (whitelist) {
-    for (const key of Object.keys(object)) {
-      const rules = grouped[key];
+    const keys = Object.keys(object);
+    for (let i = 0; i < keys.length; i++) {
+      const rules = grouped[keys[i] as string];
       if (!rules || rules.length === 0) return false;
     }
   }
-  for (const rules of properties) {
+  for (let i = 0; i < properties.length; i++) {
+    const rules = properties[i] as PropertyRules;
     const value: unknown = (object as Record<string, unknown>)[rules.name];
     if (value instanceof Promise) return false;
     if (!passesProperty(view, object, value, rules, whitelist)) return false;
@@ -178,22 +208,27 @@ function passesProperty(
   view: MetadataStorage,
   object: object,
   value: unknown,
-  rules: Omit<PropertyRules, 'name'>,
+  rules: Omit<PropertyRules, 'name' | 'items'> & { readonly items?: PropertyRules['items'] },
   whitelist: boolean,
 ): boolean {
-  for (const metadata of rules.conditional) {
+  const conditional = rules.conditional;
+  for (let i = 0; i < conditional.length; i++) {
+    const metadata = conditional[i] as Metadata;
     if (!(metadata.constraints[0] as (object: object, value: unknown) => boolean)(object, value)) return true;
   }
   if (!passesCustom(view, object, value, rules.defined) || !passesCustom(view, object, value, rules.custom)) {
     return false;
   }
-  if (value === undefined || rules.nested.length === 0) return true;
-  for (let i = 0; i < rules.nested.length; i++) {
+  const nested = rules.nested;
+  if (value === undefined || nested.length === 0) return true;
+  for (let i = 0; i < nested.length; i++) {
     if (Array.isArray(value) || value instanceof Set || value instanceof Map) {
       const items: unknown[] =
         value instanceof Set ? Array.from(value) : value instanceof Map ? [...value.values()] : value;
-      const itemRules = { defined: [], custom: [], nested: rules.nested, conditional: [] };
-      for (const item of items) if (!passesProperty(view, value, item, itemRules, whitelist)) return false;
+      const itemRules = rules.items ?? { defined: NO_RULES, custom: NO_RULES, nested, conditional: [] };
+      for (let j = 0; j < items.length; j++) {
+        if (!passesProperty(view, value, items[j], itemRules, whitelist)) return false;
+      }
     } else if (value instanceof Object) {
       if (!passesObject(view, value, whitelist)) return false;
     } else {
@@ -203,22 +238,44 @@ function passesProperty(
   return true;
 }
 
+/**
+ * The arguments a constraint's `validate` gets, filled in before each call: one object for the whole
+ * walk, not one per rule (a decode checks a few dozen). A constraint has it for the duration of its
+ * call, as class-validator gives one object to every item of an `each` rule; the walk is synchronous
+ * and not re-entered (see `active`), and {@link passesCached} empties it when done.
+ */
+const ARGS: { targetName: string; property: string; object: unknown; value: unknown; constraints: unknown[] } = {
+  targetName: '',
+  property: '',
+  object: undefined,
+  value: undefined,
+  constraints: [],
+};
+const NO_CONSTRAINTS: unknown[] = [];
+
 /** class-validator's `customValidations` (its synchronous part), as a yes/no. */
-function passesCustom(view: MetadataStorage, object: object, value: unknown, metadatas: readonly Metadata[]): boolean {
-  if (metadatas.length === 0) return true;
+function passesCustom(view: MetadataStorage, object: object, value: unknown, rules: readonly Rule[]): boolean {
+  if (rules.length === 0) return true;
   const targetName = (object.constructor as { name?: string } | undefined)?.name as string;
-  for (const metadata of metadatas) {
+  for (let r = 0; r < rules.length; r++) {
+    const rule = rules[r] as Rule;
+    const metadata = rule.metadata;
     if (metadata.validateIf !== undefined && !metadata.validateIf(object, value)) continue;
-    for (const constraint of view.getTargetValidatorConstraints(metadata.constraintCls)) {
+    let constraints = rule.constraints;
+    if (constraints === undefined) {
+      constraints = view.getTargetValidatorConstraints(metadata.constraintCls);
+      if (constraints.length > 0) rule.constraints = constraints;
+    }
+    for (let c = 0; c < constraints.length; c++) {
+      const constraint = constraints[c] as Constraints[number];
       // An asynchronous rule is skipped by validateSync; leave such a class to it.
       if (constraint.async) return false;
-      const args = {
-        targetName,
-        property: metadata.propertyName,
-        object,
-        value,
-        constraints: metadata.constraints,
-      };
+      const args = ARGS;
+      args.targetName = targetName;
+      args.property = metadata.propertyName;
+      args.object = object;
+      args.value = value;
+      args.constraints = metadata.constraints;
       const instance = constraint.instance as { validate(value: unknown, args: unknown): unknown };
       if (!metadata.each || !(Array.isArray(value) || value instanceof Set || value instanceof Map)) {
         const valid = instance.validate(value, args);

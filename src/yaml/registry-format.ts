@@ -10,7 +10,7 @@ import {
 } from '../entry/entry-id.js';
 import type { Expansion } from './expansion-meter.js';
 import type { YamlPath, YamlPathTarget } from './source-map.js';
-import { YamlGuard } from './yaml-guard.js';
+import { YamlGuard, type GuardProblem } from './yaml-guard.js';
 import { displayTag, RefusedNumber, RefusedTag, type YamlReadLimits } from './yaml-reader.js';
 
 /** A problem found in a document, before it has a position. */
@@ -22,16 +22,6 @@ export interface PathProblem {
   readonly entryId?: string;
 }
 
-/** An entry that passed every check of its document, waiting for its position and createEntry. */
-export interface Draft {
-  readonly document: number;
-  readonly index: number;
-  readonly id: string;
-  readonly kind: string;
-  readonly meta: Record<string, unknown>;
-  readonly data: unknown;
-}
-
 /** An entry whose id is known, checked for duplicates whatever else is wrong with it. */
 export interface Declaration {
   readonly document: number;
@@ -39,11 +29,33 @@ export interface Declaration {
   readonly id: string;
 }
 
+/**
+ * An entry that passed every check of its document, waiting for its position and createEntry: the
+ * very object that declared it (one object per entry, not two).
+ */
+export interface Draft extends Declaration {
+  readonly kind: string;
+  readonly meta: Record<string, unknown>;
+  readonly data: unknown;
+}
+
+/** A declaration, filled in as a draft when its entry passes. */
+interface Drafting {
+  readonly document: number;
+  readonly index: number;
+  readonly id: string;
+  kind: string;
+  meta: Record<string, unknown>;
+  data: unknown;
+}
+
 export interface Analysis {
   readonly declarations: Declaration[];
   readonly drafts: Draft[];
   readonly problems: PathProblem[];
 }
+
+const NO_PROBLEMS: readonly GuardProblem[] = [];
 
 const TOP_LEVEL_KEYS = new Set(['namespace', 'meta', 'entries']);
 const ENTRY_KEYS = new Set(['name', 'kind', 'meta', 'data']);
@@ -66,14 +78,23 @@ function describe(value: unknown): string {
   return show(value);
 }
 
-/** Checks every document of a file against the registry format and drafts the entries of the good ones. */
-export function analyse(documents: readonly unknown[], limits: YamlReadLimits, expansion: Expansion): Analysis {
+/**
+ * Checks every document of a file against the registry format and drafts the entries of the good ones.
+ * `guarded`: the reader already refused everything the guard looks for (the subset reader does), so
+ * the documents are not walked again.
+ */
+export function analyse(
+  documents: readonly unknown[],
+  limits: YamlReadLimits,
+  expansion: Expansion,
+  guarded = false,
+): Analysis {
   const guard = new YamlGuard(limits, expansion);
   const analysis: Analysis = { declarations: [], drafts: [], problems: [] };
   documents.forEach((document, index) => {
-    const guarded = guard.inspect(document);
-    for (const problem of guarded) analysis.problems.push({ document: index, ...problem });
-    analyseDocument(document, index, guarded.length === 0 ? guard : undefined, analysis);
+    const found = guarded ? NO_PROBLEMS : guard.inspect(document);
+    for (const problem of found) analysis.problems.push({ document: index, ...problem });
+    analyseDocument(document, index, found.length === 0 ? guard : undefined, analysis);
   });
   return analysis;
 }
@@ -152,10 +173,12 @@ function analyseDocument(
     const failures = problems.length;
     const name = checkName(item, i, problem);
     let id: string | undefined;
+    let declaration: Drafting | undefined;
     if (name !== undefined && namespace !== undefined) {
       // Both halves passed the grammar (isValidNamespace, checkName), so the id does: no second parse.
       id = `${namespace}:${name}`;
-      declarations.push({ document: index, index: i, id });
+      declaration = { document: index, index: i, id, kind: '', meta: EMPTY, data: undefined };
+      declarations.push(declaration);
     }
 
     const kind = item['kind'];
@@ -210,13 +233,16 @@ function analyseDocument(
     }
     meta ??= mergeMeta(fileMeta, ownMeta, undefined);
 
-    if (problems.length > failures || guard === undefined || id === undefined || typeof kind !== 'string') continue;
-    const data = hasData
+    if (problems.length > failures || guard === undefined || declaration === undefined || typeof kind !== 'string')
+      continue;
+    declaration.kind = kind;
+    declaration.meta = meta;
+    declaration.data = hasData
       ? item['data']
       : inline !== undefined
         ? Object.fromEntries(inline.map((key) => [key, item[key]]))
         : undefined;
-    drafts.push({ document: index, index: i, id, kind, meta, data });
+    drafts.push(declaration);
   }
 }
 

@@ -10,6 +10,7 @@ import { RegistryYamlError, type RegistryYamlProblem } from './registry-yaml-pro
 import type { YamlPosition } from './source-map.js';
 import { readProblems, withoutByteOrderMark } from './text-problems.js';
 import { readYamlFast, YamlReadFailure, type DetailedRead, type YamlReadError } from './yaml-reader.js';
+import { readYamlSubset } from './yaml-subset.js';
 
 export { RegistryYamlError, type RegistryYamlProblem } from './registry-yaml-problem.js';
 export { RegistryYamlCache } from './registry-yaml-cache.js';
@@ -121,8 +122,9 @@ function parseRegistryFile(
   let positions: ((entry: Declaration) => YamlPosition) | undefined;
   let analysis: Analysis | undefined;
   try {
-    const fast = readYamlFast(text, limits);
-    analysis = analyse(fast.documents, limits, fast.expansion);
+    // Most registry files are plain enough for the subset reader; js-yaml reads the rest.
+    const fast = readYamlSubset(text, limits) ?? readYamlFast(text, limits);
+    analysis = analyse(fast.documents, limits, fast.expansion, fast.guarded === true);
     if (analysis.problems.length === 0) {
       const starts = fast.documents.map((document) => {
         const list = entriesOf(document);
@@ -148,12 +150,13 @@ function parseRegistryFile(
     positions = (entry) => sourceMap.locate(entry.document, ['entries', entry.index]) ?? { line: 1, column: 1 };
   }
 
-  const duplicates = new Set<string>();
+  // A draft is the object that declared it: a duplicate is known by that object.
+  const duplicates = new Set<Declaration>();
   for (const entry of analysis.declarations) {
     const at = positions(entry);
     const first = declared.get(entry.id);
     if (first !== undefined) {
-      duplicates.add(`${entry.document}:${entry.index}`);
+      duplicates.add(entry);
       fileProblems.push({
         file,
         ...at,
@@ -170,7 +173,7 @@ function parseRegistryFile(
   // copying them, when the depth limit already keeps them within what an entry may nest.
   const owned = limits.maxDepth <= MAX_ENTRY_DEPTH;
   for (const draft of analysis.drafts) {
-    if (duplicates.size > 0 && duplicates.has(`${draft.document}:${draft.index}`)) continue;
+    if (duplicates.size > 0 && duplicates.has(draft)) continue;
     const at = positions(draft);
     const source = entrySource(origin, draft.document, draft.index, at);
     try {

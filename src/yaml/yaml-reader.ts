@@ -89,6 +89,11 @@ const STRICT_SCHEMA = FAILSAFE_SCHEMA.extend({
   ],
 });
 
+/** The implicit types of the strict schema, in the order js-yaml tries them on a plain scalar. */
+export function strictImplicitTypes(): readonly Type[] {
+  return (STRICT_SCHEMA as unknown as { compiledImplicit: readonly Type[] }).compiledImplicit;
+}
+
 /** The same, but an unknown tag becomes a {@link RefusedTag} instead of stopping the parse. */
 const REPORTING_SCHEMA = STRICT_SCHEMA.extend(
   (['scalar', 'sequence', 'mapping'] as const).map(
@@ -125,6 +130,11 @@ export interface FastRead {
   readonly itemStarts: Map<unknown[], YamlPosition[]>;
   /** What aliases added to the documents. */
   readonly expansion: Expansion;
+  /**
+   * Whether the reader refused all that the guard (yaml-guard.ts) looks for: forbidden keys, tags,
+   * refused numbers, nesting past the limit, aliases.
+   */
+  readonly guarded?: boolean;
 }
 
 /** A read that stopped, with its reason rewritten for people and its position. */
