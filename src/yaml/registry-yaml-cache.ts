@@ -1,5 +1,8 @@
 import type { Entry } from '../entry/entry.js';
-import type { RegistryReadLimits } from './registry-yaml-limits.js';
+import type { YamlReadLimits } from './yaml-reader.js';
+
+/** The limits a file was read under (registry-yaml-limits' RegistryReadLimits). */
+type RegistryReadLimits = YamlReadLimits & { readonly maxFileBytes: number };
 
 /** Where an entry id was declared: its file and the position of its item. */
 export interface Declared {
