@@ -451,6 +451,8 @@ export class Application {
         ...this.manifest.yamlLimits,
         root: this.manifest.boundary,
         cache: this.yamlCache,
+        // After a save, the watch names what changed: the other files are not read again.
+        ...(changedFiles.length === 0 ? {} : { changedFiles }),
       });
       const entryFiles = this.entryFiles();
       const touched = new Set(changedFiles.flatMap((file) => entryFiles?.entriesUsing(file) ?? []));

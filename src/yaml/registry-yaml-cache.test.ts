@@ -7,9 +7,12 @@ import { getEntrySource } from '../entry/entry.js';
 import { loadRegistryYaml, RegistryYamlCache, RegistryYamlError } from './registry-yaml.js';
 
 /** What a load gave: its entries with where each was declared, or its problems. */
-async function outcome(dir: string, cache?: RegistryYamlCache): Promise<unknown> {
+async function outcome(dir: string, cache?: RegistryYamlCache, changedFiles?: readonly string[]): Promise<unknown> {
   try {
-    const { entries, files } = await loadRegistryYaml(dir, cache === undefined ? {} : { cache });
+    const { entries, files } = await loadRegistryYaml(dir, {
+      ...(cache === undefined ? {} : { cache }),
+      ...(changedFiles === undefined ? {} : { changedFiles }),
+    });
     return {
       files,
       entries: entries.map((entry) => {
@@ -56,6 +59,19 @@ describe('RegistryYamlCache', () => {
     expect(cache.size).toBe(1);
   });
 
+  it('takes the files a watch does not name as they were, unread', async () => {
+    await writeFile(join(dir, 'a.yaml'), fileText(['one'], 1, false));
+    await writeFile(join(dir, 'b.yaml'), fileText(['two'], 1, false));
+    const cache = new RegistryYamlCache();
+    await loadRegistryYaml(dir, { cache });
+    await writeFile(join(dir, 'a.yaml'), fileText(['one'], 2, false));
+    await writeFile(join(dir, 'b.yaml'), fileText(['two'], 2, false));
+    const loaded = await loadRegistryYaml(dir, { cache, changedFiles: [join(dir, 'a.yaml')] });
+    expect(loaded.entries.map((entry) => entry.data)).toEqual([{ v: 2 }, { v: 1 }]);
+    const everything = await loadRegistryYaml(dir, { cache });
+    expect(everything.entries.map((entry) => entry.data)).toEqual([{ v: 2 }, { v: 2 }]);
+  });
+
   // Files edited at random between loads (ids moved between files, so that duplicates come and go,
   // files broken and mended, removed and made again): a load with the cache gives what a load
   // without one gives, entries and positions, or the same problems.
@@ -79,7 +95,9 @@ describe('RegistryYamlCache', () => {
             if (step.remove) await unlink(path).catch(() => undefined);
             else await writeFile(path, fileText(step.names, step.v, step.broken));
           }
-          expect(await outcome(dir, cache)).toEqual(await outcome(dir));
+          // As a file watch calls it (naming the files it saw change), or as a plain reload.
+          const changed = round.length % 2 === 0 ? undefined : round.map((step) => join(dir, step.file));
+          expect(await outcome(dir, cache, changed)).toEqual(await outcome(dir));
         }
       }),
       { numRuns: 60 },

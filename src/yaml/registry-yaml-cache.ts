@@ -59,6 +59,11 @@ export function recallFile(
   return read !== undefined && read.text === text && read.limits === keyOf(limits) ? read : undefined;
 }
 
+/** The text `file` had when `cache` remembered it. */
+export function rememberedText(cache: RegistryYamlCache, file: string): string | undefined {
+  return filesOf(cache).get(file)?.text;
+}
+
 /** Remembers a file that read without a problem, with where each of its ids was declared. */
 export function rememberFile(
   cache: RegistryYamlCache,
@@ -68,6 +73,11 @@ export function rememberFile(
 ): void {
   const positions = read.entries.map((entry) => [entry.id, declared.get(entry.id) as Declared] as const);
   filesOf(cache).set(file, { text: read.text, limits: keyOf(read.limits), entries: read.entries, declared: positions });
+}
+
+/** Forgets `file`: the next load reads it. */
+export function forgetFile(cache: RegistryYamlCache, file: string): void {
+  filesOf(cache).delete(file);
 }
 
 /** Forgets what is not in `files` (files removed, or that no longer read). */

@@ -42,6 +42,12 @@ export interface RegistryYamlOptions extends RegistryYamlLimits {
    * changed since are read again. A watcher reloading after a save passes the same cache each time.
    */
   readonly cache?: RegistryYamlCache;
+  /**
+   * With a {@link cache}: the only files that may have changed since its last load (a file watch
+   * reports them). The others the cache remembers are taken as they were, without reading them;
+   * files not remembered are read. Unset, every file is read and compared.
+   */
+  readonly changedFiles?: readonly string[];
 }
 
 /** The default of {@link RegistryYamlOptions.maxFileBytes}: 16 MiB. */

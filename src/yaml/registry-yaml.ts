@@ -1,8 +1,16 @@
+import { resolve } from 'node:path';
 import { messageOf } from '../common/errors.js';
 import { FileBoundary } from '../common/file-boundary.js';
 import { createEntry, createOwnedEntry, MAX_ENTRY_DEPTH, setEntrySource, type Entry } from '../entry/entry.js';
 import { entrySource, FileOrigin } from './entry-origin.js';
-import { keepOnlyFiles, recallFile, rememberFile, type Declared } from './registry-yaml-cache.js';
+import {
+  forgetFile,
+  keepOnlyFiles,
+  recallFile,
+  rememberedText,
+  rememberFile,
+  type Declared,
+} from './registry-yaml-cache.js';
 import { collectFiles, compare, readAll, tooLarge } from './registry-files.js';
 import { analyse, entriesOf, type Analysis, type Declaration } from './registry-format.js';
 import { limitsOf, type RegistryReadLimits, type RegistryYamlOptions } from './registry-yaml-limits.js';
@@ -69,13 +77,17 @@ export async function loadRegistryYaml(
   const problems: RegistryYamlProblem[] = [];
   const boundary = typeof options.root === 'string' ? new FileBoundary(options.root) : options.root;
   const files = await collectFiles(typeof paths === 'string' ? [paths] : paths, boundary, problems);
-  const texts = await readAll(files, limits.maxFileBytes, boundary, problems);
+  const texts = await readTexts(files, options, { maxBytes: limits.maxFileBytes, boundary }, problems);
   const declared = new Map<string, Declared>();
   const entries: Entry[] = [];
   const cache = options.cache;
   files.forEach((file, i) => {
     const text = texts[i];
-    if (text === undefined) return;
+    if (text === undefined) {
+      // Unreadable now: read it again next time, whatever a watch says.
+      if (cache !== undefined) forgetFile(cache, file);
+      return;
+    }
     // A file whose text is what it was, none of whose ids a file before it declares now, reads as before.
     const recalled = cache === undefined ? undefined : recallFile(cache, file, text, limits);
     if (recalled !== undefined && recalled.declared.every(([id]) => !declared.has(id))) {
@@ -86,8 +98,10 @@ export async function loadRegistryYaml(
     const before = problems.length;
     const read = parseRegistryFile(text, file, { limits, declared, problems });
     for (const entry of read) entries.push(entry);
+    // A file with a problem is forgotten, so that it is read again until it reads clean.
     if (cache !== undefined && problems.length === before)
       rememberFile(cache, file, { text, limits, entries: read }, declared);
+    else if (cache !== undefined) forgetFile(cache, file);
   });
   if (cache !== undefined) keepOnlyFiles(cache, new Set(files));
   if (problems.length > 0) {
@@ -97,6 +111,26 @@ export async function loadRegistryYaml(
     throw new RegistryYamlError(problems);
   }
   return { entries, files };
+}
+
+/**
+ * The text of each file: read, or, for a file the cache remembers and `options.changedFiles` does
+ * not name, the text it had (unread: the caller's watcher says it did not change).
+ */
+async function readTexts(
+  files: readonly string[],
+  options: RegistryYamlOptions,
+  { maxBytes, boundary }: { maxBytes: number; boundary: FileBoundary | undefined },
+  problems: RegistryYamlProblem[],
+): Promise<(string | undefined)[]> {
+  const { cache, changedFiles } = options;
+  if (cache === undefined || changedFiles === undefined) return readAll(files, maxBytes, boundary, problems);
+  const changed = new Set(changedFiles.map((file) => resolve(file)));
+  const texts = files.map((file) => (changed.has(resolve(file)) ? undefined : rememberedText(cache, file)));
+  const unread = files.filter((_, i) => texts[i] === undefined);
+  const read = await readAll(unread, maxBytes, boundary, problems);
+  let next = 0;
+  return texts.map((text) => text ?? read[next++]);
 }
 
 /**
