@@ -2,20 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { readYamlFast, YamlReadFailure, type FastRead } from './yaml-reader.js';
 import { YamlGuard } from './yaml-guard.js';
 import { readYamlSubset } from './yaml-subset.js';
+import { seededRandom } from '../../test/support/seeded-random.js';
 
 const LIMITS = { maxDepth: 64, maxAliasNodes: 1_000_000, maxExpandedBytes: 64 * 1024 * 1024 };
-
-/** A small deterministic generator (mulberry32), so that a failure can be replayed. */
-function random(start: number): () => number {
-  let a = start >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SCALARS = [
   'plain',
@@ -127,7 +116,7 @@ function scalar(next: () => number): string {
 
 /** A registry-like text with random scalars, keys, nesting, comments and spacing. */
 function generate(sample: number): string {
-  const next = random(sample);
+  const next = seededRandom(sample);
   const lines: string[] = [];
   if (next() < 0.2) lines.push('# a comment');
   lines.push('namespace: app.test');
