@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readYamlFast, YamlReadFailure, type FastRead } from './yaml-reader.js';
 import { YamlGuard } from './yaml-guard.js';
 import { readYamlSubset } from './yaml-subset.js';
-import { seededRandom } from '../../test/support/seeded-random.js';
+import { replayableRandom } from '../../test/support/replayable-random.js';
 
 const LIMITS = { maxDepth: 64, maxAliasNodes: 1_000_000, maxExpandedBytes: 64 * 1024 * 1024 };
 
@@ -116,7 +116,7 @@ function scalar(next: () => number): string {
 
 /** A registry-like text with random scalars, keys, nesting, comments and spacing. */
 function generate(sample: number): string {
-  const next = seededRandom(sample);
+  const next = replayableRandom(sample);
   const lines: string[] = [];
   if (next() < 0.2) lines.push('# a comment');
   lines.push('namespace: app.test');

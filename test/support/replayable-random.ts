@@ -1,9 +1,9 @@
 /**
- * A small deterministic generator (mulberry32) of numbers in [0, 1): the same `seed` gives the same
+ * A small deterministic generator (mulberry32) of numbers in [0, 1): the same `start` gives the same
  * sequence, so a generated case that fails can be replayed.
  */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
+export function replayableRandom(start: number): () => number {
+  let a = start >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
