@@ -170,40 +170,53 @@ async function reloadOneFile(size: number): Promise<number> {
   }
 }
 
-const endpoint = (i: number): Entry => ({
-  id: `app:get${pad(i)}`,
-  kind: 'http.endpoint',
-  meta: {},
-  data: { router: 'site', method: 'GET', path: `/p${i}`, func: 'hello' },
-});
-
-const listener = (i: number): Entry => ({
-  id: `app:on${pad(i)}`,
-  kind: 'event.listener',
-  meta: {},
-  data: { pattern: `bench.e${i}`, func: 'hello' },
-});
-
-const versionedEndpoint = (i: number, version: number): Entry => ({
+/** Endpoint `i` (version 0 for the delete curves; a new version is a new path). */
+const endpoint = (i: number, version = 0): Entry => ({
   id: `app:get${pad(i)}`,
   kind: 'http.endpoint',
   meta: {},
   data: { router: 'site', method: 'GET', path: `/p${i}/v${version}`, func: 'hello' },
 });
 
-const versionedListener = (i: number, version: number): Entry => ({
+/** Event listener `i` (version 0 for the delete curves; a new version is a new pattern). */
+const listener = (i: number, version = 0): Entry => ({
   id: `app:on${pad(i)}`,
   kind: 'event.listener',
   meta: {},
   data: { pattern: `bench.e${i}.v${version}`, func: 'hello' },
 });
 
+/** Function `i`: a new version alternates its export. */
 const versionedFunction = (i: number, version: number): Entry => ({
   id: `app:fn${pad(i)}`,
   kind: 'function.js',
   meta: {},
   data: { file: 'functions.js', export: version % 2 === 0 ? 'hello' : 'hi' },
 });
+
+const HTTP_APP = ['events', 'registry', 'function', 'http'];
+const REACTIVE_APP = ['events', 'registry', 'function', 'reactive'];
+const FUNCTION_APP = ['events', 'registry', 'function'];
+
+/** The curve of batches of one update each among `size` entries that `user` makes, in an app of `components`. */
+function onePerBatch(
+  component: string,
+  noun: { one: string; many: string },
+  components: readonly string[],
+  user: (i: number, version: number) => Entry,
+): Path {
+  return {
+    id: `${component}-one-per-batch`,
+    label: `${component}: batches of one ${noun.one} update among many ${noun.many}`,
+    item: 'batch',
+    items: 'batches',
+    sized: noun.many,
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: (n) => oneUpdatePerBatch(n, components, user),
+  };
+}
 
 export const REGISTRY_PATHS: readonly Path[] = [
   {
@@ -225,7 +238,7 @@ export const REGISTRY_PATHS: readonly Path[] = [
     sizes: [q(1_000), q(10_000)],
     limit: 1.5,
     measure: 'time',
-    run: (n) => functionDelete(n, ['events', 'registry', 'function', 'http'], endpoint),
+    run: (n) => functionDelete(n, HTTP_APP, (i) => endpoint(i)),
   },
   {
     id: 'reactive-function-delete',
@@ -235,30 +248,10 @@ export const REGISTRY_PATHS: readonly Path[] = [
     sizes: [q(1_000), q(10_000)],
     limit: 1.5,
     measure: 'time',
-    run: (n) => functionDelete(n, ['events', 'registry', 'function', 'reactive'], listener),
+    run: (n) => functionDelete(n, REACTIVE_APP, (i) => listener(i)),
   },
-  {
-    id: 'http-one-per-batch',
-    label: 'http: batches of one endpoint update among many endpoints',
-    item: 'batch',
-    items: 'batches',
-    sized: 'endpoints',
-    sizes: [q(1_000), q(10_000)],
-    limit: 1.5,
-    measure: 'time',
-    run: (n) => oneUpdatePerBatch(n, ['events', 'registry', 'function', 'http'], versionedEndpoint),
-  },
-  {
-    id: 'function-one-per-batch',
-    label: 'function: batches of one function.js update among many functions',
-    item: 'batch',
-    items: 'batches',
-    sized: 'functions',
-    sizes: [q(1_000), q(10_000)],
-    limit: 1.5,
-    measure: 'time',
-    run: (n) => oneUpdatePerBatch(n, ['events', 'registry', 'function'], versionedFunction),
-  },
+  onePerBatch('http', { one: 'endpoint', many: 'endpoints' }, HTTP_APP, endpoint),
+  onePerBatch('function', { one: 'function.js', many: 'functions' }, FUNCTION_APP, versionedFunction),
   {
     id: 'reload-one-file',
     label: 'file watch: a save of one registry file of 100 entries, then its reload',
@@ -270,15 +263,5 @@ export const REGISTRY_PATHS: readonly Path[] = [
     measure: 'time',
     run: reloadOneFile,
   },
-  {
-    id: 'reactive-one-per-batch',
-    label: 'reactive: batches of one listener update among many listeners',
-    item: 'batch',
-    items: 'batches',
-    sized: 'listeners',
-    sizes: [q(1_000), q(10_000)],
-    limit: 1.5,
-    measure: 'time',
-    run: (n) => oneUpdatePerBatch(n, ['events', 'registry', 'function', 'reactive'], versionedListener),
-  },
+  onePerBatch('reactive', { one: 'listener', many: 'listeners' }, REACTIVE_APP, listener),
 ];
