@@ -156,6 +156,25 @@ describe.skipIf(skipNats)('durable channels on JetStream', () => {
     });
   });
 
+  it('says what to do when JetStream cannot reserve the byte limit of a stream', async () => {
+    // A petabyte is more than any server's JetStream storage: the reservation fails at once.
+    const greedy = createNatsEventBus({
+      nodeID: 'greedy',
+      nats: { url: NATS_URL, prefix: uniquePrefix(), channelMaxBytes: 2 ** 50 },
+      logger: quiet,
+    });
+    try {
+      await expect(greedy.start()).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(
+          /^cannot create the JetStream stream \w+_CHANNELS: insufficient storage resources available \(JetStream error 10047\); JetStream reserves 1125899906842624 bytes for this stream up front: lower the byte limit \(channelMaxBytes, deadLetterMaxBytes\)/,
+        ),
+      });
+    } finally {
+      await greedy.stop();
+    }
+  });
+
   it('before start() says to start the bus, not to configure NATS', async () => {
     const unstarted = createNatsEventBus({
       nodeID: 'unstarted',

@@ -550,7 +550,7 @@ export class JetStreamChannels implements Channels, ContextHost {
         if ((await this.jsm.streams.info(name).catch(() => undefined)) === undefined) {
           throw new KindlingError(
             'UNAVAILABLE',
-            `cannot create the JetStream stream ${name}: ${jetStreamReason(error)}`,
+            `cannot create the JetStream stream ${name}: ${jetStreamReason(error)}${storageHint(error, all)}`,
             { cause: error },
           );
         }
@@ -603,6 +603,18 @@ function jetStreamReason(error: unknown): string {
   return typeof api?.description === 'string'
     ? `${api.description} (JetStream error ${String(api.err_code)})`
     : messageOf(error);
+}
+
+/**
+ * What to do when JetStream has no storage left to reserve: it sets aside each stream's `max_bytes`
+ * whether or not anything is stored, so streams of buses nobody runs any more count as well.
+ */
+function storageHint(error: unknown, config: Partial<StreamConfig>): string {
+  const code = (error as { api_error?: { err_code?: unknown } } | undefined)?.api_error?.err_code;
+  if (code !== 10047) return '';
+  const reserve =
+    typeof config.max_bytes === 'number' && config.max_bytes > 0 ? `${config.max_bytes} bytes` : 'its byte limit';
+  return `; JetStream reserves ${reserve} for this stream up front: lower the byte limit (channelMaxBytes, deadLetterMaxBytes), or delete the streams of buses no longer used`;
 }
 
 /** What JetStream answers for a stream that does not exist. */
