@@ -10,6 +10,7 @@ import {
   ChildNode,
   MOLECULER_NODE_SCRIPT,
   NATS_URL,
+  removeStreams,
   skipNats,
   uniquePrefix,
   until,
@@ -489,6 +490,7 @@ describe.skipIf(skipNats)('Moleculer event scenarios across three processes on N
   afterAll(async () => {
     await master?.stop();
     await Promise.all(children.map((c) => c.stop()));
+    await removeStreams(prefix);
   });
 
   const childLines = (test: (l: Record<string, unknown>) => boolean): Record<string, unknown>[] =>
