@@ -143,11 +143,12 @@ describe('loadRegistryYaml', () => {
 
   it('lists an empty file among the files read, with no entries', async () => {
     await writeFile(join(dir, 'empty.yaml'), '');
-    expect(await loadRegistryYaml(dir)).toEqual({ entries: [], files: [join(dir, 'empty.yaml')] });
+    const file = join(dir, 'empty.yaml');
+    expect(await loadRegistryYaml(dir)).toEqual({ entries: [], files: [file], fileEntries: new Map([[file, []]]) });
   });
 
   it('returns no entries for an empty directory', async () => {
-    expect(await loadRegistryYaml(dir)).toEqual({ entries: [], files: [] });
+    expect(await loadRegistryYaml(dir)).toEqual({ entries: [], files: [], fileEntries: new Map() });
   });
 
   it('reads a file that starts with a byte order mark at the right positions', async () => {

@@ -12,7 +12,7 @@ export interface Declared {
 }
 
 /** What one file read into, kept for as long as its text stays the same. */
-interface FileRead {
+export interface FileRead {
   readonly text: string;
   readonly limits: string;
   readonly entries: readonly Entry[];
@@ -24,8 +24,10 @@ interface FileRead {
  * reads again only the files whose text changed: a watcher that reloads after one file of many was
  * saved pays for that file, not for the whole registry. A file is remembered only when it read
  * without a problem; one whose ids another file now declares first is read again, so that every
- * problem is reported as a load without the cache reports it. The cache holds each file's text and
- * its entries (which the registry holds anyway); files no longer loaded are forgotten.
+ * problem is reported as a load without the cache reports it. After a load that read clean, the next
+ * load of the same files reads only the changed ones and checks their ids against where the others
+ * declared theirs, falling back to the whole load when that cannot settle it. The cache holds each
+ * file's text and its entries (which the registry holds anyway); files no longer loaded are forgotten.
  *
  * @example
  * const cache = new RegistryYamlCache();
@@ -39,13 +41,44 @@ export class RegistryYamlCache {
   }
 }
 
-/** The files each cache remembers: out of its public shape. */
-const stores = new WeakMap<RegistryYamlCache, Map<string, FileRead>>();
+/** A load that read every file clean: its files in order, and where each id was declared. */
+export interface CleanLoad {
+  readonly files: readonly string[];
+  readonly declared: Map<string, Declared>;
+}
+
+/** What a cache holds, out of its public shape. */
+interface Store {
+  readonly files: Map<string, FileRead>;
+  /** The last load, when it read clean: a next load of the same files need only look at what changed. */
+  last: CleanLoad | undefined;
+}
+
+const stores = new WeakMap<RegistryYamlCache, Store>();
+
+function storeOf(cache: RegistryYamlCache): Store {
+  let store = stores.get(cache);
+  if (store === undefined) stores.set(cache, (store = { files: new Map<string, FileRead>(), last: undefined }));
+  return store;
+}
 
 function filesOf(cache: RegistryYamlCache): Map<string, FileRead> {
-  let files = stores.get(cache);
-  if (files === undefined) stores.set(cache, (files = new Map<string, FileRead>()));
-  return files;
+  return storeOf(cache).files;
+}
+
+/** The last load with this cache, if it read clean. */
+export function lastCleanLoad(cache: RegistryYamlCache): CleanLoad | undefined {
+  return storeOf(cache).last;
+}
+
+/** Records the outcome of a load: clean (its files and declared ids), or not (`undefined`). */
+export function setLastLoad(cache: RegistryYamlCache, load: CleanLoad | undefined): void {
+  storeOf(cache).last = load;
+}
+
+/** What `file` read into last, whatever its text is now. */
+export function rememberedRead(cache: RegistryYamlCache, file: string): FileRead | undefined {
+  return filesOf(cache).get(file);
 }
 
 /** What `file` read into when its text and the limits were the same, if `cache` remembers it. */

@@ -6,10 +6,14 @@ import { entrySource, FileOrigin } from './entry-origin.js';
 import {
   forgetFile,
   keepOnlyFiles,
+  lastCleanLoad,
   recallFile,
+  rememberedRead,
   rememberedText,
   rememberFile,
+  setLastLoad,
   type Declared,
+  type RegistryYamlCache,
 } from './registry-yaml-cache.js';
 import { collectFiles, compare, readAll, tooLarge } from './registry-files.js';
 import { analyse, entriesOf, type Analysis, type Declaration } from './registry-format.js';
@@ -37,6 +41,12 @@ export interface LoadedRegistry {
   readonly entries: readonly Entry[];
   /** The files read, sorted; a directory contributes every `.yaml` / `.yml` file under it. */
   readonly files: readonly string[];
+  /**
+   * Each file's entries, in the order of {@link files}. With a `cache`, a file whose text did not
+   * change since the last load gives the very array it gave then: a caller that compares by
+   * identity looks only at the files that changed.
+   */
+  readonly fileEntries: ReadonlyMap<string, readonly Entry[]>;
 }
 
 /**
@@ -78,9 +88,14 @@ export async function loadRegistryYaml(
   const boundary = typeof options.root === 'string' ? new FileBoundary(options.root) : options.root;
   const files = await collectFiles(typeof paths === 'string' ? [paths] : paths, boundary, problems);
   const texts = await readTexts(files, options, { maxBytes: limits.maxFileBytes, boundary }, problems);
+  const cache = options.cache;
+  if (cache !== undefined && problems.length === 0) {
+    const changes = loadChanges(cache, files, texts, limits);
+    if (changes !== undefined) return changes;
+  }
   const declared = new Map<string, Declared>();
   const entries: Entry[] = [];
-  const cache = options.cache;
+  const fileEntries = new Map<string, readonly Entry[]>();
   files.forEach((file, i) => {
     const text = texts[i];
     if (text === undefined) {
@@ -93,24 +108,87 @@ export async function loadRegistryYaml(
     if (recalled !== undefined && recalled.declared.every(([id]) => !declared.has(id))) {
       for (const [id, at] of recalled.declared) declared.set(id, at);
       for (const entry of recalled.entries) entries.push(entry);
+      fileEntries.set(file, recalled.entries);
       return;
     }
     const before = problems.length;
     const read = parseRegistryFile(text, file, { limits, declared, problems });
     for (const entry of read) entries.push(entry);
+    fileEntries.set(file, read);
     // A file with a problem is forgotten, so that it is read again until it reads clean.
     if (cache !== undefined && problems.length === before)
       rememberFile(cache, file, { text, limits, entries: read }, declared);
     else if (cache !== undefined) forgetFile(cache, file);
   });
-  if (cache !== undefined) keepOnlyFiles(cache, new Set(files));
+  if (cache !== undefined) {
+    keepOnlyFiles(cache, new Set(files));
+    setLastLoad(cache, problems.length === 0 ? { files, declared } : undefined);
+  }
   if (problems.length > 0) {
     // By file, keeping each file's own order (by position).
     const order = new Map([...new Set(problems.map((p) => p.file))].sort(compare).map((file, i) => [file, i]));
     problems.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0));
     throw new RegistryYamlError(problems);
   }
-  return { entries, files };
+  return { entries, files, fileEntries };
+}
+
+/**
+ * A load of the very files the cache's last clean load read, of which only some texts changed:
+ * those files are read, each on its own, and their ids checked against what the others declare, so
+ * that a save of one file of many costs that file. `undefined` when that does not settle it (a file
+ * that no longer reads, a changed file with a problem, an id that two files declare): the whole load
+ * then runs as without a cache and reports every problem.
+ */
+function loadChanges(
+  cache: RegistryYamlCache,
+  files: readonly string[],
+  texts: readonly (string | undefined)[],
+  limits: RegistryReadLimits,
+): LoadedRegistry | undefined {
+  const last = lastCleanLoad(cache);
+  if (last === undefined || last.files.length !== files.length || last.files.some((file, i) => file !== files[i]))
+    return undefined;
+  const changed = new Map<string, string>();
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i] as string;
+    const text = texts[i];
+    if (text === undefined) return undefined;
+    if (recallFile(cache, file, text, limits) === undefined) changed.set(file, text);
+  }
+  const reads: { file: string; text: string; entries: Entry[]; declared: Map<string, Declared> }[] = [];
+  const claimed = new Set<string>();
+  for (const [file, text] of changed) {
+    const problems: RegistryYamlProblem[] = [];
+    const declared = new Map<string, Declared>();
+    const entries = parseRegistryFile(text, file, { limits, declared, problems });
+    if (problems.length > 0) return undefined;
+    for (const id of declared.keys()) {
+      // Declared by a file that did not change, or by another changed file: which one is first, and
+      // so which is the duplicate, is the whole load's to say.
+      const owner = last.declared.get(id);
+      if (claimed.has(id) || (owner !== undefined && !changed.has(owner.file))) return undefined;
+      claimed.add(id);
+    }
+    reads.push({ file, text, entries, declared });
+  }
+  // Settled: the changed files' ids of before give way to their ids of now.
+  for (const { file } of reads) {
+    for (const [id] of rememberedRead(cache, file)?.declared ?? [])
+      if (last.declared.get(id)?.file === file) last.declared.delete(id);
+  }
+  for (const { file, text, entries, declared } of reads) {
+    for (const [id, at] of declared) last.declared.set(id, at);
+    rememberFile(cache, file, { text, limits, entries }, declared);
+  }
+  const entries: Entry[] = [];
+  const fileEntries = new Map<string, readonly Entry[]>();
+  for (const file of files) {
+    const list = rememberedRead(cache, file)?.entries ?? [];
+    fileEntries.set(file, list);
+    for (const entry of list) entries.push(entry);
+  }
+  return { entries, files, fileEntries };
 }
 
 /**
