@@ -9,8 +9,7 @@ import {
   messageOf,
   toDisposable,
 } from 'kindling';
-import type { ApplyResult, Disposable, Entry, Logger, LogLevel, Registry, RegistryOp } from 'kindling';
-import { deepEqual } from '../../src/common/deep-freeze.js';
+import type { ApplyResult, Disposable, Logger, LogLevel, Registry, RegistryOp } from 'kindling';
 import { EventBus } from 'kindling/events';
 import { AdminEndpoint } from '../admin/admin-endpoint.js';
 import type { AdminServerOptions } from '../admin/admin-server.js';
@@ -22,6 +21,7 @@ import type { ShutdownReport } from '../kernel/loader.js';
 import { DurableState } from '../state/durable-state.js';
 import type { JournalLimits } from '../state/durable-state.js';
 import { statePaths } from '../state/state-dir.js';
+import { AppliedSources } from './applied-sources.js';
 import { describeRefusal } from './refusal.js';
 import { formatProblem } from './problems.js';
 import { watchApp } from './app-watch.js';
@@ -100,8 +100,8 @@ export function yamlSourceOf(manifest: BootManifest): string {
  * app.onDidReload((outcome) => console.log(outcome.status));
  */
 export class Application {
-  /** The entries of the sources as last applied, by id. */
-  private applied = new Map<string, Entry>();
+  /** The entries of the sources as last applied. */
+  private readonly applied = new AppliedSources();
   /** What each registry file read into: a reload after one file of many changed reads that one. */
   private readonly yamlCache = new RegistryYamlCache();
   private readonly reloadListeners = new Set<(outcome: ReloadOutcome) => void>();
@@ -447,7 +447,7 @@ export class Application {
       ...(this.refused ? { recovered: true as const } : {}),
     };
     try {
-      const { entries } = await loadRegistryYaml(this.manifest.registry, {
+      const { fileEntries } = await loadRegistryYaml(this.manifest.registry, {
         ...this.manifest.yamlLimits,
         root: this.manifest.boundary,
         cache: this.yamlCache,
@@ -456,39 +456,19 @@ export class Application {
       });
       const entryFiles = this.entryFiles();
       const touched = new Set(changedFiles.flatMap((file) => entryFiles?.entriesUsing(file) ?? []));
-      const next = new Map(entries.map((entry) => [entry.id, entry]));
-      const changes: string[] = [];
-      // What changed in the YAML since it was last applied, stated against what the registry holds
-      // now: `kindling apply` or the journal may already have made (or undone) some of it.
-      for (const entry of entries) {
-        const before = this.applied.get(entry.id);
-        // An entry of a file that did not change is the very object applied last time.
-        if (before !== undefined && (before === entry || sameEntry(before, entry)) && !touched.has(entry.id)) continue;
-        const current = registry.get(entry.id);
-        if (current === undefined) {
-          ops.push({ op: 'create', entry });
-          changes.push(`+${entry.id}`);
-        } else if (!sameEntry(current, entry) || touched.has(entry.id)) {
-          ops.push({ op: 'update', entry });
-          changes.push(`~${entry.id}`);
-        }
-      }
-      for (const id of this.applied.keys()) {
-        if (!next.has(id) && registry.has(id)) {
-          ops.push({ op: 'delete', entry: { id } });
-          changes.push(`-${id}`);
-        }
-      }
+      const found = this.applied.compare(fileEntries, touched, registry);
+      const { changes } = found;
+      ops.push(...found.ops);
       if (await this.clusterHasState(initial)) {
         // Entries of these files' source that the cluster holds and the files no longer declare.
         const owners = this.member?.joined?.owners() ?? {};
         for (const [id, owner] of Object.entries(owners))
-          if (owner === this.source && !next.has(id) && registry.has(id)) changes.push(`-${id}`);
-        this.applied = next;
+          if (owner === this.source && !found.declares(id) && registry.has(id)) changes.push(`-${id}`);
+        this.applied.accept(found);
         if (changes.length > 0) this.reportDifference(changes);
         outcome = { status: 'unchanged', revision: registry.revision, ...extra };
       } else if (ops.length === 0) {
-        this.applied = next;
+        this.applied.accept(found);
         outcome = { status: 'unchanged', revision: registry.revision, ...extra };
       } else {
         let result: ApplyResult;
@@ -500,7 +480,7 @@ export class Application {
             throw error;
           return this.runReload(changedFiles, initial);
         }
-        this.applied = next;
+        this.applied.accept(found);
         outcome = { status: 'applied', revision: result.revision, changes, result, ...extra };
       }
     } catch (error) {
@@ -546,8 +526,4 @@ export class Application {
       }
     }
   }
-}
-
-function sameEntry(a: Entry, b: Entry): boolean {
-  return a.kind === b.kind && deepEqual(a.meta, b.meta) && deepEqual(a.data, b.data);
 }
