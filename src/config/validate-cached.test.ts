@@ -10,13 +10,17 @@ import {
   Max,
   Min,
   registerDecorator,
+  useContainer,
+  Validate,
   ValidateIf,
   ValidateNested,
   validateSync,
+  ValidatorConstraint,
   type ValidationArguments,
+  type ValidatorConstraintInterface,
   type ValidatorOptions,
 } from 'class-validator';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { passesCached, validateCached } from './validate-cached.js';
 
 class Leaf {
@@ -153,5 +157,41 @@ describe('passesCached', () => {
     expect(passesCached(instance, STRICT)).toBe(true);
     expect(seen).toEqual(expected);
     expect(seen).toHaveLength(3);
+  });
+
+  describe('with a container set by useContainer', () => {
+    afterEach(() => useContainer(undefined as never));
+
+    it('asks it for a constraint class a user wrote on every check, and once for a built-in rule', () => {
+      let made = 0;
+      @ValidatorConstraint({ name: 'even' })
+      class Even implements ValidatorConstraintInterface {
+        readonly serial = ++made;
+        validate(value: unknown): boolean {
+          return typeof value === 'number' && value % 2 === 0;
+        }
+      }
+      class Counted {
+        @Validate(Even) @IsInt() @Min(0) count = 2;
+      }
+      const asked: string[] = [];
+      // A container that makes a fresh instance per call (inversify's transient scope does).
+      useContainer({
+        get: <T>(someClass: new () => T): T => {
+          asked.push(someClass.name);
+          return new someClass();
+        },
+      });
+      const instance = new Counted();
+      expect(passesCached(instance, STRICT)).toBe(true);
+      expect(passesCached(instance, STRICT)).toBe(true);
+      expect(made).toBe(2);
+      expect(asked.filter((name) => name === 'Even')).toHaveLength(2);
+      // IsInt and Min: class-validator's own wrapper classes, whose instances are all alike.
+      expect(asked.filter((name) => name !== 'Even')).toHaveLength(2);
+      instance.count = 3;
+      expect(passesCached(instance, STRICT)).toBe(false);
+      expect(validateSync(instance, STRICT).map((error) => Object.keys(error.constraints ?? {}))).toEqual([['even']]);
+    });
   });
 });

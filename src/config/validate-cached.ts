@@ -1,5 +1,6 @@
 import {
   getMetadataStorage,
+  registerDecorator,
   ValidationTypes,
   Validator,
   type MetadataStorage,
@@ -126,17 +127,78 @@ type Constraints = ReturnType<MetadataStorage['getTargetValidatorConstraints']>;
 interface Rule {
   readonly metadata: Metadata;
   constraints: Constraints | undefined;
+  /** `constraints[i].instance`, where it may be kept (see {@link constraintInstance}). */
+  readonly instances: (Validates | undefined)[];
 }
 
-/** One property's rules, split the way class-validator's executor splits them. */
+interface Validates {
+  validate(value: unknown, args: unknown): unknown;
+}
+
+/**
+ * The instance a constraint's `validate` is called on. class-validator asks its container for it on
+ * every use, and its default container finds it by a linear search through every constraint
+ * instance made so far: one per decorator used, so a decode would cost more the more config classes
+ * the process has. A built-in decorator's (and any `registerDecorator` validator's) constraint is a
+ * wrapper class class-validator makes, with no state of its own, that calls the decorator's
+ * validator: any instance of it does the same, so the first one is kept. Constraint classes a user
+ * writes (`@ValidatorConstraint`) are asked for each time, as class-validator asks, since a
+ * container set with `useContainer` may give a fresh one per call.
+ */
+function constraintInstance(rule: Rule, index: number, constraint: Constraints[number]): Validates {
+  const kept = rule.instances[index];
+  if (kept !== undefined) return kept;
+  const instance = constraint.instance as Validates;
+  if (isWrapperClass(constraint.target)) rule.instances[index] = instance;
+  return instance;
+}
+
+const wrapperClasses = new WeakMap<object, boolean>();
+/** The source text of class-validator's wrapper class, read off one it makes; null when not found. */
+let wrapperSource: string | null | undefined;
+
+function isWrapperClass(target: unknown): boolean {
+  if (typeof target !== 'function') return false;
+  let answer = wrapperClasses.get(target);
+  if (answer === undefined) {
+    wrapperSource ??= readWrapperSource();
+    answer = wrapperSource !== null && Function.prototype.toString.call(target) === wrapperSource;
+    wrapperClasses.set(target, answer);
+  }
+  return answer;
+}
+
+/** Registers a validator on a probe class, reads the class class-validator wrapped it in, and forgets the probe. */
+function readWrapperSource(): string | null {
+  try {
+    class Probe {}
+    registerDecorator({
+      name: 'kindlingProbe',
+      target: Probe,
+      propertyName: 'probe',
+      validator: { validate: () => true },
+    });
+    const storage = getMetadataStorage();
+    const [metadata] = storage.getTargetValidationMetadatas(Probe, '', false, false, undefined);
+    const wrapper = metadata?.constraintCls;
+    const maps = storage as unknown as { validationMetadatas?: unknown; constraintMetadatas?: unknown };
+    if (maps.validationMetadatas instanceof Map) maps.validationMetadatas.delete(Probe);
+    if (maps.constraintMetadatas instanceof Map) maps.constraintMetadatas.delete(wrapper);
+    return typeof wrapper === 'function' ? Function.prototype.toString.call(wrapper) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** One property's rules, as the yes/no walk uses them. */
 interface PropertyRules {
   readonly name: string;
-  readonly defined: readonly Rule[];
-  readonly custom: readonly Rule[];
-  readonly nested: readonly Metadata[];
+  /** `@ValidateIf` / `@IsOptional` conditions: when one says no, the property is not checked. */
   readonly conditional: readonly Metadata[];
-  /** The rules each item of a nested list or set is checked with. */
-  readonly items: Omit<PropertyRules, 'name' | 'items'>;
+  /** `@IsDefined` rules, then custom constraints: class-validator runs them in that order. */
+  readonly checks: readonly Rule[];
+  /** Whether `@ValidateNested` is declared: the value (each item of a list, set or map) is walked. */
+  readonly nested: boolean;
 }
 
 /** A class's rules as one lookup answered them, split per property; `properties` null when not modelled. */
@@ -148,8 +210,6 @@ interface ClassRules {
 
 const classRules = new WeakMap<object, ClassRules>();
 
-const NO_RULES: readonly Rule[] = [];
-
 /** The rules of a grouped lookup, split per property; `null` when one is of a kind not modelled here. */
 function splitRules(grouped: Grouped): readonly PropertyRules[] | null {
   const properties: PropertyRules[] = [];
@@ -157,17 +217,18 @@ function splitRules(grouped: Grouped): readonly PropertyRules[] | null {
     const all = grouped[name] ?? [];
     const defined: Rule[] = [];
     const custom: Rule[] = [];
-    const nested: Metadata[] = [];
     const conditional: Metadata[] = [];
+    let nested = false;
     for (const metadata of all) {
-      if (metadata.type === ValidationTypes.IS_DEFINED) defined.push({ metadata, constraints: undefined });
-      else if (metadata.type === ValidationTypes.CUSTOM_VALIDATION) custom.push({ metadata, constraints: undefined });
-      else if (metadata.type === ValidationTypes.NESTED_VALIDATION) nested.push(metadata);
+      if (metadata.type === ValidationTypes.IS_DEFINED)
+        defined.push({ metadata, constraints: undefined, instances: [] });
+      else if (metadata.type === ValidationTypes.CUSTOM_VALIDATION)
+        custom.push({ metadata, constraints: undefined, instances: [] });
+      else if (metadata.type === ValidationTypes.NESTED_VALIDATION) nested = true;
       else if (metadata.type === ValidationTypes.CONDITIONAL_VALIDATION) conditional.push(metadata);
       else if (metadata.type !== ValidationTypes.WHITELIST) return null;
     }
-    const items = { defined: NO_RULES, custom: NO_RULES, nested, conditional: [] };
-    properties.push({ name, defined, custom, nested, conditional, items });
+    properties.push({ name, conditional, checks: [...defined, ...custom], nested });
   }
   return properties;
 }
@@ -194,48 +255,43 @@ function passesObject(view: MetadataStorage, object: object, whitelist: boolean)
       if (!rules || rules.length === 0) return false;
     }
   }
+  // The name constraints see as `targetName`, read once per object and only when a constraint runs.
+  let targetName: string | undefined;
   for (let i = 0; i < properties.length; i++) {
     const rules = properties[i] as PropertyRules;
     const value: unknown = (object as Record<string, unknown>)[rules.name];
     if (value instanceof Promise) return false;
-    if (!passesProperty(view, object, value, rules, whitelist)) return false;
+    if (!applies(object, value, rules.conditional)) continue;
+    if (rules.checks.length > 0) {
+      targetName ??= (object.constructor as { name?: string } | undefined)?.name as string;
+      if (!passesChecks(view, object, value, rules.checks, targetName)) return false;
+    }
+    if (rules.nested && !passesNested(view, value, whitelist)) return false;
   }
   return true;
 }
 
-// eslint-disable-next-line @typescript-eslint/max-params -- class-validator's performValidations, as a yes/no
-function passesProperty(
-  view: MetadataStorage,
-  object: object,
-  value: unknown,
-  rules: Omit<PropertyRules, 'name' | 'items'> & { readonly items?: PropertyRules['items'] },
-  whitelist: boolean,
-): boolean {
-  const conditional = rules.conditional;
+/** Whether every condition of a property holds (class-validator skips the property otherwise). */
+function applies(object: object, value: unknown, conditional: readonly Metadata[]): boolean {
   for (let i = 0; i < conditional.length; i++) {
     const metadata = conditional[i] as Metadata;
-    if (!(metadata.constraints[0] as (object: object, value: unknown) => boolean)(object, value)) return true;
-  }
-  if (!passesCustom(view, object, value, rules.defined) || !passesCustom(view, object, value, rules.custom)) {
-    return false;
-  }
-  const nested = rules.nested;
-  if (value === undefined || nested.length === 0) return true;
-  for (let i = 0; i < nested.length; i++) {
-    if (Array.isArray(value) || value instanceof Set || value instanceof Map) {
-      const items: unknown[] =
-        value instanceof Set ? Array.from(value) : value instanceof Map ? [...value.values()] : value;
-      const itemRules = rules.items ?? { defined: NO_RULES, custom: NO_RULES, nested, conditional: [] };
-      for (let j = 0; j < items.length; j++) {
-        if (!passesProperty(view, value, items[j], itemRules, whitelist)) return false;
-      }
-    } else if (value instanceof Object) {
-      if (!passesObject(view, value, whitelist)) return false;
-    } else {
-      return false;
-    }
+    if (!(metadata.constraints[0] as (object: object, value: unknown) => boolean)(object, value)) return false;
   }
   return true;
+}
+
+/** class-validator's `nestedValidations` on one value, as a yes/no: lists, sets and maps item by item. */
+function passesNested(view: MetadataStorage, value: unknown, whitelist: boolean): boolean {
+  if (value === undefined) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!passesNested(view, value[i], whitelist)) return false;
+    return true;
+  }
+  if (value instanceof Set || value instanceof Map) {
+    for (const item of value.values()) if (!passesNested(view, item, whitelist)) return false;
+    return true;
+  }
+  return value instanceof Object && passesObject(view, value, whitelist);
 }
 
 /**
@@ -253,10 +309,14 @@ const ARGS: { targetName: string; property: string; object: unknown; value: unkn
 };
 const NO_CONSTRAINTS: unknown[] = [];
 
-/** class-validator's `customValidations` (its synchronous part), as a yes/no. */
-function passesCustom(view: MetadataStorage, object: object, value: unknown, rules: readonly Rule[]): boolean {
-  if (rules.length === 0) return true;
-  const targetName = (object.constructor as { name?: string } | undefined)?.name as string;
+// eslint-disable-next-line @typescript-eslint/max-params -- class-validator's customValidations, plus the name it passes
+function passesChecks(
+  view: MetadataStorage,
+  object: object,
+  value: unknown,
+  rules: readonly Rule[],
+  targetName: string,
+): boolean {
   for (let r = 0; r < rules.length; r++) {
     const rule = rules[r] as Rule;
     const metadata = rule.metadata;
@@ -276,7 +336,7 @@ function passesCustom(view: MetadataStorage, object: object, value: unknown, rul
       args.object = object;
       args.value = value;
       args.constraints = metadata.constraints;
-      const instance = constraint.instance as { validate(value: unknown, args: unknown): unknown };
+      const instance = constraintInstance(rule, c, constraint);
       if (!metadata.each || !(Array.isArray(value) || value instanceof Set || value instanceof Map)) {
         const valid = instance.validate(value, args);
         if (valid instanceof Promise || !valid) return false;
