@@ -37,6 +37,9 @@ const MAY_RESOLVE: readonly boolean[] = (() => {
   return table;
 })();
 
+/** The list a flow mapping does not use (never pushed to). */
+const NO_ITEMS: unknown[] = Object.freeze([]) as unknown as unknown[];
+
 /** Keys longer than this are left to js-yaml (it limits implicit keys). */
 const MAX_KEY = 1000;
 /** Decimal digits only. */
@@ -252,15 +255,16 @@ class SubsetReader {
     const text = this.text;
     const mapping = text.charCodeAt(at) === OPEN_BRACE;
     const close = mapping ? CLOSE_BRACE : CLOSE_BRACKET;
-    const list: unknown[] = [];
-    const record: Record<string, unknown> = {};
+    // Only the collection this is gets made.
+    const record: Record<string, unknown> | undefined = mapping ? {} : undefined;
+    const list: unknown[] = mapping ? NO_ITEMS : [];
     let p = this.skipSpaces(at + 1);
     if (text.charCodeAt(p) === close) {
       this.pos = p + 1;
-      return mapping ? record : list;
+      return record ?? list;
     }
     for (;;) {
-      if (mapping) {
+      if (record !== undefined) {
         const keyAt = p;
         const keyChar = text.charCodeAt(keyAt);
         if (keyChar === QUOTE || keyChar === OPEN_BRACKET || keyChar === OPEN_BRACE) throw GIVE_UP;
@@ -277,7 +281,7 @@ class SubsetReader {
       const ch = text.charCodeAt(p);
       if (ch === close) {
         this.pos = p + 1;
-        return mapping ? record : list;
+        return record ?? list;
       }
       if (ch !== COMMA) throw GIVE_UP;
       p = this.skipSpaces(p + 1);
