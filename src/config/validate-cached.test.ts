@@ -189,9 +189,13 @@ describe('passesCached', () => {
       expect(asked.filter((name) => name === 'Even')).toHaveLength(2);
       // IsInt and Min: class-validator's own wrapper classes, whose instances are all alike.
       expect(asked.filter((name) => name !== 'Even')).toHaveLength(2);
+      // class-validator's own walk, which reports the errors, goes through the same records.
       instance.count = 3;
       expect(passesCached(instance, STRICT)).toBe(false);
-      expect(validateSync(instance, STRICT).map((error) => Object.keys(error.constraints ?? {}))).toEqual([['even']]);
+      asked.length = 0;
+      expect(validateCached(instance, STRICT).map((error) => Object.keys(error.constraints ?? {}))).toEqual([['even']]);
+      // (class-validator asks for Even's instance twice there: to validate, then for its message.)
+      expect(new Set(asked)).toEqual(new Set(['Even']));
     });
   });
 });

@@ -16,8 +16,9 @@ import {
 //
 // class-validator reads its storage from a global when a validation starts; we point that global at
 // a caching view of the real storage for the duration of one synchronous `validateSync` and restore
-// it in `finally`. Everything but the two lookups below is inherited from the real storage, so rules
-// added meanwhile land in the real one. When the storage does not look as expected (another
+// it in `finally`. Everything but the lookups below (a class's rules, and a rule's constraint
+// records, see `createCachingView`) is inherited from the real storage, so rules added meanwhile land
+// in the real one. When the storage does not look as expected (another
 // class-validator release), we fall back to plain `validateSync`: slower, never wrong.
 
 type Metadatas = ReturnType<MetadataStorage['getTargetValidationMetadatas']>;
@@ -127,67 +128,6 @@ type Constraints = ReturnType<MetadataStorage['getTargetValidatorConstraints']>;
 interface Rule {
   readonly metadata: Metadata;
   constraints: Constraints | undefined;
-  /** `constraints[i].instance`, where it may be kept (see {@link constraintInstance}). */
-  readonly instances: (Validates | undefined)[];
-}
-
-interface Validates {
-  validate(value: unknown, args: unknown): unknown;
-}
-
-/**
- * The instance a constraint's `validate` is called on. class-validator asks its container for it on
- * every use, and its default container finds it by a linear search through every constraint
- * instance made so far: one per decorator used, so a decode would cost more the more config classes
- * the process has. A built-in decorator's (and any `registerDecorator` validator's) constraint is a
- * wrapper class class-validator makes, with no state of its own, that calls the decorator's
- * validator: any instance of it does the same, so the first one is kept. Constraint classes a user
- * writes (`@ValidatorConstraint`) are asked for each time, as class-validator asks, since a
- * container set with `useContainer` may give a fresh one per call.
- */
-function constraintInstance(rule: Rule, index: number, constraint: Constraints[number]): Validates {
-  const kept = rule.instances[index];
-  if (kept !== undefined) return kept;
-  const instance = constraint.instance as Validates;
-  if (isWrapperClass(constraint.target)) rule.instances[index] = instance;
-  return instance;
-}
-
-const wrapperClasses = new WeakMap<object, boolean>();
-/** The source text of class-validator's wrapper class, read off one it makes; null when not found. */
-let wrapperSource: string | null | undefined;
-
-function isWrapperClass(target: unknown): boolean {
-  if (typeof target !== 'function') return false;
-  let answer = wrapperClasses.get(target);
-  if (answer === undefined) {
-    wrapperSource ??= readWrapperSource();
-    answer = wrapperSource !== null && Function.prototype.toString.call(target) === wrapperSource;
-    wrapperClasses.set(target, answer);
-  }
-  return answer;
-}
-
-/** Registers a validator on a probe class, reads the class class-validator wrapped it in, and forgets the probe. */
-function readWrapperSource(): string | null {
-  try {
-    class Probe {}
-    registerDecorator({
-      name: 'kindlingProbe',
-      target: Probe,
-      propertyName: 'probe',
-      validator: { validate: () => true },
-    });
-    const storage = getMetadataStorage();
-    const [metadata] = storage.getTargetValidationMetadatas(Probe, '', false, false, undefined);
-    const wrapper = metadata?.constraintCls;
-    const maps = storage as unknown as { validationMetadatas?: unknown; constraintMetadatas?: unknown };
-    if (maps.validationMetadatas instanceof Map) maps.validationMetadatas.delete(Probe);
-    if (maps.constraintMetadatas instanceof Map) maps.constraintMetadatas.delete(wrapper);
-    return typeof wrapper === 'function' ? Function.prototype.toString.call(wrapper) : null;
-  } catch {
-    return null;
-  }
 }
 
 /** One property's rules, as the yes/no walk uses them. */
@@ -220,10 +160,8 @@ function splitRules(grouped: Grouped): readonly PropertyRules[] | null {
     const conditional: Metadata[] = [];
     let nested = false;
     for (const metadata of all) {
-      if (metadata.type === ValidationTypes.IS_DEFINED)
-        defined.push({ metadata, constraints: undefined, instances: [] });
-      else if (metadata.type === ValidationTypes.CUSTOM_VALIDATION)
-        custom.push({ metadata, constraints: undefined, instances: [] });
+      if (metadata.type === ValidationTypes.IS_DEFINED) defined.push({ metadata, constraints: undefined });
+      else if (metadata.type === ValidationTypes.CUSTOM_VALIDATION) custom.push({ metadata, constraints: undefined });
       else if (metadata.type === ValidationTypes.NESTED_VALIDATION) nested = true;
       else if (metadata.type === ValidationTypes.CONDITIONAL_VALIDATION) conditional.push(metadata);
       else if (metadata.type !== ValidationTypes.WHITELIST) return null;
@@ -336,7 +274,7 @@ function passesChecks(
       args.object = object;
       args.value = value;
       args.constraints = metadata.constraints;
-      const instance = constraintInstance(rule, c, constraint);
+      const instance = constraint.instance as { validate(value: unknown, args: unknown): unknown };
       if (!metadata.each || !(Array.isArray(value) || value instanceof Set || value instanceof Map)) {
         const valid = instance.validate(value, args);
         if (valid instanceof Promise || !valid) return false;
@@ -350,6 +288,49 @@ function passesChecks(
     }
   }
   return true;
+}
+
+/** The fields of class-validator's constraint record, besides `instance` (a getter on its prototype). */
+const KNOWN_FIELDS = /^target,name,async$/;
+
+/** A constraint record whose instance was asked for once: the same fields, in one shape for all. */
+class KeptConstraint {
+  readonly target: Constraints[number]['target'];
+  readonly name: string;
+  readonly async: boolean;
+  readonly instance: Constraints[number]['instance'];
+
+  constructor(real: Constraints[number]) {
+    this.target = real.target;
+    this.name = real.name;
+    this.async = real.async;
+    this.instance = real.instance;
+  }
+}
+
+/**
+ * The source text of the class class-validator wraps a validator object in (`registerDecorator` with
+ * `validator: { validate }`, which every built-in decorator uses), read off one it makes for a probe
+ * that is then forgotten; null when it cannot be found.
+ */
+function readWrapperSource(real: MetadataStorage): string | null {
+  try {
+    class Probe {}
+    registerDecorator({
+      name: 'kindlingProbe',
+      target: Probe,
+      propertyName: 'probe',
+      validator: { validate: () => true },
+    });
+    const [metadata] = real.getTargetValidationMetadatas(Probe, '', false, false, undefined);
+    const wrapper = metadata?.constraintCls;
+    const maps = real as unknown as { validationMetadatas?: unknown; constraintMetadatas?: unknown };
+    if (maps.validationMetadatas instanceof Map) maps.validationMetadatas.delete(Probe);
+    if (maps.constraintMetadatas instanceof Map) maps.constraintMetadatas.delete(wrapper);
+    return typeof wrapper === 'function' ? Function.prototype.toString.call(wrapper) : null;
+  } catch {
+    return null;
+  }
 }
 
 function createCachingView(real: MetadataStorage, holder: StorageHolder): MetadataStorage | undefined {
@@ -377,8 +358,42 @@ function createCachingView(real: MetadataStorage, holder: StorageHolder): Metada
     return { metadatas, targets: rules.size, sources, lengths: sources.map((list) => list.length) };
   };
 
+  // class-validator asks its container for a constraint's instance on every check, and the default
+  // container finds it by a linear search through every instance made so far (one per decorator
+  // used): a decode would cost more the more config classes the process has. A wrapper class holds
+  // nothing but the decorator's validator, so any instance of it does the same: its instance is
+  // asked for once and kept, in a copy of the constraint record.
+  // Constraint classes a user writes (`@ValidatorConstraint`) are asked for on each check, as
+  // class-validator asks, since a container set with `useContainer` may make one per call.
+  const wrapperSource = readWrapperSource(real);
+  const wrappers = new WeakMap<object, boolean>();
+  const isWrapper = (target: unknown): boolean => {
+    if (typeof target !== 'function' || wrapperSource === null) return false;
+    let answer = wrappers.get(target);
+    if (answer === undefined) {
+      answer = Function.prototype.toString.call(target) === wrapperSource;
+      wrappers.set(target, answer);
+    }
+    return answer;
+  };
+  const kept = new WeakMap<Constraints, Constraints>();
+
   const view = Object.create(real) as MetadataStorage;
   Object.defineProperties(view, {
+    getTargetValidatorConstraints: {
+      value(target: object): Constraints {
+        const list = real.getTargetValidatorConstraints(target as never);
+        // A wrapper class is made by one registerDecorator call and has exactly one constraint.
+        if (list.length !== 1 || !isWrapper(target)) return list;
+        let keeping = kept.get(list);
+        if (keeping === undefined) {
+          const constraint = list[0] as Constraints[number];
+          keeping = KNOWN_FIELDS.test(Object.keys(constraint).join()) ? [new KeptConstraint(constraint)] : list;
+          kept.set(list, keeping);
+        }
+        return keeping;
+      },
+    },
     getTargetValidationMetadatas: {
       // eslint-disable-next-line @typescript-eslint/max-params -- class-validator's own signature, overridden
       value(
