@@ -187,9 +187,10 @@ function passesObject(view: MetadataStorage, object: object, whitelist: boolean)
   const { grouped, properties } = rulesOf(view, object.constructor as (new () => object) | undefined);
   if (properties === null) return false;
   if (whitelist) {
-    const keys = Object.keys(object);
-    for (let i = 0; i < keys.length; i++) {
-      const rules = grouped[keys[i] as string];
+    // for-in also visits enumerable keys the object inherits: one without rules is a "maybe not",
+    // never a wrong yes. It reads the keys without making a list of them.
+    for (const key in object) {
+      const rules = grouped[key];
       if (!rules || rules.length === 0) return false;
     }
   }

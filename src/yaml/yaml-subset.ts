@@ -356,9 +356,11 @@ class SubsetReader {
         const listed = childIndent >= 0 && this.isItem(childAt);
         if (childIndent > indent || (childIndent === indent && listed)) {
           if (listed) {
-            const list = this.list(next, childIndent, depth + 1);
+            // Item positions are kept for the lists of the root mapping (the entries) only.
+            const starts: YamlPosition[] | undefined = depth === 1 ? [] : undefined;
+            const list = this.list(next, childIndent, depth + 1, starts);
             record[key] = list;
-            if (depth === 1) this.itemStarts.set(list, this.lastItemStarts);
+            if (starts !== undefined) this.itemStarts.set(list, starts);
           } else {
             record[key] = this.mapping(childIndent, childAt, depth + 1);
           }
@@ -389,20 +391,20 @@ class SubsetReader {
     return text.charCodeAt(at) === DASH && text.charCodeAt(at + 1) === SPACE;
   }
 
-  private lastItemStarts: YamlPosition[] = [];
-
-  /** A block list whose first `- ` is on the line starting at `lineStart`, at `indent`. */
-  private list(lineStart: number, indent: number, depth: number): unknown[] {
+  /**
+   * A block list whose first `- ` is on the line starting at `lineStart`, at `indent`; the position
+   * of each item is pushed to `starts` when given.
+   */
+  private list(lineStart: number, indent: number, depth: number, starts: YamlPosition[] | undefined): unknown[] {
     if (depth > this.maxDepth || depth > MAX_NESTING) throw GIVE_UP;
     const text = this.text;
     const list: unknown[] = [];
-    const starts: YamlPosition[] = [];
     let line = lineStart;
     for (;;) {
       const at = this.skipSpaces(line + indent + 2);
       const ch = text.charCodeAt(at);
       if (at >= this.end || ch === LINE_FEED || ch === HASH) throw GIVE_UP;
-      starts.push({ line: this.line + 1, column: at - line + 1 });
+      starts?.push({ line: this.line + 1, column: at - line + 1 });
       let next: number;
       if (this.startsMapping(at)) {
         list.push(this.mapping(at - line, at, depth + 1));
@@ -429,7 +431,6 @@ class SubsetReader {
       }
       line = next;
     }
-    this.lastItemStarts = starts;
     return list;
   }
 
