@@ -1,6 +1,6 @@
-// Growth curve of config decoding against the number of config classes the process has decoded
-// before: an app with many components decodes many classes, and the cost of one decode should not
-// depend on how many others exist.
+// Growth curves of config decoding against the number of config classes in the process: an app with
+// many components decodes many classes, and neither a class's first decode nor any later one should
+// cost more because others exist.
 import 'reflect-metadata';
 import { IsIn, IsInt, IsOptional, IsString, Min } from 'class-validator';
 import { createEntry, decodeEntryConfig, type Entry } from 'kindling';
@@ -48,7 +48,30 @@ async function decodeAmongClasses(size: number): Promise<number> {
   return (ms / DECODES) * size;
 }
 
+/**
+ * `size` new config classes, all defined before any is decoded (as an app's modules define them when
+ * imported), then the first decode of each: it finds the class's rules, makes its constraints'
+ * instances and plans the class.
+ */
+async function firstDecodes(size: number): Promise<number> {
+  const fresh = Array.from({ length: size }, () => configClass());
+  await quiet();
+  return timed(() => {
+    for (const Config of fresh) consume(decodeEntryConfig(Config, entry));
+  });
+}
+
 export const CONFIG_PATHS: readonly Path[] = [
+  {
+    id: 'decode-first-of-classes',
+    label: 'the first decodeEntryConfig of each of many config classes, all defined first',
+    item: 'class',
+    items: 'classes',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: firstDecodes,
+  },
   {
     id: 'decode-among-classes',
     label: 'decodeEntryConfig of one class while many other config classes were decoded',

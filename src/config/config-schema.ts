@@ -1,6 +1,7 @@
-import { getMetadataStorage } from 'class-validator';
+import type { getMetadataStorage } from 'class-validator';
 import type { ConfigClass } from './decode-entry-config.js';
 import { propertyRules } from './plain-to-config.js';
+import { validationMetadatasOf } from './validate-cached.js';
 
 /** A JSON Schema (draft-07) object, as `configSchema` and `kindling schema` write it. */
 export type JsonSchema = { [keyword: string]: unknown };
@@ -80,7 +81,7 @@ function classSchema(ConfigClass: ConfigClass<object>, seen: Set<unknown>): Json
   if (seen.has(ConfigClass)) return { type: 'object' };
   seen.add(ConfigClass);
   const byProperty = new Map<string, ValidationMetadata[]>();
-  for (const metadata of getMetadataStorage().getTargetValidationMetadatas(ConfigClass, '', true, false)) {
+  for (const metadata of validationMetadatasOf(ConfigClass, true)) {
     const list = byProperty.get(metadata.propertyName);
     if (list === undefined) byProperty.set(metadata.propertyName, [metadata]);
     else list.push(metadata);

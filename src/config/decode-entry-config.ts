@@ -1,12 +1,12 @@
 import { plainToInstance, type ClassTransformOptions } from 'class-transformer';
-import { getMetadataStorage, type ValidationError, type ValidatorOptions } from 'class-validator';
+import { type ValidationError, type ValidatorOptions } from 'class-validator';
 import { deepFreeze, FORBIDDEN_KEYS } from '../common/deep-freeze.js';
 import { messageOf } from '../common/errors.js';
 import { quote } from '../common/visible-text.js';
 import { getEntrySource, isCanonicalEntry, type Entry } from '../entry/entry.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { plainToConfig } from './plain-to-config.js';
-import { passesCached, validateCached } from './validate-cached.js';
+import { passesCached, validateCached, validationMetadatasOf } from './validate-cached.js';
 
 /** Options of {@link decodeEntryConfig}. */
 export interface DecodeEntryConfigOptions {
@@ -228,11 +228,7 @@ function planOf(ConfigClass: ConfigClass<object>): ClassPlan {
   let plan = plans.get(ConfigClass);
   if (plan === undefined) {
     const prototype = ConfigClass.prototype as Record<string, unknown>;
-    const decorated = new Set(
-      getMetadataStorage()
-        .getTargetValidationMetadatas(ConfigClass, '', false, false)
-        .map((metadata) => metadata.propertyName),
-    );
+    const decorated = new Set(validationMetadatasOf(ConfigClass).map((metadata) => metadata.propertyName));
     // A field with an initialiser is an own property of a fresh instance (whatever
     // `useDefineForClassFields` says); a field without one is visible only through its decorators.
     const probe = new ConfigClass();

@@ -12,7 +12,10 @@ import {
 // in the process (an `instanceof` test per class, to find inherited rules) for every object it
 // validates, nested ones included. With a few hundred config classes that scan is most of the cost
 // of a decode. The rules of one class only change when decorators are added, so we answer the lookup
-// from a per-class cache, checked against the storage's counts on each use.
+// from a per-class cache, checked against the storage's counts on each use; and when a class is
+// looked up for the first time, its ancestors are found by walking its prototype chain
+// (`ancestryOf`), not by testing every class, so that the first decodes of an app's classes do not
+// together cost the square of their number.
 //
 // class-validator reads its storage from a global when a validation starts; we point that global at
 // a caching view of the real storage for the duration of one synchronous `validateSync` and restore
@@ -41,14 +44,30 @@ const validator = new Validator();
 let installed: { readonly real: MetadataStorage; readonly view: MetadataStorage | undefined } | undefined;
 let active = false;
 
+/** The caching view of `real` (made on first use), or undefined when the storage is not as expected. */
+function viewOf(real: MetadataStorage, holder: StorageHolder): MetadataStorage | undefined {
+  if (installed?.real !== real) installed = { real, view: createCachingView(real, holder) };
+  return installed.view;
+}
+
+/**
+ * class-validator's rules of `target` (its own and those it inherits) for a validation without groups,
+ * `always` as given: what `getMetadataStorage().getTargetValidationMetadatas(target, '', always, false)`
+ * answers, found without testing every decorated class of the process (and, without `always`, kept).
+ */
+export function validationMetadatasOf(target: new () => object, always = false): Metadatas {
+  // During a validation the global storage is the view already.
+  const storage = active ? installed?.view : viewOf(getMetadataStorage(), globalThis as StorageHolder);
+  return (storage ?? getMetadataStorage()).getTargetValidationMetadatas(target, '', always, false, undefined);
+}
+
 /** `validator.validateSync(object, options)`, with class-validator's per-class rule lookup cached. */
 export function validateCached(object: object, options: ValidatorOptions): ValidationError[] {
   // Re-entry (a custom constraint that decodes another config) finds the view already in place.
   if (active) return validator.validateSync(object, options);
   const holder = globalThis as StorageHolder;
   const real = getMetadataStorage();
-  if (installed?.real !== real) installed = { real, view: createCachingView(real, holder) };
-  const view = installed.view;
+  const view = viewOf(real, holder);
   if (view === undefined) return validator.validateSync(object, options);
   holder.classValidatorMetadataStorage = view;
   active = true;
@@ -72,8 +91,7 @@ export function passesCached(object: object, options: ValidatorOptions): boolean
   if (active || !plainOptions(options)) return false;
   const holder = globalThis as StorageHolder;
   const real = getMetadataStorage();
-  if (installed?.real !== real) installed = { real, view: createCachingView(real, holder) };
-  const view = installed.view;
+  const view = viewOf(real, holder);
   if (view === undefined) return false;
   // Custom constraints see the same storage as in validateCached (one may decode another config).
   holder.classValidatorMetadataStorage = view;
@@ -291,6 +309,89 @@ function passesChecks(
   return true;
 }
 
+const HAS_INSTANCE = Function.prototype[Symbol.hasInstance];
+
+/**
+ * Whether `x instanceof key` is decided by `key.prototype` alone and that can never change: a class
+ * (its `prototype` neither writable nor configurable) that does not define `Symbol.hasInstance`.
+ */
+function plainClass(key: unknown): key is { readonly prototype: object } {
+  if (typeof key !== 'function') return false;
+  const descriptor = Object.getOwnPropertyDescriptor(key, 'prototype');
+  return (
+    descriptor !== undefined &&
+    descriptor.writable === false &&
+    descriptor.configurable === false &&
+    typeof descriptor.value === 'object' &&
+    descriptor.value !== null &&
+    (key as { [Symbol.hasInstance]?: unknown })[Symbol.hasInstance] === HAS_INSTANCE
+  );
+}
+
+/**
+ * For a class, the part of class-validator's rule map (decorated class → rules) that its lookup
+ * would use: the class's own rules and those of every key `target.prototype instanceof key` holds
+ * for, in the map's order. class-validator finds them by testing every decorated class of the
+ * process, so each class's first lookup cost as much as there are classes; here the plain classes
+ * are indexed by their prototype, and a class's chain is walked instead. Keys that are not plain
+ * classes are passed along for class-validator to test as it does. `undefined` when `target` is not
+ * a plain class itself (then the whole map is used).
+ */
+function ancestryOf(rules: Map<unknown, unknown[]>): (target: unknown) => Map<unknown, unknown[]> | undefined {
+  const byPrototype = new Map<object, number>();
+  /** The map's keys indexed so far, in its order. */
+  const keys: unknown[] = [];
+  /** Positions (in `keys`) of the keys that are not plain classes. */
+  const unusual: number[] = [];
+  // class-validator only adds to the map. A map iterator that has not reported its end goes on to
+  // entries added later, so each new key is read once: a process that defines and decodes classes
+  // one after another does not index the ones before again each time.
+  let reading = rules.keys();
+  const reset = (): void => {
+    byPrototype.clear();
+    keys.length = 0;
+    unusual.length = 0;
+    reading = rules.keys();
+  };
+  const index = (): void => {
+    // Fewer keys than read, or an iterator at its end too soon: something was deleted, so index anew.
+    if (rules.size < keys.length) reset();
+    while (keys.length < rules.size) {
+      const next = reading.next();
+      if (next.done === true) {
+        reset();
+        continue;
+      }
+      const key = next.value;
+      if (plainClass(key)) byPrototype.set(key.prototype, keys.length);
+      else unusual.push(keys.length);
+      keys.push(key);
+    }
+  };
+  return (target) => {
+    if (!plainClass(target)) return undefined;
+    index();
+    const positions = [...unusual];
+    const own = byPrototype.get(target.prototype);
+    if (own !== undefined) positions.push(own);
+    for (
+      let p = Object.getPrototypeOf(target.prototype) as object | null;
+      p !== null;
+      p = Object.getPrototypeOf(p) as object | null
+    ) {
+      const position = byPrototype.get(p);
+      if (position !== undefined) positions.push(position);
+    }
+    positions.sort((a, b) => a - b);
+    const narrowed = new Map<unknown, unknown[]>();
+    for (const position of positions) {
+      const key = keys[position];
+      narrowed.set(key, rules.get(key) ?? []);
+    }
+    return narrowed;
+  };
+}
+
 /** The fields of class-validator's constraint record, besides `instance` (a getter on its prototype). */
 const KNOWN_FIELDS = /^target,name,async$/;
 
@@ -305,7 +406,9 @@ class KeptConstraint {
     this.target = real.target;
     this.name = real.name;
     this.async = real.async;
-    this.instance = real.instance;
+    // Made here, not asked of the container: class-validator's default container finds an instance
+    // by searching all it has made, so asking cost as much as there are decorators in the process.
+    this.instance = new (real.target as new () => Constraints[number]['instance'])();
   }
 }
 
@@ -349,12 +452,27 @@ function createCachingView(real: MetadataStorage, holder: StorageHolder): Metada
     return true;
   };
 
-  const compute = (target: { prototype: unknown }): CachedLookup => {
+  const ancestry = ancestryOf(rules);
+
+  /** class-validator's own lookup, asked of a storage that holds only the rules in `narrowed` (when given). */
+  const lookUp = (
+    narrowed: Map<unknown, unknown[]> | undefined,
+    ...args: Parameters<MetadataStorage['getTargetValidationMetadatas']>
+  ): Metadatas => {
+    const storage =
+      narrowed === undefined
+        ? real
+        : (Object.create(real, { validationMetadatas: { value: narrowed } }) as MetadataStorage);
+    return real.getTargetValidationMetadatas.apply(storage, args);
+  };
+
+  const compute = (target: new () => object): CachedLookup => {
+    const narrowed = ancestry(target);
     const sources: unknown[][] = [];
-    for (const [key, list] of rules) {
+    for (const [key, list] of narrowed ?? rules) {
       if (key === target || (typeof key === 'function' && target.prototype instanceof key)) sources.push(list);
     }
-    const metadatas = real.getTargetValidationMetadatas(target as new () => object, '', false, false, undefined);
+    const metadatas = lookUp(narrowed, target, '', false, false, undefined);
     grouped.set(metadatas, real.groupByPropertyName(metadatas));
     return { metadatas, targets: rules.size, sources, lengths: sources.map((list) => list.length) };
   };
@@ -362,8 +480,8 @@ function createCachingView(real: MetadataStorage, holder: StorageHolder): Metada
   // class-validator asks its container for a constraint's instance on every check, and the default
   // container finds it by a linear search through every instance made so far (one per decorator
   // used): a decode would cost more the more config classes the process has. A wrapper class holds
-  // nothing but the decorator's validator, so any instance of it does the same: its instance is
-  // asked for once and kept, in a copy of the constraint record.
+  // nothing but the decorator's validator, so any instance of it does the same: one is made once
+  // and kept, in a copy of the constraint record.
   // Constraint classes a user writes (`@ValidatorConstraint`) are asked for on each check, as
   // class-validator asks, since a container set with `useContainer` may make one per call.
   const wrapperSource = readWrapperSource(real);
@@ -406,12 +524,16 @@ function createCachingView(real: MetadataStorage, holder: StorageHolder): Metada
       ): Metadatas {
         // Only the plain case is cached: a class target, no groups. The schema name does not matter
         // for a class target (its rules are stored under the class itself).
-        if (typeof target !== 'function' || always || strictGroups || (groups !== undefined && groups.length > 0)) {
-          return real.getTargetValidationMetadatas(target as new () => object, schema, always, strictGroups, groups);
+        if (typeof target !== 'function') {
+          return real.getTargetValidationMetadatas(target as never, schema, always, strictGroups, groups);
+        }
+        const type = target as new () => object;
+        if (always || strictGroups || (groups !== undefined && groups.length > 0)) {
+          return lookUp(ancestry(type), type, schema, always, strictGroups, groups);
         }
         let lookup = lookups.get(target);
         if (lookup === undefined || !isCurrent(lookup)) {
-          lookup = compute(target);
+          lookup = compute(type);
           lookups.set(target, lookup);
         }
         return lookup.metadatas;
