@@ -205,12 +205,15 @@ export class FunctionManager implements EntryListener, Functions {
   /** The loaded function of `entry`; in a dry run, only checked (undefined). */
   private async load(ctx: ListenerContext, entry: Entry): Promise<LoadedFunction | undefined> {
     const config = entryConfig(FunctionJsConfig, entry);
-    /** `file:line:col: function <id>`, at the field the message is about. */
+    /**
+     * `file:line:col: function <id>`, at the field the message is about: only for a message, since
+     * finding a field's position reads the entry's file again.
+     */
     const whereAt = (field: 'file' | 'export'): string => {
       const at = formatEntryLocation(entry, ['data', field]);
       return `${at === undefined ? '' : `${at}: `}function ${entry.id}`;
     };
-    const where = whereAt('file');
+    const where = (): string => whereAt('file');
     const source = getEntrySource(entry);
     const base = source === undefined ? this.baseDir : dirname(source.file);
     const file = isAbsolute(config.file) ? config.file : resolve(base, config.file);
@@ -232,7 +235,7 @@ export class FunctionManager implements EntryListener, Functions {
     } catch (error) {
       throw new KindlingError(
         'INVALID',
-        `${where}: module ${escapeInvisible(config.file)} failed to load: ${describeLoadError(error, module)}`,
+        `${where()}: module ${escapeInvisible(config.file)} failed to load: ${describeLoadError(error, module)}`,
         { cause: error, details },
       );
     }
@@ -241,7 +244,7 @@ export class FunctionManager implements EntryListener, Functions {
     if (versionOf(after.bytes) !== version) {
       throw new KindlingError(
         'CONFLICT',
-        `${where}: module ${escapeInvisible(config.file)} changed while it was loaded; apply again`,
+        `${where()}: module ${escapeInvisible(config.file)} changed while it was loaded; apply again`,
         { details, retryable: true },
       );
     }
@@ -264,7 +267,7 @@ export class FunctionManager implements EntryListener, Functions {
   private async readModule(
     file: string,
     written: string,
-    where: string,
+    where: () => string,
     details: Record<string, unknown>,
   ): Promise<BoundedFile> {
     try {
@@ -280,7 +283,7 @@ export class FunctionManager implements EntryListener, Functions {
             ? `does not exist (looked for ${escapeInvisible(file)})`
             : error.problem
           : `cannot be read: ${messageOf(error)}`;
-      throw new KindlingError('INVALID', `${where}: module file ${escapeInvisible(written)} ${problem}`, {
+      throw new KindlingError('INVALID', `${where()}: module file ${escapeInvisible(written)} ${problem}`, {
         cause: error,
         details,
       });
