@@ -21,7 +21,8 @@ async function statusPolling(size: number): Promise<number> {
   const registry = new Registry({ handlers: new HandlerRegistry(), acceptKinds: ['bench.*'], logger: silentLogger });
   const entry = (i: number, v: number): Entry => ({ id: `app:e${pad(i)}`, kind: 'bench.node', meta: {}, data: { v } });
   await registry.apply(Array.from({ length: size }, (_, i): RegistryOp => ({ op: 'create', entry: entry(i, 0) })));
-  const STEPS = 2_000;
+  // Enough steps that a round spans several collections of the young generation at either size.
+  const STEPS = 10_000;
   await quiet();
   const ms = await timed(async () => {
     for (let s = 0; s < STEPS; s++) {
@@ -149,7 +150,7 @@ async function reloadOneFile(size: number): Promise<number> {
     const app = await Application.load(dir, { builtins: builtinComponents, logger: silentLogger });
     await app.start();
     try {
-      const STEPS = 50;
+      const STEPS = 100;
       await quiet();
       const ms = await timed(async () => {
         for (let s = 1; s <= STEPS; s++) {
