@@ -1,5 +1,5 @@
 import { plainToInstance, type ClassTransformOptions } from 'class-transformer';
-import { type ValidationError, type ValidatorOptions } from 'class-validator';
+import type { ValidationError, ValidatorOptions } from 'class-validator';
 import { deepFreeze, FORBIDDEN_KEYS } from '../common/deep-freeze.js';
 import { messageOf } from '../common/errors.js';
 import { quote } from '../common/visible-text.js';

@@ -149,11 +149,6 @@ function transform(
   arrayType: unknown,
   frozenJson: boolean,
 ): unknown {
-  // Most values are JSON scalars with no type rule: nothing below changes or refuses them.
-  if (targetType === undefined && (typeof value !== 'object' || value === null)) {
-    if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') throw BAIL;
-    return value;
-  }
   if (
     frozenJson &&
     targetType === undefined &&

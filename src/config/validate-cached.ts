@@ -395,7 +395,7 @@ function ancestryOf(rules: Map<unknown, unknown[]>): (target: unknown) => Map<un
 /** The fields of class-validator's constraint record, besides `instance` (a getter on its prototype). */
 const KNOWN_FIELDS = /^target,name,async$/;
 
-/** A constraint record whose instance was asked for once: the same fields, in one shape for all. */
+/** A constraint record with an instance of its own, made once: the same fields, in one shape for all. */
 class KeptConstraint {
   readonly target: Constraints[number]['target'];
   readonly name: string;
