@@ -1,5 +1,6 @@
 import type { Disposable } from '../../common/disposable.js';
 import { KindlingError, errorCodeOf, messageOf } from '../../common/errors.js';
+import { SequenceIds } from '../../common/sequence-ids.js';
 import { quote } from '../../common/visible-text.js';
 import { LogThrottle, REPEAT_WINDOW_MS, type Logger } from '../../common/logger.js';
 import { PatternSet, type PatternRegistration } from '../../pattern/pattern-trie.js';
@@ -260,7 +261,8 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
   /** Shared slots (and, over a remote transport, every slot) by key. */
   private readonly slots = new Map<string, Slot>();
   private readonly channels = new Set<EventSubscription<unknown>>();
-  private readonly idPrefix: string;
+  /** This node's event ids, `${nodeID}-${sequence}`. */
+  private readonly ids: SequenceIds;
   private subscriberSeq = 0;
   private envelopeSeq = 0;
   private open = true;
@@ -288,7 +290,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
       this.remote && this.otel === undefined ? options.transport.sendPlain?.bind(options.transport) : undefined;
     this.bufferSize = options.bufferSize;
     this.overflow = options.overflow;
-    this.idPrefix = `${options.nodeID}-`;
+    this.ids = new SequenceIds(`${options.nodeID}-`);
   }
 
   /** Whether the core still accepts events (false once closed). */
@@ -578,7 +580,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
 
   /** Builds an envelope stamped with this node, a fresh id and the current time. */
   makeEnvelope<T>(init: EnvelopeInit<T>): EventEnvelope<T> {
-    const id = this.idPrefix + String(++this.envelopeSeq);
+    const id = this.ids.idOf(++this.envelopeSeq);
     let system = init.system;
     let kind = init.kind;
     if (system === undefined || kind === undefined) ({ system, kind } = splitEventName(init.name));

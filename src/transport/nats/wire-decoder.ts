@@ -1,4 +1,5 @@
 import { KindlingError, messageOf } from '../../common/errors.js';
+import { SequenceIds } from '../../common/sequence-ids.js';
 import { show } from '../../common/visible-text.js';
 import { EMPTY_META, type DeliveryMode, type EventEnvelope } from '../../events/core/event-envelope.js';
 import { BATCH_HEAD, LEGACY_VERSION, MODES, RUN_HEAD, WIRE_VERSION } from './wire-header.js';
@@ -76,7 +77,8 @@ interface Cursor {
 /** What the previous message had: most messages of a subscription repeat it. */
 interface RunCache {
   source: string;
-  idPrefix: string;
+  /** The ids of the source's events: `${source}-${sequence}`. */
+  ids: SequenceIds;
   name: string;
   system: string;
   kind: string;
@@ -87,7 +89,7 @@ function sourceOfLine(text: string, from: number, lineEnd: number, last: RunCach
   if (lineEnd - from === last.source.length && text.startsWith(last.source, from)) return last.source;
   const source = text.slice(from, lineEnd);
   last.source = source;
-  last.idPrefix = `${source}-`;
+  last.ids = new SequenceIds(`${source}-`);
   return source;
 }
 
@@ -102,7 +104,7 @@ function sourceOfLine(text: string, from: number, lineEnd: number, last: RunCach
  * for (const envelope of decoder.decodeAll(msg.data, name)) deliver(envelope);
  */
 export class EnvelopeDecoder {
-  private readonly last: RunCache = { source: '', idPrefix: '-', name: '', system: '', kind: '' };
+  private readonly last: RunCache = { source: '', ids: new SequenceIds('-'), name: '', system: '', kind: '' };
 
   /** Decodes a message that holds one envelope; see {@link decodeEnvelope}. */
   decode(bytes: Uint8Array, subjectName?: string): EventEnvelope {
@@ -154,7 +156,8 @@ export class EnvelopeDecoder {
       last.name = subjectName;
       [last.system, last.kind] = splitName(subjectName);
     }
-    const { idPrefix, system, kind } = last;
+    const { ids, system, kind } = last;
+    const broker = system === 'broker';
     const envelopes: EventEnvelope[] = [];
     let change = 0;
     for (let i = 0; i < count; i++) {
@@ -162,14 +165,14 @@ export class EnvelopeDecoder {
         time = changes[change + 1] as number;
         change += 2;
       }
-      const id = idPrefix + String(first + i);
+      const id = ids.idOf(first + i);
       envelopes.push({
         id,
         name: subjectName,
         system,
         kind,
         path: '',
-        data: revive(system, datas[i]),
+        data: broker ? revive(system, datas[i]) : datas[i],
         meta: EMPTY_META,
         time,
         trace: { requestID: id, parentID: undefined, caller: undefined },
@@ -263,7 +266,7 @@ export class EnvelopeDecoder {
     if (e === undefined) {
       if (subjectName === undefined) fail('the name is neither in the message nor in its subject');
       if (sequence < 0) fail('field id is missing');
-      const id = last.idPrefix + text.slice(s1 + 1, s2);
+      const id = last.ids.prefix + text.slice(s1 + 1, s2);
       if (subjectName !== last.name) {
         last.name = subjectName;
         [last.system, last.kind] = splitName(subjectName);

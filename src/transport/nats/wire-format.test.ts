@@ -164,6 +164,32 @@ describe('plainRunText', () => {
     expect(() => decodeEnvelope(bytes, 'a.b')).toThrow(/a batch of envelopes/);
   });
 
+  it('numbers the events of a run across a hundreds boundary, and keeps ids apart per source', () => {
+    const decoder = new EnvelopeDecoder();
+    const ids = (source: string, first: number, count: number): string[] => {
+      const jsons = Array.from({ length: count }, (_, i) => String(i));
+      const bytes = Buffer.from(plainRunText('emit', first, '5', source, jsons), 'utf8');
+      return decoder.decodeAll(bytes, 'a.b').map((e) => `${e.id} ${e.trace.requestID}`);
+    };
+    const expected = (source: string, first: number, count: number): string[] =>
+      Array.from({ length: count }, (_, i) => `${source}-${first + i} ${source}-${first + i}`);
+    expect(ids('n1', 95, 10)).toEqual(expected('n1', 95, 10));
+    expect(ids('n2', 1_999_990, 20)).toEqual(expected('n2', 1_999_990, 20));
+    expect(ids('n1', 105, 3)).toEqual(expected('n1', 105, 3));
+    expect(ids('n1', 3, 2)).toEqual(expected('n1', 3, 2));
+  });
+
+  it('revives the timestamps of a run of broker events, and of no other run', () => {
+    const at = '2026-01-02T03:04:05.000Z';
+    const jsons = [JSON.stringify({ timestamp: at }), JSON.stringify({ timestamp: at })];
+    const decode = (name: string): unknown[] =>
+      decodeEnvelopes(Buffer.from(plainRunText('emit', 1, '5', 'n', [...jsons]), 'utf8'), name).map(
+        (e) => (e.data as { timestamp: unknown }).timestamp,
+      );
+    expect(decode('broker.published')).toEqual([new Date(at), new Date(at)]);
+    expect(decode('brokers.published')).toEqual([at, at]);
+  });
+
   it('refuses a damaged run whole, naming why', () => {
     const bad = (text: string): string => {
       try {
