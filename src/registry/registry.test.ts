@@ -395,6 +395,40 @@ describe('Registry', () => {
         expect(registry.revision).toBe(0);
       });
 
+      it('gives a signal first read after the batch was abandoned already aborted, with the reason', async () => {
+        const { handlers, registry } = setup();
+        const seen: { phase: string; aborted: boolean; reason: unknown; same: boolean }[] = [];
+        const look = (phase: string, ctx: ListenerContext): void => {
+          seen.push({ phase, aborted: ctx.signal.aborted, reason: ctx.signal.reason, same: ctx.signal === ctx.signal });
+        };
+        handlers.registerListener('http.*', {
+          add: () => undefined,
+          update: () => undefined,
+          delete: () => undefined,
+          discard: (ctx) => look('discard', ctx),
+        });
+        handlers.registerListener('http.*', {
+          add: () => {
+            throw new Error('no');
+          },
+          update: () => undefined,
+          delete: () => undefined,
+        });
+        let kept: ListenerContext | undefined;
+        handlers.registerListener('http.*', {
+          begin: (ctx) => void (kept = ctx),
+          add: () => undefined,
+          update: () => undefined,
+          delete: () => undefined,
+        });
+        await refusal(registry.apply([create('app:a')]));
+        // The undo's own context: a signal nobody aborts.
+        expect(seen).toEqual([{ phase: 'discard', aborted: false, reason: undefined, same: true }]);
+        // The batch's context, read for the first time after the refusal.
+        expect(kept?.signal.aborted).toBe(true);
+        expect(kept?.signal.reason).toMatchObject({ code: 'ABORTED', message: expect.stringMatching(/discarded/) });
+      });
+
       it('uses the per-listener timeout over the registry default', async () => {
         const { handlers, registry } = setup({ listenerTimeoutMs: 60_000 });
         handlers.registerListener(

@@ -56,7 +56,8 @@ export interface ListenerTelemetry {
  * discard. The registry owns checks, ordering and the state swap.
  */
 export class Transaction {
-  private readonly controller = new AbortController();
+  /** The batch's signal, aborted when the batch is abandoned. */
+  private readonly abandoned = new LazySignal();
   private readonly staged = new Map<string, Entry | undefined>();
   /** The ops in the order their listeners finished them (after NOT_FOUND retries). */
   readonly completed: PlannedOp[] = [];
@@ -88,7 +89,7 @@ export class Transaction {
         }
       }
     }
-    this.context = this.makeContext(this.controller.signal, false, dryRun, baseRevision);
+    this.context = this.makeContext(this.abandoned, false, dryRun, baseRevision);
   }
 
   /** Begin and every operation; on any failure the batch is undone and the error is thrown. */
@@ -287,7 +288,7 @@ export class Transaction {
   }
 
   private refused(item: PendingOp, registration: ListenerRegistration, error: unknown): false {
-    if (errorCodeOf(error) === 'NOT_FOUND' && !this.controller.signal.aborted) {
+    if (errorCodeOf(error) === 'NOT_FOUND' && !this.abandoned.aborted) {
       item.lastError = error;
       // Wait for the id the refusal names, unless the batch already sees it (then waiting for its
       // creation would never end: retry with the next pass instead).
@@ -349,7 +350,7 @@ export class Transaction {
 
   private race(result: PromiseLike<unknown>, timeoutMs: number, what: () => string): Promise<unknown> {
     // A timeout abandons the whole batch: abort its signal once the rejection is decided.
-    return withinTimeLimit(result, timeoutMs, what, (error) => this.controller.abort(error));
+    return withinTimeLimit(result, timeoutMs, what, (error) => this.abandoned.abort(error));
   }
 
   /**
@@ -357,15 +358,10 @@ export class Transaction {
    * every participant that began. Failures are collected, never swallowed.
    */
   private async undo(): Promise<DesyncedListener[]> {
-    if (!this.controller.signal.aborted)
-      this.controller.abort(new KindlingError('ABORTED', `transaction ${this.id} was discarded`));
+    if (!this.abandoned.aborted)
+      this.abandoned.abort(new KindlingError('ABORTED', `transaction ${this.id} was discarded`));
     const desynced: DesyncedListener[] = [];
-    const undoContext = this.makeContext(
-      new AbortController().signal,
-      true,
-      this.context.dryRun,
-      this.context.baseRevision,
-    );
+    const undoContext = this.makeContext(new LazySignal(), true, this.context.dryRun, this.context.baseRevision);
     for (let r = this.runOps.length - 1; r >= 0; r--) {
       const item = this.runOps[r] as PendingOp;
       const op = item.op;
@@ -399,7 +395,7 @@ export class Transaction {
   }
 
   private makeContext(
-    signal: AbortSignal,
+    abort: LazySignal,
     compensating: boolean,
     dryRun: boolean,
     baseRevision: number,
@@ -409,11 +405,40 @@ export class Transaction {
     return {
       transactionId: this.id,
       dryRun,
-      signal,
+      get signal() {
+        return abort.signal;
+      },
       compensating,
       baseRevision,
       get: (id: string) => (staged.has(id) ? staged.get(id) : host.committed(id)),
     };
+  }
+}
+
+/**
+ * An abort signal made when it is first read: making an `AbortController` costs about 2 µs, more
+ * than the rest of a one-entry batch's bookkeeping, and most batches never read their signal. Read
+ * after {@link abort}, the signal is already aborted with the reason given.
+ */
+class LazySignal {
+  private controller: AbortController | undefined;
+  private reason: unknown;
+  aborted = false;
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborts the signal (now, or when it is made); later calls change nothing. */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
   }
 }
 
