@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { toDisposable, type Disposable } from '../common/disposable.js';
 import { KindlingError, messageOf, type ErrorCode } from '../common/errors.js';
+import { isoNow } from '../common/iso-now.js';
 import { show } from '../common/visible-text.js';
 import { createConsoleLogger, type Logger } from '../common/logger.js';
 import { createEntry, formatEntryLocation, type Entry, type EntryMeta } from '../entry/entry.js';
@@ -374,7 +375,7 @@ export class Registry {
     const record: HistoryRecord = {
       revision,
       transactionId,
-      time: new Date().toISOString(),
+      time: isoNow(),
       source: options.source,
       changes,
     };

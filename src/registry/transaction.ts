@@ -402,16 +402,8 @@ export class Transaction {
   ): ListenerContext {
     const staged = this.staged;
     const host = this.host;
-    return {
-      transactionId: this.id,
-      dryRun,
-      get signal() {
-        return abort.signal;
-      },
-      compensating,
-      baseRevision,
-      get: (id: string) => (staged.has(id) ? staged.get(id) : host.committed(id)),
-    };
+    const get = (id: string): Entry | undefined => (staged.has(id) ? staged.get(id) : host.committed(id));
+    return new BatchContext(this.id, dryRun, abort, compensating, baseRevision, get);
   }
 }
 
@@ -439,6 +431,27 @@ class LazySignal {
     this.aborted = true;
     this.reason = reason;
     this.controller?.abort(reason);
+  }
+}
+
+/**
+ * What a listener is called with. A class, so that the signal is read through a getter without an
+ * object literal with an accessor, which V8 builds on a slow path for every batch.
+ */
+class BatchContext implements ListenerContext {
+  // eslint-disable-next-line @typescript-eslint/max-params -- once per batch, from makeContext only
+  constructor(
+    readonly transactionId: string,
+    readonly dryRun: boolean,
+    private readonly abort: LazySignal,
+    readonly compensating: boolean,
+    readonly baseRevision: number,
+    /** A function of its own (not a method), so that `const { get } = ctx` works. */
+    readonly get: (id: string) => Entry | undefined,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
   }
 }
 
