@@ -5,8 +5,12 @@ import {
   createOwnedEntry,
   formatEntryLocation,
   getEntrySource,
+  isCanonicalEntry,
   jsonBytes,
+  keepEntryConfig,
+  keptEntryConfig,
   knownEntryBytes,
+  rememberEntryBytes,
   setEntrySource,
 } from './entry.js';
 import {
@@ -191,6 +195,40 @@ describe('createEntry', () => {
   it('returns an entry it made before without copying it again', () => {
     const entry = createEntry({ id: 'app:a', kind: 'x.y' });
     expect(createEntry(entry)).toBe(entry);
+  });
+
+  it('knows only its own entries: no copy, frozen look-alike or proxy of one passes for it', () => {
+    const entry = createEntry({ id: 'app:a', kind: 'x.y', data: { n: 1 } });
+    expect(isCanonicalEntry(entry)).toBe(true);
+    // The mark is no property: keys, JSON and equality see the plain entry.
+    expect(Reflect.ownKeys(entry)).toEqual(['id', 'kind', 'meta', 'data']);
+    expect(JSON.parse(JSON.stringify(entry))).toEqual({ id: 'app:a', kind: 'x.y', meta: {}, data: { n: 1 } });
+    for (const other of [
+      { ...entry },
+      structuredClone(entry),
+      Object.freeze({ ...entry }),
+      new Proxy(entry, {}),
+      Object.freeze(Object.create(entry) as object),
+    ]) {
+      expect(isCanonicalEntry(other)).toBe(false);
+      expect(createEntry(other as typeof entry)).not.toBe(other);
+    }
+  });
+
+  it('keeps what it learns of an entry after freezing it, for that entry only', () => {
+    const a = createEntry({ id: 'app:a', kind: 'x.y', data: { n: 1 } });
+    const b = createEntry({ id: 'app:b', kind: 'x.y', data: { n: 2 } });
+    expect(knownEntryBytes(a)).toBeUndefined();
+    rememberEntryBytes(a, 123);
+    rememberEntryBytes({ ...b }, 456);
+    expect([knownEntryBytes(a), knownEntryBytes(b)]).toEqual([123, undefined]);
+    class Config {}
+    const config = Object.freeze(new Config());
+    keepEntryConfig(a, Config, config);
+    expect(keptEntryConfig(a, Config)).toBe(config);
+    expect(keptEntryConfig(b, Config)).toBeUndefined();
+    expect(knownEntryBytes(a)).toBe(123);
+    expect(Object.isFrozen(a)).toBe(true);
   });
 
   it.each(['HTTP.service', 'http..service', 'http service', ''])('refuses the kind %j', (kind) => {
