@@ -109,6 +109,54 @@ describe('EventCore subscriptions', () => {
     );
   });
 
+  it('reaches exactly the groups a publish names, in a short list or a long one', () => {
+    const groupNames = Array.from({ length: 14 }, (_, i) => `g${i}`);
+    const subscriber = fc.record({
+      pattern: fc.constantFrom('a.b', 'a.*', '**'),
+      group: fc.option(fc.constantFrom(...groupNames), { nil: undefined }),
+    });
+    // Up to 24 names: lists of 8 or fewer are searched, longer ones marked; repeats and unknown names too.
+    const named = fc.array(fc.constantFrom(...groupNames, 'nobody'), { maxLength: 24 });
+    fc.assert(
+      fc.property(
+        fc.array(subscriber, { maxLength: 30 }),
+        fc.array(fc.tuple(fc.constantFrom('emit' as const, 'broadcast' as const), named), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        (subs, publishes) => {
+          const core = newCore();
+          let delivered: number[] = [];
+          subs.forEach((s, id) =>
+            core.subscribe({
+              pattern: s.pattern,
+              group: s.group,
+              needsEnvelope: false,
+              label: `#${id}`,
+              deliver: () => void delivered.push(id),
+            }),
+          );
+          for (const [mode, groups] of publishes) {
+            delivered = [];
+            core.publish({ name: 'a.b', data: null, eventType: mode, groups });
+            // A subscriber without a group is in no named group.
+            const reached = subs
+              .map((s, id) => ({ ...s, id }))
+              .filter((s) => s.group !== undefined && groups.includes(s.group));
+            if (mode === 'broadcast') expect(delivered).toEqual(reached.map((s) => s.id));
+            else {
+              // One member of each named group and pattern.
+              const slotOf = (id: number): string => `${subs[id]?.group} ${subs[id]?.pattern}`;
+              expect(delivered.map(slotOf).sort()).toEqual([...new Set(reached.map((s) => slotOf(s.id)))].sort());
+            }
+          }
+          core.close();
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('keeps the plans of names that a new or removed pattern cannot match', () => {
     const core = newCore();
     core.subscribe({ pattern: 'b.y', needsEnvelope: false, label: 'b.y', deliver: () => undefined });

@@ -143,17 +143,64 @@ function leaveSlot(slot: Slot, subscriber: Subscriber): void {
   slot.next = due;
 }
 
-/** Lists of groups up to this long are searched; a longer one is looked up through a Set. */
+/** Lists of groups up to this long are searched; a longer one is marked on the plan's group index. */
 const SHORT_GROUPS = 8;
 
+/** Which subscribers and slots of a plan (by their index in it) a publish that names groups reaches. */
+interface NamedGroups {
+  subscriber(index: number): boolean;
+  slot(index: number): boolean;
+}
+
+/** Each distinct group of a plan's subscribers, numbered, and the number of each subscriber's and slot's group. */
+interface GroupIndex {
+  readonly ids: ReadonlyMap<string, number>;
+  /** Per subscriber, its group's number; -1 for a subscriber without a group. */
+  readonly subscriberIds: Int32Array;
+  readonly slotIds: Int32Array;
+}
+
+function groupIndexOf(plan: Plan): GroupIndex {
+  const ids = new Map<string, number>();
+  const idOf = (group: string): number => {
+    let id = ids.get(group);
+    if (id === undefined) ids.set(group, (id = ids.size));
+    return id;
+  };
+  const subscriberIds = Int32Array.from(plan.subscribers, ({ group }) => (group === undefined ? -1 : idOf(group)));
+  const slotIds = Int32Array.from(plan.slots, ({ group }) => idOf(group));
+  return { ids, subscriberIds, slotIds };
+}
+
 /**
- * Whether a group is among the `groups` a publish names: made once per publish, so that naming many
- * groups costs one Set, not a search of the list per subscriber.
+ * What a publish that names `groups` reaches of `plan`: made once per publish. A short list is
+ * searched; a longer one marks its groups on the plan's group index (made once per plan), so that
+ * naming many groups costs a lookup per group named and a read per subscriber, not a new Set.
  */
-function groupTest(groups: readonly string[]): (group: string) => boolean {
-  if (groups.length <= SHORT_GROUPS) return (group) => groups.includes(group);
-  const set = new Set(groups);
-  return (group) => set.has(group);
+function namedGroups(plan: Plan, groups: readonly string[]): NamedGroups {
+  const { subscribers, slots } = plan;
+  if (groups.length <= SHORT_GROUPS) {
+    return {
+      subscriber: (index) => {
+        const group = (subscribers[index] as Subscriber).group;
+        return group !== undefined && groups.includes(group);
+      },
+      slot: (index) => groups.includes((slots[index] as Slot).group),
+    };
+  }
+  const { ids, subscriberIds, slotIds } = (plan.groups ??= groupIndexOf(plan));
+  const marked = new Uint8Array(ids.size);
+  for (let i = 0; i < groups.length; i++) {
+    const id = ids.get(groups[i] as string);
+    if (id !== undefined) marked[id] = 1;
+  }
+  return {
+    subscriber: (index) => {
+      const id = subscriberIds[index] as number;
+      return id >= 0 && marked[id] === 1;
+    },
+    slot: (index) => marked[slotIds[index] as number] === 1,
+  };
 }
 
 /** @internal Everything precomputed about one event name; rebuilt after a change of a pattern that matches it. */
@@ -183,6 +230,8 @@ class Plan {
   calls = 0;
   /** The loop written for these subscribers (compiled-delivery.ts), once the plan is hot. */
   compiled: CompiledDelivery | undefined = undefined;
+  /** Its subscribers' groups, numbered: made when a publish first names many groups ({@link namedGroups}). */
+  groups: GroupIndex | undefined = undefined;
 }
 
 /** @internal What a publish left to settle: refusals (overflow `error`) and the remote hand-off. */
@@ -542,11 +591,12 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     confirm: boolean,
   ): PublishOutcome | undefined {
     const groups = init.groups;
-    const named = groups === undefined ? undefined : groupTest(groups);
+    const named = groups === undefined ? undefined : namedGroups(plan, groups);
     const keys = new Set<string>();
-    for (const subscriber of plan.subscribers) {
-      const group = subscriber.group;
-      if (group === undefined || (named !== undefined && !named(group))) continue;
+    const subscribers = plan.subscribers;
+    for (let i = 0; i < subscribers.length; i++) {
+      const subscriber = subscribers[i] as Subscriber;
+      if (subscriber.group === undefined || (named !== undefined && !named.subscriber(i))) continue;
       keys.add((subscriber.slotIfAny as Slot).key);
     }
     const served = [...keys];
@@ -841,11 +891,12 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     envelope: EventEnvelope | undefined,
   ): Subscriber[] | undefined {
     let refused: Subscriber[] | undefined;
-    const named = groups === undefined ? undefined : groupTest(groups);
+    const named = groups === undefined ? undefined : namedGroups(plan, groups);
     if (mode === 'emit' && plan.balanced) {
-      for (const slot of plan.slots) {
-        if (named !== undefined && !named(slot.group)) continue;
-        const refusedBy = this.offerToSlot(slot, name, data, envelope);
+      const slots = plan.slots;
+      for (let i = 0; i < slots.length; i++) {
+        if (named !== undefined && !named.slot(i)) continue;
+        const refusedBy = this.offerToSlot(slots[i] as Slot, name, data, envelope);
         if (refusedBy !== undefined) (refused ??= []).push(refusedBy);
       }
       return refused;
@@ -854,7 +905,7 @@ export class EventCore implements TransportReceiver, SubscriptionOwner {
     for (let i = 0; i < subscribers.length; i++) {
       const subscriber = subscribers[i] as Subscriber;
       // A subscriber without a group is in no named group.
-      if (named !== undefined && (subscriber.group === undefined || !named(subscriber.group))) continue;
+      if (named !== undefined && !named.subscriber(i)) continue;
       if (this.call(subscriber, name, data, envelope)) (refused ??= []).push(subscriber);
     }
     return refused;
