@@ -36,17 +36,17 @@ function splitName(name: string): [string, string] {
   return dot < 0 ? [name, ''] : [name.slice(0, dot), name.slice(dot + 1)];
 }
 
-/** A broker event's `timestamp` is a `Date`, which JSON carried as text. */
-function revive(system: string, data: unknown): unknown {
-  if (
-    system === 'broker' &&
-    typeof data === 'object' &&
-    data !== null &&
-    typeof (data as { timestamp?: unknown }).timestamp === 'string'
-  ) {
+/** The data of a broker event: its `timestamp` is a `Date`, which JSON carried as text. */
+function reviveBrokerData(data: unknown): unknown {
+  if (typeof data === 'object' && data !== null && typeof (data as { timestamp?: unknown }).timestamp === 'string') {
     return { ...data, timestamp: new Date((data as { timestamp: string }).timestamp) };
   }
   return data;
+}
+
+/** The data of an event of `system`, as its publisher handed it over ({@link reviveBrokerData}). */
+function revive(system: string, data: unknown): unknown {
+  return system === 'broker' ? reviveBrokerData(data) : data;
 }
 
 /** A non-negative decimal integer of `text[start, end)`, or -1. */
@@ -172,7 +172,7 @@ export class EnvelopeDecoder {
         system,
         kind,
         path: '',
-        data: broker ? revive(system, datas[i]) : datas[i],
+        data: broker ? reviveBrokerData(datas[i]) : datas[i],
         meta: EMPTY_META,
         time,
         trace: { requestID: id, parentID: undefined, caller: undefined },
