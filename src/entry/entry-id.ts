@@ -176,15 +176,64 @@ export function dependencyProblem(ref: unknown, entryId: string): string | undef
   return ref === entryId ? 'names the entry itself' : undefined;
 }
 
-/** A bare name, or `namespace:name` (which covers `group:<group>`); not `ns:`, whose rest is a namespace. */
-const PLAIN_DEPENDENCY = /^(?:[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*:)?[A-Za-z0-9_][A-Za-z0-9_./@-]*$/;
+// What each ASCII character may be in a plain reference (see `plainReferenceShape`).
+const SEGMENT_START = 1; // [A-Za-z_]: the first character of a namespace segment
+const SEGMENT_REST = 2; // [A-Za-z0-9_-]: the rest of a namespace segment
+const NAME_START = 4; // [A-Za-z0-9_]: the first character of a name
+const NAME_REST = 8; // [A-Za-z0-9_./@-]: the rest of a name
+const REFERENCE_CHARS: Uint8Array = (() => {
+  const table = new Uint8Array(128);
+  const mark = (chars: string, bits: number): void => {
+    for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = (table[chars.charCodeAt(i)] ?? 0) | bits;
+  };
+  mark('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_', SEGMENT_START | SEGMENT_REST | NAME_START | NAME_REST);
+  mark('0123456789', SEGMENT_REST | NAME_START | NAME_REST);
+  mark('-', SEGMENT_REST | NAME_REST);
+  mark('./@', NAME_REST);
+  return table;
+})();
+
+/** Whether the character `code` is one of the class `bits` names (only ASCII characters are). */
+function charIs(code: number, bits: number): boolean {
+  return code < 128 && ((REFERENCE_CHARS[code] ?? 0) & bits) !== 0;
+}
+
+/**
+ * Whether `ref` is a bare name or `namespace:name` (which covers `group:<group>`) by its characters:
+ * `^(?:[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*:)?[A-Za-z0-9_][A-Za-z0-9_./@-]*$`, read
+ * in one pass without a regular expression (this runs for every reference of every entry loaded).
+ */
+function plainReferenceShape(ref: string): boolean {
+  let at = 0;
+  const colon = ref.indexOf(':');
+  if (colon >= 0) {
+    // The namespace: one or more segments joined by single dots.
+    let segmentStart = true;
+    for (let i = 0; i < colon; i++) {
+      const code = ref.charCodeAt(i);
+      if (segmentStart) {
+        if (!charIs(code, SEGMENT_START)) return false;
+        segmentStart = false;
+      } else if (code === 0x2e) {
+        segmentStart = true;
+      } else if (!charIs(code, SEGMENT_REST)) {
+        return false;
+      }
+    }
+    if (segmentStart) return false;
+    at = colon + 1;
+  }
+  if (at >= ref.length || !charIs(ref.charCodeAt(at), NAME_START)) return false;
+  for (let i = at + 1; i < ref.length; i++) if (!charIs(ref.charCodeAt(i), NAME_REST)) return false;
+  return true;
+}
 
 /**
  * A quick yes for the common `depends_on` reference: a bare name or an id (or `group:<group>`)
  * that follows the grammar and is not the entry itself. A no means "ask {@link dependencyProblem}".
  */
 export function isPlainDependency(ref: unknown, entryId: string): boolean {
-  if (typeof ref !== 'string' || !PLAIN_DEPENDENCY.test(ref) || ref.startsWith('ns:') || ref === entryId) return false;
+  if (typeof ref !== 'string' || !plainReferenceShape(ref) || ref.startsWith('ns:') || ref === entryId) return false;
   // A bare name that is the entry's own name names the entry itself.
   return !(entryId.endsWith(ref) && entryId.charCodeAt(entryId.length - ref.length - 1) === 0x3a && !ref.includes(':'));
 }

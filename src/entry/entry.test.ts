@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KindlingError } from '../common/errors.js';
 import {
@@ -16,6 +17,7 @@ import {
 import {
   assertValidKind,
   dependencyProblem,
+  isPlainDependency,
   isValidName,
   isValidNamespace,
   parseDependency,
@@ -172,6 +174,63 @@ describe('parseDependency', () => {
       undefined,
       undefined,
     ]);
+  });
+});
+
+describe('isPlainDependency', () => {
+  // The expression the character scan replaced, kept here as its specification.
+  const PLAIN = /^(?:[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*:)?[A-Za-z0-9_][A-Za-z0-9_./@-]*$/;
+  const specified = (ref: string, entryId: string): boolean =>
+    PLAIN.test(ref) &&
+    !ref.startsWith('ns:') &&
+    ref !== entryId &&
+    !(entryId.endsWith(ref) && entryId.charCodeAt(entryId.length - ref.length - 1) === 0x3a && !ref.includes(':'));
+  // Every class boundary of the grammar, and characters outside ASCII that look like ones inside it.
+  const reference = fc.string({
+    unit: fc.constantFrom(...'aZ_9-./@: \n\u200b\u00e9\u0130\u212a'.split(''), 'x', 'b', 'ns', 'group'),
+    maxLength: 12,
+  });
+
+  it('says yes exactly where the grammar does', () => {
+    fc.assert(
+      fc.property(reference, fc.constantFrom('app:api', 'a.b:c', 'x:_'), (ref, entryId) => {
+        expect(isPlainDependency(ref, entryId)).toBe(specified(ref, entryId));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('never says yes to a reference dependencyProblem refuses', () => {
+    fc.assert(
+      fc.property(reference, (ref) => {
+        if (isPlainDependency(ref, 'app:api')) expect(dependencyProblem(ref, 'app:api')).toBeUndefined();
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it.each([
+    ['db', true],
+    ['other.ns:shared', true],
+    ['group:web', true],
+    ['a.b.c:v1.2/x@y-z', true],
+    ['_a:9', true],
+    ['ns:app', false],
+    ['.a:b', false],
+    ['a.:b', false],
+    ['a..b:c', false],
+    ['9a:b', false],
+    ['a-b.c-d:e', true],
+    ['a:', false],
+    [':a', false],
+    ['a:b:c', false],
+    ['-a', false],
+    ['caf\u00e9', false],
+    ['api', false],
+    ['app:api', false],
+  ])('%s → %s (as a reference of app:api)', (ref, yes) => {
+    expect(isPlainDependency(ref, 'app:api')).toBe(yes);
+    expect(specified(ref, 'app:api')).toBe(yes);
   });
 });
 
