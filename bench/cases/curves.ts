@@ -8,7 +8,8 @@
 // Time is this process's CPU time (process.cpuUsage), the median of up to 5 rounds at each size
 // (fewer when a round is long), the sizes taking their rounds in turn. Each path runs in a child
 // process of this script with a time limit (CURVE_TIMEOUT_S, default 60 s): a path still running at
-// the limit is reported as MISSED with what it had measured. BENCH_QUICK=1 runs every path at a tenth of its sizes, for development only.
+// the limit is reported as MISSED with what it had measured. BENCH_QUICK=1 runs every path at a
+// tenth of its sizes, for development only.
 //
 // Everything goes through the public API, as a user would call it.
 import { spawnSync } from 'node:child_process';
@@ -607,7 +608,7 @@ function main(): void {
     'value = growth of the cost per item from the smaller size to the larger (1.0 = linear); paths that sort are allowed 2×, the others 1.5×',
     '"in total" rows must stay bounded: their total may not grow with the work',
     'a "(control)" row runs the same steps on a peer, with no target: growth the peer shows too comes from the machine (caches, garbage collection), not from an algorithm',
-    "churn and unsubscribe-many run their small size on several independent buses that together hold as many subscriptions and names as the large size: both sizes reach into the same memory, so the growth shown is the bus's own work and not the processor cache filling up (a control on EventEmitter, timed on one emitter per size, grew about 1.8× with nothing in it that depends on the count)",
+    "churn, unsubscribe-many and emit-groups run their small size on several independent buses that together hold as many subscriptions and names as the large size: both sizes reach into the same memory, so the growth shown is the bus's own work and not the processor cache filling up (a control on EventEmitter, timed on one emitter per size, grew about 1.8× with nothing in it that depends on the count)",
     'the watch, boot planning, ordering, retry, bus, service, channel and component paths collect the garbage of their setup and of earlier rounds before the clock starts (kindling and its controls alike), so that neither lands in one size and not the other',
     `time = process CPU time, median of up to ${ROUNDS} rounds per size (up to ${MAX_ROUNDS} when they are short), the sizes taking their rounds in turn; each path in its own process, stopped after ${TIMEOUT_S} s`,
     ...(QUICK ? ['BENCH_QUICK=1: sizes divided by 10, for development only'] : []),
