@@ -491,12 +491,19 @@ interface Point {
   readonly rounds: number;
 }
 
+/** The rounds one size of a path has taken so far, and the CPU they spent. */
+interface SizeRounds {
+  readonly size: number;
+  readonly values: number[];
+  spent: number;
+}
+
 async function measurePath(path: Path): Promise<void> {
   // One round at the first size first, so that it is not measured cold.
   await path.run(path.sizes[0]);
   const byTime = path.measure === 'time';
-  const sizes = path.sizes.map((size) => ({ size, values: [] as number[], spent: 0 }));
-  const more = ({ values, spent }: (typeof sizes)[number]): boolean =>
+  const sizes: SizeRounds[] = path.sizes.map((size) => ({ size, values: [], spent: 0 }));
+  const more = ({ values, spent }: SizeRounds): boolean =>
     values.length === 0 ||
     (byTime && values.length < ROUNDS && spent < ROUND_BUDGET_MS) ||
     (byTime && values.length < MAX_ROUNDS && spent < SHORT_BUDGET_MS);
@@ -514,13 +521,12 @@ async function measurePath(path: Path): Promise<void> {
       at.values.push(await path.run(at.size));
       at.spent += cpuNowMs() - started;
     }
-    while (written < sizes.length && !more(sizes[written] as (typeof sizes)[number])) {
-      const { size, values } = sizes[written] as (typeof sizes)[number];
+    for (let next = sizes[written]; next !== undefined && !more(next); next = sizes[++written]) {
+      const { size, values } = next;
       const median = [...values].sort((a, b) => a - b)[values.length >> 1] as number;
       const value =
         path.measure === 'time' ? (median * 1000) / size : path.measure === 'memory' ? median / size : median;
       process.stdout.write(`@@point ${JSON.stringify({ size, value, rounds: values.length } satisfies Point)}\n`);
-      written++;
     }
   }
 }

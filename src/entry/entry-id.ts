@@ -200,8 +200,9 @@ function charIs(code: number, bits: number): boolean {
 
 /**
  * Whether `ref` is a bare name or `namespace:name` (which covers `group:<group>`) by its characters:
- * `^(?:[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*:)?[A-Za-z0-9_][A-Za-z0-9_./@-]*$`, read
- * in one pass without a regular expression (this runs for every reference of every entry loaded).
+ * `^(?:[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*:)?[A-Za-z0-9_][A-Za-z0-9_./@-]*$`, that
+ * is {@link NAMESPACE} and a colon, optionally, then {@link NAME}; read in one pass without a regular
+ * expression (this runs for every reference of every entry loaded). Change it with those two.
  */
 function plainReferenceShape(ref: string): boolean {
   let at = 0;
