@@ -18,56 +18,75 @@ interface MolBroker {
 
 const ServiceBroker = loadMoleculer<MolBroker>();
 
-/** The schema of the i-th service: one event handler, as most services have. */
-function schema(i: number): { name: string; events: Record<string, () => void> } {
+/** A service of the curves: a name and one event handler, as most services have. */
+type Schema = { name: string; events: Record<string, () => void> };
+
+/** The schema of the i-th service. */
+function schema(i: number): Schema {
   return { name: `svc${i}`, events: { [`job.${i}`]: noop } };
 }
 
-/** Creates `size` services one by one (and, with `destroy`, destroys them oldest first), on the bus. */
-async function services(size: number, destroy: boolean): Promise<number> {
-  const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
-  const created: Service[] = [];
-  const create = (): void => {
-    for (let i = 0; i < size; i++) created.push(bus.createService(schema(i)));
-  };
-  let ms: number;
-  if (destroy) {
-    create();
-    await quiet();
-    ms = await timed(async () => {
-      for (const service of created) await bus.destroyService(service);
-    });
-    if (bus.services().length !== 0) throw new Error(`destroy: ${bus.services().length} services left`);
-  } else {
-    await quiet();
-    ms = await timed(create);
-    if (bus.services().length !== size) throw new Error(`create: ${bus.services().length} of ${size} services`);
-  }
-  await bus.stop();
-  return ms;
+/** What the service curves run on: the bus, or Moleculer's ServiceBroker as a control. */
+interface ServiceHost<S> {
+  createService(schema: Schema): S;
+  destroyService(service: S): Promise<void>;
+  stop(): Promise<void>;
 }
 
-/** The same on Moleculer's ServiceBroker (not started: no transporter, no timers). */
-async function molServices(size: number, destroy: boolean): Promise<number> {
-  const Broker = ServiceBroker as new (options: object) => MolBroker;
-  const broker = new Broker({ nodeID: 'curve', logger: false });
-  const created: MolService[] = [];
+/**
+ * Creates `size` services one by one (and, with `destroy`, destroys them oldest first).
+ *
+ * As in the churn and emit-groups curves, the small size runs on as many hosts as make up the large
+ * one (ten of 1,000 beside one of 10,000), taking turns, so that both sizes reach into the same
+ * memory. Every destroy deletes from a few maps the size of the host; on an AMD EPYC VM a plain
+ * `Map#delete` grew from 75 to 160 ns between maps of 1,000 and of 10,000 string keys, and
+ * destroying on one bus of each size grew 1.8x with nothing in it that depends on the count.
+ */
+async function services<S>(size: number, destroy: boolean, host: () => ServiceHost<S>): Promise<number> {
+  const copies = Math.max(1, Math.round(q(10_000) / size));
+  const hosts = Array.from({ length: copies }, host);
+  const created: S[][] = hosts.map(() => []);
   const create = (): void => {
-    for (let i = 0; i < size; i++) created.push(broker.createService(schema(i)));
+    for (let i = 0; i < size; i++) hosts.forEach((h, c) => (created[c] as S[]).push(h.createService(schema(i))));
   };
   let ms: number;
   if (destroy) {
     create();
     await quiet();
     ms = await timed(async () => {
-      for (const service of created) await broker.destroyService(service);
+      for (let i = 0; i < size; i++)
+        for (let c = 0; c < copies; c++) await hosts[c]?.destroyService(created[c]?.[i] as S);
     });
   } else {
     await quiet();
     ms = await timed(create);
   }
-  await broker.stop();
-  return ms;
+  for (const h of hosts) await h.stop();
+  // Per host, so that the per-item arithmetic (ms / size) yields the cost per service.
+  return ms / copies;
+}
+
+/** The bus, checked for what the curve left on it. */
+function busHost(size: number, destroy: boolean): () => ServiceHost<Service> {
+  return () => {
+    const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
+    return {
+      createService: (schema) => bus.createService(schema),
+      destroyService: (service) => bus.destroyService(service),
+      async stop() {
+        const left = bus.services().length;
+        const expected = destroy ? 0 : size;
+        if (left !== expected) throw new Error(`${destroy ? 'destroy' : 'create'}: ${left} services, not ${expected}`);
+        await bus.stop();
+      },
+    };
+  };
+}
+
+/** Moleculer's ServiceBroker (not started: no transporter, no timers). */
+function molHost(): ServiceHost<MolService> {
+  const Broker = ServiceBroker as new (options: object) => MolBroker;
+  return new Broker({ nodeID: 'curve', logger: false });
 }
 
 /** `size` consumers of one queue, then closed oldest first. */
@@ -143,7 +162,7 @@ function servicePath(destroy: boolean, on: 'kindling' | 'moleculer'): Path {
     limit: 1.5,
     measure: 'time',
     ...(on === 'kindling' ? {} : { control: 'moleculer' }),
-    run: (n) => (on === 'kindling' ? services(n, destroy) : molServices(n, destroy)),
+    run: (n) => (on === 'kindling' ? services(n, destroy, busHost(n, destroy)) : services(n, destroy, molHost)),
   };
 }
 
