@@ -377,19 +377,46 @@ describe('DefaultEventBus (Moleculer face)', () => {
       }
     }
 
+    /** The end of this turn of the event loop. */
+    const endOfTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
     it('announces the services once after a burst of creates and destroys, as they are then', async () => {
       const transport = new AnnouncingTransport();
       const bus = newBus({ transport });
       const services = Array.from({ length: 20 }, (_, i) => bus.createService({ name: `s${i}` }));
       expect(transport.announced).toEqual([]);
-      await Promise.resolve();
+      await endOfTurn();
       expect(transport.announced).toEqual([services.map((s) => s.name)]);
       transport.announced.length = 0;
       await Promise.all(services.slice(0, 18).map((s) => bus.destroyService(s)));
       bus.createService({ name: 'last' });
-      await Promise.resolve();
-      expect(transport.announced.at(-1)).toEqual(['s18', 's19', 'last']);
-      expect(transport.announced.length).toBeLessThanOrEqual(2);
+      await endOfTurn();
+      expect(transport.announced).toEqual([['s18', 's19', 'last']]);
+    });
+
+    it('announces services created and destroyed one after another, each awaited, once per turn', async () => {
+      const transport = new AnnouncingTransport();
+      const bus = newBus({ transport });
+      const services: Service[] = [];
+      for (let i = 0; i < 500; i++) {
+        services.push(bus.createService({ name: `s${i}` }));
+        await Promise.resolve();
+      }
+      await endOfTurn();
+      expect(transport.announced).toEqual([services.map((s) => s.name)]);
+      for (const service of services.slice(0, 499)) await bus.destroyService(service);
+      await endOfTurn();
+      expect(transport.announced).toEqual([services.map((s) => s.name), ['s499']]);
+    });
+
+    it('announces a change made in a later turn on its own', async () => {
+      const transport = new AnnouncingTransport();
+      const bus = newBus({ transport });
+      bus.createService({ name: 'first' });
+      await endOfTurn();
+      bus.createService({ name: 'second' });
+      await endOfTurn();
+      expect(transport.announced).toEqual([['first'], ['first', 'second']]);
     });
   });
 });
