@@ -2,7 +2,7 @@
 // services one by one, the members of one queue leaving oldest first, and an `emit` naming many
 // groups. Moleculer's own ServiceBroker runs beside the service paths as a control, when installed.
 import { silentLogger } from 'kindling';
-import { DefaultEventBus, type Service } from 'kindling/events';
+import { DefaultEventBus, LocalTransport, type Service } from 'kindling/events';
 import { noop, q, quiet, timed, type Path } from '../curve-kit.js';
 import { loadMoleculer, median } from '../harness.js';
 
@@ -100,6 +100,43 @@ function molHost(): ServiceHost<MolService> {
   return new Broker({ nodeID: 'curve', logger: false });
 }
 
+/** A transport that tells other nodes this node's services as presence does: their JSON text. */
+class AnnouncingTransport extends LocalTransport {
+  announcedBytes = 0;
+  updateNodeInfo(fields: Readonly<Record<string, unknown>>): void {
+    this.announcedBytes += JSON.stringify(fields).length;
+  }
+}
+
+/**
+ * `size` services created one after another, each awaited, on a bus whose transport announces its
+ * services to other nodes (as the reactive component starts event listeners on a NATS node). Each
+ * announcement describes every service of its bus, so the cost per service must not depend on how
+ * many came before it. As in the service curves, the small size runs on ten buses, taking turns.
+ */
+async function announcedServices(size: number): Promise<number> {
+  const copies = Math.max(1, Math.round(q(10_000) / size));
+  const transports = Array.from({ length: copies }, () => new AnnouncingTransport());
+  const buses = transports.map(
+    (transport) => new DefaultEventBus({ nodeID: 'curve', logger: silentLogger, transport }),
+  );
+  for (const bus of buses) await bus.start();
+  await quiet();
+  const ms = await timed(async () => {
+    for (let i = 0; i < size; i++) {
+      for (const bus of buses) {
+        bus.createService(schema(i));
+        await Promise.resolve();
+      }
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  });
+  if (transports.some((t) => t.announcedBytes === 0)) throw new Error('announce: services never announced');
+  for (const bus of buses) await bus.stop();
+  // Per bus, so that the per-item arithmetic (ms / size) yields the cost per service.
+  return ms / copies;
+}
+
 /** `size` consumers of one queue, then closed oldest first. */
 async function slotLeave(size: number): Promise<number> {
   const bus = new DefaultEventBus({ nodeID: 'curve', logger: silentLogger });
@@ -182,6 +219,16 @@ export const EVENTS_PATHS: readonly Path[] = [
   ...(ServiceBroker === undefined ? [] : [servicePath(false, 'moleculer')]),
   servicePath(true, 'kindling'),
   ...(ServiceBroker === undefined ? [] : [servicePath(true, 'moleculer')]),
+  {
+    id: 'announce',
+    label: 'createService one after another, each awaited, on a node that announces its services',
+    item: 'service',
+    items: 'services',
+    sizes: [q(1_000), q(10_000)],
+    limit: 1.5,
+    measure: 'time',
+    run: announcedServices,
+  },
   {
     id: 'slot-leave',
     label: 'consumers of one queue closed oldest first',
