@@ -28,6 +28,13 @@ export const q = (n: number): number => (QUICK ? Math.max(1, Math.round(n / 10))
 
 export const noop = (): void => undefined;
 
+/**
+ * How many independent copies (buses, hosts) a round at `size` runs on so that together they hold
+ * `largest` items, as one copy at the large size does: both sizes then reach into the same memory,
+ * and what is left to grow is the work per item, not the processor cache filling up.
+ */
+export const copiesFor = (size: number, largest: number): number => Math.max(1, Math.round(q(largest) / size));
+
 const gc = (globalThis as { gc?: () => void }).gc;
 
 /** The heap in use after forced collections (the curve runner passes --expose-gc). */

@@ -26,7 +26,7 @@ import { BootLoader, defineComponent } from 'kindling/boot';
 import { DefaultEventBus } from 'kindling/events';
 import { silentLogger } from 'kindling';
 import { consume, cpuNowMs, report, type BenchRow } from '../harness.js';
-import { heapUsed, noop, q, quiet, timed, type Path } from '../curve-kit.js';
+import { copiesFor, heapUsed, noop, q, quiet, timed, type Path } from '../curve-kit.js';
 import { EXTRA_PATHS } from '../curves/index.js';
 import { EE2, emitterFaces, trailingBackground, type EmitterFace } from '../bus-fixture.js';
 
@@ -242,7 +242,7 @@ function churnPath(on: 'kindling' | 'EventEmitter'): Path {
  * measured that way, grew about 1.8× with nothing in it that depends on the count.
  */
 async function churn(size: number, on: 'kindling' | 'EventEmitter' = 'kindling'): Promise<number> {
-  const copies = Math.max(1, Math.round(q(10_000) / size));
+  const copies = copiesFor(size, 10_000);
   const total = size * copies;
   const targets = Array.from({ length: copies }, () => (emitterFaces()[on] as () => EmitterFace)());
   // Name `n<j>` lives on bus j % copies: the same 10,000 names at either size.
@@ -329,7 +329,7 @@ async function uniqueNames(size: number, what: 'time' | 'memory'): Promise<numbe
  * the same amount of memory. What is left to grow is the removal itself (a linear removal grows 10×).
  */
 async function unsubscribeMany(size: number): Promise<number> {
-  const copies = Math.max(1, Math.round(q(100_000) / size));
+  const copies = copiesFor(size, 100_000);
   const buses = Array.from({ length: copies }, () => new DefaultEventBus({ nodeID: 'curve', logger: silentLogger }));
   const subscriptions = buses.map((bus) => Array.from({ length: size }, () => bus.on('one.name', noop)));
   const ms = await timed(() => {

@@ -3,7 +3,7 @@
 // groups. Moleculer's own ServiceBroker runs beside the service paths as a control, when installed.
 import { silentLogger } from 'kindling';
 import { DefaultEventBus, LocalTransport, type Service } from 'kindling/events';
-import { noop, q, quiet, timed, type Path } from '../curve-kit.js';
+import { copiesFor, noop, q, quiet, timed, type Path } from '../curve-kit.js';
 import { loadMoleculer, median } from '../harness.js';
 
 interface MolService {
@@ -46,7 +46,7 @@ interface ServiceHost<S> {
  * round of destroys is ~15 ms, and one pause of the machine in it moved the curve from 0.9x to 1.5x.
  */
 async function services<S>(size: number, destroy: boolean, host: () => ServiceHost<S>): Promise<number> {
-  const copies = Math.max(1, Math.round(q(10_000) / size));
+  const copies = copiesFor(size, 10_000);
   const hosts = Array.from({ length: copies }, host);
   const created: S[][] = hosts.map(() => []);
   const steps = size * copies;
@@ -115,7 +115,7 @@ class AnnouncingTransport extends LocalTransport {
  * many came before it. As in the service curves, the small size runs on ten buses, taking turns.
  */
 async function announcedServices(size: number): Promise<number> {
-  const copies = Math.max(1, Math.round(q(10_000) / size));
+  const copies = copiesFor(size, 10_000);
   const transports = Array.from({ length: copies }, () => new AnnouncingTransport());
   const buses = transports.map(
     (transport) => new DefaultEventBus({ nodeID: 'curve', logger: silentLogger, transport }),
@@ -168,7 +168,7 @@ async function slotStop(size: number): Promise<number> {
  * one of 10,000, and by as much as those naming every group.
  */
 async function emitGroups(size: number): Promise<number> {
-  const copies = Math.max(1, Math.round(q(10_000) / size));
+  const copies = copiesFor(size, 10_000);
   const buses = Array.from({ length: copies }, () => new DefaultEventBus({ nodeID: 'curve', logger: silentLogger }));
   let received = 0;
   const groups: string[] = [];

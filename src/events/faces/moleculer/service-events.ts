@@ -138,8 +138,8 @@ export class ServiceEvents implements ContextPublisher {
   private readonly services = new Set<Service>();
   /** {@link list}, made when first asked for after a change. */
   private listed: readonly Service[] | undefined;
-  /** The announcement of the services due at the end of this turn, once one is. */
-  private announcing: ReturnType<typeof setImmediate> | undefined;
+  /** Whether an announcement of the services is due at the end of this turn. */
+  private announcing = false;
   private running = false;
   /** Every node's services: this node's, and the others' from presence. */
   readonly catalog: ServiceCatalog;
@@ -176,9 +176,10 @@ export class ServiceEvents implements ContextPublisher {
    */
   private changed(): void {
     this.listed = undefined;
-    if (this.announce === undefined || this.announcing !== undefined) return;
-    this.announcing = setImmediate(() => {
-      this.announcing = undefined;
+    if (this.announce === undefined || this.announcing) return;
+    this.announcing = true;
+    setImmediate(() => {
+      this.announcing = false;
       this.announce?.(this.describe());
     });
   }
